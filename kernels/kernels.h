@@ -1,0 +1,91 @@
+/* kernels.h - the kernel table: every numeric inner loop of libtinylm, one slot per op.
+ *
+ * Kernels know no model and no file: plain pointers, sizes and strides in, results out.
+ * Each op has a scalar reference (kernels/<op>_ref.c, written for clarity); SIMD variants
+ * live in their own files (<op>_avx2.c, <op>_avx512.c), the only ones built with their
+ * target flags. tlm_kernels_get() fills the table once (pthread_once) starting from the
+ * references, then overrides the slots the CPU can run faster; TLM_ISA=ref|avx2|avx512 in
+ * the environment forces a level (never above what the CPU has).
+ *
+ * Determinism contract: every output element is computed by one call in a fixed order that
+ * does not depend on how a caller splits rows between threads, so results are bit-identical
+ * for any thread count. */
+#ifndef TLM_KERNELS_H
+#define TLM_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tinylm.h"
+
+#define TLM_TYPE_SLOTS 32 /* tlm_type values index the per-type slots; all are < 32 */
+
+/* y[t*ldy + r] = sum_i W[r][i] * x[t*ldx + i], for t in [0, n_tok) and r in [r0, r1).
+ * W has rows of n_in elements of the slot's type, row r starting at w + r * w_row_bytes.
+ * n_in is a multiple of the type's block size; n_tok == 1 is the decode (mat-vec) case.
+ * y is written, never read. */
+typedef void (*tlm_matmul_fn)(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                              int64_t r0, int64_t r1);
+
+/* out[0..n) = the n elements at src, converted to float (n a multiple of the block size). */
+typedef void (*tlm_to_f32_fn)(float *out, const void *src, int64_t n);
+
+typedef struct tlm_kernels {
+    const char *isa; /* "ref", "avx2" or "avx512" */
+
+    tlm_matmul_fn matmul[TLM_TYPE_SLOTS]; /* NULL: type not supported */
+    tlm_to_f32_fn to_f32[TLM_TYPE_SLOTS]; /* NULL: type not supported */
+
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a * x */
+
+    /* One attention head for one query: out[0..head_dim) = sum_j p_j * v_j with
+     * p = softmax(scale * (q . k_j)) over j in [0, n_keys); k_j = k + j * kv_stride and
+     * v_j = v + j * kv_stride. scores is scratch of n_keys floats. n_keys >= 1. */
+    void (*attn_head)(float *out, const float *q, const float *k, const float *v,
+                      int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                      float *scores);
+
+    /* out = x / sqrt(mean(x^2) + eps) * w; w may be NULL (gain 1). out may equal x. */
+    void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
+    /* out = (x - mean) / sqrt(var + eps) * w + b (population variance); w, b may be NULL. */
+    void (*layernorm)(float *out, const float *x, const float *w, const float *b, int64_t n,
+                      float eps);
+
+    /* gate[i] = act(gate[i]) * up[i] */
+    void (*silu_mul)(float *gate, const float *up, int64_t n);
+    void (*gelu_tanh_mul)(float *gate, const float *up, int64_t n);
+    void (*gelu_tanh)(float *x, int64_t n); /* in place, plain (ungated) MLP */
+
+    /* Rotates the first rope_dim dims of each of n_heads heads (head h at x + h * head_dim)
+     * by the angles whose cosines and sines are cos[i], sin[i], i < rope_dim / 2. neox: pair
+     * (i, i + rope_dim/2) (rotate-half); otherwise pair (2i, 2i + 1) (adjacent). */
+    void (*rope)(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
+                 const float *cos, const float *sin, bool neox);
+} tlm_kernels;
+
+/* The table for this CPU (filled on first call; thread-safe). Never NULL. */
+const tlm_kernels *tlm_kernels_get(void);
+
+/* Each fills `k` with reference kernels / overrides the slots it implements. Tests use
+ * these to compare every SIMD slot with the reference. The add functions must only be
+ * called when tlm_cpu_has() says the ISA is there. */
+void tlm_kernels_init_ref(tlm_kernels *k);
+void tlm_kernels_add_avx2(tlm_kernels *k);
+void tlm_kernels_add_avx512(tlm_kernels *k);
+
+enum { TLM_CPU_AVX2 = 1, TLM_CPU_FMA = 2, TLM_CPU_F16C = 4, TLM_CPU_AVX512 = 8,
+       TLM_CPU_AVX512_VNNI = 16, TLM_CPU_AVX512_BF16 = 32, TLM_CPU_AVX_VNNI = 64 };
+
+/* True if the CPU and OS support every feature in mask (CPUID plus xgetbv). AVX512 means
+ * F + BW + VL + DQ with ZMM state enabled. */
+bool tlm_cpu_has(unsigned mask);
+
+/* Scalar conversions, exact (round-to-nearest-even for f32 -> f16/bf16). */
+float tlm_f16_to_f32(uint16_t h);
+uint16_t tlm_f32_to_f16(float f);
+float tlm_bf16_to_f32(uint16_t h);
+uint16_t tlm_f32_to_bf16(float f);
+
+#endif

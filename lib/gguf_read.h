@@ -1,0 +1,70 @@
+/* gguf_read.h - GGUF (v2, v3) reader: validates the whole header at open, then hands out
+ * metadata values and tensor views pointing into the read-only memory map.
+ *
+ * Everything in the file is untrusted: counts are checked against the bytes that remain,
+ * sizes use checked 64-bit arithmetic, tensor data must lie inside the file at the declared
+ * alignment, and a failure names the file, the field and the byte offset. */
+#ifndef TLM_GGUF_READ_H
+#define TLM_GGUF_READ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "tensor.h"
+
+typedef enum gguf_vtype {
+    GGUF_U8 = 0, GGUF_I8 = 1, GGUF_U16 = 2, GGUF_I16 = 3, GGUF_U32 = 4, GGUF_I32 = 5,
+    GGUF_F32 = 6, GGUF_BOOL = 7, GGUF_STRING = 8, GGUF_ARRAY = 9, GGUF_U64 = 10,
+    GGUF_I64 = 11, GGUF_F64 = 12,
+} gguf_vtype;
+
+typedef struct gguf_kv {
+    char *key;       /* NUL-terminated copy */
+    gguf_vtype type;
+    union {
+        uint64_t u;  /* U8..U64, BOOL (0/1) */
+        int64_t i;   /* I8..I64 */
+        double f;    /* F32, F64 */
+        struct { const char *ptr; uint64_t len; } str;         /* STRING: not terminated */
+        struct {
+            gguf_vtype type;        /* element type; nested arrays are rejected */
+            uint64_t n;             /* element count */
+            const uint8_t *data;    /* first element in the map (fixed-size types) */
+            uint64_t *str_offsets;  /* STRING arrays: n offsets of each length prefix */
+        } arr;
+    } v;
+} gguf_kv;
+
+typedef struct gguf_file {
+    char *path;
+    const uint8_t *map;
+    uint64_t size;
+    uint32_t version;
+    int64_t n_kv;
+    gguf_kv *kv;
+    int64_t n_tensors;
+    tlm_tensor *tensors;  /* data points into map */
+    uint64_t alignment;   /* general.alignment or 32 */
+    uint64_t data_offset; /* start of the tensor data section */
+} gguf_file;
+
+tlm_status gguf_open(const char *path, gguf_file **out, tlm_error *err);
+void gguf_close(gguf_file *f); /* NULL is a no-op */
+
+const gguf_kv *gguf_find(const gguf_file *f, const char *key); /* NULL if absent */
+const tlm_tensor *gguf_find_tensor(const gguf_file *f, const char *name);
+
+/* Typed getters: false if the key is absent; TLM_ERR_FORMAT status in *st (if not NULL) when
+ * it is present with a type that cannot represent the request (e.g. a negative value for
+ * u32, a string for an int). Integers of any width convert when the value fits. */
+bool gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);
+bool gguf_get_f32(const gguf_file *f, const char *key, float *out);   /* from F32/F64/ints */
+bool gguf_get_bool(const gguf_file *f, const char *key, bool *out);
+/* Copies a string value (NUL-terminated, truncated to cap - 1); false if absent/not string. */
+bool gguf_get_str(const gguf_file *f, const char *key, char *buf, uint64_t cap);
+
+/* Element i of a STRING array (pointer into the map, not terminated). i must be < n. */
+const char *gguf_arr_str(const gguf_kv *kv, uint64_t i, uint64_t *len);
+
+#endif
