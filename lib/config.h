@@ -1,0 +1,88 @@
+/* config.h - the model description: dimensions plus one field per architecture feature.
+ *
+ * Format readers (gguf_config.c, hf_config.c, llama2c_read.c, presets.c) are the only code
+ * that knows architecture names; they fill a tlm_config. The forward pass reads only these
+ * fields, each where it acts. Definitions of every feature: docs/architectures.md Part 1. */
+#ifndef TLM_CONFIG_H
+#define TLM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef enum tlm_norm_kind {
+    TLM_NORM_RMS = 0,   /* x / sqrt(mean(x^2) + eps) * w */
+    TLM_NORM_LAYER = 1, /* (x - mean) / sqrt(var + eps) * w + b */
+} tlm_norm_kind;
+
+typedef enum tlm_act {
+    TLM_ACT_SILU = 0,
+    TLM_ACT_GELU_TANH = 1,
+} tlm_act;
+
+/* Hard caps on what a file may declare; far above every seed model (docs/architectures.md)
+ * and low enough that sizes computed from them cannot overflow 64 bits. */
+enum {
+    TLM_MAX_LAYERS = 512,
+    TLM_MAX_DIM = 65536,
+    TLM_MAX_HEADS = 1024,
+    TLM_MAX_HEAD_DIM = 1024,
+    TLM_MAX_VOCAB = 1 << 22,
+    TLM_MAX_CTX = 1 << 22,
+};
+
+typedef struct tlm_config {
+    char arch[32];          /* as the file named it; informational only */
+    int32_t dim;            /* hidden size */
+    int32_t hidden_dim;     /* MLP width (the real one: Qwen v1's config value / 2) */
+    int32_t n_layers;       /* stored blocks */
+    int32_t n_heads, n_kv_heads, head_dim; /* MHA: equal heads; GQA: divisor; MQA: 1 */
+    int32_t vocab_size;
+    int32_t max_seq;        /* training context */
+
+    int32_t rope_dim;       /* rotated dims per head (< head_dim: partial RoPE); even */
+    float rope_theta;
+    bool rope_neox;         /* rotate-half pairs (i, i + rope_dim/2); else adjacent (2i, 2i+1) */
+
+    tlm_norm_kind norm;
+    float norm_eps;
+    bool norm_plus_one;     /* Gemma's HF weights: gain is (1 + w) */
+
+    bool qk_norm;           /* norm over each head's q and k before RoPE (kind = norm) */
+    int32_t sliding_window; /* 0: full causal; else query i sees keys j with i - j < window */
+    bool layer_sharing;     /* each stored block is applied twice in a row (MobileLLM-LS) */
+    bool parallel_residual; /* x + attn(n) + mlp(n), one norm (Phi-2) */
+    bool mlp_gated;         /* down(act(gate) * up); else down(act(up)) */
+    tlm_act act;
+    bool tied_embeddings;   /* LM head is the embedding matrix */
+    float embed_scale;      /* 1, or sqrt(dim) for Gemma */
+
+    /* Biases: which optional weights the format says exist (the loader checks them). */
+    bool qkv_bias, out_bias, mlp_bias, head_bias;
+
+    int32_t bos_id, eos_id; /* -1: unknown */
+
+    /* Longest context this engine computes exactly as the reference does (0: no limit).
+     * Qwen v1 switches on dynamic NTK and logn scaling past its training length; until
+     * those are implemented, longer contexts are refused rather than computed wrong. */
+    int32_t exact_ctx_limit;
+} tlm_config;
+
+/* Applied layers: n_layers, or twice that with layer sharing (each gets its own KV cache). */
+static inline int32_t tlm_config_n_apply(const tlm_config *c)
+{
+    return c->layer_sharing ? 2 * c->n_layers : c->n_layers;
+}
+
+/* Stored block used by applied layer `a` (block-wise repeat: 0,0,1,1,...). */
+static inline int32_t tlm_config_block_of(const tlm_config *c, int32_t a)
+{
+    return c->layer_sharing ? a / 2 : a;
+}
+
+/* Checks every dimension against the caps and against each other (heads divide, rope_dim
+ * even and <= head_dim, ...). `what` names the source in the message. */
+tlm_status tlm_config_validate(const tlm_config *c, const char *what, tlm_error *err);
+
+#endif

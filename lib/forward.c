@@ -1,0 +1,177 @@
+/* forward.c - the transformer forward pass, one batch of tokens at a time. Every family runs
+ * this one function; each architecture feature is a config field read where it acts.
+ * Math per feature: docs/architectures.md Part 1. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "context.h"
+
+/* y[t][r] = W x[t] for each part of p stacked along r, plus the bias. Rows are split into
+ * one contiguous range per thread; each output is summed by one kernel call, so results
+ * do not depend on the thread count. */
+static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
+                    int64_t n_tok, float *y, int64_t ldy)
+{
+    int64_t at = 0;
+    for (int i = 0; i < p->n_parts; i++) {
+        const tlm_matrix *w = &p->part[i];
+        tlm_matmul_fn f = ctx->k->matmul[w->type];
+        float *yp = y + at;
+#pragma omp parallel num_threads(ctx->n_threads)
+        {
+            int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+            int64_t chunk = ((w->rows + nt - 1) / nt + 15) & ~(int64_t)15;
+            int64_t r0 = t * chunk, r1 = r0 + chunk < w->rows ? r0 + chunk : w->rows;
+            if (r0 < r1) f(yp, ldy, w->data, w->row_bytes, x, ldx, n_tok, w->cols, r0, r1);
+        }
+        at += w->rows;
+    }
+    if (p->bias)
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t r = 0; r < p->rows; r++) y[t * ldy + r] += p->bias[r];
+}
+
+static void norm(const tlm_context *ctx, float *out, const float *x, const float *w,
+                 const float *b, int64_t n)
+{
+    const tlm_config *c = &ctx->m->cfg;
+    if (c->norm == TLM_NORM_LAYER) ctx->k->layernorm(out, x, w, b, n, c->norm_eps);
+    else ctx->k->rmsnorm(out, x, w, n, c->norm_eps);
+}
+
+static void add(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* q and k of one token: optional QK-norm per head, then RoPE at `pos`. */
+static void position_qk(const tlm_context *ctx, const tlm_block *blk, float *q, float *k, int t)
+{
+    const tlm_config *c = &ctx->m->cfg;
+    int32_t hd = c->head_dim;
+    if (c->qk_norm) {
+        int64_t step = blk->qk_norm_per_head ? hd : 0;
+        for (int h = 0; h < c->n_heads; h++)
+            norm(ctx, q + h * hd, q + h * hd, blk->q_norm.w + h * step, NULL, hd);
+        for (int h = 0; h < c->n_kv_heads; h++)
+            norm(ctx, k + h * hd, k + h * hd, blk->k_norm.w + h * step, NULL, hd);
+    }
+    if (c->rope_dim == 0) return;
+    const float *cs = ctx->rope_cos + t * (c->rope_dim / 2), *sn = ctx->rope_sin + t * (c->rope_dim / 2);
+    ctx->k->rope(q, c->n_heads, hd, c->rope_dim, cs, sn, c->rope_neox);
+    ctx->k->rope(k, c->n_kv_heads, hd, c->rope_dim, cs, sn, c->rope_neox);
+}
+
+/* Attention of applied layer a for n tokens at positions p0..: projections, RoPE, cache
+ * append, then one kernel call per (token, head) over the visible keys. */
+static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t p0, int32_t n)
+{
+    const tlm_config *c = &ctx->m->cfg;
+    int64_t hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    int64_t ld = blk->qkv.rows; /* q | k | v per token */
+    project(ctx, &blk->qkv, ctx->xb, c->dim, n, ctx->qkv, ld);
+
+    float *kc = ctx->k_cache + (int64_t)a * ctx->n_ctx * kv_dim;
+    float *vc = ctx->v_cache + (int64_t)a * ctx->n_ctx * kv_dim;
+    for (int t = 0; t < n; t++) {
+        float *q = ctx->qkv + t * ld, *k = q + q_dim, *v = k + kv_dim;
+        position_qk(ctx, blk, q, k, t);
+        memcpy(kc + (int64_t)(p0 + t) * kv_dim, k, (size_t)kv_dim * sizeof(float));
+        memcpy(vc + (int64_t)(p0 + t) * kv_dim, v, (size_t)kv_dim * sizeof(float));
+    }
+
+    int32_t group = c->n_heads / c->n_kv_heads; /* query heads per kv head */
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(ctx->n_threads)
+    for (int t = 0; t < n; t++) {
+        for (int h = 0; h < c->n_heads; h++) {
+            int32_t pos = p0 + t;
+            int32_t first = c->sliding_window && pos >= c->sliding_window ? pos - c->sliding_window + 1 : 0;
+            int64_t off = (int64_t)first * kv_dim + (h / group) * hd;
+            float *scores = ctx->scores + (int64_t)omp_get_thread_num() * ctx->n_ctx;
+            ctx->k->attn_head(ctx->att + t * q_dim + h * hd, ctx->qkv + t * ld + h * hd, kc + off,
+                              vc + off, kv_dim, pos - first + 1, (int32_t)hd, scale, scores);
+        }
+    }
+    project(ctx, &blk->out, ctx->att, q_dim, n, ctx->branch, c->dim);
+}
+
+/* MLP on ctx->xb into ctx->mlp: down(act(gate) * up), or down(act(up)) when not gated. */
+static void mlp(tlm_context *ctx, const tlm_block *blk, int32_t n)
+{
+    const tlm_config *c = &ctx->m->cfg;
+    int64_t ld = blk->gate_up.rows, h = c->hidden_dim;
+    project(ctx, &blk->gate_up, ctx->xb, c->dim, n, ctx->hb, ld);
+    for (int t = 0; t < n; t++) {
+        float *g = ctx->hb + t * ld;
+        if (!c->mlp_gated) ctx->k->gelu_tanh(g, h);
+        else if (c->act == TLM_ACT_SILU) ctx->k->silu_mul(g, g + h, h);
+        else ctx->k->gelu_tanh_mul(g, g + h, h);
+    }
+    project(ctx, &blk->down, ctx->hb, ld, n, ctx->mlp, c->dim);
+}
+
+static void rope_angles(tlm_context *ctx, int32_t p0, int32_t n)
+{
+    int32_t half = ctx->m->cfg.rope_dim / 2;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < half; i++) {
+            float angle = (float)(p0 + t) * ctx->inv_freq[i]; /* fp32, as the references do */
+            ctx->rope_cos[t * half + i] = cosf(angle);
+            ctx->rope_sin[t * half + i] = sinf(angle);
+        }
+}
+
+void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows_out,
+                 bool want_last)
+{
+    const tlm_model *m = ctx->m;
+    const tlm_config *c = &m->cfg;
+    int64_t dim = c->dim;
+    int32_t p0 = ctx->n_past;
+
+    for (int t = 0; t < n; t++) {
+        float *x = ctx->x + t * dim;
+        m->k->to_f32[m->embed.type](x, (const uint8_t *)m->embed.data +
+                                           (uint64_t)tokens[t] * m->embed.row_bytes, dim);
+        if (c->embed_scale != 1.0f)
+            for (int64_t i = 0; i < dim; i++) x[i] *= c->embed_scale;
+    }
+    rope_angles(ctx, p0, n);
+
+    for (int32_t a = 0; a < tlm_config_n_apply(c); a++) {
+        const tlm_block *blk = &m->blocks[tlm_config_block_of(c, a)];
+        for (int t = 0; t < n; t++)
+            norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, blk->attn_norm.w, blk->attn_norm.b, dim);
+        attention(ctx, blk, a, p0, n);
+        if (c->parallel_residual) { /* both branches read the same normed input */
+            mlp(ctx, blk, n);
+            for (int t = 0; t < n; t++) {
+                add(ctx->x + t * dim, ctx->branch + t * dim, dim);
+                add(ctx->x + t * dim, ctx->mlp + t * dim, dim);
+            }
+        } else {
+            for (int t = 0; t < n; t++) {
+                add(ctx->x + t * dim, ctx->branch + t * dim, dim);
+                norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, blk->ffn_norm.w, blk->ffn_norm.b, dim);
+            }
+            mlp(ctx, blk, n);
+            for (int t = 0; t < n; t++) add(ctx->x + t * dim, ctx->mlp + t * dim, dim);
+        }
+    }
+    ctx->n_past += n;
+
+    /* Final norm and LM head only for the rows someone reads. */
+    int32_t first = rows_out ? 0 : n - 1;
+    if (!rows_out && !want_last) return;
+    for (int t = first; t < n; t++)
+        norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, m->out_norm.w, m->out_norm.b, dim);
+    int64_t vocab = c->vocab_size;
+    float *dst = rows_out ? rows_out : ctx->logits;
+    project(ctx, &m->head, ctx->xb + first * dim, dim, n - first, dst, vocab);
+    if (want_last) {
+        if (rows_out) memcpy(ctx->logits, rows_out + (int64_t)(n - 1) * vocab, (size_t)vocab * sizeof(float));
+        ctx->has_logits = true;
+    }
+}

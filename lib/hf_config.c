@@ -1,0 +1,221 @@
+/* hf_config.c - a Hugging Face model directory: config.json into a tlm_config, then the
+ * safetensors weights bound by the family's HF names. Keys per family and their defaults
+ * are in docs/architectures.md. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "safetensors_read.h"
+
+enum { MAX_CONFIG_BYTES = 16 << 20 };
+
+typedef struct reader {
+    const cJSON *root;
+    const char *path;
+    tlm_error *err;
+    tlm_status st; /* first failure */
+} reader;
+
+static void bad(reader *r, const char *key, const char *what)
+{
+    if (r->st == TLM_OK)
+        r->st = tlm_fail(r->err, TLM_ERR_FORMAT, "%s: \"%s\" %s", r->path, key, what);
+}
+
+/* A present, non-null key; NULL when absent or null (null means "use the default"). */
+static const cJSON *item(reader *r, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->root, key);
+    return it && !cJSON_IsNull(it) ? it : NULL;
+}
+
+/* Integer in [lo, hi]; `def` when absent; required when def < lo. */
+static int32_t get_int(reader *r, const char *key, int64_t def, int64_t lo, int64_t hi)
+{
+    const cJSON *it = item(r, key);
+    if (!it) {
+        if (def < lo) bad(r, key, "is required");
+        return (int32_t)(def < lo ? lo : def);
+    }
+    double v = cJSON_GetNumberValue(it);
+    if (!cJSON_IsNumber(it) || v != floor(v) || v < (double)lo || v > (double)hi) {
+        char what[96];
+        snprintf(what, sizeof what, "must be an integer in [%ld, %ld]", (long)lo, (long)hi);
+        bad(r, key, what);
+        return (int32_t)lo;
+    }
+    return (int32_t)v;
+}
+
+static float get_float(reader *r, const char *key, float def)
+{
+    const cJSON *it = item(r, key);
+    if (!it) return def;
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
+        bad(r, key, "must be a number");
+        return def;
+    }
+    return (float)it->valuedouble;
+}
+
+static bool get_bool(reader *r, const char *key, bool def)
+{
+    const cJSON *it = item(r, key);
+    if (!it) return def;
+    if (!cJSON_IsBool(it)) {
+        bad(r, key, "must be true or false");
+        return def;
+    }
+    return cJSON_IsTrue(it);
+}
+
+static const char *get_str(reader *r, const char *key)
+{
+    const cJSON *it = item(r, key);
+    if (it && !cJSON_IsString(it)) bad(r, key, "must be a string");
+    return it && cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+/* First of several alternative keys that is present, else NULL. */
+static const char *first_key(reader *r, const char *a, const char *b, const char *c)
+{
+    if (item(r, a)) return a;
+    if (b && item(r, b)) return b;
+    if (c && item(r, c)) return c;
+    return a;
+}
+
+static char *read_small_file(const char *path, size_t cap, size_t *len, tlm_error *err,
+                             tlm_status *st)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        *st = tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
+        return NULL;
+    }
+    char *buf = malloc(cap + 1);
+    size_t n = buf ? fread(buf, 1, cap + 1, fp) : 0;
+    fclose(fp);
+    if (!buf) *st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: out of memory", path);
+    else if (n > cap) *st = tlm_fail(err, TLM_ERR_FORMAT, "%s: larger than %zu bytes", path, cap);
+    else {
+        buf[n] = '\0';
+        *len = n;
+        *st = TLM_OK;
+        return buf;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* The activation the family's config names must be the one the arch table implies. */
+static void check_act(reader *r, const tlm_arch *arch)
+{
+    const char *key = item(r, "hidden_activation") ? "hidden_activation" : "hidden_act";
+    const char *act = get_str(r, key);
+    if (!act || r->st != TLM_OK) return;
+    bool ok = arch->act == TLM_ACT_SILU
+                  ? strcmp(act, "silu") == 0
+                  : strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0 ||
+                        (strcmp(act, "gelu") == 0 && arch->embed_scale_sqrt); /* Gemma: tanh */
+    if (!ok) {
+        r->st = tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: %s \"%s\" is not supported for %s",
+                         r->path, key, act, arch->hf_type);
+    }
+}
+
+static tlm_status parse_config(tlm_model *m, reader *r)
+{
+    tlm_config *c = &m->cfg;
+    const char *type = get_str(r, "model_type");
+    if (!type) return tlm_fail(r->err, TLM_ERR_FORMAT, "%s: \"model_type\" is missing", r->path);
+    m->arch = tlm_arch_by_hf(type);
+    if (!m->arch)
+        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (%s)",
+                        r->path, type, tlm_arch_hf_names());
+    snprintf(c->arch, sizeof c->arch, "%s", type);
+    const tlm_arch *a = m->arch;
+
+    c->dim = get_int(r, "hidden_size", -1, 1, TLM_MAX_DIM);
+    c->n_layers = get_int(r, "num_hidden_layers", -1, 1, TLM_MAX_LAYERS);
+    c->n_heads = get_int(r, "num_attention_heads", -1, 1, TLM_MAX_HEADS);
+    c->n_kv_heads = get_int(r, "num_key_value_heads", c->n_heads, 1, TLM_MAX_HEADS);
+    c->head_dim = get_int(r, first_key(r, "head_dim", "kv_channels", NULL),
+                          c->dim / (c->n_heads ? c->n_heads : 1), 1, TLM_MAX_HEAD_DIM);
+    c->hidden_dim = get_int(r, "intermediate_size", -1, 1, 16 * TLM_MAX_DIM);
+    if (a->ff_halved) c->hidden_dim /= 2;
+    c->vocab_size = get_int(r, "vocab_size", -1, 1, TLM_MAX_VOCAB);
+    c->max_seq = get_int(r, first_key(r, "max_position_embeddings", "seq_length", NULL), 2048, 1,
+                         TLM_MAX_CTX);
+    c->rope_theta = get_float(r, first_key(r, "rope_theta", "rotary_emb_base", NULL), 10000.0f);
+    float frac = get_float(r, first_key(r, "partial_rotary_factor", "rotary_pct", NULL), 1.0f);
+    if (!(frac > 0.0f && frac <= 1.0f)) bad(r, "partial_rotary_factor", "must be in (0, 1]");
+    c->rope_dim = (int32_t)((float)c->head_dim * frac);
+    c->rope_neox = true; /* HF checkpoints keep the rotate-half layout */
+    c->norm = a->norm;
+    c->norm_eps = get_float(r, first_key(r, "rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon"),
+                            1e-5f);
+    c->norm_plus_one = a->hf_norm_plus_one;
+    c->mlp_gated = a->mlp_gated;
+    c->act = a->act;
+    c->embed_scale = a->embed_scale_sqrt ? sqrtf((float)c->dim) : 1.0f;
+    c->parallel_residual = a->always_parallel || get_bool(r, "use_parallel_residual", false);
+    c->qk_norm = get_bool(r, "qk_layernorm", false);
+    c->layer_sharing = get_bool(r, "layer_sharing", false);
+    /* Gemma ties by its class default; MobileLLM shares through its own key. */
+    c->tied_embeddings = get_bool(r, "tie_word_embeddings", a->embed_scale_sqrt) ||
+                         get_bool(r, "share_embedding", false);
+    c->bos_id = get_int(r, "bos_token_id", -1, -1, TLM_MAX_VOCAB);
+    c->eos_id = item(r, "eos_token_id") && cJSON_IsArray(item(r, "eos_token_id"))
+                    ? -1 : get_int(r, "eos_token_id", -1, -1, TLM_MAX_VOCAB);
+    c->exact_ctx_limit = a->ntk_logn && (get_bool(r, "use_dynamic_ntk", false) ||
+                                         get_bool(r, "use_logn_attn", false))
+                             ? c->max_seq : 0;
+    if (item(r, "sliding_window") && (strcmp(type, "qwen2") != 0 || get_bool(r, "use_sliding_window", false)))
+        c->sliding_window = get_int(r, "sliding_window", 0, 0, TLM_MAX_CTX);
+    check_act(r, a);
+    if (r->st != TLM_OK) return r->st;
+
+    if (item(r, "rope_scaling"))
+        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: rope_scaling is not supported yet", r->path);
+    if (c->qk_norm && c->norm != TLM_NORM_LAYER)
+        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: qk_layernorm is only supported for "
+                        "stablelm", r->path);
+    if (strcmp(type, "qwen2") == 0 && c->sliding_window)
+        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: qwen2 use_sliding_window (per-layer "
+                        "windows) is not supported", r->path);
+    return tlm_config_validate(c, r->path, r->err);
+}
+
+static const tlm_tensor *find_tensor(const void *s, const char *name)
+{
+    return st_find_tensor(s, name);
+}
+
+tlm_status tlm_load_hf_dir(tlm_model *m, const char *dir, tlm_error *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
+        return tlm_fail(err, TLM_ERR_ARG, "%s: path too long", dir);
+    size_t len;
+    tlm_status st;
+    char *text = read_small_file(path, MAX_CONFIG_BYTES, &len, err, &st);
+    if (!text) return st;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: not a JSON object", path);
+    }
+    reader r = {root, path, err, TLM_OK};
+    st = parse_config(m, &r);
+    cJSON_Delete(root);
+    if (st != TLM_OK) return st;
+
+    if ((st = st_open(dir, &m->st, err)) != TLM_OK) return st;
+    tlm_tensor_source src = {dir, true, m->st, find_tensor};
+    return tlm_model_bind(m, &src, err);
+}

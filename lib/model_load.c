@@ -1,0 +1,146 @@
+/* model_load.c - the model half of the public API: detect the file format, load, describe,
+ * free. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "gguf_read.h"
+#include "model.h"
+#include "safetensors_read.h"
+#include "stb_ds.h"
+#include "tokenizer.h"
+
+unsigned tlm_version_number(void) { return TLM_VERSION_NUMBER; }
+
+tlm_model_params tlm_model_default_params(void) { return (tlm_model_params){.n_threads = 0}; }
+
+void tlm_model_free(tlm_model *m)
+{
+    if (!m) return;
+    for (ptrdiff_t i = 0; i < arrlen(m->owned); i++) free(m->owned[i]);
+    arrfree(m->owned);
+    arrfree(m->own_tensors);
+    gguf_close(m->gguf);
+    st_close(m->st);
+    if (m->map) munmap(m->map, m->map_size);
+    free(m);
+}
+
+static uint64_t matrix_bytes(const tlm_matrix *w) { return w->row_bytes * (uint64_t)w->rows; }
+
+static uint64_t proj_bytes(const tlm_proj *p, uint64_t *params)
+{
+    uint64_t bytes = 0;
+    for (int i = 0; i < p->n_parts; i++) {
+        bytes += matrix_bytes(&p->part[i]);
+        *params += (uint64_t)(p->part[i].rows * p->part[i].cols);
+    }
+    if (p->bias) {
+        bytes += (uint64_t)p->rows * 4;
+        *params += (uint64_t)p->rows;
+    }
+    return bytes;
+}
+
+static uint64_t norm_bytes(const tlm_norm_weights *n, int64_t len, uint64_t *params)
+{
+    uint64_t count = (n->w ? (uint64_t)len : 0) + (n->b ? (uint64_t)len : 0);
+    *params += count;
+    return 4 * count;
+}
+
+void tlm_model_fill_info(tlm_model *m)
+{
+    const tlm_config *c = &m->cfg;
+    tlm_model_info *in = &m->info;
+    in->arch = c->arch;
+    in->n_vocab = c->vocab_size;
+    in->n_ctx_train = c->max_seq;
+    in->dim = c->dim;
+    in->n_layers = c->n_layers;
+    in->n_heads = c->n_heads;
+    in->n_kv_heads = c->n_kv_heads;
+    in->head_dim = c->head_dim;
+    in->hidden_dim = c->hidden_dim;
+    in->n_layer_applications = tlm_config_n_apply(c);
+    in->bos_id = c->bos_id;
+    in->eos_id = c->eos_id;
+    in->kv_bytes_per_token = 2ULL * 4 * (uint64_t)in->n_layer_applications *
+                             (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim;
+    uint64_t params = (uint64_t)(m->embed.rows * m->embed.cols);
+    uint64_t bytes = matrix_bytes(&m->embed);
+    for (int l = 0; l < c->n_layers; l++) {
+        const tlm_block *b = &m->blocks[l];
+        bytes += norm_bytes(&b->attn_norm, c->dim, &params) +
+                 norm_bytes(&b->ffn_norm, c->dim, &params) + proj_bytes(&b->qkv, &params) +
+                 proj_bytes(&b->out, &params) + proj_bytes(&b->gate_up, &params) +
+                 proj_bytes(&b->down, &params);
+        if (b->q_norm.w) {
+            int64_t per = b->qk_norm_per_head ? c->head_dim : 0;
+            bytes += norm_bytes(&(tlm_norm_weights){b->q_norm.w, NULL},
+                                per ? per * c->n_heads : c->head_dim, &params);
+            bytes += norm_bytes(&(tlm_norm_weights){b->k_norm.w, NULL},
+                                per ? per * c->n_kv_heads : c->head_dim, &params);
+        }
+    }
+    bytes += norm_bytes(&m->out_norm, c->dim, &params);
+    if (!c->tied_embeddings) bytes += proj_bytes(&m->head, &params);
+    in->n_params = params;
+    in->weight_bytes = bytes;
+}
+
+tlm_model *tlm_model_new(void)
+{
+    tlm_model *m = calloc(1, sizeof *m);
+    if (m) m->k = tlm_kernels_get();
+    return m;
+}
+
+/* The format is told by the path: a directory is Hugging Face, "GGUF" magic is GGUF,
+ * anything else is tried as a llama2.c checkpoint. */
+tlm_status tlm_model_load(const char *path, const tlm_model_params *params, tlm_model **out,
+                          tlm_error *err)
+{
+    if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load: out is NULL");
+    *out = NULL;
+    if (!path) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load: path is NULL");
+    (void)params;
+    struct stat sb;
+    if (stat(path, &sb) != 0) return tlm_fail(err, TLM_ERR_IO, "%s: no such file or directory", path);
+    tlm_model *m = tlm_model_new();
+    if (!m) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory");
+
+    tlm_status st;
+    if (S_ISDIR(sb.st_mode)) {
+        st = tlm_load_hf_dir(m, path, err);
+    } else {
+        char magic[4] = {0};
+        FILE *fp = fopen(path, "rb");
+        size_t got = fp ? fread(magic, 1, 4, fp) : 0;
+        if (fp) fclose(fp);
+        if (!fp) st = tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
+        else if (got == 4 && memcmp(magic, "GGUF", 4) == 0) st = tlm_load_gguf(m, path, err);
+        else st = tlm_load_llama2c(m, path, err);
+    }
+    if (st != TLM_OK) {
+        tlm_model_free(m);
+        return st;
+    }
+    tlm_model_fill_info(m);
+    *out = m;
+    return TLM_OK;
+}
+
+const tlm_model_info *tlm_model_get_info(const tlm_model *m) { return m ? &m->info : NULL; }
+
+tlm_status tlm_tokenizer_from_model(const tlm_model *m, tlm_tokenizer **out, tlm_error *err)
+{
+    if (!m || !out) return tlm_fail(err, TLM_ERR_ARG, "tlm_tokenizer_from_model: NULL argument");
+    *out = NULL;
+    if (!m->gguf)
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "this model file carries no tokenizer; give "
+                        "one explicitly (e.g. a llama2.c tokenizer.bin)");
+    return tlm_tokenizer_from_gguf(m->gguf, out, err);
+}

@@ -1,0 +1,39 @@
+/* common.h - what the command-line tools share: argument parsing and opening a model from
+ * -m PATH or --preset NAME --random-weights. Tools use only the public API. */
+#ifndef TLM_TOOLS_COMMON_H
+#define TLM_TOOLS_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tinylm.h"
+
+/* How to get a model: a path, or a preset with random weights. */
+typedef struct model_source {
+    const char *path;
+    const char *preset;
+    bool random_weights;
+    uint64_t seed;
+    tlm_type type; /* preset weight type */
+} model_source;
+
+/* Parses a whole decimal integer in [lo, hi]; false (and a message on stderr) otherwise. */
+bool parse_int(const char *flag, const char *s, long long lo, long long hi, long long *out);
+bool parse_float(const char *flag, const char *s, double lo, double hi, double *out);
+
+/* Parses "1,2,3" into a malloc'd array; NULL (with a message) on a bad list. */
+int32_t *parse_ids(const char *s, int32_t *n_out);
+
+/* Handles -m, --preset, --random-weights, --seed-weights, --type; returns how many argv
+ * entries it consumed at argv[i] (0: not a model flag, -1: a bad value). */
+int model_source_arg(model_source *src, int argc, char **argv, int i);
+
+/* Opens the model; prints the library's message and returns NULL on failure. */
+tlm_model *model_source_open(const model_source *src, int n_threads);
+
+/* Peak resident memory of this process in bytes. */
+uint64_t peak_rss_bytes(void);
+
+double now_seconds(void);
+
+#endif
