@@ -1,0 +1,243 @@
+/* sampler.c - next-token choice from logits: greedy, or temperature softmax with top-k and
+ * top-p (nucleus) filtering, drawn from a seeded splitmix64 stream.
+ *
+ * Order of operations: softmax(logits / T); keep the top_k most likely ids (0: all); of
+ * those, renormalised, keep the smallest most-likely-first prefix whose probability reaches
+ * top_p; draw from what is left in proportion to probability. Ties in likelihood are ordered
+ * by lower id first, so results depend only on (logits, params, seed, draw count).
+ * All scratch is allocated at create: sampling never allocates. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "error.h"
+
+typedef struct cand {
+    float logit;
+    float p; /* exp((logit - max) / T), unnormalised */
+    int32_t id;
+} cand;
+
+struct tlm_sampler {
+    tlm_sampler_params params;
+    int32_t n_vocab;
+    uint64_t rng;
+    cand *cands; /* [n_vocab] */
+};
+
+TLM_API tlm_sampler_params tlm_sampler_default_params(void)
+{
+    tlm_sampler_params p = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 0};
+    return p;
+}
+
+TLM_API tlm_status tlm_sampler_create(const tlm_sampler_params *params, int32_t n_vocab,
+                                      tlm_sampler **out, tlm_error *err)
+{
+    if (out) *out = NULL;
+    if (!params || !out)
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_sampler_create: params and out must not be NULL");
+    /* written so that NaN fails each test too */
+    if (!(params->temperature >= 0.0f) || isinf(params->temperature))
+        return tlm_fail(err, TLM_ERR_ARG, "sampler: temperature %g must be finite and >= 0",
+                        (double)params->temperature);
+    if (params->top_k < 0)
+        return tlm_fail(err, TLM_ERR_ARG, "sampler: top_k %d must be >= 0 (0: off)",
+                        (int)params->top_k);
+    if (!(params->top_p > 0.0f && params->top_p <= 1.0f))
+        return tlm_fail(err, TLM_ERR_ARG, "sampler: top_p %g must be in (0, 1] (1: off)",
+                        (double)params->top_p);
+    if (n_vocab < 1)
+        return tlm_fail(err, TLM_ERR_ARG, "sampler: n_vocab %d must be >= 1", (int)n_vocab);
+    tlm_sampler *s = calloc(1, sizeof *s);
+    cand *c = malloc((size_t)n_vocab * sizeof *c);
+    if (!s || !c) {
+        free(s);
+        free(c);
+        return tlm_fail(err, TLM_ERR_NO_MEMORY, "sampler: no memory for %d candidates",
+                        (int)n_vocab);
+    }
+    s->params = *params;
+    s->n_vocab = n_vocab;
+    s->rng = params->seed;
+    s->cands = c;
+    *out = s;
+    return TLM_OK;
+}
+
+TLM_API void tlm_sampler_free(tlm_sampler *s)
+{
+    if (!s) return;
+    free(s->cands);
+    free(s);
+}
+
+/* splitmix64: every seed, 0 included, gives a full-period, well-mixed stream. */
+static uint64_t next_u64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double next_unit(uint64_t *state) /* uniform in [0, 1) */
+{
+    return (double)(next_u64(state) >> 11) * 0x1.0p-53;
+}
+
+/* NaN logits never win and never get probability. */
+static int32_t argmax(const float *logits, int32_t n)
+{
+    int32_t best = 0;
+    bool found = false;
+    for (int32_t i = 0; i < n; i++) {
+        if (isnan(logits[i])) continue;
+        if (!found || logits[i] > logits[best]) best = i; /* strict: lowest id on ties */
+        found = true;
+    }
+    return best;
+}
+
+/* More likely first; equal logits: lower id first. A strict total order, so every
+ * selection below is deterministic. */
+static bool ahead(const cand *a, const cand *b)
+{
+    return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+
+/* Binary heaps in place (no allocation: qsort may allocate). With max_root the most likely
+ * candidate sits at the root, else the least likely. */
+static bool above(const cand *a, const cand *b, bool max_root)
+{
+    return max_root ? ahead(a, b) : ahead(b, a);
+}
+
+static void sift_down(cand *h, int32_t n, int32_t i, bool max_root)
+{
+    cand x = h[i];
+    for (;;) {
+        int32_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && above(&h[c + 1], &h[c], max_root)) c++;
+        if (!above(&h[c], &x, max_root)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+static void heapify(cand *h, int32_t n, bool max_root)
+{
+    for (int32_t i = n / 2 - 1; i >= 0; i--)
+        sift_down(h, n, i, max_root);
+}
+
+/* Moves the root of the heap h[0..n) to h[n - 1]; h[0..n - 1) stays a heap. */
+static void pop_to_end(cand *h, int32_t n, bool max_root)
+{
+    cand t = h[0];
+    h[0] = h[n - 1];
+    h[n - 1] = t;
+    sift_down(h, n - 1, 0, max_root);
+}
+
+/* Moves the k most likely of c[0..n) to c[0..k), sorted most likely first. */
+static void keep_top_k(cand *c, int32_t n, int32_t k)
+{
+    heapify(c, k, false); /* least likely kept one at the root, to be replaced */
+    for (int32_t i = k; i < n; i++) {
+        if (ahead(&c[i], &c[0])) {
+            c[0] = c[i];
+            sift_down(c, k, 0, false);
+        }
+    }
+    for (int32_t m = k; m > 1; m--)
+        pop_to_end(c, m, false); /* least likely go last */
+}
+
+/* The nucleus of c[0..n) (unsorted): the fewest most likely candidates whose p reaches
+ * target. They end up in c[n - keep .. n), least likely first; returns keep. */
+static int32_t nucleus(cand *c, int32_t n, double target)
+{
+    heapify(c, n, true);
+    double acc = 0.0;
+    for (int32_t j = 0; j < n; j++) {
+        pop_to_end(c, n - j, true);
+        acc += c[n - 1 - j].p;
+        if (acc >= target) return j + 1;
+    }
+    return n; /* rounding kept the sum below target: everything */
+}
+
+TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
+{
+    if (!s || !logits) return -1;
+    int32_t n_vocab = s->n_vocab;
+    const tlm_sampler_params *p = &s->params;
+    if (p->temperature == 0.0f) return argmax(logits, n_vocab);
+
+    /* Subtract the max so exp() cannot overflow; NaN logits are left out entirely. */
+    float max = logits[argmax(logits, n_vocab)];
+    if (isnan(max)) return 0; /* every logit NaN: nothing to prefer */
+    cand *c = s->cands;
+    int32_t n = 0;
+    double total = 0.0;
+    for (int32_t i = 0; i < n_vocab; i++) {
+        float l = logits[i];
+        if (isnan(l)) continue;
+        /* l == max also covers +inf logits, where l - max would be NaN */
+        float e = l == max ? 1.0f : expf((l - max) / p->temperature);
+        c[n++] = (cand){l, e, i};
+        total += e;
+    }
+
+    bool sorted = false;
+    if (p->top_k > 0 && p->top_k < n) {
+        keep_top_k(c, n, p->top_k);
+        n = p->top_k;
+        total = 0.0;
+        for (int32_t i = 0; i < n; i++)
+            total += c[i].p;
+        sorted = true;
+    }
+    if (p->top_p < 1.0f) {
+        double target = p->top_p * total;
+        int32_t keep = n;
+        if (sorted) {
+            double acc = 0.0;
+            for (int32_t i = 0; i < n; i++) {
+                acc += c[i].p;
+                if (acc >= target) {
+                    keep = i + 1;
+                    break;
+                }
+            }
+        } else {
+            /* When at least one id holds (1 - top_p) / (n - 1) of the mass or more, the ids
+             * below that share are at most n - 1 and hold less than 1 - top_p together, so
+             * the likelier ones reach top_p first and the nucleus lies among them. Dropping
+             * the rest first keeps a 150k-entry vocabulary cheap. */
+            double cut = n > 1 ? (1.0 - p->top_p) / (n - 1) * total : 0.0;
+            int32_t m = 0;
+            for (int32_t i = 0; i < n; i++)
+                if (c[i].p >= cut) c[m++] = c[i];
+            if (m > 0) n = m; /* else no id reaches the share: search them all */
+            keep = nucleus(c, n, target);
+            c += n - keep;
+        }
+        n = keep;
+        total = 0.0;
+        for (int32_t i = 0; i < n; i++)
+            total += c[i].p;
+    }
+
+    double r = next_unit(&s->rng) * total, acc = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        acc += c[i].p;
+        if (r < acc) return c[i].id;
+    }
+    /* rounding left r just past the sum: the last kept id with probability above zero */
+    for (int32_t i = n - 1; i > 0; i--)
+        if (c[i].p > 0.0f) return c[i].id;
+    return c[0].id;
+}
