@@ -1,0 +1,479 @@
+"""model_ref.py - independent NumPy reference forward pass for the libtinylm seed families.
+
+Written from docs/architectures.md (Part 1 defines each feature; Parts 3-4 give each family's
+HF config keys and weight names). It shares no code with the C engine and imports nothing from
+it, so agreement between the two is evidence that both follow the spec.
+
+    feat = features(cfg)                   # the only code that looks at model_type
+    logits = forward(feat, weights, ids)   # one forward pass for every family -> [T, vocab]
+
+`cfg` is an HF config dict as it appears in that family's config.json; `weights` maps HF tensor
+names to arrays (Linear weights [out, in]). The pass evaluates the ids as one sequence from
+position 0 with no cache, in float32 (the dtype argument exists only for diagnosis).
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------------------------------
+# Config -> features
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Features:
+    dim: int                      # hidden size
+    n_layers: int                 # stored blocks
+    n_heads: int
+    n_kv_heads: int               # == n_heads: MHA; a divisor: GQA; 1: MQA
+    head_dim: int
+    ffn_dim: int                  # the real MLP width (Qwen v1: config value / 2)
+    vocab_size: int
+    max_seq: int                  # training context
+    rope_dim: int                 # rotated dims per head; < head_dim is partial RoPE
+    rope_theta: float
+    norm: str                     # "rms" or "layer" (LayerNorm with bias)
+    norm_eps: float
+    norm_plus_one: bool           # Gemma: gain is (1 + w)
+    act: str                      # "silu" or "gelu_tanh"
+    mlp_gated: bool               # down(act(gate) * up); else down(act(up))
+    parallel_residual: bool       # x + attn(n) + mlp(n) with one norm
+    sliding_window: int           # 0: plain causal; else key j visible from i iff i - W < j <= i
+    layer_sharing: bool           # each stored block applied twice in a row (MobileLLM-LS)
+    tied: bool                    # LM head is the embedding matrix
+    embed_scale: float            # 1, or sqrt(dim) for Gemma
+    qkv_bias: bool
+    o_bias: bool
+    mlp_bias: bool
+    head_bias: bool
+    # Sequences longer than this would need Qwen v1's dynamic NTK / logn attention, which this
+    # reference does not implement yet (0: no such limit). forward() refuses them.
+    plain_rope_limit: int = 0
+    # HF tensor names by role; "{i}" is the stored block index. A role missing from the table
+    # does not exist in this family (e.g. "mlp_norm" with a parallel residual, "lm_head" when
+    # tied); "qkv" / "gate_up" replace "q","k","v" / "gate","up" when the checkpoint fuses them.
+    names: dict = field(default_factory=dict)
+
+    def n_apply(self):
+        """Applied layers: each stored block twice under layer sharing."""
+        return 2 * self.n_layers if self.layer_sharing else self.n_layers
+
+    def block_of(self, a):
+        """Stored block used by applied layer a (block-wise repeat 0,0,1,1,...)."""
+        return a // 2 if self.layer_sharing else a
+
+
+def _llama_names(prefix="model.layers.{i}."):
+    """The Llama module tree, shared by most HF families."""
+    return {
+        "embed": "model.embed_tokens",
+        "attn_norm": prefix + "input_layernorm",
+        "q": prefix + "self_attn.q_proj",
+        "k": prefix + "self_attn.k_proj",
+        "v": prefix + "self_attn.v_proj",
+        "o": prefix + "self_attn.o_proj",
+        "mlp_norm": prefix + "post_attention_layernorm",
+        "gate": prefix + "mlp.gate_proj",
+        "up": prefix + "mlp.up_proj",
+        "down": prefix + "mlp.down_proj",
+        "final_norm": "model.norm",
+        "lm_head": "lm_head",
+    }
+
+
+def _no_rope_scaling(cfg):
+    if cfg.get("rope_scaling") is not None:
+        raise NotImplementedError("rope_scaling %r is not in the reference yet"
+                                  % (cfg["rope_scaling"],))
+
+
+def _only_act(cfg, key, allowed):
+    if cfg.get(key, allowed) != allowed:
+        raise NotImplementedError("%s %r" % (key, cfg[key]))
+
+
+def _rotary_dims(head_dim, fraction):
+    # HF: int(head_dim * fraction); pairs need an even count.
+    d = int(head_dim * fraction)
+    if d % 2 or d <= 0 or d > head_dim:
+        raise ValueError("rotary dims %d (head_dim %d x %g) must be even and in (0, head_dim]"
+                         % (d, head_dim, fraction))
+    return d
+
+
+def features(cfg):
+    """Reads an HF config dict into Features. The only place that knows family names."""
+    mt = cfg["model_type"]
+    d = cfg["hidden_size"]
+    H = cfg["num_attention_heads"]
+    # Llama-like defaults; each family below overrides what differs.
+    f = dict(dim=d, n_layers=cfg["num_hidden_layers"], n_heads=H,
+             n_kv_heads=cfg.get("num_key_value_heads") or H,
+             head_dim=cfg.get("head_dim") or d // H, ffn_dim=cfg.get("intermediate_size"),
+             vocab_size=cfg["vocab_size"], max_seq=cfg.get("max_position_embeddings", 0),
+             rope_dim=None, rope_theta=float(cfg.get("rope_theta", 10000.0)),
+             norm="rms", norm_eps=cfg.get("rms_norm_eps"), norm_plus_one=False, act="silu",
+             mlp_gated=True, parallel_residual=False, sliding_window=0, layer_sharing=False,
+             tied=bool(cfg.get("tie_word_embeddings", False)), embed_scale=1.0,
+             qkv_bias=False, o_bias=False, mlp_bias=False, head_bias=False,
+             names=_llama_names())
+    names = f["names"]
+
+    if mt in ("llama", "mobilellm"):
+        _no_rope_scaling(cfg)
+        _only_act(cfg, "hidden_act", "silu")
+        f["qkv_bias"] = f["o_bias"] = bool(cfg.get("attention_bias", False))
+        f["mlp_bias"] = bool(cfg.get("mlp_bias", False))
+        # MobileLLM's own code reuses the embedding for the logits when share_embedding is
+        # set, while tie_word_embeddings stays false (architectures.md, MobileLLM M7).
+        f["tied"] = f["tied"] or bool(cfg.get("share_embedding", False))
+        f["layer_sharing"] = bool(cfg.get("layer_sharing", False))
+
+    elif mt == "gemma":
+        _no_rope_scaling(cfg)
+        # HF Gemma ignores hidden_act ("gelu" in the original config) and uses tanh-GELU
+        # unless hidden_activation says otherwise (architectures.md, Gemma config table).
+        _only_act(cfg, "hidden_activation", "gelu_pytorch_tanh")
+        f["act"] = "gelu_tanh"
+        f["norm_plus_one"] = True
+        f["tied"] = bool(cfg.get("tie_word_embeddings", True))      # the class default
+        # llama.cpp and the spec use the exact float32 sqrt, not HF-bf16's 45.25
+        f["embed_scale"] = float(np.float32(math.sqrt(d)))
+        f["qkv_bias"] = f["o_bias"] = bool(cfg.get("attention_bias", False))
+
+    elif mt == "qwen":
+        # Qwen v1 remote code (QWenLMHeadModel). c_attn always has a bias; no_bias only
+        # affects attn.c_proj and the MLP. w1 is the linear branch, w2 the SiLU one, and both
+        # are intermediate_size // 2 wide.
+        hd = cfg["kv_channels"]
+        if hd * H != d:
+            raise ValueError("qwen: kv_channels * heads must equal hidden_size")
+        no_bias = bool(cfg.get("no_bias", True))
+        p = "transformer.h.{i}."
+        f.update(n_kv_heads=H, head_dim=hd, ffn_dim=cfg["intermediate_size"] // 2,
+                 rope_dim=_rotary_dims(hd, cfg.get("rotary_pct", 1.0)),
+                 rope_theta=float(cfg.get("rotary_emb_base", 10000.0)),
+                 norm_eps=cfg["layer_norm_epsilon"], qkv_bias=True, o_bias=not no_bias,
+                 mlp_bias=not no_bias,
+                 names={"embed": "transformer.wte", "attn_norm": p + "ln_1",
+                        "qkv": p + "attn.c_attn", "o": p + "attn.c_proj", "mlp_norm": p + "ln_2",
+                        "gate": p + "mlp.w2", "up": p + "mlp.w1", "down": p + "mlp.c_proj",
+                        "final_norm": "transformer.ln_f", "lm_head": "lm_head"})
+        # Beyond seq_length the real model switches on dynamic NTK / logn attention.
+        if cfg.get("use_dynamic_ntk") or cfg.get("use_logn_attn"):
+            f["plain_rope_limit"] = cfg["seq_length"]
+
+    elif mt == "phi":
+        _no_rope_scaling(cfg)
+        _only_act(cfg, "hidden_act", "gelu_new")
+        if cfg.get("qk_layernorm", False):
+            raise NotImplementedError("phi qk_layernorm")
+        p = "model.layers.{i}."
+        f.update(head_dim=d // H, norm="layer", norm_eps=cfg["layer_norm_eps"], act="gelu_tanh",
+                 mlp_gated=False, parallel_residual=True,   # always; not a config key
+                 qkv_bias=True, o_bias=True, mlp_bias=True, head_bias=True,
+                 names={"embed": "model.embed_tokens", "attn_norm": p + "input_layernorm",
+                        "q": p + "self_attn.q_proj", "k": p + "self_attn.k_proj",
+                        "v": p + "self_attn.v_proj", "o": p + "self_attn.dense",
+                        "up": p + "mlp.fc1", "down": p + "mlp.fc2",
+                        "final_norm": "model.final_layernorm", "lm_head": "lm_head"})
+        f["rope_dim"] = _rotary_dims(f["head_dim"], cfg.get("partial_rotary_factor", 1.0))
+
+    elif mt == "phi3":
+        _no_rope_scaling(cfg)   # LongRoPE (128k) is not in the reference yet
+        _only_act(cfg, "hidden_act", "silu")
+        p = "model.layers.{i}."
+        for role in ("q", "k", "v", "gate", "up"):
+            del names[role]
+        names["qkv"] = p + "self_attn.qkv_proj"
+        names["gate_up"] = p + "mlp.gate_up_proj"
+        f["head_dim"] = d // H
+        f["rope_dim"] = _rotary_dims(f["head_dim"], cfg.get("partial_rotary_factor", 1.0))
+        f["sliding_window"] = int(cfg.get("sliding_window") or 0)
+        f["qkv_bias"] = f["o_bias"] = bool(cfg.get("attention_bias", False))
+
+    elif mt == "stablelm":
+        _no_rope_scaling(cfg)
+        _only_act(cfg, "hidden_act", "silu")
+        if cfg.get("qk_layernorm", False):
+            raise NotImplementedError("stablelm qk_layernorm (12B) is not in the reference yet")
+        f.update(head_dim=d // H, norm="layer", norm_eps=cfg.get("layer_norm_eps", 1e-5),
+                 parallel_residual=bool(cfg.get("use_parallel_residual", False)),
+                 qkv_bias=bool(cfg.get("use_qkv_bias", False)))
+        f["rope_dim"] = _rotary_dims(f["head_dim"], cfg.get("partial_rotary_factor", 1.0))
+        if f["parallel_residual"]:
+            del names["mlp_norm"]
+
+    elif mt == "qwen2":
+        _no_rope_scaling(cfg)
+        _only_act(cfg, "hidden_act", "silu")
+        # sliding_window is in every Qwen2 config but inert while use_sliding_window is false
+        if cfg.get("use_sliding_window", False):
+            raise NotImplementedError("qwen2 use_sliding_window (per-layer windows)")
+        f["qkv_bias"] = True
+
+    else:
+        raise NotImplementedError("model_type %r" % mt)
+
+    if f["rope_dim"] is None:
+        f["rope_dim"] = f["head_dim"]
+    if f["tied"]:
+        f["names"].pop("lm_head", None)
+        f["head_bias"] = False
+    return Features(**f)
+
+
+def block_names(feat, i):
+    """Role -> HF name prefix (no .weight/.bias) for stored block i, plus the global roles."""
+    return {role: name.replace("{i}", str(i)) for role, name in feat.names.items()}
+
+
+def weight_shapes(feat):
+    """Every HF tensor of the family, in module order: list of (name, shape, kind), kind one
+    of "embed", "linear", "bias", "norm" (a norm gain) or "norm_bias"."""
+    d, H, Hkv, hd, F, V = (feat.dim, feat.n_heads, feat.n_kv_heads, feat.head_dim,
+                          feat.ffn_dim, feat.vocab_size)
+    out = []
+
+    def linear(prefix, rows, cols, bias):
+        out.append((prefix + ".weight", (rows, cols), "linear"))
+        if bias:
+            out.append((prefix + ".bias", (rows,), "bias"))
+
+    def norm(prefix):
+        out.append((prefix + ".weight", (d,), "norm"))
+        if feat.norm == "layer":
+            out.append((prefix + ".bias", (d,), "norm_bias"))
+
+    out.append((feat.names["embed"] + ".weight", (V, d), "embed"))
+    for i in range(feat.n_layers):
+        n = block_names(feat, i)
+        norm(n["attn_norm"])
+        if "qkv" in n:
+            linear(n["qkv"], (H + 2 * Hkv) * hd, d, feat.qkv_bias)
+        else:
+            linear(n["q"], H * hd, d, feat.qkv_bias)
+            linear(n["k"], Hkv * hd, d, feat.qkv_bias)
+            linear(n["v"], Hkv * hd, d, feat.qkv_bias)
+        linear(n["o"], d, H * hd, feat.o_bias)
+        if "mlp_norm" in n:
+            norm(n["mlp_norm"])
+        if "gate_up" in n:
+            linear(n["gate_up"], 2 * F, d, feat.mlp_bias)
+        else:
+            if feat.mlp_gated:
+                linear(n["gate"], F, d, feat.mlp_bias)
+            linear(n["up"], F, d, feat.mlp_bias)
+        linear(n["down"], d, F, feat.mlp_bias)
+    norm(feat.names["final_norm"])
+    if "lm_head" in feat.names:
+        linear(feat.names["lm_head"], V, d, feat.head_bias)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks (Part 1 of architectures.md)
+# ---------------------------------------------------------------------------------------------
+
+def rms_norm(x, w, eps, plus_one):
+    g = (1.0 + w) if plus_one else w      # Gemma stores w and applies (1 + w)
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * g
+
+
+def layer_norm(x, w, b, eps):
+    mu = np.mean(x, axis=-1, keepdims=True)
+    var = np.mean((x - mu) ** 2, axis=-1, keepdims=True)    # biased (population) variance
+    return (x - mu) / np.sqrt(var + eps) * w + b
+
+
+def silu(x):
+    return x / (1.0 + np.exp(-x))
+
+
+def gelu_tanh(x):
+    c = np.asarray(math.sqrt(2.0 / math.pi), dtype=x.dtype)
+    return 0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x * x * x)))
+
+
+def rope_tables(n_pos, rope_dim, theta, dtype):
+    """cos, sin [n_pos, rope_dim/2] for positions 0..n_pos-1. Angles are formed in float64
+    (the exact value) and rounded once; float32 angles would add ~p * 6e-8 rad of error."""
+    i = np.arange(rope_dim // 2, dtype=np.float64)
+    inv_freq = theta ** (-2.0 * i / rope_dim)
+    ang = np.arange(n_pos, dtype=np.float64)[:, None] * inv_freq[None, :]
+    return np.cos(ang).astype(dtype), np.sin(ang).astype(dtype)
+
+
+def rope_rotate_half(x, cos, sin):
+    """x [T, heads, head_dim]; rotates the first 2*cos.shape[1] dims in HF rotate-half (NEOX)
+    layout: pair (i, i + h). The remaining dims pass through (partial RoPE)."""
+    h = cos.shape[1]
+    c, s = cos[:, None, :], sin[:, None, :]
+    x1, x2 = x[..., :h], x[..., h:2 * h]
+    out = x.copy()
+    out[..., :h] = x1 * c - x2 * s
+    out[..., h:2 * h] = x2 * c + x1 * s
+    return out
+
+
+def rope_adjacent(x, cos, sin):
+    """The llama2.c / GGUF-llama layout: pair (2i, 2i+1), same frequencies. Not used by
+    forward() (HF weights are rotate-half); the self-check uses it to prove that the q/k row
+    permutation written into GGUF llama and .bin files turns one layout into the other."""
+    h = cos.shape[1]
+    c, s = cos[:, None, :], sin[:, None, :]
+    xe, xo = x[..., 0:2 * h:2], x[..., 1:2 * h:2]
+    out = x.copy()
+    out[..., 0:2 * h:2] = xe * c - xo * s
+    out[..., 1:2 * h:2] = xo * c + xe * s
+    return out
+
+
+def attention_mask(n_pos, window):
+    """mask[i, j] true where query i may see key j: causal, and within the window if any."""
+    i = np.arange(n_pos)[:, None]
+    j = np.arange(n_pos)[None, :]
+    m = j <= i
+    if window:
+        m &= (i - j) < window        # HF eager/sdpa and llama.cpp: i - W < j
+    return m
+
+
+def softmax_rows(s):
+    s = s - np.max(s, axis=-1, keepdims=True)   # subtract the max so exp() cannot overflow
+    e = np.exp(s)
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The forward pass: one for every family, driven only by Features
+# ---------------------------------------------------------------------------------------------
+
+def _get(W, name):
+    if name not in W:
+        raise KeyError("weight %r missing" % name)
+    return W[name]
+
+
+def layer_weights(feat, W, i):
+    """The weights of stored block i by role, with fused checkpoints split into q/k/v and
+    gate/up (split points from architectures.md: Q, then K, then V rows; gate rows first)."""
+    n = block_names(feat, i)
+    H, Hkv, hd, F = feat.n_heads, feat.n_kv_heads, feat.head_dim, feat.ffn_dim
+    lw = {}
+
+    def opt(role, suffix, present=True):
+        return _get(W, n[role] + suffix) if present else None
+
+    lw["attn_norm_w"] = opt("attn_norm", ".weight")
+    lw["attn_norm_b"] = opt("attn_norm", ".bias", feat.norm == "layer")
+    if "mlp_norm" in n:
+        lw["mlp_norm_w"] = opt("mlp_norm", ".weight")
+        lw["mlp_norm_b"] = opt("mlp_norm", ".bias", feat.norm == "layer")
+    if "qkv" in n:
+        w = opt("qkv", ".weight")
+        b = opt("qkv", ".bias", feat.qkv_bias)
+        cuts = [0, H * hd, (H + Hkv) * hd, (H + 2 * Hkv) * hd]
+        for k, role in enumerate(("q", "k", "v")):
+            lw["w" + role] = w[cuts[k]:cuts[k + 1]]
+            lw["b" + role] = None if b is None else b[cuts[k]:cuts[k + 1]]
+    else:
+        for role in ("q", "k", "v"):
+            lw["w" + role] = opt(role, ".weight")
+            lw["b" + role] = opt(role, ".bias", feat.qkv_bias)
+    lw["wo"] = opt("o", ".weight")
+    lw["bo"] = opt("o", ".bias", feat.o_bias)
+    if "gate_up" in n:
+        w = opt("gate_up", ".weight")
+        b = opt("gate_up", ".bias", feat.mlp_bias)
+        lw["w_gate"], lw["w_up"] = w[:F], w[F:]
+        lw["b_gate"], lw["b_up"] = (None, None) if b is None else (b[:F], b[F:])
+    else:
+        if feat.mlp_gated:
+            lw["w_gate"] = opt("gate", ".weight")
+            lw["b_gate"] = opt("gate", ".bias", feat.mlp_bias)
+        lw["w_up"] = opt("up", ".weight")
+        lw["b_up"] = opt("up", ".bias", feat.mlp_bias)
+    lw["w_down"] = opt("down", ".weight")
+    lw["b_down"] = opt("down", ".bias", feat.mlp_bias)
+    return lw
+
+
+def linear(x, w, b=None):
+    y = x @ w.T
+    return y if b is None else y + b
+
+
+def norm(feat, x, w, b):
+    if feat.norm == "rms":
+        return rms_norm(x, w, feat.norm_eps, feat.norm_plus_one)
+    return layer_norm(x, w, b, feat.norm_eps)
+
+
+def attention(feat, lw, h, cos, sin, mask):
+    T = h.shape[0]
+    H, Hkv, hd = feat.n_heads, feat.n_kv_heads, feat.head_dim
+    q = linear(h, lw["wq"], lw["bq"]).reshape(T, H, hd)
+    k = linear(h, lw["wk"], lw["bk"]).reshape(T, Hkv, hd)
+    v = linear(h, lw["wv"], lw["bv"]).reshape(T, Hkv, hd)
+    q = rope_rotate_half(q, cos, sin)
+    k = rope_rotate_half(k, cos, sin)
+    group = H // Hkv                   # consecutive query heads share one kv head
+    scale = np.asarray(1.0 / math.sqrt(hd), dtype=h.dtype)
+    out = np.empty((T, H, hd), dtype=h.dtype)
+    for head in range(H):
+        kv = head // group
+        s = (q[:, head, :] @ k[:, kv, :].T) * scale
+        s = np.where(mask, s, -np.inf)
+        out[:, head, :] = softmax_rows(s) @ v[:, kv, :]
+    return linear(out.reshape(T, H * hd), lw["wo"], lw["bo"])
+
+
+def mlp(feat, lw, h):
+    act = silu if feat.act == "silu" else gelu_tanh
+    if feat.mlp_gated:
+        a = act(linear(h, lw["w_gate"], lw["b_gate"])) * linear(h, lw["w_up"], lw["b_up"])
+    else:
+        a = act(linear(h, lw["w_up"], lw["b_up"]))
+    return linear(a, lw["w_down"], lw["b_down"])
+
+
+def block(feat, lw, x, cos, sin, mask):
+    h = norm(feat, x, lw["attn_norm_w"], lw["attn_norm_b"])
+    att = attention(feat, lw, h, cos, sin, mask)
+    if feat.parallel_residual:        # both branches read the same normed input
+        return x + att + mlp(feat, lw, h)
+    x = x + att
+    h2 = norm(feat, x, lw["mlp_norm_w"], lw["mlp_norm_b"])
+    return x + mlp(feat, lw, h2)
+
+
+def forward(feat, weights, tokens, dtype=np.float32):
+    """Logits [T, vocab] for tokens evaluated as one sequence from position 0."""
+    tokens = np.asarray(tokens, dtype=np.int64)
+    T = len(tokens)
+    if T < 1 or tokens.min() < 0 or tokens.max() >= feat.vocab_size:
+        raise ValueError("token ids must be in [0, %d)" % feat.vocab_size)
+    if feat.plain_rope_limit and T > feat.plain_rope_limit:
+        raise NotImplementedError("beyond %d tokens Qwen v1 needs dynamic NTK and logn attention"
+                                  % feat.plain_rope_limit)
+    W = {k: np.asarray(v, dtype=dtype) for k, v in weights.items()}
+    n = feat.names
+    emb = _get(W, n["embed"] + ".weight")
+    x = emb[tokens] * np.asarray(feat.embed_scale, dtype=dtype)
+    cos, sin = rope_tables(T, feat.rope_dim, feat.rope_theta, dtype)
+    mask = attention_mask(T, feat.sliding_window)
+    layers = [layer_weights(feat, W, i) for i in range(feat.n_layers)]
+    for a in range(feat.n_apply()):
+        # With no cache, a repeated block is simply run again: its attention sees only the
+        # K/V it computes itself, which is what a separate KV slot per application gives.
+        x = block(feat, layers[feat.block_of(a)], x, cos, sin, mask)
+    fw = _get(W, n["final_norm"] + ".weight")
+    fb = W.get(n["final_norm"] + ".bias") if feat.norm == "layer" else None
+    x = norm(feat, x, fw, fb)
+    if feat.tied:
+        return linear(x, emb)
+    hb = _get(W, n["lm_head"] + ".bias") if feat.head_bias else None
+    return linear(x, _get(W, n["lm_head"] + ".weight"), hb)

@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+"""test_architectures.py - the C engine against the independent NumPy reference, for every
+seed family and every file format.
+
+Run by tests/run.sh with TLM_BUILD = the build directory holding tlm-logits (default: build/
+next to tests/). For each small preset (tests/ref/presets.py) it writes seeded random weights
+as an HF directory, a GGUF file and, for the llama family, a llama2.c .bin; runs
+
+    $TLM_BUILD/tlm-logits -m PATH --tokens 5,17,... -o OUT.f32 -t 1
+
+on a fixed 64-token sequence; and compares every position's logits with the reference
+(max abs difference <= 1e-4). F16/BF16 files are compared with the reference run on the same
+rounded weights, since the engine computes in float32 from the stored values. Formats of one
+model must also agree with each other. The reference and writer self-checks
+(tests/ref/selfcheck.py) run first and count too. A missing or failing tlm-logits is a
+failure, never a skip. Last line: "test_architectures: N passed, M failed".
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+sys.path.insert(0, os.path.join(HERE, "ref"))
+
+import model_files as mf        # noqa: E402
+import model_ref as ref         # noqa: E402
+import presets                  # noqa: E402
+import selfcheck                # noqa: E402
+
+TOL = 1e-4                      # max abs difference of logits
+N_TOKENS = 64
+TIMEOUT = 30                    # seconds per tlm-logits run
+
+# Extra cases beyond F32: (preset, writer, dtype). F16 GGUF on a permuted llama model; BF16
+# safetensors on Gemma, whose (1 + w) norms are then stored in bf16 too; F16 safetensors on
+# Phi-2, whose biases and LayerNorms are then stored in f16.
+ROUNDED_CASES = [("tinyllama", "gguf", "F16"), ("gemma", "hf", "BF16"), ("phi2", "hf", "F16")]
+SHARDED_PRESET = "phi3"         # also written as a 2-shard safetensors index
+
+
+def engine_logits(build, model_path, tokens, out_path, n_vocab):
+    """(logits [T, n_vocab], None) or (None, why it failed)."""
+    exe = os.path.join(build, "tlm-logits")
+    if not os.access(exe, os.X_OK):
+        return None, "%s not found" % exe
+    cmd = [exe, "-m", model_path, "--tokens", ",".join(str(int(x)) for x in tokens),
+           "-o", out_path, "-t", "1"]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after %d s" % TIMEOUT
+    if r.returncode != 0:
+        msg = (r.stderr or r.stdout).strip().splitlines()
+        return None, "exit %d: %s" % (r.returncode, msg[-1] if msg else "no message")
+    if not os.path.exists(out_path):
+        return None, "wrote no output file"
+    a = np.fromfile(out_path, dtype="<f4")
+    if a.size != len(tokens) * n_vocab:
+        return None, "wrote %d floats, expected %d x %d" % (a.size, len(tokens), n_vocab)
+    return a.reshape(len(tokens), n_vocab), None
+
+
+def compare(t, label, got, want, err):
+    """One counted comparison; got None means the engine produced nothing (err says why)."""
+    if got is None:
+        return t.check(False, "%s: %s" % (label, err))
+    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    worst = float(np.max(diff)) if np.all(np.isfinite(got)) else float("nan")
+    ok = worst <= TOL      # NaN compares false
+    where = ""
+    if not ok and np.isfinite(worst):
+        p, v = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        where = " (position %d, token %d)" % (p, v)
+    return t.check(ok, "%s max_abs=%.2e%s" % (label, worst, where))
+
+
+def model_cases(name, cfg, weights, d):
+    """(format label, path, weights as stored) for every file written for one preset."""
+    cases = []
+    hf = os.path.join(d, "hf-f32")
+    mf.write_hf_dir(hf, cfg, weights, "F32")
+    cases.append(("hf-f32", hf, weights))
+    if name == SHARDED_PRESET:
+        p = os.path.join(d, "hf-f32-2shards")
+        mf.write_hf_dir(p, cfg, weights, "F32", shards=2)
+        cases.append(("hf-f32-2shards", p, weights))
+    p = os.path.join(d, "model-f32.gguf")
+    mf.write_gguf(p, cfg, weights, "F32", name="tlm-test-" + name)
+    cases.append(("gguf-f32", p, weights))
+    if cfg["model_type"] in ("llama", "mobilellm"):
+        p = os.path.join(d, "model.bin")
+        mf.write_llama2c_bin(p, cfg, weights)
+        cases.append(("llama2c", p, weights))
+    for preset, writer, dtype in ROUNDED_CASES:
+        if preset != name:
+            continue
+        if writer == "gguf":
+            p = os.path.join(d, "model-%s.gguf" % dtype.lower())
+            mf.write_gguf(p, cfg, weights, dtype, name="tlm-test-" + name)
+            cases.append(("gguf-" + dtype.lower(), p, mf.round_like_gguf(weights, dtype)))
+        else:
+            p = os.path.join(d, "hf-" + dtype.lower())
+            mf.write_hf_dir(p, cfg, weights, dtype)
+            cases.append(("hf-" + dtype.lower(), p, mf.round_like_hf(weights, dtype)))
+    return cases
+
+
+def run_model(t, build, name, cfg, weights, cases, d, tokens):
+    """Engine vs reference for each case, then each F32 format vs the first one."""
+    feat = ref.features(cfg)
+    ref_cache = {}
+    f32_outputs = []
+    for label, path, stored in cases:
+        key = id(stored)
+        if key not in ref_cache:
+            ref_cache[key] = ref.forward(feat, stored, tokens)
+        got, err = engine_logits(build, path, tokens,
+                                 os.path.join(d, label + ".f32"), feat.vocab_size)
+        compare(t, "%s %s" % (name, label), got, ref_cache[key], err)
+        if stored is weights:
+            f32_outputs.append((label, got, err))
+    # formats holding the same float32 values must give the same logits
+    if len(f32_outputs) > 1:
+        first_label, first, first_err = f32_outputs[0]
+        for label, got, err in f32_outputs[1:]:
+            if first is None or got is None:
+                t.check(False, "%s %s = %s: no output to compare (%s)"
+                        % (name, label, first_label, err or first_err))
+            else:
+                compare(t, "%s %s = %s" % (name, label, first_label), got, first, None)
+
+
+def main():
+    start = time.time()
+    build = os.environ.get("TLM_BUILD") or os.path.normpath(os.path.join(HERE, "..", "build"))
+    t = selfcheck.Tally()
+    # the reference and writers prove themselves first (no engine involved)
+    selfcheck.run_all(t)
+    tmp = tempfile.mkdtemp(prefix="tlm-arch-")
+    try:
+        for k, (name, cfg) in enumerate(presets.SMALL.items()):
+            d = os.path.join(tmp, name)
+            os.makedirs(d)
+            weights = mf.random_weights(cfg, 1000 + k)
+            tokens = np.random.default_rng(1234 + k).integers(0, cfg["vocab_size"], N_TOKENS)
+            run_model(t, build, name, cfg, weights, model_cases(name, cfg, weights, d), d,
+                      tokens.tolist())
+        # the real stories260K files, reference weights read from the .bin
+        real = selfcheck.stories260k()
+        if real is None:
+            t.check(False, "stories260K: files not found under %s" % selfcheck.shared_dir())
+        else:
+            cfg, weights = real
+            models = os.path.join(selfcheck.shared_dir(), "models")
+            d = os.path.join(tmp, "stories260K")
+            os.makedirs(d)
+            tokens = np.random.default_rng(99).integers(0, cfg["vocab_size"], N_TOKENS)
+            cases = [("llama2c", os.path.join(models, "stories260K.bin"), weights),
+                     ("gguf", os.path.join(models, "stories260K.gguf"), weights)]
+            run_model(t, build, "stories260K", cfg, weights, cases, d, tokens.tolist())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("(%.1f s)" % (time.time() - start))
+    print("test_architectures: %d passed, %d failed" % (t.passed, t.failed))
+    return 1 if t.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
