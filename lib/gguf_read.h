@@ -30,7 +30,7 @@ typedef struct gguf_kv {
         struct {
             gguf_vtype type;        /* element type; nested arrays are rejected */
             uint64_t n;             /* element count */
-            const uint8_t *data;    /* first element in the map (fixed-size types) */
+            const uint8_t *data;    /* first element in the map (STRING: its length prefix) */
             uint64_t *str_offsets;  /* STRING arrays: n offsets of each length prefix */
         } arr;
     } v;
@@ -55,9 +55,9 @@ void gguf_close(gguf_file *f); /* NULL is a no-op */
 const gguf_kv *gguf_find(const gguf_file *f, const char *key); /* NULL if absent */
 const tlm_tensor *gguf_find_tensor(const gguf_file *f, const char *name);
 
-/* Typed getters: false if the key is absent; TLM_ERR_FORMAT status in *st (if not NULL) when
- * it is present with a type that cannot represent the request (e.g. a negative value for
- * u32, a string for an int). Integers of any width convert when the value fits. */
+/* Typed getters: false if the key is absent or its value cannot represent the request (a
+ * negative value for u32, a string for an int). Integers of any width convert when the value
+ * fits. Use gguf_find to tell a missing key from a mistyped one. */
 bool gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);
 bool gguf_get_f32(const gguf_file *f, const char *key, float *out);   /* from F32/F64/ints */
 bool gguf_get_bool(const gguf_file *f, const char *key, bool *out);
