@@ -40,8 +40,10 @@ TIMEOUT = 30                    # seconds per tlm-logits run
 
 # Extra cases beyond F32: (preset, writer, dtype). F16 GGUF on a permuted llama model; BF16
 # safetensors on Gemma, whose (1 + w) norms are then stored in bf16 too; F16 safetensors on
-# Phi-2, whose biases and LayerNorms are then stored in f16.
-ROUNDED_CASES = [("tinyllama", "gguf", "F16"), ("gemma", "hf", "BF16"), ("phi2", "hf", "F16")]
+# Phi-2, whose biases and LayerNorms are then stored in f16; F16 GGUF on StableLM-2-12B, whose
+# stacked 2-D attn_q_norm / attn_k_norm gains stay F32 among F16 matrices.
+ROUNDED_CASES = [("tinyllama", "gguf", "F16"), ("gemma", "hf", "BF16"), ("phi2", "hf", "F16"),
+                 ("stablelm2_12b", "gguf", "F16")]
 SHARDED_PRESET = "phi3"         # also written as a 2-shard safetensors index
 
 

@@ -9,6 +9,8 @@ Writers (formats per docs/architectures.md):
 Readers, for the self-check only (small and trusting; the C readers are the strict ones):
     read_safetensors, read_hf_dir, read_gguf, read_llama2c_bin
     gguf_to_hf, llama2c_to_hf                          undo each format's transforms
+                                                       (incl. the stacking of per-head
+                                                       QK-norm gains in GGUF)
 
 Only numpy and the standard library: no gguf-py, no safetensors package, no torch.
 """
@@ -20,7 +22,7 @@ import struct
 
 import numpy as np
 
-from model_ref import block_names, features, weight_shapes
+from model_ref import block_names, features, qk_norm_prefixes, weight_shapes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,6 +236,8 @@ GGUF_NAMES = {
     "mlp_norm": "blk.{n}.ffn_norm", "gate": "blk.{n}.ffn_gate", "up": "blk.{n}.ffn_up",
     # Phi-3's fused gate_up stays fused in ffn_up (silu of its first half times the second)
     "gate_up": "blk.{n}.ffn_up", "down": "blk.{n}.ffn_down",
+    # QK-norm gains: per-head ones stacked in head order, ggml {head_dim, heads}
+    "q_norm": "blk.{n}.attn_q_norm", "k_norm": "blk.{n}.attn_k_norm",
 }
 
 
@@ -305,6 +309,8 @@ def _gguf_keys(cfg, feat, n_blocks):
         # No rope.freq_base. use_parallel_residual is written true: real StableLM-2-1.6B GGUFs
         # say true although the model is sequential (their config lacks the key and the
         # converter defaults it to true); an engine must decide from ffn_norm's presence.
+        # (For StableLM-2-12B true is also the config's value.) No key announces QK-norm:
+        # the attn_q_norm / attn_k_norm tensors do.
         return [("context_length", U, cfg["max_position_embeddings"]),
                 ("embedding_length", U, d),
                 ("block_count", U, n_blocks),
@@ -367,6 +373,15 @@ def gguf_tensors(cfg, weights):
             if role in ("embed", "final_norm", "lm_head"):
                 continue
             gname = GGUF_NAMES[role].replace("{n}", str(g))
+            if role in ("q_norm", "k_norm"):
+                # The converter (StableLM _stack_qk_norm) stacks norms.0 .. norms.{heads-1}
+                # along a new first axis: numpy [heads, head_dim] = ggml {head_dim, heads}.
+                heads = feat.n_heads if role == "q_norm" else feat.n_kv_heads
+                gains = [norm_transform(np.asarray(weights[p + ".weight"], np.float32))
+                         for p in qk_norm_prefixes(feat, hf_prefix, heads)]
+                out.append((gname + ".weight",
+                            np.stack(gains) if feat.qk_norm_per_head else gains[0]))
+                continue
             t = None
             if role.endswith("norm"):
                 t = norm_transform
@@ -516,6 +531,12 @@ def gguf_to_hf(cfg, tensors):
         if role in feat.names:
             inverse[GGUF_NAMES[role]] = (feat.names[role], role)
     out = {}
+
+    def put(key, a):
+        if key in out and not np.array_equal(out[key], a):
+            raise ValueError("%s: the two copies of a shared block differ" % key)
+        out[key] = a
+
     for gname, a in tensors.items():
         prefix, suffix = gname.rsplit(".", 1)
         hf_prefix, role = inverse[prefix]
@@ -525,10 +546,16 @@ def gguf_to_hf(cfg, tensors):
             a = unpermute_rope_rows(a, feat.n_heads)
         if arch == "llama" and role == "k":
             a = unpermute_rope_rows(a, feat.n_kv_heads)
-        key = hf_prefix + "." + suffix
-        if key in out and not np.array_equal(out[key], a):
-            raise ValueError("%s: the two copies of a shared block differ" % gname)
-        out[key] = a
+        if role in ("q_norm", "k_norm") and feat.qk_norm_per_head:
+            # unstack: row h of the [heads, head_dim] tensor is head h's gain
+            heads = feat.n_heads if role == "q_norm" else feat.n_kv_heads
+            if a.shape != (heads, feat.head_dim):
+                raise ValueError("%s: shape %s, expected %s"
+                                 % (gname, a.shape, (heads, feat.head_dim)))
+            for h, p in enumerate(qk_norm_prefixes(feat, hf_prefix, heads)):
+                put(p + "." + suffix, a[h])
+            continue
+        put(hf_prefix + "." + suffix, a)
     return out
 
 

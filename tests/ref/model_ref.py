@@ -51,9 +51,17 @@ class Features:
     # Sequences longer than this would need Qwen v1's dynamic NTK / logn attention, which this
     # reference does not implement yet (0: no such limit). forward() refuses them.
     plain_rope_limit: int = 0
+    # QK-norm (architectures.md Part 1): "" none, else the norm kind ("layer": LayerNorm
+    # without bias, "rms") applied over head_dim to each q and k head after the projection
+    # and before RoPE, eps = norm_eps. Per head: each head has its own gain, the names of
+    # roles "q_norm" / "k_norm" then hold "{h}" for the head index (StableLM-2-12B); else one
+    # gain of head_dim values is shared by all heads.
+    qk_norm: str = ""
+    qk_norm_per_head: bool = False
     # HF tensor names by role; "{i}" is the stored block index. A role missing from the table
     # does not exist in this family (e.g. "mlp_norm" with a parallel residual, "lm_head" when
     # tied); "qkv" / "gate_up" replace "q","k","v" / "gate","up" when the checkpoint fuses them.
+    # "q_norm" / "k_norm" exist only with qk_norm.
     names: dict = field(default_factory=dict)
 
     def n_apply(self):
@@ -197,14 +205,20 @@ def features(cfg):
     elif mt == "stablelm":
         _no_rope_scaling(cfg)
         _only_act(cfg, "hidden_act", "silu")
-        if cfg.get("qk_layernorm", False):
-            raise NotImplementedError("stablelm qk_layernorm (12B) is not in the reference yet")
         f.update(head_dim=d // H, norm="layer", norm_eps=cfg.get("layer_norm_eps", 1e-5),
                  parallel_residual=bool(cfg.get("use_parallel_residual", False)),
                  qkv_bias=bool(cfg.get("use_qkv_bias", False)))
         f["rope_dim"] = _rotary_dims(f["head_dim"], cfg.get("partial_rotary_factor", 1.0))
         if f["parallel_residual"]:
             del names["mlp_norm"]
+        if cfg.get("qk_layernorm", False):
+            # StableLM-2-12B (T-slm StableLmLayerNormPerHead): head h of q has its own
+            # LayerNorm(head_dim, layer_norm_eps, bias=False), weight q_layernorm.norms.h;
+            # likewise k over the kv heads. Applied after the reshape to heads, before RoPE.
+            f.update(qk_norm="layer", qk_norm_per_head=True)
+            p = "model.layers.{i}.self_attn."
+            names["q_norm"] = p + "q_layernorm.norms.{h}"
+            names["k_norm"] = p + "k_layernorm.norms.{h}"
 
     elif mt == "qwen2":
         _no_rope_scaling(cfg)
@@ -226,8 +240,17 @@ def features(cfg):
 
 
 def block_names(feat, i):
-    """Role -> HF name prefix (no .weight/.bias) for stored block i, plus the global roles."""
+    """Role -> HF name prefix (no .weight/.bias) for stored block i, plus the global roles.
+    Per-head QK-norm prefixes keep their "{h}" (see qk_norm_prefixes)."""
     return {role: name.replace("{i}", str(i)) for role, name in feat.names.items()}
+
+
+def qk_norm_prefixes(feat, prefix, n_heads):
+    """The HF prefixes of one q_norm / k_norm role in head order: one per head when the
+    gains are per head ("{h}" = 0..n_heads-1), else the single shared one."""
+    if feat.qk_norm_per_head:
+        return [prefix.replace("{h}", str(h)) for h in range(n_heads)]
+    return [prefix]
 
 
 def weight_shapes(feat):
@@ -258,6 +281,10 @@ def weight_shapes(feat):
             linear(n["k"], Hkv * hd, d, feat.qkv_bias)
             linear(n["v"], Hkv * hd, d, feat.qkv_bias)
         linear(n["o"], d, H * hd, feat.o_bias)
+        if feat.qk_norm:            # HF module order: after o_proj; no bias
+            for role, heads in (("q_norm", H), ("k_norm", Hkv)):
+                for prefix in qk_norm_prefixes(feat, n[role], heads):
+                    out.append((prefix + ".weight", (hd,), "norm"))
         if "mlp_norm" in n:
             norm(n["mlp_norm"])
         if "gate_up" in n:
@@ -283,9 +310,11 @@ def rms_norm(x, w, eps, plus_one):
 
 
 def layer_norm(x, w, b, eps):
+    """b None: LayerNorm without bias (QK-norm)."""
     mu = np.mean(x, axis=-1, keepdims=True)
     var = np.mean((x - mu) ** 2, axis=-1, keepdims=True)    # biased (population) variance
-    return (x - mu) / np.sqrt(var + eps) * w + b
+    y = (x - mu) / np.sqrt(var + eps) * w
+    return y if b is None else y + b
 
 
 def silu(x):
@@ -385,6 +414,11 @@ def layer_weights(feat, W, i):
             lw["b" + role] = opt(role, ".bias", feat.qkv_bias)
     lw["wo"] = opt("o", ".weight")
     lw["bo"] = opt("o", ".bias", feat.o_bias)
+    if feat.qk_norm:
+        # per head: [heads, head_dim], row h = head h's gain; shared: [head_dim]
+        for role, heads in (("q_norm", H), ("k_norm", Hkv)):
+            gains = [_get(W, p + ".weight") for p in qk_norm_prefixes(feat, n[role], heads)]
+            lw[role + "_w"] = np.stack(gains) if feat.qk_norm_per_head else gains[0]
     if "gate_up" in n:
         w = opt("gate_up", ".weight")
         b = opt("gate_up", ".bias", feat.mlp_bias)
@@ -412,12 +446,23 @@ def norm(feat, x, w, b):
     return layer_norm(x, w, b, feat.norm_eps)
 
 
+def head_norm(feat, x, w):
+    """QK-norm: x [T, heads, head_dim] normalised over head_dim; w [heads, head_dim] (one
+    gain per head) or [head_dim] (shared) broadcasts over T. No bias."""
+    if feat.qk_norm == "rms":
+        return rms_norm(x, w, feat.norm_eps, feat.norm_plus_one)
+    return layer_norm(x, w, None, feat.norm_eps)
+
+
 def attention(feat, lw, h, cos, sin, mask):
     T = h.shape[0]
     H, Hkv, hd = feat.n_heads, feat.n_kv_heads, feat.head_dim
     q = linear(h, lw["wq"], lw["bq"]).reshape(T, H, hd)
     k = linear(h, lw["wk"], lw["bk"]).reshape(T, Hkv, hd)
     v = linear(h, lw["wv"], lw["bv"]).reshape(T, Hkv, hd)
+    if feat.qk_norm:                   # after the reshape to heads, before RoPE
+        q = head_norm(feat, q, lw["q_norm_w"])
+        k = head_norm(feat, k, lw["k_norm_w"])
     q = rope_rotate_half(q, cos, sin)
     k = rope_rotate_half(k, cos, sin)
     group = H // Hkv                   # consecutive query heads share one kv head

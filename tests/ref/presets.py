@@ -235,6 +235,34 @@ SMALL["qwen2"] = {
     "torch_dtype": "float32",
 }
 
+# StableLM-2-12B: QK-norm (per-head LayerNorm without bias over head_dim, one gain per q head
+# and per kv head, before RoPE), parallel residual (no post_attention_layernorm), GQA with
+# group 4 (8 heads / 2 kv heads, as 32 / 8), partial RoPE 0.25 (head_dim 16 -> 4 rotary dims;
+# real 160 -> 40), no q/k/v bias, LayerNorm with bias, SwiGLU, untied. hidden 128, not ~96:
+# 0.25 x head_dim must be even, so head_dim is a multiple of 8 and 8 heads need 128.
+# Defined last so the other presets keep their test seeds.
+SMALL["stablelm2_12b"] = {
+    "architectures": ["StableLmForCausalLM"],
+    "model_type": "stablelm",
+    "vocab_size": 304,
+    "hidden_size": 128,
+    "intermediate_size": 352,          # real 13824 / 5120 = 2.7x
+    "num_hidden_layers": 2,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 2,          # GQA: head h reads kv head h // 4
+    "max_position_embeddings": 128,
+    "rope_theta": 10000,
+    "partial_rotary_factor": 0.25,
+    "layer_norm_eps": 1e-05,
+    "hidden_act": "silu",
+    "use_qkv_bias": False,
+    "use_parallel_residual": True,
+    "qk_layernorm": True,
+    "tie_word_embeddings": False,
+    "rope_scaling": None,
+    "torch_dtype": "float32",
+}
+
 
 # ---------------------------------------------------------------------------------------------
 # Full-size configs (documentation; not run)
@@ -331,4 +359,23 @@ FULL["qwen2"] = {              # Qwen/Qwen1.5-1.8B
     "hidden_act": "silu", "sliding_window": 32768, "use_sliding_window": False,
     "max_window_layers": 21, "tie_word_embeddings": False, "rope_scaling": None,
     "bos_token_id": 151643, "eos_token_id": 151643, "torch_dtype": "bfloat16",
+}
+
+# stabilityai/stablelm-2-12b: config.json not read (architectures.md, "StableLM-2-12B note").
+# From the GPT-NeoX yml (Stability-AI/StableLM configs/stablelm-2-12b.yml): 40 layers, hidden
+# 5120, 32 heads, 8 kv heads, qk_norm (per head, no bias), gpt_j_residual (parallel),
+# rotary_pct 0.25, rotary base 10000, gated silu MLP, no weight tying, seq length 4096,
+# use_bias_in_attn_linear false (-> use_qkv_bias false). UNVERIFIED: the HF key values as
+# such; intermediate_size 13824 (not in the doc: 8/3 x 5120 = 13653 rounded up to the yml's
+# mlp_multiple_of 256); vocab_size 100352 (the Arcade100k size of the 1.6B); layer_norm_eps
+# 1e-5 (transformers default). The yml also says use_bias_in_norms false while HF's
+# nn.LayerNorm has a bias: the checkpoint's LayerNorm biases may be zeros (UNKNOWN).
+FULL["stablelm2_12b"] = {
+    "architectures": ["StableLmForCausalLM"], "model_type": "stablelm",
+    "vocab_size": 100352, "hidden_size": 5120, "intermediate_size": 13824,
+    "num_hidden_layers": 40, "num_attention_heads": 32, "num_key_value_heads": 8,
+    "max_position_embeddings": 4096, "rope_theta": 10000, "partial_rotary_factor": 0.25,
+    "layer_norm_eps": 1e-05, "hidden_act": "silu", "use_qkv_bias": False,
+    "use_parallel_residual": True, "qk_layernorm": True, "tie_word_embeddings": False,
+    "rope_scaling": None,
 }

@@ -3,7 +3,8 @@
     /usr/bin/python3 tests/ref/selfcheck.py
 
 1. Parameter counts of the full-size presets equal the exact counts in architectures.md
-   (checks weight_shapes and the config reading against numbers computed independently).
+   (checks weight_shapes and the config reading against numbers computed independently;
+   StableLM-2-12B's is not in the spec and is computed by hand in FULL_PARAMS).
 2. Writers: every file written is read back by the small readers in model_files.py; after
    undoing each format's transforms (q/k permutation, Gemma's +1, repeated LS blocks) the
    weights equal the originals bit for bit (or their F16/BF16 rounding).
@@ -14,7 +15,8 @@
 5. Identities the reference must satisfy: causality; layer sharing = the blocks written out
    twice; share_embedding = an lm_head copy of the embedding; GQA = MHA with repeated kv
    heads; Phi-3's fused tensors = split ones; a window >= T = no window; Qwen v1 = its Qwen2
-   renaming; Gemma's (1 + w) = a stored gain.
+   renaming; Gemma's (1 + w) = a stored gain; StableLM-2-12B's per-head QK LayerNorm removes
+   a per-head shift of q and k (so it acts over head_dim, per head, before RoPE).
 Ends with "selfcheck: N passed, M failed".
 """
 
@@ -38,6 +40,13 @@ FULL_PARAMS = {
     "tinyllama": 1_100_048_384, "mobilellm": 345_355_200, "mobilellm_ls": 345_355_200,
     "gemma": 2_506_172_416, "qwen": 1_836_828_672, "phi2": 2_779_683_840,
     "phi3": 3_821_079_552, "stablelm2": 1_644_515_328, "qwen2": 1_836_828_672,
+    # StableLM-2-12B: not in the spec; computed here from presets.FULL (whose intermediate_size
+    # and vocab are UNVERIFIED): V=100352, H=5120, I=13824, L=40, 32 heads / 8 kv x 160.
+    # Per layer: LayerNorm w+b 2H = 10,240; q, o H^2 = 2 x 26,214,400; k, v 1280 x H =
+    # 2 x 6,553,600 (no bias); per-head qk gains (32 + 8) x 160 = 6,400; MLP 3HI = 212,336,640
+    # -> 277,889,280; x 40 = 11,115,571,200; embed + lm_head 2VH = 1,027,604,480; final
+    # LayerNorm 10,240.
+    "stablelm2_12b": 12_143_185_920,
 }
 
 
@@ -110,13 +119,35 @@ def check_writers(t, name, cfg, w, tmp):
                                     ("blk.0.attn_norm.weight",
                                      "model.layers.0.input_layernorm.weight"))
                        ) if feat.norm_plus_one else True
+        # F16 files: 2-D weights F16, everything else F32, including the 2-D stacked
+        # attn_q_norm / attn_k_norm gains (the converter keeps "*_norm.weight" F32)
         ok = (plus_one and same(back, mf.round_like_gguf(w, dtype), loose)
               and meta["general.architecture"] == arch
               and meta[arch + ".block_count"] == feat.n_apply()
-              and all(((types[k] == mf.GGML_F16) == (dtype == "F16" and v.ndim == 2))
+              and all(((types[k] == mf.GGML_F16)
+                       == (dtype == "F16" and v.ndim == 2 and not k.endswith("_norm.weight")))
                       for k, v in tens.items()))
         # a tied model must have no output tensor; an untied one must have it
         ok = ok and (("output.weight" in tens) == (not feat.tied))
+        # a parallel residual has no ffn_norm (GGUF readers infer it from that absence)
+        ok = ok and (("blk.0.ffn_norm.weight" in tens) == (not feat.parallel_residual))
+        if feat.qk_norm_per_head:
+            # stacked per-head gains: numpy [heads, head_dim] = ggml {head_dim, heads}, row h
+            # = HF norms.h (checked directly, not only through gguf_to_hf)
+            H, Hkv, hd = feat.n_heads, feat.n_kv_heads, feat.head_dim
+            for g in range(feat.n_apply()):
+                i = feat.block_of(g)
+                for gn, hn, heads in (("attn_q_norm", "q_layernorm", H),
+                                      ("attn_k_norm", "k_layernorm", Hkv)):
+                    a = tens.get("blk.%d.%s.weight" % (g, gn))
+                    ok = ok and a is not None and a.shape == (heads, hd) and all(
+                        np.array_equal(a[h], w["model.layers.%d.self_attn.%s.norms.%d.weight"
+                                                % (i, hn, h)]) for h in range(heads))
+        else:
+            ok = ok and not any(k.endswith(("attn_q_norm.weight", "attn_k_norm.weight"))
+                                for k in tens)
+        if arch == "stablelm":
+            ok = ok and meta["stablelm.use_parallel_residual"] is True
         t.check(ok, "roundtrip %s gguf-%s" % (name, dtype.lower()))
     if cfg["model_type"] in ("llama", "mobilellm"):
         path = os.path.join(d, "model.bin")
@@ -324,6 +355,54 @@ def check_identities(t, weights):
     f2 = ref.features(dict(cfg, use_parallel_residual=True))
     t.check("mlp_norm" not in f2.names and f2.parallel_residual,
             "stablelm use_parallel_residual true drops post_attention_layernorm")
+
+    # StableLM-2-12B QK-norm
+    check_qk_norm(t, S["stablelm2_12b"], weights["stablelm2_12b"], logits["stablelm2_12b"])
+
+
+def check_qk_norm(t, cfg, w, lg):
+    """Identities of the per-head QK LayerNorm (no bias) on a StableLM-2-12B preset."""
+    feat = ref.features(cfg)
+    H, Hkv, hd, d = feat.n_heads, feat.n_kv_heads, feat.head_dim, feat.dim
+    toks = test_tokens(cfg["vocab_size"])
+    names = [k for k, _, _ in ref.weight_shapes(feat)]
+    qn = [k for k in names if ".q_layernorm.norms." in k]
+    kn = [k for k in names if ".k_layernorm.norms." in k]
+    t.check(feat.qk_norm == "layer" and feat.qk_norm_per_head and feat.parallel_residual
+            and len(qn) == feat.n_layers * H and len(kn) == feat.n_layers * Hkv
+            and not any(".bias" in k for k in qn + kn)
+            and not any("post_attention_layernorm" in k for k in names),
+            "stablelm qk_layernorm: %d q + %d k per-head gains, no bias, parallel residual"
+            % (len(qn), len(kn)))
+
+    def run(c, ww):
+        return ref.forward(ref.features(c), ww, toks)
+
+    # The norm matters, and each head uses its own gain (not head 0's for all).
+    t.check(max_diff(run(dict(cfg, qk_layernorm=False), w), lg) > 1e-2,
+            "identity stablelm qk_layernorm matters")
+    w0 = dict(w)
+    for k in qn + kn:
+        w0[k] = w[k.rsplit(".", 2)[0] + ".0.weight"]
+    t.check(max_diff(run(cfg, w0), lg) > 1e-2,
+            "identity stablelm qk_layernorm gains are per head")
+    # LayerNorm over each head removes a constant added to all head_dim values of that head:
+    # add the same random row r_h to every row of head h's block of Wq / Wk. With the norm
+    # before RoPE this changes nothing (up to rounding); were it applied after RoPE, over the
+    # whole q vector, or not at all, it would. Without qk_layernorm the shift must matter.
+    rng = np.random.default_rng(11)
+    ws = dict(w)
+    for i in range(feat.n_layers):
+        for r, heads in (("q_proj", H), ("k_proj", Hkv)):
+            k = "model.layers.%d.self_attn.%s.weight" % (i, r)
+            shift = rng.standard_normal((heads, 1, d)).astype(np.float32)
+            ws[k] = (w[k].reshape(heads, hd, d) + shift).reshape(heads * hd, d)
+    t.check(max_diff(run(cfg, ws), lg) < 1e-4,
+            "identity stablelm qk LayerNorm removes a per-head q/k shift max_abs=%.1e"
+            % max_diff(run(cfg, ws), lg))
+    off = dict(cfg, qk_layernorm=False)
+    t.check(max_diff(run(off, ws), run(off, w)) > 1e-2,
+            "identity the per-head shift matters without qk_layernorm")
 
 
 def shared_dir():
