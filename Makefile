@@ -11,7 +11,7 @@ CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CPPFLAGS := -Iinclude -Ilib -Ikernels -I/usr/include/stb -D_GNU_SOURCE
 ALLFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) -fopenmp -fPIC -fvisibility=hidden $(EXTRA_CFLAGS)
-LDLIBS  := -lcjson -lm -lpthread
+LDLIBS  := -lcjson -lpcre2-8 -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 # SIMD variants: each file alone is built for its instruction set (never -march=native).

@@ -140,13 +140,14 @@ static tlm_status make_matrix(maker *mk, const char *name, int64_t cols, int64_t
     return make(mk, name, cols, rows, 0.0f, sqrtf(3.0f / (float)cols));
 }
 
-static tlm_status make_norm(maker *mk, const char *fmt, int layer, int64_t n, bool with_bias)
+/* A norm's gain (and bias for LayerNorm) named prefix + ".weight" / ".bias". */
+static tlm_status make_norm(maker *mk, const char *prefix, int64_t n, bool with_bias)
 {
     char name[TLM_MAX_NAME];
-    snprintf(name, sizeof name, fmt, layer, "weight");
+    snprintf(name, sizeof name, "%s.weight", prefix);
     tlm_status st = make(mk, name, n, 0, 1.0f, 0.1f);
     if (st != TLM_OK || !with_bias) return st;
-    snprintf(name, sizeof name, fmt, layer, "bias");
+    snprintf(name, sizeof name, "%s.bias", prefix);
     return make(mk, name, n, 0, 0.0f, 0.1f);
 }
 
@@ -165,7 +166,9 @@ static tlm_status make_block(maker *mk, const preset *p, const tlm_config *c, in
 {
     bool ln = c->norm == TLM_NORM_LAYER;
     int64_t q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
-    tlm_status st = make_norm(mk, "blk.%d.attn_norm.%s", l, c->dim, ln);
+    char prefix[TLM_MAX_NAME];
+    snprintf(prefix, sizeof prefix, "blk.%d.attn_norm", l);
+    tlm_status st = make_norm(mk, prefix, c->dim, ln);
     if (st) return st;
     if (p->fused_qkv) {
         if ((st = make_linear(mk, l, "attn_qkv", c->dim, q + 2 * kv, p->qkv_bias))) return st;
@@ -175,8 +178,8 @@ static tlm_status make_block(maker *mk, const preset *p, const tlm_config *c, in
         return st;
     }
     if ((st = make_linear(mk, l, "attn_output", q, c->dim, p->out_bias))) return st;
-    if (!c->parallel_residual && (st = make_norm(mk, "blk.%d.ffn_norm.%s", l, c->dim, ln)))
-        return st;
+    snprintf(prefix, sizeof prefix, "blk.%d.ffn_norm", l);
+    if (!c->parallel_residual && (st = make_norm(mk, prefix, c->dim, ln))) return st;
     int64_t h = c->hidden_dim;
     if (!c->mlp_gated) st = make_linear(mk, l, "ffn_up", c->dim, h, p->mlp_bias);
     else if (p->fused_gate_up) st = make_linear(mk, l, "ffn_up", c->dim, 2 * h, false);
@@ -212,7 +215,7 @@ tlm_status tlm_model_load_preset(const char *name, const tlm_preset_params *para
 
     tlm_status st = make(&mk, "token_embd.weight", c->dim, c->vocab_size, 0.0f, 1.0f);
     for (int l = 0; st == TLM_OK && l < c->n_layers; l++) st = make_block(&mk, p, c, l);
-    if (st == TLM_OK) st = make_norm(&mk, "output_norm.%s", 0, c->dim, c->norm == TLM_NORM_LAYER);
+    if (st == TLM_OK) st = make_norm(&mk, "output_norm", c->dim, c->norm == TLM_NORM_LAYER);
     if (st == TLM_OK && !c->tied_embeddings) {
         st = make_matrix(&mk, "output.weight", c->dim, c->vocab_size);
         if (st == TLM_OK && p->head_bias) st = make(&mk, "output.bias", c->vocab_size, 0, 0.0f, 0.1f);
