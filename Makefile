@@ -30,7 +30,7 @@ TESTS      := $(TEST_SRC:%.c=$(BUILD)/%)
 .PHONY: all test install clean asan ubsan
 all: $(BUILD)/libtinylm.a $(BUILD)/libtinylm.so $(TOOLS) $(TESTS)
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h kernels/*.h tools/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h kernels/*.h tools/*.h tests/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS),$(if $(findstring _avx2,$<),$(AVX2_FLAGS))) -c $< -o $@
 

@@ -1,0 +1,13 @@
+/* convert_avx2.c - F16 and BF16 rows to float with AVX2 + F16C (exact, as the reference). */
+#include "kernels_impl.h"
+#include "simd_avx2.h"
+
+void tlm_to_f32_f16_avx2(float *out, const void *src, int64_t n)
+{
+    row_to_f32(TLM_TYPE_F16, out, src, n);
+}
+
+void tlm_to_f32_bf16_avx2(float *out, const void *src, int64_t n)
+{
+    row_to_f32(TLM_TYPE_BF16, out, src, n);
+}

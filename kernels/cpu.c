@@ -1,0 +1,67 @@
+/* cpu.c - which SIMD features the CPU has and the OS saves (CPUID plus XCR0 via xgetbv).
+ * Built without SIMD flags: it must run on any x86-64. */
+#include <pthread.h>
+
+#include "kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* XCR0 bits: the OS saves this register state on context switches. */
+enum {
+    XCR0_SSE = 1u << 1,
+    XCR0_YMM = 1u << 2,
+    XCR0_OPMASK = 1u << 5,
+    XCR0_ZMM_HI256 = 1u << 6,
+    XCR0_HI16_ZMM = 1u << 7
+};
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static unsigned detect(void)
+{
+    unsigned a, b, c, d, feat = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    bool osxsave = c & bit_OSXSAVE, avx = c & bit_AVX, fma = c & bit_FMA, f16c = c & bit_F16C;
+    if (!osxsave || !avx) return 0; /* no AVX, or the OS cannot tell us what it saves */
+    uint64_t xcr0 = xgetbv0();
+    uint64_t ymm_state = XCR0_SSE | XCR0_YMM;
+    uint64_t zmm_state = ymm_state | XCR0_OPMASK | XCR0_ZMM_HI256 | XCR0_HI16_ZMM;
+    if ((xcr0 & ymm_state) != ymm_state) return 0;
+
+    if (fma) feat |= TLM_CPU_FMA;
+    if (f16c) feat |= TLM_CPU_F16C;
+    if (__get_cpuid_max(0, NULL) < 7) return feat;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (b & bit_AVX2) feat |= TLM_CPU_AVX2;
+    unsigned avx512 = bit_AVX512F | bit_AVX512BW | bit_AVX512VL | bit_AVX512DQ;
+    if ((b & avx512) == avx512 && (xcr0 & zmm_state) == zmm_state) {
+        feat |= TLM_CPU_AVX512;
+        if (c & bit_AVX512VNNI) feat |= TLM_CPU_AVX512_VNNI;
+    }
+    if (a >= 1) { /* leaf 7 has a subleaf 1: EAX bit 4 is AVX-VNNI, bit 5 AVX512_BF16 */
+        __cpuid_count(7, 1, a, b, c, d);
+        if (a & (1u << 4)) feat |= TLM_CPU_AVX_VNNI;
+        if ((a & (1u << 5)) && (feat & TLM_CPU_AVX512)) feat |= TLM_CPU_AVX512_BF16;
+    }
+    return feat;
+}
+#else
+static unsigned detect(void) { return 0; }
+#endif
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static unsigned features;
+
+static void detect_once(void) { features = detect(); }
+
+bool tlm_cpu_has(unsigned mask)
+{
+    pthread_once(&once, detect_once); /* CPUID can trap to the hypervisor: ask once */
+    return (features & mask) == mask;
+}

@@ -1,0 +1,106 @@
+/* kernels_impl.h - the individual kernels behind the table, for the table fillers and tests.
+ *
+ * Names are tlm_<op>_<isa>. The _avx2 and _avx512 functions may only be called when
+ * tlm_cpu_has() reports their instruction set (see tlm_kernels_add_avx2/_avx512). */
+#ifndef TLM_KERNELS_IMPL_H
+#define TLM_KERNELS_IMPL_H
+
+#include "kernels.h"
+
+/* ---- scalar references ---------------------------------------------------------------- */
+
+void tlm_matmul_f32_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                        int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+void tlm_matmul_f16_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                        int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+void tlm_matmul_bf16_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+
+void tlm_to_f32_f32_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_f16_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_bf16_ref(float *out, const void *src, int64_t n);
+
+float tlm_dot_f32_ref(const float *a, const float *b, int64_t n);
+void tlm_axpy_f32_ref(float *y, float a, const float *x, int64_t n);
+
+void tlm_attn_head_ref(float *out, const float *q, const float *k, const float *v,
+                       int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                       float *scores);
+
+void tlm_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps);
+void tlm_layernorm_ref(float *out, const float *x, const float *w, const float *b, int64_t n,
+                       float eps);
+
+void tlm_silu_mul_ref(float *gate, const float *up, int64_t n);
+void tlm_gelu_tanh_mul_ref(float *gate, const float *up, int64_t n);
+void tlm_gelu_tanh_ref(float *x, int64_t n);
+
+void tlm_rope_ref(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim, const float *cos,
+                  const float *sin, bool neox);
+
+/* ---- AVX2 + FMA + F16C ---------------------------------------------------------------- */
+
+void tlm_matmul_f32_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+void tlm_matmul_f16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+void tlm_matmul_bf16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                          int64_t r1);
+
+void tlm_to_f32_f16_avx2(float *out, const void *src, int64_t n);
+void tlm_to_f32_bf16_avx2(float *out, const void *src, int64_t n);
+
+float tlm_dot_f32_avx2(const float *a, const float *b, int64_t n);
+void tlm_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
+
+void tlm_attn_head_avx2(float *out, const float *q, const float *k, const float *v,
+                        int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                        float *scores);
+
+void tlm_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps);
+void tlm_layernorm_avx2(float *out, const float *x, const float *w, const float *b, int64_t n,
+                        float eps);
+
+void tlm_silu_mul_avx2(float *gate, const float *up, int64_t n);
+void tlm_gelu_tanh_mul_avx2(float *gate, const float *up, int64_t n);
+void tlm_gelu_tanh_avx2(float *x, int64_t n);
+
+/* ---- AVX-512 (F, BW, VL, DQ) plus the AVX2 set ---------------------------------------- */
+
+void tlm_matmul_f32_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                           const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                           int64_t r1);
+void tlm_matmul_f16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                           const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                           int64_t r1);
+void tlm_matmul_bf16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                            const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                            int64_t r1);
+
+void tlm_to_f32_f16_avx512(float *out, const void *src, int64_t n);
+void tlm_to_f32_bf16_avx512(float *out, const void *src, int64_t n);
+
+float tlm_dot_f32_avx512(const float *a, const float *b, int64_t n);
+void tlm_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
+
+void tlm_attn_head_avx512(float *out, const float *q, const float *k, const float *v,
+                          int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                          float *scores);
+
+void tlm_rmsnorm_avx512(float *out, const float *x, const float *w, int64_t n, float eps);
+void tlm_layernorm_avx512(float *out, const float *x, const float *w, const float *b, int64_t n,
+                          float eps);
+
+void tlm_silu_mul_avx512(float *gate, const float *up, int64_t n);
+void tlm_gelu_tanh_mul_avx512(float *gate, const float *up, int64_t n);
+void tlm_gelu_tanh_avx512(float *x, int64_t n);
+
+/* ---- table selection (kernels/dispatch.c) --------------------------------------------- */
+
+/* Fills k for this CPU: references, then every ISA level the CPU has, up to `force` when it
+ * names one ("ref", "avx2", "avx512"; NULL or any other string: no limit). tlm_kernels_get()
+ * is this with getenv("TLM_ISA"), done once. */
+void tlm_kernels_fill(tlm_kernels *k, const char *force);
+
+#endif

@@ -1,0 +1,124 @@
+/* matmul_avx2.c - AVX2 register tiles for matmul with F32, F16 and BF16 weights; the loops
+ * around them are tlm_matmul_blocked (matmul_blocked.c).
+ *
+ * Prefill tiles are 4 weight rows x 3 tokens: 12 accumulators and the 3 activation vectors
+ * fill 15 of the 16 registers (of the shapes that fit, it measured fastest). Decode tiles
+ * are 8 rows x 1 token: two FMA pipes of latency 4 need 8 independent chains. F16 widens
+ * with vcvtph2ps, BF16 with a 16-bit shift. Every shape sums in the order matmul_blocked.h
+ * describes, with 8 lanes. */
+#include "kernels_impl.h"
+#include "matmul_blocked.h"
+#include "simd_avx2.h"
+
+enum { VL = 8, MR = 4, NR = 3, DECODE_MR = 8, ROWS_MAX = 8 };
+
+/* One k step of a tile: acc[r][t] += W[r][k, k + 8) * x[t][k, k + 8) for r < mr, t < nr,
+ * loading only the first n lanes (zeros above, which change no sum) when n < 8. The
+ * smaller of the two operand sets stays in registers while the other streams past it. */
+TLM_INLINE void fma_step(__m256 acc[][NR], int type, int mr, int nr, const char *const *row,
+                         const float *x, int64_t ldx, int64_t k, int64_t n)
+{
+    const bool full = n >= VL;
+    if (nr < mr) {
+        __m256 b[NR];
+#pragma GCC unroll 16
+        for (int t = 0; t < nr; t++)
+            b[t] = full ? _mm256_loadu_ps(x + t * ldx + k) : load_tail(x + t * ldx + k, n);
+#pragma GCC unroll 16
+        for (int r = 0; r < mr; r++) {
+            __m256 a = full ? load_row(type, row[r], k) : load_row_tail(type, row[r], k, n);
+#pragma GCC unroll 16
+            for (int t = 0; t < nr; t++)
+                acc[r][t] = _mm256_fmadd_ps(a, b[t], acc[r][t]);
+        }
+    } else {
+        __m256 a[ROWS_MAX];
+#pragma GCC unroll 16
+        for (int r = 0; r < mr; r++)
+            a[r] = full ? load_row(type, row[r], k) : load_row_tail(type, row[r], k, n);
+#pragma GCC unroll 16
+        for (int t = 0; t < nr; t++) {
+            __m256 b = full ? _mm256_loadu_ps(x + t * ldx + k) : load_tail(x + t * ldx + k, n);
+#pragma GCC unroll 16
+            for (int r = 0; r < mr; r++)
+                acc[r][t] = _mm256_fmadd_ps(a[r], b, acc[r][t]);
+        }
+    }
+}
+
+/* The tile of matmul_blocked.h for one shape (constant type, mr, nr). */
+TLM_INLINE void tile_shape(int type, int mr, int nr, int rows, float *y, int64_t ldy, const void *w,
+                           uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_in)
+{
+    const char *row[ROWS_MAX];
+    __m256 acc[ROWS_MAX][NR];
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++) {
+        row[r] = (const char *)w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
+#pragma GCC unroll 16
+        for (int t = 0; t < nr; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    }
+    int64_t k = 0;
+    for (; k + VL <= n_in; k += VL)
+        fma_step(acc, type, mr, nr, row, x, ldx, k, VL);
+    if (k < n_in) fma_step(acc, type, mr, nr, row, x, ldx, k, n_in - k);
+#pragma GCC unroll 16
+    for (int t = 0; t < nr; t++)
+#pragma GCC unroll 16
+        for (int r = 0; r < mr; r++)
+            if (r < rows) y[t * ldy + r] = hsum(acc[r][t]);
+}
+
+/* The shapes tlm_matmul_blocked asks for: (MR, 1..NR) and (DECODE_MR, 1). */
+TLM_INLINE void tile_any(int type, int mr, int nr, int rows, float *y, int64_t ldy, const void *w,
+                         uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_in)
+{
+    /* clang-format off */
+    if (mr == DECODE_MR) tile_shape(type, DECODE_MR, 1, rows, y, ldy, w, w_row_bytes, x, ldx, n_in);
+    else if (nr == 1) tile_shape(type, MR, 1, rows, y, ldy, w, w_row_bytes, x, ldx, n_in);
+    else if (nr == 2) tile_shape(type, MR, 2, rows, y, ldy, w, w_row_bytes, x, ldx, n_in);
+    else tile_shape(type, MR, NR, rows, y, ldy, w, w_row_bytes, x, ldx, n_in);
+    /* clang-format on */
+}
+
+static void tile_f32(int mr, int nr, int rows, float *y, int64_t ldy, const void *w,
+                     uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_in)
+{
+    tile_any(TLM_TYPE_F32, mr, nr, rows, y, ldy, w, w_row_bytes, x, ldx, n_in);
+}
+
+static void tile_f16(int mr, int nr, int rows, float *y, int64_t ldy, const void *w,
+                     uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_in)
+{
+    tile_any(TLM_TYPE_F16, mr, nr, rows, y, ldy, w, w_row_bytes, x, ldx, n_in);
+}
+
+static void tile_bf16(int mr, int nr, int rows, float *y, int64_t ldy, const void *w,
+                      uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_in)
+{
+    tile_any(TLM_TYPE_BF16, mr, nr, rows, y, ldy, w, w_row_bytes, x, ldx, n_in);
+}
+
+static const tlm_matmul_tiles tiles_f32 = {tile_f32, MR, NR, DECODE_MR};
+static const tlm_matmul_tiles tiles_f16 = {tile_f16, MR, NR, DECODE_MR};
+static const tlm_matmul_tiles tiles_bf16 = {tile_bf16, MR, NR, DECODE_MR};
+
+void tlm_matmul_f32_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)
+{
+    tlm_matmul_blocked(&tiles_f32, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+}
+
+void tlm_matmul_f16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)
+{
+    tlm_matmul_blocked(&tiles_f16, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+}
+
+void tlm_matmul_bf16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                          int64_t r1)
+{
+    tlm_matmul_blocked(&tiles_bf16, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+}

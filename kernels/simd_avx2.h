@@ -1,0 +1,110 @@
+/* simd_avx2.h - inline helpers shared by the _avx2 kernel files (include only from them: it
+ * needs their -mavx2 -mfma -mf16c flags). */
+#ifndef TLM_SIMD_AVX2_H
+#define TLM_SIMD_AVX2_H
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tinylm.h"
+
+/* Forced inlining lets constant arguments (a weight type, a tile shape) specialise a body. */
+#define TLM_INLINE static inline __attribute__((always_inline))
+
+/* ---- weight rows: 8 elements of F32, F16 or BF16 widened to float ------------------------ */
+
+/* bf16 is the high half of an f32: widening is a 16-bit shift */
+TLM_INLINE __m256 bf16_widen(__m128i h)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* Elements [k, k + 8) of a row of `type` (a constant after inlining). */
+TLM_INLINE __m256 load_row(int type, const void *row, int64_t k)
+{
+    if (type == TLM_TYPE_F32) return _mm256_loadu_ps((const float *)row + k);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
+    return type == TLM_TYPE_F16 ? _mm256_cvtph_ps(h) : bf16_widen(h);
+}
+
+/* Elements [k, k + n) with zeros above, n < 8; never reads past the row's end. AVX2 has no
+ * 16-bit masked load, so the tail goes through a zeroed copy. */
+TLM_INLINE __m256 load_row_tail(int type, const void *row, int64_t k, int64_t n)
+{
+    size_t size = type == TLM_TYPE_F32 ? 4 : 2;
+    _Alignas(32) unsigned char tmp[32] = {0};
+    memcpy(tmp, (const unsigned char *)row + k * (int64_t)size, (size_t)n * size);
+    return load_row(type, tmp, 0);
+}
+
+/* p[0, n) with zeros above, n < 8. */
+TLM_INLINE __m256 load_tail(const float *p, int64_t n)
+{
+    return load_row_tail(TLM_TYPE_F32, p, 0, n);
+}
+
+/* p[0, n) = the first n lanes of v, n <= 8; p[n, 8) is not touched. */
+TLM_INLINE void store_tail(float *p, __m256 v, int64_t n)
+{
+    _Alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, v);
+    memcpy(p, tmp, (size_t)n * sizeof *p);
+}
+
+/* out[0, n) = elements [0, n) of a row of `type`, as float. */
+TLM_INLINE void row_to_f32(int type, float *out, const void *row, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, load_row(type, row, i));
+    if (i < n) store_tail(out + i, load_row_tail(type, row, i, n - i), n - i);
+}
+
+/* ---- reductions and math --------------------------------------------------------------- */
+
+/* Sum of the 8 lanes, always in the same tree: halves, quarters, then the pair. */
+TLM_INLINE float hsum(__m256 v)
+{
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+/* exp(x), within about 2 ulp; overflow gives +Inf, underflow 0 or a subnormal, NaN stays.
+ * x = n ln2 + r with |r| <= ln2/2, exp(r) by its degree-7 Taylor polynomial (truncation
+ * error below 1e-8), times 2^n built in two exponent-field halves so that n down to -150
+ * (subnormal results) and up to 129 (overflow to Inf) need no special case. */
+TLM_INLINE __m256 exp256(__m256 x)
+{
+    /* exp saturates outside [-104, 89]; max(lo, x) and min(hi, .) return x when it is NaN */
+    x = _mm256_min_ps(_mm256_set1_ps(89.0f), _mm256_max_ps(_mm256_set1_ps(-104.0f), x));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    /* ln2 in two parts: n * ln2_hi is exact, so r keeps its low bits */
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606820309417232e-6f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    __m256i bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+/* x * sigmoid(z) = x / (1 + exp(-z)); exp overflowing to Inf gives the right limit (+-0). */
+TLM_INLINE __m256 mul_sigmoid256(__m256 x, __m256 z)
+{
+    __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), z));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+#endif

@@ -1,0 +1,91 @@
+/* simd_avx512.h - inline helpers shared by the _avx512 kernel files (include only from them:
+ * it needs their -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c flags). */
+#ifndef TLM_SIMD_AVX512_H
+#define TLM_SIMD_AVX512_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "tinylm.h"
+
+/* Forced inlining lets constant arguments (a weight type, a tile shape) specialise a body. */
+#define TLM_INLINE static inline __attribute__((always_inline))
+
+/* Lanes [0, n) of 16, n in [0, 16]. */
+TLM_INLINE __mmask16 mask16(int64_t n) { return (__mmask16)((1u << n) - 1); }
+
+/* ---- weight rows: 16 elements of F32, F16 or BF16 widened to float -------------------- */
+
+/* bf16 is the high half of an f32: widening is a 16-bit shift */
+TLM_INLINE __m512 bf16_widen(__m256i h)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* Elements [k, k + 16) of a row of `type` (a constant after inlining). */
+TLM_INLINE __m512 load_row(int type, const void *row, int64_t k)
+{
+    if (type == TLM_TYPE_F32) return _mm512_loadu_ps((const float *)row + k);
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + k));
+    return type == TLM_TYPE_F16 ? _mm512_cvtph_ps(h) : bf16_widen(h);
+}
+
+/* Elements [k, k + n) with zeros above, n < 16; never reads past the row's end. */
+TLM_INLINE __m512 load_row_tail(int type, const void *row, int64_t k, int64_t n)
+{
+    if (type == TLM_TYPE_F32) return _mm512_maskz_loadu_ps(mask16(n), (const float *)row + k);
+    __m256i h = _mm256_maskz_loadu_epi16(mask16(n), (const uint16_t *)row + k);
+    return type == TLM_TYPE_F16 ? _mm512_cvtph_ps(h) : bf16_widen(h);
+}
+
+/* out[0, n) = elements [0, n) of a row of `type`, as float. */
+TLM_INLINE void row_to_f32(int type, float *out, const void *row, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, load_row(type, row, i));
+    if (i < n) _mm512_mask_storeu_ps(out + i, mask16(n - i), load_row_tail(type, row, i, n - i));
+}
+
+/* ---- reductions and math --------------------------------------------------------------- */
+
+/* Sum of the 16 lanes, always in the same tree: halves, quarters, eighths, then the pair. */
+TLM_INLINE float hsum(__m512 v)
+{
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+/* exp(x), within about 2 ulp; overflow gives +Inf, underflow 0 or a subnormal, NaN stays.
+ * x = n ln2 + r with |r| <= ln2/2, exp(r) by its degree-7 Taylor polynomial (truncation
+ * error below 1e-8), then scalef multiplies by 2^n with correct overflow and underflow. */
+TLM_INLINE __m512 exp512(__m512 x)
+{
+    /* exp saturates outside [-104, 89]; max(lo, x) and min(hi, .) return x when it is NaN */
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    /* ln2 in two parts: n * ln2_hi is exact, so r keeps its low bits */
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606820309417232e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* x * sigmoid(z) = x / (1 + exp(-z)); exp overflowing to Inf gives the right limit (+-0). */
+TLM_INLINE __m512 mul_sigmoid512(__m512 x, __m512 z)
+{
+    __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), z));
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+#endif

@@ -1,0 +1,21 @@
+/* table_avx2.c - the slots AVX2 + FMA + F16C run faster (to_f32 for F32 stays memcpy, rope
+ * stays scalar). Built with the AVX2 flags like its kernels; only called when the CPU has them. */
+#include "kernels_impl.h"
+
+void tlm_kernels_add_avx2(tlm_kernels *k)
+{
+    k->isa = "avx2";
+    k->matmul[TLM_TYPE_F32] = tlm_matmul_f32_avx2;
+    k->matmul[TLM_TYPE_F16] = tlm_matmul_f16_avx2;
+    k->matmul[TLM_TYPE_BF16] = tlm_matmul_bf16_avx2;
+    k->to_f32[TLM_TYPE_F16] = tlm_to_f32_f16_avx2;
+    k->to_f32[TLM_TYPE_BF16] = tlm_to_f32_bf16_avx2;
+    k->dot_f32 = tlm_dot_f32_avx2;
+    k->axpy_f32 = tlm_axpy_f32_avx2;
+    k->attn_head = tlm_attn_head_avx2;
+    k->rmsnorm = tlm_rmsnorm_avx2;
+    k->layernorm = tlm_layernorm_avx2;
+    k->silu_mul = tlm_silu_mul_avx2;
+    k->gelu_tanh_mul = tlm_gelu_tanh_mul_avx2;
+    k->gelu_tanh = tlm_gelu_tanh_avx2;
+}

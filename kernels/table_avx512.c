@@ -1,0 +1,21 @@
+/* table_avx512.c - the slots AVX-512 runs faster, over the AVX2 table (to_f32 for F32 stays
+ * memcpy, rope stays scalar). Built with the AVX-512 flags; only called when the CPU has them. */
+#include "kernels_impl.h"
+
+void tlm_kernels_add_avx512(tlm_kernels *k)
+{
+    k->isa = "avx512";
+    k->matmul[TLM_TYPE_F32] = tlm_matmul_f32_avx512;
+    k->matmul[TLM_TYPE_F16] = tlm_matmul_f16_avx512;
+    k->matmul[TLM_TYPE_BF16] = tlm_matmul_bf16_avx512;
+    k->to_f32[TLM_TYPE_F16] = tlm_to_f32_f16_avx512;
+    k->to_f32[TLM_TYPE_BF16] = tlm_to_f32_bf16_avx512;
+    k->dot_f32 = tlm_dot_f32_avx512;
+    k->axpy_f32 = tlm_axpy_f32_avx512;
+    k->attn_head = tlm_attn_head_avx512;
+    k->rmsnorm = tlm_rmsnorm_avx512;
+    k->layernorm = tlm_layernorm_avx512;
+    k->silu_mul = tlm_silu_mul_avx512;
+    k->gelu_tanh_mul = tlm_gelu_tanh_mul_avx512;
+    k->gelu_tanh = tlm_gelu_tanh_avx512;
+}

@@ -1,0 +1,25 @@
+/* table_ref.c - the reference table: every slot valid, so SIMD levels only override. */
+#include <string.h>
+
+#include "kernels_impl.h"
+
+void tlm_kernels_init_ref(tlm_kernels *k)
+{
+    memset(k, 0, sizeof *k); /* quantized types stay NULL: not supported yet */
+    k->isa = "ref";
+    k->matmul[TLM_TYPE_F32] = tlm_matmul_f32_ref;
+    k->matmul[TLM_TYPE_F16] = tlm_matmul_f16_ref;
+    k->matmul[TLM_TYPE_BF16] = tlm_matmul_bf16_ref;
+    k->to_f32[TLM_TYPE_F32] = tlm_to_f32_f32_ref;
+    k->to_f32[TLM_TYPE_F16] = tlm_to_f32_f16_ref;
+    k->to_f32[TLM_TYPE_BF16] = tlm_to_f32_bf16_ref;
+    k->dot_f32 = tlm_dot_f32_ref;
+    k->axpy_f32 = tlm_axpy_f32_ref;
+    k->attn_head = tlm_attn_head_ref;
+    k->rmsnorm = tlm_rmsnorm_ref;
+    k->layernorm = tlm_layernorm_ref;
+    k->silu_mul = tlm_silu_mul_ref;
+    k->gelu_tanh_mul = tlm_gelu_tanh_mul_ref;
+    k->gelu_tanh = tlm_gelu_tanh_ref;
+    k->rope = tlm_rope_ref;
+}

@@ -1,0 +1,145 @@
+/* test_attention.c - attn_head of every SIMD level against the reference, and the reference
+ * against a double-precision softmax; odd head sizes and key counts, keys interleaved with
+ * other heads (kv_stride > head_dim), unaligned pointers, scores large enough to overflow
+ * exp() without the max subtraction. */
+#include "harness.h"
+
+typedef struct problem {
+    int32_t head_dim, n_keys;
+    int64_t kv_stride;
+    float scale;
+    float *q, *k, *v;
+    double *exact, *tol; /* per output dimension */
+} problem;
+
+static void problem_new(problem *p, int32_t head_dim, int32_t n_keys, float magnitude)
+{
+    p->head_dim = head_dim;
+    p->n_keys = n_keys;
+    p->kv_stride = 2 * (int64_t)head_dim + 3; /* another head's values in between */
+    p->scale = 1.0f / sqrtf((float)head_dim);
+    p->q = buf_new(head_dim, 1);
+    p->k = buf_new(n_keys * p->kv_stride, 3);
+    p->v = buf_new(n_keys * p->kv_stride, 5);
+    fill_uniform(p->q, head_dim, -magnitude, magnitude);
+    fill_uniform(p->k, n_keys * p->kv_stride, -1.0f, 1.0f);
+    fill_uniform(p->v, n_keys * p->kv_stride, -1.0f, 1.0f);
+
+    /* Error bounds: a score is a float dot product, off by up to
+     * ds = eps (head_dim scale sum |q k| + |s|); a weight exp(s - max) / sum then by a
+     * relative 2 ds_max + exp's few ulp + n_keys eps from the sum, and each output adds
+     * n_keys eps relative of sum p |v| from its own sum. */
+    double *s = malloc((size_t)n_keys * sizeof(double)), max = -INFINITY, ds_max = 0, sum = 0;
+    for (int32_t j = 0; j < n_keys; j++) {
+        double dot = 0, abs_dot = 0;
+        for (int32_t d = 0; d < head_dim; d++) {
+            double prod = (double)p->q[d] * p->k[j * p->kv_stride + d];
+            dot += prod;
+            abs_dot += fabs(prod);
+        }
+        s[j] = dot * p->scale;
+        double ds = FLT_EPSILON * ((double)head_dim * p->scale * abs_dot + fabs(s[j]));
+        ds_max = ds > ds_max ? ds : ds_max;
+        max = s[j] > max ? s[j] : max;
+    }
+    for (int32_t j = 0; j < n_keys; j++)
+        sum += s[j] = exp(s[j] - max);
+    double rel = 2 * ds_max + (2.0 * n_keys + 16) * FLT_EPSILON;
+    p->exact = calloc((size_t)head_dim, sizeof(double));
+    p->tol = calloc((size_t)head_dim, sizeof(double));
+    for (int32_t j = 0; j < n_keys; j++)
+        for (int32_t d = 0; d < head_dim; d++) {
+            double pv = s[j] / sum * p->v[j * p->kv_stride + d];
+            p->exact[d] += pv;
+            p->tol[d] += fabs(pv) * rel;
+        }
+    for (int32_t d = 0; d < head_dim; d++)
+        p->tol[d] += 1e-30;
+    free(s);
+}
+
+static void problem_free(problem *p)
+{
+    buf_free(p->q);
+    buf_free(p->k);
+    buf_free(p->v);
+    free(p->exact);
+    free(p->tol);
+}
+
+/* out within factor * tol of `near` (or of the exact values when near is NULL); the float
+ * after out's end untouched. */
+static bool out_ok(const problem *p, const float *out, const float *near, double factor, char *why,
+                   size_t why_size)
+{
+    for (int32_t d = 0; d < p->head_dim; d++) {
+        double want = near ? near[d] : p->exact[d];
+        if (!(fabs(out[d] - want) <= factor * p->tol[d])) {
+            snprintf(why, why_size, "out[%d] = %.9g, expected %.9g, tolerance %.3g", d, out[d],
+                     want, factor * p->tol[d]);
+            return false;
+        }
+    }
+    if (out[p->head_dim] != -7.0f) {
+        snprintf(why, why_size, "wrote past out[head_dim - 1]");
+        return false;
+    }
+    return true;
+}
+
+static void run(const tlm_kernels *k, const problem *p, float *out, float *scores)
+{
+    out[p->head_dim] = -7.0f;
+    k->attn_head(out, p->q, p->k, p->v, p->kv_stride, p->n_keys, p->head_dim, p->scale, scores);
+}
+
+static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], int32_t head_dim,
+                         int32_t n_keys, float magnitude)
+{
+    problem p;
+    problem_new(&p, head_dim, n_keys, magnitude);
+    float *ref_out = buf_new(head_dim + 1, 1), *out = buf_new(head_dim + 1, 3);
+    float *scores = buf_new(n_keys, 1);
+    char why[160] = "";
+
+    run(ref, &p, ref_out, scores);
+    check(out_ok(&p, ref_out, NULL, 1.0, why, sizeof why), "ref head_dim %d n_keys %d x%g: %s",
+          head_dim, n_keys, magnitude, why);
+    for (int i = 0; i < N_SIMD; i++) {
+        if (!simd[i].available) {
+            n_skip += 2;
+            continue;
+        }
+        run(&simd[i].k, &p, out, scores);
+        check(out_ok(&p, out, NULL, 1.0, why, sizeof why), "%s head_dim %d n_keys %d x%g: %s",
+              simd[i].name, head_dim, n_keys, magnitude, why);
+        check(out_ok(&p, out, ref_out, 2.0, why, sizeof why),
+              "%s head_dim %d n_keys %d x%g: vs ref: %s", simd[i].name, head_dim, n_keys, magnitude,
+              why);
+    }
+    buf_free(ref_out);
+    buf_free(out);
+    buf_free(scores);
+    problem_free(&p);
+}
+
+int main(void)
+{
+    tlm_kernels ref;
+    isa_table simd[N_SIMD];
+    tables_get(&ref, simd);
+
+    static const int32_t head_dims[] = {1, 7, 8, 9, 16, 17, 32, 64, 80, 96, 128, 129, 256};
+    static const int32_t n_keys[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 100, 1000};
+    for (size_t a = 0; a < COUNT(head_dims); a++)
+        for (size_t b = 0; b < COUNT(n_keys); b++)
+            test_problem(&ref, simd, head_dims[a], n_keys[b], 1.0f);
+
+    /* scores near +-1000: exp() overflows unless the max is subtracted first */
+    test_problem(&ref, simd, 64, 37, 500.0f);
+    test_problem(&ref, simd, 80, 1000, 100.0f);
+    /* long contexts */
+    test_problem(&ref, simd, 64, 20000, 1.0f);
+    test_problem(&ref, simd, 128, 30011, 3.0f);
+    return finish("attention");
+}

@@ -1,0 +1,258 @@
+/* test_matmul.c - the matmul slots (F32, F16, BF16) of every SIMD level against the reference,
+ * and the reference against a double-precision sum.
+ *
+ * Odd sizes, unaligned pointers, padded rows and strides; y entries outside the written
+ * range must stay untouched. Row splits must give the same bits as one call (the
+ * determinism contract), and so must one token at a time (matmul_blocked.h: every path of
+ * the SIMD kernels, like the reference, sums in an order that depends on n_in alone). */
+#include <omp.h>
+
+#include "harness.h"
+
+typedef struct shape {
+    int64_t n_in, rows, n_tok;
+} shape;
+
+typedef struct problem {
+    tlm_type type;
+    shape s;
+    void *w; /* rows of w_row_bytes, unaligned */
+    uint64_t w_row_bytes;
+    float *x;
+    int64_t ldx, ldy;
+    double *exact, *bound; /* per output: the sum in double, and sum |w x| */
+} problem;
+
+static const uint32_t SENTINEL = 0x7fc0dead; /* a NaN no kernel produces */
+
+static size_t elem_bytes(tlm_type type) { return type == TLM_TYPE_F32 ? 4 : 2; }
+
+static float weight_value(tlm_type type, const void *row, int64_t i)
+{
+    if (type == TLM_TYPE_F32) return ((const float *)row)[i];
+    uint16_t h = ((const uint16_t *)row)[i];
+    return type == TLM_TYPE_F16 ? tlm_f16_to_f32(h) : tlm_bf16_to_f32(h);
+}
+
+static void problem_new(problem *p, tlm_type type, shape s)
+{
+    size_t es = elem_bytes(type);
+    p->type = type;
+    p->s = s;
+    p->w_row_bytes = (uint64_t)(s.n_in + 3) * es; /* padded rows */
+    p->ldx = s.n_in + 5;
+    p->ldy = s.rows + 7;
+    /* weights start one element past a 64-byte boundary */
+    float *wbuf = buf_new((int64_t)(p->w_row_bytes * (uint64_t)s.rows / 4) + 2, 0);
+    p->w = (char *)wbuf + es;
+    for (int64_t r = 0; r < s.rows; r++) {
+        char *row = (char *)p->w + (uint64_t)r * p->w_row_bytes;
+        for (int64_t i = 0; i < s.n_in + 3; i++) {
+            float v = rng_float(-1.0f, 1.0f);
+            if (type == TLM_TYPE_F32) memcpy(row + i * 4, &v, 4);
+            uint16_t h = type == TLM_TYPE_F16 ? tlm_f32_to_f16(v) : tlm_f32_to_bf16(v);
+            if (type != TLM_TYPE_F32) memcpy(row + i * 2, &h, 2);
+        }
+    }
+    p->x = buf_new(s.n_tok * p->ldx, 3);
+    fill_uniform(p->x, s.n_tok * p->ldx, -1.0f, 1.0f);
+    p->exact = malloc((size_t)(s.rows * s.n_tok) * sizeof(double));
+    p->bound = malloc((size_t)(s.rows * s.n_tok) * sizeof(double));
+    for (int64_t t = 0; t < s.n_tok; t++)
+        for (int64_t r = 0; r < s.rows; r++) {
+            const char *row = (const char *)p->w + (uint64_t)r * p->w_row_bytes;
+            double sum = 0, abs_sum = 0;
+            for (int64_t i = 0; i < s.n_in; i++) {
+                double prod = (double)weight_value(type, row, i) * p->x[t * p->ldx + i];
+                sum += prod;
+                abs_sum += fabs(prod);
+            }
+            p->exact[t * s.rows + r] = sum;
+            p->bound[t * s.rows + r] = abs_sum;
+        }
+}
+
+static void problem_free(problem *p)
+{
+    buf_free((float *)((char *)p->w - elem_bytes(p->type)));
+    buf_free(p->x);
+    free(p->exact);
+    free(p->bound);
+}
+
+/* y of n_tok x ldy floats, unaligned, every entry SENTINEL. */
+static float *y_new(const problem *p)
+{
+    int64_t n = p->s.n_tok * p->ldy;
+    float *y = buf_new(n, 1);
+    for (int64_t i = 0; i < n; i++)
+        memcpy(&y[i], &SENTINEL, 4);
+    return y;
+}
+
+static bool is_sentinel(float v) { return memcmp(&v, &SENTINEL, 4) == 0; }
+
+static void run(tlm_matmul_fn f, const problem *p, float *y, int64_t r0, int64_t r1)
+{
+    f(y, p->ldy, p->w, p->w_row_bytes, p->x, p->ldx, p->s.n_tok, p->s.n_in, r0, r1);
+}
+
+/* y holds rows [r0, r1) within `factor` float error bounds of the exact sums (or of `near`,
+ * another result, when not NULL) and sentinels everywhere else; else says why in `why`. */
+static bool y_ok(const problem *p, const float *y, const float *near, int64_t r0, int64_t r1,
+                 double factor, char *why, size_t why_size)
+{
+    const shape s = p->s;
+    for (int64_t t = 0; t < s.n_tok; t++)
+        for (int64_t c = 0; c < p->ldy; c++) {
+            float v = y[t * p->ldy + c];
+            if (c < r0 || c >= r1) {
+                if (is_sentinel(v)) continue;
+                snprintf(why, why_size, "y[%lld][%lld] written outside rows [%lld, %lld)",
+                         (long long)t, (long long)c, (long long)r0, (long long)r1);
+                return false;
+            }
+            double e = near ? near[t * p->ldy + c] : p->exact[t * s.rows + c];
+            double tol = factor * (double)s.n_in * FLT_EPSILON * p->bound[t * s.rows + c] + 1e-30;
+            if (!(fabs(v - e) <= tol)) {
+                snprintf(why, why_size, "y[%lld][%lld] = %.9g, expected %.9g, tolerance %.3g",
+                         (long long)t, (long long)c, v, e, tol);
+                return false;
+            }
+        }
+    return true;
+}
+
+static bool same_bits(const problem *p, const float *a, const float *b)
+{
+    return memcmp(a, b, (size_t)(p->s.n_tok * p->ldy) * sizeof(float)) == 0;
+}
+
+enum { CHECKS_PER_SLOT = 6 };
+
+/* One matmul slot on one problem: the full range (against the exact sums and, for a SIMD
+ * slot, the reference's result `ref_y`), split ranges, a sub-range, one token at a time. */
+static void check_slot(const char *isa, tlm_matmul_fn f, const problem *p, const float *ref_y)
+{
+    const shape s = p->s;
+    char what[96], why[160] = "";
+    snprintf(what, sizeof what, "%s type %d n_in %lld rows %lld n_tok %lld", isa, p->type,
+             (long long)s.n_in, (long long)s.rows, (long long)s.n_tok);
+
+    float *full = y_new(p), *split = y_new(p), *sub = y_new(p), *one = y_new(p);
+    run(f, p, full, 0, s.rows);
+    /* the float sum error bound, n_in * eps * sum |w x|, holds for every summation order */
+    check(y_ok(p, full, NULL, 0, s.rows, 1.0, why, sizeof why), "%s: %s", what, why);
+    if (ref_y)
+        check(y_ok(p, full, ref_y, 0, s.rows, 2.0, why, sizeof why), "%s: vs ref: %s", what, why);
+    else
+        n_pass++; /* the reference is not compared with itself */
+
+    int64_t cut = s.rows / 3 + 1 < s.rows ? s.rows / 3 + 1 : s.rows; /* an odd row split */
+    run(f, p, split, cut, s.rows);
+    run(f, p, split, 0, cut);
+    check(same_bits(p, full, split), "%s: rows [0, %lld) + [%lld, rows) differ from one call", what,
+          (long long)cut, (long long)cut);
+
+    int64_t lo = s.rows >= 3 ? 1 : 0, hi = s.rows >= 3 ? s.rows - 1 : s.rows;
+    run(f, p, sub, lo, hi);
+    bool ok = y_ok(p, sub, NULL, lo, hi, 1.0, why, sizeof why);
+    check(ok, "%s: rows [%lld, %lld): %s", what, (long long)lo, (long long)hi, why);
+    for (int64_t t = 0; t < s.n_tok && ok; t++)
+        ok = memcmp(sub + t * p->ldy + lo, full + t * p->ldy + lo,
+                    (size_t)(hi - lo) * sizeof(float)) == 0;
+    check(ok, "%s: rows [%lld, %lld) differ from the full range", what, (long long)lo,
+          (long long)hi);
+
+    for (int64_t t = 0; t < s.n_tok; t++)
+        f(one + t * p->ldy, p->ldy, p->w, p->w_row_bytes, p->x + t * p->ldx, p->ldx, 1, s.n_in, 0,
+          s.rows);
+    check(same_bits(p, full, one), "%s: one token at a time differs from the batch", what);
+
+    buf_free(full);
+    buf_free(split);
+    buf_free(sub);
+    buf_free(one);
+}
+
+static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_type type,
+                         shape s)
+{
+    problem p;
+    problem_new(&p, type, s);
+    check_slot("ref", ref->matmul[type], &p, NULL);
+    float *ref_y = y_new(&p);
+    run(ref->matmul[type], &p, ref_y, 0, s.rows);
+    for (int i = 0; i < N_SIMD; i++) {
+        if (simd[i].available)
+            check_slot(simd[i].name, simd[i].k.matmul[type], &p, ref_y);
+        else
+            n_skip += CHECKS_PER_SLOT;
+    }
+    buf_free(ref_y);
+    problem_free(&p);
+}
+
+/* As the engine calls it: each of 1..4 OpenMP threads takes a contiguous range of rows
+ * aligned to 16; every thread count must give the bits of one single call. */
+static void test_threads(const tlm_kernels *k, const char *isa, tlm_type type, shape s)
+{
+    problem p;
+    problem_new(&p, type, s);
+    float *one = y_new(&p), *many = y_new(&p);
+    run(k->matmul[type], &p, one, 0, s.rows);
+    for (int n_threads = 2; n_threads <= 4; n_threads++) {
+#pragma omp parallel num_threads(n_threads)
+        {
+            int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+            int64_t chunk = ((s.rows + nt - 1) / nt + 15) & ~(int64_t)15;
+            int64_t r0 = t * chunk, r1 = r0 + chunk < s.rows ? r0 + chunk : s.rows;
+            if (r0 < r1) run(k->matmul[type], &p, many, r0, r1);
+        }
+        check(same_bits(&p, one, many), "%s type %d rows %lld n_tok %lld: %d threads differ", isa,
+              type, (long long)s.rows, (long long)s.n_tok, n_threads);
+    }
+    buf_free(one);
+    buf_free(many);
+    problem_free(&p);
+}
+
+int main(void)
+{
+    tlm_kernels ref;
+    isa_table simd[N_SIMD];
+    tables_get(&ref, simd);
+
+    static const int64_t n_ins[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 257};
+    static const int64_t rows[] = {1, 3, 4, 8, 9, 17, 37};
+    static const int64_t n_toks[] = {1, 2, 3, 5, 8, 17, 64};
+    /* sizes that cross the token blocks of matmul_blocked.c (512 KB of activations) */
+    static const shape large[] = {{1030, 33, 130}, {4099, 19, 3}, {4099, 5, 67}, {2048, 16, 1}};
+    static const tlm_type types[] = {TLM_TYPE_F32, TLM_TYPE_F16, TLM_TYPE_BF16};
+
+    for (size_t ti = 0; ti < COUNT(types); ti++) {
+        for (size_t a = 0; a < COUNT(n_ins); a++)
+            for (size_t b = 0; b < COUNT(rows); b++)
+                for (size_t c = 0; c < COUNT(n_toks); c++)
+                    test_problem(&ref, simd, types[ti], (shape){n_ins[a], rows[b], n_toks[c]});
+        for (size_t l = 0; l < COUNT(large); l++)
+            test_problem(&ref, simd, types[ti], large[l]);
+    }
+
+    static const shape threaded[] = {{2048, 100, 1}, {2048, 100, 37}, {999, 61, 5}};
+    for (size_t ti = 0; ti < COUNT(types); ti++)
+        for (size_t i = 0; i < COUNT(threaded); i++) {
+            test_threads(&ref, "ref", types[ti], threaded[i]);
+            for (int l = 0; l < N_SIMD; l++) {
+                if (simd[l].available)
+                    test_threads(&simd[l].k, simd[l].name, types[ti], threaded[i]);
+                else
+                    n_skip += 3;
+            }
+        }
+
+    /* quantized slots stay empty until their kernels exist */
+    check(ref.matmul[TLM_TYPE_Q4_0] == NULL && ref.matmul[TLM_TYPE_Q8_0] == NULL,
+          "quantized matmul slots should be NULL");
+    return finish("matmul");
+}
