@@ -136,11 +136,56 @@ typedef struct tlm_model_info {
     int32_t n_layer_applications; /* n_layers, or 2 * n_layers with layer sharing */
     uint64_t n_params;            /* parameters stored in the file */
     uint64_t weight_bytes;        /* bytes of weights as used by the kernels */
-    uint64_t kv_bytes_per_token;  /* KV cache bytes per position at F32 */
+    uint64_t kv_bytes_per_token;  /* KV cache bytes per position at F16 (the default) */
     int32_t bos_id, eos_id;       /* -1 when unknown */
 } tlm_model_info;
 
 TLM_API const tlm_model_info *tlm_model_get_info(const tlm_model *model);
+
+/* ---- saving (GGUF, with weight-type conversion) ---------------------------------------- */
+
+/* What tlm_model_save_gguf reports while it writes: once as each tensor starts (done counts
+ * the tensors before it) and after each chunk of its rows. */
+typedef struct tlm_save_progress {
+    const char *tensor;   /* GGUF name of the tensor being written */
+    tlm_type type;        /* the type it is written as */
+    const char *note;     /* NULL, or why `type` is not the type asked for */
+    int32_t index, count; /* this tensor's index and the number of tensors */
+    int64_t done, total;  /* elements written so far, and in all tensors */
+} tlm_save_progress;
+
+typedef struct tlm_save_params {
+    tlm_type type;     /* weight matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K or Q6_K;
+                        * default F16 */
+    int32_t n_threads; /* threads converting rows; 0: all cores */
+    void (*progress)(void *user, const tlm_save_progress *p); /* NULL: no reports */
+    void *user;        /* passed to progress */
+} tlm_save_params;
+
+TLM_API tlm_save_params tlm_save_default_params(void);
+
+/* Writes `model` to `path` as a GGUF v3 file that tlm_model_load and llama.cpp both read,
+ * laid out as llama.cpp's converter writes the model's family: general.architecture and the
+ * {arch}.* keys, tensors by GGUF name, q/k rows permuted to the adjacent-pair RoPE layout when
+ * a "llama" model was loaded from Hugging Face files, and a layer-shared model written out
+ * with each block twice. A model loaded from GGUF keeps its tokenizer.* keys and general.*
+ * strings; other sources get no vocabulary, only tokenizer.ggml.model = "none" (llama.cpp's
+ * mark for a file without one, which it needs to load the file at all).
+ *
+ * Types: 2-D weight matrices become params->type, except the LM head (or, when the head is
+ * the embedding, token_embd), which becomes Q6_K when a 4- or 5-bit type is asked for, as
+ * llama.cpp does. A matrix whose row length is not a whole number of the type's blocks falls
+ * back to Q8_0 (K-quants, rows of a multiple of 32) or else F16, and the progress report says
+ * so. Norm gains and biases stay F32. A matrix already of the target type is copied as is.
+ *
+ * The file is written under a temporary name and renamed into place at the end, so a failure
+ * leaves no partial file and `path` may be the file the model was loaded from. Memory use is
+ * a few chunks of rows, whatever the model's size.
+ * Errors: TLM_ERR_ARG (NULL model or path, a type not listed above); TLM_ERR_UNSUPPORTED (a
+ * source matrix type that cannot be read back as float by this build, or a RoPE layout the
+ * target cannot express); TLM_ERR_IO (cannot write, named with the path); TLM_ERR_NO_MEMORY. */
+TLM_API tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
+                                       const tlm_save_params *params, tlm_error *err);
 
 /* ---- contexts ------------------------------------------------------------------------- */
 
@@ -150,6 +195,7 @@ typedef struct tlm_context_params {
     int32_t n_ctx;     /* positions the KV cache holds; 0: the model's training context */
     int32_t n_batch;   /* tokens evaluated per internal step (prefill chunk); default 256 */
     int32_t n_threads; /* 0: all cores */
+    tlm_type kv_type;  /* KV cache elements: TLM_TYPE_F16 (default) or TLM_TYPE_F32 */
 } tlm_context_params;
 
 TLM_API tlm_context_params tlm_context_default_params(void);
@@ -179,7 +225,22 @@ TLM_API const char *tlm_context_error(const tlm_context *ctx); /* last failure, 
 
 /* ---- tokenizer ------------------------------------------------------------------------ */
 
-typedef struct tlm_tokenizer tlm_tokenizer;
+typedef struct tlm_tokenizer tlm_tokenizer; /* read-only after load: share across threads */
+
+/* Loads a tokenizer from a file or a directory (no model needed):
+ *   - a GGUF file (a vocab-only one is fine): tokenizer.ggml.model "llama" (SentencePiece)
+ *     or "gpt2" (byte-level BPE, with tokenizer.ggml.pre one of gpt-2, phi-2, qwen2,
+ *     stablelm2, stablelm; another pre-tokenizer gives TLM_ERR_UNSUPPORTED);
+ *   - a Hugging Face tokenizer.json (byte-level BPE), or vocab.json (merges.txt beside it);
+ *   - a SentencePiece tokenizer.model (BPE models with the identity normaliser);
+ *   - a tiktoken rank file (Qwen v1's qwen.tiktoken);
+ *   - a directory holding one of tokenizer.json, vocab.json + merges.txt, tokenizer.model,
+ *     qwen.tiktoken (tried in that order; a SentencePiece-style tokenizer.json gives way to
+ *     the tokenizer.model beside it).
+ * tokenizer_config.json, special_tokens_map.json and added_tokens.json next to a Hugging Face
+ * file supply special tokens, add_bos_token and the chat template. A llama2.c tokenizer.bin
+ * needs tlm_tokenizer_load_llama2c. */
+TLM_API tlm_status tlm_tokenizer_load(const char *path, tlm_tokenizer **out, tlm_error *err);
 
 /* The tokenizer stored in a model file (GGUF vocabulary). TLM_ERR_UNSUPPORTED if none. */
 TLM_API tlm_status tlm_tokenizer_from_model(const tlm_model *model, tlm_tokenizer **out,
@@ -192,18 +253,115 @@ TLM_API tlm_status tlm_tokenizer_load_llama2c(const char *path, int32_t n_vocab,
 TLM_API void tlm_tokenizer_free(tlm_tokenizer *tok); /* NULL is a no-op */
 
 /* Encodes UTF-8 text into at most cap ids; *n_out gets the count. TLM_ERR_ARG if cap is too
- * small (then *n_out is the count needed). */
+ * small (then *n_out is the count needed). Text never turns into control tokens (<s>,
+ * <|im_start|>, ...): their text is encoded as ordinary text. Added tokens that are not
+ * control tokens (Phi-2's runs of spaces) are matched. SentencePiece vocabularies from GGUF or
+ * tokenizer.model read each byte of ill-formed UTF-8 as U+FFFD, as SentencePiece does;
+ * llama2.c's tokenizer.bin and byte-level BPE keep the bytes. */
 TLM_API tlm_status tlm_tokenize(const tlm_tokenizer *tok, const char *text, bool add_bos,
                                 int32_t *ids, int32_t cap, int32_t *n_out);
 
+/* As tlm_tokenize, but the text of a control token (longest first) becomes that token. For
+ * trusted text only: a user could forge turn markers with it. */
+TLM_API tlm_status tlm_tokenize_special(const tlm_tokenizer *tok, const char *text, bool add_bos,
+                                        int32_t *ids, int32_t cap, int32_t *n_out);
+
 /* The bytes a token stands for when it follows token `prev` (-1 at the start), without a
- * terminator; *len gets their count. Returns NULL for an id out of range. The pointer stays
- * valid until the next call with the same tokenizer from the same thread. */
+ * terminator; *len gets their count. Control tokens give no bytes. Returns NULL for an id
+ * out of range. The pointer stays valid as long as the tokenizer. A piece may end inside a
+ * UTF-8 character: to print a stream use tlm_detok. */
 TLM_API const char *tlm_token_piece(const tlm_tokenizer *tok, int32_t prev, int32_t id,
                                     size_t *len);
 
 TLM_API int32_t tlm_tokenizer_bos(const tlm_tokenizer *tok); /* -1 if none */
 TLM_API int32_t tlm_tokenizer_eos(const tlm_tokenizer *tok); /* -1 if none */
+TLM_API int32_t tlm_tokenizer_n_vocab(const tlm_tokenizer *tok);
+/* Whether the vocabulary's files ask for BOS before a prompt (false without a BOS token). */
+TLM_API bool tlm_tokenizer_adds_bos(const tlm_tokenizer *tok);
+/* The id of the token whose text is exactly `text` (control and added tokens first; normal
+ * pieces as the vocabulary stores them: SentencePiece writes a space as U+2581), or -1. */
+TLM_API int32_t tlm_tokenizer_find(const tlm_tokenizer *tok, const char *text);
+/* The Jinja chat template the tokenizer's files carry, or NULL. Valid as long as tok. */
+TLM_API const char *tlm_tokenizer_chat_template(const tlm_tokenizer *tok);
+
+/* ---- streaming decode ----------------------------------------------------------------- */
+
+/* Turns generated ids into text that never ends inside a UTF-8 character: bytes of an
+ * incomplete character are held until the token that completes it. Ill-formed bytes become
+ * U+FFFD, one per maximal ill-formed subsequence, so the concatenated output is what
+ * Python's bytes.decode("utf-8", errors="replace") gives for all the bytes. One per stream. */
+typedef struct tlm_detok tlm_detok;
+
+TLM_API tlm_status tlm_detok_create(const tlm_tokenizer *tok, tlm_detok **out);
+TLM_API void tlm_detok_free(tlm_detok *d); /* NULL is a no-op */
+/* Starts a new stream; `prev` is the token before it (-1 at the start, or BOS). */
+TLM_API void tlm_detok_reset(tlm_detok *d, int32_t prev);
+/* Adds id's bytes; returns the complete text now available (*len bytes, not terminated;
+ * may be 0), valid until the next call on d. NULL (and *len 0) for an id out of range or no
+ * memory. */
+TLM_API const char *tlm_detok_push(tlm_detok *d, int32_t id, size_t *len);
+/* Ends the stream: held bytes of an unfinished character come out as U+FFFD. */
+TLM_API const char *tlm_detok_flush(tlm_detok *d, size_t *len);
+
+/* ---- chat templates ------------------------------------------------------------------- */
+
+/* The chat formats of the seed families, rendered exactly as their official templates do
+ * (docs/chat-templates.md gives the strings and the choices made where none exists). */
+typedef enum tlm_chat_template { /* values never change; append only */
+    TLM_CHAT_UNKNOWN = 0,
+    TLM_CHAT_ZEPHYR = 1,      /* TinyLlama-Chat, StableLM-2-Zephyr: <|user|>\n...EOS\n */
+    TLM_CHAT_PHI2 = 2,        /* "Instruct: ...\nOutput:" (multi-turn form is libtinylm's) */
+    TLM_CHAT_PHI3 = 3,        /* <|system|>/<|user|>/<|assistant|>\n...<|end|>\n */
+    TLM_CHAT_PHI3_NOSYS = 4,  /* Phi-3-mini's first template: BOS, system messages dropped */
+    TLM_CHAT_GEMMA = 5,       /* <start_of_turn>user/model; no system role */
+    TLM_CHAT_CHATML = 6,      /* Qwen1.5/Qwen2 Jinja: <|im_start|>role\n...<|im_end|>\n */
+    TLM_CHAT_QWEN = 7,        /* Qwen v1 make_context: ChatML, each piece encoded alone */
+} tlm_chat_template;
+
+typedef struct tlm_chat_message {
+    const char *role; /* "system", "user" or "assistant" */
+    const char *content;
+} tlm_chat_message;
+
+TLM_API const char *tlm_chat_template_name(tlm_chat_template t); /* "zephyr", ...; "unknown" */
+TLM_API tlm_chat_template tlm_chat_template_from_name(const char *name); /* UNKNOWN if none */
+
+/* Which known template a Jinja text (GGUF tokenizer.chat_template, tokenizer_config.json) is.
+ * An unknown text gives TLM_ERR_UNSUPPORTED and a message quoting its start: it is never
+ * silently replaced by a guess. */
+TLM_API tlm_status tlm_chat_template_detect(const char *jinja, tlm_chat_template *out,
+                                            tlm_error *err);
+
+/* The conversation as the template's text. tok supplies the BOS/EOS texts and, for ChatML,
+ * the default system message of its Jinja template (may be NULL: "</s>", "<s>", none).
+ * Writes at most cap bytes plus a terminator when cap > 0; *len gets the length.
+ * TLM_ERR_ARG for a bad role or message order, or cap too small (then *len is the length);
+ * TLM_ERR_UNSUPPORTED for a system message with Gemma. */
+TLM_API tlm_status tlm_chat_render(tlm_chat_template t, const tlm_tokenizer *tok,
+                                   const tlm_chat_message *msgs, int32_t n_msgs,
+                                   bool add_generation_prompt, char *buf, size_t cap,
+                                   size_t *len, tlm_error *err);
+
+/* The conversation as ids: template markers become their special tokens, message contents
+ * are ordinary text (never special tokens), BOS as the family does it. Same errors as
+ * tlm_chat_render, and cap as in tlm_tokenize. */
+TLM_API tlm_status tlm_chat_tokenize(tlm_chat_template t, const tlm_tokenizer *tok,
+                                     const tlm_chat_message *msgs, int32_t n_msgs,
+                                     bool add_generation_prompt, int32_t *ids, int32_t cap,
+                                     int32_t *n_out, tlm_error *err);
+
+/* The ids that continue a conversation after the model answered a generation prompt (the
+ * reply's own ids being already evaluated): the end of the assistant turn (starting with the
+ * stop token), then msgs, then the generation prompt. Evaluating them keeps the KV cache of
+ * everything before. */
+TLM_API tlm_status tlm_chat_tokenize_continue(tlm_chat_template t, const tlm_tokenizer *tok,
+                                              const tlm_chat_message *msgs, int32_t n_msgs,
+                                              int32_t *ids, int32_t cap, int32_t *n_out,
+                                              tlm_error *err);
+
+/* Whether id ends an assistant turn: EOS, or the template's turn end (<|im_end|>, <|end|>,
+ * <end_of_turn>, ...). */
+TLM_API bool tlm_chat_is_stop(tlm_chat_template t, const tlm_tokenizer *tok, int32_t id);
 
 /* ---- sampling ------------------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /* tokenizer.c - the vocabulary tables every tokenizer shares (piece -> id map, byte pieces,
  * decoded pieces) and the public calls that only read them: tlm_tokenize (which hands the
- * text to the encoder of the vocabulary's kind), tlm_token_piece, the special ids, free. */
+ * text to tlm_tok_encode), tlm_token_piece, the special ids, lookups, free. */
 #include "tokenizer.h"
 
 #include <stdlib.h>
@@ -64,6 +64,11 @@ static uint32_t decode_piece(const tlm_tokenizer *tok, int32_t id, char *out)
 {
     uint32_t len;
     const char *p = piece(tok, id, &len);
+    if (tok->kind == TLM_TOK_BPE) { /* pieces are already the bytes they stand for */
+        if (tok->types[id] == TLM_TOK_CONTROL || tok->types[id] == TLM_TOK_UNUSED) return 0;
+        if (out && len > 0) memcpy(out, p, len);
+        return len;
+    }
     switch (tok->types[id]) {
     case TLM_TOK_CONTROL:
     case TLM_TOK_UNUSED:
@@ -95,6 +100,13 @@ static tlm_status build_byte_ids(tlm_tokenizer *tok, const char *src, tlm_error 
 {
     for (int b = 0; b < 256; b++)
         tok->byte_id[b] = -1;
+    if (tok->kind == TLM_TOK_BPE) { /* the one-byte pieces every merge starts from */
+        for (int b = 0; b < 256; b++) {
+            char c = (char)b;
+            tok->byte_id[b] = tlm_tokenizer_lookup(tok, &c, 1);
+        }
+        return TLM_OK;
+    }
     for (int32_t id = 0; id < tok->n_vocab; id++) {
         if (tok->types[id] != TLM_TOK_BYTE) continue;
         uint32_t len;
@@ -172,9 +184,10 @@ static tlm_status build_decoded(tlm_tokenizer *tok, const char *src, tlm_error *
 
 tlm_status tlm_tokenizer_finish(tlm_tokenizer *tok, const char *src, tlm_error *err)
 {
-    tlm_status st = build_byte_ids(tok, src, err);
-    if (st == TLM_OK) st = build_map(tok, src, err);
+    tlm_status st = build_map(tok, src, err);
+    if (st == TLM_OK) st = build_byte_ids(tok, src, err);
     if (st == TLM_OK) st = build_decoded(tok, src, err);
+    if (st == TLM_OK) st = tlm_added_build(tok, src, err);
     return st;
 }
 
@@ -188,6 +201,10 @@ TLM_API void tlm_tokenizer_free(tlm_tokenizer *tok)
     free(tok->dec);
     free(tok->dec_off);
     free(tok->map);
+    free(tok->merges);
+    tlm_pretok_free(tok->pretok);
+    free(tok->added);
+    free(tok->chat_template);
     free(tok);
 }
 
@@ -200,30 +217,58 @@ bool tlm_tokenizer_wants_bos(const tlm_tokenizer *tok)
     return tok && tok->add_bos && tok->bos >= 0;
 }
 
-TLM_API tlm_status tlm_tokenize(const tlm_tokenizer *tok, const char *text, bool add_bos,
-                                int32_t *ids, int32_t cap, int32_t *n_out)
+static tlm_status tokenize(const tlm_tokenizer *tok, const char *text, bool add_bos, bool special,
+                           int32_t *ids, int32_t cap, int32_t *n_out)
 {
     if (n_out) *n_out = 0;
     if (!tok || !text || !n_out || cap < 0 || (cap > 0 && !ids)) return TLM_ERR_ARG;
     size_t len = strnlen(text, (size_t)TLM_TOK_MAX_TEXT + 1);
     if (len > TLM_TOK_MAX_TEXT) return TLM_ERR_ARG;
 
-    int64_t n_bos = add_bos && tok->bos >= 0 ? 1 : 0;
-    if (n_bos && cap > 0) ids[0] = tok->bos;
-    int64_t n_text = 0;
-    tlm_status st = TLM_ERR_UNSUPPORTED;
-    switch (tok->kind) {
-    case TLM_TOK_SPM:
-        st = tlm_spm_encode(tok, text, len, cap > n_bos ? ids + n_bos : NULL,
-                            cap > n_bos ? cap - n_bos : 0, &n_text);
-        break;
-    }
+    tlm_id_sink out = {ids, cap, 0};
+    if (add_bos && tok->bos >= 0) tlm_sink_push(&out, tok->bos);
+    tlm_status st = tlm_tok_encode(tok, text, len, special, &out);
     if (st != TLM_OK) return st;
     /* Each token covers at least one byte of the normalised text, which is at most
      * 3 * TLM_TOK_MAX_TEXT + 3 bytes: the count fits in int32_t. */
-    int64_t n = n_bos + n_text;
-    *n_out = (int32_t)n;
-    return n > cap ? TLM_ERR_ARG : TLM_OK;
+    *n_out = (int32_t)out.n;
+    return out.n > cap ? TLM_ERR_ARG : TLM_OK;
+}
+
+TLM_API tlm_status tlm_tokenize(const tlm_tokenizer *tok, const char *text, bool add_bos,
+                                int32_t *ids, int32_t cap, int32_t *n_out)
+{
+    return tokenize(tok, text, add_bos, false, ids, cap, n_out);
+}
+
+TLM_API tlm_status tlm_tokenize_special(const tlm_tokenizer *tok, const char *text, bool add_bos,
+                                        int32_t *ids, int32_t cap, int32_t *n_out)
+{
+    return tokenize(tok, text, add_bos, true, ids, cap, n_out);
+}
+
+TLM_API int32_t tlm_tokenizer_n_vocab(const tlm_tokenizer *tok) { return tok ? tok->n_vocab : 0; }
+
+TLM_API bool tlm_tokenizer_adds_bos(const tlm_tokenizer *tok)
+{
+    return tlm_tokenizer_wants_bos(tok);
+}
+
+TLM_API int32_t tlm_tokenizer_find(const tlm_tokenizer *tok, const char *text)
+{
+    if (!tok || !text) return -1;
+    size_t len = strlen(text);
+    for (int32_t i = 0; i < tok->n_added; i++) { /* control and user-defined tokens first */
+        uint32_t plen;
+        const char *p = piece(tok, tok->added[i], &plen);
+        if (plen == len && memcmp(p, text, len) == 0) return tok->added[i];
+    }
+    return tlm_tokenizer_lookup(tok, text, len);
+}
+
+TLM_API const char *tlm_tokenizer_chat_template(const tlm_tokenizer *tok)
+{
+    return tok ? tok->chat_template : NULL;
 }
 
 TLM_API const char *tlm_token_piece(const tlm_tokenizer *tok, int32_t prev, int32_t id, size_t *len)

@@ -1,6 +1,10 @@
 /* tokenizer.h - the vocabulary behind tlm_tokenizer, shared by the file readers
- * (tokenizer_load.c), the vocabulary tables and decoding (tokenizer.c) and the SentencePiece
- * BPE encoder (tokenizer_spm.c).
+ * (tokenizer_load.c: llama2.c and GGUF; tokenizer_gguf_bpe.c; tokenizer_hf.c: tokenizer.json,
+ * vocab.json + merges.txt; tokenizer_tiktoken.c; tokenizer_spmodel.c: SentencePiece
+ * tokenizer.model; tokenizer_open.c picks one), the vocabulary tables and decoding
+ * (tokenizer.c), the SentencePiece BPE encoder (tokenizer_spm.c), the byte-level BPE encoder
+ * (tokenizer_bpe.c, with tokenizer_bytelevel.c, tokenizer_merges.c, tokenizer_pretok.c) and
+ * the added-token splitter (tokenizer_added.c).
  *
  * A tokenizer owns copies of every piece, so the file it came from may be closed right after
  * loading. After loading it is read-only: encode and decode from any number of threads. */
@@ -33,16 +37,40 @@ typedef enum tlm_tok_type {
     TLM_TOK_BYTE = 6, /* <0xNN>: one raw byte (byte fallback) */
 } tlm_tok_type;
 
-/* How text becomes pieces; only SentencePiece BPE for now (GGUF "llama", llama2.c). */
+/* How text becomes pieces. */
 typedef enum tlm_tok_kind {
-    TLM_TOK_SPM = 0,
+    TLM_TOK_SPM = 0, /* SentencePiece BPE by piece scores (GGUF "llama", llama2.c, .model) */
+    TLM_TOK_BPE = 1, /* byte-level BPE by merge ranks (GGUF "gpt2", HF, tiktoken) */
 } tlm_tok_kind;
+
+/* One merge of byte-level BPE: the adjacent pieces (left, right) become `merged`; the pair
+ * with the lowest rank merges first. */
+typedef struct tlm_bpe_merge {
+    int32_t left, right; /* left < 0: an empty slot of the table */
+    int32_t merged, rank;
+} tlm_bpe_merge;
+
+struct tlm_pretok; /* a compiled pre-tokenizer regex (tokenizer_pretok.c) */
+
+/* Where encoded ids go: ids[0..cap) receives the first cap of them; n counts them all. */
+typedef struct tlm_id_sink {
+    int32_t *ids;
+    int64_t cap, n;
+} tlm_id_sink;
+
+static inline void tlm_sink_push(tlm_id_sink *s, int32_t id)
+{
+    if (s->n < s->cap) s->ids[s->n] = id;
+    s->n++;
+}
 
 struct tlm_tokenizer {
     tlm_tok_kind kind;
     int32_t n_vocab;
 
-    /* Piece i is text[text_off[i] .. text_off[i + 1]), as the file stores it. */
+    /* Piece i is text[text_off[i] .. text_off[i + 1]): for SPM as the file stores it (with
+     * U+2581 for a space); for byte-level BPE the raw bytes it stands for (normal pieces are
+     * decoded from the GPT-2 byte-to-unicode form at load; added tokens are literal text). */
     char *text;
     uint32_t *text_off; /* n_vocab + 1 */
     float *scores;      /* merge priority: higher merges first */
@@ -62,18 +90,37 @@ struct tlm_tokenizer {
      * start of a word (a space after a non-space): the encoder may merge word by word. */
     bool words_independent;
 
-    int32_t byte_id[256];  /* id of <0xNN>, or -1 */
+    int32_t byte_id[256];  /* SPM: id of <0xNN>; BPE: id of the one-byte piece; or -1 */
     int32_t bos, eos, unk; /* -1 when the vocabulary has none */
 
-    bool space_is_u2581;   /* pieces write a space as U+2581 (GGUF); else as ' ' (llama2.c) */
-    bool add_space_prefix; /* encoding prepends one space to non-empty text */
-    bool add_bos;          /* the file asks for BOS before a prompt (GGUF add_bos_token) */
+    bool space_is_u2581;    /* pieces write a space as U+2581 (GGUF); else as ' ' (llama2.c) */
+    bool add_space_prefix;  /* encoding prepends one space to non-empty text */
+    bool add_bos;           /* the file asks for BOS before a prompt (GGUF add_bos_token) */
+    bool remove_extra_ws;   /* SPM: drop leading/trailing spaces, squeeze runs (.model flag) */
+    bool invalid_utf8_fffd; /* SPM: each byte of ill-formed UTF-8 is read as U+FFFD, as
+                             * SentencePiece does (GGUF, .model); llama2.c keeps the byte */
+
+    /* Byte-level BPE (kind TLM_TOK_BPE). */
+    tlm_bpe_merge *merges; /* open addressing keyed by (left, right), linear probing */
+    uint64_t merges_mask;
+    struct tlm_pretok *pretok; /* splits text into pre-tokens; NULL: never (whole text) */
+    bool ignore_merges;        /* a pre-token that is itself a piece is that piece (tiktoken) */
+    bool nfc;                  /* text is NFC-normalised before splitting (Qwen) */
+    bool prefix_space;         /* a space is put before text not starting with one */
+
+    /* Tokens matched as wholes in text before any other splitting: CONTROL (only when
+     * special tokens are parsed) and USER_DEFINED, longest first, then lowest id. */
+    int32_t *added; /* sorted by first byte, then longest first, then lowest id */
+    int32_t n_added;
+    int32_t added_at[257]; /* added[added_at[b] .. added_at[b + 1]) start with byte b */
+
+    char *chat_template; /* the Jinja text the file carries, NUL-terminated; NULL if none */
 };
 
-/* Reads the vocabulary of an open GGUF file (tokenizer.ggml.* keys). Only the "llama"
- * (SentencePiece) model is supported; others give TLM_ERR_UNSUPPORTED, and so does a file
- * with no tokenizer.ggml.model key. The tokenizer copies what it needs: f may be closed
- * afterwards. */
+/* Reads the vocabulary of an open GGUF file (tokenizer.ggml.* keys): the "llama"
+ * (SentencePiece) and "gpt2" (byte-level BPE) models; others give TLM_ERR_UNSUPPORTED, and
+ * so does a file with no tokenizer.ggml.model key. The tokenizer copies what it needs: f may
+ * be closed afterwards. */
 tlm_status tlm_tokenizer_from_gguf(const gguf_file *f, tlm_tokenizer **out, tlm_error *err);
 
 /* Whether the vocabulary's file asks for BOS before a prompt (GGUF tokenizer.ggml.
@@ -81,6 +128,87 @@ tlm_status tlm_tokenizer_from_gguf(const gguf_file *f, tlm_tokenizer **out, tlm_
 bool tlm_tokenizer_wants_bos(const tlm_tokenizer *tok);
 
 /* ---- used by the readers and the encoder ---------------------------------------------- */
+
+/* A tokenizer of n_vocab pieces with text_off, scores and types allocated (text not yet),
+ * special ids -1; NULL when out of memory. */
+tlm_tokenizer *tlm_tok_alloc(int32_t n_vocab);
+
+/* Types for a vocabulary that stores none: the special ids are control/unknown, <0xNN>
+ * pieces are bytes, everything else is normal. */
+void tlm_tok_default_types(tlm_tokenizer *tok);
+
+/* Reads a whole small file (at most cap bytes) into a NUL-terminated malloc'd buffer. */
+tlm_status tlm_tok_read_file(const char *path, uint64_t cap, char **out, uint64_t *len,
+                             tlm_error *err);
+
+/* Byte-level BPE of a GGUF file (tokenizer.ggml.model "gpt2"); called by
+ * tlm_tokenizer_from_gguf. */
+tlm_status tlm_tokenizer_from_gguf_bpe(const gguf_file *f, tlm_tokenizer **out, tlm_error *err);
+
+/* Readers of the other files (tokenizer_hf.c, tokenizer_tiktoken.c, tokenizer_spmodel.c).
+ * `dir` is where tokenizer_config.json and friends are looked for (NULL: nowhere). */
+tlm_status tlm_tokenizer_load_hf_json(const char *path, const char *dir, tlm_tokenizer **out,
+                                      tlm_error *err);
+tlm_status tlm_tokenizer_load_vocab_merges(const char *vocab_path, const char *merges_path,
+                                           const char *dir, tlm_tokenizer **out, tlm_error *err);
+tlm_status tlm_tokenizer_load_tiktoken(const char *path, tlm_tokenizer **out, tlm_error *err);
+tlm_status tlm_tokenizer_load_spmodel(const char *path, const char *dir, tlm_tokenizer **out,
+                                      tlm_error *err);
+
+/* The bytes of the GPT-2 byte-to-unicode form s[0..len) written to out (at most len bytes);
+ * returns their count, or -1 if s has a character outside the map or is not UTF-8. */
+int64_t tlm_bytelevel_decode(const char *s, uint64_t len, char *out);
+
+/* Turns the pieces of a byte-level BPE vocabulary read in the GPT-2 byte-to-unicode form
+ * into the raw bytes they stand for. CONTROL and USER_DEFINED pieces are literal text and stay
+ * as they are, and so does any piece that is not in that form. */
+tlm_status tlm_bytelevel_unpack(tlm_tokenizer *tok, const char *src, tlm_error *err);
+
+/* Merge table: room for n merges; add keeps the first (lowest-rank) entry of a pair. */
+tlm_status tlm_bpe_merges_init(tlm_tokenizer *tok, uint64_t n, const char *src, tlm_error *err);
+void tlm_bpe_merge_add(tlm_tokenizer *tok, int32_t left, int32_t right, int32_t merged,
+                       int32_t rank);
+const tlm_bpe_merge *tlm_bpe_merge_find(const tlm_tokenizer *tok, int32_t left, int32_t right);
+/* A merge given as two byte-level strings (merges.txt, GGUF, tokenizer.json); `what` names
+ * it in messages ("merges.txt line 7"). The pieces and their concatenation must exist. */
+tlm_status tlm_bpe_merge_add_text(tlm_tokenizer *tok, const char *a, uint64_t alen, const char *b,
+                                  uint64_t blen, int32_t rank, const char *src, const char *what,
+                                  tlm_error *err);
+/* Merges implied by ranks (tiktoken): every split of a piece into two pieces merges into it,
+ * at the rank of the merged piece (its id). Needs the piece map (tlm_tokenizer_finish). */
+tlm_status tlm_bpe_merges_from_ranks(tlm_tokenizer *tok, const char *src, tlm_error *err);
+
+/* Pre-tokenizer regexes by name ("gpt-2", "qwen2", ...): the pattern, or NULL if unknown. */
+const char *tlm_pretok_pattern(const char *name);
+/* Compiles a pattern (PCRE2, UTF + UCP; \s means Unicode White_Space). */
+tlm_status tlm_pretok_compile(const char *pattern, struct tlm_pretok **out, const char *src,
+                              tlm_error *err);
+void tlm_pretok_free(struct tlm_pretok *p);
+/* Calls fn(ctx, start, end) for each pre-token of s[0..len), in order, covering every byte
+ * (bytes no alternative matches, such as invalid UTF-8, form their own pre-tokens). Stops
+ * early when fn returns false. TLM_ERR_NO_MEMORY or TLM_ERR_FORMAT (matcher failure). */
+tlm_status tlm_pretok_split(const struct tlm_pretok *p, const char *s, uint64_t len,
+                            bool (*fn)(void *ctx, uint64_t start, uint64_t end), void *ctx);
+
+/* The added token that starts at s[0..len) (longest first), or -1; *mlen gets its length.
+ * CONTROL tokens count only when `special`. */
+int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len, bool special,
+                        uint64_t *mlen);
+/* Builds tok->added from the types (called by tlm_tokenizer_finish). */
+tlm_status tlm_added_build(tlm_tokenizer *tok, const char *src, tlm_error *err);
+
+/* Encodes text[0..len) without BOS: added tokens (CONTROL ones only when `special`) are cut
+ * out first and the text between goes to the vocabulary's encoder. */
+tlm_status tlm_tok_encode(const tlm_tokenizer *tok, const char *text, uint64_t len, bool special,
+                          tlm_id_sink *out);
+
+/* Byte-level BPE of text[0..len) (no added tokens in it). */
+tlm_status tlm_bpe_encode(const tlm_tokenizer *tok, const char *text, uint64_t len,
+                          tlm_id_sink *out);
+
+/* NFC of s[0..len) into a malloc'd buffer (*out, *out_len); TLM_ERR_NO_MEMORY. Invalid
+ * UTF-8 bytes are copied unchanged. */
+tlm_status tlm_utf8_nfc(const char *s, uint64_t len, char **out, uint64_t *out_len);
 
 /* Fills the derived tables (map, byte_id, dec, max_piece_len) once text, text_off, scores,
  * types, the special ids and the flags are set. `src` names the file in messages. */

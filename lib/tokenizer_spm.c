@@ -73,20 +73,32 @@ static pair heap_pop(heap *h)
     return top;
 }
 
-/* Bytes of the UTF-8 character at s (n bytes left); 1 for a byte that does not start a
- * well-formed sequence, so invalid input falls back to one unit per byte. */
-static uint32_t utf8_unit(const unsigned char *s, uint64_t n)
+/* Bytes of the well-formed UTF-8 character at s (n bytes left), or 0 for a byte that does
+ * not start one (a stray continuation, an overlong form, a surrogate, above U+10FFFF, or a
+ * sequence cut short). */
+static uint32_t utf8_char(const unsigned char *s, uint64_t n)
 {
     unsigned c = s[0];
-    uint32_t need = c < 0x80                 ? 1
-                    : c >= 0xC2 && c <= 0xDF ? 2
+    if (c < 0x80) return 1;
+    uint32_t need = c >= 0xC2 && c <= 0xDF   ? 2
                     : c >= 0xE0 && c <= 0xEF ? 3
                     : c >= 0xF0 && c <= 0xF4 ? 4
                                              : 0;
-    if (need <= 1 || need > n) return 1;
-    for (uint32_t i = 1; i < need; i++)
-        if ((s[i] & 0xC0) != 0x80) return 1;
+    if (need == 0 || need > n) return 0;
+    /* The second byte's range excludes overlongs (E0, F0), surrogates (ED), > U+10FFFF (F4). */
+    unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (uint32_t i = 2; i < need; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
     return need;
+}
+
+/* Bytes of the unit at s: a character, or one byte of ill-formed input. */
+static uint32_t utf8_unit(const unsigned char *s, uint64_t n)
+{
+    uint32_t u = utf8_char(s, n);
+    return u ? u : 1;
 }
 
 typedef struct encoder {
@@ -163,8 +175,8 @@ tlm_status tlm_spm_encode(const tlm_tokenizer *tok, const char *text, uint64_t l
     /* Normalise: every space (and the dummy prefix) as the vocabulary writes a space. */
     const char *space = tok->space_is_u2581 ? U2581 : " ";
     size_t space_len = strlen(space);
-    char *norm = malloc((len + 1) * space_len);
-    span *spans = malloc((len + 1) * sizeof *spans); /* a space is one character too */
+    char *norm = malloc((len + 1) * 3); /* a space or an ill-formed byte: 3 bytes at most */
+    span *spans = malloc((len + 1) * sizeof *spans); /* at most one per input byte, + prefix */
     encoder e = {tok, norm, spans, 0, 0, {NULL, 0, 0}};
     tlm_status st = TLM_OK;
     if (!norm || !spans) {
@@ -172,18 +184,41 @@ tlm_status tlm_spm_encode(const tlm_tokenizer *tok, const char *text, uint64_t l
         goto done;
     }
     uint64_t n_norm = 0;
+    /* SentencePiece's normaliser (remove_extra_whitespaces) drops leading and trailing spaces
+     * and squeezes runs to one; then the dummy prefix goes before non-empty text. */
+    uint64_t first = 0, end = len;
+    if (tok->remove_extra_ws) {
+        while (first < len && text[first] == ' ')
+            first++;
+        while (end > first && text[end - 1] == ' ')
+            end--;
+        if (first == end) goto done; /* only spaces: nothing */
+    }
     if (tok->add_space_prefix) {
         memcpy(norm, space, space_len);
         n_norm += space_len;
     }
-    for (uint64_t i = 0; i < len; i++) {
+    for (uint64_t i = first; i < end; i++) {
         if (text[i] == ' ') {
+            if (tok->remove_extra_ws && text[i - 1] == ' ') continue; /* i > first here */
             memcpy(norm + n_norm, space, space_len);
             n_norm += space_len;
+        } else if (tok->invalid_utf8_fffd && (unsigned char)text[i] >= 0x80) {
+            /* SentencePiece turns each byte of ill-formed UTF-8 into U+FFFD. */
+            uint32_t u = utf8_char((const unsigned char *)text + i, end - i);
+            if (u == 0) {
+                memcpy(norm + n_norm, "\xEF\xBF\xBD", 3);
+                n_norm += 3;
+            } else {
+                memcpy(norm + n_norm, text + i, u);
+                n_norm += u;
+                i += u - 1;
+            }
         } else {
             norm[n_norm++] = text[i];
         }
     }
+    if (n_norm == 0) goto done;
 
     /* One span per character. n_norm < 2^31 (TLM_TOK_MAX_TEXT), so indices fit int32_t. */
     int32_t n_spans = 0;

@@ -1,4 +1,6 @@
-/* tlm-generate - generate text from a prompt, streaming, and report speed and memory. */
+/* tlm-generate - generate text from a prompt, streaming, and report speed and memory.
+ * With --chat it holds a conversation on stdin in the model's chat template, keeping the KV
+ * cache between turns (each turn evaluates only its new tokens). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,11 +9,12 @@
 
 typedef struct options {
     model_source src;
-    const char *tokenizer_path, *prompt, *tokens;
+    const char *tokenizer_path, *prompt, *tokens, *system, *template_name;
     long long n_predict, n_threads, n_ctx, top_k;
     double temp, top_p;
     uint64_t seed;
-    bool show_ids;
+    bool show_ids, chat;
+    tlm_type kv_type;
 } options;
 
 static void usage(void)
@@ -20,7 +23,8 @@ static void usage(void)
             "usage: tlm-generate -m MODEL [options]\n"
             "       tlm-generate --preset NAME --random-weights [--type f32|f16|bf16] [options]\n"
             "  -m MODEL        GGUF file, llama2.c .bin or Hugging Face directory\n"
-            "  -z TOKENIZER    llama2.c tokenizer.bin (when the model file has no vocabulary)\n"
+            "  -z TOKENIZER    tokenizer when the model file has none: llama2.c tokenizer.bin,\n"
+            "                  or any file tlm-tokenize reads (tokenizer.json, .model, ...)\n"
             "  -p PROMPT       prompt text (default: empty, generation starts from BOS)\n"
             "  --tokens IDS    prompt as token ids, e.g. 1,15043 (no tokenizer needed)\n"
             "  -n N            tokens to generate (default 128)\n"
@@ -30,7 +34,13 @@ static void usage(void)
             "  --seed S        sampling seed (default 42)\n"
             "  -t THREADS      threads (default: all cores)\n"
             "  -c CTX          context size (default: prompt + N, at most the model's)\n"
-            "  --show-ids      print generated ids instead of text\n");
+            "  --kv-type T     KV cache elements: f16 (default) or f32\n"
+            "  --show-ids      print generated ids instead of text\n"
+            "  --chat          interactive chat: each stdin line is a user turn; the KV cache\n"
+            "                  is kept between turns\n"
+            "  --system TEXT   system message (chat template); with -p: one turn\n"
+            "  --template NAME chat template when the model has none or an unknown one:\n"
+            "                  zephyr, phi2, phi3, phi3-nosys, gemma, chatml, qwen\n");
 }
 
 static bool parse_args(int argc, char **argv, options *o)
@@ -47,6 +57,10 @@ static bool parse_args(int argc, char **argv, options *o)
             o->show_ids = true;
             continue;
         }
+        if (!strcmp(a, "--chat")) {
+            o->chat = true;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return false;
         if (!v) {
             fprintf(stderr, "error: bad argument '%s'\n", a);
@@ -57,11 +71,14 @@ static bool parse_args(int argc, char **argv, options *o)
         if (!strcmp(a, "-z")) o->tokenizer_path = v;
         else if (!strcmp(a, "-p")) o->prompt = v;
         else if (!strcmp(a, "--tokens")) o->tokens = v;
+        else if (!strcmp(a, "--system")) o->system = v;
+        else if (!strcmp(a, "--template")) o->template_name = v;
         else if (!strcmp(a, "-n")) ok = parse_int(a, v, 0, 1 << 24, &o->n_predict);
         else if (!strcmp(a, "--temp")) ok = parse_float(a, v, 0, 100, &o->temp);
         else if (!strcmp(a, "--top-k")) ok = parse_int(a, v, 0, 1 << 24, &o->top_k);
         else if (!strcmp(a, "--top-p")) ok = parse_float(a, v, 1e-9, 1, &o->top_p);
         else if (!strcmp(a, "-t")) ok = parse_int(a, v, 0, 1024, &o->n_threads);
+        else if (!strcmp(a, "--kv-type")) ok = parse_kv_type(v, &o->kv_type);
         else if (!strcmp(a, "-c")) ok = parse_int(a, v, 0, 1 << 22, &o->n_ctx);
         else if (!strcmp(a, "--seed") && (ok = parse_int(a, v, 0, INT64_MAX, &s))) o->seed = (uint64_t)s;
         else if (strcmp(a, "--seed") != 0) {
@@ -92,7 +109,10 @@ static int32_t *prompt_ids(const options *o, const tlm_tokenizer *tok, int32_t b
         ids[0] = bos;
         return ids;
     }
-    if (tlm_tokenize(tok, text, bos >= 0, ids, cap, n) != TLM_OK) {
+    /* BOS when the vocabulary asks for it (not GPT-2/Qwen/StableLM-style ones), or to have a
+     * first token at all. */
+    bool add_bos = bos >= 0 && (tlm_tokenizer_adds_bos(tok) || !*text);
+    if (tlm_tokenize(tok, text, add_bos, ids, cap, n) != TLM_OK) {
         fprintf(stderr, "error: could not tokenize the prompt\n");
         free(ids);
         return NULL;
@@ -100,10 +120,140 @@ static int32_t *prompt_ids(const options *o, const tlm_tokenizer *tok, int32_t b
     return ids;
 }
 
+/* ---- chat ----------------------------------------------------------------------------- */
+
+/* The model's chat template (--template overrides); false after saying why when none fits. */
+static bool pick_template(const options *o, const tlm_tokenizer *tok, tlm_chat_template *t)
+{
+    if (o->template_name) {
+        *t = tlm_chat_template_from_name(o->template_name);
+        if (*t == TLM_CHAT_UNKNOWN)
+            fprintf(stderr, "error: --template %s is not one of zephyr, phi2, phi3, phi3-nosys, "
+                    "gemma, chatml, qwen\n", o->template_name);
+        return *t != TLM_CHAT_UNKNOWN;
+    }
+    const char *jinja = tlm_tokenizer_chat_template(tok);
+    tlm_error err = {0};
+    if (!jinja) {
+        fprintf(stderr, "error: the model carries no chat template; choose one with --template\n");
+        return false;
+    }
+    if (tlm_chat_template_detect(jinja, t, &err) != TLM_OK) {
+        fprintf(stderr, "error: %s\n", err.message);
+        return false;
+    }
+    return true;
+}
+
+/* Samples and prints a reply until a stop token or n_predict tokens; the reply's tokens are
+ * evaluated (the cache then holds everything but the stop token). */
+static tlm_status reply(tlm_context *ctx, tlm_sampler *sampler, const tlm_tokenizer *tok,
+                        tlm_chat_template t, tlm_detok *d, long long n_predict, int32_t *n_gen)
+{
+    tlm_detok_reset(d, tlm_tokenizer_bos(tok)); /* as after BOS: no SentencePiece dummy space */
+    *n_gen = 0;
+    while (*n_gen < n_predict) {
+        int32_t next = tlm_sampler_sample(sampler, tlm_context_logits(ctx));
+        if (tlm_chat_is_stop(t, tok, next)) break;
+        size_t len;
+        const char *text = tlm_detok_push(d, next, &len);
+        if (text) fwrite(text, 1, len, stdout);
+        fflush(stdout);
+        (*n_gen)++;
+        tlm_status st = tlm_context_eval(ctx, &next, 1, NULL);
+        if (st != TLM_OK) return st;
+    }
+    size_t len;
+    const char *text = tlm_detok_flush(d, &len);
+    if (text) fwrite(text, 1, len, stdout);
+    printf("\n");
+    fflush(stdout);
+    return TLM_OK;
+}
+
+/* Ids for the conversation so far (first turn) or its continuation; NULL after a message. */
+static int32_t *turn_ids(tlm_chat_template t, const tlm_tokenizer *tok,
+                         const tlm_chat_message *m, int32_t n, bool first, int32_t *count)
+{
+    int32_t need = 0;
+    tlm_error err = {0};
+    tlm_status st = first ? tlm_chat_tokenize(t, tok, m, n, true, NULL, 0, &need, &err)
+                          : tlm_chat_tokenize_continue(t, tok, m, n, NULL, 0, &need, &err);
+    int32_t *ids = st == TLM_OK || st == TLM_ERR_ARG ? malloc(((size_t)need + 1) * sizeof *ids)
+                                                     : NULL;
+    if (ids) {
+        st = first ? tlm_chat_tokenize(t, tok, m, n, true, ids, need, count, &err)
+                   : tlm_chat_tokenize_continue(t, tok, m, n, ids, need, count, &err);
+        if (st == TLM_OK) return ids;
+    }
+    fprintf(stderr, "error: %s\n", err.message[0] ? err.message : "cannot tokenize the turn");
+    free(ids);
+    return NULL;
+}
+
+/* --system with -p: one turn; --chat: a turn per stdin line. */
+static int chat(const options *o, const tlm_tokenizer *tok, tlm_context *ctx,
+                tlm_sampler *sampler)
+{
+    tlm_chat_template t;
+    if (!pick_template(o, tok, &t)) return 1;
+    tlm_detok *d = NULL;
+    if (tlm_detok_create(tok, &d) != TLM_OK) return 1;
+    char line[1 << 16], folded[(1 << 16) + 4096];
+    const char *system = o->system;
+    if (system && t == TLM_CHAT_GEMMA) /* Gemma's template has no system role */
+        fprintf(stderr, "note: Gemma has no system role; the system text goes before the first "
+                "user message\n");
+    if (system && t == TLM_CHAT_PHI3_NOSYS)
+        fprintf(stderr, "note: this Phi-3 template drops system messages\n");
+    bool first = true;
+    int rc = 0;
+    while (rc == 0) {
+        const char *user = o->prompt;
+        if (o->chat) {
+            fprintf(stderr, "> ");
+            if (!fgets(line, sizeof line, stdin)) break;
+            line[strcspn(line, "\n")] = '\0';
+            user = line;
+        }
+        tlm_chat_message m[2];
+        int32_t n = 0;
+        if (first && system && t == TLM_CHAT_GEMMA) {
+            snprintf(folded, sizeof folded, "%s\n\n%s", system, user ? user : "");
+            user = folded;
+        } else if (first && system) {
+            m[n++] = (tlm_chat_message){"system", system};
+        }
+        m[n++] = (tlm_chat_message){"user", user ? user : ""};
+        int32_t count = 0;
+        int32_t *ids = turn_ids(t, tok, m, n, first, &count);
+        if (!ids) {
+            rc = 1;
+            break;
+        }
+        first = false;
+        double t0 = now_seconds();
+        tlm_status st = tlm_context_eval(ctx, ids, count, NULL);
+        free(ids);
+        int32_t n_gen = 0;
+        if (st == TLM_OK) st = reply(ctx, sampler, tok, t, d, o->n_predict, &n_gen);
+        if (st != TLM_OK) {
+            fprintf(stderr, "stopped: %s\n", tlm_context_error(ctx));
+            rc = 1;
+        }
+        fprintf(stderr, "[%d new prompt tokens, %d generated, %.2f s, %d of %d positions used]\n",
+                (int)count, (int)n_gen, now_seconds() - t0, (int)tlm_context_n_past(ctx),
+                (int)tlm_context_n_ctx(ctx));
+        if (!o->chat) break;
+    }
+    tlm_detok_free(d);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     options o = {.src = {.seed = 1, .type = TLM_TYPE_F16}, .n_predict = 128, .temp = 0.8,
-                 .top_k = 40, .top_p = 0.95, .seed = 42};
+                 .top_k = 40, .top_p = 0.95, .seed = 42, .kv_type = TLM_TYPE_F16};
     if (!parse_args(argc, argv, &o)) {
         usage();
         return 2;
@@ -114,23 +264,36 @@ int main(int argc, char **argv)
     tlm_error err = {0};
     tlm_tokenizer *tok = NULL;
     if (o.tokenizer_path) {
-        if (tlm_tokenizer_load_llama2c(o.tokenizer_path, info->n_vocab, &tok, &err) != TLM_OK) {
+        size_t n = strlen(o.tokenizer_path);
+        tlm_status st = n > 4 && !strcmp(o.tokenizer_path + n - 4, ".bin")
+                            ? tlm_tokenizer_load_llama2c(o.tokenizer_path, info->n_vocab, &tok, &err)
+                            : tlm_tokenizer_load(o.tokenizer_path, &tok, &err);
+        if (st != TLM_OK) {
             fprintf(stderr, "error: %s\n", err.message);
             tlm_model_free(model);
             return 1;
         }
-    } else if (tlm_tokenizer_from_model(model, &tok, &err) != TLM_OK) {
+    } else if (tlm_tokenizer_from_model(model, &tok, &err) != TLM_OK &&
+               (!o.src.path || tlm_tokenizer_load(o.src.path, &tok, &err) != TLM_OK)) {
         tok = NULL; /* ids only: fine with --tokens or an empty prompt and --show-ids */
+    }
+    if ((o.chat || o.system) && !tok) {
+        fprintf(stderr, "error: --chat and --system need a tokenizer (give -z)\n");
+        tlm_model_free(model);
+        return 1;
     }
     int32_t bos = tok ? tlm_tokenizer_bos(tok) : info->bos_id;
     int32_t eos = tok ? tlm_tokenizer_eos(tok) : info->eos_id;
 
     int rc = 1;
     int32_t n_prompt = 0;
-    int32_t *ids = prompt_ids(&o, tok, bos, &n_prompt);
+    bool chatting = o.chat || o.system;
+    int32_t *ids = chatting ? NULL : prompt_ids(&o, tok, bos, &n_prompt);
     tlm_context *ctx = NULL;
     tlm_sampler *sampler = NULL;
-    if (!ids) goto done;
+    tlm_detok *detok = NULL;
+    if (chatting) n_prompt = 1; /* the context is sized below; the turns come later */
+    else if (!ids) goto done;
     if (n_prompt == 0) {
         fprintf(stderr, "error: empty prompt and no BOS token; give -p or --tokens\n");
         goto done;
@@ -138,9 +301,10 @@ int main(int argc, char **argv)
     if (!tok && !o.show_ids) o.show_ids = true;
 
     tlm_context_params cp = tlm_context_default_params();
-    long long want = o.n_ctx ? o.n_ctx : n_prompt + o.n_predict;
+    long long want = o.n_ctx ? o.n_ctx : chatting ? info->n_ctx_train : n_prompt + o.n_predict;
     cp.n_ctx = (int32_t)(want < info->n_ctx_train || o.n_ctx ? want : info->n_ctx_train);
     cp.n_threads = (int32_t)o.n_threads;
+    cp.kv_type = o.kv_type;
     tlm_sampler_params sp = tlm_sampler_default_params();
     sp.temperature = (float)o.temp;
     sp.top_k = (int32_t)o.top_k;
@@ -151,6 +315,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.message);
         goto done;
     }
+    if (chatting) {
+        rc = chat(&o, tok, ctx, sampler);
+        goto done;
+    }
+    if (tok && tlm_detok_create(tok, &detok) != TLM_OK) goto done;
+    if (detok) tlm_detok_reset(detok, ids[n_prompt - 1]);
 
     double t0 = now_seconds();
     if (tlm_context_eval(ctx, ids, n_prompt, NULL) != TLM_OK) {
@@ -158,19 +328,18 @@ int main(int argc, char **argv)
         goto done;
     }
     double t1 = now_seconds();
-    int32_t prev = ids[n_prompt - 1], n_gen = 0;
+    int32_t n_gen = 0;
     while (n_gen < o.n_predict) {
         int32_t next = tlm_sampler_sample(sampler, tlm_context_logits(ctx));
         n_gen++;
         if (next == eos) break;
         if (o.show_ids) printf("%s%d", n_gen > 1 ? " " : "", next);
-        else {
+        else { /* whole UTF-8 characters only: a piece may end inside one */
             size_t len;
-            const char *piece = tlm_token_piece(tok, prev, next, &len);
-            if (piece) fwrite(piece, 1, len, stdout);
+            const char *text = tlm_detok_push(detok, next, &len);
+            if (text) fwrite(text, 1, len, stdout);
         }
         fflush(stdout);
-        prev = next;
         if (n_gen == o.n_predict) break;
         if (tlm_context_eval(ctx, &next, 1, NULL) != TLM_OK) {
             fprintf(stderr, "\nstopped: %s\n", tlm_context_error(ctx));
@@ -178,6 +347,11 @@ int main(int argc, char **argv)
         }
     }
     double t2 = now_seconds();
+    if (detok && !o.show_ids) {
+        size_t len;
+        const char *text = tlm_detok_flush(detok, &len);
+        if (text) fwrite(text, 1, len, stdout);
+    }
     printf("\n");
     fprintf(stderr, "prompt: %d tokens, %.2f tok/s | generation: %d tokens, %.2f tok/s | "
             "peak memory %.1f MiB | kernels %s\n", n_prompt, n_prompt / (t1 - t0), n_gen,
@@ -186,6 +360,7 @@ int main(int argc, char **argv)
     rc = 0;
 done:
     free(ids);
+    tlm_detok_free(detok);
     tlm_sampler_free(sampler);
     tlm_context_free(ctx);
     tlm_tokenizer_free(tok);
