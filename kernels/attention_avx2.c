@@ -1,6 +1,7 @@
 /* attention_avx2.c - one attention head for one query with AVX2: scores four keys at a time,
  * a vectorised softmax, then the weighted sum of values with the output in registers.
- * Every key's score goes through the same arithmetic wherever it falls in a group of four. */
+ * Every key's score goes through the same arithmetic wherever it falls in a group of four.
+ * Keys and values come from an F32 or F16 cache, widened to float as they are loaded. */
 #include <math.h>
 
 #include "kernels_impl.h"
@@ -17,12 +18,18 @@ TLM_INLINE __m256 keep_lanes(int64_t n)
 
 /* scores[j + i] = scale * (q . k_{j+i}) for the i < n_valid of 4 keys; the missing keys
  * repeat the last one so that every score takes the same path. */
-static void score4(float *scores, const float *q, const float *k, int64_t kv_stride, int32_t j,
-                   int n_valid, int32_t head_dim, float scale)
+/* Row j of a cache whose rows are `stride` elements of `type` (F32 or F16) apart. */
+TLM_INLINE const void *cache_row(int type, const void *base, int64_t j, int64_t stride)
 {
-    const float *kj[4];
+    return (const char *)base + j * stride * (type == TLM_TYPE_F32 ? 4 : 2);
+}
+
+TLM_INLINE void score4(int type, float *scores, const float *q, const void *k, int64_t kv_stride,
+                       int32_t j, int n_valid, int32_t head_dim, float scale)
+{
+    const void *kj[4];
     for (int i = 0; i < 4; i++)
-        kj[i] = k + (int64_t)(j + (i < n_valid ? i : n_valid - 1)) * kv_stride;
+        kj[i] = cache_row(type, k, j + (i < n_valid ? i : n_valid - 1), kv_stride);
     __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps()};
     int32_t d = 0;
@@ -30,13 +37,13 @@ static void score4(float *scores, const float *q, const float *k, int64_t kv_str
         __m256 qv = _mm256_loadu_ps(q + d);
 #pragma GCC unroll 16
         for (int i = 0; i < 4; i++)
-            s[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kj[i] + d), s[i]);
+            s[i] = _mm256_fmadd_ps(qv, load_row(type, kj[i], d), s[i]);
     }
     if (d < head_dim) {
         __m256 qv = load_tail(q + d, head_dim - d);
 #pragma GCC unroll 16
         for (int i = 0; i < 4; i++)
-            s[i] = _mm256_fmadd_ps(qv, load_tail(kj[i] + d, head_dim - d), s[i]);
+            s[i] = _mm256_fmadd_ps(qv, load_row_tail(type, kj[i], d, head_dim - d), s[i]);
     }
     for (int i = 0; i < n_valid; i++)
         scores[j + i] = hsum(s[i]) * scale;
@@ -58,21 +65,21 @@ static float max_of(const float *s, int32_t n)
 }
 
 /* out[0, 8 * nvec) (the last vector cut to `tail` floats) = inv * sum_j p_j v_j[...]. */
-TLM_INLINE void weigh_values(int nvec, float *out, const float *v, int64_t kv_stride,
-                             int32_t n_keys, const float *p, int tail, float inv)
+TLM_INLINE void weigh_values(int type, int nvec, float *out, const void *v, int64_t d,
+                             int64_t kv_stride, int32_t n_keys, const float *p, int tail, float inv)
 {
     __m256 acc[VAL_VECS];
 #pragma GCC unroll 16
     for (int c = 0; c < nvec; c++)
         acc[c] = _mm256_setzero_ps();
     for (int32_t j = 0; j < n_keys; j++) {
-        const float *vj = v + (int64_t)j * kv_stride;
+        const void *vj = cache_row(type, v, j, kv_stride);
         __m256 pj = _mm256_set1_ps(p[j]);
 #pragma GCC unroll 16
         for (int c = 0; c < nvec - 1; c++)
-            acc[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * c), acc[c]);
-        __m256 last =
-            tail == 8 ? _mm256_loadu_ps(vj + 8 * (nvec - 1)) : load_tail(vj + 8 * (nvec - 1), tail);
+            acc[c] = _mm256_fmadd_ps(pj, load_row(type, vj, d + 8 * c), acc[c]);
+        int64_t at = d + 8 * (nvec - 1);
+        __m256 last = tail == 8 ? load_row(type, vj, at) : load_row_tail(type, vj, at, tail);
         acc[nvec - 1] = _mm256_fmadd_ps(pj, last, acc[nvec - 1]);
     }
     __m256 iv = _mm256_set1_ps(inv);
@@ -82,12 +89,12 @@ TLM_INLINE void weigh_values(int nvec, float *out, const float *v, int64_t kv_st
     store_tail(out + 8 * (nvec - 1), _mm256_mul_ps(acc[nvec - 1], iv), tail);
 }
 
-void tlm_attn_head_avx2(float *out, const float *q, const float *k, const float *v,
-                        int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
-                        float *scores)
+TLM_INLINE void attn_head(int type, float *out, const float *q, const void *k, const void *v,
+                          int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                          float *scores)
 {
     for (int32_t j = 0; j < n_keys; j += 4)
-        score4(scores, q, k, kv_stride, j, n_keys - j < 4 ? n_keys - j : 4, head_dim, scale);
+        score4(type, scores, q, k, kv_stride, j, n_keys - j < 4 ? n_keys - j : 4, head_dim, scale);
 
     /* subtract the max so exp() cannot overflow; the largest weight becomes exactly 1 */
     float max = max_of(scores, n_keys);
@@ -106,15 +113,29 @@ void tlm_attn_head_avx2(float *out, const float *q, const float *k, const float 
         int tail = left >= 8 * nvec ? 8 : left - 8 * (nvec - 1);
         /* clang-format off */
         switch (nvec) { /* one specialised body per width, accumulators in registers */
-        case 1: weigh_values(1, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 2: weigh_values(2, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 3: weigh_values(3, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 4: weigh_values(4, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 5: weigh_values(5, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 6: weigh_values(6, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 7: weigh_values(7, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        default: weigh_values(VAL_VECS, out + d, v + d, kv_stride, n_keys, scores, tail, inv);
+        case 1: weigh_values(type, 1, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 2: weigh_values(type, 2, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 3: weigh_values(type, 3, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 4: weigh_values(type, 4, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 5: weigh_values(type, 5, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 6: weigh_values(type, 6, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 7: weigh_values(type, 7, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        default: weigh_values(type, VAL_VECS, out + d, v, d, kv_stride, n_keys, scores, tail, inv);
         }
         /* clang-format on */
     }
+}
+
+void tlm_attn_head_f32_avx2(float *out, const float *q, const void *k, const void *v,
+                            int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                            float *scores)
+{
+    attn_head(TLM_TYPE_F32, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+}
+
+void tlm_attn_head_f16_avx2(float *out, const float *q, const void *k, const void *v,
+                            int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                            float *scores)
+{
+    attn_head(TLM_TYPE_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }

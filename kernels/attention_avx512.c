@@ -1,6 +1,7 @@
 /* attention_avx512.c - one attention head for one query with AVX-512: scores four keys at a
  * time, a vectorised softmax, then the weighted sum of values with the output in registers.
- * Every key's score goes through the same arithmetic wherever it falls in a group of four. */
+ * Every key's score goes through the same arithmetic wherever it falls in a group of four.
+ * Keys and values come from an F32 or F16 cache, widened to float as they are loaded. */
 #include <math.h>
 
 #include "kernels_impl.h"
@@ -8,14 +9,27 @@
 
 enum { VAL_VECS = 8 }; /* output vectors kept in registers per pass over the values */
 
+/* Lanes m of elements [i, i + 16) of a cache row of `type` (F32 or F16), as float. */
+TLM_INLINE __m512 load_cache(int type, const void *row, int64_t i, __mmask16 m)
+{
+    if (type == TLM_TYPE_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + i);
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i));
+}
+
+/* Row j of a cache whose rows are `stride` elements of `type` apart. */
+TLM_INLINE const void *cache_row(int type, const void *base, int64_t j, int64_t stride)
+{
+    return (const char *)base + j * stride * (type == TLM_TYPE_F32 ? 4 : 2);
+}
+
 /* scores[j + i] = scale * (q . k_{j+i}) for the i < n_valid of 4 keys; the missing keys
  * repeat the last one so that every score takes the same path. */
-static void score4(float *scores, const float *q, const float *k, int64_t kv_stride, int32_t j,
-                   int n_valid, int32_t head_dim, float scale)
+TLM_INLINE void score4(int type, float *scores, const float *q, const void *k, int64_t kv_stride,
+                       int32_t j, int n_valid, int32_t head_dim, float scale)
 {
-    const float *kj[4];
+    const void *kj[4];
     for (int i = 0; i < 4; i++)
-        kj[i] = k + (int64_t)(j + (i < n_valid ? i : n_valid - 1)) * kv_stride;
+        kj[i] = cache_row(type, k, j + (i < n_valid ? i : n_valid - 1), kv_stride);
     __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                    _mm512_setzero_ps()};
     for (int32_t d = 0; d < head_dim; d += 16) {
@@ -23,27 +37,28 @@ static void score4(float *scores, const float *q, const float *k, int64_t kv_str
         __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
 #pragma GCC unroll 16
         for (int i = 0; i < 4; i++)
-            s[i] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, kj[i] + d), s[i]);
+            s[i] = _mm512_fmadd_ps(qv, load_cache(type, kj[i], d, m), s[i]);
     }
     for (int i = 0; i < n_valid; i++)
         scores[j + i] = hsum(s[i]) * scale;
 }
 
 /* out[0, 16 * nvec) (last vector masked to `tail` lanes) = inv * sum_j p_j v_j[...]. */
-TLM_INLINE void weigh_values(int nvec, float *out, const float *v, int64_t kv_stride,
-                             int32_t n_keys, const float *p, __mmask16 tail, float inv)
+TLM_INLINE void weigh_values(int type, int nvec, float *out, const void *v, int64_t d,
+                             int64_t kv_stride, int32_t n_keys, const float *p, __mmask16 tail,
+                             float inv)
 {
     __m512 acc[VAL_VECS];
 #pragma GCC unroll 16
     for (int c = 0; c < nvec; c++)
         acc[c] = _mm512_setzero_ps();
     for (int32_t j = 0; j < n_keys; j++) {
-        const float *vj = v + (int64_t)j * kv_stride;
+        const void *vj = cache_row(type, v, j, kv_stride);
         __m512 pj = _mm512_set1_ps(p[j]);
 #pragma GCC unroll 16
         for (int c = 0; c < nvec; c++) {
             __mmask16 m = c == nvec - 1 ? tail : (__mmask16)0xffff;
-            acc[c] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m, vj + 16 * c), acc[c]);
+            acc[c] = _mm512_fmadd_ps(pj, load_cache(type, vj, d + 16 * c, m), acc[c]);
         }
     }
 #pragma GCC unroll 16
@@ -52,12 +67,12 @@ TLM_INLINE void weigh_values(int nvec, float *out, const float *v, int64_t kv_st
                               _mm512_mul_ps(acc[c], _mm512_set1_ps(inv)));
 }
 
-void tlm_attn_head_avx512(float *out, const float *q, const float *k, const float *v,
+TLM_INLINE void attn_head(int type, float *out, const float *q, const void *k, const void *v,
                           int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                           float *scores)
 {
     for (int32_t j = 0; j < n_keys; j += 4)
-        score4(scores, q, k, kv_stride, j, n_keys - j < 4 ? n_keys - j : 4, head_dim, scale);
+        score4(type, scores, q, k, kv_stride, j, n_keys - j < 4 ? n_keys - j : 4, head_dim, scale);
 
     /* subtract the max so exp() cannot overflow; the largest weight becomes exactly 1 */
     __m512 mx = _mm512_set1_ps(-INFINITY);
@@ -80,15 +95,29 @@ void tlm_attn_head_avx512(float *out, const float *q, const float *k, const floa
         __mmask16 tail = mask16(left >= 16 * nvec ? 16 : left - 16 * (nvec - 1));
         /* clang-format off */
         switch (nvec) { /* one specialised body per width, accumulators in registers */
-        case 1: weigh_values(1, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 2: weigh_values(2, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 3: weigh_values(3, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 4: weigh_values(4, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 5: weigh_values(5, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 6: weigh_values(6, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        case 7: weigh_values(7, out + d, v + d, kv_stride, n_keys, scores, tail, inv); break;
-        default: weigh_values(VAL_VECS, out + d, v + d, kv_stride, n_keys, scores, tail, inv);
+        case 1: weigh_values(type, 1, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 2: weigh_values(type, 2, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 3: weigh_values(type, 3, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 4: weigh_values(type, 4, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 5: weigh_values(type, 5, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 6: weigh_values(type, 6, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        case 7: weigh_values(type, 7, out + d, v, d, kv_stride, n_keys, scores, tail, inv); break;
+        default: weigh_values(type, VAL_VECS, out + d, v, d, kv_stride, n_keys, scores, tail, inv);
         }
         /* clang-format on */
     }
+}
+
+void tlm_attn_head_f32_avx512(float *out, const float *q, const void *k, const void *v,
+                              int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                              float *scores)
+{
+    attn_head(TLM_TYPE_F32, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+}
+
+void tlm_attn_head_f16_avx512(float *out, const float *q, const void *k, const void *v,
+                              int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                              float *scores)
+{
+    attn_head(TLM_TYPE_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }

@@ -1,18 +1,31 @@
-/* attention_ref.c - reference attention for one head and one query, all in float. */
+/* attention_ref.c - reference attention for one head and one query, all in float; keys and
+ * values are read from an F32 or F16 cache. */
 #include <math.h>
 
 #include "kernels_impl.h"
 
-void tlm_attn_head_ref(float *out, const float *q, const float *k, const float *v,
-                       int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
-                       float *scores)
+/* Element i of a cache row of `type`. */
+static inline float element(int type, const void *row, int64_t i)
+{
+    return type == TLM_TYPE_F32 ? ((const float *)row)[i]
+                                : tlm_f16_to_f32(((const uint16_t *)row)[i]);
+}
+
+static inline const void *row_at(int type, const void *base, int64_t j, int64_t stride)
+{
+    return (const char *)base + j * stride * (type == TLM_TYPE_F32 ? 4 : 2);
+}
+
+static void attn_head(int type, float *out, const float *q, const void *k, const void *v,
+                      int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                      float *scores)
 {
     float max = -INFINITY;
     for (int32_t j = 0; j < n_keys; j++) {
-        const float *kj = k + j * kv_stride;
+        const void *kj = row_at(type, k, j, kv_stride);
         float s = 0.0f;
         for (int32_t d = 0; d < head_dim; d++)
-            s += q[d] * kj[d];
+            s += q[d] * element(type, kj, d);
         scores[j] = s * scale;
         if (scores[j] > max) max = scores[j];
     }
@@ -25,10 +38,24 @@ void tlm_attn_head_ref(float *out, const float *q, const float *k, const float *
     for (int32_t d = 0; d < head_dim; d++)
         out[d] = 0.0f;
     for (int32_t j = 0; j < n_keys; j++) {
-        const float *vj = v + j * kv_stride;
+        const void *vj = row_at(type, v, j, kv_stride);
         for (int32_t d = 0; d < head_dim; d++)
-            out[d] += scores[j] * vj[d];
+            out[d] += scores[j] * element(type, vj, d);
     }
     for (int32_t d = 0; d < head_dim; d++)
         out[d] /= sum;
+}
+
+void tlm_attn_head_f32_ref(float *out, const float *q, const void *k, const void *v,
+                           int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                           float *scores)
+{
+    attn_head(TLM_TYPE_F32, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+}
+
+void tlm_attn_head_f16_ref(float *out, const float *q, const void *k, const void *v,
+                           int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                           float *scores)
+{
+    attn_head(TLM_TYPE_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }

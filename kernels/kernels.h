@@ -31,6 +31,10 @@ typedef void (*tlm_matmul_fn)(float *y, int64_t ldy, const void *w, uint64_t w_r
 /* out[0..n) = the n elements at src, converted to float (n a multiple of the block size). */
 typedef void (*tlm_to_f32_fn)(float *out, const void *src, int64_t n);
 
+typedef void (*tlm_attn_fn)(float *out, const float *q, const void *k, const void *v,
+                            int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                            float *scores);
+
 typedef struct tlm_kernels {
     const char *isa; /* "ref", "avx2" or "avx512" */
 
@@ -40,12 +44,11 @@ typedef struct tlm_kernels {
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a * x */
 
-    /* One attention head for one query: out[0..head_dim) = sum_j p_j * v_j with
-     * p = softmax(scale * (q . k_j)) over j in [0, n_keys); k_j = k + j * kv_stride and
-     * v_j = v + j * kv_stride. scores is scratch of n_keys floats. n_keys >= 1. */
-    void (*attn_head)(float *out, const float *q, const float *k, const float *v,
-                      int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
-                      float *scores);
+    /* One attention head for one query, by the KV cache's element type (F32 or F16):
+     * out[0..head_dim) = sum_j p_j * v_j with p = softmax(scale * (q . k_j)) over
+     * j in [0, n_keys); k_j starts kv_stride elements after k_{j-1}, likewise v_j. scores is
+     * scratch of n_keys floats. n_keys >= 1. */
+    tlm_attn_fn attn_head[TLM_TYPE_SLOTS];
 
     /* out = x / sqrt(mean(x^2) + eps) * w; w may be NULL (gain 1). out may equal x. */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);

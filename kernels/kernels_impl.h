@@ -23,9 +23,10 @@ void tlm_to_f32_bf16_ref(float *out, const void *src, int64_t n);
 float tlm_dot_f32_ref(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_ref(float *y, float a, const float *x, int64_t n);
 
-void tlm_attn_head_ref(float *out, const float *q, const float *k, const float *v,
-                       int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
-                       float *scores);
+void tlm_attn_head_f32_ref(float *out, const float *q, const void *k, const void *v,
+    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+void tlm_attn_head_f16_ref(float *out, const float *q, const void *k, const void *v,
+    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
 
 void tlm_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps);
 void tlm_layernorm_ref(float *out, const float *x, const float *w, const float *b, int64_t n,
@@ -54,9 +55,10 @@ void tlm_to_f32_bf16_avx2(float *out, const void *src, int64_t n);
 float tlm_dot_f32_avx2(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
 
-void tlm_attn_head_avx2(float *out, const float *q, const float *k, const float *v,
-                        int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
-                        float *scores);
+void tlm_attn_head_f32_avx2(float *out, const float *q, const void *k, const void *v,
+    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+void tlm_attn_head_f16_avx2(float *out, const float *q, const void *k, const void *v,
+    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
 
 void tlm_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps);
 void tlm_layernorm_avx2(float *out, const float *x, const float *w, const float *b, int64_t n,
@@ -84,9 +86,10 @@ void tlm_to_f32_bf16_avx512(float *out, const void *src, int64_t n);
 float tlm_dot_f32_avx512(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
 
-void tlm_attn_head_avx512(float *out, const float *q, const float *k, const float *v,
-                          int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
-                          float *scores);
+void tlm_attn_head_f32_avx512(float *out, const float *q, const void *k, const void *v,
+    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+void tlm_attn_head_f16_avx512(float *out, const float *q, const void *k, const void *v,
+    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
 
 void tlm_rmsnorm_avx512(float *out, const float *x, const float *w, int64_t n, float eps);
 void tlm_layernorm_avx512(float *out, const float *x, const float *w, const float *b, int64_t n,

@@ -12,7 +12,8 @@ void tlm_kernels_add_avx512(tlm_kernels *k)
     k->to_f32[TLM_TYPE_BF16] = tlm_to_f32_bf16_avx512;
     k->dot_f32 = tlm_dot_f32_avx512;
     k->axpy_f32 = tlm_axpy_f32_avx512;
-    k->attn_head = tlm_attn_head_avx512;
+    k->attn_head[TLM_TYPE_F32] = tlm_attn_head_f32_avx512;
+    k->attn_head[TLM_TYPE_F16] = tlm_attn_head_f16_avx512;
     k->rmsnorm = tlm_rmsnorm_avx512;
     k->layernorm = tlm_layernorm_avx512;
     k->silu_mul = tlm_silu_mul_avx512;

@@ -15,7 +15,8 @@ void tlm_kernels_init_ref(tlm_kernels *k)
     k->to_f32[TLM_TYPE_BF16] = tlm_to_f32_bf16_ref;
     k->dot_f32 = tlm_dot_f32_ref;
     k->axpy_f32 = tlm_axpy_f32_ref;
-    k->attn_head = tlm_attn_head_ref;
+    k->attn_head[TLM_TYPE_F32] = tlm_attn_head_f32_ref;
+    k->attn_head[TLM_TYPE_F16] = tlm_attn_head_f16_ref;
     k->rmsnorm = tlm_rmsnorm_ref;
     k->layernorm = tlm_layernorm_ref;
     k->silu_mul = tlm_silu_mul_ref;

@@ -11,7 +11,8 @@
 
 tlm_context_params tlm_context_default_params(void)
 {
-    return (tlm_context_params){.n_ctx = 0, .n_batch = 256, .n_threads = 0};
+    return (tlm_context_params){.n_ctx = 0, .n_batch = 256, .n_threads = 0,
+                                .kv_type = TLM_TYPE_F16};
 }
 
 /* Records the failure on the context and returns the status. */
@@ -50,6 +51,9 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
         p.n_threads > 1024)
         return tlm_fail(err, TLM_ERR_ARG, "tlm_context_create: n_ctx %d, n_batch %d or n_threads "
                         "%d out of range", p.n_ctx, p.n_batch, p.n_threads);
+    if (p.kv_type != TLM_TYPE_F32 && p.kv_type != TLM_TYPE_F16)
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "tlm_context_create: KV cache type %d is not "
+                        "supported (F32 or F16)", (int)p.kv_type);
     int32_t n_ctx = p.n_ctx ? p.n_ctx : c->max_seq;
     if (c->exact_ctx_limit && n_ctx > c->exact_ctx_limit)
         return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context %d is longer than %d, past which this "
@@ -65,7 +69,9 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
     uint64_t gate_up = (c->mlp_gated ? 2 : 1) * (uint64_t)c->hidden_dim;
     uint64_t half = (uint64_t)c->rope_dim / 2;
     layout l = {0, false};
-    uint64_t o_k = reserve(&l, kv_floats), o_v = reserve(&l, kv_floats);
+    /* reserve() counts floats: an F16 cache needs half as many */
+    uint64_t kv_units = p.kv_type == TLM_TYPE_F32 ? kv_floats : (kv_floats + 1) / 2;
+    uint64_t o_k = reserve(&l, kv_units), o_v = reserve(&l, kv_units);
     uint64_t o_x = reserve(&l, B * (uint64_t)c->dim), o_xb = reserve(&l, B * (uint64_t)c->dim);
     uint64_t o_qkv = reserve(&l, B * (q_dim + 2 * kv_dim)), o_att = reserve(&l, B * q_dim);
     uint64_t o_br = reserve(&l, B * (uint64_t)c->dim), o_mlp = reserve(&l, B * (uint64_t)c->dim);
@@ -87,7 +93,7 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
     uint8_t *base = arena;
     *ctx = (tlm_context){
         .m = m, .k = m->k, .n_ctx = n_ctx, .n_batch = n_batch, .n_threads = n_threads,
-        .k_cache = (float *)(base + o_k), .v_cache = (float *)(base + o_v),
+        .kv_type = p.kv_type, .k_cache = base + o_k, .v_cache = base + o_v,
         .x = (float *)(base + o_x), .xb = (float *)(base + o_xb), .qkv = (float *)(base + o_qkv),
         .att = (float *)(base + o_att), .branch = (float *)(base + o_br),
         .mlp = (float *)(base + o_mlp), .hb = (float *)(base + o_hb),

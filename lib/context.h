@@ -13,9 +13,10 @@ struct tlm_context {
     bool has_logits;
     char error[256];
 
-    /* KV cache: [n_apply][n_ctx][kv_dim] floats each; position p of applied layer a is at
-     * (a * n_ctx + p) * kv_dim. */
-    float *k_cache, *v_cache;
+    /* KV cache: [n_apply][n_ctx][kv_dim] elements of kv_type (F32 or F16) each; position p
+     * of applied layer a is element (a * n_ctx + p) * kv_dim. */
+    tlm_type kv_type;
+    void *k_cache, *v_cache;
 
     /* Scratch for n_batch tokens (row-major [token][...]). */
     float *x;            /* residual stream [dim] */

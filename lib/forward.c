@@ -45,6 +45,17 @@ static void add(float *y, const float *x, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+/* Appends n values to the cache as its element type stores them. */
+static void store_kv(tlm_type type, void *dst, const float *src, int64_t n)
+{
+    if (type == TLM_TYPE_F32) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    uint16_t *h = dst;
+    for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_f16(src[i]);
+}
+
 /* q and k of one token: optional QK-norm per head, then RoPE at `pos`. */
 static void position_qk(const tlm_context *ctx, const tlm_block *blk, float *q, float *k, int t)
 {
@@ -72,14 +83,17 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
     int64_t ld = blk->qkv.rows; /* q | k | v per token */
     project(ctx, &blk->qkv, ctx->xb, c->dim, n, ctx->qkv, ld);
 
-    float *kc = ctx->k_cache + (int64_t)a * ctx->n_ctx * kv_dim;
-    float *vc = ctx->v_cache + (int64_t)a * ctx->n_ctx * kv_dim;
+    size_t esize = ctx->kv_type == TLM_TYPE_F32 ? sizeof(float) : sizeof(uint16_t);
+    uint8_t *kc = (uint8_t *)ctx->k_cache + (size_t)a * (size_t)ctx->n_ctx * (size_t)kv_dim * esize;
+    uint8_t *vc = (uint8_t *)ctx->v_cache + (size_t)a * (size_t)ctx->n_ctx * (size_t)kv_dim * esize;
     for (int t = 0; t < n; t++) {
         float *q = ctx->qkv + t * ld, *k = q + q_dim, *v = k + kv_dim;
         position_qk(ctx, blk, q, k, t);
-        memcpy(kc + (int64_t)(p0 + t) * kv_dim, k, (size_t)kv_dim * sizeof(float));
-        memcpy(vc + (int64_t)(p0 + t) * kv_dim, v, (size_t)kv_dim * sizeof(float));
+        size_t at = (size_t)(p0 + t) * (size_t)kv_dim * esize;
+        store_kv(ctx->kv_type, kc + at, k, kv_dim);
+        store_kv(ctx->kv_type, vc + at, v, kv_dim);
     }
+    tlm_attn_fn attn_head = ctx->k->attn_head[ctx->kv_type];
 
     int32_t group = c->n_heads / c->n_kv_heads; /* query heads per kv head */
     float scale = 1.0f / sqrtf((float)hd);
@@ -88,10 +102,10 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
         for (int h = 0; h < c->n_heads; h++) {
             int32_t pos = p0 + t;
             int32_t first = c->sliding_window && pos >= c->sliding_window ? pos - c->sliding_window + 1 : 0;
-            int64_t off = (int64_t)first * kv_dim + (h / group) * hd;
+            size_t off = ((size_t)first * (size_t)kv_dim + (size_t)((h / group) * hd)) * esize;
             float *scores = ctx->scores + (int64_t)omp_get_thread_num() * ctx->n_ctx;
-            ctx->k->attn_head(ctx->att + t * q_dim + h * hd, ctx->qkv + t * ld + h * hd, kc + off,
-                              vc + off, kv_dim, pos - first + 1, (int32_t)hd, scale, scores);
+            attn_head(ctx->att + t * q_dim + h * hd, ctx->qkv + t * ld + h * hd, kc + off, vc + off,
+                      kv_dim, pos - first + 1, (int32_t)hd, scale, scores);
         }
     }
     project(ctx, &blk->out, ctx->att, q_dim, n, ctx->branch, c->dim);

@@ -67,7 +67,7 @@ void tlm_model_fill_info(tlm_model *m)
     in->n_layer_applications = tlm_config_n_apply(c);
     in->bos_id = c->bos_id;
     in->eos_id = c->eos_id;
-    in->kv_bytes_per_token = 2ULL * 4 * (uint64_t)in->n_layer_applications *
+    in->kv_bytes_per_token = 2ULL * 2 * (uint64_t)in->n_layer_applications *
                              (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim;
     uint64_t params = (uint64_t)(m->embed.rows * m->embed.cols);
     uint64_t bytes = matrix_bytes(&m->embed);

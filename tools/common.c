@@ -124,6 +124,17 @@ tlm_model *model_source_open(const model_source *src, int n_threads)
     return model;
 }
 
+bool parse_kv_type(const char *s, tlm_type *out)
+{
+    if (s && !strcmp(s, "f32")) *out = TLM_TYPE_F32;
+    else if (s && !strcmp(s, "f16")) *out = TLM_TYPE_F16;
+    else {
+        fprintf(stderr, "error: --kv-type expects f32 or f16, got '%s'\n", s ? s : "");
+        return false;
+    }
+    return true;
+}
+
 uint64_t peak_rss_bytes(void)
 {
     struct rusage ru;

@@ -31,6 +31,9 @@ int model_source_arg(model_source *src, int argc, char **argv, int i);
 /* Opens the model; prints the library's message and returns NULL on failure. */
 tlm_model *model_source_open(const model_source *src, int n_threads);
 
+/* "f32" or "f16" into *out (a KV cache type); false with a message otherwise. */
+bool parse_kv_type(const char *s, tlm_type *out);
+
 /* Peak resident memory of this process in bytes. */
 uint64_t peak_rss_bytes(void);
 

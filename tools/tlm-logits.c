@@ -12,6 +12,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: tlm-logits (-m MODEL | --preset NAME --random-weights [--seed S] [--type T])\n"
             "                  --tokens ID,ID,... -o OUT.f32 [-t THREADS] [-b BATCH]\n"
+            "                  [--kv-type f32|f16]  (default f32: exact, for comparisons)\n"
             "  MODEL: a GGUF file, a llama2.c .bin or a Hugging Face directory\n"
             "  writes n_tokens x n_vocab little-endian float32 logits, row-major\n");
 }
@@ -21,6 +22,7 @@ int main(int argc, char **argv)
     model_source src = {.seed = 1, .type = TLM_TYPE_F16};
     const char *tokens_arg = NULL, *out_path = NULL;
     long long n_threads = 0, n_batch = 0;
+    tlm_type kv_type = TLM_TYPE_F32;
     for (int i = 1; i < argc; i++) {
         int used = model_source_arg(&src, argc, argv, i);
         if (used < 0) return 2;
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
     tlm_context_params cp = tlm_context_default_params();
     cp.n_ctx = n;
     cp.n_threads = (int32_t)n_threads;
+    cp.kv_type = kv_type;
     if (n_batch) cp.n_batch = (int32_t)n_batch;
     tlm_context *ctx = NULL;
     tlm_error err = {0};

@@ -9,7 +9,8 @@ typedef struct problem {
     int64_t kv_stride;
     float scale;
     float *q, *k, *v;
-    double *exact, *tol; /* per output dimension */
+    uint16_t *k16, *v16; /* the same keys and values as an F16 cache */
+    double *exact, *tol;  /* per output dimension */
 } problem;
 
 static void problem_new(problem *p, int32_t head_dim, int32_t n_keys, float magnitude)
@@ -24,6 +25,16 @@ static void problem_new(problem *p, int32_t head_dim, int32_t n_keys, float magn
     fill_uniform(p->q, head_dim, -magnitude, magnitude);
     fill_uniform(p->k, n_keys * p->kv_stride, -1.0f, 1.0f);
     fill_uniform(p->v, n_keys * p->kv_stride, -1.0f, 1.0f);
+    /* Keys and values are F16-representable, so both cache types have the same exact answer. */
+    int64_t n_kv = n_keys * p->kv_stride;
+    p->k16 = malloc((size_t)n_kv * sizeof(uint16_t));
+    p->v16 = malloc((size_t)n_kv * sizeof(uint16_t));
+    for (int64_t i = 0; i < n_kv; i++) {
+        p->k16[i] = tlm_f32_to_f16(p->k[i]);
+        p->v16[i] = tlm_f32_to_f16(p->v[i]);
+        p->k[i] = tlm_f16_to_f32(p->k16[i]);
+        p->v[i] = tlm_f16_to_f32(p->v16[i]);
+    }
 
     /* Error bounds: a score is a float dot product, off by up to
      * ds = eps (head_dim scale sum |q k| + |s|); a weight exp(s - max) / sum then by a
@@ -63,6 +74,8 @@ static void problem_free(problem *p)
     buf_free(p->q);
     buf_free(p->k);
     buf_free(p->v);
+    free(p->k16);
+    free(p->v16);
     free(p->exact);
     free(p->tol);
 }
@@ -87,10 +100,15 @@ static bool out_ok(const problem *p, const float *out, const float *near, double
     return true;
 }
 
-static void run(const tlm_kernels *k, const problem *p, float *out, float *scores)
+static const tlm_type cache_types[] = {TLM_TYPE_F32, TLM_TYPE_F16};
+
+static void run(const tlm_kernels *k, const problem *p, tlm_type type, float *out, float *scores)
 {
     out[p->head_dim] = -7.0f;
-    k->attn_head(out, p->q, p->k, p->v, p->kv_stride, p->n_keys, p->head_dim, p->scale, scores);
+    const void *keys = type == TLM_TYPE_F32 ? (const void *)p->k : p->k16;
+    const void *values = type == TLM_TYPE_F32 ? (const void *)p->v : p->v16;
+    k->attn_head[type](out, p->q, keys, values, p->kv_stride, p->n_keys, p->head_dim, p->scale,
+                       scores);
 }
 
 static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], int32_t head_dim,
@@ -102,20 +120,24 @@ static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], i
     float *scores = buf_new(n_keys, 1);
     char why[160] = "";
 
-    run(ref, &p, ref_out, scores);
-    check(out_ok(&p, ref_out, NULL, 1.0, why, sizeof why), "ref head_dim %d n_keys %d x%g: %s",
-          head_dim, n_keys, magnitude, why);
-    for (int i = 0; i < N_SIMD; i++) {
-        if (!simd[i].available) {
-            n_skip += 2;
-            continue;
+    for (size_t c = 0; c < COUNT(cache_types); c++) {
+        tlm_type type = cache_types[c];
+        const char *tn = type == TLM_TYPE_F32 ? "f32" : "f16";
+        run(ref, &p, type, ref_out, scores);
+        check(out_ok(&p, ref_out, NULL, 1.0, why, sizeof why),
+              "ref %s head_dim %d n_keys %d x%g: %s", tn, head_dim, n_keys, magnitude, why);
+        for (int i = 0; i < N_SIMD; i++) {
+            if (!simd[i].available) {
+                n_skip += 2;
+                continue;
+            }
+            run(&simd[i].k, &p, type, out, scores);
+            check(out_ok(&p, out, NULL, 1.0, why, sizeof why), "%s %s head_dim %d n_keys %d x%g: %s",
+                  simd[i].name, tn, head_dim, n_keys, magnitude, why);
+            check(out_ok(&p, out, ref_out, 2.0, why, sizeof why),
+                  "%s %s head_dim %d n_keys %d x%g: vs ref: %s", simd[i].name, tn, head_dim, n_keys,
+                  magnitude, why);
         }
-        run(&simd[i].k, &p, out, scores);
-        check(out_ok(&p, out, NULL, 1.0, why, sizeof why), "%s head_dim %d n_keys %d x%g: %s",
-              simd[i].name, head_dim, n_keys, magnitude, why);
-        check(out_ok(&p, out, ref_out, 2.0, why, sizeof why),
-              "%s head_dim %d n_keys %d x%g: vs ref: %s", simd[i].name, head_dim, n_keys, magnitude,
-              why);
     }
     buf_free(ref_out);
     buf_free(out);

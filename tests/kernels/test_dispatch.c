@@ -10,7 +10,7 @@ static bool slots_filled(const tlm_kernels *k)
         if (!k->matmul[types[i]] || !k->to_f32[types[i]]) return false;
     if (k->matmul[TLM_TYPE_Q4_0] || k->matmul[TLM_TYPE_Q6_K] || k->to_f32[TLM_TYPE_Q8_0])
         return false;
-    return k->isa && k->dot_f32 && k->axpy_f32 && k->attn_head && k->rmsnorm && k->layernorm &&
+    return k->isa && k->dot_f32 && k->axpy_f32 && k->attn_head[TLM_TYPE_F32] && k->attn_head[TLM_TYPE_F16] && k->rmsnorm && k->layernorm &&
            k->silu_mul && k->gelu_tanh_mul && k->gelu_tanh && k->rope;
 }
 
@@ -52,7 +52,7 @@ int main(void)
     }
     tlm_kernels ref;
     tlm_kernels_fill(&ref, "ref");
-    check(ref.matmul[TLM_TYPE_F16] == tlm_matmul_f16_ref && ref.attn_head == tlm_attn_head_ref,
+    check(ref.matmul[TLM_TYPE_F16] == tlm_matmul_f16_ref && ref.attn_head[TLM_TYPE_F32] == tlm_attn_head_f32_ref,
           "TLM_ISA=ref: reference kernels");
     return finish("dispatch");
 }
