@@ -92,6 +92,8 @@ typedef enum tlm_type {
     TLM_TYPE_BF16 = 30,
 } tlm_type;
 
+struct tlm_model_info;
+
 /* ---- models --------------------------------------------------------------------------- */
 
 typedef struct tlm_model tlm_model; /* read-only after load: share across threads */
@@ -124,6 +126,11 @@ TLM_API tlm_preset_params tlm_preset_default_params(void);
 TLM_API tlm_status tlm_model_load_preset(const char *name, const tlm_preset_params *params,
                                          tlm_model **out, tlm_error *err);
 
+/* What preset `name` would be at `weight_type` (F32, F16 or BF16), computed from its config
+ * alone: no weights are made. info->arch points at a constant string. */
+TLM_API tlm_status tlm_preset_info(const char *name, tlm_type weight_type, struct tlm_model_info *info,
+                                   tlm_error *err);
+
 /* NULL is a no-op. */
 TLM_API void tlm_model_free(tlm_model *model);
 
@@ -135,6 +142,7 @@ typedef struct tlm_model_info {
     int32_t dim, n_layers, n_heads, n_kv_heads, head_dim, hidden_dim;
     int32_t n_layer_applications; /* n_layers, or 2 * n_layers with layer sharing */
     uint64_t n_params;            /* parameters stored in the file */
+    uint64_t n_matrix_params;     /* of which in 2-D weight matrices (what quantization shrinks) */
     uint64_t weight_bytes;        /* bytes of weights as used by the kernels */
     uint64_t kv_bytes_per_token;  /* KV cache bytes per position at F16 (the default) */
     int32_t bos_id, eos_id;       /* -1 when unknown */
@@ -144,8 +152,8 @@ TLM_API const tlm_model_info *tlm_model_get_info(const tlm_model *model);
 
 /* ---- saving (GGUF, with weight-type conversion) ---------------------------------------- */
 
-/* What tlm_model_save_gguf reports while it writes: once as each tensor starts (done counts
- * the tensors before it) and after each chunk of its rows. */
+/* What tlm_model_save_gguf reports while it writes: once as each tensor starts (done then
+ * counts the elements of the tensors before it) and after each chunk of its rows. */
 typedef struct tlm_save_progress {
     const char *tensor;   /* GGUF name of the tensor being written */
     tlm_type type;        /* the type it is written as */
@@ -180,7 +188,7 @@ TLM_API tlm_save_params tlm_save_default_params(void);
  *
  * The file is written under a temporary name and renamed into place at the end, so a failure
  * leaves no partial file and `path` may be the file the model was loaded from. Memory use is
- * a few chunks of rows, whatever the model's size.
+ * two row buffers of about 8 MB, whatever the model's size. params NULL: the defaults.
  * Errors: TLM_ERR_ARG (NULL model or path, a type not listed above); TLM_ERR_UNSUPPORTED (a
  * source matrix type that cannot be read back as float by this build, or a RoPE layout the
  * target cannot express); TLM_ERR_IO (cannot write, named with the path); TLM_ERR_NO_MEMORY. */

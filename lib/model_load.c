@@ -30,12 +30,13 @@ void tlm_model_free(tlm_model *m)
 
 static uint64_t matrix_bytes(const tlm_matrix *w) { return w->row_bytes * (uint64_t)w->rows; }
 
-static uint64_t proj_bytes(const tlm_proj *p, uint64_t *params)
+static uint64_t proj_bytes(const tlm_proj *p, uint64_t *params, uint64_t *matrix_params)
 {
     uint64_t bytes = 0;
     for (int i = 0; i < p->n_parts; i++) {
         bytes += matrix_bytes(&p->part[i]);
         *params += (uint64_t)(p->part[i].rows * p->part[i].cols);
+        *matrix_params += (uint64_t)(p->part[i].rows * p->part[i].cols);
     }
     if (p->bias) {
         bytes += (uint64_t)p->rows * 4;
@@ -69,14 +70,14 @@ void tlm_model_fill_info(tlm_model *m)
     in->eos_id = c->eos_id;
     in->kv_bytes_per_token = 2ULL * 2 * (uint64_t)in->n_layer_applications *
                              (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim;
-    uint64_t params = (uint64_t)(m->embed.rows * m->embed.cols);
+    uint64_t params = (uint64_t)(m->embed.rows * m->embed.cols), mat = params;
     uint64_t bytes = matrix_bytes(&m->embed);
     for (int l = 0; l < c->n_layers; l++) {
         const tlm_block *b = &m->blocks[l];
         bytes += norm_bytes(&b->attn_norm, c->dim, &params) +
-                 norm_bytes(&b->ffn_norm, c->dim, &params) + proj_bytes(&b->qkv, &params) +
-                 proj_bytes(&b->out, &params) + proj_bytes(&b->gate_up, &params) +
-                 proj_bytes(&b->down, &params);
+                 norm_bytes(&b->ffn_norm, c->dim, &params) + proj_bytes(&b->qkv, &params, &mat) +
+                 proj_bytes(&b->out, &params, &mat) + proj_bytes(&b->gate_up, &params, &mat) +
+                 proj_bytes(&b->down, &params, &mat);
         if (b->q_norm.w) {
             int64_t per = b->qk_norm_per_head ? c->head_dim : 0;
             bytes += norm_bytes(&(tlm_norm_weights){b->q_norm.w, NULL},
@@ -86,8 +87,9 @@ void tlm_model_fill_info(tlm_model *m)
         }
     }
     bytes += norm_bytes(&m->out_norm, c->dim, &params);
-    if (!c->tied_embeddings) bytes += proj_bytes(&m->head, &params);
+    if (!c->tied_embeddings) bytes += proj_bytes(&m->head, &params, &mat);
     in->n_params = params;
+    in->n_matrix_params = mat;
     in->weight_bytes = bytes;
 }
 

@@ -52,6 +52,13 @@ tlm_preset_params tlm_preset_default_params(void)
     return (tlm_preset_params){.weight_type = TLM_TYPE_F16, .seed = 1, .n_threads = 0};
 }
 
+static const preset *find(const char *name)
+{
+    for (size_t i = 0; name && i < N_PRESETS; i++)
+        if (strcmp(presets[i].name, name) == 0) return &presets[i];
+    return NULL;
+}
+
 static void config_of(const preset *p, const tlm_arch *a, tlm_config *c)
 {
     *c = (tlm_config){0};
@@ -99,6 +106,7 @@ typedef struct maker {
     uint64_t seed;
     tlm_type type;
     int n_threads;
+    bool shape_only; /* matrices get no data: for sizes computed from the config alone */
     tlm_error *err;
 } maker;
 
@@ -112,6 +120,15 @@ static tlm_status make(maker *mk, const char *name, int64_t cols, int64_t rows, 
     uint64_t row_bytes;
     tlm_type_row_bytes(type, cols, &row_bytes);
     uint64_t bytes = row_bytes * (uint64_t)n_rows;
+    tlm_tensor t = {.type = type, .n_dims = rows ? 2 : 1, .ne = {cols, n_rows, 1, 1},
+                    .nbytes = bytes};
+    snprintf(t.name, sizeof t.name, "%s", name);
+    if (mk->shape_only && rows) { /* binding reads vectors, never matrix data */
+        static const uint8_t no_data[1];
+        t.data = no_data;
+        arrput(mk->m->own_tensors, t);
+        return TLM_OK;
+    }
     uint8_t *data = tlm_model_alloc(mk->m, (size_t)bytes);
     if (!data) return tlm_fail(mk->err, TLM_ERR_NO_MEMORY, "out of memory for '%s' (%llu bytes)",
                                name, (unsigned long long)bytes);
@@ -127,9 +144,7 @@ static tlm_status make(maker *mk, const char *name, int64_t cols, int64_t rows, 
             else ((uint16_t *)row)[i] = tlm_f32_to_bf16(v);
         }
     }
-    tlm_tensor t = {.type = type, .n_dims = rows ? 2 : 1, .ne = {cols, n_rows, 1, 1},
-                    .data = data, .nbytes = bytes};
-    snprintf(t.name, sizeof t.name, "%s", name);
+    t.data = data;
     arrput(mk->m->own_tensors, t);
     return TLM_OK;
 }
@@ -189,15 +204,13 @@ static tlm_status make_block(maker *mk, const preset *p, const tlm_config *c, in
     return make_linear(mk, l, "ffn_down", h, c->dim, p->mlp_bias);
 }
 
-tlm_status tlm_model_load_preset(const char *name, const tlm_preset_params *params,
-                                 tlm_model **out, tlm_error *err)
+/* Builds preset `name` into a new model; shape_only skips the matrices' data. */
+static tlm_status build(const char *name, const tlm_preset_params *params, bool shape_only,
+                        tlm_model **out, tlm_error *err)
 {
-    if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load_preset: out is NULL");
     *out = NULL;
     tlm_preset_params pp = params ? *params : tlm_preset_default_params();
-    const preset *p = NULL;
-    for (size_t i = 0; name && i < N_PRESETS; i++)
-        if (strcmp(presets[i].name, name) == 0) p = &presets[i];
+    const preset *p = find(name);
     if (!p)
         return tlm_fail(err, TLM_ERR_ARG, "unknown preset '%s' (tinyllama-1.1b, mobilellm-350m, "
                         "gemma-2b, qwen-1.8b, phi-2, phi-3-mini, stablelm-2-1.6b)",
@@ -211,7 +224,7 @@ tlm_status tlm_model_load_preset(const char *name, const tlm_preset_params *para
     config_of(p, m->arch, &m->cfg);
     const tlm_config *c = &m->cfg;
     maker mk = {m, pp.seed, pp.weight_type, pp.n_threads > 0 ? pp.n_threads : tlm_default_threads(),
-                err};
+                shape_only, err};
 
     tlm_status st = make(&mk, "token_embd.weight", c->dim, c->vocab_size, 0.0f, 1.0f);
     for (int l = 0; st == TLM_OK && l < c->n_layers; l++) st = make_block(&mk, p, c, l);
@@ -228,5 +241,27 @@ tlm_status tlm_model_load_preset(const char *name, const tlm_preset_params *para
     }
     tlm_model_fill_info(m);
     *out = m;
+    return TLM_OK;
+}
+
+tlm_status tlm_model_load_preset(const char *name, const tlm_preset_params *params,
+                                 tlm_model **out, tlm_error *err)
+{
+    if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load_preset: out is NULL");
+    return build(name, params, false, out, err);
+}
+
+tlm_status tlm_preset_info(const char *name, tlm_type weight_type, tlm_model_info *info,
+                           tlm_error *err)
+{
+    if (!info) return tlm_fail(err, TLM_ERR_ARG, "tlm_preset_info: info is NULL");
+    tlm_preset_params pp = tlm_preset_default_params();
+    pp.weight_type = weight_type;
+    tlm_model *m;
+    tlm_status st = build(name, &pp, true, &m, err);
+    if (st != TLM_OK) return st;
+    *info = m->info;
+    info->arch = find(name)->arch; /* the model's own string goes with it */
+    tlm_model_free(m);
     return TLM_OK;
 }

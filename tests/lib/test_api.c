@@ -116,38 +116,67 @@ static void test_batching(tlm_model *m)
     tlm_context_free(c);
 }
 
-/* Parameter counts from docs/architectures.md Part 2 (computed there from the configs). */
-static void test_preset_params(void)
+/* Parameter counts and F16 KV bytes per token from docs/architectures.md Part 2 (computed
+ * there from the real configs). */
+static const struct {
+    const char *name;
+    uint64_t params, kv_per_token;
+} seed_models[] = {
+    {"tinyllama-1.1b", 1100048384ULL, 22528},  {"mobilellm-350m", 345355200ULL, 40960},
+    {"gemma-2b", 2506172416ULL, 18432},        {"qwen-1.8b", 1836828672ULL, 196608},
+    {"phi-2", 2779683840ULL, 327680},          {"phi-3-mini", 3821079552ULL, 393216},
+    {"stablelm-2-1.6b", 1644515328ULL, 196608},
+};
+
+static void test_preset_info(void)
 {
-    static const struct { const char *name; uint64_t params; } want[] = {
-        {"mobilellm-350m", 345355200ULL},
-        {"tinyllama-1.1b", 1100048384ULL},
-    };
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        tlm_model *m = NULL;
+    for (size_t i = 0; i < sizeof seed_models / sizeof seed_models[0]; i++) {
+        tlm_model_info in;
         tlm_error err = {0};
-        tlm_preset_params pp = tlm_preset_default_params();
-        if (tlm_model_load_preset(want[i].name, &pp, &m, &err) != TLM_OK) {
-            CHECK(0, "%s: %s", want[i].name, err.message);
+        if (tlm_preset_info(seed_models[i].name, TLM_TYPE_F16, &in, &err) != TLM_OK) {
+            CHECK(0, "%s: %s", seed_models[i].name, err.message);
             continue;
         }
-        const tlm_model_info *in = tlm_model_get_info(m);
-        CHECK(in->n_params == want[i].params, "%s: %llu params, want %llu", want[i].name,
-              (unsigned long long)in->n_params, (unsigned long long)want[i].params);
-        tlm_context *ctx = NULL;
-        tlm_context_params cp = tlm_context_default_params();
-        cp.n_ctx = 4;
-        int32_t ids[2] = {1, 2};
-        CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_OK &&
-                  tlm_context_eval(ctx, ids, 2, NULL) == TLM_OK,
-              "%s runs", want[i].name);
-        const float *lg = tlm_context_logits(ctx);
-        int finite = lg != NULL;
-        for (int v = 0; finite && v < in->n_vocab; v++) finite = isfinite(lg[v]);
-        CHECK(finite, "%s logits finite", want[i].name);
-        tlm_context_free(ctx);
-        tlm_model_free(m);
+        CHECK(in.n_params == seed_models[i].params, "%s: %llu params, want %llu",
+              seed_models[i].name, (unsigned long long)in.n_params,
+              (unsigned long long)seed_models[i].params);
+        CHECK(in.kv_bytes_per_token == seed_models[i].kv_per_token, "%s: KV %llu B/token, want %llu",
+              seed_models[i].name, (unsigned long long)in.kv_bytes_per_token,
+              (unsigned long long)seed_models[i].kv_per_token);
     }
+    const char *const *names = tlm_preset_names();
+    int n = 0;
+    while (names[n]) n++;
+    CHECK(n == 7, "%d presets, want the seven seed models", n);
+}
+
+/* A real preset with random weights: made, runs, finite logits, the same info as planned. */
+static void test_preset_runs(void)
+{
+    tlm_model *m = NULL;
+    tlm_error err = {0};
+    tlm_preset_params pp = tlm_preset_default_params();
+    if (tlm_model_load_preset("mobilellm-350m", &pp, &m, &err) != TLM_OK) {
+        CHECK(0, "mobilellm-350m: %s", err.message);
+        return;
+    }
+    const tlm_model_info *in = tlm_model_get_info(m);
+    tlm_model_info plan;
+    tlm_preset_info("mobilellm-350m", TLM_TYPE_F16, &plan, NULL);
+    CHECK(in->n_params == plan.n_params && in->weight_bytes == plan.weight_bytes,
+          "made and planned sizes differ");
+    tlm_context *ctx = NULL;
+    tlm_context_params cp = tlm_context_default_params();
+    cp.n_ctx = 4;
+    int32_t ids[2] = {1, 2};
+    CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_OK && tlm_context_eval(ctx, ids, 2, NULL) == TLM_OK,
+          "mobilellm-350m runs");
+    const float *lg = tlm_context_logits(ctx);
+    int finite = lg != NULL;
+    for (int v = 0; finite && v < in->n_vocab; v++) finite = isfinite(lg[v]);
+    CHECK(finite, "logits finite");
+    tlm_context_free(ctx);
+    tlm_model_free(m);
 }
 
 int main(void)
@@ -168,7 +197,8 @@ int main(void)
         printf("skip: %s\n", err.message);
         n_skip++;
     }
-    test_preset_params();
+    test_preset_info();
+    test_preset_runs();
     printf("test_api: %d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
     return n_fail != 0;
 }
