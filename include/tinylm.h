@@ -394,6 +394,12 @@ TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits);
 
 /* ---- kernels -------------------------------------------------------------------------- */
 
+/* Streaming-read bandwidth of this machine in GB/s (1e9 bytes/s): the best of `reps` passes
+ * (0: 5) over a 1 GiB buffer with the kernels' SIMD loads, on n_threads threads (0: all
+ * cores). The yardstick for decode speed, which is bounded by reading every weight once.
+ * Allocates and frees 1 GiB; returns 0 if it cannot. */
+TLM_API double tlm_measure_read_bandwidth(int32_t n_threads, int32_t reps);
+
 /* Name of the instruction set the kernels run on ("avx512", "avx2" or "ref"); chosen once
  * from CPUID and xgetbv, forced with the environment variable TLM_ISA=ref|avx2|avx512. */
 TLM_API const char *tlm_kernels_isa(void);

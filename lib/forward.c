@@ -13,19 +13,21 @@
 static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
                     int64_t n_tok, float *y, int64_t ldy)
 {
-    int64_t at = 0;
-    for (int i = 0; i < p->n_parts; i++) {
-        const tlm_matrix *w = &p->part[i];
-        tlm_matmul_fn f = ctx->k->matmul[w->type];
-        float *yp = y + at;
+    /* One parallel region over the stacked rows of all parts: each thread takes a contiguous
+     * range of them (a multiple of 16) and runs the kernel on its share of each part. */
 #pragma omp parallel num_threads(ctx->n_threads)
-        {
-            int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-            int64_t chunk = ((w->rows + nt - 1) / nt + 15) & ~(int64_t)15;
-            int64_t r0 = t * chunk, r1 = r0 + chunk < w->rows ? r0 + chunk : w->rows;
-            if (r0 < r1) f(yp, ldy, w->data, w->row_bytes, x, ldx, n_tok, w->cols, r0, r1);
+    {
+        int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int64_t chunk = ((p->rows + nt - 1) / nt + 15) & ~(int64_t)15;
+        int64_t lo = t * chunk, hi = lo + chunk, at = 0;
+        for (int i = 0; i < p->n_parts; i++) {
+            const tlm_matrix *w = &p->part[i];
+            int64_t r0 = lo > at ? lo - at : 0, r1 = hi - at < w->rows ? hi - at : w->rows;
+            if (r0 < r1)
+                ctx->k->matmul[w->type](y + at, ldy, w->data, w->row_bytes, x, ldx, n_tok,
+                                        w->cols, r0, r1);
+            at += w->rows;
         }
-        at += w->rows;
     }
     if (p->bias)
         for (int64_t t = 0; t < n_tok; t++)

@@ -30,7 +30,7 @@ static void usage(void)
             "usage: tlm-bench [--presets a,b,...] [--types f16,q8_0,...] [-m MODEL]...\n"
             "                 [-p N_PROMPT] [-n N_GEN] [-r REPS] [-t THREADS] [--kv-type f16|f32]\n"
             "                 [--csv FILE] [--json FILE] [--svg FILE]\n"
-            "  default: every preset with random weights at F16, -p 512 -n 64 -r 5\n"
+            "  default: every preset with random weights at F16, -p 512 -n 64 -r 3\n"
             "  --types: weight types for presets: f32 f16 bf16 (made directly), q8_0 q4_0 q4_k\n"
             "           q5_k q6_k (made from F16 through a temporary GGUF file)\n"
             "  -m: a GGUF file, llama2.c .bin or Hugging Face directory, benchmarked as stored\n");
@@ -46,30 +46,6 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* Streaming read bandwidth in GB/s: the best of several passes over 1 GiB, each thread
- * summing its own contiguous part with independent accumulators. */
-static double read_bandwidth(int n_threads)
-{
-    size_t n = (size_t)1 << 27;
-    uint64_t *buf = malloc(n * sizeof *buf);
-    if (!buf) return 0;
-#pragma omp parallel for schedule(static) num_threads(n_threads)
-    for (size_t i = 0; i < n; i++) buf[i] = i;
-    double best = 0;
-    for (int rep = 0; rep < 7; rep++) {
-        uint64_t total = 0;
-        double t0 = now_seconds();
-#pragma omp parallel for schedule(static) reduction(+ : total) num_threads(n_threads)
-        for (size_t i = 0; i < n; i += 8)
-            total += buf[i] + buf[i + 1] + buf[i + 2] + buf[i + 3] + buf[i + 4] + buf[i + 5] +
-                     buf[i + 6] + buf[i + 7];
-        double gbs = (double)(n * sizeof *buf) / (now_seconds() - t0) / 1e9;
-        if (total != 1 && gbs > best) best = gbs; /* the test keeps the sum alive */
-    }
-    free(buf);
-    return best;
 }
 
 /* True when `name` is one of the comma-separated entries of `list`. */
@@ -329,14 +305,14 @@ static bool run_one(tlm_model *m, const char *name, const char *type, const opti
 
 int main(int argc, char **argv)
 {
-    options o = {.types = "f16", .n_prompt = 512, .n_gen = 64, .reps = 5,
+    options o = {.types = "f16", .n_prompt = 512, .n_gen = 64, .reps = 3,
                  .kv_type = TLM_TYPE_F16};
     if (!parse_args(argc, argv, &o)) {
         usage();
         return 2;
     }
     int threads = o.n_threads > 0 ? (int)o.n_threads : omp_get_num_procs();
-    double bw = read_bandwidth(threads);
+    double bw = tlm_measure_read_bandwidth(threads, 7);
     printf("kernels %s, %d threads, streaming read %.1f GB/s, prefill %lld tokens, decode %lld "
            "tokens, KV cache %s, median of %lld\n\n", tlm_kernels_isa(), threads, bw, o.n_prompt,
            o.n_gen, o.kv_type == TLM_TYPE_F32 ? "F32" : "F16", o.reps);
@@ -360,7 +336,7 @@ int main(int argc, char **argv)
             tlm_model_free(m);
         }
     }
-    double bw_end = read_bandwidth(threads);
+    double bw_end = tlm_measure_read_bandwidth(threads, 7);
     printf("\nstreaming read measured again at the end: %.1f GB/s\n", bw_end);
     if (o.csv) write_csv(o.csv, rows, n, bw);
     if (o.json) write_json(o.json, rows, n, bw, &o);
