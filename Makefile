@@ -17,6 +17,7 @@ LDFLAGS_ALL = -fopenmp $(LDFLAGS) $(EXTRA_LDFLAGS)
 # SIMD variants: each file alone is built for its instruction set (never -march=native).
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
+VNNI_FLAGS   := $(AVX512_FLAGS) -mavx512vnni
 
 LIB_SRC    := $(wildcard lib/*.c) $(wildcard kernels/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -27,12 +28,15 @@ TOOL_COMMON_OBJ := $(TOOL_COMMON:%.c=$(BUILD)/%.o)
 TEST_SRC   := $(wildcard tests/lib/test_*.c) $(wildcard tests/kernels/test_*.c)
 TESTS      := $(TEST_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all test install clean asan ubsan
+# *_avx512vnni* files: AVX-512 plus VNNI; *_avx512*: AVX-512; *_avx2*: AVX2 (first match wins)
+isa_flags = $(if $(findstring _avx512vnni,$1),$(VNNI_FLAGS),$(if $(findstring _avx512,$1),$(AVX512_FLAGS),$(if $(findstring _avx2,$1),$(AVX2_FLAGS))))
+
+.PHONY: all test install clean asan ubsan fuzz fuzz-build
 all: $(BUILD)/libtinylm.a $(BUILD)/libtinylm.so $(TOOLS) $(TESTS)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h kernels/*.h tools/*.h tests/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS),$(if $(findstring _avx2,$<),$(AVX2_FLAGS))) -c $< -o $@
+	$(CC) $(ALLFLAGS) $(call isa_flags,$<) -c $< -o $@
 
 $(BUILD)/libtinylm.a: $(LIB_OBJ)
 	@rm -f $@
@@ -51,9 +55,39 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libtinylm.a
 test: all
 	@bash tests/run.sh $(BUILD)
 
+# The whole suite under a sanitizer, each build in its own directory: ASan (with LeakSanitizer)
+# and UBSan (float-cast-overflow too; any report fails the test that hit it).
+SAN_FLAGS := -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
-	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
-	    EXTRA_LDFLAGS="-fsanitize=address,undefined" OPT=-O1 test
+	$(MAKE) BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="-fsanitize=address $(SAN_FLAGS)" \
+	    EXTRA_LDFLAGS="-fsanitize=address" test
+
+ubsan:
+	$(MAKE) BUILD=build-ubsan OPT=-O1 EXTRA_CFLAGS="-fsanitize=undefined,float-cast-overflow \
+	    $(SAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=undefined" test
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c, clang only), built with ASan + UBSan; seeds come from
+# tests/fuzz/seeds.c. Each runs FUZZ_SECONDS, FUZZ_JOBS at a time; any crash fails.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined,float-cast-overflow $(SAN_FLAGS)
+FUZZ_BINS     = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	$(MAKE) CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) OPT=-O1 EXTRA_LDFLAGS="$(FUZZ_SAN)" \
+	    EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
+fuzz-build: $(FUZZ_BINS) $(BUILD)/fuzz/seeds
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libtinylm.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
+
+$(BUILD)/fuzz/seeds: $(BUILD)/tests/fuzz/seeds.o
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lm
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
@@ -64,4 +98,4 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' tinylm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tinylm.pc
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-ubsan build-fuzz

@@ -1,5 +1,5 @@
 /* dispatch.c - fills the kernel table once: references, then each ISA level the CPU has,
- * capped by TLM_ISA=ref|avx2|avx512. */
+ * capped by TLM_ISA=ref|avx2|avx512 (avx512 takes VNNI kernels too when the CPU has them). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,7 @@ void tlm_kernels_fill(tlm_kernels *k, const char *force)
     tlm_kernels_init_ref(k);
     if (level >= LEVEL_AVX2) tlm_kernels_add_avx2(k);
     if (level >= LEVEL_AVX512) tlm_kernels_add_avx512(k);
+    if (level >= LEVEL_AVX512 && tlm_cpu_has(TLM_CPU_AVX512_VNNI)) tlm_kernels_add_avx512vnni(k);
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

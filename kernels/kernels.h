@@ -21,9 +21,10 @@
 #define TLM_TYPE_SLOTS 32 /* tlm_type values index the per-type slots; all are < 32 */
 
 /* y[t*ldy + r] = sum_i W[r][i] * x[t*ldx + i], for t in [0, n_tok) and r in [r0, r1).
- * W has rows of n_in elements of the slot's type, row r starting at w + r * w_row_bytes.
+ * W has rows of n_in elements of the slot's type, row r starting at w + r * w_row_bytes
+ * (aligned to the type's element, or to 2 bytes for the block types, as GGUF stores them).
  * n_in is a multiple of the type's block size; n_tok == 1 is the decode (mat-vec) case.
- * y is written, never read. */
+ * y is written; its previous contents are never read (a kernel may keep partial sums there). */
 typedef void (*tlm_matmul_fn)(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                               const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
                               int64_t r0, int64_t r1);
@@ -77,6 +78,7 @@ const tlm_kernels *tlm_kernels_get(void);
 void tlm_kernels_init_ref(tlm_kernels *k);
 void tlm_kernels_add_avx2(tlm_kernels *k);
 void tlm_kernels_add_avx512(tlm_kernels *k);
+void tlm_kernels_add_avx512vnni(tlm_kernels *k); /* after add_avx512, when VNNI is there too */
 
 enum { TLM_CPU_AVX2 = 1, TLM_CPU_FMA = 2, TLM_CPU_F16C = 4, TLM_CPU_AVX512 = 8,
        TLM_CPU_AVX512_VNNI = 16, TLM_CPU_AVX512_BF16 = 32, TLM_CPU_AVX_VNNI = 64 };

@@ -20,6 +20,25 @@ void tlm_to_f32_f32_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_f16_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_bf16_ref(float *out, const void *src, int64_t n);
 
+/* Quantized weights (kernels/dequant_ref.c, kernels/qmatmul_ref.c): the activations are
+ * quantized per block inside the call; qmatmul_ref.c states the numbers exactly. */
+void tlm_matmul_q8_0_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+void tlm_matmul_q4_0_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+void tlm_matmul_q4_K_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+void tlm_matmul_q5_K_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+void tlm_matmul_q6_K_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
+                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+
+void tlm_to_f32_q8_0_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_q4_0_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_q4_K_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_q5_K_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_q6_K_ref(float *out, const void *src, int64_t n);
+
 float tlm_dot_f32_ref(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_ref(float *y, float a, const float *x, int64_t n);
 
@@ -52,6 +71,29 @@ void tlm_matmul_bf16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_b
 void tlm_to_f32_f16_avx2(float *out, const void *src, int64_t n);
 void tlm_to_f32_bf16_avx2(float *out, const void *src, int64_t n);
 
+/* quantized weights: matmul by vpmaddubsw (kernels/qmatmul_avx2.c), to_f32 (dequant_avx2.c) */
+void tlm_matmul_q8_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                          int64_t r1);
+void tlm_matmul_q4_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                          int64_t r1);
+void tlm_matmul_q4_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                          int64_t r1);
+void tlm_matmul_q5_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                          int64_t r1);
+void tlm_matmul_q6_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                          int64_t r1);
+
+void tlm_to_f32_q8_0_avx2(float *out, const void *src, int64_t n);
+void tlm_to_f32_q4_0_avx2(float *out, const void *src, int64_t n);
+void tlm_to_f32_q4_K_avx2(float *out, const void *src, int64_t n);
+void tlm_to_f32_q5_K_avx2(float *out, const void *src, int64_t n);
+void tlm_to_f32_q6_K_avx2(float *out, const void *src, int64_t n);
+
 float tlm_dot_f32_avx2(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
 
@@ -83,6 +125,12 @@ void tlm_matmul_bf16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row
 void tlm_to_f32_f16_avx512(float *out, const void *src, int64_t n);
 void tlm_to_f32_bf16_avx512(float *out, const void *src, int64_t n);
 
+void tlm_to_f32_q8_0_avx512(float *out, const void *src, int64_t n);
+void tlm_to_f32_q4_0_avx512(float *out, const void *src, int64_t n);
+void tlm_to_f32_q4_K_avx512(float *out, const void *src, int64_t n);
+void tlm_to_f32_q5_K_avx512(float *out, const void *src, int64_t n);
+void tlm_to_f32_q6_K_avx512(float *out, const void *src, int64_t n);
+
 float tlm_dot_f32_avx512(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
 
@@ -99,10 +147,29 @@ void tlm_silu_mul_avx512(float *gate, const float *up, int64_t n);
 void tlm_gelu_tanh_mul_avx512(float *gate, const float *up, int64_t n);
 void tlm_gelu_tanh_avx512(float *x, int64_t n);
 
+/* ---- AVX-512 VNNI (kernels/qmatmul_avx512vnni.c) on top of the AVX-512 set -------------- */
+
+void tlm_matmul_q8_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                int64_t r0, int64_t r1);
+void tlm_matmul_q4_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                int64_t r0, int64_t r1);
+void tlm_matmul_q4_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                int64_t r0, int64_t r1);
+void tlm_matmul_q5_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                int64_t r0, int64_t r1);
+void tlm_matmul_q6_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                int64_t r0, int64_t r1);
+
 /* ---- table selection (kernels/dispatch.c) --------------------------------------------- */
 
 /* Fills k for this CPU: references, then every ISA level the CPU has, up to `force` when it
- * names one ("ref", "avx2", "avx512"; NULL or any other string: no limit). tlm_kernels_get()
+ * names one ("ref", "avx2", "avx512"; NULL or any other string: no limit). The avx512 level
+ * includes the VNNI kernels when the CPU has VNNI. tlm_kernels_get()
  * is this with getenv("TLM_ISA"), done once. */
 void tlm_kernels_fill(tlm_kernels *k, const char *force);
 

@@ -1,5 +1,6 @@
 /* table_avx512.c - the slots AVX-512 runs faster, over the AVX2 table (to_f32 for F32 stays
- * memcpy, rope stays scalar). Built with the AVX-512 flags; only called when the CPU has them. */
+ * memcpy, rope stays scalar; quantized matmuls stay AVX2 unless the CPU has VNNI, see
+ * table_avx512vnni.c). Built with the AVX-512 flags; only called when the CPU has them. */
 #include "kernels_impl.h"
 
 void tlm_kernels_add_avx512(tlm_kernels *k)
@@ -10,6 +11,11 @@ void tlm_kernels_add_avx512(tlm_kernels *k)
     k->matmul[TLM_TYPE_BF16] = tlm_matmul_bf16_avx512;
     k->to_f32[TLM_TYPE_F16] = tlm_to_f32_f16_avx512;
     k->to_f32[TLM_TYPE_BF16] = tlm_to_f32_bf16_avx512;
+    k->to_f32[TLM_TYPE_Q8_0] = tlm_to_f32_q8_0_avx512;
+    k->to_f32[TLM_TYPE_Q4_0] = tlm_to_f32_q4_0_avx512;
+    k->to_f32[TLM_TYPE_Q4_K] = tlm_to_f32_q4_K_avx512;
+    k->to_f32[TLM_TYPE_Q5_K] = tlm_to_f32_q5_K_avx512;
+    k->to_f32[TLM_TYPE_Q6_K] = tlm_to_f32_q6_K_avx512;
     k->dot_f32 = tlm_dot_f32_avx512;
     k->axpy_f32 = tlm_axpy_f32_avx512;
     k->attn_head[TLM_TYPE_F32] = tlm_attn_head_f32_avx512;

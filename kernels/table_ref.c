@@ -5,14 +5,24 @@
 
 void tlm_kernels_init_ref(tlm_kernels *k)
 {
-    memset(k, 0, sizeof *k); /* quantized types stay NULL: not supported yet */
+    memset(k, 0, sizeof *k); /* types without kernels stay NULL */
     k->isa = "ref";
     k->matmul[TLM_TYPE_F32] = tlm_matmul_f32_ref;
     k->matmul[TLM_TYPE_F16] = tlm_matmul_f16_ref;
     k->matmul[TLM_TYPE_BF16] = tlm_matmul_bf16_ref;
+    k->matmul[TLM_TYPE_Q8_0] = tlm_matmul_q8_0_ref;
+    k->matmul[TLM_TYPE_Q4_0] = tlm_matmul_q4_0_ref;
+    k->matmul[TLM_TYPE_Q4_K] = tlm_matmul_q4_K_ref;
+    k->matmul[TLM_TYPE_Q5_K] = tlm_matmul_q5_K_ref;
+    k->matmul[TLM_TYPE_Q6_K] = tlm_matmul_q6_K_ref;
     k->to_f32[TLM_TYPE_F32] = tlm_to_f32_f32_ref;
     k->to_f32[TLM_TYPE_F16] = tlm_to_f32_f16_ref;
     k->to_f32[TLM_TYPE_BF16] = tlm_to_f32_bf16_ref;
+    k->to_f32[TLM_TYPE_Q8_0] = tlm_to_f32_q8_0_ref;
+    k->to_f32[TLM_TYPE_Q4_0] = tlm_to_f32_q4_0_ref;
+    k->to_f32[TLM_TYPE_Q4_K] = tlm_to_f32_q4_K_ref;
+    k->to_f32[TLM_TYPE_Q5_K] = tlm_to_f32_q5_K_ref;
+    k->to_f32[TLM_TYPE_Q6_K] = tlm_to_f32_q6_K_ref;
     k->dot_f32 = tlm_dot_f32_ref;
     k->axpy_f32 = tlm_axpy_f32_ref;
     k->attn_head[TLM_TYPE_F32] = tlm_attn_head_f32_ref;

@@ -2,14 +2,13 @@
  * XCR0 checks), the table tlm_kernels_get() returns, and the TLM_ISA levels. */
 #include "harness.h"
 
-/* True if every slot libtinylm implements is filled and the quantized ones are empty. */
+/* True if every slot libtinylm implements is filled. */
 static bool slots_filled(const tlm_kernels *k)
 {
-    static const tlm_type types[] = {TLM_TYPE_F32, TLM_TYPE_F16, TLM_TYPE_BF16};
+    static const tlm_type types[] = {TLM_TYPE_F32,  TLM_TYPE_F16,  TLM_TYPE_BF16, TLM_TYPE_Q8_0,
+                                     TLM_TYPE_Q4_0, TLM_TYPE_Q4_K, TLM_TYPE_Q5_K, TLM_TYPE_Q6_K};
     for (size_t i = 0; i < COUNT(types); i++)
         if (!k->matmul[types[i]] || !k->to_f32[types[i]]) return false;
-    if (k->matmul[TLM_TYPE_Q4_0] || k->matmul[TLM_TYPE_Q6_K] || k->to_f32[TLM_TYPE_Q8_0])
-        return false;
     return k->isa && k->dot_f32 && k->axpy_f32 && k->attn_head[TLM_TYPE_F32] && k->attn_head[TLM_TYPE_F16] && k->rmsnorm && k->layernorm &&
            k->silu_mul && k->gelu_tanh_mul && k->gelu_tanh && k->rope;
 }

@@ -1,0 +1,874 @@
+/* qmatmul_avx2.c - AVX2 kernels of the quantized matmuls (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K):
+ * activation quantizers, weight packing and register tiles for the loop nest of
+ * qmatmul_blocked.c, which describes the packed layout and the summation order. The same
+ * layout as qmatmul_avx512vnni.c, taken 8 rows (one 256-bit vector) at a time.
+ *
+ * Without VNNI, vpmaddubsw multiplies unsigned levels by signed activation bytes and adds
+ * pairs into int16 with saturation, so every int16 sum is kept below 2^15 by construction:
+ *   Q4_0, Q4_K  levels 0..15: 8 vpmaddubsw (32 elements) summed in int16 (at most 30480)
+ *   Q5_K        levels 0..31: 4 at a time (at most 31496)
+ *   Q6_K        levels 0..63: 2 at a time (at most 32004)
+ *   Q8_0        signed levels: |w| by sign(x, w), one vpmaddubsw at a time (at most 32512)
+ * then vpmaddwd widens to int32, multiplying by the sub-block scale on the way for the
+ * K-quants (its second operand holds the scale in both 16-bit halves) or by 1. Offsets come
+ * back out as in the VNNI kernels: Q4_0 through the activation sums stored per block, the
+ * K-quants' mins and Q6_K's 32 through vpmaddwd on 16-bit pairs of scales and sums. */
+#include <string.h>
+
+#include "kernels_impl.h"
+#include "qmatmul_blocked.h"
+#include "quant.h"
+#include "simd_avx2.h"
+
+enum { NR = 4 }; /* tokens per tile */
+
+/* ---- quantized activations (the rule is in qmatmul_ref.c; same layout as the VNNI file) -- */
+
+typedef struct xq32 {
+    int8_t q[32];
+    float d;
+    int32_t corr; /* -offset * sum(q) */
+} xq32;
+
+typedef struct xq256 {
+    int8_t q[256];
+    float d;
+    int16_t s16[16]; /* sums of each 16 q */
+    int16_t s32[8];  /* sums of each 32 q */
+} xq256;
+
+TLM_INLINE float inv_scale(float amax) { return amax >= 0x1p-96f ? 127.0f / amax : 0.0f; }
+
+TLM_INLINE __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+TLM_INLINE float hmax8(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+TLM_INLINE int32_t hsum8i(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 16 int32 (|v| <= 127) to 16 bytes in order. */
+TLM_INLINE void store16_i8(int8_t *dst, __m256i a, __m256i b)
+{
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xd8);
+    __m128i v = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+    _mm_storeu_si128((__m128i *)dst, v);
+}
+
+TLM_INLINE void quantize_x32(void *xq, const float *x, int64_t n_units, int offset)
+{
+    xq32 *o = xq;
+    for (int64_t u = 0; u < n_units; u++, x += 32) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            v[j] = _mm256_loadu_ps(x + 8 * j);
+            m = _mm256_max_ps(m, abs8(v[j]));
+        }
+        float amax = hmax8(m);
+        __m256 id = _mm256_set1_ps(inv_scale(amax));
+        __m256i q[4]; /* vcvtps2dq rounds to nearest even, as lrintf */
+        for (int j = 0; j < 4; j++)
+            q[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], id));
+        store16_i8(o[u].q, q[0], q[1]);
+        store16_i8(o[u].q + 16, q[2], q[3]);
+        o[u].d = amax / 127.0f;
+        __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        o[u].corr = -offset * hsum8i(s);
+    }
+}
+
+/* Q8_0 takes |w| by sign(x, w): no offset. */
+static void quantize_x_q8_0(void *xq, const float *x, int64_t n_units)
+{
+    quantize_x32(xq, x, n_units, 0);
+}
+
+static void quantize_x_q4_0(void *xq, const float *x, int64_t n_units)
+{
+    quantize_x32(xq, x, n_units, 8);
+}
+
+static void quantize_x256(void *xq, const float *x, int64_t n_units)
+{
+    xq256 *o = xq;
+    for (int64_t u = 0; u < n_units; u++, x += 256) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < 32; j++)
+            m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + 8 * j)));
+        float amax = hmax8(m);
+        __m256 id = _mm256_set1_ps(inv_scale(amax));
+        for (int j = 0; j < 16; j++) {
+            __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * j), id));
+            __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * j + 8), id));
+            store16_i8(o[u].q + 16 * j, a, b);
+            o[u].s16[j] = (int16_t)hsum8i(_mm256_add_epi32(a, b));
+        }
+        for (int j = 0; j < 8; j++)
+            o[u].s32[j] = (int16_t)(o[u].s16[2 * j] + o[u].s16[2 * j + 1]);
+        o[u].d = amax / 127.0f;
+    }
+}
+
+/* ---- loading weights: 16 rows, one per dword lane, as two 8-row halves --------------------- */
+
+/* The rows of a group, as in the VNNI file: a full group is a base and a stride (row 8h + 4c
+ * + j at base + (8h + j) * rb + c * r4), a partial one lists its rows, the last real row
+ * standing in for missing ones. */
+typedef struct group {
+    const char *base;
+    uint64_t rb, r4;
+    const char *row[TLM_QROWS];
+} group;
+
+TLM_INLINE void group_init(group *g, bool full, const char *w, uint64_t w_row_bytes, int rows)
+{
+    g->base = w;
+    g->rb = w_row_bytes;
+    g->r4 = 4 * w_row_bytes;
+    if (!full)
+        for (int r = 0; r < TLM_QROWS; r++)
+            g->row[r] = w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
+}
+
+/* v[j] = the 16 bytes at off of rows 8h + j (low slot) and 8h + 4 + j (high slot). */
+TLM_INLINE void load_pairs(__m256i v[4], const group *g, bool full, int h, int64_t off)
+{
+    const char *b = g->base + off;
+    if (full) __asm__("" : "+r"(b)); /* see load_quads in the VNNI file */
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const char *p0 = full ? b + (uint64_t)(8 * h + j) * g->rb : g->row[8 * h + j] + off;
+        const char *p1 = full ? p0 + g->r4 : g->row[8 * h + 4 + j] + off;
+        __m128i lo = _mm_loadu_si128((const __m128i *)p0);
+        v[j] = _mm256_inserti128_si256(_mm256_castsi128_si256(lo),
+                                       _mm_loadu_si128((const __m128i *)p1), 1);
+    }
+}
+
+/* t[kk] lane r = dword kk of the 16 bytes at row 8h + r + off (kk < 4, r < 8): a 4 x 4 dword
+ * transpose in each 128-bit slot. */
+TLM_INLINE void load8x4(__m256i t[4], const group *g, bool full, int h, int64_t off)
+{
+    __m256i v[4];
+    load_pairs(v, g, full, h, off);
+    __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    t[0] = _mm256_unpacklo_epi64(a0, a2);
+    t[1] = _mm256_unpackhi_epi64(a0, a2);
+    t[2] = _mm256_unpacklo_epi64(a1, a3);
+    t[3] = _mm256_unpackhi_epi64(a1, a3);
+}
+
+/* Lane r: dword kk of the 16 bytes at row 8h + r + off. */
+TLM_INLINE __m256i load8x1(const group *g, bool full, int h, int64_t off, int kk)
+{
+    __m256i v[4];
+    load_pairs(v, g, full, h, off);
+    __m256i a = kk < 2 ? _mm256_unpacklo_epi32(v[0], v[1]) : _mm256_unpackhi_epi32(v[0], v[1]);
+    __m256i b = kk < 2 ? _mm256_unpacklo_epi32(v[2], v[3]) : _mm256_unpackhi_epi32(v[2], v[3]);
+    return kk % 2 ? _mm256_unpackhi_epi64(a, b) : _mm256_unpacklo_epi64(a, b);
+}
+
+/* The low (high) 16 bits of each lane, an f16, widened to float. */
+TLM_INLINE __m256 f16_low(__m256i v)
+{
+    __m256i w =
+        _mm256_packus_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)), _mm256_setzero_si256());
+    w = _mm256_permute4x64_epi64(w, 0xd8);
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(w));
+}
+TLM_INLINE __m256 f16_high(__m256i v) { return f16_low(_mm256_srli_epi32(v, 16)); }
+
+TLM_INLINE void store(void *p, __m256i v) { _mm256_store_si256((__m256i *)p, v); }
+TLM_INLINE __m256i bytes(int b) { return _mm256_set1_epi8((char)b); }
+TLM_INLINE __m256i low4(__m256i v) { return _mm256_and_si256(v, bytes(0x0f)); }
+TLM_INLINE __m256i high4(__m256i v) { return low4(_mm256_srli_epi32(v, 4)); }
+
+/* Byte b (0..3) of each dword, zero-extended, in both 16-bit halves (a vpmaddwd scale). */
+TLM_INLINE __m256i byte_u16x2(__m256i v, int b)
+{
+    const int z = (int)(0x80008000u + (unsigned)b + ((unsigned)b << 16));
+    const int s = 0x40004;
+    return _mm256_shuffle_epi8(
+        v, _mm256_setr_epi32(z, z + s, z + 2 * s, z + 3 * s, z, z + s, z + 2 * s, z + 3 * s));
+}
+
+/* Bytes 2p, 2p + 1 of each dword as the two 16-bit halves, zero-extended (p = 0, 1). */
+TLM_INLINE __m256i bytes_u16x2(__m256i v, int p)
+{
+    const int z = (int)(0x80008000u + (unsigned)(2 * p) + ((unsigned)(2 * p + 1) << 16));
+    const int s = 0x40004;
+    return _mm256_shuffle_epi8(
+        v, _mm256_setr_epi32(z, z + s, z + 2 * s, z + 3 * s, z, z + s, z + 2 * s, z + 3 * s));
+}
+
+/* Signed 16-bit halves from zero-extended bytes. */
+TLM_INLINE __m256i sext_u16x2(__m256i v) { return _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8); }
+
+/* Q8_0 (signed levels as stored: the tiles take |w| and sign(x, w)) and Q4_0 (levels 0..15)
+ * unit at off, half h: 8 level vectors and the 8 scales (the low half of the first dword). */
+TLM_INLINE void unit_q8_0(__m256i w[8], __m256 *dw, const group *g, bool full, int h, int64_t off)
+{
+    __m256i t[4];
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; half++) {
+        load8x4(t, g, full, h, off + 2 + 16 * half);
+#pragma GCC unroll 4
+        for (int kk = 0; kk < 4; kk++)
+            w[4 * half + kk] = t[kk];
+    }
+    *dw = f16_low(load8x1(g, full, h, off, 0));
+}
+
+TLM_INLINE void unit_q4_0(__m256i w[8], __m256 *dw, const group *g, bool full, int h, int64_t off)
+{
+    __m256i t[4];
+    load8x4(t, g, full, h, off + 2);
+#pragma GCC unroll 4
+    for (int kk = 0; kk < 4; kk++) {
+        w[kk] = low4(t[kk]);
+        w[4 + kk] = high4(t[kk]);
+    }
+    *dw = f16_low(load8x1(g, full, h, off, 0));
+}
+
+/* Q4_K / Q5_K header per half: d, -dmin, scale and min bytes (as in the VNNI file). */
+typedef struct ka_head {
+    __m256 d, ndmin;
+    __m256i sc03, sc47, m03, m47;
+} ka_head;
+
+TLM_INLINE void ka_header(ka_head *o, const group *g, bool full, int h, int64_t off)
+{
+    __m256i hd[4];
+    load8x4(hd, g, full, h, off);
+    o->d = f16_low(hd[0]);
+    o->ndmin = _mm256_xor_ps(f16_high(hd[0]), _mm256_set1_ps(-0.0f));
+    const __m256i m6 = bytes(0x3f), hi2 = bytes(0x30);
+    o->sc03 = _mm256_and_si256(hd[1], m6);
+    o->m03 = _mm256_and_si256(hd[2], m6);
+    o->sc47 = _mm256_or_si256(low4(hd[3]), _mm256_and_si256(_mm256_srli_epi32(hd[1], 2), hi2));
+    o->m47 = _mm256_or_si256(high4(hd[3]), _mm256_and_si256(_mm256_srli_epi32(hd[2], 2), hi2));
+}
+
+/* Sub-block s's scale as (sc, sc); the mins of sub-blocks 2i, 2i + 1 as a 16-bit pair. */
+TLM_INLINE __m256i ka_scale(const ka_head *h, int s)
+{
+    return byte_u16x2(s < 4 ? h->sc03 : h->sc47, s % 4);
+}
+TLM_INLINE __m256i ka_mins(const ka_head *h, int i)
+{
+    return bytes_u16x2(i < 2 ? h->m03 : h->m47, i % 2);
+}
+
+/* Bit s of each byte of v at bit 4, masked. */
+TLM_INLINE __m256i bit4(__m256i v, int s)
+{
+    __m256i m = s <= 4 ? _mm256_slli_epi32(v, 4 - s) : _mm256_srli_epi32(v, s - 4);
+    return _mm256_and_si256(m, bytes(0x10));
+}
+
+/* Q4_K / Q5_K: 16 bytes of qs (elements l = 16 half + 4kk + i of chunk j) into the levels of
+ * sub-blocks 2j (lo) and 2j + 1 (hi); qh (Q5_K) is load8x4 of qh bytes 16 half .. */
+TLM_INLINE void ka_levels(__m256i lo[4], __m256i hi[4], const __m256i t[4], const __m256i qh[4],
+                          bool five, int j)
+{
+#pragma GCC unroll 4
+    for (int kk = 0; kk < 4; kk++) {
+        lo[kk] = low4(t[kk]);
+        hi[kk] = high4(t[kk]);
+        if (five) {
+            lo[kk] = _mm256_or_si256(lo[kk], bit4(qh[kk], 2 * j));
+            hi[kk] = _mm256_or_si256(hi[kk], bit4(qh[kk], 2 * j + 1));
+        }
+    }
+}
+
+/* Q6_K level of group grp (0..3) from ql pieces a (groups 0, 2), b (1, 3) and qh piece c. */
+TLM_INLINE __m256i k6_level(__m256i a, __m256i b, __m256i c, int grp)
+{
+    __m256i lo = grp % 2 ? b : a;
+    if (grp >= 2) lo = _mm256_srli_epi32(lo, 4);
+    __m256i hi = grp == 0   ? _mm256_slli_epi32(c, 4)
+                 : grp == 1 ? _mm256_slli_epi32(c, 2)
+                 : grp == 2 ? c
+                            : _mm256_srli_epi32(c, 2);
+    return _mm256_or_si256(low4(lo), _mm256_and_si256(hi, bytes(0x30)));
+}
+
+/* Q6_K scales per half: sc[kk] bytes are scales 4kk .. 4kk + 3; d from the dword ending the
+ * block. Scale s as a signed (sc, sc) pair; scales 2i, 2i + 1 as a signed pair. */
+TLM_INLINE void k6_header(__m256i sc[4], __m256 *d, const group *g, bool full, int h, int64_t off)
+{
+    load8x4(sc, g, full, h, off + 192);
+    *d = f16_high(load8x1(g, full, h, off + 194, 3));
+}
+TLM_INLINE __m256i k6_scale(const __m256i sc[4], int s)
+{
+    return sext_u16x2(byte_u16x2(sc[s / 4], s % 4));
+}
+TLM_INLINE __m256i k6_pair(const __m256i sc[4], int i)
+{
+    return sext_u16x2(bytes_u16x2(sc[i / 2], i % 2));
+}
+
+/* ---- packing (prefill) ---------------------------------------------------------------------- */
+
+enum { PACK32 = 8 * 64 + 64 };
+
+/* Q4_K / Q5_K: levels [8][8 dwords], scales as (sc, sc) pairs [8], mins as (m_2i, m_2i+1)
+ * pairs [4], d, -dmin. */
+enum {
+    KA_SC = 4096,
+    KA_M = KA_SC + 8 * 64,
+    KA_D = KA_M + 4 * 64,
+    KA_NDMIN = KA_D + 64,
+    PACK_KA = KA_NDMIN + 64
+};
+
+/* Q6_K: levels [16][4 dwords], scales as (sc, sc) pairs [16], as (sc_2i, sc_2i+1) pairs [8], d. */
+enum { K6_SC = 4096, K6_SCP = K6_SC + 16 * 64, K6_D = K6_SCP + 8 * 64, PACK_K6 = K6_D + 64 };
+
+TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t u0,
+                           int64_t n_units)
+{
+    const int64_t pack_bytes = type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0 ? PACK32
+                               : type == TLM_TYPE_Q6_K                        ? PACK_K6
+                                                                              : PACK_KA;
+    for (int64_t u = u0; u < u0 + n_units; u++)
+        for (int h = 0; h < 2; h++) {
+            /* every array is [..][16 rows]: half h is the 32 bytes at + 32h of each entry */
+            char *oh = o + (u - u0) * pack_bytes + 32 * h;
+            if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
+                __m256i w[8];
+                __m256 dw;
+                if (type == TLM_TYPE_Q8_0)
+                    unit_q8_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q8_0));
+                else
+                    unit_q4_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q4_0));
+                for (int kk = 0; kk < 8; kk++)
+                    store(oh + 64 * kk, w[kk]);
+                _mm256_store_ps((float *)(oh + 512), dw);
+            } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
+                const bool five = type == TLM_TYPE_Q5_K;
+                const int64_t off = u * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
+                ka_head hd;
+                ka_header(&hd, g, full, h, off);
+                _mm256_store_ps((float *)(oh + KA_D), hd.d);
+                _mm256_store_ps((float *)(oh + KA_NDMIN), hd.ndmin);
+                for (int sb = 0; sb < 8; sb++)
+                    store(oh + KA_SC + 64 * sb, ka_scale(&hd, sb));
+                for (int i = 0; i < 4; i++)
+                    store(oh + KA_M + 64 * i, ka_mins(&hd, i));
+                __m256i qh[2][4];
+                if (five) {
+                    load8x4(qh[0], g, full, h, off + 16);
+                    load8x4(qh[1], g, full, h, off + 32);
+                }
+                for (int j = 0; j < 4; j++)
+                    for (int half = 0; half < 2; half++) {
+                        __m256i t[4], lo[4], hi[4];
+                        load8x4(t, g, full, h, off + (five ? 48 : 16) + 32 * j + 16 * half);
+                        ka_levels(lo, hi, t, qh[half], five, j);
+                        for (int kk = 0; kk < 4; kk++) {
+                            store(oh + 64 * (8 * (2 * j) + 4 * half + kk), lo[kk]);
+                            store(oh + 64 * (8 * (2 * j + 1) + 4 * half + kk), hi[kk]);
+                        }
+                    }
+            } else {
+                const int64_t off = u * (int64_t)sizeof(block_q6_K);
+                for (int h6 = 0; h6 < 2; h6++)
+                    for (int p = 0; p < 2; p++) {
+                        __m256i a[4], b[4], c[4];
+                        load8x4(a, g, full, h, off + 64 * h6 + 16 * p);
+                        load8x4(b, g, full, h, off + 64 * h6 + 32 + 16 * p);
+                        load8x4(c, g, full, h, off + 128 + 32 * h6 + 16 * p);
+                        for (int grp = 0; grp < 4; grp++)
+                            for (int kk = 0; kk < 4; kk++)
+                                store(oh + 64 * (4 * (8 * h6 + 2 * grp + p) + kk),
+                                      k6_level(a[kk], b[kk], c[kk], grp));
+                    }
+                __m256i sc[4];
+                __m256 d;
+                k6_header(sc, &d, g, full, h, off);
+                for (int sb = 0; sb < 16; sb++)
+                    store(oh + K6_SC + 64 * sb, k6_scale(sc, sb));
+                for (int i = 0; i < 8; i++)
+                    store(oh + K6_SCP + 64 * i, k6_pair(sc, i));
+                _mm256_store_ps((float *)(oh + K6_D), d);
+            }
+        }
+}
+
+#define PACK_FN(name, type)                                                                        \
+    static void name(void *dst, const char *w, uint64_t w_row_bytes, int rows, int64_t u0,         \
+                     int64_t n_units)                                                              \
+    {                                                                                              \
+        group g;                                                                                   \
+        if (rows == TLM_QROWS) {                                                                   \
+            group_init(&g, true, w, w_row_bytes, rows);                                            \
+            pack_units(type, true, dst, &g, u0, n_units);                                          \
+        } else {                                                                                   \
+            group_init(&g, false, w, w_row_bytes, rows);                                           \
+            pack_units(type, false, dst, &g, u0, n_units);                                         \
+        }                                                                                          \
+    }
+
+PACK_FN(pack_q8_0, TLM_TYPE_Q8_0)
+PACK_FN(pack_q4_0, TLM_TYPE_Q4_0)
+PACK_FN(pack_q4_K, TLM_TYPE_Q4_K)
+PACK_FN(pack_q5_K, TLM_TYPE_Q5_K)
+PACK_FN(pack_q6_K, TLM_TYPE_Q6_K)
+
+/* ---- register tiles: 8 rows (one half of the group) by up to NR tokens ------------------- */
+
+TLM_INLINE __m256i bcast32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+TLM_INLINE __m256i load_i(const char *p) { return _mm256_load_si256((const __m256i *)p); }
+
+TLM_INLINE __m256i ones16(void) { return _mm256_set1_epi16(1); }
+
+/* Lanes [0, n) set, n in [0, 8]: a vmaskmovps mask. */
+TLM_INLINE __m256i mask8(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* The running sums of a tile's half: lanes r < n of y[0, 8), or zeros. */
+TLM_INLINE __m256 sums_load(const float *y, int n, bool accumulate)
+{
+    return accumulate ? _mm256_maskload_ps(y, mask8(n)) : _mm256_setzero_ps();
+}
+
+TLM_INLINE void sums_store(float *y, int n, __m256 v) { _mm256_maskstore_ps(y, mask8(n), v); }
+
+/* Q8_0 (signed levels) and Q4_0 (levels 0..15, offset in corr). */
+TLM_INLINE void tile32_shape(bool is_signed, int nr, float *y, int64_t ldy, int rows,
+                             bool accumulate, const char *p, int64_t n_units, const char *xq,
+                             int64_t xs)
+{
+    for (int h = 0; h < 2 && 8 * h < rows; h++) {
+        const int n = rows - 8 * h;
+        __m256 a[NR];
+#pragma GCC unroll 8
+        for (int t = 0; t < nr; t++)
+            a[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
+        const char *pu = p;
+        for (int64_t u = 0; u < n_units; u++, pu += PACK32) {
+            const char *xu = xq + u * (int64_t)sizeof(xq32);
+            __m256i s[NR];
+            if (is_signed) {
+#pragma GCC unroll 8
+                for (int t = 0; t < nr; t++)
+                    s[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                for (int kk = 0; kk < 8; kk++) {
+                    __m256i wv = load_i(pu + 64 * kk + 32 * h), aw = _mm256_abs_epi8(wv);
+#pragma GCC unroll 8
+                    for (int t = 0; t < nr; t++) {
+                        __m256i xv = _mm256_sign_epi8(bcast32(xu + t * xs + 4 * kk), wv);
+                        s[t] = _mm256_add_epi32(
+                            s[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), ones16()));
+                    }
+                }
+            } else {
+                __m256i s16[NR];
+#pragma GCC unroll 8
+                for (int t = 0; t < nr; t++)
+                    s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                for (int kk = 0; kk < 8; kk++) {
+                    __m256i wv = load_i(pu + 64 * kk + 32 * h);
+#pragma GCC unroll 8
+                    for (int t = 0; t < nr; t++)
+                        s16[t] = _mm256_add_epi16(
+                            s16[t], _mm256_maddubs_epi16(wv, bcast32(xu + t * xs + 4 * kk)));
+                }
+#pragma GCC unroll 8
+                for (int t = 0; t < nr; t++)
+                    s[t] = _mm256_add_epi32(_mm256_madd_epi16(s16[t], ones16()),
+                                            bcast32(&((const xq32 *)(xu + t * xs))->corr));
+            }
+            __m256 dw = _mm256_load_ps((const float *)(pu + 512) + 8 * h);
+#pragma GCC unroll 8
+            for (int t = 0; t < nr; t++) {
+                __m256 dx = _mm256_set1_ps(((const xq32 *)(xu + t * xs))->d);
+                a[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(dw, dx), a[t]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < nr; t++)
+            sums_store(y + t * ldy + 8 * h, n, a[t]);
+    }
+}
+
+/* Q4_K (group = 8: levels 0..15) and Q5_K (group = 4: levels 0..31): int16 sums of `group`
+ * vpmaddubsw, widened by vpmaddwd against (sc, sc). */
+TLM_INLINE void tile_ka_shape(int group_kk, int nr, float *y, int64_t ldy, int rows,
+                              bool accumulate, const char *p, int64_t n_units, const char *xq,
+                              int64_t xs)
+{
+    for (int h = 0; h < 2 && 8 * h < rows; h++) {
+        const int n = rows - 8 * h;
+        __m256 a[NR];
+#pragma GCC unroll 8
+        for (int t = 0; t < nr; t++)
+            a[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
+        const char *pu = p;
+        for (int64_t u = 0; u < n_units; u++, pu += PACK_KA) {
+            const char *xu = xq + u * (int64_t)sizeof(xq256);
+            __m256i isum[NR], msum[NR];
+#pragma GCC unroll 8
+            for (int t = 0; t < nr; t++)
+                isum[t] = msum[t] = _mm256_setzero_si256();
+            for (int s = 0; s < 8; s++) {
+                __m256i sc = load_i(pu + KA_SC + 64 * s + 32 * h);
+#pragma GCC unroll 2
+                for (int k0 = 0; k0 < 8; k0 += group_kk) {
+                    __m256i s16[NR];
+#pragma GCC unroll 8
+                    for (int t = 0; t < nr; t++)
+                        s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                    for (int kk = k0; kk < k0 + group_kk; kk++) {
+                        __m256i wv = load_i(pu + 64 * (8 * s + kk) + 32 * h);
+#pragma GCC unroll 8
+                        for (int t = 0; t < nr; t++)
+                            s16[t] = _mm256_add_epi16(
+                                s16[t],
+                                _mm256_maddubs_epi16(wv, bcast32(xu + t * xs + 32 * s + 4 * kk)));
+                    }
+#pragma GCC unroll 8
+                    for (int t = 0; t < nr; t++)
+                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+                }
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                __m256i m = load_i(pu + KA_M + 64 * i + 32 * h);
+#pragma GCC unroll 8
+                for (int t = 0; t < nr; t++)
+                    msum[t] = _mm256_add_epi32(
+                        msum[t],
+                        _mm256_madd_epi16(m, bcast32(((const xq256 *)(xu + t * xs))->s32 + 2 * i)));
+            }
+            __m256 dv = _mm256_load_ps((const float *)(pu + KA_D) + 8 * h);
+            __m256 ndmin = _mm256_load_ps((const float *)(pu + KA_NDMIN) + 8 * h);
+#pragma GCC unroll 8
+            for (int t = 0; t < nr; t++) {
+                __m256 dx = _mm256_set1_ps(((const xq256 *)(xu + t * xs))->d);
+                a[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dv, dx), a[t]);
+                a[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum[t]), _mm256_mul_ps(ndmin, dx), a[t]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < nr; t++)
+            sums_store(y + t * ldy + 8 * h, n, a[t]);
+    }
+}
+
+/* Q6_K: pairs of vpmaddubsw per int16 sum, widened against (sc, sc), minus 32 sum sc * s16. */
+TLM_INLINE void tile_k6_shape(int nr, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *p, int64_t n_units, const char *xq, int64_t xs)
+{
+    for (int h = 0; h < 2 && 8 * h < rows; h++) {
+        const int n = rows - 8 * h;
+        __m256 a[NR];
+#pragma GCC unroll 8
+        for (int t = 0; t < nr; t++)
+            a[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
+        const char *pu = p;
+        for (int64_t u = 0; u < n_units; u++, pu += PACK_K6) {
+            const char *xu = xq + u * (int64_t)sizeof(xq256);
+            __m256i isum[NR], csum[NR];
+#pragma GCC unroll 8
+            for (int t = 0; t < nr; t++)
+                isum[t] = csum[t] = _mm256_setzero_si256();
+            for (int s = 0; s < 16; s++) {
+                __m256i sc = load_i(pu + K6_SC + 64 * s + 32 * h);
+#pragma GCC unroll 2
+                for (int k0 = 0; k0 < 4; k0 += 2) {
+                    __m256i w0 = load_i(pu + 64 * (4 * s + k0) + 32 * h);
+                    __m256i w1 = load_i(pu + 64 * (4 * s + k0 + 1) + 32 * h);
+#pragma GCC unroll 8
+                    for (int t = 0; t < nr; t++) {
+                        const char *xk = xu + t * xs + 16 * s + 4 * k0;
+                        __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(w0, bcast32(xk)),
+                                                       _mm256_maddubs_epi16(w1, bcast32(xk + 4)));
+                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16, sc));
+                    }
+                }
+            }
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) {
+                __m256i scp = load_i(pu + K6_SCP + 64 * i + 32 * h);
+#pragma GCC unroll 8
+                for (int t = 0; t < nr; t++)
+                    csum[t] = _mm256_add_epi32(
+                        csum[t], _mm256_madd_epi16(
+                                     scp, bcast32(((const xq256 *)(xu + t * xs))->s16 + 2 * i)));
+            }
+            __m256 dv = _mm256_load_ps((const float *)(pu + K6_D) + 8 * h);
+#pragma GCC unroll 8
+            for (int t = 0; t < nr; t++) {
+                __m256 dx = _mm256_set1_ps(((const xq256 *)(xu + t * xs))->d);
+                __m256i v = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(csum[t], 5));
+                a[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(dv, dx), a[t]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < nr; t++)
+            sums_store(y + t * ldy + 8 * h, n, a[t]);
+    }
+}
+
+#define ARGS                                                                                       \
+    float *y, int64_t ldy, int rows, bool acc, const char *p, int64_t n, const char *xq, int64_t xs
+
+TLM_INLINE void tile_q8_0_shape(int nr, ARGS)
+{
+    tile32_shape(true, nr, y, ldy, rows, acc, p, n, xq, xs);
+}
+TLM_INLINE void tile_q4_0_shape(int nr, ARGS)
+{
+    tile32_shape(false, nr, y, ldy, rows, acc, p, n, xq, xs);
+}
+TLM_INLINE void tile_q4_K_shape(int nr, ARGS)
+{
+    tile_ka_shape(8, nr, y, ldy, rows, acc, p, n, xq, xs);
+}
+TLM_INLINE void tile_q5_K_shape(int nr, ARGS)
+{
+    tile_ka_shape(4, nr, y, ldy, rows, acc, p, n, xq, xs);
+}
+
+/* ---- decode: one token straight from the weights (as the VNNI file's gemv) ---------------- */
+
+/* Spreads prefetches (to L2) of [next, next + bytes) over the units of a call. */
+TLM_INLINE void prefetch_next(const char *next, int64_t bytes, int64_t i, int64_t n_units)
+{
+    if (!next) return;
+    const int64_t lines = (bytes + 63) / 64, per = (lines + n_units - 1) / n_units;
+    for (int64_t l = i * per; l < (i + 1) * per && l < lines; l++)
+        _mm_prefetch(next + 64 * l, _MM_HINT_T1);
+}
+
+TLM_INLINE __m256i madd_ones(__m256i s16) { return _mm256_madd_epi16(s16, ones16()); }
+
+TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumulate, const group *g,
+                           int64_t u0, int64_t n_units, const char *xq, const char *next)
+{
+    __m256 acc[2];
+    for (int h = 0; h < 2; h++)
+        acc[h] = sums_load(y + 8 * h, rows - 8 * h, accumulate);
+    for (int64_t u = u0; u < u0 + n_units; u++) {
+        prefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
+        for (int h = 0; h < 2 && 8 * h < rows; h++) {
+            if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
+                const xq32 *xb = (const xq32 *)xq + (u - u0);
+                __m256i w[8], s;
+                __m256 dw;
+                if (type == TLM_TYPE_Q8_0) {
+                    unit_q8_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q8_0));
+                    s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                    for (int kk = 0; kk < 8; kk++) {
+                        __m256i xv = _mm256_sign_epi8(bcast32(xb->q + 4 * kk), w[kk]);
+                        s = _mm256_add_epi32(
+                            s, madd_ones(_mm256_maddubs_epi16(_mm256_abs_epi8(w[kk]), xv)));
+                    }
+                } else {
+                    unit_q4_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q4_0));
+                    __m256i s16 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                    for (int kk = 0; kk < 8; kk++)
+                        s16 = _mm256_add_epi16(
+                            s16, _mm256_maddubs_epi16(w[kk], bcast32(xb->q + 4 * kk)));
+                    s = _mm256_add_epi32(madd_ones(s16), bcast32(&xb->corr));
+                }
+                __m256 dwx = _mm256_mul_ps(dw, _mm256_set1_ps(xb->d));
+                acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dwx, acc[h]);
+            } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
+                const bool five = type == TLM_TYPE_Q5_K;
+                const xq256 *xb = (const xq256 *)xq + (u - u0);
+                const int64_t off = u * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
+                ka_head hd;
+                ka_header(&hd, g, full, h, off);
+                __m256i qh[2][4];
+                if (five) {
+                    load8x4(qh[0], g, full, h, off + 16);
+                    load8x4(qh[1], g, full, h, off + 32);
+                }
+                __m256i isum = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    __m256i s16lo = _mm256_setzero_si256(), s16hi = _mm256_setzero_si256();
+#pragma GCC unroll 2
+                    for (int half = 0; half < 2; half++) {
+                        __m256i t[4], lo[4], hi[4];
+                        load8x4(t, g, full, h, off + (five ? 48 : 16) + 32 * j + 16 * half);
+                        ka_levels(lo, hi, t, qh[half], five, j);
+#pragma GCC unroll 4
+                        for (int kk = 0; kk < 4; kk++) {
+                            const int8_t *xk = xb->q + 64 * j + 16 * half + 4 * kk;
+                            s16lo =
+                                _mm256_add_epi16(s16lo, _mm256_maddubs_epi16(lo[kk], bcast32(xk)));
+                            s16hi = _mm256_add_epi16(
+                                s16hi, _mm256_maddubs_epi16(hi[kk], bcast32(xk + 32)));
+                        }
+                        if (five || half == 1) { /* Q5_K: int16 holds 4 products' pairs */
+                            isum = _mm256_add_epi32(isum,
+                                                    _mm256_madd_epi16(s16lo, ka_scale(&hd, 2 * j)));
+                            isum = _mm256_add_epi32(
+                                isum, _mm256_madd_epi16(s16hi, ka_scale(&hd, 2 * j + 1)));
+                            s16lo = s16hi = _mm256_setzero_si256();
+                        }
+                    }
+                }
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+                    msum = _mm256_add_epi32(
+                        msum, _mm256_madd_epi16(ka_mins(&hd, i), bcast32(xb->s32 + 2 * i)));
+                __m256 dx = _mm256_set1_ps(xb->d);
+                acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(hd.d, dx), acc[h]);
+                acc[h] =
+                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(hd.ndmin, dx), acc[h]);
+            } else {
+                const xq256 *xb = (const xq256 *)xq + (u - u0);
+                const int64_t off = u * (int64_t)sizeof(block_q6_K);
+                __m256i sc[4];
+                __m256 d;
+                k6_header(sc, &d, g, full, h, off);
+                __m256i isum = _mm256_setzero_si256(), csum = _mm256_setzero_si256();
+#pragma GCC unroll 2
+                for (int h6 = 0; h6 < 2; h6++)
+#pragma GCC unroll 2
+                    for (int p = 0; p < 2; p++) {
+                        __m256i a[4], b[4], c[4];
+                        load8x4(a, g, full, h, off + 64 * h6 + 16 * p);
+                        load8x4(b, g, full, h, off + 64 * h6 + 32 + 16 * p);
+                        load8x4(c, g, full, h, off + 128 + 32 * h6 + 16 * p);
+#pragma GCC unroll 4
+                        for (int grp = 0; grp < 4; grp++) {
+                            const int sb = 8 * h6 + 2 * grp + p;
+                            const __m256i scs = k6_scale(sc, sb);
+#pragma GCC unroll 2
+                            for (int k0 = 0; k0 < 4; k0 += 2) {
+                                const int8_t *xk = xb->q + 16 * sb + 4 * k0;
+                                __m256i s16 = _mm256_add_epi16(
+                                    _mm256_maddubs_epi16(k6_level(a[k0], b[k0], c[k0], grp),
+                                                         bcast32(xk)),
+                                    _mm256_maddubs_epi16(
+                                        k6_level(a[k0 + 1], b[k0 + 1], c[k0 + 1], grp),
+                                        bcast32(xk + 4)));
+                                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(s16, scs));
+                            }
+                        }
+                    }
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++)
+                    csum = _mm256_add_epi32(
+                        csum, _mm256_madd_epi16(k6_pair(sc, i), bcast32(xb->s16 + 2 * i)));
+                __m256i v = _mm256_sub_epi32(isum, _mm256_slli_epi32(csum, 5));
+                acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v),
+                                         _mm256_mul_ps(d, _mm256_set1_ps(xb->d)), acc[h]);
+            }
+        }
+    }
+    for (int h = 0; h < 2 && 8 * h < rows; h++)
+        sums_store(y + 8 * h, rows - 8 * h, acc[h]);
+}
+
+#define GEMV_FN(name, type)                                                                        \
+    static void name(float *y, int rows, bool accumulate, const char *w, uint64_t w_row_bytes,     \
+                     int64_t u0, int64_t n_units, const char *xq, const char *next)                \
+    {                                                                                              \
+        group g;                                                                                   \
+        if (rows == TLM_QROWS) {                                                                   \
+            group_init(&g, true, w, w_row_bytes, rows);                                            \
+            gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                \
+        } else {                                                                                   \
+            group_init(&g, false, w, w_row_bytes, rows);                                           \
+            gemv_units(type, false, y, rows, accumulate, &g, u0, n_units, xq, next);               \
+        }                                                                                          \
+    }
+
+GEMV_FN(gemv_q8_0, TLM_TYPE_Q8_0)
+GEMV_FN(gemv_q4_0, TLM_TYPE_Q4_0)
+GEMV_FN(gemv_q4_K, TLM_TYPE_Q4_K)
+GEMV_FN(gemv_q5_K, TLM_TYPE_Q5_K)
+GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
+
+/* The tile for any nr <= NR: one body per shape. */
+#define TILE_DISPATCH(name, shape)                                                                 \
+    static void name(float *y, int64_t ldy, int rows, bool acc, int nr, const void *p, int64_t n,  \
+                     const char *xq, int64_t xs)                                                   \
+    {                                                                                              \
+        switch (nr) {                                                                              \
+        case 1:                                                                                    \
+            shape(1, y, ldy, rows, acc, p, n, xq, xs);                                             \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            shape(2, y, ldy, rows, acc, p, n, xq, xs);                                             \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            shape(3, y, ldy, rows, acc, p, n, xq, xs);                                             \
+            break;                                                                                 \
+        default:                                                                                   \
+            shape(NR, y, ldy, rows, acc, p, n, xq, xs);                                            \
+            break;                                                                                 \
+        }                                                                                          \
+    }
+
+TILE_DISPATCH(tile_q8_0, tile_q8_0_shape)
+TILE_DISPATCH(tile_q4_0, tile_q4_0_shape)
+TILE_DISPATCH(tile_q4_K, tile_q4_K_shape)
+TILE_DISPATCH(tile_q5_K, tile_q5_K_shape)
+TILE_DISPATCH(tile_q6_K, tile_k6_shape)
+
+/* ---- the matmul slots --------------------------------------------------------------------- */
+
+#define OPS(type, unit_, pack_bytes_, x_type, quantize)                                            \
+    static const tlm_qmatmul_ops ops_##type = {.unit = unit_,                                      \
+                                               .unit_bytes = sizeof(block_##type),                 \
+                                               .pack_bytes = pack_bytes_,                          \
+                                               .x_bytes = sizeof(x_type),                          \
+                                               .nr = NR,                                           \
+                                               .quantize_x = quantize,                             \
+                                               .pack = pack_##type,                                \
+                                               .tile = tile_##type,                                \
+                                               .gemv = gemv_##type};
+
+OPS(q8_0, 32, PACK32, xq32, quantize_x_q8_0)
+OPS(q4_0, 32, PACK32, xq32, quantize_x_q4_0)
+OPS(q4_K, 256, PACK_KA, xq256, quantize_x256)
+OPS(q5_K, 256, PACK_KA, xq256, quantize_x256)
+OPS(q6_K, 256, PACK_K6, xq256, quantize_x256)
+
+#define MATMUL_SLOT(name, ops)                                                                     \
+    void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
+              int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
+    {                                                                                              \
+        tlm_qmatmul_blocked(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);            \
+    }
+
+MATMUL_SLOT(tlm_matmul_q8_0_avx2, ops_q8_0)
+MATMUL_SLOT(tlm_matmul_q4_0_avx2, ops_q4_0)
+MATMUL_SLOT(tlm_matmul_q4_K_avx2, ops_q4_K)
+MATMUL_SLOT(tlm_matmul_q5_K_avx2, ops_q5_K)
+MATMUL_SLOT(tlm_matmul_q6_K_avx2, ops_q6_K)

@@ -1,0 +1,800 @@
+/* qmatmul_avx512vnni.c - AVX-512 VNNI kernels of the quantized matmuls (Q8_0, Q4_0, Q4_K,
+ * Q5_K, Q6_K): activation quantizers, weight packing and register tiles for the loop nest of
+ * qmatmul_blocked.c, which describes the packed layout and the summation order.
+ *
+ * vpdpbusd multiplies unsigned bytes (the packed weight levels) by signed bytes (4 broadcast
+ * activation bytes) and adds each group of 4 into a dword lane: 64 products per instruction,
+ * exact in int32. Levels are made unsigned when packing, and the offset is taken back out
+ * with the activation sums, which the quantizers store beside each block:
+ *   Q8_0  levels w + 128: subtract 128 * sum(q) (the accumulator starts there)
+ *   Q4_0  levels 0..15:   subtract 8 * sum(q)
+ *   Q4_K, Q5_K  levels 0..15 / 0..31; the mins give sum_s m_s * sum_s(q), by vpdpwssd on
+ *         16-bit pairs (m_2i, m_2i+1) x (sum_2i, sum_2i+1)
+ *   Q6_K  levels 0..63: subtract 32 * sum_s sc_s * sum_s(q), also by vpdpwssd
+ * The K-quants' sub-block scales multiply the int32 sub-block sums (vpmulld); each unit ends
+ * in one float multiply-add per scale: acc += float(isum) * (dw * d).
+ *
+ * Weights reach the lanes by transposing 16-byte pieces of 16 rows (load16x4: 16 loads into
+ * 128-bit slots, then a 4 x 4 dword transpose per slot); the shuffle pipes that does this
+ * are the limit of decode, so every piece is loaded once per unit, scales included.
+ *
+ * Prefill (n_tok > 1): units are packed once per token block, then tiles of 16 rows by up to
+ * NR tokens run over them; every weight vector loaded from the packed (L1) buffer serves NR
+ * tokens, and every activation broadcast is a memory operand.
+ * Decode (n_tok == 1): gemv does the same arithmetic straight from the weights, one row group
+ * at a time, while prefetching the next group's rows into L2 (a single sequential stream,
+ * which memory serves much faster than 16 interleaved row streams). */
+#include <string.h>
+
+#include "kernels_impl.h"
+#include "qmatmul_blocked.h"
+#include "quant.h"
+#include "simd_avx512.h"
+
+enum { NR = 6 }; /* tokens per tile */
+
+/* ---- quantized activations (the rule is in qmatmul_ref.c) ----------------------------- */
+
+typedef struct xq32 { /* one block of 32 for Q8_0 and Q4_0 weights */
+    int8_t q[32];
+    float d;
+    int32_t corr; /* -offset * sum(q): the packed levels' offset taken back out */
+} xq32;
+
+typedef struct xq256 { /* one block of 256 for the K-quants */
+    int8_t q[256];
+    float d;
+    int16_t s16[16]; /* sums of each 16 q */
+    int16_t s32[8];  /* sums of each 32 q */
+} xq256;
+
+/* 127 / amax, or 0 for a block too small to scale (see qmatmul_ref.c). */
+TLM_INLINE float inv_scale(float amax) { return amax >= 0x1p-96f ? 127.0f / amax : 0.0f; }
+
+TLM_INLINE void quantize_x32(void *xq, const float *x, int64_t n_units, int offset)
+{
+    xq32 *o = xq;
+    for (int64_t u = 0; u < n_units; u++, x += 32) {
+        __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+        __m512 id = _mm512_set1_ps(inv_scale(amax));
+        /* vcvtps2dq rounds to nearest even, as lrintf does in the reference */
+        __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, id));
+        __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, id));
+        _mm_storeu_si128((__m128i *)o[u].q, _mm512_cvtepi32_epi8(qa));
+        _mm_storeu_si128((__m128i *)(o[u].q + 16), _mm512_cvtepi32_epi8(qb));
+        o[u].d = amax / 127.0f;
+        o[u].corr = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+    }
+}
+
+static void quantize_x_q8_0(void *xq, const float *x, int64_t n_units)
+{
+    quantize_x32(xq, x, n_units, 128);
+}
+
+static void quantize_x_q4_0(void *xq, const float *x, int64_t n_units)
+{
+    quantize_x32(xq, x, n_units, 8);
+}
+
+static void quantize_x256(void *xq, const float *x, int64_t n_units)
+{
+    xq256 *o = xq;
+    for (int64_t u = 0; u < n_units; u++, x += 256) {
+        __m512 m = _mm512_setzero_ps();
+        for (int j = 0; j < 16; j++)
+            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + 16 * j)));
+        float amax = _mm512_reduce_max_ps(m);
+        __m512 id = _mm512_set1_ps(inv_scale(amax));
+        for (int j = 0; j < 16; j++) {
+            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * j), id));
+            _mm_storeu_si128((__m128i *)(o[u].q + 16 * j), _mm512_cvtepi32_epi8(q));
+            o[u].s16[j] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+        for (int j = 0; j < 8; j++)
+            o[u].s32[j] = (int16_t)(o[u].s16[2 * j] + o[u].s16[2 * j + 1]);
+        o[u].d = amax / 127.0f;
+    }
+}
+
+/* ---- loading weights: 16 rows, one per dword lane ----------------------------------------- */
+
+/* The rows of a group. A full group (16 rows) is a base and a stride: row 4c + j is at
+ * base + j * rb + c * r4, which the loads reach through a few registers; a partial group
+ * lists its rows, the last real row standing in for missing ones (its lanes are computed
+ * and never stored). */
+typedef struct group {
+    const char *base; /* full */
+    uint64_t rb, r4;
+    const char *row[TLM_QROWS]; /* partial */
+} group;
+
+TLM_INLINE void group_init(group *g, bool full, const char *w, uint64_t w_row_bytes, int rows)
+{
+    g->base = w;
+    g->rb = w_row_bytes;
+    g->r4 = 4 * w_row_bytes;
+    if (!full)
+        for (int r = 0; r < TLM_QROWS; r++)
+            g->row[r] = w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
+}
+
+/* v[j] = the 16 bytes at off of rows j, 4 + j, 8 + j, 12 + j in its 128-bit slots. For a full
+ * group the address is hidden from the optimiser once per call, so that it forms the 16 row
+ * addresses from 4 pointers and the strides instead of keeping 16 (more than x86 has). */
+TLM_INLINE void load_quads(__m512i v[4], const group *g, bool full, int64_t off)
+{
+    const char *b = g->base + off;
+    if (full) __asm__("" : "+r"(b));
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const char *bj = b + (uint64_t)j * g->rb;
+        const char *p[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            p[c] = full ? bj + (uint64_t)c * g->r4 : g->row[4 * c + j] + off;
+        v[j] = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p[0]));
+        v[j] = _mm512_inserti32x4(v[j], _mm_loadu_si128((const __m128i *)p[1]), 1);
+        v[j] = _mm512_inserti32x4(v[j], _mm_loadu_si128((const __m128i *)p[2]), 2);
+        v[j] = _mm512_inserti32x4(v[j], _mm_loadu_si128((const __m128i *)p[3]), 3);
+    }
+}
+
+/* t[kk] lane r = dword kk of the 16 bytes at row r + off, kk < 4: 16 loads into 128-bit
+ * slots, then a 4 x 4 dword transpose inside each slot. */
+TLM_INLINE void load16x4(__m512i t[4], const group *g, bool full, int64_t off)
+{
+    __m512i v[4];
+    load_quads(v, g, full, off);
+    __m512i a0 = _mm512_unpacklo_epi32(v[0], v[1]), a1 = _mm512_unpackhi_epi32(v[0], v[1]);
+    __m512i a2 = _mm512_unpacklo_epi32(v[2], v[3]), a3 = _mm512_unpackhi_epi32(v[2], v[3]);
+    t[0] = _mm512_unpacklo_epi64(a0, a2);
+    t[1] = _mm512_unpackhi_epi64(a0, a2);
+    t[2] = _mm512_unpacklo_epi64(a1, a3);
+    t[3] = _mm512_unpackhi_epi64(a1, a3);
+}
+
+/* Lane r: dword kk of the 16 bytes at row r + off (a quarter of load16x4's shuffles). */
+TLM_INLINE __m512i load16x1(const group *g, bool full, int64_t off, int kk)
+{
+    __m512i v[4];
+    load_quads(v, g, full, off);
+    __m512i a = kk < 2 ? _mm512_unpacklo_epi32(v[0], v[1]) : _mm512_unpackhi_epi32(v[0], v[1]);
+    __m512i b = kk < 2 ? _mm512_unpacklo_epi32(v[2], v[3]) : _mm512_unpackhi_epi32(v[2], v[3]);
+    return kk % 2 ? _mm512_unpackhi_epi64(a, b) : _mm512_unpacklo_epi64(a, b);
+}
+
+/* The low (high) 16 bits of each lane, an f16, widened to float. */
+TLM_INLINE __m512 f16_low(__m512i v) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)); }
+TLM_INLINE __m512 f16_high(__m512i v) { return f16_low(_mm512_srli_epi32(v, 16)); }
+
+TLM_INLINE void store(void *p, __m512i v) { _mm512_store_si512(p, v); }
+TLM_INLINE __m512i bytes(int b) { return _mm512_set1_epi8((char)b); }
+TLM_INLINE __m512i low4(__m512i v) { return _mm512_and_si512(v, bytes(0x0f)); }
+TLM_INLINE __m512i high4(__m512i v) { return low4(_mm512_srli_epi32(v, 4)); }
+
+/* Byte b (0..3) of each dword, zero-extended (pshufb: index 0x80 gives 0). */
+TLM_INLINE __m512i byte_u32(__m512i v, int b)
+{
+    const int z = (int)(0x80808000u + (unsigned)b);
+    return _mm512_shuffle_epi8(v, _mm512_set4_epi32(z + 12, z + 8, z + 4, z));
+}
+
+/* Bytes 2p, 2p + 1 of each dword as the two 16-bit halves, zero-extended (p = 0, 1). */
+TLM_INLINE __m512i bytes_u16x2(__m512i v, int p)
+{
+    const int z = (int)(0x80008000u + (unsigned)(2 * p) + ((unsigned)(2 * p + 1) << 16));
+    return _mm512_shuffle_epi8(v, _mm512_set4_epi32(z + 0x0c000c, z + 0x080008, z + 0x040004, z));
+}
+
+/* Q8_0 and Q4_0 unit at off: 8 vectors of unsigned levels (elements 4kk .. 4kk + 3) and the
+ * 16 scales. The scale is read as the low half of the block's first dword. */
+TLM_INLINE void unit_q8_0(__m512i w[8], __m512 *dw, const group *g, bool full, int64_t off)
+{
+    __m512i t[4];
+#pragma GCC unroll 16
+    for (int half = 0; half < 2; half++) {
+        load16x4(t, g, full, off + 2 + 16 * half);
+#pragma GCC unroll 16
+        for (int kk = 0; kk < 4; kk++)
+            w[4 * half + kk] = _mm512_xor_si512(t[kk], bytes(0x80));
+    }
+    *dw = f16_low(load16x1(g, full, off, 0));
+}
+
+TLM_INLINE void unit_q4_0(__m512i w[8], __m512 *dw, const group *g, bool full, int64_t off)
+{
+    __m512i t[4];
+    load16x4(t, g, full, off + 2);
+#pragma GCC unroll 16
+    for (int kk = 0; kk < 4; kk++) {
+        w[kk] = low4(t[kk]);      /* elements 4kk .. 4kk + 3 */
+        w[4 + kk] = high4(t[kk]); /* elements 16 + 4kk .. */
+    }
+    *dw = f16_low(load16x1(g, full, off, 0));
+}
+
+/* The 16 header bytes of a Q4_K / Q5_K block: d, dmin, then 12 bytes of 6-bit scales and
+ * mins (quant_unpack.h: k4_scale_min), per lane: bytes s of sc03 / m03 are sub-block s's
+ * scale / min for s < 4, of sc47 / m47 for s >= 4. */
+typedef struct ka_head {
+    __m512 d, ndmin; /* d and -dmin */
+    __m512i sc03, sc47, m03, m47;
+} ka_head;
+
+TLM_INLINE void ka_header(ka_head *o, const group *g, bool full, int64_t off)
+{
+    __m512i h[4];
+    load16x4(h, g, full, off);
+    o->d = f16_low(h[0]);
+    o->ndmin = _mm512_castsi512_ps(
+        _mm512_xor_si512(_mm512_castps_si512(f16_high(h[0])), _mm512_set1_epi32(INT32_MIN)));
+    const __m512i m6 = bytes(0x3f), hi2 = bytes(0x30);
+    o->sc03 = _mm512_and_si512(h[1], m6);
+    o->m03 = _mm512_and_si512(h[2], m6);
+    o->sc47 = _mm512_or_si512(low4(h[3]), _mm512_and_si512(_mm512_srli_epi32(h[1], 2), hi2));
+    o->m47 = _mm512_or_si512(high4(h[3]), _mm512_and_si512(_mm512_srli_epi32(h[2], 2), hi2));
+}
+
+/* Sub-block s's scale (int32 lanes), and the mins of sub-blocks 2i, 2i + 1 as 16-bit pairs. */
+TLM_INLINE __m512i ka_scale(const ka_head *h, int s)
+{
+    return byte_u32(s < 4 ? h->sc03 : h->sc47, s % 4);
+}
+TLM_INLINE __m512i ka_mins(const ka_head *h, int i)
+{
+    return bytes_u16x2(i < 2 ? h->m03 : h->m47, i % 2);
+}
+
+/* Bit s of each byte of v moved to bit 4 (other bits: garbage from the same byte). */
+TLM_INLINE __m512i bit_to_4(__m512i v, int s)
+{
+    return s <= 4 ? _mm512_slli_epi32(v, 4 - s) : _mm512_srli_epi32(v, s - 4);
+}
+
+/* Q4_K / Q5_K chunk j (32 bytes of qs at off + qs_off + 32j): sub-block 2j (lo) and 2j + 1
+ * (hi), 8 level vectors each; qh (Q5_K only) is load16x4 of qh bytes 0..15 and 16..31. */
+TLM_INLINE void ka_chunk(__m512i lo[8], __m512i hi[8], const group *g, bool full, int64_t qs_at,
+                         const __m512i qh[2][4], bool five, int j)
+{
+#pragma GCC unroll 16
+    for (int half = 0; half < 2; half++) {
+        __m512i t[4];
+        load16x4(t, g, full, qs_at + 32 * j + 16 * half);
+#pragma GCC unroll 16
+        for (int kk = 0; kk < 4; kk++) {
+            lo[4 * half + kk] = low4(t[kk]);
+            hi[4 * half + kk] = high4(t[kk]);
+            if (five) { /* level | fifth bit: A | (B & 0x10) is ternary-logic function 0xf8 */
+                lo[4 * half + kk] = _mm512_ternarylogic_epi32(
+                    lo[4 * half + kk], bit_to_4(qh[half][kk], 2 * j), bytes(0x10), 0xf8);
+                hi[4 * half + kk] = _mm512_ternarylogic_epi32(
+                    hi[4 * half + kk], bit_to_4(qh[half][kk], 2 * j + 1), bytes(0x10), 0xf8);
+            }
+        }
+    }
+}
+
+/* low 4 bits from `lo`, bits 4 and 5 from `hi` (already masked to 0x30): C ? A : B = 0xe4 */
+TLM_INLINE __m512i q6_join(__m512i lo, __m512i hi)
+{
+    return _mm512_ternarylogic_epi32(lo, hi, bytes(0x0f), 0xe4);
+}
+
+/* Q6_K, half h (128 elements), elements l with l % 32 in [16p, 16p + 16): w[grp][kk] holds
+ * sub-block 8h + 2 grp + p (element 128h + 32 grp + 16p + 4kk + i). */
+TLM_INLINE void k6_chunk(__m512i w[4][4], const group *g, bool full, int64_t off, int h, int p)
+{
+    const __m512i m2 = bytes(0x30);
+    __m512i a[4], b[4], c[4];
+    load16x4(a, g, full, off + 64 * h + 16 * p);       /* ql: groups 0 (low), 2 (high) */
+    load16x4(b, g, full, off + 64 * h + 32 + 16 * p);  /* ql: groups 1 (low), 3 (high) */
+    load16x4(c, g, full, off + 128 + 32 * h + 16 * p); /* qh: 2 bits per group */
+#pragma GCC unroll 16
+    for (int kk = 0; kk < 4; kk++) {
+        w[0][kk] = q6_join(a[kk], _mm512_and_si512(_mm512_slli_epi32(c[kk], 4), m2));
+        w[1][kk] = q6_join(b[kk], _mm512_and_si512(_mm512_slli_epi32(c[kk], 2), m2));
+        w[2][kk] = q6_join(_mm512_srli_epi32(a[kk], 4), _mm512_and_si512(c[kk], m2));
+        w[3][kk] =
+            q6_join(_mm512_srli_epi32(b[kk], 4), _mm512_and_si512(_mm512_srli_epi32(c[kk], 2), m2));
+    }
+}
+
+/* Q6_K scales: sc[kk] bytes are scales 4kk .. 4kk + 3; d is the block's last 2 bytes (the high
+ * half of the last dword of the 16 bytes at 194, which end with the block). */
+TLM_INLINE void k6_header(__m512i sc[4], __m512 *d, const group *g, bool full, int64_t off)
+{
+    load16x4(sc, g, full, off + 192);
+    *d = f16_high(load16x1(g, full, off + 194, 3));
+}
+
+/* Scale s sign-extended; scales 2i, 2i + 1 as signed 16-bit pairs. */
+TLM_INLINE __m512i k6_scale(const __m512i sc[4], int s)
+{
+    return _mm512_srai_epi32(_mm512_slli_epi32(sc[s / 4], 24 - 8 * (s % 4)), 24);
+}
+TLM_INLINE __m512i k6_pair(const __m512i sc[4], int i)
+{
+    return _mm512_srai_epi16(_mm512_slli_epi16(bytes_u16x2(sc[i / 2], i % 2), 8), 8);
+}
+
+/* ---- packing (prefill): the loaded vectors stored for the tiles --------------------------- */
+
+/* Q8_0 and Q4_0 pack to 8 vectors of levels then the 16 scales as float. */
+enum { PACK32 = 8 * 64 + 64 };
+
+/* Q4_K and Q5_K: levels [8 sub-blocks][8 dwords], then scales sc [8] (int32), mins as
+ * 16-bit pairs [4], d and -dmin (float). */
+enum {
+    KA_SC = 4096,
+    KA_M = KA_SC + 8 * 64,
+    KA_D = KA_M + 4 * 64,
+    KA_NDMIN = KA_D + 64,
+    PACK_KA = KA_NDMIN + 64
+};
+
+/* Q6_K: levels [16 sub-blocks][4 dwords], scales [16] (int32), scales as 16-bit pairs [8], d. */
+enum { K6_SC = 4096, K6_SCP = K6_SC + 16 * 64, K6_D = K6_SCP + 8 * 64, PACK_K6 = K6_D + 64 };
+
+TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t u0,
+                           int64_t n_units)
+{
+    for (int64_t u = u0; u < u0 + n_units; u++) {
+        if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
+            __m512i w[8];
+            __m512 dw;
+            if (type == TLM_TYPE_Q8_0)
+                unit_q8_0(w, &dw, g, full, u * (int64_t)sizeof(block_q8_0));
+            else
+                unit_q4_0(w, &dw, g, full, u * (int64_t)sizeof(block_q4_0));
+#pragma GCC unroll 16
+            for (int kk = 0; kk < 8; kk++)
+                store(o + 64 * kk, w[kk]);
+            _mm512_store_ps(o + 512, dw);
+            o += PACK32;
+        } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
+            const bool five = type == TLM_TYPE_Q5_K;
+            const int64_t off = u * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
+            ka_head h;
+            ka_header(&h, g, full, off);
+            _mm512_store_ps(o + KA_D, h.d);
+            _mm512_store_ps(o + KA_NDMIN, h.ndmin);
+#pragma GCC unroll 16
+            for (int s = 0; s < 8; s++)
+                store(o + KA_SC + 64 * s, ka_scale(&h, s));
+#pragma GCC unroll 16
+            for (int i = 0; i < 4; i++)
+                store(o + KA_M + 64 * i, ka_mins(&h, i));
+            __m512i qh[2][4];
+            if (five) {
+                load16x4(qh[0], g, full, off + 16);
+                load16x4(qh[1], g, full, off + 32);
+            }
+#pragma GCC unroll 16
+            for (int j = 0; j < 4; j++) {
+                __m512i lo[8], hi[8];
+                ka_chunk(lo, hi, g, full, off + (five ? 48 : 16), qh, five, j);
+#pragma GCC unroll 16
+                for (int kk = 0; kk < 8; kk++) {
+                    store(o + 64 * (8 * (2 * j) + kk), lo[kk]);
+                    store(o + 64 * (8 * (2 * j + 1) + kk), hi[kk]);
+                }
+            }
+            o += PACK_KA;
+        } else {
+            const int64_t off = u * (int64_t)sizeof(block_q6_K);
+#pragma GCC unroll 16
+            for (int h = 0; h < 2; h++)
+#pragma GCC unroll 16
+                for (int p = 0; p < 2; p++) {
+                    __m512i w[4][4];
+                    k6_chunk(w, g, full, off, h, p);
+#pragma GCC unroll 16
+                    for (int grp = 0; grp < 4; grp++)
+#pragma GCC unroll 16
+                        for (int kk = 0; kk < 4; kk++)
+                            store(o + 64 * (4 * (8 * h + 2 * grp + p) + kk), w[grp][kk]);
+                }
+            __m512i sc[4];
+            __m512 d;
+            k6_header(sc, &d, g, full, off);
+#pragma GCC unroll 16
+            for (int s = 0; s < 16; s++)
+                store(o + K6_SC + 64 * s, k6_scale(sc, s));
+#pragma GCC unroll 16
+            for (int i = 0; i < 8; i++)
+                store(o + K6_SCP + 64 * i, k6_pair(sc, i));
+            _mm512_store_ps(o + K6_D, d);
+            o += PACK_K6;
+        }
+    }
+}
+
+#define PACK_FN(name, type)                                                                        \
+    static void name(void *dst, const char *w, uint64_t w_row_bytes, int rows, int64_t u0,         \
+                     int64_t n_units)                                                              \
+    {                                                                                              \
+        group g;                                                                                   \
+        if (rows == TLM_QROWS) {                                                                   \
+            group_init(&g, true, w, w_row_bytes, rows);                                            \
+            pack_units(type, true, dst, &g, u0, n_units);                                          \
+        } else {                                                                                   \
+            group_init(&g, false, w, w_row_bytes, rows);                                           \
+            pack_units(type, false, dst, &g, u0, n_units);                                         \
+        }                                                                                          \
+    }
+
+PACK_FN(pack_q8_0, TLM_TYPE_Q8_0)
+PACK_FN(pack_q4_0, TLM_TYPE_Q4_0)
+PACK_FN(pack_q4_K, TLM_TYPE_Q4_K)
+PACK_FN(pack_q5_K, TLM_TYPE_Q5_K)
+PACK_FN(pack_q6_K, TLM_TYPE_Q6_K)
+
+/* ---- register tiles ---------------------------------------------------------------------- */
+
+TLM_INLINE __m512i bcast32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+TLM_INLINE __m512i load_i(const char *p) { return _mm512_load_si512(p); }
+
+/* acc + w . (the 4 signed bytes at p, broadcast): vpdpbusd with an embedded-broadcast memory
+ * operand (GCC 12 loads the broadcast into a register first otherwise). */
+TLM_INLINE __m512i dpbusd_bcast(__m512i acc, __m512i w, const void *p)
+{
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)p));
+    return acc;
+}
+
+/* The running sums of a tile: lanes r < rows of y[t * ldy, + 16), or zeros. */
+TLM_INLINE __m512 sums_load(const float *y, int rows, bool accumulate)
+{
+    return accumulate ? _mm512_maskz_loadu_ps(mask16(rows), y) : _mm512_setzero_ps();
+}
+
+TLM_INLINE void sums_store(float *y, int rows, __m512 v)
+{
+    _mm512_mask_storeu_ps(y, mask16(rows), v);
+}
+
+/* Q8_0 and Q4_0: per unit, 8 vpdpbusd from the offset correction, then one multiply-add. */
+TLM_INLINE void tile32_shape(int nr, float *y, int64_t ldy, int rows, bool accumulate,
+                             const char *p, int64_t n_units, const char *xq, int64_t xs)
+{
+    __m512 a[NR];
+#pragma GCC unroll 16
+    for (int t = 0; t < nr; t++)
+        a[t] = sums_load(y + t * ldy, rows, accumulate);
+    for (int64_t u = 0; u < n_units; u++, p += PACK32) {
+        const char *xu = xq + u * (int64_t)sizeof(xq32);
+        __m512i s[NR];
+#pragma GCC unroll 16
+        for (int t = 0; t < nr; t++)
+            s[t] = bcast32(&((const xq32 *)(xu + t * xs))->corr);
+#pragma GCC unroll 8
+        for (int kk = 0; kk < 8; kk++) {
+            __m512i wv = load_i(p + 64 * kk);
+#pragma GCC unroll 16
+            for (int t = 0; t < nr; t++)
+                s[t] = dpbusd_bcast(s[t], wv, xu + t * xs + 4 * kk);
+        }
+        __m512 dw = _mm512_load_ps(p + 512);
+#pragma GCC unroll 16
+        for (int t = 0; t < nr; t++) {
+            __m512 dx = _mm512_set1_ps(((const xq32 *)(xu + t * xs))->d);
+            a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dw, dx), a[t]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < nr; t++)
+        sums_store(y + t * ldy, rows, a[t]);
+}
+
+/* Q4_K and Q5_K: 8 sub-blocks of 32 (8 vpdpbusd, times the scale), the mins by vpdpwssd. */
+TLM_INLINE void tile_ka_shape(int nr, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *p, int64_t n_units, const char *xq, int64_t xs)
+{
+    __m512 a[NR];
+#pragma GCC unroll 16
+    for (int t = 0; t < nr; t++)
+        a[t] = sums_load(y + t * ldy, rows, accumulate);
+    for (int64_t u = 0; u < n_units; u++, p += PACK_KA) {
+        const char *xu = xq + u * (int64_t)sizeof(xq256);
+        __m512i isum[NR], msum[NR];
+#pragma GCC unroll 16
+        for (int t = 0; t < nr; t++)
+            isum[t] = msum[t] = _mm512_setzero_si512();
+        for (int s = 0; s < 8; s++) {
+            __m512i is[NR];
+#pragma GCC unroll 16
+            for (int t = 0; t < nr; t++)
+                is[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int kk = 0; kk < 8; kk++) {
+                __m512i wv = load_i(p + 64 * (8 * s + kk));
+#pragma GCC unroll 16
+                for (int t = 0; t < nr; t++)
+                    is[t] = dpbusd_bcast(is[t], wv, xu + t * xs + 32 * s + 4 * kk);
+            }
+            __m512i sc = load_i(p + KA_SC + 64 * s);
+#pragma GCC unroll 16
+            for (int t = 0; t < nr; t++)
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(is[t], sc));
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            __m512i m = load_i(p + KA_M + 64 * i);
+#pragma GCC unroll 16
+            for (int t = 0; t < nr; t++)
+                msum[t] = _mm512_dpwssd_epi32(msum[t], m,
+                                              bcast32(((const xq256 *)(xu + t * xs))->s32 + 2 * i));
+        }
+        __m512 dv = _mm512_load_ps(p + KA_D), ndmin = _mm512_load_ps(p + KA_NDMIN);
+#pragma GCC unroll 16
+        for (int t = 0; t < nr; t++) {
+            __m512 dx = _mm512_set1_ps(((const xq256 *)(xu + t * xs))->d);
+            a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dv, dx), a[t]);
+            a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum[t]), _mm512_mul_ps(ndmin, dx), a[t]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < nr; t++)
+        sums_store(y + t * ldy, rows, a[t]);
+}
+
+/* Q6_K: 16 sub-blocks of 16 (4 vpdpbusd, times the scale), minus 32 sum_s sc_s sum_s(q). */
+TLM_INLINE void tile_k6_shape(int nr, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *p, int64_t n_units, const char *xq, int64_t xs)
+{
+    __m512 a[NR];
+#pragma GCC unroll 16
+    for (int t = 0; t < nr; t++)
+        a[t] = sums_load(y + t * ldy, rows, accumulate);
+    for (int64_t u = 0; u < n_units; u++, p += PACK_K6) {
+        const char *xu = xq + u * (int64_t)sizeof(xq256);
+        __m512i isum[NR], csum[NR];
+#pragma GCC unroll 16
+        for (int t = 0; t < nr; t++)
+            isum[t] = csum[t] = _mm512_setzero_si512();
+        for (int s = 0; s < 16; s++) {
+            __m512i is[NR];
+#pragma GCC unroll 16
+            for (int t = 0; t < nr; t++)
+                is[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int kk = 0; kk < 4; kk++) {
+                __m512i wv = load_i(p + 64 * (4 * s + kk));
+#pragma GCC unroll 16
+                for (int t = 0; t < nr; t++)
+                    is[t] = dpbusd_bcast(is[t], wv, xu + t * xs + 16 * s + 4 * kk);
+            }
+            __m512i sc = load_i(p + K6_SC + 64 * s);
+#pragma GCC unroll 16
+            for (int t = 0; t < nr; t++)
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(is[t], sc));
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            __m512i scp = load_i(p + K6_SCP + 64 * i);
+#pragma GCC unroll 16
+            for (int t = 0; t < nr; t++)
+                csum[t] = _mm512_dpwssd_epi32(csum[t], scp,
+                                              bcast32(((const xq256 *)(xu + t * xs))->s16 + 2 * i));
+        }
+        __m512 dv = _mm512_load_ps(p + K6_D);
+#pragma GCC unroll 16
+        for (int t = 0; t < nr; t++) {
+            __m512 dx = _mm512_set1_ps(((const xq256 *)(xu + t * xs))->d);
+            __m512i v = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(csum[t], 5));
+            a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(dv, dx), a[t]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < nr; t++)
+        sums_store(y + t * ldy, rows, a[t]);
+}
+
+/* ---- decode: one token straight from the weights ------------------------------------- */
+
+/* Spreads prefetches (to L2) of [next, next + bytes) over the units of a call: the next
+ * row group streams in from memory in order while this one is computed from L2. */
+TLM_INLINE void prefetch_next(const char *next, int64_t bytes, int64_t i, int64_t n_units)
+{
+    if (!next) return;
+    const int64_t lines = (bytes + 63) / 64, per = (lines + n_units - 1) / n_units;
+    for (int64_t l = i * per; l < (i + 1) * per && l < lines; l++)
+        _mm_prefetch(next + 64 * l, _MM_HINT_T1);
+}
+
+TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumulate, const group *g,
+                           int64_t u0, int64_t n_units, const char *xq, const char *next)
+{
+    __m512 acc = sums_load(y, rows, accumulate);
+    for (int64_t u = u0; u < u0 + n_units; u++) {
+        prefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
+        if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
+            const xq32 *xb = (const xq32 *)xq + (u - u0);
+            __m512i w[8];
+            __m512 dw;
+            if (type == TLM_TYPE_Q8_0)
+                unit_q8_0(w, &dw, g, full, u * (int64_t)sizeof(block_q8_0));
+            else
+                unit_q4_0(w, &dw, g, full, u * (int64_t)sizeof(block_q4_0));
+            /* two chains of 4, added exactly */
+            __m512i s0 = bcast32(&xb->corr), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int kk = 0; kk < 8; kk += 2) {
+                s0 = dpbusd_bcast(s0, w[kk], xb->q + 4 * kk);
+                s1 = dpbusd_bcast(s1, w[kk + 1], xb->q + 4 * kk + 4);
+            }
+            __m512 dwx = _mm512_mul_ps(dw, _mm512_set1_ps(xb->d));
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dwx, acc);
+        } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
+            const bool five = type == TLM_TYPE_Q5_K;
+            const xq256 *xb = (const xq256 *)xq + (u - u0);
+            const int64_t off = u * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
+            const int64_t qs_at = off + (five ? 48 : 16);
+            ka_head h;
+            ka_header(&h, g, full, off);
+            __m512i qh[2][4];
+            if (five) {
+                load16x4(qh[0], g, full, off + 16);
+                load16x4(qh[1], g, full, off + 32);
+            }
+            __m512i isum = _mm512_setzero_si512(), msum = _mm512_setzero_si512();
+            /* levels are made and used 4 vectors at a time, to stay within 32 registers */
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 2
+                for (int half = 0; half < 2; half++) {
+                    __m512i t[4];
+                    load16x4(t, g, full, qs_at + 32 * j + 16 * half);
+#pragma GCC unroll 4
+                    for (int kk = 0; kk < 4; kk++) {
+                        __m512i lo = low4(t[kk]), hi = high4(t[kk]);
+                        if (five) {
+                            lo = _mm512_ternarylogic_epi32(lo, bit_to_4(qh[half][kk], 2 * j),
+                                                           bytes(0x10), 0xf8);
+                            hi = _mm512_ternarylogic_epi32(hi, bit_to_4(qh[half][kk], 2 * j + 1),
+                                                           bytes(0x10), 0xf8);
+                        }
+                        const int8_t *xk = xb->q + 64 * j + 16 * half + 4 * kk;
+                        s0 = dpbusd_bcast(s0, lo, xk);
+                        s1 = dpbusd_bcast(s1, hi, xk + 32);
+                    }
+                }
+                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s0, ka_scale(&h, 2 * j)));
+                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s1, ka_scale(&h, 2 * j + 1)));
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+                msum = _mm512_dpwssd_epi32(msum, ka_mins(&h, i), bcast32(xb->s32 + 2 * i));
+            __m512 dx = _mm512_set1_ps(xb->d);
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(h.d, dx), acc);
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(h.ndmin, dx), acc);
+        } else {
+            const xq256 *xb = (const xq256 *)xq + (u - u0);
+            const int64_t off = u * (int64_t)sizeof(block_q6_K);
+            __m512i sc[4];
+            __m512 d;
+            k6_header(sc, &d, g, full, off);
+            __m512i isum = _mm512_setzero_si512(), csum = _mm512_setzero_si512();
+            const __m512i m2 = bytes(0x30);
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+#pragma GCC unroll 2
+                for (int p = 0; p < 2; p++) {
+                    __m512i a[4], b[4], c[4]; /* as k6_chunk, levels made one group at a time */
+                    load16x4(a, g, full, off + 64 * h + 16 * p);
+                    load16x4(b, g, full, off + 64 * h + 32 + 16 * p);
+                    load16x4(c, g, full, off + 128 + 32 * h + 16 * p);
+#pragma GCC unroll 4
+                    for (int grp = 0; grp < 4; grp++) {
+                        const int sb = 8 * h + 2 * grp + p;
+                        __m512i s0 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                        for (int kk = 0; kk < 4; kk++) {
+                            __m512i lo = grp % 2 ? b[kk] : a[kk];
+                            if (grp >= 2) lo = _mm512_srli_epi32(lo, 4);
+                            __m512i hi = grp == 0   ? _mm512_slli_epi32(c[kk], 4)
+                                         : grp == 1 ? _mm512_slli_epi32(c[kk], 2)
+                                         : grp == 2 ? c[kk]
+                                                    : _mm512_srli_epi32(c[kk], 2);
+                            __m512i w = q6_join(lo, _mm512_and_si512(hi, m2));
+                            s0 = dpbusd_bcast(s0, w, xb->q + 16 * sb + 4 * kk);
+                        }
+                        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s0, k6_scale(sc, sb)));
+                    }
+                }
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                csum = _mm512_dpwssd_epi32(csum, k6_pair(sc, i), bcast32(xb->s16 + 2 * i));
+            __m512i v = _mm512_sub_epi32(isum, _mm512_slli_epi32(csum, 5));
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(d, _mm512_set1_ps(xb->d)),
+                                  acc);
+        }
+    }
+    sums_store(y, rows, acc);
+}
+
+#define GEMV_FN(name, type)                                                                        \
+    static void name(float *y, int rows, bool accumulate, const char *w, uint64_t w_row_bytes,     \
+                     int64_t u0, int64_t n_units, const char *xq, const char *next)                \
+    {                                                                                              \
+        group g;                                                                                   \
+        if (rows == TLM_QROWS) {                                                                   \
+            group_init(&g, true, w, w_row_bytes, rows);                                            \
+            gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                \
+        } else {                                                                                   \
+            group_init(&g, false, w, w_row_bytes, rows);                                           \
+            gemv_units(type, false, y, rows, accumulate, &g, u0, n_units, xq, next);               \
+        }                                                                                          \
+    }
+
+GEMV_FN(gemv_q8_0, TLM_TYPE_Q8_0)
+GEMV_FN(gemv_q4_0, TLM_TYPE_Q4_0)
+GEMV_FN(gemv_q4_K, TLM_TYPE_Q4_K)
+GEMV_FN(gemv_q5_K, TLM_TYPE_Q5_K)
+GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
+
+/* The tile for any nr <= NR: one body per shape, chosen once per call (cases above NR are
+ * never taken; they repeat the NR body so that any NR up to 12 compiles). */
+#define SHAPE_CASE(shape, n)                                                                       \
+    case n:                                                                                        \
+        shape((n) < NR ? (n) : NR, y, ldy, rows, accumulate, packed, n_units, xq, xs);             \
+        break;
+#define TILE_DISPATCH(name, shape)                                                                 \
+    static void name(float *y, int64_t ldy, int rows, bool accumulate, int nr, const void *packed, \
+                     int64_t n_units, const char *xq, int64_t xs)                                  \
+    {                                                                                              \
+        switch (nr) {                                                                              \
+            SHAPE_CASE(shape, 1)                                                                   \
+            SHAPE_CASE(shape, 2)                                                                   \
+            SHAPE_CASE(shape, 3) SHAPE_CASE(shape, 4) SHAPE_CASE(shape, 5) SHAPE_CASE(shape, 6)    \
+                SHAPE_CASE(shape, 7) SHAPE_CASE(shape, 8) SHAPE_CASE(shape, 9)                     \
+                    SHAPE_CASE(shape, 10) SHAPE_CASE(shape, 11) default                            \
+                : shape(NR, y, ldy, rows, accumulate, packed, n_units, xq, xs);                    \
+            break;                                                                                 \
+        }                                                                                          \
+    }
+
+TILE_DISPATCH(tile32, tile32_shape)
+TILE_DISPATCH(tile_ka, tile_ka_shape)
+TILE_DISPATCH(tile_k6, tile_k6_shape)
+
+/* ---- the matmul slots --------------------------------------------------------------------- */
+
+#define OPS(type, unit_, pack_bytes_, x_type, quantize, tile_)                                     \
+    static const tlm_qmatmul_ops ops_##type = {.unit = unit_,                                      \
+                                               .unit_bytes = sizeof(block_##type),                 \
+                                               .pack_bytes = pack_bytes_,                          \
+                                               .x_bytes = sizeof(x_type),                          \
+                                               .nr = NR,                                           \
+                                               .quantize_x = quantize,                             \
+                                               .pack = pack_##type,                                \
+                                               .tile = tile_,                                      \
+                                               .gemv = gemv_##type};
+
+OPS(q8_0, 32, PACK32, xq32, quantize_x_q8_0, tile32)
+OPS(q4_0, 32, PACK32, xq32, quantize_x_q4_0, tile32)
+OPS(q4_K, 256, PACK_KA, xq256, quantize_x256, tile_ka)
+OPS(q5_K, 256, PACK_KA, xq256, quantize_x256, tile_ka)
+OPS(q6_K, 256, PACK_K6, xq256, quantize_x256, tile_k6)
+
+#define MATMUL_SLOT(name, ops)                                                                     \
+    void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
+              int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
+    {                                                                                              \
+        tlm_qmatmul_blocked(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);            \
+    }
+
+MATMUL_SLOT(tlm_matmul_q8_0_avx512vnni, ops_q8_0)
+MATMUL_SLOT(tlm_matmul_q4_0_avx512vnni, ops_q4_0)
+MATMUL_SLOT(tlm_matmul_q4_K_avx512vnni, ops_q4_K)
+MATMUL_SLOT(tlm_matmul_q5_K_avx512vnni, ops_q5_K)
+MATMUL_SLOT(tlm_matmul_q6_K_avx512vnni, ops_q6_K)

@@ -1,0 +1,69 @@
+/* qmatmul_blocked.c - loop nest of the SIMD quantized matmuls (see qmatmul_blocked.h).
+ *
+ * Tokens go in blocks of up to TOK_BLOCK. For a block, the activations of a range of k are
+ * quantized once (into XQ_BYTES of stack, the same for all rows), then each group of 16 rows
+ * is packed PACK_BYTES at a time, which stays in L1 while every tile of tokens passes over
+ * it. A large TOK_BLOCK spreads the packing over many tokens; when the activations of the
+ * block do not fit for all of k, k is cut into ranges. Between packed chunks the running
+ * sums wait in y itself (exact floats, reread in order of k). A single token skips the
+ * packing: gemv streams each row group once, straight from the weights. */
+#include <stddef.h>
+
+#include "qmatmul_blocked.h"
+
+enum {
+    TOK_BLOCK = 256,        /* tokens per block, at most */
+    PACK_BYTES = 24 * 1024, /* packed weights, in L1 */
+    XQ_BYTES = 224 * 1024,  /* quantized activations (all: 248 KB of stack) */
+};
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+void tlm_qmatmul_blocked(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, const void *w,
+                         uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
+                         int64_t n_in, int64_t r0, int64_t r1)
+{
+    _Alignas(64) unsigned char packed[PACK_BYTES];
+    _Alignas(64) char xq[XQ_BYTES];
+    const char *wb = w;
+    const int64_t n_units = n_in / ops->unit, x_bytes = ops->x_bytes;
+    int64_t kc = PACK_BYTES / ops->pack_bytes; /* units packed at a time */
+    if (kc < 1) kc = 1;
+    if (n_units == 0) /* an empty sum */
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t r = r0; r < r1; r++)
+                y[t * ldy + r] = 0.0f;
+
+    for (int64_t t0 = 0; t0 < n_tok; t0 += TOK_BLOCK) {
+        const int64_t tb = min64(TOK_BLOCK, n_tok - t0);
+        int64_t kx = XQ_BYTES / (tb * x_bytes); /* units of activations held at a time, >= 1 */
+        if (kx > kc) kx -= kx % kc;
+        for (int64_t u0 = 0; u0 < n_units; u0 += kx) {
+            const int64_t nu = min64(kx, n_units - u0), xs = nu * x_bytes;
+            for (int64_t t = 0; t < tb; t++)
+                ops->quantize_x(xq + t * xs, x + (t0 + t) * ldx + u0 * ops->unit, nu);
+
+            for (int64_t r = r0; r < r1; r += TLM_QROWS) {
+                const int rows = (int)min64(TLM_QROWS, r1 - r);
+                if (tb == 1 &&
+                    ops->gemv) { /* decode: each weight used once, packing would not pay */
+                    const char *next = r + 2 * TLM_QROWS <= r1
+                                           ? wb + (uint64_t)(r + TLM_QROWS) * w_row_bytes
+                                           : NULL;
+                    ops->gemv(y + t0 * ldy + r, rows, u0 > 0, wb + (uint64_t)r * w_row_bytes,
+                              w_row_bytes, u0, nu, xq, next);
+                    continue;
+                }
+                for (int64_t k = 0; k < nu; k += kc) {
+                    const int64_t nk = min64(kc, nu - k);
+                    ops->pack(packed, wb + (uint64_t)r * w_row_bytes, w_row_bytes, rows, u0 + k,
+                              nk);
+                    for (int64_t t = 0; t < tb; t += ops->nr)
+                        ops->tile(y + (t0 + t) * ldy + r, ldy, rows, u0 + k > 0,
+                                  (int)min64(ops->nr, tb - t), packed, nk,
+                                  xq + t * xs + k * x_bytes, xs);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/* qmatmul_blocked.h - the loop nest of the SIMD quantized matmuls, shared by every instruction
+ * set; only the packing of weights, the quantizing of activations and the register tile are
+ * per instruction set (kernels/qmatmul_avx2.c, kernels/qmatmul_avx512vnni.c).
+ *
+ * Layout: the tile computes 16 weight rows at once, one row per 32-bit lane, so the weights
+ * are first packed: for a group of 16 rows and a range of "units" (one GGUF block of 32
+ * elements for Q8_0 / Q4_0, one super-block of 256 for the K-quants), each run of 4
+ * consecutive elements of every row becomes one dword of a 64-byte vector whose lane r is
+ * row r, with levels widened to unsigned bytes and the scales unpacked per lane. A token's 4
+ * activation bytes are then broadcast to every lane and one multiply-add of unsigned by
+ * signed bytes (vpdpbusd, or vpmaddubsw + vpmaddwd) advances 16 rows at once.
+ *
+ * Summation order of every output: the per-unit integer sums are exact, and the float
+ * accumulator of an output takes the units in order of k, one after another, with the same
+ * operations in every path: lane r of a vector holds row r whatever the other lanes hold.
+ * It depends on n_in alone, not on r0, r1, n_tok or the tile shape, so decode, prefill and
+ * any split of the rows between threads give the same bits. */
+#ifndef TLM_QMATMUL_BLOCKED_H
+#define TLM_QMATMUL_BLOCKED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { TLM_QROWS = 16 }; /* rows per packed group: one per 32-bit lane of 512 bits */
+
+typedef struct tlm_qmatmul_ops {
+    int unit;       /* weight elements per unit: 32 or 256 */
+    int unit_bytes; /* bytes of one unit of a weight row (one GGUF block) */
+    int pack_bytes; /* bytes of one packed unit of TLM_QROWS rows */
+    int x_bytes;    /* bytes of one unit of one token's quantized activations */
+    int nr;         /* tokens per tile, at most */
+
+    /* One token: the n_units * unit floats at x quantized into xq (n_units * x_bytes). */
+    void (*quantize_x)(void *xq, const float *x, int64_t n_units);
+
+    /* Units [u0, u0 + n_units) of the rows at w (row r at w + r * w_row_bytes, r < rows,
+     * rows <= TLM_QROWS; the last row stands in for missing ones) into dst
+     * (n_units * pack_bytes, 64-byte aligned). */
+    void (*pack)(void *dst, const char *w, uint64_t w_row_bytes, int rows, int64_t u0,
+                 int64_t n_units);
+
+    /* y[t * ldy + r] = (accumulate ? y[t * ldy + r] : 0) + row r of the packed units . token
+     * t, for r < rows and t < nr (<= ops nr): n_units packed units against the quantized
+     * activations of token t at xq + t * x_stride (the same units). Touches no other y. */
+    void (*tile)(float *y, int64_t ldy, int rows, bool accumulate, int nr, const void *packed,
+                 int64_t n_units, const char *xq, int64_t x_stride);
+
+    /* One token (decode), straight from the weights: y[r] = (accumulate ? y[r] : 0) + row r
+     * . x over units [u0, u0 + n_units) of the rows at w (as pack), against their quantized
+     * activations at xq, for r < rows. The same sums in the same order as pack + tile.
+     * next: the following group's rows, to prefetch (NULL: none). NULL gemv: decode packs. */
+    void (*gemv)(float *y, int rows, bool accumulate, const char *w, uint64_t w_row_bytes,
+                 int64_t u0, int64_t n_units, const char *xq, const char *next);
+} tlm_qmatmul_ops;
+
+/* The matmul contract of kernels.h on the kernels of `ops`. Needs about 256 KB of stack. */
+void tlm_qmatmul_blocked(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, const void *w,
+                         uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
+                         int64_t n_in, int64_t r0, int64_t r1);
+
+#endif

@@ -1,0 +1,13 @@
+/* table_avx512vnni.c - the quantized matmuls on vpdpbusd, over the AVX-512 table. Built with
+ * the VNNI flags like its kernels; only called when the CPU has AVX-512 with VNNI. The level
+ * keeps its name, "avx512". */
+#include "kernels_impl.h"
+
+void tlm_kernels_add_avx512vnni(tlm_kernels *k)
+{
+    k->matmul[TLM_TYPE_Q8_0] = tlm_matmul_q8_0_avx512vnni;
+    k->matmul[TLM_TYPE_Q4_0] = tlm_matmul_q4_0_avx512vnni;
+    k->matmul[TLM_TYPE_Q4_K] = tlm_matmul_q4_K_avx512vnni;
+    k->matmul[TLM_TYPE_Q5_K] = tlm_matmul_q5_K_avx512vnni;
+    k->matmul[TLM_TYPE_Q6_K] = tlm_matmul_q6_K_avx512vnni;
+}
