@@ -49,10 +49,71 @@ static float key_float(reader *r, const char *suffix, float def)
     return def;
 }
 
-static int32_t token_id(const gguf_file *f, const char *key)
+/* A token id key: absent or -1 means none; anything else must be an id below n_vocab (the
+ * embedding's rows), so no later lookup of BOS/EOS can leave the vocabulary. */
+static tlm_status token_id(const gguf_file *f, const char *key, int32_t n_vocab, int32_t *out,
+                           tlm_error *err)
 {
+    *out = -1;
+    const gguf_kv *kv = gguf_find(f, key);
+    if (!kv) return TLM_OK;
+    bool is_signed = kv->type == GGUF_I8 || kv->type == GGUF_I16 || kv->type == GGUF_I32 ||
+                     kv->type == GGUF_I64;
+    if (is_signed && kv->v.i == -1) return TLM_OK;
     uint32_t v;
-    return gguf_get_u32(f, key, &v) && v <= INT32_MAX ? (int32_t)v : -1;
+    if (!gguf_get_u32(f, key, &v)) {
+        if (is_signed || kv->type == GGUF_U8 || kv->type == GGUF_U16 || kv->type == GGUF_U32 ||
+            kv->type == GGUF_U64)
+            return tlm_fail(err, TLM_ERR_FORMAT, "%s: %s is not a token id of the %d rows of "
+                            "token_embd.weight", f->path, key, n_vocab);
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: %s has value type %d, not an integer", f->path,
+                        key, (int)kv->type);
+    }
+    if (v >= (uint32_t)n_vocab)
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: %s = %u is not below the %d rows of "
+                        "token_embd.weight", f->path, key, v, n_vocab);
+    *out = (int32_t)v;
+    return TLM_OK;
+}
+
+/* A LongRoPE factor tensor: rope_dim / 2 floats, converted into the model; NULL if absent. */
+static tlm_status factor_tensor(tlm_model *m, reader *r, const char *name, const float **out)
+{
+    const tlm_tensor *t = gguf_find_tensor(r->f, name);
+    int64_t half = m->cfg.rope_dim / 2;
+    *out = NULL;
+    if (!t) return TLM_OK;
+    if (tlm_tensor_nelem(t) != half || !m->k->to_f32[t->type] || tlm_type_get(t->type)->block_elems != 1)
+        return tlm_fail(r->err, TLM_ERR_FORMAT, "%s: tensor '%s' has %lld elements of %s, expected "
+                        "%lld floats (rotary dims / 2)", r->f->path, name,
+                        (long long)tlm_tensor_nelem(t), tlm_type_get(t->type)->name, (long long)half);
+    float *f = tlm_model_alloc(m, (size_t)half * sizeof(float));
+    if (!f) return tlm_fail(r->err, TLM_ERR_NO_MEMORY, "%s: out of memory", r->f->path);
+    m->k->to_f32[t->type](f, t->data, half);
+    *out = f;
+    return TLM_OK;
+}
+
+/* LongRoPE as llama.cpp writes it (Phi-3-128k): rope_factors_short/long.weight tensors (one
+ * pair shared by every layer), {arch}.rope.scaling.attn_factor and
+ * {arch}.rope.scaling.original_context_length. Either tensor alone is malformed. */
+static tlm_status read_longrope(tlm_model *m, reader *r)
+{
+    tlm_config *c = &m->cfg;
+    tlm_status st;
+    if ((st = factor_tensor(m, r, "rope_factors_short.weight", &c->rope_short)) ||
+        (st = factor_tensor(m, r, "rope_factors_long.weight", &c->rope_long)))
+        return st;
+    if (!c->rope_short && !c->rope_long) return TLM_OK;
+    if (!c->rope_short || !c->rope_long)
+        return tlm_fail(r->err, TLM_ERR_FORMAT, "%s: rope_factors_%s.weight without "
+                        "rope_factors_%s.weight", r->f->path, c->rope_short ? "short" : "long",
+                        c->rope_short ? "long" : "short");
+    c->longrope = true;
+    c->orig_ctx = key_int(r, "rope.scaling.original_context_length", c->max_seq);
+    /* the converter writes attn_factor for su/longrope; absent means 1, as in llama.cpp */
+    c->rope_attn_factor = key_float(r, "rope.scaling.attn_factor", 1.0f);
+    return r->st;
 }
 
 tlm_status tlm_load_gguf(tlm_model *m, const char *path, tlm_error *err)
@@ -95,10 +156,9 @@ tlm_status tlm_load_gguf(tlm_model *m, const char *path, tlm_error *err)
     if (emb->ne[1] > INT32_MAX)
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: token_embd.weight has too many rows", path);
     c->vocab_size = (int32_t)emb->ne[1];
-    c->bos_id = token_id(f, "tokenizer.ggml.bos_token_id");
-    c->eos_id = token_id(f, "tokenizer.ggml.eos_token_id");
-    if (c->bos_id >= c->vocab_size) c->bos_id = -1;
-    if (c->eos_id >= c->vocab_size) c->eos_id = -1;
+    if ((st = token_id(f, "tokenizer.ggml.bos_token_id", c->vocab_size, &c->bos_id, err)) ||
+        (st = token_id(f, "tokenizer.ggml.eos_token_id", c->vocab_size, &c->eos_id, err)))
+        return st;
 
     /* Features GGUF expresses by which tensors exist (stablelm's use_parallel_residual key
      * is written as true even for sequential models, so the tensors decide). */
@@ -110,9 +170,11 @@ tlm_status tlm_load_gguf(tlm_model *m, const char *path, tlm_error *err)
     c->qk_norm = gguf_find_tensor(f, "blk.0.attn_q_norm.weight") != NULL;
     c->embed_scale = m->arch->embed_scale_sqrt ? sqrtf((float)c->dim) : 1.0f;
     c->norm_plus_one = false; /* the converter stored 1 + w */
-    c->exact_ctx_limit = m->arch->ntk_logn ? c->max_seq : 0;
-    if (gguf_find_tensor(f, "rope_factors_long.weight") || gguf_find(f, "phi3.rope.scaling.attn_factor"))
-        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "%s: LongRoPE scaling is not supported yet", path);
+    /* GGUF carries no use_dynamic_ntk / use_logn_attn keys; every Qwen v1 config sets both,
+     * so they are on as in the reference code (llama.cpp implements neither). */
+    c->dynamic_ntk = c->logn_attn = m->arch->ntk_logn;
+    c->orig_ctx = m->arch->ntk_logn ? c->max_seq : 0;
+    if ((st = read_longrope(m, &r)) != TLM_OK) return st;
 
     if ((st = tlm_config_validate(c, path, err)) != TLM_OK) return st;
     tlm_tensor_source src = {path, false, f, find_tensor};

@@ -2,10 +2,12 @@
  * safetensors weights bound by the family's HF names. Keys per family and their defaults
  * are in docs/architectures.md. */
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 #include "safetensors_read.h"
@@ -54,8 +56,9 @@ static float get_float(reader *r, const char *key, float def)
 {
     const cJSON *it = item(r, key);
     if (!it) return def;
-    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
-        bad(r, key, "must be a number");
+    /* converting a double beyond float range to float is undefined behaviour */
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || fabs(it->valuedouble) > FLT_MAX) {
+        bad(r, key, "must be a finite number within float range");
         return def;
     }
     return (float)it->valuedouble;
@@ -96,11 +99,16 @@ static char *read_small_file(const char *path, size_t cap, size_t *len, tlm_erro
         *st = tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
         return NULL;
     }
-    char *buf = malloc(cap + 1);
-    size_t n = buf ? fread(buf, 1, cap + 1, fp) : 0;
+    /* sized by the file (a config is a few KB), read one byte past it to see it end */
+    struct stat sb;
+    size_t want = fstat(fileno(fp), &sb) == 0 && sb.st_size >= 0 && (uint64_t)sb.st_size < cap
+                      ? (size_t)sb.st_size + 1 : cap + 1;
+    char *buf = malloc(want + 1);
+    size_t n = buf ? fread(buf, 1, want, fp) : 0;
     fclose(fp);
     if (!buf) *st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: out of memory", path);
     else if (n > cap) *st = tlm_fail(err, TLM_ERR_FORMAT, "%s: larger than %zu bytes", path, cap);
+    else if (n == want) *st = tlm_fail(err, TLM_ERR_IO, "%s: changed size while read", path);
     else {
         buf[n] = '\0';
         *len = n;
@@ -125,6 +133,73 @@ static void check_act(reader *r, const tlm_arch *arch)
         r->st = tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: %s \"%s\" is not supported for %s",
                          r->path, key, act, arch->hf_type);
     }
+}
+
+/* One LongRoPE factor list: rope_dim / 2 positive numbers, copied into the model. */
+static const float *factor_list(tlm_model *m, reader *r, const cJSON *list, const char *key)
+{
+    int32_t half = m->cfg.rope_dim / 2;
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != half) {
+        r->st = tlm_fail(r->err, TLM_ERR_FORMAT, "%s: rope_scaling.%s must be a list of %d numbers "
+                         "(rotary dims / 2)", r->path, key, half);
+        return NULL;
+    }
+    float *f = tlm_model_alloc(m, (size_t)half * sizeof(float));
+    if (!f) {
+        r->st = tlm_fail(r->err, TLM_ERR_NO_MEMORY, "%s: out of memory", r->path);
+        return NULL;
+    }
+    int32_t i = 0;
+    for (const cJSON *it = list->child; it; it = it->next, i++) {
+        double v = cJSON_GetNumberValue(it);
+        if (!cJSON_IsNumber(it) || !(v > 0.0) || v > FLT_MAX) {
+            r->st = tlm_fail(r->err, TLM_ERR_FORMAT, "%s: rope_scaling.%s[%d] must be a positive "
+                             "number", r->path, key, i);
+            return NULL;
+        }
+        f[i] = (float)v; /* HF builds the factor tensor in float32 */
+    }
+    return f;
+}
+
+/* rope_scaling: LongRoPE ("longrope", or "su" in the first Phi-3 revisions) is the only kind
+ * run; any other is refused rather than computed as plain RoPE. The attention factor is HF's
+ * (_compute_longrope_parameters): rope_scaling.attention_factor when given, else
+ * sqrt(1 + ln(max/orig) / ln(orig)) when max > orig, else 1. */
+static tlm_status parse_rope_scaling(tlm_model *m, reader *r)
+{
+    tlm_config *c = &m->cfg;
+    const cJSON *rs = item(r, "rope_scaling");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+    if (!cJSON_IsString(type)) type = cJSON_GetObjectItemCaseSensitive(rs, "type");
+    if (!cJSON_IsObject(rs) || !cJSON_IsString(type))
+        return tlm_fail(r->err, TLM_ERR_FORMAT, "%s: rope_scaling must be an object with a type",
+                        r->path);
+    if (strcmp(type->valuestring, "longrope") != 0 && strcmp(type->valuestring, "su") != 0)
+        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: rope_scaling type \"%s\" is not "
+                        "supported (longrope, su)", r->path, type->valuestring);
+    reader inner = {rs, r->path, r->err, TLM_OK};
+    /* newer configs may carry it inside rope_scaling; the top-level key wins, as in HF */
+    int32_t orig = get_int(&inner, "original_max_position_embeddings", 0, 0, TLM_MAX_CTX);
+    c->orig_ctx = get_int(r, "original_max_position_embeddings", orig, 1, TLM_MAX_CTX);
+    float attn = get_float(&inner, "attention_factor", 0.0f);
+    if (inner.st != TLM_OK) return inner.st;
+    if (r->st != TLM_OK) return r->st;
+    if (c->orig_ctx < 1)
+        return tlm_fail(r->err, TLM_ERR_FORMAT, "%s: LongRoPE needs "
+                        "original_max_position_embeddings", r->path);
+    c->rope_short = factor_list(m, r, cJSON_GetObjectItemCaseSensitive(rs, "short_factor"),
+                                "short_factor");
+    if (r->st == TLM_OK)
+        c->rope_long = factor_list(m, r, cJSON_GetObjectItemCaseSensitive(rs, "long_factor"),
+                                   "long_factor");
+    if (r->st != TLM_OK) return r->st;
+    double factor = (double)c->max_seq / (double)c->orig_ctx;
+    c->rope_attn_factor = attn > 0.0f  ? attn
+                          : factor > 1.0 ? (float)sqrt(1.0 + log(factor) / log((double)c->orig_ctx))
+                                         : 1.0f;
+    c->longrope = true;
+    return TLM_OK;
 }
 
 static tlm_status parse_config(tlm_model *m, reader *r)
@@ -171,16 +246,17 @@ static tlm_status parse_config(tlm_model *m, reader *r)
     c->bos_id = get_int(r, "bos_token_id", -1, -1, TLM_MAX_VOCAB);
     c->eos_id = item(r, "eos_token_id") && cJSON_IsArray(item(r, "eos_token_id"))
                     ? -1 : get_int(r, "eos_token_id", -1, -1, TLM_MAX_VOCAB);
-    c->exact_ctx_limit = a->ntk_logn && (get_bool(r, "use_dynamic_ntk", false) ||
-                                         get_bool(r, "use_logn_attn", false))
-                             ? c->max_seq : 0;
+    if (a->ntk_logn) { /* QWenConfig's defaults: both on, measured from seq_length */
+        c->orig_ctx = get_int(r, "seq_length", c->max_seq, 1, TLM_MAX_CTX);
+        c->dynamic_ntk = get_bool(r, "use_dynamic_ntk", true);
+        c->logn_attn = get_bool(r, "use_logn_attn", true);
+    }
     if (item(r, "sliding_window") && (strcmp(type, "qwen2") != 0 || get_bool(r, "use_sliding_window", false)))
         c->sliding_window = get_int(r, "sliding_window", 0, 0, TLM_MAX_CTX);
     check_act(r, a);
     if (r->st != TLM_OK) return r->st;
 
-    if (item(r, "rope_scaling"))
-        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: rope_scaling is not supported yet", r->path);
+    if (item(r, "rope_scaling") && (r->st = parse_rope_scaling(m, r)) != TLM_OK) return r->st;
     if (c->qk_norm && c->norm != TLM_NORM_LAYER)
         return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: qk_layernorm is only supported for "
                         "stablelm", r->path);

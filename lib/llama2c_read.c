@@ -60,8 +60,9 @@ static tlm_status read_header(tlm_model *m, const cursor *cur, bool *shared)
                                          "n_kv_heads", "vocab_size", "seq_len"};
     for (int i = 0; i < 7; i++)
         if (h[i] == 0 || (h[i] < 0 && i != 5) || h[i] == INT32_MIN)
-            return tlm_fail(cur->err, TLM_ERR_FORMAT, "%s: header field %s = %d at offset %d is "
-                            "invalid", cur->path, names[i], h[i], 4 * i);
+            return tlm_fail(cur->err, TLM_ERR_FORMAT, "%s: llama2.c header field %s = %d at "
+                            "offset %d is invalid (the file has no GGUF magic, so it was read as "
+                            "a llama2.c checkpoint)", cur->path, names[i], h[i], 4 * i);
     tlm_config *c = &m->cfg;
     *shared = h[5] > 0; /* run.c: a negative vocab_size means a separate classifier */
     snprintf(c->arch, sizeof c->arch, "llama2c");
@@ -74,8 +75,8 @@ static tlm_status read_header(tlm_model *m, const cursor *cur, bool *shared)
     c->max_seq = h[6];
     c->head_dim = c->dim / c->n_heads;
     if (c->head_dim * c->n_heads != c->dim)
-        return tlm_fail(cur->err, TLM_ERR_FORMAT, "%s: dim %d is not a multiple of n_heads %d",
-                        cur->path, c->dim, c->n_heads);
+        return tlm_fail(cur->err, TLM_ERR_FORMAT, "%s: llama2.c header: dim %d is not a multiple "
+                        "of n_heads %d", cur->path, c->dim, c->n_heads);
     c->rope_dim = c->head_dim;
     c->rope_theta = 10000.0f;
     c->rope_neox = false;
@@ -87,7 +88,27 @@ static tlm_status read_header(tlm_model *m, const cursor *cur, bool *shared)
     c->tied_embeddings = *shared;
     c->bos_id = c->vocab_size > 1 ? 1 : -1;
     c->eos_id = c->vocab_size > 2 ? 2 : -1;
-    return tlm_config_validate(c, cur->path, cur->err);
+    char what[4200];
+    snprintf(what, sizeof what, "%s (llama2.c header)", cur->path);
+    return tlm_config_validate(c, what, cur->err);
+}
+
+/* Files tlm_model_load sends here only because they lack the GGUF magic, told apart from a
+ * legacy checkpoint by their first bytes: a plain word beats "dim = 1634415666". */
+static tlm_status not_legacy(const cursor *cur)
+{
+    uint64_t n = 0;
+    if (cur->size >= 8) memcpy(&n, cur->base, 8);
+    uint32_t magic = (uint32_t)n, version = (uint32_t)(n >> 32);
+    if (cur->size >= 8 && magic == 0x616b3432) /* "ak42": export.py --version 1 or later */
+        return tlm_fail(cur->err, TLM_ERR_UNSUPPORTED, "%s: offset 0: llama2.c export version %u "
+                        "(magic \"ak42\") is not supported; export with --version 0 (legacy) or "
+                        "convert to GGUF", cur->path, version);
+    if (cur->size > 9 && n >= 2 && n <= cur->size - 8 && cur->base[8] == '{')
+        return tlm_fail(cur->err, TLM_ERR_UNSUPPORTED, "%s: offset 0: this is a safetensors "
+                        "file; load the Hugging Face directory that holds it and its config.json",
+                        cur->path);
+    return TLM_OK;
 }
 
 tlm_status tlm_load_llama2c(tlm_model *m, const char *path, tlm_error *err)
@@ -108,7 +129,8 @@ tlm_status tlm_load_llama2c(tlm_model *m, const char *path, tlm_error *err)
 
     cursor cur = {path, map, (uint64_t)sb.st_size, 28, err};
     bool shared = false;
-    tlm_status st = read_header(m, &cur, &shared);
+    tlm_status st = not_legacy(&cur);
+    if (st == TLM_OK) st = read_header(m, &cur, &shared);
     if (st != TLM_OK) return st;
     const tlm_config *c = &m->cfg;
     int64_t q_dim = (int64_t)c->n_heads * c->head_dim, kv_dim = (int64_t)c->n_kv_heads * c->head_dim;

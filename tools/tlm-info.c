@@ -1,6 +1,7 @@
 /* tlm-info - the memory planner: what a model needs, from its config alone. Parameters, weight
  * bytes at each type, KV cache per token and at a context length (where GQA and MQA save),
- * and whether it fits a RAM budget. */
+ * and whether it fits a RAM budget. With --check, a full validation of the file instead
+ * (tlm_model_check): what is wrong with it, in plain words. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,10 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: tlm-info MODEL | --preset NAME | --all   [-c CTX] [--ram GIB]\n"
+            "       tlm-info --check MODEL [--nan]\n"
             "  MODEL   a GGUF file, llama2.c .bin or Hugging Face directory (only mapped)\n"
+            "  --check validate MODEL fully and say what is wrong (exit status 1 if anything)\n"
+            "  --nan   with --check: also read every weight for NaN/Inf values\n"
             "  -c CTX  context length for the KV cache figure (default: the model's)\n"
             "  --ram   memory budget in GiB (default: MemAvailable of this machine)\n");
 }
@@ -37,6 +41,26 @@ static const char *attention_kind(const tlm_model_info *in)
 {
     if (in->n_kv_heads == in->n_heads) return "MHA";
     return in->n_kv_heads == 1 ? "MQA" : "GQA";
+}
+
+static void check_line(void *user, tlm_check_level level, const char *message)
+{
+    (void)user;
+    static const char *const tag[3] = {"ok     ", "warning", "ERROR  "};
+    printf("%s  %s\n", tag[level <= TLM_CHECK_ERROR ? level : TLM_CHECK_ERROR], message);
+}
+
+/* --check: every finding on its own line, then one verdict. */
+static int check(const char *path, bool nan)
+{
+    tlm_check_params cp = tlm_check_default_params();
+    cp.scan_values = nan;
+    cp.report = check_line;
+    tlm_error err = {0};
+    tlm_status st = tlm_model_check(path, &cp, &err);
+    if (st == TLM_OK) printf("check: %s is fine\n", path);
+    else printf("check: %s FAILED (%s): %s\n", path, tlm_status_string(st), err.message);
+    return st == TLM_OK ? 0 : 1;
 }
 
 static void report(const char *name, const tlm_model_info *in, long long ctx, double ram_gib)
@@ -65,15 +89,44 @@ static void report(const char *name, const tlm_model_info *in, long long ctx, do
     printf("\n");
 }
 
+/* What tlm_context_create would allocate (tlm_context_plan): the KV cache as the context
+ * holds it (a sliding-window model keeps only its window) plus scratch, at F16 and F32, and
+ * against the budget the largest context that fits. */
+static void plan_lines(const tlm_model *m, long long ctx, double ram_gib)
+{
+    printf("| context plan | positions | KV cells/layer | KV bytes | + scratch | total | fits "
+           "%.1f GiB | largest context that fits |\n", ram_gib);
+    printf("|---|---|---|---|---|---|---|---|\n");
+    for (int f32 = 0; f32 < 2; f32++) {
+        tlm_context_params cp = tlm_context_default_params();
+        cp.n_ctx = (int32_t)ctx;
+        cp.kv_type = f32 ? TLM_TYPE_F32 : TLM_TYPE_F16;
+        cp.mem_budget = ram_gib > 0 ? (uint64_t)(ram_gib * (1 << 30)) : TLM_MEM_UNCHECKED;
+        tlm_context_memory mem;
+        tlm_error err = {0};
+        if (tlm_context_plan(m, &cp, &mem, &err) != TLM_OK) {
+            printf("| %s | error: %s |\n", f32 ? "F32" : "F16", err.message);
+            continue;
+        }
+        printf("| %s cache | %d | %d | %.1f MiB | %.1f MiB | %.1f MiB | %s | %d |\n",
+               f32 ? "F32" : "F16", mem.n_ctx, mem.n_cells, (double)mem.kv_bytes / (1 << 20),
+               (double)mem.scratch_bytes / (1 << 20), (double)mem.total_bytes / (1 << 20),
+               mem.fits ? "yes" : "no", mem.max_n_ctx);
+    }
+    printf("\n(context only: add the weight bytes above for the process)\n\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL, *preset = NULL;
-    bool all = false;
+    bool all = false, do_check = false, nan = false;
     long long ctx = 0;
     double ram = available_gib();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--all")) all = true;
+        else if (!strcmp(a, "--check")) do_check = true;
+        else if (!strcmp(a, "--nan")) nan = true;
         else if (!strcmp(a, "--preset") && v) preset = argv[++i];
         else if (!strcmp(a, "-c") && v) {
             if (!parse_int(a, argv[++i], 1, 1 << 24, &ctx)) return 2;
@@ -85,10 +138,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!path && !preset && !all) {
+    if ((!path && !preset && !all) || (do_check && !path) || (nan && !do_check)) {
         usage();
         return 2;
     }
+    if (do_check) return check(path, nan);
     tlm_error err = {0};
     tlm_model_info info;
     if (all || preset) {
@@ -100,6 +154,11 @@ int main(int argc, char **argv)
                 return 1;
             }
             report(names[i], &info, ctx, ram);
+            tlm_preset_params pp = tlm_preset_default_params();
+            pp.shape_only = true; /* config and shapes only: the plan needs no weights */
+            tlm_model *pm = NULL;
+            if (tlm_model_load_preset(names[i], &pp, &pm, &err) == TLM_OK) plan_lines(pm, ctx, ram);
+            tlm_model_free(pm);
             if (!all) return 0;
         }
         if (!all) {
@@ -114,6 +173,7 @@ int main(int argc, char **argv)
         return 1;
     }
     report(path, tlm_model_get_info(m), ctx, ram);
+    plan_lines(m, ctx, ram);
     tlm_model_free(m);
     return 0;
 }
