@@ -28,6 +28,21 @@
  *     cache and scratch) and a tlm_sampler are used by one thread at a time. The library
  *     keeps no global state except the kernel table, filled once from CPUID.
  *
+ * LONG CONTEXT (docs/long-context.md)
+ *     - Phi-3-128k LongRoPE: the short or long factor set is chosen once per context, long iff
+ *       n_ctx exceeds the original context (llama.cpp's rule), so every cached key is rotated
+ *       alike. HF instead switches when a sequence first passes the original context and then
+ *       recomputes everything with long factors: the two agree except for short sequences in
+ *       a context created larger than the original (use a smaller n_ctx or rope_factors).
+ *     - Qwen v1: dynamic NTK (alpha from the first eval on an empty cache, kept while the
+ *       cache holds keys) and logn attention past seq_length, as the reference code; each can
+ *       be switched off (ntk_alpha, no_logn).
+ *     - Sliding-window models keep only the window plus two batches of K/V, bit-identical to a
+ *       full cache; tlm_context_eval never truncates (TLM_ERR_CONTEXT_FULL); remove and shift
+ *       let a caller drop positions and move the rest (keys are rotated, not recomputed);
+ *       tlm_context_save/load keep a cache in a file; tlm_context_plan says what a context
+ *       costs and tlm_context_create refuses one that does not fit the memory budget.
+ *
  * ERRORS
  *     Every call that can fail returns a tlm_status (TLM_OK is 0). Calls taking a
  *     tlm_error *err fill it with a message when it is not NULL; calls on a context also
@@ -117,6 +132,9 @@ typedef struct tlm_preset_params {
     tlm_type weight_type; /* F32, F16 or BF16; default F16 */
     uint64_t seed;        /* random weights are a pure function of (preset, seed, type) */
     int32_t n_threads;    /* 0: all cores */
+    bool shape_only;      /* no weight data, made in no time: the model can be inspected
+                           * (tlm_model_get_info, tlm_context_plan) but not evaluated or saved
+                           * (tlm_context_create and tlm_model_save_gguf give TLM_ERR_ARG) */
 } tlm_preset_params;
 
 TLM_API tlm_preset_params tlm_preset_default_params(void);
@@ -149,6 +167,33 @@ typedef struct tlm_model_info {
 } tlm_model_info;
 
 TLM_API const tlm_model_info *tlm_model_get_info(const tlm_model *model);
+
+/* ---- checking a model file ------------------------------------------------------------- */
+
+typedef enum tlm_check_level { /* how much a line of a check report matters */
+    TLM_CHECK_INFO = 0,        /* what was checked */
+    TLM_CHECK_WARNING = 1,     /* odd but usable (two tensors sharing bytes, ...) */
+    TLM_CHECK_ERROR = 2,       /* the file cannot be used as it is */
+} tlm_check_level;
+
+typedef struct tlm_check_params {
+    bool scan_values; /* also read every weight: the first NaN/Inf of each tensor (elements of
+                       * F32/F16/BF16, block scales of quantized types); default false */
+    void (*report)(void *user, tlm_check_level level, const char *message); /* NULL: none */
+    void *user;       /* passed to report */
+} tlm_check_params;
+
+TLM_API tlm_check_params tlm_check_default_params(void);
+
+/* Validates a model file (or Hugging Face directory) fully: everything tlm_model_load checks
+ * (header, counts, offsets, every tensor's bounds, size and shape), then the vocabulary it
+ * carries (GGUF) or that lies beside it (a directory's tokenizer files), the vocabulary
+ * against the embedding, and with scan_values every stored value. Each finding goes to
+ * params->report as one line in plain words, naming the file, tensor or field and the byte
+ * offset where one applies. Returns TLM_OK when nothing is wrong; otherwise the status of the
+ * first problem (TLM_ERR_FORMAT for NaN/Inf weights), with err saying what it was. */
+TLM_API tlm_status tlm_model_check(const char *path, const tlm_check_params *params,
+                                   tlm_error *err);
 
 /* ---- saving (GGUF, with weight-type conversion) ---------------------------------------- */
 
@@ -199,16 +244,60 @@ TLM_API tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
 
 typedef struct tlm_context tlm_context; /* one thread at a time */
 
+/* LongRoPE (Phi-3-128k) factor set: chosen once per context, so every cached key is rotated
+ * with the same frequencies (see LONG CONTEXT below). */
+typedef enum tlm_rope_factors {
+    TLM_ROPE_FACTORS_AUTO = 0,  /* long iff n_ctx > the original context (llama.cpp's rule) */
+    TLM_ROPE_FACTORS_SHORT = 1,
+    TLM_ROPE_FACTORS_LONG = 2,
+} tlm_rope_factors;
+
+#define TLM_MEM_UNCHECKED UINT64_MAX /* tlm_context_params.mem_budget: do not check */
+
 typedef struct tlm_context_params {
-    int32_t n_ctx;     /* positions the KV cache holds; 0: the model's training context */
-    int32_t n_batch;   /* tokens evaluated per internal step (prefill chunk); default 256 */
+    int32_t n_ctx;     /* positions (0 .. n_ctx-1) a sequence may use; 0: the model's training
+                        * context */
+    int32_t n_batch;   /* tokens evaluated per internal step (prefill chunk); default 256;
+                        * a value above n_ctx is cut to n_ctx */
     int32_t n_threads; /* 0: all cores */
     tlm_type kv_type;  /* KV cache elements: TLM_TYPE_F16 (default) or TLM_TYPE_F32 */
+    /* Long context (see LONG CONTEXT below); the defaults run each model as its reference. */
+    tlm_rope_factors rope_factors; /* LongRoPE models only; default AUTO */
+    float ntk_alpha;   /* Qwen v1 dynamic NTK: 0 (default) = dynamic, from the length of the
+                        * first eval on an empty cache and kept until it is empty again;
+                        * 1 = off; > 1 = this alpha for every eval */
+    bool no_logn;      /* Qwen v1: true turns logn attention scaling off */
+    bool full_cache;   /* sliding-window models: keep every position's K/V (memory grows with
+                        * n_ctx) instead of a cache holding only the window */
+    uint64_t mem_budget; /* bytes the context may take: 0 (default) = MemAvailable from
+                          * /proc/meminfo (no check if unreadable); TLM_MEM_UNCHECKED: none */
 } tlm_context_params;
 
 TLM_API tlm_context_params tlm_context_default_params(void);
 
-/* Allocates the KV cache and all scratch once; evaluation never allocates afterwards. */
+/* What a context will allocate, computed before anything is (tlm_context_plan). */
+typedef struct tlm_context_memory {
+    int32_t n_ctx;           /* positions, after the default is applied */
+    int32_t n_cells;         /* K/V rows per layer: n_ctx, or about the window plus two batches
+                              * for a sliding-window model */
+    uint64_t kv_bytes;       /* K and V of every applied layer at kv_type */
+    uint64_t scratch_bytes;  /* activations, logits, attention scores, token history */
+    uint64_t total_bytes;    /* kv_bytes + scratch_bytes: the context's one allocation */
+    uint64_t budget_bytes;   /* what it was compared with; 0: no check */
+    int32_t max_n_ctx;       /* largest n_ctx that fits the budget (at most 4194304; 0 if none
+                              * does); n_ctx itself when there is no budget */
+    bool fits;               /* total_bytes <= budget_bytes (true without a budget) */
+} tlm_context_memory;
+
+/* Computes the memory of a context with these params, without allocating: the KV cache at
+ * kv_type plus scratch, and the budget (params->mem_budget, or MemAvailable). Works on shape-
+ * only preset models too. TLM_ERR_ARG for a NULL model or out or out-of-range params. */
+TLM_API tlm_status tlm_context_plan(const tlm_model *model, const tlm_context_params *params,
+                                    tlm_context_memory *out, tlm_error *err);
+
+/* Allocates the KV cache and all scratch once; evaluation never allocates afterwards.
+ * TLM_ERR_NO_MEMORY when the plan does not fit the budget: the message names the bytes needed,
+ * the bytes available and the largest context that fits (see tlm_context_plan). */
 TLM_API tlm_status tlm_context_create(const tlm_model *model, const tlm_context_params *params,
                                       tlm_context **out, tlm_error *err);
 
@@ -217,8 +306,11 @@ TLM_API void tlm_context_free(tlm_context *ctx); /* NULL is a no-op */
 /* Evaluates n_tokens ids at the next positions (appending to the cache). If all_logits is
  * not NULL it receives n_tokens * n_vocab floats, row-major [token][vocab]; the last token's
  * logits are always available from tlm_context_logits afterwards.
- * Errors: TLM_ERR_ARG for an id outside [0, n_vocab) or n_tokens < 1 (nothing is evaluated);
- * TLM_ERR_CONTEXT_FULL when n_past + n_tokens > n_ctx (nothing is evaluated). */
+ * Errors: TLM_ERR_CONTEXT_FULL when n_past + n_tokens > n_ctx, checked first (nothing is
+ * evaluated or read: the context, its logits and error aside, stays as it was; the caller
+ * decides what to drop, e.g. tlm_context_reset and a shorter prompt); TLM_ERR_ARG for NULL
+ * tokens, n_tokens < 1 or an id outside [0, n_vocab) (nothing is evaluated). The message is
+ * kept for tlm_context_error. */
 TLM_API tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int32_t n_tokens,
                                     float *all_logits);
 
@@ -226,10 +318,36 @@ TLM_API tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int
  * next call on ctx. */
 TLM_API const float *tlm_context_logits(const tlm_context *ctx);
 
-TLM_API int32_t tlm_context_n_past(const tlm_context *ctx); /* positions filled */
+TLM_API int32_t tlm_context_n_past(const tlm_context *ctx); /* the next token's position */
 TLM_API int32_t tlm_context_n_ctx(const tlm_context *ctx);
 TLM_API void tlm_context_reset(tlm_context *ctx);      /* forget all positions */
 TLM_API const char *tlm_context_error(const tlm_context *ctx); /* last failure, "" if none */
+
+/* The token at each position [0, n_past) (-1 where a range was removed); *n gets n_past.
+ * Valid until the next call that changes ctx. */
+TLM_API const int32_t *tlm_context_tokens(const tlm_context *ctx, int32_t *n);
+
+/* Removes positions [p0, p1) from the cache (p1 < 0: to the end). The others keep their
+ * positions (a gap stays); removing the end makes p0 the next position. Logits are dropped.
+ * TLM_ERR_ARG for a bad range; TLM_ERR_UNSUPPORTED when, with a sliding-window cache, the
+ * window of the next position would need keys that already left the cache. */
+TLM_API tlm_status tlm_context_remove(tlm_context *ctx, int32_t p0, int32_t p1);
+
+/* Moves positions [p0, p1) (p1 < 0: to the end) by delta, rotating their cached keys by the
+ * angle of delta (no recomputation); a range that includes the end moves n_past with it.
+ * The moved positions must land on positions without tokens, within [0, n_ctx).
+ * TLM_ERR_ARG otherwise; TLM_ERR_UNSUPPORTED as for tlm_context_remove. */
+TLM_API tlm_status tlm_context_shift(tlm_context *ctx, int32_t p0, int32_t p1, int32_t delta);
+
+/* Saves the KV cache, the tokens of tlm_context_tokens, the last logits and the RoPE state to
+ * a versioned file, written under a temporary name and renamed into place. */
+TLM_API tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tlm_error *err);
+
+/* Replaces ctx's state by a file of tlm_context_save. The file must come from the same model
+ * (a fingerprint of its config and weights), with the same KV type, RoPE factor set and NTK
+ * alpha (when fixed), and fit n_ctx: otherwise TLM_ERR_ARG naming the difference, or
+ * TLM_ERR_FORMAT for a file that is malformed or lies about its sizes; ctx is then reset. */
+TLM_API tlm_status tlm_context_load(tlm_context *ctx, const char *path, tlm_error *err);
 
 /* ---- tokenizer ------------------------------------------------------------------------ */
 
@@ -261,7 +379,8 @@ TLM_API tlm_status tlm_tokenizer_load_llama2c(const char *path, int32_t n_vocab,
 TLM_API void tlm_tokenizer_free(tlm_tokenizer *tok); /* NULL is a no-op */
 
 /* Encodes UTF-8 text into at most cap ids; *n_out gets the count. TLM_ERR_ARG if cap is too
- * small (then *n_out is the count needed). Text never turns into control tokens (<s>,
+ * small (then *n_out is the count needed: cap 0 with ids NULL asks for it), for a NULL
+ * tokenizer, text or n_out, a negative cap, or text over 512 MiB (then *n_out is 0). Text never turns into control tokens (<s>,
  * <|im_start|>, ...): their text is encoded as ordinary text. Added tokens that are not
  * control tokens (Phi-2's runs of spaces) are matched. SentencePiece vocabularies from GGUF or
  * tokenizer.model read each byte of ill-formed UTF-8 as U+FFFD, as SentencePiece does;

@@ -35,6 +35,26 @@ tlm_status tlm_config_validate(const tlm_config *c, const char *what, tlm_error 
     if (!(c->embed_scale > 0.0f) || !isfinite(c->embed_scale))
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: embedding scale %g must be positive", what,
                         (double)c->embed_scale);
+    CHECK_RANGE(orig_ctx, 0, TLM_MAX_CTX);
+    if (c->longrope) {
+        if (!c->rope_short || !c->rope_long || c->orig_ctx < 1)
+            return tlm_fail(err, TLM_ERR_FORMAT, "%s: LongRoPE needs short and long factors and "
+                            "the original context length", what);
+        if (!(c->rope_attn_factor > 0.0f) || !isfinite(c->rope_attn_factor))
+            return tlm_fail(err, TLM_ERR_FORMAT, "%s: LongRoPE attention factor %g must be "
+                            "positive", what, (double)c->rope_attn_factor);
+        for (int32_t i = 0; i < c->rope_dim / 2; i++)
+            if (!(c->rope_short[i] > 0.0f) || !isfinite(c->rope_short[i]) ||
+                !(c->rope_long[i] > 0.0f) || !isfinite(c->rope_long[i]))
+                return tlm_fail(err, TLM_ERR_FORMAT, "%s: LongRoPE factor %d (short %g, long %g) "
+                                "must be positive", what, i, (double)c->rope_short[i],
+                                (double)c->rope_long[i]);
+    }
+    /* NTK's exponent d / (d - 2) and logn's log(orig_ctx) need d > 2 and orig_ctx > 1 */
+    if ((c->dynamic_ntk && (c->rope_dim <= 2 || c->orig_ctx < 2)) ||
+        (c->logn_attn && c->orig_ctx < 2))
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: dynamic NTK / logn need rotary dims > 2 (have "
+                        "%d) and a training length > 1 (have %d)", what, c->rope_dim, c->orig_ctx);
     if (c->bos_id >= c->vocab_size || c->eos_id >= c->vocab_size)
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: bos/eos id (%d/%d) outside the vocabulary (%d)",
                         what, c->bos_id, c->eos_id, c->vocab_size);

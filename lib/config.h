@@ -63,10 +63,15 @@ typedef struct tlm_config {
 
     int32_t bos_id, eos_id; /* -1: unknown */
 
-    /* Longest context this engine computes exactly as the reference does (0: no limit).
-     * Qwen v1 switches on dynamic NTK and logn scaling past its training length; until
-     * those are implemented, longer contexts are refused rather than computed wrong. */
-    int32_t exact_ctx_limit;
+    /* Long context (docs/long-context.md). orig_ctx is the training length the scaled
+     * variants measure from: LongRoPE's original_max_position_embeddings, Qwen v1's
+     * seq_length; 0 when the model has none of them. */
+    int32_t orig_ctx;
+    bool longrope;          /* inv_freq[i] / factor[i]; short or long factors per context */
+    const float *rope_short, *rope_long; /* LongRoPE: [rope_dim / 2] each, owned by the model */
+    float rope_attn_factor; /* LongRoPE: multiplies cos and sin (1 otherwise) */
+    bool dynamic_ntk;       /* Qwen v1: base * alpha^(d/(d-2)), alpha from the first eval */
+    bool logn_attn;         /* Qwen v1: q at position p times log(p+1)/log(orig_ctx) past it */
 } tlm_config;
 
 /* Applied layers: n_layers, or twice that with layer sharing (each gets its own KV cache). */

@@ -1,5 +1,7 @@
-/* context.c - the context half of the public API: size and allocate the KV cache and
- * scratch once, validate every eval request, run the forward pass in n_batch chunks. */
+/* context.c - the context half of the public API: plan the KV cache and scratch and check
+ * them against the memory budget, allocate them once, validate every eval request, keep the
+ * RoPE state, and run the forward pass in n_batch chunks. Editing the cache (remove, shift)
+ * is context_edit.c; saving and loading it is context_file.c. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +14,9 @@
 tlm_context_params tlm_context_default_params(void)
 {
     return (tlm_context_params){.n_ctx = 0, .n_batch = 256, .n_threads = 0,
-                                .kv_type = TLM_TYPE_F16};
+                                .kv_type = TLM_TYPE_F16, .rope_factors = TLM_ROPE_FACTORS_AUTO,
+                                .ntk_alpha = 0.0f, .no_logn = false, .full_cache = false,
+                                .mem_budget = 0};
 }
 
 /* Records the failure on the context and returns the status. */
@@ -25,19 +29,151 @@ static tlm_status ctx_fail(tlm_context *ctx, tlm_status st, const char *fmt, ...
     return st;
 }
 
+/* ---- planning ---------------------------------------------------------------------------- */
+
+/* Where each buffer goes in the arena, for one set of params. */
 typedef struct layout {
-    uint64_t total;
+    int32_t n_ctx, n_batch, n_threads, n_cells, window;
+    uint64_t kv_bytes, total;
     bool overflow;
+    uint64_t o_k, o_v, o_pos, o_tok, o_x, o_xb, o_qkv, o_att, o_br, o_mlp, o_hb, o_cos, o_sin,
+        o_qs, o_first, o_freq, o_sc, o_rb, o_lg;
 } layout;
 
-/* Reserves n floats at a 64-byte boundary; returns the offset. */
-static uint64_t reserve(layout *l, uint64_t n)
+/* Reserves n elements of `size` bytes at a 64-byte boundary; returns the offset. */
+static uint64_t reserve(layout *l, uint64_t n, uint64_t size)
 {
     uint64_t at = (l->total + 63) & ~(uint64_t)63, bytes;
-    if (!tlm_mul_u64(n, sizeof(float), &bytes) || !tlm_add_u64(at, bytes, &l->total))
-        l->overflow = true;
+    if (!tlm_mul_u64(n, size, &bytes) || !tlm_add_u64(at, bytes, &l->total)) l->overflow = true;
     return at;
 }
+
+/* The arena of a context of n_ctx positions (the other params already resolved in l). */
+static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_ctx, layout *l)
+{
+    l->n_ctx = n_ctx;
+    l->total = 0;
+    l->overflow = false;
+    int32_t n_batch = l->n_batch > n_ctx ? n_ctx : l->n_batch;
+    /* a window cache holds the window's last W - 1 keys plus room for two batches: one to
+     * evaluate, one of slack, so the move that drops old keys happens once per n_batch tokens */
+    int32_t W = c->sliding_window;
+    int64_t ring = (int64_t)W - 1 + 2 * (int64_t)n_batch;
+    l->window = W;
+    l->n_cells = W > 0 && !p->full_cache && ring < n_ctx ? (int32_t)ring : n_ctx;
+    uint64_t hd = (uint64_t)c->head_dim, q_dim = (uint64_t)c->n_heads * hd;
+    uint64_t kv_dim = (uint64_t)c->n_kv_heads * hd, B = (uint64_t)n_batch;
+    uint64_t kv_elems = (uint64_t)tlm_config_n_apply(c) * (uint64_t)l->n_cells * kv_dim;
+    uint64_t esize = p->kv_type == TLM_TYPE_F32 ? 4 : 2;
+    uint64_t gate_up = (c->mlp_gated ? 2 : 1) * (uint64_t)c->hidden_dim;
+    uint64_t half = (uint64_t)c->rope_dim / 2, dim = (uint64_t)c->dim;
+    l->o_k = reserve(l, kv_elems, esize);
+    l->o_v = reserve(l, kv_elems, esize);
+    l->kv_bytes = l->total;
+    l->o_pos = reserve(l, (uint64_t)l->n_cells, 4);
+    l->o_tok = reserve(l, (uint64_t)n_ctx, 4);
+    l->o_x = reserve(l, B * dim, 4);
+    l->o_xb = reserve(l, B * dim, 4);
+    l->o_qkv = reserve(l, B * (q_dim + 2 * kv_dim), 4);
+    l->o_att = reserve(l, B * q_dim, 4);
+    l->o_br = reserve(l, B * dim, 4);
+    l->o_mlp = reserve(l, B * dim, 4);
+    l->o_hb = reserve(l, B * gate_up, 4);
+    l->o_cos = reserve(l, B * half, 4);
+    l->o_sin = reserve(l, B * half, 4);
+    l->o_qs = reserve(l, B, 4);
+    l->o_first = reserve(l, B, 4);
+    l->o_freq = reserve(l, half, 4);
+    l->o_sc = reserve(l, (uint64_t)l->n_threads * (uint64_t)l->n_cells, 4);
+    l->o_rb = reserve(l, (uint64_t)l->n_threads * (kv_dim + 2 * half), 4);
+    l->o_lg = reserve(l, (uint64_t)c->vocab_size, 4);
+    if (l->total > SIZE_MAX - 64) l->overflow = true;
+}
+
+/* MemAvailable from /proc/meminfo in bytes; 0 when it cannot be read. */
+static uint64_t mem_available(void)
+{
+    FILE *fp = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kib = 0;
+    bool found = false;
+    while (fp && !found && fgets(line, sizeof line, fp))
+        found = sscanf(line, "MemAvailable: %llu kB", &kib) == 1;
+    if (fp) fclose(fp);
+    return found && kib <= UINT64_MAX / 1024 ? (uint64_t)kib * 1024 : 0;
+}
+
+/* Checks params and resolves the defaults; fills the layout for the asked n_ctx. */
+static tlm_status resolve(const tlm_model *m, const tlm_context_params *p, layout *l,
+                          tlm_error *err)
+{
+    const tlm_config *c = &m->cfg;
+    if (p->n_ctx < 0 || p->n_ctx > TLM_MAX_CTX || p->n_batch < 0 || p->n_threads < 0 ||
+        p->n_threads > 1024)
+        return tlm_fail(err, TLM_ERR_ARG, "context: n_ctx %d (at most %d), n_batch %d or "
+                        "n_threads %d out of range", p->n_ctx, TLM_MAX_CTX, p->n_batch,
+                        p->n_threads);
+    if (p->kv_type != TLM_TYPE_F32 && p->kv_type != TLM_TYPE_F16)
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context: KV cache type %d is not supported "
+                        "(F32 or F16)", (int)p->kv_type);
+    if ((unsigned)p->rope_factors > TLM_ROPE_FACTORS_LONG)
+        return tlm_fail(err, TLM_ERR_ARG, "context: rope_factors %d is not AUTO, SHORT or LONG",
+                        (int)p->rope_factors);
+    if (!(p->ntk_alpha == 0.0f || (p->ntk_alpha >= 1.0f && isfinite(p->ntk_alpha))))
+        return tlm_fail(err, TLM_ERR_ARG, "context: ntk_alpha %g must be 0 (dynamic) or >= 1",
+                        (double)p->ntk_alpha);
+    l->n_batch = p->n_batch ? p->n_batch : 256;
+    l->n_threads = p->n_threads ? p->n_threads : tlm_default_threads();
+    lay_out(c, p, p->n_ctx ? p->n_ctx : c->max_seq, l);
+    return TLM_OK;
+}
+
+tlm_status tlm_context_plan(const tlm_model *m, const tlm_context_params *params,
+                            tlm_context_memory *out, tlm_error *err)
+{
+    if (!m || !out) return tlm_fail(err, TLM_ERR_ARG, "tlm_context_plan: %s is NULL",
+                                    m ? "out" : "model");
+    tlm_context_params p = params ? *params : tlm_context_default_params();
+    layout l;
+    tlm_status st = resolve(m, &p, &l, err);
+    if (st != TLM_OK) return st;
+    uint64_t budget = p.mem_budget == TLM_MEM_UNCHECKED ? 0
+                      : p.mem_budget ? p.mem_budget : mem_available();
+    *out = (tlm_context_memory){.n_ctx = l.n_ctx, .n_cells = l.n_cells, .kv_bytes = l.kv_bytes,
+                                .scratch_bytes = l.total - l.kv_bytes, .total_bytes = l.total,
+                                .budget_bytes = budget, .max_n_ctx = l.n_ctx, .fits = true};
+    if (l.overflow) {
+        out->total_bytes = UINT64_MAX;
+        out->fits = false;
+    }
+    if (!budget) return TLM_OK;
+    out->fits = !l.overflow && l.total <= budget;
+    /* the largest n_ctx that fits: total grows with n_ctx, so bisect */
+    int32_t lo = 0, hi = TLM_MAX_CTX;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo + 1) / 2;
+        layout t = l;
+        lay_out(&m->cfg, &p, mid, &t);
+        if (!t.overflow && t.total <= budget) lo = mid;
+        else hi = mid - 1;
+    }
+    out->max_n_ctx = lo;
+    return TLM_OK;
+}
+
+/* "1.5 GiB" style text for messages. */
+static const char *human(uint64_t bytes, char *buf, size_t cap)
+{
+    double v = (double)bytes;
+    const char *unit = "bytes";
+    if (v >= 1024.0 * 1024 * 1024) v /= 1024.0 * 1024 * 1024, unit = "GiB";
+    else if (v >= 1024.0 * 1024) v /= 1024.0 * 1024, unit = "MiB";
+    else if (v >= 1024.0) v /= 1024.0, unit = "KiB";
+    snprintf(buf, cap, "%.1f %s", v, unit);
+    return buf;
+}
+
+/* ---- creation ---------------------------------------------------------------------------- */
 
 tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *params,
                               tlm_context **out, tlm_error *err)
@@ -45,65 +181,64 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
     if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_context_create: out is NULL");
     *out = NULL;
     if (!m) return tlm_fail(err, TLM_ERR_ARG, "tlm_context_create: model is NULL");
+    if (m->shape_only)
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_create: the model has shapes only (a "
+                        "shape_only preset) and cannot be evaluated");
     tlm_context_params p = params ? *params : tlm_context_default_params();
     const tlm_config *c = &m->cfg;
-    if (p.n_ctx < 0 || p.n_ctx > TLM_MAX_CTX || p.n_batch < 0 || p.n_threads < 0 ||
-        p.n_threads > 1024)
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_create: n_ctx %d, n_batch %d or n_threads "
-                        "%d out of range", p.n_ctx, p.n_batch, p.n_threads);
-    if (p.kv_type != TLM_TYPE_F32 && p.kv_type != TLM_TYPE_F16)
-        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "tlm_context_create: KV cache type %d is not "
-                        "supported (F32 or F16)", (int)p.kv_type);
-    int32_t n_ctx = p.n_ctx ? p.n_ctx : c->max_seq;
-    if (c->exact_ctx_limit && n_ctx > c->exact_ctx_limit)
-        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context %d is longer than %d, past which this "
-                        "model needs dynamic NTK and logn scaling (not implemented yet)", n_ctx,
-                        c->exact_ctx_limit);
-    int32_t n_batch = p.n_batch ? p.n_batch : 256;
-    if (n_batch > n_ctx) n_batch = n_ctx;
-    int32_t n_threads = p.n_threads ? p.n_threads : tlm_default_threads();
-
-    uint64_t hd = (uint64_t)c->head_dim, q_dim = (uint64_t)c->n_heads * hd;
-    uint64_t kv_dim = (uint64_t)c->n_kv_heads * hd, B = (uint64_t)n_batch;
-    uint64_t kv_floats = (uint64_t)tlm_config_n_apply(c) * (uint64_t)n_ctx * kv_dim;
-    uint64_t gate_up = (c->mlp_gated ? 2 : 1) * (uint64_t)c->hidden_dim;
-    uint64_t half = (uint64_t)c->rope_dim / 2;
-    layout l = {0, false};
-    /* reserve() counts floats: an F16 cache needs half as many */
-    uint64_t kv_units = p.kv_type == TLM_TYPE_F32 ? kv_floats : (kv_floats + 1) / 2;
-    uint64_t o_k = reserve(&l, kv_units), o_v = reserve(&l, kv_units);
-    uint64_t o_x = reserve(&l, B * (uint64_t)c->dim), o_xb = reserve(&l, B * (uint64_t)c->dim);
-    uint64_t o_qkv = reserve(&l, B * (q_dim + 2 * kv_dim)), o_att = reserve(&l, B * q_dim);
-    uint64_t o_br = reserve(&l, B * (uint64_t)c->dim), o_mlp = reserve(&l, B * (uint64_t)c->dim);
-    uint64_t o_hb = reserve(&l, B * gate_up);
-    uint64_t o_cos = reserve(&l, B * half), o_sin = reserve(&l, B * half);
-    uint64_t o_freq = reserve(&l, half);
-    uint64_t o_sc = reserve(&l, (uint64_t)n_threads * (uint64_t)n_ctx);
-    uint64_t o_lg = reserve(&l, (uint64_t)c->vocab_size);
-    if (l.overflow || l.total > SIZE_MAX - 64)
-        return tlm_fail(err, TLM_ERR_NO_MEMORY, "context of %d positions is too large", n_ctx);
+    tlm_context_memory mem;
+    tlm_status st = tlm_context_plan(m, &p, &mem, err);
+    if (st != TLM_OK) return st;
+    char need[32], have[32];
+    if (mem.total_bytes == UINT64_MAX)
+        return tlm_fail(err, TLM_ERR_NO_MEMORY, "a context of %d positions is too large to "
+                        "address", mem.n_ctx);
+    if (!mem.fits)
+        return tlm_fail(err, TLM_ERR_NO_MEMORY, "a context of %d positions needs %llu bytes "
+                        "(%s: KV cache %llu at %s, scratch %llu) but %llu (%s) are available; the "
+                        "largest context that fits is %d positions", mem.n_ctx,
+                        (unsigned long long)mem.total_bytes,
+                        human(mem.total_bytes, need, sizeof need),
+                        (unsigned long long)mem.kv_bytes, p.kv_type == TLM_TYPE_F32 ? "F32" : "F16",
+                        (unsigned long long)mem.scratch_bytes,
+                        (unsigned long long)mem.budget_bytes,
+                        human(mem.budget_bytes, have, sizeof have), mem.max_n_ctx);
+    layout l;
+    resolve(m, &p, &l, err);
 
     tlm_context *ctx = calloc(1, sizeof *ctx);
     void *arena = NULL;
     if (!ctx || posix_memalign(&arena, 64, (size_t)l.total) != 0) {
         free(ctx);
-        return tlm_fail(err, TLM_ERR_NO_MEMORY, "cannot allocate %llu bytes for a context of %d "
-                        "positions", (unsigned long long)l.total, n_ctx);
+        return tlm_fail(err, TLM_ERR_NO_MEMORY, "cannot allocate %llu bytes (%s) for a context "
+                        "of %d positions", (unsigned long long)l.total,
+                        human(l.total, need, sizeof need), l.n_ctx);
     }
-    uint8_t *base = arena;
+    uint8_t *b = arena;
     *ctx = (tlm_context){
-        .m = m, .k = m->k, .n_ctx = n_ctx, .n_batch = n_batch, .n_threads = n_threads,
-        .kv_type = p.kv_type, .k_cache = base + o_k, .v_cache = base + o_v,
-        .x = (float *)(base + o_x), .xb = (float *)(base + o_xb), .qkv = (float *)(base + o_qkv),
-        .att = (float *)(base + o_att), .branch = (float *)(base + o_br),
-        .mlp = (float *)(base + o_mlp), .hb = (float *)(base + o_hb),
-        .rope_cos = (float *)(base + o_cos), .rope_sin = (float *)(base + o_sin),
-        .inv_freq = (float *)(base + o_freq), .scores = (float *)(base + o_sc),
-        .logits = (float *)(base + o_lg), .arena = arena,
+        .m = m, .k = m->k, .n_ctx = l.n_ctx, .n_batch = l.n_batch > l.n_ctx ? l.n_ctx : l.n_batch,
+        .n_threads = l.n_threads, .n_cells = l.n_cells, .window = l.window,
+        .kv_type = p.kv_type, .k_cache = b + l.o_k, .v_cache = b + l.o_v,
+        .cell_pos = (int32_t *)(b + l.o_pos), .tokens = (int32_t *)(b + l.o_tok),
+        .x = (float *)(b + l.o_x), .xb = (float *)(b + l.o_xb), .qkv = (float *)(b + l.o_qkv),
+        .att = (float *)(b + l.o_att), .branch = (float *)(b + l.o_br),
+        .mlp = (float *)(b + l.o_mlp), .hb = (float *)(b + l.o_hb),
+        .rope_cos = (float *)(b + l.o_cos), .rope_sin = (float *)(b + l.o_sin),
+        .q_scale = (float *)(b + l.o_qs), .first_cell = (int32_t *)(b + l.o_first),
+        .inv_freq = (float *)(b + l.o_freq), .scores = (float *)(b + l.o_sc),
+        .row_buf = (float *)(b + l.o_rb),
+        .logits = (float *)(b + l.o_lg), .arena = arena,
     };
-    /* inv_freq[i] = theta^(-2i / rope_dim), in fp32 as the reference implementations. */
-    for (uint64_t i = 0; i < half; i++)
-        ctx->inv_freq[i] = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->rope_dim);
+    /* RoPE state: fixed for the context (factor set) or until the cache empties (NTK) */
+    ctx->long_factors = c->longrope &&
+                        (p.rope_factors == TLM_ROPE_FACTORS_LONG ||
+                         (p.rope_factors == TLM_ROPE_FACTORS_AUTO && l.n_ctx > c->orig_ctx));
+    ctx->rope_mscale = c->longrope ? c->rope_attn_factor : 1.0f;
+    ctx->ntk_param = c->dynamic_ntk ? p.ntk_alpha : 1.0f;
+    ctx->ntk_alpha = ctx->ntk_param > 0.0f ? ctx->ntk_param : 1.0f;
+    ctx->logn = c->logn_attn && !p.no_logn;
+    tlm_context_rope_freqs(ctx);
+    for (int32_t i = 0; i < l.n_ctx; i++) ctx->tokens[i] = -1;
     *out = ctx;
     return TLM_OK;
 }
@@ -115,6 +250,52 @@ void tlm_context_free(tlm_context *ctx)
     free(ctx);
 }
 
+void tlm_context_rope_freqs(tlm_context *ctx)
+{
+    const tlm_config *c = &ctx->m->cfg;
+    int32_t d = c->rope_dim;
+    /* dynamic NTK (Qwen v1): base' = base * alpha^(d / (d - 2)), in double as its Python */
+    float base = c->rope_theta;
+    if (ctx->ntk_alpha != 1.0f)
+        base = (float)((double)c->rope_theta * pow((double)ctx->ntk_alpha, (double)d / (d - 2)));
+    const float *ext = !c->longrope ? NULL : ctx->long_factors ? c->rope_long : c->rope_short;
+    /* inv_freq[i] = 1 / (ext[i] * base^(2i / d)), in fp32 as the reference implementations */
+    for (int32_t i = 0; i < d / 2; i++) {
+        float f = powf(base, (float)(2 * i) / (float)d);
+        ctx->inv_freq[i] = ext ? 1.0f / (ext[i] * f) : 1.0f / f;
+    }
+}
+
+/* Qwen v1's get_ntk_alpha for a first forward of L tokens, exactly as its Python computes
+ * it: 2^ceil(log(L / seq_length, 2) + 1) - 1, at least 1. */
+static float ntk_alpha_for(int32_t L, int32_t seq_length)
+{
+    double cv = log((double)L / (double)seq_length) / log(2.0) + 1.0;
+    double alpha = pow(2.0, ceil(cv)) - 1.0;
+    return alpha < 1.0 ? 1.0f : (float)alpha;
+}
+
+/* ---- evaluation -------------------------------------------------------------------------- */
+
+/* With a window cache: drops the cells no query at n_past or later can see, when n more do
+ * not fit. One memmove per layer keeps the rest contiguous and in order. */
+static void make_room(tlm_context *ctx, int32_t n)
+{
+    if (ctx->n_used + n <= ctx->n_cells) return;
+    int32_t lowest = ctx->n_past - ctx->window + 1, f = 0; /* lowest visible position */
+    while (f < ctx->n_used && ctx->cell_pos[f] < lowest) f++;
+    int32_t keep = ctx->n_used - f;
+    size_t row = tlm_context_row_bytes(ctx), layer = row * (size_t)ctx->n_cells;
+    for (int32_t a = 0; a < tlm_config_n_apply(&ctx->m->cfg); a++) {
+        uint8_t *k = (uint8_t *)ctx->k_cache + (size_t)a * layer;
+        uint8_t *v = (uint8_t *)ctx->v_cache + (size_t)a * layer;
+        memmove(k, k + (size_t)f * row, (size_t)keep * row);
+        memmove(v, v + (size_t)f * row, (size_t)keep * row);
+    }
+    memmove(ctx->cell_pos, ctx->cell_pos + f, (size_t)keep * sizeof(int32_t));
+    ctx->n_used = keep;
+}
+
 tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int32_t n_tokens,
                             float *all_logits)
 {
@@ -122,17 +303,28 @@ tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int32_t n_t
     ctx->error[0] = '\0';
     if (!tokens || n_tokens < 1)
         return ctx_fail(ctx, TLM_ERR_ARG, "eval: need at least one token (got %d)", n_tokens);
+    /* the room first: a count that cannot fit is refused before any id is read */
+    if (n_tokens > ctx->n_ctx - ctx->n_past)
+        return ctx_fail(ctx, TLM_ERR_CONTEXT_FULL, "eval: %d tokens do not fit: %d of %d "
+                        "positions are used", n_tokens, ctx->n_past, ctx->n_ctx);
     int32_t vocab = ctx->m->cfg.vocab_size;
     for (int32_t i = 0; i < n_tokens; i++)
         if (tokens[i] < 0 || tokens[i] >= vocab)
             return ctx_fail(ctx, TLM_ERR_ARG, "eval: token %d at index %d is outside [0, %d)",
                             tokens[i], i, vocab);
-    if (n_tokens > ctx->n_ctx - ctx->n_past)
-        return ctx_fail(ctx, TLM_ERR_CONTEXT_FULL, "eval: %d tokens do not fit: %d of %d "
-                        "positions are used", n_tokens, ctx->n_past, ctx->n_ctx);
+    /* dynamic NTK: alpha from the first forward on an empty cache (the whole call, as the
+     * reference's prefill), kept while the cache holds keys rotated with it */
+    if (ctx->ntk_param == 0.0f && ctx->n_used == 0 && ctx->n_past == 0) {
+        float alpha = ntk_alpha_for(n_tokens, ctx->m->cfg.orig_ctx);
+        if (alpha != ctx->ntk_alpha) {
+            ctx->ntk_alpha = alpha;
+            tlm_context_rope_freqs(ctx);
+        }
+    }
     for (int32_t s = 0; s < n_tokens; s += ctx->n_batch) {
         int32_t n = n_tokens - s < ctx->n_batch ? n_tokens - s : ctx->n_batch;
         float *rows = all_logits ? all_logits + (int64_t)s * vocab : NULL;
+        make_room(ctx, n);
         tlm_forward(ctx, tokens + s, n, rows, s + n == n_tokens);
     }
     return TLM_OK;
@@ -146,10 +338,18 @@ const float *tlm_context_logits(const tlm_context *ctx)
 int32_t tlm_context_n_past(const tlm_context *ctx) { return ctx ? ctx->n_past : 0; }
 int32_t tlm_context_n_ctx(const tlm_context *ctx) { return ctx ? ctx->n_ctx : 0; }
 
+const int32_t *tlm_context_tokens(const tlm_context *ctx, int32_t *n)
+{
+    if (n) *n = ctx ? ctx->n_past : 0;
+    return ctx ? ctx->tokens : NULL;
+}
+
 void tlm_context_reset(tlm_context *ctx)
 {
     if (!ctx) return;
+    for (int32_t i = 0; i < ctx->n_past; i++) ctx->tokens[i] = -1;
     ctx->n_past = 0;
+    ctx->n_used = 0;
     ctx->has_logits = false;
 }
 

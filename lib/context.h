@@ -1,5 +1,14 @@
 /* context.h - a context: the KV cache of every applied layer plus all scratch, allocated
- * once at creation. The forward pass (forward.c) allocates nothing. */
+ * once at creation. The forward pass (forward.c) allocates nothing.
+ *
+ * The cache is a list of cells per applied layer, in position order: cell i holds the K and
+ * V of position cell_pos[i], positions strictly increasing (gaps allowed after a removal).
+ * Without a sliding window there are n_ctx cells. With one (and no full_cache) there are
+ * only window - 1 + 2 * n_batch: before a batch that would not fit, the cells no future
+ * query can see are dropped and the rest moved to the front in one memmove per layer, so
+ * memory stays flat with length, the visible keys stay contiguous for the attention kernel
+ * and in the order a full cache has them (results are bit-identical), and the move costs
+ * about window / n_batch row copies per token. docs/long-context.md has the whole design. */
 #ifndef TLM_CONTEXT_H
 #define TLM_CONTEXT_H
 
@@ -9,14 +18,26 @@ struct tlm_context {
     const tlm_model *m;
     const tlm_kernels *k;
     int32_t n_ctx, n_batch, n_threads;
-    int32_t n_past;      /* positions already in the cache */
+    int32_t n_past;      /* the next position: one past the last token's */
+    int32_t n_cells;     /* cells per applied layer */
+    int32_t n_used;      /* cells in use */
+    int32_t window;      /* sliding window in force (0: none) */
     bool has_logits;
     char error[256];
 
-    /* KV cache: [n_apply][n_ctx][kv_dim] elements of kv_type (F32 or F16) each; position p
-     * of applied layer a is element (a * n_ctx + p) * kv_dim. */
+    /* RoPE state, fixed while the cache holds keys. */
+    bool long_factors;   /* LongRoPE: the long factor set */
+    float ntk_param;     /* the ntk_alpha param: 0 dynamic, else fixed */
+    float ntk_alpha;     /* alpha in force (1: plain base) */
+    bool logn;           /* logn attention scaling in force */
+    float rope_mscale;   /* multiplies cos and sin (LongRoPE attention factor, else 1) */
+
+    /* KV cache: [n_apply][n_cells][kv_dim] elements of kv_type (F32 or F16) each; cell c of
+     * applied layer a is element (a * n_cells + c) * kv_dim. */
     tlm_type kv_type;
     void *k_cache, *v_cache;
+    int32_t *cell_pos;   /* [n_cells] position of each cell in use */
+    int32_t *tokens;     /* [n_ctx] token at each position (-1: none) */
 
     /* Scratch for n_batch tokens (row-major [token][...]). */
     float *x;            /* residual stream [dim] */
@@ -27,17 +48,34 @@ struct tlm_context {
     float *mlp;          /* MLP branch [dim] */
     float *hb;           /* MLP hidden [gate | up] [gate_up rows] */
     float *rope_cos, *rope_sin; /* [rope_dim / 2] per token */
+    float *q_scale;      /* [n_batch] logn factor per token (1 when off) */
+    int32_t *first_cell; /* [n_batch] first cell each token's query sees */
     float *inv_freq;     /* [rope_dim / 2] */
-    float *scores;       /* [n_threads][n_ctx] attention weights */
+    float *scores;       /* [n_threads][n_cells] attention weights */
+    float *row_buf;      /* [n_threads][kv_dim + rope_dim]: a key row and its angles (shift) */
     float *logits;       /* [vocab]: the last token's */
 
     void *arena;
 };
 
-/* Evaluates n (<= n_batch) tokens at positions n_past.. and advances n_past. Writes the
- * logits of every token to `rows_out` ([n][vocab]) when it is not NULL, and the last
- * token's to ctx->logits when `want_last`. Inputs are validated by the caller. */
+/* Evaluates n (<= n_batch) tokens at positions n_past.. into cells n_used.. (the caller made
+ * room) and advances both. Writes the logits of every token to `rows_out` ([n][vocab]) when
+ * it is not NULL, and the last token's to ctx->logits when `want_last`. Inputs are validated
+ * by the caller. */
 void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows_out,
                  bool want_last);
+
+/* Recomputes ctx->inv_freq from the config and the RoPE state (factor set, NTK alpha). */
+void tlm_context_rope_freqs(tlm_context *ctx);
+
+/* Bytes of one K (or V) row of the cache. */
+static inline size_t tlm_context_row_bytes(const tlm_context *ctx)
+{
+    size_t kv_dim = (size_t)ctx->m->cfg.n_kv_heads * (size_t)ctx->m->cfg.head_dim;
+    return kv_dim * (ctx->kv_type == TLM_TYPE_F32 ? sizeof(float) : sizeof(uint16_t));
+}
+
+/* Fingerprint of a model (config and a sample of every weight's bytes) for saved caches. */
+uint64_t tlm_model_fingerprint(const tlm_model *m);
 
 #endif

@@ -58,7 +58,8 @@ static void store_kv(tlm_type type, void *dst, const float *src, int64_t n)
     for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_f16(src[i]);
 }
 
-/* q and k of one token: optional QK-norm per head, then RoPE at `pos`. */
+/* q and k of token t of the batch: optional QK-norm per head, RoPE at its position, then
+ * Qwen's logn factor on q (after RoPE, as its reference; 1 when off or within orig_ctx). */
 static void position_qk(const tlm_context *ctx, const tlm_block *blk, float *q, float *k, int t)
 {
     const tlm_config *c = &ctx->m->cfg;
@@ -74,11 +75,15 @@ static void position_qk(const tlm_context *ctx, const tlm_block *blk, float *q, 
     const float *cs = ctx->rope_cos + t * (c->rope_dim / 2), *sn = ctx->rope_sin + t * (c->rope_dim / 2);
     ctx->k->rope(q, c->n_heads, hd, c->rope_dim, cs, sn, c->rope_neox);
     ctx->k->rope(k, c->n_kv_heads, hd, c->rope_dim, cs, sn, c->rope_neox);
+    float f = ctx->q_scale[t];
+    if (f != 1.0f)
+        for (int64_t i = 0; i < (int64_t)c->n_heads * hd; i++) q[i] *= f;
 }
 
-/* Attention of applied layer a for n tokens at positions p0..: projections, RoPE, cache
- * append, then one kernel call per (token, head) over the visible keys. */
-static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t p0, int32_t n)
+/* Attention of applied layer a for n tokens at positions p0.. (cells c0..): projections,
+ * RoPE, cache append, then one kernel call per (token, head) over the visible keys, which
+ * are the contiguous cells first_cell[t] .. c0 + t. */
+static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t c0, int32_t n)
 {
     const tlm_config *c = &ctx->m->cfg;
     int64_t hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
@@ -86,12 +91,12 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
     project(ctx, &blk->qkv, ctx->xb, c->dim, n, ctx->qkv, ld);
 
     size_t esize = ctx->kv_type == TLM_TYPE_F32 ? sizeof(float) : sizeof(uint16_t);
-    uint8_t *kc = (uint8_t *)ctx->k_cache + (size_t)a * (size_t)ctx->n_ctx * (size_t)kv_dim * esize;
-    uint8_t *vc = (uint8_t *)ctx->v_cache + (size_t)a * (size_t)ctx->n_ctx * (size_t)kv_dim * esize;
+    uint8_t *kc = (uint8_t *)ctx->k_cache + (size_t)a * (size_t)ctx->n_cells * (size_t)kv_dim * esize;
+    uint8_t *vc = (uint8_t *)ctx->v_cache + (size_t)a * (size_t)ctx->n_cells * (size_t)kv_dim * esize;
     for (int t = 0; t < n; t++) {
         float *q = ctx->qkv + t * ld, *k = q + q_dim, *v = k + kv_dim;
         position_qk(ctx, blk, q, k, t);
-        size_t at = (size_t)(p0 + t) * (size_t)kv_dim * esize;
+        size_t at = (size_t)(c0 + t) * (size_t)kv_dim * esize;
         store_kv(ctx->kv_type, kc + at, k, kv_dim);
         store_kv(ctx->kv_type, vc + at, v, kv_dim);
     }
@@ -102,12 +107,11 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
 #pragma omp parallel for collapse(2) schedule(static) num_threads(ctx->n_threads)
     for (int t = 0; t < n; t++) {
         for (int h = 0; h < c->n_heads; h++) {
-            int32_t pos = p0 + t;
-            int32_t first = c->sliding_window && pos >= c->sliding_window ? pos - c->sliding_window + 1 : 0;
+            int32_t first = ctx->first_cell[t];
             size_t off = ((size_t)first * (size_t)kv_dim + (size_t)((h / group) * hd)) * esize;
-            float *scores = ctx->scores + (int64_t)omp_get_thread_num() * ctx->n_ctx;
+            float *scores = ctx->scores + (int64_t)omp_get_thread_num() * ctx->n_cells;
             attn_head(ctx->att + t * q_dim + h * hd, ctx->qkv + t * ld + h * hd, kc + off, vc + off,
-                      kv_dim, pos - first + 1, (int32_t)hd, scale, scores);
+                      kv_dim, c0 + t - first + 1, (int32_t)hd, scale, scores);
         }
     }
     project(ctx, &blk->out, ctx->att, q_dim, n, ctx->branch, c->dim);
@@ -128,15 +132,38 @@ static void mlp(tlm_context *ctx, const tlm_block *blk, int32_t n)
     project(ctx, &blk->down, ctx->hb, ld, n, ctx->mlp, c->dim);
 }
 
-static void rope_angles(tlm_context *ctx, int32_t p0, int32_t n)
+/* Per token of the batch: cos and sin of its angles (times LongRoPE's attention factor),
+ * Qwen's logn factor, and the first cell its query sees (the window's lowest position). */
+static void positions(tlm_context *ctx, const int32_t *tokens, int32_t p0, int32_t c0, int32_t n)
 {
-    int32_t half = ctx->m->cfg.rope_dim / 2;
-    for (int t = 0; t < n; t++)
+    const tlm_config *c = &ctx->m->cfg;
+    int32_t half = c->rope_dim / 2;
+    float ms = ctx->rope_mscale;
+    for (int t = 0; t < n; t++) {
+        int32_t pos = p0 + t;
         for (int i = 0; i < half; i++) {
-            float angle = (float)(p0 + t) * ctx->inv_freq[i]; /* fp32, as the references do */
-            ctx->rope_cos[t * half + i] = cosf(angle);
-            ctx->rope_sin[t * half + i] = sinf(angle);
+            float angle = (float)pos * ctx->inv_freq[i]; /* fp32, as the references do */
+            ctx->rope_cos[t * half + i] = ms == 1.0f ? cosf(angle) : cosf(angle) * ms;
+            ctx->rope_sin[t * half + i] = ms == 1.0f ? sinf(angle) : sinf(angle) * ms;
         }
+        /* logn[p] = log(p + 1) / log(seq_length) past seq_length (math.log(i, seq_length)) */
+        ctx->q_scale[t] = ctx->logn && pos + 1 > c->orig_ctx
+                              ? (float)(log((double)pos + 1.0) / log((double)c->orig_ctx))
+                              : 1.0f;
+        ctx->cell_pos[c0 + t] = pos;
+        ctx->tokens[pos] = tokens[t];
+        int32_t first = 0;
+        if (ctx->window) { /* lowest cell with position > pos - window (cells are sorted) */
+            int32_t lo = 0, hi = c0 + t, want = pos - ctx->window + 1;
+            while (lo < hi) {
+                int32_t mid = lo + (hi - lo) / 2;
+                if (ctx->cell_pos[mid] < want) lo = mid + 1;
+                else hi = mid;
+            }
+            first = lo;
+        }
+        ctx->first_cell[t] = first;
+    }
 }
 
 void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows_out,
@@ -145,7 +172,7 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
     const tlm_model *m = ctx->m;
     const tlm_config *c = &m->cfg;
     int64_t dim = c->dim;
-    int32_t p0 = ctx->n_past;
+    int32_t p0 = ctx->n_past, c0 = ctx->n_used;
 
     for (int t = 0; t < n; t++) {
         float *x = ctx->x + t * dim;
@@ -154,13 +181,13 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
         if (c->embed_scale != 1.0f)
             for (int64_t i = 0; i < dim; i++) x[i] *= c->embed_scale;
     }
-    rope_angles(ctx, p0, n);
+    positions(ctx, tokens, p0, c0, n);
 
     for (int32_t a = 0; a < tlm_config_n_apply(c); a++) {
         const tlm_block *blk = &m->blocks[tlm_config_block_of(c, a)];
         for (int t = 0; t < n; t++)
             norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, blk->attn_norm.w, blk->attn_norm.b, dim);
-        attention(ctx, blk, a, p0, n);
+        attention(ctx, blk, a, c0, n);
         if (c->parallel_residual) { /* both branches read the same normed input */
             mlp(ctx, blk, n);
             for (int t = 0; t < n; t++) {
@@ -177,6 +204,7 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
         }
     }
     ctx->n_past += n;
+    ctx->n_used += n;
 
     /* Final norm and LM head only for the rows someone reads. */
     int32_t first = rows_out ? 0 : n - 1;

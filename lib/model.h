@@ -54,6 +54,7 @@ struct tlm_model {
     const tlm_arch *arch;
     tlm_model_info info;
     const tlm_kernels *k;
+    bool shape_only;        /* a preset without weight data: plan only, never evaluate */
 
     tlm_matrix embed;       /* [vocab][dim] */
     tlm_norm_weights out_norm;

@@ -117,6 +117,8 @@ tlm_status tlm_model_load(const char *path, const tlm_model_params *params, tlm_
     tlm_status st;
     if (S_ISDIR(sb.st_mode)) {
         st = tlm_load_hf_dir(m, path, err);
+    } else if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)) { /* opening would block */
+        st = tlm_fail(err, TLM_ERR_IO, "%s: a pipe or socket, not a model file", path);
     } else {
         char magic[4] = {0};
         FILE *fp = fopen(path, "rb");

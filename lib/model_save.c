@@ -252,6 +252,10 @@ static void plan_model(saver *s)
     tlm_proj embed = {.n_parts = 1, .part = {m->embed}, .rows = m->embed.rows};
     /* a tied head is the embedding: it gets the head's type, as in llama.cpp */
     plan_matrix(s, "token_embd.weight", 0, &embed, 0, c->vocab_size, 0, c->tied_embeddings);
+    if (c->longrope) { /* Phi-3-128k: one pair of F32 factor lists for all layers */
+        plan_vector(s, "rope_factors_long.weight", 0, c->rope_long, c->rope_dim / 2, 1, 0);
+        plan_vector(s, "rope_factors_short.weight", 0, c->rope_short, c->rope_dim / 2, 1, 0);
+    }
     /* layer sharing: each stored block is written once per application (block_count 2L) */
     for (int g = 0; g < tlm_config_n_apply(c); g++)
         plan_block(s, g, &m->blocks[tlm_config_block_of(c, g)]);
@@ -309,11 +313,20 @@ static void write_keys(saver *s, gguf_writer *w)
     /* 0 as well: llama.cpp assumes a window for some Phi-3 shapes when the key is missing */
     gguf_writer_set_u32(w, KEY("attention.sliding_window"), (uint32_t)c->sliding_window);
     gguf_writer_set_u32(w, KEY("vocab_size"), (uint32_t)c->vocab_size);
-    /* RoPE scaling keys (Phi-3's original_context_length, ...) are kept as the source had
-     * them: the config does not model them, llama.cpp reads them */
+    /* LongRoPE as llama.cpp reads it; other RoPE scaling keys are kept as the source had them */
+    if (c->longrope) {
+        gguf_writer_set_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)c->orig_ctx);
+        gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), c->rope_attn_factor);
+    }
+    char written[2][160];
+    snprintf(written[0], sizeof written[0], "%s.rope.scaling.original_context_length", arch);
+    snprintf(written[1], sizeof written[1], "%s.rope.scaling.attn_factor", arch);
     KEY("rope.scaling.");
     for (int64_t i = 0; src && i < src->n_kv; i++)
-        if (has_prefix(src->kv[i].key, key)) gguf_writer_copy_kv(w, &src->kv[i]);
+        if (has_prefix(src->kv[i].key, key) &&
+            !(c->longrope && (!strcmp(src->kv[i].key, written[0]) ||
+                              !strcmp(src->kv[i].key, written[1]))))
+            gguf_writer_copy_kv(w, &src->kv[i]);
 #undef KEY
 
     for (size_t i = 0; i < sizeof ftypes / sizeof ftypes[0]; i++)
@@ -421,6 +434,8 @@ tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
 {
     if (!model || !path)
         return tlm_fail(err, TLM_ERR_ARG, "tlm_model_save_gguf: %s is NULL", model ? "path" : "model");
+    if (model->shape_only)
+        return tlm_fail(err, TLM_ERR_ARG, "%s: the model has shapes only, no weights to save", path);
     saver s = {.m = model, .path = path, .p = params ? *params : tlm_save_default_params(),
                .err = err};
     if ((uint32_t)s.p.type >= TLM_TYPE_SLOTS || !encoders[s.p.type])

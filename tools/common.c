@@ -147,3 +147,48 @@ double now_seconds(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+int context_arg(tlm_context_params *cp, int argc, char **argv, int i)
+{
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--no-logn")) {
+        cp->no_logn = true;
+        return 1;
+    }
+    if (!strcmp(a, "--full-cache")) {
+        cp->full_cache = true;
+        return 1;
+    }
+    bool is_value_flag = !strcmp(a, "--kv-type") || !strcmp(a, "--rope-factors") ||
+                         !strcmp(a, "--ntk-alpha") || !strcmp(a, "--mem-budget");
+    if (!is_value_flag) return 0;
+    if (!v) {
+        fprintf(stderr, "error: %s needs a value\n", a);
+        return -1;
+    }
+    double d;
+    long long n;
+    if (!strcmp(a, "--kv-type")) return parse_kv_type(v, &cp->kv_type) ? 2 : -1;
+    if (!strcmp(a, "--rope-factors")) {
+        if (!strcmp(v, "auto")) cp->rope_factors = TLM_ROPE_FACTORS_AUTO;
+        else if (!strcmp(v, "short")) cp->rope_factors = TLM_ROPE_FACTORS_SHORT;
+        else if (!strcmp(v, "long")) cp->rope_factors = TLM_ROPE_FACTORS_LONG;
+        else {
+            fprintf(stderr, "error: --rope-factors expects auto, short or long, got '%s'\n", v);
+            return -1;
+        }
+        return 2;
+    }
+    if (!strcmp(a, "--ntk-alpha")) {
+        if (!parse_float(a, v, 0, 1e6, &d)) return -1;
+        if (d != 0 && d < 1) {
+            fprintf(stderr, "error: --ntk-alpha must be 0 (dynamic) or at least 1\n");
+            return -1;
+        }
+        cp->ntk_alpha = (float)d;
+        return 2;
+    }
+    if (!parse_int(a, v, 0, INT64_MAX, &n)) return -1;
+    cp->mem_budget = n == 0 ? TLM_MEM_UNCHECKED : (uint64_t)n;
+    return 2;
+}

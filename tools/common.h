@@ -34,6 +34,20 @@ tlm_model *model_source_open(const model_source *src, int n_threads);
 /* "f32" or "f16" into *out (a KV cache type); false with a message otherwise. */
 bool parse_kv_type(const char *s, tlm_type *out);
 
+/* Handles the context flags every tool shares: --kv-type, --rope-factors, --ntk-alpha,
+ * --no-logn, --full-cache, --mem-budget (CONTEXT_USAGE); returns entries consumed as
+ * model_source_arg does. */
+int context_arg(tlm_context_params *cp, int argc, char **argv, int i);
+
+#define CONTEXT_USAGE                                                                          \
+    "  --kv-type T        KV cache elements: f16 or f32\n"                                     \
+    "  --rope-factors F   LongRoPE factor set: auto (long iff the context exceeds the\n"       \
+    "                     original one), short or long\n"                                      \
+    "  --ntk-alpha A      Qwen v1 dynamic NTK: 0 = dynamic (default), 1 = off, >1 = fixed\n"   \
+    "  --no-logn          Qwen v1: no logn attention scaling\n"                               \
+    "  --full-cache       sliding-window models: keep every position's K/V\n"                  \
+    "  --mem-budget B     bytes the context may take (default: MemAvailable; 0: no check)\n"
+
 /* Peak resident memory of this process in bytes. */
 uint64_t peak_rss_bytes(void);
 

@@ -1,20 +1,24 @@
 /* tlm-generate - generate text from a prompt, streaming, and report speed and memory.
  * With --chat it holds a conversation on stdin in the model's chat template, keeping the KV
- * cache between turns (each turn evaluates only its new tokens). */
+ * cache between turns (each turn evaluates only its new tokens). At the context size it stops
+ * with a message, or with --context-shift drops the older half of the positions after --keep
+ * and goes on. --prompt-cache saves the evaluated prompt's KV cache and reuses it next time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 
 typedef struct options {
     model_source src;
     const char *tokenizer_path, *prompt, *tokens, *system, *template_name;
-    long long n_predict, n_threads, n_ctx, top_k;
+    const char *prompt_cache, *logits_out;
+    long long n_predict, n_threads, n_ctx, top_k, keep;
     double temp, top_p;
     uint64_t seed;
-    bool show_ids, chat;
-    tlm_type kv_type;
+    bool show_ids, chat, context_shift;
+    tlm_context_params cp;
 } options;
 
 static void usage(void)
@@ -34,7 +38,12 @@ static void usage(void)
             "  --seed S        sampling seed (default 42)\n"
             "  -t THREADS      threads (default: all cores)\n"
             "  -c CTX          context size (default: prompt + N, at most the model's)\n"
-            "  --kv-type T     KV cache elements: f16 (default) or f32\n"
+            "  --context-shift at the context size keep the first --keep positions, drop the\n"
+            "                  older half of the rest and go on (default: stop with a message)\n"
+            "  --keep N        positions a context shift keeps (default 0)\n"
+            "  --prompt-cache FILE  reuse the prompt's KV cache saved in FILE (made if absent)\n"
+            "  --logits-out FILE    write the logits each token was sampled from (float32 rows)\n"
+            CONTEXT_USAGE
             "  --show-ids      print generated ids instead of text\n"
             "  --chat          interactive chat: each stdin line is a user turn; the KV cache\n"
             "                  is kept between turns\n"
@@ -47,6 +56,7 @@ static bool parse_args(int argc, char **argv, options *o)
 {
     for (int i = 1; i < argc; i++) {
         int used = model_source_arg(&o->src, argc, argv, i);
+        if (used == 0) used = context_arg(&o->cp, argc, argv, i);
         if (used < 0) return false;
         if (used > 0) {
             i += used - 1;
@@ -59,6 +69,10 @@ static bool parse_args(int argc, char **argv, options *o)
         }
         if (!strcmp(a, "--chat")) {
             o->chat = true;
+            continue;
+        }
+        if (!strcmp(a, "--context-shift")) {
+            o->context_shift = true;
             continue;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return false;
@@ -78,7 +92,9 @@ static bool parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--top-k")) ok = parse_int(a, v, 0, 1 << 24, &o->top_k);
         else if (!strcmp(a, "--top-p")) ok = parse_float(a, v, 1e-9, 1, &o->top_p);
         else if (!strcmp(a, "-t")) ok = parse_int(a, v, 0, 1024, &o->n_threads);
-        else if (!strcmp(a, "--kv-type")) ok = parse_kv_type(v, &o->kv_type);
+        else if (!strcmp(a, "--keep")) ok = parse_int(a, v, 0, 1 << 22, &o->keep);
+        else if (!strcmp(a, "--prompt-cache")) o->prompt_cache = v;
+        else if (!strcmp(a, "--logits-out")) o->logits_out = v;
         else if (!strcmp(a, "-c")) ok = parse_int(a, v, 0, 1 << 22, &o->n_ctx);
         else if (!strcmp(a, "--seed") && (ok = parse_int(a, v, 0, INT64_MAX, &s))) o->seed = (uint64_t)s;
         else if (strcmp(a, "--seed") != 0) {
@@ -120,6 +136,34 @@ static int32_t *prompt_ids(const options *o, const tlm_tokenizer *tok, int32_t b
     return ids;
 }
 
+/* Makes room for n more tokens: nothing to do, a context shift (--context-shift), or false
+ * after saying why generation stops. The shift keeps the first --keep positions, drops the
+ * older half of the rest and moves the newer half down, rotating their cached keys. */
+static bool make_room(const options *o, tlm_context *ctx, int32_t n)
+{
+    int32_t n_past = tlm_context_n_past(ctx), n_ctx = tlm_context_n_ctx(ctx);
+    if (n_past + n <= n_ctx) return true;
+    if (!o->context_shift) {
+        fprintf(stderr, "\nstopped: the context is full (%d of %d positions); give a larger -c "
+                "or --context-shift\n", n_past, n_ctx);
+        return false;
+    }
+    int32_t keep = (int32_t)o->keep, n_discard = (n_past - keep) / 2;
+    if (keep >= n_past || n_past - n_discard + n > n_ctx) {
+        fprintf(stderr, "\nstopped: the context is full and --keep %d leaves too little to drop\n",
+                keep);
+        return false;
+    }
+    if (tlm_context_remove(ctx, keep, keep + n_discard) != TLM_OK ||
+        tlm_context_shift(ctx, keep + n_discard, -1, -n_discard) != TLM_OK) {
+        fprintf(stderr, "\nstopped: context shift failed: %s\n", tlm_context_error(ctx));
+        return false;
+    }
+    fprintf(stderr, "\n[context shift: kept %d, dropped %d, %d positions used]\n", keep,
+            n_discard, tlm_context_n_past(ctx));
+    return true;
+}
+
 /* ---- chat ----------------------------------------------------------------------------- */
 
 /* The model's chat template (--template overrides); false after saying why when none fits. */
@@ -147,8 +191,9 @@ static bool pick_template(const options *o, const tlm_tokenizer *tok, tlm_chat_t
 
 /* Samples and prints a reply until a stop token or n_predict tokens; the reply's tokens are
  * evaluated (the cache then holds everything but the stop token). */
-static tlm_status reply(tlm_context *ctx, tlm_sampler *sampler, const tlm_tokenizer *tok,
-                        tlm_chat_template t, tlm_detok *d, long long n_predict, int32_t *n_gen)
+static tlm_status reply(const options *o, tlm_context *ctx, tlm_sampler *sampler,
+                        const tlm_tokenizer *tok, tlm_chat_template t, tlm_detok *d,
+                        long long n_predict, int32_t *n_gen)
 {
     tlm_detok_reset(d, tlm_tokenizer_bos(tok)); /* as after BOS: no SentencePiece dummy space */
     *n_gen = 0;
@@ -160,6 +205,7 @@ static tlm_status reply(tlm_context *ctx, tlm_sampler *sampler, const tlm_tokeni
         if (text) fwrite(text, 1, len, stdout);
         fflush(stdout);
         (*n_gen)++;
+        if (!make_room(o, ctx, 1)) return TLM_ERR_CONTEXT_FULL;
         tlm_status st = tlm_context_eval(ctx, &next, 1, NULL);
         if (st != TLM_OK) return st;
     }
@@ -233,10 +279,11 @@ static int chat(const options *o, const tlm_tokenizer *tok, tlm_context *ctx,
         }
         first = false;
         double t0 = now_seconds();
-        tlm_status st = tlm_context_eval(ctx, ids, count, NULL);
+        tlm_status st = make_room(o, ctx, count) ? tlm_context_eval(ctx, ids, count, NULL)
+                                                 : TLM_ERR_CONTEXT_FULL;
         free(ids);
         int32_t n_gen = 0;
-        if (st == TLM_OK) st = reply(ctx, sampler, tok, t, d, o->n_predict, &n_gen);
+        if (st == TLM_OK) st = reply(o, ctx, sampler, tok, t, d, o->n_predict, &n_gen);
         if (st != TLM_OK) {
             fprintf(stderr, "stopped: %s\n", tlm_context_error(ctx));
             rc = 1;
@@ -250,10 +297,43 @@ static int chat(const options *o, const tlm_tokenizer *tok, tlm_context *ctx,
     return rc;
 }
 
+/* --prompt-cache: loads FILE if it exists and keeps the longest prefix of the prompt it
+ * holds; *n_done gets the prompt tokens that need no evaluation (all of them when the file
+ * holds exactly the prompt and its logits). False after a message (a file of another model,
+ * a damaged file). */
+static bool reuse_prompt_cache(const char *path, tlm_context *ctx, const int32_t *ids,
+                               int32_t n_prompt, int32_t *n_done)
+{
+    *n_done = 0;
+    if (access(path, F_OK) != 0) return true; /* made after the prompt is evaluated */
+    tlm_error err = {0};
+    if (tlm_context_load(ctx, path, &err) != TLM_OK) {
+        fprintf(stderr, "error: prompt cache: %s\n", err.message);
+        return false;
+    }
+    int32_t n_hist = 0, c = 0;
+    const int32_t *hist = tlm_context_tokens(ctx, &n_hist);
+    while (c < n_hist && c < n_prompt && hist[c] == ids[c]) c++;
+    if (c == n_hist && c == n_prompt && tlm_context_logits(ctx)) {
+        *n_done = n_prompt;
+    } else {
+        /* keep what matches, but evaluate at least the last prompt token for its logits */
+        int32_t keep = c < n_prompt ? c : n_prompt - 1;
+        if (tlm_context_remove(ctx, keep, -1) != TLM_OK) {
+            tlm_context_reset(ctx); /* e.g. a window cache that no longer holds those keys */
+            keep = 0;
+        }
+        *n_done = keep;
+    }
+    fprintf(stderr, "prompt cache: %d of %d prompt tokens reused from %s\n", *n_done, n_prompt,
+            path);
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     options o = {.src = {.seed = 1, .type = TLM_TYPE_F16}, .n_predict = 128, .temp = 0.8,
-                 .top_k = 40, .top_p = 0.95, .seed = 42, .kv_type = TLM_TYPE_F16};
+                 .top_k = 40, .top_p = 0.95, .seed = 42, .cp = tlm_context_default_params()};
     if (!parse_args(argc, argv, &o)) {
         usage();
         return 2;
@@ -276,6 +356,13 @@ int main(int argc, char **argv)
     } else if (tlm_tokenizer_from_model(model, &tok, &err) != TLM_OK &&
                (!o.src.path || tlm_tokenizer_load(o.src.path, &tok, &err) != TLM_OK)) {
         tok = NULL; /* ids only: fine with --tokens or an empty prompt and --show-ids */
+    }
+    if ((o.chat || o.system) && o.prompt_cache) {
+        fprintf(stderr, "error: --prompt-cache works with -p or --tokens, not with --chat or "
+                "--system\n");
+        tlm_tokenizer_free(tok);
+        tlm_model_free(model);
+        return 1;
     }
     if ((o.chat || o.system) && !tok) {
         fprintf(stderr, "error: --chat and --system need a tokenizer (give -z)\n");
@@ -300,11 +387,10 @@ int main(int argc, char **argv)
     }
     if (!tok && !o.show_ids) o.show_ids = true;
 
-    tlm_context_params cp = tlm_context_default_params();
+    tlm_context_params cp = o.cp;
     long long want = o.n_ctx ? o.n_ctx : chatting ? info->n_ctx_train : n_prompt + o.n_predict;
     cp.n_ctx = (int32_t)(want < info->n_ctx_train || o.n_ctx ? want : info->n_ctx_train);
     cp.n_threads = (int32_t)o.n_threads;
-    cp.kv_type = o.kv_type;
     tlm_sampler_params sp = tlm_sampler_default_params();
     sp.temperature = (float)o.temp;
     sp.top_k = (int32_t)o.top_k;
@@ -323,14 +409,34 @@ int main(int argc, char **argv)
     if (detok) tlm_detok_reset(detok, ids[n_prompt - 1]);
 
     double t0 = now_seconds();
-    if (tlm_context_eval(ctx, ids, n_prompt, NULL) != TLM_OK) {
+    int32_t n_done = 0; /* prompt tokens whose K/V came from the prompt cache */
+    if (o.prompt_cache && !reuse_prompt_cache(o.prompt_cache, ctx, ids, n_prompt, &n_done))
+        goto done;
+    if (n_done < n_prompt && tlm_context_eval(ctx, ids + n_done, n_prompt - n_done, NULL) != TLM_OK) {
         fprintf(stderr, "error: %s\n", tlm_context_error(ctx));
         goto done;
     }
+    if (o.prompt_cache && n_done < n_prompt) {
+        if (tlm_context_save(ctx, o.prompt_cache, &err) != TLM_OK) {
+            fprintf(stderr, "error: %s\n", err.message);
+            goto done;
+        }
+        fprintf(stderr, "prompt cache: saved %d prompt tokens to %s\n", n_prompt, o.prompt_cache);
+    }
     double t1 = now_seconds();
     int32_t n_gen = 0;
+    FILE *logits_fp = o.logits_out ? fopen(o.logits_out, "wb") : NULL;
+    if (o.logits_out && !logits_fp) {
+        fprintf(stderr, "error: cannot create %s\n", o.logits_out);
+        goto done;
+    }
     while (n_gen < o.n_predict) {
-        int32_t next = tlm_sampler_sample(sampler, tlm_context_logits(ctx));
+        const float *lg = tlm_context_logits(ctx);
+        if (logits_fp && fwrite(lg, sizeof(float), (size_t)info->n_vocab, logits_fp) != (size_t)info->n_vocab) {
+            fprintf(stderr, "error: cannot write %s\n", o.logits_out);
+            break;
+        }
+        int32_t next = tlm_sampler_sample(sampler, lg);
         n_gen++;
         if (next == eos) break;
         if (o.show_ids) printf("%s%d", n_gen > 1 ? " " : "", next);
@@ -341,12 +447,14 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
         if (n_gen == o.n_predict) break;
+        if (!make_room(&o, ctx, 1)) break;
         if (tlm_context_eval(ctx, &next, 1, NULL) != TLM_OK) {
             fprintf(stderr, "\nstopped: %s\n", tlm_context_error(ctx));
             break;
         }
     }
     double t2 = now_seconds();
+    if (logits_fp && fclose(logits_fp) != 0) fprintf(stderr, "error: cannot write %s\n", o.logits_out);
     if (detok && !o.show_ids) {
         size_t len;
         const char *text = tlm_detok_flush(detok, &len);

@@ -293,7 +293,9 @@ def _gguf_keys(cfg, feat, n_blocks):
                 ("attention.layer_norm_epsilon", F, cfg["layer_norm_eps"]),
                 ("rope.dimension_count", U, int(cfg["partial_rotary_factor"] * d) // H)]
     if mt == "phi3":
-        return [("context_length", U, cfg["max_position_embeddings"]),
+        # LongRoPE (128k): the converter adds attn_factor; the factor lists become tensors
+        extra = [("rope.scaling.attn_factor", F, feat.attn_factor)] if feat.longrope else []
+        return extra + [("context_length", U, cfg["max_position_embeddings"]),
                 ("rope.scaling.original_context_length", U,
                  cfg["original_max_position_embeddings"]),
                 ("embedding_length", U, d),
@@ -366,6 +368,9 @@ def gguf_tensors(cfg, weights):
         # Gemma: the converter stores 1 + w so the graph uses a plain RMSNorm
         return a + np.float32(1.0) if feat.norm_plus_one else a
 
+    if feat.longrope:   # Phi-3-128k: one F32 [rope_dim / 2] pair shared by every layer
+        out.append(("rope_factors_long.weight", np.asarray(feat.rope_long, np.float32)))
+        out.append(("rope_factors_short.weight", np.asarray(feat.rope_short, np.float32)))
     emit(GGUF_NAMES["embed"], feat.names["embed"])
     for g in range(feat.n_apply()):
         n = block_names(feat, feat.block_of(g))
@@ -538,6 +543,8 @@ def gguf_to_hf(cfg, tensors):
         out[key] = a
 
     for gname, a in tensors.items():
+        if gname.startswith("rope_factors_"):     # config values (rope_scaling), not weights
+            continue
         prefix, suffix = gname.rsplit(".", 1)
         hf_prefix, role = inverse[prefix]
         if role.endswith("norm") and suffix == "weight" and feat.norm_plus_one:

@@ -48,9 +48,16 @@ class Features:
     o_bias: bool
     mlp_bias: bool
     head_bias: bool
-    # Sequences longer than this would need Qwen v1's dynamic NTK / logn attention, which this
-    # reference does not implement yet (0: no such limit). forward() refuses them.
-    plain_rope_limit: int = 0
+    # Long context (architectures.md Part 1 "Scaled variants", Phi-3 and Qwen v1 sections).
+    # orig_ctx: the training length the scaling measures from (LongRoPE's
+    # original_max_position_embeddings, Qwen v1's seq_length); 0 when none applies.
+    orig_ctx: int = 0
+    longrope: bool = False          # inv_freq[i] / factor[i], cos and sin x attn_factor
+    rope_short: tuple = ()
+    rope_long: tuple = ()
+    attn_factor: float = 1.0
+    dynamic_ntk: bool = False       # Qwen v1: base * alpha^(d/(d-2)), alpha from the prefill
+    logn_attn: bool = False         # Qwen v1: q[p] *= log(p+1)/log(seq_length) past it
     # QK-norm (architectures.md Part 1): "" none, else the norm kind ("layer": LayerNorm
     # without bias, "rms") applied over head_dim to each q and k head after the projection
     # and before RoPE, eps = norm_eps. Per head: each head has its own gain, the names of
@@ -89,6 +96,40 @@ def _llama_names(prefix="model.layers.{i}."):
         "final_norm": "model.norm",
         "lm_head": "lm_head",
     }
+
+
+def _longrope(cfg, f):
+    """HF rope_scaling {"type": "longrope"|"su", short_factor, long_factor} (Phi-3-128k):
+    factors per rotary pair; attention factor as transformers' _compute_longrope_parameters:
+    rope_scaling.attention_factor, else sqrt(1 + ln(max/orig) / ln(orig)) when max > orig."""
+    rs = cfg.get("rope_scaling")
+    if rs is None:
+        return
+    kind = rs.get("rope_type", rs.get("type"))
+    if kind not in ("longrope", "su"):
+        raise NotImplementedError("rope_scaling %r" % (rs,))
+    orig = cfg.get("original_max_position_embeddings") or rs["original_max_position_embeddings"]
+    half = f["rope_dim"] // 2
+    if len(rs["short_factor"]) != half or len(rs["long_factor"]) != half:
+        raise ValueError("LongRoPE factor lists must have rotary dims / 2 = %d entries" % half)
+    factor = cfg["max_position_embeddings"] / orig
+    attn = rs.get("attention_factor")
+    if attn is None:
+        attn = math.sqrt(1 + math.log(factor) / math.log(orig)) if factor > 1.0 else 1.0
+    f.update(longrope=True, orig_ctx=orig, attn_factor=attn,
+             rope_short=tuple(rs["short_factor"]), rope_long=tuple(rs["long_factor"]))
+
+
+def ntk_alpha(n_tokens, seq_length):
+    """Qwen v1 QWenModel.get_ntk_alpha for a forward without cache of n_tokens."""
+    context_value = math.log(n_tokens / seq_length, 2) + 1
+    return max(2 ** math.ceil(context_value) - 1, 1)
+
+
+def logn_factor(p, seq_length):
+    """Qwen v1's logn table entry for absolute position p (built from range(1, 32768); the
+    same formula is used past the table's end, where the reference code would fail)."""
+    return math.log(p + 1, seq_length) if p + 1 > seq_length else 1.0
 
 
 def _no_rope_scaling(cfg):
@@ -169,9 +210,11 @@ def features(cfg):
                         "qkv": p + "attn.c_attn", "o": p + "attn.c_proj", "mlp_norm": p + "ln_2",
                         "gate": p + "mlp.w2", "up": p + "mlp.w1", "down": p + "mlp.c_proj",
                         "final_norm": "transformer.ln_f", "lm_head": "lm_head"})
-        # Beyond seq_length the real model switches on dynamic NTK / logn attention.
-        if cfg.get("use_dynamic_ntk") or cfg.get("use_logn_attn"):
-            f["plain_rope_limit"] = cfg["seq_length"]
+        # Beyond seq_length the real model switches on dynamic NTK / logn attention
+        # (QWenConfig's defaults: both on).
+        f["dynamic_ntk"] = bool(cfg.get("use_dynamic_ntk", True))
+        f["logn_attn"] = bool(cfg.get("use_logn_attn", True))
+        f["orig_ctx"] = cfg.get("seq_length", cfg.get("max_position_embeddings"))
 
     elif mt == "phi":
         _no_rope_scaling(cfg)
@@ -190,7 +233,6 @@ def features(cfg):
         f["rope_dim"] = _rotary_dims(f["head_dim"], cfg.get("partial_rotary_factor", 1.0))
 
     elif mt == "phi3":
-        _no_rope_scaling(cfg)   # LongRoPE (128k) is not in the reference yet
         _only_act(cfg, "hidden_act", "silu")
         p = "model.layers.{i}."
         for role in ("q", "k", "v", "gate", "up"):
@@ -201,6 +243,7 @@ def features(cfg):
         f["rope_dim"] = _rotary_dims(f["head_dim"], cfg.get("partial_rotary_factor", 1.0))
         f["sliding_window"] = int(cfg.get("sliding_window") or 0)
         f["qkv_bias"] = f["o_bias"] = bool(cfg.get("attention_bias", False))
+        _longrope(cfg, f)       # Phi-3-mini-128k
 
     elif mt == "stablelm":
         _no_rope_scaling(cfg)
@@ -326,13 +369,16 @@ def gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x * x * x)))
 
 
-def rope_tables(n_pos, rope_dim, theta, dtype):
+def rope_tables(n_pos, rope_dim, theta, dtype, ext=None, mscale=1.0):
     """cos, sin [n_pos, rope_dim/2] for positions 0..n_pos-1. Angles are formed in float64
-    (the exact value) and rounded once; float32 angles would add ~p * 6e-8 rad of error."""
+    (the exact value) and rounded once; float32 angles would add ~p * 6e-8 rad of error.
+    ext: LongRoPE's per-pair factors dividing inv_freq; mscale multiplies cos and sin."""
     i = np.arange(rope_dim // 2, dtype=np.float64)
     inv_freq = theta ** (-2.0 * i / rope_dim)
+    if ext is not None:
+        inv_freq = inv_freq / np.asarray(ext, dtype=np.float64)
     ang = np.arange(n_pos, dtype=np.float64)[:, None] * inv_freq[None, :]
-    return np.cos(ang).astype(dtype), np.sin(ang).astype(dtype)
+    return (np.cos(ang) * mscale).astype(dtype), (np.sin(ang) * mscale).astype(dtype)
 
 
 def rope_rotate_half(x, cos, sin):
@@ -454,7 +500,7 @@ def head_norm(feat, x, w):
     return layer_norm(x, w, None, feat.norm_eps)
 
 
-def attention(feat, lw, h, cos, sin, mask):
+def attention(feat, lw, h, cos, sin, mask, q_scale=None):
     T = h.shape[0]
     H, Hkv, hd = feat.n_heads, feat.n_kv_heads, feat.head_dim
     q = linear(h, lw["wq"], lw["bq"]).reshape(T, H, hd)
@@ -465,6 +511,8 @@ def attention(feat, lw, h, cos, sin, mask):
         k = head_norm(feat, k, lw["k_norm_w"])
     q = rope_rotate_half(q, cos, sin)
     k = rope_rotate_half(k, cos, sin)
+    if q_scale is not None:            # Qwen v1 logn: after RoPE, query rows only
+        q = q * q_scale[:, None, None]
     group = H // Hkv                   # consecutive query heads share one kv head
     scale = np.asarray(1.0 / math.sqrt(hd), dtype=h.dtype)
     out = np.empty((T, H, hd), dtype=h.dtype)
@@ -485,9 +533,9 @@ def mlp(feat, lw, h):
     return linear(a, lw["w_down"], lw["b_down"])
 
 
-def block(feat, lw, x, cos, sin, mask):
+def block(feat, lw, x, cos, sin, mask, q_scale=None):
     h = norm(feat, x, lw["attn_norm_w"], lw["attn_norm_b"])
-    att = attention(feat, lw, h, cos, sin, mask)
+    att = attention(feat, lw, h, cos, sin, mask, q_scale)
     if feat.parallel_residual:        # both branches read the same normed input
         return x + att + mlp(feat, lw, h)
     x = x + att
@@ -495,26 +543,46 @@ def block(feat, lw, x, cos, sin, mask):
     return x + mlp(feat, lw, h2)
 
 
-def forward(feat, weights, tokens, dtype=np.float32):
-    """Logits [T, vocab] for tokens evaluated as one sequence from position 0."""
+def long_context_rope(feat, T, factors=None, alpha=None, logn=True):
+    """(theta, ext, mscale, q_scale) for a forward without cache of T tokens.
+    LongRoPE: HF's rule (long factors for every position when T > orig_ctx) unless factors
+    is "short" or "long". Dynamic NTK: alpha from T unless given (1 = off). logn: the query
+    row of position p times logn_factor(p) when T > seq_length (and logn is on)."""
+    theta, ext, mscale, q_scale = feat.rope_theta, None, 1.0, None
+    if feat.longrope:
+        use_long = T > feat.orig_ctx if factors is None else factors == "long"
+        ext = feat.rope_long if use_long else feat.rope_short
+        mscale = feat.attn_factor
+    if feat.dynamic_ntk:
+        a = ntk_alpha(T, feat.orig_ctx) if alpha is None else alpha
+        d = feat.rope_dim
+        theta = feat.rope_theta * a ** (d / (d - 2))
+    if feat.logn_attn and logn and T > feat.orig_ctx:
+        q_scale = np.array([logn_factor(p, feat.orig_ctx) for p in range(T)])
+    return theta, ext, mscale, q_scale
+
+
+def forward(feat, weights, tokens, dtype=np.float32, factors=None, alpha=None, logn=True):
+    """Logits [T, vocab] for tokens evaluated as one sequence from position 0 (no cache).
+    factors / alpha / logn: see long_context_rope (defaults: as the reference code)."""
     tokens = np.asarray(tokens, dtype=np.int64)
     T = len(tokens)
     if T < 1 or tokens.min() < 0 or tokens.max() >= feat.vocab_size:
         raise ValueError("token ids must be in [0, %d)" % feat.vocab_size)
-    if feat.plain_rope_limit and T > feat.plain_rope_limit:
-        raise NotImplementedError("beyond %d tokens Qwen v1 needs dynamic NTK and logn attention"
-                                  % feat.plain_rope_limit)
+    theta, ext, mscale, q_scale = long_context_rope(feat, T, factors, alpha, logn)
     W = {k: np.asarray(v, dtype=dtype) for k, v in weights.items()}
     n = feat.names
     emb = _get(W, n["embed"] + ".weight")
     x = emb[tokens] * np.asarray(feat.embed_scale, dtype=dtype)
-    cos, sin = rope_tables(T, feat.rope_dim, feat.rope_theta, dtype)
+    cos, sin = rope_tables(T, feat.rope_dim, theta, dtype, ext, mscale)
+    if q_scale is not None:
+        q_scale = q_scale.astype(dtype)
     mask = attention_mask(T, feat.sliding_window)
     layers = [layer_weights(feat, W, i) for i in range(feat.n_layers)]
     for a in range(feat.n_apply()):
         # With no cache, a repeated block is simply run again: its attention sees only the
         # K/V it computes itself, which is what a separate KV slot per application gives.
-        x = block(feat, layers[feat.block_of(a)], x, cos, sin, mask)
+        x = block(feat, layers[feat.block_of(a)], x, cos, sin, mask, q_scale)
     fw = _get(W, n["final_norm"] + ".weight")
     fb = W.get(n["final_norm"] + ".bias") if feat.norm == "layer" else None
     x = norm(feat, x, fw, fb)
@@ -522,3 +590,73 @@ def forward(feat, weights, tokens, dtype=np.float32):
         return linear(x, emb)
     hb = _get(W, n["lm_head"] + ".bias") if feat.head_bias else None
     return linear(x, _get(W, n["lm_head"] + ".weight"), hb)
+
+
+def forward_shifting(feat, weights, tokens, n_ctx, keep, factors=None, alpha=1, logn=True,
+                     dtype=np.float32):
+    """Logits [T, vocab] of tokens evaluated one at a time with a KV cache of n_ctx positions
+    that, when full, keeps the first `keep` positions, drops the older half of the rest and
+    moves the newer half down (llama.cpp's context shift). The cache keeps each key before
+    RoPE with its current position and rotates it there, which is what rotating a cached key
+    by the change of its position computes; values and the hidden states the keys came from
+    stay as they were (so with more than one layer this is not a fresh evaluation of the kept
+    tokens). factors / alpha / logn as in long_context_rope, fixed for the whole run."""
+    theta, ext, mscale, _ = long_context_rope(feat, n_ctx, factors, alpha, False)
+    cos, sin = rope_tables(n_ctx, feat.rope_dim, theta, dtype, ext, mscale)
+    W = {k: np.asarray(v, dtype=dtype) for k, v in weights.items()}
+    n = feat.names
+    emb = _get(W, n["embed"] + ".weight")
+    layers = [layer_weights(feat, W, i) for i in range(feat.n_layers)]
+    H, Hkv, hd = feat.n_heads, feat.n_kv_heads, feat.head_dim
+    group, scale = H // Hkv, np.asarray(1.0 / math.sqrt(hd), dtype=dtype)
+    pos = []                                        # position of each cached cell
+    cache = [([], []) for _ in range(feat.n_apply())]   # per applied layer: keys, values
+    out = []
+    for tok in tokens:
+        if len(pos) + 1 > n_ctx:
+            drop = (len(pos) - keep) // 2
+            pos = pos[:keep] + [p - drop for p in pos[keep + drop:]]
+            cache = [(k[:keep] + k[keep + drop:], v[:keep] + v[keep + drop:]) for k, v in cache]
+        p = pos[-1] + 1 if pos else 0
+        pos.append(p)
+        P = np.array(pos)
+        x = emb[[tok]] * np.asarray(feat.embed_scale, dtype=dtype)
+        for a in range(feat.n_apply()):
+            lw = layers[feat.block_of(a)]
+            h = norm(feat, x, lw["attn_norm_w"], lw["attn_norm_b"])
+            q = linear(h, lw["wq"], lw["bq"]).reshape(1, H, hd)
+            k = linear(h, lw["wk"], lw["bk"]).reshape(1, Hkv, hd)
+            v = linear(h, lw["wv"], lw["bv"]).reshape(1, Hkv, hd)
+            if feat.qk_norm:
+                q = head_norm(feat, q, lw["q_norm_w"])
+                k = head_norm(feat, k, lw["k_norm_w"])
+            cache[a][0].append(k[0])
+            cache[a][1].append(v[0])
+            q = rope_rotate_half(q, cos[[p]], sin[[p]])
+            if feat.logn_attn and logn:
+                q = q * np.asarray(logn_factor(p, feat.orig_ctx), dtype=dtype)
+            K = rope_rotate_half(np.stack(cache[a][0]), cos[P], sin[P])
+            V = np.stack(cache[a][1])
+            seen = P <= p
+            if feat.sliding_window:
+                seen &= (p - P) < feat.sliding_window
+            o = np.empty((1, H, hd), dtype=dtype)
+            for head in range(H):
+                s = (K[:, head // group, :] @ q[0, head]) * scale
+                s = np.where(seen, s, -np.inf)
+                o[0, head] = softmax_rows(s[None, :])[0] @ V[:, head // group, :]
+            att = linear(o.reshape(1, H * hd), lw["wo"], lw["bo"])
+            if feat.parallel_residual:
+                x = x + att + mlp(feat, lw, h)
+            else:
+                x = x + att
+                x = x + mlp(feat, lw, norm(feat, x, lw["mlp_norm_w"], lw["mlp_norm_b"]))
+        fw = _get(W, n["final_norm"] + ".weight")
+        fb = W.get(n["final_norm"] + ".bias") if feat.norm == "layer" else None
+        xn = norm(feat, x, fw, fb)
+        if feat.tied:
+            out.append(linear(xn, emb)[0])
+        else:
+            hb = _get(W, n["lm_head"] + ".bias") if feat.head_bias else None
+            out.append(linear(xn, _get(W, n["lm_head"] + ".weight"), hb)[0])
+    return np.stack(out)

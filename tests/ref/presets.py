@@ -265,6 +265,31 @@ SMALL["stablelm2_12b"] = {
 
 
 # ---------------------------------------------------------------------------------------------
+# Long-context presets (run by tests/test_long_context.py): the scaling features with a tiny
+# original context, so 100+ tokens reach far past it.
+# ---------------------------------------------------------------------------------------------
+
+LONG = {}
+
+# Phi-3-mini-128k: LongRoPE with 8 = 16 / 2 factors per list (every 6th of the real 48), an
+# original context of 32 inside 512 positions (factor 16: attention factor
+# sqrt(1 + ln 16 / ln 32) = 1.3416), and a window larger than the context (the real 262144 of
+# 131072), so inactive.
+LONG["phi3_128k"] = dict(
+    SMALL["phi3"], max_position_embeddings=512, original_max_position_embeddings=32,
+    sliding_window=1024, vocab_size=320,
+    rope_scaling={"type": "longrope",
+                  "short_factor": [1.1, 1.4000000000000004, 2.000000000000001, 2.000000000000001,
+                                   2.000000000000001, 2.1000000000000005, 2.25,
+                                   2.6999999999999984],
+                  "long_factor": [1.0700000524520874, 2.129999876022339, 9.930000305175781,
+                                  38.279998779296875, 53.66000747680664, 60.86738586425781,
+                                  63.83739471435547, 64.12435150146484]})
+
+# Qwen v1 with seq_length 32 (real 8192): dynamic NTK and logn attention past 32 positions.
+LONG["qwen_32"] = dict(SMALL["qwen"], max_position_embeddings=32, seq_length=32, vocab_size=384)
+
+# ---------------------------------------------------------------------------------------------
 # Full-size configs (documentation; not run)
 # ---------------------------------------------------------------------------------------------
 

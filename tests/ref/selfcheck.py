@@ -319,12 +319,26 @@ def check_identities(t, weights):
             "rope_theta": float(cfg["rotary_emb_base"]), "rms_norm_eps": cfg["layer_norm_epsilon"],
             "hidden_act": "silu", "tie_word_embeddings": False}
     t.check(max_diff(run(cfg2, w2), logits["qwen"]) < 1e-5, "identity qwen v1 = qwen2 renamed")
-    try:
-        ref.forward(feat, w, [1] * (cfg["seq_length"] + 1))
-        refused = False
-    except NotImplementedError:
-        refused = True
-    t.check(refused, "qwen v1 beyond seq_length is refused (NTK/logn not implemented)")
+    # Qwen v1 long context: the numbers architectures.md gives for seq_length 8192
+    alphas = [ref.ntk_alpha(n, 8192) for n in (1, 8192, 8193, 16384, 16385, 32768, 32769)]
+    t.check(alphas == [1, 1, 3, 3, 7, 7, 15], "qwen v1 NTK alpha by prompt length: %s" % alphas)
+    t.check(abs(10000 * 3 ** (128 / 126) - 30527.7) < 0.1
+            and abs(10000 * 7 ** (128 / 126) - 72195.9) < 0.1, "qwen v1 NTK bases 30527.7, 72195.9")
+    t.check(ref.logn_factor(8191, 8192) == 1.0 and abs(ref.logn_factor(16383, 8192) - 1.0769) < 1e-4
+            and abs(ref.logn_factor(32766, 8192) - 1.1538) < 1e-4, "qwen v1 logn table values")
+    # within seq_length neither acts; past it, switched off they give plain RoPE
+    toks = test_tokens(cfg["vocab_size"], n=cfg["seq_length"] + 8)
+    off = ref.forward(feat, w, toks, alpha=1, logn=False)
+    plain = ref.forward(ref.Features(**dict(feat.__dict__, dynamic_ntk=False, logn_attn=False)),
+                        w, toks)
+    t.check(max_diff(off, plain) == 0.0 and max_diff(ref.forward(feat, w, toks), off) > 1e-3,
+            "qwen v1 NTK + logn act past seq_length, and only through alpha and logn")
+    # LongRoPE's attention factor for Phi-3-mini-128k (131072 / 4096)
+    f = {"rope_dim": 96}
+    ref._longrope({"max_position_embeddings": 131072, "original_max_position_embeddings": 4096,
+                   "rope_scaling": {"type": "longrope", "short_factor": [1.0] * 48,
+                                    "long_factor": [1.0] * 48}}, f)
+    t.check(abs(f["attn_factor"] - 1.1902380714238083) < 1e-15, "longrope attention factor")
 
     # Qwen2's sliding_window is inert while use_sliding_window is false
     cfg = S["qwen2"]

@@ -1,0 +1,280 @@
+/* context_file.c - a context's state as a file (the prompt cache): the KV cells, the token
+ * history, the last logits and the RoPE state, with a fingerprint of the model they belong to.
+ *
+ * Layout (little-endian), version 1:
+ *   header: "TLMCACHE", u32 version, u32 header bytes (104), u64 model fingerprint,
+ *           char arch[32], i32 n_apply, n_kv_heads, head_dim, vocab, rope_dim,
+ *           u32 kv_type, u32 long_factors, f32 ntk_alpha, u32 has_logits,
+ *           i32 n_ctx (of the saver, informational), n_past, n_used
+ *   i32 tokens[n_past], i32 cell_pos[n_used], f32 logits[vocab] if has_logits,
+ *   K rows [n_apply][n_used][kv_dim] then V rows alike, elements of kv_type.
+ * Loading checks every count against the model, the context and the file's size. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checked.h"
+#include "context.h"
+
+enum { VERSION = 1, HEADER_BYTES = 104 };
+static const char MAGIC[8] = {'T', 'L', 'M', 'C', 'A', 'C', 'H', 'E'};
+
+/* ---- fingerprint ------------------------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ULL;
+    return h;
+}
+
+/* A matrix by type, shape and 256 bytes at its start, middle and end: weights of another
+ * checkpoint or another quantization differ there, and hashing all of them would read GBs. */
+static uint64_t hash_matrix(uint64_t h, const tlm_matrix *w)
+{
+    int64_t dims[3] = {(int64_t)w->type, w->rows, w->cols};
+    h = fnv(h, dims, sizeof dims);
+    uint64_t bytes = w->row_bytes * (uint64_t)w->rows, n = bytes < 256 ? bytes : 256;
+    const uint8_t *d = w->data;
+    if (!d) return h;
+    h = fnv(h, d, (size_t)n);
+    h = fnv(h, d + (bytes - n) / 2, (size_t)n);
+    return fnv(h, d + bytes - n, (size_t)n);
+}
+
+static uint64_t hash_proj(uint64_t h, const tlm_proj *p)
+{
+    for (int i = 0; i < p->n_parts; i++) h = hash_matrix(h, &p->part[i]);
+    if (p->bias) h = fnv(h, p->bias, sizeof(float) * (size_t)(p->rows < 64 ? p->rows : 64));
+    return h;
+}
+
+uint64_t tlm_model_fingerprint(const tlm_model *m)
+{
+    const tlm_config *c = &m->cfg;
+    int32_t dims[] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads,
+                      c->head_dim, c->vocab_size, c->rope_dim, c->sliding_window,
+                      c->rope_neox, (int32_t)c->norm, c->layer_sharing, c->orig_ctx,
+                      c->longrope, c->dynamic_ntk, c->logn_attn};
+    uint64_t h = fnv(0xCBF29CE484222325ULL, dims, sizeof dims);
+    h = fnv(h, &c->rope_theta, sizeof c->rope_theta);
+    if (c->longrope) {
+        h = fnv(h, c->rope_short, sizeof(float) * (size_t)(c->rope_dim / 2));
+        h = fnv(h, c->rope_long, sizeof(float) * (size_t)(c->rope_dim / 2));
+    }
+    h = hash_matrix(h, &m->embed);
+    for (int32_t l = 0; l < c->n_layers; l++) {
+        const tlm_block *b = &m->blocks[l];
+        h = hash_proj(h, &b->qkv);
+        h = hash_proj(h, &b->out);
+        h = hash_proj(h, &b->gate_up);
+        h = hash_proj(h, &b->down);
+        if (b->attn_norm.w) h = fnv(h, b->attn_norm.w, sizeof(float) * (size_t)c->dim);
+    }
+    return hash_proj(h, &m->head);
+}
+
+/* ---- save -------------------------------------------------------------------------------- */
+
+typedef struct header {
+    uint64_t fingerprint;
+    char arch[32];
+    int32_t n_apply, n_kv_heads, head_dim, vocab, rope_dim;
+    uint32_t kv_type, long_factors;
+    float ntk_alpha;
+    uint32_t has_logits;
+    int32_t n_ctx, n_past, n_used;
+} header;
+
+/* The header as bytes, field by field (no struct padding in the file). */
+static void pack(const header *h, uint8_t out[HEADER_BYTES])
+{
+    uint32_t version = VERSION, bytes = HEADER_BYTES;
+    uint8_t *p = out;
+#define PUT(x) (memcpy(p, &(x), sizeof(x)), p += sizeof(x))
+    memcpy(p, MAGIC, 8), p += 8;
+    PUT(version), PUT(bytes), PUT(h->fingerprint);
+    memcpy(p, h->arch, 32), p += 32;
+    PUT(h->n_apply), PUT(h->n_kv_heads), PUT(h->head_dim), PUT(h->vocab), PUT(h->rope_dim);
+    PUT(h->kv_type), PUT(h->long_factors), PUT(h->ntk_alpha), PUT(h->has_logits);
+    PUT(h->n_ctx), PUT(h->n_past), PUT(h->n_used);
+#undef PUT
+}
+
+static void unpack(const uint8_t in[HEADER_BYTES], header *h, uint32_t *version, uint32_t *bytes)
+{
+    const uint8_t *p = in + 8;
+#define GET(x) (memcpy(&(x), p, sizeof(x)), p += sizeof(x))
+    GET(*version), GET(*bytes), GET(h->fingerprint);
+    memcpy(h->arch, p, 32), p += 32;
+    h->arch[31] = '\0';
+    GET(h->n_apply), GET(h->n_kv_heads), GET(h->head_dim), GET(h->vocab), GET(h->rope_dim);
+    GET(h->kv_type), GET(h->long_factors), GET(h->ntk_alpha), GET(h->has_logits);
+    GET(h->n_ctx), GET(h->n_past), GET(h->n_used);
+#undef GET
+}
+
+static header header_of(const tlm_context *ctx)
+{
+    const tlm_config *c = &ctx->m->cfg;
+    header h = {.fingerprint = tlm_model_fingerprint(ctx->m), .n_apply = tlm_config_n_apply(c),
+                .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim, .vocab = c->vocab_size,
+                .rope_dim = c->rope_dim, .kv_type = (uint32_t)ctx->kv_type,
+                .long_factors = ctx->long_factors, .ntk_alpha = ctx->ntk_alpha,
+                .has_logits = ctx->has_logits, .n_ctx = ctx->n_ctx, .n_past = ctx->n_past,
+                .n_used = ctx->n_used};
+    snprintf(h.arch, sizeof h.arch, "%s", c->arch);
+    return h;
+}
+
+tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tlm_error *err)
+{
+    if (!ctx || !path)
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_save: %s is NULL", ctx ? "path" : "ctx");
+    header h = header_of(ctx);
+    uint8_t head[HEADER_BYTES];
+    pack(&h, head);
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return tlm_fail(err, TLM_ERR_ARG, "%s: path too long", path);
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot create", tmp);
+    size_t row = tlm_context_row_bytes(ctx), layer = row * (size_t)ctx->n_cells;
+    bool ok = fwrite(head, 1, sizeof head, fp) == sizeof head &&
+              fwrite(ctx->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
+              fwrite(ctx->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
+              (!h.has_logits || fwrite(ctx->logits, 4, (size_t)h.vocab, fp) == (size_t)h.vocab);
+    for (int pass = 0; pass < 2 && ok; pass++) {
+        const uint8_t *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
+        for (int32_t a = 0; a < h.n_apply && ok; a++) /* the cells in use are contiguous */
+            ok = fwrite(base + (size_t)a * layer, row, (size_t)h.n_used, fp) == (size_t)h.n_used;
+    }
+    if (fclose(fp) != 0) ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return tlm_fail(err, TLM_ERR_IO, "%s: cannot write the context", path);
+    }
+    return TLM_OK;
+}
+
+/* ---- load -------------------------------------------------------------------------------- */
+
+/* Checks a file's header against ctx; fills *expect with the file size it implies. */
+static tlm_status check_header(const tlm_context *ctx, const char *path, const header *h,
+                               uint64_t *expect, tlm_error *err)
+{
+    header mine = header_of(ctx);
+    const char *kvn[2] = {"F32", "F16"};
+    if (h->fingerprint != mine.fingerprint || strcmp(h->arch, mine.arch) != 0 ||
+        h->n_apply != mine.n_apply || h->n_kv_heads != mine.n_kv_heads ||
+        h->head_dim != mine.head_dim || h->vocab != mine.vocab || h->rope_dim != mine.rope_dim)
+        return tlm_fail(err, TLM_ERR_ARG, "%s: saved from another model (%s, %d layers, %d kv "
+                        "heads x %d, vocab %d, fingerprint %016llx); this one is %s, %d layers, %d "
+                        "x %d, vocab %d, fingerprint %016llx", path, h->arch, h->n_apply,
+                        h->n_kv_heads, h->head_dim, h->vocab, (unsigned long long)h->fingerprint,
+                        mine.arch, mine.n_apply, mine.n_kv_heads, mine.head_dim, mine.vocab,
+                        (unsigned long long)mine.fingerprint);
+    if (h->kv_type != mine.kv_type)
+        return tlm_fail(err, TLM_ERR_ARG, "%s: holds a %s KV cache; this context's is %s", path,
+                        h->kv_type == TLM_TYPE_F32 ? kvn[0] : kvn[1],
+                        mine.kv_type == TLM_TYPE_F32 ? kvn[0] : kvn[1]);
+    if (h->long_factors != mine.long_factors)
+        return tlm_fail(err, TLM_ERR_ARG, "%s: keys rotated with the %s LongRoPE factors; this "
+                        "context uses the %s ones (the choice follows n_ctx)", path,
+                        h->long_factors ? "long" : "short", mine.long_factors ? "long" : "short");
+    bool fixed = ctx->ntk_param > 0.0f || !ctx->m->cfg.dynamic_ntk;
+    if (!(h->ntk_alpha >= 1.0f) || (fixed && h->ntk_alpha != ctx->ntk_alpha))
+        return tlm_fail(err, TLM_ERR_ARG, "%s: keys rotated with NTK alpha %g; this context uses "
+                        "%g", path, (double)h->ntk_alpha, (double)ctx->ntk_alpha);
+    if (h->n_past < 0 || h->n_used < 0 || h->n_used > h->n_past || h->has_logits > 1)
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: bad counts (%d positions, %d cells)", path,
+                        h->n_past, h->n_used);
+    if (h->n_past > ctx->n_ctx || h->n_used > ctx->n_cells)
+        return tlm_fail(err, TLM_ERR_ARG, "%s: %d positions in %d cells do not fit this context "
+                        "(%d positions, %d cells)", path, h->n_past, h->n_used, ctx->n_ctx,
+                        ctx->n_cells);
+    uint64_t row = tlm_context_row_bytes(ctx), kv, rest;
+    rest = HEADER_BYTES + 4 * ((uint64_t)h->n_past + (uint64_t)h->n_used) +
+           (h->has_logits ? 4 * (uint64_t)h->vocab : 0);
+    if (!tlm_mul_u64(2 * (uint64_t)h->n_apply * (uint64_t)h->n_used, row, &kv) ||
+        !tlm_add_u64(rest, kv, expect))
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: sizes overflow", path);
+    return TLM_OK;
+}
+
+/* Positions strictly increasing within [0, n_past), each with a token; tokens in range. */
+static tlm_status check_cells(const tlm_context *ctx, const char *path, tlm_error *err)
+{
+    int32_t vocab = ctx->m->cfg.vocab_size;
+    for (int32_t i = 0; i < ctx->n_past; i++)
+        if (ctx->tokens[i] < -1 || ctx->tokens[i] >= vocab)
+            return tlm_fail(err, TLM_ERR_FORMAT, "%s: token %d at position %d is outside [0, %d)",
+                            path, ctx->tokens[i], i, vocab);
+    for (int32_t i = 0; i < ctx->n_used; i++) {
+        int32_t p = ctx->cell_pos[i];
+        if (p < 0 || p >= ctx->n_past || (i > 0 && p <= ctx->cell_pos[i - 1]) || ctx->tokens[p] < 0)
+            return tlm_fail(err, TLM_ERR_FORMAT, "%s: cell %d has position %d: not increasing, "
+                            "outside [0, %d) or without a token", path, i, p, ctx->n_past);
+    }
+    return TLM_OK;
+}
+
+tlm_status tlm_context_load(tlm_context *ctx, const char *path, tlm_error *err)
+{
+    if (!ctx || !path)
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_load: %s is NULL", ctx ? "path" : "ctx");
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
+    uint8_t head[HEADER_BYTES];
+    header h;
+    uint32_t version = 0, bytes = 0;
+    uint64_t expect = 0, size = 0;
+    tlm_status st = TLM_OK;
+    if (fseek(fp, 0, SEEK_END) != 0 || (long)(size = (uint64_t)ftell(fp)) < 0 ||
+        fseek(fp, 0, SEEK_SET) != 0)
+        st = tlm_fail(err, TLM_ERR_IO, "%s: cannot read", path);
+    else if (size < HEADER_BYTES || fread(head, 1, sizeof head, fp) != sizeof head ||
+             memcmp(head, MAGIC, 8) != 0)
+        st = tlm_fail(err, TLM_ERR_FORMAT, "%s: not a libtinylm context file", path);
+    if (st == TLM_OK) {
+        unpack(head, &h, &version, &bytes);
+        if (version != VERSION || bytes != HEADER_BYTES)
+            st = tlm_fail(err, TLM_ERR_FORMAT, "%s: context file version %u (header %u bytes); "
+                          "this build reads version %d", path, version, bytes, VERSION);
+    }
+    if (st == TLM_OK) st = check_header(ctx, path, &h, &expect, err);
+    if (st == TLM_OK && expect != size)
+        st = tlm_fail(err, TLM_ERR_FORMAT, "%s: the file has %llu bytes but its header says "
+                      "%llu", path, (unsigned long long)size, (unsigned long long)expect);
+    tlm_context_reset(ctx);
+    if (st != TLM_OK) {
+        fclose(fp);
+        return st;
+    }
+    size_t row = tlm_context_row_bytes(ctx), layer = row * (size_t)ctx->n_cells;
+    bool ok = fread(ctx->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
+              fread(ctx->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
+              (!h.has_logits || fread(ctx->logits, 4, (size_t)h.vocab, fp) == (size_t)h.vocab);
+    for (int pass = 0; pass < 2 && ok; pass++) {
+        uint8_t *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
+        for (int32_t a = 0; a < h.n_apply && ok; a++)
+            ok = fread(base + (size_t)a * layer, row, (size_t)h.n_used, fp) == (size_t)h.n_used;
+    }
+    fclose(fp);
+    ctx->n_past = h.n_past;
+    ctx->n_used = h.n_used;
+    if (!ok) st = tlm_fail(err, TLM_ERR_IO, "%s: read failed", path);
+    else st = check_cells(ctx, path, err);
+    if (st != TLM_OK) {
+        for (int32_t i = 0; i < ctx->n_ctx; i++) ctx->tokens[i] = -1;
+        ctx->n_past = ctx->n_used = 0;
+        return st;
+    }
+    ctx->has_logits = h.has_logits != 0;
+    if (ctx->ntk_alpha != h.ntk_alpha) { /* dynamic NTK: the alpha its keys were made with */
+        ctx->ntk_alpha = h.ntk_alpha;
+        tlm_context_rope_freqs(ctx);
+    }
+    return TLM_OK;
+}
