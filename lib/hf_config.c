@@ -227,7 +227,10 @@ static tlm_status parse_config(tlm_model *m, reader *r)
                          TLM_MAX_CTX);
     c->rope_theta = get_float(r, first_key(r, "rope_theta", "rotary_emb_base", NULL), 10000.0f);
     float frac = get_float(r, first_key(r, "partial_rotary_factor", "rotary_pct", NULL), 1.0f);
-    if (!(frac > 0.0f && frac <= 1.0f)) bad(r, "partial_rotary_factor", "must be in (0, 1]");
+    if (!(frac > 0.0f && frac <= 1.0f)) {
+        bad(r, "partial_rotary_factor", "must be in (0, 1]");
+        frac = 1.0f; /* reported; keeps the conversion below defined (1e30 * 64 is no int) */
+    }
     c->rope_dim = (int32_t)((float)c->head_dim * frac);
     c->rope_neox = true; /* HF checkpoints keep the rotate-half layout */
     c->norm = a->norm;

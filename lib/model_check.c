@@ -132,9 +132,10 @@ static void scan_tensor(checker *c, const tlm_tensor *t, const char *where)
             is_nan ? "NaN" : "infinite", n_bad, n);
     } else {
         say(c, TLM_CHECK_ERROR, "%s: tensor '%s' (%s): block %" PRIu64 " (elements %" PRIu64
-            "..%" PRIu64 ") has a NaN or infinite scale; %" PRIu64 " blocks do",
-            where, t->name, tr->name, first, first * (uint64_t)tr->block_elems,
-            (first + 1) * (uint64_t)tr->block_elems - 1, n_bad);
+            "..%" PRIu64 ") has a NaN or infinite scale; %" PRIu64 " of its %" PRId64
+            " blocks have one", where, t->name, tr->name, first,
+            first * (uint64_t)tr->block_elems, (first + 1) * (uint64_t)tr->block_elems - 1,
+            n_bad, n / tr->block_elems);
     }
 }
 

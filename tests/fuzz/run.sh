@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target built by `make fuzz` for a bounded time, JOBS at a time (each
-# fuzzer is one process on one core), from the seeds tests/fuzz/seeds.c writes. Prints one line
-# per target (execs, corpus size, crashes) and a total; any crash, leak, sanitizer report or
-# timeout fails. Seeds: tests/fuzz/seeds.c and tests/fuzz/seeds_arch.py. Crashing inputs are kept in BUILD/fuzz-out/crashes/ to reproduce with
+# fuzzer is one process on one core), from the seeds of tests/fuzz/seeds.c and
+# tests/fuzz/seeds_arch.py. Prints one line per target (execs, coverage, corpus, crashes), the
+# sums, and a last line "total: N passed, M failed, K skipped" counting targets. Any crash,
+# leak, sanitizer report or timeout fails; the input is kept to reproduce with
 #     BUILD/fuzz/fuzz_NAME BUILD/fuzz-out/crashes/fuzz_NAME-crash-...
 # Usage: tests/fuzz/run.sh [BUILD [SECONDS [JOBS]]]
 set -u
@@ -50,7 +51,7 @@ for t in "${targets[@]}"; do
 done
 wait
 
-total_execs=0 total_crashes=0 ran=0 skipped=0
+total_execs=0 total_crashes=0 ran=0 skipped=0 bad_targets=0
 for t in "${targets[@]}"; do
     rc=$(cat "$out/logs/$t.rc" 2>/dev/null || echo 1)
     if [ "$rc" = skip ]; then
@@ -72,8 +73,11 @@ for t in "${targets[@]}"; do
     fi
     total_execs=$((total_execs + ${execs:-0}))
     total_crashes=$((total_crashes + crashes))
+    [ "$crashes" -ne 0 ] && bad_targets=$((bad_targets + 1))
     ran=$((ran + 1))
 done
 echo "fuzz: $ran targets run ($skipped skipped), $total_execs execs, $total_crashes crashes," \
      "$(( $(date +%s) - start )) s"
+# a target passes when it ran its time without a crash (tests/run.sh's total format)
+echo "total: $((ran - bad_targets)) passed, $bad_targets failed, $skipped skipped"
 [ "$total_crashes" -eq 0 ]

@@ -3,7 +3,8 @@
 
 tests/fuzz/seeds.c seeds the model fuzzers with one tiny llama; this adds each small preset
 of tests/ref/presets.py (every family and feature: biases, fused q/k/v, parallel residual,
-QK-norm, partial RoPE, layer sharing, tied heads), shrunk further (1 layer, head_dim 8 or 10,
+QK-norm, partial RoPE, layer sharing, tied heads) and each long-context one (LongRoPE, Qwen's
+dynamic NTK and logn, made to act from the third position), shrunk further (1 layer, head_dim 8 or 10,
 MLP 16, vocab 24, context 16) and written by tests/ref/model_files.py:
     DIR/fuzz_gguf/arch_<preset>_<dtype>    GGUF (F32 and F16)
     DIR/fuzz_hf_dir/arch_<preset>          config.json, NUL, model.safetensors
@@ -48,6 +49,13 @@ def shrink(cfg):
             c[k] = 2
     if c.get("sliding_window"):
         c["sliding_window"] = 8
+    rs = c.get("rope_scaling")
+    if rs:  # LongRoPE: one factor per rotated pair, scaling active past position 2
+        c["rope_scaling"] = dict(rs, short_factor=rs["short_factor"][:hd // 2],
+                                 long_factor=rs["long_factor"][:hd // 2])
+        c["original_max_position_embeddings"], c["max_position_embeddings"] = 2, 64
+    if c["model_type"] == "qwen" and c.get("seq_length") == 16 and cfg.get("seq_length", 0) < 128:
+        c["seq_length"] = 2  # dynamic NTK and logn from the third position
     return c
 
 
@@ -57,7 +65,8 @@ def main():
     for d in ("fuzz_gguf", "fuzz_hf_dir", "fuzz_llama2c"):
         os.makedirs(os.path.join(out, d), exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (name, cfg) in enumerate(sorted(presets.SMALL.items())):
+        every = sorted(presets.SMALL.items()) + sorted(getattr(presets, "LONG", {}).items())
+        for k, (name, cfg) in enumerate(every):
             cfg = shrink(cfg)
             weights = mf.random_weights(cfg, 77 + k)
             for dtype in ("F32", "F16"):

@@ -447,12 +447,104 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
         q[34] = 0x00, q[35] = 0x7e; /* d = NaN */
         int64_t ne[1] = {64};
         gb_tensor(&g, "extra.q8", 8, 1, ne, q, sizeof q);
+        /* one block of each K-quant, d = 1 and dmin = 0 (Q6_K: d last); Q6_K's d is Inf */
+        static const struct { const char *name; uint32_t type; int bytes, d_at; } kq[] = {
+            {"extra.q4_k", 12, 144, 0}, {"extra.q5_k", 13, 176, 0}, {"extra.q6_k", 14, 210, 208}};
+        for (int k = 0; k < 3; k++) {
+            uint8_t blk[210] = {0};
+            blk[kq[k].d_at + 1] = k == 2 ? 0x7c : 0x3c;
+            int64_t ne256[1] = {256};
+            gb_tensor(&g, kq[k].name, kq[k].type, 1, ne256, blk, (size_t)kq[k].bytes);
+        }
     }
     gguf_marks mkl;
     gb_finish(&g, mut == GM_VERSION4 ? 4 : 3, out, &mkl);
     if (mut == GM_MISALIGNED) wb_patch(out, gg_offset_at(out, mkl.info_at[4]), 4, 8);
     if (mut == GM_OFFSET_PAST) wb_patch(out, gg_offset_at(out, mkl.info_at[4]), (uint64_t)1 << 40, 8);
     if (mk) *mk = mkl;
+}
+
+/* float -> IEEE half, round to nearest even (normal range; enough for test weights). */
+static inline uint16_t cm_f16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000;
+    int e = (int)((u >> 23) & 0xff) - 127 + 15;
+    uint32_t m = u & 0x7fffff;
+    if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)(sign | 0x7e00); /* NaN */
+    if (e >= 31) return (uint16_t)(sign | 0x7c00);
+    if (e <= 0) return (uint16_t)sign;
+    uint32_t h = sign | (uint32_t)e << 10 | m >> 13, rest = m & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
+    return (uint16_t)h;
+}
+
+/* ggml's Q8_0 and Q4_0 of n values (n a multiple of 32), appended to b. */
+static inline void cm_quant(wbuf *b, uint32_t type, const float *x, int64_t n)
+{
+    for (int64_t k = 0; k < n; k += 32) {
+        const float *v = x + k;
+        float amax = 0, max = 0;
+        for (int i = 0; i < 32; i++)
+            if (fabsf(v[i]) > amax) amax = fabsf(v[i]), max = v[i];
+        if (type == 8) {
+            float d = amax / 127;
+            wb_le(b, cm_f16(d), 2);
+            for (int i = 0; i < 32; i++) wb_u8(b, (uint8_t)(int8_t)lrintf(d ? v[i] / d : 0));
+        } else {
+            float d = max / -8, id = d ? 1 / d : 0;
+            wb_le(b, cm_f16(d), 2);
+            for (int i = 0; i < 16; i++) {
+                int lo = (int)(v[i] * id + 8.5f), hi = (int)(v[i + 16] * id + 8.5f);
+                wb_u8(b, (uint8_t)((lo > 15 ? 15 : lo) | (hi > 15 ? 15 : hi) << 4));
+            }
+        }
+    }
+}
+
+/* A quantized llama (dim 32, 1 layer, 2 heads of 16, 1 KV head, MLP 32, the same vocabulary):
+ * attention Q4_0, embedding, MLP and head Q8_0, norms F32. `bad_cols`: attn_q declares 16
+ * columns, not a whole Q4_0 block. */
+static inline void cm_gguf_quant(wbuf *out, bool bad_cols)
+{
+    gguf_b g = {0};
+    gb_str(&g, "general.architecture", "llama");
+    gb_u32(&g, "llama.embedding_length", 32);
+    gb_u32(&g, "llama.block_count", 1);
+    gb_u32(&g, "llama.feed_forward_length", 32);
+    gb_u32(&g, "llama.attention.head_count", 2);
+    gb_u32(&g, "llama.attention.head_count_kv", 1);
+    gb_u32(&g, "llama.context_length", CM_CTX);
+    const char *texts[CM_VOCAB];
+    for (int i = 0; i < CM_VOCAB; i++) texts[i] = cm_vocab[i].text;
+    gb_str(&g, "tokenizer.ggml.model", "llama");
+    gb_arr_strs(&g, "tokenizer.ggml.tokens", texts, CM_VOCAB);
+    gb_arr_head(&g, "tokenizer.ggml.scores", G_F32, CM_VOCAB);
+    for (int i = 0; i < CM_VOCAB; i++) wb_f32(&g.kv, cm_vocab[i].score);
+    static const struct { const char *name; int64_t cols, rows; uint32_t type; } ts[] = {
+        {"token_embd.weight", 32, CM_VOCAB, 8},   {"blk.0.attn_norm.weight", 32, 1, 0},
+        {"blk.0.attn_q.weight", 32, 32, 2},       {"blk.0.attn_k.weight", 32, 16, 2},
+        {"blk.0.attn_v.weight", 32, 16, 2},       {"blk.0.attn_output.weight", 32, 32, 2},
+        {"blk.0.ffn_norm.weight", 32, 1, 0},      {"blk.0.ffn_gate.weight", 32, 32, 8},
+        {"blk.0.ffn_up.weight", 32, 32, 8},       {"blk.0.ffn_down.weight", 32, 32, 8},
+        {"output_norm.weight", 32, 1, 0},         {"output.weight", 32, CM_VOCAB, 8},
+    };
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        float v[32 * 32];
+        int64_t n = ts[i].cols * ts[i].rows;
+        for (int64_t k = 0; k < n; k++)
+            v[k] = ts[i].rows == 1 ? 1.0f + 0.1f * cm_weight(100 + (uint32_t)i, (uint32_t)k)
+                                   : 0.3f * cm_weight(100 + (uint32_t)i, (uint32_t)k);
+        wbuf d = {0};
+        if (ts[i].type == 0) wb_put(&d, v, (size_t)n * 4);
+        else cm_quant(&d, ts[i].type, v, n);
+        int64_t ne[2] = {ts[i].cols, ts[i].rows};
+        if (bad_cols && i == 2) ne[0] = 16, ne[1] = 64;
+        gb_tensor(&g, ts[i].name, ts[i].type, ts[i].rows == 1 ? 1 : 2, ne, d.p, d.n);
+        wb_free(&d);
+    }
+    gb_finish(&g, 3, out, NULL);
 }
 
 /* A byte-level BPE vocabulary as GGUF "gpt2" (vocab-only: no tensors). */
@@ -561,7 +653,7 @@ static inline void cm_safetensors(wbuf *out, st_mut mut)
 typedef enum cfg_mut {
     CF_NONE, CF_BAD_JSON, CF_DIM_STR, CF_LAYERS_HUGE, CF_VOCAB_LIE, CF_THETA_HUGE, CF_NO_TYPE,
     CF_TYPE_BAD_UTF8, CF_HEAD_DIM_LIE, CF_BOS_OOR, CF_ARRAY, CF_EPS_NEG, CF_DIM_FRACTION,
-    CF_ROPE_FRAC, CF_ACT_BAD, CF_SURROGATE,
+    CF_ROPE_FRAC, CF_ACT_BAD, CF_SURROGATE, CF_ROPE_FRAC_1E30,
 } cfg_mut;
 
 static inline void cm_config(wbuf *out, cfg_mut mut)
@@ -587,6 +679,7 @@ static inline void cm_config(wbuf *out, cfg_mut mut)
               mut == CF_EPS_NEG ? "-0.5" : "1e-05");
     wb_printf(out, " \"rope_theta\": %s,\n", mut == CF_THETA_HUGE ? "1e300" : "10000.0");
     if (mut == CF_ROPE_FRAC) wb_str(out, " \"partial_rotary_factor\": 1e300,\n");
+    if (mut == CF_ROPE_FRAC_1E30) wb_str(out, " \"partial_rotary_factor\": 1e30,\n");
     if (mut == CF_SURROGATE) wb_str(out, " \"name\": \"\\ud800\",\n");
     wb_printf(out, " \"hidden_act\": \"%s\", \"tie_word_embeddings\": false,\n",
               mut == CF_ACT_BAD ? "relu" : "silu");
@@ -994,6 +1087,19 @@ static inline void corpus_gguf(corpus_emit *e)
         cc_emit(e, &c);
     }
 
+    { /* quantized weights (Q8_0, Q4_0), and a Q4_0 matrix cut inside a block */
+        ccase c = cc_new("gguf_valid_q8_0_q4_0", "gguf", CL_MODEL, TLM_OK, NULL);
+        wbuf b;
+        cm_gguf_quant(&b, false);
+        cc_file(&c, "model.gguf", b);
+        cc_emit(e, &c);
+        c = cc_new("gguf_q4_0_half_block", "gguf", CL_MODEL, TLM_ERR_FORMAT,
+                   "ne[0] = 16 is not a multiple of the Q4_0 block size 32");
+        cm_gguf_quant(&b, true);
+        cc_file(&c, "model.gguf", b);
+        cc_emit(e, &c);
+    }
+
     /* Byte patches and truncations of the valid file, at every section. */
     gguf_marks mk;
     wbuf valid;
@@ -1161,6 +1267,9 @@ static inline void corpus_hf(corpus_emit *e)
         {"config_vocab_lie", CF_VOCAB_LIE, TLM_ERR_FORMAT, "has shape"},
         {"config_theta_huge", CF_THETA_HUGE, TLM_ERR_FORMAT, "\"rope_theta\" must be a finite"},
         {"config_rotary_huge", CF_ROPE_FRAC, TLM_ERR_FORMAT, "\"partial_rotary_factor\""},
+        /* found by fuzz_hf_config: a float, but head_dim * 1e30 is no int */
+        {"config_rotary_1e30", CF_ROPE_FRAC_1E30, TLM_ERR_FORMAT,
+         "\"partial_rotary_factor\" must be in (0, 1]"},
         {"config_no_model_type", CF_NO_TYPE, TLM_ERR_FORMAT, "\"model_type\" is missing"},
         {"config_type_bad_utf8", CF_TYPE_BAD_UTF8, TLM_ERR_UNSUPPORTED, "is not supported"},
         {"config_head_dim_lie", CF_HEAD_DIM_LIE, TLM_ERR_FORMAT, "has shape"},
