@@ -306,9 +306,9 @@ TLM_API void tlm_context_free(tlm_context *ctx); /* NULL is a no-op */
 /* Evaluates n_tokens ids at the next positions (appending to the cache). If all_logits is
  * not NULL it receives n_tokens * n_vocab floats, row-major [token][vocab]; the last token's
  * logits are always available from tlm_context_logits afterwards.
- * Errors: TLM_ERR_CONTEXT_FULL when n_past + n_tokens > n_ctx, checked first (nothing is
- * evaluated or read: the context, its logits and error aside, stays as it was; the caller
- * decides what to drop, e.g. tlm_context_reset and a shorter prompt); TLM_ERR_ARG for NULL
+ * Errors: TLM_ERR_CONTEXT_FULL when n_past + n_tokens > n_ctx, checked before any id is read
+ * (nothing is evaluated: the context, its logits and error aside, stays as it was; the caller
+ * decides what to drop: tlm_context_reset, or remove and shift positions); TLM_ERR_ARG for NULL
  * tokens, n_tokens < 1 or an id outside [0, n_vocab) (nothing is evaluated). The message is
  * kept for tlm_context_error. */
 TLM_API tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int32_t n_tokens,

@@ -301,9 +301,17 @@ static tlm_status bind_block(const binder *b, int i, tlm_block *blk)
     if ((st = bind_norm(b, R_ATTN_NORM, R_ATTN_NORM_B, i, true, &blk->attn_norm))) return st;
     if ((st = bind_qkv(b, i, &blk->qkv))) return st;
     if (c->qk_norm) {
-        bool ph;
-        if ((st = bind_qk_norm(b, R_Q_NORM, i, c->n_heads, &blk->q_norm.w, &ph))) return st;
-        if ((st = bind_qk_norm(b, R_K_NORM, i, c->n_kv_heads, &blk->k_norm.w, &ph))) return st;
+        bool ph_q, ph_k;
+        if ((st = bind_qk_norm(b, R_Q_NORM, i, c->n_heads, &blk->q_norm.w, &ph_q))) return st;
+        if ((st = bind_qk_norm(b, R_K_NORM, i, c->n_kv_heads, &blk->k_norm.w, &ph_k))) return st;
+        /* One flag serves q and k (forward.c reads head h's gains at h * head_dim when it is
+         * set), so a side stored per head needs the other per head too; for a single head
+         * the shared shape is that. Else q gains [head_dim] would be read for every head. */
+        bool ph = ph_q || ph_k;
+        if (ph && ((!ph_q && c->n_heads > 1) || (!ph_k && c->n_kv_heads > 1)))
+            return tlm_fail(b->err, TLM_ERR_FORMAT, "%s: layer %d: the q and k norm gains must "
+                            "be both shared ([head_dim]) or both per head ([head_dim, heads]); "
+                            "here only %s is per head", b->src->path, i, ph_q ? "q" : "k");
         blk->qk_norm_per_head = ph;
     }
     int64_t q_dim = (int64_t)c->n_heads * c->head_dim;

@@ -313,7 +313,7 @@ typedef enum gguf_mut {
     GM_MISALIGNED, GM_OFFSET_PAST, GM_ALIGN3, GM_ALIGN_STR, GM_NESTED, GM_VTYPE99,
     GM_TOK_I32, GM_SCORES_SHORT, GM_TTYPE9, GM_BYTE_NEG, GM_BYTE_ZZ, GM_SCORE_NAN,
     GM_TOKMODEL_BERT, GM_NO_TOKENIZER, GM_ALIGN64, GM_EXTRA_Q8, GM_NAN_WEIGHT, GM_F16_HEAD,
-    GM_EMPTY_KEY, GM_CTX_ZERO, GM_VOCAB_MORE,
+    GM_EMPTY_KEY, GM_CTX_ZERO, GM_VOCAB_MORE, GM_QK_MIXED, GM_QK_Q_PER_HEAD,
 } gguf_mut;
 
 /* The tiny llama as GGUF v3 with its vocabulary. */
@@ -333,7 +333,8 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
     else gb_u32(&g, "llama.block_count", mut == GM_LAYERS_HUGE ? 100000 : CM_LAYERS);
     gb_u32(&g, "llama.feed_forward_length", CM_HIDDEN);
     gb_u32(&g, "llama.attention.head_count", mut == GM_HEADS_ZERO ? 0 : CM_HEADS);
-    gb_u32(&g, "llama.attention.head_count_kv", mut == GM_KV_HEADS_3 ? 3 : CM_KV_HEADS);
+    gb_u32(&g, "llama.attention.head_count_kv", mut == GM_KV_HEADS_3 ? 3
+                                                : mut == GM_QK_MIXED   ? 2 : CM_KV_HEADS);
     gb_u32(&g, "llama.context_length", mut == GM_CTX_ZERO ? 0 : CM_CTX);
     gb_u32(&g, "llama.rope.dimension_count", CM_HEAD_DIM);
     gb_f32(&g, "llama.rope.freq_base", mut == GM_THETA_NAN ? NAN : 10000.0f);
@@ -395,6 +396,9 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
     int n = cm_tensors(ts);
     for (int i = 0; i < n; i++) {
         cm_tensor *t = &ts[i];
+        /* GM_QK_MIXED has 2 KV heads: k and v get 8 rows */
+        if (mut == GM_QK_MIXED && (strstr(t->gguf, "attn_k.") || strstr(t->gguf, "attn_v.")))
+            t->ne[1] = 2 * CM_HEAD_DIM;
         float vals[CM_VOCAB * CM_HIDDEN];
         cm_values(t, i, vals);
         int64_t ne[5] = {t->ne[0], t->ne[1], 1, 1, 1};
@@ -440,6 +444,19 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
             nbytes /= 2;
         }
         gb_tensor(&g, name, type, n_dims, ne, data, nbytes);
+    }
+    /* QK-norm gains: q shared and k per head (malformed: one flag serves both), or q per
+     * head and k shared with a single KV head (the same as per head) */
+    for (int l = 0; l < CM_LAYERS && (mut == GM_QK_MIXED || mut == GM_QK_Q_PER_HEAD); l++) {
+        float ones[2 * CM_HEAD_DIM];
+        for (int k = 0; k < 2 * CM_HEAD_DIM; k++) ones[k] = 1.0f + 0.01f * (float)k;
+        char name[64];
+        int64_t shared[1] = {CM_HEAD_DIM}, per[2] = {CM_HEAD_DIM, 2};
+        bool q_per = mut == GM_QK_Q_PER_HEAD;
+        snprintf(name, sizeof name, "blk.%d.attn_q_norm.weight", l);
+        gb_tensor(&g, name, 0, q_per ? 2 : 1, q_per ? per : shared, ones, (q_per ? 8 : 4) * 4);
+        snprintf(name, sizeof name, "blk.%d.attn_k_norm.weight", l);
+        gb_tensor(&g, name, 0, q_per ? 1 : 2, q_per ? shared : per, ones, (q_per ? 4 : 8) * 4);
     }
     if (mut == GM_EXTRA_Q8) { /* an unused Q8_0 tensor whose second block scale is NaN */
         uint8_t q[2 * 34] = {0};
@@ -1045,6 +1062,10 @@ static inline void corpus_gguf(corpus_emit *e)
         {"gguf_valid_extra_q8_0", GM_EXTRA_Q8, TLM_OK, NULL},
         {"gguf_valid_nan_weights", GM_NAN_WEIGHT, TLM_OK, NULL},
         {"gguf_valid_vocab_past_embedding", GM_VOCAB_MORE, TLM_OK, NULL},
+        {"gguf_valid_qk_norm_q_per_head", GM_QK_Q_PER_HEAD, TLM_OK, NULL},
+        /* found by fuzz_gguf: q's gains shared, k's per head made the forward pass read the
+         * q gains of every head from a one-head buffer */
+        {"gguf_qk_norm_mixed", GM_QK_MIXED, TLM_ERR_FORMAT, "both shared"},
         {"gguf_version4", GM_VERSION4, TLM_ERR_UNSUPPORTED, "version 4"},
         {"gguf_dup_key", GM_DUP_KEY, TLM_ERR_FORMAT, "duplicate key 'llama.embedding_length'"},
         {"gguf_dup_tensor", GM_DUP_TENSOR, TLM_ERR_FORMAT, "duplicate tensor name"},
