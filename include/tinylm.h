@@ -494,22 +494,82 @@ TLM_API bool tlm_chat_is_stop(tlm_chat_template t, const tlm_tokenizer *tok, int
 
 typedef struct tlm_sampler tlm_sampler;
 
+/* One additive logit bias (OpenAI's logit_bias: -100 bans, +100 forces in practice). */
+typedef struct tlm_logit_bias {
+    int32_t id;
+    float bias;
+} tlm_logit_bias;
+
+/* The chain, in Hugging Face transformers' order: logit biases are added; penalties are
+ * applied to the ids of the last repeat_last_n accepted ids (tlm_sampler_accept); then
+ * greedy (temperature 0: argmax of the modified logits) or softmax(logits / T) filtered by
+ * top_k, top_p and min_p in that order, renormalised, and drawn from. */
 typedef struct tlm_sampler_params {
     float temperature; /* 0: greedy (argmax) */
     int32_t top_k;     /* 0: off */
     float top_p;       /* 1: off; in (0, 1] */
+    float min_p;       /* 0: off; in [0, 1]: keep ids with p >= min_p * max p */
+    /* CTRL / llama.cpp repetition penalty: a seen id's logit l becomes l / r if l > 0, else
+     * l * r. 1: off; > 0. */
+    float repeat_penalty;
+    /* OpenAI, after the repetition penalty: l -= presence if the id was seen, l -= frequency *
+     * (times seen in the window). 0: off; each in [-2, 2]. */
+    float presence_penalty;
+    float frequency_penalty;
+    int32_t repeat_last_n;              /* ids the penalties look back on; 0: none, -1: all */
+    const tlm_logit_bias *logit_bias;   /* copied at create; ids must be in [0, n_vocab);
+                                         * two entries for one id add up */
+    int32_t n_logit_bias;
     uint64_t seed;
 } tlm_sampler_params;
 
+/* temperature 1, top_k 0, top_p 1, min_p 0, penalties off, repeat_last_n 64, no bias, seed 0 */
 TLM_API tlm_sampler_params tlm_sampler_default_params(void);
 
-/* TLM_ERR_ARG for temperature < 0, top_k < 0, top_p outside (0, 1] or n_vocab < 1. */
+/* TLM_ERR_ARG (with the field named) for a value outside its range above, NaN, a bias id
+ * outside [0, n_vocab) or a non-finite bias, or n_vocab < 1. */
 TLM_API tlm_status tlm_sampler_create(const tlm_sampler_params *params, int32_t n_vocab,
                                       tlm_sampler **out, tlm_error *err);
 TLM_API void tlm_sampler_free(tlm_sampler *s);
 
-/* Picks the next id from logits [n_vocab] (not modified). */
+/* Picks the next id from logits [n_vocab] (not modified). Does not record it: call
+ * tlm_sampler_accept with the id that was used (the penalties look at accepted ids only, so
+ * a caller chooses whether prompt ids count, as llama.cpp does, or only generated ones, as
+ * the OpenAI API does). */
 TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits);
+
+/* Records id (ignored outside [0, n_vocab)) in the penalty history. */
+TLM_API void tlm_sampler_accept(tlm_sampler *s, int32_t id);
+
+/* Forgets the history and restarts the random stream from the seed. */
+TLM_API void tlm_sampler_reset(tlm_sampler *s);
+
+/* The distribution the next tlm_sampler_sample draws from, written to probs [n_vocab]
+ * (0 for filtered ids; greedy: 1 at the argmax). Does not draw. */
+TLM_API tlm_status tlm_sampler_probs(tlm_sampler *s, const float *logits, float *probs);
+
+/* ---- stop strings --------------------------------------------------------------------- */
+
+/* Finds stop strings in generated text across token boundaries: text that could still be the
+ * start of a stop string is held back until it is decided. */
+typedef struct tlm_stop_matcher tlm_stop_matcher;
+
+/* n strings (non-empty, each at most 1024 bytes, n at most 64; n 0 never stops); copied.
+ * TLM_ERR_ARG else. */
+TLM_API tlm_status tlm_stop_create(const char *const *strs, int32_t n, tlm_stop_matcher **out,
+                                   tlm_error *err);
+TLM_API void tlm_stop_free(tlm_stop_matcher *m);
+TLM_API void tlm_stop_reset(tlm_stop_matcher *m);
+
+/* Appends len bytes of output. *emit / *n_emit receive the text now safe to show (valid
+ * until the next call on m). Returns true when a stop string completed: the emitted text
+ * then ends just before its earliest occurrence and the rest is dropped; generation ends
+ * (later feeds return true and emit nothing until tlm_stop_reset). docs/sampling.md. */
+TLM_API bool tlm_stop_feed(tlm_stop_matcher *m, const char *text, size_t len,
+                           const char **emit, size_t *n_emit);
+
+/* At the end of a generation that did not stop on a string: the held-back text. */
+TLM_API void tlm_stop_flush(tlm_stop_matcher *m, const char **emit, size_t *n_emit);
 
 /* ---- kernels -------------------------------------------------------------------------- */
 

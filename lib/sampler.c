@@ -1,15 +1,21 @@
-/* sampler.c - next-token choice from logits: greedy, or temperature softmax with top-k and
- * top-p (nucleus) filtering, drawn from a seeded splitmix64 stream.
- *
- * Order of operations: softmax(logits / T); keep the top_k most likely ids (0: all); of
- * those, renormalised, keep the smallest most-likely-first prefix whose probability reaches
- * top_p; draw from what is left in proportion to probability. Ties in likelihood are ordered
- * by lower id first, so results depend only on (logits, params, seed, draw count).
- * All scratch is allocated at create: sampling never allocates. */
+/* sampler.c - next-token choice from logits. The chain (docs/sampling.md), in Hugging Face
+ * transformers' order:
+ *   1. logit biases are added, then repetition / presence / frequency penalties are applied
+ *      to the ids accepted in the last repeat_last_n steps (sampler_penalty.c);
+ *   2. temperature 0: the argmax of those logits;
+ *   3. else softmax(logits / T); keep the top_k most likely ids (0: all); of those,
+ *      renormalised, the smallest most-likely-first prefix whose probability reaches top_p;
+ *      of those, the ids whose probability is at least min_p times the most likely one's;
+ *   4. draw from what is left in proportion to probability (a seeded splitmix64 stream).
+ * Ties in likelihood are ordered by lower id first, so results depend only on (logits,
+ * params, accepted ids, seed, draw count). tlm_sampler_probs reports the distribution of
+ * step 4 through the same code. All scratch is allocated at create: sampling never
+ * allocates. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "error.h"
+#include "sampler_penalty.h"
 
 typedef struct cand {
     float logit;
@@ -18,15 +24,29 @@ typedef struct cand {
 } cand;
 
 struct tlm_sampler {
-    tlm_sampler_params params;
+    tlm_sampler_params params; /* logit_bias cleared: the biases live in pen */
     int32_t n_vocab;
     uint64_t rng;
-    cand *cands; /* [n_vocab] */
+    cand *cands;     /* [n_vocab] */
+    float *modified; /* [n_vocab] the logits after biases and penalties */
+    tlm_penalty pen;
 };
 
 TLM_API tlm_sampler_params tlm_sampler_default_params(void)
 {
-    tlm_sampler_params p = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 0};
+    tlm_sampler_params p = {
+        .temperature = 1.0f,
+        .top_k = 0,
+        .top_p = 1.0f,
+        .min_p = 0.0f,
+        .repeat_penalty = 1.0f,
+        .presence_penalty = 0.0f,
+        .frequency_penalty = 0.0f,
+        .repeat_last_n = 64,
+        .logit_bias = NULL,
+        .n_logit_bias = 0,
+        .seed = 0,
+    };
     return p;
 }
 
@@ -46,20 +66,29 @@ TLM_API tlm_status tlm_sampler_create(const tlm_sampler_params *params, int32_t 
     if (!(params->top_p > 0.0f && params->top_p <= 1.0f))
         return tlm_fail(err, TLM_ERR_ARG, "sampler: top_p %g must be in (0, 1] (1: off)",
                         (double)params->top_p);
+    if (!(params->min_p >= 0.0f && params->min_p <= 1.0f))
+        return tlm_fail(err, TLM_ERR_ARG, "sampler: min_p %g must be in [0, 1] (0: off)",
+                        (double)params->min_p);
     if (n_vocab < 1)
         return tlm_fail(err, TLM_ERR_ARG, "sampler: n_vocab %d must be >= 1", (int)n_vocab);
     tlm_sampler *s = calloc(1, sizeof *s);
-    cand *c = malloc((size_t)n_vocab * sizeof *c);
-    if (!s || !c) {
+    if (!s) return tlm_fail(err, TLM_ERR_NO_MEMORY, "sampler: no memory");
+    tlm_status st = tlm_penalty_init(&s->pen, params, n_vocab, err);
+    if (st != TLM_OK) {
         free(s);
-        free(c);
+        return st;
+    }
+    s->cands = malloc((size_t)n_vocab * sizeof *s->cands);
+    s->modified = malloc((size_t)n_vocab * sizeof *s->modified);
+    if (!s->cands || !s->modified) {
+        tlm_sampler_free(s);
         return tlm_fail(err, TLM_ERR_NO_MEMORY, "sampler: no memory for %d candidates",
                         (int)n_vocab);
     }
     s->params = *params;
+    s->params.logit_bias = NULL; /* the caller's array need not outlive create */
     s->n_vocab = n_vocab;
     s->rng = params->seed;
-    s->cands = c;
     *out = s;
     return TLM_OK;
 }
@@ -67,8 +96,22 @@ TLM_API tlm_status tlm_sampler_create(const tlm_sampler_params *params, int32_t 
 TLM_API void tlm_sampler_free(tlm_sampler *s)
 {
     if (!s) return;
+    tlm_penalty_free(&s->pen);
     free(s->cands);
+    free(s->modified);
     free(s);
+}
+
+TLM_API void tlm_sampler_accept(tlm_sampler *s, int32_t id)
+{
+    if (s) tlm_penalty_accept(&s->pen, id);
+}
+
+TLM_API void tlm_sampler_reset(tlm_sampler *s)
+{
+    if (!s) return;
+    tlm_penalty_reset(&s->pen);
+    s->rng = s->params.seed;
 }
 
 /* splitmix64: every seed, 0 included, gives a full-period, well-mixed stream. */
@@ -169,39 +212,48 @@ static int32_t nucleus(cand *c, int32_t n, double target)
     return n; /* rounding kept the sum below target: everything */
 }
 
-TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
+/* The logits the chain works on: the caller's, or a changed copy. */
+static const float *step_logits(tlm_sampler *s, const float *logits)
 {
-    if (!s || !logits) return -1;
+    if (!tlm_penalty_active(&s->pen)) return logits;
+    tlm_penalty_apply(&s->pen, logits, s->modified);
+    return s->modified;
+}
+
+static double sum_p(const cand *c, int32_t n)
+{
+    double total = 0.0;
+    for (int32_t i = 0; i < n; i++)
+        total += c[i].p;
+    return total;
+}
+
+/* Step 3 of the chain for temperature > 0 and at least one logit that is not NaN: the
+ * candidates left, *first[0 .. return value), with their unnormalised p summing to *total. */
+static int32_t filter(tlm_sampler *s, const float *logits, cand **first, double *total)
+{
     int32_t n_vocab = s->n_vocab;
     const tlm_sampler_params *p = &s->params;
-    if (p->temperature == 0.0f) return argmax(logits, n_vocab);
-
     /* Subtract the max so exp() cannot overflow; NaN logits are left out entirely. */
     float max = logits[argmax(logits, n_vocab)];
-    if (isnan(max)) return 0; /* every logit NaN: nothing to prefer */
     cand *c = s->cands;
     int32_t n = 0;
-    double total = 0.0;
     for (int32_t i = 0; i < n_vocab; i++) {
         float l = logits[i];
         if (isnan(l)) continue;
         /* l == max also covers +inf logits, where l - max would be NaN */
         float e = l == max ? 1.0f : expf((l - max) / p->temperature);
         c[n++] = (cand){l, e, i};
-        total += e;
     }
 
     bool sorted = false;
     if (p->top_k > 0 && p->top_k < n) {
         keep_top_k(c, n, p->top_k);
         n = p->top_k;
-        total = 0.0;
-        for (int32_t i = 0; i < n; i++)
-            total += c[i].p;
         sorted = true;
     }
     if (p->top_p < 1.0f) {
-        double target = p->top_p * total;
+        double target = p->top_p * sum_p(c, n);
         int32_t keep = n;
         if (sorted) {
             double acc = 0.0;
@@ -217,7 +269,7 @@ TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
              * below that share are at most n - 1 and hold less than 1 - top_p together, so
              * the likelier ones reach top_p first and the nucleus lies among them. Dropping
              * the rest first keeps a 150k-entry vocabulary cheap. */
-            double cut = n > 1 ? (1.0 - p->top_p) / (n - 1) * total : 0.0;
+            double cut = n > 1 ? (1.0 - p->top_p) / (n - 1) * sum_p(c, n) : 0.0;
             int32_t m = 0;
             for (int32_t i = 0; i < n; i++)
                 if (c[i].p >= cut) c[m++] = c[i];
@@ -226,11 +278,33 @@ TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
             c += n - keep;
         }
         n = keep;
-        total = 0.0;
-        for (int32_t i = 0; i < n; i++)
-            total += c[i].p;
     }
+    if (p->min_p > 0.0f) {
+        /* Relative to the most likely id left: renormalising does not change the ratio. */
+        float top = 0.0f;
+        for (int32_t i = 0; i < n; i++)
+            top = c[i].p > top ? c[i].p : top;
+        float floor_p = p->min_p * top;
+        int32_t m = 0;
+        for (int32_t i = 0; i < n; i++) /* stable, so the order stays deterministic */
+            if (c[i].p >= floor_p) c[m++] = c[i];
+        n = m;
+    }
+    *first = c;
+    *total = sum_p(c, n);
+    return n;
+}
 
+TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
+{
+    if (!s || !logits) return -1;
+    const float *l = step_logits(s, logits);
+    int32_t best = argmax(l, s->n_vocab);
+    if (s->params.temperature == 0.0f || isnan(l[best])) return best; /* all NaN: id 0 */
+
+    cand *c;
+    double total;
+    int32_t n = filter(s, l, &c, &total);
     double r = next_unit(&s->rng) * total, acc = 0.0;
     for (int32_t i = 0; i < n; i++) {
         acc += c[i].p;
@@ -240,4 +314,23 @@ TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
     for (int32_t i = n - 1; i > 0; i--)
         if (c[i].p > 0.0f) return c[i].id;
     return c[0].id;
+}
+
+TLM_API tlm_status tlm_sampler_probs(tlm_sampler *s, const float *logits, float *probs)
+{
+    if (!s || !logits || !probs) return TLM_ERR_ARG;
+    const float *l = step_logits(s, logits);
+    int32_t best = argmax(l, s->n_vocab);
+    for (int32_t i = 0; i < s->n_vocab; i++)
+        probs[i] = 0.0f;
+    if (s->params.temperature == 0.0f || isnan(l[best])) {
+        probs[best] = 1.0f;
+        return TLM_OK;
+    }
+    cand *c;
+    double total;
+    int32_t n = filter(s, l, &c, &total);
+    for (int32_t i = 0; i < n; i++)
+        probs[c[i].id] = (float)(c[i].p / total);
+    return TLM_OK;
 }

@@ -2,7 +2,11 @@
  * With --chat it holds a conversation on stdin in the model's chat template, keeping the KV
  * cache between turns (each turn evaluates only its new tokens). At the context size it stops
  * with a message, or with --context-shift drops the older half of the positions after --keep
- * and goes on. --prompt-cache saves the evaluated prompt's KV cache and reuses it next time. */
+ * and goes on. --prompt-cache saves the evaluated prompt's KV cache and reuses it next time.
+ * Sampling is the library's chain (docs/sampling.md); prompt ids and then each generated id
+ * enter the penalty history, as llama.cpp does. --stop strings end the output before them. */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +18,12 @@ typedef struct options {
     model_source src;
     const char *tokenizer_path, *prompt, *tokens, *system, *template_name;
     const char *prompt_cache, *logits_out;
-    long long n_predict, n_threads, n_ctx, top_k, keep;
-    double temp, top_p;
+    long long n_predict, n_threads, n_ctx, top_k, keep, repeat_last_n;
+    double temp, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
+    tlm_logit_bias *bias; /* --logit-bias, n_bias of them */
+    int32_t n_bias;
+    const char **stops; /* --stop, n_stops of them */
+    int32_t n_stops;
     uint64_t seed;
     bool show_ids, chat, context_shift;
     tlm_context_params cp;
@@ -35,6 +43,18 @@ static void usage(void)
             "  --temp T        temperature, 0 = greedy (default 0.8)\n"
             "  --top-k K       keep the K most likely tokens, 0 = off (default 40)\n"
             "  --top-p P       nucleus sampling threshold, 1 = off (default 0.95)\n"
+            "  --min-p P       keep tokens at least P times as likely as the most likely one,\n"
+            "                  0 = off (default 0)\n"
+            "  --repeat-penalty R  divide a recent token's positive logit by R, multiply a\n"
+            "                  negative one, 1 = off (default 1)\n"
+            "  --repeat-last-n N   recent tokens the penalties look at, prompt included;\n"
+            "                  0 = none, -1 = all (default 64)\n"
+            "  --presence-penalty A   subtract A from a recent token's logit, in [-2, 2]\n"
+            "  --frequency-penalty A  subtract A times its count, in [-2, 2] (defaults 0)\n"
+            "  --logit-bias ID(+|-)B  add B to token ID's logit, e.g. 15043+1.5; 15043-inf\n"
+            "                  bans it (repeatable)\n"
+            "  --stop TEXT     stop before TEXT appears in the output, which ends there\n"
+            "                  (repeatable; matched across tokens)\n"
             "  --seed S        sampling seed (default 42)\n"
             "  -t THREADS      threads (default: all cores)\n"
             "  -c CTX          context size (default: prompt + N, at most the model's)\n"
@@ -50,6 +70,52 @@ static void usage(void)
             "  --system TEXT   system message (chat template); with -p: one turn\n"
             "  --template NAME chat template when the model has none or an unknown one:\n"
             "                  zephyr, phi2, phi3, phi3-nosys, gemma, chatml, qwen\n");
+}
+
+/* "ID+B" or "ID-B" (llama.cpp's syntax) appended to o->bias; B may be "inf" after '-' (a ban:
+ * the most negative float, since the library takes finite biases only). */
+static bool add_logit_bias(options *o, const char *v)
+{
+    char *end;
+    long id = strtol(v, &end, 10);
+    double b = 0.0;
+    bool ok = end != v && *v >= '0' && *v <= '9' && id <= INT32_MAX && (*end == '+' || *end == '-');
+    if (ok) {
+        const char *num = end;
+        b = strtod(num, &end);
+        ok = end != num && *end == '\0' && !isnan(b) && b != INFINITY;
+        if (ok && b == -INFINITY) b = -FLT_MAX;
+        ok = ok && fabs(b) <= FLT_MAX;
+    }
+    if (!ok) {
+        fprintf(stderr, "error: --logit-bias '%s' is not ID+BIAS or ID-BIAS (e.g. 15043+1.5, "
+                "15043-inf)\n", v);
+        return false;
+    }
+    tlm_logit_bias *grown = realloc(o->bias, ((size_t)o->n_bias + 1) * sizeof *grown);
+    if (!grown) return false;
+    o->bias = grown;
+    o->bias[o->n_bias++] = (tlm_logit_bias){(int32_t)id, (float)b};
+    return true;
+}
+
+static bool add_stop(options *o, const char *v)
+{
+    const char **grown = realloc(o->stops, ((size_t)o->n_stops + 1) * sizeof *grown);
+    if (!grown) return false;
+    o->stops = grown;
+    o->stops[o->n_stops++] = v;
+    return true;
+}
+
+/* Prints text through the stop-string matcher (when there is one); true once a stop string
+ * has appeared, its text and everything after it unprinted. */
+static bool put_text(tlm_stop_matcher *stop, const char *text, size_t len)
+{
+    bool stopped = false;
+    if (stop) stopped = tlm_stop_feed(stop, text, len, &text, &len);
+    if (text && len) fwrite(text, 1, len, stdout);
+    return stopped;
 }
 
 static bool parse_args(int argc, char **argv, options *o)
@@ -91,6 +157,14 @@ static bool parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--temp")) ok = parse_float(a, v, 0, 100, &o->temp);
         else if (!strcmp(a, "--top-k")) ok = parse_int(a, v, 0, 1 << 24, &o->top_k);
         else if (!strcmp(a, "--top-p")) ok = parse_float(a, v, 1e-9, 1, &o->top_p);
+        else if (!strcmp(a, "--min-p")) ok = parse_float(a, v, 0, 1, &o->min_p);
+        else if (!strcmp(a, "--repeat-penalty")) ok = parse_float(a, v, 1e-6, 1e6, &o->repeat_penalty);
+        else if (!strcmp(a, "--repeat-last-n")) ok = parse_int(a, v, -1, 1 << 24, &o->repeat_last_n);
+        else if (!strcmp(a, "--presence-penalty")) ok = parse_float(a, v, -2, 2, &o->presence_penalty);
+        else if (!strcmp(a, "--frequency-penalty"))
+            ok = parse_float(a, v, -2, 2, &o->frequency_penalty);
+        else if (!strcmp(a, "--logit-bias")) ok = add_logit_bias(o, v);
+        else if (!strcmp(a, "--stop")) ok = add_stop(o, v);
         else if (!strcmp(a, "-t")) ok = parse_int(a, v, 0, 1024, &o->n_threads);
         else if (!strcmp(a, "--keep")) ok = parse_int(a, v, 0, 1 << 22, &o->keep);
         else if (!strcmp(a, "--prompt-cache")) o->prompt_cache = v;
@@ -193,16 +267,19 @@ static bool pick_template(const options *o, const tlm_tokenizer *tok, tlm_chat_t
  * evaluated (the cache then holds everything but the stop token). */
 static tlm_status reply(const options *o, tlm_context *ctx, tlm_sampler *sampler,
                         const tlm_tokenizer *tok, tlm_chat_template t, tlm_detok *d,
-                        long long n_predict, int32_t *n_gen)
+                        tlm_stop_matcher *stop, long long n_predict, int32_t *n_gen)
 {
     tlm_detok_reset(d, tlm_tokenizer_bos(tok)); /* as after BOS: no SentencePiece dummy space */
+    tlm_stop_reset(stop);
     *n_gen = 0;
-    while (*n_gen < n_predict) {
+    bool stopped = false;
+    while (*n_gen < n_predict && !stopped) {
         int32_t next = tlm_sampler_sample(sampler, tlm_context_logits(ctx));
         if (tlm_chat_is_stop(t, tok, next)) break;
+        tlm_sampler_accept(sampler, next);
         size_t len;
         const char *text = tlm_detok_push(d, next, &len);
-        if (text) fwrite(text, 1, len, stdout);
+        stopped = put_text(stop, text, len);
         fflush(stdout);
         (*n_gen)++;
         if (!make_room(o, ctx, 1)) return TLM_ERR_CONTEXT_FULL;
@@ -211,7 +288,10 @@ static tlm_status reply(const options *o, tlm_context *ctx, tlm_sampler *sampler
     }
     size_t len;
     const char *text = tlm_detok_flush(d, &len);
-    if (text) fwrite(text, 1, len, stdout);
+    if (!stopped && !put_text(stop, text, len) && stop) {
+        tlm_stop_flush(stop, &text, &len);
+        fwrite(text, 1, len, stdout);
+    }
     printf("\n");
     fflush(stdout);
     return TLM_OK;
@@ -239,7 +319,7 @@ static int32_t *turn_ids(tlm_chat_template t, const tlm_tokenizer *tok,
 
 /* --system with -p: one turn; --chat: a turn per stdin line. */
 static int chat(const options *o, const tlm_tokenizer *tok, tlm_context *ctx,
-                tlm_sampler *sampler)
+                tlm_sampler *sampler, tlm_stop_matcher *stop)
 {
     tlm_chat_template t;
     if (!pick_template(o, tok, &t)) return 1;
@@ -278,12 +358,14 @@ static int chat(const options *o, const tlm_tokenizer *tok, tlm_context *ctx,
             break;
         }
         first = false;
+        for (int32_t i = 0; i < count; i++)
+            tlm_sampler_accept(sampler, ids[i]);
         double t0 = now_seconds();
         tlm_status st = make_room(o, ctx, count) ? tlm_context_eval(ctx, ids, count, NULL)
                                                  : TLM_ERR_CONTEXT_FULL;
         free(ids);
         int32_t n_gen = 0;
-        if (st == TLM_OK) st = reply(o, ctx, sampler, tok, t, d, o->n_predict, &n_gen);
+        if (st == TLM_OK) st = reply(o, ctx, sampler, tok, t, d, stop, o->n_predict, &n_gen);
         if (st != TLM_OK) {
             fprintf(stderr, "stopped: %s\n", tlm_context_error(ctx));
             rc = 1;
@@ -333,13 +415,20 @@ static bool reuse_prompt_cache(const char *path, tlm_context *ctx, const int32_t
 int main(int argc, char **argv)
 {
     options o = {.src = {.seed = 1, .type = TLM_TYPE_F16}, .n_predict = 128, .temp = 0.8,
-                 .top_k = 40, .top_p = 0.95, .seed = 42, .cp = tlm_context_default_params()};
+                 .top_k = 40, .top_p = 0.95, .seed = 42, .repeat_penalty = 1.0,
+                 .repeat_last_n = 64, .cp = tlm_context_default_params()};
     if (!parse_args(argc, argv, &o)) {
         usage();
+        free(o.bias);
+        free(o.stops);
         return 2;
     }
     tlm_model *model = model_source_open(&o.src, (int)o.n_threads);
-    if (!model) return 1;
+    if (!model) {
+        free(o.bias);
+        free(o.stops);
+        return 1;
+    }
     const tlm_model_info *info = tlm_model_get_info(model);
     tlm_error err = {0};
     tlm_tokenizer *tok = NULL;
@@ -379,6 +468,7 @@ int main(int argc, char **argv)
     tlm_context *ctx = NULL;
     tlm_sampler *sampler = NULL;
     tlm_detok *detok = NULL;
+    tlm_stop_matcher *stop = NULL;
     if (chatting) n_prompt = 1; /* the context is sized below; the turns come later */
     else if (!ids) goto done;
     if (n_prompt == 0) {
@@ -386,6 +476,10 @@ int main(int argc, char **argv)
         goto done;
     }
     if (!tok && !o.show_ids) o.show_ids = true;
+    if (o.n_stops && (o.show_ids || !tok)) {
+        fprintf(stderr, "error: --stop matches text: it needs a tokenizer and no --show-ids\n");
+        goto done;
+    }
 
     tlm_context_params cp = o.cp;
     long long want = o.n_ctx ? o.n_ctx : chatting ? info->n_ctx_train : n_prompt + o.n_predict;
@@ -396,17 +490,27 @@ int main(int argc, char **argv)
     sp.top_k = (int32_t)o.top_k;
     sp.top_p = (float)o.top_p;
     sp.seed = o.seed;
+    sp.min_p = (float)o.min_p;
+    sp.repeat_penalty = (float)o.repeat_penalty;
+    sp.repeat_last_n = (int32_t)o.repeat_last_n;
+    sp.presence_penalty = (float)o.presence_penalty;
+    sp.frequency_penalty = (float)o.frequency_penalty;
+    sp.logit_bias = o.bias;
+    sp.n_logit_bias = o.n_bias;
     if (tlm_context_create(model, &cp, &ctx, &err) != TLM_OK ||
-        tlm_sampler_create(&sp, info->n_vocab, &sampler, &err) != TLM_OK) {
+        tlm_sampler_create(&sp, info->n_vocab, &sampler, &err) != TLM_OK ||
+        (o.n_stops && tlm_stop_create(o.stops, o.n_stops, &stop, &err) != TLM_OK)) {
         fprintf(stderr, "error: %s\n", err.message);
         goto done;
     }
     if (chatting) {
-        rc = chat(&o, tok, ctx, sampler);
+        rc = chat(&o, tok, ctx, sampler, stop);
         goto done;
     }
     if (tok && tlm_detok_create(tok, &detok) != TLM_OK) goto done;
     if (detok) tlm_detok_reset(detok, ids[n_prompt - 1]);
+    for (int32_t i = 0; i < n_prompt; i++) /* llama.cpp's rule: the prompt counts too */
+        tlm_sampler_accept(sampler, ids[i]);
 
     double t0 = now_seconds();
     int32_t n_done = 0; /* prompt tokens whose K/V came from the prompt cache */
@@ -425,6 +529,7 @@ int main(int argc, char **argv)
     }
     double t1 = now_seconds();
     int32_t n_gen = 0;
+    bool stopped = false; /* on a --stop string */
     FILE *logits_fp = o.logits_out ? fopen(o.logits_out, "wb") : NULL;
     if (o.logits_out && !logits_fp) {
         fprintf(stderr, "error: cannot create %s\n", o.logits_out);
@@ -439,14 +544,15 @@ int main(int argc, char **argv)
         int32_t next = tlm_sampler_sample(sampler, lg);
         n_gen++;
         if (next == eos) break;
+        tlm_sampler_accept(sampler, next);
         if (o.show_ids) printf("%s%d", n_gen > 1 ? " " : "", next);
         else { /* whole UTF-8 characters only: a piece may end inside one */
             size_t len;
             const char *text = tlm_detok_push(detok, next, &len);
-            if (text) fwrite(text, 1, len, stdout);
+            stopped = put_text(stop, text, len);
         }
         fflush(stdout);
-        if (n_gen == o.n_predict) break;
+        if (n_gen == o.n_predict || stopped) break;
         if (!make_room(&o, ctx, 1)) break;
         if (tlm_context_eval(ctx, &next, 1, NULL) != TLM_OK) {
             fprintf(stderr, "\nstopped: %s\n", tlm_context_error(ctx));
@@ -455,10 +561,13 @@ int main(int argc, char **argv)
     }
     double t2 = now_seconds();
     if (logits_fp && fclose(logits_fp) != 0) fprintf(stderr, "error: cannot write %s\n", o.logits_out);
-    if (detok && !o.show_ids) {
+    if (detok && !o.show_ids && !stopped) {
         size_t len;
         const char *text = tlm_detok_flush(detok, &len);
-        if (text) fwrite(text, 1, len, stdout);
+        if (!put_text(stop, text, len) && stop) {
+            tlm_stop_flush(stop, &text, &len); /* no stop string came: the held-back text */
+            fwrite(text, 1, len, stdout);
+        }
     }
     printf("\n");
     fprintf(stderr, "prompt: %d tokens, %.2f tok/s | generation: %d tokens, %.2f tok/s | "
@@ -468,6 +577,9 @@ int main(int argc, char **argv)
     rc = 0;
 done:
     free(ids);
+    free(o.bias);
+    free(o.stops);
+    tlm_stop_free(stop);
     tlm_detok_free(detok);
     tlm_sampler_free(sampler);
     tlm_context_free(ctx);
