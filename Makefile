@@ -48,6 +48,12 @@ $(BUILD)/libtinylm.so: $(LIB_OBJ)
 $(BUILD)/tlm-%: $(BUILD)/tools/tlm-%.o $(TOOL_COMMON_OBJ) $(BUILD)/libtinylm.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
 
+# tlm-server alone links libmicrohttpd; its HTTP, JSON and slot code lives in tools/server/.
+SERVER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/server/*.c))
+$(SERVER_OBJ) $(BUILD)/tools/tlm-server.o: $(wildcard tools/server/*.h)
+$(BUILD)/tlm-server: $(BUILD)/tools/tlm-server.o $(SERVER_OBJ) $(TOOL_COMMON_OBJ) $(BUILD)/libtinylm.a
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS) -lmicrohttpd
+
 # Tests may reach internal headers (lib/, kernels/): they link the static library.
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libtinylm.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)

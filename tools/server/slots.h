@@ -1,0 +1,76 @@
+/* slots.h - tlm-server's slot pool and generation loop. A slot is one tlm_context (made once
+ * at start, reset per request) plus a streaming detokenizer; all slots share one read-only
+ * model and tokenizer. A request waits in a FIFO queue while every slot is busy; past the
+ * queue limit it is refused. A generation samples, detokenizes and matches stop strings one
+ * token per step, so its caller can stop it between any two tokens. */
+#ifndef TLM_SERVER_SLOTS_H
+#define TLM_SERVER_SLOTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tinylm.h"
+
+typedef struct slot_pool slot_pool;
+
+typedef struct slot_pool_params {
+    int32_t n_slots;          /* requests generating at once */
+    int32_t queue_limit;      /* requests that may wait for a slot; more are refused */
+    tlm_context_params cp;    /* each slot's context (n_ctx, n_threads, KV type, ...) */
+} slot_pool_params;
+
+slot_pool *slot_pool_create(const tlm_model *model, const tlm_tokenizer *tok,
+                            const slot_pool_params *p, tlm_error *err);
+void slot_pool_free(slot_pool *pool); /* after every generation is freed; NULL: no-op */
+/* Server shutdown: waiting requests give up and running generations end at their next step. */
+void slot_pool_stop(slot_pool *pool);
+void slot_pool_stats(slot_pool *pool, int32_t *total, int32_t *idle, int32_t *queued);
+int32_t slot_pool_n_ctx(const slot_pool *pool);
+
+typedef struct gen_params {
+    const int32_t *prompt; /* copied */
+    int32_t n_prompt;
+    int32_t max_tokens;    /* n_prompt + max_tokens <= n_ctx */
+    tlm_sampler_params sampling;
+    const char *const *stop; /* stop strings (copied), n_stop of them */
+    int32_t n_stop;
+    tlm_chat_template chat; /* a chat reply ends at the template's stop token; UNKNOWN: a
+                             * completion, which ends at EOS */
+} gen_params;
+
+typedef struct generation generation;
+
+/* Makes the sampler and the stop matcher: TLM_ERR_ARG with a message for bad parameters. */
+tlm_status gen_create(slot_pool *pool, const gen_params *gp, generation **out, tlm_error *err);
+
+typedef enum gen_wait {
+    GEN_WAIT_OK = 0,
+    GEN_WAIT_QUEUE_FULL = 1, /* every slot busy and queue_limit requests already waiting */
+    GEN_WAIT_CANCELLED = 2,  /* gone(user) said the client left, or the server is stopping */
+} gen_wait;
+
+/* Takes a free slot, waiting in FIFO order while none is; gone(user) is polled every 50 ms
+ * while waiting (NULL: never). */
+gen_wait gen_acquire(generation *g, bool (*gone)(void *user), void *user);
+
+/* Resets the slot's context and evaluates the prompt. */
+tlm_status gen_begin(generation *g, tlm_error *err);
+
+/* Generates one token. *text / *len get the text it completes (valid until the next call;
+ * often empty: held bytes of an unfinished character or of a possible stop string). Returns
+ * false once the generation has ended (the last text may come with that call): then
+ * gen_finish_reason says why. */
+bool gen_step(generation *g, const char **text, size_t *len);
+
+/* "stop" (EOS, turn end or a stop string), "length" (max_tokens), "error" (evaluation
+ * failed, or the server is stopping: gen_error says which); NULL while running. */
+const char *gen_finish_reason(const generation *g);
+const char *gen_error(const generation *g);
+int32_t gen_n_prompt(const generation *g);
+int32_t gen_n_generated(const generation *g);
+
+/* Gives the slot back at once (also done by gen_free); the generation can only be freed. */
+void gen_release(generation *g);
+void gen_free(generation *g); /* NULL: no-op */
+
+#endif
