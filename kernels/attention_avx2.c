@@ -1,7 +1,7 @@
 /* attention_avx2.c - one attention head for one query with AVX2: scores four keys at a time,
  * a vectorised softmax, then the weighted sum of values with the output in registers.
  * Every key's score goes through the same arithmetic wherever it falls in a group of four.
- * Keys and values come from an F32 or F16 cache, widened to float as they are loaded. */
+ * Keys and values come from an F32, F16 or Q8_0 cache, widened to float as they are loaded. */
 #include <math.h>
 
 #include "kernels_impl.h"
@@ -16,13 +16,24 @@ TLM_INLINE __m256 keep_lanes(int64_t n)
         _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
 
-/* scores[j + i] = scale * (q . k_{j+i}) for the i < n_valid of 4 keys; the missing keys
- * repeat the last one so that every score takes the same path. */
-/* Row j of a cache whose rows are `stride` elements of `type` (F32 or F16) apart. */
+/* Row j of a cache whose rows are `stride` elements of `type` apart. */
 TLM_INLINE const void *cache_row(int type, const void *base, int64_t j, int64_t stride)
 {
-    return (const char *)base + j * stride * (type == TLM_TYPE_F32 ? 4 : 2);
+    return (const char *)base + tlm_kv_bytes(type, (uint64_t)(j * stride));
 }
+
+/* Elements [i, i + 8) of a cache row; Q8_0: i is a multiple of 8 (within one block). */
+TLM_INLINE __m256 load_kv(int type, const void *row, int64_t i)
+{
+    if (type != TLM_TYPE_Q8_0) return load_row(type, row, i);
+    const uint8_t *b = (const uint8_t *)row + i / 32 * 34;
+    __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + i % 32)));
+    float d = tlm_f16_to_f32((uint16_t)(b[0] | b[1] << 8));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(d));
+}
+
+/* scores[j + i] = scale * (q . k_{j+i}) for the i < n_valid of 4 keys; the missing keys
+ * repeat the last one so that every score takes the same path. */
 
 TLM_INLINE void score4(int type, float *scores, const float *q, const void *k, int64_t kv_stride,
                        int32_t j, int n_valid, int32_t head_dim, float scale)
@@ -37,7 +48,7 @@ TLM_INLINE void score4(int type, float *scores, const float *q, const void *k, i
         __m256 qv = _mm256_loadu_ps(q + d);
 #pragma GCC unroll 16
         for (int i = 0; i < 4; i++)
-            s[i] = _mm256_fmadd_ps(qv, load_row(type, kj[i], d), s[i]);
+            s[i] = _mm256_fmadd_ps(qv, load_kv(type, kj[i], d), s[i]);
     }
     if (d < head_dim) {
         __m256 qv = load_tail(q + d, head_dim - d);
@@ -77,9 +88,10 @@ TLM_INLINE void weigh_values(int type, int nvec, float *out, const void *v, int6
         __m256 pj = _mm256_set1_ps(p[j]);
 #pragma GCC unroll 16
         for (int c = 0; c < nvec - 1; c++)
-            acc[c] = _mm256_fmadd_ps(pj, load_row(type, vj, d + 8 * c), acc[c]);
-        int64_t at = d + 8 * (nvec - 1);
-        __m256 last = tail == 8 ? load_row(type, vj, at) : load_row_tail(type, vj, at, tail);
+            acc[c] = _mm256_fmadd_ps(pj, load_kv(type, vj, d + 8 * c), acc[c]);
+        int64_t at = d + 8 * (nvec - 1); /* Q8_0 heads are whole blocks: no tail */
+        __m256 last = tail == 8 || type == TLM_TYPE_Q8_0 ? load_kv(type, vj, at)
+                                                         : load_row_tail(type, vj, at, tail);
         acc[nvec - 1] = _mm256_fmadd_ps(pj, last, acc[nvec - 1]);
     }
     __m256 iv = _mm256_set1_ps(inv);
@@ -138,4 +150,11 @@ void tlm_attn_head_f16_avx2(float *out, const float *q, const void *k, const voi
                             float *scores)
 {
     attn_head(TLM_TYPE_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+}
+
+void tlm_attn_head_q8_0_avx2(float *out, const float *q, const void *k, const void *v,
+                             int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                             float *scores)
+{
+    attn_head(TLM_TYPE_Q8_0, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }

@@ -1,7 +1,7 @@
 /* attention_avx512.c - one attention head for one query with AVX-512: scores four keys at a
  * time, a vectorised softmax, then the weighted sum of values with the output in registers.
  * Every key's score goes through the same arithmetic wherever it falls in a group of four.
- * Keys and values come from an F32 or F16 cache, widened to float as they are loaded. */
+ * Keys and values come from an F32, F16 or Q8_0 cache, widened to float as they are loaded. */
 #include <math.h>
 
 #include "kernels_impl.h"
@@ -9,18 +9,7 @@
 
 enum { VAL_VECS = 8 }; /* output vectors kept in registers per pass over the values */
 
-/* Lanes m of elements [i, i + 16) of a cache row of `type` (F32 or F16), as float. */
-TLM_INLINE __m512 load_cache(int type, const void *row, int64_t i, __mmask16 m)
-{
-    if (type == TLM_TYPE_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + i);
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i));
-}
-
-/* Row j of a cache whose rows are `stride` elements of `type` apart. */
-TLM_INLINE const void *cache_row(int type, const void *base, int64_t j, int64_t stride)
-{
-    return (const char *)base + j * stride * (type == TLM_TYPE_F32 ? 4 : 2);
-}
+/* cache_row and load_cache: simd_avx512.h */
 
 /* scores[j + i] = scale * (q . k_{j+i}) for the i < n_valid of 4 keys; the missing keys
  * repeat the last one so that every score takes the same path. */
@@ -120,4 +109,11 @@ void tlm_attn_head_f16_avx512(float *out, const float *q, const void *k, const v
                               float *scores)
 {
     attn_head(TLM_TYPE_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+}
+
+void tlm_attn_head_q8_0_avx512(float *out, const float *q, const void *k, const void *v,
+                               int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                               float *scores)
+{
+    attn_head(TLM_TYPE_Q8_0, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }

@@ -36,6 +36,28 @@ typedef void (*tlm_attn_fn)(float *out, const float *q, const void *k, const voi
                             int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                             float *scores);
 
+/* Attention of nq <= TLM_ATTN_ROWS queries that share one KV head (a GQA group's heads, for
+ * several tokens): query i (q[i], head_dim floats) sees key and value rows [lo[i], hi[i])
+ * (lo < hi; row j at k / v + j * kv_stride elements) and writes out[i]. scratch holds
+ * tlm_attn_rows_scratch(max hi - min lo, head_dim) floats. Same math as attn_head. */
+enum { TLM_ATTN_ROWS = 64 };
+typedef void (*tlm_attn_rows_fn)(float *const *out, const float *const *q, int32_t nq,
+                                 const int32_t *lo, const int32_t *hi, const void *k,
+                                 const void *v, int64_t kv_stride, int32_t head_dim, float scale,
+                                 float *scratch);
+
+static inline int64_t tlm_attn_rows_scratch(int64_t n_span, int32_t head_dim)
+{
+    return (int64_t)TLM_ATTN_ROWS * (n_span + head_dim + 1) + 4 * (int64_t)head_dim;
+}
+
+/* Bytes of n elements of a KV cache of `type`: F32, F16, or Q8_0 (n a multiple of 32; each
+ * block of 32 is an F16 scale and 32 int8, as GGUF's Q8_0). Rows and heads start on blocks. */
+static inline uint64_t tlm_kv_bytes(int type, uint64_t n)
+{
+    return type == TLM_TYPE_F32 ? 4 * n : type == TLM_TYPE_F16 ? 2 * n : n / 32 * 34;
+}
+
 typedef struct tlm_kernels {
     const char *isa; /* "ref", "avx2" or "avx512" */
 
@@ -45,11 +67,13 @@ typedef struct tlm_kernels {
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a * x */
 
-    /* One attention head for one query, by the KV cache's element type (F32 or F16):
+    /* One attention head for one query, by the KV cache's element type (F32, F16, Q8_0):
      * out[0..head_dim) = sum_j p_j * v_j with p = softmax(scale * (q . k_j)) over
      * j in [0, n_keys); k_j starts kv_stride elements after k_{j-1}, likewise v_j. scores is
      * scratch of n_keys floats. n_keys >= 1. */
     tlm_attn_fn attn_head[TLM_TYPE_SLOTS];
+    /* The same for a block of queries (NULL: call attn_head per query). */
+    tlm_attn_rows_fn attn_rows[TLM_TYPE_SLOTS];
 
     /* out = x / sqrt(mean(x^2) + eps) * w; w may be NULL (gain 1). out may equal x. */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);

@@ -6,7 +6,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "tinylm.h"
+#include "kernels.h"
 
 /* Forced inlining lets constant arguments (a weight type, a tile shape) specialise a body. */
 #define TLM_INLINE static inline __attribute__((always_inline))
@@ -45,6 +45,26 @@ TLM_INLINE void row_to_f32(int type, float *out, const void *row, int64_t n)
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(out + i, load_row(type, row, i));
     if (i < n) _mm512_mask_storeu_ps(out + i, mask16(n - i), load_row_tail(type, row, i, n - i));
+}
+
+/* ---- KV cache rows: F32, F16 or Q8_0 (blocks of an f16 scale and 32 int8) ------------ */
+
+/* Row j of a cache whose rows are `stride` elements of `type` apart. */
+TLM_INLINE const void *cache_row(int type, const void *base, int64_t j, int64_t stride)
+{
+    return (const char *)base + tlm_kv_bytes(type, (uint64_t)(j * stride));
+}
+
+/* Lanes m of elements [i, i + 16) of a cache row, as float; Q8_0: i a multiple of 16. */
+TLM_INLINE __m512 load_cache(int type, const void *row, int64_t i, __mmask16 m)
+{
+    if (type == TLM_TYPE_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + i);
+    if (type == TLM_TYPE_F16)
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i));
+    const uint8_t *b = (const uint8_t *)row + i / 32 * 34;
+    __m512i q = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, b + 2 + i % 32));
+    float d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(b[0] | b[1] << 8)));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(d));
 }
 
 /* ---- reductions and math --------------------------------------------------------------- */

@@ -20,6 +20,10 @@ void tlm_kernels_add_avx512(tlm_kernels *k)
     k->axpy_f32 = tlm_axpy_f32_avx512;
     k->attn_head[TLM_TYPE_F32] = tlm_attn_head_f32_avx512;
     k->attn_head[TLM_TYPE_F16] = tlm_attn_head_f16_avx512;
+    k->attn_head[TLM_TYPE_Q8_0] = tlm_attn_head_q8_0_avx512;
+    k->attn_rows[TLM_TYPE_F32] = tlm_attn_rows_f32_avx512;
+    k->attn_rows[TLM_TYPE_F16] = tlm_attn_rows_f16_avx512;
+    k->attn_rows[TLM_TYPE_Q8_0] = tlm_attn_rows_q8_0_avx512;
     k->rmsnorm = tlm_rmsnorm_avx512;
     k->layernorm = tlm_layernorm_avx512;
     k->silu_mul = tlm_silu_mul_avx512;

@@ -27,6 +27,7 @@ void tlm_kernels_init_ref(tlm_kernels *k)
     k->axpy_f32 = tlm_axpy_f32_ref;
     k->attn_head[TLM_TYPE_F32] = tlm_attn_head_f32_ref;
     k->attn_head[TLM_TYPE_F16] = tlm_attn_head_f16_ref;
+    k->attn_head[TLM_TYPE_Q8_0] = tlm_attn_head_q8_0_ref;
     k->rmsnorm = tlm_rmsnorm_ref;
     k->layernorm = tlm_layernorm_ref;
     k->silu_mul = tlm_silu_mul_ref;

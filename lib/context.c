@@ -10,6 +10,7 @@
 
 #include "checked.h"
 #include "context.h"
+#include "quant.h"
 
 tlm_context_params tlm_context_default_params(void)
 {
@@ -64,11 +65,10 @@ static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_
     uint64_t hd = (uint64_t)c->head_dim, q_dim = (uint64_t)c->n_heads * hd;
     uint64_t kv_dim = (uint64_t)c->n_kv_heads * hd, B = (uint64_t)n_batch;
     uint64_t kv_elems = (uint64_t)tlm_config_n_apply(c) * (uint64_t)l->n_cells * kv_dim;
-    uint64_t esize = p->kv_type == TLM_TYPE_F32 ? 4 : 2;
     uint64_t gate_up = (c->mlp_gated ? 2 : 1) * (uint64_t)c->hidden_dim;
     uint64_t half = (uint64_t)c->rope_dim / 2, dim = (uint64_t)c->dim;
-    l->o_k = reserve(l, kv_elems, esize);
-    l->o_v = reserve(l, kv_elems, esize);
+    l->o_k = reserve(l, tlm_kv_bytes(p->kv_type, kv_elems), 1);
+    l->o_v = reserve(l, tlm_kv_bytes(p->kv_type, kv_elems), 1);
     l->kv_bytes = l->total;
     l->o_pos = reserve(l, (uint64_t)l->n_cells, 4);
     l->o_tok = reserve(l, (uint64_t)n_ctx, 4);
@@ -84,10 +84,23 @@ static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_
     l->o_qs = reserve(l, B, 4);
     l->o_first = reserve(l, B, 4);
     l->o_freq = reserve(l, half, 4);
-    l->o_sc = reserve(l, (uint64_t)l->n_threads * (uint64_t)l->n_cells, 4);
+    /* per thread: a block of queries' scores over every cell (attn_rows), or one query's */
+    l->o_sc = reserve(l, (uint64_t)l->n_threads * (uint64_t)tlm_attn_rows_scratch(l->n_cells, c->head_dim), 4);
     l->o_rb = reserve(l, (uint64_t)l->n_threads * (kv_dim + 2 * half), 4);
     l->o_lg = reserve(l, (uint64_t)c->vocab_size, 4);
     if (l->total > SIZE_MAX - 64) l->overflow = true;
+}
+
+void tlm_store_kv(tlm_type type, void *dst, const float *src, int64_t n)
+{
+    if (type == TLM_TYPE_F32) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    } else if (type == TLM_TYPE_F16) {
+        uint16_t *h = dst;
+        for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_f16(src[i]);
+    } else {
+        tlm_quantize_q8_0_ref(dst, src, n);
+    }
 }
 
 /* MemAvailable from /proc/meminfo in bytes; 0 when it cannot be read. */
@@ -113,9 +126,12 @@ static tlm_status resolve(const tlm_model *m, const tlm_context_params *p, layou
         return tlm_fail(err, TLM_ERR_ARG, "context: n_ctx %d (at most %d), n_batch %d or "
                         "n_threads %d out of range", p->n_ctx, TLM_MAX_CTX, p->n_batch,
                         p->n_threads);
-    if (p->kv_type != TLM_TYPE_F32 && p->kv_type != TLM_TYPE_F16)
+    if (p->kv_type != TLM_TYPE_F32 && p->kv_type != TLM_TYPE_F16 && p->kv_type != TLM_TYPE_Q8_0)
         return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context: KV cache type %d is not supported "
-                        "(F32 or F16)", (int)p->kv_type);
+                        "(F32, F16 or Q8_0)", (int)p->kv_type);
+    if (p->kv_type == TLM_TYPE_Q8_0 && c->head_dim % 32 != 0) /* heads start on blocks */
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context: a Q8_0 KV cache needs a head size "
+                        "that is a multiple of 32; this model's is %d (use F16)", (int)c->head_dim);
     if ((unsigned)p->rope_factors > TLM_ROPE_FACTORS_LONG)
         return tlm_fail(err, TLM_ERR_ARG, "context: rope_factors %d is not AUTO, SHORT or LONG",
                         (int)p->rope_factors);
@@ -199,7 +215,7 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
                         "largest context that fits is %d positions", mem.n_ctx,
                         (unsigned long long)mem.total_bytes,
                         human(mem.total_bytes, need, sizeof need),
-                        (unsigned long long)mem.kv_bytes, p.kv_type == TLM_TYPE_F32 ? "F32" : "F16",
+                        (unsigned long long)mem.kv_bytes, tlm_type_get(p.kv_type)->name,
                         (unsigned long long)mem.scratch_bytes,
                         (unsigned long long)mem.budget_bytes,
                         human(mem.budget_bytes, have, sizeof have), mem.max_n_ctx);

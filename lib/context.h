@@ -32,8 +32,8 @@ struct tlm_context {
     bool logn;           /* logn attention scaling in force */
     float rope_mscale;   /* multiplies cos and sin (LongRoPE attention factor, else 1) */
 
-    /* KV cache: [n_apply][n_cells][kv_dim] elements of kv_type (F32 or F16) each; cell c of
-     * applied layer a is element (a * n_cells + c) * kv_dim. */
+    /* KV cache: [n_apply][n_cells] rows of kv_dim elements of kv_type (F32, F16 or Q8_0);
+     * cell c of applied layer a is row a * n_cells + c (tlm_context_row_bytes each). */
     tlm_type kv_type;
     void *k_cache, *v_cache;
     int32_t *cell_pos;   /* [n_cells] position of each cell in use */
@@ -51,7 +51,7 @@ struct tlm_context {
     float *q_scale;      /* [n_batch] logn factor per token (1 when off) */
     int32_t *first_cell; /* [n_batch] first cell each token's query sees */
     float *inv_freq;     /* [rope_dim / 2] */
-    float *scores;       /* [n_threads][n_cells] attention weights */
+    float *scores;       /* [n_threads][tlm_attn_rows_scratch(n_cells, head_dim)] attention */
     float *row_buf;      /* [n_threads][kv_dim + rope_dim]: a key row and its angles (shift) */
     float *logits;       /* [vocab]: the last token's */
 
@@ -65,14 +65,18 @@ struct tlm_context {
 void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows_out,
                  bool want_last);
 
+/* Writes n floats to a cache row of `type`: F32 as they are, F16 rounded, Q8_0 quantized per
+ * block of 32 (n a multiple of 32). */
+void tlm_store_kv(tlm_type type, void *dst, const float *src, int64_t n);
+
 /* Recomputes ctx->inv_freq from the config and the RoPE state (factor set, NTK alpha). */
 void tlm_context_rope_freqs(tlm_context *ctx);
 
 /* Bytes of one K (or V) row of the cache. */
 static inline size_t tlm_context_row_bytes(const tlm_context *ctx)
 {
-    size_t kv_dim = (size_t)ctx->m->cfg.n_kv_heads * (size_t)ctx->m->cfg.head_dim;
-    return kv_dim * (ctx->kv_type == TLM_TYPE_F32 ? sizeof(float) : sizeof(uint16_t));
+    uint64_t kv_dim = (uint64_t)ctx->m->cfg.n_kv_heads * (uint64_t)ctx->m->cfg.head_dim;
+    return (size_t)tlm_kv_bytes(ctx->kv_type, kv_dim);
 }
 
 /* Fingerprint of a model (config and a sample of every weight's bytes) for saved caches. */

@@ -113,7 +113,8 @@ static void rotate_cells(tlm_context *ctx, int32_t i0, int32_t i1, int32_t delta
     int32_t half = c->rope_dim / 2, n_apply = tlm_config_n_apply(c);
     int64_t kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
     size_t row = tlm_context_row_bytes(ctx), layer = row * (size_t)ctx->n_cells;
-    bool f32 = ctx->kv_type == TLM_TYPE_F32;
+    tlm_type kt = ctx->kv_type;
+    bool f32 = kt == TLM_TYPE_F32;
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads)
     for (int32_t i = i0; i < i1; i++) {
         float *buf = ctx->row_buf + (int64_t)omp_get_thread_num() * (kv_dim + 2 * half);
@@ -128,10 +129,9 @@ static void rotate_cells(tlm_context *ctx, int32_t i0, int32_t i1, int32_t delta
         for (int32_t a = 0; a < n_apply; a++) {
             uint8_t *k = (uint8_t *)ctx->k_cache + (size_t)a * layer + (size_t)i * row;
             float *x = f32 ? (float *)k : buf;
-            if (!f32) ctx->k->to_f32[TLM_TYPE_F16](x, k, kv_dim);
+            if (!f32) ctx->k->to_f32[kt](x, k, kv_dim);
             ctx->k->rope(x, c->n_kv_heads, c->head_dim, c->rope_dim, cs, sn, c->rope_neox);
-            if (!f32)
-                for (int64_t e = 0; e < kv_dim; e++) ((uint16_t *)k)[e] = tlm_f32_to_f16(x[e]);
+            if (!f32) tlm_store_kv(kt, k, x, kv_dim); /* Q8_0: requantized, one rounding */
         }
     }
 }

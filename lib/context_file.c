@@ -165,7 +165,6 @@ static tlm_status check_header(const tlm_context *ctx, const char *path, const h
                                uint64_t *expect, tlm_error *err)
 {
     header mine = header_of(ctx);
-    const char *kvn[2] = {"F32", "F16"};
     if (h->fingerprint != mine.fingerprint || strcmp(h->arch, mine.arch) != 0 ||
         h->n_apply != mine.n_apply || h->n_kv_heads != mine.n_kv_heads ||
         h->head_dim != mine.head_dim || h->vocab != mine.vocab || h->rope_dim != mine.rope_dim)
@@ -177,8 +176,8 @@ static tlm_status check_header(const tlm_context *ctx, const char *path, const h
                         (unsigned long long)mine.fingerprint);
     if (h->kv_type != mine.kv_type)
         return tlm_fail(err, TLM_ERR_ARG, "%s: holds a %s KV cache; this context's is %s", path,
-                        h->kv_type == TLM_TYPE_F32 ? kvn[0] : kvn[1],
-                        mine.kv_type == TLM_TYPE_F32 ? kvn[0] : kvn[1]);
+                        tlm_type_get(h->kv_type) ? tlm_type_get(h->kv_type)->name : "unknown",
+                        tlm_type_get(mine.kv_type)->name);
     if (h->long_factors != mine.long_factors)
         return tlm_fail(err, TLM_ERR_ARG, "%s: keys rotated with the %s LongRoPE factors; this "
                         "context uses the %s ones (the choice follows n_ctx)", path,

@@ -28,10 +28,10 @@ static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, i
                                         w->cols, r0, r1);
             at += w->rows;
         }
+        if (p->bias && lo < p->rows) /* each thread on its own rows */
+            for (int64_t tk = 0; tk < n_tok; tk++)
+                for (int64_t r = lo; r < hi && r < p->rows; r++) y[tk * ldy + r] += p->bias[r];
     }
-    if (p->bias)
-        for (int64_t t = 0; t < n_tok; t++)
-            for (int64_t r = 0; r < p->rows; r++) y[t * ldy + r] += p->bias[r];
 }
 
 static void norm(const tlm_context *ctx, float *out, const float *x, const float *w,
@@ -47,16 +47,6 @@ static void add(float *y, const float *x, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-/* Appends n values to the cache as its element type stores them. */
-static void store_kv(tlm_type type, void *dst, const float *src, int64_t n)
-{
-    if (type == TLM_TYPE_F32) {
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        return;
-    }
-    uint16_t *h = dst;
-    for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_f16(src[i]);
-}
 
 /* q and k of token t of the batch: optional QK-norm per head, RoPE at its position, then
  * Qwen's logn factor on q (after RoPE, as its reference; 1 when off or within orig_ctx). */
@@ -90,28 +80,59 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
     int64_t ld = blk->qkv.rows; /* q | k | v per token */
     project(ctx, &blk->qkv, ctx->xb, c->dim, n, ctx->qkv, ld);
 
-    size_t esize = ctx->kv_type == TLM_TYPE_F32 ? sizeof(float) : sizeof(uint16_t);
-    uint8_t *kc = (uint8_t *)ctx->k_cache + (size_t)a * (size_t)ctx->n_cells * (size_t)kv_dim * esize;
-    uint8_t *vc = (uint8_t *)ctx->v_cache + (size_t)a * (size_t)ctx->n_cells * (size_t)kv_dim * esize;
+    tlm_type kt = ctx->kv_type;
+    size_t row = tlm_context_row_bytes(ctx), head = tlm_kv_bytes(kt, (uint64_t)hd);
+    uint8_t *kc = (uint8_t *)ctx->k_cache + (size_t)a * (size_t)ctx->n_cells * row;
+    uint8_t *vc = (uint8_t *)ctx->v_cache + (size_t)a * (size_t)ctx->n_cells * row;
+#pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
     for (int t = 0; t < n; t++) {
         float *q = ctx->qkv + t * ld, *k = q + q_dim, *v = k + kv_dim;
         position_qk(ctx, blk, q, k, t);
-        size_t at = (size_t)(c0 + t) * (size_t)kv_dim * esize;
-        store_kv(ctx->kv_type, kc + at, k, kv_dim);
-        store_kv(ctx->kv_type, vc + at, v, kv_dim);
+        size_t at = (size_t)(c0 + t) * row;
+        tlm_store_kv(kt, kc + at, k, kv_dim);
+        tlm_store_kv(kt, vc + at, v, kv_dim);
     }
-    tlm_attn_fn attn_head = ctx->k->attn_head[ctx->kv_type];
-
     int32_t group = c->n_heads / c->n_kv_heads; /* query heads per kv head */
     float scale = 1.0f / sqrtf((float)hd);
+    int64_t scratch = tlm_attn_rows_scratch(ctx->n_cells, (int32_t)hd);
+    tlm_attn_rows_fn attn_rows = ctx->k->attn_rows[kt];
+    /* Blocks of whole GQA groups for several tokens share each key and value load; when
+     * they would leave threads idle (one token, few kv heads) or the kernel is missing,
+     * one query at a time. */
+    int32_t per_block = group <= TLM_ATTN_ROWS ? TLM_ATTN_ROWS / group : 0;
+    int32_t n_blocks = per_block ? (n + per_block - 1) / per_block : 0;
+    if (attn_rows && per_block && (int64_t)n_blocks * c->n_kv_heads >= ctx->n_threads) {
 #pragma omp parallel for collapse(2) schedule(static) num_threads(ctx->n_threads)
-    for (int t = 0; t < n; t++) {
-        for (int h = 0; h < c->n_heads; h++) {
-            int32_t first = ctx->first_cell[t];
-            size_t off = ((size_t)first * (size_t)kv_dim + (size_t)((h / group) * hd)) * esize;
-            float *scores = ctx->scores + (int64_t)omp_get_thread_num() * ctx->n_cells;
-            attn_head(ctx->att + t * q_dim + h * hd, ctx->qkv + t * ld + h * hd, kc + off, vc + off,
-                      kv_dim, c0 + t - first + 1, (int32_t)hd, scale, scores);
+        for (int b = 0; b < n_blocks; b++) {
+            for (int g = 0; g < c->n_kv_heads; g++) {
+                const float *qr[TLM_ATTN_ROWS];
+                float *orow[TLM_ATTN_ROWS];
+                int32_t lo[TLM_ATTN_ROWS], hi[TLM_ATTN_ROWS], nq = 0;
+                int t0 = b * per_block, t1 = t0 + per_block < n ? t0 + per_block : n;
+                int32_t base = ctx->first_cell[t0]; /* first cells never decrease */
+                for (int t = t0; t < t1; t++)
+                    for (int h = g * group; h < (g + 1) * group; h++, nq++) {
+                        qr[nq] = ctx->qkv + t * ld + h * hd;
+                        orow[nq] = ctx->att + t * q_dim + h * hd;
+                        lo[nq] = ctx->first_cell[t] - base;
+                        hi[nq] = c0 + t + 1 - base;
+                    }
+                size_t off = (size_t)base * row + (size_t)g * head;
+                attn_rows(orow, qr, nq, lo, hi, kc + off, vc + off, kv_dim, (int32_t)hd, scale,
+                          ctx->scores + omp_get_thread_num() * scratch);
+            }
+        }
+    } else {
+        tlm_attn_fn attn_head = ctx->k->attn_head[kt];
+#pragma omp parallel for collapse(2) schedule(static) num_threads(ctx->n_threads)
+        for (int t = 0; t < n; t++) {
+            for (int h = 0; h < c->n_heads; h++) {
+                int32_t first = ctx->first_cell[t];
+                size_t off = (size_t)first * row + (size_t)(h / group) * head;
+                attn_head(ctx->att + t * q_dim + h * hd, ctx->qkv + t * ld + h * hd, kc + off,
+                          vc + off, kv_dim, c0 + t - first + 1, (int32_t)hd, scale,
+                          ctx->scores + omp_get_thread_num() * scratch);
+            }
         }
     }
     project(ctx, &blk->out, ctx->att, q_dim, n, ctx->branch, c->dim);
@@ -123,6 +144,7 @@ static void mlp(tlm_context *ctx, const tlm_block *blk, int32_t n)
     const tlm_config *c = &ctx->m->cfg;
     int64_t ld = blk->gate_up.rows, h = c->hidden_dim;
     project(ctx, &blk->gate_up, ctx->xb, c->dim, n, ctx->hb, ld);
+#pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
     for (int t = 0; t < n; t++) {
         float *g = ctx->hb + t * ld;
         if (!c->mlp_gated) ctx->k->gelu_tanh(g, h);
@@ -185,21 +207,25 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
 
     for (int32_t a = 0; a < tlm_config_n_apply(c); a++) {
         const tlm_block *blk = &m->blocks[tlm_config_block_of(c, a)];
+#pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
         for (int t = 0; t < n; t++)
             norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, blk->attn_norm.w, blk->attn_norm.b, dim);
         attention(ctx, blk, a, c0, n);
         if (c->parallel_residual) { /* both branches read the same normed input */
             mlp(ctx, blk, n);
+#pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
             for (int t = 0; t < n; t++) {
                 add(ctx->x + t * dim, ctx->branch + t * dim, dim);
                 add(ctx->x + t * dim, ctx->mlp + t * dim, dim);
             }
         } else {
+#pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
             for (int t = 0; t < n; t++) {
                 add(ctx->x + t * dim, ctx->branch + t * dim, dim);
                 norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, blk->ffn_norm.w, blk->ffn_norm.b, dim);
             }
             mlp(ctx, blk, n);
+#pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
             for (int t = 0; t < n; t++) add(ctx->x + t * dim, ctx->mlp + t * dim, dim);
         }
     }
@@ -209,6 +235,7 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
     /* Final norm and LM head only for the rows someone reads. */
     int32_t first = rows_out ? 0 : n - 1;
     if (!rows_out && !want_last) return;
+#pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n - first > 1)
     for (int t = first; t < n; t++)
         norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, m->out_norm.w, m->out_norm.b, dim);
     int64_t vocab = c->vocab_size;

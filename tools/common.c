@@ -128,8 +128,9 @@ bool parse_kv_type(const char *s, tlm_type *out)
 {
     if (s && !strcmp(s, "f32")) *out = TLM_TYPE_F32;
     else if (s && !strcmp(s, "f16")) *out = TLM_TYPE_F16;
+    else if (s && !strcmp(s, "q8_0")) *out = TLM_TYPE_Q8_0;
     else {
-        fprintf(stderr, "error: --kv-type expects f32 or f16, got '%s'\n", s ? s : "");
+        fprintf(stderr, "error: --kv-type expects f32, f16 or q8_0, got '%s'\n", s ? s : "");
         return false;
     }
     return true;

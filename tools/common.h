@@ -40,7 +40,7 @@ bool parse_kv_type(const char *s, tlm_type *out);
 int context_arg(tlm_context_params *cp, int argc, char **argv, int i);
 
 #define CONTEXT_USAGE                                                                          \
-    "  --kv-type T        KV cache elements: f16 or f32\n"                                     \
+    "  --kv-type T        KV cache elements: f16 (default), f32 or q8_0\n"                      \
     "  --rope-factors F   LongRoPE factor set: auto (long iff the context exceeds the\n"       \
     "                     original one), short or long\n"                                      \
     "  --ntk-alpha A      Qwen v1 dynamic NTK: 0 = dynamic (default), 1 = off, >1 = fixed\n"   \

@@ -28,7 +28,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: tlm-bench [--presets a,b,...] [--types f16,q8_0,...] [-m MODEL]...\n"
-            "                 [-p N_PROMPT] [-n N_GEN] [-r REPS] [-t THREADS] [--kv-type f16|f32]\n"
+            "                 [-p N_PROMPT] [-n N_GEN] [-r REPS] [-t THREADS] [--kv-type f16|f32|q8_0]\n"
             "                 [--csv FILE] [--json FILE] [--svg FILE]\n"
             "  default: every preset with random weights at F16, -p 512 -n 64 -r 3\n"
             "  --types: weight types for presets: f32 f16 bf16 (made directly), q8_0 q4_0 q4_k\n"
@@ -315,7 +315,7 @@ int main(int argc, char **argv)
     double bw = tlm_measure_read_bandwidth(threads, 7);
     printf("kernels %s, %d threads, streaming read %.1f GB/s, prefill %lld tokens, decode %lld "
            "tokens, KV cache %s, median of %lld\n\n", tlm_kernels_isa(), threads, bw, o.n_prompt,
-           o.n_gen, o.kv_type == TLM_TYPE_F32 ? "F32" : "F16", o.reps);
+           o.n_gen, o.kv_type == TLM_TYPE_F32 ? "F32" : o.kv_type == TLM_TYPE_F16 ? "F16" : "Q8_0", o.reps);
     print_header(&o);
 
     row *rows = NULL;

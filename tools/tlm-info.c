@@ -97,19 +97,21 @@ static void plan_lines(const tlm_model *m, long long ctx, double ram_gib)
     printf("| context plan | positions | KV cells/layer | KV bytes | + scratch | total | fits "
            "%.1f GiB | largest context that fits |\n", ram_gib);
     printf("|---|---|---|---|---|---|---|---|\n");
-    for (int f32 = 0; f32 < 2; f32++) {
+    static const tlm_type kv_types[] = {TLM_TYPE_F16, TLM_TYPE_F32, TLM_TYPE_Q8_0};
+    static const char *names[] = {"F16", "F32", "Q8_0"};
+    for (int i = 0; i < 3; i++) {
         tlm_context_params cp = tlm_context_default_params();
         cp.n_ctx = (int32_t)ctx;
-        cp.kv_type = f32 ? TLM_TYPE_F32 : TLM_TYPE_F16;
+        cp.kv_type = kv_types[i];
         cp.mem_budget = ram_gib > 0 ? (uint64_t)(ram_gib * (1 << 30)) : TLM_MEM_UNCHECKED;
         tlm_context_memory mem;
         tlm_error err = {0};
         if (tlm_context_plan(m, &cp, &mem, &err) != TLM_OK) {
-            printf("| %s | error: %s |\n", f32 ? "F32" : "F16", err.message);
+            printf("| %s cache | error: %s |\n", names[i], err.message);
             continue;
         }
         printf("| %s cache | %d | %d | %.1f MiB | %.1f MiB | %.1f MiB | %s | %d |\n",
-               f32 ? "F32" : "F16", mem.n_ctx, mem.n_cells, (double)mem.kv_bytes / (1 << 20),
+               names[i], mem.n_ctx, mem.n_cells, (double)mem.kv_bytes / (1 << 20),
                (double)mem.scratch_bytes / (1 << 20), (double)mem.total_bytes / (1 << 20),
                mem.fits ? "yes" : "no", mem.max_n_ctx);
     }

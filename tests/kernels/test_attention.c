@@ -3,6 +3,7 @@
  * other heads (kv_stride > head_dim), unaligned pointers, scores large enough to overflow
  * exp() without the max subtraction. */
 #include "harness.h"
+#include "quant.h"
 
 typedef struct problem {
     int32_t head_dim, n_keys;
@@ -10,14 +11,16 @@ typedef struct problem {
     float scale;
     float *q, *k, *v;
     uint16_t *k16, *v16; /* the same keys and values as an F16 cache */
+    void *k8, *v8;        /* q8 problems: as a Q8_0 cache (k, v then hold its values) */
     double *exact, *tol;  /* per output dimension */
 } problem;
 
-static void problem_new(problem *p, int32_t head_dim, int32_t n_keys, float magnitude)
+static void problem_new(problem *p, int32_t head_dim, int32_t n_keys, float magnitude, bool q8)
 {
     p->head_dim = head_dim;
     p->n_keys = n_keys;
-    p->kv_stride = 2 * (int64_t)head_dim + 3; /* another head's values in between */
+    /* another head's values in between; Q8_0 rows and heads start on 32-element blocks */
+    p->kv_stride = q8 ? 2 * (int64_t)head_dim : 2 * (int64_t)head_dim + 3;
     p->scale = 1.0f / sqrtf((float)head_dim);
     p->q = buf_new(head_dim, 1);
     p->k = buf_new(n_keys * p->kv_stride, 3);
@@ -34,6 +37,15 @@ static void problem_new(problem *p, int32_t head_dim, int32_t n_keys, float magn
         p->v16[i] = tlm_f32_to_f16(p->v[i]);
         p->k[i] = tlm_f16_to_f32(p->k16[i]);
         p->v[i] = tlm_f16_to_f32(p->v16[i]);
+    }
+    p->k8 = p->v8 = NULL;
+    if (q8) { /* the exact answer is that of the values a Q8_0 cache gives back */
+        p->k8 = malloc((size_t)(n_kv / 32 * 34));
+        p->v8 = malloc((size_t)(n_kv / 32 * 34));
+        tlm_quantize_q8_0_ref(p->k8, p->k, n_kv);
+        tlm_quantize_q8_0_ref(p->v8, p->v, n_kv);
+        tlm_to_f32_q8_0_ref(p->k, p->k8, n_kv);
+        tlm_to_f32_q8_0_ref(p->v, p->v8, n_kv);
     }
 
     /* Error bounds: a score is a float dot product, off by up to
@@ -76,6 +88,8 @@ static void problem_free(problem *p)
     buf_free(p->v);
     free(p->k16);
     free(p->v16);
+    free(p->k8);
+    free(p->v8);
     free(p->exact);
     free(p->tol);
 }
@@ -105,8 +119,8 @@ static const tlm_type cache_types[] = {TLM_TYPE_F32, TLM_TYPE_F16};
 static void run(const tlm_kernels *k, const problem *p, tlm_type type, float *out, float *scores)
 {
     out[p->head_dim] = -7.0f;
-    const void *keys = type == TLM_TYPE_F32 ? (const void *)p->k : p->k16;
-    const void *values = type == TLM_TYPE_F32 ? (const void *)p->v : p->v16;
+    const void *keys = type == TLM_TYPE_F32 ? (const void *)p->k : type == TLM_TYPE_F16 ? (const void *)p->k16 : p->k8;
+    const void *values = type == TLM_TYPE_F32 ? (const void *)p->v : type == TLM_TYPE_F16 ? (const void *)p->v16 : p->v8;
     k->attn_head[type](out, p->q, keys, values, p->kv_stride, p->n_keys, p->head_dim, p->scale,
                        scores);
 }
@@ -115,14 +129,15 @@ static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], i
                          int32_t n_keys, float magnitude)
 {
     problem p;
-    problem_new(&p, head_dim, n_keys, magnitude);
+    bool q8 = head_dim % 32 == 0 && n_keys % 3 == 1; /* some problems as a Q8_0 cache */
+    problem_new(&p, head_dim, n_keys, magnitude, q8);
     float *ref_out = buf_new(head_dim + 1, 1), *out = buf_new(head_dim + 1, 3);
     float *scores = buf_new(n_keys, 1);
     char why[160] = "";
 
     for (size_t c = 0; c < COUNT(cache_types); c++) {
-        tlm_type type = cache_types[c];
-        const char *tn = type == TLM_TYPE_F32 ? "f32" : "f16";
+        tlm_type type = q8 && cache_types[c] == TLM_TYPE_F16 ? TLM_TYPE_Q8_0 : cache_types[c];
+        const char *tn = type == TLM_TYPE_F32 ? "f32" : type == TLM_TYPE_F16 ? "f16" : "q8_0";
         run(ref, &p, type, ref_out, scores);
         check(out_ok(&p, ref_out, NULL, 1.0, why, sizeof why),
               "ref %s head_dim %d n_keys %d x%g: %s", tn, head_dim, n_keys, magnitude, why);

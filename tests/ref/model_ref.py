@@ -500,7 +500,20 @@ def head_norm(feat, x, w):
     return layer_norm(x, w, None, feat.norm_eps)
 
 
-def attention(feat, lw, h, cos, sin, mask, q_scale=None):
+def q8_0_round_trip(x):
+    """What a Q8_0 KV cache gives back for rows x [T, n] (n a multiple of 32): per block of
+    32, d = f16(max |x| / 127), q = round(x / d) in [-127, 127] (halves away from zero),
+    value q * d."""
+    T, n = x.shape
+    b = x.astype(np.float32).reshape(T, n // 32, 32)
+    amax = np.max(np.abs(b), axis=2, keepdims=True)
+    d = (amax / np.float32(127)).astype(np.float16).astype(np.float32)
+    q = np.clip(b / np.where(d > 0, d, np.float32(1)), -127, 127)
+    q = np.where(d > 0, np.sign(q) * np.floor(np.abs(q) + np.float32(0.5)), 0)
+    return (q * d).astype(x.dtype).reshape(T, n)
+
+
+def attention(feat, lw, h, cos, sin, mask, q_scale=None, kv_q8=False):
     T = h.shape[0]
     H, Hkv, hd = feat.n_heads, feat.n_kv_heads, feat.head_dim
     q = linear(h, lw["wq"], lw["bq"]).reshape(T, H, hd)
@@ -513,6 +526,9 @@ def attention(feat, lw, h, cos, sin, mask, q_scale=None):
     k = rope_rotate_half(k, cos, sin)
     if q_scale is not None:            # Qwen v1 logn: after RoPE, query rows only
         q = q * q_scale[:, None, None]
+    if kv_q8:                          # keys (after RoPE) and values as a Q8_0 cache stores them
+        k = q8_0_round_trip(k.reshape(T, Hkv * hd)).reshape(T, Hkv, hd)
+        v = q8_0_round_trip(v.reshape(T, Hkv * hd)).reshape(T, Hkv, hd)
     group = H // Hkv                   # consecutive query heads share one kv head
     scale = np.asarray(1.0 / math.sqrt(hd), dtype=h.dtype)
     out = np.empty((T, H, hd), dtype=h.dtype)
@@ -533,9 +549,9 @@ def mlp(feat, lw, h):
     return linear(a, lw["w_down"], lw["b_down"])
 
 
-def block(feat, lw, x, cos, sin, mask, q_scale=None):
+def block(feat, lw, x, cos, sin, mask, q_scale=None, kv_q8=False):
     h = norm(feat, x, lw["attn_norm_w"], lw["attn_norm_b"])
-    att = attention(feat, lw, h, cos, sin, mask, q_scale)
+    att = attention(feat, lw, h, cos, sin, mask, q_scale, kv_q8)
     if feat.parallel_residual:        # both branches read the same normed input
         return x + att + mlp(feat, lw, h)
     x = x + att
@@ -562,9 +578,11 @@ def long_context_rope(feat, T, factors=None, alpha=None, logn=True):
     return theta, ext, mscale, q_scale
 
 
-def forward(feat, weights, tokens, dtype=np.float32, factors=None, alpha=None, logn=True):
+def forward(feat, weights, tokens, dtype=np.float32, factors=None, alpha=None, logn=True,
+            kv_q8=False):
     """Logits [T, vocab] for tokens evaluated as one sequence from position 0 (no cache).
-    factors / alpha / logn: see long_context_rope (defaults: as the reference code)."""
+    factors / alpha / logn: see long_context_rope (defaults: as the reference code).
+    kv_q8: keys and values pass through a Q8_0 cache's rounding (q8_0_round_trip)."""
     tokens = np.asarray(tokens, dtype=np.int64)
     T = len(tokens)
     if T < 1 or tokens.min() < 0 or tokens.max() >= feat.vocab_size:
@@ -582,7 +600,7 @@ def forward(feat, weights, tokens, dtype=np.float32, factors=None, alpha=None, l
     for a in range(feat.n_apply()):
         # With no cache, a repeated block is simply run again: its attention sees only the
         # K/V it computes itself, which is what a separate KV slot per application gives.
-        x = block(feat, layers[feat.block_of(a)], x, cos, sin, mask, q_scale)
+        x = block(feat, layers[feat.block_of(a)], x, cos, sin, mask, q_scale, kv_q8)
     fw = _get(W, n["final_norm"] + ".weight")
     fb = W.get(n["final_norm"] + ".bias") if feat.norm == "layer" else None
     x = norm(feat, x, fw, fb)
