@@ -271,6 +271,9 @@ typedef struct tlm_context_params {
                         * n_ctx) instead of a cache holding only the window */
     uint64_t mem_budget; /* bytes the context may take: 0 (default) = MemAvailable from
                           * /proc/meminfo (no check if unreadable); TLM_MEM_UNCHECKED: none */
+    bool blas;         /* batches of 32+ tokens with F32/F16/BF16 weights through OpenBLAS's
+                        * sgemm instead of the engine's GEMM (for comparison); OpenBLAS is
+                        * opened at run time: TLM_ERR_UNSUPPORTED at create if it cannot be */
 } tlm_context_params;
 
 TLM_API tlm_context_params tlm_context_default_params(void);

@@ -16,21 +16,7 @@ TLM_INLINE __m256 keep_lanes(int64_t n)
         _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
 
-/* Row j of a cache whose rows are `stride` elements of `type` apart. */
-TLM_INLINE const void *cache_row(int type, const void *base, int64_t j, int64_t stride)
-{
-    return (const char *)base + tlm_kv_bytes(type, (uint64_t)(j * stride));
-}
-
-/* Elements [i, i + 8) of a cache row; Q8_0: i is a multiple of 8 (within one block). */
-TLM_INLINE __m256 load_kv(int type, const void *row, int64_t i)
-{
-    if (type != TLM_TYPE_Q8_0) return load_row(type, row, i);
-    const uint8_t *b = (const uint8_t *)row + i / 32 * 34;
-    __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + i % 32)));
-    float d = tlm_f16_to_f32((uint16_t)(b[0] | b[1] << 8));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(d));
-}
+/* cache_row and load_kv: simd_avx2.h */
 
 /* scores[j + i] = scale * (q . k_{j+i}) for the i < n_valid of 4 keys; the missing keys
  * repeat the last one so that every score takes the same path. */

@@ -105,6 +105,15 @@ void tlm_attn_head_f16_avx2(float *out, const float *q, const void *k, const voi
     int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
 void tlm_attn_head_q8_0_avx2(float *out, const float *q, const void *k, const void *v,
     int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+void tlm_attn_rows_f32_avx2(float *const *out, const float *const *q, int32_t nq,
+    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
+    int32_t head_dim, float scale, float *scratch);
+void tlm_attn_rows_f16_avx2(float *const *out, const float *const *q, int32_t nq,
+    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
+    int32_t head_dim, float scale, float *scratch);
+void tlm_attn_rows_q8_0_avx2(float *const *out, const float *const *q, int32_t nq,
+    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
+    int32_t head_dim, float scale, float *scratch);
 
 void tlm_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps);
 void tlm_layernorm_avx2(float *out, const float *x, const float *w, const float *b, int64_t n,

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "tinylm.h"
+#include "kernels.h"
 
 /* Forced inlining lets constant arguments (a weight type, a tile shape) specialise a body. */
 #define TLM_INLINE static inline __attribute__((always_inline))
@@ -59,6 +59,30 @@ TLM_INLINE void row_to_f32(int type, float *out, const void *row, int64_t n)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(out + i, load_row(type, row, i));
     if (i < n) store_tail(out + i, load_row_tail(type, row, i, n - i), n - i);
+}
+
+/* ---- KV cache rows: F32, F16 or Q8_0 (blocks of an f16 scale and 32 int8) ------------ */
+
+/* Row j of a cache whose rows are `stride` elements of `type` apart. */
+TLM_INLINE const void *cache_row(int type, const void *base, int64_t j, int64_t stride)
+{
+    return (const char *)base + tlm_kv_bytes(type, (uint64_t)(j * stride));
+}
+
+/* Elements [i, i + 8) of a cache row as float; Q8_0: i a multiple of 8 (within one block). */
+TLM_INLINE __m256 load_kv(int type, const void *row, int64_t i)
+{
+    if (type != TLM_TYPE_Q8_0) return load_row(type, row, i);
+    const uint8_t *b = (const uint8_t *)row + i / 32 * 34;
+    __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + i % 32)));
+    float d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(b[0] | b[1] << 8)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(d));
+}
+
+/* The first n < 8 of those, zeros above (F32 and F16 only: Q8_0 heads are whole blocks). */
+TLM_INLINE __m256 load_kv_tail(int type, const void *row, int64_t i, int64_t n)
+{
+    return type == TLM_TYPE_Q8_0 ? load_kv(type, row, i) : load_row_tail(type, row, i, n);
 }
 
 /* ---- reductions and math --------------------------------------------------------------- */

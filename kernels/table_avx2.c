@@ -25,6 +25,9 @@ void tlm_kernels_add_avx2(tlm_kernels *k)
     k->attn_head[TLM_TYPE_F32] = tlm_attn_head_f32_avx2;
     k->attn_head[TLM_TYPE_F16] = tlm_attn_head_f16_avx2;
     k->attn_head[TLM_TYPE_Q8_0] = tlm_attn_head_q8_0_avx2;
+    k->attn_rows[TLM_TYPE_F32] = tlm_attn_rows_f32_avx2;
+    k->attn_rows[TLM_TYPE_F16] = tlm_attn_rows_f16_avx2;
+    k->attn_rows[TLM_TYPE_Q8_0] = tlm_attn_rows_q8_0_avx2;
     k->rmsnorm = tlm_rmsnorm_avx2;
     k->layernorm = tlm_layernorm_avx2;
     k->silu_mul = tlm_silu_mul_avx2;

@@ -38,7 +38,7 @@ typedef struct layout {
     uint64_t kv_bytes, total;
     bool overflow;
     uint64_t o_k, o_v, o_pos, o_tok, o_x, o_xb, o_qkv, o_att, o_br, o_mlp, o_hb, o_cos, o_sin,
-        o_qs, o_first, o_freq, o_sc, o_rb, o_lg;
+        o_qs, o_first, o_freq, o_sc, o_rb, o_lg, o_blas;
 } layout;
 
 /* Reserves n elements of `size` bytes at a 64-byte boundary; returns the offset. */
@@ -88,6 +88,9 @@ static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_
     l->o_sc = reserve(l, (uint64_t)l->n_threads * (uint64_t)tlm_attn_rows_scratch(l->n_cells, c->head_dim), 4);
     l->o_rb = reserve(l, (uint64_t)l->n_threads * (kv_dim + 2 * half), 4);
     l->o_lg = reserve(l, (uint64_t)c->vocab_size, 4);
+    uint64_t widest = dim > q_dim ? dim : q_dim;
+    widest = widest > (uint64_t)c->hidden_dim ? widest : (uint64_t)c->hidden_dim;
+    l->o_blas = reserve(l, p->blas ? TLM_BLAS_ROWS * widest : 0, 4);
     if (l->total > SIZE_MAX - 64) l->overflow = true;
 }
 
@@ -205,6 +208,8 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
     tlm_context_memory mem;
     tlm_status st = tlm_context_plan(m, &p, &mem, err);
     if (st != TLM_OK) return st;
+    const char *no_blas = p.blas ? tlm_blas_open() : NULL;
+    if (no_blas) return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context: OpenBLAS path: %s", no_blas);
     char need[32], have[32];
     if (mem.total_bytes == UINT64_MAX)
         return tlm_fail(err, TLM_ERR_NO_MEMORY, "a context of %d positions is too large to "
@@ -243,7 +248,8 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
         .q_scale = (float *)(b + l.o_qs), .first_cell = (int32_t *)(b + l.o_first),
         .inv_freq = (float *)(b + l.o_freq), .scores = (float *)(b + l.o_sc),
         .row_buf = (float *)(b + l.o_rb),
-        .logits = (float *)(b + l.o_lg), .arena = arena,
+        .logits = (float *)(b + l.o_lg), .arena = arena, .blas = p.blas,
+        .blas_buf = (float *)(b + l.o_blas),
     };
     /* RoPE state: fixed for the context (factor set) or until the cache empties (NTK) */
     ctx->long_factors = c->longrope &&

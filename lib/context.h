@@ -23,6 +23,7 @@ struct tlm_context {
     int32_t n_used;      /* cells in use */
     int32_t window;      /* sliding window in force (0: none) */
     bool has_logits;
+    bool blas;           /* prefill projections of float weights through OpenBLAS */
     char error[256];
 
     /* RoPE state, fixed while the cache holds keys. */
@@ -54,6 +55,7 @@ struct tlm_context {
     float *scores;       /* [n_threads][tlm_attn_rows_scratch(n_cells, head_dim)] attention */
     float *row_buf;      /* [n_threads][kv_dim + rope_dim]: a key row and its angles (shift) */
     float *logits;       /* [vocab]: the last token's */
+    float *blas_buf;     /* [TLM_BLAS_ROWS][widest input]: widened weight rows (blas only) */
 
     void *arena;
 };
@@ -64,6 +66,15 @@ struct tlm_context {
  * by the caller. */
 void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows_out,
                  bool want_last);
+
+/* The OpenBLAS path (blas.c): batches of at least TLM_BLAS_MIN_TOKENS tokens with F32, F16
+ * or BF16 weights, when the context asked for it. */
+enum { TLM_BLAS_MIN_TOKENS = 32, TLM_BLAS_ROWS = 256 };
+const char *tlm_blas_open(void); /* NULL when usable, else why not */
+const char *tlm_blas_core(void); /* OpenBLAS's kernel family ("" if unknown) */
+bool tlm_blas_takes(const tlm_context *ctx, const tlm_proj *p, int64_t n_tok);
+void tlm_blas_project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
+                      int64_t n_tok, float *y, int64_t ldy);
 
 /* Writes n floats to a cache row of `type`: F32 as they are, F16 rounded, Q8_0 quantized per
  * block of 32 (n a multiple of 32). */

@@ -13,6 +13,12 @@
 static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
                     int64_t n_tok, float *y, int64_t ldy)
 {
+    if (tlm_blas_takes(ctx, p, n_tok)) { /* the OpenBLAS comparison path */
+        tlm_blas_project(ctx, p, x, ldx, n_tok, y, ldy);
+        for (int64_t t = 0; p->bias && t < n_tok; t++)
+            for (int64_t r = 0; r < p->rows; r++) y[t * ldy + r] += p->bias[r];
+        return;
+    }
     /* One parallel region over the stacked rows of all parts: each thread takes a contiguous
      * range of them (a multiple of 16) and runs the kernel on its share of each part. */
 #pragma omp parallel num_threads(ctx->n_threads)

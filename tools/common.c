@@ -160,6 +160,10 @@ int context_arg(tlm_context_params *cp, int argc, char **argv, int i)
         cp->full_cache = true;
         return 1;
     }
+    if (!strcmp(a, "--blas")) {
+        cp->blas = true;
+        return 1;
+    }
     bool is_value_flag = !strcmp(a, "--kv-type") || !strcmp(a, "--rope-factors") ||
                          !strcmp(a, "--ntk-alpha") || !strcmp(a, "--mem-budget");
     if (!is_value_flag) return 0;

@@ -35,7 +35,7 @@ tlm_model *model_source_open(const model_source *src, int n_threads);
 bool parse_kv_type(const char *s, tlm_type *out);
 
 /* Handles the context flags every tool shares: --kv-type, --rope-factors, --ntk-alpha,
- * --no-logn, --full-cache, --mem-budget (CONTEXT_USAGE); returns entries consumed as
+ * --no-logn, --full-cache, --mem-budget, --blas (CONTEXT_USAGE); returns entries consumed as
  * model_source_arg does. */
 int context_arg(tlm_context_params *cp, int argc, char **argv, int i);
 
@@ -46,7 +46,8 @@ int context_arg(tlm_context_params *cp, int argc, char **argv, int i);
     "  --ntk-alpha A      Qwen v1 dynamic NTK: 0 = dynamic (default), 1 = off, >1 = fixed\n"   \
     "  --no-logn          Qwen v1: no logn attention scaling\n"                               \
     "  --full-cache       sliding-window models: keep every position's K/V\n"                  \
-    "  --mem-budget B     bytes the context may take (default: MemAvailable; 0: no check)\n"
+    "  --mem-budget B     bytes the context may take (default: MemAvailable; 0: no check)\n"   \
+    "  --blas             prefill float weights with OpenBLAS's sgemm (comparison path)\n"
 
 /* Peak resident memory of this process in bytes. */
 uint64_t peak_rss_bytes(void);

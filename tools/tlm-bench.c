@@ -16,6 +16,7 @@ typedef struct options {
     int n_models;
     long long n_prompt, n_gen, reps, n_threads;
     tlm_type kv_type;
+    bool blas;
 } options;
 
 typedef struct row {
@@ -29,11 +30,12 @@ static void usage(void)
     fprintf(stderr,
             "usage: tlm-bench [--presets a,b,...] [--types f16,q8_0,...] [-m MODEL]...\n"
             "                 [-p N_PROMPT] [-n N_GEN] [-r REPS] [-t THREADS] [--kv-type f16|f32|q8_0]\n"
-            "                 [--csv FILE] [--json FILE] [--svg FILE]\n"
+            "                 [--csv FILE] [--json FILE] [--svg FILE] [--blas]\n"
             "  default: every preset with random weights at F16, -p 512 -n 64 -r 3\n"
             "  --types: weight types for presets: f32 f16 bf16 (made directly), q8_0 q4_0 q4_k\n"
             "           q5_k q6_k (made from F16 through a temporary GGUF file)\n"
-            "  -m: a GGUF file, llama2.c .bin or Hugging Face directory, benchmarked as stored\n");
+            "  -m: a GGUF file, llama2.c .bin or Hugging Face directory, benchmarked as stored\n"
+            "  --blas: prefill F32/F16/BF16 weights with OpenBLAS's sgemm (for comparison)\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -99,6 +101,7 @@ static bool bench_model(tlm_model *m, const options *o, row *r)
     cp.n_batch = (int32_t)o->n_prompt;
     cp.n_threads = (int32_t)o->n_threads;
     cp.kv_type = o->kv_type;
+    cp.blas = o->blas;
     tlm_context *ctx = NULL;
     tlm_error err = {0};
     if (tlm_context_create(m, &cp, &ctx, &err) != TLM_OK) {
@@ -255,6 +258,10 @@ static bool parse_args(int argc, char **argv, options *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--blas")) {
+            o->blas = true;
+            continue;
+        }
         bool ok = v != NULL;
         if (ok && !strcmp(a, "--presets")) o->presets = v;
         else if (ok && !strcmp(a, "--types")) o->types = v;
@@ -313,9 +320,10 @@ int main(int argc, char **argv)
     }
     int threads = o.n_threads > 0 ? (int)o.n_threads : omp_get_num_procs();
     double bw = tlm_measure_read_bandwidth(threads, 7);
-    printf("kernels %s, %d threads, streaming read %.1f GB/s, prefill %lld tokens, decode %lld "
-           "tokens, KV cache %s, median of %lld\n\n", tlm_kernels_isa(), threads, bw, o.n_prompt,
-           o.n_gen, o.kv_type == TLM_TYPE_F32 ? "F32" : o.kv_type == TLM_TYPE_F16 ? "F16" : "Q8_0", o.reps);
+    printf("kernels %s%s, %d threads, streaming read %.1f GB/s, prefill %lld tokens, decode %lld "
+           "tokens, KV cache %s, median of %lld\n\n", tlm_kernels_isa(),
+           o.blas ? " (float prefill: OpenBLAS)" : "", threads, bw, o.n_prompt, o.n_gen,
+           o.kv_type == TLM_TYPE_F32 ? "F32" : o.kv_type == TLM_TYPE_F16 ? "F16" : "Q8_0", o.reps);
     print_header(&o);
 
     row *rows = NULL;
