@@ -358,8 +358,8 @@ def run_client(srv, cfg_path):
         skip("openai client cases", "node is not installed")
         return False
     ver = subprocess.run([node, "--version"], capture_output=True).stdout.decode().strip()
-    if int((ver.lstrip("v").split(".") + ["0"])[0] or 0) < 20:
-        skip("openai client cases", "node %s is older than 20, which the openai client needs"
+    if int((ver.lstrip("v").split(".") + ["0"])[0] or 0) < 18:
+        skip("openai client cases", "node %s is older than 18, which the openai client needs"
              % ver)
         return False
     if not os.path.isdir(os.path.join(CLIENT_DIR, "node_modules", "openai")):
