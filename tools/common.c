@@ -124,6 +124,26 @@ tlm_model *model_source_open(const model_source *src, int n_threads)
     return model;
 }
 
+tlm_tokenizer *tokenizer_open(const char *tok_path, const model_source *src,
+                              const tlm_model *model, bool required)
+{
+    tlm_tokenizer *tok = NULL;
+    tlm_error err = {0};
+    if (tok_path) {
+        size_t n = strlen(tok_path);
+        int32_t n_vocab = tlm_model_get_info(model)->n_vocab;
+        tlm_status st = n > 4 && !strcmp(tok_path + n - 4, ".bin")
+                            ? tlm_tokenizer_load_llama2c(tok_path, n_vocab, &tok, &err)
+                            : tlm_tokenizer_load(tok_path, &tok, &err);
+        if (st != TLM_OK) fprintf(stderr, "error: %s\n", err.message);
+        return st == TLM_OK ? tok : NULL;
+    }
+    if (tlm_tokenizer_from_model(model, &tok, &err) == TLM_OK) return tok;
+    if (src->path && tlm_tokenizer_load(src->path, &tok, &err) == TLM_OK) return tok;
+    if (required) fprintf(stderr, "error: the model carries no tokenizer; give one with -z\n");
+    return NULL;
+}
+
 bool parse_kv_type(const char *s, tlm_type *out)
 {
     if (s && !strcmp(s, "f32")) *out = TLM_TYPE_F32;

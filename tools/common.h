@@ -31,6 +31,12 @@ int model_source_arg(model_source *src, int argc, char **argv, int i);
 /* Opens the model; prints the library's message and returns NULL on failure. */
 tlm_model *model_source_open(const model_source *src, int n_threads);
 
+/* The tokenizer for model: from tok_path when given (-z: a llama2.c tokenizer.bin, or any
+ * file tlm_tokenizer_load reads), else the model file's own, else the model's directory's
+ * files. NULL when there is none; with `required`, after printing why. */
+tlm_tokenizer *tokenizer_open(const char *tok_path, const model_source *src,
+                              const tlm_model *model, bool required);
+
 /* "f32" or "f16" into *out (a KV cache type); false with a message otherwise. */
 bool parse_kv_type(const char *s, tlm_type *out);
 

@@ -681,25 +681,6 @@ static bool parse_args(int argc, char **argv, options *o)
     return true;
 }
 
-static tlm_tokenizer *open_tokenizer(const options *o, const tlm_model *model)
-{
-    tlm_tokenizer *tok = NULL;
-    tlm_error err = {0};
-    if (o->tok_path) {
-        size_t n = strlen(o->tok_path);
-        tlm_status st = n > 4 && !strcmp(o->tok_path + n - 4, ".bin")
-                            ? tlm_tokenizer_load_llama2c(
-                                  o->tok_path, tlm_model_get_info(model)->n_vocab, &tok, &err)
-                            : tlm_tokenizer_load(o->tok_path, &tok, &err);
-        if (st != TLM_OK) fprintf(stderr, "error: %s\n", err.message);
-        return st == TLM_OK ? tok : NULL;
-    }
-    if (tlm_tokenizer_from_model(model, &tok, &err) == TLM_OK) return tok;
-    if (o->src.path && tlm_tokenizer_load(o->src.path, &tok, &err) == TLM_OK) return tok;
-    fprintf(stderr, "error: the model has no tokenizer: give one with -z\n");
-    return NULL;
-}
-
 int main(int argc, char **argv)
 {
     options o = {.src = {.seed = 1, .type = TLM_TYPE_F16},
@@ -730,7 +711,7 @@ int main(int argc, char **argv)
     FILE *out = NULL;
     scorer sc = {0};
     scores s = {0};
-    if (!model || !(tok = open_tokenizer(&o, model))) goto done;
+    if (!model || !(tok = tokenizer_open(o.tok_path, &o.src, model, true))) goto done;
     const tlm_model_info *info = tlm_model_get_info(model);
     int32_t train = info->n_ctx_train > 0 ? info->n_ctx_train : 2048;
     tlm_context_params cp = o.cp;

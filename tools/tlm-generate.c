@@ -431,20 +431,11 @@ int main(int argc, char **argv)
     }
     const tlm_model_info *info = tlm_model_get_info(model);
     tlm_error err = {0};
-    tlm_tokenizer *tok = NULL;
-    if (o.tokenizer_path) {
-        size_t n = strlen(o.tokenizer_path);
-        tlm_status st = n > 4 && !strcmp(o.tokenizer_path + n - 4, ".bin")
-                            ? tlm_tokenizer_load_llama2c(o.tokenizer_path, info->n_vocab, &tok, &err)
-                            : tlm_tokenizer_load(o.tokenizer_path, &tok, &err);
-        if (st != TLM_OK) {
-            fprintf(stderr, "error: %s\n", err.message);
-            tlm_model_free(model);
-            return 1;
-        }
-    } else if (tlm_tokenizer_from_model(model, &tok, &err) != TLM_OK &&
-               (!o.src.path || tlm_tokenizer_load(o.src.path, &tok, &err) != TLM_OK)) {
-        tok = NULL; /* ids only: fine with --tokens or an empty prompt and --show-ids */
+    /* without one, ids only: fine with --tokens or an empty prompt and --show-ids */
+    tlm_tokenizer *tok = tokenizer_open(o.tokenizer_path, &o.src, model, false);
+    if (!tok && o.tokenizer_path) {
+        tlm_model_free(model);
+        return 1;
     }
     if ((o.chat || o.system) && o.prompt_cache) {
         fprintf(stderr, "error: --prompt-cache works with -p or --tokens, not with --chat or "

@@ -187,25 +187,6 @@ static char *read_text(const char *path)
     return buf;
 }
 
-static tlm_tokenizer *open_tokenizer(const options *o, const tlm_model *model)
-{
-    tlm_tokenizer *tok = NULL;
-    tlm_error err = {0};
-    if (o->tok_path) {
-        size_t n = strlen(o->tok_path);
-        tlm_status st = n > 4 && !strcmp(o->tok_path + n - 4, ".bin")
-                            ? tlm_tokenizer_load_llama2c(
-                                  o->tok_path, tlm_model_get_info(model)->n_vocab, &tok, &err)
-                            : tlm_tokenizer_load(o->tok_path, &tok, &err);
-        if (st != TLM_OK) fprintf(stderr, "error: %s\n", err.message);
-        return st == TLM_OK ? tok : NULL;
-    }
-    if (tlm_tokenizer_from_model(model, &tok, &err) == TLM_OK) return tok;
-    if (o->src.path && tlm_tokenizer_load(o->src.path, &tok, &err) == TLM_OK) return tok;
-    fprintf(stderr, "error: the model has no tokenizer: give one with -z\n");
-    return NULL;
-}
-
 static int32_t *tokenize_text(const tlm_tokenizer *tok, const char *text, int64_t *n_out)
 {
     bool bos = tlm_tokenizer_adds_bos(tok);
@@ -622,7 +603,7 @@ int main(int argc, char **argv)
     int64_t n_tokens = 0;
 
     if (o.text_path) {
-        if (!(tok = open_tokenizer(&o, model)) || !(text = read_text(o.text_path))) goto done;
+        if (!(tok = tokenizer_open(o.tok_path, &o.src, model, true)) || !(text = read_text(o.text_path))) goto done;
         if (!(tokens = tokenize_text(tok, text, &n_tokens))) goto done;
     }
     if (o.kl_path) {

@@ -97,25 +97,6 @@ static bool parse_args(int argc, char **argv, options *o)
     return true;
 }
 
-static tlm_tokenizer *open_tokenizer(const options *o, const tlm_model *model)
-{
-    tlm_tokenizer *tok = NULL;
-    tlm_error err = {0};
-    if (o->tokenizer_path) {
-        size_t n = strlen(o->tokenizer_path);
-        int32_t n_vocab = tlm_model_get_info(model)->n_vocab;
-        tlm_status st = n > 4 && !strcmp(o->tokenizer_path + n - 4, ".bin")
-                            ? tlm_tokenizer_load_llama2c(o->tokenizer_path, n_vocab, &tok, &err)
-                            : tlm_tokenizer_load(o->tokenizer_path, &tok, &err);
-        if (st != TLM_OK) fprintf(stderr, "error: %s\n", err.message);
-        return st == TLM_OK ? tok : NULL;
-    }
-    if (tlm_tokenizer_from_model(model, &tok, &err) == TLM_OK) return tok;
-    if (o->src.path && tlm_tokenizer_load(o->src.path, &tok, &err) == TLM_OK) return tok;
-    fprintf(stderr, "error: the model carries no tokenizer; give one with -z\n");
-    return NULL;
-}
-
 /* --template, else the model's own; UNKNOWN (chat refused) with a warning when neither. */
 static bool pick_template(const options *o, const tlm_tokenizer *tok, tlm_chat_template *t)
 {
@@ -180,7 +161,7 @@ int main(int argc, char **argv)
     slot_pool *pool = NULL;
     http_server *srv = NULL;
     tlm_model *model = model_source_open(&o.src, 0);
-    if (!model || !(tok = open_tokenizer(&o, model))) goto done;
+    if (!model || !(tok = tokenizer_open(o.tokenizer_path, &o.src, model, true))) goto done;
     const tlm_model_info *info = tlm_model_get_info(model);
     tlm_chat_template chat;
     if (!pick_template(&o, tok, &chat)) goto done;
