@@ -95,6 +95,9 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libtinylm.a
 	@mkdir -p $(dir $@)
 	$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
 
+# tlm-server's request parser lives with the server
+$(BUILD)/fuzz/fuzz_server_request: $(BUILD)/tools/server/openai.o $(BUILD)/tools/server/buf.o
+
 $(BUILD)/fuzz/seeds: $(BUILD)/tests/fuzz/seeds.o
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lm

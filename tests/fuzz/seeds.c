@@ -113,6 +113,22 @@ int main(int argc, char **argv)
             snprintf(name, sizeof name, "side%zu_vocab%d", i, k);
             put("tokenizer_config", name, &head, 1, side[i], strlen(side[i]));
         }
+    static const char *const bodies[] = { /* byte 0: odd = chat, even = completions */
+        "{\"model\": \"m\", \"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, "
+        "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"hi\"}]}], "
+        "\"stream\": true, \"stream_options\": {\"include_usage\": true}, \"max_tokens\": 8}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"temperature\": 0.5, "
+        "\"top_p\": 0.9, \"stop\": [\"a\", \"bc\"], \"seed\": 7, \"presence_penalty\": 1, "
+        "\"frequency_penalty\": -1, \"logit_bias\": {\"5\": -100, \"7\": 3.5}, \"n\": 1}",
+        "{\"prompt\": \"Once upon a time\", \"max_tokens\": 16, \"stop\": \"\\n\"}",
+        "{\"prompt\": [[1, 2, 3]], \"max_completion_tokens\": 4, \"echo\": false}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        char name[32];
+        uint8_t head = (uint8_t)(i < 2 ? 1 : 0);
+        snprintf(name, sizeof name, "body%zu", i);
+        put("server_request", name, &head, 1, bodies[i], strlen(bodies[i]));
+    }
     printf("seeds: %d files in %s\n", n_written, out_dir);
     return 0;
 }

@@ -68,6 +68,7 @@ void buf_printf(buf *b, const char *fmt, ...)
 
 void buf_json_string(buf *b, const char *s, size_t n)
 {
+    if (!s) s = "", n = 0; /* no text: "" */
     buf_append(b, "\"", 1);
     size_t run = 0; /* bytes copied as they are, appended in one go */
     for (size_t i = 0; i < n; i++) {
