@@ -23,7 +23,6 @@ typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int 
 static struct {
     sgemm_fn sgemm;
     void (*set_threads)(int);
-    char *(*corename)(void);
     char why[200];
 } blas;
 
@@ -44,7 +43,6 @@ static void open_blas(void)
     }
     blas.sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
     blas.set_threads = (void (*)(int))dlsym(h, "openblas_set_num_threads");
-    blas.corename = (char *(*)(void))dlsym(h, "openblas_get_corename");
     if (!blas.sgemm) snprintf(blas.why, sizeof blas.why, "libopenblas has no cblas_sgemm");
 }
 
@@ -52,11 +50,6 @@ const char *tlm_blas_open(void)
 {
     pthread_once(&once, open_blas);
     return blas.sgemm ? NULL : blas.why;
-}
-
-const char *tlm_blas_core(void)
-{
-    return blas.sgemm && blas.corename ? blas.corename() : "";
 }
 
 bool tlm_blas_takes(const tlm_context *ctx, const tlm_proj *p, int64_t n_tok)

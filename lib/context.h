@@ -71,7 +71,6 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
  * or BF16 weights, when the context asked for it. */
 enum { TLM_BLAS_MIN_TOKENS = 32, TLM_BLAS_ROWS = 256 };
 const char *tlm_blas_open(void); /* NULL when usable, else why not */
-const char *tlm_blas_core(void); /* OpenBLAS's kernel family ("" if unknown) */
 bool tlm_blas_takes(const tlm_context *ctx, const tlm_proj *p, int64_t n_tok);
 void tlm_blas_project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
                       int64_t n_tok, float *y, int64_t ldy);

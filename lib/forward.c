@@ -7,6 +7,14 @@
 
 #include "context.h"
 
+/* y[t][r] += bias[r] for rows [r0, r1) of p (none without a bias). */
+static void add_bias(const tlm_proj *p, float *y, int64_t ldy, int64_t n_tok, int64_t r0,
+                     int64_t r1)
+{
+    for (int64_t t = 0; p->bias && t < n_tok; t++)
+        for (int64_t r = r0; r < r1 && r < p->rows; r++) y[t * ldy + r] += p->bias[r];
+}
+
 /* y[t][r] = W x[t] for each part of p stacked along r, plus the bias. Rows are split into
  * one contiguous range per thread; each output is summed by one kernel call, so results
  * do not depend on the thread count. */
@@ -15,8 +23,7 @@ static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, i
 {
     if (tlm_blas_takes(ctx, p, n_tok)) { /* the OpenBLAS comparison path */
         tlm_blas_project(ctx, p, x, ldx, n_tok, y, ldy);
-        for (int64_t t = 0; p->bias && t < n_tok; t++)
-            for (int64_t r = 0; r < p->rows; r++) y[t * ldy + r] += p->bias[r];
+        add_bias(p, y, ldy, n_tok, 0, p->rows);
         return;
     }
     /* One parallel region over the stacked rows of all parts: each thread takes a contiguous
@@ -34,9 +41,7 @@ static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, i
                                         w->cols, r0, r1);
             at += w->rows;
         }
-        if (p->bias && lo < p->rows) /* each thread on its own rows */
-            for (int64_t tk = 0; tk < n_tok; tk++)
-                for (int64_t r = lo; r < hi && r < p->rows; r++) y[tk * ldy + r] += p->bias[r];
+        add_bias(p, y, ldy, n_tok, lo, hi); /* each thread on its own rows */
     }
 }
 

@@ -39,7 +39,6 @@ import model_ref as ref         # noqa: E402
 import presets                  # noqa: E402
 import selfcheck                # noqa: E402
 
-TOL = 2e-3
 N_TOKENS = 64
 
 
