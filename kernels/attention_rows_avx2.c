@@ -1,9 +1,9 @@
 /* attention_rows_avx2.c - attention for a block of queries that share one KV head, with AVX2:
  * the same scheme as attention_rows_avx512.c (queries in the lanes for the scores and the
- * softmax, values in the lanes for the output; each key and value row widened once per
- * block), with 8 lanes and tiles cut to AVX2's 16 registers. Every query runs over the
- * block's keys in ascending order and keys outside its [lo, hi) weigh exactly 0, so a
- * query's result does not depend on its block. */
+ * online softmax over chunks of TLM_ATTN_CHUNK keys, values in the lanes for the output;
+ * each key and value row widened once per block), with 8 lanes and tiles cut to AVX2's 16
+ * registers. Keys outside a query's [lo, hi) weigh exactly 0 and a chunk without any of its
+ * keys leaves it untouched, so a query's result does not depend on its block. */
 #include <math.h>
 
 #include "kernels_impl.h"
@@ -45,22 +45,30 @@ TLM_INLINE void score_tile(int nv, float *s, int64_t ld, const float *qt, int c0
             _mm256_storeu_ps(s + t * ld + 8 * (c0 + c), _mm256_mul_ps(acc[t][c], sc));
 }
 
-/* out rows i0 .. i0 + nr, dims [d, d + 8 nvec) (the last vector cut to `tail`), from the
- * weights p [keys][ld] (row 0 is key j_base) of keys [j0, j1). */
-TLM_INLINE void weigh_tile(int type, int nvec, float *const *out, int i0, int nr, int64_t d,
-                           int tail, const void *v, int64_t kv_stride, int32_t j_base,
-                           int32_t j0, int32_t j1, const float *p, int64_t ld, const float *inv)
+/* Rows i0 .. i0 + nr of the accumulators acc [.][head_dim], dims [d, d + 8 nvec) (the last
+ * vector cut to `tail`): scaled by alpha, then plus the weights p [keys][ld] (row 0 is key
+ * a) times the values of keys [j0, j1). */
+TLM_INLINE void weigh_tile(int type, int nvec, float *acc_rows, int32_t head_dim, int i0, int nr,
+                           int64_t d, int tail, const void *v, int64_t kv_stride, int32_t a,
+                           int32_t j0, int32_t j1, const float *p, int64_t ld, const float *alpha)
 {
     __m256 acc[PROWS][2];
-    for (int r = 0; r < PROWS; r++)
-        for (int c = 0; c < nvec; c++) acc[r][c] = _mm256_setzero_ps();
+    for (int r = 0; r < PROWS; r++) {
+        const float *row = acc_rows + (int64_t)(i0 + r) * head_dim + d;
+        __m256 al = _mm256_set1_ps(r < nr ? alpha[i0 + r] : 0.0f);
+        for (int c = 0; c < nvec; c++) {
+            if (r >= nr) acc[r][c] = _mm256_setzero_ps();
+            else if (c == nvec - 1 && tail < 8) acc[r][c] = _mm256_mul_ps(load_tail(row + 8 * c, tail), al);
+            else acc[r][c] = _mm256_mul_ps(_mm256_loadu_ps(row + 8 * c), al);
+        }
+    }
     for (int32_t j = j0; j < j1; j++) {
         const void *vj = cache_row(type, v, j, kv_stride);
         __m256 vv[2];
         for (int c = 0; c < nvec; c++)
             vv[c] = c == nvec - 1 && tail < 8 ? load_kv_tail(type, vj, d + 8 * c, tail)
                                               : load_kv(type, vj, d + 8 * c);
-        const float *pj = p + (int64_t)(j - j_base) * ld + i0;
+        const float *pj = p + (int64_t)(j - a) * ld + i0;
         for (int r = 0; r < PROWS; r++) {
             if (r >= nr) break;
             __m256 pb = _mm256_broadcast_ss(pj + r);
@@ -68,19 +76,20 @@ TLM_INLINE void weigh_tile(int type, int nvec, float *const *out, int i0, int nr
         }
     }
     for (int r = 0; r < nr; r++) {
-        __m256 iv = _mm256_set1_ps(inv[i0 + r]);
+        float *row = acc_rows + (int64_t)(i0 + r) * head_dim + d;
         for (int c = 0; c < nvec; c++) {
-            __m256 o = _mm256_mul_ps(acc[r][c], iv);
-            if (c == nvec - 1 && tail < 8) store_tail(out[i0 + r] + d + 8 * c, o, tail);
-            else _mm256_storeu_ps(out[i0 + r] + d + 8 * c, o);
+            if (c == nvec - 1 && tail < 8) store_tail(row + 8 * c, acc[r][c], tail);
+            else _mm256_storeu_ps(row + 8 * c, acc[r][c]);
         }
     }
 }
 
-/* In place over s: p = exp(s - max) for the keys each lane's query sees, 0 elsewhere; the
- * reciprocal of each query's sum to inv. */
-static void softmax_lanes(float *s, int64_t ld, int nv, const int32_t *lo, const int32_t *hi,
-                          int32_t nq, int32_t j_base, int32_t span, float *inv)
+/* Online softmax over the chunk's keys [a, b) (rows of s), in place: p = exp(s - max) for
+ * the keys each lane's query sees, 0 elsewhere, with max the running max mx of everything
+ * seen so far; alpha = the factor for what came before (exactly 1 when the max holds),
+ * and the running sums updated. */
+static void softmax_chunk(float *s, int64_t ld, int nv, const int32_t *lo, const int32_t *hi,
+                          int32_t nq, int32_t a, int32_t b, float *mx, float *sum, float *alpha)
 {
     for (int c = 0; c < nv; c++) {
         int32_t lov[8], hiv[8];
@@ -91,25 +100,30 @@ static void softmax_lanes(float *s, int64_t ld, int nv, const int32_t *lo, const
         }
         __m256i vlo = _mm256_loadu_si256((const __m256i *)lov);
         __m256i vhi = _mm256_loadu_si256((const __m256i *)hiv);
-        __m256 mx = _mm256_set1_ps(-INFINITY);
-        for (int32_t j = j_base; j < span; j++) {
+        __m256 cm = _mm256_set1_ps(-INFINITY);
+        for (int32_t j = a; j < b; j++) {
             __m256i vj = _mm256_set1_epi32(j);
             __m256 m = _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_cmpgt_epi32(vlo, vj),
                                                                _mm256_cmpgt_epi32(vhi, vj)));
-            __m256 x = _mm256_loadu_ps(s + (j - j_base) * ld + 8 * c);
-            mx = _mm256_blendv_ps(mx, _mm256_max_ps(mx, x), m);
+            __m256 x = _mm256_loadu_ps(s + (j - a) * ld + 8 * c);
+            cm = _mm256_blendv_ps(cm, _mm256_max_ps(cm, x), m);
         }
-        __m256 sum = _mm256_setzero_ps();
-        for (int32_t j = j_base; j < span; j++) {
+        __m256 old = _mm256_loadu_ps(mx + 8 * c), now = _mm256_max_ps(old, cm);
+        __m256 grew = _mm256_cmp_ps(now, old, _CMP_GT_OQ);
+        __m256 al = _mm256_blendv_ps(_mm256_set1_ps(1.0f), exp256(_mm256_sub_ps(old, now)), grew);
+        __m256 total = _mm256_setzero_ps();
+        for (int32_t j = a; j < b; j++) {
             __m256i vj = _mm256_set1_epi32(j);
             __m256 m = _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_cmpgt_epi32(vlo, vj),
                                                                _mm256_cmpgt_epi32(vhi, vj)));
-            float *row = s + (j - j_base) * ld + 8 * c;
-            __m256 e = _mm256_and_ps(m, exp256(_mm256_sub_ps(_mm256_loadu_ps(row), mx)));
+            float *row = s + (j - a) * ld + 8 * c;
+            __m256 e = _mm256_and_ps(m, exp256(_mm256_sub_ps(_mm256_loadu_ps(row), now)));
             _mm256_storeu_ps(row, e);
-            sum = _mm256_add_ps(sum, e);
+            total = _mm256_add_ps(total, e);
         }
-        _mm256_storeu_ps(inv + 8 * c, _mm256_div_ps(_mm256_set1_ps(1.0f), sum));
+        _mm256_storeu_ps(mx + 8 * c, now);
+        _mm256_storeu_ps(alpha + 8 * c, al);
+        _mm256_storeu_ps(sum + 8 * c, _mm256_fmadd_ps(_mm256_loadu_ps(sum + 8 * c), al, total));
     }
 }
 
@@ -125,40 +139,62 @@ TLM_INLINE void attn_rows(int type, float *const *out, const float *const *q, in
         span = hi[i] > span ? hi[i] : span;
     }
     float *qt = scratch;                 /* [head_dim][ld] queries, transposed */
-    float *kf = qt + head_dim * ld;      /* [KTILE][head_dim] widened keys */
-    float *inv = kf + KTILE * head_dim;  /* [ld] */
-    float *s = inv + ld;                 /* [span - j_base][ld] scores, then weights */
+    float *acc = qt + head_dim * ld;     /* [ld][head_dim] output accumulators */
+    float *kf = acc + head_dim * ld;     /* [KTILE][head_dim] widened keys */
+    float *mx = kf + KTILE * head_dim;   /* [ld] running max */
+    float *sum = mx + ld;                /* [ld] running sum */
+    float *alpha = sum + ld;             /* [ld] this chunk's rescale factor */
+    float *s = alpha + ld;               /* [TLM_ATTN_CHUNK][ld] scores, then weights */
     for (int32_t d = 0; d < head_dim; d++)
         for (int64_t i = 0; i < ld; i++) qt[d * ld + i] = i < nq ? q[i][d] : 0.0f;
+    for (int64_t i = 0; i < ld; i++) {
+        mx[i] = -INFINITY;
+        sum[i] = 0.0f;
+    }
+    for (int64_t i = 0; i < ld * head_dim; i++) acc[i] = 0.0f;
 
-    for (int32_t j0 = j_base; j0 < span; j0 += KTILE) {
-        int nk = span - j0 < KTILE ? span - j0 : KTILE;
-        for (int t = 0; t < KTILE; t++) {
-            if (t < nk) widen_row(type, kf + t * head_dim, cache_row(type, k, j0 + t, kv_stride), head_dim);
-            else for (int32_t d = 0; d < head_dim; d++) kf[t * head_dim + d] = 0.0f;
+    for (int32_t c0 = j_base - j_base % TLM_ATTN_CHUNK; c0 < span; c0 += TLM_ATTN_CHUNK) {
+        int32_t a = c0 > j_base ? c0 : j_base;
+        int32_t b = span - c0 < TLM_ATTN_CHUNK ? span : c0 + TLM_ATTN_CHUNK;
+        for (int32_t j0 = a; j0 < b; j0 += KTILE) {
+            int nk = b - j0 < KTILE ? b - j0 : KTILE;
+            for (int t = 0; t < KTILE; t++) {
+                if (t < nk) widen_row(type, kf + t * head_dim, cache_row(type, k, j0 + t, kv_stride), head_dim);
+                else for (int32_t d = 0; d < head_dim; d++) kf[t * head_dim + d] = 0.0f;
+            }
+            float *st = s + (int64_t)(j0 - a) * ld;
+            for (int c0q = 0; c0q < nv; c0q += QPASS) {
+                if (nv - c0q >= 2) score_tile(2, st, ld, qt, c0q, kf, head_dim, nk, scale);
+                else score_tile(1, st, ld, qt, c0q, kf, head_dim, nk, scale);
+            }
         }
-        float *st = s + (int64_t)(j0 - j_base) * ld;
-        for (int c0 = 0; c0 < nv; c0 += QPASS) {
-            if (nv - c0 >= 2) score_tile(2, st, ld, qt, c0, kf, head_dim, nk, scale);
-            else score_tile(1, st, ld, qt, c0, kf, head_dim, nk, scale);
+        softmax_chunk(s, ld, nv, lo, hi, nq, a, b, mx, sum, alpha);
+
+        for (int64_t d = 0; d < head_dim; d += 16) {
+            int64_t left = head_dim - d;
+            int nvec = left > 8 ? 2 : 1;
+            int tail = (int)(left >= 16 ? 8 : left > 8 ? left - 8 : left);
+            for (int i0 = 0; i0 < nq; i0 += PROWS) {
+                int nr = nq - i0 < PROWS ? nq - i0 : PROWS;
+                int32_t j0 = lo[i0], j1 = hi[i0]; /* the keys this group sees, within the chunk */
+                for (int r = 1; r < nr; r++) {
+                    j0 = lo[i0 + r] < j0 ? lo[i0 + r] : j0;
+                    j1 = hi[i0 + r] > j1 ? hi[i0 + r] : j1;
+                }
+                j0 = j0 > a ? j0 : a;
+                j1 = j1 < b ? j1 : b;
+                j1 = j1 > j0 ? j1 : j0;
+                if (nvec == 2) weigh_tile(type, 2, acc, head_dim, i0, nr, d, tail, v, kv_stride, a, j0, j1, s, ld, alpha);
+                else weigh_tile(type, 1, acc, head_dim, i0, nr, d, tail, v, kv_stride, a, j0, j1, s, ld, alpha);
+            }
         }
     }
-    softmax_lanes(s, ld, nv, lo, hi, nq, j_base, span, inv);
-
-    for (int64_t d = 0; d < head_dim; d += 16) {
-        int64_t left = head_dim - d;
-        int nvec = left > 8 ? 2 : 1;
-        int tail = (int)(left >= 16 ? 8 : left > 8 ? left - 8 : left);
-        for (int i0 = 0; i0 < nq; i0 += PROWS) {
-            int nr = nq - i0 < PROWS ? nq - i0 : PROWS;
-            int32_t j0 = lo[i0], j1 = hi[i0];
-            for (int r = 1; r < nr; r++) {
-                j0 = lo[i0 + r] < j0 ? lo[i0 + r] : j0;
-                j1 = hi[i0 + r] > j1 ? hi[i0 + r] : j1;
-            }
-            if (nvec == 2) weigh_tile(type, 2, out, i0, nr, d, tail, v, kv_stride, j_base, j0, j1, s, ld, inv);
-            else weigh_tile(type, 1, out, i0, nr, d, tail, v, kv_stride, j_base, j0, j1, s, ld, inv);
-        }
+    for (int i = 0; i < nq; i++) {
+        __m256 iv = _mm256_set1_ps(1.0f / sum[i]);
+        const float *row = acc + (int64_t)i * head_dim;
+        int32_t d = 0;
+        for (; d + 8 <= head_dim; d += 8) _mm256_storeu_ps(out[i] + d, _mm256_mul_ps(_mm256_loadu_ps(row + d), iv));
+        if (d < head_dim) store_tail(out[i] + d, _mm256_mul_ps(load_tail(row + d, head_dim - d), iv), head_dim - d);
     }
 }
 

@@ -39,16 +39,19 @@ typedef void (*tlm_attn_fn)(float *out, const float *q, const void *k, const voi
 /* Attention of nq <= TLM_ATTN_ROWS queries that share one KV head (a GQA group's heads, for
  * several tokens): query i (q[i], head_dim floats) sees key and value rows [lo[i], hi[i])
  * (lo < hi; row j at k / v + j * kv_stride elements) and writes out[i]. scratch holds
- * tlm_attn_rows_scratch(max hi - min lo, head_dim) floats. Same math as attn_head. */
-enum { TLM_ATTN_ROWS = 64 };
+ * tlm_attn_rows_scratch(max hi - min lo, head_dim) floats. Same math as attn_head, with the
+ * softmax taken online over chunks of TLM_ATTN_CHUNK keys. */
+enum { TLM_ATTN_ROWS = 64, TLM_ATTN_CHUNK = 128 };
 typedef void (*tlm_attn_rows_fn)(float *const *out, const float *const *q, int32_t nq,
                                  const int32_t *lo, const int32_t *hi, const void *k,
                                  const void *v, int64_t kv_stride, int32_t head_dim, float scale,
                                  float *scratch);
 
+/* Floats of scratch for attn_rows and for attn_head over n_span keys (its scores). */
 static inline int64_t tlm_attn_rows_scratch(int64_t n_span, int32_t head_dim)
 {
-    return (int64_t)TLM_ATTN_ROWS * (n_span + head_dim + 1) + 4 * (int64_t)head_dim;
+    return n_span + (int64_t)TLM_ATTN_ROWS * (2 * (int64_t)head_dim + TLM_ATTN_CHUNK + 3) +
+           8 * (int64_t)head_dim;
 }
 
 /* Bytes of n elements of a KV cache of `type`: F32, F16, or Q8_0 (n a multiple of 32; each
