@@ -113,7 +113,8 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
     int32_t per_block = group <= TLM_ATTN_ROWS ? TLM_ATTN_ROWS / group : 0;
     int32_t n_blocks = per_block ? (n + per_block - 1) / per_block : 0;
     if (attn_rows && per_block && (int64_t)n_blocks * c->n_kv_heads >= ctx->n_threads) {
-#pragma omp parallel for collapse(2) schedule(static) num_threads(ctx->n_threads)
+        /* round robin: a causal block costs more the later it is */
+#pragma omp parallel for collapse(2) schedule(static, 1) num_threads(ctx->n_threads)
         for (int b = 0; b < n_blocks; b++) {
             for (int g = 0; g < c->n_kv_heads; g++) {
                 const float *qr[TLM_ATTN_ROWS];
@@ -135,7 +136,7 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
         }
     } else {
         tlm_attn_fn attn_head = ctx->k->attn_head[kt];
-#pragma omp parallel for collapse(2) schedule(static) num_threads(ctx->n_threads)
+#pragma omp parallel for collapse(2) schedule(static, 1) num_threads(ctx->n_threads)
         for (int t = 0; t < n; t++) {
             for (int h = 0; h < c->n_heads; h++) {
                 int32_t first = ctx->first_cell[t];
