@@ -12,8 +12,8 @@
 enum {
     QVECS = TLM_ATTN_ROWS / 8, /* query vectors per block */
     QPASS = 2,                 /* query vectors per pass over the head's dimensions */
-    KTILE = 4,                 /* keys per pass: KTILE x QPASS accumulators */
-    PROWS = 4,                 /* queries per pass over the values: PROWS x 2 accumulators */
+    KTILE = 6,                 /* keys per pass: KTILE x QPASS accumulators */
+    PROWS = 6,                 /* queries per pass over the values: PROWS x 2 accumulators */
 };
 
 /* out[0, n) = a cache row's first n elements as float. */
@@ -53,12 +53,11 @@ TLM_INLINE void weigh_tile(int type, int nvec, float *acc_rows, int32_t head_dim
                            int32_t j0, int32_t j1, const float *p, int64_t ld, const float *alpha)
 {
     __m256 acc[PROWS][2];
-    for (int r = 0; r < PROWS; r++) {
+    for (int r = 0; r < nr; r++) {
         const float *row = acc_rows + (int64_t)(i0 + r) * head_dim + d;
-        __m256 al = _mm256_set1_ps(r < nr ? alpha[i0 + r] : 0.0f);
+        __m256 al = _mm256_set1_ps(alpha[i0 + r]);
         for (int c = 0; c < nvec; c++) {
-            if (r >= nr) acc[r][c] = _mm256_setzero_ps();
-            else if (c == nvec - 1 && tail < 8) acc[r][c] = _mm256_mul_ps(load_tail(row + 8 * c, tail), al);
+            if (c == nvec - 1 && tail < 8) acc[r][c] = _mm256_mul_ps(load_tail(row + 8 * c, tail), al);
             else acc[r][c] = _mm256_mul_ps(_mm256_loadu_ps(row + 8 * c), al);
         }
     }
@@ -69,8 +68,7 @@ TLM_INLINE void weigh_tile(int type, int nvec, float *acc_rows, int32_t head_dim
             vv[c] = c == nvec - 1 && tail < 8 ? load_kv_tail(type, vj, d + 8 * c, tail)
                                               : load_kv(type, vj, d + 8 * c);
         const float *pj = p + (int64_t)(j - a) * ld + i0;
-        for (int r = 0; r < PROWS; r++) {
-            if (r >= nr) break;
+        for (int r = 0; r < nr; r++) {
             __m256 pb = _mm256_broadcast_ss(pj + r);
             for (int c = 0; c < nvec; c++) acc[r][c] = _mm256_fmadd_ps(pb, vv[c], acc[r][c]);
         }
@@ -184,8 +182,17 @@ TLM_INLINE void attn_rows(int type, float *const *out, const float *const *q, in
                 j0 = j0 > a ? j0 : a;
                 j1 = j1 < b ? j1 : b;
                 j1 = j1 > j0 ? j1 : j0;
-                if (nvec == 2) weigh_tile(type, 2, acc, head_dim, i0, nr, d, tail, v, kv_stride, a, j0, j1, s, ld, alpha);
-                else weigh_tile(type, 1, acc, head_dim, i0, nr, d, tail, v, kv_stride, a, j0, j1, s, ld, alpha);
+                /* a full group with its shape constant (accumulators in registers), else one
+                 * query at a time */
+#define WEIGH(W, R, I) weigh_tile(type, W, acc, head_dim, I, R, d, tail, v, kv_stride, a, j0, j1, s, ld, alpha)
+                if (nr == PROWS && nvec == 2) WEIGH(2, PROWS, i0);
+                else if (nr == PROWS) WEIGH(1, PROWS, i0);
+                else
+                    for (int r = 0; r < nr; r++) {
+                        if (nvec == 2) WEIGH(2, 1, i0 + r);
+                        else WEIGH(1, 1, i0 + r);
+                    }
+#undef WEIGH
             }
         }
     }
