@@ -23,13 +23,16 @@ enum {
     KAHEAD = 16,                /* keys prefetched ahead of the scores */
 };
 
-/* Pulls row j of a cache (head_dim elements of `type`) towards the core. */
+/* Pulls row j of a cache (head_dim elements of `type`) into L1 (l1) or L2. */
 TLM_INLINE void prefetch_row(int type, const void *base, int64_t j, int64_t stride, int32_t head_dim,
-                             int hint)
+                             bool l1)
 {
     const char *row = cache_row(type, base, j, stride);
     int64_t bytes = (int64_t)tlm_kv_bytes(type, (uint64_t)head_dim);
-    for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(row + o, hint);
+    for (int64_t o = 0; o < bytes; o += 64) {
+        if (l1) _mm_prefetch(row + o, _MM_HINT_T0);
+        else _mm_prefetch(row + o, _MM_HINT_T1);
+    }
 }
 
 /* out[0, n) = a cache row's first n elements as float (cache_row, load_cache: simd_avx512.h) */
@@ -213,8 +216,8 @@ TLM_INLINE void attn_rows(int type, float *const *out, const float *const *q, in
             /* rows are a KV width apart, too far for the hardware prefetcher: keys a few
              * tiles ahead, and this chunk's values for the pass after the softmax */
             for (int t = 0; t < nk; t++) {
-                if (j0 + t + KAHEAD < span) prefetch_row(type, k, j0 + t + KAHEAD, kv_stride, head_dim, _MM_HINT_T0);
-                prefetch_row(type, v, j0 + t, kv_stride, head_dim, _MM_HINT_T1);
+                if (j0 + t + KAHEAD < span) prefetch_row(type, k, j0 + t + KAHEAD, kv_stride, head_dim, true);
+                prefetch_row(type, v, j0 + t, kv_stride, head_dim, false);
             }
             for (int t = 0; t < KTILE; t++) {
                 if (t < nk) widen_row(type, kf + t * head_dim, cache_row(type, k, j0 + t, kv_stride), head_dim);
