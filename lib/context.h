@@ -82,11 +82,28 @@ void tlm_store_kv(tlm_type type, void *dst, const float *src, int64_t n);
 /* Recomputes ctx->inv_freq from the config and the RoPE state (factor set, NTK alpha). */
 void tlm_context_rope_freqs(tlm_context *ctx);
 
-/* Bytes of one K (or V) row of the cache. */
+/* Bytes of one cell's K (or V) row over all KV heads. */
 static inline size_t tlm_context_row_bytes(const tlm_context *ctx)
 {
     uint64_t kv_dim = (uint64_t)ctx->m->cfg.n_kv_heads * (uint64_t)ctx->m->cfg.head_dim;
     return (size_t)tlm_kv_bytes(ctx->kv_type, kv_dim);
+}
+
+/* The cache is head-major: in each layer every KV head keeps its n_cells rows back to back,
+ * so attention reads a head's keys and values as one stream (cell-major rows a KV width
+ * apart cost one page, TLB entry and prefetch stream per key). Bytes of one head's row: */
+static inline size_t tlm_context_head_bytes(const tlm_context *ctx)
+{
+    return (size_t)tlm_kv_bytes(ctx->kv_type, (uint64_t)ctx->m->cfg.head_dim);
+}
+
+/* Cell c of KV head g in layer a of the K or V cache at base. */
+static inline uint8_t *tlm_kv_cell(const tlm_context *ctx, void *base, int32_t a, int32_t g,
+                                   int32_t c)
+{
+    size_t head = tlm_context_head_bytes(ctx), run = head * (size_t)ctx->n_cells;
+    size_t g_all = (size_t)a * (size_t)ctx->m->cfg.n_kv_heads + (size_t)g;
+    return (uint8_t *)base + g_all * run + (size_t)c * head;
 }
 
 /* Fingerprint of a model (config and a sample of every weight's bytes) for saved caches. */

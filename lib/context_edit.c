@@ -77,14 +77,14 @@ static bool window_complete(tlm_context *ctx, int32_t new_past, int32_t p0, int3
 /* Drops cells [i0, i1) in every layer, moving the later ones down. */
 static void drop_cells(tlm_context *ctx, int32_t i0, int32_t i1)
 {
-    size_t row = tlm_context_row_bytes(ctx), layer = row * (size_t)ctx->n_cells;
-    size_t tail = (size_t)(ctx->n_used - i1);
-    for (int32_t a = 0; a < tlm_config_n_apply(&ctx->m->cfg); a++) {
-        uint8_t *k = (uint8_t *)ctx->k_cache + (size_t)a * layer;
-        uint8_t *v = (uint8_t *)ctx->v_cache + (size_t)a * layer;
-        memmove(k + (size_t)i0 * row, k + (size_t)i1 * row, tail * row);
-        memmove(v + (size_t)i0 * row, v + (size_t)i1 * row, tail * row);
-    }
+    size_t head = tlm_context_head_bytes(ctx), tail = (size_t)(ctx->n_used - i1);
+    for (int32_t a = 0; a < tlm_config_n_apply(&ctx->m->cfg); a++)
+        for (int32_t g = 0; g < ctx->m->cfg.n_kv_heads; g++) {
+            memmove(tlm_kv_cell(ctx, ctx->k_cache, a, g, i0), tlm_kv_cell(ctx, ctx->k_cache, a, g, i1),
+                    tail * head);
+            memmove(tlm_kv_cell(ctx, ctx->v_cache, a, g, i0), tlm_kv_cell(ctx, ctx->v_cache, a, g, i1),
+                    tail * head);
+        }
     memmove(ctx->cell_pos + i0, ctx->cell_pos + i1, tail * sizeof(int32_t));
     ctx->n_used -= i1 - i0;
 }
@@ -112,7 +112,6 @@ static void rotate_cells(tlm_context *ctx, int32_t i0, int32_t i1, int32_t delta
     const tlm_config *c = &ctx->m->cfg;
     int32_t half = c->rope_dim / 2, n_apply = tlm_config_n_apply(c);
     int64_t kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
-    size_t row = tlm_context_row_bytes(ctx), layer = row * (size_t)ctx->n_cells;
     tlm_type kt = ctx->kv_type;
     bool f32 = kt == TLM_TYPE_F32;
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads)
@@ -126,13 +125,14 @@ static void rotate_cells(tlm_context *ctx, int32_t i0, int32_t i1, int32_t delta
             cs[j] = (float)cos(d);
             sn[j] = (float)sin(d);
         }
-        for (int32_t a = 0; a < n_apply; a++) {
-            uint8_t *k = (uint8_t *)ctx->k_cache + (size_t)a * layer + (size_t)i * row;
-            float *x = f32 ? (float *)k : buf;
-            if (!f32) ctx->k->to_f32[kt](x, k, kv_dim);
-            ctx->k->rope(x, c->n_kv_heads, c->head_dim, c->rope_dim, cs, sn, c->rope_neox);
-            if (!f32) tlm_store_kv(kt, k, x, kv_dim); /* Q8_0: requantized, one rounding */
-        }
+        for (int32_t a = 0; a < n_apply; a++)
+            for (int32_t g = 0; g < c->n_kv_heads; g++) {
+                uint8_t *k = tlm_kv_cell(ctx, ctx->k_cache, a, g, i);
+                float *x = f32 ? (float *)k : buf;
+                if (!f32) ctx->k->to_f32[kt](x, k, c->head_dim);
+                ctx->k->rope(x, 1, c->head_dim, c->rope_dim, cs, sn, c->rope_neox);
+                if (!f32) tlm_store_kv(kt, k, x, c->head_dim); /* Q8_0: requantized, one rounding */
+            }
     }
 }
 

@@ -1,13 +1,14 @@
 /* context_file.c - a context's state as a file (the prompt cache): the KV cells, the token
  * history, the last logits and the RoPE state, with a fingerprint of the model they belong to.
  *
- * Layout (little-endian), version 1:
+ * Layout (little-endian), version 2:
  *   header: "TLMCACHE", u32 version, u32 header bytes (104), u64 model fingerprint,
  *           char arch[32], i32 n_apply, n_kv_heads, head_dim, vocab, rope_dim,
  *           u32 kv_type, u32 long_factors, f32 ntk_alpha, u32 has_logits,
  *           i32 n_ctx (of the saver, informational), n_past, n_used
  *   i32 tokens[n_past], i32 cell_pos[n_used], f32 logits[vocab] if has_logits,
- *   K rows [n_apply][n_used][kv_dim] then V rows alike, elements of kv_type.
+ *   K rows [n_apply][n_kv_heads][n_used][head_dim] then V rows alike, elements of kv_type
+ *   (the cache's own head-major order; version 1 had [n_apply][n_used][kv_dim]).
  * Loading checks every count against the model, the context and the file's size. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 #include "checked.h"
 #include "context.h"
 
-enum { VERSION = 1, HEADER_BYTES = 104 };
+enum { VERSION = 2, HEADER_BYTES = 104 };
 static const char MAGIC[8] = {'T', 'L', 'M', 'C', 'A', 'C', 'H', 'E'};
 
 /* ---- fingerprint ------------------------------------------------------------------------- */
@@ -140,15 +141,17 @@ tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tlm_error 
         return tlm_fail(err, TLM_ERR_ARG, "%s: path too long", path);
     FILE *fp = fopen(tmp, "wb");
     if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot create", tmp);
-    size_t row = tlm_context_row_bytes(ctx), layer = row * (size_t)ctx->n_cells;
+    size_t row = tlm_context_head_bytes(ctx);
     bool ok = fwrite(head, 1, sizeof head, fp) == sizeof head &&
               fwrite(ctx->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
               fwrite(ctx->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
               (!h.has_logits || fwrite(ctx->logits, 4, (size_t)h.vocab, fp) == (size_t)h.vocab);
     for (int pass = 0; pass < 2 && ok; pass++) {
-        const uint8_t *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
+        void *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
         for (int32_t a = 0; a < h.n_apply && ok; a++) /* the cells in use are contiguous */
-            ok = fwrite(base + (size_t)a * layer, row, (size_t)h.n_used, fp) == (size_t)h.n_used;
+            for (int32_t g = 0; g < h.n_kv_heads && ok; g++)
+                ok = fwrite(tlm_kv_cell(ctx, base, a, g, 0), row, (size_t)h.n_used, fp) ==
+                     (size_t)h.n_used;
     }
     if (fclose(fp) != 0) ok = false;
     if (!ok || rename(tmp, path) != 0) {
@@ -251,14 +254,16 @@ tlm_status tlm_context_load(tlm_context *ctx, const char *path, tlm_error *err)
         fclose(fp);
         return st;
     }
-    size_t row = tlm_context_row_bytes(ctx), layer = row * (size_t)ctx->n_cells;
+    size_t row = tlm_context_head_bytes(ctx);
     bool ok = fread(ctx->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
               fread(ctx->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
               (!h.has_logits || fread(ctx->logits, 4, (size_t)h.vocab, fp) == (size_t)h.vocab);
     for (int pass = 0; pass < 2 && ok; pass++) {
-        uint8_t *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
+        void *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
         for (int32_t a = 0; a < h.n_apply && ok; a++)
-            ok = fread(base + (size_t)a * layer, row, (size_t)h.n_used, fp) == (size_t)h.n_used;
+            for (int32_t g = 0; g < h.n_kv_heads && ok; g++)
+                ok = fread(tlm_kv_cell(ctx, base, a, g, 0), row, (size_t)h.n_used, fp) ==
+                     (size_t)h.n_used;
     }
     fclose(fp);
     ctx->n_past = h.n_past;

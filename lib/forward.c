@@ -92,16 +92,14 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
     project(ctx, &blk->qkv, ctx->xb, c->dim, n, ctx->qkv, ld);
 
     tlm_type kt = ctx->kv_type;
-    size_t row = tlm_context_row_bytes(ctx), head = tlm_kv_bytes(kt, (uint64_t)hd);
-    uint8_t *kc = (uint8_t *)ctx->k_cache + (size_t)a * (size_t)ctx->n_cells * row;
-    uint8_t *vc = (uint8_t *)ctx->v_cache + (size_t)a * (size_t)ctx->n_cells * row;
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
     for (int t = 0; t < n; t++) {
         float *q = ctx->qkv + t * ld, *k = q + q_dim, *v = k + kv_dim;
         position_qk(ctx, blk, q, k, t);
-        size_t at = (size_t)(c0 + t) * row;
-        tlm_store_kv(kt, kc + at, k, kv_dim);
-        tlm_store_kv(kt, vc + at, v, kv_dim);
+        for (int g = 0; g < c->n_kv_heads; g++) { /* head-major cache: tlm_kv_cell */
+            tlm_store_kv(kt, tlm_kv_cell(ctx, ctx->k_cache, a, g, c0 + t), k + g * hd, hd);
+            tlm_store_kv(kt, tlm_kv_cell(ctx, ctx->v_cache, a, g, c0 + t), v + g * hd, hd);
+        }
     }
     int32_t group = c->n_heads / c->n_kv_heads; /* query heads per kv head */
     float scale = 1.0f / sqrtf((float)hd);
@@ -109,7 +107,8 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
     tlm_attn_rows_fn attn_rows = ctx->k->attn_rows[kt];
     /* Blocks of whole GQA groups for several tokens share each key and value load; when
      * they would leave threads idle (one token, few kv heads) or the kernel is missing,
-     * one query at a time. */
+     * one query at a time. (Decode takes blocks too when it can: a query's result is then
+     * the same bits in any batch.) */
     int32_t per_block = group <= TLM_ATTN_ROWS ? TLM_ATTN_ROWS / group : 0;
     int32_t n_blocks = per_block ? (n + per_block - 1) / per_block : 0;
     if (attn_rows && per_block && (int64_t)n_blocks * c->n_kv_heads >= ctx->n_threads) {
@@ -129,8 +128,8 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
                         lo[nq] = ctx->first_cell[t] - base;
                         hi[nq] = c0 + t + 1 - base;
                     }
-                size_t off = (size_t)base * row + (size_t)g * head;
-                attn_rows(orow, qr, nq, lo, hi, kc + off, vc + off, kv_dim, (int32_t)hd, scale,
+                attn_rows(orow, qr, nq, lo, hi, tlm_kv_cell(ctx, ctx->k_cache, a, g, base),
+                          tlm_kv_cell(ctx, ctx->v_cache, a, g, base), hd, (int32_t)hd, scale,
                           ctx->scores + omp_get_thread_num() * scratch);
             }
         }
@@ -140,9 +139,10 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
         for (int t = 0; t < n; t++) {
             for (int h = 0; h < c->n_heads; h++) {
                 int32_t first = ctx->first_cell[t];
-                size_t off = (size_t)first * row + (size_t)(h / group) * head;
-                attn_head(ctx->att + t * q_dim + h * hd, ctx->qkv + t * ld + h * hd, kc + off,
-                          vc + off, kv_dim, c0 + t - first + 1, (int32_t)hd, scale,
+                attn_head(ctx->att + t * q_dim + h * hd, ctx->qkv + t * ld + h * hd,
+                          tlm_kv_cell(ctx, ctx->k_cache, a, h / group, first),
+                          tlm_kv_cell(ctx, ctx->v_cache, a, h / group, first), hd,
+                          c0 + t - first + 1, (int32_t)hd, scale,
                           ctx->scores + omp_get_thread_num() * scratch);
             }
         }

@@ -157,7 +157,7 @@ static void test_save_load(const tlm_model *m, const tlm_model *other, const int
     /* header fields: magic 0, version 8, n_past at 96, n_used at 100 */
     struct { size_t at; int32_t value; tlm_status want; const char *what; } lies[] = {
         {0, 0x4e4f4e, TLM_ERR_FORMAT, "bad magic"},
-        {8, 2, TLM_ERR_FORMAT, "future version"},
+        {8, 3, TLM_ERR_FORMAT, "future version"},
         {96, 41, TLM_ERR_FORMAT, "n_past lies (file size disagrees)"},
         {100, 41, TLM_ERR_FORMAT, "n_used > n_past"},
         {96, -1, TLM_ERR_FORMAT, "negative n_past"},
