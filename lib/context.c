@@ -310,23 +310,13 @@ static float ntk_alpha_for(int32_t L, int32_t seq_length)
 /* ---- evaluation -------------------------------------------------------------------------- */
 
 /* With a window cache: drops the cells no query at n_past or later can see, when n more do
- * not fit. One memmove per layer and head keeps the rest contiguous and in order. */
+ * not fit. */
 static void make_room(tlm_context *ctx, int32_t n)
 {
     if (ctx->n_used + n <= ctx->n_cells) return;
     int32_t lowest = ctx->n_past - ctx->window + 1, f = 0; /* lowest visible position */
     while (f < ctx->n_used && ctx->cell_pos[f] < lowest) f++;
-    int32_t keep = ctx->n_used - f;
-    size_t head = tlm_context_head_bytes(ctx);
-    for (int32_t a = 0; a < tlm_config_n_apply(&ctx->m->cfg); a++)
-        for (int32_t g = 0; g < ctx->m->cfg.n_kv_heads; g++) {
-            memmove(tlm_kv_cell(ctx, ctx->k_cache, a, g, 0), tlm_kv_cell(ctx, ctx->k_cache, a, g, f),
-                    (size_t)keep * head);
-            memmove(tlm_kv_cell(ctx, ctx->v_cache, a, g, 0), tlm_kv_cell(ctx, ctx->v_cache, a, g, f),
-                    (size_t)keep * head);
-        }
-    memmove(ctx->cell_pos, ctx->cell_pos + f, (size_t)keep * sizeof(int32_t));
-    ctx->n_used = keep;
+    tlm_context_drop_cells(ctx, 0, f);
 }
 
 tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int32_t n_tokens,

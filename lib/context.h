@@ -79,6 +79,10 @@ void tlm_blas_project(const tlm_context *ctx, const tlm_proj *p, const float *x,
  * block of 32 (n a multiple of 32). */
 void tlm_store_kv(tlm_type type, void *dst, const float *src, int64_t n);
 
+/* Drops cells [i0, i1) in every layer and head, moving the later ones down in order (one
+ * memmove per layer and head; context_edit.c). */
+void tlm_context_drop_cells(tlm_context *ctx, int32_t i0, int32_t i1);
+
 /* Recomputes ctx->inv_freq from the config and the RoPE state (factor set, NTK alpha). */
 void tlm_context_rope_freqs(tlm_context *ctx);
 

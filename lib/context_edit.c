@@ -74,8 +74,7 @@ static bool window_complete(tlm_context *ctx, int32_t new_past, int32_t p0, int3
     return true;
 }
 
-/* Drops cells [i0, i1) in every layer, moving the later ones down. */
-static void drop_cells(tlm_context *ctx, int32_t i0, int32_t i1)
+void tlm_context_drop_cells(tlm_context *ctx, int32_t i0, int32_t i1)
 {
     size_t head = tlm_context_head_bytes(ctx), tail = (size_t)(ctx->n_used - i1);
     for (int32_t a = 0; a < tlm_config_n_apply(&ctx->m->cfg); a++)
@@ -96,7 +95,7 @@ tlm_status tlm_context_remove(tlm_context *ctx, int32_t p0, int32_t p1)
     if (!range_ok(ctx, p0, &p1, "remove")) return TLM_ERR_ARG;
     int32_t new_past = p1 == ctx->n_past ? p0 : ctx->n_past;
     if (!window_complete(ctx, new_past, p0, p1, 0, true, "remove")) return TLM_ERR_UNSUPPORTED;
-    drop_cells(ctx, cell_at_or_after(ctx, p0), cell_at_or_after(ctx, p1));
+    tlm_context_drop_cells(ctx, cell_at_or_after(ctx, p0), cell_at_or_after(ctx, p1));
     for (int32_t x = p0; x < p1; x++) ctx->tokens[x] = -1;
     ctx->n_past = new_past;
     ctx->has_logits = false;
