@@ -188,6 +188,12 @@ void tlm_matmul_q5_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w
 void tlm_matmul_q6_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                                 const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
                                 int64_t r0, int64_t r1);
+void tlm_matmul_x16_q8_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                    int64_t r0, int64_t r1);
+void tlm_matmul_x16_q4_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                    int64_t r0, int64_t r1);
 
 /* ---- table selection (kernels/dispatch.c) --------------------------------------------- */
 

@@ -110,7 +110,4 @@ static inline uint8_t *tlm_kv_cell(const tlm_context *ctx, void *base, int32_t a
     return (uint8_t *)base + g_all * run + (size_t)c * head;
 }
 
-/* Fingerprint of a model (config and a sample of every weight's bytes) for saved caches. */
-uint64_t tlm_model_fingerprint(const tlm_model *m);
-
 #endif

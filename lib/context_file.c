@@ -119,7 +119,7 @@ static void unpack(const uint8_t in[HEADER_BYTES], header *h, uint32_t *version,
 static header header_of(const tlm_context *ctx)
 {
     const tlm_config *c = &ctx->m->cfg;
-    header h = {.fingerprint = tlm_model_fingerprint(ctx->m), .n_apply = tlm_config_n_apply(c),
+    header h = {.fingerprint = ctx->m->fingerprint, .n_apply = tlm_config_n_apply(c),
                 .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim, .vocab = c->vocab_size,
                 .rope_dim = c->rope_dim, .kv_type = (uint32_t)ctx->kv_type,
                 .long_factors = ctx->long_factors, .ntk_alpha = ctx->ntk_alpha,

@@ -535,7 +535,9 @@ tlm_status gguf_open(const char *path, gguf_file **out, tlm_error *err)
         close(fd);
         return tlm_fail(err, TLM_ERR_IO, "%s: file too large to map", path);
     }
-    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* private and writable: the loader may rewrite weights in place into a kernel's layout
+     * (model_interleave.c), which gives those pages to the process and never touches the file */
+    void *map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);
     if (map == MAP_FAILED) return tlm_fail(err, TLM_ERR_IO, "%s: cannot map: %s", path, strerror(e));

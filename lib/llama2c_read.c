@@ -154,6 +154,6 @@ tlm_status tlm_load_llama2c(tlm_model *m, const char *path, tlm_error *err)
                         "%llu, weights end at %llu)", path,
                         (unsigned long long)(cur.size - cur.at), (unsigned long long)cur.size,
                         (unsigned long long)cur.at);
-    tlm_tensor_source src = {path, false, m, tlm_model_find_own};
+    tlm_tensor_source src = {path, false, m, tlm_model_find_own, false};
     return tlm_model_bind(m, &src, err);
 }

@@ -9,13 +9,18 @@
 #include "kernels.h"
 #include "tensor.h"
 
-/* A weight matrix [rows][cols] (PyTorch [out, in]); row r at data + r * row_bytes. */
+/* A weight matrix [rows][cols] (PyTorch [out, in]); row r at data + r * row_bytes, or, when
+ * x16, in row-interleaved groups of 16 (kernels.h) over the same bytes. */
 typedef struct tlm_matrix {
     tlm_type type;
     int64_t rows, cols;
     uint64_t row_bytes;
     const void *data;
+    bool x16;
 } tlm_matrix;
+
+/* Row r in plain form: a pointer into the matrix, or buf (row_bytes) filled from its group. */
+const void *tlm_matrix_row(const tlm_matrix *w, int64_t r, void *buf);
 
 /* A projection: up to three matrices stacked along the output rows (separate q, k, v or
  * fused qkv; gate and up or fused gate_up), plus an optional float bias over all rows. */
@@ -47,6 +52,7 @@ typedef struct tlm_tensor_source {
     bool hf_names;      /* names follow arch->hf_names instead of GGUF's */
     const void *impl;
     const tlm_tensor *(*find)(const void *impl, const char *name);
+    bool writable;      /* matrices may be rewritten in place (a private mapping) */
 } tlm_tensor_source;
 
 struct tlm_model {
@@ -55,6 +61,8 @@ struct tlm_model {
     tlm_model_info info;
     const tlm_kernels *k;
     bool shape_only;        /* a preset without weight data: plan only, never evaluate */
+    bool keep_rows;         /* weights stay as stored (checking a file): no interleaving */
+    uint64_t fingerprint;   /* tlm_model_fingerprint, taken before any rewriting of weights */
 
     tlm_matrix embed;       /* [vocab][dim] */
     tlm_norm_weights out_norm;
@@ -80,6 +88,14 @@ struct tlm_model *tlm_model_new(void);
  * On failure the model keeps what it allocated; tlm_model_free releases it. */
 tlm_status tlm_model_bind(struct tlm_model *m, const tlm_tensor_source *src, tlm_error *err);
 
+/* Fingerprint of a model (config and a sample of every weight's bytes, as stored in its
+ * file) for saved caches; bind keeps it in m->fingerprint. In lib/context_file.c. */
+uint64_t tlm_model_fingerprint(const struct tlm_model *m);
+
+/* Rewrites the matrices that a kernel reads faster row-interleaved into that layout, in
+ * place (the source must be writable); see model_interleave.c. */
+tlm_status tlm_model_interleave(struct tlm_model *m, int n_threads, tlm_error *err);
+
 /* Fills m->info from the config and the bound weights. */
 void tlm_model_fill_info(struct tlm_model *m);
 
@@ -88,6 +104,9 @@ void *tlm_model_alloc(struct tlm_model *m, size_t bytes);
 
 /* Lookup over m->own_tensors (for sources the model builds itself). */
 const tlm_tensor *tlm_model_find_own(const void *model, const char *name);
+
+/* tlm_model_load; keep_rows leaves every matrix as the file stores it. */
+tlm_status tlm_model_open(const char *path, bool keep_rows, struct tlm_model **out, tlm_error *err);
 
 /* Format readers: each fills m->cfg and m->arch and binds the weights. */
 tlm_status tlm_load_gguf(struct tlm_model *m, const char *path, tlm_error *err);

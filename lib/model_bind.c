@@ -145,7 +145,7 @@ static tlm_status bind_matrix(const binder *b, const tlm_tensor *t, int64_t rows
     if (!tlm_type_row_bytes(t->type, cols, &row_bytes))
         return tlm_fail(b->err, TLM_ERR_FORMAT, "%s: tensor '%s': %ld columns are not whole blocks",
                         b->src->path, t->name, (long)cols);
-    *out = (tlm_matrix){t->type, rows, cols, row_bytes, t->data};
+    *out = (tlm_matrix){t->type, rows, cols, row_bytes, t->data, false};
     return TLM_OK;
 }
 
@@ -346,11 +346,14 @@ tlm_status tlm_model_bind(tlm_model *m, const tlm_tensor_source *src, tlm_error 
         if ((st = bind_block(&b, i, &m->blocks[i]))) return st;
 
     if ((st = bind_norm(&b, R_OUT_NORM, R_OUT_NORM_B, 0, true, &m->out_norm))) return st;
-    if (c->tied_embeddings) {
+    if (c->tied_embeddings)
         m->head = (tlm_proj){.n_parts = 1, .part = {m->embed}, .rows = c->vocab_size};
-        return TLM_OK;
-    }
-    return bind_single(&b, R_OUTPUT, R_OUTPUT_B, 0, c->vocab_size, c->dim, &m->head);
+    else if ((st = bind_single(&b, R_OUTPUT, R_OUTPUT_B, 0, c->vocab_size, c->dim, &m->head)))
+        return st;
+    if (m->shape_only) return TLM_OK; /* no weight bytes to sample or rewrite */
+    m->fingerprint = tlm_model_fingerprint(m);
+    if (!src->writable || m->keep_rows) return TLM_OK;
+    return tlm_model_interleave(m, tlm_default_threads(), err);
 }
 
 void *tlm_model_alloc(tlm_model *m, size_t bytes)

@@ -102,17 +102,14 @@ tlm_model *tlm_model_new(void)
 
 /* The format is told by the path: a directory is Hugging Face, "GGUF" magic is GGUF,
  * anything else is tried as a llama2.c checkpoint. */
-tlm_status tlm_model_load(const char *path, const tlm_model_params *params, tlm_model **out,
-                          tlm_error *err)
+tlm_status tlm_model_open(const char *path, bool keep_rows, tlm_model **out, tlm_error *err)
 {
-    if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load: out is NULL");
     *out = NULL;
-    if (!path) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load: path is NULL");
-    (void)params;
     struct stat sb;
     if (stat(path, &sb) != 0) return tlm_fail(err, TLM_ERR_IO, "%s: no such file or directory", path);
     tlm_model *m = tlm_model_new();
     if (!m) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory");
+    m->keep_rows = keep_rows;
 
     tlm_status st;
     if (S_ISDIR(sb.st_mode)) {
@@ -135,6 +132,16 @@ tlm_status tlm_model_load(const char *path, const tlm_model_params *params, tlm_
     tlm_model_fill_info(m);
     *out = m;
     return TLM_OK;
+}
+
+tlm_status tlm_model_load(const char *path, const tlm_model_params *params, tlm_model **out,
+                          tlm_error *err)
+{
+    if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load: out is NULL");
+    *out = NULL;
+    if (!path) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load: path is NULL");
+    (void)params;
+    return tlm_model_open(path, false, out, err);
 }
 
 const tlm_model_info *tlm_model_get_info(const tlm_model *m) { return m ? &m->info : NULL; }

@@ -372,9 +372,13 @@ static tlm_status write_matrix(saver *s, gguf_writer *w, const plan *t, int inde
     if (chunk > rows) chunk = rows;
     float *fbuf = malloc((size_t)chunk * (size_t)cols * sizeof(float));
     uint8_t *obuf = malloc((size_t)chunk * (size_t)out_rb);
-    if (!fbuf || !obuf) {
+    /* a row of an interleaved matrix is gathered here first; no stored row is longer than
+     * its floats */
+    uint8_t *rbuf = malloc((size_t)chunk * (size_t)cols * sizeof(float));
+    if (!fbuf || !obuf || !rbuf) {
         free(fbuf);
         free(obuf);
+        free(rbuf);
         return tlm_fail(s->err, TLM_ERR_NO_MEMORY, "%s: out of memory for rows of '%s'", s->path,
                         t->name);
     }
@@ -388,7 +392,7 @@ static tlm_status write_matrix(saver *s, gguf_writer *w, const plan *t, int inde
         for (int64_t i = 0; i < n; i++) {
             int64_t local;
             const tlm_matrix *mat = locate(&t->proj, t->row0 + source_row(t, hd, r0 + i), &local);
-            const uint8_t *src = (const uint8_t *)mat->data + (uint64_t)local * mat->row_bytes;
+            const uint8_t *src = tlm_matrix_row(mat, local, rbuf + (uint64_t)i * (uint64_t)cols * 4);
             uint8_t *dst = obuf + (uint64_t)i * out_rb;
             if (mat->type == t->type) {
                 memcpy(dst, src, (size_t)out_rb);
@@ -404,6 +408,7 @@ static tlm_status write_matrix(saver *s, gguf_writer *w, const plan *t, int inde
     }
     free(fbuf);
     free(obuf);
+    free(rbuf);
     return st;
 }
 

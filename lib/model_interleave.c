@@ -1,0 +1,117 @@
+/* model_interleave.c - after binding, rewrites the matrices whose fastest kernel reads rows
+ * interleaved by 16 (kernels.h: x16, Q8_0 and Q4_0 under AVX-512 VNNI) into that layout, in
+ * place: a group takes exactly the bytes its 16 rows took, so nothing is allocated beyond one
+ * group per thread, and the file's private mapping turns into the model's own pages as it is
+ * rewritten (never the file). Decode then streams each group once with plain vector loads.
+ *
+ * A matrix is left as rows when its projection has a part whose rows are not whole groups
+ * (the forward pass hands threads ranges aligned to 16 across the stacked parts), when the
+ * embedding lookup reads it (tied embeddings), or when its bytes overlap another matrix's (a
+ * hostile file may point two tensors at one place; rewriting both would scramble both). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "stb_ds.h"
+
+typedef struct span {
+    uint64_t lo, hi;
+    tlm_matrix *w; /* NULL: read as rows whatever happens (the embedding) */
+} span;
+
+static uint64_t bytes_of(const tlm_matrix *w) { return w->row_bytes * (uint64_t)w->rows; }
+
+static span span_of(tlm_matrix *w)
+{
+    uint64_t lo = (uint64_t)(uintptr_t)w->data;
+    return (span){lo, lo + bytes_of(w), w};
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static bool proj_takes_x16(const tlm_kernels *k, const tlm_proj *p)
+{
+    for (int i = 0; i < p->n_parts; i++)
+        if (p->part[i].rows % TLM_X16_ROWS) return false;
+    for (int i = 0; i < p->n_parts; i++)
+        if (tlm_x16_type(p->part[i].type) && k->matmul_x16[p->part[i].type]) return true;
+    return false;
+}
+
+static void add_proj(span **spans, const tlm_kernels *k, tlm_proj *p)
+{
+    bool whole = proj_takes_x16(k, p);
+    for (int i = 0; i < p->n_parts; i++) {
+        tlm_matrix *w = &p->part[i];
+        span s = span_of(w);
+        if (!whole || !tlm_x16_type(w->type) || !k->matmul_x16[w->type]) s.w = NULL;
+        arrput(*spans, s);
+    }
+}
+
+/* Groups of w rewritten in place, a group per step of each thread. */
+static tlm_status interleave(tlm_matrix *w, int n_threads, tlm_error *err)
+{
+    const uint64_t group_bytes = TLM_X16_ROWS * w->row_bytes;
+    const int64_t n_groups = w->rows / TLM_X16_ROWS;
+    bool ok = true;
+#pragma omp parallel num_threads(n_threads)
+    {
+        void *tmp = malloc(group_bytes);
+#pragma omp atomic update
+        ok &= tmp != NULL;
+#pragma omp barrier
+        if (ok) {
+#pragma omp for schedule(static)
+            for (int64_t g = 0; g < n_groups; g++) {
+                uint8_t *at = (uint8_t *)w->data + (uint64_t)g * group_bytes;
+                memcpy(tmp, at, group_bytes);
+                tlm_x16_group(w->type, at, tmp, w->row_bytes);
+            }
+        }
+        free(tmp);
+    }
+    if (!ok) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory interleaving weights");
+    w->x16 = true;
+    return TLM_OK;
+}
+
+tlm_status tlm_model_interleave(tlm_model *m, int n_threads, tlm_error *err)
+{
+    span *spans = NULL;
+    arrput(spans, ((span){(uint64_t)(uintptr_t)m->embed.data,
+                          (uint64_t)(uintptr_t)m->embed.data + bytes_of(&m->embed), NULL}));
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        tlm_block *b = &m->blocks[l];
+        add_proj(&spans, m->k, &b->qkv);
+        add_proj(&spans, m->k, &b->out);
+        add_proj(&spans, m->k, &b->gate_up);
+        add_proj(&spans, m->k, &b->down);
+    }
+    add_proj(&spans, m->k, &m->head);
+    const ptrdiff_t n = arrlen(spans);
+    qsort(spans, (size_t)n, sizeof *spans, by_start);
+    tlm_status st = TLM_OK;
+    uint64_t reach = 0; /* end of the furthest span before i */
+    for (ptrdiff_t i = 0; i < n && st == TLM_OK; i++) {
+        bool alone = spans[i].lo >= reach && (i + 1 == n || spans[i + 1].lo >= spans[i].hi);
+        if (spans[i].hi > reach) reach = spans[i].hi;
+        if (alone && spans[i].w && spans[i].hi > spans[i].lo)
+            st = interleave(spans[i].w, n_threads, err);
+    }
+    arrfree(spans);
+    return st;
+}
+
+const void *tlm_matrix_row(const tlm_matrix *w, int64_t r, void *buf)
+{
+    const uint8_t *d = w->data;
+    if (!w->x16) return d + (uint64_t)r * w->row_bytes;
+    const uint8_t *group = d + (uint64_t)(r - r % TLM_X16_ROWS) * w->row_bytes;
+    tlm_x16_row(w->type, buf, group, w->row_bytes, (int)(r % TLM_X16_ROWS));
+    return buf;
+}
