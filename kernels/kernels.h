@@ -67,7 +67,7 @@ typedef struct tlm_kernels {
     tlm_matmul_fn matmul[TLM_TYPE_SLOTS]; /* NULL: type not supported */
     /* The same products on a matrix stored row-interleaved (below); NULL where this ISA has
      * no such kernel, and the loader then keeps the rows as they are. */
-    tlm_matmul_fn matmul_x16[TLM_TYPE_SLOTS];
+    tlm_matmul_fn matmul_il[TLM_TYPE_SLOTS];
     tlm_to_f32_fn to_f32[TLM_TYPE_SLOTS]; /* NULL: type not supported */
 
     float (*dot_f32)(const float *a, const float *b, int64_t n);
@@ -99,21 +99,29 @@ typedef struct tlm_kernels {
                  const float *cos, const float *sin, bool neox);
 } tlm_kernels;
 
-/* Row-interleaved ("x16") layout of a Q8_0 or Q4_0 matrix whose row count is a multiple of
- * 16: each group of 16 rows takes the bytes the 16 rows took (group g at row 16g's place),
- * block column by block column. For block u of the group, 16 x (block bytes):
- *   16 f16 scales, row r's at byte 2r;
- *   then the level bytes in pieces of 64: piece k holds level bytes 4k .. 4k + 3 of every
- *   row, row r's at byte 4r (4 pieces for Q4_0, 8 for Q8_0).
- * A vector load then brings 4 level bytes of each of 16 rows in 32-bit lane order, the form
- * vpdpbusd takes, with no transposes; rows are read as one sequential stream. A matmul_x16
- * slot has the matmul contract (w_row_bytes is still the plain row's size). */
-enum { TLM_X16_ROWS = 16 };
-bool tlm_x16_type(int type); /* Q8_0 or Q4_0 */
-/* 16 plain rows of row_bytes each at `rows` into one group (they must not overlap). */
-void tlm_x16_group(int type, void *group, const void *rows, uint64_t row_bytes);
-/* Row r (< 16) of a group back in plain form: row_bytes at `row`. */
-void tlm_x16_row(int type, void *row, const void *group, uint64_t row_bytes, int r);
+/* Row-interleaved ("il") layouts: a matrix whose rows come in whole groups (and, for the
+ * float types, whose rows are whole steps of 16 elements) may be stored with each group's
+ * rows woven together, in the bytes the rows took (group g at row g * group's place), so
+ * that a kernel reads several rows as one sequential stream:
+ *   Q8_0, Q4_0  groups of 16 rows, block column by block column. For block u, 16 x (block
+ *               bytes): the 16 f16 scales (row r's at byte 2r), then the level bytes in
+ *               pieces of 64: piece k holds level bytes 4k .. 4k + 3 of every row, row r's at
+ *               byte 4r (4 pieces for Q4_0, 8 for Q8_0). A vector load brings 4 level bytes
+ *               of each of 16 rows in 32-bit lane order, the form vpdpbusd takes.
+ *   F16, BF16   groups of 4 rows, in steps of 16 elements: elements 16s .. 16s + 15 of
+ *               rows 0, 1, 2, 3, then step s + 1. Decode keeps 4 rows' sums going at once
+ *               from one stream; each row's sums are taken in the same order as from rows.
+ *               (F32 stays in rows: its prefill tiles measured 10-20% slower on groups.)
+ * A matmul_il slot has the matmul contract on such a matrix (w_row_bytes is still the plain
+ * row's size) and gives the bits its ISA's matmul slot gives on the rows. */
+enum { TLM_IL_STEP = 16 }; /* elements per step of the float layouts */
+int tlm_il_rows(int type); /* rows per group; 0: the type has no interleaved layout */
+/* Whether a rows x cols matrix of `type` can be interleaved. */
+bool tlm_il_fits(int type, int64_t rows, int64_t cols);
+/* One group's rows (row_bytes each, at `rows`) into `group` (they must not overlap). */
+void tlm_il_group(int type, void *group, const void *rows, uint64_t row_bytes);
+/* Row r of a group back in plain form: row_bytes at `row`. */
+void tlm_il_row(int type, void *row, const void *group, uint64_t row_bytes, int r);
 
 /* The table for this CPU (filled on first call; thread-safe). Never NULL. */
 const tlm_kernels *tlm_kernels_get(void);

@@ -69,6 +69,12 @@ void tlm_matmul_f16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_by
 void tlm_matmul_bf16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                           const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
                           int64_t r1);
+void tlm_matmul_il_f16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                          int64_t r1);
+void tlm_matmul_il_bf16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                          int64_t r1);
 
 void tlm_to_f32_f16_avx2(float *out, const void *src, int64_t n);
 void tlm_to_f32_bf16_avx2(float *out, const void *src, int64_t n);
@@ -89,6 +95,12 @@ void tlm_matmul_q5_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_b
 void tlm_matmul_q6_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                           const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
                           int64_t r1);
+void tlm_matmul_il_q8_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                              int64_t r1);
+void tlm_matmul_il_q4_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                              int64_t r1);
 
 void tlm_to_f32_q8_0_avx2(float *out, const void *src, int64_t n);
 void tlm_to_f32_q4_0_avx2(float *out, const void *src, int64_t n);
@@ -132,6 +144,12 @@ void tlm_matmul_f16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_
                            const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
                            int64_t r1);
 void tlm_matmul_bf16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                            const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                            int64_t r1);
+void tlm_matmul_il_f16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                            const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                            int64_t r1);
+void tlm_matmul_il_bf16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                             const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
                             int64_t r1);
 
@@ -188,10 +206,10 @@ void tlm_matmul_q5_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w
 void tlm_matmul_q6_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                                 const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
                                 int64_t r0, int64_t r1);
-void tlm_matmul_x16_q8_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+void tlm_matmul_il_q8_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                                     const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
                                     int64_t r0, int64_t r1);
-void tlm_matmul_x16_q4_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+void tlm_matmul_il_q4_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                                     const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
                                     int64_t r0, int64_t r1);
 

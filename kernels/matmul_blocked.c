@@ -16,7 +16,6 @@ void tlm_matmul_blocked(const tlm_matmul_tiles *tiles, float *y, int64_t ldy, co
                         uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
                         int64_t n_in, int64_t r0, int64_t r1)
 {
-    const char *wb = w;
     const int mr = n_tok == 1 ? tiles->decode_mr : tiles->mr, nr = tiles->nr;
     int64_t block = X_BLOCK_BYTES / ((n_in > 0 ? n_in : 1) * (int64_t)sizeof(float)) / nr * nr;
     if (block < nr) block = nr;
@@ -26,7 +25,6 @@ void tlm_matmul_blocked(const tlm_matmul_tiles *tiles, float *y, int64_t ldy, co
         for (int64_t r = r0; r < r1; r += mr)
             for (int64_t t = t0; t < t1; t += nr)
                 tiles->tile(mr, (int)min64(nr, t1 - t), (int)min64(mr, r1 - r), y + t * ldy + r,
-                            ldy, wb + (uint64_t)r * w_row_bytes, w_row_bytes, x + t * ldx, ldx,
-                            n_in);
+                            ldy, w, w_row_bytes, r, x + t * ldx, ldx, n_in);
     }
 }

@@ -670,6 +670,28 @@ TLM_INLINE void prefetch_next(const char *next, int64_t bytes, int64_t i, int64_
 
 TLM_INLINE __m256i madd_ones(__m256i s16) { return _mm256_madd_epi16(s16, ones16()); }
 
+/* acc + the Q8_0 / Q4_0 unit w (8 level vectors, scales dw) . the token's block xb. */
+TLM_INLINE __m256 unit32_dot(int type, const __m256i w[8], __m256 dw, const xq32 *xb, __m256 acc)
+{
+    __m256i s;
+    if (type == TLM_TYPE_Q8_0) {
+        s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int kk = 0; kk < 8; kk++) {
+            __m256i xv = _mm256_sign_epi8(bcast32(xb->q + 4 * kk), w[kk]);
+            s = _mm256_add_epi32(s, madd_ones(_mm256_maddubs_epi16(_mm256_abs_epi8(w[kk]), xv)));
+        }
+    } else {
+        __m256i s16 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int kk = 0; kk < 8; kk++)
+            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[kk], bcast32(xb->q + 4 * kk)));
+        s = _mm256_add_epi32(madd_ones(s16), bcast32(&xb->corr));
+    }
+    __m256 dwx = _mm256_mul_ps(dw, _mm256_set1_ps(xb->d));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dwx, acc);
+}
+
 TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumulate, const group *g,
                            int64_t u0, int64_t n_units, const char *xq, const char *next)
 {
@@ -680,29 +702,13 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
         prefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
         for (int h = 0; h < 2 && 8 * h < rows; h++) {
             if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
-                const xq32 *xb = (const xq32 *)xq + (u - u0);
-                __m256i w[8], s;
+                __m256i w[8];
                 __m256 dw;
-                if (type == TLM_TYPE_Q8_0) {
+                if (type == TLM_TYPE_Q8_0)
                     unit_q8_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q8_0));
-                    s = _mm256_setzero_si256();
-#pragma GCC unroll 8
-                    for (int kk = 0; kk < 8; kk++) {
-                        __m256i xv = _mm256_sign_epi8(bcast32(xb->q + 4 * kk), w[kk]);
-                        s = _mm256_add_epi32(
-                            s, madd_ones(_mm256_maddubs_epi16(_mm256_abs_epi8(w[kk]), xv)));
-                    }
-                } else {
+                else
                     unit_q4_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q4_0));
-                    __m256i s16 = _mm256_setzero_si256();
-#pragma GCC unroll 8
-                    for (int kk = 0; kk < 8; kk++)
-                        s16 = _mm256_add_epi16(
-                            s16, _mm256_maddubs_epi16(w[kk], bcast32(xb->q + 4 * kk)));
-                    s = _mm256_add_epi32(madd_ones(s16), bcast32(&xb->corr));
-                }
-                __m256 dwx = _mm256_mul_ps(dw, _mm256_set1_ps(xb->d));
-                acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dwx, acc[h]);
+                acc[h] = unit32_dot(type, w, dw, (const xq32 *)xq + (u - u0), acc[h]);
             } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
                 const bool five = type == TLM_TYPE_Q5_K;
                 const xq256 *xb = (const xq256 *)xq + (u - u0);
@@ -814,6 +820,70 @@ GEMV_FN(gemv_q4_K, TLM_TYPE_Q4_K)
 GEMV_FN(gemv_q5_K, TLM_TYPE_Q5_K)
 GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
 
+/* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
+
+/* Half h (rows 8h .. 8h + 7) of the group unit at p: unit_q8_0 / unit_q4_0's vectors. */
+TLM_INLINE void unit_il(int type, __m256i w[8], __m256 *dw, const char *p, int h)
+{
+    *dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16 * h)));
+    p += 2 * TLM_QROWS + 32 * h;
+    if (type == TLM_TYPE_Q8_0) {
+#pragma GCC unroll 8
+        for (int kk = 0; kk < 8; kk++)
+            w[kk] = _mm256_loadu_si256((const __m256i *)(p + 64 * kk));
+    } else {
+#pragma GCC unroll 4
+        for (int kk = 0; kk < 4; kk++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * kk));
+            w[kk] = low4(v);
+            w[4 + kk] = high4(v);
+        }
+    }
+}
+
+TLM_INLINE int64_t unit_il_bytes(int type)
+{
+    return TLM_QROWS * (int64_t)(type == TLM_TYPE_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0));
+}
+
+/* Rows of a group past `rows` are real (every group is whole); they are computed, not stored. */
+#define IL_FNS(suffix, type)                                                                      \
+    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,             \
+                                  uint64_t w_row_bytes, int64_t u0, int64_t n_units,              \
+                                  const char *xq, const char *next)                               \
+    {                                                                                              \
+        __m256 acc[2];                                                                             \
+        for (int h = 0; h < 2; h++)                                                                \
+            acc[h] = sums_load(y + 8 * h, rows - 8 * h, accumulate);                               \
+        const char *p = w + u0 * unit_il_bytes(type);                                             \
+        for (int64_t u = 0; u < n_units; u++, p += unit_il_bytes(type))                           \
+            for (int h = 0; h < 2; h++) {                                                          \
+                __m256i wv[8];                                                                     \
+                __m256 dw;                                                                         \
+                unit_il(type, wv, &dw, p, h);                                                     \
+                acc[h] = unit32_dot(type, wv, dw, (const xq32 *)xq + u, acc[h]);                   \
+            }                                                                                      \
+        for (int h = 0; h < 2; h++)                                                                \
+            sums_store(y + 8 * h, rows - 8 * h, acc[h]);                                           \
+    }                                                                                              \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,       \
+                                  int64_t u0, int64_t n_units)                                    \
+    {                                                                                              \
+        for (int64_t u = u0; u < u0 + n_units; u++)                                                \
+            for (int h = 0; h < 2; h++) {                                                          \
+                char *oh = (char *)dst + (u - u0) * PACK32 + 32 * h;                               \
+                __m256i wv[8];                                                                     \
+                __m256 dw;                                                                         \
+                unit_il(type, wv, &dw, w + u * unit_il_bytes(type), h);                          \
+                for (int kk = 0; kk < 8; kk++)                                                     \
+                    store(oh + 64 * kk, wv[kk]);                                                   \
+                _mm256_store_ps((float *)(oh + 512), dw);                                          \
+            }                                                                                      \
+    }
+
+IL_FNS(q8_0, TLM_TYPE_Q8_0)
+IL_FNS(q4_0, TLM_TYPE_Q4_0)
+
 /* The tile for any nr <= NR: one body per shape. */
 #define TILE_DISPATCH(name, shape)                                                                 \
     static void name(float *y, int64_t ldy, int rows, bool acc, int nr, const void *p, int64_t n,  \
@@ -860,6 +930,20 @@ OPS(q4_K, 256, PACK_KA, xq256, quantize_x256)
 OPS(q5_K, 256, PACK_KA, xq256, quantize_x256)
 OPS(q6_K, 256, PACK_K6, xq256, quantize_x256)
 
+#define OPS_IL(type)                                                                              \
+    static const tlm_qmatmul_ops ops_il_##type = {.unit = 32,                                    \
+                                                   .unit_bytes = sizeof(block_##type),             \
+                                                   .pack_bytes = PACK32,                           \
+                                                   .x_bytes = sizeof(xq32),                        \
+                                                   .nr = NR,                                       \
+                                                   .quantize_x = quantize_x_##type,                \
+                                                   .pack = pack_il_##type,                        \
+                                                   .tile = tile_##type,                            \
+                                                   .gemv = gemv_il_##type};
+
+OPS_IL(q8_0)
+OPS_IL(q4_0)
+
 #define MATMUL_SLOT(name, ops)                                                                     \
     void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
               int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
@@ -872,3 +956,13 @@ MATMUL_SLOT(tlm_matmul_q4_0_avx2, ops_q4_0)
 MATMUL_SLOT(tlm_matmul_q4_K_avx2, ops_q4_K)
 MATMUL_SLOT(tlm_matmul_q5_K_avx2, ops_q5_K)
 MATMUL_SLOT(tlm_matmul_q6_K_avx2, ops_q6_K)
+
+#define MATMUL_IL_SLOT(name, ops)                                                                 \
+    void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
+              int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
+    {                                                                                              \
+        tlm_qmatmul_il(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                \
+    }
+
+MATMUL_IL_SLOT(tlm_matmul_il_q8_0_avx2, ops_il_q8_0)
+MATMUL_IL_SLOT(tlm_matmul_il_q4_0_avx2, ops_il_q4_0)

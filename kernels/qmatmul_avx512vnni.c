@@ -24,7 +24,7 @@
  * Decode (n_tok == 1): gemv does the same arithmetic straight from the weights, one row group
  * at a time, while prefetching the next group's rows into L2 (a single sequential stream,
  * which memory serves much faster than 16 interleaved row streams).
- * Row-interleaved weights (kernels.h, x16: Q8_0 and Q4_0 rewritten at load) skip the
+ * Row-interleaved weights (kernels.h, il: Q8_0 and Q4_0 rewritten at load) skip the
  * transposes: a unit is 4 or 8 plain vector loads and one scale load, so decode is left
  * with nothing but the stream of weights; the sums are the same, so are the bits. */
 #include <string.h>
@@ -613,6 +613,20 @@ TLM_INLINE void prefetch_next(const char *next, int64_t bytes, int64_t i, int64_
         _mm_prefetch(next + 64 * l, _MM_HINT_T1);
 }
 
+/* acc + the Q8_0 / Q4_0 unit w (8 level vectors, scales dw) . the token's block xb: two
+ * chains of 4 vpdpbusd, added exactly. */
+TLM_INLINE __m512 unit32_dot(const __m512i w[8], __m512 dw, const xq32 *xb, __m512 acc)
+{
+    __m512i s0 = bcast32(&xb->corr), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int kk = 0; kk < 8; kk += 2) {
+        s0 = dpbusd_bcast(s0, w[kk], xb->q + 4 * kk);
+        s1 = dpbusd_bcast(s1, w[kk + 1], xb->q + 4 * kk + 4);
+    }
+    __m512 dwx = _mm512_mul_ps(dw, _mm512_set1_ps(xb->d));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dwx, acc);
+}
+
 TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumulate, const group *g,
                            int64_t u0, int64_t n_units, const char *xq, const char *next)
 {
@@ -620,22 +634,13 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
     for (int64_t u = u0; u < u0 + n_units; u++) {
         prefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
         if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
-            const xq32 *xb = (const xq32 *)xq + (u - u0);
             __m512i w[8];
             __m512 dw;
             if (type == TLM_TYPE_Q8_0)
                 unit_q8_0(w, &dw, g, full, u * (int64_t)sizeof(block_q8_0));
             else
                 unit_q4_0(w, &dw, g, full, u * (int64_t)sizeof(block_q4_0));
-            /* two chains of 4, added exactly */
-            __m512i s0 = bcast32(&xb->corr), s1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-            for (int kk = 0; kk < 8; kk += 2) {
-                s0 = dpbusd_bcast(s0, w[kk], xb->q + 4 * kk);
-                s1 = dpbusd_bcast(s1, w[kk + 1], xb->q + 4 * kk + 4);
-            }
-            __m512 dwx = _mm512_mul_ps(dw, _mm512_set1_ps(xb->d));
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dwx, acc);
+            acc = unit32_dot(w, dw, (const xq32 *)xq + (u - u0), acc);
         } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
             const bool five = type == TLM_TYPE_Q5_K;
             const xq256 *xb = (const xq256 *)xq + (u - u0);
@@ -745,10 +750,10 @@ GEMV_FN(gemv_q4_K, TLM_TYPE_Q4_K)
 GEMV_FN(gemv_q5_K, TLM_TYPE_Q5_K)
 GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
 
-/* ---- row-interleaved weights (kernels.h, x16): the same units by plain loads ------------- */
+/* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
 
 /* Group unit at p (16 blocks' bytes): the 8 level vectors and scales of unit_q8_0 / unit_q4_0. */
-TLM_INLINE void unit_x16(int type, __m512i w[8], __m512 *dw, const char *p)
+TLM_INLINE void unit_il(int type, __m512i w[8], __m512 *dw, const char *p)
 {
     *dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
     p += 2 * TLM_QROWS;
@@ -766,58 +771,50 @@ TLM_INLINE void unit_x16(int type, __m512i w[8], __m512 *dw, const char *p)
     }
 }
 
-TLM_INLINE int64_t unit_x16_bytes(int type)
+TLM_INLINE int64_t unit_il_bytes(int type)
 {
     return TLM_QROWS * (int64_t)(type == TLM_TYPE_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0));
 }
 
 /* As gemv_units for Q8_0 / Q4_0, from a group: one sequential stream, the same sums. */
-TLM_INLINE void gemv_x16_units(int type, float *y, int rows, bool accumulate, const char *grp,
+TLM_INLINE void gemv_il_units(int type, float *y, int rows, bool accumulate, const char *grp,
                                int64_t u0, int64_t n_units, const char *xq)
 {
     __m512 acc = sums_load(y, rows, accumulate);
-    const char *p = grp + u0 * unit_x16_bytes(type);
-    for (int64_t u = 0; u < n_units; u++, p += unit_x16_bytes(type)) {
-        const xq32 *xb = (const xq32 *)xq + u;
+    const char *p = grp + u0 * unit_il_bytes(type);
+    for (int64_t u = 0; u < n_units; u++, p += unit_il_bytes(type)) {
         __m512i w[8];
         __m512 dw;
-        unit_x16(type, w, &dw, p);
-        __m512i s0 = bcast32(&xb->corr), s1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-        for (int kk = 0; kk < 8; kk += 2) {
-            s0 = dpbusd_bcast(s0, w[kk], xb->q + 4 * kk);
-            s1 = dpbusd_bcast(s1, w[kk + 1], xb->q + 4 * kk + 4);
-        }
-        __m512 dwx = _mm512_mul_ps(dw, _mm512_set1_ps(xb->d));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dwx, acc);
+        unit_il(type, w, &dw, p);
+        acc = unit32_dot(w, dw, (const xq32 *)xq + u, acc);
     }
     sums_store(y, rows, acc);
 }
 
 /* Rows of a group past `rows` are real (every group is whole); they are computed, not stored. */
-#define X16_FNS(suffix, type)                                                                      \
-    static void gemv_x16_##suffix(float *y, int rows, bool accumulate, const char *w,             \
+#define IL_FNS(suffix, type)                                                                      \
+    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,             \
                                   uint64_t w_row_bytes, int64_t u0, int64_t n_units,              \
                                   const char *xq, const char *next)                               \
     {                                                                                              \
-        gemv_x16_units(type, y, rows, accumulate, w, u0, n_units, xq);                             \
+        gemv_il_units(type, y, rows, accumulate, w, u0, n_units, xq);                             \
     }                                                                                              \
-    static void pack_x16_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,       \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,       \
                                   int64_t u0, int64_t n_units)                                    \
     {                                                                                              \
         char *o = dst;                                                                             \
         for (int64_t u = u0; u < u0 + n_units; u++, o += PACK32) {                                 \
             __m512i wv[8];                                                                         \
             __m512 dw;                                                                             \
-            unit_x16(type, wv, &dw, w + u * unit_x16_bytes(type));                                 \
+            unit_il(type, wv, &dw, w + u * unit_il_bytes(type));                                 \
             for (int kk = 0; kk < 8; kk++)                                                         \
                 store(o + 64 * kk, wv[kk]);                                                        \
             _mm512_store_ps(o + 512, dw);                                                          \
         }                                                                                          \
     }
 
-X16_FNS(q8_0, TLM_TYPE_Q8_0)
-X16_FNS(q4_0, TLM_TYPE_Q4_0)
+IL_FNS(q8_0, TLM_TYPE_Q8_0)
+IL_FNS(q4_0, TLM_TYPE_Q4_0)
 
 /* The tile for any nr <= NR: one body per shape, chosen once per call (cases above NR are
  * never taken; they repeat the NR body so that any NR up to 12 compiles). */
@@ -863,53 +860,29 @@ OPS(q4_K, 256, PACK_KA, xq256, quantize_x256, tile_ka)
 OPS(q5_K, 256, PACK_KA, xq256, quantize_x256, tile_ka)
 OPS(q6_K, 256, PACK_K6, xq256, quantize_x256, tile_k6)
 
-#define OPS_X16(type)                                                                              \
-    static const tlm_qmatmul_ops ops_x16_##type = {.unit = 32,                                    \
+#define OPS_IL(type)                                                                              \
+    static const tlm_qmatmul_ops ops_il_##type = {.unit = 32,                                    \
                                                    .unit_bytes = sizeof(block_##type),             \
                                                    .pack_bytes = PACK32,                           \
                                                    .x_bytes = sizeof(xq32),                        \
                                                    .nr = NR,                                       \
                                                    .quantize_x = quantize_x_##type,                \
-                                                   .pack = pack_x16_##type,                        \
+                                                   .pack = pack_il_##type,                        \
                                                    .tile = tile32,                                 \
-                                                   .gemv = gemv_x16_##type};
+                                                   .gemv = gemv_il_##type};
 
-OPS_X16(q8_0)
-OPS_X16(q4_0)
+OPS_IL(q8_0)
+OPS_IL(q4_0)
 
-/* The loop nest takes groups from r0 on, so a range starting inside a group first has that
- * group computed whole, 16 tokens at a time, keeping its rows in the range (the same bits: a
- * lane's sums never depend on the others). */
-static void matmul_x16(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, const void *w,
-                       uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
-                       int64_t n_in, int64_t r0, int64_t r1)
-{
-    if (r0 % TLM_QROWS) {
-        const int64_t g0 = r0 - r0 % TLM_QROWS, hi = r1 < g0 + TLM_QROWS ? r1 : g0 + TLM_QROWS;
-        const char *wg = (const char *)w + (uint64_t)g0 * w_row_bytes;
-        float part[TLM_QROWS * TLM_QROWS];
-        for (int64_t t0 = 0; t0 < n_tok; t0 += TLM_QROWS) {
-            const int64_t nt = n_tok - t0 < TLM_QROWS ? n_tok - t0 : TLM_QROWS;
-            tlm_qmatmul_blocked(ops, part, TLM_QROWS, wg, w_row_bytes, x + t0 * ldx, ldx, nt,
-                                n_in, 0, TLM_QROWS);
-            for (int64_t t = 0; t < nt; t++)
-                for (int64_t r = r0; r < hi; r++)
-                    y[(t0 + t) * ldy + r] = part[t * TLM_QROWS + (r - g0)];
-        }
-        r0 = hi;
-    }
-    if (r0 < r1) tlm_qmatmul_blocked(ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
-}
-
-#define MATMUL_X16_SLOT(name, ops)                                                                 \
+#define MATMUL_IL_SLOT(name, ops)                                                                 \
     void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
               int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
     {                                                                                              \
-        matmul_x16(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                     \
+        tlm_qmatmul_il(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                \
     }
 
-MATMUL_X16_SLOT(tlm_matmul_x16_q8_0_avx512vnni, ops_x16_q8_0)
-MATMUL_X16_SLOT(tlm_matmul_x16_q4_0_avx512vnni, ops_x16_q4_0)
+MATMUL_IL_SLOT(tlm_matmul_il_q8_0_avx512vnni, ops_il_q8_0)
+MATMUL_IL_SLOT(tlm_matmul_il_q4_0_avx512vnni, ops_il_q4_0)
 
 #define MATMUL_SLOT(name, ops)                                                                     \
     void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \

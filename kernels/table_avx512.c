@@ -9,6 +9,8 @@ void tlm_kernels_add_avx512(tlm_kernels *k)
     k->matmul[TLM_TYPE_F32] = tlm_matmul_f32_avx512;
     k->matmul[TLM_TYPE_F16] = tlm_matmul_f16_avx512;
     k->matmul[TLM_TYPE_BF16] = tlm_matmul_bf16_avx512;
+    k->matmul_il[TLM_TYPE_F16] = tlm_matmul_il_f16_avx512;
+    k->matmul_il[TLM_TYPE_BF16] = tlm_matmul_il_bf16_avx512;
     k->to_f32[TLM_TYPE_F16] = tlm_to_f32_f16_avx512;
     k->to_f32[TLM_TYPE_BF16] = tlm_to_f32_bf16_avx512;
     k->to_f32[TLM_TYPE_Q8_0] = tlm_to_f32_q8_0_avx512;

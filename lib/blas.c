@@ -64,7 +64,8 @@ bool tlm_blas_takes(const tlm_context *ctx, const tlm_proj *p, int64_t n_tok)
 }
 
 /* y[t][at + r] = part r . x[t] by sgemm: F32 rows as stored, in one call per part; F16/BF16
- * rows widened TLM_BLAS_ROWS at a time into ctx->blas_buf (split over the threads). */
+ * rows (gathered first when interleaved) widened TLM_BLAS_ROWS at a time into ctx->blas_buf
+ * (split over the threads). */
 void tlm_blas_project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
                       int64_t n_tok, float *y, int64_t ldy)
 {
@@ -80,10 +81,11 @@ void tlm_blas_project(const tlm_context *ctx, const tlm_proj *p, const float *x,
             if (w->type == TLM_TYPE_F32) {
                 wf = (const float *)((const uint8_t *)w->data + r0 * w->row_bytes);
             } else {
+                float *gather = ctx->blas_buf + TLM_BLAS_ROWS * w->cols; /* a row each */
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads)
                 for (int64_t r = 0; r < nr; r++)
                     ctx->k->to_f32[w->type](ctx->blas_buf + r * w->cols,
-                                            (const uint8_t *)w->data + (r0 + r) * w->row_bytes,
+                                            tlm_matrix_row(w, r0 + r, gather + r * w->cols),
                                             w->cols);
                 wf = ctx->blas_buf;
             }

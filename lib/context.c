@@ -93,7 +93,8 @@ static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_
     l->o_lg = reserve(l, (uint64_t)c->vocab_size, 4);
     uint64_t widest = dim > q_dim ? dim : q_dim;
     widest = widest > (uint64_t)c->hidden_dim ? widest : (uint64_t)c->hidden_dim;
-    l->o_blas = reserve(l, p->blas ? TLM_BLAS_ROWS * widest : 0, 4);
+    /* widened rows, then as much again to gather interleaved rows (lib/blas.c) */
+    l->o_blas = reserve(l, p->blas ? 2 * TLM_BLAS_ROWS * widest : 0, 4);
     if (l->total > SIZE_MAX - 64) l->overflow = true;
 }
 

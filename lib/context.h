@@ -55,7 +55,7 @@ struct tlm_context {
     float *scores;       /* [n_threads][tlm_attn_rows_scratch(n_cells, head_dim)] attention */
     float *row_buf;      /* [n_threads][kv_dim + rope_dim]: a key row and its angles (shift) */
     float *logits;       /* [vocab]: the last token's */
-    float *blas_buf;     /* [TLM_BLAS_ROWS][widest input]: widened weight rows (blas only) */
+    float *blas_buf;     /* [2][TLM_BLAS_ROWS][widest input]: widened weight rows (blas only) */
 
     void *arena;
 };

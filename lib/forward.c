@@ -36,7 +36,7 @@ static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, i
         for (int i = 0; i < p->n_parts; i++) {
             const tlm_matrix *w = &p->part[i];
             int64_t r0 = lo > at ? lo - at : 0, r1 = hi - at < w->rows ? hi - at : w->rows;
-            tlm_matmul_fn mm = w->x16 ? ctx->k->matmul_x16[w->type] : ctx->k->matmul[w->type];
+            tlm_matmul_fn mm = w->il ? ctx->k->matmul_il[w->type] : ctx->k->matmul[w->type];
             if (r0 < r1) mm(y + at, ldy, w->data, w->row_bytes, x, ldx, n_tok, w->cols, r0, r1);
             at += w->rows;
         }

@@ -177,6 +177,6 @@ tlm_status tlm_load_gguf(tlm_model *m, const char *path, tlm_error *err)
     if ((st = read_longrope(m, &r)) != TLM_OK) return st;
 
     if ((st = tlm_config_validate(c, path, err)) != TLM_OK) return st;
-    tlm_tensor_source src = {path, false, f, find_tensor, true};
+    tlm_tensor_source src = {path, false, f, find_tensor};
     return tlm_model_bind(m, &src, err);
 }

@@ -535,8 +535,8 @@ tlm_status gguf_open(const char *path, gguf_file **out, tlm_error *err)
         close(fd);
         return tlm_fail(err, TLM_ERR_IO, "%s: file too large to map", path);
     }
-    /* private and writable: the loader may rewrite weights in place into a kernel's layout
-     * (model_interleave.c), which gives those pages to the process and never touches the file */
+    /* private and writable: matrices may be interleaved in place (model_interleave.c), which
+     * gives those pages to the process and never touches the file */
     void *map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);

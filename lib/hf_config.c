@@ -295,6 +295,6 @@ tlm_status tlm_load_hf_dir(tlm_model *m, const char *dir, tlm_error *err)
     if (st != TLM_OK) return st;
 
     if ((st = st_open(dir, &m->st, err)) != TLM_OK) return st;
-    tlm_tensor_source src = {dir, true, m->st, find_tensor, false};
+    tlm_tensor_source src = {dir, true, m->st, find_tensor};
     return tlm_model_bind(m, &src, err);
 }

@@ -120,7 +120,8 @@ tlm_status tlm_load_llama2c(tlm_model *m, const char *path, tlm_error *err)
         close(fd);
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: empty or unreadable file", path);
     }
-    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* private and writable: matrices may be interleaved in place (model_interleave.c) */
+    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return tlm_fail(err, TLM_ERR_IO, "%s: cannot map", path);
     m->map = map;
@@ -154,6 +155,6 @@ tlm_status tlm_load_llama2c(tlm_model *m, const char *path, tlm_error *err)
                         "%llu, weights end at %llu)", path,
                         (unsigned long long)(cur.size - cur.at), (unsigned long long)cur.size,
                         (unsigned long long)cur.at);
-    tlm_tensor_source src = {path, false, m, tlm_model_find_own, false};
+    tlm_tensor_source src = {path, false, m, tlm_model_find_own};
     return tlm_model_bind(m, &src, err);
 }

@@ -10,13 +10,13 @@
 #include "tensor.h"
 
 /* A weight matrix [rows][cols] (PyTorch [out, in]); row r at data + r * row_bytes, or, when
- * x16, in row-interleaved groups of 16 (kernels.h) over the same bytes. */
+ * il, in row-interleaved groups of 16 (kernels.h) over the same bytes. */
 typedef struct tlm_matrix {
     tlm_type type;
     int64_t rows, cols;
     uint64_t row_bytes;
     const void *data;
-    bool x16;
+    bool il;
 } tlm_matrix;
 
 /* Row r in plain form: a pointer into the matrix, or buf (row_bytes) filled from its group. */
@@ -52,7 +52,6 @@ typedef struct tlm_tensor_source {
     bool hf_names;      /* names follow arch->hf_names instead of GGUF's */
     const void *impl;
     const tlm_tensor *(*find)(const void *impl, const char *name);
-    bool writable;      /* matrices may be rewritten in place (a private mapping) */
 } tlm_tensor_source;
 
 struct tlm_model {
@@ -93,7 +92,7 @@ tlm_status tlm_model_bind(struct tlm_model *m, const tlm_tensor_source *src, tlm
 uint64_t tlm_model_fingerprint(const struct tlm_model *m);
 
 /* Rewrites the matrices that a kernel reads faster row-interleaved into that layout, in
- * place (the source must be writable); see model_interleave.c. */
+ * place (sources map files private and writable); see model_interleave.c. */
 tlm_status tlm_model_interleave(struct tlm_model *m, int n_threads, tlm_error *err);
 
 /* Fills m->info from the config and the bound weights. */

@@ -352,7 +352,7 @@ tlm_status tlm_model_bind(tlm_model *m, const tlm_tensor_source *src, tlm_error 
         return st;
     if (m->shape_only) return TLM_OK; /* no weight bytes to sample or rewrite */
     m->fingerprint = tlm_model_fingerprint(m);
-    if (!src->writable || m->keep_rows) return TLM_OK;
+    if (m->keep_rows) return TLM_OK;
     return tlm_model_interleave(m, tlm_default_threads(), err);
 }
 

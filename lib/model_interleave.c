@@ -1,11 +1,12 @@
-/* model_interleave.c - after binding, rewrites the matrices whose fastest kernel reads rows
- * interleaved by 16 (kernels.h: x16, Q8_0 and Q4_0 under AVX-512 VNNI) into that layout, in
- * place: a group takes exactly the bytes its 16 rows took, so nothing is allocated beyond one
- * group per thread, and the file's private mapping turns into the model's own pages as it is
- * rewritten (never the file). Decode then streams each group once with plain vector loads.
+/* model_interleave.c - after binding, rewrites the matrices that the kernel table reads
+ * faster row-interleaved (kernels.h: matmul_il; groups of 16 rows for Q8_0 and Q4_0, of 4 for
+ * the float types) into that layout, in place: a group takes exactly the bytes its rows took,
+ * so nothing is allocated beyond one group per thread, and the file's private mapping turns
+ * into the model's own pages as it is rewritten (never the file). Decode then streams a group
+ * at a time with plain vector loads.
  *
- * A matrix is left as rows when its projection has a part whose rows are not whole groups
- * (the forward pass hands threads ranges aligned to 16 across the stacked parts), when the
+ * A matrix is left as rows when its projection has a part whose rows are not whole groups of
+ * 16 (the forward pass hands threads ranges aligned to 16 across the stacked parts), when the
  * embedding lookup reads it (tied embeddings), or when its bytes overlap another matrix's (a
  * hostile file may point two tensors at one place; rewriting both would scramble both). */
 #include <stdlib.h>
@@ -33,22 +34,28 @@ static int by_start(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-static bool proj_takes_x16(const tlm_kernels *k, const tlm_proj *p)
+static bool takes_il(const tlm_kernels *k, const tlm_matrix *w)
+{
+    return k->matmul_il[w->type] && tlm_il_fits(w->type, w->rows, w->cols);
+}
+
+/* Threads get ranges of the stacked parts aligned to 16 rows, so a part may be interleaved
+ * only when every part before it is whole groups of 16 (each part is then cut at multiples
+ * of its own group); simpler: all parts are. */
+static bool proj_takes_il(const tlm_proj *p)
 {
     for (int i = 0; i < p->n_parts; i++)
-        if (p->part[i].rows % TLM_X16_ROWS) return false;
-    for (int i = 0; i < p->n_parts; i++)
-        if (tlm_x16_type(p->part[i].type) && k->matmul_x16[p->part[i].type]) return true;
-    return false;
+        if (p->part[i].rows % 16) return false;
+    return true;
 }
 
 static void add_proj(span **spans, const tlm_kernels *k, tlm_proj *p)
 {
-    bool whole = proj_takes_x16(k, p);
+    bool whole = proj_takes_il(p);
     for (int i = 0; i < p->n_parts; i++) {
         tlm_matrix *w = &p->part[i];
         span s = span_of(w);
-        if (!whole || !tlm_x16_type(w->type) || !k->matmul_x16[w->type]) s.w = NULL;
+        if (!whole || !takes_il(k, w)) s.w = NULL;
         arrput(*spans, s);
     }
 }
@@ -56,8 +63,9 @@ static void add_proj(span **spans, const tlm_kernels *k, tlm_proj *p)
 /* Groups of w rewritten in place, a group per step of each thread. */
 static tlm_status interleave(tlm_matrix *w, int n_threads, tlm_error *err)
 {
-    const uint64_t group_bytes = TLM_X16_ROWS * w->row_bytes;
-    const int64_t n_groups = w->rows / TLM_X16_ROWS;
+    const int n = tlm_il_rows(w->type);
+    const uint64_t group_bytes = (uint64_t)n * w->row_bytes;
+    const int64_t n_groups = w->rows / n;
     bool ok = true;
 #pragma omp parallel num_threads(n_threads)
     {
@@ -70,13 +78,13 @@ static tlm_status interleave(tlm_matrix *w, int n_threads, tlm_error *err)
             for (int64_t g = 0; g < n_groups; g++) {
                 uint8_t *at = (uint8_t *)w->data + (uint64_t)g * group_bytes;
                 memcpy(tmp, at, group_bytes);
-                tlm_x16_group(w->type, at, tmp, w->row_bytes);
+                tlm_il_group(w->type, at, tmp, w->row_bytes);
             }
         }
         free(tmp);
     }
     if (!ok) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory interleaving weights");
-    w->x16 = true;
+    w->il = true;
     return TLM_OK;
 }
 
@@ -110,8 +118,9 @@ tlm_status tlm_model_interleave(tlm_model *m, int n_threads, tlm_error *err)
 const void *tlm_matrix_row(const tlm_matrix *w, int64_t r, void *buf)
 {
     const uint8_t *d = w->data;
-    if (!w->x16) return d + (uint64_t)r * w->row_bytes;
-    const uint8_t *group = d + (uint64_t)(r - r % TLM_X16_ROWS) * w->row_bytes;
-    tlm_x16_row(w->type, buf, group, w->row_bytes, (int)(r % TLM_X16_ROWS));
+    if (!w->il) return d + (uint64_t)r * w->row_bytes;
+    const int n = tlm_il_rows(w->type);
+    const uint8_t *group = d + (uint64_t)(r - r % n) * w->row_bytes;
+    tlm_il_row(w->type, buf, group, w->row_bytes, (int)(r % n));
     return buf;
 }

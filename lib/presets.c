@@ -278,7 +278,7 @@ static tlm_status build(const char *name, const tlm_preset_params *params, bool 
         if (st == TLM_OK && p->head_bias) st = make(&mk, "output.bias", c->vocab_size, 0, 0.0f, 0.1f);
     }
     m->shape_only = shape_only;
-    tlm_tensor_source src = {p->name, false, m, tlm_model_find_own, false};
+    tlm_tensor_source src = {p->name, false, m, tlm_model_find_own};
     if (st == TLM_OK) st = tlm_model_bind(m, &src, err);
     if (st != TLM_OK) {
         tlm_model_free(m);

@@ -116,7 +116,8 @@ static tlm_status map_file(const char *path, st_map *m, tlm_error *err)
         close(fd);
         return tlm_fail(err, TLM_ERR_IO, "%s: file too large to map", path);
     }
-    void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* private and writable: matrices may be interleaved in place (model_interleave.c) */
+    void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);
     if (p == MAP_FAILED) return tlm_fail(err, TLM_ERR_IO, "%s: cannot map: %s", path, strerror(e));

@@ -4,7 +4,8 @@
  * Odd sizes, unaligned pointers, padded rows and strides; y entries outside the written
  * range must stay untouched. Row splits must give the same bits as one call (the
  * determinism contract), and so must one token at a time (matmul_blocked.h: every path of
- * the SIMD kernels, like the reference, sums in an order that depends on n_in alone). */
+ * the SIMD kernels, like the reference, sums in an order that depends on n_in alone). The
+ * row-interleaved layout's slots give their ISA's row-slot bits. */
 #include <omp.h>
 
 #include "harness.h"
@@ -193,6 +194,64 @@ static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], t
     problem_free(&p);
 }
 
+/* The row-interleaved layout (kernels.h, il: groups of 4 rows by steps of 16): a whole
+ * matrix grouped by tlm_il_group gives back each row by tlm_il_row, and each ISA's il slot on
+ * it gives that ISA's row-slot bits on the plain rows, with check_slot's splits (inside
+ * groups too), sub-range and one token at a time. */
+static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_type type, shape s)
+{
+    problem p;
+    problem_new(&p, type, s);
+    const int n = tlm_il_rows(type);
+    const uint64_t rb = (uint64_t)s.n_in * elem_bytes(type);
+    check(tlm_il_fits(type, s.rows, s.n_in) && !tlm_il_fits(type, s.rows + 1, s.n_in) &&
+              !tlm_il_fits(type, s.rows, s.n_in + 1),
+          "type %d: tlm_il_fits", type);
+    unsigned char *plain = malloc(rb * (uint64_t)s.rows + 2);
+    unsigned char *grouped = malloc(rb * (uint64_t)s.rows + 2);
+    for (int64_t r = 0; r < s.rows; r++)
+        memcpy(plain + 2 + r * rb, (const char *)p.w + r * p.w_row_bytes, rb);
+    for (int64_t g = 0; g < s.rows / n; g++)
+        tlm_il_group(type, grouped + 2 + g * n * rb, plain + 2 + g * n * rb, rb);
+    bool back = true;
+    unsigned char *row = malloc(rb + 1);
+    for (int64_t r = 0; r < s.rows; r++) {
+        tlm_il_row(type, row, grouped + 2 + (r / n) * n * rb, rb, (int)(r % n));
+        back = back && memcmp(row, plain + 2 + r * rb, rb) == 0;
+    }
+    check(back, "type %d il n_in %lld rows %lld: rows do not come back from their groups", type,
+          (long long)s.n_in, (long long)s.rows);
+    free(row);
+
+    float *ref_y = y_new(&p);
+    run(ref->matmul[type], &p, ref_y, 0, s.rows);
+    for (int i = 0; i < N_SIMD; i++) {
+        tlm_matmul_fn il = simd[i].available ? simd[i].k.matmul_il[type] : NULL;
+        if (!il) {
+            n_skip += CHECKS_PER_SLOT + 1;
+            continue;
+        }
+        float *rows_y = y_new(&p), *il_y = y_new(&p);
+        run(simd[i].k.matmul[type], &p, rows_y, 0, s.rows);
+        problem q = p;
+        q.w = grouped + 2;
+        q.w_row_bytes = rb;
+        run(il, &q, il_y, 0, s.rows);
+        check(same_bits(&p, rows_y, il_y), "%s type %d il n_in %lld rows %lld n_tok %lld: differs "
+              "from the row kernel", simd[i].name, type, (long long)s.n_in, (long long)s.rows,
+              (long long)s.n_tok);
+        char name[32];
+        snprintf(name, sizeof name, "%s il", simd[i].name);
+        check_slot(name, il, &q, ref_y);
+        buf_free(rows_y);
+        buf_free(il_y);
+    }
+    buf_free(ref_y);
+    free(plain);
+    free(grouped);
+    problem_free(&p);
+}
+
 /* As the engine calls it: each of 1..4 OpenMP threads takes a contiguous range of rows
  * aligned to 16; every thread count must give the bits of one single call. */
 static void test_threads(const tlm_kernels *k, const char *isa, tlm_type type, shape s)
@@ -238,6 +297,15 @@ int main(void)
         for (size_t l = 0; l < COUNT(large); l++)
             test_problem(&ref, simd, types[ti], large[l]);
     }
+
+    static const int64_t il_in[] = {16, 48, 2048};
+    static const int64_t il_rows[] = {4, 12, 36};
+    static const int64_t il_tok[] = {1, 2, 5, 17, 130};
+    for (size_t ti = 1; ti < COUNT(types); ti++) /* F16, BF16 */
+        for (size_t a = 0; a < COUNT(il_in); a++)
+            for (size_t b = 0; b < COUNT(il_rows); b++)
+                for (size_t c = 0; c < COUNT(il_tok); c++)
+                    test_il(&ref, simd, types[ti], (shape){il_in[a], il_rows[b], il_tok[c]});
 
     static const shape threaded[] = {{2048, 100, 1}, {2048, 100, 37}, {999, 61, 5}};
     for (size_t ti = 0; ti < COUNT(types); ti++)

@@ -13,7 +13,7 @@
  *     sizes that cross the kernels' token blocks and packing chunks, with unaligned and
  *     padded weights, unaligned activations and strides; rows outside [r0, r1) untouched;
  *     row splits, sub-ranges, one token at a time and OpenMP row splits give the same bits;
- *   - the row-interleaved (x16) layout: rows come back from their groups, and each x16 slot
+ *   - the row-interleaved (il) layout: rows come back from their groups, and each il slot
  *     gives its ISA's row-slot bits, with the checks above (splits inside a group too).
  * Weight blocks are random bytes (every bit pattern: Q8_0 -128, high scale bits, negative
  * Q6_K scales) with random finite f16 scales. */
@@ -501,57 +501,57 @@ static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], c
     problem_free(&p);
 }
 
-/* The row-interleaved layout (kernels.h, x16), for the ISAs that have its kernels: a whole
- * matrix grouped by tlm_x16_group gives back each row by tlm_x16_row, and the x16 slot on it
+/* The row-interleaved layout (kernels.h, il), for the ISAs that have its kernels: a whole
+ * matrix grouped by tlm_il_group gives back each row by tlm_il_row, and the il slot on it
  * gives the same bits as the same ISA's row slot on the plain rows (splits inside a group,
  * one token at a time, rows outside the range untouched: check_slot). */
-static void test_x16(const tlm_kernels *ref, const isa_table simd[N_SIMD], const qtype *qt,
+static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], const qtype *qt,
                      shape s)
 {
     problem p;
     problem_new(&p, qt, s);
     const uint64_t rb = (uint64_t)(s.n_in / qt->block * qt->block_size);
+    const int n = tlm_il_rows(qt->type);
     unsigned char *plain = malloc(rb * (uint64_t)s.rows + 2);
     unsigned char *grouped = malloc(rb * (uint64_t)s.rows + 2);
     for (int64_t r = 0; r < s.rows; r++)
         memcpy(plain + 2 + r * rb, (const char *)p.w + r * p.w_row_bytes, rb);
-    for (int64_t g = 0; g < s.rows / TLM_X16_ROWS; g++)
-        tlm_x16_group(qt->type, grouped + 2 + g * TLM_X16_ROWS * rb,
-                      plain + 2 + g * TLM_X16_ROWS * rb, rb);
+    for (int64_t g = 0; g < s.rows / n; g++)
+        tlm_il_group(qt->type, grouped + 2 + g * n * rb,
+                      plain + 2 + g * n * rb, rb);
     bool back = true;
     unsigned char *row = malloc(rb + 1);
     for (int64_t r = 0; r < s.rows; r++) {
-        tlm_x16_row(qt->type, row, grouped + 2 + (r / TLM_X16_ROWS) * TLM_X16_ROWS * rb, rb,
-                    (int)(r % TLM_X16_ROWS));
+        tlm_il_row(qt->type, row, grouped + 2 + (r / n) * n * rb, rb,
+                    (int)(r % n));
         back = back && memcmp(row, plain + 2 + r * rb, rb) == 0;
     }
-    check(back, "%s x16 n_in %lld rows %lld: rows do not come back from their groups", qt->name,
+    check(back, "%s il n_in %lld rows %lld: rows do not come back from their groups", qt->name,
           (long long)s.n_in, (long long)s.rows);
     free(row);
 
     float *ref_y = y_new(&p);
     run(ref->matmul[qt->type], &p, ref_y, 0, s.rows);
     for (int i = 0; i < N_SIMD; i++) {
-        /* the layout has AVX-512 VNNI kernels only (AVX2 reads rows): skipped without VNNI */
-        tlm_matmul_fn x16 = simd[i].available ? simd[i].k.matmul_x16[qt->type] : NULL;
-        if (!x16) {
-            n_skip += strcmp(simd[i].name, "avx512") == 0 ? CHECKS_PER_SLOT : 0;
+        tlm_matmul_fn il = simd[i].available ? simd[i].k.matmul_il[qt->type] : NULL;
+        if (!il) { /* not on this CPU (AVX2 and AVX-512 VNNI have the kernels) */
+            n_skip += CHECKS_PER_SLOT;
             continue;
         }
-        float *rows_y = y_new(&p), *x16_y = y_new(&p);
+        float *rows_y = y_new(&p), *il_y = y_new(&p);
         run(simd[i].k.matmul[qt->type], &p, rows_y, 0, s.rows);
         problem q = p;
         q.w = grouped + 2;
         q.w_row_bytes = rb;
-        run(x16, &q, x16_y, 0, s.rows);
-        check(same_bits(&p, rows_y, x16_y), "%s %s x16 n_in %lld rows %lld n_tok %lld: differs "
+        run(il, &q, il_y, 0, s.rows);
+        check(same_bits(&p, rows_y, il_y), "%s %s il n_in %lld rows %lld n_tok %lld: differs "
               "from the row kernel", simd[i].name, qt->name, (long long)s.n_in, (long long)s.rows,
               (long long)s.n_tok);
         char name[32];
-        snprintf(name, sizeof name, "%s x16", simd[i].name);
-        check_slot(name, x16, &q, ref_y);
+        snprintf(name, sizeof name, "%s il", simd[i].name);
+        check_slot(name, il, &q, ref_y);
         buf_free(rows_y);
-        buf_free(x16_y);
+        buf_free(il_y);
     }
     buf_free(ref_y);
     free(plain);
@@ -610,13 +610,13 @@ int main(void)
     }
 
     for (size_t ti = 0; ti < 2; ti++) { /* Q8_0, Q4_0 */
-        static const int64_t x16_in[] = {0, 32, 64, 2048, 32 * 129};
-        static const int64_t x16_rows[] = {16, 48, 112};
-        static const int64_t x16_tok[] = {1, 2, 5, 17, 131};
-        for (size_t a = 0; a < COUNT(x16_in); a++)
-            for (size_t b = 0; b < COUNT(x16_rows); b++)
-                for (size_t c = 0; c < COUNT(x16_tok); c++)
-                    test_x16(&ref, simd, &types[ti], (shape){x16_in[a], x16_rows[b], x16_tok[c]});
+        static const int64_t il_in[] = {0, 32, 64, 2048, 32 * 129};
+        static const int64_t il_rows[] = {16, 48, 112};
+        static const int64_t il_tok[] = {1, 2, 5, 17, 131};
+        for (size_t a = 0; a < COUNT(il_in); a++)
+            for (size_t b = 0; b < COUNT(il_rows); b++)
+                for (size_t c = 0; c < COUNT(il_tok); c++)
+                    test_il(&ref, simd, &types[ti], (shape){il_in[a], il_rows[b], il_tok[c]});
     }
 
     for (size_t ti = 0; ti < COUNT(types); ti++) {

@@ -179,7 +179,7 @@ int main(void)
     free(b);
 
     /* a Q8_0 or Q4_0 file loads with its matrices interleaved in memory where the kernels
-     * read them so (kernels.h, x16); saving it at its own type gives its bytes back */
+     * read them so (kernels.h, il); saving it at its own type gives its bytes back */
     static const struct { tlm_type type; const char *first, *again; } again[] = {
         {TLM_TYPE_Q8_0, "q8-t1.gguf", "q8-again.gguf"}, {TLM_TYPE_Q4_0, "q4.gguf", "q4-again.gguf"}};
     for (size_t i = 0; i < sizeof again / sizeof again[0]; i++) {
