@@ -9,9 +9,15 @@
 /* the 2-byte floats */
 static bool is_half(int type) { return type == TLM_TYPE_F16 || type == TLM_TYPE_BF16; }
 
+static bool is_k(int type)
+{
+    return type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K || type == TLM_TYPE_Q6_K;
+}
+
 int tlm_il_rows(int type)
 {
-    return type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0 ? 16 : is_half(type) ? 4 : 0;
+    if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0 || is_k(type)) return 16;
+    return is_half(type) ? 4 : 0;
 }
 
 bool tlm_il_fits(int type, int64_t rows, int64_t cols)
@@ -20,36 +26,57 @@ bool tlm_il_fits(int type, int64_t rows, int64_t cols)
     return n > 0 && rows > 0 && rows % n == 0 && (!is_half(type) || cols % TLM_IL_STEP == 0);
 }
 
-/* The layout as runs of bytes: run i of a row goes to its own place in the group. Floats: a
- * run is a step of 16 elements. Quant blocks: the 2-byte scale, then 4-byte level pieces. */
+/* The layout as runs of bytes: run i of a row goes to its own place in the group. */
+typedef enum { HALF_STEPS, SCALE_FIRST, DWORDS } kind;
 typedef struct layout {
-    int n_rows, step;   /* rows per group; bytes per float step */
-    int block, pieces;  /* bytes per quant block (0 for floats); level pieces per block */
-    int64_t n_runs;     /* runs per row */
+    kind kind;
+    int n_rows, run;   /* rows per group; bytes of a float step */
+    int block, per;    /* bytes per quant block; runs per block */
+    int64_t n_runs;    /* runs per row */
 } layout;
+
+static int block_bytes(int type)
+{
+    switch (type) {
+    case TLM_TYPE_Q8_0: return (int)sizeof(block_q8_0);
+    case TLM_TYPE_Q4_0: return (int)sizeof(block_q4_0);
+    case TLM_TYPE_Q4_K: return (int)sizeof(block_q4_K);
+    case TLM_TYPE_Q5_K: return (int)sizeof(block_q5_K);
+    default: return (int)sizeof(block_q6_K);
+    }
+}
 
 static layout layout_of(int type, uint64_t row_bytes)
 {
-    if (is_half(type)) {
-        const int step = TLM_IL_STEP * 2;
-        return (layout){4, step, 0, 0, (int64_t)(row_bytes / (uint64_t)step)};
+    if (is_half(type))
+        return (layout){HALF_STEPS, 4, 2 * TLM_IL_STEP, 0, 1,
+                        (int64_t)(row_bytes / (2 * TLM_IL_STEP))};
+    const int block = block_bytes(type);
+    const int64_t n_blocks = (int64_t)(row_bytes / (uint64_t)block);
+    if (is_k(type)) { /* dwords, then Q6_K's odd 2 bytes */
+        const int per = block / 4 + (block % 4 ? 1 : 0);
+        return (layout){DWORDS, 16, 0, block, per, n_blocks * per};
     }
-    const int block = type == TLM_TYPE_Q8_0 ? (int)sizeof(block_q8_0) : (int)sizeof(block_q4_0);
-    const int pieces = (block - 2) / 4;
-    return (layout){16, 0, block, pieces, (int64_t)(row_bytes / (uint64_t)block) * (1 + pieces)};
+    const int per = 1 + (block - 2) / 4; /* the 2-byte scale, then 4-byte level pieces */
+    return (layout){SCALE_FIRST, 16, 0, block, per, n_blocks * per};
 }
 
 /* Run i of row r: its bytes at *from in the row go to *at in the group; returns its length. */
 static uint64_t run_at(const layout *L, int64_t i, int r, uint64_t *at, uint64_t *from)
 {
-    if (!L->block) {
-        *at = (uint64_t)(i * L->n_rows + r) * (uint64_t)L->step;
-        *from = (uint64_t)i * (uint64_t)L->step;
-        return (uint64_t)L->step;
+    if (L->kind == HALF_STEPS) {
+        *at = (uint64_t)(i * L->n_rows + r) * (uint64_t)L->run;
+        *from = (uint64_t)i * (uint64_t)L->run;
+        return (uint64_t)L->run;
     }
-    const int64_t u = i / (1 + L->pieces);
-    const int k = (int)(i % (1 + L->pieces));
+    const int64_t u = i / L->per;
+    const int k = (int)(i % L->per);
     const uint64_t g = (uint64_t)u * 16 * (uint64_t)L->block, o = (uint64_t)u * (uint64_t)L->block;
+    if (L->kind == DWORDS) {
+        *at = g + 64 * (uint64_t)k + (uint64_t)(4 * k + 4 <= L->block ? 4 * r : 2 * r);
+        *from = o + 4 * (uint64_t)k;
+        return 4 * k + 4 <= L->block ? 4 : 2;
+    }
     if (k == 0) { /* the 16 scales lead the group's block */
         *at = g + 2 * (uint64_t)r;
         *from = o;

@@ -101,6 +101,15 @@ void tlm_matmul_il_q8_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_ro
 void tlm_matmul_il_q4_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                               const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
                               int64_t r1);
+void tlm_matmul_il_q4_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                              int64_t r1);
+void tlm_matmul_il_q5_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                              int64_t r1);
+void tlm_matmul_il_q6_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                              int64_t r1);
 
 void tlm_to_f32_q8_0_avx2(float *out, const void *src, int64_t n);
 void tlm_to_f32_q4_0_avx2(float *out, const void *src, int64_t n);
@@ -210,6 +219,15 @@ void tlm_matmul_il_q8_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_
                                     const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
                                     int64_t r0, int64_t r1);
 void tlm_matmul_il_q4_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                    int64_t r0, int64_t r1);
+void tlm_matmul_il_q4_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                    int64_t r0, int64_t r1);
+void tlm_matmul_il_q5_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                    int64_t r0, int64_t r1);
+void tlm_matmul_il_q6_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                                     const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
                                     int64_t r0, int64_t r1);
 

@@ -128,16 +128,36 @@ typedef struct group {
     const char *base;
     uint64_t rb, r4;
     const char *row[TLM_QROWS];
+    bool il;     /* the K-quants' interleaved groups (kernels.h): dword d of every row's */
+    uint64_t bb; /* block at base + u * 16 * bb + 64 * d, then the odd 2 bytes (Q6_K's d) */
 } group;
 
 TLM_INLINE void group_init(group *g, bool full, const char *w, uint64_t w_row_bytes, int rows)
 {
+    g->il = false;
     g->base = w;
     g->rb = w_row_bytes;
     g->r4 = 4 * w_row_bytes;
     if (!full)
         for (int r = 0; r < TLM_QROWS; r++)
             g->row[r] = w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
+}
+
+TLM_INLINE void group_init_il(group *g, const char *w, uint64_t w_row_bytes,
+                              uint64_t block_bytes)
+{
+    g->il = true;
+    g->base = w;
+    g->rb = w_row_bytes; /* the group is 16 rows' bytes, as before */
+    g->r4 = 4 * w_row_bytes;
+    g->bb = block_bytes;
+}
+
+/* In an interleaved group: where dword off / 4 of block off / bb of every row lies. */
+TLM_INLINE const char *il_at(const group *g, int64_t off)
+{
+    const uint64_t u = (uint64_t)off / g->bb, o = (uint64_t)off % g->bb;
+    return g->base + u * TLM_QROWS * g->bb + 64 * (o / 4);
 }
 
 /* v[j] = the 16 bytes at off of rows 8h + j (low slot) and 8h + 4 + j (high slot). */
@@ -159,6 +179,12 @@ TLM_INLINE void load_pairs(__m256i v[4], const group *g, bool full, int h, int64
  * transpose in each 128-bit slot. */
 TLM_INLINE void load8x4(__m256i t[4], const group *g, bool full, int h, int64_t off)
 {
+    if (g->il) { /* already in lanes */
+#pragma GCC unroll 4
+        for (int kk = 0; kk < 4; kk++)
+            t[kk] = _mm256_loadu_si256((const __m256i *)(il_at(g, off) + 64 * kk + 32 * h));
+        return;
+    }
     __m256i v[4];
     load_pairs(v, g, full, h, off);
     __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
@@ -172,6 +198,7 @@ TLM_INLINE void load8x4(__m256i t[4], const group *g, bool full, int h, int64_t 
 /* Lane r: dword kk of the 16 bytes at row 8h + r + off. */
 TLM_INLINE __m256i load8x1(const group *g, bool full, int h, int64_t off, int kk)
 {
+    if (g->il) return _mm256_loadu_si256((const __m256i *)(il_at(g, off) + 64 * kk + 32 * h));
     __m256i v[4];
     load_pairs(v, g, full, h, off);
     __m256i a = kk < 2 ? _mm256_unpacklo_epi32(v[0], v[1]) : _mm256_unpackhi_epi32(v[0], v[1]);
@@ -311,7 +338,10 @@ TLM_INLINE __m256i k6_level(__m256i a, __m256i b, __m256i c, int grp)
 TLM_INLINE void k6_header(__m256i sc[4], __m256 *d, const group *g, bool full, int h, int64_t off)
 {
     load8x4(sc, g, full, h, off + 192);
-    *d = f16_high(load8x1(g, full, h, off + 194, 3));
+    if (g->il) /* the 16 d follow the block's 52 dwords */
+        *d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(il_at(g, off) + 64 * 52 + 16 * h)));
+    else
+        *d = f16_high(load8x1(g, full, h, off + 194, 3));
 }
 TLM_INLINE __m256i k6_scale(const __m256i sc[4], int s)
 {
@@ -820,6 +850,28 @@ GEMV_FN(gemv_q4_K, TLM_TYPE_Q4_K)
 GEMV_FN(gemv_q5_K, TLM_TYPE_Q5_K)
 GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
 
+/* The K-quants on interleaved groups (every group whole; lanes past `rows` not stored). */
+#define IL_K_FNS(suffix, type)                                                                     \
+    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,              \
+                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,               \
+                                 const char *xq, const char *next)                                \
+    {                                                                                              \
+        group g;                                                                                   \
+        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
+        gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                    \
+    }                                                                                              \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,        \
+                                 int64_t u0, int64_t n_units)                                     \
+    {                                                                                              \
+        group g;                                                                                   \
+        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
+        pack_units(type, true, dst, &g, u0, n_units);                                              \
+    }
+
+IL_K_FNS(q4_K, TLM_TYPE_Q4_K)
+IL_K_FNS(q5_K, TLM_TYPE_Q5_K)
+IL_K_FNS(q6_K, TLM_TYPE_Q6_K)
+
 /* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
 
 /* Half h (rows 8h .. 8h + 7) of the group unit at p: unit_q8_0 / unit_q4_0's vectors. */
@@ -944,6 +996,21 @@ OPS(q6_K, 256, PACK_K6, xq256, quantize_x256)
 OPS_IL(q8_0)
 OPS_IL(q4_0)
 
+#define OPS_IL_K(type, pack_bytes_)                                                                \
+    static const tlm_qmatmul_ops ops_il_##type = {.unit = 256,                                    \
+                                                  .unit_bytes = sizeof(block_##type),              \
+                                                  .pack_bytes = pack_bytes_,                       \
+                                                  .x_bytes = sizeof(xq256),                        \
+                                                  .nr = NR,                                        \
+                                                  .quantize_x = quantize_x256,                     \
+                                                  .pack = pack_il_##type,                          \
+                                                  .tile = tile_##type,                             \
+                                                  .gemv = gemv_il_##type};
+
+OPS_IL_K(q4_K, PACK_KA)
+OPS_IL_K(q5_K, PACK_KA)
+OPS_IL_K(q6_K, PACK_K6)
+
 #define MATMUL_SLOT(name, ops)                                                                     \
     void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
               int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
@@ -966,3 +1033,6 @@ MATMUL_SLOT(tlm_matmul_q6_K_avx2, ops_q6_K)
 
 MATMUL_IL_SLOT(tlm_matmul_il_q8_0_avx2, ops_il_q8_0)
 MATMUL_IL_SLOT(tlm_matmul_il_q4_0_avx2, ops_il_q4_0)
+MATMUL_IL_SLOT(tlm_matmul_il_q4_K_avx2, ops_il_q4_K)
+MATMUL_IL_SLOT(tlm_matmul_il_q5_K_avx2, ops_il_q5_K)
+MATMUL_IL_SLOT(tlm_matmul_il_q6_K_avx2, ops_il_q6_K)

@@ -108,19 +108,39 @@ static void quantize_x256(void *xq, const float *x, int64_t n_units)
  * lists its rows, the last real row standing in for missing ones (its lanes are computed
  * and never stored). */
 typedef struct group {
-    const char *base; /* full */
+    const char *base; /* full, or the group itself when il */
     uint64_t rb, r4;
     const char *row[TLM_QROWS]; /* partial */
+    bool il;     /* the K-quants' interleaved groups (kernels.h): dword d of every row's */
+    uint64_t bb; /* block at base + u * 16 * bb + 64 * d, then the odd 2 bytes (Q6_K's d) */
 } group;
 
 TLM_INLINE void group_init(group *g, bool full, const char *w, uint64_t w_row_bytes, int rows)
 {
+    g->il = false;
     g->base = w;
     g->rb = w_row_bytes;
     g->r4 = 4 * w_row_bytes;
     if (!full)
         for (int r = 0; r < TLM_QROWS; r++)
             g->row[r] = w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
+}
+
+TLM_INLINE void group_init_il(group *g, const char *w, uint64_t w_row_bytes,
+                              uint64_t block_bytes)
+{
+    g->il = true;
+    g->base = w;
+    g->rb = w_row_bytes; /* the group is 16 rows' bytes, as before */
+    g->r4 = 4 * w_row_bytes;
+    g->bb = block_bytes;
+}
+
+/* In an interleaved group: where dword off / 4 of block off / bb of every row lies. */
+TLM_INLINE const char *il_at(const group *g, int64_t off)
+{
+    const uint64_t u = (uint64_t)off / g->bb, o = (uint64_t)off % g->bb;
+    return g->base + u * TLM_QROWS * g->bb + 64 * (o / 4);
 }
 
 /* v[j] = the 16 bytes at off of rows j, 4 + j, 8 + j, 12 + j in its 128-bit slots. For a full
@@ -148,6 +168,12 @@ TLM_INLINE void load_quads(__m512i v[4], const group *g, bool full, int64_t off)
  * slots, then a 4 x 4 dword transpose inside each slot. */
 TLM_INLINE void load16x4(__m512i t[4], const group *g, bool full, int64_t off)
 {
+    if (g->il) { /* already in lanes */
+#pragma GCC unroll 4
+        for (int kk = 0; kk < 4; kk++)
+            t[kk] = _mm512_loadu_si512(il_at(g, off) + 64 * kk);
+        return;
+    }
     __m512i v[4];
     load_quads(v, g, full, off);
     __m512i a0 = _mm512_unpacklo_epi32(v[0], v[1]), a1 = _mm512_unpackhi_epi32(v[0], v[1]);
@@ -161,6 +187,7 @@ TLM_INLINE void load16x4(__m512i t[4], const group *g, bool full, int64_t off)
 /* Lane r: dword kk of the 16 bytes at row r + off (a quarter of load16x4's shuffles). */
 TLM_INLINE __m512i load16x1(const group *g, bool full, int64_t off, int kk)
 {
+    if (g->il) return _mm512_loadu_si512(il_at(g, off) + 64 * kk);
     __m512i v[4];
     load_quads(v, g, full, off);
     __m512i a = kk < 2 ? _mm512_unpacklo_epi32(v[0], v[1]) : _mm512_unpackhi_epi32(v[0], v[1]);
@@ -309,7 +336,10 @@ TLM_INLINE void k6_chunk(__m512i w[4][4], const group *g, bool full, int64_t off
 TLM_INLINE void k6_header(__m512i sc[4], __m512 *d, const group *g, bool full, int64_t off)
 {
     load16x4(sc, g, full, off + 192);
-    *d = f16_high(load16x1(g, full, off + 194, 3));
+    if (g->il) /* the 16 d follow the block's 52 dwords */
+        *d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(il_at(g, off) + 64 * 52)));
+    else
+        *d = f16_high(load16x1(g, full, off + 194, 3));
 }
 
 /* Scale s sign-extended; scales 2i, 2i + 1 as signed 16-bit pairs. */
@@ -750,6 +780,28 @@ GEMV_FN(gemv_q4_K, TLM_TYPE_Q4_K)
 GEMV_FN(gemv_q5_K, TLM_TYPE_Q5_K)
 GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
 
+/* The K-quants on interleaved groups (every group whole; lanes past `rows` not stored). */
+#define IL_K_FNS(suffix, type)                                                                     \
+    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,              \
+                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,               \
+                                 const char *xq, const char *next)                                \
+    {                                                                                              \
+        group g;                                                                                   \
+        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
+        gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                    \
+    }                                                                                              \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,        \
+                                 int64_t u0, int64_t n_units)                                     \
+    {                                                                                              \
+        group g;                                                                                   \
+        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
+        pack_units(type, true, dst, &g, u0, n_units);                                              \
+    }
+
+IL_K_FNS(q4_K, TLM_TYPE_Q4_K)
+IL_K_FNS(q5_K, TLM_TYPE_Q5_K)
+IL_K_FNS(q6_K, TLM_TYPE_Q6_K)
+
 /* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
 
 /* Group unit at p (16 blocks' bytes): the 8 level vectors and scales of unit_q8_0 / unit_q4_0. */
@@ -874,6 +926,21 @@ OPS(q6_K, 256, PACK_K6, xq256, quantize_x256, tile_k6)
 OPS_IL(q8_0)
 OPS_IL(q4_0)
 
+#define OPS_IL_K(type, pack_bytes_, tile_)                                                         \
+    static const tlm_qmatmul_ops ops_il_##type = {.unit = 256,                                    \
+                                                  .unit_bytes = sizeof(block_##type),              \
+                                                  .pack_bytes = pack_bytes_,                       \
+                                                  .x_bytes = sizeof(xq256),                        \
+                                                  .nr = NR,                                        \
+                                                  .quantize_x = quantize_x256,                     \
+                                                  .pack = pack_il_##type,                          \
+                                                  .tile = tile_,                                   \
+                                                  .gemv = gemv_il_##type};
+
+OPS_IL_K(q4_K, PACK_KA, tile_ka)
+OPS_IL_K(q5_K, PACK_KA, tile_ka)
+OPS_IL_K(q6_K, PACK_K6, tile_k6)
+
 #define MATMUL_IL_SLOT(name, ops)                                                                 \
     void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
               int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
@@ -883,6 +950,9 @@ OPS_IL(q4_0)
 
 MATMUL_IL_SLOT(tlm_matmul_il_q8_0_avx512vnni, ops_il_q8_0)
 MATMUL_IL_SLOT(tlm_matmul_il_q4_0_avx512vnni, ops_il_q4_0)
+MATMUL_IL_SLOT(tlm_matmul_il_q4_K_avx512vnni, ops_il_q4_K)
+MATMUL_IL_SLOT(tlm_matmul_il_q5_K_avx512vnni, ops_il_q5_K)
+MATMUL_IL_SLOT(tlm_matmul_il_q6_K_avx512vnni, ops_il_q6_K)
 
 #define MATMUL_SLOT(name, ops)                                                                     \
     void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \

@@ -17,6 +17,9 @@ void tlm_kernels_add_avx2(tlm_kernels *k)
     k->matmul[TLM_TYPE_Q6_K] = tlm_matmul_q6_K_avx2;
     k->matmul_il[TLM_TYPE_Q8_0] = tlm_matmul_il_q8_0_avx2;
     k->matmul_il[TLM_TYPE_Q4_0] = tlm_matmul_il_q4_0_avx2;
+    k->matmul_il[TLM_TYPE_Q4_K] = tlm_matmul_il_q4_K_avx2;
+    k->matmul_il[TLM_TYPE_Q5_K] = tlm_matmul_il_q5_K_avx2;
+    k->matmul_il[TLM_TYPE_Q6_K] = tlm_matmul_il_q6_K_avx2;
     k->to_f32[TLM_TYPE_F16] = tlm_to_f32_f16_avx2;
     k->to_f32[TLM_TYPE_BF16] = tlm_to_f32_bf16_avx2;
     k->to_f32[TLM_TYPE_Q8_0] = tlm_to_f32_q8_0_avx2;

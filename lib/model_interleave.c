@@ -1,6 +1,6 @@
 /* model_interleave.c - after binding, rewrites the matrices that the kernel table reads
- * faster row-interleaved (kernels.h: matmul_il; groups of 16 rows for Q8_0 and Q4_0, of 4 for
- * the float types) into that layout, in place: a group takes exactly the bytes its rows took,
+ * faster row-interleaved (kernels.h: matmul_il; groups of 16 rows for the quantized types, of
+ * 4 for F16 and BF16) into that layout, in place: a group takes exactly the bytes its rows took,
  * so nothing is allocated beyond one group per thread, and the file's private mapping turns
  * into the model's own pages as it is rewritten (never the file). Decode then streams a group
  * at a time with plain vector loads.

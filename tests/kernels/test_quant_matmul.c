@@ -533,11 +533,11 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], const 
     float *ref_y = y_new(&p);
     run(ref->matmul[qt->type], &p, ref_y, 0, s.rows);
     for (int i = 0; i < N_SIMD; i++) {
-        tlm_matmul_fn il = simd[i].available ? simd[i].k.matmul_il[qt->type] : NULL;
-        if (!il) { /* not on this CPU (AVX2 and AVX-512 VNNI have the kernels) */
+        if (!simd[i].available) { /* not on this CPU */
             n_skip += CHECKS_PER_SLOT;
             continue;
         }
+        tlm_matmul_fn il = simd[i].k.matmul_il[qt->type];
         float *rows_y = y_new(&p), *il_y = y_new(&p);
         run(simd[i].k.matmul[qt->type], &p, rows_y, 0, s.rows);
         problem q = p;
@@ -609,14 +609,16 @@ int main(void)
             test_problem(&ref, simd, qt, large[l]);
     }
 
-    for (size_t ti = 0; ti < 2; ti++) { /* Q8_0, Q4_0 */
-        static const int64_t il_in[] = {0, 32, 64, 2048, 32 * 129};
+    for (size_t ti = 0; ti < COUNT(types); ti++) {
+        const int64_t b = types[ti].block;
+        const int64_t il_in[] = {0, b, 2 * b, 2048};
         static const int64_t il_rows[] = {16, 48, 112};
         static const int64_t il_tok[] = {1, 2, 5, 17, 131};
         for (size_t a = 0; a < COUNT(il_in); a++)
-            for (size_t b = 0; b < COUNT(il_rows); b++)
+            for (size_t bb = 0; bb < COUNT(il_rows); bb++)
                 for (size_t c = 0; c < COUNT(il_tok); c++)
-                    test_il(&ref, simd, &types[ti], (shape){il_in[a], il_rows[b], il_tok[c]});
+                    test_il(&ref, simd, &types[ti], (shape){il_in[a], il_rows[bb], il_tok[c]});
+        test_il(&ref, simd, &types[ti], (shape){b * 129, 16, 3}); /* past the packing chunks */
     }
 
     for (size_t ti = 0; ti < COUNT(types); ti++) {
