@@ -522,9 +522,12 @@ static inline void cm_quant(wbuf *b, uint32_t type, const float *x, int64_t n)
 
 /* A quantized llama (dim 32, 1 layer, 2 heads of 16, 1 KV head, MLP 32, the same vocabulary):
  * attention Q4_0, embedding, MLP and head Q8_0, norms F32. `bad_cols`: attn_q declares 16
- * columns, not a whole Q4_0 block. */
-static inline void cm_gguf_quant(wbuf *out, bool bad_cols)
+ * columns, not a whole Q4_0 block. up: 1 gives ffn_up ffn_gate's values, 2 also points its
+ * tensor info at ffn_gate's bytes (legal GGUF; such matrices must stay as rows, never be
+ * interleaved twice in place): both must give the same logits. */
+static inline void cm_gguf_quant(wbuf *out, bool bad_cols, int up)
 {
+    uint8_t gate_off[8] = {0};
     gguf_b g = {0};
     gb_str(&g, "general.architecture", "llama");
     gb_u32(&g, "llama.embedding_length", 32);
@@ -552,13 +555,16 @@ static inline void cm_gguf_quant(wbuf *out, bool bad_cols)
         int64_t n = ts[i].cols * ts[i].rows;
         for (int64_t k = 0; k < n; k++)
             v[k] = ts[i].rows == 1 ? 1.0f + 0.1f * cm_weight(100 + (uint32_t)i, (uint32_t)k)
-                                   : 0.3f * cm_weight(100 + (uint32_t)i, (uint32_t)k);
+                                   : 0.3f * cm_weight(100 + (uint32_t)(i == 8 && up ? 7 : i),
+                                                      (uint32_t)k);
         wbuf d = {0};
         if (ts[i].type == 0) wb_put(&d, v, (size_t)n * 4);
         else cm_quant(&d, ts[i].type, v, n);
         int64_t ne[2] = {ts[i].cols, ts[i].rows};
         if (bad_cols && i == 2) ne[0] = 16, ne[1] = 64;
         gb_tensor(&g, ts[i].name, ts[i].type, ts[i].rows == 1 ? 1 : 2, ne, d.p, d.n);
+        if (i == 7) memcpy(gate_off, g.info.p + g.info.n - 8, 8); /* the offset ends the info */
+        if (i == 8 && up == 2) memcpy(g.info.p + g.info.n - 8, gate_off, 8);
         wb_free(&d);
     }
     gb_finish(&g, 3, out, NULL);
@@ -1111,12 +1117,20 @@ static inline void corpus_gguf(corpus_emit *e)
     { /* quantized weights (Q8_0, Q4_0), and a Q4_0 matrix cut inside a block */
         ccase c = cc_new("gguf_valid_q8_0_q4_0", "gguf", CL_MODEL, TLM_OK, NULL);
         wbuf b;
-        cm_gguf_quant(&b, false);
+        cm_gguf_quant(&b, false, 0);
+        cc_file(&c, "model.gguf", b);
+        cc_emit(e, &c);
+        c = cc_new("gguf_valid_q8_0_q4_0_up_copy", "gguf", CL_MODEL, TLM_OK, NULL);
+        cm_gguf_quant(&b, false, 1);
+        cc_file(&c, "model.gguf", b);
+        cc_emit(e, &c);
+        c = cc_new("gguf_valid_q8_0_q4_0_up_shared", "gguf", CL_MODEL, TLM_OK, NULL);
+        cm_gguf_quant(&b, false, 2);
         cc_file(&c, "model.gguf", b);
         cc_emit(e, &c);
         c = cc_new("gguf_q4_0_half_block", "gguf", CL_MODEL, TLM_ERR_FORMAT,
                    "ne[0] = 16 is not a multiple of the Q4_0 block size 32");
-        cm_gguf_quant(&b, true);
+        cm_gguf_quant(&b, true, 0);
         cc_file(&c, "model.gguf", b);
         cc_emit(e, &c);
     }

@@ -69,6 +69,8 @@ static bool run_model(const tlm_model *m, float *out, const char *what)
 
 static float logits_gguf[CM_VOCAB], logits_l2c[CM_VOCAB];
 static bool have_gguf, have_l2c;
+static float logits_up[2][CM_VOCAB]; /* ffn_up a copy of ffn_gate's bytes / the same bytes */
+static bool have_up[2];
 
 /* Ids of a fixed text, for comparing the tokenizer files of one vocabulary. */
 static const char *const sample_text = "ab abcd\ncd e\xC3\xA9";
@@ -234,6 +236,10 @@ static void run_case(void *ctx, const ccase *c)
             CHECK(finite || nan_expected, "%s: logits not finite", c->name);
             if (!strcmp(c->name, "gguf_valid")) memcpy(logits_gguf, lg, sizeof lg), have_gguf = true;
             if (!strcmp(c->name, "l2c_valid_unshared")) memcpy(logits_l2c, lg, sizeof lg), have_l2c = true;
+            for (int u = 0; u < 2; u++)
+                if (!strcmp(c->name, u ? "gguf_valid_q8_0_q4_0_up_shared"
+                                       : "gguf_valid_q8_0_q4_0_up_copy"))
+                    memcpy(logits_up[u], lg, sizeof lg), have_up[u] = true;
         }
         tlm_tokenizer *t2 = NULL;
         tlm_status ts = tlm_tokenizer_from_model(m, &t2, &err);
@@ -276,6 +282,9 @@ int main(void)
 
     CHECK(n_malformed >= 40, "only %d malformed files", n_malformed);
     CHECK(have_gguf && have_l2c, "valid GGUF and llama2.c models ran");
+    /* the copy is interleaved at load, the shared bytes are not: the same bits either way */
+    CHECK(have_up[0] && have_up[1] && memcmp(logits_up[0], logits_up[1], sizeof logits_up[0]) == 0,
+          "ffn_up sharing ffn_gate's bytes gives other logits than a copy of them");
     if (have_gguf && have_l2c) {
         float d = 0;
         for (int v = 0; v < CM_VOCAB; v++) d = fmaxf(d, fabsf(logits_gguf[v] - logits_l2c[v]));
