@@ -20,8 +20,9 @@
  * MODEL FILES
  *     tlm_model_load takes a GGUF file, a llama2.c checkpoint (.bin, legacy layout), or a
  *     Hugging Face model directory (config.json plus model.safetensors or a sharded
- *     model.safetensors.index.json). Weights are memory-mapped and used as stored
- *     (F32, F16, BF16); nothing is copied unless a layout must be changed.
+ *     model.safetensors.index.json). Weights are memory-mapped privately (the file is never
+ *     written) in their stored types; matrices the kernels read faster row-interleaved are
+ *     rearranged in place at load, in the pages they occupy. Saving gives the rows back.
  *
  * THREAD SAFETY
  *     A tlm_model is read-only after loading: share it between threads. A tlm_context (KV

@@ -39,9 +39,10 @@ static bool takes_il(const tlm_kernels *k, const tlm_matrix *w)
     return k->matmul_il[w->type] && tlm_il_fits(w->type, w->rows, w->cols);
 }
 
-/* Threads get ranges of the stacked parts aligned to 16 rows, so a part may be interleaved
- * only when every part before it is whole groups of 16 (each part is then cut at multiples
- * of its own group); simpler: all parts are. */
+/* The forward pass hands threads ranges of the stacked parts aligned to 16 rows; a part's
+ * ranges then start on its own groups only when the parts before it are whole groups of 16,
+ * so all parts must be (a range starting inside a group is right, but computes the group
+ * whole for it). */
 static bool proj_takes_il(const tlm_proj *p)
 {
     for (int i = 0; i < p->n_parts; i++)
