@@ -109,7 +109,7 @@ TLM_INLINE void tile_any(int type, bool il, int mr, int nr, int rows, float *y, 
     {                                                                                              \
         tile_any(type, il, mr, nr, rows, y, ldy, w, rb, r, x, ldx, n_in);                          \
     }                                                                                              \
-    static const tlm_matmul_tiles tiles_##name = {name, il ? IL_MR : MR, il ? IL_NR : NR,         \
+    static const tlm_matmul_tiles tiles_##name = {name, il ? IL_MR : MR, il ? IL_NR : NR,          \
                                                   il ? IL_DECODE_MR : DECODE_MR};
 
 TILE_FN(f32, TLM_TYPE_F32, false)

@@ -852,16 +852,16 @@ GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
 
 /* The K-quants on interleaved groups (every group whole; lanes past `rows` not stored). */
 #define IL_K_FNS(suffix, type)                                                                     \
-    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,              \
-                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,               \
-                                 const char *xq, const char *next)                                \
+    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,               \
+                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,                \
+                                 const char *xq, const char *next)                                 \
     {                                                                                              \
         group g;                                                                                   \
         group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
         gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                    \
     }                                                                                              \
-    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,        \
-                                 int64_t u0, int64_t n_units)                                     \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,         \
+                                 int64_t u0, int64_t n_units)                                      \
     {                                                                                              \
         group g;                                                                                   \
         group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
@@ -899,34 +899,34 @@ TLM_INLINE int64_t unit_il_bytes(int type)
 }
 
 /* Rows of a group past `rows` are real (every group is whole); they are computed, not stored. */
-#define IL_FNS(suffix, type)                                                                      \
-    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,             \
-                                  uint64_t w_row_bytes, int64_t u0, int64_t n_units,              \
-                                  const char *xq, const char *next)                               \
+#define IL_FNS(suffix, type)                                                                       \
+    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,               \
+                                  uint64_t w_row_bytes, int64_t u0, int64_t n_units,               \
+                                  const char *xq, const char *next)                                \
     {                                                                                              \
         __m256 acc[2];                                                                             \
         for (int h = 0; h < 2; h++)                                                                \
             acc[h] = sums_load(y + 8 * h, rows - 8 * h, accumulate);                               \
-        const char *p = w + u0 * unit_il_bytes(type);                                             \
-        for (int64_t u = 0; u < n_units; u++, p += unit_il_bytes(type))                           \
+        const char *p = w + u0 * unit_il_bytes(type);                                              \
+        for (int64_t u = 0; u < n_units; u++, p += unit_il_bytes(type))                            \
             for (int h = 0; h < 2; h++) {                                                          \
                 __m256i wv[8];                                                                     \
                 __m256 dw;                                                                         \
-                unit_il(type, wv, &dw, p, h);                                                     \
+                unit_il(type, wv, &dw, p, h);                                                      \
                 acc[h] = unit32_dot(type, wv, dw, (const xq32 *)xq + u, acc[h]);                   \
             }                                                                                      \
         for (int h = 0; h < 2; h++)                                                                \
             sums_store(y + 8 * h, rows - 8 * h, acc[h]);                                           \
     }                                                                                              \
-    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,       \
-                                  int64_t u0, int64_t n_units)                                    \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,         \
+                                  int64_t u0, int64_t n_units)                                     \
     {                                                                                              \
         for (int64_t u = u0; u < u0 + n_units; u++)                                                \
             for (int h = 0; h < 2; h++) {                                                          \
                 char *oh = (char *)dst + (u - u0) * PACK32 + 32 * h;                               \
                 __m256i wv[8];                                                                     \
                 __m256 dw;                                                                         \
-                unit_il(type, wv, &dw, w + u * unit_il_bytes(type), h);                          \
+                unit_il(type, wv, &dw, w + u * unit_il_bytes(type), h);                            \
                 for (int kk = 0; kk < 8; kk++)                                                     \
                     store(oh + 64 * kk, wv[kk]);                                                   \
                 _mm256_store_ps((float *)(oh + 512), dw);                                          \
@@ -982,14 +982,14 @@ OPS(q4_K, 256, PACK_KA, xq256, quantize_x256)
 OPS(q5_K, 256, PACK_KA, xq256, quantize_x256)
 OPS(q6_K, 256, PACK_K6, xq256, quantize_x256)
 
-#define OPS_IL(type)                                                                              \
-    static const tlm_qmatmul_ops ops_il_##type = {.unit = 32,                                    \
+#define OPS_IL(type)                                                                               \
+    static const tlm_qmatmul_ops ops_il_##type = {.unit = 32,                                      \
                                                    .unit_bytes = sizeof(block_##type),             \
                                                    .pack_bytes = PACK32,                           \
                                                    .x_bytes = sizeof(xq32),                        \
                                                    .nr = NR,                                       \
                                                    .quantize_x = quantize_x_##type,                \
-                                                   .pack = pack_il_##type,                        \
+                                                   .pack = pack_il_##type,                         \
                                                    .tile = tile_##type,                            \
                                                    .gemv = gemv_il_##type};
 
@@ -997,7 +997,7 @@ OPS_IL(q8_0)
 OPS_IL(q4_0)
 
 #define OPS_IL_K(type, pack_bytes_)                                                                \
-    static const tlm_qmatmul_ops ops_il_##type = {.unit = 256,                                    \
+    static const tlm_qmatmul_ops ops_il_##type = {.unit = 256,                                     \
                                                   .unit_bytes = sizeof(block_##type),              \
                                                   .pack_bytes = pack_bytes_,                       \
                                                   .x_bytes = sizeof(xq256),                        \
@@ -1024,11 +1024,11 @@ MATMUL_SLOT(tlm_matmul_q4_K_avx2, ops_q4_K)
 MATMUL_SLOT(tlm_matmul_q5_K_avx2, ops_q5_K)
 MATMUL_SLOT(tlm_matmul_q6_K_avx2, ops_q6_K)
 
-#define MATMUL_IL_SLOT(name, ops)                                                                 \
+#define MATMUL_IL_SLOT(name, ops)                                                                  \
     void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
               int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
     {                                                                                              \
-        tlm_qmatmul_il(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                \
+        tlm_qmatmul_il(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                 \
     }
 
 MATMUL_IL_SLOT(tlm_matmul_il_q8_0_avx2, ops_il_q8_0)

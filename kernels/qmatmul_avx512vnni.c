@@ -782,16 +782,16 @@ GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
 
 /* The K-quants on interleaved groups (every group whole; lanes past `rows` not stored). */
 #define IL_K_FNS(suffix, type)                                                                     \
-    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,              \
-                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,               \
-                                 const char *xq, const char *next)                                \
+    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,               \
+                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,                \
+                                 const char *xq, const char *next)                                 \
     {                                                                                              \
         group g;                                                                                   \
         group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
         gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                    \
     }                                                                                              \
-    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,        \
-                                 int64_t u0, int64_t n_units)                                     \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,         \
+                                 int64_t u0, int64_t n_units)                                      \
     {                                                                                              \
         group g;                                                                                   \
         group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
@@ -844,21 +844,21 @@ TLM_INLINE void gemv_il_units(int type, float *y, int rows, bool accumulate, con
 }
 
 /* Rows of a group past `rows` are real (every group is whole); they are computed, not stored. */
-#define IL_FNS(suffix, type)                                                                      \
-    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,             \
-                                  uint64_t w_row_bytes, int64_t u0, int64_t n_units,              \
-                                  const char *xq, const char *next)                               \
+#define IL_FNS(suffix, type)                                                                       \
+    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,               \
+                                  uint64_t w_row_bytes, int64_t u0, int64_t n_units,               \
+                                  const char *xq, const char *next)                                \
     {                                                                                              \
-        gemv_il_units(type, y, rows, accumulate, w, u0, n_units, xq);                             \
+        gemv_il_units(type, y, rows, accumulate, w, u0, n_units, xq);                              \
     }                                                                                              \
-    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,       \
-                                  int64_t u0, int64_t n_units)                                    \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,         \
+                                  int64_t u0, int64_t n_units)                                     \
     {                                                                                              \
         char *o = dst;                                                                             \
         for (int64_t u = u0; u < u0 + n_units; u++, o += PACK32) {                                 \
             __m512i wv[8];                                                                         \
             __m512 dw;                                                                             \
-            unit_il(type, wv, &dw, w + u * unit_il_bytes(type));                                 \
+            unit_il(type, wv, &dw, w + u * unit_il_bytes(type));                                   \
             for (int kk = 0; kk < 8; kk++)                                                         \
                 store(o + 64 * kk, wv[kk]);                                                        \
             _mm512_store_ps(o + 512, dw);                                                          \
@@ -912,14 +912,14 @@ OPS(q4_K, 256, PACK_KA, xq256, quantize_x256, tile_ka)
 OPS(q5_K, 256, PACK_KA, xq256, quantize_x256, tile_ka)
 OPS(q6_K, 256, PACK_K6, xq256, quantize_x256, tile_k6)
 
-#define OPS_IL(type)                                                                              \
-    static const tlm_qmatmul_ops ops_il_##type = {.unit = 32,                                    \
+#define OPS_IL(type)                                                                               \
+    static const tlm_qmatmul_ops ops_il_##type = {.unit = 32,                                      \
                                                    .unit_bytes = sizeof(block_##type),             \
                                                    .pack_bytes = PACK32,                           \
                                                    .x_bytes = sizeof(xq32),                        \
                                                    .nr = NR,                                       \
                                                    .quantize_x = quantize_x_##type,                \
-                                                   .pack = pack_il_##type,                        \
+                                                   .pack = pack_il_##type,                         \
                                                    .tile = tile32,                                 \
                                                    .gemv = gemv_il_##type};
 
@@ -927,7 +927,7 @@ OPS_IL(q8_0)
 OPS_IL(q4_0)
 
 #define OPS_IL_K(type, pack_bytes_, tile_)                                                         \
-    static const tlm_qmatmul_ops ops_il_##type = {.unit = 256,                                    \
+    static const tlm_qmatmul_ops ops_il_##type = {.unit = 256,                                     \
                                                   .unit_bytes = sizeof(block_##type),              \
                                                   .pack_bytes = pack_bytes_,                       \
                                                   .x_bytes = sizeof(xq256),                        \
@@ -941,11 +941,11 @@ OPS_IL_K(q4_K, PACK_KA, tile_ka)
 OPS_IL_K(q5_K, PACK_KA, tile_ka)
 OPS_IL_K(q6_K, PACK_K6, tile_k6)
 
-#define MATMUL_IL_SLOT(name, ops)                                                                 \
+#define MATMUL_IL_SLOT(name, ops)                                                                  \
     void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
               int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
     {                                                                                              \
-        tlm_qmatmul_il(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                \
+        tlm_qmatmul_il(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                 \
     }
 
 MATMUL_IL_SLOT(tlm_matmul_il_q8_0_avx512vnni, ops_il_q8_0)
