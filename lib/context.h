@@ -33,8 +33,8 @@ struct tlm_context {
     bool logn;           /* logn attention scaling in force */
     float rope_mscale;   /* multiplies cos and sin (LongRoPE attention factor, else 1) */
 
-    /* KV cache: [n_apply][n_cells] rows of kv_dim elements of kv_type (F32, F16 or Q8_0);
-     * cell c of applied layer a is row a * n_cells + c (tlm_context_row_bytes each). */
+    /* KV cache: [n_apply][n_kv_heads][n_cells] rows of head_dim elements of kv_type (F32,
+     * F16 or Q8_0), head-major (tlm_kv_cell). */
     tlm_type kv_type;
     void *k_cache, *v_cache;
     int32_t *cell_pos;   /* [n_cells] position of each cell in use */

@@ -10,7 +10,7 @@
 #include "tensor.h"
 
 /* A weight matrix [rows][cols] (PyTorch [out, in]); row r at data + r * row_bytes, or, when
- * il, in row-interleaved groups of 16 (kernels.h) over the same bytes. */
+ * il, in row-interleaved groups (kernels.h, tlm_il_rows) over the same bytes. */
 typedef struct tlm_matrix {
     tlm_type type;
     int64_t rows, cols;

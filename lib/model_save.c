@@ -392,7 +392,8 @@ static tlm_status write_matrix(saver *s, gguf_writer *w, const plan *t, int inde
         for (int64_t i = 0; i < n; i++) {
             int64_t local;
             const tlm_matrix *mat = locate(&t->proj, t->row0 + source_row(t, hd, r0 + i), &local);
-            const uint8_t *src = tlm_matrix_row(mat, local, rbuf + (uint64_t)i * (uint64_t)cols * 4);
+            const uint8_t *src =
+                tlm_matrix_row(mat, local, rbuf + (uint64_t)i * (uint64_t)cols * sizeof(float));
             uint8_t *dst = obuf + (uint64_t)i * out_rb;
             if (mat->type == t->type) {
                 memcpy(dst, src, (size_t)out_rb);
