@@ -25,9 +25,10 @@
  * (aligned to the type's element, or to 2 bytes for the block types, as GGUF stores them).
  * n_in is a multiple of the type's block size; n_tok == 1 is the decode (mat-vec) case.
  * y is written; its previous contents are never read (a kernel may keep partial sums there). */
-typedef void (*tlm_matmul_fn)(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                              int64_t r0, int64_t r1);
+typedef void tlm_matmul_kernel(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                               const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                               int64_t r0, int64_t r1);
+typedef tlm_matmul_kernel *tlm_matmul_fn;
 
 /* out[0..n) = the n elements at src, converted to float (n a multiple of the block size). */
 typedef void (*tlm_to_f32_fn)(float *out, const void *src, int64_t n);

@@ -9,12 +9,9 @@
 
 /* ---- scalar references ---------------------------------------------------------------- */
 
-void tlm_matmul_f32_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                        int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
-void tlm_matmul_f16_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                        int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
-void tlm_matmul_bf16_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+tlm_matmul_kernel tlm_matmul_f32_ref;
+tlm_matmul_kernel tlm_matmul_f16_ref;
+tlm_matmul_kernel tlm_matmul_bf16_ref;
 
 void tlm_to_f32_f32_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_f16_ref(float *out, const void *src, int64_t n);
@@ -22,16 +19,11 @@ void tlm_to_f32_bf16_ref(float *out, const void *src, int64_t n);
 
 /* Quantized weights (kernels/dequant_ref.c, kernels/qmatmul_ref.c): the activations are
  * quantized per block inside the call; qmatmul_ref.c states the numbers exactly. */
-void tlm_matmul_q8_0_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
-void tlm_matmul_q4_0_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
-void tlm_matmul_q4_K_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
-void tlm_matmul_q5_K_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
-void tlm_matmul_q6_K_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
+tlm_matmul_kernel tlm_matmul_q8_0_ref;
+tlm_matmul_kernel tlm_matmul_q4_0_ref;
+tlm_matmul_kernel tlm_matmul_q4_K_ref;
+tlm_matmul_kernel tlm_matmul_q5_K_ref;
+tlm_matmul_kernel tlm_matmul_q6_K_ref;
 
 void tlm_to_f32_q8_0_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_q4_0_ref(float *out, const void *src, int64_t n);
@@ -62,54 +54,26 @@ void tlm_rope_ref(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
 
 /* ---- AVX2 + FMA + F16C ---------------------------------------------------------------- */
 
-void tlm_matmul_f32_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
-void tlm_matmul_f16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
-                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1);
-void tlm_matmul_bf16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                          int64_t r1);
-void tlm_matmul_il_f16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                          int64_t r1);
-void tlm_matmul_il_bf16_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                          int64_t r1);
+tlm_matmul_kernel tlm_matmul_f32_avx2;
+tlm_matmul_kernel tlm_matmul_f16_avx2;
+tlm_matmul_kernel tlm_matmul_bf16_avx2;
+tlm_matmul_kernel tlm_matmul_il_f16_avx2;
+tlm_matmul_kernel tlm_matmul_il_bf16_avx2;
 
 void tlm_to_f32_f16_avx2(float *out, const void *src, int64_t n);
 void tlm_to_f32_bf16_avx2(float *out, const void *src, int64_t n);
 
 /* quantized weights: matmul by vpmaddubsw (kernels/qmatmul_avx2.c), to_f32 (dequant_avx2.c) */
-void tlm_matmul_q8_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                          int64_t r1);
-void tlm_matmul_q4_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                          int64_t r1);
-void tlm_matmul_q4_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                          int64_t r1);
-void tlm_matmul_q5_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                          int64_t r1);
-void tlm_matmul_q6_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                          int64_t r1);
-void tlm_matmul_il_q8_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                              int64_t r1);
-void tlm_matmul_il_q4_0_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                              int64_t r1);
-void tlm_matmul_il_q4_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                              int64_t r1);
-void tlm_matmul_il_q5_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                              int64_t r1);
-void tlm_matmul_il_q6_K_avx2(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                              const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                              int64_t r1);
+tlm_matmul_kernel tlm_matmul_q8_0_avx2;
+tlm_matmul_kernel tlm_matmul_q4_0_avx2;
+tlm_matmul_kernel tlm_matmul_q4_K_avx2;
+tlm_matmul_kernel tlm_matmul_q5_K_avx2;
+tlm_matmul_kernel tlm_matmul_q6_K_avx2;
+tlm_matmul_kernel tlm_matmul_il_q8_0_avx2;
+tlm_matmul_kernel tlm_matmul_il_q4_0_avx2;
+tlm_matmul_kernel tlm_matmul_il_q4_K_avx2;
+tlm_matmul_kernel tlm_matmul_il_q5_K_avx2;
+tlm_matmul_kernel tlm_matmul_il_q6_K_avx2;
 
 void tlm_to_f32_q8_0_avx2(float *out, const void *src, int64_t n);
 void tlm_to_f32_q4_0_avx2(float *out, const void *src, int64_t n);
@@ -146,21 +110,11 @@ void tlm_gelu_tanh_avx2(float *x, int64_t n);
 
 /* ---- AVX-512 (F, BW, VL, DQ) plus the AVX2 set ---------------------------------------- */
 
-void tlm_matmul_f32_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                           const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                           int64_t r1);
-void tlm_matmul_f16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                           const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                           int64_t r1);
-void tlm_matmul_bf16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                            const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                            int64_t r1);
-void tlm_matmul_il_f16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                            const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                            int64_t r1);
-void tlm_matmul_il_bf16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                            const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                            int64_t r1);
+tlm_matmul_kernel tlm_matmul_f32_avx512;
+tlm_matmul_kernel tlm_matmul_f16_avx512;
+tlm_matmul_kernel tlm_matmul_bf16_avx512;
+tlm_matmul_kernel tlm_matmul_il_f16_avx512;
+tlm_matmul_kernel tlm_matmul_il_bf16_avx512;
 
 void tlm_to_f32_f16_avx512(float *out, const void *src, int64_t n);
 void tlm_to_f32_bf16_avx512(float *out, const void *src, int64_t n);
@@ -200,36 +154,16 @@ void tlm_gelu_tanh_avx512(float *x, int64_t n);
 
 /* ---- AVX-512 VNNI (kernels/qmatmul_avx512vnni.c) on top of the AVX-512 set -------------- */
 
-void tlm_matmul_q8_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                int64_t r0, int64_t r1);
-void tlm_matmul_q4_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                int64_t r0, int64_t r1);
-void tlm_matmul_q4_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                int64_t r0, int64_t r1);
-void tlm_matmul_q5_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                int64_t r0, int64_t r1);
-void tlm_matmul_q6_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                int64_t r0, int64_t r1);
-void tlm_matmul_il_q8_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                    int64_t r0, int64_t r1);
-void tlm_matmul_il_q4_0_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                    int64_t r0, int64_t r1);
-void tlm_matmul_il_q4_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                    int64_t r0, int64_t r1);
-void tlm_matmul_il_q5_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                    int64_t r0, int64_t r1);
-void tlm_matmul_il_q6_K_avx512vnni(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                                    int64_t r0, int64_t r1);
+tlm_matmul_kernel tlm_matmul_q8_0_avx512vnni;
+tlm_matmul_kernel tlm_matmul_q4_0_avx512vnni;
+tlm_matmul_kernel tlm_matmul_q4_K_avx512vnni;
+tlm_matmul_kernel tlm_matmul_q5_K_avx512vnni;
+tlm_matmul_kernel tlm_matmul_q6_K_avx512vnni;
+tlm_matmul_kernel tlm_matmul_il_q8_0_avx512vnni;
+tlm_matmul_kernel tlm_matmul_il_q4_0_avx512vnni;
+tlm_matmul_kernel tlm_matmul_il_q4_K_avx512vnni;
+tlm_matmul_kernel tlm_matmul_il_q5_K_avx512vnni;
+tlm_matmul_kernel tlm_matmul_il_q6_K_avx512vnni;
 
 /* ---- table selection (kernels/dispatch.c) --------------------------------------------- */
 

@@ -118,16 +118,8 @@ TILE_FN(bf16, TLM_TYPE_BF16, false)
 TILE_FN(il_f16, TLM_TYPE_F16, true)
 TILE_FN(il_bf16, TLM_TYPE_BF16, true)
 
-#define MATMUL_SLOT(name)                                                                          \
-    void tlm_matmul_##name##_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,    \
-                                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,      \
-                                    int64_t r0, int64_t r1)                                        \
-    {                                                                                              \
-        tlm_matmul_blocked(&tiles_##name, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);    \
-    }
-
-MATMUL_SLOT(f32)
-MATMUL_SLOT(f16)
-MATMUL_SLOT(bf16)
-MATMUL_SLOT(il_f16)
-MATMUL_SLOT(il_bf16)
+TLM_MATMUL_SLOT(tlm_matmul_f32_avx512, tiles_f32)
+TLM_MATMUL_SLOT(tlm_matmul_f16_avx512, tiles_f16)
+TLM_MATMUL_SLOT(tlm_matmul_bf16_avx512, tiles_bf16)
+TLM_MATMUL_SLOT(tlm_matmul_il_f16_avx512, tiles_il_f16)
+TLM_MATMUL_SLOT(tlm_matmul_il_bf16_avx512, tiles_il_bf16)

@@ -42,6 +42,14 @@ static inline const char *tlm_tile_row(const void *w, uint64_t w_row_bytes, int6
  * it never cross a step of 16 when il). */
 static inline int64_t tlm_tile_k(int64_t k, bool il) { return il ? k / 16 * 64 + k % 16 : k; }
 
+/* Defines the matmul slot `name` (kernels.h) on the tiles `tiles`. */
+#define TLM_MATMUL_SLOT(name, tiles)                                                               \
+    void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
+              int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
+    {                                                                                              \
+        tlm_matmul_blocked(&tiles, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);           \
+    }
+
 /* The matmul contract of kernels.h, on the tiles of `tiles`. */
 void tlm_matmul_blocked(const tlm_matmul_tiles *tiles, float *y, int64_t ldy, const void *w,
                         uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,

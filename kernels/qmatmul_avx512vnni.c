@@ -941,28 +941,14 @@ OPS_IL_K(q4_K, PACK_KA, tile_ka)
 OPS_IL_K(q5_K, PACK_KA, tile_ka)
 OPS_IL_K(q6_K, PACK_K6, tile_k6)
 
-#define MATMUL_IL_SLOT(name, ops)                                                                  \
-    void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
-              int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
-    {                                                                                              \
-        tlm_qmatmul_il(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                 \
-    }
+TLM_QMATMUL_SLOT(tlm_matmul_il_q8_0_avx512vnni, tlm_qmatmul_il, ops_il_q8_0)
+TLM_QMATMUL_SLOT(tlm_matmul_il_q4_0_avx512vnni, tlm_qmatmul_il, ops_il_q4_0)
+TLM_QMATMUL_SLOT(tlm_matmul_il_q4_K_avx512vnni, tlm_qmatmul_il, ops_il_q4_K)
+TLM_QMATMUL_SLOT(tlm_matmul_il_q5_K_avx512vnni, tlm_qmatmul_il, ops_il_q5_K)
+TLM_QMATMUL_SLOT(tlm_matmul_il_q6_K_avx512vnni, tlm_qmatmul_il, ops_il_q6_K)
 
-MATMUL_IL_SLOT(tlm_matmul_il_q8_0_avx512vnni, ops_il_q8_0)
-MATMUL_IL_SLOT(tlm_matmul_il_q4_0_avx512vnni, ops_il_q4_0)
-MATMUL_IL_SLOT(tlm_matmul_il_q4_K_avx512vnni, ops_il_q4_K)
-MATMUL_IL_SLOT(tlm_matmul_il_q5_K_avx512vnni, ops_il_q5_K)
-MATMUL_IL_SLOT(tlm_matmul_il_q6_K_avx512vnni, ops_il_q6_K)
-
-#define MATMUL_SLOT(name, ops)                                                                     \
-    void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
-              int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
-    {                                                                                              \
-        tlm_qmatmul_blocked(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);            \
-    }
-
-MATMUL_SLOT(tlm_matmul_q8_0_avx512vnni, ops_q8_0)
-MATMUL_SLOT(tlm_matmul_q4_0_avx512vnni, ops_q4_0)
-MATMUL_SLOT(tlm_matmul_q4_K_avx512vnni, ops_q4_K)
-MATMUL_SLOT(tlm_matmul_q5_K_avx512vnni, ops_q5_K)
-MATMUL_SLOT(tlm_matmul_q6_K_avx512vnni, ops_q6_K)
+TLM_QMATMUL_SLOT(tlm_matmul_q8_0_avx512vnni, tlm_qmatmul_blocked, ops_q8_0)
+TLM_QMATMUL_SLOT(tlm_matmul_q4_0_avx512vnni, tlm_qmatmul_blocked, ops_q4_0)
+TLM_QMATMUL_SLOT(tlm_matmul_q4_K_avx512vnni, tlm_qmatmul_blocked, ops_q4_K)
+TLM_QMATMUL_SLOT(tlm_matmul_q5_K_avx512vnni, tlm_qmatmul_blocked, ops_q5_K)
+TLM_QMATMUL_SLOT(tlm_matmul_q6_K_avx512vnni, tlm_qmatmul_blocked, ops_q6_K)

@@ -53,6 +53,15 @@ typedef struct tlm_qmatmul_ops {
                  int64_t u0, int64_t n_units, const char *xq, const char *next);
 } tlm_qmatmul_ops;
 
+/* Defines the matmul slot `name` (kernels.h) as the loop nest `nest` (tlm_qmatmul_blocked,
+ * or tlm_qmatmul_il on interleaved groups) on `ops`. */
+#define TLM_QMATMUL_SLOT(name, nest, ops)                                                          \
+    void name(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,          \
+              int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)                    \
+    {                                                                                              \
+        nest(&ops, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                           \
+    }
+
 /* The matmul contract of kernels.h on the kernels of `ops`. Needs about 256 KB of stack. */
 void tlm_qmatmul_blocked(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, const void *w,
                          uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
