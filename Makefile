@@ -9,8 +9,28 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
-CPPFLAGS := -Iinclude -Ilib -Ikernels -I/usr/include/stb -D_GNU_SOURCE
-ALLFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) -fopenmp -fPIC -fvisibility=hidden $(EXTRA_CFLAGS)
+CPPFLAGS := -I/usr/include/stb -D_GNU_SOURCE
+ALLFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) $(call layer_includes,$<) -fopenmp -fPIC \
+           -fvisibility=hidden $(EXTRA_CFLAGS)
+
+# Layers (docs/design.md). Each folder of lib/ is one layer and sees the headers of its own
+# folder and of the layers listed for it, nothing else: an include that reaches across is a
+# build error, not a review comment. kernels/ sees only itself; tools/ only the public header.
+LAYERS        := base format tokenizer model runtime sampling chat
+USES_base     := base
+USES_format   := base format
+USES_tokenizer := base format tokenizer
+USES_model    := base format tokenizer model
+USES_runtime  := base format tokenizer model runtime
+USES_sampling := base sampling
+USES_chat     := base tokenizer chat
+# the -I flags of a source file, by its folder: lib/<layer>/, kernels/, tools/ or tests/
+layer_of       = $(word 2,$(subst /, ,$1))
+lib_includes   = -Iinclude $(foreach l,$(USES_$(call layer_of,$1)),-Ilib/$l) \
+                 $(if $(filter model runtime,$(call layer_of,$1)),-Ikernels)
+test_includes  = -Iinclude $(foreach l,$(LAYERS),-Ilib/$l) -Ikernels -Itests
+layer_includes = $(if $(filter lib/%,$1),$(call lib_includes,$1),$(if $(filter kernels/%,$1),\
+                 -Ikernels,$(if $(filter tools/%,$1),-Iinclude -Itools,$(test_includes))))
 LDLIBS  := -lcjson -lpcre2-8 -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(LDFLAGS) $(EXTRA_LDFLAGS)
 
@@ -19,13 +39,13 @@ AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
 VNNI_FLAGS   := $(AVX512_FLAGS) -mavx512vnni
 
-LIB_SRC    := $(wildcard lib/*.c) $(wildcard kernels/*.c)
+LIB_SRC    := $(wildcard lib/*/*.c) $(wildcard kernels/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC   := $(wildcard tools/tlm-*.c)
 TOOLS      := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 TOOL_COMMON := $(filter-out tools/tlm-%.c,$(wildcard tools/*.c))
 TOOL_COMMON_OBJ := $(TOOL_COMMON:%.c=$(BUILD)/%.o)
-TEST_SRC   := $(wildcard tests/lib/test_*.c) $(wildcard tests/kernels/test_*.c)
+TEST_SRC   := $(wildcard tests/*/test_*.c)
 TESTS      := $(TEST_SRC:%.c=$(BUILD)/%)
 
 # *_avx512vnni* files: AVX-512 plus VNNI; *_avx512*: AVX-512; *_avx2*: AVX2 (first match wins)
@@ -34,7 +54,7 @@ isa_flags = $(if $(findstring _avx512vnni,$1),$(VNNI_FLAGS),$(if $(findstring _a
 .PHONY: all test install clean asan ubsan fuzz fuzz-build
 all: $(BUILD)/libtinylm.a $(BUILD)/libtinylm.so $(TOOLS) $(TESTS)
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h kernels/*.h tools/*.h tests/*/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*/*.h kernels/*.h tools/*.h tests/*.h tests/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) $(call isa_flags,$<) -c $< -o $@
 
@@ -54,7 +74,7 @@ $(SERVER_OBJ) $(BUILD)/tools/tlm-server.o: $(wildcard tools/server/*.h)
 $(BUILD)/tlm-server: $(BUILD)/tools/tlm-server.o $(SERVER_OBJ) $(TOOL_COMMON_OBJ) $(BUILD)/libtinylm.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS) -lmicrohttpd
 
-# Tests may reach internal headers (lib/, kernels/): they link the static library.
+# Tests may reach every internal header: they link the static library.
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libtinylm.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
 

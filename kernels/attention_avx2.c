@@ -76,7 +76,7 @@ TLM_INLINE void weigh_values(int type, int nvec, float *out, const void *v, int6
         for (int c = 0; c < nvec - 1; c++)
             acc[c] = _mm256_fmadd_ps(pj, load_kv(type, vj, d + 8 * c), acc[c]);
         int64_t at = d + 8 * (nvec - 1); /* Q8_0 heads are whole blocks: no tail */
-        __m256 last = tail == 8 || type == TLM_TYPE_Q8_0 ? load_kv(type, vj, at)
+        __m256 last = tail == 8 || type == TLM_DT_Q8_0 ? load_kv(type, vj, at)
                                                          : load_row_tail(type, vj, at, tail);
         acc[nvec - 1] = _mm256_fmadd_ps(pj, last, acc[nvec - 1]);
     }
@@ -128,19 +128,19 @@ void tlm_attn_head_f32_avx2(float *out, const float *q, const void *k, const voi
                             int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                             float *scores)
 {
-    attn_head(TLM_TYPE_F32, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+    attn_head(TLM_DT_F32, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }
 
 void tlm_attn_head_f16_avx2(float *out, const float *q, const void *k, const void *v,
                             int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                             float *scores)
 {
-    attn_head(TLM_TYPE_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+    attn_head(TLM_DT_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }
 
 void tlm_attn_head_q8_0_avx2(float *out, const float *q, const void *k, const void *v,
                              int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                              float *scores)
 {
-    attn_head(TLM_TYPE_Q8_0, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+    attn_head(TLM_DT_Q8_0, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }

@@ -101,19 +101,19 @@ void tlm_attn_head_f32_avx512(float *out, const float *q, const void *k, const v
                               int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                               float *scores)
 {
-    attn_head(TLM_TYPE_F32, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+    attn_head(TLM_DT_F32, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }
 
 void tlm_attn_head_f16_avx512(float *out, const float *q, const void *k, const void *v,
                               int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                               float *scores)
 {
-    attn_head(TLM_TYPE_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+    attn_head(TLM_DT_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }
 
 void tlm_attn_head_q8_0_avx512(float *out, const float *q, const void *k, const void *v,
                                int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                                float *scores)
 {
-    attn_head(TLM_TYPE_Q8_0, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+    attn_head(TLM_DT_Q8_0, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }

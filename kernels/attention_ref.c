@@ -7,8 +7,8 @@
 /* Element i of a cache row of `type`. */
 static inline float element(int type, const void *row, int64_t i)
 {
-    if (type == TLM_TYPE_F32) return ((const float *)row)[i];
-    if (type == TLM_TYPE_F16) return tlm_f16_to_f32(((const uint16_t *)row)[i]);
+    if (type == TLM_DT_F32) return ((const float *)row)[i];
+    if (type == TLM_DT_F16) return tlm_f16_to_f32(((const uint16_t *)row)[i]);
     const uint8_t *b = (const uint8_t *)row + i / 32 * 34; /* Q8_0: f16 scale, 32 int8 */
     return tlm_f16_to_f32((uint16_t)(b[0] | b[1] << 8)) * (float)(int8_t)b[2 + i % 32];
 }
@@ -52,19 +52,19 @@ void tlm_attn_head_f32_ref(float *out, const float *q, const void *k, const void
                            int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                            float *scores)
 {
-    attn_head(TLM_TYPE_F32, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+    attn_head(TLM_DT_F32, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }
 
 void tlm_attn_head_f16_ref(float *out, const float *q, const void *k, const void *v,
                            int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                            float *scores)
 {
-    attn_head(TLM_TYPE_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+    attn_head(TLM_DT_F16, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }
 
 void tlm_attn_head_q8_0_ref(float *out, const float *q, const void *k, const void *v,
                             int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                             float *scores)
 {
-    attn_head(TLM_TYPE_Q8_0, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
+    attn_head(TLM_DT_Q8_0, out, q, k, v, kv_stride, n_keys, head_dim, scale, scores);
 }

@@ -265,19 +265,19 @@ void tlm_attn_rows_f32_avx512(float *const *out, const float *const *q, int32_t 
                               const int32_t *lo, const int32_t *hi, const void *k, const void *v,
                               int64_t kv_stride, int32_t head_dim, float scale, float *scratch)
 {
-    attn_rows(TLM_TYPE_F32, out, q, nq, lo, hi, k, v, kv_stride, head_dim, scale, scratch);
+    attn_rows(TLM_DT_F32, out, q, nq, lo, hi, k, v, kv_stride, head_dim, scale, scratch);
 }
 
 void tlm_attn_rows_f16_avx512(float *const *out, const float *const *q, int32_t nq,
                               const int32_t *lo, const int32_t *hi, const void *k, const void *v,
                               int64_t kv_stride, int32_t head_dim, float scale, float *scratch)
 {
-    attn_rows(TLM_TYPE_F16, out, q, nq, lo, hi, k, v, kv_stride, head_dim, scale, scratch);
+    attn_rows(TLM_DT_F16, out, q, nq, lo, hi, k, v, kv_stride, head_dim, scale, scratch);
 }
 
 void tlm_attn_rows_q8_0_avx512(float *const *out, const float *const *q, int32_t nq,
                                const int32_t *lo, const int32_t *hi, const void *k, const void *v,
                                int64_t kv_stride, int32_t head_dim, float scale, float *scratch)
 {
-    attn_rows(TLM_TYPE_Q8_0, out, q, nq, lo, hi, k, v, kv_stride, head_dim, scale, scratch);
+    attn_rows(TLM_DT_Q8_0, out, q, nq, lo, hi, k, v, kv_stride, head_dim, scale, scratch);
 }

@@ -4,10 +4,10 @@
 
 void tlm_to_f32_f16_avx2(float *out, const void *src, int64_t n)
 {
-    row_to_f32(TLM_TYPE_F16, out, src, n);
+    row_to_f32(TLM_DT_F16, out, src, n);
 }
 
 void tlm_to_f32_bf16_avx2(float *out, const void *src, int64_t n)
 {
-    row_to_f32(TLM_TYPE_BF16, out, src, n);
+    row_to_f32(TLM_DT_BF16, out, src, n);
 }

@@ -39,4 +39,3 @@ const tlm_kernels *tlm_kernels_get(void)
     return &table;
 }
 
-TLM_API const char *tlm_kernels_isa(void) { return tlm_kernels_get()->isa; }

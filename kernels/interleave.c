@@ -7,16 +7,16 @@
 #include "quant.h"
 
 /* the 2-byte floats */
-static bool is_half(int type) { return type == TLM_TYPE_F16 || type == TLM_TYPE_BF16; }
+static bool is_half(int type) { return type == TLM_DT_F16 || type == TLM_DT_BF16; }
 
 static bool is_k(int type)
 {
-    return type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K || type == TLM_TYPE_Q6_K;
+    return type == TLM_DT_Q4_K || type == TLM_DT_Q5_K || type == TLM_DT_Q6_K;
 }
 
 int tlm_il_rows(int type)
 {
-    if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0 || is_k(type)) return 16;
+    if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 || is_k(type)) return 16;
     return is_half(type) ? 4 : 0;
 }
 
@@ -38,10 +38,10 @@ typedef struct layout {
 static int block_bytes(int type)
 {
     switch (type) {
-    case TLM_TYPE_Q8_0: return (int)sizeof(block_q8_0);
-    case TLM_TYPE_Q4_0: return (int)sizeof(block_q4_0);
-    case TLM_TYPE_Q4_K: return (int)sizeof(block_q4_K);
-    case TLM_TYPE_Q5_K: return (int)sizeof(block_q5_K);
+    case TLM_DT_Q8_0: return (int)sizeof(block_q8_0);
+    case TLM_DT_Q4_0: return (int)sizeof(block_q4_0);
+    case TLM_DT_Q4_K: return (int)sizeof(block_q4_K);
+    case TLM_DT_Q5_K: return (int)sizeof(block_q5_K);
     default: return (int)sizeof(block_q6_K);
     }
 }

@@ -16,9 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tinylm.h"
+#include "ktypes.h"
 
-#define TLM_TYPE_SLOTS 32 /* tlm_type values index the per-type slots; all are < 32 */
 
 /* y[t*ldy + r] = sum_i W[r][i] * x[t*ldx + i], for t in [0, n_tok) and r in [r0, r1).
  * W has rows of n_in elements of the slot's type, row r starting at w + r * w_row_bytes
@@ -59,17 +58,17 @@ static inline int64_t tlm_attn_rows_scratch(int64_t n_span, int32_t head_dim)
  * block of 32 is an F16 scale and 32 int8, as GGUF's Q8_0). Rows and heads start on blocks. */
 static inline uint64_t tlm_kv_bytes(int type, uint64_t n)
 {
-    return type == TLM_TYPE_F32 ? 4 * n : type == TLM_TYPE_F16 ? 2 * n : n / 32 * 34;
+    return type == TLM_DT_F32 ? 4 * n : type == TLM_DT_F16 ? 2 * n : n / 32 * 34;
 }
 
 typedef struct tlm_kernels {
     const char *isa; /* "ref", "avx2" or "avx512" */
 
-    tlm_matmul_fn matmul[TLM_TYPE_SLOTS]; /* NULL: type not supported */
+    tlm_matmul_fn matmul[TLM_DT_SLOTS]; /* NULL: type not supported */
     /* The same products on a matrix stored row-interleaved (below); NULL where this ISA has
      * no such kernel, and the loader then keeps the rows as they are. */
-    tlm_matmul_fn matmul_il[TLM_TYPE_SLOTS];
-    tlm_to_f32_fn to_f32[TLM_TYPE_SLOTS]; /* NULL: type not supported */
+    tlm_matmul_fn matmul_il[TLM_DT_SLOTS];
+    tlm_to_f32_fn to_f32[TLM_DT_SLOTS]; /* NULL: type not supported */
 
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a * x */
@@ -78,9 +77,9 @@ typedef struct tlm_kernels {
      * out[0..head_dim) = sum_j p_j * v_j with p = softmax(scale * (q . k_j)) over
      * j in [0, n_keys); k_j starts kv_stride elements after k_{j-1}, likewise v_j. scores is
      * scratch of n_keys floats. n_keys >= 1. */
-    tlm_attn_fn attn_head[TLM_TYPE_SLOTS];
+    tlm_attn_fn attn_head[TLM_DT_SLOTS];
     /* The same for a block of queries (NULL: call attn_head per query). */
-    tlm_attn_rows_fn attn_rows[TLM_TYPE_SLOTS];
+    tlm_attn_rows_fn attn_rows[TLM_DT_SLOTS];
 
     /* out = x / sqrt(mean(x^2) + eps) * w; w may be NULL (gain 1). out may equal x. */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);

@@ -63,7 +63,7 @@ TLM_INLINE void tile_shape(int type, bool il, int mr, int nr, int rows, float *y
                            const void *w, uint64_t w_row_bytes, int64_t r0, const float *x,
                            int64_t ldx, int64_t n_in)
 {
-    const int esize = type == TLM_TYPE_F32 ? 4 : 2;
+    const int esize = type == TLM_DT_F32 ? 4 : 2;
     const char *row[ROWS_MAX];
     __m512 acc[ROWS_MAX][NR_MAX];
 #pragma GCC unroll 16
@@ -112,11 +112,11 @@ TLM_INLINE void tile_any(int type, bool il, int mr, int nr, int rows, float *y, 
     static const tlm_matmul_tiles tiles_##name = {name, il ? IL_MR : MR, il ? IL_NR : NR,          \
                                                   il ? IL_DECODE_MR : DECODE_MR};
 
-TILE_FN(f32, TLM_TYPE_F32, false)
-TILE_FN(f16, TLM_TYPE_F16, false)
-TILE_FN(bf16, TLM_TYPE_BF16, false)
-TILE_FN(il_f16, TLM_TYPE_F16, true)
-TILE_FN(il_bf16, TLM_TYPE_BF16, true)
+TILE_FN(f32, TLM_DT_F32, false)
+TILE_FN(f16, TLM_DT_F16, false)
+TILE_FN(bf16, TLM_DT_BF16, false)
+TILE_FN(il_f16, TLM_DT_F16, true)
+TILE_FN(il_bf16, TLM_DT_BF16, true)
 
 TLM_MATMUL_SLOT(tlm_matmul_f32_avx512, tiles_f32)
 TLM_MATMUL_SLOT(tlm_matmul_f16_avx512, tiles_f16)

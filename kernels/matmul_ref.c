@@ -3,19 +3,19 @@
 #include "kernels_impl.h"
 
 /* Element i of a weight row, as float. */
-static float weight_at(tlm_type type, const void *row, int64_t i)
+static float weight_at(tlm_dtype type, const void *row, int64_t i)
 {
     switch (type) {
-    case TLM_TYPE_F16:
+    case TLM_DT_F16:
         return tlm_f16_to_f32(((const uint16_t *)row)[i]);
-    case TLM_TYPE_BF16:
+    case TLM_DT_BF16:
         return tlm_bf16_to_f32(((const uint16_t *)row)[i]);
     default:
         return ((const float *)row)[i];
     }
 }
 
-static void matmul(tlm_type type, float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+static void matmul(tlm_dtype type, float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                    const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)
 {
     for (int64_t t = 0; t < n_tok; t++) {
@@ -33,17 +33,17 @@ static void matmul(tlm_type type, float *y, int64_t ldy, const void *w, uint64_t
 void tlm_matmul_f32_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)
 {
-    matmul(TLM_TYPE_F32, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+    matmul(TLM_DT_F32, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
 }
 
 void tlm_matmul_f16_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
                         int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)
 {
-    matmul(TLM_TYPE_F16, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+    matmul(TLM_DT_F16, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
 }
 
 void tlm_matmul_bf16_ref(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes, const float *x,
                          int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)
 {
-    matmul(TLM_TYPE_BF16, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+    matmul(TLM_DT_BF16, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
 }

@@ -372,25 +372,25 @@ enum { K6_SC = 4096, K6_SCP = K6_SC + 16 * 64, K6_D = K6_SCP + 8 * 64, PACK_K6 =
 TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t u0,
                            int64_t n_units)
 {
-    const int64_t pack_bytes = type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0 ? PACK32
-                               : type == TLM_TYPE_Q6_K                        ? PACK_K6
+    const int64_t pack_bytes = type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 ? PACK32
+                               : type == TLM_DT_Q6_K                        ? PACK_K6
                                                                               : PACK_KA;
     for (int64_t u = u0; u < u0 + n_units; u++)
         for (int h = 0; h < 2; h++) {
             /* every array is [..][16 rows]: half h is the 32 bytes at + 32h of each entry */
             char *oh = o + (u - u0) * pack_bytes + 32 * h;
-            if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
+            if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0) {
                 __m256i w[8];
                 __m256 dw;
-                if (type == TLM_TYPE_Q8_0)
+                if (type == TLM_DT_Q8_0)
                     unit_q8_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q8_0));
                 else
                     unit_q4_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q4_0));
                 for (int kk = 0; kk < 8; kk++)
                     store(oh + 64 * kk, w[kk]);
                 _mm256_store_ps((float *)(oh + 512), dw);
-            } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
-                const bool five = type == TLM_TYPE_Q5_K;
+            } else if (type == TLM_DT_Q4_K || type == TLM_DT_Q5_K) {
+                const bool five = type == TLM_DT_Q5_K;
                 const int64_t off = u * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
                 ka_head hd;
                 ka_header(&hd, g, full, h, off);
@@ -454,11 +454,11 @@ TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t
         }                                                                                          \
     }
 
-PACK_FN(pack_q8_0, TLM_TYPE_Q8_0)
-PACK_FN(pack_q4_0, TLM_TYPE_Q4_0)
-PACK_FN(pack_q4_K, TLM_TYPE_Q4_K)
-PACK_FN(pack_q5_K, TLM_TYPE_Q5_K)
-PACK_FN(pack_q6_K, TLM_TYPE_Q6_K)
+PACK_FN(pack_q8_0, TLM_DT_Q8_0)
+PACK_FN(pack_q4_0, TLM_DT_Q4_0)
+PACK_FN(pack_q4_K, TLM_DT_Q4_K)
+PACK_FN(pack_q5_K, TLM_DT_Q5_K)
+PACK_FN(pack_q6_K, TLM_DT_Q6_K)
 
 /* ---- register tiles: 8 rows (one half of the group) by up to NR tokens ------------------- */
 
@@ -704,7 +704,7 @@ TLM_INLINE __m256i madd_ones(__m256i s16) { return _mm256_madd_epi16(s16, ones16
 TLM_INLINE __m256 unit32_dot(int type, const __m256i w[8], __m256 dw, const xq32 *xb, __m256 acc)
 {
     __m256i s;
-    if (type == TLM_TYPE_Q8_0) {
+    if (type == TLM_DT_Q8_0) {
         s = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int kk = 0; kk < 8; kk++) {
@@ -731,16 +731,16 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
     for (int64_t u = u0; u < u0 + n_units; u++) {
         prefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
         for (int h = 0; h < 2 && 8 * h < rows; h++) {
-            if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
+            if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0) {
                 __m256i w[8];
                 __m256 dw;
-                if (type == TLM_TYPE_Q8_0)
+                if (type == TLM_DT_Q8_0)
                     unit_q8_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q8_0));
                 else
                     unit_q4_0(w, &dw, g, full, h, u * (int64_t)sizeof(block_q4_0));
                 acc[h] = unit32_dot(type, w, dw, (const xq32 *)xq + (u - u0), acc[h]);
-            } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
-                const bool five = type == TLM_TYPE_Q5_K;
+            } else if (type == TLM_DT_Q4_K || type == TLM_DT_Q5_K) {
+                const bool five = type == TLM_DT_Q5_K;
                 const xq256 *xb = (const xq256 *)xq + (u - u0);
                 const int64_t off = u * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
                 ka_head hd;
@@ -844,11 +844,11 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
         }                                                                                          \
     }
 
-GEMV_FN(gemv_q8_0, TLM_TYPE_Q8_0)
-GEMV_FN(gemv_q4_0, TLM_TYPE_Q4_0)
-GEMV_FN(gemv_q4_K, TLM_TYPE_Q4_K)
-GEMV_FN(gemv_q5_K, TLM_TYPE_Q5_K)
-GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
+GEMV_FN(gemv_q8_0, TLM_DT_Q8_0)
+GEMV_FN(gemv_q4_0, TLM_DT_Q4_0)
+GEMV_FN(gemv_q4_K, TLM_DT_Q4_K)
+GEMV_FN(gemv_q5_K, TLM_DT_Q5_K)
+GEMV_FN(gemv_q6_K, TLM_DT_Q6_K)
 
 /* The K-quants on interleaved groups (every group whole; lanes past `rows` not stored). */
 #define IL_K_FNS(suffix, type)                                                                     \
@@ -868,9 +868,9 @@ GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
         pack_units(type, true, dst, &g, u0, n_units);                                              \
     }
 
-IL_K_FNS(q4_K, TLM_TYPE_Q4_K)
-IL_K_FNS(q5_K, TLM_TYPE_Q5_K)
-IL_K_FNS(q6_K, TLM_TYPE_Q6_K)
+IL_K_FNS(q4_K, TLM_DT_Q4_K)
+IL_K_FNS(q5_K, TLM_DT_Q5_K)
+IL_K_FNS(q6_K, TLM_DT_Q6_K)
 
 /* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
 
@@ -879,7 +879,7 @@ TLM_INLINE void unit_il(int type, __m256i w[8], __m256 *dw, const char *p, int h
 {
     *dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16 * h)));
     p += 2 * TLM_QROWS + 32 * h;
-    if (type == TLM_TYPE_Q8_0) {
+    if (type == TLM_DT_Q8_0) {
 #pragma GCC unroll 8
         for (int kk = 0; kk < 8; kk++)
             w[kk] = _mm256_loadu_si256((const __m256i *)(p + 64 * kk));
@@ -895,7 +895,7 @@ TLM_INLINE void unit_il(int type, __m256i w[8], __m256 *dw, const char *p, int h
 
 TLM_INLINE int64_t unit_il_bytes(int type)
 {
-    return TLM_QROWS * (int64_t)(type == TLM_TYPE_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0));
+    return TLM_QROWS * (int64_t)(type == TLM_DT_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0));
 }
 
 /* Rows of a group past `rows` are real (every group is whole); they are computed, not stored. */
@@ -933,8 +933,8 @@ TLM_INLINE int64_t unit_il_bytes(int type)
             }                                                                                      \
     }
 
-IL_FNS(q8_0, TLM_TYPE_Q8_0)
-IL_FNS(q4_0, TLM_TYPE_Q4_0)
+IL_FNS(q8_0, TLM_DT_Q8_0)
+IL_FNS(q4_0, TLM_DT_Q4_0)
 
 /* The tile for any nr <= NR: one body per shape. */
 #define TILE_DISPATCH(name, shape)                                                                 \

@@ -374,10 +374,10 @@ TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t
                            int64_t n_units)
 {
     for (int64_t u = u0; u < u0 + n_units; u++) {
-        if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
+        if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0) {
             __m512i w[8];
             __m512 dw;
-            if (type == TLM_TYPE_Q8_0)
+            if (type == TLM_DT_Q8_0)
                 unit_q8_0(w, &dw, g, full, u * (int64_t)sizeof(block_q8_0));
             else
                 unit_q4_0(w, &dw, g, full, u * (int64_t)sizeof(block_q4_0));
@@ -386,8 +386,8 @@ TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t
                 store(o + 64 * kk, w[kk]);
             _mm512_store_ps(o + 512, dw);
             o += PACK32;
-        } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
-            const bool five = type == TLM_TYPE_Q5_K;
+        } else if (type == TLM_DT_Q4_K || type == TLM_DT_Q5_K) {
+            const bool five = type == TLM_DT_Q5_K;
             const int64_t off = u * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
             ka_head h;
             ka_header(&h, g, full, off);
@@ -458,11 +458,11 @@ TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t
         }                                                                                          \
     }
 
-PACK_FN(pack_q8_0, TLM_TYPE_Q8_0)
-PACK_FN(pack_q4_0, TLM_TYPE_Q4_0)
-PACK_FN(pack_q4_K, TLM_TYPE_Q4_K)
-PACK_FN(pack_q5_K, TLM_TYPE_Q5_K)
-PACK_FN(pack_q6_K, TLM_TYPE_Q6_K)
+PACK_FN(pack_q8_0, TLM_DT_Q8_0)
+PACK_FN(pack_q4_0, TLM_DT_Q4_0)
+PACK_FN(pack_q4_K, TLM_DT_Q4_K)
+PACK_FN(pack_q5_K, TLM_DT_Q5_K)
+PACK_FN(pack_q6_K, TLM_DT_Q6_K)
 
 /* ---- register tiles ---------------------------------------------------------------------- */
 
@@ -663,16 +663,16 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
     __m512 acc = sums_load(y, rows, accumulate);
     for (int64_t u = u0; u < u0 + n_units; u++) {
         prefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
-        if (type == TLM_TYPE_Q8_0 || type == TLM_TYPE_Q4_0) {
+        if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0) {
             __m512i w[8];
             __m512 dw;
-            if (type == TLM_TYPE_Q8_0)
+            if (type == TLM_DT_Q8_0)
                 unit_q8_0(w, &dw, g, full, u * (int64_t)sizeof(block_q8_0));
             else
                 unit_q4_0(w, &dw, g, full, u * (int64_t)sizeof(block_q4_0));
             acc = unit32_dot(w, dw, (const xq32 *)xq + (u - u0), acc);
-        } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
-            const bool five = type == TLM_TYPE_Q5_K;
+        } else if (type == TLM_DT_Q4_K || type == TLM_DT_Q5_K) {
+            const bool five = type == TLM_DT_Q5_K;
             const xq256 *xb = (const xq256 *)xq + (u - u0);
             const int64_t off = u * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
             const int64_t qs_at = off + (five ? 48 : 16);
@@ -774,11 +774,11 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
         }                                                                                          \
     }
 
-GEMV_FN(gemv_q8_0, TLM_TYPE_Q8_0)
-GEMV_FN(gemv_q4_0, TLM_TYPE_Q4_0)
-GEMV_FN(gemv_q4_K, TLM_TYPE_Q4_K)
-GEMV_FN(gemv_q5_K, TLM_TYPE_Q5_K)
-GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
+GEMV_FN(gemv_q8_0, TLM_DT_Q8_0)
+GEMV_FN(gemv_q4_0, TLM_DT_Q4_0)
+GEMV_FN(gemv_q4_K, TLM_DT_Q4_K)
+GEMV_FN(gemv_q5_K, TLM_DT_Q5_K)
+GEMV_FN(gemv_q6_K, TLM_DT_Q6_K)
 
 /* The K-quants on interleaved groups (every group whole; lanes past `rows` not stored). */
 #define IL_K_FNS(suffix, type)                                                                     \
@@ -798,9 +798,9 @@ GEMV_FN(gemv_q6_K, TLM_TYPE_Q6_K)
         pack_units(type, true, dst, &g, u0, n_units);                                              \
     }
 
-IL_K_FNS(q4_K, TLM_TYPE_Q4_K)
-IL_K_FNS(q5_K, TLM_TYPE_Q5_K)
-IL_K_FNS(q6_K, TLM_TYPE_Q6_K)
+IL_K_FNS(q4_K, TLM_DT_Q4_K)
+IL_K_FNS(q5_K, TLM_DT_Q5_K)
+IL_K_FNS(q6_K, TLM_DT_Q6_K)
 
 /* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
 
@@ -809,7 +809,7 @@ TLM_INLINE void unit_il(int type, __m512i w[8], __m512 *dw, const char *p)
 {
     *dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
     p += 2 * TLM_QROWS;
-    if (type == TLM_TYPE_Q8_0) {
+    if (type == TLM_DT_Q8_0) {
 #pragma GCC unroll 8
         for (int kk = 0; kk < 8; kk++)
             w[kk] = _mm512_xor_si512(_mm512_loadu_si512(p + 64 * kk), bytes(0x80));
@@ -825,7 +825,7 @@ TLM_INLINE void unit_il(int type, __m512i w[8], __m512 *dw, const char *p)
 
 TLM_INLINE int64_t unit_il_bytes(int type)
 {
-    return TLM_QROWS * (int64_t)(type == TLM_TYPE_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0));
+    return TLM_QROWS * (int64_t)(type == TLM_DT_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0));
 }
 
 /* As gemv_units for Q8_0 / Q4_0, from a group: one sequential stream, the same sums. */
@@ -865,8 +865,8 @@ TLM_INLINE void gemv_il_units(int type, float *y, int rows, bool accumulate, con
         }                                                                                          \
     }
 
-IL_FNS(q8_0, TLM_TYPE_Q8_0)
-IL_FNS(q4_0, TLM_TYPE_Q4_0)
+IL_FNS(q8_0, TLM_DT_Q8_0)
+IL_FNS(q4_0, TLM_DT_Q4_0)
 
 /* The tile for any nr <= NR: one body per shape, chosen once per call (cases above NR are
  * never taken; they repeat the NR body so that any NR up to 12 compiles). */

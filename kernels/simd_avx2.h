@@ -23,16 +23,16 @@ TLM_INLINE __m256 bf16_widen(__m128i h)
 /* Elements [k, k + 8) of a row of `type` (a constant after inlining). */
 TLM_INLINE __m256 load_row(int type, const void *row, int64_t k)
 {
-    if (type == TLM_TYPE_F32) return _mm256_loadu_ps((const float *)row + k);
+    if (type == TLM_DT_F32) return _mm256_loadu_ps((const float *)row + k);
     __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
-    return type == TLM_TYPE_F16 ? _mm256_cvtph_ps(h) : bf16_widen(h);
+    return type == TLM_DT_F16 ? _mm256_cvtph_ps(h) : bf16_widen(h);
 }
 
 /* Elements [k, k + n) with zeros above, n < 8; never reads past the row's end. AVX2 has no
  * 16-bit masked load, so the tail goes through a zeroed copy. */
 TLM_INLINE __m256 load_row_tail(int type, const void *row, int64_t k, int64_t n)
 {
-    size_t size = type == TLM_TYPE_F32 ? 4 : 2;
+    size_t size = type == TLM_DT_F32 ? 4 : 2;
     _Alignas(32) unsigned char tmp[32] = {0};
     memcpy(tmp, (const unsigned char *)row + k * (int64_t)size, (size_t)n * size);
     return load_row(type, tmp, 0);
@@ -41,7 +41,7 @@ TLM_INLINE __m256 load_row_tail(int type, const void *row, int64_t k, int64_t n)
 /* p[0, n) with zeros above, n < 8. */
 TLM_INLINE __m256 load_tail(const float *p, int64_t n)
 {
-    return load_row_tail(TLM_TYPE_F32, p, 0, n);
+    return load_row_tail(TLM_DT_F32, p, 0, n);
 }
 
 /* p[0, n) = the first n lanes of v, n <= 8; p[n, 8) is not touched. */
@@ -72,7 +72,7 @@ TLM_INLINE const void *cache_row(int type, const void *base, int64_t j, int64_t 
 /* Elements [i, i + 8) of a cache row as float; Q8_0: i a multiple of 8 (within one block). */
 TLM_INLINE __m256 load_kv(int type, const void *row, int64_t i)
 {
-    if (type != TLM_TYPE_Q8_0) return load_row(type, row, i);
+    if (type != TLM_DT_Q8_0) return load_row(type, row, i);
     const uint8_t *b = (const uint8_t *)row + i / 32 * 34;
     __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + i % 32)));
     float d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(b[0] | b[1] << 8)));
@@ -82,7 +82,7 @@ TLM_INLINE __m256 load_kv(int type, const void *row, int64_t i)
 /* The first n < 8 of those, zeros above (F32 and F16 only: Q8_0 heads are whole blocks). */
 TLM_INLINE __m256 load_kv_tail(int type, const void *row, int64_t i, int64_t n)
 {
-    return type == TLM_TYPE_Q8_0 ? load_kv(type, row, i) : load_row_tail(type, row, i, n);
+    return type == TLM_DT_Q8_0 ? load_kv(type, row, i) : load_row_tail(type, row, i, n);
 }
 
 /* ---- reductions and math --------------------------------------------------------------- */

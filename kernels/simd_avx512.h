@@ -25,17 +25,17 @@ TLM_INLINE __m512 bf16_widen(__m256i h)
 /* Elements [k, k + 16) of a row of `type` (a constant after inlining). */
 TLM_INLINE __m512 load_row(int type, const void *row, int64_t k)
 {
-    if (type == TLM_TYPE_F32) return _mm512_loadu_ps((const float *)row + k);
+    if (type == TLM_DT_F32) return _mm512_loadu_ps((const float *)row + k);
     __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + k));
-    return type == TLM_TYPE_F16 ? _mm512_cvtph_ps(h) : bf16_widen(h);
+    return type == TLM_DT_F16 ? _mm512_cvtph_ps(h) : bf16_widen(h);
 }
 
 /* Elements [k, k + n) with zeros above, n < 16; never reads past the row's end. */
 TLM_INLINE __m512 load_row_tail(int type, const void *row, int64_t k, int64_t n)
 {
-    if (type == TLM_TYPE_F32) return _mm512_maskz_loadu_ps(mask16(n), (const float *)row + k);
+    if (type == TLM_DT_F32) return _mm512_maskz_loadu_ps(mask16(n), (const float *)row + k);
     __m256i h = _mm256_maskz_loadu_epi16(mask16(n), (const uint16_t *)row + k);
-    return type == TLM_TYPE_F16 ? _mm512_cvtph_ps(h) : bf16_widen(h);
+    return type == TLM_DT_F16 ? _mm512_cvtph_ps(h) : bf16_widen(h);
 }
 
 /* out[0, n) = elements [0, n) of a row of `type`, as float. */
@@ -58,8 +58,8 @@ TLM_INLINE const void *cache_row(int type, const void *base, int64_t j, int64_t 
 /* Lanes m of elements [i, i + 16) of a cache row, as float; Q8_0: i a multiple of 16. */
 TLM_INLINE __m512 load_cache(int type, const void *row, int64_t i, __mmask16 m)
 {
-    if (type == TLM_TYPE_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + i);
-    if (type == TLM_TYPE_F16)
+    if (type == TLM_DT_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + i);
+    if (type == TLM_DT_F16)
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i));
     const uint8_t *b = (const uint8_t *)row + i / 32 * 34;
     __m512i q = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, b + 2 + i % 32));

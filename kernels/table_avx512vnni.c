@@ -5,14 +5,14 @@
 
 void tlm_kernels_add_avx512vnni(tlm_kernels *k)
 {
-    k->matmul[TLM_TYPE_Q8_0] = tlm_matmul_q8_0_avx512vnni;
-    k->matmul[TLM_TYPE_Q4_0] = tlm_matmul_q4_0_avx512vnni;
-    k->matmul[TLM_TYPE_Q4_K] = tlm_matmul_q4_K_avx512vnni;
-    k->matmul[TLM_TYPE_Q5_K] = tlm_matmul_q5_K_avx512vnni;
-    k->matmul[TLM_TYPE_Q6_K] = tlm_matmul_q6_K_avx512vnni;
-    k->matmul_il[TLM_TYPE_Q8_0] = tlm_matmul_il_q8_0_avx512vnni;
-    k->matmul_il[TLM_TYPE_Q4_0] = tlm_matmul_il_q4_0_avx512vnni;
-    k->matmul_il[TLM_TYPE_Q4_K] = tlm_matmul_il_q4_K_avx512vnni;
-    k->matmul_il[TLM_TYPE_Q5_K] = tlm_matmul_il_q5_K_avx512vnni;
-    k->matmul_il[TLM_TYPE_Q6_K] = tlm_matmul_il_q6_K_avx512vnni;
+    k->matmul[TLM_DT_Q8_0] = tlm_matmul_q8_0_avx512vnni;
+    k->matmul[TLM_DT_Q4_0] = tlm_matmul_q4_0_avx512vnni;
+    k->matmul[TLM_DT_Q4_K] = tlm_matmul_q4_K_avx512vnni;
+    k->matmul[TLM_DT_Q5_K] = tlm_matmul_q5_K_avx512vnni;
+    k->matmul[TLM_DT_Q6_K] = tlm_matmul_q6_K_avx512vnni;
+    k->matmul_il[TLM_DT_Q8_0] = tlm_matmul_il_q8_0_avx512vnni;
+    k->matmul_il[TLM_DT_Q4_0] = tlm_matmul_il_q4_0_avx512vnni;
+    k->matmul_il[TLM_DT_Q4_K] = tlm_matmul_il_q4_K_avx512vnni;
+    k->matmul_il[TLM_DT_Q5_K] = tlm_matmul_il_q5_K_avx512vnni;
+    k->matmul_il[TLM_DT_Q6_K] = tlm_matmul_il_q6_K_avx512vnni;
 }

@@ -1,5 +1,5 @@
 /* fuzz_gguf - a GGUF model file: tlm_model_load, then a few tokens through the model and its
- * vocabulary. Seeds: the GGUF cases of tests/lib/corpus.h. */
+ * vocabulary. Seeds: the GGUF cases of tests/corpus.h. */
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,6 @@
 /* fuzz_hf_config - config.json of a Hugging Face directory whose model.safetensors is the valid
- * one of tests/lib/corpus.h: tlm_model_load on the directory, then a few tokens. */
-#include "../lib/corpus.h"
+ * one of tests/corpus.h: tlm_model_load on the directory, then a few tokens. */
+#include "corpus.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

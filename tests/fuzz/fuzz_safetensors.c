@@ -1,6 +1,6 @@
 /* fuzz_safetensors - model.safetensors of a Hugging Face directory whose config.json is the
- * valid one of tests/lib/corpus.h: tlm_model_load on the directory, then a few tokens. */
-#include "../lib/corpus.h"
+ * valid one of tests/corpus.h: tlm_model_load on the directory, then a few tokens. */
+#include "corpus.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

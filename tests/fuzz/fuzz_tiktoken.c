@@ -1,8 +1,8 @@
 /* fuzz_tiktoken - a tiktoken rank file. Only a Qwen-sized file (151643 ranks) gets past the
  * count check, so the input is the head of the file and the target appends the synthetic
- * lines of tests/lib/corpus.h from rank k on, k being the number of lines in the input: an
+ * lines of tests/corpus.h from rank k on, k being the number of lines in the input: an
  * input of well-formed lines for ranks 0 .. k-1 makes a valid file. */
-#include "../lib/corpus.h"
+#include "corpus.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

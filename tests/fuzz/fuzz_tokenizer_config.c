@@ -1,9 +1,9 @@
 /* fuzz_tokenizer_config - the JSON files beside a vocabulary (tokenizer_config.json,
  * special_tokens_map.json, added_tokens.json: special tokens, added tokens, add_bos_token,
  * the chat template). Byte 0 picks the vocabulary they sit beside (a valid tokenizer.json,
- * vocab.json + merges.txt or tokenizer.model of tests/lib/corpus.h) and which file the rest of
+ * vocab.json + merges.txt or tokenizer.model of tests/corpus.h) and which file the rest of
  * the input is; tlm_tokenizer_load on the directory, encode, decode. */
-#include "../lib/corpus.h"
+#include "corpus.h"
 #include "fuzz_common.h"
 
 static const char *const side[3] = {"tokenizer_config.json", "special_tokens_map.json",

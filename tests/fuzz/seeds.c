@@ -1,5 +1,5 @@
 /* seeds - writes the seed corpus of every fuzz target: `seeds DIR` fills DIR/<target>/ with
- * the valid and malformed files of tests/lib/corpus.h (as each target reads its input) and
+ * the valid and malformed files of tests/corpus.h (as each target reads its input) and
  * DIR/fuzz_tokenize/ with a few texts. Nothing is copied from ../shared. */
 #include <errno.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../lib/corpus.h"
+#include "corpus.h"
 
 static const char *out_dir;
 static int n_written;

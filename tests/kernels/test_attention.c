@@ -114,13 +114,13 @@ static bool out_ok(const problem *p, const float *out, const float *near, double
     return true;
 }
 
-static const tlm_type cache_types[] = {TLM_TYPE_F32, TLM_TYPE_F16};
+static const tlm_dtype cache_types[] = {TLM_DT_F32, TLM_DT_F16};
 
-static void run(const tlm_kernels *k, const problem *p, tlm_type type, float *out, float *scores)
+static void run(const tlm_kernels *k, const problem *p, tlm_dtype type, float *out, float *scores)
 {
     out[p->head_dim] = -7.0f;
-    const void *keys = type == TLM_TYPE_F32 ? (const void *)p->k : type == TLM_TYPE_F16 ? (const void *)p->k16 : p->k8;
-    const void *values = type == TLM_TYPE_F32 ? (const void *)p->v : type == TLM_TYPE_F16 ? (const void *)p->v16 : p->v8;
+    const void *keys = type == TLM_DT_F32 ? (const void *)p->k : type == TLM_DT_F16 ? (const void *)p->k16 : p->k8;
+    const void *values = type == TLM_DT_F32 ? (const void *)p->v : type == TLM_DT_F16 ? (const void *)p->v16 : p->v8;
     k->attn_head[type](out, p->q, keys, values, p->kv_stride, p->n_keys, p->head_dim, p->scale,
                        scores);
 }
@@ -136,8 +136,8 @@ static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], i
     char why[160] = "";
 
     for (size_t c = 0; c < COUNT(cache_types); c++) {
-        tlm_type type = q8 && cache_types[c] == TLM_TYPE_F16 ? TLM_TYPE_Q8_0 : cache_types[c];
-        const char *tn = type == TLM_TYPE_F32 ? "f32" : type == TLM_TYPE_F16 ? "f16" : "q8_0";
+        tlm_dtype type = q8 && cache_types[c] == TLM_DT_F16 ? TLM_DT_Q8_0 : cache_types[c];
+        const char *tn = type == TLM_DT_F32 ? "f32" : type == TLM_DT_F16 ? "f16" : "q8_0";
         run(ref, &p, type, ref_out, scores);
         check(out_ok(&p, ref_out, NULL, 1.0, why, sizeof why),
               "ref %s head_dim %d n_keys %d x%g: %s", tn, head_dim, n_keys, magnitude, why);

@@ -68,14 +68,14 @@ static void block_free(block *b)
     free(b->v8);
 }
 
-static const void *cache_of(tlm_type type, const float *f, const uint16_t *h, const void *q8)
+static const void *cache_of(tlm_dtype type, const float *f, const uint16_t *h, const void *q8)
 {
-    return type == TLM_TYPE_F32 ? (const void *)f : type == TLM_TYPE_F16 ? (const void *)h : q8;
+    return type == TLM_DT_F32 ? (const void *)f : type == TLM_DT_F16 ? (const void *)h : q8;
 }
 
 /* out rows (head_dim + 1 floats apart, a sentinel after each) by attn_rows of k for the
  * queries [i0, i0 + nq) of the block. */
-static void run_rows(const tlm_kernels *k, const block *b, tlm_type type, int i0, int nq,
+static void run_rows(const tlm_kernels *k, const block *b, tlm_dtype type, int i0, int nq,
                      float *out, float *scratch)
 {
     const float *qr[TLM_ATTN_ROWS];
@@ -103,11 +103,11 @@ static void test_block(const tlm_kernels *ref, const isa_table simd[N_SIMD], int
     float *want = buf_new(nq * row, 1), *out = buf_new(nq * row, 2), *alone = buf_new(nq * row, 3);
     float *scratch = buf_new(tlm_attn_rows_scratch(span, head_dim), 1);
     float scale = 1.0f / sqrtf((float)head_dim);
-    static const tlm_type types[] = {TLM_TYPE_F32, TLM_TYPE_F16, TLM_TYPE_Q8_0};
+    static const tlm_dtype types[] = {TLM_DT_F32, TLM_DT_F16, TLM_DT_Q8_0};
     static const char *names[] = {"f32", "f16", "q8_0"};
     for (int t = 0; t < 3; t++) {
-        tlm_type type = types[t];
-        if (type == TLM_TYPE_Q8_0 && !b.k8) continue;
+        tlm_dtype type = types[t];
+        if (type == TLM_DT_Q8_0 && !b.k8) continue;
         const void *keys = cache_of(type, b.k, b.k16, b.k8);
         const void *values = cache_of(type, b.v, b.v16, b.v8);
         for (int i = 0; i < nq; i++) {

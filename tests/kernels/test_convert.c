@@ -194,15 +194,15 @@ static void test_bf16(void)
 static void test_to_f32_slots(const tlm_kernels *ref, const isa_table simd[N_SIMD])
 {
     static const int64_t lengths[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 257, 4099, 65536};
-    static const tlm_type types[] = {TLM_TYPE_F32, TLM_TYPE_F16, TLM_TYPE_BF16};
+    static const tlm_dtype types[] = {TLM_DT_F32, TLM_DT_F16, TLM_DT_BF16};
     float *src32 = buf_new(65536, 0), *want = buf_new(65536, 0), *got = buf_new(65536 + 8, 1);
     uint16_t *src16 = (uint16_t *)src32 + 1; /* 2 bytes past a 64-byte boundary */
     for (size_t ti = 0; ti < COUNT(types); ti++) {
-        tlm_type type = types[ti];
-        const void *src = type == TLM_TYPE_F32 ? (const void *)(src32 + 1) : (const void *)src16;
+        tlm_dtype type = types[ti];
+        const void *src = type == TLM_DT_F32 ? (const void *)(src32 + 1) : (const void *)src16;
         for (size_t li = 0; li < COUNT(lengths); li++) {
             int64_t n = lengths[li];
-            if (type == TLM_TYPE_F32) { /* random floats, all but the first of src32 */
+            if (type == TLM_DT_F32) { /* random floats, all but the first of src32 */
                 n = n < 65535 ? n : 65535;
                 fill_uniform(src32 + 1, n, -1e30f, 1e30f);
             } else { /* every 16-bit pattern, then the rest of src32 */

@@ -1,15 +1,16 @@
 /* test_dispatch.c - CPU feature detection against the compiler's own (libgcc's CPUID and
  * XCR0 checks), the table tlm_kernels_get() returns, and the TLM_ISA levels. */
 #include "harness.h"
+#include "tinylm.h"
 
 /* True if every slot libtinylm implements is filled. */
 static bool slots_filled(const tlm_kernels *k)
 {
-    static const tlm_type types[] = {TLM_TYPE_F32,  TLM_TYPE_F16,  TLM_TYPE_BF16, TLM_TYPE_Q8_0,
-                                     TLM_TYPE_Q4_0, TLM_TYPE_Q4_K, TLM_TYPE_Q5_K, TLM_TYPE_Q6_K};
+    static const tlm_dtype types[] = {TLM_DT_F32,  TLM_DT_F16,  TLM_DT_BF16, TLM_DT_Q8_0,
+                                     TLM_DT_Q4_0, TLM_DT_Q4_K, TLM_DT_Q5_K, TLM_DT_Q6_K};
     for (size_t i = 0; i < COUNT(types); i++)
         if (!k->matmul[types[i]] || !k->to_f32[types[i]]) return false;
-    return k->isa && k->dot_f32 && k->axpy_f32 && k->attn_head[TLM_TYPE_F32] && k->attn_head[TLM_TYPE_F16] && k->rmsnorm && k->layernorm &&
+    return k->isa && k->dot_f32 && k->axpy_f32 && k->attn_head[TLM_DT_F32] && k->attn_head[TLM_DT_F16] && k->rmsnorm && k->layernorm &&
            k->silu_mul && k->gelu_tanh_mul && k->gelu_tanh && k->rope;
 }
 
@@ -51,7 +52,7 @@ int main(void)
     }
     tlm_kernels ref;
     tlm_kernels_fill(&ref, "ref");
-    check(ref.matmul[TLM_TYPE_F16] == tlm_matmul_f16_ref && ref.attn_head[TLM_TYPE_F32] == tlm_attn_head_f32_ref,
+    check(ref.matmul[TLM_DT_F16] == tlm_matmul_f16_ref && ref.attn_head[TLM_DT_F32] == tlm_attn_head_f32_ref,
           "TLM_ISA=ref: reference kernels");
     return finish("dispatch");
 }

@@ -15,7 +15,7 @@ typedef struct shape {
 } shape;
 
 typedef struct problem {
-    tlm_type type;
+    tlm_dtype type;
     shape s;
     void *w; /* rows of w_row_bytes, unaligned */
     uint64_t w_row_bytes;
@@ -26,16 +26,16 @@ typedef struct problem {
 
 static const uint32_t SENTINEL = 0x7fc0dead; /* a NaN no kernel produces */
 
-static size_t elem_bytes(tlm_type type) { return type == TLM_TYPE_F32 ? 4 : 2; }
+static size_t elem_bytes(tlm_dtype type) { return type == TLM_DT_F32 ? 4 : 2; }
 
-static float weight_value(tlm_type type, const void *row, int64_t i)
+static float weight_value(tlm_dtype type, const void *row, int64_t i)
 {
-    if (type == TLM_TYPE_F32) return ((const float *)row)[i];
+    if (type == TLM_DT_F32) return ((const float *)row)[i];
     uint16_t h = ((const uint16_t *)row)[i];
-    return type == TLM_TYPE_F16 ? tlm_f16_to_f32(h) : tlm_bf16_to_f32(h);
+    return type == TLM_DT_F16 ? tlm_f16_to_f32(h) : tlm_bf16_to_f32(h);
 }
 
-static void problem_new(problem *p, tlm_type type, shape s)
+static void problem_new(problem *p, tlm_dtype type, shape s)
 {
     size_t es = elem_bytes(type);
     p->type = type;
@@ -50,9 +50,9 @@ static void problem_new(problem *p, tlm_type type, shape s)
         char *row = (char *)p->w + (uint64_t)r * p->w_row_bytes;
         for (int64_t i = 0; i < s.n_in + 3; i++) {
             float v = rng_float(-1.0f, 1.0f);
-            if (type == TLM_TYPE_F32) memcpy(row + i * 4, &v, 4);
-            uint16_t h = type == TLM_TYPE_F16 ? tlm_f32_to_f16(v) : tlm_f32_to_bf16(v);
-            if (type != TLM_TYPE_F32) memcpy(row + i * 2, &h, 2);
+            if (type == TLM_DT_F32) memcpy(row + i * 4, &v, 4);
+            uint16_t h = type == TLM_DT_F16 ? tlm_f32_to_f16(v) : tlm_f32_to_bf16(v);
+            if (type != TLM_DT_F32) memcpy(row + i * 2, &h, 2);
         }
     }
     p->x = buf_new(s.n_tok * p->ldx, 3);
@@ -176,7 +176,7 @@ static void check_slot(const char *isa, tlm_matmul_fn f, const problem *p, const
     buf_free(one);
 }
 
-static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_type type,
+static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dtype type,
                          shape s)
 {
     problem p;
@@ -198,7 +198,7 @@ static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], t
  * matrix grouped by tlm_il_group gives back each row by tlm_il_row, and each ISA's il slot on
  * it gives that ISA's row-slot bits on the plain rows, with check_slot's splits (inside
  * groups too), sub-range and one token at a time. */
-static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_type type, shape s)
+static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dtype type, shape s)
 {
     problem p;
     problem_new(&p, type, s);
@@ -254,7 +254,7 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_ty
 
 /* As the engine calls it: each of 1..4 OpenMP threads takes a contiguous range of rows
  * aligned to 16; every thread count must give the bits of one single call. */
-static void test_threads(const tlm_kernels *k, const char *isa, tlm_type type, shape s)
+static void test_threads(const tlm_kernels *k, const char *isa, tlm_dtype type, shape s)
 {
     problem p;
     problem_new(&p, type, s);
@@ -287,7 +287,7 @@ int main(void)
     static const int64_t n_toks[] = {1, 2, 3, 5, 8, 17, 64};
     /* sizes that cross the token blocks of matmul_blocked.c (512 KB of activations) */
     static const shape large[] = {{1030, 33, 130}, {4099, 19, 3}, {4099, 5, 67}, {2048, 16, 1}};
-    static const tlm_type types[] = {TLM_TYPE_F32, TLM_TYPE_F16, TLM_TYPE_BF16};
+    static const tlm_dtype types[] = {TLM_DT_F32, TLM_DT_F16, TLM_DT_BF16};
 
     for (size_t ti = 0; ti < COUNT(types); ti++) {
         for (size_t a = 0; a < COUNT(n_ins); a++)

@@ -25,18 +25,18 @@
 /* ---- the types ---------------------------------------------------------------------------- */
 
 typedef struct qtype {
-    tlm_type type;
+    tlm_dtype type;
     const char *name;
     int block;      /* elements per block */
     int block_size; /* bytes per block */
 } qtype;
 
 static const qtype types[] = {
-    {TLM_TYPE_Q8_0, "Q8_0", 32, sizeof(block_q8_0)},
-    {TLM_TYPE_Q4_0, "Q4_0", 32, sizeof(block_q4_0)},
-    {TLM_TYPE_Q4_K, "Q4_K", 256, sizeof(block_q4_K)},
-    {TLM_TYPE_Q5_K, "Q5_K", 256, sizeof(block_q5_K)},
-    {TLM_TYPE_Q6_K, "Q6_K", 256, sizeof(block_q6_K)},
+    {TLM_DT_Q8_0, "Q8_0", 32, sizeof(block_q8_0)},
+    {TLM_DT_Q4_0, "Q4_0", 32, sizeof(block_q4_0)},
+    {TLM_DT_Q4_K, "Q4_K", 256, sizeof(block_q4_K)},
+    {TLM_DT_Q5_K, "Q5_K", 256, sizeof(block_q5_K)},
+    {TLM_DT_Q6_K, "Q6_K", 256, sizeof(block_q6_K)},
 };
 
 static uint16_t h(float f) { return tlm_f32_to_f16(f); }
@@ -60,22 +60,22 @@ static void k_scale_min(const uint8_t *q, int j, int *sc, int *m)
 }
 
 /* Decodes one block into a[i] - b[i] (b is the min part, 0 where there is none), in double. */
-static void decode_block(tlm_type type, const void *blk, double *a, double *b)
+static void decode_block(tlm_dtype type, const void *blk, double *a, double *b)
 {
     for (int i = 0; i < 256; i++)
         b[i] = 0;
-    if (type == TLM_TYPE_Q8_0) {
+    if (type == TLM_DT_Q8_0) {
         const block_q8_0 *q = blk;
         for (int i = 0; i < 32; i++)
             a[i] = hd(q->d) * q->qs[i];
-    } else if (type == TLM_TYPE_Q4_0) {
+    } else if (type == TLM_DT_Q4_0) {
         const block_q4_0 *q = blk;
         for (int j = 0; j < 16; j++) {
             a[j] = hd(q->d) * ((q->qs[j] & 0x0f) - 8);
             a[j + 16] = hd(q->d) * ((q->qs[j] >> 4) - 8);
         }
-    } else if (type == TLM_TYPE_Q4_K || type == TLM_TYPE_Q5_K) {
-        const bool five = type == TLM_TYPE_Q5_K;
+    } else if (type == TLM_DT_Q4_K || type == TLM_DT_Q5_K) {
+        const bool five = type == TLM_DT_Q5_K;
         const block_q4_K *q4 = blk;
         const block_q5_K *q5 = blk;
         const uint8_t *scales = five ? q5->scales : q4->scales, *qs = five ? q5->qs : q4->qs;
@@ -137,7 +137,7 @@ static void test_hand_built(const tlm_kernels *ref)
     block_q8_0 q8 = {.d = h(0.5f)};
     for (int i = 0; i < 32; i++)
         q8.qs[i] = (int8_t)(i * 9 - 128); /* -128 .. 151 wraps: all */
-    ref->to_f32[TLM_TYPE_Q8_0](out, &q8, 32);
+    ref->to_f32[TLM_DT_Q8_0](out, &q8, 32);
     for (int i = 0; i < 32; i++)
         want[i] = 0.5 * (int8_t)(i * 9 - 128);
     check_values("Q8_0 hand-built", out, want, 32);
@@ -145,7 +145,7 @@ static void test_hand_built(const tlm_kernels *ref)
     block_q4_0 q4 = {.d = h(2.0f)};
     for (int j = 0; j < 16; j++)
         q4.qs[j] = (uint8_t)(j | (15 - j) << 4);
-    ref->to_f32[TLM_TYPE_Q4_0](out, &q4, 32);
+    ref->to_f32[TLM_DT_Q4_0](out, &q4, 32);
     for (int j = 0; j < 16; j++) {
         want[j] = 2.0 * (j - 8);             /* element j: low nibble of byte j */
         want[j + 16] = 2.0 * ((15 - j) - 8); /* element j + 16: its high nibble */
@@ -167,7 +167,7 @@ static void test_hand_built(const tlm_kernels *ref)
     for (int j = 0; j < 4; j++)
         for (int l = 0; l < 32; l++)
             k4.qs[32 * j + l] = (uint8_t)((l & 15) | ((l + j) & 15) << 4);
-    ref->to_f32[TLM_TYPE_Q4_K](out, &k4, 256);
+    ref->to_f32[TLM_DT_Q4_K](out, &k4, 256);
     for (int j = 0; j < 4; j++)
         for (int l = 0; l < 32; l++) {
             int s0 = 2 * j, s1 = 2 * j + 1; /* element 64j + l: low nibble; + 32: high */
@@ -184,7 +184,7 @@ static void test_hand_built(const tlm_kernels *ref)
     memcpy(k5.qs, k4.qs, sizeof k5.qs);
     for (int l = 0; l < 32; l++)
         k5.qh[l] = l % 2 ? 0xaa : 0x55;
-    ref->to_f32[TLM_TYPE_Q5_K](out, &k5, 256);
+    ref->to_f32[TLM_DT_Q5_K](out, &k5, 256);
     for (int j = 0; j < 4; j++)
         for (int l = 0; l < 32; l++) {
             int s0 = 2 * j, s1 = 2 * j + 1;
@@ -207,7 +207,7 @@ static void test_hand_built(const tlm_kernels *ref)
         k6.scales[s] = (int8_t)(s - 8);
     k6.ql[0] = 0x21, k6.ql[32] = 0x43, k6.qh[0] = 0xe4;
     k6.ql[64] = 0x0f, k6.ql[96] = 0xf0, k6.qh[32] = 0x1b;
-    ref->to_f32[TLM_TYPE_Q6_K](out, &k6, 256);
+    ref->to_f32[TLM_DT_Q6_K](out, &k6, 256);
     for (int i = 0; i < 256; i++)
         want[i] = 0.25 * (i / 16 - 8) * (0 - 32);
     static const int at[8] = {0, 32, 64, 96, 128, 160, 192, 224};
@@ -237,17 +237,17 @@ static void fill_blocks(const qtype *qt, void *dst, int64_t n_blocks)
         unsigned char *b = p + k * qt->block_size;
         uint16_t d = rand_f16(0.001f, 0.05f, true), dmin = rand_f16(0.001f, 0.05f, true);
         switch (qt->type) {
-        case TLM_TYPE_Q8_0:
+        case TLM_DT_Q8_0:
             memcpy(b + offsetof(block_q8_0, d), &d, 2);
             break;
-        case TLM_TYPE_Q4_0:
+        case TLM_DT_Q4_0:
             memcpy(b + offsetof(block_q4_0, d), &d, 2);
             break;
-        case TLM_TYPE_Q4_K:
+        case TLM_DT_Q4_K:
             memcpy(b + offsetof(block_q4_K, d), &d, 2);
             memcpy(b + offsetof(block_q4_K, dmin), &dmin, 2);
             break;
-        case TLM_TYPE_Q5_K:
+        case TLM_DT_Q5_K:
             memcpy(b + offsetof(block_q5_K, d), &d, 2);
             memcpy(b + offsetof(block_q5_K, dmin), &dmin, 2);
             break;

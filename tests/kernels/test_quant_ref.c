@@ -121,7 +121,7 @@ static void dq_q6_K(const void *src, float *y, int64_t n)
 
 typedef struct qtype {
     const char *name;
-    tlm_type type;
+    tlm_dtype type;
     int block_elems, block_bytes;
     void (*quantize)(void *dst, const float *src, int64_t n);
     void (*dequantize)(const void *src, float *y, int64_t n);
@@ -134,11 +134,11 @@ typedef struct qtype {
  * (free float scale and offset, fine search) is 6.94%, 3.31% and 1.63%, so the rest is the
  * cost of storing scales in 6 bits / int8. */
 static const qtype types[] = {
-    {"Q8_0", TLM_TYPE_Q8_0, QK8_0, sizeof(block_q8_0), tlm_quantize_q8_0_ref, dq_q8_0, 0.006},
-    {"Q4_0", TLM_TYPE_Q4_0, QK4_0, sizeof(block_q4_0), tlm_quantize_q4_0_ref, dq_q4_0, 0.095},
-    {"Q4_K", TLM_TYPE_Q4_K, QK_K, sizeof(block_q4_K), tlm_quantize_q4_K_ref, dq_q4_K, 0.078},
-    {"Q5_K", TLM_TYPE_Q5_K, QK_K, sizeof(block_q5_K), tlm_quantize_q5_K_ref, dq_q5_K, 0.039},
-    {"Q6_K", TLM_TYPE_Q6_K, QK_K, sizeof(block_q6_K), tlm_quantize_q6_K_ref, dq_q6_K, 0.019},
+    {"Q8_0", TLM_DT_Q8_0, QK8_0, sizeof(block_q8_0), tlm_quantize_q8_0_ref, dq_q8_0, 0.006},
+    {"Q4_0", TLM_DT_Q4_0, QK4_0, sizeof(block_q4_0), tlm_quantize_q4_0_ref, dq_q4_0, 0.095},
+    {"Q4_K", TLM_DT_Q4_K, QK_K, sizeof(block_q4_K), tlm_quantize_q4_K_ref, dq_q4_K, 0.078},
+    {"Q5_K", TLM_DT_Q5_K, QK_K, sizeof(block_q5_K), tlm_quantize_q5_K_ref, dq_q5_K, 0.039},
+    {"Q6_K", TLM_DT_Q6_K, QK_K, sizeof(block_q6_K), tlm_quantize_q6_K_ref, dq_q6_K, 0.019},
 };
 #define N_TYPES (sizeof types / sizeof types[0])
 
@@ -284,10 +284,10 @@ static void make_q6_K(block_q6_K *b)
 static void make_block(const qtype *t, void *blk)
 {
     switch (t->type) {
-    case TLM_TYPE_Q8_0: make_q8_0(blk); break;
-    case TLM_TYPE_Q4_0: make_q4_0(blk); break;
-    case TLM_TYPE_Q4_K: make_q4_K(blk); break;
-    case TLM_TYPE_Q5_K: make_q5_K(blk); break;
+    case TLM_DT_Q8_0: make_q8_0(blk); break;
+    case TLM_DT_Q4_0: make_q4_0(blk); break;
+    case TLM_DT_Q4_K: make_q4_K(blk); break;
+    case TLM_DT_Q5_K: make_q5_K(blk); break;
     default: make_q6_K(blk); break;
     }
 }

@@ -1,6 +1,7 @@
 /* tokenizer_open.c - tlm_tokenizer_load: tells which kind of tokenizer file a path is and
  * hands it to its reader. A directory is searched for tokenizer.json, vocab.json +
  * merges.txt, tokenizer.model and qwen.tiktoken, in that order. */
+#include "gguf_read.h"
 #include "tokenizer.h"
 
 #include <errno.h>

@@ -54,7 +54,7 @@ static void encode_bf16(void *dst, const float *src, int64_t n)
     for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_bf16(src[i]);
 }
 
-static const encode_fn encoders[TLM_TYPE_SLOTS] = {
+static const encode_fn encoders[TLM_DT_SLOTS] = {
     [TLM_TYPE_F32] = encode_f32,
     [TLM_TYPE_F16] = encode_f16,
     [TLM_TYPE_BF16] = encode_bf16,
@@ -444,7 +444,7 @@ tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
         return tlm_fail(err, TLM_ERR_ARG, "%s: the model has shapes only, no weights to save", path);
     saver s = {.m = model, .path = path, .p = params ? *params : tlm_save_default_params(),
                .err = err};
-    if ((uint32_t)s.p.type >= TLM_TYPE_SLOTS || !encoders[s.p.type])
+    if ((uint32_t)s.p.type >= TLM_DT_SLOTS || !encoders[s.p.type])
         return tlm_fail(err, TLM_ERR_ARG, "%s: cannot write weights as type %d (F32, F16, BF16, "
                         "Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", path, (int)s.p.type);
     s.n_threads = s.p.n_threads > 0 ? s.p.n_threads : tlm_default_threads();

@@ -1,11 +1,14 @@
-/* bandwidth.c - the machine's streaming-read bandwidth, measured with the same SIMD loads the
- * kernels use, so decode speed can be judged against what memory can deliver. */
+/* machine.c - what this machine offers: the kernel ISA chosen for it, and its streaming-read
+ * bandwidth measured with the same SIMD loads the kernels use, so decode speed can be judged
+ * against what memory can deliver. */
 #include <omp.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "kernels.h"
 #include "model.h"
+
+TLM_API const char *tlm_kernels_isa(void) { return tlm_kernels_get()->isa; }
 
 static double seconds(void)
 {

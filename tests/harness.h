@@ -8,6 +8,7 @@
 #define TLM_TEST_HARNESS_H
 
 #include <float.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>

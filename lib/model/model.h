@@ -8,6 +8,19 @@
 #include "config.h"
 #include "kernels.h"
 #include "tensor.h"
+#include "threads.h"
+
+/* Kernels number element types as the public API does (GGUF's ids): one table index for both. */
+#define TLM_SAME_TYPE(t) _Static_assert((int)TLM_TYPE_##t == (int)TLM_DT_##t, "type id " #t)
+TLM_SAME_TYPE(F32);
+TLM_SAME_TYPE(F16);
+TLM_SAME_TYPE(BF16);
+TLM_SAME_TYPE(Q4_0);
+TLM_SAME_TYPE(Q8_0);
+TLM_SAME_TYPE(Q4_K);
+TLM_SAME_TYPE(Q5_K);
+TLM_SAME_TYPE(Q6_K);
+#undef TLM_SAME_TYPE
 
 /* A weight matrix [rows][cols] (PyTorch [out, in]); row r at data + r * row_bytes, or, when
  * il, in row-interleaved groups (kernels.h, tlm_il_rows) over the same bytes. */
@@ -76,9 +89,6 @@ struct tlm_model {
     void **owned;           /* stb_ds array of buffers to free() */
     tlm_tensor *own_tensors; /* stb_ds array: tensors built by llama2.c / preset loaders */
 };
-
-/* Threads to use when the caller asks for 0: the cores OpenMP sees. */
-int tlm_default_threads(void);
 
 /* A model with nothing loaded yet (kernel table set); NULL when out of memory. */
 struct tlm_model *tlm_model_new(void);

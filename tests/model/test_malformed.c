@@ -1,4 +1,4 @@
-/* test_malformed.c - the malformed-file corpus (tests/lib/corpus.h) through the public API.
+/* test_malformed.c - the malformed-file corpus (tests/corpus.h) through the public API.
  *
  * Every case is written into its own directory and opened with tlm_model_load or
  * tlm_tokenizer_load / tlm_tokenizer_load_llama2c: each must give its expected status and a

@@ -1,6 +1,6 @@
 #include <omp.h>
 
-#include "model.h"
+#include "threads.h"
 
 int tlm_default_threads(void)
 {

@@ -15,7 +15,6 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "gguf_read.h"
 
 /* Caps on what a vocabulary file may declare; far above every seed model (the largest has
  * 256000 pieces of at most a few hundred bytes). */
@@ -50,6 +49,7 @@ typedef struct tlm_bpe_merge {
     int32_t merged, rank;
 } tlm_bpe_merge;
 
+struct gguf_file;  /* a GGUF file being read (format/gguf_read.h) */
 struct tlm_pretok; /* a compiled pre-tokenizer regex (tokenizer_pretok.c) */
 
 /* Where encoded ids go: ids[0..cap) receives the first cap of them; n counts them all. */
@@ -121,7 +121,7 @@ struct tlm_tokenizer {
  * (SentencePiece) and "gpt2" (byte-level BPE) models; others give TLM_ERR_UNSUPPORTED, and
  * so does a file with no tokenizer.ggml.model key. The tokenizer copies what it needs: f may
  * be closed afterwards. */
-tlm_status tlm_tokenizer_from_gguf(const gguf_file *f, tlm_tokenizer **out, tlm_error *err);
+tlm_status tlm_tokenizer_from_gguf(const struct gguf_file *f, tlm_tokenizer **out, tlm_error *err);
 
 /* Whether the vocabulary's file asks for BOS before a prompt (GGUF tokenizer.ggml.
  * add_bos_token, default true; always true for llama2.c). */
@@ -143,7 +143,7 @@ tlm_status tlm_tok_read_file(const char *path, uint64_t cap, char **out, uint64_
 
 /* Byte-level BPE of a GGUF file (tokenizer.ggml.model "gpt2"); called by
  * tlm_tokenizer_from_gguf. */
-tlm_status tlm_tokenizer_from_gguf_bpe(const gguf_file *f, tlm_tokenizer **out, tlm_error *err);
+tlm_status tlm_tokenizer_from_gguf_bpe(const struct gguf_file *f, tlm_tokenizer **out, tlm_error *err);
 
 /* Readers of the other files (tokenizer_hf.c, tokenizer_tiktoken.c, tokenizer_spmodel.c).
  * `dir` is where tokenizer_config.json and friends are looked for (NULL: nowhere). */

@@ -4,6 +4,7 @@
  *
  * Every count, length and id comes from an untrusted file: each is checked before use, and a
  * failure names the file, the key and (where known) the byte offset. */
+#include "gguf_read.h"
 #include "tokenizer.h"
 
 #include <inttypes.h>
