@@ -1,3 +1,3 @@
 /* The one translation unit that compiles stb_ds.h (dynamic arrays, hash maps). */
 #define STB_DS_IMPLEMENTATION
-#include <stb_ds.h>
+#include "ds.h"

@@ -306,7 +306,7 @@ static tlm_status check_duplicates(gguf_file *f, tlm_error *err)
 static tlm_status read_alignment(gguf_file *f, tlm_error *err)
 {
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
-    const gguf_kv *kv = gguf_find(f, "general.alignment");
+    const gguf_kv *kv = tlm_gguf_find(f, "general.alignment");
     if (!kv) return TLM_OK;
     if (kv->type != GGUF_U32)
         return tlm_fail(err, TLM_ERR_FORMAT,
@@ -506,11 +506,11 @@ static tlm_status parse(gguf_file *f, tlm_error *err)
     return check_duplicates(f, err);
 }
 
-tlm_status gguf_open(const char *path, gguf_file **out, tlm_error *err)
+tlm_status tlm_gguf_open(const char *path, gguf_file **out, tlm_error *err)
 {
-    if (!out) return tlm_fail(err, TLM_ERR_ARG, "gguf_open: out is NULL");
+    if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_gguf_open: out is NULL");
     *out = NULL;
-    if (!path) return tlm_fail(err, TLM_ERR_ARG, "gguf_open: path is NULL");
+    if (!path) return tlm_fail(err, TLM_ERR_ARG, "tlm_gguf_open: path is NULL");
 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return tlm_fail(err, TLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -554,14 +554,14 @@ tlm_status gguf_open(const char *path, gguf_file **out, tlm_error *err)
     f->size = size;
     tlm_status st = parse(f, err);
     if (st != TLM_OK) {
-        gguf_close(f);
+        tlm_gguf_close(f);
         return st;
     }
     *out = f;
     return TLM_OK;
 }
 
-void gguf_close(gguf_file *f)
+void tlm_gguf_close(gguf_file *f)
 {
     if (!f) return;
     for (int64_t i = 0; i < f->n_kv; i++) {
@@ -575,7 +575,7 @@ void gguf_close(gguf_file *f)
     free(f);
 }
 
-const gguf_kv *gguf_find(const gguf_file *f, const char *key)
+const gguf_kv *tlm_gguf_find(const gguf_file *f, const char *key)
 {
     if (!f || !key) return NULL;
     for (int64_t i = 0; i < f->n_kv; i++)
@@ -583,7 +583,7 @@ const gguf_kv *gguf_find(const gguf_file *f, const char *key)
     return NULL;
 }
 
-const tlm_tensor *gguf_find_tensor(const gguf_file *f, const char *name)
+const tlm_tensor *tlm_gguf_find_tensor(const gguf_file *f, const char *name)
 {
     if (!f || !name) return NULL;
     for (int64_t i = 0; i < f->n_tensors; i++)
@@ -601,9 +601,9 @@ static bool is_signed(gguf_vtype t)
     return t == GGUF_I8 || t == GGUF_I16 || t == GGUF_I32 || t == GGUF_I64;
 }
 
-bool gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out)
+bool tlm_gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out)
 {
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     if (!kv || !out) return false;
     if (is_unsigned(kv->type) && kv->v.u <= UINT32_MAX) {
         *out = (uint32_t)kv->v.u;
@@ -616,9 +616,9 @@ bool gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out)
     return false;
 }
 
-bool gguf_get_f32(const gguf_file *f, const char *key, float *out)
+bool tlm_gguf_get_f32(const gguf_file *f, const char *key, float *out)
 {
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     if (!kv || !out) return false;
     if (kv->type == GGUF_F32 || kv->type == GGUF_F64) {
         double d = kv->v.f;
@@ -639,17 +639,17 @@ bool gguf_get_f32(const gguf_file *f, const char *key, float *out)
     return false;
 }
 
-bool gguf_get_bool(const gguf_file *f, const char *key, bool *out)
+bool tlm_gguf_get_bool(const gguf_file *f, const char *key, bool *out)
 {
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     if (!kv || !out || kv->type != GGUF_BOOL) return false;
     *out = kv->v.u != 0;
     return true;
 }
 
-bool gguf_get_str(const gguf_file *f, const char *key, char *buf, uint64_t cap)
+bool tlm_gguf_get_str(const gguf_file *f, const char *key, char *buf, uint64_t cap)
 {
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     if (!kv || !buf || cap == 0 || kv->type != GGUF_STRING) return false;
     uint64_t n = kv->v.str.len < cap - 1 ? kv->v.str.len : cap - 1;
     memcpy(buf, kv->v.str.ptr, (size_t)n);
@@ -659,7 +659,7 @@ bool gguf_get_str(const gguf_file *f, const char *key, char *buf, uint64_t cap)
 
 /* For STRING arrays, arr.data points at element 0's length prefix and str_offsets[i] is the
  * distance from there to element i's prefix, so the lookup needs no file handle. */
-const char *gguf_arr_str(const gguf_kv *kv, uint64_t i, uint64_t *len)
+const char *tlm_gguf_arr_str(const gguf_kv *kv, uint64_t i, uint64_t *len)
 {
     if (len) *len = 0;
     if (!kv || kv->type != GGUF_ARRAY || kv->v.arr.type != GGUF_STRING || i >= kv->v.arr.n

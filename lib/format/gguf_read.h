@@ -49,22 +49,22 @@ typedef struct gguf_file {
     uint64_t data_offset; /* start of the tensor data section */
 } gguf_file;
 
-tlm_status gguf_open(const char *path, gguf_file **out, tlm_error *err);
-void gguf_close(gguf_file *f); /* NULL is a no-op */
+tlm_status tlm_gguf_open(const char *path, gguf_file **out, tlm_error *err);
+void tlm_gguf_close(gguf_file *f); /* NULL is a no-op */
 
-const gguf_kv *gguf_find(const gguf_file *f, const char *key); /* NULL if absent */
-const tlm_tensor *gguf_find_tensor(const gguf_file *f, const char *name);
+const gguf_kv *tlm_gguf_find(const gguf_file *f, const char *key); /* NULL if absent */
+const tlm_tensor *tlm_gguf_find_tensor(const gguf_file *f, const char *name);
 
 /* Typed getters: false if the key is absent or its value cannot represent the request (a
  * negative value for u32, a string for an int). Integers of any width convert when the value
- * fits. Use gguf_find to tell a missing key from a mistyped one. */
-bool gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);
-bool gguf_get_f32(const gguf_file *f, const char *key, float *out);   /* from F32/F64/ints */
-bool gguf_get_bool(const gguf_file *f, const char *key, bool *out);
+ * fits. Use tlm_gguf_find to tell a missing key from a mistyped one. */
+bool tlm_gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);
+bool tlm_gguf_get_f32(const gguf_file *f, const char *key, float *out);   /* from F32/F64/ints */
+bool tlm_gguf_get_bool(const gguf_file *f, const char *key, bool *out);
 /* Copies a string value (NUL-terminated, truncated to cap - 1); false if absent/not string. */
-bool gguf_get_str(const gguf_file *f, const char *key, char *buf, uint64_t cap);
+bool tlm_gguf_get_str(const gguf_file *f, const char *key, char *buf, uint64_t cap);
 
 /* Element i of a STRING array (pointer into the map, not terminated). i must be < n. */
-const char *gguf_arr_str(const gguf_kv *kv, uint64_t i, uint64_t *len);
+const char *tlm_gguf_arr_str(const gguf_kv *kv, uint64_t i, uint64_t *len);
 
 #endif

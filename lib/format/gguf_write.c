@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "checked.h"
-#include "stb_ds.h"
+#include "ds.h"
 
 #define GGUF_VERSION 3u
 #define GGUF_DEFAULT_ALIGNMENT 32u
@@ -167,11 +167,11 @@ static void free_writer(gguf_writer *w)
     free(w);
 }
 
-tlm_status gguf_writer_open(const char *path, gguf_writer **out, tlm_error *err)
+tlm_status tlm_gguf_writer_open(const char *path, gguf_writer **out, tlm_error *err)
 {
-    if (!out) return tlm_fail(err, TLM_ERR_ARG, "gguf_writer_open: out is NULL");
+    if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_gguf_writer_open: out is NULL");
     *out = NULL;
-    if (!path || !*path) return tlm_fail(err, TLM_ERR_ARG, "gguf_writer_open: no path");
+    if (!path || !*path) return tlm_fail(err, TLM_ERR_ARG, "tlm_gguf_writer_open: no path");
     gguf_writer *w = calloc(1, sizeof *w);
     size_t len = strlen(path);
     if (w) {
@@ -203,7 +203,7 @@ tlm_status gguf_writer_open(const char *path, gguf_writer **out, tlm_error *err)
 
 /* ---- metadata --------------------------------------------------------------------------- */
 
-tlm_status gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v)
+tlm_status tlm_gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v)
 {
     if (key && strcmp(key, "general.alignment") == 0 && w->st == TLM_OK) {
         if (v == 0 || (v & (v - 1)) != 0)
@@ -216,25 +216,25 @@ tlm_status gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v)
     return end_kv(w, key, put_le(&w->kv, v, 4));
 }
 
-tlm_status gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v)
+tlm_status tlm_gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v)
 {
     if (!begin_kv(w, key, GGUF_I32)) return w->st;
     return end_kv(w, key, put_le(&w->kv, (uint32_t)v, 4));
 }
 
-tlm_status gguf_writer_set_f32(gguf_writer *w, const char *key, float v)
+tlm_status tlm_gguf_writer_set_f32(gguf_writer *w, const char *key, float v)
 {
     if (!begin_kv(w, key, GGUF_F32)) return w->st;
     return end_kv(w, key, put_le(&w->kv, f32_bits(v), 4));
 }
 
-tlm_status gguf_writer_set_bool(gguf_writer *w, const char *key, bool v)
+tlm_status tlm_gguf_writer_set_bool(gguf_writer *w, const char *key, bool v)
 {
     if (!begin_kv(w, key, GGUF_BOOL)) return w->st;
     return end_kv(w, key, put_le(&w->kv, v ? 1 : 0, 1));
 }
 
-tlm_status gguf_writer_set_str(gguf_writer *w, const char *key, const char *v)
+tlm_status tlm_gguf_writer_set_str(gguf_writer *w, const char *key, const char *v)
 {
     if (!v) return fail(w, TLM_ERR_ARG, "key '%s': NULL string", key ? key : "(null)");
     if (!begin_kv(w, key, GGUF_STRING)) return w->st;
@@ -252,7 +252,7 @@ static bool begin_arr(gguf_writer *w, const char *key, gguf_vtype et, uint64_t n
     return true;
 }
 
-tlm_status gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v,
+tlm_status tlm_gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v,
                                    uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++)
@@ -263,7 +263,7 @@ tlm_status gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *
     return end_kv(w, key, ok);
 }
 
-tlm_status gguf_writer_set_arr_f32(gguf_writer *w, const char *key, const float *v, uint64_t n)
+tlm_status tlm_gguf_writer_set_arr_f32(gguf_writer *w, const char *key, const float *v, uint64_t n)
 {
     if (!begin_arr(w, key, GGUF_F32, n)) return w->st;
     bool ok = true;
@@ -271,7 +271,7 @@ tlm_status gguf_writer_set_arr_f32(gguf_writer *w, const char *key, const float 
     return end_kv(w, key, ok);
 }
 
-tlm_status gguf_writer_set_arr_i32(gguf_writer *w, const char *key, const int32_t *v,
+tlm_status tlm_gguf_writer_set_arr_i32(gguf_writer *w, const char *key, const int32_t *v,
                                    uint64_t n)
 {
     if (!begin_arr(w, key, GGUF_I32, n)) return w->st;
@@ -280,11 +280,11 @@ tlm_status gguf_writer_set_arr_i32(gguf_writer *w, const char *key, const int32_
     return end_kv(w, key, ok);
 }
 
-tlm_status gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv)
+tlm_status tlm_gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv)
 {
-    if (!kv) return fail(w, TLM_ERR_ARG, "gguf_writer_copy_kv: NULL key-value");
+    if (!kv) return fail(w, TLM_ERR_ARG, "tlm_gguf_writer_copy_kv: NULL key-value");
     if (kv->type == GGUF_U32 && strcmp(kv->key, "general.alignment") == 0)
-        return gguf_writer_set_u32(w, kv->key, (uint32_t)kv->v.u);
+        return tlm_gguf_writer_set_u32(w, kv->key, (uint32_t)kv->v.u);
     if (!begin_kv(w, kv->key, kv->type)) return w->st;
     bool ok;
     switch (kv->type) {
@@ -298,7 +298,7 @@ tlm_status gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv)
         if (kv->v.arr.type == GGUF_STRING) {
             if (n > 0) {
                 uint64_t last;
-                gguf_arr_str(kv, n - 1, &last);
+                tlm_gguf_arr_str(kv, n - 1, &last);
                 len = kv->v.arr.str_offsets[n - 1] + 8 + last;
             }
         } else {
@@ -329,7 +329,7 @@ tlm_status gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv)
 
 /* ---- tensors ---------------------------------------------------------------------------- */
 
-tlm_status gguf_writer_add_tensor(gguf_writer *w, const char *name, tlm_type type, int n_dims,
+tlm_status tlm_gguf_writer_add_tensor(gguf_writer *w, const char *name, tlm_type type, int n_dims,
                                   const int64_t *ne)
 {
     if (w->st != TLM_OK) return w->st;
@@ -371,7 +371,7 @@ tlm_status gguf_writer_add_tensor(gguf_writer *w, const char *name, tlm_type typ
     return TLM_OK;
 }
 
-uint64_t gguf_writer_tensor_bytes(const gguf_writer *w, int64_t i)
+uint64_t tlm_gguf_writer_tensor_bytes(const gguf_writer *w, int64_t i)
 {
     return i >= 0 && i < arrlen(w->tensors) ? w->tensors[i].nbytes : 0;
 }
@@ -399,10 +399,10 @@ static tlm_status write_padding(gguf_writer *w)
     return w->st;
 }
 
-tlm_status gguf_writer_begin_data(gguf_writer *w)
+tlm_status tlm_gguf_writer_begin_data(gguf_writer *w)
 {
     if (w->st != TLM_OK) return w->st;
-    if (w->in_data) return fail(w, TLM_ERR_ARG, "gguf_writer_begin_data called twice");
+    if (w->in_data) return fail(w, TLM_ERR_ARG, "tlm_gguf_writer_begin_data called twice");
     bytes head = {0};
     bool ok = put(&head, "GGUF", 4) && put_le(&head, GGUF_VERSION, 4) &&
               put_le(&head, (uint64_t)arrlen(w->tensors), 8) &&
@@ -422,7 +422,7 @@ tlm_status gguf_writer_begin_data(gguf_writer *w)
     return w->st;
 }
 
-tlm_status gguf_writer_write(gguf_writer *w, const void *data, uint64_t n)
+tlm_status tlm_gguf_writer_write(gguf_writer *w, const void *data, uint64_t n)
 {
     if (w->st != TLM_OK) return w->st;
     if (!w->in_data) return fail(w, TLM_ERR_ARG, "tensor data written before begin_data");
@@ -446,7 +446,7 @@ tlm_status gguf_writer_write(gguf_writer *w, const void *data, uint64_t n)
     return TLM_OK;
 }
 
-void gguf_writer_discard(gguf_writer *w)
+void tlm_gguf_writer_discard(gguf_writer *w)
 {
     if (!w) return;
     if (w->fp) fclose(w->fp);
@@ -454,9 +454,9 @@ void gguf_writer_discard(gguf_writer *w)
     free_writer(w);
 }
 
-tlm_status gguf_writer_finish(gguf_writer *w)
+tlm_status tlm_gguf_writer_finish(gguf_writer *w)
 {
-    if (w->st == TLM_OK && !w->in_data) gguf_writer_begin_data(w);
+    if (w->st == TLM_OK && !w->in_data) tlm_gguf_writer_begin_data(w);
     if (w->st == TLM_OK && w->cur < arrlen(w->tensors))
         fail(w, TLM_ERR_ARG, "tensor '%s' got %" PRIu64 " of its %" PRIu64 " bytes",
              w->tensors[w->cur].name, w->cur_done, w->tensors[w->cur].nbytes);

@@ -126,7 +126,7 @@ static tlm_status map_file(const char *path, st_map *m, tlm_error *err)
     return TLM_OK;
 }
 
-/* Maps path and records the mapping in the set, so st_close releases it on any later error. */
+/* Maps path and records the mapping in the set, so tlm_st_close releases it on any later error. */
 static tlm_status set_map(st_set *s, const char *path, st_map **out, tlm_error *err)
 {
     if (!grow((void **)&s->maps, &s->cap_maps, s->n_maps + 1, sizeof *s->maps))
@@ -609,11 +609,11 @@ static tlm_status open_index(st_set *s, const char *dir, const char *index_path,
     return st;
 }
 
-tlm_status st_open(const char *path, st_set **out, tlm_error *err)
+tlm_status tlm_st_open(const char *path, st_set **out, tlm_error *err)
 {
-    if (!out) return tlm_fail(err, TLM_ERR_ARG, "st_open: out is NULL");
+    if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_st_open: out is NULL");
     *out = NULL;
-    if (!path) return tlm_fail(err, TLM_ERR_ARG, "st_open: path is NULL");
+    if (!path) return tlm_fail(err, TLM_ERR_ARG, "tlm_st_open: path is NULL");
     struct stat sb;
     if (stat(path, &sb) != 0)
         return tlm_fail(err, TLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -641,14 +641,14 @@ tlm_status st_open(const char *path, st_set **out, tlm_error *err)
         st = open_single(s, path, err);
     }
     if (st != TLM_OK) {
-        st_close(s);
+        tlm_st_close(s);
         return st;
     }
     *out = s;
     return TLM_OK;
 }
 
-void st_close(st_set *s)
+void tlm_st_close(st_set *s)
 {
     if (!s) return;
     for (uint64_t i = 0; i < s->n_maps; i++) {
@@ -662,18 +662,18 @@ void st_close(st_set *s)
     free(s);
 }
 
-int64_t st_n_tensors(const st_set *s)
+int64_t tlm_st_n_tensors(const st_set *s)
 {
     return s ? (int64_t)s->n_tensors : 0;
 }
 
-const tlm_tensor *st_tensor(const st_set *s, int64_t i)
+const tlm_tensor *tlm_st_tensor(const st_set *s, int64_t i)
 {
     if (!s || i < 0 || (uint64_t)i >= s->n_tensors) return NULL;
     return &s->tensors[i];
 }
 
-const tlm_tensor *st_find_tensor(const st_set *s, const char *name)
+const tlm_tensor *tlm_st_find_tensor(const st_set *s, const char *name)
 {
     if (!s || !name) return NULL;
     for (uint64_t i = 0; i < s->n_tensors; i++)

@@ -17,11 +17,11 @@ typedef struct st_set st_set; /* opaque: the maps and copies behind the views */
 
 /* dir holds model.safetensors.index.json (sharded) or model.safetensors; path may also be
  * one .safetensors file. */
-tlm_status st_open(const char *path, st_set **out, tlm_error *err);
-void st_close(st_set *s); /* NULL is a no-op */
+tlm_status tlm_st_open(const char *path, st_set **out, tlm_error *err);
+void tlm_st_close(st_set *s); /* NULL is a no-op */
 
-int64_t st_n_tensors(const st_set *s);
-const tlm_tensor *st_tensor(const st_set *s, int64_t i);
-const tlm_tensor *st_find_tensor(const st_set *s, const char *name); /* NULL if absent */
+int64_t tlm_st_n_tensors(const st_set *s);
+const tlm_tensor *tlm_st_tensor(const st_set *s, int64_t i);
+const tlm_tensor *tlm_st_find_tensor(const st_set *s, const char *name); /* NULL if absent */
 
 #endif

@@ -16,7 +16,7 @@ typedef struct reader {
 
 static const tlm_tensor *find_tensor(const void *f, const char *name)
 {
-    return gguf_find_tensor(f, name);
+    return tlm_gguf_find_tensor(f, name);
 }
 
 /* "{arch}.suffix" as an integer; `def` < 0 means required. */
@@ -25,8 +25,8 @@ static int32_t key_int(reader *r, const char *suffix, int64_t def)
     char key[128];
     snprintf(key, sizeof key, "%s.%s", r->arch, suffix);
     uint32_t v;
-    if (gguf_get_u32(r->f, key, &v) && v <= INT32_MAX) return (int32_t)v;
-    if (gguf_find(r->f, key)) {
+    if (tlm_gguf_get_u32(r->f, key, &v) && v <= INT32_MAX) return (int32_t)v;
+    if (tlm_gguf_find(r->f, key)) {
         if (r->st == TLM_OK)
             r->st = tlm_fail(r->err, TLM_ERR_FORMAT, "%s: key '%s' is not a valid count",
                              r->f->path, key);
@@ -43,8 +43,8 @@ static float key_float(reader *r, const char *suffix, float def)
     char key[128];
     snprintf(key, sizeof key, "%s.%s", r->arch, suffix);
     float v;
-    if (gguf_get_f32(r->f, key, &v)) return v;
-    if (gguf_find(r->f, key) && r->st == TLM_OK)
+    if (tlm_gguf_get_f32(r->f, key, &v)) return v;
+    if (tlm_gguf_find(r->f, key) && r->st == TLM_OK)
         r->st = tlm_fail(r->err, TLM_ERR_FORMAT, "%s: key '%s' is not a number", r->f->path, key);
     return def;
 }
@@ -55,13 +55,13 @@ static tlm_status token_id(const gguf_file *f, const char *key, int32_t n_vocab,
                            tlm_error *err)
 {
     *out = -1;
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     if (!kv) return TLM_OK;
     bool is_signed = kv->type == GGUF_I8 || kv->type == GGUF_I16 || kv->type == GGUF_I32 ||
                      kv->type == GGUF_I64;
     if (is_signed && kv->v.i == -1) return TLM_OK;
     uint32_t v;
-    if (!gguf_get_u32(f, key, &v)) {
+    if (!tlm_gguf_get_u32(f, key, &v)) {
         if (is_signed || kv->type == GGUF_U8 || kv->type == GGUF_U16 || kv->type == GGUF_U32 ||
             kv->type == GGUF_U64)
             return tlm_fail(err, TLM_ERR_FORMAT, "%s: %s is not a token id of the %d rows of "
@@ -79,7 +79,7 @@ static tlm_status token_id(const gguf_file *f, const char *key, int32_t n_vocab,
 /* A LongRoPE factor tensor: rope_dim / 2 floats, converted into the model; NULL if absent. */
 static tlm_status factor_tensor(tlm_model *m, reader *r, const char *name, const float **out)
 {
-    const tlm_tensor *t = gguf_find_tensor(r->f, name);
+    const tlm_tensor *t = tlm_gguf_find_tensor(r->f, name);
     int64_t half = m->cfg.rope_dim / 2;
     *out = NULL;
     if (!t) return TLM_OK;
@@ -118,11 +118,11 @@ static tlm_status read_longrope(tlm_model *m, reader *r)
 
 tlm_status tlm_load_gguf(tlm_model *m, const char *path, tlm_error *err)
 {
-    tlm_status st = gguf_open(path, &m->gguf, err);
+    tlm_status st = tlm_gguf_open(path, &m->gguf, err);
     if (st != TLM_OK) return st;
     const gguf_file *f = m->gguf;
     tlm_config *c = &m->cfg;
-    if (!gguf_get_str(f, "general.architecture", c->arch, sizeof c->arch))
+    if (!tlm_gguf_get_str(f, "general.architecture", c->arch, sizeof c->arch))
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: general.architecture is missing", path);
     m->arch = tlm_arch_by_gguf(c->arch);
     if (!m->arch)
@@ -151,7 +151,7 @@ tlm_status tlm_load_gguf(tlm_model *m, const char *path, tlm_error *err)
     if (m->arch->ff_halved) c->hidden_dim /= 2;
 
     /* Tokens: vocab size is the embedding's row count (the tokenizer may list fewer). */
-    const tlm_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
+    const tlm_tensor *emb = tlm_gguf_find_tensor(f, "token_embd.weight");
     if (!emb) return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor 'token_embd.weight' is missing", path);
     if (emb->ne[1] > INT32_MAX)
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: token_embd.weight has too many rows", path);
@@ -165,9 +165,9 @@ tlm_status tlm_load_gguf(tlm_model *m, const char *path, tlm_error *err)
     c->rope_neox = m->arch->gguf_rope_neox;
     c->mlp_gated = m->arch->mlp_gated;
     c->act = m->arch->act;
-    c->parallel_residual = m->arch->always_parallel || !gguf_find_tensor(f, "blk.0.ffn_norm.weight");
-    c->tied_embeddings = !gguf_find_tensor(f, "output.weight");
-    c->qk_norm = gguf_find_tensor(f, "blk.0.attn_q_norm.weight") != NULL;
+    c->parallel_residual = m->arch->always_parallel || !tlm_gguf_find_tensor(f, "blk.0.ffn_norm.weight");
+    c->tied_embeddings = !tlm_gguf_find_tensor(f, "output.weight");
+    c->qk_norm = tlm_gguf_find_tensor(f, "blk.0.attn_q_norm.weight") != NULL;
     c->embed_scale = m->arch->embed_scale_sqrt ? sqrtf((float)c->dim) : 1.0f;
     c->norm_plus_one = false; /* the converter stored 1 + w */
     /* GGUF carries no use_dynamic_ntk / use_logn_attn keys; every Qwen v1 config sets both,

@@ -271,7 +271,7 @@ static tlm_status parse_config(tlm_model *m, reader *r)
 
 static const tlm_tensor *find_tensor(const void *s, const char *name)
 {
-    return st_find_tensor(s, name);
+    return tlm_st_find_tensor(s, name);
 }
 
 tlm_status tlm_load_hf_dir(tlm_model *m, const char *dir, tlm_error *err)
@@ -294,7 +294,7 @@ tlm_status tlm_load_hf_dir(tlm_model *m, const char *dir, tlm_error *err)
     cJSON_Delete(root);
     if (st != TLM_OK) return st;
 
-    if ((st = st_open(dir, &m->st, err)) != TLM_OK) return st;
+    if ((st = tlm_st_open(dir, &m->st, err)) != TLM_OK) return st;
     tlm_tensor_source src = {dir, true, m->st, find_tensor};
     return tlm_model_bind(m, &src, err);
 }

@@ -10,7 +10,7 @@
 
 #include "checked.h"
 #include "model.h"
-#include "stb_ds.h"
+#include "ds.h"
 
 typedef struct cursor {
     const char *path;

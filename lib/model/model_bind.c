@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "model.h"
-#include "stb_ds.h"
+#include "ds.h"
 
 typedef enum role {
     R_TOK_EMBD, R_OUT_NORM, R_OUT_NORM_B, R_OUTPUT, R_OUTPUT_B,

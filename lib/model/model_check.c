@@ -14,7 +14,7 @@
 #include "gguf_read.h"
 #include "model.h"
 #include "safetensors_read.h"
-#include "stb_ds.h"
+#include "ds.h"
 
 tlm_check_params tlm_check_default_params(void)
 {
@@ -207,7 +207,7 @@ static void check_vocab(checker *c, const tlm_model *m, bool dir)
     tlm_error e = {0};
     tlm_status st;
     if (m->gguf) {
-        if (!gguf_find(m->gguf, "tokenizer.ggml.model")) {
+        if (!tlm_gguf_find(m->gguf, "tokenizer.ggml.model")) {
             say(c, TLM_CHECK_INFO, "%s: no vocabulary in the file", c->path);
             return;
         }
@@ -258,8 +258,8 @@ tlm_status tlm_model_check(const char *path, const tlm_check_params *params, tlm
         check_gguf(&c, m->gguf);
         n_tensors = m->gguf->n_tensors;
     } else if (m->st) {
-        n_tensors = st_n_tensors(m->st);
-        for (int64_t i = 0; i < n_tensors; i++) check_tensor(&c, st_tensor(m->st, i), NULL, 0);
+        n_tensors = tlm_st_n_tensors(m->st);
+        for (int64_t i = 0; i < n_tensors; i++) check_tensor(&c, tlm_st_tensor(m->st, i), NULL, 0);
     } else {
         n_tensors = arrlen(m->own_tensors);
         for (int64_t i = 0; i < n_tensors; i++)

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "model.h"
-#include "stb_ds.h"
+#include "ds.h"
 
 typedef struct span {
     uint64_t lo, hi;

@@ -9,7 +9,7 @@
 #include "gguf_read.h"
 #include "model.h"
 #include "safetensors_read.h"
-#include "stb_ds.h"
+#include "ds.h"
 #include "tokenizer.h"
 
 unsigned tlm_version_number(void) { return TLM_VERSION_NUMBER; }
@@ -22,8 +22,8 @@ void tlm_model_free(tlm_model *m)
     for (ptrdiff_t i = 0; i < arrlen(m->owned); i++) free(m->owned[i]);
     arrfree(m->owned);
     arrfree(m->own_tensors);
-    gguf_close(m->gguf);
-    st_close(m->st);
+    tlm_gguf_close(m->gguf);
+    tlm_st_close(m->st);
     if (m->map) munmap(m->map, m->map_size);
     free(m);
 }

@@ -20,7 +20,7 @@
 #include "gguf_write.h"
 #include "model.h"
 #include "quant.h"
-#include "stb_ds.h"
+#include "ds.h"
 
 enum { CHUNK_BYTES = 8 << 20 }; /* float rows converted per step (per buffer) */
 
@@ -282,41 +282,41 @@ static void write_keys(saver *s, gguf_writer *w)
     char key[160];
 #define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
 
-    gguf_writer_set_str(w, "general.architecture", arch);
+    tlm_gguf_writer_set_str(w, "general.architecture", arch);
     for (int64_t i = 0; src && i < src->n_kv; i++) {
         const gguf_kv *kv = &src->kv[i];
         if (kv->type == GGUF_STRING && has_prefix(kv->key, "general.") &&
             strcmp(kv->key, "general.architecture") != 0 &&
             strcmp(kv->key, "general.file_type") != 0 &&
             strcmp(kv->key, "general.quantization_version") != 0)
-            gguf_writer_copy_kv(w, kv);
+            tlm_gguf_writer_copy_kv(w, kv);
     }
-    gguf_writer_set_u32(w, KEY("context_length"), (uint32_t)c->max_seq);
-    gguf_writer_set_u32(w, KEY("embedding_length"), (uint32_t)c->dim);
-    gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)tlm_config_n_apply(c));
+    tlm_gguf_writer_set_u32(w, KEY("context_length"), (uint32_t)c->max_seq);
+    tlm_gguf_writer_set_u32(w, KEY("embedding_length"), (uint32_t)c->dim);
+    tlm_gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)tlm_config_n_apply(c));
     /* Qwen v1's converter writes the config's intermediate_size, twice the real width */
-    gguf_writer_set_u32(w, KEY("feed_forward_length"),
+    tlm_gguf_writer_set_u32(w, KEY("feed_forward_length"),
                         (uint32_t)c->hidden_dim * (m->arch->ff_halved ? 2u : 1u));
-    gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)c->n_heads);
-    gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
+    tlm_gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)c->n_heads);
+    tlm_gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
     if ((int64_t)c->head_dim * c->n_heads != c->dim) { /* readers default to dim / heads */
-        gguf_writer_set_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim);
-        gguf_writer_set_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim);
+        tlm_gguf_writer_set_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim);
+        tlm_gguf_writer_set_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim);
     }
     /* written for every family (some converters leave them to defaults) so the file says
      * exactly what this model computes */
-    gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)c->rope_dim);
-    gguf_writer_set_f32(w, KEY("rope.freq_base"), c->rope_theta);
-    gguf_writer_set_f32(w, c->norm == TLM_NORM_RMS ? KEY("attention.layer_norm_rms_epsilon")
+    tlm_gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)c->rope_dim);
+    tlm_gguf_writer_set_f32(w, KEY("rope.freq_base"), c->rope_theta);
+    tlm_gguf_writer_set_f32(w, c->norm == TLM_NORM_RMS ? KEY("attention.layer_norm_rms_epsilon")
                                                    : KEY("attention.layer_norm_epsilon"),
                         c->norm_eps);
     /* 0 as well: llama.cpp assumes a window for some Phi-3 shapes when the key is missing */
-    gguf_writer_set_u32(w, KEY("attention.sliding_window"), (uint32_t)c->sliding_window);
-    gguf_writer_set_u32(w, KEY("vocab_size"), (uint32_t)c->vocab_size);
+    tlm_gguf_writer_set_u32(w, KEY("attention.sliding_window"), (uint32_t)c->sliding_window);
+    tlm_gguf_writer_set_u32(w, KEY("vocab_size"), (uint32_t)c->vocab_size);
     /* LongRoPE as llama.cpp reads it; other RoPE scaling keys are kept as the source had them */
     if (c->longrope) {
-        gguf_writer_set_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)c->orig_ctx);
-        gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), c->rope_attn_factor);
+        tlm_gguf_writer_set_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)c->orig_ctx);
+        tlm_gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), c->rope_attn_factor);
     }
     char written[2][160];
     snprintf(written[0], sizeof written[0], "%s.rope.scaling.original_context_length", arch);
@@ -326,18 +326,18 @@ static void write_keys(saver *s, gguf_writer *w)
         if (has_prefix(src->kv[i].key, key) &&
             !(c->longrope && (!strcmp(src->kv[i].key, written[0]) ||
                               !strcmp(src->kv[i].key, written[1]))))
-            gguf_writer_copy_kv(w, &src->kv[i]);
+            tlm_gguf_writer_copy_kv(w, &src->kv[i]);
 #undef KEY
 
     for (size_t i = 0; i < sizeof ftypes / sizeof ftypes[0]; i++)
-        if (ftypes[i].type == s->p.type) gguf_writer_set_u32(w, "general.file_type", ftypes[i].ftype);
-    gguf_writer_set_u32(w, "general.quantization_version", 2);
+        if (ftypes[i].type == s->p.type) tlm_gguf_writer_set_u32(w, "general.file_type", ftypes[i].ftype);
+    tlm_gguf_writer_set_u32(w, "general.quantization_version", 2);
     for (int64_t i = 0; src && i < src->n_kv; i++)
-        if (has_prefix(src->kv[i].key, "tokenizer.")) gguf_writer_copy_kv(w, &src->kv[i]);
+        if (has_prefix(src->kv[i].key, "tokenizer.")) tlm_gguf_writer_copy_kv(w, &src->kv[i]);
     /* No vocabulary to copy: say so the way llama.cpp understands (it refuses a file without
      * this key, and with "none" takes the vocabulary size from {arch}.vocab_size). */
-    if (!src || !gguf_find(src, "tokenizer.ggml.model"))
-        gguf_writer_set_str(w, "tokenizer.ggml.model", "none");
+    if (!src || !tlm_gguf_find(src, "tokenizer.ggml.model"))
+        tlm_gguf_writer_set_str(w, "tokenizer.ggml.model", "none");
 }
 
 /* ---- data -------------------------------------------------------------------------------- */
@@ -356,7 +356,7 @@ static tlm_status write_vector(saver *s, gguf_writer *w, const plan *t)
     float *v = malloc((size_t)n * sizeof *v);
     if (!v) return tlm_fail(s->err, TLM_ERR_NO_MEMORY, "%s: out of memory for '%s'", s->path, t->name);
     for (int64_t i = 0; i < n; i++) v[i] = t->vec[source_row(t, s->m->cfg.head_dim, i)];
-    tlm_status st = gguf_writer_write(w, v, (uint64_t)n * sizeof *v);
+    tlm_status st = tlm_gguf_writer_write(w, v, (uint64_t)n * sizeof *v);
     free(v);
     return st;
 }
@@ -403,7 +403,7 @@ static tlm_status write_matrix(saver *s, gguf_writer *w, const plan *t, int inde
                 encode(dst, f, cols);
             }
         }
-        st = gguf_writer_write(w, obuf, (uint64_t)n * out_rb);
+        st = tlm_gguf_writer_write(w, obuf, (uint64_t)n * out_rb);
         *done += n * cols;
         report(s, t, index, *done, total);
     }
@@ -457,7 +457,7 @@ tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
     }
 
     gguf_writer *w;
-    if ((st = gguf_writer_open(path, &w, err)) != TLM_OK) {
+    if ((st = tlm_gguf_writer_open(path, &w, err)) != TLM_OK) {
         arrfree(s.plans);
         return st;
     }
@@ -465,10 +465,10 @@ tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
     int64_t total = 0, done = 0;
     for (ptrdiff_t i = 0; i < arrlen(s.plans); i++) {
         const plan *t = &s.plans[i];
-        gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne);
+        tlm_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne);
         total += t->ne[0] * t->ne[1];
     }
-    st = gguf_writer_begin_data(w);
+    st = tlm_gguf_writer_begin_data(w);
     for (ptrdiff_t i = 0; i < arrlen(s.plans) && st == TLM_OK; i++) {
         const plan *t = &s.plans[i];
         report(&s, t, (int)i, done, total);
@@ -481,8 +481,8 @@ tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
     }
     arrfree(s.plans);
     if (st != TLM_OK) {
-        gguf_writer_discard(w);
+        tlm_gguf_writer_discard(w);
         return st;
     }
-    return gguf_writer_finish(w);
+    return tlm_gguf_writer_finish(w);
 }

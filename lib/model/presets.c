@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "model.h"
-#include "stb_ds.h"
+#include "ds.h"
 
 typedef struct preset {
     const char *name;

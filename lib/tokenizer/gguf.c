@@ -29,7 +29,7 @@ static bool is_signed_type(gguf_vtype t)
 static tlm_status get_id(const gguf_file *f, const char *key, int32_t n_vocab, int32_t dflt,
                          int32_t *out, tlm_error *err)
 {
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     if (!kv) {
         *out = dflt < n_vocab ? dflt : -1;
         return TLM_OK;
@@ -52,7 +52,7 @@ static tlm_status get_id(const gguf_file *f, const char *key, int32_t n_vocab, i
 static tlm_status get_flag(const gguf_file *f, const char *key, bool dflt, bool *out,
                            tlm_error *err)
 {
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     if (!kv) {
         *out = dflt;
         return TLM_OK;
@@ -68,7 +68,7 @@ static tlm_status get_flag(const gguf_file *f, const char *key, bool dflt, bool 
 static tlm_status get_array(const gguf_file *f, const char *key, gguf_vtype type, uint64_t n,
                             const gguf_kv **out, tlm_error *err)
 {
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     *out = NULL;
     if (!kv) return tlm_fail(err, TLM_ERR_FORMAT, "%s: %s is missing", f->path, key);
     if (kv->type != GGUF_ARRAY || kv->v.arr.type != type)
@@ -89,7 +89,7 @@ static tlm_status get_array(const gguf_file *f, const char *key, gguf_vtype type
 static tlm_status check_model(const gguf_file *f, bool *bpe, tlm_error *err)
 {
     const char *key = "tokenizer.ggml.model";
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     *bpe = false;
     if (!kv)
         return tlm_fail(err, TLM_ERR_UNSUPPORTED, "%s: no tokenizer in the file (%s is absent)",
@@ -113,7 +113,7 @@ static tlm_status check_model(const gguf_file *f, bool *bpe, tlm_error *err)
 /* The file's Jinja chat template (tokenizer.chat_template), copied; absent is fine. */
 static tlm_status read_chat_template(const gguf_file *f, tlm_tokenizer *tok, tlm_error *err)
 {
-    const gguf_kv *kv = gguf_find(f, "tokenizer.chat_template");
+    const gguf_kv *kv = tlm_gguf_find(f, "tokenizer.chat_template");
     if (!kv) return TLM_OK;
     if (kv->type != GGUF_STRING)
         return tlm_fail(err, TLM_ERR_FORMAT,
@@ -142,7 +142,7 @@ static tlm_status read_gguf_pieces(const gguf_file *f, const gguf_kv *tokens, tl
     uint64_t total = 0;
     for (int32_t id = 0; id < tok->n_vocab; id++) {
         uint64_t len;
-        gguf_arr_str(tokens, (uint64_t)id, &len);
+        tlm_gguf_arr_str(tokens, (uint64_t)id, &len);
         if (len > TLM_TOK_MAX_PIECE)
             return tlm_fail(err, TLM_ERR_FORMAT,
                             "%s: tokenizer.ggml.tokens[%d] at offset %" PRIu64 ": length %" PRIu64
@@ -161,7 +161,7 @@ static tlm_status read_gguf_pieces(const gguf_file *f, const gguf_kv *tokens, tl
     if (!tok->text) return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for pieces", f->path);
     for (int32_t id = 0; id < tok->n_vocab; id++) {
         uint64_t len;
-        const char *p = gguf_arr_str(tokens, (uint64_t)id, &len);
+        const char *p = tlm_gguf_arr_str(tokens, (uint64_t)id, &len);
         if (len > 0) memcpy(tok->text + tok->text_off[id], p, len);
     }
     return TLM_OK;
@@ -213,7 +213,7 @@ static tlm_status read_gguf(const gguf_file *f, tlm_tokenizer **out, tlm_error *
                         f->path, n, (int)TLM_TOK_MAX_VOCAB);
     st = get_array(f, "tokenizer.ggml.scores", GGUF_F32, n, &scores, err);
     if (st != TLM_OK) return st;
-    if (gguf_find(f, "tokenizer.ggml.token_type")) {
+    if (tlm_gguf_find(f, "tokenizer.ggml.token_type")) {
         st = get_array(f, "tokenizer.ggml.token_type", GGUF_I32, n, &types, err);
         if (st != TLM_OK) return st;
     }
@@ -265,7 +265,7 @@ tlm_status tlm_tokenizer_from_gguf(const gguf_file *f, tlm_tokenizer **out, tlm_
 static tlm_status read_pre(const gguf_file *f, tlm_tokenizer *tok, tlm_error *err)
 {
     const char *key = "tokenizer.ggml.pre";
-    const gguf_kv *kv = gguf_find(f, key);
+    const gguf_kv *kv = tlm_gguf_find(f, key);
     if (!kv)
         return tlm_fail(err, TLM_ERR_UNSUPPORTED,
                         "%s: %s is absent, so the pre-tokenizer regex is unknown", f->path, key);
@@ -299,7 +299,7 @@ static tlm_status read_merges(const gguf_file *f, const gguf_kv *merges, tlm_tok
     tlm_status st = tlm_bpe_merges_init(tok, n, f->path, err);
     for (uint64_t i = 0; i < n && st == TLM_OK; i++) {
         uint64_t len;
-        const char *s = gguf_arr_str(merges, i, &len);
+        const char *s = tlm_gguf_arr_str(merges, i, &len);
         const char *sp = len > 0 ? memchr(s, ' ', len) : NULL;
         char what[96];
         snprintf(what, sizeof what, "tokenizer.ggml.merges[%" PRIu64 "] at offset %" PRIu64, i,
@@ -324,7 +324,7 @@ tlm_status tlm_tokenizer_from_gguf_bpe(const gguf_file *f, tlm_tokenizer **out, 
         return tlm_fail(err, TLM_ERR_FORMAT,
                         "%s: tokenizer.ggml.tokens has %" PRIu64 " tokens, outside [1, %d]",
                         f->path, n, (int)TLM_TOK_MAX_VOCAB);
-    if (gguf_find(f, "tokenizer.ggml.token_type")) {
+    if (tlm_gguf_find(f, "tokenizer.ggml.token_type")) {
         st = get_array(f, "tokenizer.ggml.token_type", GGUF_I32, n, &types, err);
         if (st != TLM_OK) return st;
     }

@@ -63,9 +63,9 @@ static bool ends_with(const char *s, const char *suffix)
 static tlm_status from_gguf_path(const char *path, tlm_tokenizer **out, tlm_error *err)
 {
     gguf_file *f = NULL;
-    tlm_status st = gguf_open(path, &f, err);
+    tlm_status st = tlm_gguf_open(path, &f, err);
     if (st == TLM_OK) st = tlm_tokenizer_from_gguf(f, out, err);
-    gguf_close(f); /* the tokenizer keeps its own copies */
+    tlm_gguf_close(f); /* the tokenizer keeps its own copies */
     return st;
 }
 

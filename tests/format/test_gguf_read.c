@@ -380,7 +380,7 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
     gguf_file *f = (gguf_file *)(uintptr_t)1;
     tlm_error err;
     memset(&err, 0, sizeof err);
-    tlm_status st = gguf_open(path, &f, &err);
+    tlm_status st = tlm_gguf_open(path, &f, &err);
     if (want == TLM_OK) {
         check(st == TLM_OK && f != NULL, line, "%s: status %d (%s), want OK", what, (int)st,
               err.message);
@@ -392,7 +392,7 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
               err.message);
     }
     if (getenv("TLM_TEST_VERBOSE")) printf("  %s -> %d: %s\n", what, (int)st, err.message);
-    if (st == TLM_OK) gguf_close(f);
+    if (st == TLM_OK) tlm_gguf_close(f);
 }
 #define EXPECT(what, path, want) expect_open(__LINE__, what, path, want, NULL)
 #define EXPECT_MSG(what, path, want, needle) expect_open(__LINE__, what, path, want, needle)
@@ -430,7 +430,7 @@ static void check_reference(const char *path, const opts *o, const layout *L, co
 {
     gguf_file *f = NULL;
     tlm_error err = {0};
-    tlm_status st = gguf_open(path, &f, &err);
+    tlm_status st = tlm_gguf_open(path, &f, &err);
     CHECK(st == TLM_OK, "open reference (align %u): %s", o->alignment, err.message);
     if (st != TLM_OK) return;
     uint64_t align = o->have_alignment ? o->alignment : 32;
@@ -445,53 +445,53 @@ static void check_reference(const char *path, const opts *o, const layout *L, co
     CHECK(f->data_offset % align == 0, "data_offset aligned");
 
     char s[64];
-    CHECK(gguf_get_str(f, "general.architecture", s, sizeof s) && strcmp(s, "llama") == 0,
+    CHECK(tlm_gguf_get_str(f, "general.architecture", s, sizeof s) && strcmp(s, "llama") == 0,
           "architecture");
-    CHECK(gguf_get_str(f, "general.name", s, 5) && strcmp(s, "tiny") == 0, "truncated string");
-    CHECK(gguf_get_str(f, "general.name", s, 1) && s[0] == '\0', "cap 1 string");
-    CHECK(!gguf_get_str(f, "general.name", s, 0), "cap 0 string");
-    CHECK(!gguf_get_str(f, "t.u8", s, sizeof s), "string from u8");
-    CHECK(!gguf_get_str(f, "absent", s, sizeof s), "absent string");
+    CHECK(tlm_gguf_get_str(f, "general.name", s, 5) && strcmp(s, "tiny") == 0, "truncated string");
+    CHECK(tlm_gguf_get_str(f, "general.name", s, 1) && s[0] == '\0', "cap 1 string");
+    CHECK(!tlm_gguf_get_str(f, "general.name", s, 0), "cap 0 string");
+    CHECK(!tlm_gguf_get_str(f, "t.u8", s, sizeof s), "string from u8");
+    CHECK(!tlm_gguf_get_str(f, "absent", s, sizeof s), "absent string");
 
     uint32_t u = 0;
-    CHECK(gguf_get_u32(f, "t.u8", &u) && u == 200, "u8 -> u32");
-    CHECK(gguf_get_u32(f, "t.u16", &u) && u == 60000, "u16 -> u32");
-    CHECK(gguf_get_u32(f, "t.u32", &u) && u == 4000000000u, "u32");
-    CHECK(gguf_get_u32(f, "t.i32pos", &u) && u == 77, "positive i32 -> u32");
-    CHECK(!gguf_get_u32(f, "t.i8", &u), "negative i8 -> u32 refused");
-    CHECK(!gguf_get_u32(f, "t.i32", &u), "negative i32 -> u32 refused");
-    CHECK(!gguf_get_u32(f, "t.u64", &u), "u64 over 2^32 -> u32 refused");
-    CHECK(!gguf_get_u32(f, "general.name", &u), "string -> u32 refused");
-    CHECK(!gguf_get_u32(f, "t.f32", &u), "f32 -> u32 refused");
-    CHECK(!gguf_get_u32(f, "absent", &u), "absent u32");
+    CHECK(tlm_gguf_get_u32(f, "t.u8", &u) && u == 200, "u8 -> u32");
+    CHECK(tlm_gguf_get_u32(f, "t.u16", &u) && u == 60000, "u16 -> u32");
+    CHECK(tlm_gguf_get_u32(f, "t.u32", &u) && u == 4000000000u, "u32");
+    CHECK(tlm_gguf_get_u32(f, "t.i32pos", &u) && u == 77, "positive i32 -> u32");
+    CHECK(!tlm_gguf_get_u32(f, "t.i8", &u), "negative i8 -> u32 refused");
+    CHECK(!tlm_gguf_get_u32(f, "t.i32", &u), "negative i32 -> u32 refused");
+    CHECK(!tlm_gguf_get_u32(f, "t.u64", &u), "u64 over 2^32 -> u32 refused");
+    CHECK(!tlm_gguf_get_u32(f, "general.name", &u), "string -> u32 refused");
+    CHECK(!tlm_gguf_get_u32(f, "t.f32", &u), "f32 -> u32 refused");
+    CHECK(!tlm_gguf_get_u32(f, "absent", &u), "absent u32");
 
-    const gguf_kv *kv = gguf_find(f, "t.i8");
+    const gguf_kv *kv = tlm_gguf_find(f, "t.i8");
     CHECK(kv && kv->type == GGUF_I8 && kv->v.i == -5, "i8");
-    kv = gguf_find(f, "t.i16");
+    kv = tlm_gguf_find(f, "t.i16");
     CHECK(kv && kv->type == GGUF_I16 && kv->v.i == -30000, "i16");
-    kv = gguf_find(f, "t.i32");
+    kv = tlm_gguf_find(f, "t.i32");
     CHECK(kv && kv->type == GGUF_I32 && kv->v.i == -2000000000, "i32");
-    kv = gguf_find(f, "t.i64");
+    kv = tlm_gguf_find(f, "t.i64");
     CHECK(kv && kv->type == GGUF_I64 && kv->v.i == -7, "i64");
-    kv = gguf_find(f, "t.u64");
+    kv = tlm_gguf_find(f, "t.u64");
     CHECK(kv && kv->type == GGUF_U64 && kv->v.u == ((uint64_t)1 << 40) + 3, "u64");
-    kv = gguf_find(f, "t.f64");
+    kv = tlm_gguf_find(f, "t.f64");
     CHECK(kv && kv->type == GGUF_F64 && kv->v.f == 0.25, "f64");
-    CHECK(gguf_find(f, "absent") == NULL, "absent key");
+    CHECK(tlm_gguf_find(f, "absent") == NULL, "absent key");
 
     float x = 0;
-    CHECK(gguf_get_f32(f, "t.f32", &x) && x == 1.5f, "f32");
-    CHECK(gguf_get_f32(f, "t.f64", &x) && x == 0.25f, "f64 -> f32");
-    CHECK(gguf_get_f32(f, "t.i8", &x) && x == -5.0f, "i8 -> f32");
-    CHECK(gguf_get_f32(f, "t.u16", &x) && x == 60000.0f, "u16 -> f32");
-    CHECK(!gguf_get_f32(f, "t.f64big", &x), "f64 beyond float refused");
-    CHECK(!gguf_get_f32(f, "general.name", &x), "string -> f32 refused");
+    CHECK(tlm_gguf_get_f32(f, "t.f32", &x) && x == 1.5f, "f32");
+    CHECK(tlm_gguf_get_f32(f, "t.f64", &x) && x == 0.25f, "f64 -> f32");
+    CHECK(tlm_gguf_get_f32(f, "t.i8", &x) && x == -5.0f, "i8 -> f32");
+    CHECK(tlm_gguf_get_f32(f, "t.u16", &x) && x == 60000.0f, "u16 -> f32");
+    CHECK(!tlm_gguf_get_f32(f, "t.f64big", &x), "f64 beyond float refused");
+    CHECK(!tlm_gguf_get_f32(f, "general.name", &x), "string -> f32 refused");
     bool bv = false;
-    CHECK(gguf_get_bool(f, "t.bool", &bv) && bv, "bool");
-    CHECK(!gguf_get_bool(f, "t.u8", &bv), "u8 -> bool refused");
-    CHECK(!gguf_get_bool(f, "absent", &bv), "absent bool");
+    CHECK(tlm_gguf_get_bool(f, "t.bool", &bv) && bv, "bool");
+    CHECK(!tlm_gguf_get_bool(f, "t.u8", &bv), "u8 -> bool refused");
+    CHECK(!tlm_gguf_get_bool(f, "absent", &bv), "absent bool");
 
-    kv = gguf_find(f, "t.strarr");
+    kv = tlm_gguf_find(f, "t.strarr");
     CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_STRING && kv->v.arr.n == 4
               && kv->v.arr.str_offsets,
           "string array");
@@ -499,28 +499,28 @@ static void check_reference(const char *path, const opts *o, const layout *L, co
         static const char *want[4] = {"<unk>", "<s>", "", "hello world"};
         for (uint64_t i = 0; i < 4; i++) {
             uint64_t len = 99;
-            const char *p = gguf_arr_str(kv, i, &len);
+            const char *p = tlm_gguf_arr_str(kv, i, &len);
             CHECK(p && len == strlen(want[i]) && memcmp(p, want[i], len) == 0,
                   "strarr[%" PRIu64 "]", i);
         }
         uint64_t len = 99;
-        CHECK(gguf_arr_str(kv, 4, &len) == NULL && len == 0, "strarr out of range");
+        CHECK(tlm_gguf_arr_str(kv, 4, &len) == NULL && len == 0, "strarr out of range");
     }
-    kv = gguf_find(f, "t.u32arr");
+    kv = tlm_gguf_find(f, "t.u32arr");
     CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_U32 && kv->v.arr.n == 3
               && kv->v.arr.data[0] == 1 && kv->v.arr.data[4] == 2 && kv->v.arr.data[8] == 3,
           "u32 array");
-    CHECK(gguf_arr_str(kv, 0, NULL) == NULL, "arr_str on a u32 array");
-    CHECK(gguf_arr_str(gguf_find(f, "t.u8"), 0, NULL) == NULL, "arr_str on a scalar");
-    kv = gguf_find(f, "t.emptyarr");
+    CHECK(tlm_gguf_arr_str(kv, 0, NULL) == NULL, "arr_str on a u32 array");
+    CHECK(tlm_gguf_arr_str(tlm_gguf_find(f, "t.u8"), 0, NULL) == NULL, "arr_str on a scalar");
+    kv = tlm_gguf_find(f, "t.emptyarr");
     CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_I32 && kv->v.arr.n == 0,
           "empty array");
-    kv = gguf_find(f, "t.boolarr");
+    kv = tlm_gguf_find(f, "t.boolarr");
     CHECK(kv && kv->v.arr.type == GGUF_BOOL && kv->v.arr.n == 2 && kv->v.arr.data[0] == 1,
           "bool array");
 
     for (int t = 0; t < N_TENSORS; t++) {
-        const tlm_tensor *tt = gguf_find_tensor(f, tensor_spec[t].name);
+        const tlm_tensor *tt = tlm_gguf_find_tensor(f, tensor_spec[t].name);
         CHECK(tt == &f->tensors[t], "tensor %s found", tensor_spec[t].name);
         if (!tt) continue;
         bool ok = (uint32_t)tt->type == tensor_spec[t].type
@@ -533,8 +533,8 @@ static void check_reference(const char *path, const opts *o, const layout *L, co
         CHECK(ok, "tensor %s fields and data", tensor_spec[t].name);
         CHECK((uintptr_t)tt->data % align == 0, "tensor %s data aligned", tt->name);
     }
-    CHECK(gguf_find_tensor(f, "absent") == NULL, "absent tensor");
-    gguf_close(f);
+    CHECK(tlm_gguf_find_tensor(f, "absent") == NULL, "absent tensor");
+    tlm_gguf_close(f);
 }
 
 /* ---- real files ------------------------------------------------------------------------- */
@@ -570,28 +570,28 @@ static void check_stories(const char *dir)
     snprintf(path, sizeof path, "%s/models/stories260K.gguf", dir);
     gguf_file *f = NULL;
     tlm_error err = {0};
-    tlm_status st = gguf_open(path, &f, &err);
+    tlm_status st = tlm_gguf_open(path, &f, &err);
     CHECK(st == TLM_OK, "open %s: %s", path, err.message);
     if (st != TLM_OK) return;
     CHECK(f->version == 3 && f->n_tensors == 48 && f->alignment == 32, "stories260K header");
     bool all_f32 = true;
     for (int64_t i = 0; i < f->n_tensors; i++) all_f32 = all_f32 && f->tensors[i].type == TLM_TYPE_F32;
     CHECK(all_f32, "stories260K: all tensors F32");
-    CHECK(gguf_get_str(f, "general.architecture", s, sizeof s) && strcmp(s, "llama") == 0,
+    CHECK(tlm_gguf_get_str(f, "general.architecture", s, sizeof s) && strcmp(s, "llama") == 0,
           "stories260K architecture");
     uint32_t u = 0;
-    CHECK(gguf_get_u32(f, "llama.embedding_length", &u) && u == 64, "embedding_length %u", u);
-    CHECK(gguf_get_u32(f, "llama.block_count", &u) && u == 5, "block_count %u", u);
-    CHECK(gguf_get_u32(f, "llama.feed_forward_length", &u) && u == 172, "ffn %u", u);
-    CHECK(gguf_get_u32(f, "tokenizer.ggml.seperator_token_id", &u) && u == UINT32_MAX, "sep id");
+    CHECK(tlm_gguf_get_u32(f, "llama.embedding_length", &u) && u == 64, "embedding_length %u", u);
+    CHECK(tlm_gguf_get_u32(f, "llama.block_count", &u) && u == 5, "block_count %u", u);
+    CHECK(tlm_gguf_get_u32(f, "llama.feed_forward_length", &u) && u == 172, "ffn %u", u);
+    CHECK(tlm_gguf_get_u32(f, "tokenizer.ggml.seperator_token_id", &u) && u == UINT32_MAX, "sep id");
     float eps = 0;
-    CHECK(gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &eps)
+    CHECK(tlm_gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &eps)
               && fabsf(eps - 1e-5f) < 1e-9f,
           "rms eps %g", (double)eps);
-    const gguf_kv *kv = gguf_find(f, "tokenizer.ggml.tokens");
+    const gguf_kv *kv = tlm_gguf_find(f, "tokenizer.ggml.tokens");
     CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_STRING && kv->v.arr.n == 512,
           "stories260K tokens");
-    const tlm_tensor *t = gguf_find_tensor(f, "token_embd.weight");
+    const tlm_tensor *t = tlm_gguf_find_tensor(f, "token_embd.weight");
     CHECK(t && t->n_dims == 2 && t->ne[0] == 64 && t->ne[1] == 512 && t->ne[2] == 1
               && t->nbytes == 64 * 512 * 4 && (const uint8_t *)t->data == f->map + f->data_offset,
           "token_embd.weight");
@@ -603,9 +603,9 @@ static void check_stories(const char *dir)
     CHECK(t && bin && n >= 28 + t->nbytes && memcmp(bin + 28, t->data, t->nbytes) == 0,
           "token_embd.weight equals stories260K.bin");
     free(bin);
-    t = gguf_find_tensor(f, "blk.4.ffn_norm.weight");
+    t = tlm_gguf_find_tensor(f, "blk.4.ffn_norm.weight");
     CHECK(t && t->n_dims == 1 && t->ne[0] == 64, "blk.4.ffn_norm.weight");
-    gguf_close(f);
+    tlm_gguf_close(f);
 }
 
 static void check_vocab(const char *dir)
@@ -614,53 +614,53 @@ static void check_vocab(const char *dir)
     snprintf(path, sizeof path, "%s/vocab/llamacpp/ggml-vocab-llama-spm.gguf", dir);
     gguf_file *f = NULL;
     tlm_error err = {0};
-    tlm_status st = gguf_open(path, &f, &err);
+    tlm_status st = tlm_gguf_open(path, &f, &err);
     CHECK(st == TLM_OK, "open %s: %s", path, err.message);
     if (st == TLM_OK) {
         CHECK(f->n_tensors == 0 && f->version == 3 && f->data_offset <= f->size, "spm header");
-        const gguf_kv *kv = gguf_find(f, "tokenizer.ggml.tokens");
+        const gguf_kv *kv = tlm_gguf_find(f, "tokenizer.ggml.tokens");
         CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_STRING
                   && kv->v.arr.n == 32000,
               "spm tokens");
         uint64_t len = 0;
-        const char *p = gguf_arr_str(kv, 1, &len);
+        const char *p = tlm_gguf_arr_str(kv, 1, &len);
         CHECK(p && len == 3 && memcmp(p, "<s>", 3) == 0, "spm token 1");
-        p = gguf_arr_str(kv, 0, &len);
+        p = tlm_gguf_arr_str(kv, 0, &len);
         CHECK(p && len == 5 && memcmp(p, "<unk>", 5) == 0, "spm token 0");
-        p = gguf_arr_str(kv, 31999, &len);
+        p = tlm_gguf_arr_str(kv, 31999, &len);
         CHECK(p && len > 0 && p + len <= (const char *)f->map + f->size, "spm last token");
-        kv = gguf_find(f, "tokenizer.ggml.scores");
+        kv = tlm_gguf_find(f, "tokenizer.ggml.scores");
         CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_F32 && kv->v.arr.n == 32000,
               "spm scores");
         bool b = false;
-        CHECK(gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &b) && b, "spm add_bos");
-        CHECK(gguf_get_bool(f, "tokenizer.ggml.add_eos_token", &b) && !b, "spm add_eos");
-        gguf_close(f);
+        CHECK(tlm_gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &b) && b, "spm add_bos");
+        CHECK(tlm_gguf_get_bool(f, "tokenizer.ggml.add_eos_token", &b) && !b, "spm add_eos");
+        tlm_gguf_close(f);
     }
 
     snprintf(path, sizeof path, "%s/vocab/llamacpp/ggml-vocab-stablelm2.gguf", dir);
-    st = gguf_open(path, &f, &err);
+    st = tlm_gguf_open(path, &f, &err);
     CHECK(st == TLM_OK, "open %s: %s", path, err.message);
     if (st == TLM_OK) {
         CHECK(f->n_tensors == 0, "stablelm2 tensors");
-        CHECK(gguf_get_str(f, "general.architecture", s, sizeof s) && strcmp(s, "stablelm") == 0,
+        CHECK(tlm_gguf_get_str(f, "general.architecture", s, sizeof s) && strcmp(s, "stablelm") == 0,
               "stablelm2 architecture");
-        CHECK(gguf_get_str(f, "tokenizer.ggml.model", s, sizeof s) && strcmp(s, "gpt2") == 0,
+        CHECK(tlm_gguf_get_str(f, "tokenizer.ggml.model", s, sizeof s) && strcmp(s, "gpt2") == 0,
               "stablelm2 tokenizer model");
-        const gguf_kv *kv = gguf_find(f, "tokenizer.ggml.tokens");
+        const gguf_kv *kv = tlm_gguf_find(f, "tokenizer.ggml.tokens");
         CHECK(kv && kv->v.arr.type == GGUF_STRING && kv->v.arr.n == 100352, "stablelm2 tokens");
-        kv = gguf_find(f, "tokenizer.ggml.merges");
+        kv = tlm_gguf_find(f, "tokenizer.ggml.merges");
         CHECK(kv && kv->v.arr.type == GGUF_STRING && kv->v.arr.n == 100000, "stablelm2 merges");
         uint64_t len = 0;
-        const char *p = gguf_arr_str(kv, 99999, &len);
+        const char *p = tlm_gguf_arr_str(kv, 99999, &len);
         CHECK(p && len >= 3 && memchr(p, ' ', len), "stablelm2 last merge has a space");
         uint32_t u = 0;
-        CHECK(gguf_get_u32(f, "tokenizer.ggml.bos_token_id", &u) && u == 100257, "stablelm2 bos");
+        CHECK(tlm_gguf_get_u32(f, "tokenizer.ggml.bos_token_id", &u) && u == 100257, "stablelm2 bos");
         bool b = false;
-        CHECK(gguf_get_bool(f, "stablelm.use_parallel_residual", &b) && b, "parallel residual");
-        kv = gguf_find(f, "tokenizer.chat_template");
+        CHECK(tlm_gguf_get_bool(f, "stablelm.use_parallel_residual", &b) && b, "parallel residual");
+        kv = tlm_gguf_find(f, "tokenizer.chat_template");
         CHECK(kv && kv->type == GGUF_STRING && kv->v.str.len > 20, "chat template");
-        gguf_close(f);
+        tlm_gguf_close(f);
     }
 
     static const char *others[] = {"ggml-vocab-gpt-2.gguf", "ggml-vocab-phi-3.gguf"};
@@ -670,9 +670,9 @@ static void check_vocab(const char *dir)
             n_skip++;
             continue;
         }
-        st = gguf_open(path, &f, &err);
+        st = tlm_gguf_open(path, &f, &err);
         CHECK(st == TLM_OK, "open %s: %s", path, err.message);
-        if (st == TLM_OK) gguf_close(f);
+        if (st == TLM_OK) tlm_gguf_close(f);
     }
 }
 
@@ -728,10 +728,10 @@ int main(void)
         for (size_t n = 0; n < ref.n; n++) {
             gguf_file *f = NULL;
             tlm_error err = {0};
-            tlm_status st = gguf_open(write_file("trunc.gguf", ref.p, n), &f, &err);
+            tlm_status st = tlm_gguf_open(write_file("trunc.gguf", ref.p, n), &f, &err);
             if (st != TLM_ERR_FORMAT || f || !err.message[0]) {
                 if (!bad++) first_bad = n;
-                gguf_close(f);
+                tlm_gguf_close(f);
             }
         }
         CHECK(bad == 0, "truncation sweep over %zu lengths: %d wrong, first at %zu", ref.n, bad,
@@ -848,9 +848,9 @@ int main(void)
                 b.p[at] = vals[k];
                 gguf_file *f = NULL;
                 tlm_error err = {0};
-                tlm_status st = gguf_open(write_file("flip.gguf", b.p, b.n), &f, &err);
+                tlm_status st = tlm_gguf_open(write_file("flip.gguf", b.p, b.n), &f, &err);
                 if (st != TLM_OK && (f || !err.message[0])) bad++;
-                gguf_close(f);
+                tlm_gguf_close(f);
             }
         }
         CHECK(bad == 0, "corruption sweep: %d failures without a message", bad);
@@ -860,12 +860,12 @@ int main(void)
     /* arguments */
     {
         tlm_error err = {0};
-        CHECK(gguf_open(NULL, NULL, &err) == TLM_ERR_ARG, "NULL out");
+        CHECK(tlm_gguf_open(NULL, NULL, &err) == TLM_ERR_ARG, "NULL out");
         gguf_file *f = NULL;
-        CHECK(gguf_open(NULL, &f, NULL) == TLM_ERR_ARG && !f, "NULL path, NULL err");
-        gguf_close(NULL);
-        CHECK(gguf_find(NULL, "x") == NULL && gguf_find_tensor(NULL, "x") == NULL, "NULL file");
-        CHECK(gguf_arr_str(NULL, 0, NULL) == NULL, "NULL kv");
+        CHECK(tlm_gguf_open(NULL, &f, NULL) == TLM_ERR_ARG && !f, "NULL path, NULL err");
+        tlm_gguf_close(NULL);
+        CHECK(tlm_gguf_find(NULL, "x") == NULL && tlm_gguf_find_tensor(NULL, "x") == NULL, "NULL file");
+        CHECK(tlm_gguf_arr_str(NULL, 0, NULL) == NULL, "NULL kv");
     }
     free(ref.p);
 

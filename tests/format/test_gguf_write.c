@@ -1,6 +1,6 @@
 /* test_gguf_write.c - lib/gguf_write.c: files written here are read back with lib/gguf_read.c
  * and compared field by field (every key type the writer offers, every value type through
- * gguf_writer_copy_kv, tensors of several types and ranks streamed in uneven chunks, a custom
+ * tlm_gguf_writer_copy_kv, tensors of several types and ranks streamed in uneven chunks, a custom
  * alignment); then misuse (duplicates, bad shapes, missing or extra data, unwritable paths)
  * must fail with the right status, a message, and no file left behind. */
 #include <inttypes.h>
@@ -89,40 +89,40 @@ static void write_full(const char *path, uint32_t alignment)
 {
     gguf_writer *w = NULL;
     tlm_error err = {0};
-    CHECK(gguf_writer_open(path, &w, &err) == TLM_OK, "open: %s", err.message);
+    CHECK(tlm_gguf_writer_open(path, &w, &err) == TLM_OK, "open: %s", err.message);
     if (!w) return;
     static const char *const strs[] = {"<unk>", "", "\xe2\x96\x81the", "a b"};
     static const float fs[] = {0.0f, -1.5f, 3.25e-7f};
     static const int32_t is[] = {1, -2, 2147483647, -2147483647 - 1};
-    if (alignment) gguf_writer_set_u32(w, "general.alignment", alignment);
-    gguf_writer_set_str(w, "general.architecture", "llama");
-    gguf_writer_set_u32(w, "llama.block_count", 4000000000u);
-    gguf_writer_set_i32(w, "test.i32", -123456);
-    gguf_writer_set_f32(w, "test.f32", 1e-5f);
-    gguf_writer_set_bool(w, "test.true", true);
-    gguf_writer_set_bool(w, "test.false", false);
-    gguf_writer_set_str(w, "test.empty", "");
-    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", strs, 4);
-    gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", fs, 3);
-    gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", is, 4);
-    gguf_writer_set_arr_str(w, "test.no_strings", strs, 0);
+    if (alignment) tlm_gguf_writer_set_u32(w, "general.alignment", alignment);
+    tlm_gguf_writer_set_str(w, "general.architecture", "llama");
+    tlm_gguf_writer_set_u32(w, "llama.block_count", 4000000000u);
+    tlm_gguf_writer_set_i32(w, "test.i32", -123456);
+    tlm_gguf_writer_set_f32(w, "test.f32", 1e-5f);
+    tlm_gguf_writer_set_bool(w, "test.true", true);
+    tlm_gguf_writer_set_bool(w, "test.false", false);
+    tlm_gguf_writer_set_str(w, "test.empty", "");
+    tlm_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", strs, 4);
+    tlm_gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", fs, 3);
+    tlm_gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", is, 4);
+    tlm_gguf_writer_set_arr_str(w, "test.no_strings", strs, 0);
     for (size_t t = 0; t < N_TENSORS; t++)
-        gguf_writer_add_tensor(w, tensors[t].name, tensors[t].type, tensors[t].n_dims,
+        tlm_gguf_writer_add_tensor(w, tensors[t].name, tensors[t].type, tensors[t].n_dims,
                                tensors[t].ne);
-    CHECK(gguf_writer_begin_data(w) == TLM_OK, "begin_data: %s", err.message);
+    CHECK(tlm_gguf_writer_begin_data(w) == TLM_OK, "begin_data: %s", err.message);
     /* all data in one buffer, written in chunks of 1, 7, 13, ... bytes across tensors */
     uint64_t total = 0;
-    for (size_t t = 0; t < N_TENSORS; t++) total += gguf_writer_tensor_bytes(w, (int64_t)t);
+    for (size_t t = 0; t < N_TENSORS; t++) total += tlm_gguf_writer_tensor_bytes(w, (int64_t)t);
     uint8_t *all = malloc(total);
     for (size_t t = 0, at = 0; t < N_TENSORS; t++)
-        for (uint64_t i = 0; i < gguf_writer_tensor_bytes(w, (int64_t)t); i++)
+        for (uint64_t i = 0; i < tlm_gguf_writer_tensor_bytes(w, (int64_t)t); i++)
             all[at++] = pattern((int)t, i);
     for (uint64_t at = 0, step = 1; at < total; at += step, step = step * 2 + 5) {
         if (step > total - at) step = total - at;
-        gguf_writer_write(w, all + at, step);
+        tlm_gguf_writer_write(w, all + at, step);
     }
     free(all);
-    CHECK(gguf_writer_finish(w) == TLM_OK, "finish: %s", err.message);
+    CHECK(tlm_gguf_writer_finish(w) == TLM_OK, "finish: %s", err.message);
 }
 
 static void test_round_trip(uint32_t alignment)
@@ -132,7 +132,7 @@ static void test_round_trip(uint32_t alignment)
     CHECK(no_temp_left(path), "temporary file left behind");
     gguf_file *f = NULL;
     tlm_error err = {0};
-    CHECK(gguf_open(path, &f, &err) == TLM_OK, "read back: %s", err.message);
+    CHECK(tlm_gguf_open(path, &f, &err) == TLM_OK, "read back: %s", err.message);
     if (!f) return;
     uint64_t align = alignment ? alignment : 32;
     CHECK(f->version == 3 && f->alignment == align, "version %u alignment %" PRIu64, f->version,
@@ -141,43 +141,43 @@ static void test_round_trip(uint32_t alignment)
     uint32_t u;
     float fl;
     bool b;
-    CHECK(str_is(gguf_find(f, "general.architecture"), "llama"), "architecture");
-    CHECK(gguf_get_u32(f, "llama.block_count", &u) && u == 4000000000u &&
-              gguf_find(f, "llama.block_count")->type == GGUF_U32,
+    CHECK(str_is(tlm_gguf_find(f, "general.architecture"), "llama"), "architecture");
+    CHECK(tlm_gguf_get_u32(f, "llama.block_count", &u) && u == 4000000000u &&
+              tlm_gguf_find(f, "llama.block_count")->type == GGUF_U32,
           "u32");
-    const gguf_kv *kv = gguf_find(f, "test.i32");
+    const gguf_kv *kv = tlm_gguf_find(f, "test.i32");
     CHECK(kv && kv->type == GGUF_I32 && kv->v.i == -123456, "i32");
-    CHECK(gguf_get_f32(f, "test.f32", &fl) && fl == 1e-5f && gguf_find(f, "test.f32")->type == GGUF_F32,
+    CHECK(tlm_gguf_get_f32(f, "test.f32", &fl) && fl == 1e-5f && tlm_gguf_find(f, "test.f32")->type == GGUF_F32,
           "f32");
-    CHECK(gguf_get_bool(f, "test.true", &b) && b && gguf_get_bool(f, "test.false", &b) && !b,
+    CHECK(tlm_gguf_get_bool(f, "test.true", &b) && b && tlm_gguf_get_bool(f, "test.false", &b) && !b,
           "bool");
-    CHECK(str_is(gguf_find(f, "test.empty"), ""), "empty string");
-    kv = gguf_find(f, "tokenizer.ggml.tokens");
+    CHECK(str_is(tlm_gguf_find(f, "test.empty"), ""), "empty string");
+    kv = tlm_gguf_find(f, "tokenizer.ggml.tokens");
     bool ok = kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_STRING && kv->v.arr.n == 4;
     static const char *const strs[] = {"<unk>", "", "\xe2\x96\x81the", "a b"};
     for (uint64_t i = 0; ok && i < 4; i++) {
         uint64_t len;
-        const char *s = gguf_arr_str(kv, i, &len);
+        const char *s = tlm_gguf_arr_str(kv, i, &len);
         ok = len == strlen(strs[i]) && memcmp(s, strs[i], len) == 0;
     }
     CHECK(ok, "string array");
-    kv = gguf_find(f, "tokenizer.ggml.scores");
+    kv = tlm_gguf_find(f, "tokenizer.ggml.scores");
     ok = kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_F32 && kv->v.arr.n == 3;
     static const float fs[] = {0.0f, -1.5f, 3.25e-7f};
     for (uint64_t i = 0; ok && i < 3; i++) ok = memcmp(kv->v.arr.data + 4 * i, &fs[i], 4) == 0;
     CHECK(ok, "f32 array");
-    kv = gguf_find(f, "tokenizer.ggml.token_type");
+    kv = tlm_gguf_find(f, "tokenizer.ggml.token_type");
     ok = kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_I32 && kv->v.arr.n == 4;
     static const int32_t is[] = {1, -2, 2147483647, -2147483647 - 1};
     for (uint64_t i = 0; ok && i < 4; i++) ok = memcmp(kv->v.arr.data + 4 * i, &is[i], 4) == 0;
     CHECK(ok, "i32 array");
-    kv = gguf_find(f, "test.no_strings");
+    kv = tlm_gguf_find(f, "test.no_strings");
     CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.n == 0, "empty array");
 
     CHECK(f->n_tensors == (int64_t)N_TENSORS, "n_tensors %" PRId64, f->n_tensors);
     CHECK(f->data_offset % align == 0, "data section at %" PRIu64 " not aligned", f->data_offset);
     for (size_t t = 0; t < N_TENSORS && t < (size_t)f->n_tensors; t++) {
-        const tlm_tensor *x = gguf_find_tensor(f, tensors[t].name);
+        const tlm_tensor *x = tlm_gguf_find_tensor(f, tensors[t].name);
         if (!x) {
             CHECK(false, "tensor %s missing", tensors[t].name);
             continue;
@@ -192,11 +192,11 @@ static void test_round_trip(uint32_t alignment)
             ok = ((const uint8_t *)x->data)[i] == pattern((int)t, i);
         CHECK(ok, "tensor %s: data differs", x->name);
     }
-    CHECK(&f->tensors[0] == gguf_find_tensor(f, tensors[0].name), "tensors keep their order");
-    gguf_close(f);
+    CHECK(&f->tensors[0] == tlm_gguf_find_tensor(f, tensors[0].name), "tensors keep their order");
+    tlm_gguf_close(f);
 }
 
-/* ---- every value type through gguf_writer_copy_kv --------------------------------------- */
+/* ---- every value type through tlm_gguf_writer_copy_kv --------------------------------------- */
 
 typedef struct buf {
     uint8_t p[4096];
@@ -276,7 +276,7 @@ static bool same_kv(const gguf_kv *a, const gguf_kv *b)
         for (uint64_t i = 0; i < a->v.arr.n; i++) {
             if (a->v.arr.type == GGUF_STRING) {
                 uint64_t la, lb;
-                const char *sa = gguf_arr_str(a, i, &la), *sb = gguf_arr_str(b, i, &lb);
+                const char *sa = tlm_gguf_arr_str(a, i, &la), *sb = tlm_gguf_arr_str(b, i, &lb);
                 if (la != lb || memcmp(sa, sb, la) != 0) return false;
             }
         }
@@ -297,33 +297,33 @@ static void test_copy_kv(void)
     write_all_types(src_path);
     gguf_file *src = NULL, *dst = NULL;
     tlm_error err = {0};
-    CHECK(gguf_open(src_path, &src, &err) == TLM_OK, "hand-built file: %s", err.message);
+    CHECK(tlm_gguf_open(src_path, &src, &err) == TLM_OK, "hand-built file: %s", err.message);
     if (!src) return;
     gguf_writer *w = NULL;
-    CHECK(gguf_writer_open(dst_path, &w, &err) == TLM_OK, "open: %s", err.message);
-    for (int64_t i = 0; w && i < src->n_kv; i++) gguf_writer_copy_kv(w, &src->kv[i]);
-    CHECK(w && gguf_writer_finish(w) == TLM_OK, "finish: %s", err.message);
-    CHECK(gguf_open(dst_path, &dst, &err) == TLM_OK, "copy: %s", err.message);
+    CHECK(tlm_gguf_writer_open(dst_path, &w, &err) == TLM_OK, "open: %s", err.message);
+    for (int64_t i = 0; w && i < src->n_kv; i++) tlm_gguf_writer_copy_kv(w, &src->kv[i]);
+    CHECK(w && tlm_gguf_writer_finish(w) == TLM_OK, "finish: %s", err.message);
+    CHECK(tlm_gguf_open(dst_path, &dst, &err) == TLM_OK, "copy: %s", err.message);
     if (dst) {
         CHECK(dst->n_kv == src->n_kv, "n_kv %" PRId64 " vs %" PRId64, dst->n_kv, src->n_kv);
         for (int64_t i = 0; i < src->n_kv && i < dst->n_kv; i++)
             CHECK(same_kv(&src->kv[i], &dst->kv[i]), "key %s differs after copy", src->kv[i].key);
     }
-    gguf_close(src);
-    gguf_close(dst);
+    tlm_gguf_close(src);
+    tlm_gguf_close(dst);
 
     /* the real stories260K tokenizer: string, f32 and i32 arrays of 512 */
     const char *shared = getenv("TLM_SHARED");
     char real[512];
     snprintf(real, sizeof real, "%s/models/stories260K.gguf", shared ? shared : "../shared");
-    if (gguf_open(real, &src, &err) != TLM_OK) {
+    if (tlm_gguf_open(real, &src, &err) != TLM_OK) {
         CHECK(false, "cannot read %s: %s", real, err.message);
         return;
     }
-    CHECK(gguf_writer_open(dst_path, &w, &err) == TLM_OK, "open: %s", err.message);
-    for (int64_t i = 0; w && i < src->n_kv; i++) gguf_writer_copy_kv(w, &src->kv[i]);
-    CHECK(w && gguf_writer_finish(w) == TLM_OK, "finish: %s", err.message);
-    CHECK(gguf_open(dst_path, &dst, &err) == TLM_OK, "copy of stories260K keys: %s", err.message);
+    CHECK(tlm_gguf_writer_open(dst_path, &w, &err) == TLM_OK, "open: %s", err.message);
+    for (int64_t i = 0; w && i < src->n_kv; i++) tlm_gguf_writer_copy_kv(w, &src->kv[i]);
+    CHECK(w && tlm_gguf_writer_finish(w) == TLM_OK, "finish: %s", err.message);
+    CHECK(tlm_gguf_open(dst_path, &dst, &err) == TLM_OK, "copy of stories260K keys: %s", err.message);
     bool ok = dst && dst->n_kv == src->n_kv;
     for (int64_t i = 0; ok && i < src->n_kv; i++) {
         const gguf_kv *a = &src->kv[i], *b = &dst->kv[i];
@@ -333,8 +333,8 @@ static void test_copy_kv(void)
         else if (ok) ok = same_kv(a, b);
     }
     CHECK(ok, "stories260K keys differ after copy");
-    gguf_close(src);
-    gguf_close(dst);
+    tlm_gguf_close(src);
+    tlm_gguf_close(dst);
 }
 
 /* ---- misuse ------------------------------------------------------------------------------ */
@@ -342,7 +342,7 @@ static void test_copy_kv(void)
 static gguf_writer *fresh(const char *path, tlm_error *err)
 {
     gguf_writer *w = NULL;
-    if (gguf_writer_open(path, &w, err) != TLM_OK) CHECK(false, "open %s: %s", path, err->message);
+    if (tlm_gguf_writer_open(path, &w, err) != TLM_OK) CHECK(false, "open %s: %s", path, err->message);
     return w;
 }
 
@@ -353,89 +353,89 @@ static void test_misuse(void)
     static const int64_t ne2[2] = {32, 2};
 
     gguf_writer *w = fresh(path, &err);
-    gguf_writer_set_u32(w, "k", 1);
-    CHECK(gguf_writer_set_f32(w, "k", 1.0f) == TLM_ERR_ARG && strstr(err.message, "duplicate key"),
+    tlm_gguf_writer_set_u32(w, "k", 1);
+    CHECK(tlm_gguf_writer_set_f32(w, "k", 1.0f) == TLM_ERR_ARG && strstr(err.message, "duplicate key"),
           "duplicate key: %s", err.message);
-    CHECK(gguf_writer_set_u32(w, "other", 2) == TLM_ERR_ARG, "errors are sticky");
-    CHECK(gguf_writer_finish(w) == TLM_ERR_ARG && !exists(path) && no_temp_left(path),
+    CHECK(tlm_gguf_writer_set_u32(w, "other", 2) == TLM_ERR_ARG, "errors are sticky");
+    CHECK(tlm_gguf_writer_finish(w) == TLM_ERR_ARG && !exists(path) && no_temp_left(path),
           "a failed writer leaves no file");
 
     w = fresh(path, &err);
-    gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
-    CHECK(gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2) == TLM_ERR_ARG,
+    tlm_gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
+    CHECK(tlm_gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2) == TLM_ERR_ARG,
           "duplicate tensor: %s", err.message);
-    gguf_writer_discard(w);
+    tlm_gguf_writer_discard(w);
     CHECK(!exists(path) && no_temp_left(path), "discard leaves no file");
 
     static const int64_t ne_odd[2] = {33, 1}, ne_zero[2] = {32, 0};
     w = fresh(path, &err);
-    CHECK(gguf_writer_add_tensor(w, "q", TLM_TYPE_Q8_0, 2, ne_odd) == TLM_ERR_ARG &&
+    CHECK(tlm_gguf_writer_add_tensor(w, "q", TLM_TYPE_Q8_0, 2, ne_odd) == TLM_ERR_ARG &&
               strstr(err.message, "blocks"),
           "row not whole blocks: %s", err.message);
-    gguf_writer_discard(w);
+    tlm_gguf_writer_discard(w);
     w = fresh(path, &err);
-    CHECK(gguf_writer_add_tensor(w, "z", TLM_TYPE_F32, 2, ne_zero) == TLM_ERR_ARG, "zero dim");
-    gguf_writer_discard(w);
+    CHECK(tlm_gguf_writer_add_tensor(w, "z", TLM_TYPE_F32, 2, ne_zero) == TLM_ERR_ARG, "zero dim");
+    tlm_gguf_writer_discard(w);
     w = fresh(path, &err);
-    CHECK(gguf_writer_add_tensor(w, "f", TLM_TYPE_F32, 5, ne2) == TLM_ERR_ARG, "5 dims");
-    gguf_writer_discard(w);
+    CHECK(tlm_gguf_writer_add_tensor(w, "f", TLM_TYPE_F32, 5, ne2) == TLM_ERR_ARG, "5 dims");
+    tlm_gguf_writer_discard(w);
     w = fresh(path, &err);
-    CHECK(gguf_writer_add_tensor(w, "f", (tlm_type)7, 2, ne2) == TLM_ERR_ARG, "unknown type");
-    gguf_writer_discard(w);
+    CHECK(tlm_gguf_writer_add_tensor(w, "f", (tlm_type)7, 2, ne2) == TLM_ERR_ARG, "unknown type");
+    tlm_gguf_writer_discard(w);
     w = fresh(path, &err);
     char long_name[80];
     memset(long_name, 'x', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
-    CHECK(gguf_writer_add_tensor(w, long_name, TLM_TYPE_F32, 2, ne2) == TLM_ERR_ARG,
+    CHECK(tlm_gguf_writer_add_tensor(w, long_name, TLM_TYPE_F32, 2, ne2) == TLM_ERR_ARG,
           "name over 63 bytes");
-    gguf_writer_discard(w);
+    tlm_gguf_writer_discard(w);
     w = fresh(path, &err);
-    CHECK(gguf_writer_set_u32(w, "general.alignment", 48) == TLM_ERR_ARG, "alignment 48");
-    gguf_writer_discard(w);
+    CHECK(tlm_gguf_writer_set_u32(w, "general.alignment", 48) == TLM_ERR_ARG, "alignment 48");
+    tlm_gguf_writer_discard(w);
     w = fresh(path, &err);
-    gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
-    CHECK(gguf_writer_set_u32(w, "general.alignment", 64) == TLM_ERR_ARG,
+    tlm_gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
+    CHECK(tlm_gguf_writer_set_u32(w, "general.alignment", 64) == TLM_ERR_ARG,
           "alignment after tensors");
-    gguf_writer_discard(w);
+    tlm_gguf_writer_discard(w);
 
     /* short and long data */
     float data[65] = {0};
     w = fresh(path, &err);
-    gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
-    gguf_writer_begin_data(w);
-    gguf_writer_write(w, data, 63 * sizeof(float));
-    CHECK(gguf_writer_set_u32(w, "late", 1) == TLM_ERR_ARG, "key after begin_data");
-    gguf_writer_discard(w);
+    tlm_gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
+    tlm_gguf_writer_begin_data(w);
+    tlm_gguf_writer_write(w, data, 63 * sizeof(float));
+    CHECK(tlm_gguf_writer_set_u32(w, "late", 1) == TLM_ERR_ARG, "key after begin_data");
+    tlm_gguf_writer_discard(w);
     w = fresh(path, &err);
-    gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
-    gguf_writer_begin_data(w);
-    gguf_writer_write(w, data, 63 * sizeof(float));
-    CHECK(gguf_writer_finish(w) == TLM_ERR_ARG && strstr(err.message, "252 of its 256") &&
+    tlm_gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
+    tlm_gguf_writer_begin_data(w);
+    tlm_gguf_writer_write(w, data, 63 * sizeof(float));
+    CHECK(tlm_gguf_writer_finish(w) == TLM_ERR_ARG && strstr(err.message, "252 of its 256") &&
               !exists(path) && no_temp_left(path),
           "missing data: %s", err.message);
     w = fresh(path, &err);
-    gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
-    gguf_writer_begin_data(w);
-    CHECK(gguf_writer_write(w, data, 65 * sizeof(float)) == TLM_ERR_ARG, "too much data: %s",
+    tlm_gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
+    tlm_gguf_writer_begin_data(w);
+    CHECK(tlm_gguf_writer_write(w, data, 65 * sizeof(float)) == TLM_ERR_ARG, "too much data: %s",
           err.message);
-    gguf_writer_discard(w);
+    tlm_gguf_writer_discard(w);
 
     /* an unwritable place: the message names the path */
     gguf_writer *none = (gguf_writer *)1;
-    CHECK(gguf_writer_open("/nonexistent-dir/x.gguf", &none, &err) == TLM_ERR_IO && !none &&
+    CHECK(tlm_gguf_writer_open("/nonexistent-dir/x.gguf", &none, &err) == TLM_ERR_IO && !none &&
               strstr(err.message, "/nonexistent-dir/x.gguf"),
           "unwritable path: %s", err.message);
-    CHECK(gguf_writer_open(NULL, &none, &err) == TLM_ERR_ARG, "NULL path");
+    CHECK(tlm_gguf_writer_open(NULL, &none, &err) == TLM_ERR_ARG, "NULL path");
 
     /* an existing file is replaced only when the new one is complete */
     write_full(path, 0);
     w = fresh(path, &err);
-    gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
-    gguf_writer_finish(w);
+    tlm_gguf_writer_add_tensor(w, "t", TLM_TYPE_F32, 2, ne2);
+    tlm_gguf_writer_finish(w);
     gguf_file *f = NULL;
-    CHECK(gguf_open(path, &f, &err) == TLM_OK && f->n_tensors == (int64_t)N_TENSORS,
+    CHECK(tlm_gguf_open(path, &f, &err) == TLM_OK && f->n_tensors == (int64_t)N_TENSORS,
           "a failed write replaced the old file");
-    gguf_close(f);
+    tlm_gguf_close(f);
     remove(path);
 }
 

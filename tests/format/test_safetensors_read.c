@@ -91,7 +91,7 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
     st_set *s = (st_set *)(uintptr_t)1;
     tlm_error err;
     memset(&err, 0, sizeof err);
-    tlm_status st = st_open(path, &s, &err);
+    tlm_status st = tlm_st_open(path, &s, &err);
     if (getenv("TLM_TEST_VERBOSE")) printf("  %s -> %d: %s\n", what, (int)st, err.message);
     if (want == TLM_OK) {
         check(st == TLM_OK && s != NULL, line, "%s: status %d (%s), want OK", what, (int)st,
@@ -103,7 +103,7 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
         check(ok, line, "%s: status %d want %d, message '%s'", what, (int)st, (int)want,
               err.message);
     }
-    if (st == TLM_OK) st_close(s);
+    if (st == TLM_OK) tlm_st_close(s);
 }
 
 /* A one-file case: header JSON (unpadded) and a buffer of buf_len bytes. */
@@ -173,13 +173,13 @@ static void check_reference(const char *path)
 {
     st_set *s = NULL;
     tlm_error err = {0};
-    tlm_status st = st_open(path, &s, &err);
+    tlm_status st = tlm_st_open(path, &s, &err);
     CHECK(st == TLM_OK, "open reference: %s", err.message);
     if (st != TLM_OK) return;
-    CHECK(st_n_tensors(s) == (int64_t)N_REF_LISTED, "listed %" PRId64, st_n_tensors(s));
+    CHECK(tlm_st_n_tensors(s) == (int64_t)N_REF_LISTED, "listed %" PRId64, tlm_st_n_tensors(s));
     for (size_t i = 0; i < N_REF_LISTED; i++) {
-        const tlm_tensor *t = st_find_tensor(s, ref_listed[i].name);
-        CHECK(t && t == st_tensor(s, (int64_t)i), "tensor %s found in JSON order",
+        const tlm_tensor *t = tlm_st_find_tensor(s, ref_listed[i].name);
+        CHECK(t && t == tlm_st_tensor(s, (int64_t)i), "tensor %s found in JSON order",
               ref_listed[i].name);
         if (!t) continue;
         uint64_t nbytes = ref_listed[i].end - ref_listed[i].begin;
@@ -194,15 +194,15 @@ static void check_reference(const char *path)
             ok = ((const uint8_t *)t->data)[k] == buf_byte(ref_listed[i].begin + k);
         CHECK(ok, "tensor %s data", t->name);
     }
-    const tlm_tensor *sc = st_find_tensor(s, "s");
+    const tlm_tensor *sc = tlm_st_find_tensor(s, "s");
     CHECK(sc && tlm_tensor_nelem(sc) == 1, "scalar has one element");
-    CHECK(st_find_tensor(s, "u8") == NULL && st_find_tensor(s, "i64") == NULL
-              && st_find_tensor(s, "f4") == NULL && st_find_tensor(s, "e5") == NULL
-              && st_find_tensor(s, "__metadata__") == NULL,
+    CHECK(tlm_st_find_tensor(s, "u8") == NULL && tlm_st_find_tensor(s, "i64") == NULL
+              && tlm_st_find_tensor(s, "f4") == NULL && tlm_st_find_tensor(s, "e5") == NULL
+              && tlm_st_find_tensor(s, "__metadata__") == NULL,
           "other dtypes are not listed");
-    CHECK(st_tensor(s, -1) == NULL && st_tensor(s, (int64_t)N_REF_LISTED) == NULL,
+    CHECK(tlm_st_tensor(s, -1) == NULL && tlm_st_tensor(s, (int64_t)N_REF_LISTED) == NULL,
           "index out of range");
-    st_close(s);
+    tlm_st_close(s);
 }
 
 /* An aligned file: views must point straight into one mapping (no copies). */
@@ -213,14 +213,14 @@ static void check_aligned(void)
     const char *path = write_st("aligned.safetensors", json, (strlen(json) + 7) / 8 * 8, 24);
     st_set *s = NULL;
     tlm_error err = {0};
-    CHECK(st_open(path, &s, &err) == TLM_OK, "aligned: %s", err.message);
+    CHECK(tlm_st_open(path, &s, &err) == TLM_OK, "aligned: %s", err.message);
     if (!s) return;
-    const tlm_tensor *x = st_find_tensor(s, "x"), *y = st_find_tensor(s, "y");
+    const tlm_tensor *x = tlm_st_find_tensor(s, "x"), *y = tlm_st_find_tensor(s, "y");
     CHECK(x && y && (const uint8_t *)y->data - (const uint8_t *)x->data == 16
               && (uintptr_t)x->data % 8 == 0,
           "aligned views point into the mapping");
     CHECK(x && x->ne[0] == 2 && x->ne[1] == 2 && x->n_dims == 2, "aligned x shape");
-    st_close(s);
+    tlm_st_close(s);
 }
 
 /* ---- sharded directories ---------------------------------------------------------------- */
@@ -293,11 +293,11 @@ static void check_sharded(void)
     const char *dir = sharded_dir("{\"metadata\":{\"total_size\":32}," MAP_OK "}\n");
     st_set *s = NULL;
     tlm_error err = {0};
-    CHECK(st_open(dir, &s, &err) == TLM_OK, "sharded: %s", err.message);
+    CHECK(tlm_st_open(dir, &s, &err) == TLM_OK, "sharded: %s", err.message);
     if (s) {
-        CHECK(st_n_tensors(s) == 3, "sharded: 3 listed, got %" PRId64, st_n_tensors(s));
-        const tlm_tensor *a = st_find_tensor(s, "a"), *b = st_find_tensor(s, "b"),
-                         *c = st_find_tensor(s, "c");
+        CHECK(tlm_st_n_tensors(s) == 3, "sharded: 3 listed, got %" PRId64, tlm_st_n_tensors(s));
+        const tlm_tensor *a = tlm_st_find_tensor(s, "a"), *b = tlm_st_find_tensor(s, "b"),
+                         *c = tlm_st_find_tensor(s, "c");
         CHECK(a && a->type == TLM_TYPE_F32 && a->ne[0] == 2 && a->nbytes == 8
                   && ((const uint8_t *)a->data)[0] == buf_byte(0),
               "sharded a");
@@ -307,8 +307,8 @@ static void check_sharded(void)
         CHECK(c && c->type == TLM_TYPE_BF16 && c->ne[0] == 2 && c->ne[1] == 2 && c->n_dims == 2
                   && ((const uint8_t *)c->data)[7] == buf_byte(7),
               "sharded c");
-        CHECK(!st_find_tensor(s, "extra") && !st_find_tensor(s, "d"), "sharded: unmapped/int");
-        st_close(s);
+        CHECK(!tlm_st_find_tensor(s, "extra") && !tlm_st_find_tensor(s, "d"), "sharded: unmapped/int");
+        tlm_st_close(s);
     }
     INDEX("no metadata", "{" MAP_OK "}", TLM_OK);
     INDEX("metadata without total_size", "{\"metadata\":{\"format\":\"pt\"}," MAP_OK "}",
@@ -319,8 +319,8 @@ static void check_sharded(void)
     dir = new_dir();
     put_st(dir, "model.safetensors", shard1_json, 20);
     s = NULL;
-    CHECK(st_open(dir, &s, &err) == TLM_OK && st_n_tensors(s) == 3, "dir with model.safetensors");
-    st_close(s);
+    CHECK(tlm_st_open(dir, &s, &err) == TLM_OK && tlm_st_n_tensors(s) == 3, "dir with model.safetensors");
+    tlm_st_close(s);
 
     dir = new_dir();
     expect_open(__LINE__, "empty directory", dir, TLM_ERR_IO, NULL, NULL);
@@ -526,10 +526,10 @@ int main(void)
             write_bytes(tmp_path("trunc.safetensors"), ref, len);
             st_set *s = NULL;
             tlm_error err = {0};
-            tlm_status st = st_open(tmp_path("trunc.safetensors"), &s, &err);
+            tlm_status st = tlm_st_open(tmp_path("trunc.safetensors"), &s, &err);
             if (st != TLM_ERR_FORMAT || s || !err.message[0]) {
                 if (!bad++) first_bad = len;
-                st_close(s);
+                tlm_st_close(s);
             }
         }
         CHECK(bad == 0, "truncation sweep over %zu lengths: %d wrong, first at %zu", n, bad,
@@ -545,9 +545,9 @@ int main(void)
                 write_bytes(tmp_path("flip.safetensors"), cp, n);
                 st_set *s = NULL;
                 tlm_error err = {0};
-                tlm_status st = st_open(tmp_path("flip.safetensors"), &s, &err);
+                tlm_status st = tlm_st_open(tmp_path("flip.safetensors"), &s, &err);
                 if (st != TLM_OK && (s || !err.message[0])) bad++;
-                st_close(s);
+                tlm_st_close(s);
             }
         }
         CHECK(bad == 0, "corruption sweep: %d failures without a message", bad);
@@ -561,10 +561,10 @@ int main(void)
     {
         tlm_error err = {0};
         st_set *s = NULL;
-        CHECK(st_open(NULL, &s, &err) == TLM_ERR_ARG && !s, "NULL path");
-        CHECK(st_open("x", NULL, NULL) == TLM_ERR_ARG, "NULL out");
-        st_close(NULL);
-        CHECK(st_n_tensors(NULL) == 0 && !st_tensor(NULL, 0) && !st_find_tensor(NULL, "a"),
+        CHECK(tlm_st_open(NULL, &s, &err) == TLM_ERR_ARG && !s, "NULL path");
+        CHECK(tlm_st_open("x", NULL, NULL) == TLM_ERR_ARG, "NULL out");
+        tlm_st_close(NULL);
+        CHECK(tlm_st_n_tensors(NULL) == 0 && !tlm_st_tensor(NULL, 0) && !tlm_st_find_tensor(NULL, "a"),
               "NULL set");
     }
 

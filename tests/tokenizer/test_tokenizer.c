@@ -322,7 +322,7 @@ static void test_tok512(void)
     const char *gguf_path = shared_path("models/stories260K.gguf");
     gguf_file *f = NULL;
     tlm_tokenizer *gtok = NULL;
-    if (exists(gguf_path) && gguf_open(gguf_path, &f, &err) == TLM_OK &&
+    if (exists(gguf_path) && tlm_gguf_open(gguf_path, &f, &err) == TLM_OK &&
         tlm_tokenizer_from_gguf(f, &gtok, &err) == TLM_OK) {
         size_t glen;
         char *gtext = decode(gtok, 1, ids, n, &glen);
@@ -339,7 +339,7 @@ static void test_tok512(void)
         CHECK(!exists(gguf_path), "stories260K.gguf tokenizer: %s", err.message);
     }
     tlm_tokenizer_free(gtok);
-    gguf_close(f);
+    tlm_gguf_close(f);
     free(got);
     fuzz_round_trip("tok512", tok);
 out_ref:
@@ -475,14 +475,14 @@ static void test_gguf_vectors(const char *name, int32_t n_vocab, int32_t eos)
     }
     gguf_file *f = NULL;
     tlm_error err = {0};
-    tlm_status st = gguf_open(path, &f, &err);
-    CHECK(st == TLM_OK, "gguf_open %s: %s", name, err.message);
+    tlm_status st = tlm_gguf_open(path, &f, &err);
+    CHECK(st == TLM_OK, "tlm_gguf_open %s: %s", name, err.message);
     tlm_tokenizer *tok = NULL;
     if (st == TLM_OK) {
         st = tlm_tokenizer_from_gguf(f, &tok, &err);
         CHECK(st == TLM_OK, "tlm_tokenizer_from_gguf %s: %s", name, err.message);
     }
-    gguf_close(f); /* the tokenizer keeps its own copies */
+    tlm_gguf_close(f); /* the tokenizer keeps its own copies */
     if (tok) {
         CHECK(tok->n_vocab == n_vocab, "%s: %d tokens (got %d)", name, (int)n_vocab,
               (int)tok->n_vocab);
@@ -559,12 +559,12 @@ static void test_speed(void)
     gguf_file *f = NULL;
     tlm_tokenizer *tok = NULL;
     tlm_error err = {0};
-    if (gguf_open(path, &f, &err) != TLM_OK || tlm_tokenizer_from_gguf(f, &tok, &err) != TLM_OK) {
+    if (tlm_gguf_open(path, &f, &err) != TLM_OK || tlm_tokenizer_from_gguf(f, &tok, &err) != TLM_OK) {
         CHECK(false, "open %s: %s", path, err.message);
-        gguf_close(f);
+        tlm_gguf_close(f);
         return;
     }
-    gguf_close(f);
+    tlm_gguf_close(f);
     size_t inp_len;
     char inp_path[1024];
     snprintf(inp_path, sizeof inp_path, "%s.inp", path);
@@ -768,9 +768,9 @@ static tlm_status toy_load(const toy_opts *o, tlm_tokenizer **tok, tlm_error *er
         return TLM_ERR_IO;
     }
     gguf_file *f = NULL;
-    tlm_status st = gguf_open(path, &f, err);
+    tlm_status st = tlm_gguf_open(path, &f, err);
     if (st == TLM_OK) st = tlm_tokenizer_from_gguf(f, tok, err);
-    gguf_close(f);
+    tlm_gguf_close(f);
     return st;
 }
 
