@@ -98,18 +98,6 @@ static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_
     if (l->total > SIZE_MAX - 64) l->overflow = true;
 }
 
-void tlm_store_kv(tlm_type type, void *dst, const float *src, int64_t n)
-{
-    if (type == TLM_TYPE_F32) {
-        memcpy(dst, src, (size_t)n * sizeof(float));
-    } else if (type == TLM_TYPE_F16) {
-        uint16_t *h = dst;
-        for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_f16(src[i]);
-    } else {
-        tlm_quantize_q8_0_ref(dst, src, n);
-    }
-}
-
 /* MemAvailable from /proc/meminfo in bytes; 0 when it cannot be read. */
 static uint64_t mem_available(void)
 {
