@@ -51,7 +51,7 @@ TESTS      := $(TEST_SRC:%.c=$(BUILD)/%)
 # *_avx512vnni* files: AVX-512 plus VNNI; *_avx512*: AVX-512; *_avx2*: AVX2 (first match wins)
 isa_flags = $(if $(findstring _avx512vnni,$1),$(VNNI_FLAGS),$(if $(findstring _avx512,$1),$(AVX512_FLAGS),$(if $(findstring _avx2,$1),$(AVX2_FLAGS))))
 
-.PHONY: all test install clean asan ubsan fuzz fuzz-build
+.PHONY: all test install clean asan ubsan fuzz fuzz-build print-includes
 all: $(BUILD)/libtinylm.a $(BUILD)/libtinylm.so $(TOOLS) $(TESTS)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h lib/*/*.h kernels/*.h tools/*.h tests/*.h tests/*/*.h)
@@ -80,6 +80,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libtinylm.a
 
 test: all
 	@bash tests/run.sh $(BUILD)
+
+# The -I flags a file gets from its folder (tests/test_layers.py resolves includes with them).
+print-includes:
+	@echo $(call layer_includes,$(FILE))
 
 # The whole suite under a sanitizer, each build in its own directory: ASan (with LeakSanitizer)
 # and UBSan (float-cast-overflow too; any report fails the test that hit it).
