@@ -12,7 +12,7 @@
 #include "matmul_blocked.h"
 #include "simd_avx2.h"
 
-enum { VL = 8, MR = 4, NR = 3, DECODE_MR = 8, ROWS_MAX = 8 };
+enum { MR = 4, NR = 3, DECODE_MR = 8, ROWS_MAX = 8 };
 
 /* One k step of a tile: acc[r][t] += W[r][k, k + 8) * x[t][k, k + 8) for r < mr, t < nr,
  * loading only the first n lanes (zeros above, which change no sum) when n < 8. The

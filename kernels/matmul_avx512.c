@@ -16,7 +16,7 @@
 #include "matmul_blocked.h"
 #include "simd_avx512.h"
 
-enum { VL = 16, MR = 6, NR = 4, DECODE_MR = 1, ROWS_MAX = 8, NR_MAX = 4 };
+enum { MR = 6, NR = 4, DECODE_MR = 1, ROWS_MAX = 8, NR_MAX = 4 };
 enum { IL_MR = 8, IL_NR = 3, IL_DECODE_MR = 4 }; /* tiles on groups of 4 rows */
 
 /* One k step of a tile: acc[r][t] += W[r][k, k + 16) * x[t][k, k + 16) for r < mr, t < nr,

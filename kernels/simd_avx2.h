@@ -131,4 +131,83 @@ TLM_INLINE __m256 mul_sigmoid256(__m256 x, __m256 z)
     return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
+/* ---- the vector API the kernel bodies (*_body.h) are written in -------------------------
+ * Every ISA header gives the same names: vf (VL floats), vmask (the first lanes of a vector;
+ * AVX2 has no masked 16-bit loads, so here it is a lane count), vbool (a per-lane predicate),
+ * vi (VL int32) and TLM_ISA_FN(name) = name_<isa>. A NEON header can give them all. */
+
+#define VL 8
+#define TLM_ISA_FN(name) name##_avx2
+typedef __m256 vf;
+typedef __m256i vi;
+typedef __m256 vbool;
+typedef int vmask;
+
+TLM_INLINE vf vf_zero(void) { return _mm256_setzero_ps(); }
+TLM_INLINE vf vf_set1(float x) { return _mm256_set1_ps(x); }
+TLM_INLINE vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+TLM_INLINE void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+TLM_INLINE vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+TLM_INLINE vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+TLM_INLINE vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+TLM_INLINE vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+TLM_INLINE vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); } /* a b + c */
+/* a > b ? a : b and a < b ? a : b, lane by lane (so a NaN a gives b) */
+TLM_INLINE vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+TLM_INLINE vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+TLM_INLINE vf vf_abs(vf v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+TLM_INLINE float vf_hsum(vf v) { return hsum(v); }
+TLM_INLINE vf vf_exp(vf v) { return exp256(v); }
+
+TLM_INLINE vmask vmask_n(int64_t n) { return (vmask)n; } /* lanes [0, n), n <= VL */
+TLM_INLINE vmask vmask_all(void) { return VL; }
+/* lanes m of p, zeros above; never reads past them */
+TLM_INLINE vf vf_load_m(const float *p, vmask m) { return m == VL ? vf_load(p) : load_tail(p, m); }
+TLM_INLINE void vf_store_m(float *p, vf v, vmask m)
+{
+    if (m == VL) vf_store(p, v);
+    else store_tail(p, v, m);
+}
+/* Lanes m of elements [i, i + VL) of a KV cache row (simd: load_kv) as float. */
+TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
+{
+    return m == VL ? load_kv(type, row, i) : load_kv_tail(type, row, i, m);
+}
+
+TLM_INLINE vi vi_load(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+/* lanes with lo <= j < hi */
+TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
+{
+    vi vj = _mm256_set1_epi32(j);
+    return _mm256_castsi256_ps(
+        _mm256_andnot_si256(_mm256_cmpgt_epi32(lo, vj), _mm256_cmpgt_epi32(hi, vj)));
+}
+TLM_INLINE vbool vb_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+TLM_INLINE vf vf_select(vbool m, vf t, vf f) { return _mm256_blendv_ps(f, t, m); }
+TLM_INLINE vf vf_keep(vbool m, vf v) { return _mm256_and_ps(m, v); } /* 0 outside m */
+/* m ? max(a, b) : a */
+TLM_INLINE vf vf_max_where(vf a, vbool m, vf b) { return vf_select(m, vf_max(a, b), a); }
+
+/* Rounds to int32 toward zero; to int8 (values already in [-128, 127]), VL bytes. */
+TLM_INLINE vi vf_trunc_i32(vf v) { return _mm256_cvttps_epi32(v); }
+TLM_INLINE void vi_store_i8(int8_t *p, vi v)
+{
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packs_epi16(w, w));
+}
+/* VL floats to f16, rounded to nearest even (NaN stays NaN, quiet). */
+TLM_INLINE void vf_store_f16(uint16_t *p, vf v)
+{
+    _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+TLM_INLINE void vf_store_f16_m(uint16_t *p, vf v, vmask m)
+{
+    _Alignas(16) uint16_t tmp[VL];
+    vf_store_f16(tmp, v);
+    memcpy(p, tmp, (size_t)m * sizeof *p);
+}
+
+TLM_INLINE void prefetch_l1(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
+TLM_INLINE void prefetch_l2(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); }
+
 #endif

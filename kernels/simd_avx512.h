@@ -108,4 +108,65 @@ TLM_INLINE __m512 mul_sigmoid512(__m512 x, __m512 z)
     return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 
+/* ---- the vector API the kernel bodies (*_body.h) are written in (see simd_avx2.h) --------- */
+
+#define VL 16
+#define TLM_ISA_FN(name) name##_avx512
+typedef __m512 vf;
+typedef __m512i vi;
+typedef __mmask16 vbool;
+typedef __mmask16 vmask;
+
+TLM_INLINE vf vf_zero(void) { return _mm512_setzero_ps(); }
+TLM_INLINE vf vf_set1(float x) { return _mm512_set1_ps(x); }
+TLM_INLINE vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
+TLM_INLINE void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+TLM_INLINE vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+TLM_INLINE vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+TLM_INLINE vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+TLM_INLINE vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+TLM_INLINE vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+TLM_INLINE vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+TLM_INLINE vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
+TLM_INLINE vf vf_abs(vf v) { return _mm512_abs_ps(v); }
+TLM_INLINE float vf_hsum(vf v) { return hsum(v); }
+TLM_INLINE vf vf_exp(vf v) { return exp512(v); }
+
+TLM_INLINE vmask vmask_n(int64_t n) { return mask16(n); }
+TLM_INLINE vmask vmask_all(void) { return (vmask)0xffff; }
+TLM_INLINE vf vf_load_m(const float *p, vmask m) { return _mm512_maskz_loadu_ps(m, p); }
+TLM_INLINE void vf_store_m(float *p, vf v, vmask m) { _mm512_mask_storeu_ps(p, m, v); }
+TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
+{
+    return load_cache(type, row, i, m);
+}
+
+TLM_INLINE vi vi_load(const int32_t *p) { return _mm512_loadu_si512(p); }
+TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
+{
+    vi vj = _mm512_set1_epi32(j);
+    return _mm512_cmple_epi32_mask(lo, vj) & _mm512_cmpgt_epi32_mask(hi, vj);
+}
+TLM_INLINE vbool vb_gt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+TLM_INLINE vf vf_select(vbool m, vf t, vf f) { return _mm512_mask_blend_ps(m, f, t); }
+TLM_INLINE vf vf_keep(vbool m, vf v) { return _mm512_maskz_mov_ps(m, v); }
+TLM_INLINE vf vf_max_where(vf a, vbool m, vf b) { return _mm512_mask_max_ps(a, m, a, b); }
+
+TLM_INLINE vi vf_trunc_i32(vf v) { return _mm512_cvttps_epi32(v); }
+TLM_INLINE void vi_store_i8(int8_t *p, vi v)
+{
+    _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(v));
+}
+TLM_INLINE void vf_store_f16(uint16_t *p, vf v)
+{
+    _mm256_storeu_si256((__m256i *)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+TLM_INLINE void vf_store_f16_m(uint16_t *p, vf v, vmask m)
+{
+    _mm256_mask_storeu_epi16(p, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+
+TLM_INLINE void prefetch_l1(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
+TLM_INLINE void prefetch_l2(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); }
+
 #endif
