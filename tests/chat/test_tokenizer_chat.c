@@ -13,20 +13,7 @@
 #include <sys/stat.h>
 
 #include "tinylm.h"
-
-static int n_pass, n_fail, n_skip;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            n_pass++;                                                                              \
-        } else {                                                                                   \
-            n_fail++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "harness.h"
 
 static char *shared_path(const char *rel)
 {
@@ -85,7 +72,7 @@ static void test_golden_strings(void)
                "<|system|>\nS</s>\n<|user|>\nU1</s>\n<|assistant|>\nA1</s>\n<|user|>\nU2</s>\n"
                "<|assistant|>\n");
     else
-        n_skip++;
+        MISSING(1, "test data under ../shared");
     tlm_tokenizer_free(tok);
 
     /* StableLM-2-Zephyr: the same template with its EOS <|endoftext|>. */
@@ -95,7 +82,7 @@ static void test_golden_strings(void)
                "<|system|>\nS<|endoftext|>\n<|user|>\nU1<|endoftext|>\n<|assistant|>\nA1"
                "<|endoftext|>\n<|user|>\nU2<|endoftext|>\n<|assistant|>\n");
     else
-        n_skip++;
+        MISSING(1, "test data under ../shared");
     tlm_tokenizer_free(tok);
 
     /* Phi-3-mini, later template (b), and the April 2024 one (a) that drops the system. */
@@ -140,7 +127,7 @@ static void test_golden_strings(void)
                "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nU1"
                "<|im_end|>\n<|im_start|>assistant\n");
     else
-        n_skip++;
+        MISSING(1, "test data under ../shared");
     tlm_tokenizer_free(tok);
 
     /* Phi-2: the card's single-turn QA form is official; the rest is libtinylm's choice. */
@@ -257,7 +244,7 @@ static void test_tokens(void)
                   !tlm_chat_is_stop(TLM_CHAT_ZEPHYR, tok, 1),
               "zephyr/llama: </s> stops, <s> does not");
     } else {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
     }
     tlm_tokenizer_free(tok);
 
@@ -289,7 +276,7 @@ static void test_tokens(void)
               "phi-3: markers inside a message are not special tokens");
         free(ids);
     } else {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
     }
     tlm_tokenizer_free(tok);
 
@@ -303,7 +290,7 @@ static void test_tokens(void)
         same_as_rendered("stablelm-2 zephyr", TLM_CHAT_ZEPHYR, tok, m, 4, false);
         continuation("stablelm-2 zephyr", TLM_CHAT_ZEPHYR, tok, m, 2, 4);
     } else {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
     }
     tlm_tokenizer_free(tok);
 
@@ -349,7 +336,7 @@ static void test_tokens(void)
         free(ids);
         free(ml);
     } else {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
     }
     tlm_tokenizer_free(tok);
     tlm_tokenizer_free(q1);
@@ -359,7 +346,7 @@ static void test_tokens(void)
         same_as_rendered("phi-2", TLM_CHAT_PHI2, tok, m, 4, false);
         continuation("phi-2", TLM_CHAT_PHI2, tok, m + 1, 1, 3);
     } else {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
     }
     tlm_tokenizer_free(tok);
 }
@@ -388,7 +375,7 @@ static void test_detect(void)
     for (int i = 0; i < 3; i++) {
         tlm_tokenizer *tok = load(files[i]);
         if (!tok) {
-            n_skip++;
+            MISSING(1, "test data under ../shared");
             continue;
         }
         const char *jinja = tlm_tokenizer_chat_template(tok);
@@ -457,9 +444,5 @@ int main(void)
     test_tokens();
     test_detect();
     test_errors();
-    if (n_skip)
-        printf("test_tokenizer_chat: %d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
-    else
-        printf("test_tokenizer_chat: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("tokenizer_chat");
 }

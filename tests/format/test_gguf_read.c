@@ -12,25 +12,7 @@
 #include <unistd.h>
 
 #include "gguf_read.h"
-
-static int n_pass, n_fail, n_skip;
-
-static void check(bool ok, int line, const char *fmt, ...) TLM_PRINTF(3, 4);
-static void check(bool ok, int line, const char *fmt, ...)
-{
-    if (ok) {
-        n_pass++;
-        return;
-    }
-    n_fail++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL line %d: ", line);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
-#define CHECK(cond, ...) check((cond), __LINE__, __VA_ARGS__)
+#include "harness.h"
 
 /* ---- a growable byte buffer and GGUF writers -------------------------------------------- */
 
@@ -382,14 +364,14 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
     memset(&err, 0, sizeof err);
     tlm_status st = tlm_gguf_open(path, &f, &err);
     if (want == TLM_OK) {
-        check(st == TLM_OK && f != NULL, line, "%s: status %d (%s), want OK", what, (int)st,
-              err.message);
+        check_at(__FILE__, line, st == TLM_OK && f != NULL, "%s: status %d (%s), want OK", what,
+                 (int)st, err.message);
     } else {
         bool ok = st == want && f == NULL && err.status == st && err.message[0] != '\0'
                   && strstr(err.message, path) != NULL
                   && (!needle || strstr(err.message, needle) != NULL);
-        check(ok, line, "%s: status %d want %d, message '%s'", what, (int)st, (int)want,
-              err.message);
+        check_at(__FILE__, line, ok, "%s: status %d want %d, message '%s'", what, (int)st,
+                 (int)want, err.message);
     }
     if (getenv("TLM_TEST_VERBOSE")) printf("  %s -> %d: %s\n", what, (int)st, err.message);
     if (st == TLM_OK) tlm_gguf_close(f);
@@ -667,7 +649,7 @@ static void check_vocab(const char *dir)
     for (size_t i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/vocab/llamacpp/%s", dir, others[i]);
         if (access(path, R_OK) != 0) {
-            n_skip++;
+            MISSING(1, "test data under ../shared");
             continue;
         }
         st = tlm_gguf_open(path, &f, &err);
@@ -874,13 +856,9 @@ int main(void)
         check_stories(dir);
         check_vocab(dir);
     } else {
-        n_skip += 2;
+        MISSING(2, "no ../shared: the stories260K and vocabulary checks");
     }
 
     nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    if (n_skip)
-        printf("test_gguf_read: %d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
-    else
-        printf("test_gguf_read: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("gguf_read");
 }

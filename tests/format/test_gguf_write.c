@@ -13,25 +13,7 @@
 
 #include "gguf_read.h"
 #include "gguf_write.h"
-
-static int n_pass, n_fail;
-
-static void check(bool ok, int line, const char *fmt, ...) TLM_PRINTF(3, 4);
-static void check(bool ok, int line, const char *fmt, ...)
-{
-    if (ok) {
-        n_pass++;
-        return;
-    }
-    n_fail++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL line %d: ", line);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
-#define CHECK(cond, ...) check((cond), __LINE__, __VA_ARGS__)
+#include "harness.h"
 
 static char dir[256];
 
@@ -452,6 +434,5 @@ int main(void)
     remove(tmp("all-types.gguf"));
     remove(tmp("copied.gguf"));
     rmdir(dir);
-    printf("test_gguf_write: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("gguf_write");
 }

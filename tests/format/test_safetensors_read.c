@@ -11,25 +11,7 @@
 #include <unistd.h>
 
 #include "safetensors_read.h"
-
-static int n_pass, n_fail;
-
-static void check(bool ok, int line, const char *fmt, ...) TLM_PRINTF(3, 4);
-static void check(bool ok, int line, const char *fmt, ...)
-{
-    if (ok) {
-        n_pass++;
-        return;
-    }
-    n_fail++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL line %d: ", line);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
-#define CHECK(cond, ...) check((cond), __LINE__, __VA_ARGS__)
+#include "harness.h"
 
 static char tmpdir[64];
 
@@ -94,14 +76,14 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
     tlm_status st = tlm_st_open(path, &s, &err);
     if (getenv("TLM_TEST_VERBOSE")) printf("  %s -> %d: %s\n", what, (int)st, err.message);
     if (want == TLM_OK) {
-        check(st == TLM_OK && s != NULL, line, "%s: status %d (%s), want OK", what, (int)st,
-              err.message);
+        check_at(__FILE__, line, st == TLM_OK && s != NULL, "%s: status %d (%s), want OK", what,
+                 (int)st, err.message);
     } else {
         bool ok = st == want && s == NULL && err.status == st && err.message[0] != '\0'
                   && strstr(err.message, names ? names : path) != NULL
                   && (!needle || strstr(err.message, needle) != NULL);
-        check(ok, line, "%s: status %d want %d, message '%s'", what, (int)st, (int)want,
-              err.message);
+        check_at(__FILE__, line, ok, "%s: status %d want %d, message '%s'", what, (int)st,
+                 (int)want, err.message);
     }
     if (st == TLM_OK) tlm_st_close(s);
 }
@@ -569,6 +551,5 @@ int main(void)
     }
 
     nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    printf("test_safetensors_read: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("safetensors_read");
 }

@@ -2,7 +2,7 @@
  * against a double-precision softmax; odd head sizes and key counts, keys interleaved with
  * other heads (kv_stride > head_dim), unaligned pointers, scores large enough to overflow
  * exp() without the max subtraction. */
-#include "harness.h"
+#include "isa_tables.h"
 #include "quant.h"
 
 typedef struct problem {

@@ -1,7 +1,7 @@
 /* test_attention_rows.c - attn_rows (a block of queries sharing one KV head, each seeing its
  * own key range) of every SIMD level that has it, against the reference attn_head run per
  * query; and that a query's result is bit-identical alone and inside any block. */
-#include "harness.h"
+#include "isa_tables.h"
 #include "quant.h"
 
 enum { MAX_SPAN = 1200 };

@@ -4,7 +4,7 @@
  * reference, bit for bit, on all 65536 patterns with odd lengths and unaligned pointers. */
 #include <immintrin.h>
 
-#include "harness.h"
+#include "isa_tables.h"
 
 static uint32_t bits_of(float f)
 {

@@ -1,6 +1,6 @@
 /* test_dispatch.c - CPU feature detection against the compiler's own (libgcc's CPUID and
  * XCR0 checks), the table tlm_kernels_get() returns, and the TLM_ISA levels. */
-#include "harness.h"
+#include "isa_tables.h"
 #include "tinylm.h"
 
 /* True if every slot libtinylm implements is filled. */

@@ -8,7 +8,7 @@
  * row-interleaved layout's slots give their ISA's row-slot bits. */
 #include <omp.h>
 
-#include "harness.h"
+#include "isa_tables.h"
 
 typedef struct shape {
     int64_t n_in, rows, n_tok;
@@ -146,8 +146,6 @@ static void check_slot(const char *isa, tlm_matmul_fn f, const problem *p, const
     check(y_ok(p, full, NULL, 0, s.rows, 1.0, why, sizeof why), "%s: %s", what, why);
     if (ref_y)
         check(y_ok(p, full, ref_y, 0, s.rows, 2.0, why, sizeof why), "%s: vs ref: %s", what, why);
-    else
-        n_pass++; /* the reference is not compared with itself */
 
     int64_t cut = s.rows / 3 + 1 < s.rows ? s.rows / 3 + 1 : s.rows; /* an odd row split */
     run(f, p, split, cut, s.rows);

@@ -1,7 +1,7 @@
 /* test_norm.c - rmsnorm and layernorm of every SIMD level against the reference, and the
  * reference against double precision: odd lengths, unaligned and in-place buffers, NULL
  * weight and bias, inputs whose mean dwarfs their spread. */
-#include "harness.h"
+#include "isa_tables.h"
 
 static const int64_t lengths[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 257, 2048, 4099};
 

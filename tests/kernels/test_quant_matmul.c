@@ -19,7 +19,7 @@
  * Q6_K scales) with random finite f16 scales. */
 #include <omp.h>
 
-#include "harness.h"
+#include "isa_tables.h"
 #include "quant.h"
 
 /* ---- the types ---------------------------------------------------------------------------- */

@@ -18,27 +18,7 @@
 
 #include "kernels.h"
 #include "quant.h"
-
-static int n_pass, n_fail, n_skip;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void check(bool ok, int line, const char *fmt, ...)
-{
-    if (ok) {
-        n_pass++;
-        return;
-    }
-    n_fail++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL line %d: ", line);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
-#define CHECK(cond, ...) check((cond), __LINE__, __VA_ARGS__)
+#include "harness.h"
 
 /* ---- the test's own dequantizers (from the layout description) ------------------------ */
 
@@ -465,6 +445,5 @@ int main(void)
         test_table_dequant(&types[i]);
     }
     test_q4_K_hand_block();
-    printf("test_quant_ref: %d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
-    return n_fail != 0;
+    return finish("quant_ref");
 }

@@ -1,6 +1,6 @@
 /* test_rope.c - the rope slot of every table against rotations computed in double, in both
  * pair layouts, with partial rotary dims (which must pass through untouched). */
-#include "harness.h"
+#include "isa_tables.h"
 
 /* One rotation of (a, b) by the angle with cosine c and sine s, in double. */
 static void rotate(double *a, double *b, double c, double s)

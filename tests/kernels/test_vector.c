@@ -1,6 +1,6 @@
 /* test_vector.c - dot_f32 and axpy_f32 of every SIMD level against the reference, and the
  * reference against double precision; odd lengths, unaligned pointers, writes past the end. */
-#include "harness.h"
+#include "isa_tables.h"
 
 static const int64_t lengths[] = {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 257, 4099, 100003};
 

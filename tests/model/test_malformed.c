@@ -20,20 +20,9 @@
 
 #include "corpus.h"
 #include "tinylm.h"
+#include "harness.h"
 
-static int n_pass, n_fail;
 static int n_cases, n_malformed;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (cond) n_pass++;                                                                   \
-        else {                                                                                \
-            n_fail++;                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-            printf(__VA_ARGS__);                                                              \
-            printf("\n");                                                                     \
-        }                                                                                     \
-    } while (0)
 
 static char root[512];
 
@@ -299,6 +288,5 @@ int main(void)
     if (!keep) nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     printf("test_malformed: %d cases (%d malformed files), every one through the public API\n",
            total, n_malformed);
-    printf("test_malformed: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("malformed");
 }

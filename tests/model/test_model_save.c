@@ -13,19 +13,7 @@
 #include <unistd.h>
 
 #include "tinylm.h"
-
-static int n_pass, n_fail;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (cond) n_pass++;                                                                   \
-        else {                                                                                \
-            n_fail++;                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-            printf(__VA_ARGS__);                                                              \
-            printf("\n");                                                                     \
-        }                                                                                     \
-    } while (0)
+#include "harness.h"
 
 static char dir[256];
 
@@ -123,8 +111,7 @@ int main(void)
     tlm_model *m = load(src);
     CHECK(m != NULL, "cannot load %s", src);
     if (!m) {
-        printf("test_model_save: %d passed, %d failed\n", n_pass, n_fail);
-        return 1;
+        return finish("model_save");
     }
     tlm_error err = {0};
 
@@ -235,6 +222,5 @@ int main(void)
                            "q8-again.gguf", "q4.gguf", "q4-again.gguf"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) remove(tmp(names[i]));
     CHECK(rmdir(dir) == 0, "files left in %s", dir);
-    printf("test_model_save: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("model_save");
 }

@@ -13,19 +13,7 @@
 
 #include "corpus.h"
 #include "tinylm.h"
-
-static int n_pass, n_fail, n_skip;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (cond) n_pass++;                                                                   \
-        else {                                                                                \
-            n_fail++;                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-            printf(__VA_ARGS__);                                                              \
-            printf("\n");                                                                     \
-        }                                                                                     \
-    } while (0)
+#include "harness.h"
 
 static char stories[4096];
 
@@ -464,11 +452,9 @@ int main(void)
         test_batching(m);
         tlm_model_free(m);
     } else {
-        printf("skip: %s\n", err.message);
-        n_skip++;
+        MISSING(1, "stories260K: %s", err.message);
     }
     test_preset_info();
     test_preset_runs();
-    printf("test_api: %d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
-    return n_fail != 0;
+    return finish("api");
 }

@@ -10,19 +10,7 @@
 #include <unistd.h>
 
 #include "tinylm.h"
-
-static int n_pass, n_fail;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (cond) n_pass++;                                                                   \
-        else {                                                                                \
-            n_fail++;                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-            printf(__VA_ARGS__);                                                              \
-            printf("\n");                                                                     \
-        }                                                                                     \
-    } while (0)
+#include "harness.h"
 
 enum { N = 48 };
 
@@ -293,6 +281,5 @@ int main(void)
     tlm_model_free(other);
     tlm_model_free(m);
     rmdir(dir);
-    printf("test_context: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("context");
 }

@@ -8,20 +8,7 @@
 #include <string.h>
 
 #include "tinylm.h"
-
-static int n_pass, n_fail;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            n_pass++;                                                                              \
-        } else {                                                                                   \
-            n_fail++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "harness.h"
 
 static tlm_sampler *make(float temperature, int32_t top_k, float top_p, uint64_t seed,
                          int32_t n_vocab)
@@ -1158,6 +1145,5 @@ int main(void)
     test_stop_strings();
     test_stop_random();
     test_stop_limits();
-    printf("test_sampler: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("sampler");
 }

@@ -18,20 +18,7 @@
 #include "gguf_read.h"
 #include "tinylm.h"
 #include "tokenizer.h"
-
-static int n_pass, n_fail, n_skip;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            n_pass++;                                                                              \
-        } else {                                                                                   \
-            n_fail++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "harness.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -252,7 +239,7 @@ static void test_tok512(void)
     const char *tok_path = shared_path("models/tok512.bin");
     const char *ref_path = shared_path("models/stories260K.greedy200.txt");
     if (!exists(tok_path) || !exists(ref_path)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     tlm_tokenizer *tok = NULL;
@@ -335,8 +322,10 @@ static void test_tok512(void)
         free(a);
         free(b);
         free(gtext);
+    } else if (!exists(gguf_path)) {
+        MISSING(2, "%s", gguf_path);
     } else {
-        CHECK(!exists(gguf_path), "stories260K.gguf tokenizer: %s", err.message);
+        CHECK(false, "stories260K.gguf tokenizer: %s", err.message);
     }
     tlm_tokenizer_free(gtok);
     tlm_gguf_close(f);
@@ -464,7 +453,7 @@ static void test_gguf_vectors(const char *name, int32_t n_vocab, int32_t eos)
     const char *path = shared_path(rel);
     vectors v;
     if (!exists(path)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     bool have = load_vectors(path, &v);
@@ -534,7 +523,7 @@ static void test_llama2c_32000_vectors(void)
     const char *vec = shared_path("vocab/llamacpp/ggml-vocab-llama-spm.gguf");
     vectors v;
     if (!exists(path) || !exists(vec)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     bool have = load_vectors(vec, &v);
@@ -553,7 +542,7 @@ static void test_speed(void)
 {
     const char *path = shared_path("vocab/llamacpp/ggml-vocab-llama-spm.gguf");
     if (!exists(path)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     gguf_file *f = NULL;
@@ -1062,7 +1051,7 @@ static void test_tok512_truncated(void)
     size_t len;
     char *data = exists(path) ? read_all(path, &len) : NULL;
     if (!data) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     int bad = 0;
@@ -1107,9 +1096,5 @@ int main(void)
         unlink(tmp_file(names[i]));
     rmdir(tmp_dir);
 
-    if (n_skip)
-        printf("test_tokenizer: %d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
-    else
-        printf("test_tokenizer: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("tokenizer");
 }

@@ -17,20 +17,7 @@
 #include "gguf_read.h"
 #include "tinylm.h"
 #include "tokenizer.h"
-
-static int n_pass, n_fail, n_skip;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            n_pass++;                                                                              \
-        } else {                                                                                   \
-            n_fail++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "harness.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -246,7 +233,7 @@ static void test_vectors(const char *label, const char *vocab_rel, const char *v
     snprintf(inp, sizeof inp, "%s.inp", vec);
     vectors v;
     if (!exists(path) || !exists(inp)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     bool have = load_vectors(vec, &v);
@@ -324,7 +311,7 @@ static void test_gpt2(void)
 {
     const char *path = shared_path("vocab/llamacpp/ggml-vocab-gpt-2.gguf");
     if (!exists(path)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     tlm_tokenizer *tok = load(path);
@@ -363,7 +350,7 @@ static void test_phi2(void)
 {
     const char *dir = shared_path("vocab/phi-2");
     if (!exists(dir)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     tlm_tokenizer *tok = load(dir);
@@ -389,7 +376,7 @@ static void test_qwen(void)
 {
     const char *dir = shared_path("vocab/qwen2"), *tik = shared_path("vocab/qwen/qwen.tiktoken");
     if (!exists(dir) || !exists(tik)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     tlm_tokenizer *q2 = load(dir), *q1 = load(tik);
@@ -432,7 +419,7 @@ static void test_stablelm2(void)
 {
     const char *path = shared_path("vocab/llamacpp/ggml-vocab-stablelm2.gguf");
     if (!exists(path)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     tlm_tokenizer *tok = load(path);
@@ -450,7 +437,7 @@ static void test_spmodel(void)
 {
     const char *path = shared_path("vocab/llama2/tokenizer.model");
     if (!exists(path)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     tlm_tokenizer *tok = load(path);
@@ -521,7 +508,7 @@ static void test_detok(void)
 {
     const char *path = shared_path("vocab/llamacpp/ggml-vocab-gpt-2.gguf");
     if (!exists(path)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     tlm_tokenizer *tok = load(path);
@@ -573,7 +560,7 @@ static void test_detok(void)
     /* SentencePiece byte pieces <0xE2> <0x96> <0x80> make one character ▀. */
     path = shared_path("vocab/llamacpp/ggml-vocab-llama-spm.gguf");
     if (!exists(path)) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     tok = load(path);
@@ -702,7 +689,7 @@ static void test_malformed_tiktoken(void)
     size_t len;
     char *q = read_all(shared_path("vocab/qwen/qwen.tiktoken"), &len);
     if (!q) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     char *line2 = strchr(q, '\n') + 1;
@@ -813,7 +800,7 @@ static void test_malformed_spmodel(void)
     size_t len;
     char *real = read_all(shared_path("vocab/llama2/tokenizer.model"), &len);
     if (!real) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     int bad = 0, ok = 0;
@@ -939,7 +926,7 @@ static void test_spm_dir(void)
     size_t len;
     char *model = read_all(shared_path("vocab/llama2/tokenizer.model"), &len);
     if (!model) {
-        n_skip++;
+        MISSING(1, "test data under ../shared");
         return;
     }
     char dir[300];
@@ -1039,9 +1026,5 @@ int main(void)
         unlink(tmp_file(names[i]));
     rmdir(tmp_dir);
 
-    if (n_skip)
-        printf("test_tokenizer_bpe: %d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
-    else
-        printf("test_tokenizer_bpe: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return finish("tokenizer_bpe");
 }
