@@ -32,6 +32,11 @@ typedef tlm_matmul_kernel *tlm_matmul_fn;
 /* out[0..n) = the n elements at src, converted to float (n a multiple of the block size). */
 typedef void (*tlm_to_f32_fn)(float *out, const void *src, int64_t n);
 
+/* dst = the n floats at src in a KV cache's element type (tlm_kv_bytes(type, n) bytes):
+ * F32 copied, F16 rounded to nearest even, Q8_0 quantized as GGUF's Q8_0 (n a multiple of
+ * 32; the same bits as tlm_quantize_q8_0_ref). */
+typedef void (*tlm_store_kv_fn)(void *dst, const float *src, int64_t n);
+
 typedef void (*tlm_attn_fn)(float *out, const float *q, const void *k, const void *v,
                             int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
                             float *scores);
@@ -69,6 +74,7 @@ typedef struct tlm_kernels {
      * no such kernel, and the loader then keeps the rows as they are. */
     tlm_matmul_fn matmul_il[TLM_DT_SLOTS];
     tlm_to_f32_fn to_f32[TLM_DT_SLOTS]; /* NULL: type not supported */
+    tlm_store_kv_fn store_kv[TLM_DT_SLOTS]; /* a KV cache row: F32, F16, Q8_0; others NULL */
 
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a * x */

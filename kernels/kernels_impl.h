@@ -31,6 +31,10 @@ void tlm_to_f32_q4_K_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_q5_K_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_q6_K_ref(float *out, const void *src, int64_t n);
 
+void tlm_store_kv_f32_ref(void *dst, const float *src, int64_t n);
+void tlm_store_kv_f16_ref(void *dst, const float *src, int64_t n);
+void tlm_store_kv_q8_0_ref(void *dst, const float *src, int64_t n);
+
 float tlm_dot_f32_ref(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_ref(float *y, float a, const float *x, int64_t n);
 
@@ -81,6 +85,9 @@ void tlm_to_f32_q4_K_avx2(float *out, const void *src, int64_t n);
 void tlm_to_f32_q5_K_avx2(float *out, const void *src, int64_t n);
 void tlm_to_f32_q6_K_avx2(float *out, const void *src, int64_t n);
 
+void tlm_store_kv_f16_avx2(void *dst, const float *src, int64_t n);
+void tlm_store_kv_q8_0_avx2(void *dst, const float *src, int64_t n);
+
 float tlm_dot_f32_avx2(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
 
@@ -124,6 +131,9 @@ void tlm_to_f32_q4_0_avx512(float *out, const void *src, int64_t n);
 void tlm_to_f32_q4_K_avx512(float *out, const void *src, int64_t n);
 void tlm_to_f32_q5_K_avx512(float *out, const void *src, int64_t n);
 void tlm_to_f32_q6_K_avx512(float *out, const void *src, int64_t n);
+
+void tlm_store_kv_f16_avx512(void *dst, const float *src, int64_t n);
+void tlm_store_kv_q8_0_avx512(void *dst, const float *src, int64_t n);
 
 float tlm_dot_f32_avx512(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);

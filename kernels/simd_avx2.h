@@ -157,6 +157,12 @@ TLM_INLINE vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
 TLM_INLINE vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 TLM_INLINE vf vf_abs(vf v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 TLM_INLINE float vf_hsum(vf v) { return hsum(v); }
+TLM_INLINE float vf_hmax(vf v) /* of lanes that are not NaN */
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
 TLM_INLINE vf vf_exp(vf v) { return exp256(v); }
 
 TLM_INLINE vmask vmask_n(int64_t n) { return (vmask)n; } /* lanes [0, n), n <= VL */
@@ -175,6 +181,8 @@ TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
 }
 
 TLM_INLINE vi vi_load(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+TLM_INLINE vi vi_set1(int32_t x) { return _mm256_set1_epi32(x); }
+TLM_INLINE vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
 /* lanes with lo <= j < hi */
 TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
 {

@@ -130,6 +130,7 @@ TLM_INLINE vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 TLM_INLINE vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
 TLM_INLINE vf vf_abs(vf v) { return _mm512_abs_ps(v); }
 TLM_INLINE float vf_hsum(vf v) { return hsum(v); }
+TLM_INLINE float vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 TLM_INLINE vf vf_exp(vf v) { return exp512(v); }
 
 TLM_INLINE vmask vmask_n(int64_t n) { return mask16(n); }
@@ -142,6 +143,8 @@ TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
 }
 
 TLM_INLINE vi vi_load(const int32_t *p) { return _mm512_loadu_si512(p); }
+TLM_INLINE vi vi_set1(int32_t x) { return _mm512_set1_epi32(x); }
+TLM_INLINE vi vi_add(vi a, vi b) { return _mm512_add_epi32(a, b); }
 TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
 {
     vi vj = _mm512_set1_epi32(j);

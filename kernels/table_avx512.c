@@ -18,6 +18,8 @@ void tlm_kernels_add_avx512(tlm_kernels *k)
     k->to_f32[TLM_DT_Q4_K] = tlm_to_f32_q4_K_avx512;
     k->to_f32[TLM_DT_Q5_K] = tlm_to_f32_q5_K_avx512;
     k->to_f32[TLM_DT_Q6_K] = tlm_to_f32_q6_K_avx512;
+    k->store_kv[TLM_DT_F16] = tlm_store_kv_f16_avx512;
+    k->store_kv[TLM_DT_Q8_0] = tlm_store_kv_q8_0_avx512;
     k->dot_f32 = tlm_dot_f32_avx512;
     k->axpy_f32 = tlm_axpy_f32_avx512;
     k->attn_head[TLM_DT_F32] = tlm_attn_head_f32_avx512;
