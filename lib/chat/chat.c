@@ -12,7 +12,9 @@
  *                every piece of make_context on its own)
  * Text between special tokens is otherwise encoded as one piece, as a Hugging Face tokenizer
  * does with the rendered string; with SentencePiece each piece gets the dummy prefix (the
- * llama.cpp behaviour, see the docs). */
+ * llama.cpp behaviour, see the docs). The whitespace a special token strips (Phi-3's
+ * <|user|>, <|end|> ... take the whitespace after them) is dropped across literals and
+ * contents alike, as the tokenizer's own split drops it from the rendered text. */
 #include "chat.h"
 
 #include <stdlib.h>
@@ -138,11 +140,19 @@ typedef struct out {
     tlm_id_sink *ids;
     char *text;
     size_t tlen, tcap;
+    bool strip; /* the last id takes the whitespace after it (rstrip): drop what comes */
 } out;
 
 static void append(out *o, const char *s, size_t n)
 {
     if (o->st != TLM_OK || n == 0) return;
+    if (o->ids_mode && o->strip) { /* across literals and contents, as in the rendered text */
+        size_t ws = (size_t)tlm_ws_prefix(s, n);
+        s += ws;
+        n -= ws;
+        if (n == 0) return;
+        o->strip = false;
+    }
     if (!o->ids_mode) {
         if (o->len + n < o->cap) memcpy(o->buf + o->len, s, n);
         o->len += n;
@@ -171,14 +181,21 @@ static void flush(out *o)
     o->tlen = 0;
 }
 
+/* A special token of the template: the whitespace rules its tokenizer files declare apply
+ * as the tokenizer's own split applies them (added.c), so a chat prompt gets the ids the
+ * rendered text gets from tlm_tokenize_special / Hugging Face. */
 static void push_id(out *o, int32_t id)
 {
+    if (id >= 0 && (o->tok->attrs[id] & TLM_ADDED_LSTRIP))
+        o->tlen -= (size_t)tlm_ws_suffix(o->text, o->tlen);
     flush(o);
     if (o->st != TLM_OK) return;
-    if (id < 0)
+    if (id < 0) {
         o->st = TLM_ERR_FORMAT; /* the tokenizer lacks a token the template needs */
-    else
-        tlm_sink_push(o->ids, id);
+        return;
+    }
+    tlm_sink_push(o->ids, id);
+    o->strip = (o->tok->attrs[id] & TLM_ADDED_RSTRIP) != 0;
 }
 
 /* The text of a special id, for string mode. */
@@ -213,7 +230,8 @@ static void put_lit(out *o, const char *s)
             continue;
         }
         uint64_t mlen;
-        int32_t id = o->ids_mode ? tlm_added_match(o->tok, s, strlen(s), true, &mlen) : -1;
+        int32_t id =
+            o->ids_mode ? tlm_added_match(o->tok, s, strlen(s), TLM_ADDED_PASS_ANY, &mlen) : -1;
         if (id >= 0) {
             push_id(o, id);
             s += mlen;

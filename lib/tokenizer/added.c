@@ -1,12 +1,12 @@
-/* tokenizer_added.c - added tokens: pieces that text turns into whole, before any other
- * splitting (Phi-2's runs of spaces and tabs, Qwen's <|im_start|>, Phi-3's <|user|>), and the
- * encoding entry point that cuts them out and hands the text between them to the
- * vocabulary's encoder.
+/* added.c - added tokens: pieces that text turns into whole, before any other splitting
+ * (Phi-2's runs of spaces and tabs, Qwen's <|im_start|>, Phi-3's <|user|>). This file holds
+ * their table (longest first at each first byte), the match, and the rules Hugging Face's
+ * AddedVocabulary applies around a match: the whitespace lstrip / rstrip take, and the word
+ * boundaries single_word needs. encode.c runs the split with them; chat.c applies the same
+ * strip rules around the special tokens of a template.
  *
- * USER_DEFINED tokens are always matched; CONTROL tokens only when the caller asks for
- * special tokens to be parsed (so text from a user cannot forge a turn marker). At each
- * position the longest token wins, as in the reference tokenizers. SentencePiece vocabularies
- * without special parsing keep their own rules: user-defined pieces are pieces like others. */
+ * Whitespace is Unicode White_Space and a word character is what the Rust regex crate calls
+ * \w (HF tests both with that crate), not C's isspace / isalnum. */
 #include "tokenizer.h"
 
 #include <stdlib.h>
@@ -26,14 +26,27 @@ static int by_first_then_longest(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static bool is_added(const tlm_tokenizer *tok, int32_t id)
+{
+    uint8_t t = tok->types[id];
+    return (t == TLM_TOK_CONTROL || t == TLM_TOK_USER_DEFINED) &&
+           tok->text_off[id + 1] > tok->text_off[id];
+}
+
+/* Rust regex \w with Unicode: Alphabetic, Mark, Decimal_Number, Connector_Punctuation,
+ * Join_Control (UTS #18 annex C). PCRE2's own \w under UCP differs (it has \p{N}, no marks). */
+#define WORD_CHAR "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]"
+
 tlm_status tlm_added_build(tlm_tokenizer *tok, const char *src, tlm_error *err)
 {
     int32_t n = 0;
+    bool single_word = false;
+    tok->any_normalized = false;
     for (int32_t id = 0; id < tok->n_vocab; id++) {
-        uint8_t t = tok->types[id];
-        if ((t == TLM_TOK_CONTROL || t == TLM_TOK_USER_DEFINED) &&
-            tok->text_off[id + 1] > tok->text_off[id])
-            n++;
+        if (!is_added(tok, id)) continue;
+        n++;
+        single_word |= (tok->attrs[id] & TLM_ADDED_SINGLE_WORD) != 0;
+        tok->any_normalized |= (tok->attrs[id] & TLM_ADDED_NORMALIZED) != 0;
     }
     entry *e = malloc(((size_t)n + 1) * sizeof *e);
     free(tok->added);
@@ -43,12 +56,10 @@ tlm_status tlm_added_build(tlm_tokenizer *tok, const char *src, tlm_error *err)
         return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for added tokens", src);
     }
     n = 0;
-    for (int32_t id = 0; id < tok->n_vocab; id++) {
-        uint8_t t = tok->types[id];
-        uint32_t len = tok->text_off[id + 1] - tok->text_off[id];
-        if ((t == TLM_TOK_CONTROL || t == TLM_TOK_USER_DEFINED) && len > 0)
-            e[n++] = (entry){id, len, (unsigned char)tok->text[tok->text_off[id]]};
-    }
+    for (int32_t id = 0; id < tok->n_vocab; id++)
+        if (is_added(tok, id))
+            e[n++] = (entry){id, tok->text_off[id + 1] - tok->text_off[id],
+                             (unsigned char)tok->text[tok->text_off[id]]};
     qsort(e, (size_t)n, sizeof *e, by_first_then_longest);
     int32_t at = 0;
     for (int b = 0; b < 256; b++) {
@@ -61,16 +72,19 @@ tlm_status tlm_added_build(tlm_tokenizer *tok, const char *src, tlm_error *err)
     tok->added_at[256] = n;
     tok->n_added = n;
     free(e);
+    if (single_word && !tok->word) return tlm_pretok_compile(WORD_CHAR, &tok->word, src, err);
     return TLM_OK;
 }
 
-int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len, bool special,
-                        uint64_t *mlen)
+int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len,
+                        tlm_added_pass pass, uint64_t *mlen)
 {
     unsigned char b = (unsigned char)s[0];
     for (int32_t i = tok->added_at[b]; i < tok->added_at[b + 1]; i++) {
         int32_t id = tok->added[i];
-        if (!special && tok->types[id] == TLM_TOK_CONTROL) continue;
+        bool normalized = (tok->attrs[id] & TLM_ADDED_NORMALIZED) != 0;
+        if (pass != TLM_ADDED_PASS_ANY && normalized != (pass == TLM_ADDED_PASS_NORMALIZED))
+            continue;
         uint32_t plen = tok->text_off[id + 1] - tok->text_off[id];
         if (plen <= len && memcmp(s, tok->text + tok->text_off[id], plen) == 0) {
             *mlen = plen;
@@ -80,40 +94,87 @@ int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len, b
     return -1;
 }
 
-/* Text with no added token in it, to the vocabulary's encoder. */
-static tlm_status encode_plain(const tlm_tokenizer *tok, const char *text, uint64_t len,
-                               tlm_id_sink *out)
+/* Length of the White_Space character at s[0..n), or 0. */
+static unsigned ws_at(const unsigned char *s, uint64_t n)
 {
-    if (len == 0) return TLM_OK;
-    if (tok->kind == TLM_TOK_BPE) return tlm_bpe_encode(tok, text, len, out);
-    int64_t n = 0;
-    bool room = out->n < out->cap;
-    tlm_status st = tlm_spm_encode(tok, text, len, room ? out->ids + out->n : NULL,
-                                   room ? out->cap - out->n : 0, &n);
-    out->n += n;
-    return st;
+    if (n >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0D) || s[0] == 0x20)) return 1;
+    if (n >= 2 && s[0] == 0xC2 && (s[1] == 0x85 || s[1] == 0xA0)) return 2;
+    if (n < 3) return 0;
+    if (s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80) return 3; /* U+1680 */
+    if (s[0] == 0xE2 && s[1] == 0x80 &&
+        (s[2] <= 0x8A || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF))
+        return 3; /* U+2000..200A, U+2028, U+2029, U+202F */
+    if (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F) return 3; /* U+205F */
+    if (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) return 3; /* U+3000 */
+    return 0;
 }
 
-tlm_status tlm_tok_encode(const tlm_tokenizer *tok, const char *text, uint64_t len, bool special,
-                          tlm_id_sink *out)
+uint64_t tlm_ws_prefix(const char *s, uint64_t len)
 {
-    if (tok->n_added == 0 || (tok->kind == TLM_TOK_SPM && !special))
-        return encode_plain(tok, text, len, out);
-    uint64_t seg = 0;
-    for (uint64_t at = 0; at < len;) {
-        uint64_t mlen;
-        int32_t id = tlm_added_match(tok, text + at, len - at, special, &mlen);
-        if (id < 0) {
-            at++;
-            continue;
-        }
-        /* SentencePiece fragments each get the dummy prefix, as llama.cpp does when it
-         * parses special tokens (see docs/tokenizers.md). */
-        tlm_status st = encode_plain(tok, text + seg, at - seg, out);
-        if (st != TLM_OK) return st;
-        tlm_sink_push(out, id);
-        at += mlen;
-        seg = at;
+    uint64_t at = 0;
+    unsigned k;
+    while (at < len && (k = ws_at((const unsigned char *)s + at, len - at)) > 0)
+        at += k;
+    return at;
+}
+
+/* Start of the UTF-8 character that ends at s[end] (a lone byte counts as one). */
+static uint64_t char_start(const char *s, uint64_t end)
+{
+    uint64_t i = end - 1;
+    while (i > 0 && end - i < 4 && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i--;
+    return i;
+}
+
+uint64_t tlm_ws_suffix(const char *s, uint64_t len)
+{
+    uint64_t end = len;
+    while (end > 0) {
+        uint64_t c = char_start(s, end);
+        if (ws_at((const unsigned char *)s + c, end - c) != end - c) break;
+        end = c;
     }
-    return encode_plain(tok, text + seg, len - seg, out);
+    return len - end;
+}
+
+static uint64_t char_end(const char *s, uint64_t len, uint64_t i)
+{
+    i++;
+    while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i++;
+    return i;
+}
+
+bool tlm_added_single_word_ok(const tlm_tokenizer *tok, const char *s, uint64_t len,
+                              uint64_t start, uint64_t stop)
+{
+    if (!tok->word) return true;
+    if (start > 0) {
+        uint64_t c = char_start(s, start);
+        if (tlm_pretok_matches_all(tok->word, s + c, start - c)) return false;
+    }
+    if (stop < len && tlm_pretok_matches_all(tok->word, s + stop, char_end(s, len, stop) - stop))
+        return false;
+    return true;
+}
+
+/* Whether piece id is one of the space-separated words of list. */
+static bool listed(const tlm_tokenizer *tok, int32_t id, const char *list)
+{
+    const char *p = tok->text + tok->text_off[id];
+    size_t n = tok->text_off[id + 1] - tok->text_off[id];
+    for (const char *w = list; *w;) {
+        size_t k = strcspn(w, " ");
+        if (k == n && memcmp(w, p, n) == 0) return true;
+        w += k;
+        w += strspn(w, " ");
+    }
+    return false;
+}
+
+void tlm_tok_rstrip_added(tlm_tokenizer *tok, const char *except)
+{
+    for (int32_t id = 0; id < tok->n_vocab; id++)
+        if (is_added(tok, id) && !listed(tok, id, except)) tok->attrs[id] |= TLM_ADDED_RSTRIP;
 }

@@ -1,4 +1,4 @@
-/* tokenizer_bpe.c - byte-level BPE encoding, driven by merge ranks.
+/* bpe.c - byte-level BPE encoding, driven by merge ranks.
  *
  * The text (NFC-normalised when the vocabulary asks for it) is cut into pre-tokens by the
  * vocabulary's regex; each pre-token starts as one piece per byte, and the adjacent pair with

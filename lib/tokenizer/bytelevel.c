@@ -1,4 +1,4 @@
-/* tokenizer_bytelevel.c - GPT-2's byte-to-unicode form of byte-level BPE pieces.
+/* bytelevel.c - GPT-2's byte-to-unicode form of byte-level BPE pieces.
  *
  * Byte-level vocabularies (vocab.json, GGUF "gpt2", tokenizer.json) write each byte of a
  * piece as one printable character: the bytes '!'..'~', 0xA1..0xAC and 0xAE..0xFF as the code

@@ -1,4 +1,4 @@
-/* tokenizer_gguf.c - the tokenizer.ggml.* keys of a GGUF file: "llama" (SentencePiece: pieces,
+/* gguf.c - the tokenizer.ggml.* keys of a GGUF file: "llama" (SentencePiece: pieces,
  * scores, types) and "gpt2" (byte-level BPE: pieces in the GPT-2 byte-to-unicode form,
  * types, merges, and tokenizer.ggml.pre naming the pre-tokenizer regex).
  *
@@ -130,6 +130,19 @@ static tlm_status read_chat_template(const gguf_file *f, tlm_tokenizer *tok, tlm
     return TLM_OK;
 }
 
+/* general.architecture, kept for the model layer's family rules (tokenizer.h, gguf_arch);
+ * absent or too long leaves it empty. */
+static void read_arch(const gguf_file *f, tlm_tokenizer *tok)
+{
+    const gguf_kv *kv = tlm_gguf_find(f, "general.architecture");
+    tok->gguf_arch[0] = '\0';
+    if (kv && kv->type == GGUF_STRING && kv->v.str.len < sizeof tok->gguf_arch &&
+        !memchr(kv->v.str.ptr, '\0', kv->v.str.len)) {
+        memcpy(tok->gguf_arch, kv->v.str.ptr, kv->v.str.len);
+        tok->gguf_arch[kv->v.str.len] = '\0';
+    }
+}
+
 /* File offset of element i's length prefix in a STRING array. */
 static uint64_t str_offset(const gguf_file *f, const gguf_kv *kv, int32_t i)
 {
@@ -243,6 +256,7 @@ static tlm_status read_gguf(const gguf_file *f, tlm_tokenizer **out, tlm_error *
     }
     if (st == TLM_OK) st = read_chat_template(f, tok, err);
     if (st == TLM_OK) st = tlm_tokenizer_finish(tok, f->path, err);
+    if (st == TLM_OK) read_arch(f, tok);
     if (st != TLM_OK) {
         tlm_tokenizer_free(tok);
         return st;
@@ -278,14 +292,13 @@ static tlm_status read_pre(const gguf_file *f, tlm_tokenizer *tok, tlm_error *er
     if (len < sizeof name) {
         memcpy(name, kv->v.str.ptr, len);
         name[len] = '\0';
-        pattern = tlm_pretok_pattern(name);
+        pattern = tlm_pretok_pattern(name, &tok->nfc);
     }
     if (!pattern)
         return tlm_fail(err, TLM_ERR_UNSUPPORTED,
                         "%s: %s \"%.*s\" is not a known pre-tokenizer (known: gpt-2, phi-2, "
                         "qwen2, stablelm2, stablelm)",
                         f->path, key, (int)(len < 40 ? len : 40), kv->v.str.ptr);
-    tok->nfc = strcmp(name, "qwen2") == 0; /* Qwen2's tokenizer.json normalises to NFC */
     return tlm_pretok_compile(pattern, &tok->pretok, f->path, err);
 }
 
@@ -353,6 +366,7 @@ tlm_status tlm_tokenizer_from_gguf_bpe(const gguf_file *f, tlm_tokenizer **out, 
     if (st == TLM_OK) st = read_pre(f, tok, err);
     if (st == TLM_OK) st = tlm_tokenizer_finish(tok, f->path, err);
     if (st == TLM_OK) st = read_merges(f, merges, tok, err);
+    if (st == TLM_OK) read_arch(f, tok);
     if (st != TLM_OK) {
         tlm_tokenizer_free(tok);
         return st;

@@ -1,7 +1,8 @@
-/* tokenizer_hf.c - byte-level BPE from Hugging Face files: tokenizer.json (model.vocab,
+/* hf.c - byte-level BPE from Hugging Face files: tokenizer.json (model.vocab,
  * model.merges, added_tokens, normalizer, pre_tokenizer), or vocab.json + merges.txt
  * (+ added_tokens.json), each with tokenizer_config.json / special_tokens_map.json beside it
- * for the special tokens, add_bos_token and the chat template.
+ * for the special tokens, add_bos_token and the chat template. Added tokens keep the flags
+ * their file declares (lstrip, rstrip, single_word, normalized: tokenizer.h TLM_ADDED_*).
  *
  * Only what a byte-level BPE needs is accepted; anything that would change the result and is
  * not implemented (another normalizer, a pre-tokenizer other than ByteLevel / a regex Split,
@@ -24,7 +25,7 @@ enum {
 /* One (id, text) the vocabulary will hold; text points into parsed JSON or a file buffer. */
 typedef struct entry {
     int32_t id;
-    uint8_t type;
+    uint8_t type, attrs; /* attrs: TLM_ADDED_* of an added token */
     uint32_t len;
     const char *text;
 } entry;
@@ -44,7 +45,7 @@ typedef struct builder {
 } builder;
 
 static tlm_status add_entry(builder *b, int64_t id, const char *text, size_t len, uint8_t type,
-                            const char *what)
+                            uint8_t attrs, const char *what)
 {
     if (id < 0 || id >= TLM_TOK_MAX_VOCAB)
         return tlm_fail(b->err, TLM_ERR_FORMAT,
@@ -61,7 +62,7 @@ static tlm_status add_entry(builder *b, int64_t id, const char *text, size_t len
         b->e = e;
         b->cap = cap;
     }
-    b->e[b->n++] = (entry){(int32_t)id, type, (uint32_t)len, text};
+    b->e[b->n++] = (entry){(int32_t)id, type, attrs, (uint32_t)len, text};
     if (id > b->max_id) b->max_id = id;
     return TLM_OK;
 }
@@ -87,13 +88,30 @@ static tlm_status add_vocab_object(builder *b, const cJSON *vocab, const char *w
                             "%s: %s entry \"%.40s\" is not an id in "
                             "[0, %d)",
                             b->src, what, it->string, (int)TLM_TOK_MAX_VOCAB);
-        tlm_status st = add_entry(b, id, it->string, strlen(it->string), TLM_TOK_NORMAL, what);
+        tlm_status st = add_entry(b, id, it->string, strlen(it->string), TLM_TOK_NORMAL, 0, what);
         if (st != TLM_OK) return st;
     }
     return TLM_OK;
 }
 
-/* One added token {"id"?, "content", "special"}; id_text gives the id when it is a key. */
+/* A flag of an added token: the JSON bool, or dflt when absent. */
+static bool flag(const cJSON *t, const char *key, bool dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, key);
+    return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
+}
+
+/* The TLM_ADDED_* of an added token object ({"lstrip", "rstrip", "single_word", "normalized"},
+ * each defaulting as in HF's AddedToken: false, and normalized = !special). */
+uint8_t tlm_tok_added_attrs(const cJSON *t, bool special)
+{
+    return (uint8_t)((flag(t, "lstrip", false) ? TLM_ADDED_LSTRIP : 0) |
+                     (flag(t, "rstrip", false) ? TLM_ADDED_RSTRIP : 0) |
+                     (flag(t, "single_word", false) ? TLM_ADDED_SINGLE_WORD : 0) |
+                     (flag(t, "normalized", !special) ? TLM_ADDED_NORMALIZED : 0));
+}
+
+/* One added token {"id"?, "content", "special", flags}; id_key gives the id when it is a key. */
 static tlm_status add_added(builder *b, const cJSON *t, const char *id_key, const char *what)
 {
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(t, "content");
@@ -111,8 +129,9 @@ static tlm_status add_added(builder *b, const cJSON *t, const char *id_key, cons
                         "%s: an entry of %s lacks an id or a content "
                         "string",
                         b->src, what);
-    uint8_t type = cJSON_IsTrue(special) ? TLM_TOK_CONTROL : TLM_TOK_USER_DEFINED;
-    return add_entry(b, id, content->valuestring, strlen(content->valuestring), type, what);
+    bool sp = cJSON_IsTrue(special);
+    return add_entry(b, id, content->valuestring, strlen(content->valuestring),
+                     sp ? TLM_TOK_CONTROL : TLM_TOK_USER_DEFINED, tlm_tok_added_attrs(t, sp), what);
 }
 
 /* A special-token field: "text", {"content": "text"} or null. */
@@ -142,19 +161,13 @@ static void side_free(side_files *s)
     }
 }
 
-static bool is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 /* Reads the side files found in dir (none when dir is NULL); a malformed one is an error. */
 static tlm_status side_read(side_files *s, const char *dir, tlm_error *err)
 {
     memset(s, 0, sizeof *s);
     for (int i = 0; i < 3 && dir; i++) {
         snprintf(s->path[i], sizeof s->path[i], "%s/%s", dir, side_names[i]);
-        if (!is_file(s->path[i])) continue;
+        if (!tlm_tok_is_file(s->path[i])) continue;
         uint64_t len;
         tlm_status st = tlm_tok_read_file(s->path[i], MAX_CONFIG_BYTES, &s->buf[i], &len, err);
         if (st != TLM_OK) return st;
@@ -178,8 +191,9 @@ static tlm_status side_apply(builder *b, const side_files *s)
             if (!json_id(it, &id))
                 return tlm_fail(b->err, TLM_ERR_FORMAT, "%s: \"%.40s\" is not an id", b->src,
                                 it->string);
+            /* transformers adds these as non-special AddedTokens: normalized, no strip */
             st = add_entry(b, id, it->string, strlen(it->string), TLM_TOK_USER_DEFINED,
-                           "added token");
+                           TLM_ADDED_NORMALIZED, "added token");
         }
     }
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(cfg, "added_tokens_decoder");
@@ -278,6 +292,7 @@ static tlm_status build(builder *b, tlm_tokenizer **out)
         const entry *e = pick[id] >= 0 ? &b->e[pick[id]] : NULL;
         tok->scores[id] = 0;
         tok->types[id] = e ? e->type : TLM_TOK_UNUSED; /* a hole in the ids */
+        tok->attrs[id] = e ? e->attrs : 0;
         if (e) memcpy(tok->text + at, e->text, e->len);
         at += e ? e->len : 0;
         tok->text_off[id + 1] = at;
@@ -360,7 +375,7 @@ static tlm_status read_pre_tokenizer(builder *b, const cJSON *p)
         const cJSON *re = cJSON_GetObjectItemCaseSensitive(p, "use_regex");
         if (!cJSON_IsFalse(re)) {
             if (b->pattern) return unsupported(b, "pre_tokenizer", "two regexes");
-            b->pattern = tlm_pretok_pattern("gpt-2");
+            b->pattern = tlm_pretok_pattern("gpt-2", NULL);
         }
         b->prefix_space = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "add_prefix_space"));
         return TLM_OK;
@@ -479,17 +494,17 @@ static tlm_status class_regex(builder *b, const side_files *side)
 {
     const cJSON *cls = cJSON_GetObjectItemCaseSensitive(side->json[0], "tokenizer_class");
     if (!side->json[0] || !cJSON_IsString(cls)) { /* no config: plain GPT-2 files */
-        b->pattern = tlm_pretok_pattern("gpt-2");
+        b->pattern = tlm_pretok_pattern("gpt-2", NULL);
         return TLM_OK;
     }
     static const char *const gpt2[] = {"GPT2Tokenizer", "GPT2TokenizerFast", "CodeGenTokenizer",
                                        "CodeGenTokenizerFast"};
     static const char *const qwen2[] = {"Qwen2Tokenizer", "Qwen2TokenizerFast"};
     for (size_t i = 0; i < sizeof gpt2 / sizeof gpt2[0]; i++)
-        if (!strcmp(cls->valuestring, gpt2[i])) b->pattern = tlm_pretok_pattern("gpt-2");
+        if (!strcmp(cls->valuestring, gpt2[i])) b->pattern = tlm_pretok_pattern("gpt-2", NULL);
     for (size_t i = 0; i < sizeof qwen2 / sizeof qwen2[0]; i++)
         if (!strcmp(cls->valuestring, qwen2[i])) {
-            b->pattern = tlm_pretok_pattern("qwen2");
+            b->pattern = tlm_pretok_pattern("qwen2", NULL);
             b->nfc = true; /* Qwen2Tokenizer normalises to NFC */
         }
     if (!b->pattern)

@@ -1,6 +1,6 @@
-/* tokenizer_load.c - the llama2.c tokenizer.bin reader, and what every reader shares: the
- * allocation of a tlm_tokenizer and the default piece types. Each reader fills the pieces,
- * scores, types, special ids and flags, then tlm_tokenizer_finish builds the lookup tables.
+/* load.c - the llama2.c tokenizer.bin reader, and the default piece types a vocabulary that
+ * stores none gets (also used by the GGUF reader). The reader fills the pieces, scores,
+ * types, special ids and flags, then tlm_tokenizer_finish (vocab.c) builds the lookup tables.
  *
  * Every count, length and id comes from an untrusted file: each is checked before use, and a
  * failure names the file, the field and (where the reader knows it) the byte offset. */
@@ -15,23 +15,6 @@
 #include <sys/stat.h>
 
 #include "checked.h"
-
-tlm_tokenizer *tlm_tok_alloc(int32_t n_vocab)
-{
-    tlm_tokenizer *tok = calloc(1, sizeof *tok);
-    if (!tok) return NULL;
-    tok->n_vocab = n_vocab;
-    tok->text_off = malloc(((size_t)n_vocab + 1) * sizeof *tok->text_off);
-    tok->scores = malloc((size_t)n_vocab * sizeof *tok->scores);
-    tok->types = malloc((size_t)n_vocab);
-    if (!tok->text_off || !tok->scores || !tok->types) {
-        tlm_tokenizer_free(tok);
-        return NULL;
-    }
-    tok->text_off[0] = 0;
-    tok->bos = tok->eos = tok->unk = -1;
-    return tok;
-}
 
 static bool is_byte_piece(const char *p, uint32_t len)
 {

@@ -1,4 +1,4 @@
-/* tokenizer_merges.c - the merge table of byte-level BPE: (left id, right id) -> (merged id,
+/* merges.c - the merge table of byte-level BPE: (left id, right id) -> (merged id,
  * rank), filled from merge lists (merges.txt, GGUF tokenizer.ggml.merges, tokenizer.json) or
  * implied by tiktoken ranks. */
 #include "tokenizer.h"

@@ -1,4 +1,5 @@
-/* tokenizer_open.c - tlm_tokenizer_load: tells which kind of tokenizer file a path is and
+/* open.c - what tlm_tokenizer_load does in this layer (tlm_tok_open; lib/model adds the
+ * family rules GGUF files leave out): tells which kind of tokenizer file a path is and
  * hands it to its reader. A directory is searched for tokenizer.json, vocab.json +
  * merges.txt, tokenizer.model and qwen.tiktoken, in that order. */
 #include "gguf_read.h"
@@ -10,49 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-tlm_status tlm_tok_read_file(const char *path, uint64_t cap, char **out, uint64_t *len,
-                             tlm_error *err)
-{
-    *out = NULL;
-    *len = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(fp);
-        return tlm_fail(err, TLM_ERR_IO, "%s: not a regular file", path);
-    }
-    uint64_t size = (uint64_t)sb.st_size;
-    if (size > cap) {
-        fclose(fp);
-        return tlm_fail(err, TLM_ERR_FORMAT,
-                        "%s: %" PRIu64 " bytes is over the cap of %" PRIu64
-                        " for this kind of file",
-                        path, size, cap);
-    }
-    char *buf = malloc(size + 1);
-    if (!buf) {
-        fclose(fp);
-        return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for %" PRIu64 " bytes", path, size);
-    }
-    size_t got = size ? fread(buf, 1, size, fp) : 0;
-    fclose(fp);
-    if (got != size) {
-        free(buf);
-        return tlm_fail(err, TLM_ERR_IO, "%s: read %zu of %" PRIu64 " bytes", path, got, size);
-    }
-    buf[size] = '\0';
-    *out = buf;
-    *len = size;
-    return TLM_OK;
-}
-
-static bool is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -74,26 +32,26 @@ static tlm_status from_dir(const char *dir, tlm_tokenizer **out, tlm_error *err)
     char a[4096], b[4096];
     snprintf(a, sizeof a, "%s/tokenizer.json", dir);
     snprintf(b, sizeof b, "%s/tokenizer.model", dir);
-    if (is_file(a)) {
+    if (tlm_tok_is_file(a)) {
         tlm_status st = tlm_tokenizer_load_hf_json(a, dir, out, err);
         /* A SentencePiece model's tokenizer.json is not read: its tokenizer.model is. */
-        if (st != TLM_ERR_UNSUPPORTED || !is_file(b)) return st;
+        if (st != TLM_ERR_UNSUPPORTED || !tlm_tok_is_file(b)) return st;
         return tlm_tokenizer_load_spmodel(b, dir, out, err);
     }
     snprintf(a, sizeof a, "%s/vocab.json", dir);
     char m[4096];
     snprintf(m, sizeof m, "%s/merges.txt", dir);
-    if (is_file(a) && is_file(m)) return tlm_tokenizer_load_vocab_merges(a, m, dir, out, err);
-    if (is_file(b)) return tlm_tokenizer_load_spmodel(b, dir, out, err);
+    if (tlm_tok_is_file(a) && tlm_tok_is_file(m)) return tlm_tokenizer_load_vocab_merges(a, m, dir, out, err);
+    if (tlm_tok_is_file(b)) return tlm_tokenizer_load_spmodel(b, dir, out, err);
     snprintf(a, sizeof a, "%s/qwen.tiktoken", dir);
-    if (is_file(a)) return tlm_tokenizer_load_tiktoken(a, out, err);
+    if (tlm_tok_is_file(a)) return tlm_tokenizer_load_tiktoken(a, out, err);
     return tlm_fail(err, TLM_ERR_IO,
                     "%s: no tokenizer.json, vocab.json + merges.txt, "
                     "tokenizer.model or qwen.tiktoken in this directory",
                     dir);
 }
 
-TLM_API tlm_status tlm_tokenizer_load(const char *path, tlm_tokenizer **out, tlm_error *err)
+tlm_status tlm_tok_open(const char *path, tlm_tokenizer **out, tlm_error *err)
 {
     if (out) *out = NULL;
     if (!path || !out)

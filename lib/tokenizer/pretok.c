@@ -1,11 +1,11 @@
-/* tokenizer_pretok.c - the pre-tokenizer of byte-level BPE: a regex cuts text into pieces
+/* pretok.c - the pre-tokenizer of byte-level BPE: a regex cuts text into pieces
  * (words with their leading space, digit runs, punctuation, whitespace), and BPE then runs on
  * each piece alone. PCRE2 with UTF and UCP gives the Unicode classes \p{L} and \p{N}.
  *
  * One difference is corrected here: with UCP, PCRE2's \s also matches U+180E, which Unicode
  * no longer counts as White_Space, while the Rust and Oniguruma engines behind the reference
  * tokenizers use exactly White_Space. So \s and \S are rewritten to that explicit set before
- * compiling. */
+ * compiling. The same wrapper answers added.c's "is this character \w" (single_word). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -26,20 +26,27 @@ struct tlm_pretok {
     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"                                                               \
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
+/* tokenizer.ggml.pre names (as llama.cpp's converter writes them) and what each stands for:
+ * the regex, and whether the tokenizer normalises text to NFC first. */
 static const struct {
     const char *name, *pattern;
+    bool nfc;
 } known[] = {
-    {"gpt-2", GPT2_PATTERN},      /* GPT-2 and its ByteLevel pre-tokenizer */
-    {"phi-2", GPT2_PATTERN},      /* Phi-2's tokenizer.json is GPT-2's ByteLevel */
-    {"qwen2", QWEN2_PATTERN},     /* Qwen2 / Qwen1.5 tokenizer.json, Qwen v1 PAT_STR */
-    {"stablelm2", QWEN2_PATTERN}, /* arcade100k: cl100k with single digits */
-    {"stablelm", QWEN2_PATTERN},  /* the same vocabulary under an older GGUF name */
+    {"gpt-2", GPT2_PATTERN, false},      /* GPT-2 and its ByteLevel pre-tokenizer */
+    {"phi-2", GPT2_PATTERN, false},      /* Phi-2's tokenizer.json is GPT-2's ByteLevel */
+    {"qwen2", QWEN2_PATTERN, true},      /* Qwen2 / Qwen1.5 tokenizer.json (NFC normaliser),
+                                          * Qwen v1 PAT_STR (tokenization_qwen.py NFCs too) */
+    {"stablelm2", QWEN2_PATTERN, false}, /* arcade100k: cl100k with single digits */
+    {"stablelm", QWEN2_PATTERN, false},  /* the same vocabulary under an older GGUF name */
 };
 
-const char *tlm_pretok_pattern(const char *name)
+const char *tlm_pretok_pattern(const char *name, bool *nfc)
 {
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(known[i].name, name) == 0) return known[i].pattern;
+        if (strcmp(known[i].name, name) == 0) {
+            if (nfc) *nfc = known[i].nfc;
+            return known[i].pattern;
+        }
     return NULL;
 }
 
@@ -134,6 +141,16 @@ void tlm_pretok_free(struct tlm_pretok *p)
     if (!p) return;
     pcre2_code_free(p->code);
     free(p);
+}
+
+bool tlm_pretok_matches_all(const struct tlm_pretok *p, const char *s, uint64_t len)
+{
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(p->code, NULL);
+    if (!md) return false;
+    int rc = pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, PCRE2_ANCHORED | PCRE2_ENDANCHORED, md,
+                         NULL);
+    pcre2_match_data_free(md);
+    return rc >= 0;
 }
 
 /* End of the UTF-8 character (or lone byte) at s[i]. */

@@ -1,4 +1,4 @@
-/* tokenizer_spm.c - SentencePiece BPE encoding, driven by piece scores.
+/* spm.c - SentencePiece BPE encoding, driven by piece scores.
  *
  * The text is normalised (spaces written as the vocabulary writes them, plus the dummy
  * prefix), cut into UTF-8 characters, and then the adjacent pair whose concatenation is a

@@ -1,4 +1,4 @@
-/* tokenizer_spmodel.c - a SentencePiece tokenizer.model (a serialized ModelProto), read without
+/* spmodel.c - a SentencePiece tokenizer.model (a serialized ModelProto), read without
  * a protobuf library: only the few fields the encoder needs are decoded, everything else is
  * skipped by its wire type.
  *
@@ -12,7 +12,7 @@
  * Only BPE models with an identity normaliser (no precompiled character map) are accepted:
  * Llama-2, TinyLlama, MobileLLM, Phi-3 and Gemma are all of that kind. Added tokens beyond the
  * model's pieces (Phi-3's <|user|> ...) come from tokenizer_config.json / added_tokens.json
- * next to it when present. */
+ * next to it when present, and so do the whitespace rules of added tokens. */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
@@ -344,6 +344,27 @@ static cJSON *read_json(const char *dir, const char *name, char **buf)
     return cJSON_ParseWithLength(*buf, (size_t)len);
 }
 
+/* The whitespace rules tokenizer_config.json's added_tokens_decoder declares (Phi-3: rstrip on
+ * its role tokens and </s>), for the model's own pieces too. `normalized` is not kept: the
+ * SentencePiece normaliser of HF's tokenizer.json (Prepend "▁") is not applied to added
+ * tokens here, so every one is matched on the raw text (docs/tokenizers.md). */
+static void apply_flags(tlm_tokenizer *tok, const cJSON *cfg)
+{
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(cfg, "added_tokens_decoder");
+    for (const cJSON *it = cJSON_IsObject(dec) ? dec->child : NULL; it; it = it->next) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "content");
+        char *end;
+        long long id = strtoll(it->string, &end, 10);
+        if (!cJSON_IsString(c) || !*it->string || *end || id < 0 || id >= tok->n_vocab) continue;
+        size_t n = strlen(c->valuestring);
+        if (tok->text_off[id + 1] - tok->text_off[id] != n ||
+            memcmp(tok->text + tok->text_off[id], c->valuestring, n) != 0)
+            continue; /* not the token the file names */
+        bool special = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "special"));
+        tok->attrs[id] = tlm_tok_added_attrs(it, special) & (uint8_t)~TLM_ADDED_NORMALIZED;
+    }
+}
+
 /* Appends the extra tokens after the model's pieces (total: bytes of those pieces). */
 static tlm_status append_extras(tlm_tokenizer *tok, int64_t n_pieces, const extras *x,
                                 uint64_t total, const char *path, tlm_error *err)
@@ -427,6 +448,7 @@ tlm_status tlm_tokenizer_load_spmodel(const char *path, const char *dir, tlm_tok
         if (!s.byte_fallback)
             for (int32_t id = 0; id < tok->n_vocab; id++)
                 if (tok->types[id] == TLM_TOK_BYTE) tok->types[id] = TLM_TOK_UNUSED;
+        apply_flags(tok, cfg);
         st = tlm_tokenizer_finish(tok, path, err);
     }
     /* tokenizer_config.json may name other special tokens (Phi-3: eos <|endoftext|>). */

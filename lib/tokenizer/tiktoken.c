@@ -1,4 +1,4 @@
-/* tokenizer_tiktoken.c - a tiktoken rank file (Qwen v1's qwen.tiktoken): one line per piece,
+/* tiktoken.c - a tiktoken rank file (Qwen v1's qwen.tiktoken): one line per piece,
  * "<base64 of the bytes> <rank>". The rank is both the id and the merge priority: BPE merges
  * the adjacent pair whose concatenation has the lowest rank, and a pre-token that is itself a
  * piece is taken whole (tiktoken's shortcut).
@@ -163,7 +163,7 @@ tlm_status tlm_tokenizer_load_tiktoken(const char *path, tlm_tokenizer **out, tl
         tok->eos = QWEN_RANKS; /* <|endoftext|>; the chat template stops on <|im_end|> too */
         tok->ignore_merges = true;
         tok->nfc = true;
-        st = tlm_pretok_compile(tlm_pretok_pattern("qwen2"), &tok->pretok, path, err);
+        st = tlm_pretok_compile(tlm_pretok_pattern("qwen2", NULL), &tok->pretok, path, err);
     }
     if (st == TLM_OK) st = tlm_tokenizer_finish(tok, path, err);
     if (st == TLM_OK) st = tlm_bpe_merges_from_ranks(tok, path, err);

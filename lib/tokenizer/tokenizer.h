@@ -1,10 +1,11 @@
-/* tokenizer.h - the vocabulary behind tlm_tokenizer, shared by the file readers
- * (tokenizer_load.c: llama2.c and GGUF; tokenizer_gguf_bpe.c; tokenizer_hf.c: tokenizer.json,
- * vocab.json + merges.txt; tokenizer_tiktoken.c; tokenizer_spmodel.c: SentencePiece
- * tokenizer.model; tokenizer_open.c picks one), the vocabulary tables and decoding
- * (tokenizer.c), the SentencePiece BPE encoder (tokenizer_spm.c), the byte-level BPE encoder
- * (tokenizer_bpe.c, with tokenizer_bytelevel.c, tokenizer_merges.c, tokenizer_pretok.c) and
- * the added-token splitter (tokenizer_added.c).
+/* tokenizer.h - the vocabulary behind tlm_tokenizer, shared by the files of this folder. From
+ * the bottom up (no file calls one above it):
+ *   file.c       reads small files whole            vocab.c    allocation, piece map, lookups,
+ *   added.c      the added-token table, its match   pretok.c   PCRE2 regexes (split, \w test)
+ *                and whitespace rules               unicode_nfc.c, bytelevel.c, merges.c
+ *   bpe.c, spm.c the two encoders                   encode.c   added tokens, then an encoder
+ *   tokenizer.c, detok.c   the public encode/decode calls
+ *   load.c (llama2.c), gguf.c, hf.c, spmodel.c, tiktoken.c   the readers; open.c picks one.
  *
  * A tokenizer owns copies of every piece, so the file it came from may be closed right after
  * loading. After loading it is read-only: encode and decode from any number of threads. */
@@ -36,6 +37,15 @@ typedef enum tlm_tok_type {
     TLM_TOK_BYTE = 6, /* <0xNN>: one raw byte (byte fallback) */
 } tlm_tok_type;
 
+/* How an added token is matched in text, as Hugging Face's added_tokens (tokenizer.json) and
+ * added_tokens_decoder (tokenizer_config.json) declare it; docs/tokenizers.md. */
+enum {
+    TLM_ADDED_LSTRIP = 1,      /* the whitespace before a match is part of it (dropped) */
+    TLM_ADDED_RSTRIP = 2,      /* the whitespace after a match is part of it (dropped) */
+    TLM_ADDED_SINGLE_WORD = 4, /* matches only with no word character right before or after */
+    TLM_ADDED_NORMALIZED = 8,  /* matched on normalised text, in what the others left */
+};
+
 /* How text becomes pieces. */
 typedef enum tlm_tok_kind {
     TLM_TOK_SPM = 0, /* SentencePiece BPE by piece scores (GGUF "llama", llama2.c, .model) */
@@ -50,7 +60,7 @@ typedef struct tlm_bpe_merge {
 } tlm_bpe_merge;
 
 struct gguf_file;  /* a GGUF file being read (format/gguf_read.h) */
-struct tlm_pretok; /* a compiled pre-tokenizer regex (tokenizer_pretok.c) */
+struct tlm_pretok; /* a compiled pre-tokenizer regex (pretok.c) */
 
 /* Where encoded ids go: ids[0..cap) receives the first cap of them; n counts them all. */
 typedef struct tlm_id_sink {
@@ -113,6 +123,14 @@ struct tlm_tokenizer {
     int32_t *added; /* sorted by first byte, then longest first, then lowest id */
     int32_t n_added;
     int32_t added_at[257]; /* added[added_at[b] .. added_at[b + 1]) start with byte b */
+    uint8_t *attrs;        /* n_vocab: TLM_ADDED_* of each added token (0 for the others) */
+    bool any_normalized;   /* some added token has TLM_ADDED_NORMALIZED (a second pass) */
+    struct tlm_pretok *word; /* Rust regex's \w, compiled when some token is single_word */
+
+    /* general.architecture of the GGUF file the vocabulary came from ("" otherwise): the
+     * model layer applies the rules the family's own tokenizer files declare and GGUF does
+     * not carry (lib/model/arch.c, tlm_tok_rstrip_added). */
+    char gguf_arch[32];
 
     char *chat_template; /* the Jinja text the file carries, NUL-terminated; NULL if none */
 };
@@ -140,12 +158,28 @@ void tlm_tok_default_types(tlm_tokenizer *tok);
 /* Reads a whole small file (at most cap bytes) into a NUL-terminated malloc'd buffer. */
 tlm_status tlm_tok_read_file(const char *path, uint64_t cap, char **out, uint64_t *len,
                              tlm_error *err);
+struct cJSON; /* a parsed JSON value (cjson/cJSON.h) */
+/* The TLM_ADDED_* flags of an added-token object of tokenizer.json or tokenizer_config.json
+ * (lstrip, rstrip, single_word false and normalized = !special when absent, as in HF). */
+uint8_t tlm_tok_added_attrs(const struct cJSON *t, bool special);
+
+/* Whether path names a regular file. */
+bool tlm_tok_is_file(const char *path);
+
+/* What tlm_tokenizer_load does without the family rules (open.c): the kind of file path is,
+ * and its reader. lib/model wraps it to add the rules GGUF files do not carry. */
+tlm_status tlm_tok_open(const char *path, tlm_tokenizer **out, tlm_error *err);
+
+/* A rule a family's tokenizer files declare and its GGUF files cannot carry (Phi-3): every
+ * CONTROL and USER_DEFINED token but those whose text is one of the space-separated words of
+ * `except` takes TLM_ADDED_RSTRIP. Called by the model layer, from the family's row. */
+void tlm_tok_rstrip_added(tlm_tokenizer *tok, const char *except);
 
 /* Byte-level BPE of a GGUF file (tokenizer.ggml.model "gpt2"); called by
  * tlm_tokenizer_from_gguf. */
 tlm_status tlm_tokenizer_from_gguf_bpe(const struct gguf_file *f, tlm_tokenizer **out, tlm_error *err);
 
-/* Readers of the other files (tokenizer_hf.c, tokenizer_tiktoken.c, tokenizer_spmodel.c).
+/* Readers of the other files (hf.c, tiktoken.c, spmodel.c).
  * `dir` is where tokenizer_config.json and friends are looked for (NULL: nowhere). */
 tlm_status tlm_tokenizer_load_hf_json(const char *path, const char *dir, tlm_tokenizer **out,
                                       tlm_error *err);
@@ -178,27 +212,48 @@ tlm_status tlm_bpe_merge_add_text(tlm_tokenizer *tok, const char *a, uint64_t al
  * at the rank of the merged piece (its id). Needs the piece map (tlm_tokenizer_finish). */
 tlm_status tlm_bpe_merges_from_ranks(tlm_tokenizer *tok, const char *src, tlm_error *err);
 
-/* Pre-tokenizer regexes by name ("gpt-2", "qwen2", ...): the pattern, or NULL if unknown. */
-const char *tlm_pretok_pattern(const char *name);
+/* Pre-tokenizer regexes by name ("gpt-2", "qwen2", ...): the pattern, or NULL if unknown;
+ * *nfc (when not NULL) says whether text is NFC-normalised before it (Qwen2's normaliser). */
+const char *tlm_pretok_pattern(const char *name, bool *nfc);
 /* Compiles a pattern (PCRE2, UTF + UCP; \s means Unicode White_Space). */
 tlm_status tlm_pretok_compile(const char *pattern, struct tlm_pretok **out, const char *src,
                               tlm_error *err);
 void tlm_pretok_free(struct tlm_pretok *p);
+/* Whether the pattern matches all of s[0..len) (one character, for the \w test). */
+bool tlm_pretok_matches_all(const struct tlm_pretok *p, const char *s, uint64_t len);
 /* Calls fn(ctx, start, end) for each pre-token of s[0..len), in order, covering every byte
  * (bytes no alternative matches, such as invalid UTF-8, form their own pre-tokens). Stops
  * early when fn returns false. TLM_ERR_NO_MEMORY or TLM_ERR_FORMAT (matcher failure). */
 tlm_status tlm_pretok_split(const struct tlm_pretok *p, const char *s, uint64_t len,
                             bool (*fn)(void *ctx, uint64_t start, uint64_t end), void *ctx);
 
-/* The added token that starts at s[0..len) (longest first), or -1; *mlen gets its length.
- * CONTROL tokens count only when `special`. */
-int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len, bool special,
-                        uint64_t *mlen);
-/* Builds tok->added from the types (called by tlm_tokenizer_finish). */
-tlm_status tlm_added_build(tlm_tokenizer *tok, const char *src, tlm_error *err);
+/* Which added tokens tlm_added_match considers. */
+typedef enum tlm_added_pass {
+    TLM_ADDED_PASS_RAW = 0,        /* those without TLM_ADDED_NORMALIZED: on the raw text */
+    TLM_ADDED_PASS_NORMALIZED = 1, /* those with it: on the normalised leftovers */
+    TLM_ADDED_PASS_ANY = 2,        /* all of them (template literals) */
+} tlm_added_pass;
 
-/* Encodes text[0..len) without BOS: added tokens (CONTROL ones only when `special`) are cut
- * out first and the text between goes to the vocabulary's encoder. */
+/* The longest added token of the pass that starts at s[0..len), or -1; *mlen gets its
+ * length. Every type counts: the caller decides what a CONTROL match means. */
+int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len,
+                        tlm_added_pass pass, uint64_t *mlen);
+/* Builds tok->added (and the \w matcher when needed) from the types and attrs (called by
+ * tlm_tokenizer_finish). */
+tlm_status tlm_added_build(tlm_tokenizer *tok, const char *src, tlm_error *err);
+/* Bytes of Unicode White_Space (what \s means in the Rust regex HF strips with) at the start
+ * / at the end of s[0..len). */
+uint64_t tlm_ws_prefix(const char *s, uint64_t len);
+uint64_t tlm_ws_suffix(const char *s, uint64_t len);
+/* HF's single_word test for a match at s[start..stop) of s[0..len): no word character (Rust
+ * regex \w: Alphabetic, marks, decimal digits, connector punctuation, joiners) touches it. */
+bool tlm_added_single_word_ok(const tlm_tokenizer *tok, const char *s, uint64_t len,
+                              uint64_t start, uint64_t stop);
+
+/* Encodes text[0..len) without BOS (encode.c): added tokens are cut out first, with their
+ * whitespace rules, as Hugging Face's AddedVocabulary splits text (CONTROL ones only when
+ * `special`; a SentencePiece vocabulary without `special` cuts none), and the text between
+ * goes to the vocabulary's encoder. */
 tlm_status tlm_tok_encode(const tlm_tokenizer *tok, const char *text, uint64_t len, bool special,
                           tlm_id_sink *out);
 
