@@ -1,10 +1,15 @@
 # libtinylm - build, test and install.
 #   make            library, tools and tests
 #   make test       build, then run every test (ends with one "N passed, N failed" line)
-#   make install    PREFIX=/usr/local: library, header and pkg-config file
+#   make install    library, header and pkg-config file (PREFIX, LIBDIR, INCLUDEDIR, DESTDIR);
+#                   make install-tools adds the tools to BINDIR; make uninstall removes both
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -34,6 +39,13 @@ layer_includes = $(if $(filter lib/%,$1),$(call lib_includes,$1),$(if $(filter k
 LDLIBS  := -lcjson -lpcre2-8 -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(LDFLAGS) $(EXTRA_LDFLAGS)
 
+# The version has one source, include/tinylm.h; the soname and tinylm.pc follow it. While the
+# major version is 0 a minor release may change the ABI, so the soname carries the minor too.
+version_part = $(shell sed -n 's/^\#define TLM_VERSION_$1 \([0-9]*\).*/\1/p' include/tinylm.h)
+VERSION := $(call version_part,MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SOVERSION := $(if $(filter 0,$(call version_part,MAJOR)),0.$(call version_part,MINOR),$(call version_part,MAJOR))
+SONAME  := libtinylm.so.$(SOVERSION)
+
 # SIMD variants: each file alone is built for its instruction set (never -march=native).
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
@@ -51,19 +63,29 @@ TESTS      := $(TEST_SRC:%.c=$(BUILD)/%)
 # *_avx512vnni* files: AVX-512 plus VNNI; *_avx512*: AVX-512; *_avx2*: AVX2 (first match wins)
 isa_flags = $(if $(findstring _avx512vnni,$1),$(VNNI_FLAGS),$(if $(findstring _avx512,$1),$(AVX512_FLAGS),$(if $(findstring _avx2,$1),$(AVX2_FLAGS))))
 
-.PHONY: all test install clean asan ubsan fuzz fuzz-build print-includes
-all: $(BUILD)/libtinylm.a $(BUILD)/libtinylm.so $(TOOLS) $(TESTS)
+.PHONY: all lib tools test install install-lib install-tools uninstall clean asan ubsan fuzz \
+        fuzz-build print-includes
+all: lib $(TOOLS) $(TESTS) $(EXAMPLES)
+lib: $(BUILD)/libtinylm.a $(BUILD)/libtinylm.so
+tools: $(TOOLS)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h lib/*/*.h kernels/*.h tools/*.h tests/*.h tests/*/*.h)
 	@mkdir -p $(dir $@)
+# tlm-server alone needs libmicrohttpd: without its header the other tools still build
+HAVE_MHD   := $(shell $(CC) -E -include microhttpd.h -x c /dev/null >/dev/null 2>&1 && echo 1)
+TOOLS      := $(if $(HAVE_MHD),$(TOOLS),$(filter-out $(BUILD)/tlm-server,$(TOOLS)))
 	$(CC) $(ALLFLAGS) $(call isa_flags,$<) -c $< -o $@
 
 $(BUILD)/libtinylm.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libtinylm.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
+$(BUILD)/libtinylm.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
+
+$(BUILD)/libtinylm.so: $(BUILD)/libtinylm.so.$(VERSION)
+	ln -sf libtinylm.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf libtinylm.so.$(VERSION) $@
 
 $(BUILD)/tlm-%: $(BUILD)/tools/tlm-%.o $(TOOL_COMMON_OBJ) $(BUILD)/libtinylm.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
@@ -98,6 +120,14 @@ ubsan:
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c, clang only), built with ASan + UBSan; seeds come from
 # tests/fuzz/seeds.c. Each runs FUZZ_SECONDS, FUZZ_JOBS at a time; any crash fails.
+# examples/: programs as an embedder writes them, seeing only the public header and linked
+# against the shared library (found next to them through the rpath); make test runs them.
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+$(BUILD)/examples/%: examples/%.c examples/common.h include/tinylm.h $(BUILD)/libtinylm.so
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -o $@ $< -L$(BUILD) -ltinylm \
+	    -Wl,-rpath,'$$ORIGIN/..' -pthread
+
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2
@@ -126,13 +156,27 @@ $(BUILD)/fuzz/seeds: $(BUILD)/tests/fuzz/seeds.o
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lm
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(BUILD)/libtinylm.a $(BUILD)/libtinylm.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 include/tinylm.h $(DESTDIR)$(PREFIX)/include/
-	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' tinylm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tinylm.pc
+# install needs only the library's own dependencies (cJSON, PCRE2, OpenMP): no tool is built.
+install: install-lib
+install-lib: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(BUILD)/libtinylm.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libtinylm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libtinylm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtinylm.so
+	install -m 644 include/tinylm.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' tinylm.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/tinylm.pc
+
+install-tools: tools
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libtinylm.a $(DESTDIR)$(LIBDIR)/libtinylm.so \
+	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtinylm.so.$(VERSION) \
+	    $(DESTDIR)$(INCLUDEDIR)/tinylm.h $(DESTDIR)$(PKGCONFIGDIR)/tinylm.pc \
+	    $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)))
 
 clean:
 	rm -rf build build-asan build-ubsan build-fuzz

@@ -1,0 +1,126 @@
+"""examples/: each program, built against the shared library, run on stories260K and checked
+against expectations that do not come from the example itself: the reference greedy text
+(../shared/models/stories260K.greedy200.txt), the zephyr template as docs/chat-templates.md
+writes it, and tlm-generate's replies to the same conversation."""
+import os
+import subprocess
+import sys
+
+BUILD = os.environ.get("TLM_BUILD", "build")
+SHARED = os.environ.get("TLM_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+MODELS = os.path.join(SHARED, "models")
+BIN = os.path.join(MODELS, "stories260K.bin")
+GGUF = os.path.join(MODELS, "stories260K.gguf")
+TOK = os.path.join(MODELS, "tok512.bin")
+
+passed = failed = skipped = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    print(("ok   " if ok else "FAIL ") + name + (": " + detail if detail else ""))
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+
+
+def run(prog, args, stdin=None, env=None, timeout=120):
+    full = dict(os.environ)
+    full.update(env or {})
+    p = subprocess.run([os.path.join(BUILD, prog)] + args, input=stdin, capture_output=True,
+                       env=full, timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def reference_text():
+    with open(os.path.join(MODELS, "stories260K.greedy200.txt"), encoding="utf-8") as f:
+        return f.read().partition("text:\n")[2]
+
+
+def test_generate(ref):
+    for label, args in (("bin", [BIN, "-z", TOK]), ("gguf", [GGUF])):
+        rc, out, err = run("examples/generate", args + ["-n", "200"])
+        same = rc == 0 and out.rstrip("\n") == ref.rstrip("\n")
+        check("generate %s: greedy text equals the reference" % label, same, err.strip())
+    # a prompt is echoed and continued: the reference text starts with it
+    rc, out, err = run("examples/generate", [GGUF, "-p", "Once upon a time", "-n", "20"])
+    check("generate with a prompt continues it", rc == 0 and ref.startswith(out.rstrip("\n")[:40]),
+          out[:80] + err)
+    rc, out, err = run("examples/generate", [os.path.join(MODELS, "no-such.gguf")])
+    check("generate: a failed load exits 1 with the library's message",
+          rc == 1 and "no-such.gguf" in err and out == "", err.strip())
+
+
+def test_chat():
+    users = ["Hi there", "Tell me a story"]
+    rc, out, err = run("examples/chat", [GGUF, "--template", "zephyr", "-n", "12"] + users)
+    if rc != 0:
+        check("chat runs", False, err.strip())
+        return
+    head, _, rendered = out.partition("---\n")
+    replies = [l[len("assistant: "):] for l in head.splitlines() if l.startswith("assistant: ")]
+    check("chat: one reply per user turn", len(replies) == 2, repr(head))
+    if len(replies) != 2:
+        return
+    # docs/chat-templates.md: <|user|>\nU1</s>\n<|assistant|>\nA1</s>\n...
+    want = "".join("<|user|>\n%s</s>\n<|assistant|>\n%s</s>\n" % (u, a) for u, a in zip(users, replies))
+    check("chat: the conversation renders as the zephyr template", rendered == want,
+          repr(rendered[:200]))
+    # the same conversation through tlm-generate --chat (stdin lines are user turns)
+    if not os.path.exists(os.path.join(BUILD, "tlm-generate")):
+        check("chat: tlm-generate is built", False)
+        return
+    rc, out, err = run("tlm-generate", ["-m", GGUF, "--chat", "--template", "zephyr", "--temp", "0",
+                                        "-n", "12"], stdin=("\n".join(users) + "\n").encode())
+    tool = out.split("\n")
+    check("chat: replies equal tlm-generate's greedy replies",
+          rc == 0 and tool[:2] == replies, "%r vs %r" % (tool[:2], replies))
+
+
+def test_readme_snippet():
+    """The README's library snippet compiles as it stands and, with no model.gguf in the
+    directory it runs in, stops with the library's message instead of going on."""
+    import tempfile
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.find("```c\n#include <stdio.h>")
+    end = text.find("```", start + 4)
+    if start < 0:
+        check("README: the library snippet is there", False)
+        return
+    tmp = tempfile.mkdtemp()
+    src, exe = os.path.join(tmp, "snippet.c"), os.path.join(tmp, "snippet")
+    with open(src, "w") as f:
+        f.write(text[start + 5:end])
+    build = os.path.abspath(BUILD)
+    p = subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Werror", "-I",
+                        os.path.join(root, "include"), src, "-o", exe, "-L" + build, "-ltinylm",
+                        "-Wl,-rpath," + build], capture_output=True, text=True)
+    check("README: the library snippet compiles with -Wall -Werror", p.returncode == 0, p.stderr)
+    if p.returncode == 0:
+        r = subprocess.run([exe], capture_output=True, text=True, cwd=tmp)
+        check("README: the snippet stops with the load error",
+              r.returncode == 1 and "model.gguf" in r.stderr and r.stdout == "", r.stderr)
+    for f in (src, exe):
+        if os.path.exists(f):
+            os.remove(f)
+    os.rmdir(tmp)
+
+
+def main():
+    global skipped
+    if not os.path.exists(GGUF):
+        print("test_examples: 0 passed, 0 failed, 1 skipped (no ../shared/models)")
+        return 0
+    ref = reference_text()
+    test_generate(ref)
+    test_chat()
+    test_readme_snippet()
+    print("test_examples: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
