@@ -15,150 +15,15 @@
  * K-quants' mins and Q6_K's 32 through vpmaddwd on 16-bit pairs of scales and sums. */
 #include <string.h>
 
-#include "kernels_impl.h"
-#include "qmatmul_blocked.h"
-#include "quant.h"
 #include "simd_avx2.h"
+
+#define QX_Q8_OFFSET 0
+#define QMATMUL_FN(name) name##_avx2
+#include "qmatmul_simd.h"
 
 enum { NR = 4 }; /* tokens per tile */
 
-/* ---- quantized activations (the rule is in qmatmul_ref.c; same layout as the VNNI file) -- */
-
-typedef struct xq32 {
-    int8_t q[32];
-    float d;
-    int32_t corr; /* -offset * sum(q) */
-} xq32;
-
-typedef struct xq256 {
-    int8_t q[256];
-    float d;
-    int16_t s16[16]; /* sums of each 16 q */
-    int16_t s32[8];  /* sums of each 32 q */
-} xq256;
-
-TLM_INLINE float inv_scale(float amax) { return amax >= 0x1p-96f ? 127.0f / amax : 0.0f; }
-
-TLM_INLINE __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
-
-TLM_INLINE float hmax8(__m256 v)
-{
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-TLM_INLINE int32_t hsum8i(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-}
-
-/* 16 int32 (|v| <= 127) to 16 bytes in order. */
-TLM_INLINE void store16_i8(int8_t *dst, __m256i a, __m256i b)
-{
-    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xd8);
-    __m128i v = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
-    _mm_storeu_si128((__m128i *)dst, v);
-}
-
-TLM_INLINE void quantize_x32(void *xq, const float *x, int64_t n_units, int offset)
-{
-    xq32 *o = xq;
-    for (int64_t u = 0; u < n_units; u++, x += 32) {
-        __m256 v[4], m = _mm256_setzero_ps();
-        for (int j = 0; j < 4; j++) {
-            v[j] = _mm256_loadu_ps(x + 8 * j);
-            m = _mm256_max_ps(m, abs8(v[j]));
-        }
-        float amax = hmax8(m);
-        __m256 id = _mm256_set1_ps(inv_scale(amax));
-        __m256i q[4]; /* vcvtps2dq rounds to nearest even, as lrintf */
-        for (int j = 0; j < 4; j++)
-            q[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], id));
-        store16_i8(o[u].q, q[0], q[1]);
-        store16_i8(o[u].q + 16, q[2], q[3]);
-        o[u].d = amax / 127.0f;
-        __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-        o[u].corr = -offset * hsum8i(s);
-    }
-}
-
-/* Q8_0 takes |w| by sign(x, w): no offset. */
-static void quantize_x_q8_0(void *xq, const float *x, int64_t n_units)
-{
-    quantize_x32(xq, x, n_units, 0);
-}
-
-static void quantize_x_q4_0(void *xq, const float *x, int64_t n_units)
-{
-    quantize_x32(xq, x, n_units, 8);
-}
-
-static void quantize_x256(void *xq, const float *x, int64_t n_units)
-{
-    xq256 *o = xq;
-    for (int64_t u = 0; u < n_units; u++, x += 256) {
-        __m256 m = _mm256_setzero_ps();
-        for (int j = 0; j < 32; j++)
-            m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + 8 * j)));
-        float amax = hmax8(m);
-        __m256 id = _mm256_set1_ps(inv_scale(amax));
-        for (int j = 0; j < 16; j++) {
-            __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * j), id));
-            __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * j + 8), id));
-            store16_i8(o[u].q + 16 * j, a, b);
-            o[u].s16[j] = (int16_t)hsum8i(_mm256_add_epi32(a, b));
-        }
-        for (int j = 0; j < 8; j++)
-            o[u].s32[j] = (int16_t)(o[u].s16[2 * j] + o[u].s16[2 * j + 1]);
-        o[u].d = amax / 127.0f;
-    }
-}
-
 /* ---- loading weights: 16 rows, one per dword lane, as two 8-row halves --------------------- */
-
-/* The rows of a group, as in the VNNI file: a full group is a base and a stride (row 8h + 4c
- * + j at base + (8h + j) * rb + c * r4), a partial one lists its rows, the last real row
- * standing in for missing ones. */
-typedef struct group {
-    const char *base;
-    uint64_t rb, r4;
-    const char *row[TLM_QROWS];
-    bool il;     /* the K-quants' interleaved groups (kernels.h): dword d of every row's */
-    uint64_t bb; /* block at base + u * 16 * bb + 64 * d, then the odd 2 bytes (Q6_K's d) */
-} group;
-
-TLM_INLINE void group_init(group *g, bool full, const char *w, uint64_t w_row_bytes, int rows)
-{
-    g->il = false;
-    g->base = w;
-    g->rb = w_row_bytes;
-    g->r4 = 4 * w_row_bytes;
-    if (!full)
-        for (int r = 0; r < TLM_QROWS; r++)
-            g->row[r] = w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
-}
-
-TLM_INLINE void group_init_il(group *g, const char *w, uint64_t w_row_bytes,
-                              uint64_t block_bytes)
-{
-    g->il = true;
-    g->base = w;
-    g->rb = w_row_bytes; /* the group is 16 rows' bytes, as before */
-    g->r4 = 4 * w_row_bytes;
-    g->bb = block_bytes;
-}
-
-/* In an interleaved group: where dword off / 4 of block off / bb of every row lies. */
-TLM_INLINE const char *il_at(const group *g, int64_t off)
-{
-    const uint64_t u = (uint64_t)off / g->bb, o = (uint64_t)off % g->bb;
-    return g->base + u * TLM_QROWS * g->bb + 64 * (o / 4);
-}
 
 /* v[j] = the 16 bytes at off of rows 8h + j (low slot) and 8h + 4 + j (high slot). */
 TLM_INLINE void load_pairs(__m256i v[4], const group *g, bool full, int h, int64_t off)
@@ -354,20 +219,6 @@ TLM_INLINE __m256i k6_pair(const __m256i sc[4], int i)
 
 /* ---- packing (prefill) ---------------------------------------------------------------------- */
 
-enum { PACK32 = 8 * 64 + 64 };
-
-/* Q4_K / Q5_K: levels [8][8 dwords], scales as (sc, sc) pairs [8], mins as (m_2i, m_2i+1)
- * pairs [4], d, -dmin. */
-enum {
-    KA_SC = 4096,
-    KA_M = KA_SC + 8 * 64,
-    KA_D = KA_M + 4 * 64,
-    KA_NDMIN = KA_D + 64,
-    PACK_KA = KA_NDMIN + 64
-};
-
-/* Q6_K: levels [16][4 dwords], scales as (sc, sc) pairs [16], as (sc_2i, sc_2i+1) pairs [8], d. */
-enum { K6_SC = 4096, K6_SCP = K6_SC + 16 * 64, K6_D = K6_SCP + 8 * 64, PACK_K6 = K6_D + 64 };
 
 TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t u0,
                            int64_t n_units)
@@ -440,25 +291,6 @@ TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t
         }
 }
 
-#define PACK_FN(name, type)                                                                        \
-    static void name(void *dst, const char *w, uint64_t w_row_bytes, int rows, int64_t u0,         \
-                     int64_t n_units)                                                              \
-    {                                                                                              \
-        group g;                                                                                   \
-        if (rows == TLM_QROWS) {                                                                   \
-            group_init(&g, true, w, w_row_bytes, rows);                                            \
-            pack_units(type, true, dst, &g, u0, n_units);                                          \
-        } else {                                                                                   \
-            group_init(&g, false, w, w_row_bytes, rows);                                           \
-            pack_units(type, false, dst, &g, u0, n_units);                                         \
-        }                                                                                          \
-    }
-
-PACK_FN(pack_q8_0, TLM_DT_Q8_0)
-PACK_FN(pack_q4_0, TLM_DT_Q4_0)
-PACK_FN(pack_q4_K, TLM_DT_Q4_K)
-PACK_FN(pack_q5_K, TLM_DT_Q5_K)
-PACK_FN(pack_q6_K, TLM_DT_Q6_K)
 
 /* ---- register tiles: 8 rows (one half of the group) by up to NR tokens ------------------- */
 
@@ -830,47 +662,6 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
         sums_store(y + 8 * h, rows - 8 * h, acc[h]);
 }
 
-#define GEMV_FN(name, type)                                                                        \
-    static void name(float *y, int rows, bool accumulate, const char *w, uint64_t w_row_bytes,     \
-                     int64_t u0, int64_t n_units, const char *xq, const char *next)                \
-    {                                                                                              \
-        group g;                                                                                   \
-        if (rows == TLM_QROWS) {                                                                   \
-            group_init(&g, true, w, w_row_bytes, rows);                                            \
-            gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                \
-        } else {                                                                                   \
-            group_init(&g, false, w, w_row_bytes, rows);                                           \
-            gemv_units(type, false, y, rows, accumulate, &g, u0, n_units, xq, next);               \
-        }                                                                                          \
-    }
-
-GEMV_FN(gemv_q8_0, TLM_DT_Q8_0)
-GEMV_FN(gemv_q4_0, TLM_DT_Q4_0)
-GEMV_FN(gemv_q4_K, TLM_DT_Q4_K)
-GEMV_FN(gemv_q5_K, TLM_DT_Q5_K)
-GEMV_FN(gemv_q6_K, TLM_DT_Q6_K)
-
-/* The K-quants on interleaved groups (every group whole; lanes past `rows` not stored). */
-#define IL_K_FNS(suffix, type)                                                                     \
-    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,               \
-                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,                \
-                                 const char *xq, const char *next)                                 \
-    {                                                                                              \
-        group g;                                                                                   \
-        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
-        gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                    \
-    }                                                                                              \
-    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,         \
-                                 int64_t u0, int64_t n_units)                                      \
-    {                                                                                              \
-        group g;                                                                                   \
-        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
-        pack_units(type, true, dst, &g, u0, n_units);                                              \
-    }
-
-IL_K_FNS(q4_K, TLM_DT_Q4_K)
-IL_K_FNS(q5_K, TLM_DT_Q5_K)
-IL_K_FNS(q6_K, TLM_DT_Q6_K)
 
 /* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
 
@@ -936,89 +727,9 @@ TLM_INLINE int64_t unit_il_bytes(int type)
 IL_FNS(q8_0, TLM_DT_Q8_0)
 IL_FNS(q4_0, TLM_DT_Q4_0)
 
-/* The tile for any nr <= NR: one body per shape. */
-#define TILE_DISPATCH(name, shape)                                                                 \
-    static void name(float *y, int64_t ldy, int rows, bool acc, int nr, const void *p, int64_t n,  \
-                     const char *xq, int64_t xs)                                                   \
-    {                                                                                              \
-        switch (nr) {                                                                              \
-        case 1:                                                                                    \
-            shape(1, y, ldy, rows, acc, p, n, xq, xs);                                             \
-            break;                                                                                 \
-        case 2:                                                                                    \
-            shape(2, y, ldy, rows, acc, p, n, xq, xs);                                             \
-            break;                                                                                 \
-        case 3:                                                                                    \
-            shape(3, y, ldy, rows, acc, p, n, xq, xs);                                             \
-            break;                                                                                 \
-        default:                                                                                   \
-            shape(NR, y, ldy, rows, acc, p, n, xq, xs);                                            \
-            break;                                                                                 \
-        }                                                                                          \
-    }
-
-TILE_DISPATCH(tile_q8_0, tile_q8_0_shape)
-TILE_DISPATCH(tile_q4_0, tile_q4_0_shape)
-TILE_DISPATCH(tile_q4_K, tile_q4_K_shape)
-TILE_DISPATCH(tile_q5_K, tile_q5_K_shape)
-TILE_DISPATCH(tile_q6_K, tile_k6_shape)
-
-/* ---- the matmul slots --------------------------------------------------------------------- */
-
-#define OPS(type, unit_, pack_bytes_, x_type, quantize)                                            \
-    static const tlm_qmatmul_ops ops_##type = {.unit = unit_,                                      \
-                                               .unit_bytes = sizeof(block_##type),                 \
-                                               .pack_bytes = pack_bytes_,                          \
-                                               .x_bytes = sizeof(x_type),                          \
-                                               .nr = NR,                                           \
-                                               .quantize_x = quantize,                             \
-                                               .pack = pack_##type,                                \
-                                               .tile = tile_##type,                                \
-                                               .gemv = gemv_##type};
-
-OPS(q8_0, 32, PACK32, xq32, quantize_x_q8_0)
-OPS(q4_0, 32, PACK32, xq32, quantize_x_q4_0)
-OPS(q4_K, 256, PACK_KA, xq256, quantize_x256)
-OPS(q5_K, 256, PACK_KA, xq256, quantize_x256)
-OPS(q6_K, 256, PACK_K6, xq256, quantize_x256)
-
-#define OPS_IL(type)                                                                               \
-    static const tlm_qmatmul_ops ops_il_##type = {.unit = 32,                                      \
-                                                   .unit_bytes = sizeof(block_##type),             \
-                                                   .pack_bytes = PACK32,                           \
-                                                   .x_bytes = sizeof(xq32),                        \
-                                                   .nr = NR,                                       \
-                                                   .quantize_x = quantize_x_##type,                \
-                                                   .pack = pack_il_##type,                         \
-                                                   .tile = tile_##type,                            \
-                                                   .gemv = gemv_il_##type};
-
-OPS_IL(q8_0)
-OPS_IL(q4_0)
-
-#define OPS_IL_K(type, pack_bytes_)                                                                \
-    static const tlm_qmatmul_ops ops_il_##type = {.unit = 256,                                     \
-                                                  .unit_bytes = sizeof(block_##type),              \
-                                                  .pack_bytes = pack_bytes_,                       \
-                                                  .x_bytes = sizeof(xq256),                        \
-                                                  .nr = NR,                                        \
-                                                  .quantize_x = quantize_x256,                     \
-                                                  .pack = pack_il_##type,                          \
-                                                  .tile = tile_##type,                             \
-                                                  .gemv = gemv_il_##type};
-
-OPS_IL_K(q4_K, PACK_KA)
-OPS_IL_K(q5_K, PACK_KA)
-OPS_IL_K(q6_K, PACK_K6)
-
-TLM_QMATMUL_SLOT(tlm_matmul_q8_0_avx2, tlm_qmatmul_blocked, ops_q8_0)
-TLM_QMATMUL_SLOT(tlm_matmul_q4_0_avx2, tlm_qmatmul_blocked, ops_q4_0)
-TLM_QMATMUL_SLOT(tlm_matmul_q4_K_avx2, tlm_qmatmul_blocked, ops_q4_K)
-TLM_QMATMUL_SLOT(tlm_matmul_q5_K_avx2, tlm_qmatmul_blocked, ops_q5_K)
-TLM_QMATMUL_SLOT(tlm_matmul_q6_K_avx2, tlm_qmatmul_blocked, ops_q6_K)
-
-TLM_QMATMUL_SLOT(tlm_matmul_il_q8_0_avx2, tlm_qmatmul_il, ops_il_q8_0)
-TLM_QMATMUL_SLOT(tlm_matmul_il_q4_0_avx2, tlm_qmatmul_il, ops_il_q4_0)
-TLM_QMATMUL_SLOT(tlm_matmul_il_q4_K_avx2, tlm_qmatmul_il, ops_il_q4_K)
-TLM_QMATMUL_SLOT(tlm_matmul_il_q5_K_avx2, tlm_qmatmul_il, ops_il_q5_K)
-TLM_QMATMUL_SLOT(tlm_matmul_il_q6_K_avx2, tlm_qmatmul_il, ops_il_q6_K)
+#define TILE_SHAPE_Q8_0 tile_q8_0_shape
+#define TILE_SHAPE_Q4_0 tile_q4_0_shape
+#define TILE_SHAPE_Q4_K tile_q4_K_shape
+#define TILE_SHAPE_Q5_K tile_q5_K_shape
+#define TILE_SHAPE_Q6_K tile_k6_shape
+#include "qmatmul_slots.h"

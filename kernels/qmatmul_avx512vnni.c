@@ -29,119 +29,15 @@
  * with nothing but the stream of weights; the sums are the same, so are the bits. */
 #include <string.h>
 
-#include "kernels_impl.h"
-#include "qmatmul_blocked.h"
-#include "quant.h"
 #include "simd_avx512.h"
+
+#define QX_Q8_OFFSET 128
+#define QMATMUL_FN(name) name##_avx512vnni
+#include "qmatmul_simd.h"
 
 enum { NR = 6 }; /* tokens per tile */
 
-/* ---- quantized activations (the rule is in qmatmul_ref.c) ----------------------------- */
-
-typedef struct xq32 { /* one block of 32 for Q8_0 and Q4_0 weights */
-    int8_t q[32];
-    float d;
-    int32_t corr; /* -offset * sum(q): the packed levels' offset taken back out */
-} xq32;
-
-typedef struct xq256 { /* one block of 256 for the K-quants */
-    int8_t q[256];
-    float d;
-    int16_t s16[16]; /* sums of each 16 q */
-    int16_t s32[8];  /* sums of each 32 q */
-} xq256;
-
-/* 127 / amax, or 0 for a block too small to scale (see qmatmul_ref.c). */
-TLM_INLINE float inv_scale(float amax) { return amax >= 0x1p-96f ? 127.0f / amax : 0.0f; }
-
-TLM_INLINE void quantize_x32(void *xq, const float *x, int64_t n_units, int offset)
-{
-    xq32 *o = xq;
-    for (int64_t u = 0; u < n_units; u++, x += 32) {
-        __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
-        __m512 id = _mm512_set1_ps(inv_scale(amax));
-        /* vcvtps2dq rounds to nearest even, as lrintf does in the reference */
-        __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, id));
-        __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, id));
-        _mm_storeu_si128((__m128i *)o[u].q, _mm512_cvtepi32_epi8(qa));
-        _mm_storeu_si128((__m128i *)(o[u].q + 16), _mm512_cvtepi32_epi8(qb));
-        o[u].d = amax / 127.0f;
-        o[u].corr = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
-    }
-}
-
-static void quantize_x_q8_0(void *xq, const float *x, int64_t n_units)
-{
-    quantize_x32(xq, x, n_units, 128);
-}
-
-static void quantize_x_q4_0(void *xq, const float *x, int64_t n_units)
-{
-    quantize_x32(xq, x, n_units, 8);
-}
-
-static void quantize_x256(void *xq, const float *x, int64_t n_units)
-{
-    xq256 *o = xq;
-    for (int64_t u = 0; u < n_units; u++, x += 256) {
-        __m512 m = _mm512_setzero_ps();
-        for (int j = 0; j < 16; j++)
-            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + 16 * j)));
-        float amax = _mm512_reduce_max_ps(m);
-        __m512 id = _mm512_set1_ps(inv_scale(amax));
-        for (int j = 0; j < 16; j++) {
-            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * j), id));
-            _mm_storeu_si128((__m128i *)(o[u].q + 16 * j), _mm512_cvtepi32_epi8(q));
-            o[u].s16[j] = (int16_t)_mm512_reduce_add_epi32(q);
-        }
-        for (int j = 0; j < 8; j++)
-            o[u].s32[j] = (int16_t)(o[u].s16[2 * j] + o[u].s16[2 * j + 1]);
-        o[u].d = amax / 127.0f;
-    }
-}
-
 /* ---- loading weights: 16 rows, one per dword lane ----------------------------------------- */
-
-/* The rows of a group. A full group (16 rows) is a base and a stride: row 4c + j is at
- * base + j * rb + c * r4, which the loads reach through a few registers; a partial group
- * lists its rows, the last real row standing in for missing ones (its lanes are computed
- * and never stored). */
-typedef struct group {
-    const char *base; /* full, or the group itself when il */
-    uint64_t rb, r4;
-    const char *row[TLM_QROWS]; /* partial */
-    bool il;     /* the K-quants' interleaved groups (kernels.h): dword d of every row's */
-    uint64_t bb; /* block at base + u * 16 * bb + 64 * d, then the odd 2 bytes (Q6_K's d) */
-} group;
-
-TLM_INLINE void group_init(group *g, bool full, const char *w, uint64_t w_row_bytes, int rows)
-{
-    g->il = false;
-    g->base = w;
-    g->rb = w_row_bytes;
-    g->r4 = 4 * w_row_bytes;
-    if (!full)
-        for (int r = 0; r < TLM_QROWS; r++)
-            g->row[r] = w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
-}
-
-TLM_INLINE void group_init_il(group *g, const char *w, uint64_t w_row_bytes,
-                              uint64_t block_bytes)
-{
-    g->il = true;
-    g->base = w;
-    g->rb = w_row_bytes; /* the group is 16 rows' bytes, as before */
-    g->r4 = 4 * w_row_bytes;
-    g->bb = block_bytes;
-}
-
-/* In an interleaved group: where dword off / 4 of block off / bb of every row lies. */
-TLM_INLINE const char *il_at(const group *g, int64_t off)
-{
-    const uint64_t u = (uint64_t)off / g->bb, o = (uint64_t)off % g->bb;
-    return g->base + u * TLM_QROWS * g->bb + 64 * (o / 4);
-}
 
 /* v[j] = the 16 bytes at off of rows j, 4 + j, 8 + j, 12 + j in its 128-bit slots. For a full
  * group the address is hidden from the optimiser once per call, so that it forms the 16 row
@@ -355,20 +251,6 @@ TLM_INLINE __m512i k6_pair(const __m512i sc[4], int i)
 /* ---- packing (prefill): the loaded vectors stored for the tiles --------------------------- */
 
 /* Q8_0 and Q4_0 pack to 8 vectors of levels then the 16 scales as float. */
-enum { PACK32 = 8 * 64 + 64 };
-
-/* Q4_K and Q5_K: levels [8 sub-blocks][8 dwords], then scales sc [8] (int32), mins as
- * 16-bit pairs [4], d and -dmin (float). */
-enum {
-    KA_SC = 4096,
-    KA_M = KA_SC + 8 * 64,
-    KA_D = KA_M + 4 * 64,
-    KA_NDMIN = KA_D + 64,
-    PACK_KA = KA_NDMIN + 64
-};
-
-/* Q6_K: levels [16 sub-blocks][4 dwords], scales [16] (int32), scales as 16-bit pairs [8], d. */
-enum { K6_SC = 4096, K6_SCP = K6_SC + 16 * 64, K6_D = K6_SCP + 8 * 64, PACK_K6 = K6_D + 64 };
 
 TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t u0,
                            int64_t n_units)
@@ -444,25 +326,6 @@ TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t
     }
 }
 
-#define PACK_FN(name, type)                                                                        \
-    static void name(void *dst, const char *w, uint64_t w_row_bytes, int rows, int64_t u0,         \
-                     int64_t n_units)                                                              \
-    {                                                                                              \
-        group g;                                                                                   \
-        if (rows == TLM_QROWS) {                                                                   \
-            group_init(&g, true, w, w_row_bytes, rows);                                            \
-            pack_units(type, true, dst, &g, u0, n_units);                                          \
-        } else {                                                                                   \
-            group_init(&g, false, w, w_row_bytes, rows);                                           \
-            pack_units(type, false, dst, &g, u0, n_units);                                         \
-        }                                                                                          \
-    }
-
-PACK_FN(pack_q8_0, TLM_DT_Q8_0)
-PACK_FN(pack_q4_0, TLM_DT_Q4_0)
-PACK_FN(pack_q4_K, TLM_DT_Q4_K)
-PACK_FN(pack_q5_K, TLM_DT_Q5_K)
-PACK_FN(pack_q6_K, TLM_DT_Q6_K)
 
 /* ---- register tiles ---------------------------------------------------------------------- */
 
@@ -760,47 +623,6 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
     sums_store(y, rows, acc);
 }
 
-#define GEMV_FN(name, type)                                                                        \
-    static void name(float *y, int rows, bool accumulate, const char *w, uint64_t w_row_bytes,     \
-                     int64_t u0, int64_t n_units, const char *xq, const char *next)                \
-    {                                                                                              \
-        group g;                                                                                   \
-        if (rows == TLM_QROWS) {                                                                   \
-            group_init(&g, true, w, w_row_bytes, rows);                                            \
-            gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                \
-        } else {                                                                                   \
-            group_init(&g, false, w, w_row_bytes, rows);                                           \
-            gemv_units(type, false, y, rows, accumulate, &g, u0, n_units, xq, next);               \
-        }                                                                                          \
-    }
-
-GEMV_FN(gemv_q8_0, TLM_DT_Q8_0)
-GEMV_FN(gemv_q4_0, TLM_DT_Q4_0)
-GEMV_FN(gemv_q4_K, TLM_DT_Q4_K)
-GEMV_FN(gemv_q5_K, TLM_DT_Q5_K)
-GEMV_FN(gemv_q6_K, TLM_DT_Q6_K)
-
-/* The K-quants on interleaved groups (every group whole; lanes past `rows` not stored). */
-#define IL_K_FNS(suffix, type)                                                                     \
-    static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,               \
-                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,                \
-                                 const char *xq, const char *next)                                 \
-    {                                                                                              \
-        group g;                                                                                   \
-        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
-        gemv_units(type, true, y, rows, accumulate, &g, u0, n_units, xq, next);                    \
-    }                                                                                              \
-    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,         \
-                                 int64_t u0, int64_t n_units)                                      \
-    {                                                                                              \
-        group g;                                                                                   \
-        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
-        pack_units(type, true, dst, &g, u0, n_units);                                              \
-    }
-
-IL_K_FNS(q4_K, TLM_DT_Q4_K)
-IL_K_FNS(q5_K, TLM_DT_Q5_K)
-IL_K_FNS(q6_K, TLM_DT_Q6_K)
 
 /* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
 
@@ -868,87 +690,9 @@ TLM_INLINE void gemv_il_units(int type, float *y, int rows, bool accumulate, con
 IL_FNS(q8_0, TLM_DT_Q8_0)
 IL_FNS(q4_0, TLM_DT_Q4_0)
 
-/* The tile for any nr <= NR: one body per shape, chosen once per call (cases above NR are
- * never taken; they repeat the NR body so that any NR up to 12 compiles). */
-#define SHAPE_CASE(shape, n)                                                                       \
-    case n:                                                                                        \
-        shape((n) < NR ? (n) : NR, y, ldy, rows, accumulate, packed, n_units, xq, xs);             \
-        break;
-#define TILE_DISPATCH(name, shape)                                                                 \
-    static void name(float *y, int64_t ldy, int rows, bool accumulate, int nr, const void *packed, \
-                     int64_t n_units, const char *xq, int64_t xs)                                  \
-    {                                                                                              \
-        switch (nr) {                                                                              \
-            SHAPE_CASE(shape, 1)                                                                   \
-            SHAPE_CASE(shape, 2)                                                                   \
-            SHAPE_CASE(shape, 3) SHAPE_CASE(shape, 4) SHAPE_CASE(shape, 5) SHAPE_CASE(shape, 6)    \
-                SHAPE_CASE(shape, 7) SHAPE_CASE(shape, 8) SHAPE_CASE(shape, 9)                     \
-                    SHAPE_CASE(shape, 10) SHAPE_CASE(shape, 11) default                            \
-                : shape(NR, y, ldy, rows, accumulate, packed, n_units, xq, xs);                    \
-            break;                                                                                 \
-        }                                                                                          \
-    }
-
-TILE_DISPATCH(tile32, tile32_shape)
-TILE_DISPATCH(tile_ka, tile_ka_shape)
-TILE_DISPATCH(tile_k6, tile_k6_shape)
-
-/* ---- the matmul slots --------------------------------------------------------------------- */
-
-#define OPS(type, unit_, pack_bytes_, x_type, quantize, tile_)                                     \
-    static const tlm_qmatmul_ops ops_##type = {.unit = unit_,                                      \
-                                               .unit_bytes = sizeof(block_##type),                 \
-                                               .pack_bytes = pack_bytes_,                          \
-                                               .x_bytes = sizeof(x_type),                          \
-                                               .nr = NR,                                           \
-                                               .quantize_x = quantize,                             \
-                                               .pack = pack_##type,                                \
-                                               .tile = tile_,                                      \
-                                               .gemv = gemv_##type};
-
-OPS(q8_0, 32, PACK32, xq32, quantize_x_q8_0, tile32)
-OPS(q4_0, 32, PACK32, xq32, quantize_x_q4_0, tile32)
-OPS(q4_K, 256, PACK_KA, xq256, quantize_x256, tile_ka)
-OPS(q5_K, 256, PACK_KA, xq256, quantize_x256, tile_ka)
-OPS(q6_K, 256, PACK_K6, xq256, quantize_x256, tile_k6)
-
-#define OPS_IL(type)                                                                               \
-    static const tlm_qmatmul_ops ops_il_##type = {.unit = 32,                                      \
-                                                   .unit_bytes = sizeof(block_##type),             \
-                                                   .pack_bytes = PACK32,                           \
-                                                   .x_bytes = sizeof(xq32),                        \
-                                                   .nr = NR,                                       \
-                                                   .quantize_x = quantize_x_##type,                \
-                                                   .pack = pack_il_##type,                         \
-                                                   .tile = tile32,                                 \
-                                                   .gemv = gemv_il_##type};
-
-OPS_IL(q8_0)
-OPS_IL(q4_0)
-
-#define OPS_IL_K(type, pack_bytes_, tile_)                                                         \
-    static const tlm_qmatmul_ops ops_il_##type = {.unit = 256,                                     \
-                                                  .unit_bytes = sizeof(block_##type),              \
-                                                  .pack_bytes = pack_bytes_,                       \
-                                                  .x_bytes = sizeof(xq256),                        \
-                                                  .nr = NR,                                        \
-                                                  .quantize_x = quantize_x256,                     \
-                                                  .pack = pack_il_##type,                          \
-                                                  .tile = tile_,                                   \
-                                                  .gemv = gemv_il_##type};
-
-OPS_IL_K(q4_K, PACK_KA, tile_ka)
-OPS_IL_K(q5_K, PACK_KA, tile_ka)
-OPS_IL_K(q6_K, PACK_K6, tile_k6)
-
-TLM_QMATMUL_SLOT(tlm_matmul_il_q8_0_avx512vnni, tlm_qmatmul_il, ops_il_q8_0)
-TLM_QMATMUL_SLOT(tlm_matmul_il_q4_0_avx512vnni, tlm_qmatmul_il, ops_il_q4_0)
-TLM_QMATMUL_SLOT(tlm_matmul_il_q4_K_avx512vnni, tlm_qmatmul_il, ops_il_q4_K)
-TLM_QMATMUL_SLOT(tlm_matmul_il_q5_K_avx512vnni, tlm_qmatmul_il, ops_il_q5_K)
-TLM_QMATMUL_SLOT(tlm_matmul_il_q6_K_avx512vnni, tlm_qmatmul_il, ops_il_q6_K)
-
-TLM_QMATMUL_SLOT(tlm_matmul_q8_0_avx512vnni, tlm_qmatmul_blocked, ops_q8_0)
-TLM_QMATMUL_SLOT(tlm_matmul_q4_0_avx512vnni, tlm_qmatmul_blocked, ops_q4_0)
-TLM_QMATMUL_SLOT(tlm_matmul_q4_K_avx512vnni, tlm_qmatmul_blocked, ops_q4_K)
-TLM_QMATMUL_SLOT(tlm_matmul_q5_K_avx512vnni, tlm_qmatmul_blocked, ops_q5_K)
-TLM_QMATMUL_SLOT(tlm_matmul_q6_K_avx512vnni, tlm_qmatmul_blocked, ops_q6_K)
+#define TILE_SHAPE_Q8_0 tile32_shape
+#define TILE_SHAPE_Q4_0 tile32_shape
+#define TILE_SHAPE_Q4_K tile_ka_shape
+#define TILE_SHAPE_Q5_K tile_ka_shape
+#define TILE_SHAPE_Q6_K tile_k6_shape
+#include "qmatmul_slots.h"

@@ -198,6 +198,13 @@ TLM_INLINE vf vf_max_where(vf a, vbool m, vf b) { return vf_select(m, vf_max(a, 
 
 /* Rounds to int32 toward zero; to int8 (values already in [-128, 127]), VL bytes. */
 TLM_INLINE vi vf_trunc_i32(vf v) { return _mm256_cvttps_epi32(v); }
+TLM_INLINE vi vf_round_i32(vf v) { return _mm256_cvtps_epi32(v); } /* to nearest even */
+TLM_INLINE int32_t vi_hsum(vi v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1)));
+}
 TLM_INLINE void vi_store_i8(int8_t *p, vi v)
 {
     __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));

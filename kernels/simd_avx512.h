@@ -156,6 +156,8 @@ TLM_INLINE vf vf_keep(vbool m, vf v) { return _mm512_maskz_mov_ps(m, v); }
 TLM_INLINE vf vf_max_where(vf a, vbool m, vf b) { return _mm512_mask_max_ps(a, m, a, b); }
 
 TLM_INLINE vi vf_trunc_i32(vf v) { return _mm512_cvttps_epi32(v); }
+TLM_INLINE vi vf_round_i32(vf v) { return _mm512_cvtps_epi32(v); }
+TLM_INLINE int32_t vi_hsum(vi v) { return _mm512_reduce_add_epi32(v); }
 TLM_INLINE void vi_store_i8(int8_t *p, vi v)
 {
     _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(v));
