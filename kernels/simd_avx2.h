@@ -193,6 +193,12 @@ TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
 TLM_INLINE vbool vb_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 TLM_INLINE vf vf_select(vbool m, vf t, vf f) { return _mm256_blendv_ps(f, t, m); }
 TLM_INLINE vf vf_keep(vbool m, vf v) { return _mm256_and_ps(m, v); } /* 0 outside m */
+TLM_INLINE vf vf_keep_m(vmask m, vf v) /* 0 in the lanes past m */
+{
+    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(m), lanes)), v);
+}
+TLM_INLINE vf vf_mul_sigmoid(vf x, vf z) { return mul_sigmoid256(x, z); } /* x / (1 + e^-z) */
 /* m ? max(a, b) : a */
 TLM_INLINE vf vf_max_where(vf a, vbool m, vf b) { return vf_select(m, vf_max(a, b), a); }
 

@@ -153,6 +153,8 @@ TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
 TLM_INLINE vbool vb_gt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
 TLM_INLINE vf vf_select(vbool m, vf t, vf f) { return _mm512_mask_blend_ps(m, f, t); }
 TLM_INLINE vf vf_keep(vbool m, vf v) { return _mm512_maskz_mov_ps(m, v); }
+TLM_INLINE vf vf_keep_m(vmask m, vf v) { return _mm512_maskz_mov_ps(m, v); }
+TLM_INLINE vf vf_mul_sigmoid(vf x, vf z) { return mul_sigmoid512(x, z); }
 TLM_INLINE vf vf_max_where(vf a, vbool m, vf b) { return _mm512_mask_max_ps(a, m, a, b); }
 
 TLM_INLINE vi vf_trunc_i32(vf v) { return _mm512_cvttps_epi32(v); }
