@@ -38,6 +38,7 @@ import model_files as mf        # noqa: E402
 import model_ref as ref         # noqa: E402
 import presets                  # noqa: E402
 import selfcheck                # noqa: E402
+import testlib                  # noqa: E402
 
 N_TOKENS = 64
 
@@ -56,7 +57,7 @@ def logits(build, model, tokens, out, *flags):
     cmd = [exe, "-m", model, "--tokens", ",".join(map(str, tokens)), "-o", out, "-t", "1"]
     r = subprocess.run(cmd + [str(f) for f in flags], capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
-        return None, r.stderr.strip().splitlines()[-1:] or ["exit %d" % r.returncode]
+        return None, (r.stderr.strip().splitlines()[-1:] or [""]) + ["exit %d" % r.returncode]
     return np.fromfile(out, dtype="<f4").reshape(len(tokens), -1), None
 
 
@@ -123,13 +124,12 @@ def main():
         path = os.path.join(tmp, "hd16.gguf")
         mf.write_gguf(path, cfg, mf.random_weights(cfg, 950), "F32", name="tlm-test-kv-hd16")
         got, err = logits(build, path, [1, 2, 3], os.path.join(tmp, "e.f32"), "--kv-type", "q8_0")
-        t.check(got is None and err and "multiple of 32" in err[0],
+        t.check(got is None and "multiple of 32" in err[0] and err[-1] == "exit 1",
                 "head size 16 with a Q8_0 cache is refused clearly: %s" % err)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("(%.1f s)" % (time.time() - start))
-    print("test_kv_cache: %d passed, %d failed, %d skipped" % (t.passed, t.failed, skipped))
-    return 0 if t.failed == 0 else 1
+    return testlib.finish("kv_cache", t.passed, t.failed, skipped)
 
 
 if __name__ == "__main__":

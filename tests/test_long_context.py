@@ -41,6 +41,7 @@ import model_files as mf        # noqa: E402
 import model_ref as ref         # noqa: E402
 import presets                  # noqa: E402
 import selfcheck                # noqa: E402
+import testlib                  # noqa: E402
 
 TOL = 1e-4
 TIMEOUT = 60
@@ -236,17 +237,17 @@ def check_prompt_cache(t, tools, tmp):
         compare(t, "prompt cache: longer prompt logits", res[1][2], res[0][2], None)
     # refusals, each with its reason
     rc, _, err = generate(tools, other, longer, "-n", 2, "-c", 96, "--prompt-cache", cache)
-    t.check(rc != 0 and "another model" in err, "prompt cache of another model refused: %s"
+    t.check(testlib.refused(rc, testlib.EXIT_FAILURE) and "another model" in err, "prompt cache of another model refused: %s"
             % err.strip()[-160:])
     truncated = os.path.join(tmp, "truncated.cache")
     with open(cache, "rb") as f, open(truncated, "wb") as g:
         g.write(f.read()[:-10])
     rc, _, err = generate(tools, model, prompt, "-n", 2, "-c", 96, "--prompt-cache", truncated)
-    t.check(rc != 0 and "header says" in err, "truncated prompt cache refused: %s"
+    t.check(testlib.refused(rc, testlib.EXIT_FAILURE) and "header says" in err, "truncated prompt cache refused: %s"
             % err.strip()[-160:])
     rc, _, err = generate(tools, model, prompt, "-n", 2, "-c", 96, "--kv-type", "f16",
                           "--prompt-cache", cache)
-    t.check(rc != 0 and "F32 KV cache" in err, "prompt cache of another KV type refused: %s"
+    t.check(testlib.refused(rc, testlib.EXIT_FAILURE) and "F32 KV cache" in err, "prompt cache of another KV type refused: %s"
             % err.strip()[-160:])
 
 
@@ -266,7 +267,7 @@ def check_policy_and_memory(t, tools, tmp):
                                           os.path.join(tmp, "m.f32"), "-c", 100000,
                                           "--mem-budget", 3000000])
     m = re.search(r"needs (\d+) bytes.*largest context that fits is (\d+) positions", err)
-    t.check(rc != 0 and m is not None, "a context over the memory budget is refused: %s"
+    t.check(testlib.refused(rc, testlib.EXIT_FAILURE) and m is not None, "a context over the memory budget is refused: %s"
             % err.strip()[-200:])
     if m:
         fit = int(m.group(2))
@@ -274,7 +275,7 @@ def check_policy_and_memory(t, tools, tmp):
             rc, _, err = tools.run("tlm-logits", ["-m", model, "--tokens", "1,2,3", "-o",
                                                   os.path.join(tmp, "m.f32"), "-c", n_ctx,
                                                   "--mem-budget", 3000000])
-            t.check((rc == 0) == ok, "the largest fitting context (%d) %s: %s"
+            t.check(rc == (0 if ok else testlib.EXIT_FAILURE), "the largest fitting context (%d) %s: %s"
                     % (n_ctx, "fits" if ok else "+1 does not", err.strip()[-120:]))
 
 
@@ -293,8 +294,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("(%.1f s)" % (time.time() - start))
-    print("test_long_context: %d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+    return testlib.finish("long_context", t.passed, t.failed)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ sys.path.insert(0, HERE)
 import model_files as mf        # noqa: E402
 import model_ref as ref         # noqa: E402
 import selfcheck                # noqa: E402
+import testlib                  # noqa: E402
 import test_quantize as tq      # noqa: E402  (its GGUF reader and dequantizers: NumPy only)
 
 BUILD = os.environ.get("TLM_BUILD") or os.path.normpath(os.path.join(HERE, "..", "build"))
@@ -293,10 +294,12 @@ def test_kl(t, tmp, cfg, feat, weights, ids, text_path, base, lp, nll):
             % (k["kl"], rkl, tq.MAX_ENGINE_VS_REF_KL))
 
 
-def bad(t, name, args, want, stdin=None):
+def bad(t, name, args, want, stdin=None, code=testlib.EXIT_FAILURE):
+    """A refusal: exactly exit `code` (2: the command line, 1: the input), a message matching
+    `want`."""
     rc, out, err = run(args, stdin)
-    ok = rc > 0 and "error" in err and re.search(want, err, re.I) is not None
-    t.check(ok, "bad input: %s -> exit %d, %s" % (name, rc, last_line(err)))
+    ok = testlib.refused(rc, code) and "error" in err and re.search(want, err, re.I) is not None
+    t.check(ok, "bad input: %s -> exit %d (want %d), %s" % (name, rc, code, last_line(err)))
 
 
 def test_bad_perplexity(t, tmp, base, text_path):
@@ -322,8 +325,8 @@ def test_bad_perplexity(t, tmp, base, text_path):
     bad(t, "missing text", P + ["-f", os.path.join(tmp, "none.txt")], "cannot open")
     bad(t, "text shorter than two chunks", P + ["-f", short, "-c", N_CTX], "needs at least 128")
     bad(t, "empty text", P + ["-f", empty, "-c", N_CTX], "needs at least")
-    bad(t, "stride longer than the context", P + ["-f", text_path, "-c", N_CTX, "--stride", 65], "stride")
-    bad(t, "-c 0", P + ["-f", text_path, "-c", 0], "-c expects")
+    bad(t, "stride longer than the context", P + ["-f", text_path, "-c", N_CTX, "--stride", 65], "stride", code=testlib.EXIT_USAGE)
+    bad(t, "-c 0", P + ["-f", text_path, "-c", 0], "-c expects", code=testlib.EXIT_USAGE)
     bad(t, "base made from another text", P + ["-f", other, "--kl-divergence", base], "other tokens")
     bad(t, "base with another -c", P + ["-c", 32, "--kl-divergence", base], "-c 64")
     bad(t, "truncated base", P + ["--kl-divergence", trunc], "truncated")
@@ -486,9 +489,12 @@ def test_eval(t, tmp, feat, weights):
     bad(t, "only malformed lines with --skip-bad", ["tlm-eval", "-m", GGUF, "-f", allbad, "--skip-bad"] + COMMON,
         "no item")
     bad(t, "missing JSONL", ["tlm-eval", "-m", GGUF, "-f", os.path.join(tmp, "none.jsonl")], "cannot open")
-    bad(t, "--format bogus", ["tlm-eval", "-m", GGUF, "-f", items, "--format", "bogus"], "--format")
+    bad(t, "--format bogus", ["tlm-eval", "-m", GGUF, "-f", items, "--format", "bogus"], "--format", code=testlib.EXIT_USAGE)
     bad(t, "forced layout that does not fit", ["tlm-eval", "-m", GGUF, "-f", items, "--format", "mmlu"] + COMMON,
         "question")
+
+
+N_CASES = 50  # the checks main() makes with stories260K present
 
 
 def main():
@@ -496,8 +502,8 @@ def main():
     t = selfcheck.Tally()
     real = selfcheck.stories260k()
     if real is None:
-        print("test_quality: 0 passed, 0 failed, 1 skipped (no stories260K under %s)" % MODELS)
-        return 0
+        testlib.missing("stories260K under %s" % MODELS, N_CASES)
+        return testlib.finish("quality", t.passed, t.failed)
     cfg, weights = real
     feat = ref.features(cfg)
     tmp = tempfile.mkdtemp(prefix="tlm-quality-")
@@ -518,8 +524,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("(%.1f s)" % (time.time() - start))
-    print("test_quality: %d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+    return testlib.finish("quality", t.passed, t.failed)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,11 @@ Run by tests/run.sh with TLM_BUILD (tlm-quantize, tlm-logits) and TLM_SHARED (mo
    tensor must have the type the rules give (head at Q6_K, fallbacks for short rows), and
    its values, dequantized here in NumPy from the GGUF layout description, must be close to
    the source. The NumPy reference forward on those dequantized weights gives the KL and
-   top-1 agreement the quantization costs (printed); then the engine must load the file
-   (this needs the quantized matmul kernels) and its own check (tlm-quantize without
-   --no-check) must match the reference.
-Last line: "test_quantize: N passed, M failed".
+   top-1 agreement the quantization costs, and tlm-quantize's own check (without
+   --no-check: the engine loads the file) reports them too: both must stay within the
+   bounds of COST_BOUNDS for the model and type, the wide models' KL must grow as the bits
+   shrink, and the engine on the file must match the reference on its dequantized weights.
+Last line: "test_quantize: N passed, M failed, K skipped".
 """
 
 import os
@@ -40,6 +41,7 @@ import model_files as mf        # noqa: E402
 import model_ref as ref         # noqa: E402
 import presets                  # noqa: E402
 import selfcheck                # noqa: E402
+import testlib                  # noqa: E402
 
 BUILD = os.environ.get("TLM_BUILD") or os.path.normpath(os.path.join(HERE, "..", "build"))
 TIMEOUT = 120
@@ -72,6 +74,45 @@ WIDE = {
                            num_attention_heads=8, num_key_value_heads=2, head_dim=32,
                            vocab_size=384, num_hidden_layers=2),
 }
+
+
+# What a quantization may cost on each test model: (max mean KL, min top-1 agreement) over
+# the N_TOKENS check positions, for the NumPy reference on the dequantized weights and for
+# tlm-quantize's own report (the engine: 8-bit activations, F16 KV cache). Measured (engine):
+# stories260K q8_0 1.6e-3 / 94% (q4_k and q6_k fall back to Q8_0 on its rows of 64: the same),
+# q4_0 0.10-0.12 / 61-70%; tinyllama_wide q8_0 1.3e-4 / 100%, q6_k 8.9e-4 / 95%, q5_k 2.9e-3 /
+# 95%, q4_k 1.1e-2 / 84%, q4_0 1.6e-2 / 75%; mobilellm_wide (tied head, flatter logits)
+# q8_0 6.7e-4 / 92%, q6_k 3.9e-3 / 89%, q5_k 1.2e-2 / 70%, q4_k 4.3e-2 / 59%, q4_0 5.8e-2 / 42%.
+# The bounds leave about 3x on KL; a block layout or scale that is wrong gives KL 0.1-1 or
+# more and a top-1 near chance (1/384 to 1/512).
+COST_BOUNDS = {
+    "stories260K": {"q8_0": (5e-3, 0.85), "q4_k": (5e-3, 0.85), "q6_k": (5e-3, 0.85),
+                    "q4_0": (0.3, 0.5)},
+    "tinyllama_wide": {"q8_0": (5e-4, 0.95), "q6_k": (3e-3, 0.9), "q5_k": (1e-2, 0.85),
+                       "q4_k": (3e-2, 0.7), "q4_0": (5e-2, 0.6)},
+    "mobilellm_wide": {"q8_0": (2e-3, 0.85), "q6_k": (1.2e-2, 0.8), "q5_k": (3.5e-2, 0.6),
+                       "q4_k": (0.12, 0.45), "q4_0": (0.15, 0.3)},
+}
+# more bits, less cost: each type's reference KL below the next one's on the wide models
+BITS_ORDER = ("q8_0", "q6_k", "q5_k", "q4_k")
+
+
+def wide_weights(cfg, seed):
+    """Random weights; a tied head reads the embedding, scaled to 1/sqrt(dim) here so that
+    logits stay O(1): at unit scale they are O(16) and every distribution is one-hot, where
+    KL and top-1 cannot tell a good quantizer from a broken one."""
+    w = mf.random_weights(cfg, seed)
+    if ref.features(cfg).tied:
+        w["model.embed_tokens.weight"] /= np.float32(np.sqrt(cfg["hidden_size"]))
+    return w
+
+
+def check_cost(t, label, qtype, who, kl, top1):
+    model = label.split(".")[0]
+    max_kl, min_top1 = COST_BOUNDS[model][qtype]
+    t.check(kl <= max_kl and top1 >= min_top1,
+            "%s -> %s: %s cost KL %.3g <= %.0e, top-1 %.1f%% >= %.0f%%"
+            % (label, qtype, who, kl, max_kl, 100 * top1, 100 * min_top1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,8 +504,7 @@ def quantized_case(t, tmp, label, src, cfg, weights, qtype, results):
         return
     kl, top1 = kl_top1(lp, lq)
     results.append((label, qtype, kl, top1))
-    print("     %s %s: reference mean KL %.3g, top-1 agreement %.1f%%"
-          % (label, qtype, kl, 100 * top1))
+    check_cost(t, label, qtype, "reference", kl, top1)
 
     # the engine: tlm-quantize's own check loads the file and compares with the input
     rc, stdout, err = quantize(src, out, qtype, check=True, tokens=tokens)
@@ -477,8 +517,7 @@ def quantized_case(t, tmp, label, src, cfg, weights, qtype, results):
         t.check(False, "%s -> %s: engine check: %s" % (label, qtype, why))
         return
     e_kl, e_top1 = got
-    print("     %s %s: engine    mean KL %.3g, top-1 agreement %.1f%%"
-          % (label, qtype, e_kl, 100 * e_top1))
+    check_cost(t, label, qtype, "engine (tlm-quantize's report)", e_kl, e_top1)
     engine_q, e = logits(out, tokens, os.path.join(tmp, "q.f32"), cfg["vocab_size"])
     if engine_q is None:
         t.check(False, "%s -> %s: tlm-logits: %s" % (label, qtype, e))
@@ -502,7 +541,7 @@ def test_quantized(t, tmp):
                 quantized_case(t, tmp, src, os.path.join(models, src), cfg, weights, qtype,
                                results)
     for k, (name, cfg) in enumerate(WIDE.items()):
-        weights = mf.random_weights(cfg, 3000 + k)
+        weights = wide_weights(cfg, 3000 + k)
         hf = os.path.join(tmp, name + "-hf")
         mf.write_hf_dir(hf, cfg, weights, "F32")
         for qtype in ("q8_0", "q4_0", "q4_k", "q5_k", "q6_k"):
@@ -510,6 +549,12 @@ def test_quantized(t, tmp):
     print("     reference cost of quantization (NumPy forward, %d tokens):" % N_TOKENS)
     for label, qtype, kl, top1 in results:
         print("       %-18s %-5s mean KL %-10.3g top-1 %.1f%%" % (label, qtype, kl, 100 * top1))
+    for name in WIDE:
+        kls = {q: kl for label, q, kl, _ in results if label == name}
+        order = [kls.get(q) for q in BITS_ORDER]
+        t.check(None not in order and all(a < b for a, b in zip(order, order[1:])),
+                "%s: KL grows as bits shrink (%s)" % (name, ", ".join(
+                    "%s %.2g" % (q, k) for q, k in zip(BITS_ORDER, order) if k is not None)))
 
 
 def main():
@@ -523,8 +568,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("(%.1f s)" % (time.time() - start))
-    print("test_quantize: %d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+    return testlib.finish("quantize", t.passed, t.failed)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 
+import testlib
+
 BUILD = os.environ.get("TLM_BUILD", "build")
 SHARED = os.environ.get("TLM_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
 MODELS = os.path.join(SHARED, "models")
@@ -104,7 +106,8 @@ def test_stop(ref_text):
         check("--stop %r (absent): the whole reference text" % stop,
               rc == 0 and out.rstrip("\n") == ref_text.rstrip("\n"))
     rc, _, err = generate("--temp", "0", "--show-ids", "--stop", "Lily", n=5)
-    check("--stop with --show-ids is refused", rc != 0 and "--stop" in err)
+    check("--stop with --show-ids is refused (exit 1)",
+          testlib.refused(rc, testlib.EXIT_FAILURE) and "--stop" in err, "exit %d: %s" % (rc, err))
 
 
 def test_bias(ref_ids, ref_logits):
@@ -124,9 +127,13 @@ def test_bias(ref_ids, ref_logits):
           isinstance(ids, list) and ids[:1] == [runner_up], str(ids))
     ids = greedy_ids("--logit-bias", "300+100", n=6)
     check("--logit-bias 300+100 forces id 300 at every step", ids == [300] * 6, str(ids))
-    for bad in ("12x", "12", "+5", "12+inf", "12+nan", "600+1", "-1+2"):
+    # a malformed value is a usage error (2); an id past the model's vocabulary is known only
+    # once the model is loaded (1)
+    for bad, code in (("12x", 2), ("12", 2), ("+5", 2), ("12+inf", 2), ("12+nan", 2),
+                      ("600+1", 1), ("-1+2", 2)):
         rc, _, err = generate("--logit-bias", bad, n=1)
-        check("--logit-bias %s is refused" % bad, rc != 0 and err.strip() != "")
+        check("--logit-bias %s is refused (exit %d)" % (bad, code),
+              testlib.refused(rc, code) and err.strip() != "", "exit %d: %s" % (rc, err.strip()))
 
 
 def test_seed(ref_text):
@@ -200,20 +207,24 @@ def test_penalties(ref_ids):
     for flag, bad in (("--min-p", "1.5"), ("--repeat-penalty", "0"), ("--presence-penalty", "3"),
                       ("--frequency-penalty", "-2.5"), ("--repeat-last-n", "-2")):
         rc, _, err = generate(flag, bad, n=1)
-        check("%s %s is refused" % (flag, bad), rc != 0 and err.strip() != "")
+        check("%s %s is refused (exit 2)" % (flag, bad),
+              testlib.refused(rc, testlib.EXIT_USAGE) and err.strip() != "",
+              "exit %d: %s" % (rc, err.strip()))
+
+
+N_CASES = 44  # the checks main() makes with the models present
 
 
 def main():
     if not os.path.exists(BIN):
-        print("test_sampler_cli: 0 passed, 0 failed, 1 skipped (no ../shared/models)")
-        return 0
+        testlib.missing(BIN, N_CASES)
+        return testlib.finish("sampler_cli", passed, failed)
     ref_ids, ref_logits, ref_text = read_reference()
     test_stop(ref_text)
     test_bias(ref_ids, ref_logits)
     test_seed(ref_text)
     test_penalties(ref_ids)
-    print("test_sampler_cli: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return testlib.finish("sampler_cli", passed, failed)
 
 
 if __name__ == "__main__":

@@ -11,16 +11,17 @@ Expected texts come from build/tlm-generate (greedy, same prompt tokens: -p for 
   finish_reason, usage chunk), stop strings streamed and not, 8 concurrent clients with
   different prompts and max_tokens each getting its own greedy text, seeded sampling,
   an AbortController abort mid-stream freeing the slot at once, a wrong key giving
-  AuthenticationError, n = 2 giving BadRequestError. Without node or node_modules these
-  print as skipped, with the reason;
+  AuthenticationError, n = 2 giving BadRequestError. Without node or node_modules each of
+  these cases is a skip (a failure under CI), with the reason;
 - curl: a prompt given as token ids (against tlm-generate --tokens), content as text parts,
   unknown fields ignored, then 30+ malformed or refused requests, each with its status code
   (400, 401, 404, 405, 413) and the API's error object, and /health answering after each;
 - the slot queue (--parallel 1 --queue-limit 1): a second request waits, a third gets 503,
   a queued client that leaves is dropped from the queue, a non-streaming client that leaves
   frees its slot, and the server serves again afterwards;
-- SIGTERM: the server exits with status 0 (under ASan this includes no leaks).
-Last line: "test_server: N passed, M failed[, K skipped]".
+- SIGTERM: the server exits with status 0 (under ASan this includes no leaks), and its log
+  holds no sanitizer report.
+Last line: "test_server: N passed, M failed, K skipped".
 """
 
 import json
@@ -34,6 +35,8 @@ import threading
 import time
 import urllib.request
 
+import testlib
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("TLM_BUILD", "build")
 SHARED = os.environ.get("TLM_SHARED", os.path.join(HERE, "..", "..", "shared"))
@@ -45,7 +48,7 @@ KEY = "sk-test-0123456789"
 EOS = 2  # stories260K's SentencePiece vocabulary: </s>
 LONG = 8000  # tokens of a request meant to run until it is stopped (EOS banned)
 
-passed = failed = skipped = 0
+passed = failed = 0
 
 
 def check(name, ok, detail=""):
@@ -57,10 +60,16 @@ def check(name, ok, detail=""):
         failed += 1
 
 
+def client_cases():
+    """How many checks tests/server/client.mjs makes (its distinct check names)."""
+    import re
+    with open(os.path.join(CLIENT_DIR, "client.mjs"), encoding="utf-8") as f:
+        names = set(re.findall(r'^\s*check\("([^"]+)"', f.read(), re.M))
+    return max(len(names), 1)
+
+
 def skip(name, why):
-    global skipped
-    print("skip %s: %s" % (name, why))
-    skipped += 1
+    testlib.missing("%s: %s" % (name, why), client_cases())
 
 
 def generate(args):
@@ -115,6 +124,7 @@ class Server:
             self.proc.wait()
             rc = None
         self.proc.stdout.close()
+        testlib.watch_log("tlm-server (its log)", rc, self.log_text())
         return rc
 
 
@@ -424,13 +434,16 @@ def run_queue(log_dir):
           "exit %s: %s" % (rc, srv.log_text()[-1500:]))
 
 
+N_CASES = 87  # the checks main() makes with everything present
+
+
 def main():
     if not os.path.exists(MODEL):
-        print("test_server: 0 passed, 0 failed, 1 skipped (no ../shared/models)")
-        return 0
+        testlib.missing(MODEL, N_CASES)
+        return testlib.finish("server", passed, failed)
     if not os.path.exists(SERVER) or not shutil.which("curl"):
-        print("test_server: 0 passed, 0 failed, 1 skipped (no %s or no curl)" % SERVER)
-        return 0
+        testlib.missing("%s or curl" % SERVER, N_CASES)
+        return testlib.finish("server", passed, failed)
     tmp = tempfile.mkdtemp(prefix="tlm-server-test-")
     chats = [expect_chat("You tell stories.", "Tell me a story", 40),
              expect_chat("You are a cat.", "Hi", 30),
@@ -475,9 +488,7 @@ def main():
           "exit %s: %s" % (rc, srv.log_text()[-1500:]))
     section("slot queue", run_queue, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
-    print("test_server: %d passed, %d failed%s" % (passed, failed,
-                                                    ", %d skipped" % skipped if skipped else ""))
-    return 1 if failed else 0
+    return testlib.finish("server", passed, failed)
 
 
 if __name__ == "__main__":

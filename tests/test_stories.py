@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 
+import testlib
+
 BUILD = os.environ.get("TLM_BUILD", "build")
 SHARED = os.environ.get("TLM_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
 MODELS = os.path.join(SHARED, "models")
@@ -70,11 +72,14 @@ def isa_levels():
     return levels
 
 
+N_CASES = 11  # the checks main() makes with the models present (ISAs the CPU lacks: skips)
+
+
 def main():
     global skipped
     if not os.path.exists(BIN):
-        print("test_stories: 0 passed, 0 failed, 1 skipped (no ../shared/models)")
-        return 0
+        testlib.missing(BIN, N_CASES)
+        return testlib.finish("stories", passed, failed)
     ref_ids, ref_logits, ref_text = read_reference()
 
     # Text: the whole greedy continuation from BOS, exactly.
@@ -121,8 +126,7 @@ def main():
         os.remove(path)
     os.rmdir(tmp)
 
-    print("test_stories: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return testlib.finish("stories", passed, failed, skipped)
 
 
 if __name__ == "__main__":

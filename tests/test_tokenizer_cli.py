@@ -1,10 +1,14 @@
 """tlm-tokenize's output formats, as users and scripts see them: --ids prints the ids on one
 line without BOS unless --bos; the default prints one id and quoted piece per line; --decode
-streams ids back to text; --template names the model's chat template; errors exit non-zero."""
+streams ids back to text; --template names the model's chat template; errors exit 1 (a file
+that cannot be read, an id out of range) with a message, and never with a crash or a
+sanitizer report (testlib)."""
 import os
 import random
 import subprocess
 import sys
+
+import testlib
 
 BUILD = os.environ.get("TLM_BUILD", "build")
 SHARED = os.environ.get("TLM_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
@@ -12,7 +16,7 @@ TOOL = os.path.join(BUILD, "tlm-tokenize")
 LLAMA = os.path.join(SHARED, "vocab", "llamacpp", "ggml-vocab-llama-spm.gguf")
 QWEN2 = os.path.join(SHARED, "vocab", "qwen2")
 
-passed = failed = skipped = 0
+passed = failed = 0
 
 
 def check(name, ok, detail=""):
@@ -30,10 +34,8 @@ def run(*args):
 
 
 def main():
-    global skipped
     if not os.path.exists(TOOL) or not os.path.exists(LLAMA) or not os.path.exists(QWEN2):
-        print("skip: tool or vocabularies missing")
-        skipped += 1
+        testlib.missing("%s or the vocabularies under %s" % (TOOL, SHARED), N_CASES)
         return
     rc, out, _ = run("--vocab", LLAMA, "--ids", "Hello world")
     check("--ids: one line, no BOS", rc == 0 and out == "15043 3186\n", repr(out))
@@ -75,12 +77,14 @@ def main():
     rc, out, _ = run("--vocab", QWEN2, "--template")
     check("--template", rc == 0 and out == "chatml\n", repr(out))
     rc, _, err = run("--vocab", os.path.join(SHARED, "no-such-file"), "x")
-    check("a missing vocabulary fails with a message", rc != 0 and "no-such-file" in err, err.strip())
+    check("a missing vocabulary fails (exit 1) with a message",
+          testlib.refused(rc, testlib.EXIT_FAILURE) and "no-such-file" in err, "exit %d: %s" % (rc, err.strip()))
     rc, _, err = run("--vocab", QWEN2, "--decode", "99999999")
-    check("an id out of range fails", rc != 0, err.strip())
+    check("an id out of range fails (exit 1) with a message",
+          testlib.refused(rc, testlib.EXIT_FAILURE) and "99999999" in err, "exit %d: %s" % (rc, err.strip()))
 
+
+N_CASES = 11  # the checks main() makes
 
 main()
-print("test_tokenizer_cli: %d passed, %d failed%s" %
-      (passed, failed, ", %d skipped" % skipped if skipped else ""))
-sys.exit(1 if failed else 0)
+sys.exit(testlib.finish("tokenizer_cli", passed, failed))

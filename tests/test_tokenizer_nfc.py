@@ -8,12 +8,14 @@ import subprocess
 import sys
 import unicodedata
 
+import testlib
+
 BUILD = os.environ.get("TLM_BUILD", "build")
 SHARED = os.environ.get("TLM_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
 TOOL = os.path.join(BUILD, "tlm-tokenize")
 VOCABS = [os.path.join(SHARED, "vocab", "qwen2"), os.path.join(SHARED, "vocab", "qwen", "qwen.tiktoken")]
 
-passed = failed = skipped = 0
+passed = failed = 0
 
 
 def check(name, ok, detail=""):
@@ -55,17 +57,15 @@ def ids(vocab, strings):
 
 
 def main():
-    global skipped
     if not os.path.exists(TOOL):
-        print("skip: %s missing" % TOOL)
-        skipped += 1
+        testlib.missing(TOOL, 1 + 2 * len(VOCABS))
         return
     strings = make_strings(400)
     changed = sum(1 for s in strings if unicodedata.normalize("NFC", s) != s)
     check("most strings are not NFC", changed > 200, str(changed))
     for vocab in VOCABS:
         if not os.path.exists(vocab):
-            skipped += 1
+            testlib.missing(vocab, 2)
             continue
         name = os.path.basename(vocab)
         a = ids(vocab, strings)
@@ -82,6 +82,4 @@ def main():
 
 
 main()
-print("test_tokenizer_nfc: %d passed, %d failed%s" %
-      (passed, failed, ", %d skipped" % skipped if skipped else ""))
-sys.exit(1 if failed else 0)
+sys.exit(testlib.finish("tokenizer_nfc", passed, failed))

@@ -12,6 +12,8 @@ import random
 import subprocess
 import sys
 
+import testlib
+
 BUILD = os.environ.get("TLM_BUILD", "build")
 SHARED = os.environ.get("TLM_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
 MODEL = os.path.join(SHARED, "vocab", "llama2", "tokenizer.model")
@@ -19,7 +21,7 @@ GGUF = os.path.join(SHARED, "vocab", "llamacpp", "ggml-vocab-llama-spm.gguf")
 TOOL = os.path.join(BUILD, "tlm-tokenize")
 N_STRINGS = 600
 
-passed = failed = skipped = 0
+passed = failed = 0
 
 
 def check(name, ok, detail=""):
@@ -109,16 +111,13 @@ def compare(label, vocab, strings, want):
 
 
 def main():
-    global skipped
     try:
         import sentencepiece as spm
     except ImportError:
-        print("skip: python3-sentencepiece is not installed")
-        skipped += 1
+        testlib.missing("python3-sentencepiece", 5)
         return
     if not os.path.exists(MODEL) or not os.path.exists(TOOL):
-        print("skip: %s or %s missing" % (MODEL, TOOL))
-        skipped += 1
+        testlib.missing("%s or %s" % (MODEL, TOOL), 5)
         return
     sp = spm.SentencePieceProcessor(model_file=MODEL)
     strings = make_strings()
@@ -137,10 +136,8 @@ def main():
     if os.path.exists(GGUF):
         compare("ggml-vocab-llama-spm.gguf", GGUF, strings, want)
     else:
-        skipped += 1
+        testlib.missing(GGUF, 2)
 
 
 main()
-print("test_tokenizer_spm: %d passed, %d failed%s" %
-      (passed, failed, ", %d skipped" % skipped if skipped else ""))
-sys.exit(1 if failed else 0)
+sys.exit(testlib.finish("tokenizer_spm", passed, failed))

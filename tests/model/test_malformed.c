@@ -148,7 +148,10 @@ static void check_tool(const char *path, bool nan, int want_exit, const char *wa
     const char *build = getenv("TLM_BUILD");
     char exe[1024], cmd[3000], line[1024];
     snprintf(exe, sizeof exe, "%s/tlm-info", build ? build : "build");
-    if (access(exe, X_OK) != 0) return; /* the tools are checked where they are built */
+    if (access(exe, X_OK) != 0) { /* the tools are checked where they are built */
+        MISSING(1, "%s", exe);
+        return;
+    }
     snprintf(cmd, sizeof cmd, "'%s' --check '%s'%s 2>&1", exe, path, nan ? " --nan" : "");
     FILE *fp = popen(cmd, "r");
     bool seen = false;
