@@ -4,7 +4,8 @@
  *   tlm-tokenize --vocab FILE --ids "text" the ids only, space-separated, one line
  *   tlm-tokenize --vocab FILE --decode "15043 3186"
  *   tlm-tokenize --vocab FILE --bench english.txt
- *   tlm-tokenize --vocab FILE --hex-lines < inputs   (one hex-encoded text per line; tests) */
+ *   tlm-tokenize --vocab FILE --hex-lines < inputs   (one hex-encoded text per line; tests)
+ *   tlm-tokenize --vocab FILE --chat phi3 < conv     (tlm_chat_tokenize of "role hex" lines) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "common.h"
 
 typedef struct options {
-    const char *path, *text, *file, *decode, *bench;
+    const char *path, *text, *file, *decode, *bench, *chat;
     bool ids_only, bos, special, hex_lines, show_template, use_stdin;
 } options;
 
@@ -30,7 +31,9 @@ static void usage(void)
             "                    ids for each\n"
             "  --decode IDS      print the text of ids (\"1 15043\" or \"1,15043\")\n"
             "  --bench FILE      time tokenizing FILE repeated to 1 MiB\n"
-            "  --template        print the chat template the vocabulary's files carry\n");
+            "  --template        print the chat template the vocabulary's files carry\n"
+            "  --chat NAME       stdin: one message per line, \"ROLE HEX\" (content hex-encoded);\n"
+            "                    print the ids of tlm_chat_tokenize with template NAME\n");
 }
 
 static bool parse_args(int argc, char **argv, options *o)
@@ -57,6 +60,8 @@ static bool parse_args(int argc, char **argv, options *o)
             o->path = v;
         else if (!strcmp(a, "-f"))
             o->file = v;
+        else if (!strcmp(a, "--chat"))
+            o->chat = v;
         else if (!strcmp(a, "--decode"))
             o->decode = v;
         else if (!strcmp(a, "--bench"))
@@ -182,6 +187,69 @@ static int hex_value(int c)
            : c >= 'a' && c <= 'f' ? c - 'a' + 10
            : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                   : -1;
+}
+
+/* Decodes hex in place; false on a bad digit or a NUL byte. */
+static bool unhex(char *s)
+{
+    size_t n = strlen(s), m = 0;
+    if (n % 2) return false;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
+        s[m++] = (char)(hi * 16 + lo);
+    }
+    s[m] = '\0';
+    return true;
+}
+
+/* A conversation from stdin ("ROLE HEX" per line, HEX may be empty) through
+ * tlm_chat_tokenize with a generation prompt; the ids on one line. */
+static int run_chat(const tlm_tokenizer *tok, const char *name)
+{
+    tlm_chat_template t = tlm_chat_template_from_name(name);
+    if (t == TLM_CHAT_UNKNOWN) {
+        fprintf(stderr, "error: unknown chat template '%s'\n", name);
+        return 2;
+    }
+    size_t len;
+    char *in = read_stream(stdin, &len);
+    if (!in) return 1;
+    tlm_chat_message msgs[64];
+    int32_t n = 0;
+    int rc = 0;
+    for (char *line = in; *line && rc == 0;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        char *sp = strchr(line, ' ');
+        if (sp) *sp = '\0';
+        if (n == 64 || !unhex(sp ? sp + 1 : line + strlen(line))) {
+            fprintf(stderr, "error: bad conversation line (ROLE HEX, at most 64)\n");
+            rc = 1;
+        } else {
+            msgs[n++] = (tlm_chat_message){line, sp ? sp + 1 : ""};
+        }
+        if (!nl) break;
+        line = nl + 1;
+    }
+    int32_t need = 0, got = 0, *ids = NULL;
+    tlm_error err = {0};
+    if (rc == 0 && tlm_chat_tokenize(t, tok, msgs, n, true, NULL, 0, &need, &err) != TLM_OK &&
+        need == 0)
+        rc = 1;
+    if (rc == 0 && !(ids = malloc(((size_t)need + 1) * sizeof *ids))) rc = 1;
+    if (rc == 0 && tlm_chat_tokenize(t, tok, msgs, n, true, ids, need, &got, &err) != TLM_OK)
+        rc = 1;
+    if (rc == 0) {
+        for (int32_t i = 0; i < got; i++)
+            printf("%s%d", i ? " " : "", (int)ids[i]);
+        printf("\n");
+    } else if (err.message[0]) {
+        fprintf(stderr, "error: %s\n", err.message);
+    }
+    free(ids);
+    free(in);
+    return rc;
 }
 
 /* Each stdin line is hex bytes of one text (which may hold any byte but NUL). */
@@ -315,6 +383,8 @@ int main(int argc, char **argv)
         rc = run_bench(tok, o.bench, &o);
     } else if (o.hex_lines) {
         rc = run_hex_lines(tok, o);
+    } else if (o.chat) {
+        rc = run_chat(tok, o.chat);
     } else if (o.file || o.text) {
         size_t len;
         char *text = o.file ? read_path(o.file, &len) : NULL;
