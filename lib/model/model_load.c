@@ -153,5 +153,7 @@ tlm_status tlm_tokenizer_from_model(const tlm_model *m, tlm_tokenizer **out, tlm
     if (!m->gguf)
         return tlm_fail(err, TLM_ERR_UNSUPPORTED, "this model file carries no tokenizer; give "
                         "one explicitly (e.g. a llama2.c tokenizer.bin)");
-    return tlm_tokenizer_from_gguf(m->gguf, out, err);
+    tlm_status st = tlm_tokenizer_from_gguf(m->gguf, out, err);
+    if (st == TLM_OK) tlm_arch_tokenizer_rules(*out); /* what the family's files declare */
+    return st;
 }
