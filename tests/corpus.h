@@ -314,6 +314,7 @@ typedef enum gguf_mut {
     GM_TOK_I32, GM_SCORES_SHORT, GM_TTYPE9, GM_BYTE_NEG, GM_BYTE_ZZ, GM_SCORE_NAN,
     GM_TOKMODEL_BERT, GM_NO_TOKENIZER, GM_ALIGN64, GM_EXTRA_Q8, GM_NAN_WEIGHT, GM_F16_HEAD,
     GM_EMPTY_KEY, GM_CTX_ZERO, GM_VOCAB_MORE, GM_QK_MIXED, GM_QK_Q_PER_HEAD,
+    GM_RETYPE_F16, GM_GAP, GM_OVERLAP, GM_SWAPPED,
 } gguf_mut;
 
 /* The tiny llama as GGUF v3 with its vocabulary. */
@@ -478,6 +479,19 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
     gb_finish(&g, mut == GM_VERSION4 ? 4 : 3, out, &mkl);
     if (mut == GM_MISALIGNED) wb_patch(out, gg_offset_at(out, mkl.info_at[4]), 4, 8);
     if (mut == GM_OFFSET_PAST) wb_patch(out, gg_offset_at(out, mkl.info_at[4]), (uint64_t)1 << 40, 8);
+    /* breaks of ggml's tiling (each tensor at the aligned end of the one before): blk.0.attn_q
+     * (tensor 2, F32) retyped F16 in place, attn_output (5) moved 32 bytes on or back, the
+     * offsets of attn_k and attn_v (3, 4: the same size) swapped */
+    if (mut == GM_RETYPE_F16) wb_patch(out, gg_offset_at(out, mkl.info_at[2]) - 4, 1, 4);
+    size_t at5 = gg_offset_at(out, mkl.info_at[5]);
+    if (mut == GM_GAP) wb_patch(out, at5, wb_get_le(out, at5, 8) + 32, 8);
+    if (mut == GM_OVERLAP) wb_patch(out, at5, wb_get_le(out, at5, 8) - 32, 8);
+    if (mut == GM_SWAPPED) {
+        size_t at3 = gg_offset_at(out, mkl.info_at[3]), at4 = gg_offset_at(out, mkl.info_at[4]);
+        uint64_t o3 = wb_get_le(out, at3, 8);
+        wb_patch(out, at3, wb_get_le(out, at4, 8), 8);
+        wb_patch(out, at4, o3, 8);
+    }
     if (mk) *mk = mkl;
 }
 
@@ -523,8 +537,9 @@ static inline void cm_quant(wbuf *b, uint32_t type, const float *x, int64_t n)
 /* A quantized llama (dim 32, 1 layer, 2 heads of 16, 1 KV head, MLP 32, the same vocabulary):
  * attention Q4_0, embedding, MLP and head Q8_0, norms F32. `bad_cols`: attn_q declares 16
  * columns, not a whole Q4_0 block. up: 1 gives ffn_up ffn_gate's values, 2 also points its
- * tensor info at ffn_gate's bytes (legal GGUF; such matrices must stay as rows, never be
- * interleaved twice in place): both must give the same logits. */
+ * tensor info at ffn_gate's bytes (refused since GGUF tensors must tile the data section, as
+ * in llama.cpp), 3 keeps ffn_up but retypes attn_norm F32 -> Q8_0 in place (32 values: 128
+ * bytes stored, 34 declared). */
 static inline void cm_gguf_quant(wbuf *out, bool bad_cols, int up)
 {
     uint8_t gate_off[8] = {0};
@@ -553,10 +568,10 @@ static inline void cm_gguf_quant(wbuf *out, bool bad_cols, int up)
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
         float v[32 * 32];
         int64_t n = ts[i].cols * ts[i].rows;
+        uint32_t seed = 100 + (uint32_t)(i == 8 && (up == 1 || up == 2) ? 7 : i);
         for (int64_t k = 0; k < n; k++)
             v[k] = ts[i].rows == 1 ? 1.0f + 0.1f * cm_weight(100 + (uint32_t)i, (uint32_t)k)
-                                   : 0.3f * cm_weight(100 + (uint32_t)(i == 8 && up ? 7 : i),
-                                                      (uint32_t)k);
+                                   : 0.3f * cm_weight(seed, (uint32_t)k);
         wbuf d = {0};
         if (ts[i].type == 0) wb_put(&d, v, (size_t)n * 4);
         else cm_quant(&d, ts[i].type, v, n);
@@ -565,6 +580,7 @@ static inline void cm_gguf_quant(wbuf *out, bool bad_cols, int up)
         gb_tensor(&g, ts[i].name, ts[i].type, ts[i].rows == 1 ? 1 : 2, ne, d.p, d.n);
         if (i == 7) memcpy(gate_off, g.info.p + g.info.n - 8, 8); /* the offset ends the info */
         if (i == 8 && up == 2) memcpy(g.info.p + g.info.n - 8, gate_off, 8);
+        if (i == 1 && up == 3) wb_patch(&g.info, g.info.n - 12, 8, 4); /* the type field */
         wb_free(&d);
     }
     gb_finish(&g, 3, out, NULL);
@@ -1101,6 +1117,17 @@ static inline void corpus_gguf(corpus_emit *e)
         {"gguf_type_99", GM_TYPE99, TLM_ERR_UNSUPPORTED, "type 99"},
         {"gguf_misaligned", GM_MISALIGNED, TLM_ERR_FORMAT, "not a multiple of the alignment"},
         {"gguf_offset_past_end", GM_OFFSET_PAST, TLM_ERR_FORMAT, "run past end of file"},
+        /* llama.cpp refuses these too ("tensor '...' has offset A, expected B"); a retyped
+         * tensor shows at the next one, so the message names both */
+        {"gguf_retyped_f32_f16", GM_RETYPE_F16, TLM_ERR_FORMAT,
+         "'blk.0.attn_k.weight' at offset"},
+        {"gguf_retyped_f32_f16_names_it", GM_RETYPE_F16, TLM_ERR_FORMAT,
+         "'blk.0.attn_q.weight' (F16, 128 bytes)"},
+        {"gguf_data_gap", GM_GAP, TLM_ERR_FORMAT, "'blk.0.attn_output.weight' at offset"},
+        {"gguf_data_gap_says", GM_GAP, TLM_ERR_FORMAT, "leaves a gap"},
+        {"gguf_data_overlap", GM_OVERLAP, TLM_ERR_FORMAT, "overlaps"},
+        {"gguf_data_out_of_order", GM_SWAPPED, TLM_ERR_FORMAT,
+         "'blk.0.attn_k.weight' at offset"},
         {"gguf_alignment_3", GM_ALIGN3, TLM_ERR_FORMAT, "not a power of two"},
         {"gguf_alignment_string", GM_ALIGN_STR, TLM_ERR_FORMAT, "general.alignment has value type"},
         {"gguf_nested_array", GM_NESTED, TLM_ERR_UNSUPPORTED, "nested arrays"},
@@ -1124,8 +1151,15 @@ static inline void corpus_gguf(corpus_emit *e)
         cm_gguf_quant(&b, false, 1);
         cc_file(&c, "model.gguf", b);
         cc_emit(e, &c);
-        c = cc_new("gguf_valid_q8_0_q4_0_up_shared", "gguf", CL_MODEL, TLM_OK, NULL);
+        /* shared bytes were once legal here (and kept as rows); ggml's tiling refuses them */
+        c = cc_new("gguf_q8_0_up_shares_gate", "gguf", CL_MODEL, TLM_ERR_FORMAT,
+                   "'blk.0.ffn_up.weight' at offset");
         cm_gguf_quant(&b, false, 2);
+        cc_file(&c, "model.gguf", b);
+        cc_emit(e, &c);
+        c = cc_new("gguf_retyped_f32_q8_0", "gguf", CL_MODEL, TLM_ERR_FORMAT,
+                   "'blk.0.attn_norm.weight' (Q8_0, 34 bytes)");
+        cm_gguf_quant(&b, false, 3);
         cc_file(&c, "model.gguf", b);
         cc_emit(e, &c);
         c = cc_new("gguf_q4_0_half_block", "gguf", CL_MODEL, TLM_ERR_FORMAT,

@@ -1,22 +1,19 @@
 /* gguf_read.c - GGUF v2/v3 reader.
  *
- * The file is mapped read-only and parsed once by a bounds-checked cursor: every length, count
- * and offset comes from the file, so each is checked against the bytes that remain before it
- * is used or anything is allocated for it. Tensor views and string values point into the map;
+ * The file is mapped (mapped_file.c) and parsed once by a bounds-checked cursor: every length,
+ * count and offset comes from the file, so each is checked against the bytes that remain
+ * before it is used or anything is allocated for it. Tensor data must tile the data section
+ * as ggml writes it (check_tiling). Tensor views and string values point into the map;
  * keys are copied so they can be NUL-terminated. */
 #include "gguf_read.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "checked.h"
+#include "mapped_file.h"
 
 #define GGUF_MAX_KEY 65535u
 #define GGUF_DEFAULT_ALIGNMENT 32u
@@ -409,6 +406,37 @@ static bool grow(void **arr, uint64_t *cap, uint64_t need, uint64_t limit, size_
     return true;
 }
 
+/* ggml's layout rule (gguf.cpp, gguf_init_from_file_impl): tensor i starts where tensor i - 1
+ * ends, rounded up to the alignment, so the data section is tiled in file order with no gap
+ * or overlap. llama.cpp refuses other files; a tensor whose type or shape was rewritten
+ * without moving its neighbours breaks the rule at the next tensor, so that one is named
+ * with the one before it. The last tensor's padding may be missing, and bytes may follow it
+ * (llama.cpp's mapped loader asks only that each tensor lie inside the file). */
+static tlm_status check_tiling(const gguf_file *f, int64_t i, uint64_t off, uint64_t info_at,
+                               uint64_t *expect, tlm_error *err)
+{
+    const tlm_tensor *t = &f->tensors[i];
+    if (off != *expect) {
+        if (i == 0)
+            return tlm_fail(err, TLM_ERR_FORMAT,
+                            "%s: tensor '%s' at offset %" PRIu64 ": data offset %" PRIu64
+                            ", but the first tensor must start the data section (offset 0)",
+                            f->path, t->name, info_at, off);
+        const tlm_tensor *p = &f->tensors[i - 1];
+        const tlm_type_traits *tr = tlm_type_get(p->type);
+        return tlm_fail(err, TLM_ERR_FORMAT,
+                        "%s: tensor '%s' at offset %" PRIu64 ": data offset %" PRIu64
+                        " %s: expected %" PRIu64 ", the aligned end of '%s' (%s, %" PRIu64
+                        " bytes) before it",
+                        f->path, t->name, info_at, off, off < *expect ? "overlaps" : "leaves a gap",
+                        *expect, p->name, tr ? tr->name : "?", p->nbytes);
+    }
+    /* cannot overflow: off + nbytes lies inside the file (checked by the caller) */
+    uint64_t end = off + t->nbytes;
+    *expect = end + (f->alignment - end % f->alignment) % f->alignment;
+    return TLM_OK;
+}
+
 static tlm_status parse(gguf_file *f, tlm_error *err)
 {
     cursor c = {f->map, f->size, 0, f->path, err};
@@ -481,6 +509,7 @@ static tlm_status parse(gguf_file *f, tlm_error *err)
                               f->path, c.pos, f->alignment, data, f->size);
         }
     }
+    uint64_t expect = 0; /* where the next tensor must start: the aligned end of the last */
     for (int64_t i = 0; i < f->n_tensors && st == TLM_OK; i++) {
         tlm_tensor *t = &f->tensors[i];
         uint64_t off = offsets[i], abs;
@@ -497,6 +526,7 @@ static tlm_status parse(gguf_file *f, tlm_error *err)
                           " run past end of file (size %" PRIu64 ")",
                           f->path, t->name, info_at[i], t->nbytes, off, f->size);
         } else {
+            st = check_tiling(f, i, off, info_at[i], &expect, err);
             t->data = f->map + abs;
         }
     }
@@ -512,47 +542,21 @@ tlm_status tlm_gguf_open(const char *path, gguf_file **out, tlm_error *err)
     *out = NULL;
     if (!path) return tlm_fail(err, TLM_ERR_ARG, "tlm_gguf_open: path is NULL");
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tlm_fail(err, TLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return tlm_fail(err, TLM_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return tlm_fail(err, TLM_ERR_IO, "%s: not a regular file", path);
-    }
-    uint64_t size = (uint64_t)sb.st_size;
-    if (size < GGUF_HEADER_BYTES) {
-        close(fd);
-        return tlm_fail(err, TLM_ERR_FORMAT,
-                        "%s: file is %" PRIu64 " bytes, smaller than a GGUF header (%u)", path,
-                        size, GGUF_HEADER_BYTES);
-    }
-    if (size > SIZE_MAX) {
-        close(fd);
-        return tlm_fail(err, TLM_ERR_IO, "%s: file too large to map", path);
-    }
-    /* private and writable: matrices may be interleaved in place (model_interleave.c), which
-     * gives those pages to the process and never touches the file */
-    void *map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (map == MAP_FAILED) return tlm_fail(err, TLM_ERR_IO, "%s: cannot map: %s", path, strerror(e));
+    tlm_mapped_file mf;
+    tlm_status st = tlm_map_file(path, GGUF_HEADER_BYTES, "a GGUF header", &mf, err);
+    if (st != TLM_OK) return st;
 
     gguf_file *f = calloc(1, sizeof *f);
     char *p = f ? strdup(path) : NULL;
     if (!p) {
         free(f);
-        munmap(map, (size_t)size);
+        tlm_unmap_file(&mf);
         return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory", path);
     }
     f->path = p;
-    f->map = map;
-    f->size = size;
-    tlm_status st = parse(f, err);
+    f->map = mf.data;
+    f->size = mf.size;
+    st = parse(f, err);
     if (st != TLM_OK) {
         tlm_gguf_close(f);
         return st;
@@ -570,7 +574,7 @@ void tlm_gguf_close(gguf_file *f)
     }
     free(f->kv);
     free(f->tensors);
-    if (f->map) munmap((void *)f->map, (size_t)f->size);
+    tlm_unmap_file(&(tlm_mapped_file){(uint8_t *)f->map, f->size});
     free(f->path);
     free(f);
 }

@@ -1,9 +1,10 @@
 /* gguf_read.h - GGUF (v2, v3) reader: validates the whole header at open, then hands out
- * metadata values and tensor views pointing into the read-only memory map.
+ * metadata values and tensor views pointing into the file's private map (mapped_file.h).
  *
  * Everything in the file is untrusted: counts are checked against the bytes that remain,
- * sizes use checked 64-bit arithmetic, tensor data must lie inside the file at the declared
- * alignment, and a failure names the file, the field and the byte offset. */
+ * sizes use checked 64-bit arithmetic, tensor data must lie inside the file and tile the data
+ * section in order at the declared alignment (as ggml writes it), and a failure names the
+ * file, the field and the byte offset. */
 #ifndef TLM_GGUF_READ_H
 #define TLM_GGUF_READ_H
 

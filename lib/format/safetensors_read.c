@@ -1,23 +1,21 @@
 /* safetensors_read.c - Hugging Face safetensors reader (one file, or shards named by
  * model.safetensors.index.json).
  *
- * Each file is mapped read-only; its JSON header is copied out, parsed with cJSON and checked
+ * Each file is mapped (mapped_file.c); its JSON header is copied out, parsed with cJSON and checked
  * entry by entry (dtype, shape, offsets, byte size), then as a whole (no duplicate names, the
  * entries tile the byte buffer exactly). Only F32, F16 and BF16 tensors are listed. */
 #include "safetensors_read.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "checked.h"
+#include "mapped_file.h"
 
 #define ST_MAX_HEADER 100000000u /* safetensors' MAX_HEADER_SIZE */
 #define ST_MAX_INDEX 100000000u  /* an index.json larger than this is not an index */
@@ -100,30 +98,11 @@ static bool grow(void **arr, uint64_t *cap, uint64_t need, size_t elem)
 
 static tlm_status map_file(const char *path, st_map *m, tlm_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tlm_fail(err, TLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return tlm_fail(err, TLM_ERR_IO, "%s: not a readable regular file", path);
-    }
-    uint64_t size = (uint64_t)sb.st_size;
-    if (size == 0) {
-        close(fd);
-        return tlm_fail(err, TLM_ERR_FORMAT, "%s: file is empty", path);
-    }
-    if (size > SIZE_MAX) {
-        close(fd);
-        return tlm_fail(err, TLM_ERR_IO, "%s: file too large to map", path);
-    }
-    /* private and writable: matrices may be interleaved in place (model_interleave.c) */
-    void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (p == MAP_FAILED) return tlm_fail(err, TLM_ERR_IO, "%s: cannot map: %s", path, strerror(e));
-    m->map = p;
-    m->size = size;
-    return TLM_OK;
+    tlm_mapped_file mf;
+    tlm_status st = tlm_map_file(path, 1, NULL, &mf, err);
+    m->map = mf.data;
+    m->size = mf.size;
+    return st;
 }
 
 /* Maps path and records the mapping in the set, so tlm_st_close releases it on any later error. */
@@ -523,7 +502,7 @@ static tlm_status open_index(st_set *s, const char *dir, const char *index_path,
     st = parse_json(index_path, f->map, f->size, 0, &root, err);
     if (st != TLM_OK) return st;
     /* the index is only needed while it is parsed */
-    munmap((void *)f->map, (size_t)f->size);
+    tlm_unmap_file(&(tlm_mapped_file){(uint8_t *)f->map, f->size});
     f->map = NULL;
 
     const cJSON *map = NULL, *meta = NULL, *it;
@@ -652,7 +631,7 @@ void tlm_st_close(st_set *s)
 {
     if (!s) return;
     for (uint64_t i = 0; i < s->n_maps; i++) {
-        if (s->maps[i].map) munmap((void *)s->maps[i].map, (size_t)s->maps[i].size);
+        tlm_unmap_file(&(tlm_mapped_file){(uint8_t *)s->maps[i].map, s->maps[i].size});
         free(s->maps[i].path);
     }
     for (uint64_t i = 0; i < s->n_copies; i++) free(s->copies[i]);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "mapped_file.h"
 #include "model.h"
 #include "safetensors_read.h"
 
@@ -91,32 +92,24 @@ static const char *first_key(reader *r, const char *a, const char *b, const char
     return a;
 }
 
+/* A small text file (config.json) as a NUL-terminated copy, through the shared opener. */
 static char *read_small_file(const char *path, size_t cap, size_t *len, tlm_error *err,
                              tlm_status *st)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        *st = tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
-        return NULL;
+    tlm_mapped_file mf;
+    *st = tlm_map_file(path, 1, NULL, &mf, err);
+    if (*st != TLM_OK) return NULL;
+    char *buf = NULL;
+    if (mf.size > cap) *st = tlm_fail(err, TLM_ERR_FORMAT, "%s: larger than %zu bytes", path, cap);
+    else if (!(buf = malloc((size_t)mf.size + 1)))
+        *st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: out of memory", path);
+    if (buf) {
+        memcpy(buf, mf.data, (size_t)mf.size);
+        buf[mf.size] = '\0';
+        *len = (size_t)mf.size;
     }
-    /* sized by the file (a config is a few KB), read one byte past it to see it end */
-    struct stat sb;
-    size_t want = fstat(fileno(fp), &sb) == 0 && sb.st_size >= 0 && (uint64_t)sb.st_size < cap
-                      ? (size_t)sb.st_size + 1 : cap + 1;
-    char *buf = malloc(want + 1);
-    size_t n = buf ? fread(buf, 1, want, fp) : 0;
-    fclose(fp);
-    if (!buf) *st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: out of memory", path);
-    else if (n > cap) *st = tlm_fail(err, TLM_ERR_FORMAT, "%s: larger than %zu bytes", path, cap);
-    else if (n == want) *st = tlm_fail(err, TLM_ERR_IO, "%s: changed size while read", path);
-    else {
-        buf[n] = '\0';
-        *len = n;
-        *st = TLM_OK;
-        return buf;
-    }
-    free(buf);
-    return NULL;
+    tlm_unmap_file(&mf);
+    return buf;
 }
 
 /* The activation the family's config names must be the one the arch table implies. */

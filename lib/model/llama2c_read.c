@@ -1,14 +1,11 @@
 /* llama2c_read.c - llama2.c legacy checkpoints (version 0, as run.c reads them): a 7 x int32
  * header, then fp32 tensors, each for all layers in a row. The tensors become views with
  * GGUF names (q/k rows are already in the adjacent-pair layout, as in GGUF "llama"). */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "checked.h"
+#include "mapped_file.h"
 #include "model.h"
 #include "ds.h"
 
@@ -113,24 +110,16 @@ static tlm_status not_legacy(const cursor *cur)
 
 tlm_status tlm_load_llama2c(tlm_model *m, const char *path, tlm_error *err)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || sb.st_size <= 0) {
-        close(fd);
-        return tlm_fail(err, TLM_ERR_FORMAT, "%s: empty or unreadable file", path);
-    }
-    /* private and writable: matrices may be interleaved in place (model_interleave.c) */
-    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return tlm_fail(err, TLM_ERR_IO, "%s: cannot map", path);
-    m->map = map;
-    m->map_size = (uint64_t)sb.st_size;
+    tlm_mapped_file mf;
+    tlm_status st = tlm_map_file(path, 1, NULL, &mf, err);
+    if (st != TLM_OK) return st;
+    m->map = mf.data;
+    m->map_size = mf.size;
     m->arch = tlm_arch_by_gguf("llama");
 
-    cursor cur = {path, map, (uint64_t)sb.st_size, 28, err};
+    cursor cur = {path, mf.data, mf.size, 28, err};
     bool shared = false;
-    tlm_status st = not_legacy(&cur);
+    st = not_legacy(&cur);
     if (st == TLM_OK) st = read_header(m, &cur, &shared);
     if (st != TLM_OK) return st;
     const tlm_config *c = &m->cfg;

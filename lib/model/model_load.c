@@ -1,12 +1,13 @@
 /* model_load.c - the model half of the public API: detect the file format, load, describe,
  * free. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "gguf_read.h"
+#include "mapped_file.h"
 #include "model.h"
 #include "safetensors_read.h"
 #include "ds.h"
@@ -24,7 +25,7 @@ void tlm_model_free(tlm_model *m)
     arrfree(m->own_tensors);
     tlm_gguf_close(m->gguf);
     tlm_st_close(m->st);
-    if (m->map) munmap(m->map, m->map_size);
+    tlm_unmap_file(&(tlm_mapped_file){m->map, m->map_size});
     free(m);
 }
 
@@ -106,7 +107,8 @@ tlm_status tlm_model_open(const char *path, bool keep_rows, tlm_model **out, tlm
 {
     *out = NULL;
     struct stat sb;
-    if (stat(path, &sb) != 0) return tlm_fail(err, TLM_ERR_IO, "%s: no such file or directory", path);
+    if (stat(path, &sb) != 0)
+        return tlm_fail(err, TLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     tlm_model *m = tlm_model_new();
     if (!m) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory");
     m->keep_rows = keep_rows;
@@ -114,16 +116,14 @@ tlm_status tlm_model_open(const char *path, bool keep_rows, tlm_model **out, tlm
     tlm_status st;
     if (S_ISDIR(sb.st_mode)) {
         st = tlm_load_hf_dir(m, path, err);
-    } else if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)) { /* opening would block */
-        st = tlm_fail(err, TLM_ERR_IO, "%s: a pipe or socket, not a model file", path);
     } else {
-        char magic[4] = {0};
-        FILE *fp = fopen(path, "rb");
-        size_t got = fp ? fread(magic, 1, 4, fp) : 0;
-        if (fp) fclose(fp);
-        if (!fp) st = tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
-        else if (got == 4 && memcmp(magic, "GGUF", 4) == 0) st = tlm_load_gguf(m, path, err);
-        else st = tlm_load_llama2c(m, path, err);
+        /* the magic is read through the shared opener, so a FIFO, a device or an empty file
+         * gets its checks and message before any reader runs */
+        tlm_mapped_file mf;
+        st = tlm_map_file(path, 1, NULL, &mf, err);
+        bool gguf = st == TLM_OK && mf.size >= 4 && memcmp(mf.data, "GGUF", 4) == 0;
+        tlm_unmap_file(&mf);
+        if (st == TLM_OK) st = gguf ? tlm_load_gguf(m, path, err) : tlm_load_llama2c(m, path, err);
     }
     if (st != TLM_OK) {
         tlm_model_free(m);
