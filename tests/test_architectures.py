@@ -154,6 +154,16 @@ def main():
             tokens = np.random.default_rng(1234 + k).integers(0, cfg["vocab_size"], N_TOKENS)
             run_model(t, build, name, cfg, weights, model_cases(name, cfg, weights, d), d,
                       tokens.tolist())
+        # a plain (ungated) MLP with SiLU: Phi-2's shape, config.json naming silu (HF only:
+        # GGUF has no activation key); a GELU there would miss the reference
+        cfg = dict(presets.SMALL["phi2"], hidden_act="silu")
+        d = os.path.join(tmp, "phi2_silu")
+        os.makedirs(d)
+        weights = mf.random_weights(cfg, 1900)
+        mf.write_hf_dir(os.path.join(d, "hf-f32"), cfg, weights, "F32")
+        tokens = np.random.default_rng(1900).integers(0, cfg["vocab_size"], N_TOKENS)
+        run_model(t, build, "phi2_silu", cfg, weights,
+                  [("hf-f32", os.path.join(d, "hf-f32"), weights)], d, tokens.tolist())
         # the real stories260K files, reference weights read from the .bin
         real = selfcheck.stories260k()
         if real is None:

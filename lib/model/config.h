@@ -58,9 +58,6 @@ typedef struct tlm_config {
     bool tied_embeddings;   /* LM head is the embedding matrix */
     float embed_scale;      /* 1, or sqrt(dim) for Gemma */
 
-    /* Biases: which optional weights the format says exist (the loader checks them). */
-    bool qkv_bias, out_bias, mlp_bias, head_bias;
-
     int32_t bos_id, eos_id; /* -1: unknown */
 
     /* Long context (docs/long-context.md). orig_ctx is the training length the scaled

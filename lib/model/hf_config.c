@@ -112,20 +112,22 @@ static char *read_small_file(const char *path, size_t cap, size_t *len, tlm_erro
     return buf;
 }
 
-/* The activation the family's config names must be the one the arch table implies. */
-static void check_act(reader *r, const tlm_arch *arch)
+/* The MLP activation config.json names (transformers' ACT2FN[hidden_act], which every
+ * family's MLP applies, gated or not); the family's own when it names none. */
+static void read_act(reader *r, const tlm_arch *arch, tlm_act *out)
 {
     const char *key = item(r, "hidden_activation") ? "hidden_activation" : "hidden_act";
     const char *act = get_str(r, key);
+    *out = arch->act;
     if (!act || r->st != TLM_OK) return;
-    bool ok = arch->act == TLM_ACT_SILU
-                  ? strcmp(act, "silu") == 0
-                  : strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0 ||
-                        (strcmp(act, "gelu") == 0 && arch->embed_scale_sqrt); /* Gemma: tanh */
-    if (!ok) {
-        r->st = tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: %s \"%s\" is not supported for %s",
-                         r->path, key, act, arch->hf_type);
-    }
+    if (strcmp(act, "silu") == 0) *out = TLM_ACT_SILU;
+    else if (strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0 ||
+             (strcmp(act, "gelu") == 0 && arch->hf_gelu_tanh))
+        *out = TLM_ACT_GELU_TANH;
+    else /* exact (erf) GELU and the rest: no kernel computes them */
+        r->st = tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: %s \"%s\" is not supported for %s "
+                         "(silu, gelu_new and gelu_pytorch_tanh are)", r->path, key, act,
+                         arch->hf_type);
 }
 
 /* One LongRoPE factor list: rope_dim / 2 positive numbers, copied into the model. */
@@ -231,7 +233,6 @@ static tlm_status parse_config(tlm_model *m, reader *r)
                             1e-5f);
     c->norm_plus_one = a->hf_norm_plus_one;
     c->mlp_gated = a->mlp_gated;
-    c->act = a->act;
     c->embed_scale = a->embed_scale_sqrt ? sqrtf((float)c->dim) : 1.0f;
     c->parallel_residual = a->always_parallel || get_bool(r, "use_parallel_residual", false);
     c->qk_norm = get_bool(r, "qk_layernorm", false);
@@ -247,18 +248,19 @@ static tlm_status parse_config(tlm_model *m, reader *r)
         c->dynamic_ntk = get_bool(r, "use_dynamic_ntk", true);
         c->logn_attn = get_bool(r, "use_logn_attn", true);
     }
-    if (item(r, "sliding_window") && (strcmp(type, "qwen2") != 0 || get_bool(r, "use_sliding_window", false)))
+    if (item(r, "sliding_window") &&
+        (!a->hf_window_opt_in || get_bool(r, "use_sliding_window", false)))
         c->sliding_window = get_int(r, "sliding_window", 0, 0, TLM_MAX_CTX);
-    check_act(r, a);
+    read_act(r, a, &c->act);
     if (r->st != TLM_OK) return r->st;
 
     if (item(r, "rope_scaling") && (r->st = parse_rope_scaling(m, r)) != TLM_OK) return r->st;
     if (c->qk_norm && c->norm != TLM_NORM_LAYER)
         return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: qk_layernorm is only supported for "
                         "stablelm", r->path);
-    if (strcmp(type, "qwen2") == 0 && c->sliding_window)
-        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: qwen2 use_sliding_window (per-layer "
-                        "windows) is not supported", r->path);
+    if (a->hf_window_opt_in && c->sliding_window)
+        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: %s use_sliding_window (per-layer "
+                        "windows) is not supported", r->path, a->hf_type);
     return tlm_config_validate(c, r->path, r->err);
 }
 

@@ -80,6 +80,8 @@ struct tlm_model {
     tlm_norm_weights out_norm;
     tlm_proj head;          /* rows: vocab; the embedding when tied */
     tlm_block *blocks;      /* [n_layers] stored blocks */
+    const float *ones;      /* [hidden_dim] 1.0f for a plain SiLU MLP: silu_mul's up, as the
+                             * kernel table has no in-place SiLU (times 1 is exact) */
 
     /* What the weights live in; all freed by tlm_model_free. */
     struct gguf_file *gguf;

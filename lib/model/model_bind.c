@@ -350,6 +350,12 @@ tlm_status tlm_model_bind(tlm_model *m, const tlm_tensor_source *src, tlm_error 
         m->head = (tlm_proj){.n_parts = 1, .part = {m->embed}, .rows = c->vocab_size};
     else if ((st = bind_single(&b, R_OUTPUT, R_OUTPUT_B, 0, c->vocab_size, c->dim, &m->head)))
         return st;
+    if (!c->mlp_gated && c->act == TLM_ACT_SILU) {
+        float *ones = tlm_model_alloc(m, (size_t)c->hidden_dim * sizeof(float));
+        if (!ones) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory for the MLP");
+        for (int32_t i = 0; i < c->hidden_dim; i++) ones[i] = 1.0f;
+        m->ones = ones;
+    }
     if (m->shape_only) return TLM_OK; /* no weight bytes to sample or rewrite */
     m->fingerprint = tlm_model_fingerprint(m);
     if (m->keep_rows) return TLM_OK;

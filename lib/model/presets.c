@@ -118,10 +118,6 @@ static void config_of(const preset *p, const tlm_arch *a, tlm_config *c)
     c->act = a->act;
     c->tied_embeddings = p->tied;
     c->embed_scale = a->embed_scale_sqrt ? sqrtf((float)p->dim) : 1.0f;
-    c->qkv_bias = p->qkv_bias;
-    c->out_bias = p->out_bias;
-    c->mlp_bias = p->mlp_bias;
-    c->head_bias = p->head_bias;
     c->bos_id = p->bos;
     c->eos_id = p->eos;
     c->dynamic_ntk = c->logn_attn = a->ntk_logn; /* Qwen v1: as its config.json */

@@ -158,7 +158,8 @@ static void mlp(tlm_context *ctx, const tlm_block *blk, int32_t n)
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
     for (int t = 0; t < n; t++) {
         float *g = ctx->hb + t * ld;
-        if (!c->mlp_gated) ctx->k->gelu_tanh(g, h);
+        if (!c->mlp_gated && c->act == TLM_ACT_SILU) ctx->k->silu_mul(g, ctx->m->ones, h);
+        else if (!c->mlp_gated) ctx->k->gelu_tanh(g, h);
         else if (c->act == TLM_ACT_SILU) ctx->k->silu_mul(g, g + h, h);
         else ctx->k->gelu_tanh_mul(g, g + h, h);
     }

@@ -218,11 +218,15 @@ def features(cfg):
 
     elif mt == "phi":
         _no_rope_scaling(cfg)
-        _only_act(cfg, "hidden_act", "gelu_new")
+        # PhiMLP applies ACT2FN[hidden_act] to fc1's output, whatever the name says
+        act = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
+               "silu": "silu"}.get(cfg.get("hidden_act", "gelu_new"))
+        if act is None:
+            raise NotImplementedError("hidden_act %r" % cfg["hidden_act"])
         if cfg.get("qk_layernorm", False):
             raise NotImplementedError("phi qk_layernorm")
         p = "model.layers.{i}."
-        f.update(head_dim=d // H, norm="layer", norm_eps=cfg["layer_norm_eps"], act="gelu_tanh",
+        f.update(head_dim=d // H, norm="layer", norm_eps=cfg["layer_norm_eps"], act=act,
                  mlp_gated=False, parallel_residual=True,   # always; not a config key
                  qkv_bias=True, o_bias=True, mlp_bias=True, head_bias=True,
                  names={"embed": "model.embed_tokens", "attn_norm": p + "input_layernorm",
