@@ -27,7 +27,9 @@
  * THREAD SAFETY
  *     A tlm_model is read-only after loading: share it between threads. A tlm_context (KV
  *     cache and scratch) and a tlm_sampler are used by one thread at a time. The library
- *     keeps no global state except the kernel table, filled once from CPUID.
+ *     keeps no global state except the kernel table, filled once from CPUID, and the
+ *     OpenBLAS handle, opened once if a context asks for it; it never changes the process
+ *     environment.
  *
  * LONG CONTEXT (docs/long-context.md)
  *     - Phi-3-128k LongRoPE: the short or long factor set is chosen once per context, long iff
@@ -274,7 +276,13 @@ typedef struct tlm_context_params {
                           * /proc/meminfo (no check if unreadable); TLM_MEM_UNCHECKED: none */
     bool blas;         /* batches of 32+ tokens with F32/F16/BF16 weights through OpenBLAS's
                         * sgemm instead of the engine's GEMM (for comparison); OpenBLAS is
-                        * opened at run time: TLM_ERR_UNSUPPORTED at create if it cannot be */
+                        * opened at run time: TLM_ERR_UNSUPPORTED at create if it cannot be.
+                        * OpenBLAS chooses its kernels when it loads, from OPENBLAS_CORETYPE or
+                        * CPUID; the library leaves the environment alone. Debian's 0.3.21
+                        * takes AVX-512 AMD CPUs for Haswell (half speed): a program that
+                        * wants its AVX-512 kernels sets OPENBLAS_CORETYPE=SkylakeX before its
+                        * first blas context. Its thread count is set to n_threads through
+                        * openblas_set_num_threads, which is process-wide. */
 } tlm_context_params;
 
 TLM_API tlm_context_params tlm_context_default_params(void);

@@ -2,15 +2,15 @@
  * (tlm_context_params.blas), kept for comparison with the engine's own GEMM.
  *
  * libopenblas is opened at run time (dlopen) the first time a context asks for it, so
- * libtinylm neither links nor needs it otherwise. Debian's OpenBLAS 0.3.21 takes AVX-512 Zen
- * CPUs for Haswell and runs at half speed there; when OPENBLAS_CORETYPE is unset and the CPU
- * has AVX-512, it is set to SkylakeX before the library loads (it reads it once, at load).
+ * libtinylm neither links nor needs it otherwise. OpenBLAS picks its kernels once, as it
+ * loads, from CPUID or from OPENBLAS_CORETYPE; the library never sets that variable (it would
+ * change the caller's environment), so which core runs is the caller's choice (tinylm.h,
+ * tlm_context_params.blas). Its thread count is set through its own API.
  * F16 and BF16 weights are widened to F32 a block of rows at a time, as BLAS backends do. */
 #include <dlfcn.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "context.h"
 
@@ -30,8 +30,6 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void open_blas(void)
 {
-    if (!getenv("OPENBLAS_CORETYPE") && tlm_cpu_has(TLM_CPU_AVX512))
-        setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
     static const char *names[] = {"libopenblas.so.0", "libopenblas.so"};
     void *h = NULL;
     for (size_t i = 0; i < sizeof names / sizeof names[0] && !h; i++)
