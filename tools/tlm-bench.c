@@ -1,7 +1,12 @@
 /* tlm-bench - what each model costs on this machine, llama-bench style: parameters, weight
  * bytes, KV cache per token and at the full context, prefill and decode speed, and decode's
  * effective bandwidth as a share of a streaming read measured in the same run. Medians of
- * several runs. Markdown on stdout; CSV, JSON and an SVG chart on request. */
+ * several runs. Markdown on stdout, a progress line per model on stderr; CSV, JSON and an SVG
+ * chart on request.
+ *
+ * The default is a quick table (-p 64 -n 16 -r 2, every preset: a few minutes on 2 cores, most
+ * of it making the random weights); --full gives the figures of docs/benchmarks.md
+ * (-p 512 -n 64 -r 3, about 11 minutes on 2 cores). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +19,13 @@ typedef struct options {
     const char *presets, *types, *csv, *json, *svg;
     const char *models[16];
     int n_models;
-    long long n_prompt, n_gen, reps, n_threads;
+    long long n_prompt, n_gen, reps, n_threads; /* 0: the default of the mode */
     tlm_type kv_type;
-    bool blas;
+    bool blas, full;
 } options;
+
+/* prefill tokens, decode tokens, repetitions: the quick default and --full */
+static const long long quick_run[3] = {64, 16, 2}, full_run[3] = {512, 64, 3};
 
 typedef struct row {
     char name[96], type[16];
@@ -30,8 +38,9 @@ static void usage(void)
     fprintf(stderr,
             "usage: tlm-bench [--presets a,b,...] [--types f16,q8_0,...] [-m MODEL]...\n"
             "                 [-p N_PROMPT] [-n N_GEN] [-r REPS] [-t THREADS] [--kv-type f16|f32|q8_0]\n"
-            "                 [--csv FILE] [--json FILE] [--svg FILE] [--blas]\n"
-            "  default: every preset with random weights at F16, -p 512 -n 64 -r 3\n"
+            "                 [--csv FILE] [--json FILE] [--svg FILE] [--blas] [--full]\n"
+            "  default: every preset with random weights at F16, a quick table: -p 64 -n 16 -r 2\n"
+            "  --full: the full measurement, -p 512 -n 64 -r 3 (-p, -n, -r still override)\n"
             "  --types: weight types for presets: f32 f16 bf16 (made directly), q8_0 q4_0 q4_k\n"
             "           q5_k q6_k (made from F16 through a temporary GGUF file)\n"
             "  -m: a GGUF file, llama2.c .bin or Hugging Face directory, benchmarked as stored\n"
@@ -262,6 +271,10 @@ static bool parse_args(int argc, char **argv, options *o)
             o->blas = true;
             continue;
         }
+        if (!strcmp(a, "--full")) {
+            o->full = true;
+            continue;
+        }
         bool ok = v != NULL;
         if (ok && !strcmp(a, "--presets")) o->presets = v;
         else if (ok && !strcmp(a, "--types")) o->types = v;
@@ -289,6 +302,10 @@ static bool parse_args(int argc, char **argv, options *o)
         }
         p += len + (p[len] == ',');
     }
+    const long long *d = o->full ? full_run : quick_run;
+    if (!o->n_prompt) o->n_prompt = d[0];
+    if (!o->n_gen) o->n_gen = d[1];
+    if (!o->reps) o->reps = d[2];
     return true;
 }
 
@@ -310,10 +327,16 @@ static bool run_one(tlm_model *m, const char *name, const char *type, const opti
     return true;
 }
 
+/* One line per model on stderr before its work starts: which, how far, how long so far. */
+static void progress(int i, int total, const char *name, const char *type, double start)
+{
+    fprintf(stderr, "tlm-bench: [%d/%d] %s %s (%.0f s so far)\n", i, total, name, type,
+            now_seconds() - start);
+}
+
 int main(int argc, char **argv)
 {
-    options o = {.types = "f16", .n_prompt = 512, .n_gen = 64, .reps = 3,
-                 .kv_type = TLM_TYPE_F16};
+    options o = {.types = "f16", .kv_type = TLM_TYPE_F16};
     if (!parse_args(argc, argv, &o)) {
         usage();
         return 2;
@@ -328,22 +351,33 @@ int main(int argc, char **argv)
 
     row *rows = NULL;
     int n = 0, rc = 0;
+    const char *const *names = tlm_preset_names();
+    bool use_presets = !o.n_models || o.presets;
+    int total = o.n_models, done = 0;
+    for (int i = 0; use_presets && names[i]; i++)
+        for (size_t t = 0; t < N_TYPES; t++)
+            total += (!o.presets || in_list(o.presets, names[i])) &&
+                     in_list(o.types, weight_types[t].name);
+    double start = now_seconds();
     for (int i = 0; i < o.n_models; i++) {
+        progress(++done, total, o.models[i], "file", start);
         model_source src = {.path = o.models[i]};
         tlm_model *m = model_source_open(&src, threads);
         if (!run_one(m, o.models[i], "file", &o, bw, &rows, &n)) rc = 1;
         tlm_model_free(m);
     }
-    const char *const *names = tlm_preset_names();
-    for (int i = 0; !o.n_models || o.presets ? names[i] != NULL : false; i++) {
+    for (int i = 0; use_presets && names[i] != NULL; i++) {
         if (o.presets && !in_list(o.presets, names[i])) continue;
         for (size_t t = 0; t < N_TYPES; t++) {
             if (!in_list(o.types, weight_types[t].name)) continue;
+            progress(++done, total, names[i], weight_types[t].name, start);
             tlm_model *m = make_preset(names[i], t, threads);
             if (!run_one(m, names[i], weight_types[t].name, &o, bw, &rows, &n)) rc = 1;
             tlm_model_free(m);
         }
     }
+    fprintf(stderr, "tlm-bench: %d model%s in %.0f s%s\n", total, total == 1 ? "" : "s",
+            now_seconds() - start, o.full ? "" : " (a quick table; --full for the full run)");
     double bw_end = tlm_measure_read_bandwidth(threads, 7);
     printf("\nstreaming read measured again at the end: %.1f GB/s\n", bw_end);
     if (o.csv) write_csv(o.csv, rows, n, bw);
