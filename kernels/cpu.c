@@ -1,5 +1,7 @@
-/* cpu.c - which SIMD features the CPU has and the OS saves (CPUID plus XCR0 via xgetbv).
- * Built without SIMD flags: it must run on any x86-64. */
+/* cpu.c - which SIMD features the CPU has and the OS saves: x86 from CPUID plus XCR0 via
+ * xgetbv; AArch64 from the kernel's hwcaps (Linux) or sysctl (macOS), since EL0 code cannot
+ * read the ID registers itself everywhere. Built without SIMD flags: it must run on any x86-64
+ * or ARMv8-A core. */
 #include <pthread.h>
 
 #include "kernels.h"
@@ -51,6 +53,41 @@ static unsigned detect(void)
     }
     return feat;
 }
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+
+/* The kernel's hwcap bits (asm/hwcap.h; spelled out for older headers). */
+enum { HWCAP_ASIMD_BIT = 1u << 1, HWCAP_ASIMDDP_BIT = 1u << 20, HWCAP2_I8MM_BIT = 1u << 13 };
+
+static unsigned detect(void)
+{
+    unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    unsigned feat = 0;
+    if (hw & HWCAP_ASIMD_BIT) feat |= TLM_CPU_NEON;
+    if (hw & HWCAP_ASIMDDP_BIT) feat |= TLM_CPU_DOTPROD;
+    if (hw2 & HWCAP2_I8MM_BIT) feat |= TLM_CPU_I8MM;
+    return feat;
+}
+#elif defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+
+static bool sysctl_flag(const char *name)
+{
+    int value = 0;
+    size_t size = sizeof value;
+    return sysctlbyname(name, &value, &size, NULL, 0) == 0 && value != 0;
+}
+
+/* Every Apple Silicon core has AdvSIMD; M1 and later have the dot product, M2 and later i8mm. */
+static unsigned detect(void)
+{
+    unsigned feat = TLM_CPU_NEON;
+    if (sysctl_flag("hw.optional.arm.FEAT_DotProd")) feat |= TLM_CPU_DOTPROD;
+    if (sysctl_flag("hw.optional.arm.FEAT_I8MM")) feat |= TLM_CPU_I8MM;
+    return feat;
+}
+#elif defined(__aarch64__)
+static unsigned detect(void) { return TLM_CPU_NEON; } /* AdvSIMD is part of ARMv8-A */
 #else
 static unsigned detect(void) { return 0; }
 #endif

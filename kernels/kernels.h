@@ -5,7 +5,8 @@
  * live in their own files (<op>_avx2.c, <op>_avx512.c), the only ones built with their
  * target flags. tlm_kernels_get() fills the table once (pthread_once) starting from the
  * references, then overrides the slots the CPU can run faster; TLM_ISA=ref|avx2|avx512 in
- * the environment forces a level (never above what the CPU has).
+ * the environment forces a level (never above what the CPU has); on AArch64 the levels are
+ * ref|neon|dotprod|i8mm (<op>_neon.c, <op>_dotprod.c, <op>_i8mm.c).
  *
  * Determinism contract: every output element is computed by one call in a fixed order that
  * does not depend on how a caller splits rows between threads, so results are bit-identical
@@ -67,7 +68,7 @@ static inline uint64_t tlm_kv_bytes(int type, uint64_t n)
 }
 
 typedef struct tlm_kernels {
-    const char *isa; /* "ref", "avx2" or "avx512" */
+    const char *isa; /* "ref", "avx2" or "avx512"; AArch64: "ref", "neon", "dotprod", "i8mm" */
 
     tlm_matmul_fn matmul[TLM_DT_SLOTS]; /* NULL: type not supported */
     /* The same products on a matrix stored row-interleaved (below); NULL where this ISA has
@@ -142,11 +143,18 @@ void tlm_kernels_init_ref(tlm_kernels *k);
 void tlm_kernels_add_avx2(tlm_kernels *k);
 void tlm_kernels_add_avx512(tlm_kernels *k);
 void tlm_kernels_add_avx512vnni(tlm_kernels *k); /* after add_avx512, when VNNI is there too */
+/* AArch64 (only there): NEON, then dot product (SDOT), then i8mm (SMMLA), each on the last. */
+void tlm_kernels_add_neon(tlm_kernels *k);
+void tlm_kernels_add_dotprod(tlm_kernels *k);
+void tlm_kernels_add_i8mm(tlm_kernels *k);
 
 enum { TLM_CPU_AVX2 = 1, TLM_CPU_FMA = 2, TLM_CPU_F16C = 4, TLM_CPU_AVX512 = 8,
-       TLM_CPU_AVX512_VNNI = 16, TLM_CPU_AVX512_BF16 = 32, TLM_CPU_AVX_VNNI = 64 };
+       TLM_CPU_AVX512_VNNI = 16, TLM_CPU_AVX512_BF16 = 32, TLM_CPU_AVX_VNNI = 64,
+       /* AArch64: AdvSIMD, FEAT_DotProd (SDOT/UDOT), FEAT_I8MM (SMMLA) */
+       TLM_CPU_NEON = 128, TLM_CPU_DOTPROD = 256, TLM_CPU_I8MM = 512 };
 
-/* True if the CPU and OS support every feature in mask (CPUID plus xgetbv). AVX512 means
+/* True if the CPU and OS support every feature in mask (x86: CPUID plus xgetbv; AArch64:
+ * getauxval's HWCAP on Linux, sysctlbyname's hw.optional.arm.FEAT_* on macOS). AVX512 means
  * F + BW + VL + DQ with ZMM state enabled. */
 bool tlm_cpu_has(unsigned mask);
 

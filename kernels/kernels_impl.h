@@ -175,10 +175,58 @@ tlm_matmul_kernel tlm_matmul_il_q4_K_avx512vnni;
 tlm_matmul_kernel tlm_matmul_il_q5_K_avx512vnni;
 tlm_matmul_kernel tlm_matmul_il_q6_K_avx512vnni;
 
+/* ---- AArch64: NEON (<op>_neon.c), then dot product (<op>_dotprod.c), then i8mm ---------- */
+
+tlm_matmul_kernel tlm_matmul_f32_neon;
+tlm_matmul_kernel tlm_matmul_f16_neon;
+tlm_matmul_kernel tlm_matmul_bf16_neon;
+tlm_matmul_kernel tlm_matmul_il_f16_neon;
+tlm_matmul_kernel tlm_matmul_il_bf16_neon;
+/* quantized weights: qmatmul_neon_body.h at each level (bit for bit the reference) */
+tlm_matmul_kernel tlm_matmul_q8_0_neon, tlm_matmul_q8_0_dotprod, tlm_matmul_q8_0_i8mm;
+tlm_matmul_kernel tlm_matmul_q4_0_neon, tlm_matmul_q4_0_dotprod, tlm_matmul_q4_0_i8mm;
+tlm_matmul_kernel tlm_matmul_q4_K_neon, tlm_matmul_q4_K_dotprod, tlm_matmul_q4_K_i8mm;
+tlm_matmul_kernel tlm_matmul_q5_K_neon, tlm_matmul_q5_K_dotprod, tlm_matmul_q5_K_i8mm;
+tlm_matmul_kernel tlm_matmul_q6_K_neon, tlm_matmul_q6_K_dotprod, tlm_matmul_q6_K_i8mm;
+
+void tlm_to_f32_f16_neon(float *out, const void *src, int64_t n);
+void tlm_to_f32_bf16_neon(float *out, const void *src, int64_t n);
+
+void tlm_store_kv_f16_neon(void *dst, const float *src, int64_t n);
+void tlm_store_kv_q8_0_neon(void *dst, const float *src, int64_t n);
+
+float tlm_dot_f32_neon(const float *a, const float *b, int64_t n);
+void tlm_axpy_f32_neon(float *y, float a, const float *x, int64_t n);
+
+void tlm_attn_head_f32_neon(float *out, const float *q, const void *k, const void *v,
+    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+void tlm_attn_head_f16_neon(float *out, const float *q, const void *k, const void *v,
+    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+void tlm_attn_head_q8_0_neon(float *out, const float *q, const void *k, const void *v,
+    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+void tlm_attn_rows_f32_neon(float *const *out, const float *const *q, int32_t nq,
+    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
+    int32_t head_dim, float scale, float *scratch);
+void tlm_attn_rows_f16_neon(float *const *out, const float *const *q, int32_t nq,
+    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
+    int32_t head_dim, float scale, float *scratch);
+void tlm_attn_rows_q8_0_neon(float *const *out, const float *const *q, int32_t nq,
+    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
+    int32_t head_dim, float scale, float *scratch);
+
+void tlm_rmsnorm_neon(float *out, const float *x, const float *w, int64_t n, float eps);
+void tlm_layernorm_neon(float *out, const float *x, const float *w, const float *b, int64_t n,
+                        float eps);
+
+void tlm_silu_mul_neon(float *gate, const float *up, int64_t n);
+void tlm_gelu_tanh_mul_neon(float *gate, const float *up, int64_t n);
+void tlm_gelu_tanh_neon(float *x, int64_t n);
+
 /* ---- table selection (kernels/dispatch.c) --------------------------------------------- */
 
 /* Fills k for this CPU: references, then every ISA level the CPU has, up to `force` when it
- * names one ("ref", "avx2", "avx512"; NULL or any other string: no limit). The avx512 level
+ * names one ("ref", "avx2", "avx512"; on AArch64 "ref", "neon", "dotprod", "i8mm"; NULL or
+ * any other string: no limit). The avx512 level
  * includes the VNNI kernels when the CPU has VNNI. tlm_kernels_get()
  * is this with getenv("TLM_ISA"), done once. */
 void tlm_kernels_fill(tlm_kernels *k, const char *force);

@@ -1,0 +1,293 @@
+/* qmatmul_neon_body.h - the quantized matmuls (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) on AArch64,
+ * written once and compiled per level by qmatmul_neon.c (widening multiplies: SMULL/SMLAL2 and
+ * SADALP), qmatmul_dotprod.c (SDOT, QDOT_SDOT) and qmatmul_i8mm.c (SDOT, and SMMLA for Q8_0 and
+ * Q4_0 tiles of 2 rows x 2 tokens, QDOT_I8MM), each of which defines QMATMUL_FN(name) first.
+ *
+ * Numbers: those of qmatmul_ref.c, bit for bit. The activations are quantized by
+ * qmatmul_simd.h's quantizers (the reference's rule, lane by lane); every per-block integer
+ * sum is exact in int32 whichever instruction forms it; and the float accumulator of an
+ * output takes the blocks in order of k with the reference's expressions, unfused (ISO C
+ * mode: no contraction), so any level, tile shape, token count or row split gives the
+ * reference's bits.
+ *
+ * Loops: rows stay in plain GGUF order (matmul_il is NULL here: nothing is interleaved at load
+ * for these types on AArch64). Tokens are quantized TB at a time, a chunk of k at a time
+ * (y holds the running sums between chunks, as in the reference); each weight row's chunk is
+ * unpacked once per tile of up to NT tokens and meets every token of the tile from registers. */
+#include "kernels_impl.h"
+#include "quant.h"
+#include "quant_unpack.h"
+
+#define QX_Q8_OFFSET 0
+#include "qmatmul_simd.h"
+
+enum {
+    QCHUNK = 4096, /* activation elements per chunk: a multiple of 256 */
+    TB = 16,       /* tokens quantized per batch */
+    NT = 4,        /* tokens per tile */
+};
+
+/* ---- exact int8 dot products ---------------------------------------------------------- */
+
+/* acc + the 16 products w[i] q[i], spread over 4 int32 lanes. */
+TLM_INLINE int32x4_t dot16(int32x4_t acc, int8x16_t w, int8x16_t q)
+{
+#if defined(QDOT_SDOT) || defined(QDOT_I8MM)
+    return vdotq_s32(acc, w, q);
+#else
+    /* two products per int16 lane: |sum| <= 2 * 128 * 127 < 2^15 */
+    int16x8_t p = vmull_s8(vget_low_s8(w), vget_low_s8(q));
+    p = vmlal_high_s8(p, w, q);
+    return vpadalq_s16(acc, p);
+#endif
+}
+
+TLM_INLINE int32_t isum16(int8x16_t w, const int8_t *q)
+{
+    return vaddvq_s32(dot16(vdupq_n_s32(0), w, vld1q_s8(q)));
+}
+
+TLM_INLINE int32_t isum32(int8x16_t w0, int8x16_t w1, const int8_t *q)
+{
+    int32x4_t s = dot16(vdupq_n_s32(0), w0, vld1q_s8(q));
+    return vaddvq_s32(dot16(s, w1, vld1q_s8(q + 16)));
+}
+
+/* ---- one block of a weight row against the tokens of a tile ----------------------------- */
+
+/* Row block `blk` (type constant after inlining) against unit u of each of nt tokens (token t's
+ * units at xq + t * xs): acc[t] as the reference's block_dot would leave it. */
+TLM_INLINE void block_tile(int type, float *acc, const char *row, int64_t blk, const char *xq,
+                           int64_t xs, int64_t u, int nt)
+{
+    if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0) {
+        int8x16_t w0, w1;
+        float dw;
+        if (type == TLM_DT_Q8_0) {
+            const block_q8_0 *b = (const block_q8_0 *)row + blk;
+            w0 = vld1q_s8(b->qs);
+            w1 = vld1q_s8(b->qs + 16);
+            dw = f16_at((const uint8_t *)&b->d);
+        } else { /* levels 0..15; the - 8 comes back through the activations' corr */
+            const block_q4_0 *b = (const block_q4_0 *)row + blk;
+            uint8x16_t v = vld1q_u8(b->qs);
+            w0 = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(15)));
+            w1 = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+            dw = f16_at((const uint8_t *)&b->d);
+        }
+        for (int t = 0; t < nt; t++) {
+            const xq32 *x = (const xq32 *)(xq + t * xs) + u;
+            int32_t isum = isum32(w0, w1, x->q) + x->corr;
+            acc[t] = acc[t] + (float)isum * (dw * x->d);
+        }
+    } else if (type == TLM_DT_Q4_K || type == TLM_DT_Q5_K) {
+        const uint8_t *scales, *qs, *qh = NULL;
+        float dw, dmin;
+        if (type == TLM_DT_Q4_K) {
+            const block_q4_K *b = (const block_q4_K *)row + blk;
+            scales = b->scales, qs = b->qs;
+            dw = f16_at((const uint8_t *)&b->d), dmin = f16_at((const uint8_t *)&b->dmin);
+        } else {
+            const block_q5_K *b = (const block_q5_K *)row + blk;
+            scales = b->scales, qs = b->qs, qh = b->qh;
+            dw = f16_at((const uint8_t *)&b->d), dmin = f16_at((const uint8_t *)&b->dmin);
+        }
+        int sc[8], m[8];
+        for (int s = 0; s < 8; s++)
+            k4_scale_min(scales, s, &sc[s], &m[s]);
+        int8x16_t w[16]; /* sub-block s: w[2s], w[2s + 1] */
+        uint8x16_t h0 = vdupq_n_u8(0), h1 = h0;
+        if (qh) h0 = vld1q_u8(qh), h1 = vld1q_u8(qh + 16);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            uint8x16_t a = vld1q_u8(qs + 32 * j), b = vld1q_u8(qs + 32 * j + 16);
+            uint8x16_t l0 = vandq_u8(a, vdupq_n_u8(15)), l1 = vandq_u8(b, vdupq_n_u8(15));
+            uint8x16_t u0 = vshrq_n_u8(a, 4), u1 = vshrq_n_u8(b, 4);
+            if (qh) { /* the fifth bit: bit 2j of qh[l] for the low half, 2j + 1 for the high */
+                uint8x16_t lo_bit = vdupq_n_u8((uint8_t)(1u << (2 * j)));
+                uint8x16_t hi_bit = vdupq_n_u8((uint8_t)(2u << (2 * j))), v16 = vdupq_n_u8(16);
+                l0 = vorrq_u8(l0, vandq_u8(vtstq_u8(h0, lo_bit), v16));
+                l1 = vorrq_u8(l1, vandq_u8(vtstq_u8(h1, lo_bit), v16));
+                u0 = vorrq_u8(u0, vandq_u8(vtstq_u8(h0, hi_bit), v16));
+                u1 = vorrq_u8(u1, vandq_u8(vtstq_u8(h1, hi_bit), v16));
+            }
+            w[4 * j] = vreinterpretq_s8_u8(l0), w[4 * j + 1] = vreinterpretq_s8_u8(l1);
+            w[4 * j + 2] = vreinterpretq_s8_u8(u0), w[4 * j + 3] = vreinterpretq_s8_u8(u1);
+        }
+        for (int t = 0; t < nt; t++) {
+            const xq256 *x = (const xq256 *)(xq + t * xs) + u;
+            int32_t isum = 0, msum = 0;
+#pragma GCC unroll 8
+            for (int s = 0; s < 8; s++) {
+                isum += sc[s] * isum32(w[2 * s], w[2 * s + 1], x->q + 32 * s);
+                msum += m[s] * x->s32[s];
+            }
+            acc[t] = acc[t] + (float)isum * (dw * x->d);
+            acc[t] = acc[t] - (float)msum * (dmin * x->d);
+        }
+    } else { /* Q6_K */
+        const block_q6_K *b = (const block_q6_K *)row + blk;
+        const float dw = f16_at((const uint8_t *)&b->d);
+        int8x16_t w[16]; /* sub-block s of 16 */
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            uint8x16_t ql[4], qh[2];
+            for (int i = 0; i < 4; i++)
+                ql[i] = vld1q_u8(b->ql + 64 * h + 16 * i);
+            qh[0] = vld1q_u8(b->qh + 32 * h), qh[1] = vld1q_u8(b->qh + 32 * h + 16);
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++)
+#pragma GCC unroll 2
+                for (int half = 0; half < 2; half++) { /* l in [16 half, 16 half + 16) */
+                    uint8x16_t lo = ql[2 * (g & 1) + half];
+                    lo = g < 2 ? vandq_u8(lo, vdupq_n_u8(15)) : vshrq_n_u8(lo, 4);
+                    uint8x16_t hi = vshlq_u8(qh[half], vdupq_n_s8((int8_t)(-2 * g)));
+                    hi = vshlq_n_u8(vandq_u8(hi, vdupq_n_u8(3)), 4);
+                    int8x16_t level = vreinterpretq_s8_u8(vorrq_u8(lo, hi));
+                    w[8 * h + 2 * g + half] = vsubq_s8(level, vdupq_n_s8(32));
+                }
+        }
+        for (int t = 0; t < nt; t++) {
+            const xq256 *x = (const xq256 *)(xq + t * xs) + u;
+            int32_t isum = 0;
+#pragma GCC unroll 16
+            for (int s = 0; s < 16; s++)
+                isum += b->scales[s] * isum16(w[s], x->q + 16 * s);
+            acc[t] = acc[t] + (float)isum * (dw * x->d);
+        }
+    }
+}
+
+#if defined(QDOT_I8MM)
+/* Q8_0 / Q4_0 rows r, r + 1 against tokens t, t + 1 by SMMLA: each instruction multiplies 8
+ * bytes of both rows by 8 bytes of both tokens into the 2 x 2 int32 sums
+ * (r t, r t+1, r+1 t, r+1 t+1); the sums are the exact ones block_tile forms. */
+TLM_INLINE void block_pair_mm(int type, float acc[2][2], const char *row0, const char *row1,
+                              int64_t blk, const xq32 *x0, const xq32 *x1)
+{
+    int8x16_t w[2][2];
+    float dw[2];
+    const char *rows[2] = {row0, row1};
+    for (int i = 0; i < 2; i++) {
+        if (type == TLM_DT_Q8_0) {
+            const block_q8_0 *b = (const block_q8_0 *)rows[i] + blk;
+            w[i][0] = vld1q_s8(b->qs), w[i][1] = vld1q_s8(b->qs + 16);
+            dw[i] = f16_at((const uint8_t *)&b->d);
+        } else {
+            const block_q4_0 *b = (const block_q4_0 *)rows[i] + blk;
+            uint8x16_t v = vld1q_u8(b->qs);
+            w[i][0] = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(15)));
+            w[i][1] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+            dw[i] = f16_at((const uint8_t *)&b->d);
+        }
+    }
+    int32x4_t s = vdupq_n_s32(0);
+#pragma GCC unroll 2
+    for (int hlf = 0; hlf < 2; hlf++) {
+        int64x2_t a0 = vreinterpretq_s64_s8(w[0][hlf]), a1 = vreinterpretq_s64_s8(w[1][hlf]);
+        int64x2_t b0 = vreinterpretq_s64_s8(vld1q_s8(x0->q + 16 * hlf));
+        int64x2_t b1 = vreinterpretq_s64_s8(vld1q_s8(x1->q + 16 * hlf));
+        s = vmmlaq_s32(s, vreinterpretq_s8_s64(vzip1q_s64(a0, a1)),
+                       vreinterpretq_s8_s64(vzip1q_s64(b0, b1)));
+        s = vmmlaq_s32(s, vreinterpretq_s8_s64(vzip2q_s64(a0, a1)),
+                       vreinterpretq_s8_s64(vzip2q_s64(b0, b1)));
+    }
+    const xq32 *x[2] = {x0, x1};
+    int32_t lane[4]; /* (row 0, token 0), (0, 1), (1, 0), (1, 1) */
+    vst1q_s32(lane, s);
+    for (int i = 0; i < 2; i++)
+        for (int t = 0; t < 2; t++) {
+            int32_t isum = lane[2 * i + t] + x[t]->corr;
+            acc[i][t] = acc[i][t] + (float)isum * (dw[i] * x[t]->d);
+        }
+}
+#endif
+
+/* ---- the loop nest ------------------------------------------------------------------------ */
+
+TLM_INLINE void qmatmul(int type, float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                        const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                        int64_t r1)
+{
+    const int unit = type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 ? 32 : 256;
+    const int64_t x_bytes = unit == 32 ? (int64_t)sizeof(xq32) : (int64_t)sizeof(xq256);
+    const int64_t xs = QCHUNK / unit * x_bytes; /* one token's quantized chunk */
+    _Alignas(16) char xq[TB * (QCHUNK / 32) * sizeof(xq32) > TB * (QCHUNK / 256) * sizeof(xq256)
+                             ? TB * (QCHUNK / 32) * sizeof(xq32)
+                             : TB * (QCHUNK / 256) * sizeof(xq256)];
+    for (int64_t t0 = 0; t0 < n_tok; t0 += TB) {
+        const int nb = (int)(n_tok - t0 < TB ? n_tok - t0 : TB);
+        if (n_in == 0) /* an empty sum */
+            for (int t = 0; t < nb; t++)
+                for (int64_t r = r0; r < r1; r++)
+                    y[(t0 + t) * ldy + r] = 0.0f;
+        for (int64_t k0 = 0; k0 < n_in; k0 += QCHUNK) {
+            const int64_t n_units = (n_in - k0 < QCHUNK ? n_in - k0 : QCHUNK) / unit;
+            for (int t = 0; t < nb; t++) {
+                const float *xt = x + (t0 + t) * ldx + k0;
+                if (type == TLM_DT_Q8_0) quantize_x_q8_0(xq + t * xs, xt, n_units);
+                else if (type == TLM_DT_Q4_0) quantize_x_q4_0(xq + t * xs, xt, n_units);
+                else quantize_x256(xq + t * xs, xt, n_units);
+            }
+            const int64_t blk0 = k0 / unit;
+            int64_t r = r0;
+#if defined(QDOT_I8MM)
+            if (unit == 32 && nb >= 2)
+                for (; r + 2 <= r1; r += 2) {
+                    const char *row0 = (const char *)w + (uint64_t)r * w_row_bytes;
+                    const char *row1 = row0 + w_row_bytes;
+                    int t = 0;
+                    for (; t + 2 <= nb; t += 2) {
+                        float *y0 = y + (t0 + t) * ldy + r, *y1 = y0 + ldy;
+                        float acc[2][2] = {{k0 == 0 ? 0.0f : y0[0], k0 == 0 ? 0.0f : y1[0]},
+                                           {k0 == 0 ? 0.0f : y0[1], k0 == 0 ? 0.0f : y1[1]}};
+                        for (int64_t u = 0; u < n_units; u++)
+                            block_pair_mm(type, acc, row0, row1, blk0 + u,
+                                          (const xq32 *)(xq + t * xs) + u,
+                                          (const xq32 *)(xq + (t + 1) * xs) + u);
+                        y0[0] = acc[0][0], y1[0] = acc[0][1], y0[1] = acc[1][0], y1[1] = acc[1][1];
+                    }
+                    for (; t < nb; t++) /* an odd last token */
+                        for (int i = 0; i < 2; i++) {
+                            float *yt = y + (t0 + t) * ldy + r + i;
+                            float acc = k0 == 0 ? 0.0f : *yt;
+                            for (int64_t u = 0; u < n_units; u++)
+                                block_tile(type, &acc, i ? row1 : row0, blk0 + u, xq + t * xs, xs,
+                                           u, 1);
+                            *yt = acc;
+                        }
+                }
+#endif
+            for (; r < r1; r++) {
+                const char *row = (const char *)w + (uint64_t)r * w_row_bytes;
+                for (int t = 0; t < nb; t += NT) {
+                    const int nt = nb - t < NT ? nb - t : NT;
+                    float acc[NT];
+                    for (int i = 0; i < nt; i++)
+                        acc[i] = k0 == 0 ? 0.0f : y[(t0 + t + i) * ldy + r];
+                    /* one body per tile width, the accumulators in registers */
+                    for (int64_t u = 0; u < n_units; u++) {
+                        if (nt == NT) block_tile(type, acc, row, blk0 + u, xq + t * xs, xs, u, NT);
+                        else block_tile(type, acc, row, blk0 + u, xq + t * xs, xs, u, nt);
+                    }
+                    for (int i = 0; i < nt; i++)
+                        y[(t0 + t + i) * ldy + r] = acc[i];
+                }
+            }
+        }
+    }
+}
+
+#define QMATMUL_SLOT(name, type)                                                                   \
+    void QMATMUL_FN(name)(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,              \
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,    \
+                          int64_t r1)                                                              \
+    {                                                                                              \
+        qmatmul(type, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                        \
+    }
+
+QMATMUL_SLOT(tlm_matmul_q8_0, TLM_DT_Q8_0)
+QMATMUL_SLOT(tlm_matmul_q4_0, TLM_DT_Q4_0)
+QMATMUL_SLOT(tlm_matmul_q4_K, TLM_DT_Q4_K)
+QMATMUL_SLOT(tlm_matmul_q5_K, TLM_DT_Q5_K)
+QMATMUL_SLOT(tlm_matmul_q6_K, TLM_DT_Q6_K)

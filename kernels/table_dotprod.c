@@ -1,0 +1,14 @@
+/* table_dotprod.c - on top of the NEON table, the quantized products by SDOT (ARMv8.2
+ * FEAT_DotProd: 4 int8 products summed into each int32 lane). Only called when the CPU has
+ * it; the float slots stay NEON's. */
+#include "kernels_impl.h"
+
+void tlm_kernels_add_dotprod(tlm_kernels *k)
+{
+    k->isa = "dotprod";
+    k->matmul[TLM_DT_Q8_0] = tlm_matmul_q8_0_dotprod;
+    k->matmul[TLM_DT_Q4_0] = tlm_matmul_q4_0_dotprod;
+    k->matmul[TLM_DT_Q4_K] = tlm_matmul_q4_K_dotprod;
+    k->matmul[TLM_DT_Q5_K] = tlm_matmul_q5_K_dotprod;
+    k->matmul[TLM_DT_Q6_K] = tlm_matmul_q6_K_dotprod;
+}
