@@ -183,6 +183,21 @@ TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
 TLM_INLINE vi vi_load(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 TLM_INLINE vi vi_set1(int32_t x) { return _mm256_set1_epi32(x); }
 TLM_INLINE vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
+TLM_INLINE vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
+TLM_INLINE vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
+TLM_INLINE vi vi_or(vi a, vi b) { return _mm256_or_si256(a, b); }
+TLM_INLINE vi vi_shl(vi a, int n) { return _mm256_slli_epi32(a, n); }
+TLM_INLINE vi vi_shr(vi a, int n) { return _mm256_srli_epi32(a, n); } /* logical */
+/* VL bytes at p, zero- or sign-extended to int32 lanes */
+TLM_INLINE vi vi_load_u8(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+TLM_INLINE vi vi_load_i8(const int8_t *p)
+{
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+TLM_INLINE vf vi_to_f32(vi v) { return _mm256_cvtepi32_ps(v); }
 /* lanes with lo <= j < hi */
 TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
 {

@@ -145,6 +145,20 @@ TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
 TLM_INLINE vi vi_load(const int32_t *p) { return _mm512_loadu_si512(p); }
 TLM_INLINE vi vi_set1(int32_t x) { return _mm512_set1_epi32(x); }
 TLM_INLINE vi vi_add(vi a, vi b) { return _mm512_add_epi32(a, b); }
+TLM_INLINE vi vi_sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
+TLM_INLINE vi vi_and(vi a, vi b) { return _mm512_and_si512(a, b); }
+TLM_INLINE vi vi_or(vi a, vi b) { return _mm512_or_si512(a, b); }
+TLM_INLINE vi vi_shl(vi a, int n) { return _mm512_slli_epi32(a, (unsigned)n); }
+TLM_INLINE vi vi_shr(vi a, int n) { return _mm512_srli_epi32(a, (unsigned)n); }
+TLM_INLINE vi vi_load_u8(const uint8_t *p)
+{
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+TLM_INLINE vi vi_load_i8(const int8_t *p)
+{
+    return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+TLM_INLINE vf vi_to_f32(vi v) { return _mm512_cvtepi32_ps(v); }
 TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
 {
     vi vj = _mm512_set1_epi32(j);
