@@ -101,6 +101,7 @@ typedef struct group {
 TLM_INLINE void group_init(group *g, bool full, const char *w, uint64_t w_row_bytes, int rows)
 {
     g->il = false;
+    g->bb = 0; /* read only when il */
     g->base = w;
     g->rb = w_row_bytes;
     g->r4 = 4 * w_row_bytes;
