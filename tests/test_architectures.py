@@ -17,6 +17,7 @@ failure, never a skip. Last line: "test_architectures: N passed, M failed".
 """
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,11 @@ import selfcheck                # noqa: E402
 TOL = 1e-4                      # max abs difference of logits
 N_TOKENS = 64
 TIMEOUT = 30                    # seconds per tlm-logits run
+# TLM_RUN: a command the tools run under, e.g. "qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu"
+# for a cross-built TLM_BUILD (tests/arm64/run.sh); emulation gets 20 times the time.
+RUN_PREFIX = shlex.split(os.environ.get("TLM_RUN", ""))
+if RUN_PREFIX:
+    TIMEOUT *= 20
 
 # Extra cases beyond F32: (preset, writer, dtype). F16 GGUF on a permuted llama model; BF16
 # safetensors on Gemma, whose (1 + w) norms are then stored in bf16 too; F16 safetensors on
@@ -52,8 +58,8 @@ def engine_logits(build, model_path, tokens, out_path, n_vocab):
     exe = os.path.join(build, "tlm-logits")
     if not os.access(exe, os.X_OK):
         return None, "%s not found" % exe
-    cmd = [exe, "-m", model_path, "--tokens", ",".join(str(int(x)) for x in tokens),
-           "-o", out_path, "-t", "1"]
+    cmd = RUN_PREFIX + [exe, "-m", model_path, "--tokens",
+                        ",".join(str(int(x)) for x in tokens), "-o", out_path, "-t", "1"]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
