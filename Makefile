@@ -68,10 +68,14 @@ LIB_SRC    := $(filter-out $(OTHER_ARCH_KERNELS),$(wildcard lib/*/*.c) $(wildcar
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC   := $(wildcard tools/tlm-*.c)
 TOOLS      := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
+# tlm-server alone needs libmicrohttpd: without its header the other tools still build
+HAVE_MHD   := $(shell $(CC) -E -include microhttpd.h -x c /dev/null >/dev/null 2>&1 && echo 1)
+TOOLS      := $(if $(HAVE_MHD),$(TOOLS),$(filter-out $(BUILD)/tlm-server,$(TOOLS)))
 TOOL_COMMON := $(filter-out tools/tlm-%.c,$(wildcard tools/*.c))
 TOOL_COMMON_OBJ := $(TOOL_COMMON:%.c=$(BUILD)/%.o)
 TEST_SRC   := $(wildcard tests/*/test_*.c)
 TESTS      := $(TEST_SRC:%.c=$(BUILD)/%)
+EXAMPLES   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 # *_avx512vnni* files: AVX-512 plus VNNI; *_avx512*: AVX-512; *_avx2*: AVX2 (first match wins)
 # *_i8mm*: dot product plus i8mm; *_dotprod*: dot product (AArch64)
@@ -85,9 +89,6 @@ tools: $(TOOLS)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h lib/*/*.h kernels/*.h tools/*.h tests/*.h tests/*/*.h)
 	@mkdir -p $(dir $@)
-# tlm-server alone needs libmicrohttpd: without its header the other tools still build
-HAVE_MHD   := $(shell $(CC) -E -include microhttpd.h -x c /dev/null >/dev/null 2>&1 && echo 1)
-TOOLS      := $(if $(HAVE_MHD),$(TOOLS),$(filter-out $(BUILD)/tlm-server,$(TOOLS)))
 	$(CC) $(ALLFLAGS) $(call isa_flags,$<) -c $< -o $@
 
 $(BUILD)/libtinylm.a: $(LIB_OBJ)
@@ -120,6 +121,13 @@ endif
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libtinylm.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
 
+# examples/: programs as an embedder writes them, seeing only the public header and linked
+# against the shared library (found next to them through the rpath); make test runs them.
+$(BUILD)/examples/%: examples/%.c examples/common.h include/tinylm.h $(BUILD)/libtinylm.so
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -o $@ $< -L$(BUILD) -ltinylm \
+	    -Wl,-rpath,'$$ORIGIN/..' -pthread
+
 test: all
 	@bash tests/run.sh $(BUILD)
 
@@ -141,14 +149,6 @@ ubsan:
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c, clang only), built with ASan + UBSan; seeds come from
 # tests/fuzz/seeds.c. Each runs FUZZ_SECONDS, FUZZ_JOBS at a time; any crash fails.
-# examples/: programs as an embedder writes them, seeing only the public header and linked
-# against the shared library (found next to them through the rpath); make test runs them.
-EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
-$(BUILD)/examples/%: examples/%.c examples/common.h include/tinylm.h $(BUILD)/libtinylm.so
-	@mkdir -p $(dir $@)
-	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -o $@ $< -L$(BUILD) -ltinylm \
-	    -Wl,-rpath,'$$ORIGIN/..' -pthread
-
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2

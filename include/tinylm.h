@@ -1,4 +1,4 @@
-/* tinylm.h - libtinylm 0.1: a small CPU inference engine for tiny language models.
+/* tinylm.h - libtinylm 0.2: a small CPU inference engine for tiny language models.
  *
  * One engine for TinyLlama, MobileLLM, Gemma, Qwen, Phi-2, Phi-3 and StableLM-2: every
  * architecture difference is a field of the model's configuration, read from the file.
@@ -47,10 +47,23 @@
  *       costs and tlm_context_create refuses one that does not fit the memory budget.
  *
  * ERRORS
- *     Every call that can fail returns a tlm_status (TLM_OK is 0). Calls taking a
- *     tlm_error *err fill it with a message when it is not NULL; calls on a context also
- *     keep the last message, read with tlm_context_error(). The library never exits,
- *     aborts or prints on its own.
+ *     One convention everywhere:
+ *     - Every call that can fail returns a tlm_status (TLM_OK is 0); calls that cannot fail
+ *       return void or a value, and say what a bad argument gives (NULL, -1, 0).
+ *     - The message: calls taking a tlm_error *err fill it (status and text) when err is not
+ *       NULL; calls on a context that take no err (eval, remove, shift, set_*) keep it on the
+ *       context, read with tlm_context_error() until the next call on that context. Calls on
+ *       a tokenizer without err (tlm_tokenize) have only the status: tlm_status_string.
+ *     - An output buffer that is too small gives TLM_ERR_BUFFER_TOO_SMALL, and the call's
+ *       size output (*n_out, *len, *size) holds the size needed: call with cap 0 to ask.
+ *     - A callback that asks to stop (cancellation, load progress) gives TLM_ERR_CANCELLED.
+ *     The library never exits, aborts or prints on its own.
+ *
+ * OWNERSHIP
+ *     Every object made by a *_create / *_load call is the caller's, freed by its *_free
+ *     (NULL is a no-op). Pointers returned into an object (logits, token pieces, messages)
+ *     stay valid as the call's comment says, at most as long as the object. The library never
+ *     keeps a pointer given to it beyond the call, except the callbacks' user pointers.
  */
 #ifndef TINYLM_H
 #define TINYLM_H
@@ -70,7 +83,7 @@ extern "C" {
 #endif
 
 #define TLM_VERSION_MAJOR 0
-#define TLM_VERSION_MINOR 1
+#define TLM_VERSION_MINOR 2
 #define TLM_VERSION_PATCH 0
 #define TLM_VERSION_NUMBER (TLM_VERSION_MAJOR * 10000 + TLM_VERSION_MINOR * 100 + TLM_VERSION_PATCH)
 
@@ -87,6 +100,9 @@ typedef enum tlm_status { /* values never change; append only */
     TLM_ERR_NO_MEMORY = 4,
     TLM_ERR_ARG = 5,          /* a bad argument: NULL handle, out-of-range value or id */
     TLM_ERR_CONTEXT_FULL = 6, /* the tokens do not fit in the context's remaining positions */
+    TLM_ERR_CANCELLED = 7,    /* a callback asked to stop (tlm_context_set_abort, progress) */
+    TLM_ERR_BUFFER_TOO_SMALL = 8, /* an output buffer is too small: the size output says what
+                                   * is needed */
 } tlm_status;
 
 typedef struct tlm_error {
@@ -118,13 +134,21 @@ typedef struct tlm_model tlm_model; /* read-only after load: share across thread
 
 typedef struct tlm_model_params {
     int32_t n_threads; /* threads used while loading (random weights); 0: all cores */
+    /* Called on the loading thread with the fraction done, in [0, 1]: 0 before anything is
+     * read, then as weight matrices are rearranged, 1 when the model is ready. Returning
+     * false cancels: tlm_model_load frees what it made and returns TLM_ERR_CANCELLED.
+     * NULL (default): no reports. */
+    bool (*progress)(void *user, float fraction);
+    void *progress_user; /* passed to progress */
 } tlm_model_params;
 
 TLM_API tlm_model_params tlm_model_default_params(void);
 
 /* Opens a GGUF file, a llama2.c .bin checkpoint or a Hugging Face directory (see MODEL
  * FILES). On success *out owns the model; free it with tlm_model_free. On failure *out is
- * NULL and err (if not NULL) says what is wrong, naming the file and field. */
+ * NULL and err (if not NULL) says what is wrong, naming the file and field. TLM_ERR_CANCELLED
+ * when params->progress returned false. TLM_ERR_ARG when the environment variable TLM_ISA is
+ * set to a name the kernels do not know (see tlm_kernels_isa). */
 TLM_API tlm_status tlm_model_load(const char *path, const tlm_model_params *params,
                                   tlm_model **out, tlm_error *err);
 
@@ -361,6 +385,57 @@ TLM_API tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tl
  * TLM_ERR_FORMAT for a file that is malformed or lies about its sizes; ctx is then reset. */
 TLM_API tlm_status tlm_context_load(tlm_context *ctx, const char *path, tlm_error *err);
 
+/* The same state as tlm_context_save, in memory: the bytes of the file it writes. *size gets
+ * the number of bytes; when cap is smaller (cap 0 with buf NULL asks for it) nothing is
+ * written and the status is TLM_ERR_BUFFER_TOO_SMALL. The size changes as ctx evaluates. */
+TLM_API tlm_status tlm_context_save_buffer(const tlm_context *ctx, void *buf, size_t cap,
+                                           size_t *size, tlm_error *err);
+
+/* Replaces ctx's state by `size` bytes of tlm_context_save_buffer (or of a file of
+ * tlm_context_save): the same checks and errors as tlm_context_load. buf is not kept. */
+TLM_API tlm_status tlm_context_load_buffer(tlm_context *ctx, const void *buf, size_t size,
+                                           tlm_error *err);
+
+/* ---- embedding: cancellation, threads, outputs ------------------------------------------ */
+
+/* Called by tlm_context_eval and tlm_context_eval_outputs on the evaluating thread before each
+ * layer of each chunk of n_batch tokens, so a stop takes effect within one layer's time.
+ * Returning true stops the evaluation: the call returns TLM_ERR_CANCELLED. The chunks finished
+ * before stay in the cache (tlm_context_n_past says how far it got: the caller may go on from
+ * there, or drop them with tlm_context_remove); the chunk being evaluated leaves no trace;
+ * tlm_context_logits is NULL until the next evaluation. The context stays usable. The callback
+ * may read a flag another thread sets (an atomic: examples/cancel.c); it must not call
+ * into ctx. NULL removes it. Not copied anywhere else: user must outlive its use. */
+TLM_API void tlm_context_set_abort(tlm_context *ctx, bool (*abort)(void *user), void *user);
+
+/* Changes the threads used by later evaluations, within [1, the count ctx was created with]
+ * (its n_threads param, or all cores for 0): scratch is sized for that many. Results are the
+ * same bits for any count. TLM_ERR_ARG (message on the context) outside that range. */
+TLM_API tlm_status tlm_context_set_threads(tlm_context *ctx, int32_t n_threads);
+TLM_API int32_t tlm_context_n_threads(const tlm_context *ctx);
+
+/* Hidden state width: the size of one row of tlm_eval_outputs.hidden (the model's dim). */
+TLM_API int32_t tlm_model_n_embd(const tlm_model *model);
+
+/* What tlm_context_eval_outputs writes besides the cache. Every pointer may be NULL. */
+typedef struct tlm_eval_outputs {
+    /* Per token of the call, whether to compute its logits (the LM head runs only on those).
+     * NULL: the last token only. */
+    const bool *logits_mask;
+    /* [n selected][n_vocab]: the selected tokens' logits, in token order. NULL: not copied
+     * (the last token's, when selected, are still read with tlm_context_logits). */
+    float *logits;
+    /* [n_tokens][n_embd]: each token's final hidden state, after the final norm (what the LM
+     * head reads): the input of embeddings and classifiers. */
+    float *hidden;
+} tlm_eval_outputs;
+
+/* tlm_context_eval with a choice of outputs (see tlm_eval_outputs); the same errors, plus
+ * TLM_ERR_CANCELLED. out NULL: as tlm_context_eval without all_logits. Afterwards
+ * tlm_context_logits gives the last token's logits when it was selected, else NULL. */
+TLM_API tlm_status tlm_context_eval_outputs(tlm_context *ctx, const int32_t *tokens,
+                                            int32_t n_tokens, const tlm_eval_outputs *out);
+
 /* ---- tokenizer ------------------------------------------------------------------------ */
 
 typedef struct tlm_tokenizer tlm_tokenizer; /* read-only after load: share across threads */
@@ -390,8 +465,8 @@ TLM_API tlm_status tlm_tokenizer_load_llama2c(const char *path, int32_t n_vocab,
 
 TLM_API void tlm_tokenizer_free(tlm_tokenizer *tok); /* NULL is a no-op */
 
-/* Encodes UTF-8 text into at most cap ids; *n_out gets the count. TLM_ERR_ARG if cap is too
- * small (then *n_out is the count needed: cap 0 with ids NULL asks for it), for a NULL
+/* Encodes UTF-8 text into at most cap ids; *n_out gets the count. TLM_ERR_BUFFER_TOO_SMALL
+ * if cap is too small (then *n_out is the count needed: cap 0 with ids NULL asks for it); TLM_ERR_ARG for a NULL
  * tokenizer, text or n_out, a negative cap, or text over 512 MiB (then *n_out is 0). Text never turns into control tokens (<s>,
  * <|im_start|>, ...): their text is encoded as ordinary text. Added tokens that are not
  * control tokens (Phi-2's runs of spaces) are matched. SentencePiece vocabularies from GGUF or
@@ -474,7 +549,8 @@ TLM_API tlm_status tlm_chat_template_detect(const char *jinja, tlm_chat_template
 /* The conversation as the template's text. tok supplies the BOS/EOS texts and, for ChatML,
  * the default system message of its Jinja template (may be NULL: "</s>", "<s>", none).
  * Writes at most cap bytes plus a terminator when cap > 0; *len gets the length.
- * TLM_ERR_ARG for a bad role or message order, or cap too small (then *len is the length);
+ * TLM_ERR_ARG for a bad role or message order; TLM_ERR_BUFFER_TOO_SMALL when cap is too small
+ * (then *len is the length);
  * TLM_ERR_UNSUPPORTED for a system message with Gemma. */
 TLM_API tlm_status tlm_chat_render(tlm_chat_template t, const tlm_tokenizer *tok,
                                    const tlm_chat_message *msgs, int32_t n_msgs,

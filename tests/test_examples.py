@@ -26,6 +26,8 @@ def check(name, ok, detail=""):
 
 
 def run(prog, args, stdin=None, env=None, timeout=120):
+    if not os.path.exists(os.path.join(BUILD, prog)):
+        return 127, "", "%s is not built" % prog
     full = dict(os.environ)
     full.update(env or {})
     p = subprocess.run([os.path.join(BUILD, prog)] + args, input=stdin, capture_output=True,

@@ -399,7 +399,7 @@ static int32_t *tokenize(const tlm_tokenizer *tok, const char *text, bool bos, i
 {
     int32_t need = 0;
     tlm_status st = tlm_tokenize(tok, text, bos, NULL, 0, &need);
-    if ((st != TLM_OK && st != TLM_ERR_ARG) || need < 0) return NULL;
+    if ((st != TLM_OK && st != TLM_ERR_BUFFER_TOO_SMALL) || need < 0) return NULL;
     int32_t *ids = malloc(((size_t)need + 1) * sizeof *ids);
     if (ids && tlm_tokenize(tok, text, bos, ids, need, n) == TLM_OK) return ids;
     free(ids);

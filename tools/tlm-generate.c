@@ -305,7 +305,7 @@ static int32_t *turn_ids(tlm_chat_template t, const tlm_tokenizer *tok,
     tlm_error err = {0};
     tlm_status st = first ? tlm_chat_tokenize(t, tok, m, n, true, NULL, 0, &need, &err)
                           : tlm_chat_tokenize_continue(t, tok, m, n, NULL, 0, &need, &err);
-    int32_t *ids = st == TLM_OK || st == TLM_ERR_ARG ? malloc(((size_t)need + 1) * sizeof *ids)
+    int32_t *ids = st == TLM_OK || st == TLM_ERR_BUFFER_TOO_SMALL ? malloc(((size_t)need + 1) * sizeof *ids)
                                                      : NULL;
     if (ids) {
         st = first ? tlm_chat_tokenize(t, tok, m, n, true, ids, need, count, &err)

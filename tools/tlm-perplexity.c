@@ -192,7 +192,7 @@ static int32_t *tokenize_text(const tlm_tokenizer *tok, const char *text, int64_
     bool bos = tlm_tokenizer_adds_bos(tok);
     int32_t need = 0;
     tlm_status st = tlm_tokenize(tok, text, bos, NULL, 0, &need);
-    int32_t *ids = (st == TLM_OK || st == TLM_ERR_ARG) && need >= 0
+    int32_t *ids = (st == TLM_OK || st == TLM_ERR_BUFFER_TOO_SMALL) && need >= 0
                        ? malloc(((size_t)need + 1) * sizeof *ids)
                        : NULL;
     int32_t n = 0;

@@ -25,6 +25,8 @@ const char *tlm_status_string(tlm_status status)
     case TLM_ERR_NO_MEMORY: return "out of memory";
     case TLM_ERR_ARG: return "invalid argument";
     case TLM_ERR_CONTEXT_FULL: return "context full";
+    case TLM_ERR_CANCELLED: return "cancelled";
+    case TLM_ERR_BUFFER_TOO_SMALL: return "buffer too small";
     }
     return "unknown status";
 }

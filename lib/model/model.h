@@ -75,6 +75,8 @@ struct tlm_model {
     bool shape_only;        /* a preset without weight data: plan only, never evaluate */
     bool keep_rows;         /* weights stay as stored (checking a file): no interleaving */
     uint64_t fingerprint;   /* tlm_model_fingerprint, taken before any rewriting of weights */
+    bool (*progress)(void *user, float fraction); /* tlm_model_params.progress while loading */
+    void *progress_user;
 
     tlm_matrix embed;       /* [vocab][dim] */
     tlm_norm_weights out_norm;
@@ -117,7 +119,8 @@ void *tlm_model_alloc(struct tlm_model *m, size_t bytes);
 const tlm_tensor *tlm_model_find_own(const void *model, const char *name);
 
 /* tlm_model_load; keep_rows leaves every matrix as the file stores it. */
-tlm_status tlm_model_open(const char *path, bool keep_rows, struct tlm_model **out, tlm_error *err);
+tlm_status tlm_model_open(const char *path, bool keep_rows, const tlm_model_params *params,
+                          struct tlm_model **out, tlm_error *err);
 
 /* Format readers: each fills m->cfg and m->arch and binds the weights. */
 tlm_status tlm_load_gguf(struct tlm_model *m, const char *path, tlm_error *err);

@@ -241,7 +241,7 @@ tlm_status tlm_model_check(const char *path, const tlm_check_params *params, tlm
     checker c = {path, &p, err, TLM_OK, 0, 0};
     tlm_model *m = NULL;
     tlm_error e = {0};
-    tlm_status st = tlm_model_open(path, true, &m, &e); /* weights as the file has them */
+    tlm_status st = tlm_model_open(path, true, NULL, &m, &e); /* weights as the file has them */
     if (st != TLM_OK) {
         note(&c, TLM_CHECK_ERROR, st, "%s", e.message);
         say(&c, TLM_CHECK_INFO, "what this means: %s", explain(st));

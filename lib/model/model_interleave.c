@@ -111,6 +111,10 @@ tlm_status tlm_model_interleave(tlm_model *m, int n_threads, tlm_error *err)
         if (spans[i].hi > reach) reach = spans[i].hi;
         if (alone && spans[i].w && spans[i].hi > spans[i].lo)
             st = interleave(spans[i].w, n_threads, err);
+        /* the rewriting is most of a load's time: one report per matrix */
+        float done = 0.05f + 0.9f * (float)(i + 1) / (float)n;
+        if (st == TLM_OK && m->progress && !m->progress(m->progress_user, done))
+            st = tlm_fail(err, TLM_ERR_CANCELLED, "loading cancelled by the progress callback");
     }
     arrfree(spans);
     return st;

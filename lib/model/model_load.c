@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "gguf_read.h"
+#include "isa_names.h"
 #include "mapped_file.h"
 #include "model.h"
 #include "safetensors_read.h"
@@ -103,7 +104,8 @@ tlm_model *tlm_model_new(void)
 
 /* The format is told by the path: a directory is Hugging Face, "GGUF" magic is GGUF,
  * anything else is tried as a llama2.c checkpoint. */
-tlm_status tlm_model_open(const char *path, bool keep_rows, tlm_model **out, tlm_error *err)
+tlm_status tlm_model_open(const char *path, bool keep_rows, const tlm_model_params *params,
+                          tlm_model **out, tlm_error *err)
 {
     *out = NULL;
     struct stat sb;
@@ -112,6 +114,7 @@ tlm_status tlm_model_open(const char *path, bool keep_rows, tlm_model **out, tlm
     tlm_model *m = tlm_model_new();
     if (!m) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory");
     m->keep_rows = keep_rows;
+    if (params) m->progress = params->progress, m->progress_user = params->progress_user;
 
     tlm_status st;
     if (S_ISDIR(sb.st_mode)) {
@@ -125,10 +128,13 @@ tlm_status tlm_model_open(const char *path, bool keep_rows, tlm_model **out, tlm
         tlm_unmap_file(&mf);
         if (st == TLM_OK) st = gguf ? tlm_load_gguf(m, path, err) : tlm_load_llama2c(m, path, err);
     }
+    if (st == TLM_OK && m->progress && !m->progress(m->progress_user, 1.0f))
+        st = tlm_fail(err, TLM_ERR_CANCELLED, "%s: loading cancelled by the progress callback", path);
     if (st != TLM_OK) {
         tlm_model_free(m);
         return st;
     }
+    m->progress = NULL; /* the callback is the load's, not the model's */
     tlm_model_fill_info(m);
     *out = m;
     return TLM_OK;
@@ -140,8 +146,21 @@ tlm_status tlm_model_load(const char *path, const tlm_model_params *params, tlm_
     if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load: out is NULL");
     *out = NULL;
     if (!path) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load: path is NULL");
-    (void)params;
-    return tlm_model_open(path, false, out, err);
+    /* TLM_ISA is read inside the kernels, which cannot report: a name they do not know would
+     * be ignored, so it is refused here, where the caller hears of it */
+    const char *isa = getenv("TLM_ISA");
+    if (isa && !tlm_kernels_isa_known(isa)) {
+        char known[64] = "";
+        for (const char *const *n = tlm_kernels_isa_names(); *n; n++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                     n == tlm_kernels_isa_names() ? "" : ", ", *n);
+        return tlm_fail(err, TLM_ERR_ARG, "TLM_ISA=%s: not a kernel level of this build (%s)",
+                        isa, known);
+    }
+    if (params && params->progress && !params->progress(params->progress_user, 0.0f))
+        return tlm_fail(err, TLM_ERR_CANCELLED, "%s: loading cancelled by the progress callback",
+                        path);
+    return tlm_model_open(path, false, params, out, err);
 }
 
 const tlm_model_info *tlm_model_get_info(const tlm_model *m) { return m ? &m->info : NULL; }

@@ -338,6 +338,13 @@ tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int32_t n_t
         float *rows = all_logits ? all_logits + (int64_t)s * vocab : NULL;
         make_room(ctx, n);
         tlm_forward(ctx, tokens + s, n, rows, s + n == n_tokens);
+        if (ctx->cancelled) { /* tlm_context_set_abort: the unfinished chunk leaves no trace */
+            for (int32_t p = ctx->n_past; p < ctx->n_past + n; p++) ctx->tokens[p] = -1;
+            ctx->cancelled = false;
+            ctx->has_logits = false;
+            return ctx_fail(ctx, TLM_ERR_CANCELLED, "eval: cancelled by the abort callback; %d "
+                            "positions are in the cache", ctx->n_past);
+        }
     }
     return TLM_OK;
 }

@@ -12,6 +12,8 @@
 #ifndef TLM_CONTEXT_H
 #define TLM_CONTEXT_H
 
+#include <stdio.h>
+
 #include "model.h"
 
 struct tlm_context {
@@ -58,7 +60,22 @@ struct tlm_context {
     float *blas_buf;     /* [2][TLM_BLAS_ROWS][widest input]: widened weight rows (blas only) */
 
     void *arena;
+
+    /* Embedding hooks (eval_outputs.c): the abort callback checked before each layer, the
+     * threads the scratch was sized for, and the outputs asked of the eval running now. */
+    bool (*abort)(void *user);
+    void *abort_user;
+    bool cancelled;              /* tlm_forward stopped at abort's request */
+    int32_t n_threads_max;       /* 0 until tlm_context_set_threads first runs */
+    struct tlm_outputs_req *req; /* tlm_context_eval_outputs while it runs, else NULL */
 };
+
+/* The outputs of the tlm_context_eval_outputs call running on a context. */
+typedef struct tlm_outputs_req {
+    const tlm_eval_outputs *out;
+    int32_t done; /* tokens of the call in chunks before this one */
+    int64_t rows; /* logits rows written so far */
+} tlm_outputs_req;
 
 /* Evaluates n (<= n_batch) tokens at positions n_past.. into cells n_used.. (the caller made
  * room) and advances both. Writes the logits of every token to `rows_out` ([n][vocab]) when
@@ -66,6 +83,20 @@ struct tlm_context {
  * by the caller. */
 void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows_out,
                  bool want_last);
+
+/* forward.c's projection of n_tok rows x through p into y (threads split the rows). */
+typedef void (*tlm_project_fn)(const tlm_context *ctx, const tlm_proj *p, const float *x,
+                               int64_t ldx, int64_t n_tok, float *y, int64_t ldy);
+/* Instead of the head, when ctx->req is set: the final norm and LM head (through `project`,
+ * passed in so the two files do not call each other) for the tokens the caller selected, and
+ * the hidden states (forward_outputs.c). `last`: the call's last chunk. */
+void tlm_forward_outputs(tlm_context *ctx, int32_t n, bool last, tlm_project_fn project);
+/* The state as tlm_context_save writes it (context_file.c): its size in bytes, writing it,
+ * and reading `size` bytes of it (name is for messages). */
+uint64_t tlm_context_state_bytes(const tlm_context *ctx);
+bool tlm_context_write_state(const tlm_context *ctx, FILE *fp);
+tlm_status tlm_context_read_state(tlm_context *ctx, FILE *fp, uint64_t size, const char *name,
+                                  tlm_error *err);
 
 /* The OpenBLAS path (blas.c): batches of at least TLM_BLAS_MIN_TOKENS tokens with F32, F16
  * or BF16 weights, when the context asked for it. */

@@ -129,18 +129,19 @@ static header header_of(const tlm_context *ctx)
     return h;
 }
 
-tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tlm_error *err)
+uint64_t tlm_context_state_bytes(const tlm_context *ctx)
 {
-    if (!ctx || !path)
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_save: %s is NULL", ctx ? "path" : "ctx");
+    uint64_t row = tlm_context_row_bytes(ctx); /* the cache holds what fits in memory */
+    return HEADER_BYTES + 4 * ((uint64_t)ctx->n_past + (uint64_t)ctx->n_used) +
+           (ctx->has_logits ? 4 * (uint64_t)ctx->m->cfg.vocab_size : 0) +
+           2 * (uint64_t)tlm_config_n_apply(&ctx->m->cfg) * (uint64_t)ctx->n_used * row;
+}
+
+bool tlm_context_write_state(const tlm_context *ctx, FILE *fp)
+{
     header h = header_of(ctx);
     uint8_t head[HEADER_BYTES];
     pack(&h, head);
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return tlm_fail(err, TLM_ERR_ARG, "%s: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot create", tmp);
     size_t row = tlm_context_head_bytes(ctx);
     bool ok = fwrite(head, 1, sizeof head, fp) == sizeof head &&
               fwrite(ctx->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
@@ -153,6 +154,19 @@ tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tlm_error 
                 ok = fwrite(tlm_kv_cell(ctx, base, a, g, 0), row, (size_t)h.n_used, fp) ==
                      (size_t)h.n_used;
     }
+    return ok;
+}
+
+tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tlm_error *err)
+{
+    if (!ctx || !path)
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_save: %s is NULL", ctx ? "path" : "ctx");
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return tlm_fail(err, TLM_ERR_ARG, "%s: path too long", path);
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot create", tmp);
+    bool ok = tlm_context_write_state(ctx, fp);
     if (fclose(fp) != 0) ok = false;
     if (!ok || rename(tmp, path) != 0) {
         remove(tmp);
@@ -228,15 +242,26 @@ tlm_status tlm_context_load(tlm_context *ctx, const char *path, tlm_error *err)
         return tlm_fail(err, TLM_ERR_ARG, "tlm_context_load: %s is NULL", ctx ? "path" : "ctx");
     FILE *fp = fopen(path, "rb");
     if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
+    long size = -1;
+    if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp);
+        tlm_context_reset(ctx);
+        return tlm_fail(err, TLM_ERR_IO, "%s: cannot read", path);
+    }
+    tlm_status st = tlm_context_read_state(ctx, fp, (uint64_t)size, path, err);
+    fclose(fp);
+    return st;
+}
+
+tlm_status tlm_context_read_state(tlm_context *ctx, FILE *fp, uint64_t size, const char *path,
+                                  tlm_error *err)
+{
     uint8_t head[HEADER_BYTES];
     header h;
     uint32_t version = 0, bytes = 0;
-    uint64_t expect = 0, size = 0;
+    uint64_t expect = 0;
     tlm_status st = TLM_OK;
-    if (fseek(fp, 0, SEEK_END) != 0 || (long)(size = (uint64_t)ftell(fp)) < 0 ||
-        fseek(fp, 0, SEEK_SET) != 0)
-        st = tlm_fail(err, TLM_ERR_IO, "%s: cannot read", path);
-    else if (size < HEADER_BYTES || fread(head, 1, sizeof head, fp) != sizeof head ||
+    if (size < HEADER_BYTES || fread(head, 1, sizeof head, fp) != sizeof head ||
              memcmp(head, MAGIC, 8) != 0)
         st = tlm_fail(err, TLM_ERR_FORMAT, "%s: not a libtinylm context file", path);
     if (st == TLM_OK) {
@@ -250,10 +275,7 @@ tlm_status tlm_context_load(tlm_context *ctx, const char *path, tlm_error *err)
         st = tlm_fail(err, TLM_ERR_FORMAT, "%s: the file has %llu bytes but its header says "
                       "%llu", path, (unsigned long long)size, (unsigned long long)expect);
     tlm_context_reset(ctx);
-    if (st != TLM_OK) {
-        fclose(fp);
-        return st;
-    }
+    if (st != TLM_OK) return st;
     size_t row = tlm_context_head_bytes(ctx);
     bool ok = fread(ctx->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
               fread(ctx->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
@@ -265,7 +287,6 @@ tlm_status tlm_context_load(tlm_context *ctx, const char *path, tlm_error *err)
                 ok = fread(tlm_kv_cell(ctx, base, a, g, 0), row, (size_t)h.n_used, fp) ==
                      (size_t)h.n_used;
     }
-    fclose(fp);
     ctx->n_past = h.n_past;
     ctx->n_used = h.n_used;
     if (!ok) st = tlm_fail(err, TLM_ERR_IO, "%s: read failed", path);

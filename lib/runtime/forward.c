@@ -218,6 +218,10 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
     positions(ctx, tokens, p0, c0, n);
 
     for (int32_t a = 0; a < tlm_config_n_apply(c); a++) {
+        if (ctx->abort && ctx->abort(ctx->abort_user)) { /* tlm_context_set_abort */
+            ctx->cancelled = true;
+            return;
+        }
         const tlm_block *blk = &m->blocks[tlm_config_block_of(c, a)];
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
         for (int t = 0; t < n; t++)
@@ -243,6 +247,10 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
     }
     ctx->n_past += n;
     ctx->n_used += n;
+    if (ctx->req) { /* tlm_context_eval_outputs: the rows and hidden states it asked for */
+        tlm_forward_outputs(ctx, n, want_last, project);
+        return;
+    }
 
     /* Final norm and LM head only for the rows someone reads. */
     int32_t first = rows_out ? 0 : n - 1;

@@ -29,7 +29,7 @@ static tlm_status tokenize(const tlm_tokenizer *tok, const char *text, bool add_
     /* Each token covers at least one byte of the normalised text, which is at most
      * 3 * TLM_TOK_MAX_TEXT + 3 bytes: the count fits in int32_t. */
     *n_out = (int32_t)out.n;
-    return out.n > cap ? TLM_ERR_ARG : TLM_OK;
+    return out.n > cap ? TLM_ERR_BUFFER_TOO_SMALL : TLM_OK;
 }
 
 TLM_API tlm_status tlm_tokenize(const tlm_tokenizer *tok, const char *text, bool add_bos,

@@ -150,7 +150,7 @@ static int32_t *chat_ids(tlm_chat_template t, const tlm_tokenizer *tok, const tl
     int32_t need = 0;
     tlm_status st = cont ? tlm_chat_tokenize_continue(t, tok, m, n, NULL, 0, &need, NULL)
                          : tlm_chat_tokenize(t, tok, m, n, true, NULL, 0, &need, NULL);
-    if (st != TLM_OK && st != TLM_ERR_ARG) return NULL;
+    if (st != TLM_OK && st != TLM_ERR_BUFFER_TOO_SMALL) return NULL;
     int32_t *ids = malloc(((size_t)need + 1) * sizeof *ids);
     st = cont ? tlm_chat_tokenize_continue(t, tok, m, n, ids, need, count, NULL)
               : tlm_chat_tokenize(t, tok, m, n, true, ids, need, count, NULL);
@@ -426,9 +426,9 @@ static void test_errors(void)
               TLM_ERR_ARG,
           "gemma: two user turns in a row: TLM_ERR_ARG");
     CHECK(tlm_chat_render(TLM_CHAT_CHATML, NULL, conv, 4, true, buf, sizeof buf, &len, &err) ==
-                  TLM_ERR_ARG &&
+                  TLM_ERR_BUFFER_TOO_SMALL &&
               len > sizeof buf && strlen(buf) == sizeof buf - 1,
-          "small buffer: TLM_ERR_ARG, the length needed, a terminated prefix");
+          "small buffer: TLM_ERR_BUFFER_TOO_SMALL, the length needed, a terminated prefix");
     CHECK(tlm_chat_render(TLM_CHAT_UNKNOWN, NULL, conv, 4, true, buf, sizeof buf, &len, &err) ==
               TLM_ERR_ARG,
           "template UNKNOWN: TLM_ERR_ARG");

@@ -131,7 +131,7 @@ static int32_t *encode(const tlm_tokenizer *tok, const char *text, bool bos, int
 {
     int32_t need = 0;
     tlm_status st = tlm_tokenize(tok, text, bos, NULL, 0, &need);
-    if (st != TLM_OK && st != TLM_ERR_ARG) return NULL;
+    if (st != TLM_OK && st != TLM_ERR_BUFFER_TOO_SMALL) return NULL;
     int32_t *ids = malloc(((size_t)need + 1) * sizeof *ids);
     if (!ids) return NULL;
     st = tlm_tokenize(tok, text, bos, ids, need, n);
@@ -437,10 +437,10 @@ static void run_vectors(const char *label, const tlm_tokenizer *tok, const vecto
     CHECK(ids && n == 3 && ids[0] == 1 && ids[1] == 15043 && ids[2] == 3186,
           "%s: \"Hello world\" with BOS = 1 15043 3186", label);
     free(ids);
-    /* cap too small: TLM_ERR_ARG and the count needed. */
+    /* cap too small: TLM_ERR_BUFFER_TOO_SMALL and the count needed. */
     int32_t small[2];
     tlm_status st = tlm_tokenize(tok, "Hello world", true, small, 2, &n);
-    CHECK(st == TLM_ERR_ARG && n == 3, "%s: cap 2 of 3 gives TLM_ERR_ARG, n_out 3", label);
+    CHECK(st == TLM_ERR_BUFFER_TOO_SMALL && n == 3, "%s: cap 2 of 3 gives TLM_ERR_BUFFER_TOO_SMALL, n_out 3", label);
     ids = encode(tok, "", true, &n);
     CHECK(ids && n == 1 && ids[0] == 1, "%s: empty text with BOS is just BOS", label);
     free(ids);

@@ -81,7 +81,7 @@ static int32_t *encode(const tlm_tokenizer *tok, const char *text, bool special,
     int32_t need = 0;
     tlm_status st = special ? tlm_tokenize_special(tok, text, false, NULL, 0, &need)
                             : tlm_tokenize(tok, text, false, NULL, 0, &need);
-    if (st != TLM_OK && st != TLM_ERR_ARG) return NULL;
+    if (st != TLM_OK && st != TLM_ERR_BUFFER_TOO_SMALL) return NULL;
     int32_t *ids = malloc(((size_t)need + 1) * sizeof *ids);
     if (!ids) return NULL;
     st = special ? tlm_tokenize_special(tok, text, false, ids, need, n)

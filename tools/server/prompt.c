@@ -25,7 +25,7 @@ static bool chat_ids(const oai_request *req, const prompt_env *env, int32_t **id
     tlm_error e = {0};
     tlm_status st = tlm_chat_tokenize(env->chat, env->tok, req->msgs, req->n_msgs, true, NULL, 0,
                                       &need, &e);
-    if (st == TLM_OK || (st == TLM_ERR_ARG && need > 0)) {
+    if (st == TLM_OK || (st == TLM_ERR_BUFFER_TOO_SMALL && need > 0)) {
         if (!(*ids = malloc(((size_t)need + 1) * sizeof **ids))) return no_memory(err);
         st = tlm_chat_tokenize(env->chat, env->tok, req->msgs, req->n_msgs, true, *ids, need, n,
                                &e);
