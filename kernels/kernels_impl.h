@@ -191,6 +191,11 @@ tlm_matmul_kernel tlm_matmul_q6_K_neon, tlm_matmul_q6_K_dotprod, tlm_matmul_q6_K
 
 void tlm_to_f32_f16_neon(float *out, const void *src, int64_t n);
 void tlm_to_f32_bf16_neon(float *out, const void *src, int64_t n);
+void tlm_to_f32_q8_0_neon(float *out, const void *src, int64_t n);
+void tlm_to_f32_q4_0_neon(float *out, const void *src, int64_t n);
+void tlm_to_f32_q4_K_neon(float *out, const void *src, int64_t n);
+void tlm_to_f32_q5_K_neon(float *out, const void *src, int64_t n);
+void tlm_to_f32_q6_K_neon(float *out, const void *src, int64_t n);
 
 void tlm_store_kv_f16_neon(void *dst, const float *src, int64_t n);
 void tlm_store_kv_q8_0_neon(void *dst, const float *src, int64_t n);

@@ -17,6 +17,7 @@
 #include "kernels_impl.h"
 #include "quant.h"
 #include "quant_unpack.h"
+#include "quant_unpack_neon.h"
 
 #define QX_Q8_OFFSET 0
 #include "qmatmul_simd.h"
@@ -70,9 +71,9 @@ TLM_INLINE void block_tile(int type, float *acc, const char *row, int64_t blk, c
             dw = f16_at((const uint8_t *)&b->d);
         } else { /* levels 0..15; the - 8 comes back through the activations' corr */
             const block_q4_0 *b = (const block_q4_0 *)row + blk;
-            uint8x16_t v = vld1q_u8(b->qs);
-            w0 = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(15)));
-            w1 = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+            int8x16_t w2[2];
+            unpack_q4_0(w2, b);
+            w0 = w2[0], w1 = w2[1];
             dw = f16_at((const uint8_t *)&b->d);
         }
         for (int t = 0; t < nt; t++) {
@@ -96,24 +97,7 @@ TLM_INLINE void block_tile(int type, float *acc, const char *row, int64_t blk, c
         for (int s = 0; s < 8; s++)
             k4_scale_min(scales, s, &sc[s], &m[s]);
         int8x16_t w[16]; /* sub-block s: w[2s], w[2s + 1] */
-        uint8x16_t h0 = vdupq_n_u8(0), h1 = h0;
-        if (qh) h0 = vld1q_u8(qh), h1 = vld1q_u8(qh + 16);
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            uint8x16_t a = vld1q_u8(qs + 32 * j), b = vld1q_u8(qs + 32 * j + 16);
-            uint8x16_t l0 = vandq_u8(a, vdupq_n_u8(15)), l1 = vandq_u8(b, vdupq_n_u8(15));
-            uint8x16_t u0 = vshrq_n_u8(a, 4), u1 = vshrq_n_u8(b, 4);
-            if (qh) { /* the fifth bit: bit 2j of qh[l] for the low half, 2j + 1 for the high */
-                uint8x16_t lo_bit = vdupq_n_u8((uint8_t)(1u << (2 * j)));
-                uint8x16_t hi_bit = vdupq_n_u8((uint8_t)(2u << (2 * j))), v16 = vdupq_n_u8(16);
-                l0 = vorrq_u8(l0, vandq_u8(vtstq_u8(h0, lo_bit), v16));
-                l1 = vorrq_u8(l1, vandq_u8(vtstq_u8(h1, lo_bit), v16));
-                u0 = vorrq_u8(u0, vandq_u8(vtstq_u8(h0, hi_bit), v16));
-                u1 = vorrq_u8(u1, vandq_u8(vtstq_u8(h1, hi_bit), v16));
-            }
-            w[4 * j] = vreinterpretq_s8_u8(l0), w[4 * j + 1] = vreinterpretq_s8_u8(l1);
-            w[4 * j + 2] = vreinterpretq_s8_u8(u0), w[4 * j + 3] = vreinterpretq_s8_u8(u1);
-        }
+        unpack_k4(w, qs, qh);
         for (int t = 0; t < nt; t++) {
             const xq256 *x = (const xq256 *)(xq + t * xs) + u;
             int32_t isum = 0, msum = 0;
@@ -129,24 +113,7 @@ TLM_INLINE void block_tile(int type, float *acc, const char *row, int64_t blk, c
         const block_q6_K *b = (const block_q6_K *)row + blk;
         const float dw = f16_at((const uint8_t *)&b->d);
         int8x16_t w[16]; /* sub-block s of 16 */
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) {
-            uint8x16_t ql[4], qh[2];
-            for (int i = 0; i < 4; i++)
-                ql[i] = vld1q_u8(b->ql + 64 * h + 16 * i);
-            qh[0] = vld1q_u8(b->qh + 32 * h), qh[1] = vld1q_u8(b->qh + 32 * h + 16);
-#pragma GCC unroll 4
-            for (int g = 0; g < 4; g++)
-#pragma GCC unroll 2
-                for (int half = 0; half < 2; half++) { /* l in [16 half, 16 half + 16) */
-                    uint8x16_t lo = ql[2 * (g & 1) + half];
-                    lo = g < 2 ? vandq_u8(lo, vdupq_n_u8(15)) : vshrq_n_u8(lo, 4);
-                    uint8x16_t hi = vshlq_u8(qh[half], vdupq_n_s8((int8_t)(-2 * g)));
-                    hi = vshlq_n_u8(vandq_u8(hi, vdupq_n_u8(3)), 4);
-                    int8x16_t level = vreinterpretq_s8_u8(vorrq_u8(lo, hi));
-                    w[8 * h + 2 * g + half] = vsubq_s8(level, vdupq_n_s8(32));
-                }
-        }
+        unpack_q6_K(w, b);
         for (int t = 0; t < nt; t++) {
             const xq256 *x = (const xq256 *)(xq + t * xs) + u;
             int32_t isum = 0;
@@ -175,9 +142,7 @@ TLM_INLINE void block_pair_mm(int type, float acc[2][2], const char *row0, const
             dw[i] = f16_at((const uint8_t *)&b->d);
         } else {
             const block_q4_0 *b = (const block_q4_0 *)rows[i] + blk;
-            uint8x16_t v = vld1q_u8(b->qs);
-            w[i][0] = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(15)));
-            w[i][1] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+            unpack_q4_0(w[i], b);
             dw[i] = f16_at((const uint8_t *)&b->d);
         }
     }

@@ -1,8 +1,8 @@
 /* table_neon.c - the slots AArch64's AdvSIMD (NEON, every ARMv8-A core) runs faster. Built
  * without extra flags: NEON and the f16 <-> f32 conversions (FCVTL/FCVTN) are baseline. Left
- * to the references: to_f32 of F32 (memcpy) and of the quantized types, rope, and every
- * matmul_il slot of the quantized types (their rows stay as stored: the NEON kernels read
- * plain GGUF rows). */
+ * to the references: to_f32 of F32 (memcpy), rope (scalar on x86 too), and every matmul_il
+ * slot of the quantized types (their rows stay as stored: the NEON kernels read plain GGUF
+ * rows). */
 #include "kernels_impl.h"
 
 void tlm_kernels_add_neon(tlm_kernels *k)
@@ -20,6 +20,11 @@ void tlm_kernels_add_neon(tlm_kernels *k)
     k->matmul[TLM_DT_Q6_K] = tlm_matmul_q6_K_neon;
     k->to_f32[TLM_DT_F16] = tlm_to_f32_f16_neon;
     k->to_f32[TLM_DT_BF16] = tlm_to_f32_bf16_neon;
+    k->to_f32[TLM_DT_Q8_0] = tlm_to_f32_q8_0_neon;
+    k->to_f32[TLM_DT_Q4_0] = tlm_to_f32_q4_0_neon;
+    k->to_f32[TLM_DT_Q4_K] = tlm_to_f32_q4_K_neon;
+    k->to_f32[TLM_DT_Q5_K] = tlm_to_f32_q5_K_neon;
+    k->to_f32[TLM_DT_Q6_K] = tlm_to_f32_q6_K_neon;
     k->store_kv[TLM_DT_F16] = tlm_store_kv_f16_neon;
     k->store_kv[TLM_DT_Q8_0] = tlm_store_kv_q8_0_neon;
     k->dot_f32 = tlm_dot_f32_neon;
