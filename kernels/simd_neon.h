@@ -192,6 +192,30 @@ TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
 TLM_INLINE vi vi_load(const int32_t *p) { return vld1q_s32(p); }
 TLM_INLINE vi vi_set1(int32_t x) { return vdupq_n_s32(x); }
 TLM_INLINE vi vi_add(vi a, vi b) { return vaddq_s32(a, b); }
+TLM_INLINE vi vi_sub(vi a, vi b) { return vsubq_s32(a, b); }
+TLM_INLINE vi vi_and(vi a, vi b) { return vandq_s32(a, b); }
+TLM_INLINE vi vi_or(vi a, vi b) { return vorrq_s32(a, b); }
+TLM_INLINE vi vi_shl(vi a, int n) { return vshlq_s32(a, vdupq_n_s32(n)); }
+TLM_INLINE vi vi_shr(vi a, int n) /* logical */
+{
+    return vreinterpretq_s32_u32(vshlq_u32(vreinterpretq_u32_s32(a), vdupq_n_s32(-n)));
+}
+/* VL bytes at p, zero- or sign-extended to int32 lanes */
+TLM_INLINE vi vi_load_u8(const uint8_t *p)
+{
+    uint32_t four;
+    memcpy(&four, p, 4);
+    uint16x8_t w = vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(four)));
+    return vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(w)));
+}
+TLM_INLINE vi vi_load_i8(const int8_t *p)
+{
+    int32_t four;
+    memcpy(&four, p, 4);
+    int16x8_t w = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(four)));
+    return vmovl_s16(vget_low_s16(w));
+}
+TLM_INLINE vf vi_to_f32(vi v) { return vcvtq_f32_s32(v); }
 /* lanes with lo <= j < hi */
 TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
 {
