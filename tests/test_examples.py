@@ -3,8 +3,10 @@ against expectations that do not come from the example itself: the reference gre
 (../shared/models/stories260K.greedy200.txt), the zephyr template as docs/chat-templates.md
 writes it, and tlm-generate's replies to the same conversation."""
 import os
+import struct
 import subprocess
 import sys
+import tempfile
 
 BUILD = os.environ.get("TLM_BUILD", "build")
 SHARED = os.environ.get("TLM_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
@@ -80,6 +82,66 @@ def test_chat():
           rc == 0 and tool[:2] == replies, "%r vs %r" % (tool[:2], replies))
 
 
+def embedding_table(path):
+    """token_embedding_table [vocab][dim] of a llama2.c checkpoint: after a header of seven
+    int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len)."""
+    import numpy as np
+    with open(path, "rb") as f:
+        head = struct.unpack("<7i", f.read(28))
+        dim, vocab = head[0], abs(head[5])
+        table = np.frombuffer(f.read(4 * vocab * dim), dtype="<f4").reshape(vocab, dim)
+    return dim, vocab, table
+
+
+def test_embeddings():
+    try:
+        import numpy as np
+    except ImportError:
+        check("embeddings: numpy is installed", False)
+        return
+    tmp = tempfile.mkdtemp()
+    hid_path, log_path = os.path.join(tmp, "hidden.f32"), os.path.join(tmp, "logits.f32")
+    try:
+        rc, out, err = run("examples/embeddings", [BIN, "-z", TOK, "-p", "Once upon a time, Lily",
+                                                   "--hidden-out", hid_path])
+        check("embeddings runs", rc == 0, err.strip())
+        if rc != 0:
+            return
+        fields = dict(l.split(":", 1) for l in out.splitlines() if ":" in l)
+        ids = [int(x) for x in fields.get("ids", "").split(",") if x.strip()]
+        size = int(fields.get("size", "0"))
+        first = [float(x) for x in fields.get("first", "").split()]
+        dim, vocab, table = embedding_table(BIN)
+        check("embeddings: the size is the model's dim (%d)" % dim, size == dim, out)
+        hidden = np.fromfile(hid_path, dtype="<f4")
+        check("embeddings: --hidden-out holds [n_tokens][dim] floats",
+              len(ids) > 1 and ids[0] == 1 and hidden.size == len(ids) * dim,
+              "%d floats, ids %r" % (hidden.size, ids))
+        if hidden.size != len(ids) * dim or not ids:
+            return
+        hidden = hidden.reshape(len(ids), dim)
+        mean = hidden.astype(np.float64).mean(axis=0)
+        check("embeddings: the printed values are the mean of the rows",
+              len(first) == min(8, dim) and np.allclose(first, mean[:len(first)], atol=2e-6),
+              "%r vs %r" % (first, list(mean[:len(first)])))
+        # the LM head of stories260K is the embedding table (tied): logits = hidden . table^T
+        rc, _, err = run("tlm-logits", ["-m", BIN, "--tokens", ",".join(map(str, ids)),
+                                        "--kv-type", "f16", "-o", log_path])
+        if rc != 0:
+            check("embeddings: tlm-logits runs", False, err.strip())
+            return
+        logits = np.fromfile(log_path, dtype="<f4").reshape(len(ids), vocab)
+        mine = hidden.astype(np.float64) @ table.astype(np.float64).T
+        diff = float(np.abs(mine - logits).max())
+        check("embeddings: hidden states times the embedding table give tlm-logits' logits "
+              "(max diff %.2g)" % diff, diff <= 1e-4)
+    finally:
+        for f in (hid_path, log_path):
+            if os.path.exists(f):
+                os.remove(f)
+        os.rmdir(tmp)
+
+
 def test_readme_snippet():
     """The README's library snippet compiles as it stands and, with no model.gguf in the
     directory it runs in, stops with the library's message instead of going on."""
@@ -119,6 +181,7 @@ def main():
     ref = reference_text()
     test_generate(ref)
     test_chat()
+    test_embeddings()
     test_readme_snippet()
     print("test_examples: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
