@@ -1,7 +1,9 @@
 """examples/: each program, built against the shared library, run on stories260K and checked
 against expectations that do not come from the example itself: the reference greedy text
 (../shared/models/stories260K.greedy200.txt), the zephyr template as docs/chat-templates.md
-writes it, and tlm-generate's replies to the same conversation."""
+writes it, tlm-generate's replies to the same conversation, tlm-logits' logits against the
+hidden states times the embedding table read from the .bin file (embeddings), and the statuses
+of a cancelled evaluation and of the one that goes on from it (cancel)."""
 import os
 import struct
 import subprocess
@@ -142,6 +144,20 @@ def test_embeddings():
         os.rmdir(tmp)
 
 
+def test_cancel():
+    rc, out, err = run("examples/cancel", [BIN, "-z", TOK])
+    lines = out.splitlines()
+    check("cancel exits 0", rc == 0, err.strip())
+    first = next((l for l in lines if l.startswith("first evaluation:")), "")
+    second = next((l for l in lines if l.startswith("second evaluation:")), "")
+    check("cancel: the first evaluation is cancelled (TLM_ERR_CANCELLED)",
+          first.startswith("first evaluation: cancelled (") and "of 512 positions kept" in first,
+          repr(out))
+    check("cancel: the second evaluation completes, all 512 positions",
+          second.startswith("second evaluation: completed (") and "512 of 512 positions" in second,
+          repr(out))
+
+
 def test_readme_snippet():
     """The README's library snippet compiles as it stands and, with no model.gguf in the
     directory it runs in, stops with the library's message instead of going on."""
@@ -182,6 +198,7 @@ def main():
     test_generate(ref)
     test_chat()
     test_embeddings()
+    test_cancel()
     test_readme_snippet()
     print("test_examples: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
