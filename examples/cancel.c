@@ -2,8 +2,8 @@
  *
  *     cancel MODEL [-z TOKENIZER] [--delay-ms MS]
  *
- * The prompt fills the model's context (a sentence repeated) and is evaluated in small
- * chunks. A second thread waits until the evaluation has begun, sleeps MS milliseconds
+ * The prompt fills the model's context (a sentence repeated) and is evaluated one token
+ * per chunk. A second thread waits until the evaluation has begun, sleeps MS milliseconds
  * (default 1) and sets an atomic flag; the abort callback, which the library calls before
  * each layer, only reads it. The evaluation returns TLM_ERR_CANCELLED: the chunks finished
  * before the stop stay in the cache (tlm_context_n_past says how many positions), the one in
@@ -78,12 +78,13 @@ int main(int argc, char **argv)
         rc = fail("tokenizer", &err);
         goto done;
     }
-    /* Small chunks: the callback runs before each layer of each chunk, so a stop is seen
-     * soon whatever the chunk size; small ones only make this tiny model's prompt last. */
+    /* One token per chunk: the callback runs before each layer of each chunk, so a stop is
+     * seen soon whatever the chunk size; single tokens only make this tiny model's prompt
+     * last long enough to be stopped, even on a fast idle machine. */
     tlm_context_params cp = tlm_context_default_params();
     cp.n_ctx = tlm_model_get_info(model)->n_ctx_train;
     if (cp.n_ctx > 4096) cp.n_ctx = 4096;
-    cp.n_batch = 4;
+    cp.n_batch = 1;
     if (tlm_context_create(model, &cp, &ctx, &err) != TLM_OK) {
         rc = fail("context", &err);
         goto done;
