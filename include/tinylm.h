@@ -480,6 +480,14 @@ TLM_API tlm_status tlm_tokenize(const tlm_tokenizer *tok, const char *text, bool
 TLM_API tlm_status tlm_tokenize_special(const tlm_tokenizer *tok, const char *text, bool add_bos,
                                         int32_t *ids, int32_t cap, int32_t *n_out);
 
+/* Whether the vocabulary's own library turns control-token text in plain input into those
+ * tokens by default: true for a tokenizer.json or vocab.json + merges.txt (Hugging Face's
+ * tokenizer(text)), Qwen's tiktoken file and a GGUF vocabulary (llama-tokenize); false for a
+ * SentencePiece tokenizer.model (sentencepiece encodes such text as text) and llama2.c's
+ * tokenizer.bin. Tools use it to pick tlm_tokenize_special or tlm_tokenize for their
+ * defaults; NULL gives false. */
+TLM_API bool tlm_tokenizer_parses_special(const tlm_tokenizer *tok);
+
 /* The bytes a token stands for when it follows token `prev` (-1 at the start), without a
  * terminator; *len gets their count. Control tokens give no bytes. Returns NULL for an id
  * out of range. The pointer stays valid as long as the tokenizer. A piece may end inside a

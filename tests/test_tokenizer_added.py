@@ -314,8 +314,8 @@ def hand_made(tmp):
         got, err = run(["--vocab", path, "--special", "--ids", text])
         check("hand-made tokenizer.json: %r" % text, got == want,
               "got %s want %s %s" % (got, want, err) if got != want else "")
-    got, _ = run(["--vocab", path, "--ids", "a <LR> b"])
-    check("hand-made: a special token is plain text without --special",
+    got, _ = run(["--vocab", path, "--no-special", "--ids", "a <LR> b"])
+    check("hand-made: a special token is plain text with --no-special",
           got == b("a <LR> b"), str(got))
 
 

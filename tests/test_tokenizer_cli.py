@@ -15,6 +15,7 @@ SHARED = os.environ.get("TLM_SHARED", os.path.join(os.path.dirname(__file__), ".
 TOOL = os.path.join(BUILD, "tlm-tokenize")
 LLAMA = os.path.join(SHARED, "vocab", "llamacpp", "ggml-vocab-llama-spm.gguf")
 QWEN2 = os.path.join(SHARED, "vocab", "qwen2")
+SPMODEL = os.path.join(SHARED, "vocab", "llama2", "tokenizer.model")
 
 passed = failed = 0
 
@@ -51,8 +52,22 @@ def main():
           repr(out))
     rc, out, _ = run("--vocab", QWEN2, "--ids", "--special", "<|im_start|>user")
     check("--special", rc == 0 and out.split()[0] == "151644", repr(out))
+    rc, out, _ = run("--vocab", QWEN2, "--ids", "--no-special", "<|im_start|>")
+    check("--no-special: a marker is text", rc == 0 and "151644" not in out.split(), repr(out))
+    # The default follows the vocabulary's own library: Hugging Face's tokenizer(text) and
+    # llama-tokenize match control-token text; sentencepiece (a tokenizer.model) does not.
     rc, out, _ = run("--vocab", QWEN2, "--ids", "<|im_start|>")
-    check("without --special a marker is text", rc == 0 and "151644" not in out.split(), repr(out))
+    check("default on vocab.json + merges.txt: a marker is matched, as tokenizer(text) does",
+          rc == 0 and out.split() == ["151644"], repr(out))
+    rc, out, _ = run("--vocab", LLAMA, "--ids", "<s>a")
+    check("default on a GGUF vocabulary: <s> is matched, as llama-tokenize does",
+          rc == 0 and out.split()[:1] == ["1"], repr(out))
+    rc, out, _ = run("--vocab", SPMODEL, "--ids", "<s>a")
+    check("default on tokenizer.model: <s> is text, as sentencepiece encodes it",
+          rc == 0 and "1" not in out.split() and len(out.split()) > 1, repr(out))
+    rc, out, _ = run("--vocab", SPMODEL, "--ids", "--special", "<s>a")
+    check("--special on tokenizer.model: <s> is matched", rc == 0 and out.split()[:1] == ["1"],
+          repr(out))
     rc, ids, _ = run("--vocab", QWEN2, "--ids", "naïve 🦙 ok")
     rc2, text, _ = run("--vocab", QWEN2, "--decode", ids.strip())
     check("--decode of --ids gives the text back", rc == 0 and rc2 == 0 and text == "naïve 🦙 ok\n",
@@ -84,7 +99,7 @@ def main():
           testlib.refused(rc, testlib.EXIT_FAILURE) and "99999999" in err, "exit %d: %s" % (rc, err.strip()))
 
 
-N_CASES = 11  # the checks main() makes
+N_CASES = 15  # the checks main() makes
 
 main()
 sys.exit(testlib.finish("tokenizer_cli", passed, failed))

@@ -14,7 +14,8 @@
 
 typedef struct options {
     const char *path, *text, *file, *decode, *bench, *chat;
-    bool ids_only, bos, special, hex_lines, show_template, use_stdin;
+    bool ids_only, bos, hex_lines, show_template, use_stdin;
+    int special; /* 1 --special, 0 --no-special, -1 as the vocabulary's own library does */
 } options;
 
 static void usage(void)
@@ -26,6 +27,10 @@ static void usage(void)
             "  --ids             print only the ids, space-separated, on one line\n"
             "  --bos             put BOS first (when the vocabulary has one)\n"
             "  --special         text of control tokens (<|im_start|>, ...) becomes them\n"
+            "  --no-special      control-token text is plain text\n"
+            "                    default: as the vocabulary's own library does (GGUF,\n"
+            "                    tokenizer.json, tiktoken: matched; tokenizer.model and\n"
+            "                    llama2.c's tokenizer.bin: plain text)\n"
             "  -f FILE           read the text from FILE ('-': stdin)\n"
             "  --hex-lines       read lines of hex-encoded text from stdin; print one line of\n"
             "                    ids for each\n"
@@ -46,7 +51,9 @@ static bool parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--bos"))
             o->bos = true, takes = false;
         else if (!strcmp(a, "--special"))
-            o->special = true, takes = false;
+            o->special = 1, takes = false;
+        else if (!strcmp(a, "--no-special"))
+            o->special = 0, takes = false;
         else if (!strcmp(a, "--hex-lines"))
             o->hex_lines = true, takes = false;
         else if (!strcmp(a, "--template"))
@@ -117,7 +124,9 @@ static int32_t *encode(const tlm_tokenizer *tok, const char *text, const options
 {
     int32_t need = 0;
     tlm_status (*fn)(const tlm_tokenizer *, const char *, bool, int32_t *, int32_t, int32_t *) =
-        o->special ? tlm_tokenize_special : tlm_tokenize;
+        o->special == 1 || (o->special < 0 && tlm_tokenizer_parses_special(tok))
+            ? tlm_tokenize_special
+            : tlm_tokenize;
     tlm_status st = fn(tok, text, o->bos, NULL, 0, &need);
     int32_t *ids =
         st == TLM_OK || st == TLM_ERR_BUFFER_TOO_SMALL ? malloc(((size_t)need + 1) * sizeof *ids) : NULL;
@@ -356,7 +365,7 @@ static int run_bench(const tlm_tokenizer *tok, const char *path, const options *
 
 int main(int argc, char **argv)
 {
-    options o = {0};
+    options o = {.special = -1};
     if (!parse_args(argc, argv, &o)) {
         usage();
         return 2;

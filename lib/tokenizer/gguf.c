@@ -235,6 +235,7 @@ static tlm_status read_gguf(const gguf_file *f, tlm_tokenizer **out, tlm_error *
     if (!tok)
         return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for %" PRIu64 " tokens", f->path, n);
     tok->kind = TLM_TOK_SPM;
+    tok->special_by_default = true;
     tok->space_is_u2581 = true;
     tok->invalid_utf8_fffd = true; /* the vocabulary came from SentencePiece */
     /* Absent ids take SentencePiece's defaults: <unk> 0, <s> 1, </s> 2. */
@@ -348,6 +349,7 @@ tlm_status tlm_tokenizer_from_gguf_bpe(const gguf_file *f, tlm_tokenizer **out, 
     if (!tok)
         return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for %" PRIu64 " tokens", f->path, n);
     tok->kind = TLM_TOK_BPE;
+    tok->special_by_default = true;
     for (int32_t id = 0; id < tok->n_vocab; id++) {
         tok->scores[id] = 0;
         tok->types[id] = TLM_TOK_NORMAL;

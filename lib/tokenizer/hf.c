@@ -268,6 +268,7 @@ static tlm_status build(builder *b, tlm_tokenizer **out)
     if (b->n == 0) return tlm_fail(b->err, TLM_ERR_FORMAT, "%s: the vocabulary is empty", b->src);
     tlm_tokenizer *tok = tlm_tok_alloc((int32_t)(b->max_id + 1));
     int32_t *pick = tok ? malloc((size_t)tok->n_vocab * sizeof *pick) : NULL;
+    if (tok) tok->special_by_default = true; /* tokenizer(text) matches special tokens */
     if (!pick) {
         tlm_tokenizer_free(tok);
         return tlm_fail(b->err, TLM_ERR_NO_MEMORY, "%s: no memory for the vocabulary", b->src);

@@ -128,6 +128,7 @@ tlm_status tlm_tokenizer_load_tiktoken(const char *path, tlm_tokenizer **out, tl
                       path, n, QWEN_RANKS);
     if (st == TLM_OK && !(tok = tlm_tok_alloc(QWEN_RANKS + 3 + QWEN_EXTRAS)))
         st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for the vocabulary", path);
+    if (st == TLM_OK) tok->special_by_default = true; /* as tiktoken's allowed_special="all" */
     if (st == TLM_OK) { /* decoded pieces are shorter than their base64: len bounds the text */
         tok->text = malloc(len + 32 * (3 + QWEN_EXTRAS));
         if (!tok->text) st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for pieces", path);

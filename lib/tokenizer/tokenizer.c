@@ -9,6 +9,11 @@ TLM_API int32_t tlm_tokenizer_bos(const tlm_tokenizer *tok) { return tok ? tok->
 
 TLM_API int32_t tlm_tokenizer_eos(const tlm_tokenizer *tok) { return tok ? tok->eos : -1; }
 
+bool tlm_tokenizer_parses_special(const tlm_tokenizer *tok)
+{
+    return tok && tok->special_by_default;
+}
+
 bool tlm_tokenizer_wants_bos(const tlm_tokenizer *tok)
 {
     return tok && tok->add_bos && tok->bos >= 0;

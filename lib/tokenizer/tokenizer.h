@@ -107,6 +107,9 @@ struct tlm_tokenizer {
     bool add_space_prefix;  /* encoding prepends one space to non-empty text */
     bool add_bos;           /* the file asks for BOS before a prompt (GGUF add_bos_token) */
     bool remove_extra_ws;   /* SPM: drop leading/trailing spaces, squeeze runs (.model flag) */
+    bool special_by_default; /* the vocabulary's own library matches control-token text in
+                              * plain input (tokenizer.json, tiktoken, GGUF as llama-tokenize
+                              * does); a SentencePiece .model and llama2.c's file do not */
     bool invalid_utf8_fffd; /* SPM: each byte of ill-formed UTF-8 is read as U+FFFD, as
                              * SentencePiece does (GGUF, .model); llama2.c keeps the byte */
 
