@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "mapped_file.h"
@@ -274,6 +275,10 @@ tlm_status tlm_load_hf_dir(tlm_model *m, const char *dir, tlm_error *err)
     char path[4096];
     if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
         return tlm_fail(err, TLM_ERR_ARG, "%s: path too long", dir);
+    if (access(path, F_OK) != 0) /* say what the directory lacks, not that a file won't open */
+        return tlm_fail(err, TLM_ERR_IO, "%s: no model here: a Hugging Face model directory "
+                        "holds config.json and *.safetensors (a GGUF or llama2.c model is "
+                        "given as its file's path)", dir);
     size_t len;
     tlm_status st;
     char *text = read_small_file(path, MAX_CONFIG_BYTES, &len, err, &st);

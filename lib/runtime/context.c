@@ -116,11 +116,15 @@ static tlm_status resolve(const tlm_model *m, const tlm_context_params *p, layou
                           tlm_error *err)
 {
     const tlm_config *c = &m->cfg;
-    if (p->n_ctx < 0 || p->n_ctx > TLM_MAX_CTX || p->n_batch < 0 || p->n_threads < 0 ||
-        p->n_threads > 1024)
-        return tlm_fail(err, TLM_ERR_ARG, "context: n_ctx %d (at most %d), n_batch %d or "
-                        "n_threads %d out of range", p->n_ctx, TLM_MAX_CTX, p->n_batch,
-                        p->n_threads);
+    if (p->n_ctx < 0 || p->n_ctx > TLM_MAX_CTX)
+        return tlm_fail(err, TLM_ERR_ARG, "context: n_ctx %d is out of range (0 for the "
+                        "model's training length, at most %d)", p->n_ctx, TLM_MAX_CTX);
+    if (p->n_batch < 0)
+        return tlm_fail(err, TLM_ERR_ARG, "context: n_batch %d is negative (0 for the "
+                        "default)", p->n_batch);
+    if (p->n_threads < 0 || p->n_threads > 1024)
+        return tlm_fail(err, TLM_ERR_ARG, "context: n_threads %d is out of range (0 for one "
+                        "per core, at most 1024)", p->n_threads);
     if (p->kv_type != TLM_TYPE_F32 && p->kv_type != TLM_TYPE_F16 && p->kv_type != TLM_TYPE_Q8_0)
         return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context: KV cache type %d is not supported "
                         "(F32, F16 or Q8_0)", (int)p->kv_type);

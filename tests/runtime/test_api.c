@@ -27,6 +27,13 @@ static void test_bad_calls(void)
     CHECK(tlm_model_load("/dev/null", NULL, &m, &err) == TLM_ERR_IO &&
           strstr(err.message, "a character device"), "a device: %s", err.message);
     CHECK(tlm_model_load("x", NULL, NULL, NULL) == TLM_ERR_ARG, "NULL out, NULL err");
+    char empty_dir[] = "/tmp/tlm_api_dir_XXXXXX";
+    if (CHECK(mkdtemp(empty_dir) != NULL, "mkdtemp")) {
+        CHECK(tlm_model_load(empty_dir, NULL, &m, &err) == TLM_ERR_IO &&
+              strstr(err.message, "no model here") && strstr(err.message, "config.json"),
+              "a directory without a model says so: %s", err.message);
+        rmdir(empty_dir);
+    }
     CHECK(tlm_model_load_preset("no-such-model", NULL, &m, &err) == TLM_ERR_ARG,
           "unknown preset");
     tlm_context *ctx = (tlm_context *)1;
@@ -51,7 +58,18 @@ static void test_context_limits(tlm_model *m)
     tlm_context *ctx = NULL;
     tlm_context_params cp = tlm_context_default_params();
     cp.n_ctx = -5;
-    CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_ERR_ARG, "negative n_ctx");
+    CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_ERR_ARG &&
+          strstr(err.message, "n_ctx -5") && !strstr(err.message, "n_batch"),
+          "negative n_ctx, named alone: %s", err.message);
+    cp.n_ctx = 8, cp.n_batch = -1;
+    CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_ERR_ARG &&
+          strstr(err.message, "n_batch -1") && !strstr(err.message, "n_ctx"),
+          "negative n_batch, named alone: %s", err.message);
+    cp.n_batch = 0, cp.n_threads = 5000;
+    CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_ERR_ARG &&
+          strstr(err.message, "n_threads 5000") && !strstr(err.message, "n_batch"),
+          "n_threads too large, named alone: %s", err.message);
+    cp = tlm_context_default_params();
     cp.n_ctx = 8;
     CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_OK, "create: %s", err.message);
     if (!ctx) return;
