@@ -57,8 +57,15 @@ for cpu in cortex-a53 cortex-a76 max; do
     done
 done
 
-# the tests, two at a time (each is one thread); results gathered in order
+# the tests, two at a time (each is one thread); results gathered in order. A C test that runs
+# a tool (test_malformed: tlm-info) finds it in TLM_BUILD: there, wrappers that run the
+# cross-built tools under qemu.
 jobs_dir=$(mktemp -d)
+mkdir -p "$jobs_dir/tools"
+for tool in "$TLM_BUILD"/tlm-*; do
+    printf '#!/bin/sh\nexec %s -cpu max %s "$@"\n' "$QEMU" "$tool" > "$jobs_dir/tools/${tool##*/}"
+    chmod +x "$jobs_dir/tools/${tool##*/}"
+done
 list=()
 for t in $(find "$build/tests" -type f -perm -u+x -name 'test_*' | sort); do
     case $(basename "$t") in
@@ -71,7 +78,8 @@ for t in $(find "$build/tests" -type f -perm -u+x -name 'test_*' | sort); do
 done
 printf '%s\n' "${list[@]}" | xargs -P 2 -I{} bash -c '
     t=${1%|*}; isa=${1#*|}; name=$(basename "$t")
-    out=$(env ${isa:+TLM_ISA=$isa} timeout 1800 '"$QEMU"' -cpu max "$t" 2>&1); echo $? > "$2/$name.rc"
+    out=$(env ${isa:+TLM_ISA=$isa} TLM_BUILD="$2/tools" timeout 1800 '"$QEMU"' -cpu max "$t" 2>&1)
+    echo $? > "$2/$name.rc"
     printf "%s\n" "$out" > "$2/$name.out"' _ {} "$jobs_dir"
 for entry in "${list[@]}"; do
     t=${entry%|*}; isa=${entry#*|}; name=$(basename "$t")
