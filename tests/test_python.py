@@ -110,6 +110,43 @@ def test_logits(tinylm, ref_ids):
         check("logits (lists): equal tlm-logits' within 1e-6 (max diff %.2g)" % diff, diff <= 1e-6)
 
 
+def test_preset(tinylm):
+    """A preset through the binding: its logits equal tlm-logits --preset's."""
+    import numpy as np
+    ids = [1, 20, 300, 4000, 5]
+    tmp = tempfile.mkdtemp()
+    out_path = os.path.join(tmp, "logits.f32")
+    try:
+        rc, _, err = run("tlm-logits", ["--preset", "mobilellm-350m", "--random-weights",
+                                        "--kv-type", "f32", "--tokens", ",".join(map(str, ids)),
+                                        "-o", out_path])
+        want = np.fromfile(out_path, dtype="<f4") if rc == 0 else None
+    finally:
+        if os.path.exists(out_path):
+            os.remove(out_path)
+        os.rmdir(tmp)
+    check("preset: tlm-logits --preset runs", want is not None, err.strip()[-200:])
+    with tinylm.Model.preset("mobilellm-350m") as m:
+        got = m.logits(ids)
+        try:
+            m.tokenizer
+            check("preset: asking for its tokenizer raises tinylm.Error", False)
+        except tinylm.Error as e:
+            check("preset: asking for its tokenizer raises tinylm.Error", "no tokenizer" in str(e),
+                  str(e))
+    if want is not None:
+        want = want.reshape(len(ids), -1)
+        diff = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
+        check("preset: logits equal tlm-logits --preset's within 1e-6 (max diff %.2g)" % diff,
+              diff <= 1e-6)
+    try:
+        tinylm.Model.preset("no-such-model")
+        check("an unknown preset raises tinylm.Error", False)
+    except tinylm.Error as e:
+        check("an unknown preset raises tinylm.Error with the library's message",
+              "no-such-model" in str(e), str(e))
+
+
 def test_tokenizer(tinylm):
     text = "Once upon a time, Lily saw a big dog."
     with tinylm.Model(GGUF) as m:
@@ -214,7 +251,8 @@ def main():
         return 1
     ref_ids, ref_text = reference()
     for test, args in ((test_generate, (ref_text,)), (test_logits, (ref_ids,)),
-                       (test_tokenizer, ()), (test_chat, ()), (test_errors, ())):
+                       (test_tokenizer, ()), (test_chat, ()), (test_errors, ()),
+                       (test_preset, ())):
         try:
             test(tinylm, *args)
         except Exception as e:  # an unexpected exception is a failure, not a crash
@@ -223,7 +261,7 @@ def main():
     return testlib.finish("python", passed, failed)
 
 
-N_CASES = 23  # the checks main() makes when every one runs
+N_CASES = 27  # the checks main() makes when every one runs
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -70,6 +70,11 @@ class _SamplerParams(ctypes.Structure):
                 ("seed", ctypes.c_uint64)]
 
 
+class _PresetParams(ctypes.Structure):
+    _fields_ = [("weight_type", ctypes.c_int), ("seed", ctypes.c_uint64),
+                ("n_threads", ctypes.c_int32), ("shape_only", ctypes.c_bool)]
+
+
 class _ChatMessage(ctypes.Structure):
     _fields_ = [("role", ctypes.c_char_p), ("content", ctypes.c_char_p)]
 
@@ -86,6 +91,9 @@ _SIGNATURES = {
     "tlm_version_number": (ctypes.c_uint, []),
     "tlm_status_string": (ctypes.c_char_p, [_S]),
     "tlm_model_load": (_S, [ctypes.c_char_p, _P, ctypes.POINTER(_P), _ERRP]),
+    "tlm_preset_default_params": (_PresetParams, []),
+    "tlm_model_load_preset": (_S, [ctypes.c_char_p, ctypes.POINTER(_PresetParams),
+                                   ctypes.POINTER(_P), _ERRP]),
     "tlm_model_free": (None, [_P]),
     "tlm_model_get_info": (ctypes.POINTER(_ModelInfo), [_P]),
     "tlm_model_n_embd": (ctypes.c_int32, [_P]),
@@ -409,11 +417,16 @@ class Model:
     the one stored in the model file, or `tokenizer` (a path, e.g. tok512.bin for a llama2.c
     model). Close it with close() or use it as a context manager."""
 
-    def __init__(self, path, tokenizer=None, n_threads=0):
+    def __init__(self, path, tokenizer=None, n_threads=0, _preset=None):
         lib = library()
         self.n_threads = int(n_threads)
         self._h, self._tok = None, None
         h, err = _P(), _Error()
+        if _preset is not None:  # Model.preset(): seeded random weights, no tokenizer
+            _check(lib.tlm_model_load_preset(_preset[0].encode("utf-8"), ctypes.byref(_preset[1]),
+                                             ctypes.byref(h), err), err)
+            self._h = h
+            return
         _check(lib.tlm_model_load(_fspath(path), None, ctypes.byref(h), err), err)
         self._h = h
         try:
@@ -429,6 +442,15 @@ class Model:
         except Exception:
             self.close()
             raise
+
+    @classmethod
+    def preset(cls, name, seed=1, n_threads=0):
+        """A built-in preset (one of the seven seed models' real shapes, e.g. "qwen-1.8b") with
+        seeded F16 random weights, as tlm-generate --preset NAME --random-weights makes it. It
+        has no tokenizer: use logits() and generate() with token ids."""
+        pp = library().tlm_preset_default_params()
+        pp.seed, pp.n_threads = int(seed), int(n_threads)
+        return cls(None, n_threads=n_threads, _preset=(name, pp))
 
     def close(self):
         """Frees the model and the tokenizer it opened. Safe to call twice."""
@@ -475,7 +497,8 @@ class Model:
     @property
     def tokenizer(self):
         if self._tok is None:
-            raise Error("the model is closed")
+            raise Error("the model is closed" if not self._h else
+                        "this model has no tokenizer (a preset: use token ids)")
         return self._tok
 
     def logits(self, tokens):
