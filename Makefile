@@ -125,8 +125,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libtinylm.a
 # against the shared library (found next to them through the rpath); make test runs them.
 $(BUILD)/examples/%: examples/%.c examples/common.h include/tinylm.h $(BUILD)/libtinylm.so
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -o $@ $< -L$(BUILD) -ltinylm \
-	    -Wl,-rpath,'$$ORIGIN/..' -pthread
+	$(CC) -std=c11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -Iinclude -o $@ $< -L$(BUILD) -ltinylm \
+	    -Wl,-rpath,'$$ORIGIN/..' -pthread $(EXTRA_LDFLAGS)
 
 test: all
 	@bash tests/run.sh $(BUILD)

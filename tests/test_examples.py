@@ -10,6 +10,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
+
 BUILD = os.environ.get("TLM_BUILD", "build")
 SHARED = os.environ.get("TLM_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
 MODELS = os.path.join(SHARED, "models")
@@ -177,7 +180,9 @@ def test_readme_snippet():
     build = os.path.abspath(BUILD)
     p = subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Werror", "-I",
                         os.path.join(root, "include"), src, "-o", exe, "-L" + build, "-ltinylm",
-                        "-Wl,-rpath," + build], capture_output=True, text=True)
+                        "-Wl,-rpath," + build]
+                       + testlib.sanitizer_flags(os.path.join(build, "libtinylm.so")),
+                       capture_output=True, text=True)
     check("README: the library snippet compiles with -Wall -Werror", p.returncode == 0, p.stderr)
     if p.returncode == 0:
         r = subprocess.run([exe], capture_output=True, text=True, cwd=tmp)

@@ -12,6 +12,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BUILD = os.environ.get("TLM_BUILD", os.path.join(ROOT, "build"))
@@ -35,7 +38,7 @@ def defined_globals(args):
     names = set()
     for line in p.stdout.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1] in "TDBRVWGiu":
+        if len(parts) == 3 and parts[1] in "TDBRVWGiu" and not testlib.instrumentation_symbol(parts[2]):
             names.add(parts[2])
     return names
 
@@ -76,7 +79,8 @@ def main():
             f.write(src)
         p = subprocess.run(["cc", "-std=c11", "-I", os.path.join(ROOT, "include"), c, static,
                             "-fopenmp", "-lcjson", "-lpcre2-8", "-lm", "-lpthread", "-ldl",
-                            "-o", exe], capture_output=True, text=True)
+                            "-o", exe] + testlib.sanitizer_flags(static),
+                           capture_output=True, text=True)
         check("a program defining %s links against libtinylm.a" % ", ".join(clashes[:3]),
               p.returncode == 0, p.stderr.strip()[-400:])
         if p.returncode == 0:

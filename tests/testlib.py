@@ -103,3 +103,22 @@ def finish(name, passed, failed, skipped=0):
     skipped += extra_skipped
     print("test_%s: %d passed, %d failed, %d skipped" % (name, passed, failed, skipped))
     return 1 if failed else 0
+
+
+def sanitizer_flags(library):
+    """The -fsanitize flags a program needs to link against `library` (a .a or .so of a
+    make asan / make ubsan build), so the tests that build programs against the library run
+    under the same sanitizers instead of failing to link; [] for a plain build."""
+    p = subprocess.run(["nm", "-u" if library.endswith(".a") else "-uD", library],
+                       capture_output=True, text=True)
+    flags = []
+    if "__asan_" in p.stdout:
+        flags.append("-fsanitize=address")
+    if "__ubsan_" in p.stdout:
+        flags.append("-fsanitize=undefined")
+    return flags
+
+
+def instrumentation_symbol(name):
+    """A symbol the sanitizers' instrumentation defines, not the library's code."""
+    return name.startswith(("__odr_asan", "__asan_", "___asan_", "__ubsan_", "__sancov_"))
