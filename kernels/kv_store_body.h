@@ -3,6 +3,7 @@
  * reference (kv_store_ref.c): the hardware f32 -> f16 conversion rounds to nearest even and
  * keeps NaNs as the reference does, and Q8_0 repeats tlm_quantize_q8_0_ref's operations
  * lane by lane (its max, its division by d, its clamp and its rounding of halves up). */
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels_impl.h"
@@ -19,8 +20,10 @@ void TLM_ISA_FN(tlm_store_kv_f16)(void *dst, const float *src, int64_t n)
 void TLM_ISA_FN(tlm_store_kv_q8_0)(void *dst, const float *src, int64_t n)
 {
     enum { NV = QK8_0 / VL };
-    block_q8_0 *blk = dst;
-    for (int64_t b = 0; b < n / QK8_0; b++) {
+    /* blocks through byte pointers: a row may start at any byte (block_q8_0's members want 2) */
+    uint8_t *out = dst;
+    for (int64_t b = 0; b < n / QK8_0; b++, out += sizeof(block_q8_0)) {
+        int8_t *qs = (int8_t *)out + offsetof(block_q8_0, qs);
         const float *x = src + b * QK8_0;
         vf v[NV], m = vf_zero();
         for (int j = 0; j < NV; j++) {
@@ -29,9 +32,9 @@ void TLM_ISA_FN(tlm_store_kv_q8_0)(void *dst, const float *src, int64_t n)
         }
         uint16_t dh = tlm_f32_to_f16(vf_hmax(m) / 127.0f);
         float d = tlm_f16_to_f32(dh);
-        blk[b].d = dh;
+        memcpy(out + offsetof(block_q8_0, d), &dh, sizeof dh);
         if (!(d > 0.0f)) {
-            memset(blk[b].qs, 0, sizeof blk[b].qs);
+            memset(qs, 0, QK8_0);
             continue;
         }
         /* round_clamp(x / d, -127, 127): clamp (NaN gives -127), then (int)(v + 127 + 0.5) - 127 */
@@ -39,7 +42,7 @@ void TLM_ISA_FN(tlm_store_kv_q8_0)(void *dst, const float *src, int64_t n)
         for (int j = 0; j < NV; j++) {
             vf q = vf_min(vf_max(vf_div(v[j], vd), lo), hi);
             vi t = vf_trunc_i32(vf_add(vf_sub(q, lo), half));
-            vi_store_i8(blk[b].qs + VL * j, vi_add(t, vi_set1(-127)));
+            vi_store_i8(qs + VL * j, vi_add(t, vi_set1(-127)));
         }
     }
 }
