@@ -311,8 +311,9 @@ static int run_decode(const tlm_tokenizer *tok, const char *list)
         if (!s) {
             fprintf(stderr, "error: id %ld is not in the vocabulary\n", v);
             rc = 1;
+        } else {
+            fwrite(s, 1, len, stdout);
         }
-        fwrite(s, 1, len, stdout);
         p = end;
         while (*p == ',' || *p == ' ')
             p++;
