@@ -96,7 +96,7 @@ static inline int32_t *fz_tokenize(const tlm_tokenizer *tok, const char *text, i
     if (!ids) return NULL;
     tlm_status st = special ? tlm_tokenize_special(tok, text, bos, ids, cap, &got)
                             : tlm_tokenize(tok, text, bos, ids, cap, &got);
-    if (st == TLM_ERR_ARG && got > cap) { /* the count needed comes back with the error */
+    if (st == TLM_ERR_BUFFER_TOO_SMALL) { /* the count needed comes back with the status */
         cap = got;
         int32_t *more = realloc(ids, (size_t)cap * sizeof *ids);
         if (!more) {
@@ -106,7 +106,8 @@ static inline int32_t *fz_tokenize(const tlm_tokenizer *tok, const char *text, i
         ids = more;
         st = special ? tlm_tokenize_special(tok, text, bos, ids, cap, &got)
                      : tlm_tokenize(tok, text, bos, ids, cap, &got);
-        fz_require(st != TLM_ERR_ARG, "tokenize: the count it asked for is not enough");
+        fz_require(st != TLM_ERR_BUFFER_TOO_SMALL,
+                   "tokenize: the count it asked for is not enough");
     }
     if (st != TLM_OK) {
         free(ids);
