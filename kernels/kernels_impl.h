@@ -175,6 +175,17 @@ tlm_matmul_kernel tlm_matmul_il_q4_K_avx512vnni;
 tlm_matmul_kernel tlm_matmul_il_q5_K_avx512vnni;
 tlm_matmul_kernel tlm_matmul_il_q6_K_avx512vnni;
 
+/* ---- Q2_K, Q3_K, IQ4_XS: references (dequant_lowk_ref.c, qmatmul_lowk_ref.c) and the one
+ * body qmatmul_lowk_body.h built for AVX2 and for AVX-512 VNNI (qmatmul_lowk_<isa>.c) ----- */
+
+tlm_matmul_kernel tlm_matmul_q2_K_ref, tlm_matmul_q3_K_ref, tlm_matmul_iq4_xs_ref;
+tlm_matmul_kernel tlm_matmul_q2_K_avx2, tlm_matmul_q3_K_avx2, tlm_matmul_iq4_xs_avx2;
+tlm_matmul_kernel tlm_matmul_q2_K_avx512vnni, tlm_matmul_q3_K_avx512vnni,
+    tlm_matmul_iq4_xs_avx512vnni;
+void tlm_to_f32_q2_K_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_q3_K_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_iq4_xs_ref(float *out, const void *src, int64_t n);
+
 /* ---- AArch64: NEON (<op>_neon.c), then dot product (<op>_dotprod.c), then i8mm ---------- */
 
 tlm_matmul_kernel tlm_matmul_f32_neon;
@@ -226,6 +237,9 @@ void tlm_layernorm_neon(float *out, const float *x, const float *w, const float 
 void tlm_silu_mul_neon(float *gate, const float *up, int64_t n);
 void tlm_gelu_tanh_mul_neon(float *gate, const float *up, int64_t n);
 void tlm_gelu_tanh_neon(float *x, int64_t n);
+
+void tlm_rope_neon(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
+                   const float *cos, const float *sin, bool neox);
 
 /* ---- table selection (kernels/dispatch.c) --------------------------------------------- */
 

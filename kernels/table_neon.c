@@ -1,8 +1,7 @@
 /* table_neon.c - the slots AArch64's AdvSIMD (NEON, every ARMv8-A core) runs faster. Built
  * without extra flags: NEON and the f16 <-> f32 conversions (FCVTL/FCVTN) are baseline. Left
- * to the references: to_f32 of F32 (memcpy), rope (scalar on x86 too), and every matmul_il
- * slot of the quantized types (their rows stay as stored: the NEON kernels read plain GGUF
- * rows). */
+ * to the references: to_f32 of F32 (memcpy) and every matmul_il slot of the quantized types
+ * (at this level their rows stay as stored: the NEON kernels read plain GGUF rows). */
 #include "kernels_impl.h"
 
 void tlm_kernels_add_neon(tlm_kernels *k)
@@ -40,4 +39,5 @@ void tlm_kernels_add_neon(tlm_kernels *k)
     k->silu_mul = tlm_silu_mul_neon;
     k->gelu_tanh_mul = tlm_gelu_tanh_mul_neon;
     k->gelu_tanh = tlm_gelu_tanh_neon;
+    k->rope = tlm_rope_neon;
 }
