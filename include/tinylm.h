@@ -119,10 +119,17 @@ typedef enum tlm_type {
     TLM_TYPE_F32 = 0,
     TLM_TYPE_F16 = 1,
     TLM_TYPE_Q4_0 = 2,
+    TLM_TYPE_Q4_1 = 3,
+    TLM_TYPE_Q5_0 = 6,
+    TLM_TYPE_Q5_1 = 7,
     TLM_TYPE_Q8_0 = 8,
+    TLM_TYPE_Q2_K = 10,
+    TLM_TYPE_Q3_K = 11,
     TLM_TYPE_Q4_K = 12,
     TLM_TYPE_Q5_K = 13,
     TLM_TYPE_Q6_K = 14,
+    TLM_TYPE_IQ4_NL = 20,
+    TLM_TYPE_IQ4_XS = 23,
     TLM_TYPE_BF16 = 30,
 } tlm_type;
 

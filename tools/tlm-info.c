@@ -22,8 +22,9 @@ static void usage(void)
 
 /* Bits per weight of each type (block bytes * 8 / block elements). */
 static const struct { const char *name; double bits; } types[] = {
-    {"F32", 32.0}, {"F16/BF16", 16.0}, {"Q8_0", 8.5}, {"Q6_K", 6.5625},
-    {"Q5_K", 5.5}, {"Q4_K", 4.5}, {"Q4_0", 4.5},
+    {"F32", 32.0},   {"F16/BF16", 16.0}, {"Q8_0", 8.5}, {"Q6_K", 6.5625}, {"Q5_1", 6.0},
+    {"Q5_K", 5.5},   {"Q5_0", 5.5},      {"Q4_1", 5.0}, {"Q4_K", 4.5},    {"Q4_0", 4.5},
+    {"IQ4_NL", 4.5}, {"IQ4_XS", 4.25},   {"Q3_K", 3.4375}, {"Q2_K", 2.625},
 };
 
 static double available_gib(void)

@@ -28,14 +28,23 @@ static void usage(void)
             CHECK_TOKENS);
 }
 
+/* --type names: a single type for every weight matrix (the LM head aside, see usage). */
+static const struct {
+    const char *name, *upper;
+    tlm_type type;
+} names[] = {
+    {"q8_0", "Q8_0", TLM_TYPE_Q8_0},     {"q4_0", "Q4_0", TLM_TYPE_Q4_0},
+    {"q4_1", "Q4_1", TLM_TYPE_Q4_1},     {"q5_0", "Q5_0", TLM_TYPE_Q5_0},
+    {"q5_1", "Q5_1", TLM_TYPE_Q5_1},     {"iq4_nl", "IQ4_NL", TLM_TYPE_IQ4_NL},
+    {"q2_k", "Q2_K", TLM_TYPE_Q2_K},     {"q3_k", "Q3_K", TLM_TYPE_Q3_K},
+    {"q4_k", "Q4_K", TLM_TYPE_Q4_K},     {"q5_k", "Q5_K", TLM_TYPE_Q5_K},
+    {"q6_k", "Q6_K", TLM_TYPE_Q6_K},     {"iq4_xs", "IQ4_XS", TLM_TYPE_IQ4_XS},
+    {"f16", "F16", TLM_TYPE_F16},        {"bf16", "BF16", TLM_TYPE_BF16},
+    {"f32", "F32", TLM_TYPE_F32},
+};
+
 static bool parse_type(const char *s, tlm_type *out)
 {
-    static const struct {
-        const char *name;
-        tlm_type type;
-    } names[] = {{"q8_0", TLM_TYPE_Q8_0}, {"q4_0", TLM_TYPE_Q4_0}, {"q4_k", TLM_TYPE_Q4_K},
-                 {"q5_k", TLM_TYPE_Q5_K}, {"q6_k", TLM_TYPE_Q6_K}, {"f16", TLM_TYPE_F16},
-                 {"bf16", TLM_TYPE_BF16}, {"f32", TLM_TYPE_F32}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcasecmp(s, names[i].name) == 0) {
             *out = names[i].type;
@@ -46,16 +55,8 @@ static bool parse_type(const char *s, tlm_type *out)
 
 static const char *type_name(tlm_type t)
 {
-    switch (t) {
-    case TLM_TYPE_F32: return "F32";
-    case TLM_TYPE_F16: return "F16";
-    case TLM_TYPE_BF16: return "BF16";
-    case TLM_TYPE_Q8_0: return "Q8_0";
-    case TLM_TYPE_Q4_0: return "Q4_0";
-    case TLM_TYPE_Q4_K: return "Q4_K";
-    case TLM_TYPE_Q5_K: return "Q5_K";
-    case TLM_TYPE_Q6_K: return "Q6_K";
-    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].type == t) return names[i].upper;
     return "?";
 }
 
@@ -199,8 +200,9 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--type")) { /* the output type; a preset's own is --preset-type */
             if (!v || !parse_type(v, &type)) {
-                fprintf(stderr, "error: --type expects q8_0, q4_0, q4_k, q5_k, q6_k, f16, bf16 "
-                                "or f32, got '%s'\n", v ? v : "");
+                fprintf(stderr, "error: --type expects one of q8_0, q4_0, q4_1, q5_0, q5_1, "
+                                "iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs, f16, bf16, f32; "
+                                "got '%s'\n", v ? v : "");
                 return 2;
             }
             have_type = true;

@@ -20,6 +20,13 @@ TLM_SAME_TYPE(Q8_0);
 TLM_SAME_TYPE(Q4_K);
 TLM_SAME_TYPE(Q5_K);
 TLM_SAME_TYPE(Q6_K);
+TLM_SAME_TYPE(Q4_1);
+TLM_SAME_TYPE(Q5_0);
+TLM_SAME_TYPE(Q5_1);
+TLM_SAME_TYPE(Q2_K);
+TLM_SAME_TYPE(Q3_K);
+TLM_SAME_TYPE(IQ4_NL);
+TLM_SAME_TYPE(IQ4_XS);
 #undef TLM_SAME_TYPE
 
 /* A weight matrix [rows][cols] (PyTorch [out, in]); row r at data + r * row_bytes, or, when
@@ -30,6 +37,7 @@ typedef struct tlm_matrix {
     uint64_t row_bytes;
     const void *data;
     bool il;
+    unsigned char il_layout; /* when il: the kernels.h layout (TLM_IL_*) it is stored in */
 } tlm_matrix;
 
 /* Row r in plain form: a pointer into the matrix, or buf (row_bytes) filled from its group. */

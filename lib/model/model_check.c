@@ -77,8 +77,12 @@ static void scale_offsets(tlm_type t, int *a, int *b)
 {
     *a = *b = -1;
     switch (t) {
-    case TLM_TYPE_Q8_0: case TLM_TYPE_Q4_0: *a = 0; break;       /* d, then the quants */
+    case TLM_TYPE_Q8_0: case TLM_TYPE_Q4_0: case TLM_TYPE_Q5_0: case TLM_TYPE_IQ4_NL:
+    case TLM_TYPE_IQ4_XS: *a = 0; break;                           /* d, then the quants */
+    case TLM_TYPE_Q4_1: case TLM_TYPE_Q5_1: *a = 0, *b = 2; break; /* d, m, ... */
     case TLM_TYPE_Q4_K: case TLM_TYPE_Q5_K: *a = 0, *b = 2; break; /* d, dmin, ... */
+    case TLM_TYPE_Q2_K: *a = 80, *b = 82; break;                   /* scales, qs, d, dmin */
+    case TLM_TYPE_Q3_K: *a = 108; break;                           /* hmask, qs, scales, d */
     case TLM_TYPE_Q6_K: *a = 208; break;                           /* ql, qh, scales, d */
     default: break;
     }
