@@ -186,6 +186,17 @@ void tlm_to_f32_q2_K_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_q3_K_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_iq4_xs_ref(float *out, const void *src, int64_t n);
 
+/* ---- Q2_K, Q3_K, IQ4_XS: references (dequant_lowk_ref.c, qmatmul_lowk_ref.c) and the one
+ * body qmatmul_lowk_body.h built for AVX2 and for AVX-512 VNNI (qmatmul_lowk_<isa>.c) ----- */
+
+tlm_matmul_kernel tlm_matmul_q2_K_ref, tlm_matmul_q3_K_ref, tlm_matmul_iq4_xs_ref;
+tlm_matmul_kernel tlm_matmul_q2_K_avx2, tlm_matmul_q3_K_avx2, tlm_matmul_iq4_xs_avx2;
+tlm_matmul_kernel tlm_matmul_q2_K_avx512vnni, tlm_matmul_q3_K_avx512vnni,
+    tlm_matmul_iq4_xs_avx512vnni;
+void tlm_to_f32_q2_K_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_q3_K_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_iq4_xs_ref(float *out, const void *src, int64_t n);
+
 /* ---- AArch64: NEON (<op>_neon.c), then dot product (<op>_dotprod.c), then i8mm ---------- */
 
 tlm_matmul_kernel tlm_matmul_f32_neon;

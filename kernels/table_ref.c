@@ -15,6 +15,9 @@ void tlm_kernels_init_ref(tlm_kernels *k)
     k->matmul[TLM_DT_Q4_K] = tlm_matmul_q4_K_ref;
     k->matmul[TLM_DT_Q5_K] = tlm_matmul_q5_K_ref;
     k->matmul[TLM_DT_Q6_K] = tlm_matmul_q6_K_ref;
+    k->matmul[TLM_DT_Q2_K] = tlm_matmul_q2_K_ref;
+    k->matmul[TLM_DT_Q3_K] = tlm_matmul_q3_K_ref;
+    k->matmul[TLM_DT_IQ4_XS] = tlm_matmul_iq4_xs_ref;
     k->to_f32[TLM_DT_F32] = tlm_to_f32_f32_ref;
     k->to_f32[TLM_DT_F16] = tlm_to_f32_f16_ref;
     k->to_f32[TLM_DT_BF16] = tlm_to_f32_bf16_ref;
@@ -23,6 +26,9 @@ void tlm_kernels_init_ref(tlm_kernels *k)
     k->to_f32[TLM_DT_Q4_K] = tlm_to_f32_q4_K_ref;
     k->to_f32[TLM_DT_Q5_K] = tlm_to_f32_q5_K_ref;
     k->to_f32[TLM_DT_Q6_K] = tlm_to_f32_q6_K_ref;
+    k->to_f32[TLM_DT_Q2_K] = tlm_to_f32_q2_K_ref;
+    k->to_f32[TLM_DT_Q3_K] = tlm_to_f32_q3_K_ref;
+    k->to_f32[TLM_DT_IQ4_XS] = tlm_to_f32_iq4_xs_ref;
     k->store_kv[TLM_DT_F32] = tlm_store_kv_f32_ref;
     k->store_kv[TLM_DT_F16] = tlm_store_kv_f16_ref;
     k->store_kv[TLM_DT_Q8_0] = tlm_store_kv_q8_0_ref;
