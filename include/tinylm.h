@@ -314,6 +314,9 @@ typedef struct tlm_context_params {
                         * wants its AVX-512 kernels sets OPENBLAS_CORETYPE=SkylakeX before its
                         * first blas context. Its thread count is set to n_threads through
                         * openblas_set_num_threads, which is process-wide. */
+    int32_t n_seq_max; /* sequences the context holds (tlm_context_eval_batch): each has its
+                        * own n_ctx positions and its own cells, so the KV cache is n_seq_max
+                        * times one sequence's; 0 or 1 (default): one, at most 256 */
 } tlm_context_params;
 
 TLM_API tlm_context_params tlm_context_default_params(void);

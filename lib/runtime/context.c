@@ -20,7 +20,7 @@ tlm_context_params tlm_context_default_params(void)
     return (tlm_context_params){.n_ctx = 0, .n_batch = 256, .n_threads = 0,
                                 .kv_type = TLM_TYPE_F16, .rope_factors = TLM_ROPE_FACTORS_AUTO,
                                 .ntk_alpha = 0.0f, .no_logn = false, .full_cache = false,
-                                .mem_budget = 0};
+                                .mem_budget = 0, .n_seq_max = 1};
 }
 
 /* Records the failure on the context and returns the status. */
@@ -37,11 +37,12 @@ static tlm_status ctx_fail(tlm_context *ctx, tlm_status st, const char *fmt, ...
 
 /* Where each buffer goes in the arena, for one set of params. */
 typedef struct layout {
-    int32_t n_ctx, n_batch, n_threads, n_cells, window;
+    int32_t n_ctx, n_batch, n_threads, n_cells, window, n_seq;
     uint64_t kv_bytes, total;
     bool overflow;
     uint64_t o_k, o_v, o_pos, o_tok, o_x, o_xb, o_qkv, o_att, o_br, o_mlp, o_hb, o_cos, o_sin,
-        o_qs, o_first, o_freq, o_sc, o_rb, o_lg, o_blas;
+        o_qs, o_first, o_freq, o_sc, o_rb, o_lg, o_blas, o_seqs, o_bseq, o_bpos, o_bcell,
+        o_border, o_bblock;
 } layout;
 
 /* Reserves n elements of `size` bytes at a 64-byte boundary; returns the offset. */
@@ -67,14 +68,16 @@ static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_
     l->n_cells = W > 0 && !p->full_cache && ring < n_ctx ? (int32_t)ring : n_ctx;
     uint64_t hd = (uint64_t)c->head_dim, q_dim = (uint64_t)c->n_heads * hd;
     uint64_t kv_dim = (uint64_t)c->n_kv_heads * hd, B = (uint64_t)n_batch;
-    uint64_t kv_elems = (uint64_t)tlm_config_n_apply(c) * (uint64_t)l->n_cells * kv_dim;
+    uint64_t S = (uint64_t)l->n_seq; /* each sequence has its own stripe of n_cells */
+    uint64_t kv_elems = (uint64_t)tlm_config_n_apply(c) * S * (uint64_t)l->n_cells * kv_dim;
     uint64_t gate_up = (c->mlp_gated ? 2 : 1) * (uint64_t)c->hidden_dim;
     uint64_t half = (uint64_t)c->rope_dim / 2, dim = (uint64_t)c->dim;
     l->o_k = reserve(l, tlm_kv_bytes(p->kv_type, kv_elems), 1);
     l->o_v = reserve(l, tlm_kv_bytes(p->kv_type, kv_elems), 1);
     l->kv_bytes = l->total;
-    l->o_pos = reserve(l, (uint64_t)l->n_cells, 4);
-    l->o_tok = reserve(l, (uint64_t)n_ctx, 4);
+    l->o_pos = reserve(l, S * (uint64_t)l->n_cells, 4);
+    l->o_tok = reserve(l, S * (uint64_t)n_ctx, 4);
+    l->o_seqs = reserve(l, S, sizeof(tlm_seq));
     l->o_x = reserve(l, B * dim, 4);
     l->o_xb = reserve(l, B * dim, 4);
     l->o_qkv = reserve(l, B * (q_dim + 2 * kv_dim), 4);
@@ -86,6 +89,11 @@ static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_
     l->o_sin = reserve(l, B * half, 4);
     l->o_qs = reserve(l, B, 4);
     l->o_first = reserve(l, B, 4);
+    l->o_bseq = reserve(l, B, 4);
+    l->o_bpos = reserve(l, B, 4);
+    l->o_bcell = reserve(l, B, 4);
+    l->o_border = reserve(l, B, 4);
+    l->o_bblock = reserve(l, B + 1, 4);
     l->o_freq = reserve(l, half, 4);
     /* per thread: a block of queries' scores over every cell (attn_rows), or one query's */
     l->o_sc = reserve(l, (uint64_t)l->n_threads * (uint64_t)tlm_attn_rows_scratch(l->n_cells, c->head_dim), 4);
@@ -131,6 +139,9 @@ static tlm_status resolve(const tlm_model *m, const tlm_context_params *p, layou
     if (p->kv_type == TLM_TYPE_Q8_0 && c->head_dim % 32 != 0) /* heads start on blocks */
         return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context: a Q8_0 KV cache needs a head size "
                         "that is a multiple of 32; this model's is %d (use F16)", (int)c->head_dim);
+    if (p->n_seq_max < 0 || p->n_seq_max > TLM_MAX_SEQ)
+        return tlm_fail(err, TLM_ERR_ARG, "context: n_seq_max %d is out of range (0 or 1 for one "
+                        "sequence, at most %d)", p->n_seq_max, TLM_MAX_SEQ);
     if ((unsigned)p->rope_factors > TLM_ROPE_FACTORS_LONG)
         return tlm_fail(err, TLM_ERR_ARG, "context: rope_factors %d is not AUTO, SHORT or LONG",
                         (int)p->rope_factors);
@@ -139,6 +150,7 @@ static tlm_status resolve(const tlm_model *m, const tlm_context_params *p, layou
                         (double)p->ntk_alpha);
     l->n_batch = p->n_batch ? p->n_batch : 256;
     l->n_threads = p->n_threads ? p->n_threads : tlm_default_threads();
+    l->n_seq = p->n_seq_max ? p->n_seq_max : 1;
     lay_out(c, p, p->n_ctx ? p->n_ctx : c->max_seq, l);
     return TLM_OK;
 }
@@ -243,7 +255,10 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
         .m = m, .k = m->k, .n_ctx = l.n_ctx, .n_batch = l.n_batch > l.n_ctx ? l.n_ctx : l.n_batch,
         .n_threads = l.n_threads, .n_cells = l.n_cells, .window = l.window,
         .kv_type = p.kv_type, .k_cache = b + l.o_k, .v_cache = b + l.o_v,
-        .cell_pos = (int32_t *)(b + l.o_pos), .tokens = (int32_t *)(b + l.o_tok),
+        .n_seq_max = l.n_seq, .seqs = (tlm_seq *)(b + l.o_seqs),
+        .b_seq = (int32_t *)(b + l.o_bseq), .b_pos = (int32_t *)(b + l.o_bpos),
+        .b_cell = (int32_t *)(b + l.o_bcell), .b_order = (int32_t *)(b + l.o_border),
+        .b_block = (int32_t *)(b + l.o_bblock),
         .x = (float *)(b + l.o_x), .xb = (float *)(b + l.o_xb), .qkv = (float *)(b + l.o_qkv),
         .att = (float *)(b + l.o_att), .branch = (float *)(b + l.o_br),
         .mlp = (float *)(b + l.o_mlp), .hb = (float *)(b + l.o_hb),
@@ -263,7 +278,14 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
     ctx->ntk_alpha = ctx->ntk_param > 0.0f ? ctx->ntk_param : 1.0f;
     ctx->logn = c->logn_attn && !p.no_logn;
     tlm_context_rope_freqs(ctx);
-    for (int32_t i = 0; i < l.n_ctx; i++) ctx->tokens[i] = -1;
+    for (int32_t s = 0; s < l.n_seq; s++) {
+        tlm_seq *sq = &ctx->seqs[s];
+        *sq = (tlm_seq){.cell0 = s * l.n_cells,
+                        .cell_pos = (int32_t *)(b + l.o_pos) + (int64_t)s * l.n_cells,
+                        .tokens = (int32_t *)(b + l.o_tok) + (int64_t)s * l.n_ctx};
+        for (int32_t i = 0; i < l.n_ctx; i++) sq->tokens[i] = -1;
+    }
+    ctx->sq = &ctx->seqs[0];
     *out = ctx;
     return TLM_OK;
 }
@@ -302,13 +324,35 @@ static float ntk_alpha_for(int32_t L, int32_t seq_length)
 
 /* ---- evaluation -------------------------------------------------------------------------- */
 
-/* With a window cache: drops the cells no query at n_past or later can see, when n more do
- * not fit. */
-static void make_room(tlm_context *ctx, int32_t n)
+bool tlm_context_empty(const tlm_context *ctx)
 {
-    if (ctx->n_used + n <= ctx->n_cells) return;
-    int32_t lowest = ctx->n_past - ctx->window + 1, f = 0; /* lowest visible position */
-    while (f < ctx->n_used && ctx->cell_pos[f] < lowest) f++;
+    for (int32_t s = 0; s < ctx->n_seq_max; s++)
+        if (ctx->seqs[s].n_used || ctx->seqs[s].n_past) return false;
+    return true;
+}
+
+/* dynamic NTK: alpha from the first forward on an empty cache (the whole call, as the
+ * reference's prefill), kept while the cache holds keys rotated with it */
+void tlm_context_first_ntk(tlm_context *ctx, int32_t L)
+{
+    if (ctx->ntk_param != 0.0f || !tlm_context_empty(ctx)) return;
+    float alpha = ntk_alpha_for(L, ctx->m->cfg.orig_ctx);
+    if (alpha != ctx->ntk_alpha) {
+        ctx->ntk_alpha = alpha;
+        tlm_context_rope_freqs(ctx);
+    }
+}
+
+void tlm_context_undo_batch(tlm_context *ctx, int32_t n)
+{
+    for (int32_t t = 0; t < n; t++) ctx->seqs[ctx->b_seq[t]].tokens[ctx->b_pos[t]] = -1;
+}
+
+void tlm_context_make_room(tlm_context *ctx, int32_t n)
+{
+    if (ctx->sq->n_used + n <= ctx->n_cells) return;
+    int32_t lowest = ctx->sq->n_past - ctx->window + 1, f = 0; /* lowest visible position */
+    while (f < ctx->sq->n_used && ctx->sq->cell_pos[f] < lowest) f++;
     tlm_context_drop_cells(ctx, 0, f);
 }
 
@@ -320,34 +364,32 @@ tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int32_t n_t
     if (!tokens || n_tokens < 1)
         return ctx_fail(ctx, TLM_ERR_ARG, "eval: need at least one token (got %d)", n_tokens);
     /* the room first: a count that cannot fit is refused before any id is read */
-    if (n_tokens > ctx->n_ctx - ctx->n_past)
+    if (n_tokens > ctx->n_ctx - ctx->sq->n_past)
         return ctx_fail(ctx, TLM_ERR_CONTEXT_FULL, "eval: %d tokens do not fit: %d of %d "
-                        "positions are used", n_tokens, ctx->n_past, ctx->n_ctx);
+                        "positions are used", n_tokens, ctx->sq->n_past, ctx->n_ctx);
     int32_t vocab = ctx->m->cfg.vocab_size;
     for (int32_t i = 0; i < n_tokens; i++)
         if (tokens[i] < 0 || tokens[i] >= vocab)
             return ctx_fail(ctx, TLM_ERR_ARG, "eval: token %d at index %d is outside [0, %d)",
                             tokens[i], i, vocab);
-    /* dynamic NTK: alpha from the first forward on an empty cache (the whole call, as the
-     * reference's prefill), kept while the cache holds keys rotated with it */
-    if (ctx->ntk_param == 0.0f && ctx->n_used == 0 && ctx->n_past == 0) {
-        float alpha = ntk_alpha_for(n_tokens, ctx->m->cfg.orig_ctx);
-        if (alpha != ctx->ntk_alpha) {
-            ctx->ntk_alpha = alpha;
-            tlm_context_rope_freqs(ctx);
-        }
-    }
+    tlm_context_first_ntk(ctx, n_tokens);
+    tlm_seq *sq = ctx->sq;
     for (int32_t s = 0; s < n_tokens; s += ctx->n_batch) {
         int32_t n = n_tokens - s < ctx->n_batch ? n_tokens - s : ctx->n_batch;
         float *rows = all_logits ? all_logits + (int64_t)s * vocab : NULL;
-        make_room(ctx, n);
+        tlm_context_make_room(ctx, n);
+        for (int32_t t = 0; t < n; t++) { /* a batch of this sequence's next positions */
+            ctx->b_seq[t] = (int32_t)(sq - ctx->seqs);
+            ctx->b_pos[t] = sq->n_past + t;
+            ctx->b_cell[t] = sq->cell0 + sq->n_used + t;
+        }
         tlm_forward(ctx, tokens + s, n, rows, s + n == n_tokens);
         if (ctx->cancelled) { /* tlm_context_set_abort: the unfinished chunk leaves no trace */
-            for (int32_t p = ctx->n_past; p < ctx->n_past + n; p++) ctx->tokens[p] = -1;
+            tlm_context_undo_batch(ctx, n);
             ctx->cancelled = false;
             ctx->has_logits = false;
             return ctx_fail(ctx, TLM_ERR_CANCELLED, "eval: cancelled by the abort callback; %d "
-                            "positions are in the cache", ctx->n_past);
+                            "positions are in the cache", ctx->sq->n_past);
         }
     }
     return TLM_OK;
@@ -358,21 +400,24 @@ const float *tlm_context_logits(const tlm_context *ctx)
     return ctx && ctx->has_logits ? ctx->logits : NULL;
 }
 
-int32_t tlm_context_n_past(const tlm_context *ctx) { return ctx ? ctx->n_past : 0; }
+int32_t tlm_context_n_past(const tlm_context *ctx) { return ctx ? ctx->sq->n_past : 0; }
 int32_t tlm_context_n_ctx(const tlm_context *ctx) { return ctx ? ctx->n_ctx : 0; }
 
 const int32_t *tlm_context_tokens(const tlm_context *ctx, int32_t *n)
 {
-    if (n) *n = ctx ? ctx->n_past : 0;
-    return ctx ? ctx->tokens : NULL;
+    if (n) *n = ctx ? ctx->sq->n_past : 0;
+    return ctx ? ctx->sq->tokens : NULL;
 }
 
 void tlm_context_reset(tlm_context *ctx)
 {
     if (!ctx) return;
-    for (int32_t i = 0; i < ctx->n_past; i++) ctx->tokens[i] = -1;
-    ctx->n_past = 0;
-    ctx->n_used = 0;
+    for (int32_t s = 0; s < ctx->n_seq_max; s++) { /* every sequence */
+        tlm_seq *sq = &ctx->seqs[s];
+        for (int32_t i = 0; i < sq->n_past; i++) sq->tokens[i] = -1;
+        sq->n_past = 0;
+        sq->n_used = 0;
+    }
     ctx->has_logits = false;
 }
 

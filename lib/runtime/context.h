@@ -8,7 +8,9 @@
  * query can see are dropped and the rest moved to the front in one memmove per layer, so
  * memory stays flat with length, the visible keys stay contiguous for the attention kernel
  * and in the order a full cache has them (results are bit-identical), and the move costs
- * about window / n_batch row copies per token. docs/long-context.md has the whole design. */
+ * about window / n_batch row copies per token. docs/long-context.md has the whole design.
+ * With n_seq_max sequences, each has its own such list in its own stripe of cells
+ * (tlm_seq); the single-sequence calls act on sequence 0. */
 #ifndef TLM_CONTEXT_H
 #define TLM_CONTEXT_H
 
@@ -16,13 +18,30 @@
 
 #include "model.h"
 
+enum { TLM_MAX_SEQ = 256 }; /* tlm_context_params.n_seq_max at most */
+
+/* One sequence's part of the cache: its own stripe of n_cells cells in every layer and KV
+ * head (cells cell0 .. cell0 + n_cells - 1), so attention for its tokens reads only its keys
+ * with the same kernels, contiguous, and a copy is a copy of the stripe (docs/batching.md). */
+typedef struct tlm_seq {
+    int32_t n_past;    /* the next position: one past the last token's */
+    int32_t n_used;    /* cells in use */
+    int32_t cell0;     /* first cell of the stripe: seq * n_cells */
+    int32_t *cell_pos; /* [n_cells] position of each cell in use */
+    int32_t *tokens;   /* [n_ctx] token at each position (-1: none) */
+    int32_t b_count;   /* scratch of a batch being checked: its tokens of this sequence */
+    int32_t b_last;    /* and the last position seen */
+} tlm_seq;
+
 struct tlm_context {
     const tlm_model *m;
     const tlm_kernels *k;
     int32_t n_ctx, n_batch, n_threads;
-    int32_t n_past;      /* the next position: one past the last token's */
-    int32_t n_cells;     /* cells per applied layer */
-    int32_t n_used;      /* cells in use */
+    int32_t n_cells;     /* cells per applied layer and sequence (a stripe) */
+    int32_t n_seq_max;   /* sequences (stripes) */
+    tlm_seq *seqs;       /* [n_seq_max] */
+    tlm_seq *sq;         /* the one the single-sequence calls and edits act on: seqs[0]
+                          * except while a tlm_context_seq_* call runs */
     int32_t window;      /* sliding window in force (0: none) */
     bool has_logits;
     bool blas;           /* prefill projections of float weights through OpenBLAS */
@@ -35,12 +54,10 @@ struct tlm_context {
     bool logn;           /* logn attention scaling in force */
     float rope_mscale;   /* multiplies cos and sin (LongRoPE attention factor, else 1) */
 
-    /* KV cache: [n_apply][n_kv_heads][n_cells] rows of head_dim elements of kv_type (F32,
-     * F16 or Q8_0), head-major (tlm_kv_cell). */
+    /* KV cache: [n_apply][n_kv_heads][n_seq_max * n_cells] rows of head_dim elements of
+     * kv_type (F32, F16 or Q8_0), head-major (tlm_kv_at). */
     tlm_type kv_type;
     void *k_cache, *v_cache;
-    int32_t *cell_pos;   /* [n_cells] position of each cell in use */
-    int32_t *tokens;     /* [n_ctx] token at each position (-1: none) */
 
     /* Scratch for n_batch tokens (row-major [token][...]). */
     float *x;            /* residual stream [dim] */
@@ -52,7 +69,11 @@ struct tlm_context {
     float *hb;           /* MLP hidden [gate | up] [gate_up rows] */
     float *rope_cos, *rope_sin; /* [rope_dim / 2] per token */
     float *q_scale;      /* [n_batch] logn factor per token (1 when off) */
-    int32_t *first_cell; /* [n_batch] first cell each token's query sees */
+    int32_t *first_cell; /* [n_batch] first cell each token's query sees (absolute) */
+    /* The batch tlm_forward evaluates, set by its caller: per token its sequence, position and
+     * (absolute) cell; then, made by tlm_forward, the tokens grouped by sequence and the
+     * starts of attention blocks in that order. */
+    int32_t *b_seq, *b_pos, *b_cell, *b_order, *b_block; /* [n_batch] ([n_batch + 1]) */
     float *inv_freq;     /* [rope_dim / 2] */
     float *scores;       /* [n_threads][tlm_attn_rows_scratch(n_cells, head_dim)] attention */
     float *row_buf;      /* [n_threads][kv_dim + rope_dim]: a key row and its angles (shift) */
@@ -77,9 +98,10 @@ typedef struct tlm_outputs_req {
     int64_t rows; /* logits rows written so far */
 } tlm_outputs_req;
 
-/* Evaluates n (<= n_batch) tokens at positions n_past.. into cells n_used.. (the caller made
- * room) and advances both. Writes the logits of every token to `rows_out` ([n][vocab]) when
- * it is not NULL, and the last token's to ctx->logits when `want_last`. Inputs are validated
+/* Evaluates n (<= n_batch) tokens, token t of sequence b_seq[t] at position b_pos[t] into cell
+ * b_cell[t] (the caller validated them and made room: each sequence's cells n_used.. in
+ * order) and advances each sequence's n_used and n_past. Writes the logits of every token to
+ * `rows_out` ([n][vocab]) when it is not NULL, and the last token's to ctx->logits when `want_last`. Inputs are validated
  * by the caller. */
 void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows_out,
                  bool want_last);
@@ -114,6 +136,16 @@ void tlm_store_kv(tlm_type type, void *dst, const float *src, int64_t n);
  * memmove per layer and head; context_edit.c). */
 void tlm_context_drop_cells(tlm_context *ctx, int32_t i0, int32_t i1);
 
+/* With a window cache: drops the cells of the current sequence (ctx->sq) that no query at
+ * its n_past or later can see, when n more do not fit (context.c). */
+void tlm_context_make_room(tlm_context *ctx, int32_t n);
+/* Forgets what a cancelled tlm_forward of n tokens wrote (their tokens). */
+void tlm_context_undo_batch(tlm_context *ctx, int32_t n);
+/* True when no sequence holds a position (the RoPE state may then change). */
+bool tlm_context_empty(const tlm_context *ctx);
+/* Dynamic NTK: alpha from the first forward on an empty cache of L tokens per sequence. */
+void tlm_context_first_ntk(tlm_context *ctx, int32_t L);
+
 /* Recomputes ctx->inv_freq from the config and the RoPE state (factor set, NTK alpha). */
 void tlm_context_rope_freqs(tlm_context *ctx);
 
@@ -132,13 +164,21 @@ static inline size_t tlm_context_head_bytes(const tlm_context *ctx)
     return (size_t)tlm_kv_bytes(ctx->kv_type, (uint64_t)ctx->m->cfg.head_dim);
 }
 
-/* Cell c of KV head g in layer a of the K or V cache at base. */
+/* Cell c (absolute: over all stripes) of KV head g in layer a of the K or V cache at base. */
+static inline uint8_t *tlm_kv_at(const tlm_context *ctx, void *base, int32_t a, int32_t g,
+                                 int32_t c)
+{
+    size_t head = tlm_context_head_bytes(ctx);
+    size_t run = head * (size_t)ctx->n_cells * (size_t)ctx->n_seq_max;
+    size_t g_all = (size_t)a * (size_t)ctx->m->cfg.n_kv_heads + (size_t)g;
+    return (uint8_t *)base + g_all * run + (size_t)c * head;
+}
+
+/* Cell c of the current sequence's stripe (ctx->sq). */
 static inline uint8_t *tlm_kv_cell(const tlm_context *ctx, void *base, int32_t a, int32_t g,
                                    int32_t c)
 {
-    size_t head = tlm_context_head_bytes(ctx), run = head * (size_t)ctx->n_cells;
-    size_t g_all = (size_t)a * (size_t)ctx->m->cfg.n_kv_heads + (size_t)g;
-    return (uint8_t *)base + g_all * run + (size_t)c * head;
+    return tlm_kv_at(ctx, base, a, g, ctx->sq->cell0 + c);
 }
 
 #endif

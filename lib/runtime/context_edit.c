@@ -24,10 +24,10 @@ static tlm_status edit_fail(tlm_context *ctx, tlm_status st, const char *fmt, ..
 /* Index of the first cell in use whose position is >= pos (cells are sorted). */
 static int32_t cell_at_or_after(const tlm_context *ctx, int32_t pos)
 {
-    int32_t lo = 0, hi = ctx->n_used;
+    int32_t lo = 0, hi = ctx->sq->n_used;
     while (lo < hi) {
         int32_t mid = lo + (hi - lo) / 2;
-        if (ctx->cell_pos[mid] < pos) lo = mid + 1;
+        if (ctx->sq->cell_pos[mid] < pos) lo = mid + 1;
         else hi = mid;
     }
     return lo;
@@ -36,16 +36,16 @@ static int32_t cell_at_or_after(const tlm_context *ctx, int32_t pos)
 static bool has_cell(const tlm_context *ctx, int32_t pos)
 {
     int32_t i = cell_at_or_after(ctx, pos);
-    return i < ctx->n_used && ctx->cell_pos[i] == pos;
+    return i < ctx->sq->n_used && ctx->sq->cell_pos[i] == pos;
 }
 
 /* Resolves p1 < 0 (and past the end) to n_past; checks 0 <= p0 <= p1. */
 static bool range_ok(tlm_context *ctx, int32_t p0, int32_t *p1, const char *what)
 {
-    if (*p1 < 0 || *p1 > ctx->n_past) *p1 = ctx->n_past;
+    if (*p1 < 0 || *p1 > ctx->sq->n_past) *p1 = ctx->sq->n_past;
     if (p0 < 0 || p0 > *p1) {
         edit_fail(ctx, TLM_ERR_ARG, "%s: range [%d, %d) is not within the %d positions used",
-                  what, p0, *p1, ctx->n_past);
+                  what, p0, *p1, ctx->sq->n_past);
         return false;
     }
     return true;
@@ -64,7 +64,7 @@ static bool window_complete(tlm_context *ctx, int32_t new_past, int32_t p0, int3
         if (removed) src = x >= p0 && x < p1 ? -1 : x;
         else if (x - delta >= p0 && x - delta < p1) src = x - delta;
         else if (x >= p0 && x < p1) src = -1;
-        if (src >= 0 && src < ctx->n_past && ctx->tokens[src] >= 0 && !has_cell(ctx, src)) {
+        if (src >= 0 && src < ctx->sq->n_past && ctx->sq->tokens[src] >= 0 && !has_cell(ctx, src)) {
             edit_fail(ctx, TLM_ERR_UNSUPPORTED, "%s: position %d (window of position %d) has left "
                       "the sliding-window cache; use full_cache to keep every position", what,
                       src, new_past);
@@ -76,7 +76,7 @@ static bool window_complete(tlm_context *ctx, int32_t new_past, int32_t p0, int3
 
 void tlm_context_drop_cells(tlm_context *ctx, int32_t i0, int32_t i1)
 {
-    size_t head = tlm_context_head_bytes(ctx), tail = (size_t)(ctx->n_used - i1);
+    size_t head = tlm_context_head_bytes(ctx), tail = (size_t)(ctx->sq->n_used - i1);
     for (int32_t a = 0; a < tlm_config_n_apply(&ctx->m->cfg); a++)
         for (int32_t g = 0; g < ctx->m->cfg.n_kv_heads; g++) {
             memmove(tlm_kv_cell(ctx, ctx->k_cache, a, g, i0), tlm_kv_cell(ctx, ctx->k_cache, a, g, i1),
@@ -84,8 +84,8 @@ void tlm_context_drop_cells(tlm_context *ctx, int32_t i0, int32_t i1)
             memmove(tlm_kv_cell(ctx, ctx->v_cache, a, g, i0), tlm_kv_cell(ctx, ctx->v_cache, a, g, i1),
                     tail * head);
         }
-    memmove(ctx->cell_pos + i0, ctx->cell_pos + i1, tail * sizeof(int32_t));
-    ctx->n_used -= i1 - i0;
+    memmove(ctx->sq->cell_pos + i0, ctx->sq->cell_pos + i1, tail * sizeof(int32_t));
+    ctx->sq->n_used -= i1 - i0;
 }
 
 tlm_status tlm_context_remove(tlm_context *ctx, int32_t p0, int32_t p1)
@@ -93,11 +93,11 @@ tlm_status tlm_context_remove(tlm_context *ctx, int32_t p0, int32_t p1)
     if (!ctx) return TLM_ERR_ARG;
     ctx->error[0] = '\0';
     if (!range_ok(ctx, p0, &p1, "remove")) return TLM_ERR_ARG;
-    int32_t new_past = p1 == ctx->n_past ? p0 : ctx->n_past;
+    int32_t new_past = p1 == ctx->sq->n_past ? p0 : ctx->sq->n_past;
     if (!window_complete(ctx, new_past, p0, p1, 0, true, "remove")) return TLM_ERR_UNSUPPORTED;
     tlm_context_drop_cells(ctx, cell_at_or_after(ctx, p0), cell_at_or_after(ctx, p1));
-    for (int32_t x = p0; x < p1; x++) ctx->tokens[x] = -1;
-    ctx->n_past = new_past;
+    for (int32_t x = p0; x < p1; x++) ctx->sq->tokens[x] = -1;
+    ctx->sq->n_past = new_past;
     ctx->has_logits = false;
     return TLM_OK;
 }
@@ -117,7 +117,7 @@ static void rotate_cells(tlm_context *ctx, int32_t i0, int32_t i1, int32_t delta
     for (int32_t i = i0; i < i1; i++) {
         float *buf = ctx->row_buf + (int64_t)omp_get_thread_num() * (kv_dim + 2 * half);
         float *cs = buf + kv_dim, *sn = cs + half;
-        int32_t from = ctx->cell_pos[i], to = from + delta;
+        int32_t from = ctx->sq->cell_pos[i], to = from + delta;
         for (int32_t j = 0; j < half; j++) {
             double d = (double)((float)to * ctx->inv_freq[j]) -
                        (double)((float)from * ctx->inv_freq[j]);
@@ -147,20 +147,20 @@ tlm_status tlm_context_shift(tlm_context *ctx, int32_t p0, int32_t p1, int32_t d
                          p1, delta, ctx->n_ctx);
     /* the positions the range moves over must hold no token (order is kept) */
     int32_t g0 = delta < 0 ? (int32_t)lo : p1, g1 = delta < 0 ? p0 : (int32_t)hi;
-    for (int32_t x = g0; x < g1 && x < ctx->n_past; x++)
-        if (ctx->tokens[x] >= 0)
+    for (int32_t x = g0; x < g1 && x < ctx->sq->n_past; x++)
+        if (ctx->sq->tokens[x] >= 0)
             return edit_fail(ctx, TLM_ERR_ARG, "shift: [%d, %d) by %d would pass over position "
                              "%d, which holds a token (remove it first)", p0, p1, delta, x);
-    int32_t new_past = p1 == ctx->n_past ? ctx->n_past + delta : ctx->n_past;
+    int32_t new_past = p1 == ctx->sq->n_past ? ctx->sq->n_past + delta : ctx->sq->n_past;
     if (!window_complete(ctx, new_past, p0, p1, delta, false, "shift")) return TLM_ERR_UNSUPPORTED;
 
     int32_t i0 = cell_at_or_after(ctx, p0), i1 = cell_at_or_after(ctx, p1);
     if (ctx->m->cfg.rope_dim > 0) rotate_cells(ctx, i0, i1, delta);
-    for (int32_t i = i0; i < i1; i++) ctx->cell_pos[i] += delta;
-    memmove(ctx->tokens + lo, ctx->tokens + p0, (size_t)(p1 - p0) * sizeof(int32_t));
+    for (int32_t i = i0; i < i1; i++) ctx->sq->cell_pos[i] += delta;
+    memmove(ctx->sq->tokens + lo, ctx->sq->tokens + p0, (size_t)(p1 - p0) * sizeof(int32_t));
     for (int32_t x = p0; x < p1; x++) /* the vacated part of the old range */
-        if (x < lo || x >= hi) ctx->tokens[x] = -1;
-    ctx->n_past = new_past;
+        if (x < lo || x >= hi) ctx->sq->tokens[x] = -1;
+    ctx->sq->n_past = new_past;
     ctx->has_logits = false;
     return TLM_OK;
 }

@@ -123,8 +123,8 @@ static header header_of(const tlm_context *ctx)
                 .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim, .vocab = c->vocab_size,
                 .rope_dim = c->rope_dim, .kv_type = (uint32_t)ctx->kv_type,
                 .long_factors = ctx->long_factors, .ntk_alpha = ctx->ntk_alpha,
-                .has_logits = ctx->has_logits, .n_ctx = ctx->n_ctx, .n_past = ctx->n_past,
-                .n_used = ctx->n_used};
+                .has_logits = ctx->has_logits, .n_ctx = ctx->n_ctx, .n_past = ctx->sq->n_past,
+                .n_used = ctx->sq->n_used};
     snprintf(h.arch, sizeof h.arch, "%s", c->arch);
     return h;
 }
@@ -132,9 +132,9 @@ static header header_of(const tlm_context *ctx)
 uint64_t tlm_context_state_bytes(const tlm_context *ctx)
 {
     uint64_t row = tlm_context_row_bytes(ctx); /* the cache holds what fits in memory */
-    return HEADER_BYTES + 4 * ((uint64_t)ctx->n_past + (uint64_t)ctx->n_used) +
+    return HEADER_BYTES + 4 * ((uint64_t)ctx->sq->n_past + (uint64_t)ctx->sq->n_used) +
            (ctx->has_logits ? 4 * (uint64_t)ctx->m->cfg.vocab_size : 0) +
-           2 * (uint64_t)tlm_config_n_apply(&ctx->m->cfg) * (uint64_t)ctx->n_used * row;
+           2 * (uint64_t)tlm_config_n_apply(&ctx->m->cfg) * (uint64_t)ctx->sq->n_used * row;
 }
 
 bool tlm_context_write_state(const tlm_context *ctx, FILE *fp)
@@ -144,8 +144,8 @@ bool tlm_context_write_state(const tlm_context *ctx, FILE *fp)
     pack(&h, head);
     size_t row = tlm_context_head_bytes(ctx);
     bool ok = fwrite(head, 1, sizeof head, fp) == sizeof head &&
-              fwrite(ctx->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
-              fwrite(ctx->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
+              fwrite(ctx->sq->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
+              fwrite(ctx->sq->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
               (!h.has_logits || fwrite(ctx->logits, 4, (size_t)h.vocab, fp) == (size_t)h.vocab);
     for (int pass = 0; pass < 2 && ok; pass++) {
         void *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
@@ -223,15 +223,15 @@ static tlm_status check_header(const tlm_context *ctx, const char *path, const h
 static tlm_status check_cells(const tlm_context *ctx, const char *path, tlm_error *err)
 {
     int32_t vocab = ctx->m->cfg.vocab_size;
-    for (int32_t i = 0; i < ctx->n_past; i++)
-        if (ctx->tokens[i] < -1 || ctx->tokens[i] >= vocab)
+    for (int32_t i = 0; i < ctx->sq->n_past; i++)
+        if (ctx->sq->tokens[i] < -1 || ctx->sq->tokens[i] >= vocab)
             return tlm_fail(err, TLM_ERR_FORMAT, "%s: token %d at position %d is outside [0, %d)",
-                            path, ctx->tokens[i], i, vocab);
-    for (int32_t i = 0; i < ctx->n_used; i++) {
-        int32_t p = ctx->cell_pos[i];
-        if (p < 0 || p >= ctx->n_past || (i > 0 && p <= ctx->cell_pos[i - 1]) || ctx->tokens[p] < 0)
+                            path, ctx->sq->tokens[i], i, vocab);
+    for (int32_t i = 0; i < ctx->sq->n_used; i++) {
+        int32_t p = ctx->sq->cell_pos[i];
+        if (p < 0 || p >= ctx->sq->n_past || (i > 0 && p <= ctx->sq->cell_pos[i - 1]) || ctx->sq->tokens[p] < 0)
             return tlm_fail(err, TLM_ERR_FORMAT, "%s: cell %d has position %d: not increasing, "
-                            "outside [0, %d) or without a token", path, i, p, ctx->n_past);
+                            "outside [0, %d) or without a token", path, i, p, ctx->sq->n_past);
     }
     return TLM_OK;
 }
@@ -277,8 +277,8 @@ tlm_status tlm_context_read_state(tlm_context *ctx, FILE *fp, uint64_t size, con
     tlm_context_reset(ctx);
     if (st != TLM_OK) return st;
     size_t row = tlm_context_head_bytes(ctx);
-    bool ok = fread(ctx->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
-              fread(ctx->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
+    bool ok = fread(ctx->sq->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
+              fread(ctx->sq->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
               (!h.has_logits || fread(ctx->logits, 4, (size_t)h.vocab, fp) == (size_t)h.vocab);
     for (int pass = 0; pass < 2 && ok; pass++) {
         void *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
@@ -287,13 +287,13 @@ tlm_status tlm_context_read_state(tlm_context *ctx, FILE *fp, uint64_t size, con
                 ok = fread(tlm_kv_cell(ctx, base, a, g, 0), row, (size_t)h.n_used, fp) ==
                      (size_t)h.n_used;
     }
-    ctx->n_past = h.n_past;
-    ctx->n_used = h.n_used;
+    ctx->sq->n_past = h.n_past;
+    ctx->sq->n_used = h.n_used;
     if (!ok) st = tlm_fail(err, TLM_ERR_IO, "%s: read failed", path);
     else st = check_cells(ctx, path, err);
     if (st != TLM_OK) {
-        for (int32_t i = 0; i < ctx->n_ctx; i++) ctx->tokens[i] = -1;
-        ctx->n_past = ctx->n_used = 0;
+        for (int32_t i = 0; i < ctx->n_ctx; i++) ctx->sq->tokens[i] = -1;
+        ctx->sq->n_past = ctx->sq->n_used = 0;
         return st;
     }
     ctx->has_logits = h.has_logits != 0;

@@ -80,10 +80,10 @@ static void position_qk(const tlm_context *ctx, const tlm_block *blk, float *q, 
         for (int64_t i = 0; i < (int64_t)c->n_heads * hd; i++) q[i] *= f;
 }
 
-/* Attention of applied layer a for n tokens at positions p0.. (cells c0..): projections,
- * RoPE, cache append, then one kernel call per (token, head) over the visible keys, which
- * are the contiguous cells first_cell[t] .. c0 + t. */
-static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t c0, int32_t n)
+/* Attention of applied layer a for the batch's n tokens: projections, RoPE, cache append
+ * (token t into cell b_cell[t]), then attention over the visible keys of its own sequence,
+ * which are the contiguous cells first_cell[t] .. b_cell[t] of its stripe. */
+static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t n, int32_t n_blocks)
 {
     const tlm_config *c = &ctx->m->cfg;
     int64_t hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
@@ -95,22 +95,21 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
     for (int t = 0; t < n; t++) {
         float *q = ctx->qkv + t * ld, *k = q + q_dim, *v = k + kv_dim;
         position_qk(ctx, blk, q, k, t);
-        for (int g = 0; g < c->n_kv_heads; g++) { /* head-major cache: tlm_kv_cell */
-            tlm_store_kv(kt, tlm_kv_cell(ctx, ctx->k_cache, a, g, c0 + t), k + g * hd, hd);
-            tlm_store_kv(kt, tlm_kv_cell(ctx, ctx->v_cache, a, g, c0 + t), v + g * hd, hd);
+        for (int g = 0; g < c->n_kv_heads; g++) { /* head-major cache: tlm_kv_at */
+            tlm_store_kv(kt, tlm_kv_at(ctx, ctx->k_cache, a, g, ctx->b_cell[t]), k + g * hd, hd);
+            tlm_store_kv(kt, tlm_kv_at(ctx, ctx->v_cache, a, g, ctx->b_cell[t]), v + g * hd, hd);
         }
     }
     int32_t group = c->n_heads / c->n_kv_heads; /* query heads per kv head */
     float scale = 1.0f / sqrtf((float)hd);
     int64_t scratch = tlm_attn_rows_scratch(ctx->n_cells, (int32_t)hd);
     tlm_attn_rows_fn attn_rows = ctx->k->attn_rows[kt];
-    /* Blocks of whole GQA groups for several tokens share each key and value load; when
-     * they would leave threads idle (one token, few kv heads) or the kernel is missing,
-     * one query at a time. (Decode takes blocks too when it can: a query's result is then
-     * the same bits in any batch.) */
-    int32_t per_block = group <= TLM_ATTN_ROWS ? TLM_ATTN_ROWS / group : 0;
-    int32_t n_blocks = per_block ? (n + per_block - 1) / per_block : 0;
-    if (attn_rows && per_block && (int64_t)n_blocks * c->n_kv_heads >= ctx->n_threads) {
+    /* Blocks of whole GQA groups for several tokens of one sequence (block_starts) share each
+     * key and value load; when they would leave threads idle (one token, few kv heads) or the
+     * kernel is missing, one query at a time. (Decode takes blocks too when it can: a query's
+     * result is then the same bits in any batch.) */
+    if (attn_rows && n_blocks && (int64_t)n_blocks * c->n_kv_heads >= ctx->n_threads) {
+        const int32_t *order = ctx->b_order, *start = ctx->b_block;
         /* round robin: a causal block costs more the later it is */
 #pragma omp parallel for collapse(2) schedule(static, 1) num_threads(ctx->n_threads)
         for (int b = 0; b < n_blocks; b++) {
@@ -118,17 +117,19 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
                 const float *qr[TLM_ATTN_ROWS];
                 float *orow[TLM_ATTN_ROWS];
                 int32_t lo[TLM_ATTN_ROWS], hi[TLM_ATTN_ROWS], nq = 0;
-                int t0 = b * per_block, t1 = t0 + per_block < n ? t0 + per_block : n;
-                int32_t base = ctx->first_cell[t0]; /* first cells never decrease */
-                for (int t = t0; t < t1; t++)
+                /* first cells never decrease within a sequence */
+                int32_t base = ctx->first_cell[order[start[b]]];
+                for (int i = start[b]; i < start[b + 1]; i++) {
+                    int t = order[i];
                     for (int h = g * group; h < (g + 1) * group; h++, nq++) {
                         qr[nq] = ctx->qkv + t * ld + h * hd;
                         orow[nq] = ctx->att + t * q_dim + h * hd;
                         lo[nq] = ctx->first_cell[t] - base;
-                        hi[nq] = c0 + t + 1 - base;
+                        hi[nq] = ctx->b_cell[t] + 1 - base;
                     }
-                attn_rows(orow, qr, nq, lo, hi, tlm_kv_cell(ctx, ctx->k_cache, a, g, base),
-                          tlm_kv_cell(ctx, ctx->v_cache, a, g, base), hd, (int32_t)hd, scale,
+                }
+                attn_rows(orow, qr, nq, lo, hi, tlm_kv_at(ctx, ctx->k_cache, a, g, base),
+                          tlm_kv_at(ctx, ctx->v_cache, a, g, base), hd, (int32_t)hd, scale,
                           ctx->scores + omp_get_thread_num() * scratch);
             }
         }
@@ -139,9 +140,9 @@ static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t
             for (int h = 0; h < c->n_heads; h++) {
                 int32_t first = ctx->first_cell[t];
                 attn_head(ctx->att + t * q_dim + h * hd, ctx->qkv + t * ld + h * hd,
-                          tlm_kv_cell(ctx, ctx->k_cache, a, h / group, first),
-                          tlm_kv_cell(ctx, ctx->v_cache, a, h / group, first), hd,
-                          c0 + t - first + 1, (int32_t)hd, scale,
+                          tlm_kv_at(ctx, ctx->k_cache, a, h / group, first),
+                          tlm_kv_at(ctx, ctx->v_cache, a, h / group, first), hd,
+                          ctx->b_cell[t] - first + 1, (int32_t)hd, scale,
                           ctx->scores + omp_get_thread_num() * scratch);
             }
         }
@@ -167,14 +168,15 @@ static void mlp(tlm_context *ctx, const tlm_block *blk, int32_t n)
 }
 
 /* Per token of the batch: cos and sin of its angles (times LongRoPE's attention factor),
- * Qwen's logn factor, and the first cell its query sees (the window's lowest position). */
-static void positions(tlm_context *ctx, const int32_t *tokens, int32_t p0, int32_t c0, int32_t n)
+ * Qwen's logn factor, its cell and token recorded in its sequence, and the first cell its
+ * query sees (the window's lowest position in its stripe). */
+static void positions(tlm_context *ctx, const int32_t *tokens, int32_t n)
 {
     const tlm_config *c = &ctx->m->cfg;
     int32_t half = c->rope_dim / 2;
     float ms = ctx->rope_mscale;
     for (int t = 0; t < n; t++) {
-        int32_t pos = p0 + t;
+        int32_t pos = ctx->b_pos[t];
         for (int i = 0; i < half; i++) {
             float angle = (float)pos * ctx->inv_freq[i]; /* fp32, as the references do */
             ctx->rope_cos[t * half + i] = ms == 1.0f ? cosf(angle) : cosf(angle) * ms;
@@ -184,20 +186,43 @@ static void positions(tlm_context *ctx, const int32_t *tokens, int32_t p0, int32
         ctx->q_scale[t] = ctx->logn && pos + 1 > c->orig_ctx
                               ? (float)(log((double)pos + 1.0) / log((double)c->orig_ctx))
                               : 1.0f;
-        ctx->cell_pos[c0 + t] = pos;
-        ctx->tokens[pos] = tokens[t];
+        tlm_seq *sq = &ctx->seqs[ctx->b_seq[t]];
+        int32_t cell = ctx->b_cell[t] - sq->cell0; /* within its stripe */
+        sq->cell_pos[cell] = pos;
+        sq->tokens[pos] = tokens[t];
         int32_t first = 0;
         if (ctx->window) { /* lowest cell with position > pos - window (cells are sorted) */
-            int32_t lo = 0, hi = c0 + t, want = pos - ctx->window + 1;
+            int32_t lo = 0, hi = cell, want = pos - ctx->window + 1;
             while (lo < hi) {
                 int32_t mid = lo + (hi - lo) / 2;
-                if (ctx->cell_pos[mid] < want) lo = mid + 1;
+                if (sq->cell_pos[mid] < want) lo = mid + 1;
                 else hi = mid;
             }
             first = lo;
         }
-        ctx->first_cell[t] = first;
+        ctx->first_cell[t] = sq->cell0 + first;
     }
+}
+
+/* Groups the batch's tokens by sequence (stable: b_order) and cuts that order into attention
+ * blocks of at most per_block tokens of one sequence (b_block); returns the block count. */
+static int32_t plan_blocks(tlm_context *ctx, int32_t n, int32_t per_block)
+{
+    if (!per_block) return 0;
+    const int32_t *seq = ctx->b_seq;
+    int32_t m = 0, n_blocks = 0;
+    for (int32_t t = 0; t < n; t++) {
+        int32_t u = 0;
+        while (u < t && seq[u] != seq[t]) u++;
+        if (u < t) continue; /* its sequence was gathered at its first token */
+        for (int32_t run = 0; u < n; u++) {
+            if (seq[u] != seq[t]) continue;
+            if (run++ % per_block == 0) ctx->b_block[n_blocks++] = m;
+            ctx->b_order[m++] = u;
+        }
+    }
+    ctx->b_block[n_blocks] = m;
+    return n_blocks;
 }
 
 void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows_out,
@@ -206,7 +231,6 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
     const tlm_model *m = ctx->m;
     const tlm_config *c = &m->cfg;
     int64_t dim = c->dim;
-    int32_t p0 = ctx->n_past, c0 = ctx->n_used;
 
     for (int t = 0; t < n; t++) {
         float *x = ctx->x + t * dim;
@@ -215,7 +239,9 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
         if (c->embed_scale != 1.0f)
             for (int64_t i = 0; i < dim; i++) x[i] *= c->embed_scale;
     }
-    positions(ctx, tokens, p0, c0, n);
+    positions(ctx, tokens, n);
+    int32_t group = c->n_heads / c->n_kv_heads;
+    int32_t n_blocks = plan_blocks(ctx, n, group <= TLM_ATTN_ROWS ? TLM_ATTN_ROWS / group : 0);
 
     for (int32_t a = 0; a < tlm_config_n_apply(c); a++) {
         if (ctx->abort && ctx->abort(ctx->abort_user)) { /* tlm_context_set_abort */
@@ -226,7 +252,7 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
         for (int t = 0; t < n; t++)
             norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, blk->attn_norm.w, blk->attn_norm.b, dim);
-        attention(ctx, blk, a, c0, n);
+        attention(ctx, blk, a, n, n_blocks);
         if (c->parallel_residual) { /* both branches read the same normed input */
             mlp(ctx, blk, n);
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
@@ -245,8 +271,11 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
             for (int t = 0; t < n; t++) add(ctx->x + t * dim, ctx->mlp + t * dim, dim);
         }
     }
-    ctx->n_past += n;
-    ctx->n_used += n;
+    for (int t = 0; t < n; t++) { /* each sequence's cells were taken in order */
+        tlm_seq *sq = &ctx->seqs[ctx->b_seq[t]];
+        sq->n_used++;
+        if (ctx->b_pos[t] >= sq->n_past) sq->n_past = ctx->b_pos[t] + 1;
+    }
     if (ctx->req) { /* tlm_context_eval_outputs: the rows and hidden states it asked for */
         tlm_forward_outputs(ctx, n, want_last, project);
         return;
