@@ -1,5 +1,6 @@
-/* interleave.c - the row-interleaved ("il") layouts of kernels.h: written once at load
- * time, read back a row at a time when a model is saved. Plain byte moves: the values are
+/* interleave.c - the row-interleaved ("il") layouts of kernels.h (which one: the kernel
+ * table's il_layout, chosen by the ISA): written once at load time, read back a row at a
+ * time when a model is saved. Plain byte moves: the values are
  * the file's, only their places change. */
 #include <string.h>
 
@@ -14,15 +15,16 @@ static bool is_k(int type)
     return type == TLM_DT_Q4_K || type == TLM_DT_Q5_K || type == TLM_DT_Q6_K;
 }
 
-int tlm_il_rows(int type)
+int tlm_il_rows(int layout, int type)
 {
+    if (layout == TLM_IL_SDOT4) return type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 ? 4 : 0;
     if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 || is_k(type)) return 16;
     return is_half(type) ? 4 : 0;
 }
 
-bool tlm_il_fits(int type, int64_t rows, int64_t cols)
+bool tlm_il_fits(int layout, int type, int64_t rows, int64_t cols)
 {
-    const int n = tlm_il_rows(type);
+    const int n = tlm_il_rows(layout, type);
     return n > 0 && rows > 0 && rows % n == 0 && (!is_half(type) || cols % TLM_IL_STEP == 0);
 }
 
@@ -46,7 +48,7 @@ static int block_bytes(int type)
     }
 }
 
-static layout layout_of(int type, uint64_t row_bytes)
+static layout layout_of(int il, int type, uint64_t row_bytes)
 {
     if (is_half(type))
         return (layout){HALF_STEPS, 4, 2 * TLM_IL_STEP, 0, 1,
@@ -58,7 +60,7 @@ static layout layout_of(int type, uint64_t row_bytes)
         return (layout){DWORDS, 16, 0, block, per, n_blocks * per};
     }
     const int per = 1 + (block - 2) / 4; /* the 2-byte scale, then 4-byte level pieces */
-    return (layout){SCALE_FIRST, 16, 0, block, per, n_blocks * per};
+    return (layout){SCALE_FIRST, tlm_il_rows(il, type), 0, block, per, n_blocks * per};
 }
 
 /* Run i of row r: its bytes at *from in the row go to *at in the group; returns its length. */
@@ -71,25 +73,26 @@ static uint64_t run_at(const layout *L, int64_t i, int r, uint64_t *at, uint64_t
     }
     const int64_t u = i / L->per;
     const int k = (int)(i % L->per);
-    const uint64_t g = (uint64_t)u * 16 * (uint64_t)L->block, o = (uint64_t)u * (uint64_t)L->block;
+    const uint64_t n = (uint64_t)L->n_rows;
+    const uint64_t g = (uint64_t)u * n * (uint64_t)L->block, o = (uint64_t)u * (uint64_t)L->block;
     if (L->kind == DWORDS) {
         *at = g + 64 * (uint64_t)k + (uint64_t)(4 * k + 4 <= L->block ? 4 * r : 2 * r);
         *from = o + 4 * (uint64_t)k;
         return 4 * k + 4 <= L->block ? 4 : 2;
     }
-    if (k == 0) { /* the 16 scales lead the group's block */
+    if (k == 0) { /* the group's scales lead its block */
         *at = g + 2 * (uint64_t)r;
         *from = o;
         return 2;
     }
-    *at = g + 32 + 64 * (uint64_t)(k - 1) + 4 * (uint64_t)r;
+    *at = g + 2 * n + 4 * n * (uint64_t)(k - 1) + 4 * (uint64_t)r;
     *from = o + 2 + 4 * (uint64_t)(k - 1);
     return 4;
 }
 
-void tlm_il_group(int type, void *group, const void *rows, uint64_t row_bytes)
+void tlm_il_group(int il, int type, void *group, const void *rows, uint64_t row_bytes)
 {
-    const layout L = layout_of(type, row_bytes);
+    const layout L = layout_of(il, type, row_bytes);
     uint64_t at, from;
     for (int r = 0; r < L.n_rows; r++) {
         const uint8_t *row = (const uint8_t *)rows + (uint64_t)r * row_bytes;
@@ -100,9 +103,9 @@ void tlm_il_group(int type, void *group, const void *rows, uint64_t row_bytes)
     }
 }
 
-void tlm_il_row(int type, void *row, const void *group, uint64_t row_bytes, int r)
+void tlm_il_row(int il, int type, void *row, const void *group, uint64_t row_bytes, int r)
 {
-    const layout L = layout_of(type, row_bytes);
+    const layout L = layout_of(il, type, row_bytes);
     uint64_t at, from;
     for (int64_t i = 0; i < L.n_runs; i++) {
         uint64_t n = run_at(&L, i, r, &at, &from);

@@ -74,6 +74,9 @@ typedef struct tlm_kernels {
     /* The same products on a matrix stored row-interleaved (below); NULL where this ISA has
      * no such kernel, and the loader then keeps the rows as they are. */
     tlm_matmul_fn matmul_il[TLM_DT_SLOTS];
+    /* Which layout each matmul_il slot reads (TLM_IL_*): the ISA chooses, the loader follows.
+     * 0, what the reference table leaves, is TLM_IL_STD. */
+    unsigned char il_layout[TLM_DT_SLOTS];
     tlm_to_f32_fn to_f32[TLM_DT_SLOTS]; /* NULL: type not supported */
     tlm_store_kv_fn store_kv[TLM_DT_SLOTS]; /* a KV cache row: F32, F16, Q8_0; others NULL */
 
@@ -109,7 +112,9 @@ typedef struct tlm_kernels {
 /* Row-interleaved ("il") layouts: a matrix whose rows come in whole groups (and, for the
  * float types, whose rows are whole steps of 16 elements) may be stored with each group's
  * rows woven together, in the bytes the rows took (group g at row g * group's place), so
- * that a kernel reads several rows as one sequential stream:
+ * that a kernel reads several rows as one sequential stream. Two layouts, named by the
+ * kernel table's il_layout:
+ * TLM_IL_STD (x86's; also F16 and BF16 on AArch64):
  *   Q8_0, Q4_0  groups of 16 rows, block column by block column. For block u, 16 x (block
  *               bytes): the 16 f16 scales (row r's at byte 2r), then the level bytes in
  *               pieces of 64: piece k holds level bytes 4k .. 4k + 3 of every row, row r's at
@@ -122,16 +127,25 @@ typedef struct tlm_kernels {
  *               rows 0, 1, 2, 3, then step s + 1. Decode keeps 4 rows' sums going at once
  *               from one stream; each row's sums are taken in the same order as from rows.
  *               (F32 stays in rows: its prefill tiles measured 10-20% slower on groups.)
+ * TLM_IL_SDOT4 (AArch64's dot-product and i8mm levels):
+ *   Q8_0, Q4_0  groups of 4 rows, block column by block column. For block u, 4 x (block
+ *               bytes): the 4 f16 scales (row r's at byte 2r), then the level bytes in pieces
+ *               of 16: piece k holds level bytes 4k .. 4k + 3 of every row, row r's at byte
+ *               4r. One 128-bit load is the 4 rows' lanes of an SDOT by element (one token's
+ *               4 activation bytes against 4 bytes of each row), and 8 pieces of Q8_0
+ *               (4 of Q4_0) are a whole block of the group.
  * A matmul_il slot has the matmul contract on such a matrix (w_row_bytes is still the plain
  * row's size) and gives the bits its ISA's matmul slot gives on the rows. */
 enum { TLM_IL_STEP = 16 }; /* elements per step of the float layouts */
-int tlm_il_rows(int type); /* rows per group; 0: the type has no interleaved layout */
-/* Whether a rows x cols matrix of `type` can be interleaved. */
-bool tlm_il_fits(int type, int64_t rows, int64_t cols);
+enum { TLM_IL_STD = 0, TLM_IL_SDOT4 = 1 };
+/* Rows per group of `type` in `layout`; 0: no such interleaved layout. */
+int tlm_il_rows(int layout, int type);
+/* Whether a rows x cols matrix of `type` can be interleaved in `layout`. */
+bool tlm_il_fits(int layout, int type, int64_t rows, int64_t cols);
 /* One group's rows (row_bytes each, at `rows`) into `group` (they must not overlap). */
-void tlm_il_group(int type, void *group, const void *rows, uint64_t row_bytes);
+void tlm_il_group(int layout, int type, void *group, const void *rows, uint64_t row_bytes);
 /* Row r of a group back in plain form: row_bytes at `row`. */
-void tlm_il_row(int type, void *row, const void *group, uint64_t row_bytes, int r);
+void tlm_il_row(int layout, int type, void *row, const void *group, uint64_t row_bytes, int r);
 
 /* The table for this CPU (filled on first call; thread-safe). Never NULL. */
 const tlm_kernels *tlm_kernels_get(void);

@@ -210,6 +210,9 @@ tlm_matmul_kernel tlm_matmul_q4_0_neon, tlm_matmul_q4_0_dotprod, tlm_matmul_q4_0
 tlm_matmul_kernel tlm_matmul_q4_K_neon, tlm_matmul_q4_K_dotprod, tlm_matmul_q4_K_i8mm;
 tlm_matmul_kernel tlm_matmul_q5_K_neon, tlm_matmul_q5_K_dotprod, tlm_matmul_q5_K_i8mm;
 tlm_matmul_kernel tlm_matmul_q6_K_neon, tlm_matmul_q6_K_dotprod, tlm_matmul_q6_K_i8mm;
+/* on 4-row groups (kernels.h, TLM_IL_SDOT4), by SDOT at both levels */
+tlm_matmul_kernel tlm_matmul_il_q8_0_dotprod, tlm_matmul_il_q8_0_i8mm;
+tlm_matmul_kernel tlm_matmul_il_q4_0_dotprod, tlm_matmul_il_q4_0_i8mm;
 
 void tlm_to_f32_f16_neon(float *out, const void *src, int64_t n);
 void tlm_to_f32_bf16_neon(float *out, const void *src, int64_t n);

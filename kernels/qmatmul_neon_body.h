@@ -10,8 +10,9 @@
  * mode: no contraction), so any level, tile shape, token count or row split gives the
  * reference's bits.
  *
- * Loops: rows stay in plain GGUF order (matmul_il is NULL here: nothing is interleaved at load
- * for these types on AArch64). Tokens are quantized TB at a time, a chunk of k at a time
+ * Loops: the row slots read plain GGUF rows; at the dot-product levels the il slots of Q8_0 and
+ * Q4_0 read 4-row groups (kernels.h, TLM_IL_SDOT4) with the 4 rows in the lanes of one
+ * accumulator, the same integer sums and the same float steps per lane. Tokens are quantized TB at a time, a chunk of k at a time
  * (y holds the running sums between chunks, as in the reference); each weight row's chunk is
  * unpacked once per tile of up to NT tokens and meets every token of the tile from registers. */
 #include "kernels_impl.h"
@@ -168,11 +169,84 @@ TLM_INLINE void block_pair_mm(int type, float acc[2][2], const char *row0, const
 }
 #endif
 
+#if defined(QDOT_SDOT) || defined(QDOT_I8MM)
+/* ---- 4-row groups (kernels.h, TLM_IL_SDOT4): Q8_0 and Q4_0 at the dot-product levels ------ */
+
+/* Block u of a group (its 4 scales, then 16-byte pieces of 4 level bytes of each row) against
+ * nt tokens: lane r of acc[t] is row r, left as block_tile leaves its acc. One SDOT by element
+ * takes one token's 4 activation bytes (lane k of its levels) against a piece. */
+TLM_INLINE void il_block(int type, float32x4_t *acc, const uint8_t *gb, const char *xq,
+                         int64_t xs, int64_t u, int nt)
+{
+    const float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(gb)));
+    int8x16_t p[8]; /* Q8_0: pieces 0..7; Q4_0: low nibbles 0..3, then high nibbles 0..3 */
+    if (type == TLM_DT_Q8_0) {
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
+            p[k] = vld1q_s8((const int8_t *)gb + 8 + 16 * k);
+    } else { /* byte j of a Q4_0 row: element j (low nibble), element j + 16 (high) */
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            uint8x16_t v = vld1q_u8(gb + 8 + 16 * k);
+            p[k] = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(15)));
+            p[k + 4] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        const xq32 *x = (const xq32 *)(xq + t * xs) + u;
+        const int8x16_t xa = vld1q_s8(x->q), xb = vld1q_s8(x->q + 16);
+        int32x4_t s = vdupq_n_s32(x->corr);
+        s = vdotq_laneq_s32(s, p[0], xa, 0);
+        s = vdotq_laneq_s32(s, p[1], xa, 1);
+        s = vdotq_laneq_s32(s, p[2], xa, 2);
+        s = vdotq_laneq_s32(s, p[3], xa, 3);
+        s = vdotq_laneq_s32(s, p[4], xb, 0);
+        s = vdotq_laneq_s32(s, p[5], xb, 1);
+        s = vdotq_laneq_s32(s, p[6], xb, 2);
+        s = vdotq_laneq_s32(s, p[7], xb, 3);
+        /* acc + (float)isum * (dw * d), per lane, unfused as the reference */
+        acc[t] = vaddq_f32(acc[t], vmulq_f32(vcvtq_f32_s32(s), vmulq_n_f32(dw, x->d)));
+    }
+}
+
+/* Rows [r0, r1) of a grouped matrix against the nb quantized tokens at xq (units blk0 ..
+ * blk0 + n_units): a range starting or ending inside a group computes the group whole and
+ * stores only its own rows. */
+TLM_INLINE void il_rows(int type, float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                        int64_t blk0, int64_t n_units, const char *xq, int64_t xs, int nb,
+                        bool first, int64_t r0, int64_t r1)
+{
+    const uint64_t bb = 4 * (type == TLM_DT_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0));
+    for (int64_t g0 = r0 - r0 % 4; g0 < r1; g0 += 4) {
+        const uint8_t *grp = (const uint8_t *)w + (uint64_t)g0 * w_row_bytes + (uint64_t)blk0 * bb;
+        const int lo = r0 > g0 ? (int)(r0 - g0) : 0, hi = r1 - g0 < 4 ? (int)(r1 - g0) : 4;
+        for (int t = 0; t < nb; t += NT) {
+            const int nt = nb - t < NT ? nb - t : NT;
+            float32x4_t acc[NT];
+            for (int i = 0; i < nt; i++) {
+                _Alignas(16) float v[4] = {0, 0, 0, 0};
+                if (!first) memcpy(v + lo, y + (t + i) * ldy + g0 + lo, (size_t)(hi - lo) * 4);
+                acc[i] = vld1q_f32(v);
+            }
+            for (int64_t u = 0; u < n_units; u++) {
+                if (nt == NT) il_block(type, acc, grp + (uint64_t)u * bb, xq + t * xs, xs, u, NT);
+                else il_block(type, acc, grp + (uint64_t)u * bb, xq + t * xs, xs, u, nt);
+            }
+            for (int i = 0; i < nt; i++) {
+                _Alignas(16) float v[4];
+                vst1q_f32(v, acc[i]);
+                memcpy(y + (t + i) * ldy + g0 + lo, v + lo, (size_t)(hi - lo) * 4);
+            }
+        }
+    }
+}
+#endif
+
 /* ---- the loop nest ------------------------------------------------------------------------ */
 
-TLM_INLINE void qmatmul(int type, float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                        const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                        int64_t r1)
+TLM_INLINE void qmatmul(int type, bool il, float *y, int64_t ldy, const void *w,
+                        uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
+                        int64_t n_in, int64_t r0, int64_t r1)
 {
     const int unit = type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 ? 32 : 256;
     const int64_t x_bytes = unit == 32 ? (int64_t)sizeof(xq32) : (int64_t)sizeof(xq256);
@@ -195,6 +269,13 @@ TLM_INLINE void qmatmul(int type, float *y, int64_t ldy, const void *w, uint64_t
                 else quantize_x256(xq + t * xs, xt, n_units);
             }
             const int64_t blk0 = k0 / unit;
+#if defined(QDOT_SDOT) || defined(QDOT_I8MM)
+            if (il) {
+                il_rows(type, y + t0 * ldy, ldy, w, w_row_bytes, blk0, n_units, xq, xs, nb,
+                        k0 == 0, r0, r1);
+                continue;
+            }
+#endif
             int64_t r = r0;
 #if defined(QDOT_I8MM)
             if (unit == 32 && nb >= 2)
@@ -243,16 +324,20 @@ TLM_INLINE void qmatmul(int type, float *y, int64_t ldy, const void *w, uint64_t
     }
 }
 
-#define QMATMUL_SLOT(name, type)                                                                   \
+#define QMATMUL_SLOT(name, type, il)                                                               \
     void QMATMUL_FN(name)(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,              \
                           const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,    \
                           int64_t r1)                                                              \
     {                                                                                              \
-        qmatmul(type, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                        \
+        qmatmul(type, il, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);                    \
     }
 
-QMATMUL_SLOT(tlm_matmul_q8_0, TLM_DT_Q8_0)
-QMATMUL_SLOT(tlm_matmul_q4_0, TLM_DT_Q4_0)
-QMATMUL_SLOT(tlm_matmul_q4_K, TLM_DT_Q4_K)
-QMATMUL_SLOT(tlm_matmul_q5_K, TLM_DT_Q5_K)
-QMATMUL_SLOT(tlm_matmul_q6_K, TLM_DT_Q6_K)
+QMATMUL_SLOT(tlm_matmul_q8_0, TLM_DT_Q8_0, false)
+QMATMUL_SLOT(tlm_matmul_q4_0, TLM_DT_Q4_0, false)
+QMATMUL_SLOT(tlm_matmul_q4_K, TLM_DT_Q4_K, false)
+QMATMUL_SLOT(tlm_matmul_q5_K, TLM_DT_Q5_K, false)
+QMATMUL_SLOT(tlm_matmul_q6_K, TLM_DT_Q6_K, false)
+#if defined(QDOT_SDOT) || defined(QDOT_I8MM)
+QMATMUL_SLOT(tlm_matmul_il_q8_0, TLM_DT_Q8_0, true)
+QMATMUL_SLOT(tlm_matmul_il_q4_0, TLM_DT_Q4_0, true)
+#endif

@@ -1,6 +1,7 @@
 /* model_interleave.c - after binding, rewrites the matrices that the kernel table reads
- * faster row-interleaved (kernels.h: matmul_il; groups of 16 rows for the quantized types, of
- * 4 for F16 and BF16) into that layout, in place: a group takes exactly the bytes its rows took,
+ * faster row-interleaved (kernels.h: matmul_il, in the table's il_layout: on x86 groups of 16
+ * rows for the quantized types, of 4 for F16 and BF16; on AArch64's dot-product levels groups
+ * of 4 for Q8_0 and Q4_0) into that layout, in place: a group takes exactly the bytes its rows took,
  * so nothing is allocated beyond one group per thread, and the file's private mapping turns
  * into the model's own pages as it is rewritten (never the file). Decode then streams a group
  * at a time with plain vector loads.
@@ -36,7 +37,7 @@ static int by_start(const void *a, const void *b)
 
 static bool takes_il(const tlm_kernels *k, const tlm_matrix *w)
 {
-    return k->matmul_il[w->type] && tlm_il_fits(w->type, w->rows, w->cols);
+    return k->matmul_il[w->type] && tlm_il_fits(k->il_layout[w->type], w->type, w->rows, w->cols);
 }
 
 /* The forward pass hands threads ranges of the stacked parts aligned to 16 rows; a part's
@@ -61,10 +62,10 @@ static void add_proj(span **spans, const tlm_kernels *k, tlm_proj *p)
     }
 }
 
-/* Groups of w rewritten in place, a group per step of each thread. */
-static tlm_status interleave(tlm_matrix *w, int n_threads, tlm_error *err)
+/* Groups of w rewritten in place in `layout`, a group per step of each thread. */
+static tlm_status interleave(tlm_matrix *w, int layout, int n_threads, tlm_error *err)
 {
-    const int n = tlm_il_rows(w->type);
+    const int n = tlm_il_rows(layout, w->type);
     const uint64_t group_bytes = (uint64_t)n * w->row_bytes;
     const int64_t n_groups = w->rows / n;
     bool ok = true;
@@ -79,13 +80,14 @@ static tlm_status interleave(tlm_matrix *w, int n_threads, tlm_error *err)
             for (int64_t g = 0; g < n_groups; g++) {
                 uint8_t *at = (uint8_t *)w->data + (uint64_t)g * group_bytes;
                 memcpy(tmp, at, group_bytes);
-                tlm_il_group(w->type, at, tmp, w->row_bytes);
+                tlm_il_group(layout, w->type, at, tmp, w->row_bytes);
             }
         }
         free(tmp);
     }
     if (!ok) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory interleaving weights");
     w->il = true;
+    w->il_layout = (unsigned char)layout;
     return TLM_OK;
 }
 
@@ -110,7 +112,7 @@ tlm_status tlm_model_interleave(tlm_model *m, int n_threads, tlm_error *err)
         bool alone = spans[i].lo >= reach && (i + 1 == n || spans[i + 1].lo >= spans[i].hi);
         if (spans[i].hi > reach) reach = spans[i].hi;
         if (alone && spans[i].w && spans[i].hi > spans[i].lo)
-            st = interleave(spans[i].w, n_threads, err);
+            st = interleave(spans[i].w, m->k->il_layout[spans[i].w->type], n_threads, err);
         /* the rewriting is most of a load's time: one report per matrix */
         float done = 0.05f + 0.9f * (float)(i + 1) / (float)n;
         if (st == TLM_OK && m->progress && !m->progress(m->progress_user, done))
@@ -124,8 +126,8 @@ const void *tlm_matrix_row(const tlm_matrix *w, int64_t r, void *buf)
 {
     const uint8_t *d = w->data;
     if (!w->il) return d + (uint64_t)r * w->row_bytes;
-    const int n = tlm_il_rows(w->type);
+    const int n = tlm_il_rows(w->il_layout, w->type);
     const uint8_t *group = d + (uint64_t)(r - r % n) * w->row_bytes;
-    tlm_il_row(w->type, buf, group, w->row_bytes, (int)(r % n));
+    tlm_il_row(w->il_layout, w->type, buf, group, w->row_bytes, (int)(r % n));
     return buf;
 }

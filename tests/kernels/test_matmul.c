@@ -200,21 +200,22 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
 {
     problem p;
     problem_new(&p, type, s);
-    const int n = tlm_il_rows(type);
+    const int n = tlm_il_rows(TLM_IL_STD, type); /* the float types' only layout */
     const uint64_t rb = (uint64_t)s.n_in * elem_bytes(type);
-    check(tlm_il_fits(type, s.rows, s.n_in) && !tlm_il_fits(type, s.rows + 1, s.n_in) &&
-              !tlm_il_fits(type, s.rows, s.n_in + 1),
+    check(tlm_il_fits(TLM_IL_STD, type, s.rows, s.n_in) &&
+              !tlm_il_fits(TLM_IL_STD, type, s.rows + 1, s.n_in) &&
+              !tlm_il_fits(TLM_IL_STD, type, s.rows, s.n_in + 1),
           "type %d: tlm_il_fits", type);
     unsigned char *plain = malloc(rb * (uint64_t)s.rows + 2);
     unsigned char *grouped = malloc(rb * (uint64_t)s.rows + 2);
     for (int64_t r = 0; r < s.rows; r++)
         memcpy(plain + 2 + r * rb, (const char *)p.w + r * p.w_row_bytes, rb);
     for (int64_t g = 0; g < s.rows / n; g++)
-        tlm_il_group(type, grouped + 2 + g * n * rb, plain + 2 + g * n * rb, rb);
+        tlm_il_group(TLM_IL_STD, type, grouped + 2 + g * n * rb, plain + 2 + g * n * rb, rb);
     bool back = true;
     unsigned char *row = malloc(rb + 1);
     for (int64_t r = 0; r < s.rows; r++) {
-        tlm_il_row(type, row, grouped + 2 + (r / n) * n * rb, rb, (int)(r % n));
+        tlm_il_row(TLM_IL_STD, type, row, grouped + 2 + (r / n) * n * rb, rb, (int)(r % n));
         back = back && memcmp(row, plain + 2 + r * rb, rb) == 0;
     }
     check(back, "type %d il n_in %lld rows %lld: rows do not come back from their groups", type,
@@ -225,6 +226,8 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
     run(ref->matmul[type], &p, ref_y, 0, s.rows);
     for (int i = 0; i < N_SIMD; i++) {
         tlm_matmul_fn il = simd[i].available ? simd[i].k.matmul_il[type] : NULL;
+        check(!il || simd[i].k.il_layout[type] == TLM_IL_STD, "%s type %d: il layout",
+              simd[i].name, type);
         if (!il) {
             n_skip += CHECKS_PER_SLOT + 1;
             continue;

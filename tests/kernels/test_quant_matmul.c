@@ -501,34 +501,41 @@ static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], c
     problem_free(&p);
 }
 
-/* The row-interleaved layout (kernels.h, il), for the ISAs that have its kernels: a whole
- * matrix grouped by tlm_il_group gives back each row by tlm_il_row, and the il slot on it
- * gives the same bits as the same ISA's row slot on the plain rows (splits inside a group,
- * one token at a time, rows outside the range untouched: check_slot). */
+/* The rows of a matrix (rb bytes each, at plain) grouped in `layout` into grouped; whether
+ * every row comes back from its group. */
+static bool group_rows(int layout, const qtype *qt, unsigned char *grouped,
+                       const unsigned char *plain, uint64_t rb, int64_t rows)
+{
+    const int n = tlm_il_rows(layout, qt->type);
+    for (int64_t g = 0; g < rows / n; g++)
+        tlm_il_group(layout, qt->type, grouped + g * n * rb, plain + g * n * rb, rb);
+    bool back = true;
+    unsigned char *row = malloc(rb + 1);
+    for (int64_t r = 0; r < rows; r++) {
+        tlm_il_row(layout, qt->type, row, grouped + (r / n) * n * rb, rb, (int)(r % n));
+        back = back && memcmp(row, plain + r * rb, rb) == 0;
+    }
+    free(row);
+    return back;
+}
+
+/* The row-interleaved layouts (kernels.h, il), for the ISAs that have their kernels: a whole
+ * matrix grouped by tlm_il_group in the ISA's layout gives back each row by tlm_il_row, and
+ * the il slot on it gives the same bits as the same ISA's row slot on the plain rows (splits
+ * inside a group, one token at a time, rows outside the range untouched: check_slot). */
 static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], const qtype *qt,
                      shape s)
 {
     problem p;
     problem_new(&p, qt, s);
     const uint64_t rb = (uint64_t)(s.n_in / qt->block * qt->block_size);
-    const int n = tlm_il_rows(qt->type);
     unsigned char *plain = malloc(rb * (uint64_t)s.rows + 2);
     unsigned char *grouped = malloc(rb * (uint64_t)s.rows + 2);
     for (int64_t r = 0; r < s.rows; r++)
         memcpy(plain + 2 + r * rb, (const char *)p.w + r * p.w_row_bytes, rb);
-    for (int64_t g = 0; g < s.rows / n; g++)
-        tlm_il_group(qt->type, grouped + 2 + g * n * rb,
-                      plain + 2 + g * n * rb, rb);
-    bool back = true;
-    unsigned char *row = malloc(rb + 1);
-    for (int64_t r = 0; r < s.rows; r++) {
-        tlm_il_row(qt->type, row, grouped + 2 + (r / n) * n * rb, rb,
-                    (int)(r % n));
-        back = back && memcmp(row, plain + 2 + r * rb, rb) == 0;
-    }
-    check(back, "%s il n_in %lld rows %lld: rows do not come back from their groups", qt->name,
+    check(group_rows(TLM_IL_STD, qt, grouped + 2, plain + 2, rb, s.rows),
+          "%s il n_in %lld rows %lld: rows do not come back from their groups", qt->name,
           (long long)s.n_in, (long long)s.rows);
-    free(row);
 
     float *ref_y = y_new(&p);
     run(ref->matmul[qt->type], &p, ref_y, 0, s.rows);
@@ -536,10 +543,14 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], const 
         /* not on this CPU, or no interleaved kernel at this level (kernels.h: NULL, and the
          * loader keeps the rows) */
         if (!simd[i].available || !simd[i].k.matmul_il[qt->type]) {
-            n_skip += CHECKS_PER_SLOT;
+            n_skip += CHECKS_PER_SLOT + 1;
             continue;
         }
         tlm_matmul_fn il = simd[i].k.matmul_il[qt->type];
+        const int layout = simd[i].k.il_layout[qt->type];
+        check(group_rows(layout, qt, grouped + 2, plain + 2, rb, s.rows),
+              "%s %s il (layout %d) n_in %lld rows %lld: rows do not come back from their groups",
+              simd[i].name, qt->name, layout, (long long)s.n_in, (long long)s.rows);
         float *rows_y = y_new(&p), *il_y = y_new(&p);
         run(simd[i].k.matmul[qt->type], &p, rows_y, 0, s.rows);
         problem q = p;
