@@ -31,6 +31,14 @@ void tlm_to_f32_q4_K_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_q5_K_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_q6_K_ref(float *out, const void *src, int64_t n);
 
+/* Q4_1, Q5_0, Q5_1, IQ4_NL (kernels/qmatmul_b32_ref.c states the numbers; dequant_b32_ref.c) */
+tlm_matmul_kernel tlm_matmul_q4_1_ref, tlm_matmul_q5_0_ref, tlm_matmul_q5_1_ref,
+    tlm_matmul_iq4_nl_ref;
+void tlm_to_f32_q4_1_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_q5_0_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_q5_1_ref(float *out, const void *src, int64_t n);
+void tlm_to_f32_iq4_nl_ref(float *out, const void *src, int64_t n);
+
 void tlm_store_kv_f32_ref(void *dst, const float *src, int64_t n);
 void tlm_store_kv_f16_ref(void *dst, const float *src, int64_t n);
 void tlm_store_kv_q8_0_ref(void *dst, const float *src, int64_t n);
@@ -78,6 +86,9 @@ tlm_matmul_kernel tlm_matmul_il_q4_0_avx2;
 tlm_matmul_kernel tlm_matmul_il_q4_K_avx2;
 tlm_matmul_kernel tlm_matmul_il_q5_K_avx2;
 tlm_matmul_kernel tlm_matmul_il_q6_K_avx2;
+/* Q4_1, Q5_0, Q5_1, IQ4_NL: kernels/qmatmul_b32_body.h (the reference's bits) */
+tlm_matmul_kernel tlm_matmul_q4_1_avx2, tlm_matmul_q5_0_avx2, tlm_matmul_q5_1_avx2,
+    tlm_matmul_iq4_nl_avx2;
 
 void tlm_to_f32_q8_0_avx2(float *out, const void *src, int64_t n);
 void tlm_to_f32_q4_0_avx2(float *out, const void *src, int64_t n);
@@ -174,17 +185,8 @@ tlm_matmul_kernel tlm_matmul_il_q4_0_avx512vnni;
 tlm_matmul_kernel tlm_matmul_il_q4_K_avx512vnni;
 tlm_matmul_kernel tlm_matmul_il_q5_K_avx512vnni;
 tlm_matmul_kernel tlm_matmul_il_q6_K_avx512vnni;
-
-/* ---- Q2_K, Q3_K, IQ4_XS: references (dequant_lowk_ref.c, qmatmul_lowk_ref.c) and the one
- * body qmatmul_lowk_body.h built for AVX2 and for AVX-512 VNNI (qmatmul_lowk_<isa>.c) ----- */
-
-tlm_matmul_kernel tlm_matmul_q2_K_ref, tlm_matmul_q3_K_ref, tlm_matmul_iq4_xs_ref;
-tlm_matmul_kernel tlm_matmul_q2_K_avx2, tlm_matmul_q3_K_avx2, tlm_matmul_iq4_xs_avx2;
-tlm_matmul_kernel tlm_matmul_q2_K_avx512vnni, tlm_matmul_q3_K_avx512vnni,
-    tlm_matmul_iq4_xs_avx512vnni;
-void tlm_to_f32_q2_K_ref(float *out, const void *src, int64_t n);
-void tlm_to_f32_q3_K_ref(float *out, const void *src, int64_t n);
-void tlm_to_f32_iq4_xs_ref(float *out, const void *src, int64_t n);
+tlm_matmul_kernel tlm_matmul_q4_1_avx512vnni, tlm_matmul_q5_0_avx512vnni,
+    tlm_matmul_q5_1_avx512vnni, tlm_matmul_iq4_nl_avx512vnni;
 
 /* ---- Q2_K, Q3_K, IQ4_XS: references (dequant_lowk_ref.c, qmatmul_lowk_ref.c) and the one
  * body qmatmul_lowk_body.h built for AVX2 and for AVX-512 VNNI (qmatmul_lowk_<isa>.c) ----- */

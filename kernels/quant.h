@@ -58,6 +58,15 @@ _Static_assert(sizeof(block_q4_K) == 144, "Q4_K block");
 _Static_assert(sizeof(block_q5_K) == 176, "Q5_K block");
 _Static_assert(sizeof(block_q6_K) == 210, "Q6_K block");
 
+/* Q4_1, Q5_0, Q5_1 and IQ4_NL: blocks of 32 (layouts in quant_b32.h), quantized as ggml's
+ * reference quantizers round (kernels/quant_b32_ref.c). imatrix: an importance weight per
+ * element of the row (n floats), or NULL; only IQ4_NL uses it. */
+#include "quant_b32.h"
+void tlm_quantize_q4_1_ref(void *dst, const float *src, int64_t n);
+void tlm_quantize_q5_0_ref(void *dst, const float *src, int64_t n);
+void tlm_quantize_q5_1_ref(void *dst, const float *src, int64_t n);
+void tlm_quantize_iq4_nl_ref(void *dst, const float *src, int64_t n, const float *imatrix);
+
 /* Reference quantizers: n floats (a multiple of the block size) into blocks at dst.
  * Round-to-nearest; the K-quants choose per-sub-block scales that minimise squared error. */
 void tlm_quantize_q8_0_ref(void *dst, const float *src, int64_t n);

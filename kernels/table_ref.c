@@ -43,4 +43,13 @@ void tlm_kernels_init_ref(tlm_kernels *k)
     k->gelu_tanh_mul = tlm_gelu_tanh_mul_ref;
     k->gelu_tanh = tlm_gelu_tanh_ref;
     k->rope = tlm_rope_ref;
+    /* the blocks of 32 (quant_b32.h) */
+    k->matmul[TLM_DT_Q4_1] = tlm_matmul_q4_1_ref;
+    k->matmul[TLM_DT_Q5_0] = tlm_matmul_q5_0_ref;
+    k->matmul[TLM_DT_Q5_1] = tlm_matmul_q5_1_ref;
+    k->matmul[TLM_DT_IQ4_NL] = tlm_matmul_iq4_nl_ref;
+    k->to_f32[TLM_DT_Q4_1] = tlm_to_f32_q4_1_ref;
+    k->to_f32[TLM_DT_Q5_0] = tlm_to_f32_q5_0_ref;
+    k->to_f32[TLM_DT_Q5_1] = tlm_to_f32_q5_1_ref;
+    k->to_f32[TLM_DT_IQ4_NL] = tlm_to_f32_iq4_nl_ref;
 }
