@@ -241,12 +241,30 @@ typedef struct tlm_save_progress {
     int64_t done, total;  /* elements written so far, and in all tensors */
 } tlm_save_progress;
 
+/* llama-quantize's file types that give tensors different types (docs/quantization.md): with
+ * one, tlm_save_params.type is ignored and each matrix gets the type llama.cpp's rules give
+ * it (by role and layer; the LM head Q6_K), for dense models without an importance matrix. */
+typedef enum tlm_quant_mix {
+    TLM_MIX_NONE = 0, /* every matrix at tlm_save_params.type */
+    TLM_MIX_Q2_K = 1,
+    TLM_MIX_Q3_K_S = 2,
+    TLM_MIX_Q3_K_M = 3,
+    TLM_MIX_Q3_K_L = 4,
+    TLM_MIX_Q4_K_S = 5,
+    TLM_MIX_Q4_K_M = 6,
+    TLM_MIX_Q5_K_S = 7,
+    TLM_MIX_Q5_K_M = 8,
+    TLM_MIX_IQ4_NL = 9,
+    TLM_MIX_IQ4_XS = 10,
+} tlm_quant_mix;
+
 typedef struct tlm_save_params {
-    tlm_type type;     /* weight matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K or Q6_K;
-                        * default F16 */
+    tlm_type type;     /* weight matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+                        * IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K or IQ4_XS; default F16 */
     int32_t n_threads; /* threads converting rows; 0: all cores */
     void (*progress)(void *user, const tlm_save_progress *p); /* NULL: no reports */
     void *user;        /* passed to progress */
+    tlm_quant_mix mix; /* default TLM_MIX_NONE */
 } tlm_save_params;
 
 TLM_API tlm_save_params tlm_save_default_params(void);
@@ -260,8 +278,8 @@ TLM_API tlm_save_params tlm_save_default_params(void);
  * mark for a file without one, which it needs to load the file at all).
  *
  * Types: 2-D weight matrices become params->type, except the LM head (or, when the head is
- * the embedding, token_embd), which becomes Q6_K when a 4- or 5-bit type is asked for, as
- * llama.cpp does. A matrix whose row length is not a whole number of the type's blocks falls
+ * the embedding, token_embd), which becomes Q6_K when a quantized type other than Q8_0 and
+ * Q6_K is asked for, as llama.cpp does; with params->mix, llama-quantize's rules per tensor. A matrix whose row length is not a whole number of the type's blocks falls
  * back to Q8_0 (K-quants, rows of a multiple of 32) or else F16, and the progress report says
  * so. Norm gains and biases stay F32. A matrix already of the target type is copied as is.
  *

@@ -14,6 +14,59 @@
 
 enum { CHECK_TOKENS = 64 };
 
+/* --type names: one type for every weight matrix (the LM head aside), or one of
+ * llama-quantize's file types, whose rules pick each matrix's type (mix; docs/quantization.md).
+ * The IQ4 types and q2_k are file types in llama-quantize too, so they follow its rules. */
+static const struct {
+    const char *name, *upper;
+    tlm_type type;
+    tlm_quant_mix mix;
+} names[] = {
+    {"q8_0", "Q8_0", TLM_TYPE_Q8_0, TLM_MIX_NONE},
+    {"q4_0", "Q4_0", TLM_TYPE_Q4_0, TLM_MIX_NONE},
+    {"q4_1", "Q4_1", TLM_TYPE_Q4_1, TLM_MIX_NONE},
+    {"q5_0", "Q5_0", TLM_TYPE_Q5_0, TLM_MIX_NONE},
+    {"q5_1", "Q5_1", TLM_TYPE_Q5_1, TLM_MIX_NONE},
+    {"q3_k", "Q3_K", TLM_TYPE_Q3_K, TLM_MIX_NONE},
+    {"q4_k", "Q4_K", TLM_TYPE_Q4_K, TLM_MIX_NONE},
+    {"q5_k", "Q5_K", TLM_TYPE_Q5_K, TLM_MIX_NONE},
+    {"q6_k", "Q6_K", TLM_TYPE_Q6_K, TLM_MIX_NONE},
+    {"iq4_nl", "IQ4_NL", TLM_TYPE_IQ4_NL, TLM_MIX_IQ4_NL},
+    {"iq4_xs", "IQ4_XS", TLM_TYPE_IQ4_XS, TLM_MIX_IQ4_XS},
+    {"q2_k", "Q2_K", TLM_TYPE_Q2_K, TLM_MIX_Q2_K},
+    {"q3_k_s", "Q3_K_S", TLM_TYPE_Q3_K, TLM_MIX_Q3_K_S},
+    {"q3_k_m", "Q3_K_M", TLM_TYPE_Q3_K, TLM_MIX_Q3_K_M},
+    {"q3_k_l", "Q3_K_L", TLM_TYPE_Q3_K, TLM_MIX_Q3_K_L},
+    {"q4_k_s", "Q4_K_S", TLM_TYPE_Q4_K, TLM_MIX_Q4_K_S},
+    {"q4_k_m", "Q4_K_M", TLM_TYPE_Q4_K, TLM_MIX_Q4_K_M},
+    {"q5_k_s", "Q5_K_S", TLM_TYPE_Q5_K, TLM_MIX_Q5_K_S},
+    {"q5_k_m", "Q5_K_M", TLM_TYPE_Q5_K, TLM_MIX_Q5_K_M},
+    {"f16", "F16", TLM_TYPE_F16, TLM_MIX_NONE},
+    {"bf16", "BF16", TLM_TYPE_BF16, TLM_MIX_NONE},
+    {"f32", "F32", TLM_TYPE_F32, TLM_MIX_NONE},
+};
+#define TYPE_LIST                                                                                  \
+    "q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, q2_k, q3_k_s,\n"       \
+    "         q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, f16, bf16 or f32"
+
+/* The entry of --type s, or -1. */
+static int parse_type(const char *s)
+{
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(s, names[i].name) == 0) return (int)i;
+    return -1;
+}
+
+/* A tensor type's name (the first entry of that type without a mix). */
+static const char *type_name(tlm_type t)
+{
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].type == t && names[i].mix == TLM_MIX_NONE) return names[i].upper;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].type == t) return names[i].upper;
+    return "?";
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -21,43 +74,14 @@ static void usage(void)
             "                     [--preset-type f32|f16|bf16]) -o OUT.gguf --type TYPE\n"
             "                    [-t THREADS] [--no-check] [--tokens ID,ID,...]\n"
             "  INPUT: a GGUF file, a llama2.c .bin or a Hugging Face directory\n"
-            "  TYPE:  q8_0, q4_0, q4_k, q5_k, q6_k, f16, bf16 or f32 (weight matrices; norms\n"
-            "         and biases stay f32; the LM head is q6_k under 4- and 5-bit types)\n"
+            "  TYPE:  " TYPE_LIST "\n"
+            "         one type for the weight matrices (norms and biases stay f32; the LM head\n"
+            "         is q6_k under the quantized types below 8 bits), or llama-quantize's file\n"
+            "         types (q2_k, q3_k_*, q4_k_*, q5_k_*, iq4_*: its per-tensor rules,\n"
+            "         docs/quantization.md)\n"
             "  afterwards both models evaluate %d fixed token ids (or --tokens) and the mean\n"
             "  KL divergence (input as P) and top-1 agreement over the positions are printed\n",
             CHECK_TOKENS);
-}
-
-/* --type names: a single type for every weight matrix (the LM head aside, see usage). */
-static const struct {
-    const char *name, *upper;
-    tlm_type type;
-} names[] = {
-    {"q8_0", "Q8_0", TLM_TYPE_Q8_0},     {"q4_0", "Q4_0", TLM_TYPE_Q4_0},
-    {"q4_1", "Q4_1", TLM_TYPE_Q4_1},     {"q5_0", "Q5_0", TLM_TYPE_Q5_0},
-    {"q5_1", "Q5_1", TLM_TYPE_Q5_1},     {"iq4_nl", "IQ4_NL", TLM_TYPE_IQ4_NL},
-    {"q2_k", "Q2_K", TLM_TYPE_Q2_K},     {"q3_k", "Q3_K", TLM_TYPE_Q3_K},
-    {"q4_k", "Q4_K", TLM_TYPE_Q4_K},     {"q5_k", "Q5_K", TLM_TYPE_Q5_K},
-    {"q6_k", "Q6_K", TLM_TYPE_Q6_K},     {"iq4_xs", "IQ4_XS", TLM_TYPE_IQ4_XS},
-    {"f16", "F16", TLM_TYPE_F16},        {"bf16", "BF16", TLM_TYPE_BF16},
-    {"f32", "F32", TLM_TYPE_F32},
-};
-
-static bool parse_type(const char *s, tlm_type *out)
-{
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(s, names[i].name) == 0) {
-            *out = names[i].type;
-            return true;
-        }
-    return false;
-}
-
-static const char *type_name(tlm_type t)
-{
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (names[i].type == t) return names[i].upper;
-    return "?";
 }
 
 /* ---- progress bar ------------------------------------------------------------------------ */
@@ -193,16 +217,15 @@ int main(int argc, char **argv)
 {
     model_source src = {.seed = 1, .type = TLM_TYPE_F16};
     const char *out_path = NULL, *tokens_arg = NULL;
-    tlm_type type = TLM_TYPE_F16;
+    int entry = -1;
     bool have_type = false, do_check = true;
     long long n_threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--type")) { /* the output type; a preset's own is --preset-type */
-            if (!v || !parse_type(v, &type)) {
-                fprintf(stderr, "error: --type expects one of q8_0, q4_0, q4_1, q5_0, q5_1, "
-                                "iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs, f16, bf16, f32; "
-                                "got '%s'\n", v ? v : "");
+            if (!v || (entry = parse_type(v)) < 0) {
+                fprintf(stderr, "error: --type expects one of " TYPE_LIST "; got '%s'\n",
+                        v ? v : "");
                 return 2;
             }
             have_type = true;
@@ -257,7 +280,8 @@ int main(int argc, char **argv)
 
     bar b = {.tty = isatty(2) != 0, .last_index = -1, .last_permille = -1};
     tlm_save_params sp = tlm_save_default_params();
-    sp.type = type;
+    sp.type = names[entry].type;
+    sp.mix = names[entry].mix;
     sp.n_threads = (int32_t)n_threads;
     sp.progress = progress;
     sp.user = &b;
@@ -274,7 +298,7 @@ int main(int argc, char **argv)
     struct stat sb;
     double mb = stat(out_path, &sb) == 0 ? (double)sb.st_size / 1e6 : 0;
     fprintf(stderr, "wrote %s: %s, %.1f MB in %.1f s (load %.1f s)%s\n", out_path,
-            type_name(type), mb, now_seconds() - t1, t1 - t0,
+            names[entry].upper, mb, now_seconds() - t1, t1 - t0,
             b.n_notes ? "; some tensors in another type, see the notes" : "");
 
     int rc = 0;

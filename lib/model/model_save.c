@@ -20,6 +20,7 @@
 #include "gguf_write.h"
 #include "model.h"
 #include "quant.h"
+#include "quant_mix.h"
 #include "ds.h"
 
 enum { CHUNK_BYTES = 8 << 20 }; /* float rows converted per step (per buffer) */
@@ -31,6 +32,8 @@ static const struct {
 } ftypes[] = {
     {TLM_TYPE_F32, 0},   {TLM_TYPE_F16, 1},   {TLM_TYPE_Q4_0, 2},  {TLM_TYPE_Q8_0, 7},
     {TLM_TYPE_Q4_K, 14}, {TLM_TYPE_Q5_K, 16}, {TLM_TYPE_Q6_K, 18}, {TLM_TYPE_BF16, 32},
+    {TLM_TYPE_Q4_1, 3},  {TLM_TYPE_Q5_0, 8},  {TLM_TYPE_Q5_1, 9},  {TLM_TYPE_IQ4_NL, 25},
+    {TLM_TYPE_Q2_K, 10}, {TLM_TYPE_Q3_K, 11}, {TLM_TYPE_IQ4_XS, 30},
 };
 
 /* ---- row encoders ------------------------------------------------------------------------ */
@@ -54,6 +57,24 @@ static void encode_bf16(void *dst, const float *src, int64_t n)
     for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_bf16(src[i]);
 }
 
+/* the quantizers that take an importance matrix, without one */
+static void encode_iq4_nl(void *dst, const float *src, int64_t n)
+{
+    tlm_quantize_iq4_nl_ref(dst, src, n, NULL);
+}
+static void encode_q2_K(void *dst, const float *src, int64_t n)
+{
+    tlm_quantize_q2_K_ref(dst, src, n, NULL);
+}
+static void encode_q3_K(void *dst, const float *src, int64_t n)
+{
+    tlm_quantize_q3_K_ref(dst, src, n, NULL);
+}
+static void encode_iq4_xs(void *dst, const float *src, int64_t n)
+{
+    tlm_quantize_iq4_xs_ref(dst, src, n, NULL);
+}
+
 static const encode_fn encoders[TLM_DT_SLOTS] = {
     [TLM_TYPE_F32] = encode_f32,
     [TLM_TYPE_F16] = encode_f16,
@@ -63,11 +84,19 @@ static const encode_fn encoders[TLM_DT_SLOTS] = {
     [TLM_TYPE_Q4_K] = tlm_quantize_q4_K_ref,
     [TLM_TYPE_Q5_K] = tlm_quantize_q5_K_ref,
     [TLM_TYPE_Q6_K] = tlm_quantize_q6_K_ref,
+    [TLM_TYPE_Q4_1] = tlm_quantize_q4_1_ref,
+    [TLM_TYPE_Q5_0] = tlm_quantize_q5_0_ref,
+    [TLM_TYPE_Q5_1] = tlm_quantize_q5_1_ref,
+    [TLM_TYPE_IQ4_NL] = encode_iq4_nl,
+    [TLM_TYPE_Q2_K] = encode_q2_K,
+    [TLM_TYPE_Q3_K] = encode_q3_K,
+    [TLM_TYPE_IQ4_XS] = encode_iq4_xs,
 };
 
 static bool is_k_quant(tlm_type t)
 {
-    return t == TLM_TYPE_Q4_K || t == TLM_TYPE_Q5_K || t == TLM_TYPE_Q6_K;
+    return t == TLM_TYPE_Q4_K || t == TLM_TYPE_Q5_K || t == TLM_TYPE_Q6_K || t == TLM_TYPE_Q2_K ||
+           t == TLM_TYPE_Q3_K || t == TLM_TYPE_IQ4_XS;
 }
 
 /* ---- the plan ---------------------------------------------------------------------------- */
@@ -96,6 +125,8 @@ typedef struct saver {
     tlm_error *err;
     tlm_status st;
     plan *plans; /* stb_ds array */
+    tlm_type mix_base; /* with p.mix: the mix's type, and what its rules read */
+    tlm_mix_model mix_model;
 } saver;
 
 /* Source row (within the tensor) of row r of the written tensor. The converter's rule: new
@@ -132,8 +163,8 @@ static plan *new_plan(saver *s, const char *fmt, int layer)
 /* The type a matrix with rows of `cols` is written as, and a note when it is not `want`. */
 static tlm_type pick_type(tlm_type want, bool is_head, int64_t cols, char *note, size_t cap)
 {
-    /* llama.cpp keeps the LM head at 6 bits under 4- and 5-bit types */
-    if (is_head && (want == TLM_TYPE_Q4_0 || want == TLM_TYPE_Q4_K || want == TLM_TYPE_Q5_K))
+    /* llama.cpp keeps the LM head at 6 bits under every quantized type below 8 bits */
+    if (is_head && tlm_type_get((uint32_t)want)->block_elems > 1 && want != TLM_TYPE_Q8_0)
         want = TLM_TYPE_Q6_K;
     uint64_t rb;
     if (tlm_type_row_bytes(want, cols, &rb)) return want;
@@ -157,7 +188,9 @@ static void plan_matrix(saver *s, const char *fmt, int layer, const tlm_proj *pr
     t->proj = *proj;
     t->row0 = row0;
     t->perm_rows = s->permute ? perm_rows : 0;
-    t->type = pick_type(s->p.type, is_head, cols, t->note, sizeof t->note);
+    t->type = s->p.mix ? tlm_mix_type(s->p.mix, s->mix_base, &s->mix_model, t->name, is_head,
+                                      cols, t->note, sizeof t->note)
+                       : pick_type(s->p.type, is_head, cols, t->note, sizeof t->note);
     /* every source matrix must be readable as float unless it is copied as it is */
     for (int64_t r = row0; r < row0 + rows;) {
         int64_t local;
@@ -329,8 +362,14 @@ static void write_keys(saver *s, gguf_writer *w)
             tlm_gguf_writer_copy_kv(w, &src->kv[i]);
 #undef KEY
 
-    for (size_t i = 0; i < sizeof ftypes / sizeof ftypes[0]; i++)
-        if (ftypes[i].type == s->p.type) tlm_gguf_writer_set_u32(w, "general.file_type", ftypes[i].ftype);
+    tlm_type mix_base;
+    uint32_t mix_ftype;
+    if (tlm_mix_base(s->p.mix, &mix_base, &mix_ftype))
+        tlm_gguf_writer_set_u32(w, "general.file_type", mix_ftype);
+    else
+        for (size_t i = 0; i < sizeof ftypes / sizeof ftypes[0]; i++)
+            if (ftypes[i].type == s->p.type)
+                tlm_gguf_writer_set_u32(w, "general.file_type", ftypes[i].ftype);
     tlm_gguf_writer_set_u32(w, "general.quantization_version", 2);
     for (int64_t i = 0; src && i < src->n_kv; i++)
         if (has_prefix(src->kv[i].key, "tokenizer.")) tlm_gguf_writer_copy_kv(w, &src->kv[i]);
@@ -444,9 +483,16 @@ tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
         return tlm_fail(err, TLM_ERR_ARG, "%s: the model has shapes only, no weights to save", path);
     saver s = {.m = model, .path = path, .p = params ? *params : tlm_save_default_params(),
                .err = err};
+    uint32_t mix_ftype;
+    if (s.p.mix && !tlm_mix_base(s.p.mix, &s.mix_base, &mix_ftype))
+        return tlm_fail(err, TLM_ERR_ARG, "%s: unknown quantization mix %d", path, (int)s.p.mix);
+    if (s.p.mix) s.p.type = s.mix_base;
     if ((uint32_t)s.p.type >= TLM_DT_SLOTS || !encoders[s.p.type])
         return tlm_fail(err, TLM_ERR_ARG, "%s: cannot write weights as type %d (F32, F16, BF16, "
-                        "Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", path, (int)s.p.type);
+                        "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, "
+                        "IQ4_XS)", path, (int)s.p.type);
+    s.mix_model = (tlm_mix_model){tlm_config_n_apply(&model->cfg),
+                                  model->cfg.n_heads / model->cfg.n_kv_heads};
     s.n_threads = s.p.n_threads > 0 ? s.p.n_threads : tlm_default_threads();
     tlm_status st = check_layout(model, path, &s.permute, err);
     if (st != TLM_OK) return st;
