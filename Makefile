@@ -15,7 +15,24 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CPPFLAGS := -I/usr/include/stb -D_GNU_SOURCE
-ALLFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) $(call layer_includes,$<) -fopenmp -fPIC \
+
+# Platform: Linux (GNU ld: soname, $ORIGIN) or macOS (UNAME_S=Darwin: .dylib with an install
+# name, @loader_path; Apple clang has no -fopenmp, so OpenMP is Homebrew's libomp through
+# -Xpreprocessor, and stb, cJSON, PCRE2 come from Homebrew's prefix). `make -n UNAME_S=Darwin`
+# shows the macOS commands on any machine (tests/arm64/macos_link.sh checks them).
+UNAME_S ?= $(shell uname -s)
+ifeq ($(UNAME_S),Darwin)
+BREW_PREFIX ?= $(shell brew --prefix 2>/dev/null || echo /opt/homebrew)
+LIBOMP      ?= $(shell brew --prefix libomp 2>/dev/null || echo $(BREW_PREFIX)/opt/libomp)
+OMP_CFLAGS  := -Xpreprocessor -fopenmp -I$(LIBOMP)/include
+OMP_LDFLAGS := -L$(LIBOMP)/lib -lomp
+CPPFLAGS    += -I$(BREW_PREFIX)/include -I$(BREW_PREFIX)/include/stb
+LDFLAGS     ?= -L$(BREW_PREFIX)/lib
+else
+OMP_CFLAGS  := -fopenmp
+OMP_LDFLAGS := -fopenmp
+endif
+ALLFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) $(call layer_includes,$<) $(OMP_CFLAGS) -fPIC \
            -fvisibility=hidden $(EXTRA_CFLAGS)
 
 # Layers (docs/design.md). Each folder of lib/ is one layer and sees the headers of its own
@@ -37,14 +54,27 @@ test_includes  = -Iinclude $(foreach l,$(LAYERS),-Ilib/$l) -Ikernels -Itests
 layer_includes = $(if $(filter lib/%,$1),$(call lib_includes,$1),$(if $(filter kernels/%,$1),\
                  -Ikernels,$(if $(filter tools/%,$1),-Iinclude -Itools,$(test_includes))))
 LDLIBS  := -lcjson -lpcre2-8 -lm -lpthread
-LDFLAGS_ALL = -fopenmp $(LDFLAGS) $(EXTRA_LDFLAGS)
+LDFLAGS_ALL = $(OMP_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 # The version has one source, include/tinylm.h; the soname and tinylm.pc follow it. While the
 # major version is 0 a minor release may change the ABI, so the soname carries the minor too.
 version_part = $(shell sed -n 's/^\#define TLM_VERSION_$1 \([0-9]*\).*/\1/p' include/tinylm.h)
 VERSION := $(call version_part,MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
 SOVERSION := $(if $(filter 0,$(call version_part,MAJOR)),0.$(call version_part,MINOR),$(call version_part,MAJOR))
-SONAME  := libtinylm.so.$(SOVERSION)
+ifeq ($(UNAME_S),Darwin) # libtinylm.0.2.0.dylib, found as @rpath/libtinylm.0.2.dylib
+SHLIB      := libtinylm.dylib
+SHLIB_REAL := libtinylm.$(VERSION).dylib
+SONAME     := libtinylm.$(SOVERSION).dylib
+SHLIB_LINK := -dynamiclib -install_name @rpath/$(SONAME) -compatibility_version $(SOVERSION) \
+              -current_version $(VERSION)
+RPATH_UP   := -Wl,-rpath,@loader_path/..
+else
+SHLIB      := libtinylm.so
+SHLIB_REAL := libtinylm.so.$(VERSION)
+SONAME     := libtinylm.so.$(SOVERSION)
+SHLIB_LINK := -shared -Wl,-soname,$(SONAME)
+RPATH_UP   := -Wl,-rpath,'$$ORIGIN/..'
+endif
 
 # SIMD variants: each file alone is built for its instruction set (never -march=native).
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
@@ -84,7 +114,7 @@ isa_flags = $(if $(findstring _avx512vnni,$1),$(VNNI_FLAGS),$(if $(findstring _a
 .PHONY: all lib tools test install install-lib install-tools uninstall clean asan ubsan fuzz \
         fuzz-build print-includes
 all: lib $(TOOLS) $(TESTS) $(EXAMPLES)
-lib: $(BUILD)/libtinylm.a $(BUILD)/libtinylm.so
+lib: $(BUILD)/libtinylm.a $(BUILD)/$(SHLIB)
 tools: $(TOOLS)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h lib/*/*.h kernels/*.h tools/*.h tests/*.h tests/*/*.h)
@@ -95,12 +125,12 @@ $(BUILD)/libtinylm.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libtinylm.so.$(VERSION): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
+$(BUILD)/$(SHLIB_REAL): $(LIB_OBJ)
+	$(CC) $(SHLIB_LINK) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
 
-$(BUILD)/libtinylm.so: $(BUILD)/libtinylm.so.$(VERSION)
-	ln -sf libtinylm.so.$(VERSION) $(BUILD)/$(SONAME)
-	ln -sf libtinylm.so.$(VERSION) $@
+$(BUILD)/$(SHLIB): $(BUILD)/$(SHLIB_REAL)
+	ln -sf $(SHLIB_REAL) $(BUILD)/$(SONAME)
+	ln -sf $(SHLIB_REAL) $@
 
 $(BUILD)/tlm-%: $(BUILD)/tools/tlm-%.o $(TOOL_COMMON_OBJ) $(BUILD)/libtinylm.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
@@ -123,10 +153,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libtinylm.a
 
 # examples/: programs as an embedder writes them, seeing only the public header and linked
 # against the shared library (found next to them through the rpath); make test runs them.
-$(BUILD)/examples/%: examples/%.c examples/common.h include/tinylm.h $(BUILD)/libtinylm.so
+$(BUILD)/examples/%: examples/%.c examples/common.h include/tinylm.h $(BUILD)/$(SHLIB)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -Iinclude -o $@ $< -L$(BUILD) -ltinylm \
-	    -Wl,-rpath,'$$ORIGIN/..' -pthread $(EXTRA_LDFLAGS)
+	    $(RPATH_UP) -pthread $(EXTRA_LDFLAGS)
 
 test: all
 	@bash tests/run.sh $(BUILD)
@@ -182,9 +212,9 @@ install: install-lib
 install-lib: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 $(BUILD)/libtinylm.a $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(BUILD)/libtinylm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
-	ln -sf libtinylm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtinylm.so
+	install -m 755 $(BUILD)/$(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(SHLIB)
 	install -m 644 include/tinylm.h $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' tinylm.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/tinylm.pc
@@ -194,8 +224,8 @@ install-tools: tools
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libtinylm.a $(DESTDIR)$(LIBDIR)/libtinylm.so \
-	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtinylm.so.$(VERSION) \
+	rm -f $(DESTDIR)$(LIBDIR)/libtinylm.a $(DESTDIR)$(LIBDIR)/$(SHLIB) \
+	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL) \
 	    $(DESTDIR)$(INCLUDEDIR)/tinylm.h $(DESTDIR)$(PKGCONFIGDIR)/tinylm.pc \
 	    $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)))
 

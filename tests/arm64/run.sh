@@ -11,6 +11,7 @@
 #   - the stories260K greedy text at ref, neon, dotprod and i8mm (test_stories_levels.py);
 #   - tests/test_architectures.py against the NumPy reference (1e-4) through the cross-built
 #     tlm-logits, on max (TLM_RUN).
+#   - the macOS build's link and compile lines, by make -n UNAME_S=Darwin (macos_link.sh).
 # One thread everywhere: Debian 12's qemu-aarch64 (7.2) hangs when libgomp starts a second one,
 # so OMP_NUM_THREADS=1 and OMP_THREAD_LIMIT=1 (the latter caps the tests' num_threads(N)
 # regions too: their thread-count checks then run on one thread). Nothing is timed here.
@@ -97,6 +98,10 @@ tally test_stories_levels $rc "$out"
 out=$(TLM_RUN="$QEMU -cpu max" "$PY" tests/test_architectures.py 2>&1); rc=$?
 [ $rc -ne 0 ] && printf '%s\n' "$out" | tail -n 30
 tally "test_architectures -cpu max" $rc "$out"
+
+out=$(bash tests/arm64/macos_link.sh 2>&1); rc=$?
+[ $rc -ne 0 ] && printf '%s\n' "$out" | tail -n 20
+tally test_macos_link $rc "$out"
 
 echo "total: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
