@@ -1,13 +1,4 @@
-/* convert_avx2.c - F16 and BF16 rows to float with AVX2 + F16C (exact, as the reference). */
-#include "kernels_impl.h"
+/* convert_avx2.c - convert_body.h with AVX2 + F16C. */
 #include "simd_avx2.h"
 
-void tlm_to_f32_f16_avx2(float *out, const void *src, int64_t n)
-{
-    row_to_f32(TLM_DT_F16, out, src, n);
-}
-
-void tlm_to_f32_bf16_avx2(float *out, const void *src, int64_t n)
-{
-    row_to_f32(TLM_DT_BF16, out, src, n);
-}
+#include "convert_body.h"
