@@ -1,9 +1,9 @@
-/* qmatmul_lowk_avx2.c - qmatmul_lowk_body.h with AVX2: the levels stay signed bytes and
- * vpmaddubsw takes |w| times sign(x, w) (each 16-bit pair at most 2 * 127 * 127 < 2^15, so
- * never saturated), vpmaddwd by ones widens to int32. */
+/* qmatmul_lowk_avx2.c - qmatmul_lowk_body.h with AVX2: the levels are signed bytes (IQ4_XS's
+ * codebook as is) and vpmaddubsw takes |w| times sign(x, w) (each 16-bit pair at most
+ * 2 * 127 * 127 < 2^15, so never saturated); vpmaddwd by ones widens to int32. */
 #include "simd_avx2.h"
 
-#define LOWK_OFFSET 0
+#define LOWK_IQ4_BIAS 0
 #define QMATMUL_FN(name) name##_avx2
 
 TLM_INLINE __m256i lowk_dot4(__m256i acc, __m256i w, int32_t x4)
@@ -14,5 +14,27 @@ TLM_INLINE __m256i lowk_dot4(__m256i acc, __m256i w, int32_t x4)
 }
 
 TLM_INLINE __m256i lowk_mul(__m256i a, __m256i b) { return _mm256_mullo_epi32(a, b); }
+
+TLM_INLINE __m256i lowk_gather(const char *p, __m256i off)
+{
+    return _mm256_i32gather_epi32((const int *)(const void *)p, off, 1);
+}
+
+TLM_INLINE void lowk_store(char *p, __m256i v) { _mm256_store_si256((__m256i *)(void *)p, v); }
+
+TLM_INLINE __m256 lowk_f16_lo(__m256i v)
+{
+    __m256i w = _mm256_packus_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)),
+                                    _mm256_setzero_si256());
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(w, 0xd8)));
+}
+
+TLM_INLINE __m256i lowk_iq4(__m256i nib)
+{
+    const __m256i kv = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38,
+                                        53, 69, 89, 113, -127, -104, -83, -65, -49, -35, -22,
+                                        -10, 1, 13, 25, 38, 53, 69, 89, 113);
+    return _mm256_shuffle_epi8(kv, nib);
+}
 
 #include "qmatmul_lowk_body.h"

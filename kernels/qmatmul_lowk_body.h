@@ -1,21 +1,26 @@
 /* qmatmul_lowk_body.h - the Q2_K, Q3_K and IQ4_XS matmuls, written once in the vector API of
  * simd_<isa>.h and run by the shared loop nest of qmatmul_blocked.c; compiled per ISA by
  * qmatmul_lowk_<isa>.c, which defines before including it:
- *   LOWK_OFFSET      added to every level byte when packing (0: the levels stay signed bytes;
- *                    128: unsigned, for vpdpbusd), taken back out through the activations'
- *                    sums per 16;
- *   lowk_dot4(a, w, x4)  a + per int32 lane the sum of its 4 level bytes times the 4 bytes of
- *                    x4 (signed), exact;
- *   lowk_mul(a, b)   the int32 lane products;
- *   QMATMUL_FN(name) the slot's name for the ISA.
+ *   LOWK_IQ4_BIAS        added to IQ4_XS's codebook values in the packed levels (0: signed
+ *                        bytes; 128: unsigned, for vpdpbusd)
+ *   lowk_iq4(v)          bytes 0..15 of v mapped to the codebook values plus that bias
+ *   lowk_dot4(a, w, x4)  a + per int32 lane the sum of its 4 level bytes times the 4 signed
+ *                        bytes of x4, exact
+ *   lowk_mul(a, b)       the int32 lane products
+ *   lowk_gather(p, off)  the dword at p + off[lane] (any alignment)
+ *   lowk_store(p, v)     v to p (64-byte aligned)
+ *   lowk_f16_lo(v)       the low 16 bits of each lane, an f16, as float
+ *   QMATMUL_FN(name)     the slot's name for the ISA.
  *
- * Every block (and so every unit of the loop nest) goes through the common form of
- * quant_lowk.h: packing unpacks 16 rows of a unit at a time into lanes (lane r = row r),
- * so decode packs too (no gemv): one body serves the three types and both token counts.
- * Packed unit, each entry 64 bytes = 16 lanes of 4 bytes:
+ * Every unit of the loop nest is one block of 16 rows, packed into lanes (lane r = row r) in
+ * the common form of quant_lowk.h, with the levels biased to what the dot takes (Q3_K's -4..3
+ * to 0..7; the bias comes back out through the activations' sums per 16):
  *   [64] levels 4k .. 4k + 3 of every row, [16] sub-block scales (int32), [16] mins (int32),
- *   d (float), dmin (float).
- * The float steps are qmatmul_lowk_ref.c's, unfused and in its order, so the bits are its. */
+ *   d (float), dmin (float); each entry 64 bytes = 16 lanes of 4 bytes.
+ * Packing gathers one dword per row and takes every field out of it by shifts and masks, so
+ * decode packs too (no gemv: the packed unit stays in L1 for its one token). The float steps
+ * are qmatmul_lowk_ref.c's, unfused and in its order, so the bits are its. */
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels_impl.h"
@@ -37,30 +42,132 @@ enum {
     LK_NR = 4, /* tokens per tile */
 };
 
+/* What the packed levels of `type` add to the common form's: Q3_K's -4..3 become 0..7 (so
+ * both its fields go in by OR), IQ4_XS's codebook values take the ISA's bias. */
+TLM_INLINE int lowk_bias(int type)
+{
+    return type == TLM_DT_Q2_K ? 0 : type == TLM_DT_Q3_K ? 4 : LOWK_IQ4_BIAS;
+}
+
+/* Any block, one row at a time through the scalar unpack: for rows too far apart for the
+ * gathers' 32-bit offsets. */
+static void lowk_pack_scalar(int type, int64_t block_bytes, char *o, const char *w,
+                             uint64_t w_row_bytes, int rows, int64_t u)
+{
+    tlm_lowk_unit lu;
+    for (int r = 0; r < TLM_QROWS; r++) {
+        const char *row = w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
+        tlm_lowk_unpack(type, &lu, row + u * block_bytes);
+        for (int k = 0; k < 64; k++) {
+            uint8_t b[4];
+            for (int j = 0; j < 4; j++)
+                b[j] = (uint8_t)(lu.w[4 * k + j] + lowk_bias(type));
+            memcpy(o + 64 * k + 4 * r, b, 4);
+        }
+        for (int s = 0; s < 16; s++) {
+            const int32_t sc = lu.sc[s], m = lu.m[s];
+            memcpy(o + LK_SC + 64 * s + 4 * r, &sc, 4);
+            memcpy(o + LK_M + 64 * s + 4 * r, &m, 4);
+        }
+        const float d = tlm_f16_to_f32(lu.d), dmin = tlm_f16_to_f32(lu.dmin);
+        memcpy(o + LK_D + 4 * r, &d, 4);
+        memcpy(o + LK_DMIN + 4 * r, &dmin, 4);
+    }
+}
+
+/* Lanes [VL h, VL h + VL) of unit u, by dword gathers (lane r reads row VL h + r, the last row
+ * standing in past `rows`): every field is a shift and a mask of whole dwords, since each
+ * packed dword's 4 elements share their byte positions and bit offsets in the block. */
+TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_row_bytes,
+                                int rows, int h)
+{
+    int32_t roff[VL];
+    for (int j = 0; j < VL; j++)
+        roff[j] = (int32_t)((uint64_t)(h * VL + j < rows ? h * VL + j : rows - 1) * w_row_bytes);
+    const vi ro = vi_load(roff), m2 = vi_set1(0x03030303), m4 = vi_set1(0x0f0f0f0f);
+    o += 4 * VL * h;
+#define G(off) lowk_gather(base, vi_add(ro, vi_set1(off)))
+    vi sc[16], mn[16], dd;
+    int dmin_shift = -1; /* Q2_K: dmin is the high half of the dword holding d */
+    if (type == TLM_DT_Q2_K) { /* scales[16], qs[64], d, dmin */
+        for (int h2 = 0; h2 < 2; h2++)
+            for (int lq = 0; lq < 8; lq++) {
+                const vi qd = G(16 + 32 * h2 + 4 * lq);
+                for (int g = 0; g < 4; g++)
+                    lowk_store(o + 64 * (32 * h2 + 8 * g + lq), vi_and(vi_shr(qd, 2 * g), m2));
+            }
+        for (int j = 0; j < 4; j++) {
+            const vi sd = G(4 * j);
+            for (int b = 0; b < 4; b++) {
+                sc[4 * j + b] = vi_and(vi_shr(sd, 8 * b), vi_set1(15));
+                mn[4 * j + b] = vi_and(vi_shr(sd, 8 * b + 4), vi_set1(15));
+            }
+        }
+        dd = G(80);
+        dmin_shift = 16;
+    } else if (type == TLM_DT_Q3_K) { /* hmask[32], qs[64], scales[12], d */
+        for (int lq = 0; lq < 8; lq++) {
+            const vi hd = G(4 * lq);
+            for (int h2 = 0; h2 < 2; h2++) {
+                const vi qd = G(32 + 32 * h2 + 4 * lq);
+                for (int g = 0; g < 4; g++) {
+                    const vi hb = vi_and(vi_shr(hd, 4 * h2 + g), vi_set1(0x01010101));
+                    lowk_store(o + 64 * (32 * h2 + 8 * g + lq),
+                               vi_or(vi_and(vi_shr(qd, 2 * g), m2), vi_shl(hb, 2)));
+                }
+            }
+        }
+        /* the 12 bytes as 3 dwords: scales 4j .. 4j + 3 are the bytes of aux[j], each a low
+         * 4 bits from a0 / a1 (nibble j / 2) and a high 2 from a2 (bits 2j) */
+        const vi a0 = G(96), a1 = G(100), a2 = G(104), k1 = vi_set1(0x03030303);
+        const vi aux[4] = {vi_or(vi_and(a0, m4), vi_shl(vi_and(a2, k1), 4)),
+                           vi_or(vi_and(a1, m4), vi_shl(vi_and(vi_shr(a2, 2), k1), 4)),
+                           vi_or(vi_and(vi_shr(a0, 4), m4), vi_shl(vi_and(vi_shr(a2, 4), k1), 4)),
+                           vi_or(vi_and(vi_shr(a1, 4), m4), vi_shl(vi_and(vi_shr(a2, 6), k1), 4))};
+        for (int s = 0; s < 16; s++) {
+            sc[s] = vi_sub(vi_and(vi_shr(aux[s / 4], 8 * (s % 4)), vi_set1(0xff)), vi_set1(32));
+            mn[s] = vi_set1(0);
+        }
+        dd = vi_shr(G(106), 16); /* d is the block's last 2 bytes: read no further */
+    } else { /* IQ4_XS: d, scales_h, scales_l[4], qs[128] */
+        for (int b = 0; b < 8; b++)
+            for (int lq = 0; lq < 4; lq++) {
+                const vi qd = G(8 + 16 * b + 4 * lq);
+                lowk_store(o + 64 * (8 * b + lq), lowk_iq4(vi_and(qd, m4)));
+                lowk_store(o + 64 * (8 * b + 4 + lq), lowk_iq4(vi_and(vi_shr(qd, 4), m4)));
+            }
+        dd = G(0);
+        const vi sh = vi_shr(dd, 16), sl = G(4);
+        for (int b = 0; b < 8; b++) {
+            const vi ls = vi_or(vi_and(vi_shr(sl, 4 * b), vi_set1(15)),
+                                vi_shl(vi_and(vi_shr(sh, 2 * b), vi_set1(3)), 4));
+            sc[2 * b] = sc[2 * b + 1] = vi_sub(ls, vi_set1(32));
+            mn[2 * b] = mn[2 * b + 1] = vi_set1(0);
+        }
+    }
+#undef G
+    for (int s = 0; s < 16; s++) {
+        lowk_store(o + LK_SC + 64 * s, sc[s]);
+        lowk_store(o + LK_M + 64 * s, mn[s]);
+    }
+    vf_store((float *)(o + LK_D), lowk_f16_lo(dd));
+    vf_store((float *)(o + LK_DMIN),
+             dmin_shift < 0 ? vf_zero() : lowk_f16_lo(vi_shr(dd, dmin_shift)));
+}
+
 static void lowk_pack(int type, int64_t block_bytes, void *dst, const char *w,
                       uint64_t w_row_bytes, int rows, int64_t u0, int64_t n_units)
 {
-    tlm_lowk_unit lu;
+    /* the gathers' offsets are int32: rows 0..15 must lie within 2^31 bytes */
+    const bool near = w_row_bytes <= (uint64_t)INT32_MAX / TLM_QROWS;
     for (int64_t u = u0; u < u0 + n_units; u++) {
         char *o = (char *)dst + (u - u0) * LK_PACK;
-        for (int r = 0; r < TLM_QROWS; r++) {
-            const char *row = w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
-            tlm_lowk_unpack(type, &lu, row + u * block_bytes);
-            for (int k = 0; k < 64; k++) {
-                uint8_t b[4];
-                for (int j = 0; j < 4; j++)
-                    b[j] = (uint8_t)(lu.w[4 * k + j] + LOWK_OFFSET);
-                memcpy(o + 64 * k + 4 * r, b, 4);
-            }
-            for (int s = 0; s < 16; s++) {
-                const int32_t sc = lu.sc[s], m = lu.m[s];
-                memcpy(o + LK_SC + 64 * s + 4 * r, &sc, 4);
-                memcpy(o + LK_M + 64 * s + 4 * r, &m, 4);
-            }
-            const float d = tlm_f16_to_f32(lu.d), dmin = tlm_f16_to_f32(lu.dmin);
-            memcpy(o + LK_D + 4 * r, &d, 4);
-            memcpy(o + LK_DMIN + 4 * r, &dmin, 4);
+        if (!near) {
+            lowk_pack_scalar(type, block_bytes, o, w, w_row_bytes, rows, u);
+            continue;
         }
+        for (int h = 0; h * VL < TLM_QROWS; h++)
+            lowk_pack_lanes(type, o, w + u * block_bytes, w_row_bytes, rows, h);
     }
 }
 
@@ -72,9 +179,11 @@ TLM_INLINE int32_t lowk_x4(const int8_t *q)
 }
 
 /* nr (a constant after inlining) tokens against the packed units, VL rows at a time. */
-TLM_INLINE void lowk_tile(bool has_min, int nr, float *y, int64_t ldy, int rows, bool accumulate,
+TLM_INLINE void lowk_tile(int type, int nr, float *y, int64_t ldy, int rows, bool accumulate,
                           const char *packed, int64_t n_units, const char *xq, int64_t xs)
 {
+    const bool has_min = type == TLM_DT_Q2_K;
+    const int bias = lowk_bias(type);
     for (int h = 0; h * VL < TLM_QROWS && h * VL < rows; h++) {
         const vmask mk = vmask_n(rows - h * VL < VL ? rows - h * VL : VL);
         const int lane = 4 * VL * h; /* this slice's bytes in every 64-byte entry */
@@ -101,7 +210,7 @@ TLM_INLINE void lowk_tile(bool has_min, int nr, float *y, int64_t ldy, int rows,
 #pragma GCC unroll 4
                     for (int k = 0; k < 4; k++)
                         sub = lowk_dot4(sub, wv[k], lowk_x4(xb->q + 16 * s + 4 * k));
-                    if (LOWK_OFFSET) sub = vi_sub(sub, vi_set1(LOWK_OFFSET * xb->s16[s]));
+                    if (bias) sub = vi_sub(sub, vi_set1(bias * xb->s16[s]));
                     isum[t] = vi_add(isum[t], lowk_mul(sub, sc));
                     if (has_min)
                         msum[t] = vi_add(
@@ -125,7 +234,7 @@ TLM_INLINE void lowk_tile(bool has_min, int nr, float *y, int64_t ldy, int rows,
 }
 
 /* The pack, tile and slot of one type; the tile body is specialised per token count. */
-#define LOWK_TYPE(suffix, type, block, has_min)                                                    \
+#define LOWK_TYPE(suffix, type, block)                                                    \
     static void pack_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,            \
                               int64_t u0, int64_t n_units)                                         \
     {                                                                                              \
@@ -135,10 +244,10 @@ TLM_INLINE void lowk_tile(bool has_min, int nr, float *y, int64_t ldy, int rows,
                               const void *packed, int64_t n_units, const char *xq, int64_t xs)     \
     {                                                                                              \
         switch (nr) {                                                                              \
-        case 1: lowk_tile(has_min, 1, y, ldy, rows, acc, packed, n_units, xq, xs); break;          \
-        case 2: lowk_tile(has_min, 2, y, ldy, rows, acc, packed, n_units, xq, xs); break;          \
-        case 3: lowk_tile(has_min, 3, y, ldy, rows, acc, packed, n_units, xq, xs); break;          \
-        default: lowk_tile(has_min, LK_NR, y, ldy, rows, acc, packed, n_units, xq, xs); break;     \
+        case 1: lowk_tile(type, 1, y, ldy, rows, acc, packed, n_units, xq, xs); break;          \
+        case 2: lowk_tile(type, 2, y, ldy, rows, acc, packed, n_units, xq, xs); break;          \
+        case 3: lowk_tile(type, 3, y, ldy, rows, acc, packed, n_units, xq, xs); break;          \
+        default: lowk_tile(type, LK_NR, y, ldy, rows, acc, packed, n_units, xq, xs); break;     \
         }                                                                                          \
     }                                                                                              \
     static const tlm_qmatmul_ops ops_##suffix = {.unit = QK_K,                                     \
@@ -152,6 +261,6 @@ TLM_INLINE void lowk_tile(bool has_min, int nr, float *y, int64_t ldy, int rows,
                                                  .gemv = NULL};                                    \
     TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_##suffix), tlm_qmatmul_blocked, ops_##suffix)
 
-LOWK_TYPE(q2_K, TLM_DT_Q2_K, block_q2_K, true)
-LOWK_TYPE(q3_K, TLM_DT_Q3_K, block_q3_K, false)
-LOWK_TYPE(iq4_xs, TLM_DT_IQ4_XS, block_iq4_xs, false)
+LOWK_TYPE(q2_K, TLM_DT_Q2_K, block_q2_K)
+LOWK_TYPE(q3_K, TLM_DT_Q3_K, block_q3_K)
+LOWK_TYPE(iq4_xs, TLM_DT_IQ4_XS, block_iq4_xs)

@@ -8,7 +8,8 @@
  *     reference's float steps), on random blocks (every bit pattern; random finite f16
  *     scales), row counts around the 16-row groups, 1..17 and 64 tokens, k across the
  *     activation chunk (4096), sub-ranges [r0, r1), unaligned activations and strides; rows
- *     outside the range untouched. A level the CPU lacks is skipped, case by case;
+ *     outside the range untouched; rows 2^27 bytes apart (the packing's row-by-row path). A
+ *     level the CPU lacks is skipped, case by case;
  *   - the quantizers: every element is the nearest value the stored scales can represent
  *     (up to the f16 rounding of the super-block scale), the relative RMS error on Gaussian
  *     rows is below what each type's grid explains (bounds below), zero rows stay zero.
@@ -17,6 +18,7 @@
  *   test_lowk --dequant TYPE IN OUT            blocks -> float32 (reference to_f32)
  *   test_lowk --quantize TYPE ROW IN OUT [IM]  float32 rows of ROW -> blocks (IM: ROW floats) */
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,6 +169,38 @@ static void simd_case(const lowk_type *ty, const tlm_kernels *ref, const isa_tab
     free(xbuf);
     free(yr);
     free(ys);
+}
+
+/* Rows 2^27 + 2 bytes apart, beyond the 32-bit offsets of the gathers: the kernels take their
+ * row-by-row path. A sparse private mapping holds them (only the blocks are touched). */
+static void far_rows_case(const lowk_type *ty, const tlm_kernels *ref, const isa_table *simd)
+{
+    enum { ROWS = 19, N_TOK = 3 };
+    const uint64_t rb = ((uint64_t)1 << 27) + 2;
+    const size_t size = (size_t)(ROWS * rb + 4096);
+    uint8_t *w = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (w == MAP_FAILED) {
+        SKIP(N_SIMD, "%s far rows: no %zu-byte sparse mapping here", ty->name, size);
+        return;
+    }
+    for (int r = 0; r < ROWS; r++)
+        random_blocks(ty, w + r * rb, 2);
+    float x[N_TOK * 512];
+    for (int i = 0; i < N_TOK * 512; i++)
+        x[i] = gauss();
+    uint32_t yr[N_TOK * ROWS], ys[N_TOK * ROWS];
+    ref->matmul[ty->type]((float *)yr, ROWS, w, rb, x, 512, N_TOK, 512, 0, ROWS);
+    for (int l = 0; l < N_SIMD; l++) {
+        if (!simd[l].available) {
+            SKIP(1, "%s %s far rows: level not here", ty->name, simd[l].name);
+            continue;
+        }
+        simd[l].k.matmul[ty->type]((float *)ys, ROWS, w, rb, x, 512, N_TOK, 512, 0, ROWS);
+        check(memcmp(yr, ys, sizeof yr) == 0, "%s %s: rows 2^27 bytes apart, reference bits",
+              ty->name, simd[l].name);
+    }
+    munmap(w, size);
 }
 
 /* ---- quantizers ----------------------------------------------------------------------------- */
@@ -338,6 +372,7 @@ int main(int argc, char **argv)
         simd_case(ty, &ref, simd, 50, 512, 1, 3, 37); /* ranges starting inside a group */
         simd_case(ty, &ref, simd, 50, 512, 7, 17, 18);
         simd_case(ty, &ref, simd, 300, 256, 300, 5, 290); /* past the 256-token block */
+        far_rows_case(ty, &ref, simd);
         quantizer_case(&ref, ty, false);
         quantizer_case(&ref, ty, true);
     }
