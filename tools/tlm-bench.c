@@ -41,8 +41,10 @@ static void usage(void)
             "                 [--csv FILE] [--json FILE] [--svg FILE] [--blas] [--full]\n"
             "  default: every preset with random weights at F16, a quick table: -p 64 -n 16 -r 2\n"
             "  --full: the full measurement, -p 512 -n 64 -r 3 (-p, -n, -r still override)\n"
-            "  --types: weight types for presets: f32 f16 bf16 (made directly), q8_0 q4_0 q4_k\n"
-            "           q5_k q6_k (made from F16 through a temporary GGUF file)\n"
+            "  --types: weight types for presets: f32 f16 bf16 (made directly), q8_0 q4_0 q4_1\n"
+            "           q5_0 q5_1 q3_k q4_k q5_k q6_k iq4_nl iq4_xs and llama-quantize's mixes\n"
+            "           q2_k q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m (made from F16\n"
+            "           through a temporary GGUF file, as tlm-quantize makes them)\n"
             "  -m: a GGUF file, llama2.c .bin or Hugging Face directory, benchmarked as stored\n"
             "  --blas: prefill F32/F16/BF16 weights with OpenBLAS's sgemm (for comparison)\n");
 }
@@ -71,10 +73,28 @@ static bool in_list(const char *list, const char *name)
     return false;
 }
 
-static const struct { const char *name; tlm_type type; bool direct; } weight_types[] = {
-    {"f32", TLM_TYPE_F32, true},     {"f16", TLM_TYPE_F16, true},   {"bf16", TLM_TYPE_BF16, true},
-    {"q8_0", TLM_TYPE_Q8_0, false},  {"q4_0", TLM_TYPE_Q4_0, false}, {"q4_k", TLM_TYPE_Q4_K, false},
-    {"q5_k", TLM_TYPE_Q5_K, false},  {"q6_k", TLM_TYPE_Q6_K, false},
+/* mix: llama-quantize's file types, each matrix at the type its rules give (tinylm.h) */
+static const struct {
+    const char *name;
+    tlm_type type;
+    bool direct;
+    tlm_quant_mix mix;
+} weight_types[] = {
+    {"f32", TLM_TYPE_F32, true, TLM_MIX_NONE},     {"f16", TLM_TYPE_F16, true, TLM_MIX_NONE},
+    {"bf16", TLM_TYPE_BF16, true, TLM_MIX_NONE},   {"q8_0", TLM_TYPE_Q8_0, false, TLM_MIX_NONE},
+    {"q4_0", TLM_TYPE_Q4_0, false, TLM_MIX_NONE},  {"q4_1", TLM_TYPE_Q4_1, false, TLM_MIX_NONE},
+    {"q5_0", TLM_TYPE_Q5_0, false, TLM_MIX_NONE},  {"q5_1", TLM_TYPE_Q5_1, false, TLM_MIX_NONE},
+    {"q3_k", TLM_TYPE_Q3_K, false, TLM_MIX_NONE},  {"q4_k", TLM_TYPE_Q4_K, false, TLM_MIX_NONE},
+    {"q5_k", TLM_TYPE_Q5_K, false, TLM_MIX_NONE},  {"q6_k", TLM_TYPE_Q6_K, false, TLM_MIX_NONE},
+    {"iq4_nl", TLM_TYPE_IQ4_NL, false, TLM_MIX_IQ4_NL},
+    {"iq4_xs", TLM_TYPE_IQ4_XS, false, TLM_MIX_IQ4_XS},
+    {"q2_k", TLM_TYPE_Q2_K, false, TLM_MIX_Q2_K},   {"q3_k_s", TLM_TYPE_Q3_K, false, TLM_MIX_Q3_K_S},
+    {"q3_k_m", TLM_TYPE_Q3_K, false, TLM_MIX_Q3_K_M},
+    {"q3_k_l", TLM_TYPE_Q3_K, false, TLM_MIX_Q3_K_L},
+    {"q4_k_s", TLM_TYPE_Q4_K, false, TLM_MIX_Q4_K_S},
+    {"q4_k_m", TLM_TYPE_Q4_K, false, TLM_MIX_Q4_K_M},
+    {"q5_k_s", TLM_TYPE_Q5_K, false, TLM_MIX_Q5_K_S},
+    {"q5_k_m", TLM_TYPE_Q5_K, false, TLM_MIX_Q5_K_M},
 };
 #define N_TYPES (sizeof weight_types / sizeof weight_types[0])
 
@@ -90,6 +110,7 @@ static tlm_model *make_preset(const char *name, size_t t, int n_threads)
     snprintf(path, sizeof path, "%s/tlm-bench-%d-%s.gguf", tmp ? tmp : "/tmp", (int)getpid(), name);
     tlm_save_params sp = tlm_save_default_params();
     sp.type = weight_types[t].type;
+    sp.mix = weight_types[t].mix;
     sp.n_threads = n_threads;
     tlm_error err = {0};
     tlm_status st = tlm_model_save_gguf(m, path, &sp, &err);
