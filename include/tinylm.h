@@ -464,6 +464,61 @@ typedef struct tlm_eval_outputs {
 TLM_API tlm_status tlm_context_eval_outputs(tlm_context *ctx, const int32_t *tokens,
                                             int32_t n_tokens, const tlm_eval_outputs *out);
 
+/* ---- batches: several sequences in one forward pass ------------------------------------ */
+
+/* A context made with n_seq_max = S holds S sequences (ids 0 .. S-1), each with its own n_ctx
+ * positions and its own cells of the KV cache (a stripe of it: the cache is S times one
+ * sequence's). tlm_context_eval_batch evaluates tokens of several sequences in one pass:
+ * every weight matrix is applied once to all of them; each token attends only to the cells of
+ * its own sequence (and window). A sequence's logits do not depend on what else is in the
+ * batch (up to float rounding of the batched matrix products).
+ *
+ * The single-sequence calls above (eval, eval_outputs, logits, n_past, tokens, remove,
+ * shift, save, load) act on sequence 0; tlm_context_reset and tlm_context_load clear every
+ * sequence. Threads: as every context call, one thread at a time on a context. Nothing is
+ * kept of the batch's arrays after the call returns. */
+typedef struct tlm_batch {
+    int32_t n_tokens;       /* 1 .. the context's n_batch (tlm_context_n_batch) */
+    const int32_t *token;   /* [n_tokens] ids in [0, n_vocab) */
+    const int32_t *seq_id;  /* [n_tokens] in [0, n_seq_max); NULL: all sequence 0 */
+    const int32_t *pos;     /* [n_tokens] positions: within a sequence strictly increasing,
+                             * at or after its tlm_context_seq_n_past, below n_ctx (gaps are
+                             * allowed). NULL: each sequence's next positions in order */
+    const bool *logits;     /* [n_tokens] whose logits to compute (the LM head runs only on
+                             * those); NULL: none */
+    float *out_logits;      /* [count of true in logits][n_vocab]: their logits, in batch order
+                             * (caller-owned; required when any is wanted) */
+} tlm_batch;
+
+/* Evaluates a batch and appends every token to its sequence's cache. Everything is checked
+ * before the cache is touched; on an error nothing is evaluated and every sequence is as it
+ * was. Errors (message on tlm_context_error): TLM_ERR_ARG for a NULL batch or token array,
+ * n_tokens < 1 or above n_batch, an id outside the vocabulary, a sequence id outside
+ * [0, n_seq_max), a position below the sequence's n_past or not above its previous one in
+ * the batch, or wanted logits without out_logits; TLM_ERR_CONTEXT_FULL for a position at or
+ * past n_ctx; TLM_ERR_CANCELLED as tlm_context_eval (the batch leaves no tokens). Afterwards
+ * tlm_context_logits gives the batch's last token's logits when it was wanted, else NULL. */
+TLM_API tlm_status tlm_context_eval_batch(tlm_context *ctx, const tlm_batch *batch);
+
+TLM_API int32_t tlm_context_n_seq_max(const tlm_context *ctx);
+TLM_API int32_t tlm_context_n_batch(const tlm_context *ctx); /* tokens per eval_batch call */
+/* One past the last position of sequence seq (0 for an unknown seq or NULL ctx). */
+TLM_API int32_t tlm_context_seq_n_past(const tlm_context *ctx, int32_t seq);
+
+/* Sequence operations. Each returns TLM_ERR_ARG (nothing changed) for a sequence id outside
+ * [0, n_seq_max), and drops tlm_context_logits. */
+/* Removes positions [p0, p1) of seq (p1 < 0: to the end): as tlm_context_remove, same errors. */
+TLM_API tlm_status tlm_context_seq_remove(tlm_context *ctx, int32_t seq, int32_t p0, int32_t p1);
+/* Moves positions [p0, p1) of seq by delta: as tlm_context_shift, same errors. */
+TLM_API tlm_status tlm_context_seq_shift(tlm_context *ctx, int32_t seq, int32_t p0, int32_t p1,
+                                         int32_t delta);
+/* Empties every sequence but seq. */
+TLM_API tlm_status tlm_context_seq_keep(tlm_context *ctx, int32_t seq);
+/* Makes dst a copy of src: its positions, tokens and cached keys and values (dst's own are
+ * dropped). A prompt evaluated once in src is forked this way, then each copy goes on alone
+ * (remove dst's tail first to keep only a prefix). src == dst does nothing. */
+TLM_API tlm_status tlm_context_seq_copy(tlm_context *ctx, int32_t src, int32_t dst);
+
 /* ---- tokenizer ------------------------------------------------------------------------ */
 
 typedef struct tlm_tokenizer tlm_tokenizer; /* read-only after load: share across threads */
