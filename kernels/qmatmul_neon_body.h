@@ -192,20 +192,44 @@ TLM_INLINE void il_block(int type, float32x4_t *acc, const uint8_t *gb, const ch
             p[k + 4] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
         }
     }
+#pragma GCC unroll 4
     for (int t = 0; t < nt; t++) {
         const xq32 *x = (const xq32 *)(xq + t * xs) + u;
         const int8x16_t xa = vld1q_s8(x->q), xb = vld1q_s8(x->q + 16);
-        int32x4_t s = vdupq_n_s32(x->corr);
+        /* two chains of 4 SDOTs (latency), then one exact integer add */
+        int32x4_t s = vdupq_n_s32(x->corr), s1 = vdupq_n_s32(0);
         s = vdotq_laneq_s32(s, p[0], xa, 0);
+        s1 = vdotq_laneq_s32(s1, p[4], xb, 0);
         s = vdotq_laneq_s32(s, p[1], xa, 1);
+        s1 = vdotq_laneq_s32(s1, p[5], xb, 1);
         s = vdotq_laneq_s32(s, p[2], xa, 2);
+        s1 = vdotq_laneq_s32(s1, p[6], xb, 2);
         s = vdotq_laneq_s32(s, p[3], xa, 3);
-        s = vdotq_laneq_s32(s, p[4], xb, 0);
-        s = vdotq_laneq_s32(s, p[5], xb, 1);
-        s = vdotq_laneq_s32(s, p[6], xb, 2);
-        s = vdotq_laneq_s32(s, p[7], xb, 3);
+        s1 = vdotq_laneq_s32(s1, p[7], xb, 3);
+        s = vaddq_s32(s, s1);
         /* acc + (float)isum * (dw * d), per lane, unfused as the reference */
         acc[t] = vaddq_f32(acc[t], vmulq_f32(vcvtq_f32_s32(s), vmulq_n_f32(dw, x->d)));
+    }
+}
+
+/* Rows lo .. hi - 1 of a group (at grp, block column by block column, bb bytes each) against
+ * nt tokens: y (token t's row at y + t * ldy) holds the sums so far unless `first`. */
+TLM_INLINE void il_tile(int type, float *y, int64_t ldy, const uint8_t *grp, uint64_t bb,
+                        int64_t n_units, const char *xq, int64_t xs, int nt, bool first, int lo,
+                        int hi)
+{
+    float32x4_t acc[NT]; /* lane r: row r; registers when nt is a constant */
+    for (int i = 0; i < nt; i++) {
+        _Alignas(16) float v[4] = {0, 0, 0, 0};
+        if (!first) memcpy(v + lo, y + i * ldy + lo, (size_t)(hi - lo) * sizeof(float));
+        acc[i] = vld1q_f32(v);
+    }
+    for (int64_t u = 0; u < n_units; u++)
+        il_block(type, acc, grp + (uint64_t)u * bb, xq, xs, u, nt);
+    for (int i = 0; i < nt; i++) {
+        _Alignas(16) float v[4];
+        vst1q_f32(v, acc[i]);
+        memcpy(y + i * ldy + lo, v + lo, (size_t)(hi - lo) * sizeof(float));
     }
 }
 
@@ -220,23 +244,13 @@ TLM_INLINE void il_rows(int type, float *y, int64_t ldy, const void *w, uint64_t
     for (int64_t g0 = r0 - r0 % 4; g0 < r1; g0 += 4) {
         const uint8_t *grp = (const uint8_t *)w + (uint64_t)g0 * w_row_bytes + (uint64_t)blk0 * bb;
         const int lo = r0 > g0 ? (int)(r0 - g0) : 0, hi = r1 - g0 < 4 ? (int)(r1 - g0) : 4;
-        for (int t = 0; t < nb; t += NT) {
+        for (int t = 0; t < nb; t += NT) { /* full tiles and decode with constant widths */
             const int nt = nb - t < NT ? nb - t : NT;
-            float32x4_t acc[NT];
-            for (int i = 0; i < nt; i++) {
-                _Alignas(16) float v[4] = {0, 0, 0, 0};
-                if (!first) memcpy(v + lo, y + (t + i) * ldy + g0 + lo, (size_t)(hi - lo) * 4);
-                acc[i] = vld1q_f32(v);
-            }
-            for (int64_t u = 0; u < n_units; u++) {
-                if (nt == NT) il_block(type, acc, grp + (uint64_t)u * bb, xq + t * xs, xs, u, NT);
-                else il_block(type, acc, grp + (uint64_t)u * bb, xq + t * xs, xs, u, nt);
-            }
-            for (int i = 0; i < nt; i++) {
-                _Alignas(16) float v[4];
-                vst1q_f32(v, acc[i]);
-                memcpy(y + (t + i) * ldy + g0 + lo, v + lo, (size_t)(hi - lo) * 4);
-            }
+            float *yt = y + t * ldy + g0;
+            const char *xt = xq + t * xs;
+            if (nt == NT) il_tile(type, yt, ldy, grp, bb, n_units, xt, xs, NT, first, lo, hi);
+            else if (nt == 1) il_tile(type, yt, ldy, grp, bb, n_units, xt, xs, 1, first, lo, hi);
+            else il_tile(type, yt, ldy, grp, bb, n_units, xt, xs, nt, first, lo, hi);
         }
     }
 }
