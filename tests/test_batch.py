@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""test_batch.py - several sequences in one forward pass, for every family.
+
+Writes each small preset of tests/ref/presets.py (every seed family: GQA/MQA/MHA, partial
+RoPE, QK-norm, layer sharing, parallel residual, LayerNorm, biases, Phi-3's sliding window of
+16, ...) as an F32 GGUF file with seeded random weights, and runs
+
+    $TLM_BUILD/tests/runtime/test_batch MODEL.gguf
+
+on each: every request's logits in a batch equal its logits alone within 1e-4 and its greedy
+tokens are the same (mixed prompt lengths, requests starting and ending at different steps,
+interleaved in the batch), a forked prefix continues as the prefix evaluated again, and every
+refused batch leaves every sequence unchanged (tests/runtime/test_batch.c says how). The
+alone runs are the engine's single-sequence path, which tests/test_architectures.py holds to
+the NumPy reference. Last line: "test_batch_families: N passed, M failed, K skipped".
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "ref"))
+
+import testlib                  # noqa: E402
+
+try:
+    import model_files as mf    # noqa: E402  (needs numpy)
+    import presets              # noqa: E402
+except ImportError as e:        # pragma: no cover
+    mf = None
+    why = str(e)
+
+TIMEOUT = 300
+
+
+def main():
+    build = os.environ.get("TLM_BUILD") or os.path.normpath(os.path.join(HERE, "..", "build"))
+    exe = os.path.join(build, "tests", "runtime", "test_batch")
+    passed = failed = 0
+    if mf is None:
+        testlib.missing("numpy for the model writers (%s)" % why)
+        return testlib.finish("batch_families", 0, 0)
+    if not os.access(exe, os.X_OK):
+        print("FAIL: %s not built" % exe)
+        return testlib.finish("batch_families", 0, 1)
+    tmp = tempfile.mkdtemp(prefix="tlm-batch-")
+    try:
+        for k, (name, cfg) in enumerate(presets.SMALL.items()):
+            path = os.path.join(tmp, name + ".gguf")
+            mf.write_gguf(path, cfg, mf.random_weights(cfg, 1500 + k), "F32",
+                          name="tlm-test-" + name)
+            try:
+                r = subprocess.run([exe, path], capture_output=True, text=True, timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                print("FAIL %s: timed out after %d s" % (name, TIMEOUT))
+                failed += 1
+                continue
+            m = re.search(r"test_batch: (\d+) passed, (\d+) failed", r.stdout)
+            for line in r.stdout.splitlines():
+                if line.startswith("FAIL"):
+                    print("%s: %s" % (name, line))
+            if not m:
+                print("FAIL %s: no result line (exit %d): %s" % (name, r.returncode,
+                                                                 (r.stderr or r.stdout)[-300:]))
+                failed += 1
+                continue
+            p, f = int(m.group(1)), int(m.group(2))
+            if r.returncode != 0 and f == 0:
+                f = 1
+            print("%-14s %d passed, %d failed" % (name, p, f))
+            passed += p
+            failed += f
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return testlib.finish("batch_families", passed, failed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
