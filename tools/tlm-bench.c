@@ -20,6 +20,7 @@ typedef struct options {
     const char *models[16];
     int n_models;
     long long n_prompt, n_gen, reps, n_threads; /* 0: the default of the mode */
+    long long parallel; /* --parallel N: also decode N sequences in one batch (0: no) */
     tlm_type kv_type;
     bool blas, full;
 } options;
@@ -31,6 +32,7 @@ typedef struct row {
     char name[96], type[16];
     tlm_model_info info;
     double prefill_tps, decode_tps, gbs, pct;
+    double par_tps; /* --parallel: aggregate decode tokens/s of the N sequences */
 } row;
 
 static void usage(void)
@@ -39,6 +41,7 @@ static void usage(void)
             "usage: tlm-bench [--presets a,b,...] [--types f16,q8_0,...] [-m MODEL]...\n"
             "                 [-p N_PROMPT] [-n N_GEN] [-r REPS] [-t THREADS] [--kv-type f16|f32|q8_0]\n"
             "                 [--csv FILE] [--json FILE] [--svg FILE] [--blas] [--full]\n"
+            "                 [--parallel N]\n"
             "  default: every preset with random weights at F16, a quick table: -p 64 -n 16 -r 2\n"
             "  --full: the full measurement, -p 512 -n 64 -r 3 (-p, -n, -r still override)\n"
             "  --types: weight types for presets: f32 f16 bf16 (made directly), q8_0 q4_0 q4_1\n"
@@ -46,7 +49,9 @@ static void usage(void)
             "           q2_k q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m (made from F16\n"
             "           through a temporary GGUF file, as tlm-quantize makes them)\n"
             "  -m: a GGUF file, llama2.c .bin or Hugging Face directory, benchmarked as stored\n"
-            "  --blas: prefill F32/F16/BF16 weights with OpenBLAS's sgemm (for comparison)\n");
+            "  --blas: prefill F32/F16/BF16 weights with OpenBLAS's sgemm (for comparison)\n"
+            "  --parallel N: also N sequences decoded together, one batch of N tokens a step\n"
+            "           (tlm_context_eval_batch): aggregate and per-sequence decode tokens/s\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -122,6 +127,64 @@ static tlm_model *make_preset(const char *name, size_t t, int n_threads)
     return m;
 }
 
+/* --parallel N: N sequences, each prompt prefilled (untimed), then n_gen steps that each
+ * decode one token of every sequence in one batch (all N rows of logits asked for, as a
+ * server would). Returns the median aggregate tokens/s, 0 on failure. */
+static double bench_parallel(tlm_model *m, const options *o)
+{
+    int32_t N = (int32_t)o->parallel, vocab = tlm_model_get_info(m)->n_vocab;
+    int32_t n_prompt = (int32_t)o->n_prompt;
+    tlm_context_params cp = tlm_context_default_params();
+    cp.n_ctx = (int32_t)(o->n_prompt + o->n_gen);
+    cp.n_batch = n_prompt > N ? n_prompt : N;
+    cp.n_threads = (int32_t)o->n_threads;
+    cp.kv_type = o->kv_type;
+    cp.n_seq_max = N;
+    tlm_context *ctx = NULL;
+    tlm_error err = {0};
+    if (tlm_context_create(m, &cp, &ctx, &err) != TLM_OK) {
+        fprintf(stderr, "error: --parallel %d: %s\n", N, err.message);
+        return 0.0;
+    }
+    int32_t *ids = malloc((size_t)cp.n_batch * sizeof *ids), *seq = malloc((size_t)cp.n_batch * sizeof *seq);
+    bool *want = malloc((size_t)N * sizeof *want);
+    float *out = malloc((size_t)N * (size_t)vocab * sizeof *out);
+    double *agg = malloc((size_t)o->reps * sizeof *agg);
+    bool ok = ids && seq && want && out && agg;
+    for (int32_t i = 0; ok && i < N; i++) want[i] = true;
+    for (int rep = 0; ok && rep < o->reps; rep++) {
+        tlm_context_reset(ctx);
+        for (int32_t s = 0; ok && s < N; s++) { /* prompts: one batch per sequence */
+            for (int32_t i = 0; i < n_prompt; i++) {
+                ids[i] = (int32_t)(((int64_t)i * 7919 + 1 + s * 131) % vocab);
+                seq[i] = s;
+            }
+            tlm_batch b = {.n_tokens = n_prompt, .token = ids, .seq_id = seq};
+            ok = tlm_context_eval_batch(ctx, &b) == TLM_OK;
+        }
+        double t0 = now_seconds();
+        for (int32_t g = 0; ok && g < o->n_gen; g++) {
+            for (int32_t s = 0; s < N; s++) {
+                ids[s] = (int32_t)(((int64_t)(n_prompt + g) * 7919 + 1 + s * 131) % vocab);
+                seq[s] = s;
+            }
+            tlm_batch b = {.n_tokens = N, .token = ids, .seq_id = seq, .logits = want,
+                           .out_logits = out};
+            ok = tlm_context_eval_batch(ctx, &b) == TLM_OK;
+        }
+        agg[rep] = (double)N * (double)o->n_gen / (now_seconds() - t0);
+    }
+    if (!ok) fprintf(stderr, "error: --parallel %d: %s\n", N, tlm_context_error(ctx));
+    double r = ok ? median(agg, (int)o->reps) : 0.0;
+    free(ids);
+    free(seq);
+    free(want);
+    free(out);
+    free(agg);
+    tlm_context_free(ctx);
+    return r;
+}
+
 static bool bench_model(tlm_model *m, const options *o, row *r)
 {
     const tlm_model_info *in = tlm_model_get_info(m);
@@ -159,6 +222,7 @@ static bool bench_model(tlm_model *m, const options *o, row *r)
         r->info = *in;
         r->prefill_tps = median(pre, (int)o->reps);
         r->decode_tps = median(dec, (int)o->reps);
+        if (o->parallel) ok = (r->par_tps = bench_parallel(m, o)) > 0.0;
     } else {
         fprintf(stderr, "error: %s\n", tlm_context_error(ctx));
     }
@@ -308,6 +372,7 @@ static bool parse_args(int argc, char **argv, options *o)
         else if (ok && !strcmp(a, "-n")) ok = parse_int(a, v, 1, 1 << 16, &o->n_gen);
         else if (ok && !strcmp(a, "-r")) ok = parse_int(a, v, 1, 1000, &o->reps);
         else if (ok && !strcmp(a, "-t")) ok = parse_int(a, v, 0, 1024, &o->n_threads);
+        else if (ok && !strcmp(a, "--parallel")) ok = parse_int(a, v, 1, 256, &o->parallel);
         else ok = false;
         if (!ok) return false;
         i++;
@@ -341,6 +406,10 @@ static bool run_one(tlm_model *m, const char *name, const char *type, const opti
     r.gbs = (double)r.info.weight_bytes / 1e9 * r.decode_tps;
     r.pct = bw > 0 ? 100.0 * r.gbs / bw : 0.0;
     print_row(&r);
+    if (o->parallel)
+        printf("|   --parallel %lld: decode %.2f t/s aggregate, %.2f t/s per sequence (%.2fx one "
+               "sequence's %.2f t/s)\n", o->parallel, r.par_tps, r.par_tps / (double)o->parallel,
+               r.decode_tps > 0 ? r.par_tps / r.decode_tps : 0.0, r.decode_tps);
     row *grown = realloc(*rows, (size_t)(*n + 1) * sizeof **rows);
     if (!grown) return false;
     *rows = grown;
