@@ -15,6 +15,10 @@ Run by tests/run.sh with TLM_BUILD (test_quant_b32, tlm-quantize, tlm-logits).
    on the file's weights dequantized here (mean KL <= 2e-3: only the engine's 8-bit
    activations differ), and against the F32 model's logits the cost must stay within what the
    type's rounding explains (bounds below).
+3. Refusals: the F32 file with one matrix's header rewritten to a type libtinylm does not read
+   (IQ2_XXS, an id GGUF never defined) or to a block type whose blocks do not divide its rows
+   (Q4_1, IQ4_NL with 48 columns) fails to load with exit 1 and a message naming the tensor
+   and the type.
 Last line: "test_quant_b32: N passed, M failed, K skipped".
 """
 import os
@@ -181,11 +185,45 @@ def test_models(t, tmp):
         print("     %s: reference cost KL %.3g" % (qtype, ref_kl))
 
 
+def patch_tensor(src, dst, name, gtype=None, ne0=None):
+    """A copy of GGUF src with tensor `name`'s type and/or ne[0] rewritten in its header."""
+    data = bytearray(open(src, "rb").read())
+    key = len(name).to_bytes(8, "little") + name.encode()
+    at = data.index(key) + len(key)
+    n_dims = int.from_bytes(data[at:at + 4], "little")
+    if ne0 is not None:
+        data[at + 4:at + 12] = ne0.to_bytes(8, "little")
+    if gtype is not None:
+        t_at = at + 4 + 8 * n_dims
+        data[t_at:t_at + 4] = gtype.to_bytes(4, "little")
+    open(dst, "wb").write(bytes(data))
+
+
+def test_refusals(t, tmp):
+    """Bad types and shapes: a clear error naming the tensor and the type, exit 1, no crash."""
+    f32 = os.path.join(tmp, "f32.gguf")
+    if not os.path.exists(f32):
+        t.check(False, "refusals: no F32 file to patch")
+        return
+    cases = [("IQ2_XXS", dict(gtype=16)), ("Q4_1", dict(gtype=qb.Q4_1, ne0=48)),
+             ("IQ4_NL", dict(gtype=qb.IQ4_NL, ne0=48)), ("unknown", dict(gtype=99))]
+    name = "blk.0.ffn_down.weight"
+    for what, kw in cases:
+        bad = os.path.join(tmp, "bad.gguf")
+        patch_tensor(f32, bad, name, **kw)
+        rc, out, err = tq.run(["tlm-logits", "-m", bad, "--tokens", "1,2", "-o",
+                               os.path.join(tmp, "bad.f32")])
+        msg = tq.last_line(err)
+        t.check(testlib.refused(rc, testlib.EXIT_FAILURE) and name in msg and what in msg,
+                "refused with the tensor and the type named (%s): exit %d, %s" % (what, rc, msg))
+
+
 def main():
     t = T()
     test_dequant(t)
     with tempfile.TemporaryDirectory() as tmp:
         test_models(t, tmp)
+        test_refusals(t, tmp)
     return testlib.finish("quant_b32", t.passed, t.failed)
 
 

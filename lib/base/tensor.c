@@ -21,6 +21,19 @@ static const tlm_type_traits traits[] = {
     [TLM_TYPE_BF16] = {"BF16", 1, 2},
 };
 
+/* Every type id GGUF has given a name (ggml's type_traits), read or not, for messages. */
+static const char *const gguf_names[] = {
+    "F32",    "F16",   "Q4_0",  "Q4_1", NULL,    NULL,     "Q5_0",  "Q5_1",  "Q8_0",
+    "Q8_1",   "Q2_K",  "Q3_K",  "Q4_K", "Q5_K",  "Q6_K",   "Q8_K",  "IQ2_XXS", "IQ2_XS",
+    "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8",    "I16",   "I32",
+    "I64",    "F64",   "IQ1_M", "BF16", NULL,    NULL,     NULL,    "TQ1_0", "TQ2_0",
+};
+
+const char *tlm_type_gguf_name(uint32_t type)
+{
+    return type < sizeof gguf_names / sizeof gguf_names[0] ? gguf_names[type] : NULL;
+}
+
 const tlm_type_traits *tlm_type_get(uint32_t type)
 {
     if (type >= sizeof traits / sizeof traits[0] || !traits[type].name) return NULL;

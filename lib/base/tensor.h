@@ -25,6 +25,10 @@ typedef struct tlm_type_traits {
 /* NULL for a type value libtinylm does not know (any value read from a file may be that). */
 const tlm_type_traits *tlm_type_get(uint32_t type);
 
+/* GGUF's name of a type id, whether libtinylm reads it or not (IQ2_XXS, ...); NULL if GGUF
+ * never defined the id. */
+const char *tlm_type_gguf_name(uint32_t type);
+
 /* Bytes of a row of n elements; false if n is not a whole number of blocks or overflows. */
 bool tlm_type_row_bytes(tlm_type type, int64_t n, uint64_t *out);
 

@@ -370,8 +370,9 @@ static tlm_status read_tensor_info(cursor *c, tlm_tensor *t, uint64_t *offset)
     if (!tr)
         return tlm_fail(c->err, TLM_ERR_UNSUPPORTED,
                         "%s: tensor '%s' at offset %" PRIu64 ": type %" PRIu32
-                        " is not supported",
-                        c->path, t->name, tat, type);
+                        " (%s) is not supported",
+                        c->path, t->name, tat, type,
+                        tlm_type_gguf_name(type) ? tlm_type_gguf_name(type) : "unknown to GGUF");
     t->type = (tlm_type)type;
     if (t->ne[0] % tr->block_elems != 0)
         return tlm_fail(c->err, TLM_ERR_FORMAT,
