@@ -36,8 +36,7 @@ typedef struct tlm_matrix {
     int64_t rows, cols;
     uint64_t row_bytes;
     const void *data;
-    bool il;
-    unsigned char il_layout; /* when il: the kernels.h layout (TLM_IL_*) it is stored in */
+    unsigned char il; /* 0: rows; else grouped, in kernels.h layout TLM_IL_* il - 1 */
 } tlm_matrix;
 
 /* Row r in plain form: a pointer into the matrix, or buf (row_bytes) filled from its group. */

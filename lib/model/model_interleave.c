@@ -86,8 +86,7 @@ static tlm_status interleave(tlm_matrix *w, int layout, int n_threads, tlm_error
         free(tmp);
     }
     if (!ok) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory interleaving weights");
-    w->il = true;
-    w->il_layout = (unsigned char)layout;
+    w->il = (unsigned char)(1 + layout);
     return TLM_OK;
 }
 
@@ -126,8 +125,8 @@ const void *tlm_matrix_row(const tlm_matrix *w, int64_t r, void *buf)
 {
     const uint8_t *d = w->data;
     if (!w->il) return d + (uint64_t)r * w->row_bytes;
-    const int n = tlm_il_rows(w->il_layout, w->type);
+    const int layout = w->il - 1, n = tlm_il_rows(layout, w->type);
     const uint8_t *group = d + (uint64_t)(r - r % n) * w->row_bytes;
-    tlm_il_row(w->il_layout, w->type, buf, group, w->row_bytes, (int)(r % n));
+    tlm_il_row(layout, w->type, buf, group, w->row_bytes, (int)(r % n));
     return buf;
 }
