@@ -727,6 +727,61 @@ TLM_API void tlm_sampler_reset(tlm_sampler *s);
  * (0 for filtered ids; greedy: 1 at the argmax). Does not draw. */
 TLM_API tlm_status tlm_sampler_probs(tlm_sampler *s, const float *logits, float *probs);
 
+/* ---- grammar ------------------------------------------------------------------------- */
+
+/* Grammar-constrained sampling (docs/grammar.md). A grammar in llama.cpp's GBNF is parsed
+ * once (immutable afterwards: share it across threads); a grammar vocabulary is the
+ * tokenizer's token texts as a byte trie, built once per tokenizer and shared too; a sampler
+ * given both masks, before any other step of its chain, every id whose text cannot continue
+ * the grammar (EOS only where the grammar can end; other control tokens never). After each
+ * id is used, tlm_sampler_grammar_accept advances the grammar (tlm_sampler_accept does not:
+ * it also takes prompt ids). */
+typedef struct tlm_grammar tlm_grammar;
+typedef struct tlm_grammar_vocab tlm_grammar_vocab;
+
+/* Parses GBNF text; root names the start rule (NULL: "root"). TLM_ERR_FORMAT with "grammar
+ * line L, column C: ..." for a syntax error, an undefined rule, a left-recursive rule or a
+ * grammar over the size limits; TLM_ERR_ARG for NULL text/out. */
+TLM_API tlm_status tlm_grammar_parse(const char *text, const char *root, tlm_grammar **out,
+                                     tlm_error *err);
+TLM_API void tlm_grammar_free(tlm_grammar *g); /* NULL is a no-op */
+
+/* Whether text[0..len) can start a string of the grammar (*prefix_ok) and is one
+ * (*complete). Either pointer may be NULL. */
+TLM_API tlm_status tlm_grammar_match(const tlm_grammar *g, const char *text, size_t len,
+                                     bool *prefix_ok, bool *complete, tlm_error *err);
+
+/* A JSON Schema (JSON text) as GBNF, root rule "root"; schema NULL gives any JSON value
+ * (response_format json_object). An unsupported keyword or value is TLM_ERR_UNSUPPORTED
+ * naming it and its JSON path; bad JSON is TLM_ERR_FORMAT. Writes at most cap bytes plus a
+ * terminator when cap > 0, *len gets the length; TLM_ERR_BUFFER_TOO_SMALL (with *len) when
+ * cap is too small. What is supported: docs/grammar.md. */
+TLM_API tlm_status tlm_json_schema_to_gbnf(const char *schema, char *buf, size_t cap,
+                                           size_t *len, tlm_error *err);
+/* tlm_json_schema_to_gbnf then tlm_grammar_parse. */
+TLM_API tlm_status tlm_grammar_from_json_schema(const char *schema, tlm_grammar **out,
+                                                tlm_error *err);
+
+TLM_API tlm_status tlm_grammar_vocab_create(const tlm_tokenizer *tok, tlm_grammar_vocab **out,
+                                            tlm_error *err);
+TLM_API void tlm_grammar_vocab_free(tlm_grammar_vocab *v); /* NULL is a no-op */
+
+/* Constrains s with g over v (g NULL: no grammar). g and v must outlive s's use of them; ids
+ * at or past v's vocabulary size are masked. The grammar starts at its beginning; so does
+ * tlm_sampler_reset. When no id can continue (the grammar is complete and the vocabulary has
+ * no EOS), tlm_sampler_sample returns -1. */
+TLM_API tlm_status tlm_sampler_set_grammar(tlm_sampler *s, const tlm_grammar *g,
+                                           const tlm_grammar_vocab *v, tlm_error *err);
+/* Advances the grammar over id's text. TLM_ERR_ARG (state unchanged) if the grammar does not
+ * allow id; TLM_OK without a grammar. */
+TLM_API tlm_status tlm_sampler_grammar_accept(tlm_sampler *s, int32_t id, tlm_error *err);
+/* Whether the grammar can end here (true without a grammar). */
+TLM_API bool tlm_sampler_grammar_can_end(const tlm_sampler *s);
+/* The mask alone: allowed[n_vocab] gets 1 for each id the grammar allows next, else 0;
+ * returns how many (-1 without a grammar). What tlm_sampler_sample computes first; for
+ * measuring its cost. */
+TLM_API int32_t tlm_sampler_grammar_mask(tlm_sampler *s, uint8_t *allowed);
+
 /* ---- stop strings --------------------------------------------------------------------- */
 
 /* Finds stop strings in generated text across token boundaries: text that could still be the
