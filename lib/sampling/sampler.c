@@ -13,8 +13,10 @@
  * allocates. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
+#include "grammar_sampler.h"
 #include "sampler_penalty.h"
 
 typedef struct cand {
@@ -30,6 +32,7 @@ struct tlm_sampler {
     cand *cands;     /* [n_vocab] */
     float *modified; /* [n_vocab] the logits after biases and penalties */
     tlm_penalty pen;
+    tlm_gsampler *grammar; /* NULL: unconstrained (grammar_mask.c) */
 };
 
 TLM_API tlm_sampler_params tlm_sampler_default_params(void)
@@ -97,6 +100,7 @@ TLM_API void tlm_sampler_free(tlm_sampler *s)
 {
     if (!s) return;
     tlm_penalty_free(&s->pen);
+    tlm_gsampler_free(s->grammar);
     free(s->cands);
     free(s->modified);
     free(s);
@@ -112,6 +116,45 @@ TLM_API void tlm_sampler_reset(tlm_sampler *s)
     if (!s) return;
     tlm_penalty_reset(&s->pen);
     s->rng = s->params.seed;
+    if (s->grammar) tlm_gsampler_reset(s->grammar);
+}
+
+TLM_API tlm_status tlm_sampler_set_grammar(tlm_sampler *s, const tlm_grammar *g,
+                                           const tlm_grammar_vocab *v, tlm_error *err)
+{
+    if (!s || (g && !v))
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_sampler_set_grammar: sampler and, with a "
+                        "grammar, its vocabulary must not be NULL");
+    tlm_gsampler *gs = NULL;
+    if (g) {
+        tlm_status st = tlm_gsampler_create(g, v, s->n_vocab, &gs, err);
+        if (st != TLM_OK) return st;
+    }
+    tlm_gsampler_free(s->grammar);
+    s->grammar = gs;
+    return TLM_OK;
+}
+
+TLM_API tlm_status tlm_sampler_grammar_accept(tlm_sampler *s, int32_t id, tlm_error *err)
+{
+    if (!s) return tlm_fail(err, TLM_ERR_ARG, "tlm_sampler_grammar_accept: NULL sampler");
+    if (s->grammar && !tlm_gsampler_accept(s->grammar, id))
+        return tlm_fail(err, TLM_ERR_ARG, "grammar: token %d cannot continue the grammar here",
+                        (int)id);
+    return TLM_OK;
+}
+
+TLM_API bool tlm_sampler_grammar_can_end(const tlm_sampler *s)
+{
+    return !s || !s->grammar || tlm_gsampler_can_end(s->grammar);
+}
+
+TLM_API int32_t tlm_sampler_grammar_mask(tlm_sampler *s, uint8_t *allowed)
+{
+    if (!s || !s->grammar) return -1;
+    int32_t n = tlm_gsampler_mask(s->grammar);
+    if (allowed) memcpy(allowed, tlm_gsampler_allowed(s->grammar), (size_t)s->n_vocab);
+    return n;
 }
 
 /* splitmix64: every seed, 0 included, gives a full-period, well-mixed stream. */
@@ -212,11 +255,20 @@ static int32_t nucleus(cand *c, int32_t n, double target)
     return n; /* rounding kept the sum below target: everything */
 }
 
-/* The logits the chain works on: the caller's, or a changed copy. */
+/* The logits the chain works on: the caller's, or a changed copy. With a grammar, ids it
+ * does not allow become -inf; NULL when it allows none. */
 static const float *step_logits(tlm_sampler *s, const float *logits)
 {
-    if (!tlm_penalty_active(&s->pen)) return logits;
-    tlm_penalty_apply(&s->pen, logits, s->modified);
+    const float *l = logits;
+    if (tlm_penalty_active(&s->pen)) {
+        tlm_penalty_apply(&s->pen, logits, s->modified);
+        l = s->modified;
+    }
+    if (!s->grammar) return l;
+    if (tlm_gsampler_mask(s->grammar) == 0) return NULL;
+    const uint8_t *ok = tlm_gsampler_allowed(s->grammar);
+    for (int32_t i = 0; i < s->n_vocab; i++)
+        s->modified[i] = ok[i] ? l[i] : -INFINITY;
     return s->modified;
 }
 
@@ -299,6 +351,7 @@ TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
 {
     if (!s || !logits) return -1;
     const float *l = step_logits(s, logits);
+    if (!l) return -1;
     int32_t best = argmax(l, s->n_vocab);
     if (s->params.temperature == 0.0f || isnan(l[best])) return best; /* all NaN: id 0 */
 
@@ -320,9 +373,10 @@ TLM_API tlm_status tlm_sampler_probs(tlm_sampler *s, const float *logits, float 
 {
     if (!s || !logits || !probs) return TLM_ERR_ARG;
     const float *l = step_logits(s, logits);
-    int32_t best = argmax(l, s->n_vocab);
     for (int32_t i = 0; i < s->n_vocab; i++)
         probs[i] = 0.0f;
+    if (!l) return TLM_OK;
+    int32_t best = argmax(l, s->n_vocab);
     if (s->params.temperature == 0.0f || isnan(l[best])) {
         probs[best] = 1.0f;
         return TLM_OK;
