@@ -77,7 +77,7 @@ void tlm_quantize_q6_K_ref(void *dst, const float *src, int64_t n);
 
 /* Q2_K, Q3_K, IQ4_XS (layouts in quant_lowk.h; kernels/quant_lowk.c): rounding as GGUF's
  * reference quantizers do. imatrix: an importance weight per column of the row (n floats,
- * repeated for every row), or NULL for none; only IQ4_XS uses it so far. */
+ * repeated for every row), or NULL for none (then GGUF's unweighted reference rounding). */
 #include "quant_lowk.h"
 void tlm_quantize_q2_K_ref(void *dst, const float *src, int64_t n, const float *imatrix);
 void tlm_quantize_q3_K_ref(void *dst, const float *src, int64_t n, const float *imatrix);
