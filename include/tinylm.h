@@ -243,7 +243,7 @@ typedef struct tlm_save_progress {
 
 /* llama-quantize's file types that give tensors different types (docs/quantization.md): with
  * one, tlm_save_params.type is ignored and each matrix gets the type llama.cpp's rules give
- * it (by role and layer; the LM head Q6_K), for dense models without an importance matrix. */
+ * it (by role and layer; the LM head Q6_K), for dense models. */
 typedef enum tlm_quant_mix {
     TLM_MIX_NONE = 0, /* every matrix at tlm_save_params.type */
     TLM_MIX_Q2_K = 1,
@@ -265,6 +265,10 @@ typedef struct tlm_save_params {
     void (*progress)(void *user, const tlm_save_progress *p); /* NULL: no reports */
     void *user;        /* passed to progress */
     tlm_quant_mix mix; /* default TLM_MIX_NONE */
+    /* llama.cpp's importance-matrix file (llama-imatrix's .dat), or NULL (default): weighs
+     * each column's rounding error in the quantizers that take one (IQ4_NL, IQ4_XS; the other
+     * types quantize as without); an entry must have one value per column of its tensor. */
+    const char *imatrix;
 } tlm_save_params;
 
 TLM_API tlm_save_params tlm_save_default_params(void);

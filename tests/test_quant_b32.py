@@ -19,9 +19,14 @@ Run by tests/run.sh with TLM_BUILD (test_quant_b32, tlm-quantize, tlm-logits).
    (IQ2_XXS, an id GGUF never defined) or to a block type whose blocks do not divide its rows
    (Q4_1, IQ4_NL with 48 columns) fails to load with exit 1 and a message naming the tensor
    and the type.
+4. --imatrix (llama.cpp's .dat, written here from its layout): IQ4_NL with it has less
+   importance-weighted error than without on every tensor with an entry, leaves the others as
+   they were and still equals the reference forward; truncated files, a negative count, NaN
+   values and an entry whose length is not the tensor's row are refused naming the problem.
 Last line: "test_quant_b32: N passed, M failed, K skipped".
 """
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -218,12 +223,87 @@ def test_refusals(t, tmp):
                 "refused with the tensor and the type named (%s): exit %d, %s" % (what, rc, msg))
 
 
+def write_imatrix(path, entries, ncall=10):
+    """llama-imatrix's .dat: int32 count; per entry int32 name length, name, int32 ncall,
+    int32 nval, nval float32 (sums over ncall calls); then int32 last call and the dataset."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<i", len(entries)))
+        for name, v in entries:
+            f.write(struct.pack("<i", len(name)) + name.encode())
+            f.write(struct.pack("<ii", ncall, len(v)) + np.asarray(v, "<f4").tobytes())
+        f.write(struct.pack("<ii", ncall, 4) + b"test")
+
+
+def test_imatrix(t, tmp):
+    """--imatrix: IQ4_NL weighs each column's error by it (less weighted error than without, on
+    every tensor with an entry; the others unchanged); the file still matches the reference
+    forward; malformed files and entries of the wrong length are refused naming the entry."""
+    f32 = os.path.join(tmp, "f32.gguf")
+    if not os.path.exists(f32):
+        t.check(False, "imatrix: no F32 file")
+        return
+    _, raw = tq.read_gguf_raw(f32)
+    src = {n: np.frombuffer(b, "<f4").reshape(tuple(reversed(ne)))
+           for n, (g, ne, b) in raw.items() if len(ne) == 2}
+    rng = np.random.default_rng(11)
+    names = [n for n in src if n not in ("token_embd.weight", "output.weight")]
+    imat = {n: rng.gamma(0.5, 2.0, src[n].shape[1]).astype(np.float32) for n in names}
+    path = os.path.join(tmp, "im.dat")
+    write_imatrix(path, [(n, imat[n] * 10) for n in names])
+    plain, weighted = os.path.join(tmp, "plain.gguf"), os.path.join(tmp, "weighted.gguf")
+    rc0, _, e0 = tq.quantize(f32, plain, "iq4_nl")
+    rc1, _, e1 = tq.run(["tlm-quantize", "-m", f32, "-o", weighted, "--type", "iq4_nl",
+                         "--imatrix", path, "--no-check", "-t", "2"])
+    if not t.check(rc0 == 0 and rc1 == 0, "imatrix: iq4_nl written with and without (%s)" % (
+            tq.last_line(e1) if rc1 else tq.last_line(e0) if rc0 else "ok")):
+        return
+    _, a = tq.read_gguf_raw(plain)
+    _, b = tq.read_gguf_raw(weighted)
+    worse, same = [], []
+    for n in src:
+        if n not in imat:
+            if a[n][2] != b[n][2]:
+                same.append(n)
+            continue
+        x = src[n].astype(np.float64)
+        ea = ((qb.dequantize(a[n][0], a[n][2]).reshape(x.shape) - x) ** 2 * imat[n]).sum()
+        eb = ((qb.dequantize(b[n][0], b[n][2]).reshape(x.shape) - x) ** 2 * imat[n]).sum()
+        if not eb < ea:
+            worse.append("%s %.4g >= %.4g" % (n, eb, ea))
+    t.check(not worse, "imatrix: less importance-weighted error on all %d tensors with an "
+            "entry%s" % (len(imat), ": " + "; ".join(worse[:3]) if worse else ""))
+    t.check(not same, "imatrix: tensors without an entry unchanged%s" % (
+        ": " + ", ".join(same) if same else ""))
+    cfg = tq.WIDE["tinyllama_wide"]
+    tokens = tq.check_tokens(cfg["vocab_size"])
+    lq_ref = ref.forward(ref.features(cfg), mf.gguf_to_hf(cfg, dequantized(b)), tokens)
+    got, e = tq.logits(weighted, tokens, os.path.join(tmp, "w.f32"), cfg["vocab_size"])
+    t.check(got is not None and tq.kl_top1(lq_ref, got)[0] <= tq.MAX_ENGINE_VS_REF_KL,
+            "imatrix: engine = NumPy reference on the file (%s)" % (e or "ok"))
+    # refusals
+    bad = os.path.join(tmp, "bad.dat")
+    first = names[0]
+    cases = [("truncated", lambda: open(bad, "wb").write(open(path, "rb").read()[:300]), "offset"),
+             ("wrong length", lambda: write_imatrix(bad, [(first, imat[first][:-32])]), first),
+             ("negative count", lambda: open(bad, "wb").write(struct.pack("<i", -3)), "entry count"),
+             ("NaN", lambda: write_imatrix(bad, [(first, np.full(imat[first].size, np.nan))]),
+              first)]
+    for what, make, needle in cases:
+        make()
+        rc, _, err = tq.run(["tlm-quantize", "-m", f32, "-o", os.path.join(tmp, "x.gguf"),
+                             "--type", "iq4_nl", "--imatrix", bad, "--no-check"])
+        msg = tq.last_line(err)
+        t.check(testlib.refused(rc, testlib.EXIT_FAILURE) and needle in msg and "bad.dat" in msg,
+                "imatrix %s: refused naming it (exit %d: %s)" % (what, rc, msg))
+
+
 def main():
     t = T()
     test_dequant(t)
     with tempfile.TemporaryDirectory() as tmp:
         test_models(t, tmp)
         test_refusals(t, tmp)
+        test_imatrix(t, tmp)
     return testlib.finish("quant_b32", t.passed, t.failed)
 
 

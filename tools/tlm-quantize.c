@@ -72,13 +72,15 @@ static void usage(void)
     fprintf(stderr,
             "usage: tlm-quantize (-m INPUT | --preset NAME --random-weights [--seed-weights S]\n"
             "                     [--preset-type f32|f16|bf16]) -o OUT.gguf --type TYPE\n"
-            "                    [-t THREADS] [--no-check] [--tokens ID,ID,...]\n"
+            "                    [-t THREADS] [--no-check] [--tokens ID,ID,...] [--imatrix FILE]\n"
             "  INPUT: a GGUF file, a llama2.c .bin or a Hugging Face directory\n"
             "  TYPE:  " TYPE_LIST "\n"
             "         one type for the weight matrices (norms and biases stay f32; the LM head\n"
             "         is q6_k under the quantized types below 8 bits), or llama-quantize's file\n"
             "         types (q2_k, q3_k_*, q4_k_*, q5_k_*, iq4_*: its per-tensor rules,\n"
             "         docs/quantization.md)\n"
+            "  --imatrix: llama.cpp's importance matrix (llama-imatrix's .dat), used by the\n"
+            "         IQ4_NL and IQ4_XS quantizers as llama-quantize uses it\n"
             "  afterwards both models evaluate %d fixed token ids (or --tokens) and the mean\n"
             "  KL divergence (input as P) and top-1 agreement over the positions are printed\n",
             CHECK_TOKENS);
@@ -216,7 +218,7 @@ static int check(const tlm_model *in, const char *out_path, const int32_t *ids, 
 int main(int argc, char **argv)
 {
     model_source src = {.seed = 1, .type = TLM_TYPE_F16};
-    const char *out_path = NULL, *tokens_arg = NULL;
+    const char *out_path = NULL, *tokens_arg = NULL, *imatrix = NULL;
     int entry = -1;
     bool have_type = false, do_check = true;
     long long n_threads = 0;
@@ -247,6 +249,7 @@ int main(int argc, char **argv)
         bool ok = v != NULL;
         if (!strcmp(a, "-o") && ok) out_path = v;
         else if (!strcmp(a, "--tokens") && ok) tokens_arg = v;
+        else if (!strcmp(a, "--imatrix") && ok) imatrix = v;
         else if (!strcmp(a, "-t") && ok) ok = parse_int(a, v, 0, 1024, &n_threads);
         else if (!strcmp(a, "--no-check")) {
             do_check = false;
@@ -282,6 +285,7 @@ int main(int argc, char **argv)
     tlm_save_params sp = tlm_save_default_params();
     sp.type = names[entry].type;
     sp.mix = names[entry].mix;
+    sp.imatrix = imatrix;
     sp.n_threads = (int32_t)n_threads;
     sp.progress = progress;
     sp.user = &b;

@@ -20,6 +20,7 @@
 #include "gguf_write.h"
 #include "model.h"
 #include "quant.h"
+#include "imatrix.h"
 #include "quant_mix.h"
 #include "ds.h"
 
@@ -38,59 +39,62 @@ static const struct {
 
 /* ---- row encoders ------------------------------------------------------------------------ */
 
-typedef void (*encode_fn)(void *dst, const float *src, int64_t n);
+/* imatrix: the row's importance weights (n), or NULL; only some quantizers read them. */
+typedef void (*encode_fn)(void *dst, const float *src, int64_t n, const float *imatrix);
 
-static void encode_f32(void *dst, const float *src, int64_t n)
+static void encode_f32(void *dst, const float *src, int64_t n, const float *imatrix)
 {
+    (void)imatrix;
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
-static void encode_f16(void *dst, const float *src, int64_t n)
+static void encode_f16(void *dst, const float *src, int64_t n, const float *imatrix)
 {
+    (void)imatrix;
     uint16_t *h = dst;
     for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_f16(src[i]);
 }
 
-static void encode_bf16(void *dst, const float *src, int64_t n)
+static void encode_bf16(void *dst, const float *src, int64_t n, const float *imatrix)
 {
+    (void)imatrix;
     uint16_t *h = dst;
     for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_bf16(src[i]);
 }
 
-/* the quantizers that take an importance matrix, without one */
-static void encode_iq4_nl(void *dst, const float *src, int64_t n)
-{
-    tlm_quantize_iq4_nl_ref(dst, src, n, NULL);
-}
-static void encode_q2_K(void *dst, const float *src, int64_t n)
-{
-    tlm_quantize_q2_K_ref(dst, src, n, NULL);
-}
-static void encode_q3_K(void *dst, const float *src, int64_t n)
-{
-    tlm_quantize_q3_K_ref(dst, src, n, NULL);
-}
-static void encode_iq4_xs(void *dst, const float *src, int64_t n)
-{
-    tlm_quantize_iq4_xs_ref(dst, src, n, NULL);
-}
+/* the quantizers without an importance path take the rows alone */
+#define PLAIN(type)                                                                                \
+    static void encode_##type(void *dst, const float *src, int64_t n, const float *imatrix)       \
+    {                                                                                              \
+        (void)imatrix;                                                                             \
+        tlm_quantize_##type##_ref(dst, src, n);                                                    \
+    }
+PLAIN(q8_0)
+PLAIN(q4_0)
+PLAIN(q4_1)
+PLAIN(q5_0)
+PLAIN(q5_1)
+PLAIN(q4_K)
+PLAIN(q5_K)
+PLAIN(q6_K)
+#undef PLAIN
 
 static const encode_fn encoders[TLM_DT_SLOTS] = {
     [TLM_TYPE_F32] = encode_f32,
     [TLM_TYPE_F16] = encode_f16,
     [TLM_TYPE_BF16] = encode_bf16,
-    [TLM_TYPE_Q8_0] = tlm_quantize_q8_0_ref,
-    [TLM_TYPE_Q4_0] = tlm_quantize_q4_0_ref,
-    [TLM_TYPE_Q4_K] = tlm_quantize_q4_K_ref,
-    [TLM_TYPE_Q5_K] = tlm_quantize_q5_K_ref,
-    [TLM_TYPE_Q6_K] = tlm_quantize_q6_K_ref,
-    [TLM_TYPE_Q4_1] = tlm_quantize_q4_1_ref,
-    [TLM_TYPE_Q5_0] = tlm_quantize_q5_0_ref,
-    [TLM_TYPE_Q5_1] = tlm_quantize_q5_1_ref,
-    [TLM_TYPE_IQ4_NL] = encode_iq4_nl,
-    [TLM_TYPE_Q2_K] = encode_q2_K,
-    [TLM_TYPE_Q3_K] = encode_q3_K,
-    [TLM_TYPE_IQ4_XS] = encode_iq4_xs,
+    [TLM_TYPE_Q8_0] = encode_q8_0,
+    [TLM_TYPE_Q4_0] = encode_q4_0,
+    [TLM_TYPE_Q4_K] = encode_q4_K,
+    [TLM_TYPE_Q5_K] = encode_q5_K,
+    [TLM_TYPE_Q6_K] = encode_q6_K,
+    [TLM_TYPE_Q4_1] = encode_q4_1,
+    [TLM_TYPE_Q5_0] = encode_q5_0,
+    [TLM_TYPE_Q5_1] = encode_q5_1,
+    [TLM_TYPE_IQ4_NL] = tlm_quantize_iq4_nl_ref,
+    [TLM_TYPE_Q2_K] = tlm_quantize_q2_K_ref,
+    [TLM_TYPE_Q3_K] = tlm_quantize_q3_K_ref,
+    [TLM_TYPE_IQ4_XS] = tlm_quantize_iq4_xs_ref,
 };
 
 static bool is_k_quant(tlm_type t)
@@ -114,6 +118,7 @@ typedef struct plan {
     int64_t row0;
     const float *vec;
     int64_t perm_rows;
+    const float *imatrix; /* ne[0] importance weights from params->imatrix, or NULL */
 } plan;
 
 typedef struct saver {
@@ -127,6 +132,7 @@ typedef struct saver {
     plan *plans; /* stb_ds array */
     tlm_type mix_base; /* with p.mix: the mix's type, and what its rules read */
     tlm_mix_model mix_model;
+    tlm_imatrix *imatrix; /* params->imatrix, read */
 } saver;
 
 /* Source row (within the tensor) of row r of the written tensor. The converter's rule: new
@@ -188,6 +194,16 @@ static void plan_matrix(saver *s, const char *fmt, int layer, const tlm_proj *pr
     t->proj = *proj;
     t->row0 = row0;
     t->perm_rows = s->permute ? perm_rows : 0;
+    if (s->imatrix) {
+        int64_t n_found;
+        t->imatrix = tlm_imatrix_find(s->imatrix, t->name, &n_found);
+        if (t->imatrix && n_found != cols) {
+            s->st = tlm_fail(s->err, TLM_ERR_FORMAT, "%s: importance matrix entry '%s' has %ld "
+                             "values, but the tensor's rows have %ld", s->p.imatrix, t->name,
+                             (long)n_found, (long)cols);
+            return;
+        }
+    }
     t->type = s->p.mix ? tlm_mix_type(s->p.mix, s->mix_base, &s->mix_model, t->name, is_head,
                                       cols, t->note, sizeof t->note)
                        : pick_type(s->p.type, is_head, cols, t->note, sizeof t->note);
@@ -439,7 +455,7 @@ static tlm_status write_matrix(saver *s, gguf_writer *w, const plan *t, int inde
             } else {
                 float *f = fbuf + i * cols;
                 k->to_f32[mat->type](f, src, cols);
-                encode(dst, f, cols);
+                encode(dst, f, cols, t->imatrix);
             }
         }
         st = tlm_gguf_writer_write(w, obuf, (uint64_t)n * out_rb);
@@ -474,6 +490,51 @@ static tlm_status check_layout(const tlm_model *m, const char *path, bool *permu
     return TLM_OK;
 }
 
+/* Plans, then writes the file (s filled from the params, the importance matrix read). */
+static tlm_status save(saver *s)
+{
+    s->mix_model = (tlm_mix_model){tlm_config_n_apply(&s->m->cfg),
+                                  s->m->cfg.n_heads / s->m->cfg.n_kv_heads, s->imatrix != NULL};
+    s->n_threads = s->p.n_threads > 0 ? s->p.n_threads : tlm_default_threads();
+    tlm_status st = check_layout(s->m, s->path, &s->permute, s->err);
+    if (st != TLM_OK) return st;
+    plan_model(s);
+    if (s->st != TLM_OK) {
+        arrfree(s->plans);
+        return s->st;
+    }
+
+    gguf_writer *w;
+    if ((st = tlm_gguf_writer_open(s->path, &w, s->err)) != TLM_OK) {
+        arrfree(s->plans);
+        return st;
+    }
+    write_keys(s, w);
+    int64_t total = 0, done = 0;
+    for (ptrdiff_t i = 0; i < arrlen(s->plans); i++) {
+        const plan *t = &s->plans[i];
+        tlm_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne);
+        total += t->ne[0] * t->ne[1];
+    }
+    st = tlm_gguf_writer_begin_data(w);
+    for (ptrdiff_t i = 0; i < arrlen(s->plans) && st == TLM_OK; i++) {
+        const plan *t = &s->plans[i];
+        report(s, t, (int)i, done, total);
+        if (t->vec) {
+            st = write_vector(s, w, t);
+            done += t->ne[0] * t->ne[1];
+        } else {
+            st = write_matrix(s, w, t, (int)i, &done, total);
+        }
+    }
+    arrfree(s->plans);
+    if (st != TLM_OK) {
+        tlm_gguf_writer_discard(w);
+        return st;
+    }
+    return tlm_gguf_writer_finish(w);
+}
+
 tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
                                const tlm_save_params *params, tlm_error *err)
 {
@@ -491,44 +552,10 @@ tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
         return tlm_fail(err, TLM_ERR_ARG, "%s: cannot write weights as type %d (F32, F16, BF16, "
                         "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, "
                         "IQ4_XS)", path, (int)s.p.type);
-    s.mix_model = (tlm_mix_model){tlm_config_n_apply(&model->cfg),
-                                  model->cfg.n_heads / model->cfg.n_kv_heads};
-    s.n_threads = s.p.n_threads > 0 ? s.p.n_threads : tlm_default_threads();
-    tlm_status st = check_layout(model, path, &s.permute, err);
-    if (st != TLM_OK) return st;
-    plan_model(&s);
-    if (s.st != TLM_OK) {
-        arrfree(s.plans);
-        return s.st;
-    }
-
-    gguf_writer *w;
-    if ((st = tlm_gguf_writer_open(path, &w, err)) != TLM_OK) {
-        arrfree(s.plans);
+    tlm_status st = TLM_OK;
+    if (s.p.imatrix && (st = tlm_imatrix_read(s.p.imatrix, &s.imatrix, err)) != TLM_OK)
         return st;
-    }
-    write_keys(&s, w);
-    int64_t total = 0, done = 0;
-    for (ptrdiff_t i = 0; i < arrlen(s.plans); i++) {
-        const plan *t = &s.plans[i];
-        tlm_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne);
-        total += t->ne[0] * t->ne[1];
-    }
-    st = tlm_gguf_writer_begin_data(w);
-    for (ptrdiff_t i = 0; i < arrlen(s.plans) && st == TLM_OK; i++) {
-        const plan *t = &s.plans[i];
-        report(&s, t, (int)i, done, total);
-        if (t->vec) {
-            st = write_vector(&s, w, t);
-            done += t->ne[0] * t->ne[1];
-        } else {
-            st = write_matrix(&s, w, t, (int)i, &done, total);
-        }
-    }
-    arrfree(s.plans);
-    if (st != TLM_OK) {
-        tlm_gguf_writer_discard(w);
-        return st;
-    }
-    return tlm_gguf_writer_finish(w);
+    st = save(&s);
+    tlm_imatrix_free(s.imatrix);
+    return st;
 }

@@ -1,6 +1,6 @@
 /* quant_mix.c - the per-tensor types of llama-quantize's file types (quant_mix.h). Written
  * from llama.cpp's llama_tensor_get_type, keeping only what applies to the dense models
- * libtinylm runs without an importance matrix: no experts, no Falcon, no 70B special case. */
+ * libtinylm runs: no experts, no Falcon, no 70B special case. */
 #include <stdio.h>
 #include <string.h>
 
@@ -62,7 +62,7 @@ static tlm_type rule(tlm_quant_mix mix, tlm_type t, const tlm_mix_model *mm, con
         case TLM_MIX_Q4_K_M:
         case TLM_MIX_Q5_K_M: return more_bits(layer, n) ? TLM_TYPE_Q6_K : t;
         case TLM_MIX_IQ4_NL:
-        case TLM_MIX_IQ4_XS:
+        case TLM_MIX_IQ4_XS: return layer < n / 8 && !mm->has_imatrix ? TLM_TYPE_Q5_K : t;
         case TLM_MIX_Q4_K_S: return layer < n / 8 ? TLM_TYPE_Q5_K : t;
         default: return t;
         }

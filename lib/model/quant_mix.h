@@ -1,9 +1,9 @@
 /* quant_mix.h - which type each weight matrix gets when a model is saved at a llama-quantize
- * file type (tlm_quant_mix): the rules of llama.cpp's llama_tensor_get_type for dense models
- * without an importance matrix (docs/quantization.md lists them per family). */
+ * file type (tlm_quant_mix): the rules of llama.cpp's llama_tensor_get_type for dense models (docs/quantization.md lists them per family). */
 #ifndef TLM_QUANT_MIX_H
 #define TLM_QUANT_MIX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +13,7 @@
 typedef struct tlm_mix_model {
     int32_t n_layers; /* blocks written (block_count) */
     int32_t n_gqa;    /* query heads per KV head */
+    bool has_imatrix; /* an importance matrix is used (changes IQ4_NL / IQ4_XS's ffn_down) */
 } tlm_mix_model;
 
 /* The type of the matrix `name` (GGUF name, "blk.N." prefix for a layer's) with rows of cols
