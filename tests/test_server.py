@@ -19,6 +19,11 @@ Expected texts come from build/tlm-generate (greedy, same prompt tokens: -p for 
 - the slot queue (--parallel 1 --queue-limit 1): a second request waits, a third gets 503,
   a queued client that leaves is dropped from the queue, a non-streaming client that leaves
   frees its slot, and the server serves again afterwards;
+- continuous batching (--parallel 4 --prompt-chunk 3 --queue-limit 16): 12 concurrent
+  completions with prompts of different lengths and max_tokens, all slots decoded in one
+  batched pass per token and prompts joining in chunks of 3 tokens: each gets its own greedy
+  text (no request lost or answered twice), /health answers while they run, every slot is
+  idle afterwards;
 - SIGTERM: the server exits with status 0 (under ASan this includes no leaks), and its log
   holds no sanitizer report.
 Last line: "test_server: N passed, M failed, K skipped".
@@ -434,7 +439,49 @@ def run_queue(log_dir):
           "exit %s: %s" % (rc, srv.log_text()[-1500:]))
 
 
-N_CASES = 87  # the checks main() makes with everything present
+def run_batching(log_dir):
+    """Many clients at once through the batched passes, prompts split into chunks."""
+    prompts = ["Once upon a time", "The cat", "Lily and Ben", "One day, a little bird",
+               "Tom had a big red ball", "The sun", "A girl named Sue liked to play",
+               "There was a tree", "Max", "The dog ran to the park and saw", "Mom said",
+               "In the garden"]
+    cases = [expect_completion(p, 10 + 7 * (i % 5)) for i, p in enumerate(prompts)]
+    srv = Server(["--parallel", "4", "--prompt-chunk", "3", "--queue-limit", "16",
+                  "--threads-per-slot", "1", "-c", "256"], os.path.join(log_dir, "batch.log"))
+    if not srv.port:
+        check("batching server starts", False, srv.log_text()[-500:])
+        srv.stop()
+        return
+    got = [None] * len(cases)
+
+    def one(i):
+        got[i] = http(srv.url + "/v1/completions", {"prompt": cases[i]["prompt"],
+                                                    "max_tokens": cases[i]["max_tokens"],
+                                                    "temperature": 0}, timeout=120)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(cases))]
+    for t in threads:
+        t.start()
+    st, h = health(srv)
+    check("batching: /health answers while 12 requests run", st == 200 and h["status"] == "ok",
+          "%s %s" % (st, h))
+    for t in threads:
+        t.join(180)
+    bad = []
+    for i, c in enumerate(cases):
+        st, r = got[i] or (None, None)
+        text = r["choices"][0]["text"] if st == 200 and r else None
+        if text != c["expected"]:
+            bad.append("%d %r: %s %r want %r" % (i, c["prompt"], st, text, c["expected"]))
+    check("batching: 12 concurrent requests on 4 slots, prompts in chunks of 3: each its own "
+          "greedy text", not bad, "; ".join(bad)[:1500])
+    ok, h = wait_health(srv, lambda h: h.get("slots_idle") == 4 and h.get("queue") == 0, 3)
+    check("batching: every slot idle afterwards", ok, str(h))
+    rc = srv.stop()
+    check("batching server exits cleanly on SIGTERM", rc == 0,
+          "exit %s: %s" % (rc, srv.log_text()[-1500:]))
+
+
+N_CASES = 91  # the checks main() makes with everything present
 
 
 def main():
@@ -487,6 +534,7 @@ def main():
     check("server alive to the end and exits cleanly on SIGTERM", alive and rc == 0,
           "exit %s: %s" % (rc, srv.log_text()[-1500:]))
     section("slot queue", run_queue, tmp)
+    section("continuous batching", run_batching, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
     return testlib.finish("server", passed, failed)
 

@@ -1,6 +1,7 @@
 /* tlm-server - an OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions,
  * /v1/models and /health (docs/server.md). One model is loaded and shared read-only by
- * --parallel slots, each a context made at start; requests beyond them wait in a queue. */
+ * --parallel slots, the sequences of one context made at start, decoded together in one
+ * batched pass per token (tools/server/slots.c); requests beyond them wait in a queue. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@ typedef struct options {
     tlm_context_params cp;
     const char *tokenizer_path, *template_name, *alias, *host, *api_key;
     long long port, parallel, queue_limit, threads_per_slot, n_ctx, max_tokens_limit, max_body,
-        max_messages, max_connections, timeout;
+        max_messages, max_connections, timeout, prompt_chunk;
     bool quiet;
 } options;
 
@@ -33,9 +34,13 @@ static void usage(void)
             "  --port N              port (default 8080; 0: any free port, printed)\n"
             "  --api-key KEY         require 'Authorization: Bearer KEY' (also $TLM_API_KEY);\n"
             "                        /health stays open\n"
-            "  --parallel N          requests generating at once, one context each (default 4)\n"
+            "  --parallel N          requests generating at once, one sequence each of a context\n"
+            "                        whose passes decode all of them together (default 4)\n"
+            "  --prompt-chunk N      prompt tokens a request adds to one pass, so a long prompt\n"
+            "                        delays the others by a bounded amount (default 64)\n"
             "  --queue-limit N       requests that may wait for a slot; more get 503 (default 64)\n"
-            "  --threads-per-slot N  threads per context (default: cores / parallel, at least 1)\n"
+            "  --threads-per-slot N  the context runs parallel x N threads (default: cores /\n"
+            "                        parallel, at least 1)\n"
             "  -c CTX                positions per slot (default: the model's context, at most\n"
             "                        4096)\n"
             "  --max-tokens-limit N  largest max_tokens accepted (default 4096)\n"
@@ -76,6 +81,7 @@ static bool parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--api-key")) o->api_key = v;
         else if (!strcmp(a, "--port")) ok = parse_int(a, v, 0, 65535, &o->port);
         else if (!strcmp(a, "--parallel")) ok = parse_int(a, v, 1, 256, &o->parallel);
+        else if (!strcmp(a, "--prompt-chunk")) ok = parse_int(a, v, 1, 1 << 20, &o->prompt_chunk);
         else if (!strcmp(a, "--queue-limit")) ok = parse_int(a, v, 0, 100000, &o->queue_limit);
         else if (!strcmp(a, "--threads-per-slot"))
             ok = parse_int(a, v, 1, 1024, &o->threads_per_slot);
@@ -133,7 +139,7 @@ static const char *base_name(const char *path, char *out, size_t cap)
 int main(int argc, char **argv)
 {
     options o = {.src = {.seed = 1, .type = TLM_TYPE_F16}, .cp = tlm_context_default_params(),
-                 .host = "127.0.0.1", .port = 8080, .parallel = 4, .queue_limit = 64,
+                 .host = "127.0.0.1", .port = 8080, .parallel = 4, .queue_limit = 64, .prompt_chunk = 64,
                  .max_tokens_limit = 4096, .max_body = 1 << 20, .max_messages = 256,
                  .timeout = 600};
     if (!parse_args(argc, argv, &o)) {
@@ -173,8 +179,10 @@ int main(int argc, char **argv)
     long long n_ctx = o.n_ctx ? o.n_ctx : info->n_ctx_train < 4096 ? info->n_ctx_train : 4096;
     tlm_context_params cp = o.cp;
     cp.n_ctx = (int32_t)n_ctx;
-    cp.n_threads = (int32_t)o.threads_per_slot;
-    slot_pool_params pp = {(int32_t)o.parallel, (int32_t)o.queue_limit, cp};
+    long long threads = o.threads_per_slot * o.parallel; /* one context runs every slot */
+    cp.n_threads = (int32_t)(threads > 1024 ? 1024 : threads);
+    slot_pool_params pp = {(int32_t)o.parallel, (int32_t)o.queue_limit, cp,
+                           (int32_t)o.prompt_chunk};
     tlm_error err = {0};
     if (!(pool = slot_pool_create(model, tok, &pp, &err))) {
         fprintf(stderr, "error: cannot make %lld slots: %s\n", o.parallel, err.message);

@@ -1,4 +1,14 @@
-/* slots.c - the slot pool (contexts made once, handed out in FIFO order) and the token loop.
+/* slots.c - the slot pool (sequences of one context, handed out in FIFO order), the batcher
+ * and the token loop.
+ *
+ * Continuous batching: the slots are the sequences of one tlm_context (n_seq_max = slots),
+ * and only the batcher thread calls into it. A request thread that needs tokens evaluated
+ * (its prompt, then one token per step) posts them on its slot and waits; each pass the
+ * batcher takes every posted decode token and up to `chunk` prompt tokens per slot (within
+ * n_batch), evaluates them in one tlm_context_eval_batch, copies each finished slot's logits
+ * to the slot and wakes its thread. So every active request decodes in the same pass, and a
+ * long prompt joins in chunks: it delays the others' next token by at most one pass of
+ * n_batch tokens.
  *
  * Waiting: one mutex and one condition variable. A request that finds no free slot appends a
  * waiter to a queue; gen_release hands its slot straight to the queue's head, so slots go in
@@ -16,8 +26,15 @@
 #include "buf.h"
 
 typedef struct slot {
-    tlm_context *ctx;
+    int32_t seq;         /* its sequence in the pool's context */
     tlm_detok *detok;
+    float *logits;       /* [n_vocab]: after its last evaluated token */
+    /* posted work, under the pool's lock */
+    const int32_t *toks; /* owned by the request thread, which waits while posted */
+    int32_t n_toks, done_toks, taking;
+    bool posted, reset;
+    tlm_status st;
+    char error[256];
 } slot;
 
 typedef struct waiter {
@@ -27,6 +44,15 @@ typedef struct waiter {
 
 struct slot_pool {
     const tlm_tokenizer *tok;
+    tlm_context *ctx;      /* one sequence per slot; only the batcher thread uses it */
+    pthread_t batcher;
+    bool batcher_started;
+    pthread_cond_t work;   /* the batcher's: something was posted, or stopping */
+    pthread_cond_t done;   /* the request threads': a pass finished */
+    int32_t chunk, n_batch, n_vocab;
+    int32_t *b_tok, *b_seq; /* [n_batch] */
+    bool *b_want;
+    float *b_out;          /* [n_slots][n_vocab] */
     int32_t eos, n_ctx;
     slot *slots;
     int32_t n_slots, queue_limit;
@@ -50,6 +76,102 @@ struct generation {
     char error[256];
 };
 
+/* ---- the batcher ---------------------------------------------------------------------- */
+
+/* Under the lock: fills the pool's batch from the posted slots (decode tokens first, then
+ * prompt chunks) and marks what each slot contributes (taking). Returns the token count. */
+static int32_t gather(slot_pool *pool)
+{
+    int32_t n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int32_t i = 0; i < pool->n_slots; i++) {
+            slot *s = &pool->slots[i];
+            int32_t left = s->posted && !s->taking ? s->n_toks - s->done_toks : 0;
+            if (!left || (pass == 0) != (s->n_toks == 1)) continue;
+            int32_t k = left < pool->chunk ? left : pool->chunk;
+            if (k > pool->n_batch - n) k = pool->n_batch - n;
+            for (int32_t j = 0; j < k; j++, n++) {
+                pool->b_tok[n] = s->toks[s->done_toks + j];
+                pool->b_seq[n] = s->seq;
+                pool->b_want[n] = j == k - 1 && s->done_toks + k == s->n_toks;
+            }
+            s->taking = k;
+        }
+    return n;
+}
+
+static void *batcher_main(void *arg)
+{
+    slot_pool *pool = arg;
+    pthread_mutex_lock(&pool->lock);
+    while (!pool->stopping) {
+        int32_t n = gather(pool);
+        if (!n) {
+            pthread_cond_wait(&pool->work, &pool->lock);
+            continue;
+        }
+        bool reset[256] = {false}; /* n_slots <= 256 (--parallel) */
+        for (int32_t i = 0; i < pool->n_slots; i++) {
+            reset[i] = pool->slots[i].taking && pool->slots[i].reset;
+            pool->slots[i].reset = false;
+        }
+        pthread_mutex_unlock(&pool->lock);
+        /* a new request's sequence starts empty */
+        for (int32_t i = 0; i < pool->n_slots; i++)
+            if (reset[i]) tlm_context_seq_remove(pool->ctx, i, 0, -1);
+        tlm_batch b = {.n_tokens = n, .token = pool->b_tok, .seq_id = pool->b_seq,
+                       .logits = pool->b_want, .out_logits = pool->b_out};
+        tlm_status st = tlm_context_eval_batch(pool->ctx, &b);
+        pthread_mutex_lock(&pool->lock);
+        int32_t row = 0;
+        for (int32_t t = 0; t < n; t++) {
+            if (!pool->b_want[t]) continue;
+            slot *s = &pool->slots[pool->b_seq[t]];
+            if (st == TLM_OK && s->posted)
+                memcpy(s->logits, pool->b_out + (int64_t)row * pool->n_vocab,
+                       (size_t)pool->n_vocab * sizeof(float));
+            row++;
+        }
+        for (int32_t i = 0; i < pool->n_slots; i++) {
+            slot *s = &pool->slots[i];
+            if (!s->taking) continue;
+            if (s->posted) {
+                s->done_toks += s->taking;
+                if (st != TLM_OK) {
+                    s->st = st;
+                    snprintf(s->error, sizeof s->error, "%s", tlm_context_error(pool->ctx));
+                }
+                if (st != TLM_OK || s->done_toks == s->n_toks) s->posted = false;
+            }
+            s->taking = 0;
+        }
+        pthread_cond_broadcast(&pool->done);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return NULL;
+}
+
+/* Evaluates n tokens of g's slot through the batcher (reset: as the start of its sequence),
+ * waiting until they are done; their last logits are then in the slot. */
+static tlm_status slot_eval(slot_pool *pool, slot *s, const int32_t *toks, int32_t n, bool reset,
+                            char *error, size_t cap)
+{
+    pthread_mutex_lock(&pool->lock);
+    *s = (slot){.seq = s->seq, .detok = s->detok, .logits = s->logits, .toks = toks,
+                .n_toks = n, .posted = true, .reset = reset, .st = TLM_OK};
+    pthread_cond_signal(&pool->work);
+    while (s->posted && !pool->stopping) pthread_cond_wait(&pool->done, &pool->lock);
+    tlm_status st = s->st;
+    if (s->posted) { /* stopping: the batcher takes nothing more of it */
+        s->posted = false;
+        st = TLM_ERR_CANCELLED;
+        snprintf(s->error, sizeof s->error, "the server is shutting down");
+    }
+    if (st != TLM_OK) snprintf(error, cap, "%s", s->error);
+    pthread_mutex_unlock(&pool->lock);
+    return st;
+}
+
 slot_pool *slot_pool_create(const tlm_model *model, const tlm_tokenizer *tok,
                             const slot_pool_params *p, tlm_error *err)
 {
@@ -63,21 +185,41 @@ slot_pool *slot_pool_create(const tlm_model *model, const tlm_tokenizer *tok,
     if (!pool->slots || !pool->idle) goto no_memory;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
+    pthread_cond_init(&pool->work, NULL);
+    pthread_cond_init(&pool->done, NULL);
+    tlm_context_params cp = p->cp;
+    cp.n_seq_max = p->n_slots;
+    if (tlm_context_create(model, &cp, &pool->ctx, err) != TLM_OK) {
+        slot_pool_free(pool);
+        return NULL;
+    }
+    pool->n_batch = tlm_context_n_batch(pool->ctx);
+    pool->chunk = p->chunk > 0 && p->chunk < pool->n_batch ? p->chunk : pool->n_batch;
+    pool->n_vocab = tlm_model_get_info(model)->n_vocab;
+    pool->b_tok = calloc((size_t)pool->n_batch, sizeof *pool->b_tok);
+    pool->b_seq = calloc((size_t)pool->n_batch, sizeof *pool->b_seq);
+    pool->b_want = calloc((size_t)pool->n_batch, sizeof *pool->b_want);
+    pool->b_out = calloc((size_t)p->n_slots * (size_t)pool->n_vocab, sizeof *pool->b_out);
     for (int32_t i = 0; i < p->n_slots; i++) {
         slot *s = &pool->slots[i];
         pool->n_slots++; /* so slot_pool_free frees what was made */
-        tlm_status st = tlm_context_create(model, &p->cp, &s->ctx, err);
-        if (st == TLM_OK && tlm_detok_create(tok, &s->detok) != TLM_OK) {
-            if (err) *err = (tlm_error){TLM_ERR_NO_MEMORY, "cannot create a detokenizer"};
-            st = TLM_ERR_NO_MEMORY;
-        }
-        if (st != TLM_OK) {
+        s->seq = i;
+        s->logits = calloc((size_t)pool->n_vocab, sizeof *s->logits);
+        if (!s->logits || tlm_detok_create(tok, &s->detok) != TLM_OK) {
+            if (err) *err = (tlm_error){TLM_ERR_NO_MEMORY, "out of memory for a slot"};
             slot_pool_free(pool);
             return NULL;
         }
         pool->idle[pool->n_idle++] = s;
     }
-    pool->n_ctx = tlm_context_n_ctx(pool->slots[0].ctx);
+    if (!pool->b_tok || !pool->b_seq || !pool->b_want || !pool->b_out ||
+        pthread_create(&pool->batcher, NULL, batcher_main, pool) != 0) {
+        if (err) *err = (tlm_error){TLM_ERR_NO_MEMORY, "cannot start the batcher"};
+        slot_pool_free(pool);
+        return NULL;
+    }
+    pool->batcher_started = true;
+    pool->n_ctx = tlm_context_n_ctx(pool->ctx);
     return pool;
 no_memory:
     if (pool) {
@@ -92,12 +234,23 @@ no_memory:
 void slot_pool_free(slot_pool *pool)
 {
     if (!pool) return;
+    if (pool->batcher_started) {
+        slot_pool_stop(pool);
+        pthread_join(pool->batcher, NULL);
+    }
     for (int32_t i = 0; i < pool->n_slots; i++) {
-        tlm_context_free(pool->slots[i].ctx);
+        free(pool->slots[i].logits);
         tlm_detok_free(pool->slots[i].detok);
     }
+    tlm_context_free(pool->ctx);
+    free(pool->b_tok);
+    free(pool->b_seq);
+    free(pool->b_want);
+    free(pool->b_out);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->wake);
+    pthread_cond_destroy(&pool->work);
+    pthread_cond_destroy(&pool->done);
     free(pool->slots);
     free(pool->idle);
     free(pool);
@@ -108,6 +261,8 @@ void slot_pool_stop(slot_pool *pool)
     pthread_mutex_lock(&pool->lock);
     pool->stopping = true;
     pthread_cond_broadcast(&pool->wake);
+    pthread_cond_broadcast(&pool->work);
+    pthread_cond_broadcast(&pool->done);
     pthread_mutex_unlock(&pool->lock);
 }
 
@@ -243,16 +398,16 @@ tlm_status gen_create(slot_pool *pool, const gen_params *gp, generation **out, t
 tlm_status gen_begin(generation *g, tlm_error *err)
 {
     slot *s = g->slot;
-    tlm_context_reset(s->ctx);
     /* as tlm-generate: a completion continues its last prompt token; a chat reply starts
      * like text after BOS (no SentencePiece dummy space) */
     tlm_detok_reset(s->detok, g->chat != TLM_CHAT_UNKNOWN ? tlm_tokenizer_bos(g->pool->tok)
                                                           : g->prompt[g->n_prompt - 1]);
     if (g->stop) tlm_stop_reset(g->stop);
-    tlm_status st = tlm_context_eval(s->ctx, g->prompt, g->n_prompt, NULL);
+    char msg[256];
+    tlm_status st = slot_eval(g->pool, s, g->prompt, g->n_prompt, true, msg, sizeof msg);
     if (st != TLM_OK && err) {
         err->status = st;
-        snprintf(err->message, sizeof err->message, "%s", tlm_context_error(s->ctx));
+        snprintf(err->message, sizeof err->message, "%s", msg);
     }
     return st;
 }
@@ -300,7 +455,7 @@ bool gen_step(generation *g, const char **text, size_t *len)
         return false;
     }
     slot *s = g->slot;
-    int32_t next = tlm_sampler_sample(g->sampler, tlm_context_logits(s->ctx));
+    int32_t next = tlm_sampler_sample(g->sampler, s->logits);
     tlm_sampler_accept(g->sampler, next); /* penalties count generated ids only, as OpenAI */
     bool end = g->chat != TLM_CHAT_UNKNOWN ? tlm_chat_is_stop(g->chat, g->pool->tok, next)
                                            : next == g->pool->eos;
@@ -312,10 +467,8 @@ bool gen_step(generation *g, const char **text, size_t *len)
         const char *piece = tlm_detok_push(s->detok, next, &n);
         if (emit(g, piece, n)) g->finish = "stop";
         else if (g->n_gen >= g->max_tokens) finish(g, "length");
-        else if (tlm_context_eval(s->ctx, &next, 1, NULL) != TLM_OK) {
-            snprintf(g->error, sizeof g->error, "%s", tlm_context_error(s->ctx));
+        else if (slot_eval(g->pool, s, &next, 1, false, g->error, sizeof g->error) != TLM_OK)
             finish(g, "error");
-        }
     }
     if (g->out.failed) {
         snprintf(g->error, sizeof g->error, "out of memory");

@@ -1,6 +1,7 @@
-/* slots.h - tlm-server's slot pool and generation loop. A slot is one tlm_context (made once
- * at start, reset per request) plus a streaming detokenizer; all slots share one read-only
- * model and tokenizer. A request waits in a FIFO queue while every slot is busy; past the
+/* slots.h - tlm-server's slot pool and generation loop. A slot is one sequence of the pool's
+ * tlm_context (emptied per request; every slot's tokens are evaluated together by one batcher
+ * thread, slots.c) plus a streaming detokenizer; all slots share one read-only model and
+ * tokenizer. A request waits in a FIFO queue while every slot is busy; past the
  * queue limit it is refused. A generation samples, detokenizes and matches stop strings one
  * token per step, so its caller can stop it between any two tokens. */
 #ifndef TLM_SERVER_SLOTS_H
@@ -16,7 +17,9 @@ typedef struct slot_pool slot_pool;
 typedef struct slot_pool_params {
     int32_t n_slots;          /* requests generating at once */
     int32_t queue_limit;      /* requests that may wait for a slot; more are refused */
-    tlm_context_params cp;    /* each slot's context (n_ctx, n_threads, KV type, ...) */
+    tlm_context_params cp;    /* the context of all slots, one sequence each (n_ctx per
+                               * slot, n_threads, n_batch, KV type, ...) */
+    int32_t chunk;            /* prompt tokens a request adds to one batched pass (0: n_batch) */
 } slot_pool_params;
 
 slot_pool *slot_pool_create(const tlm_model *model, const tlm_tokenizer *tok,
