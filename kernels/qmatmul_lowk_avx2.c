@@ -24,16 +24,16 @@ TLM_INLINE void lowk_store(char *p, __m256i v) { _mm256_store_si256((__m256i *)(
 
 TLM_INLINE __m256 lowk_f16_lo(__m256i v)
 {
-    __m256i w = _mm256_packus_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)),
-                                    _mm256_setzero_si256());
+    __m256i w =
+        _mm256_packus_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)), _mm256_setzero_si256());
     return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(w, 0xd8)));
 }
 
 TLM_INLINE __m256i lowk_iq4(__m256i nib)
 {
-    const __m256i kv = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38,
-                                        53, 69, 89, 113, -127, -104, -83, -65, -49, -35, -22,
-                                        -10, 1, 13, 25, 38, 53, 69, 89, 113);
+    const __m256i kv =
+        _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                         -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
     return _mm256_shuffle_epi8(kv, nib);
 }
 

@@ -24,9 +24,9 @@ TLM_INLINE __m512 lowk_f16_lo(__m512i v) { return _mm512_cvtph_ps(_mm512_cvtepi3
 TLM_INLINE __m512i lowk_iq4(__m512i nib)
 {
     /* the codebook plus 128, as unsigned bytes */
-    const __m128i kv = _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141,
-                                     (char)153, (char)166, (char)181, (char)197, (char)217,
-                                     (char)241);
+    const __m128i kv =
+        _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166,
+                      (char)181, (char)197, (char)217, (char)241);
     return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(kv), nib);
 }
 

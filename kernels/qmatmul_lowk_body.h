@@ -78,8 +78,8 @@ static void lowk_pack_scalar(int type, int64_t block_bytes, char *o, const char 
 /* Lanes [VL h, VL h + VL) of unit u, by dword gathers (lane r reads row VL h + r, the last row
  * standing in past `rows`): every field is a shift and a mask of whole dwords, since each
  * packed dword's 4 elements share their byte positions and bit offsets in the block. */
-TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_row_bytes,
-                                int rows, int h)
+TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_row_bytes, int rows,
+                                int h)
 {
     int32_t roff[VL];
     for (int j = 0; j < VL; j++)
@@ -89,7 +89,8 @@ TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_
 #define G(off) lowk_gather(base, vi_add(ro, vi_set1(off)))
     vi sc[16], mn[16], dd;
     int dmin_shift = -1; /* Q2_K: dmin is the high half of the dword holding d */
-    if (type == TLM_DT_Q2_K) { /* scales[16], qs[64], d, dmin */
+    if (type == TLM_DT_Q2_K) {
+        /* scales[16], qs[64], d, dmin */
         for (int h2 = 0; h2 < 2; h2++)
             for (int lq = 0; lq < 8; lq++) {
                 const vi qd = G(16 + 32 * h2 + 4 * lq);
@@ -105,7 +106,8 @@ TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_
         }
         dd = G(80);
         dmin_shift = 16;
-    } else if (type == TLM_DT_Q3_K) { /* hmask[32], qs[64], scales[12], d */
+    } else if (type == TLM_DT_Q3_K) {
+        /* hmask[32], qs[64], scales[12], d */
         for (int lq = 0; lq < 8; lq++) {
             const vi hd = G(4 * lq);
             for (int h2 = 0; h2 < 2; h2++) {
@@ -129,7 +131,8 @@ TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_
             mn[s] = vi_set1(0);
         }
         dd = vi_shr(G(106), 16); /* d is the block's last 2 bytes: read no further */
-    } else { /* IQ4_XS: d, scales_h, scales_l[4], qs[128] */
+    } else {
+        /* IQ4_XS: d, scales_h, scales_l[4], qs[128] */
         for (int b = 0; b < 8; b++)
             for (int lq = 0; lq < 4; lq++) {
                 const vi qd = G(8 + 16 * b + 4 * lq);
@@ -155,8 +158,8 @@ TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_
              dmin_shift < 0 ? vf_zero() : lowk_f16_lo(vi_shr(dd, dmin_shift)));
 }
 
-static void lowk_pack(int type, int64_t block_bytes, void *dst, const char *w,
-                      uint64_t w_row_bytes, int rows, int64_t u0, int64_t n_units)
+static void lowk_pack(int type, int64_t block_bytes, void *dst, const char *w, uint64_t w_row_bytes,
+                      int rows, int64_t u0, int64_t n_units)
 {
     /* the gathers' offsets are int32: rows 0..15 must lie within 2^31 bytes */
     const bool near = w_row_bytes <= (uint64_t)INT32_MAX / TLM_QROWS;
@@ -234,7 +237,7 @@ TLM_INLINE void lowk_tile(int type, int nr, float *y, int64_t ldy, int rows, boo
 }
 
 /* The pack, tile and slot of one type; the tile body is specialised per token count. */
-#define LOWK_TYPE(suffix, type, block)                                                    \
+#define LOWK_TYPE(suffix, type, block)                                                             \
     static void pack_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,            \
                               int64_t u0, int64_t n_units)                                         \
     {                                                                                              \
@@ -244,10 +247,18 @@ TLM_INLINE void lowk_tile(int type, int nr, float *y, int64_t ldy, int rows, boo
                               const void *packed, int64_t n_units, const char *xq, int64_t xs)     \
     {                                                                                              \
         switch (nr) {                                                                              \
-        case 1: lowk_tile(type, 1, y, ldy, rows, acc, packed, n_units, xq, xs); break;          \
-        case 2: lowk_tile(type, 2, y, ldy, rows, acc, packed, n_units, xq, xs); break;          \
-        case 3: lowk_tile(type, 3, y, ldy, rows, acc, packed, n_units, xq, xs); break;          \
-        default: lowk_tile(type, LK_NR, y, ldy, rows, acc, packed, n_units, xq, xs); break;     \
+        case 1:                                                                                    \
+            lowk_tile(type, 1, y, ldy, rows, acc, packed, n_units, xq, xs);                        \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            lowk_tile(type, 2, y, ldy, rows, acc, packed, n_units, xq, xs);                        \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            lowk_tile(type, 3, y, ldy, rows, acc, packed, n_units, xq, xs);                        \
+            break;                                                                                 \
+        default:                                                                                   \
+            lowk_tile(type, LK_NR, y, ldy, rows, acc, packed, n_units, xq, xs);                    \
+            break;                                                                                 \
         }                                                                                          \
     }                                                                                              \
     static const tlm_qmatmul_ops ops_##suffix = {.unit = QK_K,                                     \

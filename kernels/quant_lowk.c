@@ -190,8 +190,8 @@ static void q2_K_weighted(block_q2_K *y, const float *x, const float *qw)
             wt[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
         for (int l = 0; l < 16; l++)
             sw[j] += wt[l];
-        scales[j] = fit_affine(16, 3, x + 16 * j, wt, L + 16 * j, &mins[j], -0.9f, 0.05f, 36,
-                               false);
+        scales[j] =
+            fit_affine(16, 3, x + 16 * j, wt, L + 16 * j, &mins[j], -0.9f, 0.05f, 36, false);
     }
     y->d = tlm_f32_to_f16(fit_positive(16, 15, scales, Ls, sw));
     y->dmin = tlm_f32_to_f16(fit_positive(16, 15, mins, Lm, sw));
@@ -215,8 +215,8 @@ void tlm_quantize_q2_K_ref(void *dst, const float *src, int64_t n, const float *
         for (int j = 0; j < 16; j++) {
             for (int l = 0; l < 16; l++)
                 wt[l] = fabsf(x[16 * j + l]);
-            scales[j] = fit_affine(16, 3, x + 16 * j, wt, L + 16 * j, &mins[j], -0.5f, 0.1f, 15,
-                                   true);
+            scales[j] =
+                fit_affine(16, 3, x + 16 * j, wt, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, true);
             if (scales[j] > max_scale) max_scale = scales[j];
             if (mins[j] > max_min) max_min = mins[j];
         }
@@ -331,8 +331,10 @@ static float fit_symmetric_weighted(int n, int nmax, const float *x, int8_t *L, 
 /* Q3_K's 6-bit scale j (0..63, biased) into the 12 bytes (zeroed first). */
 static void q3_K_put_scale(uint8_t *scales, int j, int l)
 {
-    if (j < 8) scales[j] = (uint8_t)(l & 15);
-    else scales[j - 8] |= (uint8_t)((l & 15) << 4);
+    if (j < 8)
+        scales[j] = (uint8_t)(l & 15);
+    else
+        scales[j - 8] |= (uint8_t)((l & 15) << 4);
     scales[8 + j % 4] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
 }
 
@@ -424,8 +426,10 @@ static int nearest_code(float v)
     int lo = 0, hi = 15;
     while (hi - lo > 1) {
         int mid = (lo + hi) / 2;
-        if (v < kv[mid]) hi = mid;
-        else lo = mid;
+        if (v < kv[mid])
+            hi = mid;
+        else
+            lo = mid;
     }
     return v - kv[hi - 1] < kv[hi] - v ? hi - 1 : hi;
 }

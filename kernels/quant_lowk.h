@@ -34,7 +34,7 @@ typedef struct {
 
 typedef struct {
     uint16_t d;
-    uint16_t scales_h;  /* 8 x 2 high bits of the 6-bit scales */
+    uint16_t scales_h;   /* 8 x 2 high bits of the 6-bit scales */
     uint8_t scales_l[4]; /* 8 x 4 low bits */
     uint8_t qs[128];
 } block_iq4_xs;
@@ -50,9 +50,9 @@ static const int8_t tlm_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -
 /* One block in the form the kernels share: element i = (d * sc[i / 16]) * w[i] - dmin * m[i / 16],
  * the min part only for Q2_K (has_min). IQ4_XS's 32-element scales appear twice. */
 typedef struct tlm_lowk_unit {
-    int8_t w[256]; /* Q2_K 0..3, Q3_K -4..3, IQ4_XS a codebook value */
-    int8_t sc[16]; /* Q2_K 0..15, Q3_K and IQ4_XS -32..31 */
-    int8_t m[16];  /* Q2_K 0..15, else 0 */
+    int8_t w[256];    /* Q2_K 0..3, Q3_K -4..3, IQ4_XS a codebook value */
+    int8_t sc[16];    /* Q2_K 0..15, Q3_K and IQ4_XS -32..31 */
+    int8_t m[16];     /* Q2_K 0..15, else 0 */
     uint16_t d, dmin; /* f16; dmin 0 unless Q2_K */
     int has_min;
 } tlm_lowk_unit;

@@ -18,9 +18,9 @@
  *   test_lowk --dequant TYPE IN OUT            blocks -> float32 (reference to_f32)
  *   test_lowk --quantize TYPE ROW IN OUT [IM]  float32 rows of ROW -> blocks (IM: ROW floats) */
 #include <stdio.h>
-#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "isa_tables.h"
 #include "quant.h"
@@ -116,8 +116,10 @@ static void ref_vs_double(const lowk_type *ty, const tlm_kernels *ref)
             if (!(fabs(y[t * ROWS + r] - sum) <= 1e-5 * mag + 1e-30)) bad++;
         }
     }
-    check(bad == 0, "%s: reference matmul = double sum of to_f32 x quantized activations "
-                    "(%d of %d outputs off)", ty->name, bad, N_TOK * ROWS);
+    check(bad == 0,
+          "%s: reference matmul = double sum of to_f32 x quantized activations "
+          "(%d of %d outputs off)",
+          ty->name, bad, N_TOK * ROWS);
     free(w);
     free(x);
     free(wf);
@@ -283,7 +285,8 @@ static void quantizer_case(const tlm_kernels *ref, const lowk_type *ty, bool ima
     free(q);
 }
 
-/* ---- helper modes for tests/test_lowk.py ------------------------------------------------------ */
+/* ---- helper modes for tests/test_lowk.py ------------------------------------------------------
+ */
 
 static const lowk_type *type_named(const char *name)
 {
@@ -354,8 +357,7 @@ int main(int argc, char **argv)
     tables_get(&ref, simd);
     for (size_t i = 0; i < COUNT(types); i++) {
         const lowk_type *ty = &types[i];
-        check(ref.matmul[ty->type] && ref.to_f32[ty->type], "%s: reference slots filled",
-              ty->name);
+        check(ref.matmul[ty->type] && ref.to_f32[ty->type], "%s: reference slots filled", ty->name);
         for (int l = 0; l < N_SIMD; l++)
             if (simd[l].available)
                 check(simd[l].k.matmul[ty->type] != ref.matmul[ty->type],
