@@ -225,43 +225,59 @@ static void expand(tlm_gmatch *m, tlm_gset_run *run, int32_t s, bool *has_empty,
     }
 }
 
-/* The lowest and highest code points that bytes starting with `partial` bits and `left`
- * continuation bytes to come can still make. */
-static void partial_range(uint32_t partial, int32_t left, uint32_t *lo, uint32_t *hi)
+/* The unfinished character is carried as its bits so far with its total length in bits
+ * 24..26, so that overlong forms, surrogates and values past U+10FFFF are refused: only
+ * what Python's strict UTF-8 decoder accepts can be produced. */
+static const uint32_t min_of_len[5] = {0, 0, 0x80, 0x800, 0x10000};
+
+static bool cp_valid(uint32_t cp, uint32_t total)
 {
-    *lo = partial << (6 * left);
-    *hi = *lo | ((1u << (6 * left)) - 1);
+    return cp >= min_of_len[total] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+}
+
+/* Whether some valid code point that the bits so far (with `left` bytes to come) can still
+ * make matches the set at el. */
+static bool partial_can_match(const tlm_gelem *el, uint32_t bits, uint32_t total, int32_t left)
+{
+    uint32_t lo = bits << (6 * left), hi = lo | ((1u << (6 * left)) - 1);
+    if (lo < min_of_len[total]) lo = min_of_len[total];
+    if (hi > 0x10FFFF) hi = 0x10FFFF;
+    if (lo > hi) return false;
+    if (hi < 0xD800 || lo > 0xDFFF) return tlm_gset_match_range(el, lo, hi);
+    return (lo < 0xD800 && tlm_gset_match_range(el, lo, 0xD7FF))
+           || (hi > 0xDFFF && tlm_gset_match_range(el, 0xE000, hi));
 }
 
 tlm_gset_run tlm_gmatch_step(tlm_gmatch *m, tlm_gset_run set, unsigned char b, uint32_t *partial,
                              int32_t *left)
 {
     tlm_gset_run out = {m->n_scratch, 0};
-    uint32_t cp;
+    uint32_t cp, total;
     if (*left == 0) {
-        int more = b < 0x80 ? 0 : (b & 0xE0) == 0xC0 ? 1 : (b & 0xF0) == 0xE0 ? 2
-                 : (b & 0xF8) == 0xF0 ? 3 : -1;
+        int more = b < 0x80 ? 0 : b >= 0xC2 && b <= 0xDF ? 1 : (b & 0xF0) == 0xE0 ? 2
+                 : b >= 0xF0 && b <= 0xF4 ? 3 : -1;
         if (more < 0) return out;
         cp = more == 0 ? b : more == 1 ? b & 0x1Fu : more == 2 ? b & 0x0Fu : b & 0x07u;
         *left = more;
+        total = (uint32_t)more + 1;
     } else {
         if ((b & 0xC0) != 0x80) return out;
-        cp = (*partial << 6) | (b & 0x3Fu);
+        total = *partial >> 24;
+        cp = ((*partial & 0xFFFFFFu) << 6) | (b & 0x3Fu);
         (*left)--;
     }
-    *partial = cp;
+    *partial = cp | (total << 24);
     m->serial++;
     bool has_empty = false;
     if (*left > 0) { /* unfinished: keep the stacks whose set can still match */
-        uint32_t lo, hi;
-        partial_range(cp, *left, &lo, &hi);
         for (int32_t i = 0; i < set.n; i++) {
             int32_t s = m->scratch[set.at + i];
-            if (s >= 0 && tlm_gset_match_range(&m->g->el[m->nodes[s].pos], lo, hi))
+            if (s >= 0 && partial_can_match(&m->g->el[m->nodes[s].pos], cp, total, *left))
                 set_add(m, &out, s, &has_empty);
         }
         return out;
     }
+    if (!cp_valid(cp, total)) return out;
     for (int32_t i = 0; i < set.n && !m->failed; i++) {
         int32_t s = m->scratch[set.at + i];
         if (s < 0) continue; /* the grammar has ended: nothing more may come */

@@ -131,6 +131,10 @@ static void test_matcher(void)
         match(g, "|\xc2", 'n');                                  /* U+0080..U+00BF: none fit */
         match(g, "\xc3\xa9\xc3", 'p');                           /* UTF-8 in the negated run */
         match(g, "\xff", 'n');                                   /* not UTF-8 */
+        match(g, "\xc1\xbb", 'n');                               /* overlong '{' */
+        match(g, "\xe0\x80", 'n');                               /* overlong, unfinished */
+        match(g, "\xed\xa0\x80", 'n');                           /* a surrogate */
+        match(g, "\xf4\x90\x80\x80", 'n');                       /* past U+10FFFF */
     }
     tlm_grammar_free(g);
 
