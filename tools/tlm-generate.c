@@ -18,6 +18,7 @@ typedef struct options {
     model_source src;
     const char *tokenizer_path, *prompt, *tokens, *system, *template_name;
     const char *prompt_cache, *logits_out;
+    const char *grammar_file, *schema_file; /* --grammar, --json-schema */
     long long n_predict, n_threads, n_ctx, top_k, keep, repeat_last_n;
     double temp, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
     tlm_logit_bias *bias; /* --logit-bias, n_bias of them */
@@ -56,6 +57,9 @@ static void usage(void)
             "  --stop TEXT     stop before TEXT appears in the output, which ends there\n"
             "                  (repeatable; matched across tokens)\n"
             "  --seed S        sampling seed (default 42)\n"
+            "  --grammar FILE  constrain the output to a GBNF grammar (llama.cpp's format)\n"
+            "  --json-schema FILE  constrain it to JSON valid for a JSON Schema (FILE '-':\n"
+            "                  any JSON value); docs/grammar.md\n"
             "  -t THREADS      threads (default: all cores)\n"
             "  -c CTX          context size (default: prompt + N, at most the model's)\n"
             "  --context-shift at the context size keep the first --keep positions, drop the\n"
@@ -106,6 +110,50 @@ static bool add_stop(options *o, const char *v)
     o->stops = grown;
     o->stops[o->n_stops++] = v;
     return true;
+}
+
+/* The whole file as a string (NULL and a message on failure). */
+static char *read_text(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    long n = -1;
+    if (fp && fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0
+        && (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, fp) == (size_t)n) {
+        buf[n] = '\0';
+    } else {
+        fprintf(stderr, "error: cannot read %s\n", path);
+        free(buf);
+        buf = NULL;
+    }
+    if (fp) fclose(fp);
+    return buf;
+}
+
+/* --grammar / --json-schema: the grammar and the vocabulary trie, set on the sampler. */
+static bool setup_grammar(const options *o, const tlm_tokenizer *tok, tlm_sampler *sampler,
+                          tlm_grammar **g, tlm_grammar_vocab **v)
+{
+    if (!o->grammar_file && !o->schema_file) return true;
+    if (o->grammar_file && o->schema_file) {
+        fprintf(stderr, "error: give --grammar or --json-schema, not both\n");
+        return false;
+    }
+    if (!tok || o->chat || o->system) {
+        fprintf(stderr, "error: --grammar and --json-schema need a tokenizer and no --chat\n");
+        return false;
+    }
+    const char *path = o->grammar_file ? o->grammar_file : o->schema_file;
+    char *text = strcmp(path, "-") || o->grammar_file ? read_text(path) : NULL;
+    if (!text && strcmp(path, "-")) return false;
+    tlm_error err = {0};
+    tlm_status st = o->grammar_file ? tlm_grammar_parse(text, NULL, g, &err)
+                                    : tlm_grammar_from_json_schema(text, g, &err);
+    free(text);
+    if (st == TLM_OK) st = tlm_grammar_vocab_create(tok, v, &err);
+    if (st == TLM_OK) st = tlm_sampler_set_grammar(sampler, *g, *v, &err);
+    if (st != TLM_OK) fprintf(stderr, "error: %s: %s\n", path, err.message);
+    return st == TLM_OK;
 }
 
 /* Prints text through the stop-string matcher (when there is one); true once a stop string
@@ -169,6 +217,8 @@ static bool parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--keep")) ok = parse_int(a, v, 0, 1 << 22, &o->keep);
         else if (!strcmp(a, "--prompt-cache")) o->prompt_cache = v;
         else if (!strcmp(a, "--logits-out")) o->logits_out = v;
+        else if (!strcmp(a, "--grammar")) o->grammar_file = v;
+        else if (!strcmp(a, "--json-schema")) o->schema_file = v;
         else if (!strcmp(a, "-c")) ok = parse_int(a, v, 0, 1 << 22, &o->n_ctx);
         else if (!strcmp(a, "--seed") && (ok = parse_int(a, v, 0, INT64_MAX, &s))) o->seed = (uint64_t)s;
         else if (strcmp(a, "--seed") != 0) {
@@ -460,6 +510,8 @@ int main(int argc, char **argv)
     tlm_sampler *sampler = NULL;
     tlm_detok *detok = NULL;
     tlm_stop_matcher *stop = NULL;
+    tlm_grammar *grammar = NULL;
+    tlm_grammar_vocab *gvocab = NULL;
     if (chatting) n_prompt = 1; /* the context is sized below; the turns come later */
     else if (!ids) goto done;
     if (n_prompt == 0) {
@@ -494,6 +546,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.message);
         goto done;
     }
+    if (!setup_grammar(&o, tok, sampler, &grammar, &gvocab)) goto done;
     if (chatting) {
         rc = chat(&o, tok, ctx, sampler, stop);
         goto done;
@@ -534,8 +587,16 @@ int main(int argc, char **argv)
         }
         int32_t next = tlm_sampler_sample(sampler, lg);
         n_gen++;
+        if (next < 0) {
+            fprintf(stderr, "\nstopped: the grammar allows no further token\n");
+            break;
+        }
         if (next == eos) break;
         tlm_sampler_accept(sampler, next);
+        if (grammar && tlm_sampler_grammar_accept(sampler, next, &err) != TLM_OK) {
+            fprintf(stderr, "\nerror: %s\n", err.message);
+            break;
+        }
         if (o.show_ids) printf("%s%d", n_gen > 1 ? " " : "", next);
         else { /* whole UTF-8 characters only: a piece may end inside one */
             size_t len;
@@ -561,6 +622,9 @@ int main(int argc, char **argv)
         }
     }
     printf("\n");
+    if (grammar && !tlm_sampler_grammar_can_end(sampler))
+        fprintf(stderr, "grammar: output incomplete (ran out of tokens before the grammar "
+                "could end)\n");
     fprintf(stderr, "prompt: %d tokens, %.2f tok/s | generation: %d tokens, %.2f tok/s | "
             "peak memory %.1f MiB | kernels %s\n", n_prompt, n_prompt / (t1 - t0), n_gen,
             n_gen > 1 ? (n_gen - 1) / (t2 - t1) : 0.0, (double)peak_rss_bytes() / (1 << 20),
@@ -573,6 +637,8 @@ done:
     tlm_stop_free(stop);
     tlm_detok_free(detok);
     tlm_sampler_free(sampler);
+    tlm_grammar_free(grammar);
+    tlm_grammar_vocab_free(gvocab);
     tlm_context_free(ctx);
     tlm_tokenizer_free(tok);
     tlm_model_free(model);
