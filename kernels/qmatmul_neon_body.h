@@ -1,7 +1,8 @@
 /* qmatmul_neon_body.h - the quantized matmuls (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) on AArch64,
  * written once and compiled per level by qmatmul_neon.c (widening multiplies: SMULL/SMLAL2 and
- * SADALP), qmatmul_dotprod.c (SDOT, QDOT_SDOT) and qmatmul_i8mm.c (SDOT, and SMMLA for Q8_0 and
- * Q4_0 tiles of 2 rows x 2 tokens, QDOT_I8MM), each of which defines QMATMUL_FN(name) first.
+ * SADALP), qmatmul_dotprod.c (SDOT, QDOT_SDOT) and qmatmul_i8mm.c (SDOT, and SMMLA for prefill
+ * tiles of 2 rows x 2 tokens of every type read from rows, QDOT_I8MM), each of which defines
+ * QMATMUL_FN(name) first.
  *
  * Numbers: those of qmatmul_ref.c, bit for bit. The activations are quantized by
  * qmatmul_simd.h's quantizers (the reference's rule, lane by lane); every per-block integer
@@ -167,6 +168,86 @@ TLM_INLINE void block_pair_mm(int type, float acc[2][2], const char *row0, const
             acc[i][t] = acc[i][t] + (float)isum * (dw[i] * x[t]->d);
         }
 }
+
+/* 16 level bytes of rows 0 and 1 against 16 bytes of tokens 0 and 1: 2 SMMLA into the 2 x 2
+ * sums (row 0 token 0, 0 1, 1 0, 1 1). */
+TLM_INLINE int32x4_t mm16(int8x16_t a0, int8x16_t a1, const int8_t *q0, const int8_t *q1)
+{
+    int64x2_t r0 = vreinterpretq_s64_s8(a0), r1 = vreinterpretq_s64_s8(a1);
+    int64x2_t b0 = vreinterpretq_s64_s8(vld1q_s8(q0)), b1 = vreinterpretq_s64_s8(vld1q_s8(q1));
+    int32x4_t s = vmmlaq_s32(vdupq_n_s32(0), vreinterpretq_s8_s64(vzip1q_s64(r0, r1)),
+                             vreinterpretq_s8_s64(vzip1q_s64(b0, b1)));
+    return vmmlaq_s32(s, vreinterpretq_s8_s64(vzip2q_s64(r0, r1)),
+                      vreinterpretq_s8_s64(vzip2q_s64(b0, b1)));
+}
+
+/* The K-quants' rows r, r + 1 against tokens t, t + 1: each sub-block's 2 x 2 integer sums by
+ * SMMLA, times the rows' sub-block scales (lanes (sc0, sc0, sc1, sc1)) and summed in int32
+ * lanes: the exact isum block_tile forms for each (row, token), with no horizontal add per
+ * sub-block. The mins and the float steps are block_tile's, in its order. */
+TLM_INLINE void block_pair_mm_k(int type, float acc[2][2], const char *row0, const char *row1,
+                                int64_t blk, const xq256 *x0, const xq256 *x1)
+{
+    const char *rows[2] = {row0, row1};
+    const xq256 *x[2] = {x0, x1};
+    int32x4_t isum = vdupq_n_s32(0);
+    float dw[2], dmin[2] = {0, 0};
+    int32_t msum[2][2] = {{0, 0}, {0, 0}};
+    if (type == TLM_DT_Q6_K) {
+        int8x16_t w[2][16];
+        for (int i = 0; i < 2; i++) {
+            const block_q6_K *b = (const block_q6_K *)rows[i] + blk;
+            unpack_q6_K(w[i], b);
+            dw[i] = f16_at((const uint8_t *)&b->d);
+        }
+        const int8_t *sc0 = ((const block_q6_K *)row0 + blk)->scales;
+        const int8_t *sc1 = ((const block_q6_K *)row1 + blk)->scales;
+#pragma GCC unroll 16
+        for (int s = 0; s < 16; s++) {
+            int32x4_t p = mm16(w[0][s], w[1][s], x0->q + 16 * s, x1->q + 16 * s);
+            int32x4_t scv = vcombine_s32(vdup_n_s32(sc0[s]), vdup_n_s32(sc1[s]));
+            isum = vmlaq_s32(isum, p, scv);
+        }
+    } else {
+        int8x16_t w[2][16];
+        int sc[2][8], m[2][8];
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *scales, *qs, *qh = NULL;
+            if (type == TLM_DT_Q4_K) {
+                const block_q4_K *b = (const block_q4_K *)rows[i] + blk;
+                scales = b->scales, qs = b->qs;
+                dw[i] = f16_at((const uint8_t *)&b->d), dmin[i] = f16_at((const uint8_t *)&b->dmin);
+            } else {
+                const block_q5_K *b = (const block_q5_K *)rows[i] + blk;
+                scales = b->scales, qs = b->qs, qh = b->qh;
+                dw[i] = f16_at((const uint8_t *)&b->d), dmin[i] = f16_at((const uint8_t *)&b->dmin);
+            }
+            for (int s = 0; s < 8; s++)
+                k4_scale_min(scales, s, &sc[i][s], &m[i][s]);
+            unpack_k4(w[i], qs, qh);
+        }
+#pragma GCC unroll 8
+        for (int s = 0; s < 8; s++) {
+            int32x4_t p = mm16(w[0][2 * s], w[1][2 * s], x0->q + 32 * s, x1->q + 32 * s);
+            p = vaddq_s32(p, mm16(w[0][2 * s + 1], w[1][2 * s + 1], x0->q + 32 * s + 16,
+                                  x1->q + 32 * s + 16));
+            int32x4_t scv = vcombine_s32(vdup_n_s32(sc[0][s]), vdup_n_s32(sc[1][s]));
+            isum = vmlaq_s32(isum, p, scv);
+        }
+        for (int i = 0; i < 2; i++)
+            for (int t = 0; t < 2; t++)
+                for (int s = 0; s < 8; s++)
+                    msum[i][t] += m[i][s] * x[t]->s32[s];
+    }
+    int32_t lane[4]; /* (row 0, token 0), (0, 1), (1, 0), (1, 1) */
+    vst1q_s32(lane, isum);
+    for (int i = 0; i < 2; i++)
+        for (int t = 0; t < 2; t++) {
+            acc[i][t] = acc[i][t] + (float)lane[2 * i + t] * (dw[i] * x[t]->d);
+            if (type != TLM_DT_Q6_K)
+                acc[i][t] = acc[i][t] - (float)msum[i][t] * (dmin[i] * x[t]->d);
+        }
+}
 #endif
 
 #if defined(QDOT_SDOT) || defined(QDOT_I8MM)
@@ -292,7 +373,7 @@ TLM_INLINE void qmatmul(int type, bool il, float *y, int64_t ldy, const void *w,
 #endif
             int64_t r = r0;
 #if defined(QDOT_I8MM)
-            if (unit == 32 && nb >= 2)
+            if (nb >= 2)
                 for (; r + 2 <= r1; r += 2) {
                     const char *row0 = (const char *)w + (uint64_t)r * w_row_bytes;
                     const char *row1 = row0 + w_row_bytes;
@@ -301,10 +382,16 @@ TLM_INLINE void qmatmul(int type, bool il, float *y, int64_t ldy, const void *w,
                         float *y0 = y + (t0 + t) * ldy + r, *y1 = y0 + ldy;
                         float acc[2][2] = {{k0 == 0 ? 0.0f : y0[0], k0 == 0 ? 0.0f : y1[0]},
                                            {k0 == 0 ? 0.0f : y0[1], k0 == 0 ? 0.0f : y1[1]}};
-                        for (int64_t u = 0; u < n_units; u++)
-                            block_pair_mm(type, acc, row0, row1, blk0 + u,
-                                          (const xq32 *)(xq + t * xs) + u,
-                                          (const xq32 *)(xq + (t + 1) * xs) + u);
+                        for (int64_t u = 0; u < n_units; u++) {
+                            if (unit == 32)
+                                block_pair_mm(type, acc, row0, row1, blk0 + u,
+                                              (const xq32 *)(xq + t * xs) + u,
+                                              (const xq32 *)(xq + (t + 1) * xs) + u);
+                            else
+                                block_pair_mm_k(type, acc, row0, row1, blk0 + u,
+                                                (const xq256 *)(xq + t * xs) + u,
+                                                (const xq256 *)(xq + (t + 1) * xs) + u);
+                        }
                         y0[0] = acc[0][0], y1[0] = acc[0][1], y0[1] = acc[1][0], y1[1] = acc[1][1];
                     }
                     for (; t < nb; t++) /* an odd last token */

@@ -1,8 +1,8 @@
 /* table_i8mm.c - on top of the dot-product table, the quantized products with SMMLA
- * (FEAT_I8MM: a 2x8 by 8x2 int8 product into a 2x2 int32 tile) for the Q8_0 and Q4_0 prefill
- * tiles on rows, SDOT elsewhere. Q8_0 and Q4_0 matrices are interleaved at load (4-row groups)
- * and read by SDOT: on paper that beats SMMLA on either layout (docs/benchmarks.md), so the
- * SMMLA tiles serve only matrices left in rows. Only called when the CPU has it. */
+ * (FEAT_I8MM: a 2x8 by 8x2 int8 product into a 2x2 int32 tile) for the prefill tiles of rows:
+ * the K-quants, and Q8_0 / Q4_0 matrices left in rows. Q8_0 and Q4_0 are interleaved at load
+ * (4-row groups) and read by SDOT, which on paper beats SMMLA on either layout
+ * (docs/benchmarks.md). Only called when the CPU has it. */
 #include "kernels_impl.h"
 
 void tlm_kernels_add_i8mm(tlm_kernels *k)

@@ -29,12 +29,13 @@ def vbytes(op, arg):
     if op in ('ldr', 'ldur') and m: return {'q': 16, 'd': 8, 's': 4, 'h': 2, 'b': 1, 'x': 8, 'w': 4}[m.group(1)]
     if op == 'ldp' and m: return 2 * {'q': 16, 'd': 8, 's': 4, 'x': 8, 'w': 4}.get(m.group(1), 0)
     if op.startswith('ld1') or op.startswith('ld2') or op.startswith('ld4'):
-        regs = re.findall(r'v\d+\.(\d+)([bhsd])', arg)
+        regs = re.findall(r'v\d+\.(\d*)([bhsd])', arg)
+        if not regs: return 0
         n = len(regs)
         if re.search(r'\},\s*\[|\}\s*\[', arg) and '}[' in arg.replace(' ', ''):  # lane load
             return {'b': 1, 'h': 2, 's': 4, 'd': 8}[regs[0][1]] * n
         if op.startswith('ld1r'): return {'b': 1, 'h': 2, 's': 4, 'd': 8}[regs[0][1]]
-        return sum(int(c) * {'b': 1, 'h': 2, 's': 4, 'd': 8}[t] for c, t in regs)
+        return sum(int(c or 1) * {'b': 1, 'h': 2, 's': 4, 'd': 8}[t] for c, t in regs)
     if op == 'ldrb': return 1
     if op == 'ldrh': return 2
     if op in ('ldrsb',): return 1
