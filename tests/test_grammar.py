@@ -426,6 +426,30 @@ def test_converter(L):
         ok = ok and full.value == want and (not want or not validate(json.loads(t), schema, schema))
     check("a map schema's grammar matches exactly the hand-picked valid texts", ok)
     L.tlm_grammar_free(g)
+    # integer bounds: every integer in a window matches exactly when it is in range
+    bounds = [{"minimum": -37, "maximum": 1234}, {"minimum": 99, "maximum": 100},
+              {"exclusiveMinimum": -1, "exclusiveMaximum": 1000}, {"minimum": 7},
+              {"maximum": -12}, {"minimum": -205, "maximum": -9}, {"minimum": 0, "maximum": 0},
+              {"minimum": 10, "exclusiveMinimum": 19, "maximum": 5000, "exclusiveMaximum": 301}]
+    for bnd in bounds:
+        schema = dict(bnd, type="integer")
+        g = ctypes.c_void_p()
+        ok = L.tlm_grammar_from_json_schema(json.dumps(schema).encode(), ctypes.byref(g), None) == 0
+        wrong = []
+        for n in list(range(-1300, 1300)) + [5000, 12345, 10 ** 15, -10 ** 15]:
+            t = str(n).encode()
+            full = ctypes.c_bool()
+            L.tlm_grammar_match(g, t, len(t), None, ctypes.byref(full), None)
+            if full.value != (not validate(n, schema, schema)):
+                wrong.append(n)
+        for t in (b"01", b"-0", b"007", b"1.5", b"+1"):
+            full = ctypes.c_bool()
+            L.tlm_grammar_match(g, t, len(t), None, ctypes.byref(full), None)
+            if full.value:
+                wrong.append(t)
+        L.tlm_grammar_free(g)
+        check("integer bounds %s: the grammar matches exactly the integers in range" % bnd,
+              ok and not wrong, str(wrong[:8]))
     n = ctypes.c_size_t()
     st = L.tlm_json_schema_to_gbnf(None, None, 0, ctypes.byref(n), None)
     buf = ctypes.create_string_buffer(n.value + 1)
