@@ -13,9 +13,10 @@
  *
  * Loops: the row slots read plain GGUF rows; at the dot-product levels the il slots of Q8_0 and
  * Q4_0 read 4-row groups (kernels.h, TLM_IL_SDOT4) with the 4 rows in the lanes of one
- * accumulator, the same integer sums and the same float steps per lane. Tokens are quantized TB at a time, a chunk of k at a time
- * (y holds the running sums between chunks, as in the reference); each weight row's chunk is
- * unpacked once per tile of up to NT tokens and meets every token of the tile from registers. */
+ * accumulator, the same integer sums and the same float steps per lane. Tokens are quantized TB at
+ * a time, a chunk of k at a time (y holds the running sums between chunks, as in the reference);
+ * each weight row's chunk is unpacked once per tile of up to NT tokens and meets every token of the
+ * tile from registers. */
 #include "kernels_impl.h"
 #include "quant.h"
 #include "quant_unpack.h"

@@ -1,10 +1,10 @@
 /* model_interleave.c - after binding, rewrites the matrices that the kernel table reads
  * faster row-interleaved (kernels.h: matmul_il, in the table's il_layout: on x86 groups of 16
  * rows for the quantized types, of 4 for F16 and BF16; on AArch64's dot-product levels groups
- * of 4 for Q8_0 and Q4_0) into that layout, in place: a group takes exactly the bytes its rows took,
- * so nothing is allocated beyond one group per thread, and the file's private mapping turns
- * into the model's own pages as it is rewritten (never the file). Decode then streams a group
- * at a time with plain vector loads.
+ * of 4 for Q8_0 and Q4_0) into that layout, in place: a group takes exactly the bytes its rows
+ * took, so nothing is allocated beyond one group per thread, and the file's private mapping
+ * turns into the model's own pages as it is rewritten (never the file). Decode then streams a
+ * group at a time with plain vector loads.
  *
  * A matrix is left as rows when its projection has a part whose rows are not whole groups of
  * 16 (the forward pass hands threads ranges aligned to 16 across the stacked parts), when the
