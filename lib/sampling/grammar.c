@@ -427,6 +427,26 @@ bool tlm_gmatch_accept(tlm_gmatch *m, const unsigned char *s, size_t n)
     return true;
 }
 
+bool tlm_gmatch_allows(tlm_gmatch *m, const unsigned char *s, size_t n)
+{
+    if (m->failed) return false;
+    int32_t mark = m->n_nodes;
+    uint32_t partial = m->partial;
+    int32_t left = m->partial_left;
+    m->n_scratch = 0;
+    tlm_gset_run run = {0, 0};
+    for (int32_t i = 0; i < m->n_live; i++)
+        if (!scratch_push(m, m->live[i])) return false;
+    run.n = m->n_scratch;
+    for (size_t i = 0; i < n && run.n > 0; i++)
+        run = tlm_gmatch_step(m, run, s[i], &partial, &left);
+    bool ok = run.n > 0 && !m->failed;
+    rollback(m, mark);
+    m->n_scratch = 0;
+    m->failed = false;
+    return ok;
+}
+
 bool tlm_gmatch_can_end(const tlm_gmatch *m)
 {
     if (m->failed || m->partial_left != 0) return false;

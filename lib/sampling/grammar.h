@@ -93,6 +93,8 @@ void tlm_gmatch_free(tlm_gmatch *m);
 tlm_status tlm_gmatch_reset(tlm_gmatch *m);
 /* Advances over bytes; false (state unchanged) if they cannot continue the grammar. */
 bool tlm_gmatch_accept(tlm_gmatch *m, const unsigned char *s, size_t n);
+/* Whether the bytes could be accepted now (nothing changes). */
+bool tlm_gmatch_allows(tlm_gmatch *m, const unsigned char *s, size_t n);
 /* Whether the grammar may end here (an empty stack is live and no character is unfinished). */
 bool tlm_gmatch_can_end(const tlm_gmatch *m);
 

@@ -199,6 +199,16 @@ bool tlm_gsampler_accept(tlm_gsampler *gs, int32_t id)
                              (size_t)v->tok_len[id]);
 }
 
+bool tlm_gsampler_allows(tlm_gsampler *gs, int32_t id)
+{
+    const tlm_grammar_vocab *v = gs->v;
+    if (id < 0 || id >= gs->n_vocab) return false;
+    if (id == v->eos) return tlm_gmatch_can_end(&gs->m);
+    if (id >= v->n_vocab || v->tok_len[id] == 0) return false;
+    return tlm_gmatch_allows(&gs->m, (const unsigned char *)v->tok_text[id],
+                             (size_t)v->tok_len[id]);
+}
+
 bool tlm_gsampler_can_end(const tlm_gsampler *gs) { return tlm_gmatch_can_end(&gs->m); }
 
 /* ---- matching a whole text (tests, tools) ------------------------------------------- */

@@ -19,5 +19,7 @@ const uint8_t *tlm_gsampler_allowed(const tlm_gsampler *gs); /* [n_vocab], after
 /* Advances over id's text; false (state unchanged) if the grammar does not allow it. */
 bool tlm_gsampler_accept(tlm_gsampler *gs, int32_t id);
 bool tlm_gsampler_can_end(const tlm_gsampler *gs);
+/* Whether the grammar allows id next, without the whole mask. */
+bool tlm_gsampler_allows(tlm_gsampler *gs, int32_t id);
 
 #endif

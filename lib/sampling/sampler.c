@@ -347,11 +347,9 @@ static int32_t filter(tlm_sampler *s, const float *logits, cand **first, double 
     return n;
 }
 
-TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
+/* Steps 2-4 on the final logits l. */
+static int32_t draw(tlm_sampler *s, const float *l)
 {
-    if (!s || !logits) return -1;
-    const float *l = step_logits(s, logits);
-    if (!l) return -1;
     int32_t best = argmax(l, s->n_vocab);
     if (s->params.temperature == 0.0f || isnan(l[best])) return best; /* all NaN: id 0 */
 
@@ -367,6 +365,28 @@ TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
     for (int32_t i = n - 1; i > 0; i--)
         if (c[i].p > 0.0f) return c[i].id;
     return c[0].id;
+}
+
+TLM_API int32_t tlm_sampler_sample(tlm_sampler *s, const float *logits)
+{
+    if (!s || !logits) return -1;
+    const tlm_sampler_params *p = &s->params;
+    if (s->grammar && p->top_k == 0 && p->top_p >= 1.0f && p->min_p == 0.0f) {
+        /* Without truncation, the unconstrained draw kept when the grammar allows it is the
+         * masked distribution exactly: for argmax, the best allowed id; for softmax, a draw
+         * from p redrawn from p over the allowed ids when refused lands on each allowed id
+         * with probability p / p(allowed). Usually it saves walking the vocabulary. */
+        const float *l = logits;
+        if (tlm_penalty_active(&s->pen)) {
+            tlm_penalty_apply(&s->pen, logits, s->modified);
+            l = s->modified;
+        }
+        int32_t id = draw(s, l);
+        if (tlm_gsampler_allows(s->grammar, id)) return id;
+    }
+    const float *l = step_logits(s, logits);
+    if (!l) return -1;
+    return draw(s, l);
 }
 
 TLM_API tlm_status tlm_sampler_probs(tlm_sampler *s, const float *logits, float *probs)

@@ -2,6 +2,7 @@
  * matcher on hand-worked strings, and the token mask against a brute-force reference
  * (each token's text matched from scratch after the accepted text) on tok512.bin, with
  * UTF-8 split across byte tokens and EOS only where the grammar can end. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,11 +322,65 @@ done:
     tlm_tokenizer_free(tok);
 }
 
+/* The sampler keeps an unconstrained draw the grammar allows (no truncation): its draws
+ * must follow the masked distribution tlm_sampler_probs reports (computed with the mask). */
+static void test_fast_path(void)
+{
+    const char *tok_path = shared_path("models/tok512.bin");
+    if (!exists(tok_path)) {
+        MISSING(1, "models/tok512.bin under ../shared");
+        return;
+    }
+    tlm_tokenizer *tok = NULL;
+    tlm_grammar_vocab *v = NULL;
+    tlm_grammar *g = parse_ok("root ::= [a-f] [a-z]*\n");
+    if (tlm_tokenizer_load_llama2c(tok_path, 512, &tok, NULL) != TLM_OK || !g
+        || tlm_grammar_vocab_create(tok, &v, NULL) != TLM_OK) {
+        CHECK(false, "setup");
+        goto done;
+    }
+    float logits[512], probs[512];
+    rng_seed(11);
+    for (int i = 0; i < 512; i++)
+        logits[i] = rng_float(-2, 2);
+    for (int temp = 0; temp < 2; temp++) {
+        tlm_sampler_params sp = tlm_sampler_default_params();
+        sp.temperature = temp ? 1.0f : 0.0f;
+        sp.seed = 5;
+        tlm_sampler *s = NULL;
+        tlm_sampler_create(&sp, 512, &s, NULL);
+        tlm_sampler_set_grammar(s, g, v, NULL);
+        tlm_sampler_probs(s, logits, probs);
+        static int counts[512];
+        memset(counts, 0, sizeof counts);
+        int n = temp ? 40000 : 50, refused = 0;
+        for (int k = 0; k < n; k++) {
+            int32_t id = tlm_sampler_sample(s, logits);
+            if (id < 0 || probs[id] == 0.0f) refused++;
+            else counts[id]++;
+        }
+        double worst = 0.0;
+        for (int i = 0; i < 512; i++) {
+            double f = (double)counts[i] / n, sd = sqrt(probs[i] * (1.0 - probs[i]) / n);
+            double z = sd > 0 ? fabs(f - probs[i]) / sd : fabs(f - probs[i]) * 1e9;
+            worst = z > worst ? z : worst;
+        }
+        CHECK(refused == 0 && worst < 5.0, "T=%d: draws follow the masked distribution "
+              "(%d outside it, worst deviation %.1f sd)", temp, refused, worst);
+        tlm_sampler_free(s);
+    }
+done:
+    tlm_grammar_free(g);
+    tlm_grammar_vocab_free(v);
+    tlm_tokenizer_free(tok);
+}
+
 int main(void)
 {
     test_errors();
     test_matcher();
     test_styles();
     test_mask();
+    test_fast_path();
     return finish("grammar");
 }
