@@ -805,8 +805,10 @@ int main(void)
     }
     PATCH_MSG("Q8_0 ne[0] 33", L.ti_ne_at[2][0], 33, 8, TLM_ERR_FORMAT, "block");
     PATCH("Q4_K ne[0] 128", L.ti_ne_at[3][0], 128, 8, TLM_ERR_FORMAT);
-    PATCH_MSG("tensor type 3 (Q4_1)", L.ti_type_at[0], 3, 4, TLM_ERR_UNSUPPORTED,
+    PATCH_MSG("tensor type 16 (IQ2_XXS, not read)", L.ti_type_at[0], 16, 4, TLM_ERR_UNSUPPORTED,
               "'token_embd.weight' at offset");
+    PATCH_MSG("tensor type 3 (Q4_1) on 8 columns", L.ti_type_at[0], 3, 4, TLM_ERR_FORMAT,
+              "not a multiple of the Q4_1 block size 32");
     PATCH_MSG("tensor type 31", L.ti_type_at[1], 31, 4, TLM_ERR_UNSUPPORTED, "type 31");
     PATCH_MSG("tensor type 2^32-1", L.ti_type_at[1], UINT32_MAX, 4, TLM_ERR_UNSUPPORTED,
               "4294967295");

@@ -362,7 +362,7 @@ static void test_misuse(void)
     CHECK(tlm_gguf_writer_add_tensor(w, "f", TLM_TYPE_F32, 5, ne2) == TLM_ERR_ARG, "5 dims");
     tlm_gguf_writer_discard(w);
     w = fresh(path, &err);
-    CHECK(tlm_gguf_writer_add_tensor(w, "f", (tlm_type)7, 2, ne2) == TLM_ERR_ARG, "unknown type");
+    CHECK(tlm_gguf_writer_add_tensor(w, "f", (tlm_type)16, 2, ne2) == TLM_ERR_ARG, "unknown type");
     tlm_gguf_writer_discard(w);
     w = fresh(path, &err);
     char long_name[80];
