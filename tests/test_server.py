@@ -23,7 +23,9 @@ Expected texts come from build/tlm-generate (greedy, same prompt tokens: -p for 
   completions with prompts of different lengths and max_tokens, all slots decoded in one
   batched pass per token and prompts joining in chunks of 3 tokens: each gets its own greedy
   text (no request lost or answered twice), /health answers while they run, every slot is
-  idle afterwards;
+  idle afterwards; then three concurrent prompts extending an earlier request's prompt get
+  their greedy text while starting from its cached prefix (the server's count of reused
+  prompt tokens);
 - SIGTERM: the server exits with status 0 (under ASan this includes no leaks), and its log
   holds no sanitizer report.
 Last line: "test_server: N passed, M failed, K skipped".
@@ -31,6 +33,7 @@ Last line: "test_server: N passed, M failed, K skipped".
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -476,12 +479,43 @@ def run_batching(log_dir):
           "greedy text", not bad, "; ".join(bad)[:1500])
     ok, h = wait_health(srv, lambda h: h.get("slots_idle") == 4 and h.get("queue") == 0, 3)
     check("batching: every slot idle afterwards", ok, str(h))
+    # a shared prefix: one request, then three at once that extend its prompt; their prompts
+    # start from the cached prefix (copied between sequences) and still give the greedy text
+    base = "Once upon a time, there was a little girl named Lily. She loved to play"
+    shared = [expect_completion(base, 12)] + [expect_completion(base + x, 15) for x in
+                                              (" with her toys", " outside", " in the park")]
+    bad = []
+    st, r = http(srv.url + "/v1/completions", {"prompt": base, "max_tokens": 12,
+                                                "temperature": 0}, timeout=120)
+    if not (st == 200 and r["choices"][0]["text"] == shared[0]["expected"]):
+        bad.append("first: %s %s" % (st, r))
+    res = [None] * 3
+
+    def ext(i):
+        res[i] = http(srv.url + "/v1/completions", {"prompt": shared[i + 1]["prompt"],
+                                                    "max_tokens": 15, "temperature": 0},
+                      timeout=120)
+    threads = [threading.Thread(target=ext, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    for i in range(3):
+        st, r = res[i] or (None, None)
+        if not (st == 200 and r["choices"][0]["text"] == shared[i + 1]["expected"]):
+            bad.append("%r: %s %s want %r" % (shared[i + 1]["prompt"], st, r,
+                                               shared[i + 1]["expected"]))
+    check("batching: prompts extending a cached prefix give their greedy text", not bad,
+          "; ".join(bad)[:1500])
     rc = srv.stop()
+    m = re.search(r"(\d+) prompt tokens reused", srv.log_text())
+    check("batching: the shared prefix was reused, not evaluated again (%s tokens)"
+          % (m.group(1) if m else "?"), m and int(m.group(1)) >= 3 * 15, srv.log_text()[-500:])
     check("batching server exits cleanly on SIGTERM", rc == 0,
           "exit %s: %s" % (rc, srv.log_text()[-1500:]))
 
 
-N_CASES = 91  # the checks main() makes with everything present
+N_CASES = 93  # the checks main() makes with everything present
 
 
 def main():

@@ -208,6 +208,8 @@ int main(int argc, char **argv)
     sigwait(&sigs, &sig);
     fprintf(stderr, "tlm-server: signal %d, stopping\n", sig);
     slot_pool_stop(pool); /* running generations end at their next token */
+    fprintf(stderr, "tlm-server: %lld prompt tokens reused from cached prefixes\n",
+            (long long)slot_pool_reused(pool));
     rc = 0;
 done:
     http_stop(srv);

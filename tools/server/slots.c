@@ -8,7 +8,9 @@
  * n_batch), evaluates them in one tlm_context_eval_batch, copies each finished slot's logits
  * to the slot and wakes its thread. So every active request decodes in the same pass, and a
  * long prompt joins in chunks: it delays the others' next token by at most one pass of
- * n_batch tokens.
+ * n_batch tokens. A new request starts from the longest prefix of its prompt that any
+ * slot's sequence holds (its own from the last request, or another's: a shared system
+ * prompt), copied and cut (tlm_context_seq_copy, seq_remove) instead of evaluated again.
  *
  * Waiting: one mutex and one condition variable. A request that finds no free slot appends a
  * waiter to a queue; gen_release hands its slot straight to the queue's head, so slots go in
@@ -35,6 +37,8 @@ typedef struct slot {
     bool posted, reset;
     tlm_status st;
     char error[256];
+    int32_t *cached;     /* the batcher's: the tokens its sequence holds, positions 0.. */
+    int32_t n_cached;
 } slot;
 
 typedef struct waiter {
@@ -50,6 +54,7 @@ struct slot_pool {
     pthread_cond_t work;   /* the batcher's: something was posted, or stopping */
     pthread_cond_t done;   /* the request threads': a pass finished */
     int32_t chunk, n_batch, n_vocab;
+    int64_t reused;        /* prompt tokens taken from cached prefixes instead of evaluated */
     int32_t *b_tok, *b_seq; /* [n_batch] */
     bool *b_want;
     float *b_out;          /* [n_slots][n_vocab] */
@@ -100,33 +105,61 @@ static int32_t gather(slot_pool *pool)
     return n;
 }
 
+/* Under the lock, for a slot starting a request: its sequence becomes the longest prefix of
+ * its prompt held by any slot (at most all but the last token, whose logits are needed), and
+ * those tokens count as done. */
+static void start_from_prefix(slot_pool *pool, slot *s)
+{
+    slot *src = s;
+    int32_t best = 0, most = s->n_toks - 1;
+    for (int32_t i = 0; i < pool->n_slots; i++) {
+        slot *o = &pool->slots[i];
+        int32_t l = 0;
+        while (l < most && l < o->n_cached && o->cached[l] == s->toks[l]) l++;
+        if (l > best || (l == best && o == s)) best = l, src = o;
+    }
+    bool ok = true;
+    if (src != s) {
+        ok = tlm_context_seq_copy(pool->ctx, src->seq, s->seq) == TLM_OK;
+        if (ok) memcpy(s->cached, src->cached, (size_t)best * sizeof *s->cached);
+    }
+    if (ok) ok = tlm_context_seq_remove(pool->ctx, s->seq, best, -1) == TLM_OK;
+    if (!ok) { /* e.g. a window cache that no longer holds the prefix's keys: start empty */
+        tlm_context_seq_remove(pool->ctx, s->seq, 0, -1);
+        best = 0;
+    }
+    s->n_cached = best;
+    s->done_toks = best;
+    pool->reused += best;
+}
+
 static void *batcher_main(void *arg)
 {
     slot_pool *pool = arg;
     pthread_mutex_lock(&pool->lock);
     while (!pool->stopping) {
+        for (int32_t i = 0; i < pool->n_slots; i++) {
+            slot *s = &pool->slots[i];
+            if (s->posted && s->reset) {
+                s->reset = false;
+                start_from_prefix(pool, s);
+            }
+        }
         int32_t n = gather(pool);
         if (!n) {
             pthread_cond_wait(&pool->work, &pool->lock);
             continue;
         }
-        bool reset[256] = {false}; /* n_slots <= 256 (--parallel) */
-        for (int32_t i = 0; i < pool->n_slots; i++) {
-            reset[i] = pool->slots[i].taking && pool->slots[i].reset;
-            pool->slots[i].reset = false;
-        }
         pthread_mutex_unlock(&pool->lock);
-        /* a new request's sequence starts empty */
-        for (int32_t i = 0; i < pool->n_slots; i++)
-            if (reset[i]) tlm_context_seq_remove(pool->ctx, i, 0, -1);
         tlm_batch b = {.n_tokens = n, .token = pool->b_tok, .seq_id = pool->b_seq,
                        .logits = pool->b_want, .out_logits = pool->b_out};
         tlm_status st = tlm_context_eval_batch(pool->ctx, &b);
         pthread_mutex_lock(&pool->lock);
         int32_t row = 0;
         for (int32_t t = 0; t < n; t++) {
-            if (!pool->b_want[t]) continue;
             slot *s = &pool->slots[pool->b_seq[t]];
+            if (st == TLM_OK) s->cached[s->n_cached++] = pool->b_tok[t];
+            if (!pool->b_want[t]) continue;
             if (st == TLM_OK && s->posted)
                 memcpy(s->logits, pool->b_out + (int64_t)row * pool->n_vocab,
                        (size_t)pool->n_vocab * sizeof(float));
@@ -157,8 +190,9 @@ static tlm_status slot_eval(slot_pool *pool, slot *s, const int32_t *toks, int32
                             char *error, size_t cap)
 {
     pthread_mutex_lock(&pool->lock);
-    *s = (slot){.seq = s->seq, .detok = s->detok, .logits = s->logits, .toks = toks,
-                .n_toks = n, .posted = true, .reset = reset, .st = TLM_OK};
+    s->toks = toks, s->n_toks = n, s->done_toks = 0, s->posted = true, s->reset = reset;
+    s->st = TLM_OK;
+    s->error[0] = '\0';
     pthread_cond_signal(&pool->work);
     while (s->posted && !pool->stopping) pthread_cond_wait(&pool->done, &pool->lock);
     tlm_status st = s->st;
@@ -205,7 +239,8 @@ slot_pool *slot_pool_create(const tlm_model *model, const tlm_tokenizer *tok,
         pool->n_slots++; /* so slot_pool_free frees what was made */
         s->seq = i;
         s->logits = calloc((size_t)pool->n_vocab, sizeof *s->logits);
-        if (!s->logits || tlm_detok_create(tok, &s->detok) != TLM_OK) {
+        s->cached = calloc((size_t)tlm_context_n_ctx(pool->ctx), sizeof *s->cached);
+        if (!s->logits || !s->cached || tlm_detok_create(tok, &s->detok) != TLM_OK) {
             if (err) *err = (tlm_error){TLM_ERR_NO_MEMORY, "out of memory for a slot"};
             slot_pool_free(pool);
             return NULL;
@@ -240,6 +275,7 @@ void slot_pool_free(slot_pool *pool)
     }
     for (int32_t i = 0; i < pool->n_slots; i++) {
         free(pool->slots[i].logits);
+        free(pool->slots[i].cached);
         tlm_detok_free(pool->slots[i].detok);
     }
     tlm_context_free(pool->ctx);
@@ -284,6 +320,14 @@ void slot_pool_stats(slot_pool *pool, int32_t *total, int32_t *idle, int32_t *qu
 }
 
 int32_t slot_pool_n_ctx(const slot_pool *pool) { return pool->n_ctx; }
+
+int64_t slot_pool_reused(slot_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    int64_t n = pool->reused;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
+}
 
 /* ---- waiting for a slot --------------------------------------------------------------- */
 

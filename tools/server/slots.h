@@ -29,6 +29,9 @@ void slot_pool_free(slot_pool *pool); /* after every generation is freed; NULL: 
 void slot_pool_stop(slot_pool *pool);
 void slot_pool_stats(slot_pool *pool, int32_t *total, int32_t *idle, int32_t *queued);
 int32_t slot_pool_n_ctx(const slot_pool *pool);
+/* Prompt tokens taken from cached prefixes (a slot's last request, or another slot's
+ * sequence) instead of evaluated, since the start. */
+int64_t slot_pool_reused(slot_pool *pool);
 
 typedef struct gen_params {
     const int32_t *prompt; /* copied */
