@@ -1,9 +1,10 @@
 /* quant_lowk.c - reference quantizers of Q2_K, Q3_K and IQ4_XS (layouts in quant_lowk.h),
  * rounding as GGUF's reference quantizers do, so that their files and these agree:
- *   Q2_K    per 16 elements an affine fit (scale, min >= 0) found by a search of 16 candidate
- *           scales with weighted least squares, weights |x|, error measured as weighted
- *           absolute difference; scales and mins then quantized to 4 bits against the block's
- *           largest, and every element rounded again against the stored values;
+ *   Q2_K    per 16 elements an affine fit (scale, min >= 0): the range's scale and 16
+ *           candidates around it, each refit by weighted least squares (weights |x|), the one
+ *           of least weighted absolute difference kept; scales and mins then quantized to 4
+ *           bits against the block's largest, every element rounded again against the stored
+ *           values;
  *   Q3_K    per 16 elements a symmetric fit to levels -4..3 refined by up to 5 passes of
  *           coordinate descent (weights x^2); scales to 6 bits against the largest magnitude;
  *           elements rounded again against the stored scales;
