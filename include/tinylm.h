@@ -266,8 +266,9 @@ typedef struct tlm_save_params {
     void *user;        /* passed to progress */
     tlm_quant_mix mix; /* default TLM_MIX_NONE */
     /* llama.cpp's importance-matrix file (llama-imatrix's .dat), or NULL (default): weighs
-     * each column's rounding error in the quantizers that take one (IQ4_NL, IQ4_XS; the other
-     * types quantize as without); an entry must have one value per column of its tensor. */
+     * each column's rounding error in the quantizers that take one (IQ4_NL, IQ4_XS, Q2_K,
+     * Q3_K; the other types quantize as without); an entry must have one value per column of
+     * its tensor. */
     const char *imatrix;
 } tlm_save_params;
 
