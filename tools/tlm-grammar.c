@@ -15,7 +15,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: tlm-grammar check FILE...          parse GBNF files, report errors\n"
-            "       tlm-grammar schema FILE|-          print the GBNF of a JSON Schema ('-': any JSON)\n"
+            "       tlm-grammar schema FILE|-          print the GBNF of a JSON Schema ('-': any "
+            "JSON)\n"
             "       tlm-grammar mask-cost -z TOKENIZER (--grammar FILE | --json-schema FILE|-)\n"
             "                   [-n TOKENS] [--seed S]   time the per-token mask\n");
 }
@@ -83,8 +84,10 @@ static int print_schema(const char *path)
         out = malloc(len + 1);
         st = out ? tlm_json_schema_to_gbnf(text, out, len + 1, &len, &err) : TLM_ERR_NO_MEMORY;
     }
-    if (st == TLM_OK) fputs(out, stdout);
-    else fprintf(stderr, "error: %s\n", err.message);
+    if (st == TLM_OK)
+        fputs(out, stdout);
+    else
+        fprintf(stderr, "error: %s\n", err.message);
     free(out);
     free(text);
     return st == TLM_OK ? 0 : EXIT_FAILURE;
@@ -109,12 +112,18 @@ static int mask_cost(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) break;
-        if (!strcmp(argv[i], "-z")) tok_path = v;
-        else if (!strcmp(argv[i], "--grammar")) gpath = v;
-        else if (!strcmp(argv[i], "--json-schema")) spath = v;
-        else if (!strcmp(argv[i], "-n")) n_tokens = strtol(v, NULL, 10);
-        else if (!strcmp(argv[i], "--seed")) seed = strtoull(v, NULL, 10);
-        else break;
+        if (!strcmp(argv[i], "-z"))
+            tok_path = v;
+        else if (!strcmp(argv[i], "--grammar"))
+            gpath = v;
+        else if (!strcmp(argv[i], "--json-schema"))
+            spath = v;
+        else if (!strcmp(argv[i], "-n"))
+            n_tokens = strtol(v, NULL, 10);
+        else if (!strcmp(argv[i], "--seed"))
+            seed = strtoull(v, NULL, 10);
+        else
+            break;
         i++;
     }
     if (!tok_path || !!gpath == !!spath || n_tokens < 1) {
@@ -137,7 +146,8 @@ static int mask_cost(int argc, char **argv)
     double t0 = now_seconds();
     tlm_status st = tlm_tokenizer_load(tok_path, &tok, &err);
     if (st == TLM_OK)
-        st = gpath ? tlm_grammar_parse(text, NULL, &g, &err) : tlm_grammar_from_json_schema(text, &g, &err);
+        st = gpath ? tlm_grammar_parse(text, NULL, &g, &err)
+                   : tlm_grammar_from_json_schema(text, &g, &err);
     double t1 = now_seconds();
     if (st == TLM_OK) st = tlm_grammar_vocab_create(tok, &v, &err);
     double t2 = now_seconds();

@@ -12,8 +12,8 @@
 #include "error.h"
 #include "grammar.h"
 
-#define MAX_NODES (1 << 24)  /* live and scratch stack nodes together */
-#define MAX_SET (1 << 16)    /* stacks in one set: more means a hopelessly ambiguous grammar */
+#define MAX_NODES (1 << 24) /* live and scratch stack nodes together */
+#define MAX_SET (1 << 16)   /* stacks in one set: more means a hopelessly ambiguous grammar */
 #define MAX_EXPAND_DEPTH 4096
 
 bool tlm_gset_match(const tlm_gelem *el, uint32_t c, const tlm_gelem **next)
@@ -244,8 +244,8 @@ static bool partial_can_match(const tlm_gelem *el, uint32_t bits, uint32_t total
     if (hi > 0x10FFFF) hi = 0x10FFFF;
     if (lo > hi) return false;
     if (hi < 0xD800 || lo > 0xDFFF) return tlm_gset_match_range(el, lo, hi);
-    return (lo < 0xD800 && tlm_gset_match_range(el, lo, 0xD7FF))
-           || (hi > 0xDFFF && tlm_gset_match_range(el, 0xE000, hi));
+    return (lo < 0xD800 && tlm_gset_match_range(el, lo, 0xD7FF)) ||
+           (hi > 0xDFFF && tlm_gset_match_range(el, 0xE000, hi));
 }
 
 tlm_gset_run tlm_gmatch_step(tlm_gmatch *m, tlm_gset_run set, unsigned char b, uint32_t *partial,
@@ -254,8 +254,11 @@ tlm_gset_run tlm_gmatch_step(tlm_gmatch *m, tlm_gset_run set, unsigned char b, u
     tlm_gset_run out = {m->n_scratch, 0};
     uint32_t cp, total;
     if (*left == 0) {
-        int more = b < 0x80 ? 0 : b >= 0xC2 && b <= 0xDF ? 1 : (b & 0xF0) == 0xE0 ? 2
-                 : b >= 0xF0 && b <= 0xF4 ? 3 : -1;
+        int more = b < 0x80                 ? 0
+                   : b >= 0xC2 && b <= 0xDF ? 1
+                   : (b & 0xF0) == 0xE0     ? 2
+                   : b >= 0xF0 && b <= 0xF4 ? 3
+                                            : -1;
         if (more < 0) return out;
         cp = more == 0 ? b : more == 1 ? b & 0x1Fu : more == 2 ? b & 0x0Fu : b & 0x07u;
         *left = more;

@@ -26,24 +26,24 @@ typedef enum {
 } tlm_gelem_type;
 
 typedef struct tlm_gelem {
-    uint32_t type; /* tlm_gelem_type */
+    uint32_t type;  /* tlm_gelem_type */
     uint32_t value; /* code point, or rule id for RULE_REF */
 } tlm_gelem;
 
 struct tlm_grammar {
-    tlm_gelem *el;      /* every rule's body, back to back */
+    tlm_gelem *el; /* every rule's body, back to back */
     int32_t n_el;
-    int32_t *rule_at;   /* [n_rules] index of each rule's first element */
+    int32_t *rule_at; /* [n_rules] index of each rule's first element */
     int32_t n_rules;
-    int32_t root;       /* rule id */
-    char **names;       /* [n_rules] for messages (generated rules are "name_N") */
+    int32_t root; /* rule id */
+    char **names; /* [n_rules] for messages (generated rules are "name_N") */
 };
 
 /* Limits that keep a hostile grammar from taking unbounded memory or time. */
-#define TLM_GRAMMAR_MAX_TEXT (1u << 24)     /* bytes of GBNF */
-#define TLM_GRAMMAR_MAX_ELEMS (1 << 22)     /* elements after expansion */
-#define TLM_GRAMMAR_MAX_REPEAT 100000       /* m and n in {m,n} */
-#define TLM_GRAMMAR_MAX_NEST 256            /* nested parentheses */
+#define TLM_GRAMMAR_MAX_TEXT (1u << 24) /* bytes of GBNF */
+#define TLM_GRAMMAR_MAX_ELEMS (1 << 22) /* elements after expansion */
+#define TLM_GRAMMAR_MAX_REPEAT 100000   /* m and n in {m,n} */
+#define TLM_GRAMMAR_MAX_NEST 256        /* nested parentheses */
 
 static inline bool tlm_gelem_is_char(uint32_t t)
 {
@@ -71,18 +71,18 @@ typedef struct tlm_gnode {
 typedef struct tlm_gmatch {
     const struct tlm_grammar *g;
     tlm_gnode *nodes;
-    int32_t *slot_of;    /* [cap] the hash slot of each node, for rollback */
-    uint32_t *stamp;     /* [cap] set-membership stamps for dedup */
+    int32_t *slot_of; /* [cap] the hash slot of each node, for rollback */
+    uint32_t *stamp;  /* [cap] set-membership stamps for dedup */
     int32_t n_nodes, cap;
-    int32_t *hash;       /* open addressing, -1 empty */
-    int32_t hash_cap;    /* power of two */
+    int32_t *hash;    /* open addressing, -1 empty */
+    int32_t hash_cap; /* power of two */
     uint32_t serial;
     /* the live stacks and the bytes of an unfinished UTF-8 character */
     int32_t *live;
     int32_t n_live, live_cap;
-    uint32_t partial;    /* code point bits so far */
+    uint32_t partial;     /* code point bits so far */
     int32_t partial_left; /* continuation bytes still due (0: none) */
-    bool failed;         /* a limit was hit: nothing is allowed any more */
+    bool failed;          /* a limit was hit: nothing is allowed any more */
     /* scratch for building stack sets */
     int32_t *scratch;
     int32_t n_scratch, scratch_cap;

@@ -66,7 +66,8 @@ TLM_API tlm_status tlm_grammar_vocab_create(const tlm_tokenizer *tok, tlm_gramma
 {
     if (out) *out = NULL;
     if (!tok || !out)
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_grammar_vocab_create: tok and out must not be "
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "tlm_grammar_vocab_create: tok and out must not be "
                         "NULL");
     int32_t n = tlm_tokenizer_n_vocab(tok);
     tlm_grammar_vocab *v = calloc(1, sizeof *v);
@@ -139,8 +140,7 @@ tlm_status tlm_gsampler_create(const tlm_grammar *g, const tlm_grammar_vocab *v,
 
 tlm_status tlm_gsampler_reset(tlm_gsampler *gs) { return tlm_gmatch_reset(&gs->m); }
 
-static void walk(tlm_gsampler *gs, int32_t node, tlm_gset_run set, uint32_t partial,
-                 int32_t left)
+static void walk(tlm_gsampler *gs, int32_t node, tlm_gset_run set, uint32_t partial, int32_t left)
 {
     const tlm_grammar_vocab *v = gs->v;
     tlm_gmatch *m = &gs->m;
@@ -228,7 +228,8 @@ TLM_API tlm_status tlm_grammar_match(const tlm_grammar *g, const char *text, siz
     bool ok = tlm_gmatch_accept(&m, (const unsigned char *)text, len);
     if (!ok && m.failed) {
         tlm_gmatch_free(&m);
-        return tlm_fail(err, TLM_ERR_NO_MEMORY, "grammar: matcher limits exceeded (a grammar "
+        return tlm_fail(err, TLM_ERR_NO_MEMORY,
+                        "grammar: matcher limits exceeded (a grammar "
                         "this ambiguous needs over 65536 stacks)");
     }
     if (prefix_ok) *prefix_ok = ok;

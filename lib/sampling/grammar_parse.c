@@ -78,8 +78,10 @@ static bool push(parser *p, int32_t rule, uint32_t type, uint32_t value)
 {
     rule_buf *r = &p->rules[rule];
     if (++p->n_total > TLM_GRAMMAR_MAX_ELEMS)
-        return failf(p, p->pos, "grammar too large (over %d elements after expanding "
-                     "repetitions)", TLM_GRAMMAR_MAX_ELEMS);
+        return failf(p, p->pos,
+                     "grammar too large (over %d elements after expanding "
+                     "repetitions)",
+                     TLM_GRAMMAR_MAX_ELEMS);
     if (r->n == r->cap) {
         int32_t cap = r->cap ? 2 * r->cap : 16;
         tlm_gelem *el = realloc(r->el, (size_t)cap * sizeof *el);
@@ -151,9 +153,10 @@ static bool hex_digits(parser *p, int n, uint32_t *out)
     uint32_t v = 0;
     for (int i = 0; i < n; i++) {
         int c = peek(p);
-        int d = c >= '0' && c <= '9' ? c - '0'
-              : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return failf(p, p->pos, "expected %d hex digits in escape", n);
         v = v * 16 + (uint32_t)d;
         p->pos++;
@@ -173,13 +176,32 @@ static bool parse_char(parser *p, uint32_t *out)
         int e = peek(p);
         p->pos++;
         switch (e) {
-        case 'x': if (!hex_digits(p, 2, out)) return false; break;
-        case 'u': if (!hex_digits(p, 4, out)) return false; break;
-        case 'U': if (!hex_digits(p, 8, out)) return false; break;
-        case 'n': *out = '\n'; break;
-        case 't': *out = '\t'; break;
-        case 'r': *out = '\r'; break;
-        case '\\': case '"': case '[': case ']': case '-': case '/': case '\'': case '^':
+        case 'x':
+            if (!hex_digits(p, 2, out)) return false;
+            break;
+        case 'u':
+            if (!hex_digits(p, 4, out)) return false;
+            break;
+        case 'U':
+            if (!hex_digits(p, 8, out)) return false;
+            break;
+        case 'n':
+            *out = '\n';
+            break;
+        case 't':
+            *out = '\t';
+            break;
+        case 'r':
+            *out = '\r';
+            break;
+        case '\\':
+        case '"':
+        case '[':
+        case ']':
+        case '-':
+        case '/':
+        case '\'':
+        case '^':
             *out = (uint32_t)e;
             break;
         default:
@@ -191,8 +213,11 @@ static bool parse_char(parser *p, uint32_t *out)
     }
     /* UTF-8: the lead byte says how many continuation bytes follow */
     unsigned char b = (unsigned char)c;
-    int more = b < 0x80 ? 0 : (b & 0xE0) == 0xC0 ? 1 : (b & 0xF0) == 0xE0 ? 2
-             : (b & 0xF8) == 0xF0 ? 3 : -1;
+    int more = b < 0x80             ? 0
+               : (b & 0xE0) == 0xC0 ? 1
+               : (b & 0xF0) == 0xE0 ? 2
+               : (b & 0xF8) == 0xF0 ? 3
+                                    : -1;
     if (more < 0) return failf(p, at, "invalid UTF-8 byte 0x%02X", b);
     uint32_t v = more == 0 ? b : more == 1 ? b & 0x1Fu : more == 2 ? b & 0x0Fu : b & 0x07u;
     p->pos++;
@@ -244,8 +269,8 @@ static bool parse_braces(parser *p, int64_t *m, int64_t *n)
     p->pos++;
     *m = v[0];
     *n = v[1];
-    if (*n >= 0 && *n < *m) return failf(p, at, "repetition {%lld,%lld}: max below min",
-                                         (long long)*m, (long long)*n);
+    if (*n >= 0 && *n < *m)
+        return failf(p, at, "repetition {%lld,%lld}: max below min", (long long)*m, (long long)*n);
     return true;
 }
 
@@ -275,9 +300,9 @@ static bool repeat(parser *p, int32_t rule, int32_t start, int64_t m, int64_t n)
     int32_t tail;
     if (n < 0) { /* R ::= S R | "" */
         tail = new_rule(p, rule);
-        if (tail < 0 || !push(p, tail, TLM_GE_RULE_REF, sub)
-            || !push(p, tail, TLM_GE_RULE_REF, (uint32_t)tail) || !push(p, tail, TLM_GE_ALT, 0)
-            || !push(p, tail, TLM_GE_END, 0))
+        if (tail < 0 || !push(p, tail, TLM_GE_RULE_REF, sub) ||
+            !push(p, tail, TLM_GE_RULE_REF, (uint32_t)tail) || !push(p, tail, TLM_GE_ALT, 0) ||
+            !push(p, tail, TLM_GE_END, 0))
             return false;
     } else { /* R1 ::= S | "";  Rk ::= S R(k-1) | "" */
         tail = -1;
@@ -323,8 +348,8 @@ static bool parse_sequence(parser *p, int32_t rule, bool nested)
                 if (!parse_char(p, &lo)) return false;
                 uint32_t t = p->rules[rule].n == start ? first : TLM_GE_CHAR_ALT;
                 if (!push(p, rule, t, lo)) return false;
-                if (peek(p) == '-' && p->pos + 1 < p->len && p->src[p->pos + 1] != ']'
-                    && p->src[p->pos + 1] != '\n' && p->src[p->pos + 1] != '\r') {
+                if (peek(p) == '-' && p->pos + 1 < p->len && p->src[p->pos + 1] != ']' &&
+                    p->src[p->pos + 1] != '\n' && p->src[p->pos + 1] != '\r') {
                     size_t rat = p->pos;
                     p->pos++;
                     if (!parse_char(p, &hi)) return false;
@@ -349,8 +374,11 @@ static bool parse_sequence(parser *p, int32_t rule, bool nested)
             if (id < 0) return false;
             skip_space(p, true);
             if (!parse_alternates(p, id, true)) return false;
-            if (peek(p) != ')') return failf(p, p->pos, "expected ')' to close '(' opened at "
-                                             "byte %zu", at + 1);
+            if (peek(p) != ')')
+                return failf(p, p->pos,
+                             "expected ')' to close '(' opened at "
+                             "byte %zu",
+                             at + 1);
             p->pos++;
             p->depth--;
             if (!push(p, rule, TLM_GE_RULE_REF, (uint32_t)id)) return false;
@@ -400,13 +428,14 @@ static bool parse_rule(parser *p)
         n++;
     if (n == 0) {
         int c = peek(p);
-        return failf(p, at, isprint(c) ? "expected a rule name, found '%c'"
-                                       : "expected a rule name, found byte 0x%02X", c);
+        return failf(p, at,
+                     isprint(c) ? "expected a rule name, found '%c'"
+                                : "expected a rule name, found byte 0x%02X",
+                     c);
     }
     int32_t id = find_rule(p, p->src + p->pos, n);
     if (id < 0) return false;
-    if (p->rules[id].defined)
-        return failf(p, at, "rule '%s' is defined twice", p->rules[id].name);
+    if (p->rules[id].defined) return failf(p, at, "rule '%s' is defined twice", p->rules[id].name);
     p->rules[id].defined = true;
     p->pos += n;
     skip_space(p, false);
@@ -418,8 +447,9 @@ static bool parse_rule(parser *p)
     int c = peek(p);
     if (c >= 0 && c != '\n' && c != '\r') {
         if (c == ')') return failf(p, p->pos, "unexpected ')' with no '(' open");
-        return failf(p, p->pos, isprint(c) ? "unexpected '%c' in rule '%s'"
-                                           : "unexpected byte 0x%02X in rule '%s'",
+        return failf(p, p->pos,
+                     isprint(c) ? "unexpected '%c' in rule '%s'"
+                                : "unexpected byte 0x%02X in rule '%s'",
                      c, p->rules[id].name);
     }
     return true;
@@ -462,7 +492,8 @@ static bool left_rec(parser *p, const bool *nullable, uint8_t *color, int32_t r,
     if (color[r] == 1 || depth > 100000)
         return failf(p, p->rules[r].first_ref == (size_t)-1 ? 0 : p->rules[r].first_ref,
                      "rule '%s' is left-recursive (it can begin with itself); rewrite it "
-                     "with a repetition", p->rules[r].name);
+                     "with a repetition",
+                     p->rules[r].name);
     color[r] = 1;
     const tlm_gelem *el = p->rules[r].el;
     bool at_start = true;
@@ -508,8 +539,7 @@ static tlm_status finish(parser *p, const char *root, tlm_grammar **out)
 {
     for (int32_t r = 0; r < p->n_rules; r++)
         if (!p->rules[r].defined)
-            return failf(p, p->rules[r].first_ref, "undefined rule '%s'", p->rules[r].name),
-                   p->st;
+            return failf(p, p->rules[r].first_ref, "undefined rule '%s'", p->rules[r].name), p->st;
     int32_t root_id = -1;
     for (int32_t r = 0; r < p->n_rules; r++)
         if (strcmp(p->rules[r].name, root) == 0) root_id = r;
@@ -570,8 +600,7 @@ TLM_API tlm_status tlm_grammar_parse(const char *text, const char *root, tlm_gra
         if (p.pos >= p.len) break;
         if (!parse_rule(&p)) break;
     }
-    if (p.st == TLM_OK && p.n_rules == 0)
-        p.st = tlm_fail(err, TLM_ERR_FORMAT, "grammar: no rules");
+    if (p.st == TLM_OK && p.n_rules == 0) p.st = tlm_fail(err, TLM_ERR_FORMAT, "grammar: no rules");
     if (p.st == TLM_OK) p.st = finish(&p, root ? root : "root", out);
     tlm_status st = p.st;
     free_parser(&p);

@@ -14,7 +14,7 @@
 
 #include "error.h"
 
-#define MAX_DEPTH 64       /* nested schemas */
+#define MAX_DEPTH 64 /* nested schemas */
 #define MAX_RULES 10000
 
 typedef struct sbuf {
@@ -59,8 +59,8 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 typedef struct conv {
     sbuf out;
     const cJSON *doc;
-    char **done;       /* names of rules emitted (or being emitted) */
-    char **done_ref;   /* for $ref rules: the reference they stand for, else NULL */
+    char **done;     /* names of rules emitted (or being emitted) */
+    char **done_ref; /* for $ref rules: the reference they stand for, else NULL */
     int32_t n_done, cap_done;
     int32_t counter;
     tlm_error *err;
@@ -119,12 +119,16 @@ typedef struct prim {
  * count of `char` items. */
 static const prim prims[] = {
     {"ws", "| \" \" | \"\\n\" [ \\t]{0,20}", ""},
-    {"char", "[^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" ([0-9a-cA-CefEF] "
-             "[0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2}))", ""},
+    {"char",
+     "[^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" ([0-9a-cA-CefEF] "
+     "[0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2}))",
+     ""},
     {"string", "\"\\\"\" char* \"\\\"\" ws", "char ws"},
     {"integer", "(\"-\"? ([0-9] | [1-9] [0-9]{0,15})) ws", "ws"},
-    {"number", "(\"-\"? ([0-9] | [1-9] [0-9]{0,15})) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?"
-               " ws", "ws"},
+    {"number",
+     "(\"-\"? ([0-9] | [1-9] [0-9]{0,15})) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?"
+     " ws",
+     "ws"},
     {"boolean", "(\"true\" | \"false\") ws", "ws"},
     {"null", "\"null\" ws", "ws"},
     {"value", "object | array | string | number | boolean | null",
@@ -132,15 +136,23 @@ static const prim prims[] = {
     {"object", "\"{\" ws ( string \":\" ws value (\",\" ws string \":\" ws value)* )? \"}\" ws",
      "ws string value"},
     {"array", "\"[\" ws ( value (\",\" ws value)* )? \"]\" ws", "ws value"},
-    {"date", "[0-9]{4} \"-\" (\"0\" [1-9] | \"1\" [0-2]) \"-\" (\"0\" [1-9] | \"1\" [0-9] | "
-             "\"2\" [0-8])", ""},
-    {"time", "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})?"
-             " (\"Z\" | [+-] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])", ""},
+    {"date",
+     "[0-9]{4} \"-\" (\"0\" [1-9] | \"1\" [0-2]) \"-\" (\"0\" [1-9] | \"1\" [0-9] | "
+     "\"2\" [0-8])",
+     ""},
+    {"time",
+     "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})?"
+     " (\"Z\" | [+-] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])",
+     ""},
     {"date-time", "date \"T\" time", "date time"},
-    {"uuid", "[0-9a-f]{8} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" "
-             "[0-9a-f]{12}", ""},
-    {"email", "[a-zA-Z0-9_%+-]{1,32} (\".\" [a-zA-Z0-9_%+-]{1,32}){0,3} \"@\" [a-zA-Z0-9]{1,20}"
-              " (\".\" [a-zA-Z0-9]{1,20}){0,3} \".\" [a-zA-Z]{2,8}", ""},
+    {"uuid",
+     "[0-9a-f]{8} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" "
+     "[0-9a-f]{12}",
+     ""},
+    {"email",
+     "[a-zA-Z0-9_%+-]{1,32} (\".\" [a-zA-Z0-9_%+-]{1,32}){0,3} \"@\" [a-zA-Z0-9]{1,20}"
+     " (\".\" [a-zA-Z0-9]{1,20}){0,3} \".\" [a-zA-Z]{2,8}",
+     ""},
 };
 
 static bool use_prim(conv *c, const char *name)
@@ -270,7 +282,8 @@ static void uint_range(sbuf *b, uint64_t a, uint64_t z, bool *first)
     bool open = z == UINT64_MAX;
     if (open) {
         int d = ndigits(a);
-        if (d >= 16) z = a;
+        if (d >= 16)
+            z = a;
         else {
             uint64_t top = 1;
             for (int i = 0; i < d; i++)
@@ -323,14 +336,30 @@ static void int_range(sbuf *b, bool has_lo, int64_t lo, bool has_hi, int64_t hi)
 static bool visit(conv *c, const cJSON *s, const char *path, const char *hint, char *name,
                   size_t cap, int depth);
 
-static const char *const annotations[] = {"title", "description", "$schema", "$id", "default",
-                                          "examples", "$comment", "deprecated", "readOnly",
-                                          "writeOnly"};
-static const char *const known[] = {"type", "enum", "const", "properties", "required",
-                                    "additionalProperties", "items", "minItems", "maxItems",
-                                    "minLength", "maxLength", "format", "minimum", "maximum",
-                                    "exclusiveMinimum", "exclusiveMaximum", "$ref", "$defs",
-                                    "definitions", "anyOf", "oneOf"};
+static const char *const annotations[] = {"title",    "description", "$schema",  "$id",
+                                          "default",  "examples",    "$comment", "deprecated",
+                                          "readOnly", "writeOnly"};
+static const char *const known[] = {"type",
+                                    "enum",
+                                    "const",
+                                    "properties",
+                                    "required",
+                                    "additionalProperties",
+                                    "items",
+                                    "minItems",
+                                    "maxItems",
+                                    "minLength",
+                                    "maxLength",
+                                    "format",
+                                    "minimum",
+                                    "maximum",
+                                    "exclusiveMinimum",
+                                    "exclusiveMaximum",
+                                    "$ref",
+                                    "$defs",
+                                    "definitions",
+                                    "anyOf",
+                                    "oneOf"};
 
 static bool in_list(const char *k, const char *const *list, size_t n)
 {
@@ -343,8 +372,8 @@ static bool get_count(conv *c, const cJSON *s, const char *key, const char *path
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, key);
     if (!v) return true;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 100000
-        || v->valuedouble != (double)(int64_t)v->valuedouble)
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 100000 ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
         return fail(c, TLM_ERR_UNSUPPORTED, "'%s' at %s must be an integer in [0, 100000]", key,
                     path);
     *out = (int64_t)v->valuedouble;
@@ -357,8 +386,10 @@ static void put_repeat(sbuf *b, const char *item, const char *sep, int64_t mn, i
     if (mn == 0) sb_puts(b, "(");
     sb_printf(b, "%s", item);
     int64_t lo = mn > 0 ? mn - 1 : 0;
-    if (mx < 0) sb_printf(b, " (%s %s){%" PRId64 ",}", sep, item, lo);
-    else if (mx - 1 > 0 || lo > 0) sb_printf(b, " (%s %s){%" PRId64 ",%" PRId64 "}", sep, item, lo, mx - 1);
+    if (mx < 0)
+        sb_printf(b, " (%s %s){%" PRId64 ",}", sep, item, lo);
+    else if (mx - 1 > 0 || lo > 0)
+        sb_printf(b, " (%s %s){%" PRId64 ",%" PRId64 "}", sep, item, lo, mx - 1);
     if (mn == 0) sb_puts(b, ")?");
 }
 
@@ -374,15 +405,18 @@ static bool visit_object(conv *c, const cJSON *s, const char *path, sbuf *b, int
     int n = props ? cJSON_GetArraySize(props) : 0;
     for (const cJSON *r = req ? req->child : NULL; r; r = r->next)
         if (!cJSON_IsString(r) || !cJSON_GetObjectItemCaseSensitive(props, r->valuestring))
-            return fail(c, TLM_ERR_UNSUPPORTED, "'required' at %s names '%s', which is not "
-                        "in 'properties' (not supported)", path,
-                        cJSON_IsString(r) ? r->valuestring : "?");
+            return fail(c, TLM_ERR_UNSUPPORTED,
+                        "'required' at %s names '%s', which is not "
+                        "in 'properties' (not supported)",
+                        path, cJSON_IsString(r) ? r->valuestring : "?");
     bool extra = false;
     char extra_val[64] = "";
     if (add && !cJSON_IsFalse(add)) {
         if (n > 0)
-            return fail(c, TLM_ERR_UNSUPPORTED, "'additionalProperties' (not false) together "
-                        "with 'properties' at %s is not supported", path);
+            return fail(c, TLM_ERR_UNSUPPORTED,
+                        "'additionalProperties' (not false) together "
+                        "with 'properties' at %s is not supported",
+                        path);
         char sub[256];
         snprintf(sub, sizeof sub, "%s/additionalProperties", path);
         if (cJSON_IsTrue(add)) {
@@ -409,7 +443,7 @@ static bool visit_object(conv *c, const cJSON *s, const char *path, sbuf *b, int
         return oom ? fail(c, TLM_ERR_NO_MEMORY, "no memory") : true;
     }
     /* properties in order; F_i: none written yet from i on, A_i: some written (comma first) */
-    char (*kv)[64] = calloc((size_t)(n > 0 ? n : 1), sizeof *kv);
+    char(*kv)[64] = calloc((size_t)(n > 0 ? n : 1), sizeof *kv);
     bool *required = calloc((size_t)(n > 0 ? n : 1), sizeof *required);
     if (!kv || !required) {
         free(kv);
@@ -448,15 +482,21 @@ static bool visit_object(conv *c, const cJSON *s, const char *path, sbuf *b, int
         /* A_i */
         for (int k = n; k >= 0; k--) {
             sb_printf(&c->out, "%s-a%d ::= ", base, k);
-            if (k == n) sb_puts(&c->out, "\"\"\n");
-            else if (required[k]) sb_printf(&c->out, "\",\" ws %s %s-a%d\n", kv[k], base, k + 1);
-            else sb_printf(&c->out, "(\",\" ws %s)? %s-a%d\n", kv[k], base, k + 1);
+            if (k == n)
+                sb_puts(&c->out, "\"\"\n");
+            else if (required[k])
+                sb_printf(&c->out, "\",\" ws %s %s-a%d\n", kv[k], base, k + 1);
+            else
+                sb_printf(&c->out, "(\",\" ws %s)? %s-a%d\n", kv[k], base, k + 1);
         }
         for (int k = n; k >= 0; k--) {
             sb_printf(&c->out, "%s-f%d ::= ", base, k);
-            if (k == n) sb_puts(&c->out, "\"\"\n");
-            else if (required[k]) sb_printf(&c->out, "%s %s-a%d\n", kv[k], base, k + 1);
-            else sb_printf(&c->out, "%s %s-a%d | %s-f%d\n", kv[k], base, k + 1, base, k + 1);
+            if (k == n)
+                sb_puts(&c->out, "\"\"\n");
+            else if (required[k])
+                sb_printf(&c->out, "%s %s-a%d\n", kv[k], base, k + 1);
+            else
+                sb_printf(&c->out, "%s %s-a%d | %s-f%d\n", kv[k], base, k + 1, base, k + 1);
         }
         sb_printf(b, "\"{\" ws %s-f0 \"}\" ws", base);
     }
@@ -476,8 +516,10 @@ static bool visit_array(conv *c, const cJSON *s, const char *path, sbuf *b, int 
     char val[64] = "value";
     if (items) {
         if (cJSON_IsArray(items))
-            return fail(c, TLM_ERR_UNSUPPORTED, "'items' as an array (tuple form) at %s is not "
-                        "supported", path);
+            return fail(c, TLM_ERR_UNSUPPORTED,
+                        "'items' as an array (tuple form) at %s is not "
+                        "supported",
+                        path);
         char sub[256];
         snprintf(sub, sizeof sub, "%s/items", path);
         if (!visit(c, items, sub, "item", val, sizeof val, depth + 1)) return false;
@@ -502,22 +544,29 @@ static bool visit_string(conv *c, const cJSON *s, const char *path, sbuf *b)
     if (!use_prim(c, "ws")) return false;
     if (fmt) {
         const char *f = cJSON_IsString(fmt) ? fmt->valuestring : "";
-        if (strcmp(f, "date") && strcmp(f, "time") && strcmp(f, "date-time") && strcmp(f, "uuid")
-            && strcmp(f, "email"))
-            return fail(c, TLM_ERR_UNSUPPORTED, "format '%s' at %s is not supported (date, "
-                        "time, date-time, uuid, email are)", f, path);
-        if (cJSON_GetObjectItemCaseSensitive(s, "minLength")
-            || cJSON_GetObjectItemCaseSensitive(s, "maxLength"))
-            return fail(c, TLM_ERR_UNSUPPORTED, "minLength/maxLength together with 'format' "
-                        "at %s is not supported", path);
+        if (strcmp(f, "date") && strcmp(f, "time") && strcmp(f, "date-time") && strcmp(f, "uuid") &&
+            strcmp(f, "email"))
+            return fail(c, TLM_ERR_UNSUPPORTED,
+                        "format '%s' at %s is not supported (date, "
+                        "time, date-time, uuid, email are)",
+                        f, path);
+        if (cJSON_GetObjectItemCaseSensitive(s, "minLength") ||
+            cJSON_GetObjectItemCaseSensitive(s, "maxLength"))
+            return fail(c, TLM_ERR_UNSUPPORTED,
+                        "minLength/maxLength together with 'format' "
+                        "at %s is not supported",
+                        path);
         if (!use_prim(c, f)) return false;
         sb_printf(b, "\"\\\"\" %s \"\\\"\" ws", f);
         return true;
     }
     if (!use_prim(c, "char")) return false;
-    if (mn == 0 && mx < 0) sb_puts(b, "\"\\\"\" char* \"\\\"\" ws");
-    else if (mx < 0) sb_printf(b, "\"\\\"\" char{%" PRId64 ",} \"\\\"\" ws", mn);
-    else sb_printf(b, "\"\\\"\" char{%" PRId64 ",%" PRId64 "} \"\\\"\" ws", mn, mx);
+    if (mn == 0 && mx < 0)
+        sb_puts(b, "\"\\\"\" char* \"\\\"\" ws");
+    else if (mx < 0)
+        sb_printf(b, "\"\\\"\" char{%" PRId64 ",} \"\\\"\" ws", mn);
+    else
+        sb_printf(b, "\"\\\"\" char{%" PRId64 ",%" PRId64 "} \"\\\"\" ws", mn, mx);
     return true;
 }
 
@@ -526,10 +575,12 @@ static bool get_bound(conv *c, const cJSON *s, const char *key, const char *path
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(s, key);
     if (!x) return true;
-    if (!cJSON_IsNumber(x) || x->valuedouble != (double)(int64_t)x->valuedouble
-        || x->valuedouble < -1e15 || x->valuedouble > 1e15)
-        return fail(c, TLM_ERR_UNSUPPORTED, "'%s' at %s: only integer bounds within 1e15 are "
-                    "supported", key, path);
+    if (!cJSON_IsNumber(x) || x->valuedouble != (double)(int64_t)x->valuedouble ||
+        x->valuedouble < -1e15 || x->valuedouble > 1e15)
+        return fail(c, TLM_ERR_UNSUPPORTED,
+                    "'%s' at %s: only integer bounds within 1e15 are "
+                    "supported",
+                    key, path);
     int64_t y = (int64_t)x->valuedouble + adjust;
     if (!*has || (adjust >= 0 ? y > *v : y < *v)) *v = y; /* the tighter bound */
     *has = true;
@@ -545,16 +596,18 @@ static bool visit_typed(conv *c, const cJSON *s, const char *type, const char *p
     if (strcmp(type, "number") == 0) {
         for (size_t i = 0; i < 4; i++)
             if (cJSON_GetObjectItemCaseSensitive(s, num_keys[i]))
-                return fail(c, TLM_ERR_UNSUPPORTED, "'%s' on a non-integer number at %s is "
-                            "not supported (use type integer)", num_keys[i], path);
+                return fail(c, TLM_ERR_UNSUPPORTED,
+                            "'%s' on a non-integer number at %s is "
+                            "not supported (use type integer)",
+                            num_keys[i], path);
     }
     if (is_int) {
         bool has_lo = false, has_hi = false;
         int64_t lo = 0, hi = 0;
-        if (!get_bound(c, s, "minimum", path, &has_lo, &lo, 0)
-            || !get_bound(c, s, "exclusiveMinimum", path, &has_lo, &lo, 1)
-            || !get_bound(c, s, "maximum", path, &has_hi, &hi, 0)
-            || !get_bound(c, s, "exclusiveMaximum", path, &has_hi, &hi, -1))
+        if (!get_bound(c, s, "minimum", path, &has_lo, &lo, 0) ||
+            !get_bound(c, s, "exclusiveMinimum", path, &has_lo, &lo, 1) ||
+            !get_bound(c, s, "maximum", path, &has_hi, &hi, 0) ||
+            !get_bound(c, s, "exclusiveMaximum", path, &has_hi, &hi, -1))
             return false;
         if (has_lo && has_hi && hi < lo)
             return fail(c, TLM_ERR_UNSUPPORTED, "no integer in the bounds at %s", path);
@@ -598,8 +651,10 @@ static bool visit_ref(conv *c, const char *ref, const char *path, sbuf *b, int d
         key = "";
         defs = NULL;
     } else {
-        return fail(c, TLM_ERR_UNSUPPORTED, "$ref '%s' at %s: only '#', '#/$defs/NAME' and "
-                    "'#/definitions/NAME' are supported", ref, path);
+        return fail(c, TLM_ERR_UNSUPPORTED,
+                    "$ref '%s' at %s: only '#', '#/$defs/NAME' and "
+                    "'#/definitions/NAME' are supported",
+                    ref, path);
     }
     const cJSON *target = key[0] ? cJSON_GetObjectItemCaseSensitive(defs, key) : c->doc;
     if (!target || strchr(key, '/'))
@@ -624,8 +679,7 @@ static bool visit_body(conv *c, const cJSON *s, const char *path, sbuf *b, int d
     for (const cJSON *k = s->child; k; k = k->next) {
         if (in_list(k->string, annotations, sizeof annotations / sizeof *annotations)) continue;
         if (!in_list(k->string, known, sizeof known / sizeof *known))
-            return fail(c, TLM_ERR_UNSUPPORTED, "unsupported keyword '%s' at %s", k->string,
-                        path);
+            return fail(c, TLM_ERR_UNSUPPORTED, "unsupported keyword '%s' at %s", k->string, path);
     }
     const cJSON *ref = cJSON_GetObjectItemCaseSensitive(s, "$ref");
     const cJSON *cst = cJSON_GetObjectItemCaseSensitive(s, "const");
@@ -655,8 +709,10 @@ static bool visit_body(conv *c, const cJSON *s, const char *path, sbuf *b, int d
             return fail(c, TLM_ERR_UNSUPPORTED, "anyOf/oneOf at %s must be a non-empty array",
                         path);
         if (type)
-            return fail(c, TLM_ERR_UNSUPPORTED, "'type' beside anyOf/oneOf at %s is not "
-                        "supported", path);
+            return fail(c, TLM_ERR_UNSUPPORTED,
+                        "'type' beside anyOf/oneOf at %s is not "
+                        "supported",
+                        path);
         int i = 0;
         sb_puts(b, "(");
         for (const cJSON *v = any->child; v; v = v->next, i++) {
@@ -669,16 +725,18 @@ static bool visit_body(conv *c, const cJSON *s, const char *path, sbuf *b, int d
         return true;
     }
     if (!type) { /* no type: infer from the keywords, else any value */
-        if (cJSON_GetObjectItemCaseSensitive(s, "properties")
-            || cJSON_GetObjectItemCaseSensitive(s, "additionalProperties"))
+        if (cJSON_GetObjectItemCaseSensitive(s, "properties") ||
+            cJSON_GetObjectItemCaseSensitive(s, "additionalProperties"))
             return visit_typed(c, s, "object", path, b, depth);
         if (cJSON_GetObjectItemCaseSensitive(s, "items"))
             return visit_typed(c, s, "array", path, b, depth);
         for (const cJSON *k = s->child; k; k = k->next)
-            if (!in_list(k->string, annotations, sizeof annotations / sizeof *annotations)
-                && strcmp(k->string, "$defs") && strcmp(k->string, "definitions"))
-                return fail(c, TLM_ERR_UNSUPPORTED, "keyword '%s' at %s without a 'type' is "
-                            "not supported", k->string, path);
+            if (!in_list(k->string, annotations, sizeof annotations / sizeof *annotations) &&
+                strcmp(k->string, "$defs") && strcmp(k->string, "definitions"))
+                return fail(c, TLM_ERR_UNSUPPORTED,
+                            "keyword '%s' at %s without a 'type' is "
+                            "not supported",
+                            k->string, path);
         return use_prim(c, "value") && (sb_puts(b, "value"), true);
     }
     if (cJSON_IsString(type)) return visit_typed(c, s, type->valuestring, path, b, depth);
@@ -721,7 +779,8 @@ TLM_API tlm_status tlm_json_schema_to_gbnf(const char *schema, char *buf, size_t
 {
     if (len) *len = 0;
     if (!len || (cap > 0 && !buf))
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_json_schema_to_gbnf: len must not be NULL, nor "
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "tlm_json_schema_to_gbnf: len must not be NULL, nor "
                         "buf with cap > 0");
     conv c = {.err = err, .st = TLM_OK};
     cJSON *doc = NULL;
@@ -760,8 +819,10 @@ TLM_API tlm_status tlm_json_schema_to_gbnf(const char *schema, char *buf, size_t
             buf[n] = '\0';
         }
         if (c.out.n >= cap)
-            st = tlm_fail(err, TLM_ERR_BUFFER_TOO_SMALL, "json schema: the grammar needs %zu "
-                          "bytes", c.out.n + 1);
+            st = tlm_fail(err, TLM_ERR_BUFFER_TOO_SMALL,
+                          "json schema: the grammar needs %zu "
+                          "bytes",
+                          c.out.n + 1);
     }
     for (int32_t i = 0; i < c.n_done; i++) {
         free(c.done[i]);

@@ -123,7 +123,8 @@ TLM_API tlm_status tlm_sampler_set_grammar(tlm_sampler *s, const tlm_grammar *g,
                                            const tlm_grammar_vocab *v, tlm_error *err)
 {
     if (!s || (g && !v))
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_sampler_set_grammar: sampler and, with a "
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "tlm_sampler_set_grammar: sampler and, with a "
                         "grammar, its vocabulary must not be NULL");
     tlm_gsampler *gs = NULL;
     if (g) {

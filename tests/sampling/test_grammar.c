@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tinylm.h"
 #include "harness.h"
+#include "tinylm.h"
 
 #include <sys/stat.h>
 
@@ -123,19 +123,19 @@ static void test_matcher(void)
     /* classes: negation, ranges, escapes, any, UTF-8 */
     g = parse_ok("root ::= [^|\\\\\\x00-\\x1f]* \"|\" [\\u00e0-\\u00ff\\t] . \"\\U0001F600\"\n");
     if (g) {
-        match(g, "hello|\xc3\xa9x\xf0\x9f\x98\x80", 'c');       /* é, then any, then 😀 */
-        match(g, "he\\llo|", 'n');                              /* backslash excluded */
-        match(g, "a\x01", 'n');                                  /* control excluded */
-        match(g, "|\t\xe2\x82\xac\xf0\x9f\x98\x80", 'c');         /* tab, then € as any */
-        match(g, "|A", 'n');                                     /* A not in [à-ÿ\t] */
-        match(g, "|\xc3", 'p');                                  /* half of é: may still go */
-        match(g, "|\xc2", 'n');                                  /* U+0080..U+00BF: none fit */
-        match(g, "\xc3\xa9\xc3", 'p');                           /* UTF-8 in the negated run */
-        match(g, "\xff", 'n');                                   /* not UTF-8 */
-        match(g, "\xc1\xbb", 'n');                               /* overlong '{' */
-        match(g, "\xe0\x80", 'n');                               /* overlong, unfinished */
-        match(g, "\xed\xa0\x80", 'n');                           /* a surrogate */
-        match(g, "\xf4\x90\x80\x80", 'n');                       /* past U+10FFFF */
+        match(g, "hello|\xc3\xa9x\xf0\x9f\x98\x80", 'c'); /* é, then any, then 😀 */
+        match(g, "he\\llo|", 'n');                        /* backslash excluded */
+        match(g, "a\x01", 'n');                           /* control excluded */
+        match(g, "|\t\xe2\x82\xac\xf0\x9f\x98\x80", 'c'); /* tab, then € as any */
+        match(g, "|A", 'n');                              /* A not in [à-ÿ\t] */
+        match(g, "|\xc3", 'p');                           /* half of é: may still go */
+        match(g, "|\xc2", 'n');                           /* U+0080..U+00BF: none fit */
+        match(g, "\xc3\xa9\xc3", 'p');                    /* UTF-8 in the negated run */
+        match(g, "\xff", 'n');                            /* not UTF-8 */
+        match(g, "\xc1\xbb", 'n');                        /* overlong '{' */
+        match(g, "\xe0\x80", 'n');                        /* overlong, unfinished */
+        match(g, "\xed\xa0\x80", 'n');                    /* a surrogate */
+        match(g, "\xf4\x90\x80\x80", 'n');                /* past U+10FFFF */
     }
     tlm_grammar_free(g);
 
@@ -176,7 +176,8 @@ static void test_styles(void)
         "array  ::=\n  \"[\" ws (\n            value\n    (\",\" ws value)*\n  )? \"]\" ws\n\n"
         "string ::=\n  \"\\\"\" (\n    [^\"\\\\\\x7F\\x00-\\x1F] |\n"
         "    \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4}) # escapes\n  )* \"\\\"\" ws\n\n"
-        "number ::= (\"-\"? ([0-9] | [1-9] [0-9]{0,15})) (\".\" [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws\n"
+        "number ::= (\"-\"? ([0-9] | [1-9] [0-9]{0,15})) (\".\" [0-9]+)? ([eE] [-+]? [0-9] "
+        "[1-9]{0,15})? ws\n"
         "ws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n",
         /* arithmetic with precedence through right-recursive repetition */
         "root  ::= (expr \"=\" ws term \"\\n\")+\nexpr  ::= term ([-+*/] term)*\n"
@@ -257,8 +258,9 @@ static void test_mask(void)
     tlm_grammar_vocab *v = NULL;
     CHECK(tlm_grammar_vocab_create(tok, &v, &err) == TLM_OK, "vocab: %s", err.message);
     /* a multi-token literal, a word class, and é / 😀 (only reachable by byte tokens) */
-    tlm_grammar *g = parse_ok("root ::= \"Once upon a time\" [ a-z]* (\"\\u00e9\" | \"\\U0001F600\")"
-                              " \".\"\n");
+    tlm_grammar *g =
+        parse_ok("root ::= \"Once upon a time\" [ a-z]* (\"\\u00e9\" | \"\\U0001F600\")"
+                 " \".\"\n");
     tlm_sampler_params sp = tlm_sampler_default_params();
     tlm_sampler *s = NULL;
     tlm_sampler_create(&sp, 512, &s, NULL);
@@ -308,8 +310,8 @@ static void test_mask(void)
     }
     bool complete = false;
     tlm_grammar_match(g, text, n_text, NULL, &complete, NULL);
-    CHECK(complete && tlm_sampler_grammar_can_end(s), "generation '%.*s' is complete",
-          (int)n_text, text);
+    CHECK(complete && tlm_sampler_grammar_can_end(s), "generation '%.*s' is complete", (int)n_text,
+          text);
     check_mask(s, g, tok, text, n_text, "at the end");
     CHECK(tlm_sampler_grammar_accept(s, 300, NULL) == TLM_ERR_ARG, "a disallowed id is refused");
     tlm_sampler_reset(s);
@@ -334,8 +336,8 @@ static void test_fast_path(void)
     tlm_tokenizer *tok = NULL;
     tlm_grammar_vocab *v = NULL;
     tlm_grammar *g = parse_ok("root ::= [a-f] [a-z]*\n");
-    if (tlm_tokenizer_load_llama2c(tok_path, 512, &tok, NULL) != TLM_OK || !g
-        || tlm_grammar_vocab_create(tok, &v, NULL) != TLM_OK) {
+    if (tlm_tokenizer_load_llama2c(tok_path, 512, &tok, NULL) != TLM_OK || !g ||
+        tlm_grammar_vocab_create(tok, &v, NULL) != TLM_OK) {
         CHECK(false, "setup");
         goto done;
     }
@@ -356,8 +358,10 @@ static void test_fast_path(void)
         int n = temp ? 40000 : 50, refused = 0;
         for (int k = 0; k < n; k++) {
             int32_t id = tlm_sampler_sample(s, logits);
-            if (id < 0 || probs[id] == 0.0f) refused++;
-            else counts[id]++;
+            if (id < 0 || probs[id] == 0.0f)
+                refused++;
+            else
+                counts[id]++;
         }
         double worst = 0.0;
         for (int i = 0; i < 512; i++) {
@@ -365,8 +369,10 @@ static void test_fast_path(void)
             double z = sd > 0 ? fabs(f - probs[i]) / sd : fabs(f - probs[i]) * 1e9;
             worst = z > worst ? z : worst;
         }
-        CHECK(refused == 0 && worst < 5.0, "T=%d: draws follow the masked distribution "
-              "(%d outside it, worst deviation %.1f sd)", temp, refused, worst);
+        CHECK(refused == 0 && worst < 5.0,
+              "T=%d: draws follow the masked distribution "
+              "(%d outside it, worst deviation %.1f sd)",
+              temp, refused, worst);
         tlm_sampler_free(s);
     }
 done:
