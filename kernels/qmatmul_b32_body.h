@@ -64,12 +64,13 @@ B32_INLINE void quantize_blocks(xb32 *o, const float *x, int64_t n)
         const float amax = _mm_cvtss_f32(m4);
         const __m256 id = _mm256_set1_ps(amax >= 0x1p-96f ? 127.0f / amax : 0.0f);
         __m256i i[4];
-        for (int j = 0; j < 4; j++) i[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], id));
-        const __m256i s = _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]),
-                                           _mm256_add_epi32(i[2], i[3]));
+        for (int j = 0; j < 4; j++)
+            i[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], id));
+        const __m256i s =
+            _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
         /* packs interleave 128-bit halves; the permute puts element order back */
-        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]),
-                                       _mm256_packs_epi32(i[2], i[3]));
+        __m256i p =
+            _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)o[b].q, p);
         o[b].qsum = hsum_i32(s);
@@ -91,8 +92,8 @@ B32_INLINE __m256i bits5(const char *qh)
     int32_t h;
     memcpy(&h, qh, 4);
     const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(h), _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2,
-                                               2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        _mm256_set1_epi32(h), _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                               2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
     const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
     return _mm256_and_si256(set, _mm256_set1_epi8(16));
@@ -102,9 +103,12 @@ B32_INLINE __m256i bits5(const char *qh)
 B32_INLINE __m256i levels(int type, const char *blk)
 {
     switch (type) {
-    case TLM_DT_Q4_1: return nibbles(blk + 4);
-    case TLM_DT_Q5_0: return _mm256_or_si256(nibbles(blk + 6), bits5(blk + 2));
-    case TLM_DT_Q5_1: return _mm256_or_si256(nibbles(blk + 8), bits5(blk + 4));
+    case TLM_DT_Q4_1:
+        return nibbles(blk + 4);
+    case TLM_DT_Q5_0:
+        return _mm256_or_si256(nibbles(blk + 6), bits5(blk + 2));
+    case TLM_DT_Q5_1:
+        return _mm256_or_si256(nibbles(blk + 8), bits5(blk + 4));
     default: {
         const __m128i kv = _mm_loadu_si128((const __m128i *)tlm_iq4_values);
         return _mm256_shuffle_epi8(_mm256_set_m128i(kv, kv), nibbles(blk + 2));
@@ -130,7 +134,8 @@ B32_INLINE void row_tile(int type, int64_t bb, int nr, float *y, int64_t ldy, bo
     const bool has_min = type == TLM_DT_Q4_1 || type == TLM_DT_Q5_1;
     float acc[B32_NR];
 #pragma GCC unroll 4
-    for (int t = 0; t < nr; t++) acc[t] = accumulate ? y[t * ldy] : 0.0f;
+    for (int t = 0; t < nr; t++)
+        acc[t] = accumulate ? y[t * ldy] : 0.0f;
     for (int64_t b = 0; b < n_blk; b++, row += bb) {
         const __m256i lv = levels(type, row);
         const float d = f16_at(row), m = has_min ? f16_at(row + 2) : 0.0f;
@@ -142,7 +147,8 @@ B32_INLINE void row_tile(int type, int64_t bb, int nr, float *y, int64_t ldy, bo
         }
     }
 #pragma GCC unroll 4
-    for (int t = 0; t < nr; t++) y[t * ldy] = acc[t];
+    for (int t = 0; t < nr; t++)
+        y[t * ldy] = acc[t];
 }
 
 B32_INLINE void b32_matmul(int type, int64_t bb, float *y, int64_t ldy, const void *w,
@@ -152,7 +158,8 @@ B32_INLINE void b32_matmul(int type, int64_t bb, float *y, int64_t ldy, const vo
     xb32 xq[B32_TOK * (B32_KC / 32)];
     if (n_in == 0) /* an empty sum */
         for (int64_t t = 0; t < n_tok; t++)
-            for (int64_t r = r0; r < r1; r++) y[t * ldy + r] = 0.0f;
+            for (int64_t r = r0; r < r1; r++)
+                y[t * ldy + r] = 0.0f;
     for (int64_t t0 = 0; t0 < n_tok; t0 += B32_TOK) {
         const int64_t tb = n_tok - t0 < B32_TOK ? n_tok - t0 : B32_TOK;
         for (int64_t k0 = 0; k0 < n_in; k0 += B32_KC) {
@@ -160,17 +167,25 @@ B32_INLINE void b32_matmul(int type, int64_t bb, float *y, int64_t ldy, const vo
             for (int64_t t = 0; t < tb; t++)
                 quantize_blocks(xq + t * nb, x + (t0 + t) * ldx + k0, nb);
             for (int64_t r = r0; r < r1; r++) {
-                const char *row = (const char *)w + (uint64_t)r * w_row_bytes +
-                                  (uint64_t)(k0 / 32 * bb);
+                const char *row =
+                    (const char *)w + (uint64_t)r * w_row_bytes + (uint64_t)(k0 / 32 * bb);
                 for (int64_t t = 0; t < tb; t += B32_NR) {
                     const int64_t nr = tb - t < B32_NR ? tb - t : B32_NR;
                     const xb32 *xt = xq + t * nb;
                     float *yt = y + (t0 + t) * ldy + r;
                     switch (nr) { /* a body per token count */
-                    case 1: row_tile(type, bb, 1, yt, ldy, k0 > 0, row, nb, xt, nb); break;
-                    case 2: row_tile(type, bb, 2, yt, ldy, k0 > 0, row, nb, xt, nb); break;
-                    case 3: row_tile(type, bb, 3, yt, ldy, k0 > 0, row, nb, xt, nb); break;
-                    default: row_tile(type, bb, 4, yt, ldy, k0 > 0, row, nb, xt, nb); break;
+                    case 1:
+                        row_tile(type, bb, 1, yt, ldy, k0 > 0, row, nb, xt, nb);
+                        break;
+                    case 2:
+                        row_tile(type, bb, 2, yt, ldy, k0 > 0, row, nb, xt, nb);
+                        break;
+                    case 3:
+                        row_tile(type, bb, 3, yt, ldy, k0 > 0, row, nb, xt, nb);
+                        break;
+                    default:
+                        row_tile(type, bb, 4, yt, ldy, k0 > 0, row, nb, xt, nb);
+                        break;
                     }
                 }
             }
@@ -179,7 +194,7 @@ B32_INLINE void b32_matmul(int type, int64_t bb, float *y, int64_t ldy, const vo
 }
 
 #define B32_SLOT(suffix, type)                                                                     \
-    void B32_FN(tlm_matmul_##suffix)(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,  \
+    void B32_FN(tlm_matmul_##suffix)(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,   \
                                      const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,     \
                                      int64_t r0, int64_t r1)                                       \
     {                                                                                              \

@@ -73,8 +73,8 @@ static void matmul(int type, int64_t block_bytes, float *y, int64_t ldy, const v
                                   (uint64_t)(k0 / QK_B32 * block_bytes);
                 float acc = k0 == 0 ? 0.0f : y[t * ldy + r];
                 for (int64_t b = 0; b < n_blk; b++)
-                    acc = block_dot(type, acc, row + b * block_bytes, q + b * QK_B32, qsum[b],
-                                    dx[b]);
+                    acc =
+                        block_dot(type, acc, row + b * block_bytes, q + b * QK_B32, qsum[b], dx[b]);
                 y[t * ldy + r] = acc;
             }
         }

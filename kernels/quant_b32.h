@@ -55,8 +55,8 @@ static inline int b32_nibble(const uint8_t *qs, int i)
 /* The fifth bit of element i. */
 static inline int b32_bit5(const uint8_t *qh, int i)
 {
-    uint32_t h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 |
-                 (uint32_t)qh[3] << 24;
+    uint32_t h =
+        (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
     return (int)(h >> i) & 1;
 }
 

@@ -114,8 +114,10 @@ static int nearest_value(float v)
     int lo = 0, hi = 15;
     while (hi - lo > 1) {
         int mid = (lo + hi) / 2;
-        if (v < kv[mid]) hi = mid;
-        else lo = mid;
+        if (v < kv[mid])
+            hi = mid;
+        else
+            lo = mid;
     }
     return v - kv[hi - 1] < kv[hi] - v ? hi - 1 : hi;
 }
@@ -139,7 +141,8 @@ static void iq4_nl_block(block_iq4_nl *b, const float *x, const float *imatrix)
 {
     enum { NTRY = 7 };
     float sigma2 = 0.0f, w[QK_B32];
-    for (int j = 0; j < QK_B32; j++) sigma2 += x[j] * x[j];
+    for (int j = 0; j < QK_B32; j++)
+        sigma2 += x[j] * x[j];
     sigma2 *= 2.0f / QK_B32;
     for (int j = 0; j < QK_B32; j++)
         w[j] = imatrix ? imatrix[j] * sqrtf(sigma2 + x[j] * x[j]) : x[j] * x[j];
@@ -163,7 +166,8 @@ static void iq4_nl_block(block_iq4_nl *b, const float *x, const float *imatrix)
     put_f16(&b->d, d);
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     uint8_t l[QK_B32];
-    for (int j = 0; j < QK_B32; j++) l[j] = (uint8_t)nearest_value(id * x[j]);
+    for (int j = 0; j < QK_B32; j++)
+        l[j] = (uint8_t)nearest_value(id * x[j]);
     pack(l, b->qs, NULL);
 }
 

@@ -93,9 +93,10 @@ tlm_status tlm_imatrix_read(const char *path, tlm_imatrix **out, tlm_error *err)
     int32_t n_entries = 0;
     /* an entry takes at least 17 bytes: length, a name byte, ncall, nval, one value */
     if (!take_i32(&c, &n_entries) || n_entries < 1 || (uint64_t)n_entries > c.left / 16) {
-        st = tlm_fail(err, TLM_ERR_FORMAT, "%s: offset 0: entry count %" PRId32 " is not in 1.."
-                      "%" PRIu64 " (the file's size allows no more)", path, n_entries,
-                      c.left / 16);
+        st = tlm_fail(err, TLM_ERR_FORMAT,
+                      "%s: offset 0: entry count %" PRId32 " is not in 1.."
+                      "%" PRIu64 " (the file's size allows no more)",
+                      path, n_entries, c.left / 16);
         goto fail;
     }
     im->e = calloc((size_t)n_entries, sizeof *im->e);
@@ -109,8 +110,9 @@ tlm_status tlm_imatrix_read(const char *path, tlm_imatrix **out, tlm_error *err)
         const uint64_t at = c.at;
         int32_t len = 0, ncall = 0, nval = 0;
         if (!take_i32(&c, &len) || len < 1 || len >= MAX_NAME || (uint64_t)len > c.left) {
-            st = tlm_fail(err, TLM_ERR_FORMAT, "%s: entry %" PRId32 " at offset %" PRIu64
-                          ": name length %" PRId32 " is not in 1..%d or runs past the end",
+            st = tlm_fail(err, TLM_ERR_FORMAT,
+                          "%s: entry %" PRId32 " at offset %" PRIu64 ": name length %" PRId32
+                          " is not in 1..%d or runs past the end",
                           path, i, at, len, MAX_NAME - 1);
             goto fail;
         }
@@ -123,24 +125,29 @@ tlm_status tlm_imatrix_read(const char *path, tlm_imatrix **out, tlm_error *err)
         im->n = i + 1;
         if (!take_i32(&c, &ncall) || !take_i32(&c, &nval) || ncall < 0 || nval < 1 ||
             (uint64_t)nval > c.left / 4) {
-            st = tlm_fail(err, TLM_ERR_FORMAT, "%s: entry '%s' at offset %" PRIu64 ": ncall %"
-                          PRId32 " / nval %" PRId32 " missing, negative or past the end", path,
-                          e->name, at, ncall, nval);
+            st = tlm_fail(err, TLM_ERR_FORMAT,
+                          "%s: entry '%s' at offset %" PRIu64 ": ncall %" PRId32 " / nval %" PRId32
+                          " missing, negative or past the end",
+                          path, e->name, at, ncall, nval);
             goto fail;
         }
         e->n = nval;
-        float *w = malloc((size_t)nval * sizeof *w); /* copied: the file's floats may be unaligned */
+        float *w =
+            malloc((size_t)nval * sizeof *w); /* copied: the file's floats may be unaligned */
         if (!w) {
             st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: out of memory", path);
             goto fail;
         }
         take(&c, w, (uint64_t)nval * 4);
-        for (int32_t k = 0; k < nval && ncall > 0; k++) w[k] /= (float)ncall;
+        for (int32_t k = 0; k < nval && ncall > 0; k++)
+            w[k] /= (float)ncall;
         for (int32_t k = 0; k < nval; k++)
             if (!(w[k] >= 0.0f) || w[k] > 3.0e38f) { /* NaN, negative or infinite */
                 free(w);
-                st = tlm_fail(err, TLM_ERR_FORMAT, "%s: entry '%s': value %" PRId32 " is not a "
-                              "finite non-negative number", path, e->name, k);
+                st = tlm_fail(err, TLM_ERR_FORMAT,
+                              "%s: entry '%s': value %" PRId32 " is not a "
+                              "finite non-negative number",
+                              path, e->name, k);
                 goto fail;
             }
         e->w = w;

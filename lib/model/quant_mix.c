@@ -12,10 +12,10 @@ static const struct {
     tlm_type base;
     uint32_t ftype; /* llama_ftype */
 } mixes[] = {
-    {TLM_MIX_Q2_K, TLM_TYPE_Q2_K, 10},   {TLM_MIX_Q3_K_S, TLM_TYPE_Q3_K, 11},
-    {TLM_MIX_Q3_K_M, TLM_TYPE_Q3_K, 12}, {TLM_MIX_Q3_K_L, TLM_TYPE_Q3_K, 13},
-    {TLM_MIX_Q4_K_S, TLM_TYPE_Q4_K, 14}, {TLM_MIX_Q4_K_M, TLM_TYPE_Q4_K, 15},
-    {TLM_MIX_Q5_K_S, TLM_TYPE_Q5_K, 16}, {TLM_MIX_Q5_K_M, TLM_TYPE_Q5_K, 17},
+    {TLM_MIX_Q2_K, TLM_TYPE_Q2_K, 10},     {TLM_MIX_Q3_K_S, TLM_TYPE_Q3_K, 11},
+    {TLM_MIX_Q3_K_M, TLM_TYPE_Q3_K, 12},   {TLM_MIX_Q3_K_L, TLM_TYPE_Q3_K, 13},
+    {TLM_MIX_Q4_K_S, TLM_TYPE_Q4_K, 14},   {TLM_MIX_Q4_K_M, TLM_TYPE_Q4_K, 15},
+    {TLM_MIX_Q5_K_S, TLM_TYPE_Q5_K, 16},   {TLM_MIX_Q5_K_M, TLM_TYPE_Q5_K, 17},
     {TLM_MIX_IQ4_NL, TLM_TYPE_IQ4_NL, 25}, {TLM_MIX_IQ4_XS, TLM_TYPE_IQ4_XS, 30},
 };
 
@@ -43,45 +43,67 @@ static tlm_type rule(tlm_quant_mix mix, tlm_type t, const tlm_mix_model *mm, con
     if (is_head) return TLM_TYPE_Q6_K;
     if (has(name, "attn_v.weight")) {
         switch (mix) {
-        case TLM_MIX_Q2_K: return mm->n_gqa >= 4 ? TLM_TYPE_Q4_K : TLM_TYPE_Q3_K;
-        case TLM_MIX_Q3_K_M: return layer < 2 ? TLM_TYPE_Q5_K : TLM_TYPE_Q4_K;
-        case TLM_MIX_Q3_K_L: return TLM_TYPE_Q5_K;
+        case TLM_MIX_Q2_K:
+            return mm->n_gqa >= 4 ? TLM_TYPE_Q4_K : TLM_TYPE_Q3_K;
+        case TLM_MIX_Q3_K_M:
+            return layer < 2 ? TLM_TYPE_Q5_K : TLM_TYPE_Q4_K;
+        case TLM_MIX_Q3_K_L:
+            return TLM_TYPE_Q5_K;
         case TLM_MIX_IQ4_NL:
-        case TLM_MIX_IQ4_XS: return mm->n_gqa >= 4 ? TLM_TYPE_Q5_K : t;
+        case TLM_MIX_IQ4_XS:
+            return mm->n_gqa >= 4 ? TLM_TYPE_Q5_K : t;
         case TLM_MIX_Q4_K_M:
-        case TLM_MIX_Q5_K_M: return more_bits(layer, n) ? TLM_TYPE_Q6_K : t;
-        case TLM_MIX_Q4_K_S: return layer < 4 ? TLM_TYPE_Q5_K : t;
-        default: return t;
+        case TLM_MIX_Q5_K_M:
+            return more_bits(layer, n) ? TLM_TYPE_Q6_K : t;
+        case TLM_MIX_Q4_K_S:
+            return layer < 4 ? TLM_TYPE_Q5_K : t;
+        default:
+            return t;
         }
     }
     if (has(name, "ffn_down")) {
         switch (mix) {
-        case TLM_MIX_Q2_K: return TLM_TYPE_Q3_K;
-        case TLM_MIX_Q3_K_M: return layer < n / 16 ? TLM_TYPE_Q5_K : TLM_TYPE_Q4_K;
-        case TLM_MIX_Q3_K_L: return TLM_TYPE_Q5_K;
+        case TLM_MIX_Q2_K:
+            return TLM_TYPE_Q3_K;
+        case TLM_MIX_Q3_K_M:
+            return layer < n / 16 ? TLM_TYPE_Q5_K : TLM_TYPE_Q4_K;
+        case TLM_MIX_Q3_K_L:
+            return TLM_TYPE_Q5_K;
         case TLM_MIX_Q4_K_M:
-        case TLM_MIX_Q5_K_M: return more_bits(layer, n) ? TLM_TYPE_Q6_K : t;
+        case TLM_MIX_Q5_K_M:
+            return more_bits(layer, n) ? TLM_TYPE_Q6_K : t;
         case TLM_MIX_IQ4_NL:
-        case TLM_MIX_IQ4_XS: return layer < n / 8 && !mm->has_imatrix ? TLM_TYPE_Q5_K : t;
-        case TLM_MIX_Q4_K_S: return layer < n / 8 ? TLM_TYPE_Q5_K : t;
-        default: return t;
+        case TLM_MIX_IQ4_XS:
+            return layer < n / 8 && !mm->has_imatrix ? TLM_TYPE_Q5_K : t;
+        case TLM_MIX_Q4_K_S:
+            return layer < n / 8 ? TLM_TYPE_Q5_K : t;
+        default:
+            return t;
         }
     }
     if (has(name, "attn_output.weight")) {
         switch (mix) {
-        case TLM_MIX_Q2_K: return TLM_TYPE_Q3_K;
-        case TLM_MIX_Q3_K_M: return TLM_TYPE_Q4_K;
-        case TLM_MIX_Q3_K_L: return TLM_TYPE_Q5_K;
-        default: return t;
+        case TLM_MIX_Q2_K:
+            return TLM_TYPE_Q3_K;
+        case TLM_MIX_Q3_K_M:
+            return TLM_TYPE_Q4_K;
+        case TLM_MIX_Q3_K_L:
+            return TLM_TYPE_Q5_K;
+        default:
+            return t;
         }
     }
     if (has(name, "attn_qkv.weight")) {
         switch (mix) {
         case TLM_MIX_Q3_K_M:
-        case TLM_MIX_Q3_K_L: return TLM_TYPE_Q4_K;
-        case TLM_MIX_Q4_K_M: return TLM_TYPE_Q5_K;
-        case TLM_MIX_Q5_K_M: return TLM_TYPE_Q6_K;
-        default: return t;
+        case TLM_MIX_Q3_K_L:
+            return TLM_TYPE_Q4_K;
+        case TLM_MIX_Q4_K_M:
+            return TLM_TYPE_Q5_K;
+        case TLM_MIX_Q5_K_M:
+            return TLM_TYPE_Q6_K;
+        default:
+            return t;
         }
     }
     return t;
@@ -93,8 +115,8 @@ static bool fits(tlm_type t, int64_t cols)
     return tlm_type_row_bytes(t, cols, &rb);
 }
 
-tlm_type tlm_mix_type(tlm_quant_mix mix, tlm_type base, const tlm_mix_model *mm,
-                      const char *name, bool is_head, int64_t cols, char *note, size_t cap)
+tlm_type tlm_mix_type(tlm_quant_mix mix, tlm_type base, const tlm_mix_model *mm, const char *name,
+                      bool is_head, int64_t cols, char *note, size_t cap)
 {
     note[0] = '\0';
     int layer = 0;
@@ -109,13 +131,23 @@ tlm_type tlm_mix_type(tlm_quant_mix mix, tlm_type base, const tlm_mix_model *mm,
     if (fits(want, cols)) return want;
     tlm_type fb;
     switch (want) {
-    case TLM_TYPE_Q4_K: fb = TLM_TYPE_Q5_0; break;
-    case TLM_TYPE_Q5_K: fb = TLM_TYPE_Q5_1; break;
-    case TLM_TYPE_Q6_K: fb = TLM_TYPE_Q8_0; break;
+    case TLM_TYPE_Q4_K:
+        fb = TLM_TYPE_Q5_0;
+        break;
+    case TLM_TYPE_Q5_K:
+        fb = TLM_TYPE_Q5_1;
+        break;
+    case TLM_TYPE_Q6_K:
+        fb = TLM_TYPE_Q8_0;
+        break;
     case TLM_TYPE_Q2_K:
     case TLM_TYPE_Q3_K:
-    case TLM_TYPE_IQ4_XS: fb = TLM_TYPE_IQ4_NL; break;
-    default: fb = TLM_TYPE_F16; break;
+    case TLM_TYPE_IQ4_XS:
+        fb = TLM_TYPE_IQ4_NL;
+        break;
+    default:
+        fb = TLM_TYPE_F16;
+        break;
     }
     if (!fits(fb, cols)) fb = TLM_TYPE_F16;
     snprintf(note, cap, "rows of %ld are not whole %s blocks of %d: written as %s", (long)cols,

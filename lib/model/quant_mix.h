@@ -1,5 +1,6 @@
 /* quant_mix.h - which type each weight matrix gets when a model is saved at a llama-quantize
- * file type (tlm_quant_mix): the rules of llama.cpp's llama_tensor_get_type for dense models (docs/quantization.md lists them per family). */
+ * file type (tlm_quant_mix): the rules of llama.cpp's llama_tensor_get_type for dense models
+ * (docs/quantization.md lists them per family). */
 #ifndef TLM_QUANT_MIX_H
 #define TLM_QUANT_MIX_H
 
@@ -21,8 +22,8 @@ typedef struct tlm_mix_model {
  * when it is the head. A type whose blocks do not divide cols falls back as llama-quantize
  * does (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K / Q3_K / IQ4_XS -> IQ4_NL, then F16)
  * and `note` says so (empty otherwise). */
-tlm_type tlm_mix_type(tlm_quant_mix mix, tlm_type base, const tlm_mix_model *mm,
-                      const char *name, bool is_head, int64_t cols, char *note, size_t cap);
+tlm_type tlm_mix_type(tlm_quant_mix mix, tlm_type base, const tlm_mix_model *mm, const char *name,
+                      bool is_head, int64_t cols, char *note, size_t cap);
 
 /* The base type of a mix and its general.file_type (llama_ftype); false for TLM_MIX_NONE or
  * an unknown value. */

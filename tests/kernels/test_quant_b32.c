@@ -35,10 +35,18 @@ static const qtype types[] = {
 static void quantize(const qtype *t, void *dst, const float *src, int64_t n)
 {
     switch (t->type) {
-    case TLM_DT_Q4_1: tlm_quantize_q4_1_ref(dst, src, n); break;
-    case TLM_DT_Q5_0: tlm_quantize_q5_0_ref(dst, src, n); break;
-    case TLM_DT_Q5_1: tlm_quantize_q5_1_ref(dst, src, n); break;
-    default: tlm_quantize_iq4_nl_ref(dst, src, n, NULL); break;
+    case TLM_DT_Q4_1:
+        tlm_quantize_q4_1_ref(dst, src, n);
+        break;
+    case TLM_DT_Q5_0:
+        tlm_quantize_q5_0_ref(dst, src, n);
+        break;
+    case TLM_DT_Q5_1:
+        tlm_quantize_q5_1_ref(dst, src, n);
+        break;
+    default:
+        tlm_quantize_iq4_nl_ref(dst, src, n, NULL);
+        break;
     }
 }
 
@@ -46,7 +54,8 @@ static void quantize(const qtype *t, void *dst, const float *src, int64_t n)
 static void random_blocks(const qtype *t, uint8_t *p, int64_t n_blk)
 {
     for (int64_t b = 0; b < n_blk; b++, p += t->bytes) {
-        for (int i = 0; i < t->bytes; i++) p[i] = (uint8_t)rng_next();
+        for (int i = 0; i < t->bytes; i++)
+            p[i] = (uint8_t)rng_next();
         uint16_t d = tlm_f32_to_f16(rng_float(-0.02f, 0.02f));
         memcpy(p, &d, 2);
         if (t->has_min) {
@@ -71,7 +80,8 @@ static void check_ref_sum(const qtype *t, const tlm_kernels *ref)
         double sum = 0, mag = 0;
         for (int b = 0; b < N / 32; b++) { /* activations quantized by the stated rule */
             float amax = 0;
-            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[32 * b + i]));
+            for (int i = 0; i < 32; i++)
+                amax = fmaxf(amax, fabsf(x[32 * b + i]));
             const float id = 127.0f / amax, dx = amax / 127.0f;
             for (int i = 0; i < 32; i++) {
                 const double q = (double)lrintf(x[32 * b + i] * id) * dx;
@@ -95,26 +105,30 @@ static void check_simd(const qtype *t, const tlm_kernels *ref, const isa_table *
         for (size_t b = 0; b < COUNT(n_toks); b++)
             for (size_t c = 0; c < COUNT(rows_list); c++) {
                 const int64_t n_in = n_ins[a], n_tok = n_toks[b], rows = rows_list[c];
-                if (n_in * n_tok > 4128 * 5 && rows > 7) continue; /* keep it quick */
+                if (n_in * n_tok > 4128 * 5 && rows > 7) continue;        /* keep it quick */
                 const uint64_t rb = (uint64_t)(n_in / 32 * t->bytes) + 2; /* padded rows */
                 uint8_t *wbuf = malloc(rb * (uint64_t)rows + 2);
                 uint8_t *w = wbuf + 2; /* 2-byte aligned only */
-                for (int64_t r = 0; r < rows; r++) random_blocks(t, w + (uint64_t)r * rb, n_in / 32);
+                for (int64_t r = 0; r < rows; r++)
+                    random_blocks(t, w + (uint64_t)r * rb, n_in / 32);
                 const int64_t ldx = n_in + 3, ldy = rows + 2;
                 float *x = buf_new(ldx * n_tok, 1);
                 fill_uniform(x, ldx * n_tok, -2.0f, 2.0f);
-                for (int64_t i = 0; i < 32 && n_tok > 1; i++) x[ldx + i] = 0.0f; /* a zero block */
+                for (int64_t i = 0; i < 32 && n_tok > 1; i++)
+                    x[ldx + i] = 0.0f; /* a zero block */
                 float *y0 = buf_new(ldy * n_tok, 0), *y1 = buf_new(ldy * n_tok, 3);
                 const int64_t r0 = rows > 2 ? 1 : 0, r1 = rows;
-                for (int64_t i = 0; i < ldy * n_tok; i++) y0[i] = y1[i] = -7.0f;
+                for (int64_t i = 0; i < ldy * n_tok; i++)
+                    y0[i] = y1[i] = -7.0f;
                 ref->matmul[t->type](y0, ldy, w, rb, x, ldx, n_tok, n_in, r0, r1);
                 s->k.matmul[t->type](y1, ldy, w, rb, x, ldx, n_tok, n_in, r0, r1);
                 int bad = 0;
                 for (int64_t i = 0; i < ldy * n_tok; i++)
                     bad += memcmp(&y0[i], &y1[i], sizeof(float)) != 0;
-                CHECK(bad == 0, "%s %s n_in %ld n_tok %ld rows %ld: %d outputs differ from the "
-                      "reference (or rows outside the range touched)", t->name, s->name,
-                      (long)n_in, (long)n_tok, (long)rows, bad);
+                CHECK(bad == 0,
+                      "%s %s n_in %ld n_tok %ld rows %ld: %d outputs differ from the "
+                      "reference (or rows outside the range touched)",
+                      t->name, s->name, (long)n_in, (long)n_tok, (long)rows, bad);
                 buf_free(x);
                 buf_free(y0);
                 buf_free(y1);
@@ -133,24 +147,34 @@ static void check_exact(const qtype *t, const tlm_kernels *ref)
     for (int i = 0; i < 32; i++) {
         int c = (i * 7) % 16; /* every 4-bit code */
         switch (t->type) {
-        case TLM_DT_Q4_1: x[i] = (float)c * d + m; break;
-        case TLM_DT_Q5_0: x[i] = (float)((i * 7) % 32 - 16) * d; break;
-        case TLM_DT_Q5_1: x[i] = (float)((i * 7) % 32) * d + m; break;
-        default: x[i] = (float)tlm_iq4_values[c] * d; break;
+        case TLM_DT_Q4_1:
+            x[i] = (float)c * d + m;
+            break;
+        case TLM_DT_Q5_0:
+            x[i] = (float)((i * 7) % 32 - 16) * d;
+            break;
+        case TLM_DT_Q5_1:
+            x[i] = (float)((i * 7) % 32) * d + m;
+            break;
+        default:
+            x[i] = (float)tlm_iq4_values[c] * d;
+            break;
         }
     }
     if (t->type == TLM_DT_Q5_0) x[5] = -16.0f * d; /* the extreme sets d = v / -16 */
     quantize(t, blk, x, 32);
     ref->to_f32[t->type](back, blk, 32);
     int bad = 0;
-    for (int i = 0; i < 32; i++) bad += back[i] != x[i];
+    for (int i = 0; i < 32; i++)
+        bad += back[i] != x[i];
     CHECK(bad == 0, "%s: %d of 32 exactly representable values changed in a round trip", t->name,
           bad);
     float z[32] = {0};
     quantize(t, blk, z, 32);
     ref->to_f32[t->type](back, blk, 32);
     bad = 0;
-    for (int i = 0; i < 32; i++) bad += back[i] != 0.0f;
+    for (int i = 0; i < 32; i++)
+        bad += back[i] != 0.0f;
     CHECK(bad == 0, "%s: a zero block decodes to %d non-zero values", t->name, bad);
 }
 
@@ -165,7 +189,8 @@ static void check_error(const qtype *t, const tlm_kernels *ref)
     enum { N = 4096 };
     static float x[N], back[N];
     static uint8_t blk[N / 32 * 24];
-    for (int i = 0; i < N; i++) x[i] = gauss();
+    for (int i = 0; i < N; i++)
+        x[i] = gauss();
     quantize(t, blk, x, N);
     ref->to_f32[t->type](back, blk, N);
     double e = 0, s = 0;
@@ -174,7 +199,8 @@ static void check_error(const qtype *t, const tlm_kernels *ref)
         s += (double)x[i] * x[i];
     }
     const double rel = sqrt(e / s);
-    printf("%s: relative RMS error on gaussian rows %.4f (bound %.2f)\n", t->name, rel, t->max_rmse);
+    printf("%s: relative RMS error on gaussian rows %.4f (bound %.2f)\n", t->name, rel,
+           t->max_rmse);
     CHECK(rel <= t->max_rmse && rel > 0.0, "%s: relative RMS error %.4f", t->name, rel);
 }
 
