@@ -186,8 +186,9 @@ SCHEMAS = {
                                          "exclusiveMaximum": 1000}, "minItems": 2, "maxItems": 4},
     "enum_const": {"type": "object",
                    "properties": {"kind": {"const": "point"},
-                                  "color": {"enum": ["red", "green", 7, None, True, [1, 2]]}},
-                   "required": ["kind", "color"]},
+                                  "color": {"enum": ["red", "green", 7, None, True, [1, 2]]},
+                                  "typed": {"type": ["string", "null"], "enum": ["x", 1, None, "y"]}},
+                   "required": ["kind", "color", "typed"]},
     "formats": {"type": "object",
                 "properties": {"d": {"type": "string", "format": "date"},
                                "t": {"type": "string", "format": "time"},
@@ -403,7 +404,9 @@ def test_converter(L):
              ({"type": "object", "properties": {"a": {"type": "integer", "multipleOf": 2}}},
               "unsupported keyword 'multipleOf' at #/properties/a"),
              ({"$ref": "http://x/y.json"}, "only '#', '#/$defs/NAME'"),
-             ({"type": "string", "format": "hostname"}, "format 'hostname'")]
+             ({"type": "string", "format": "hostname"}, "format 'hostname'"),
+             ({"enum": [1, 2], "minimum": 2}, "'minimum' beside enum/const at #"),
+             ({"type": "string", "enum": [1, 2]}, "no enum/const value at # has the 'type'")]
     for schema, want in cases:
         n = ctypes.c_size_t()
         err = Err()

@@ -669,6 +669,24 @@ static bool visit_ref(conv *c, const char *ref, const char *path, sbuf *b, int d
     return ok;
 }
 
+/* Whether JSON value v is of a type the 'type' keyword t (string or array) names. */
+static bool type_allows(const cJSON *t, const cJSON *v)
+{
+    for (const cJSON *x = cJSON_IsArray(t) ? t->child : t; x;
+         x = cJSON_IsArray(t) ? x->next : NULL) {
+        const char *n = cJSON_IsString(x) ? x->valuestring : "";
+        if ((!strcmp(n, "string") && cJSON_IsString(v)) ||
+            (!strcmp(n, "null") && cJSON_IsNull(v)) || (!strcmp(n, "boolean") && cJSON_IsBool(v)) ||
+            (!strcmp(n, "object") && cJSON_IsObject(v)) ||
+            (!strcmp(n, "array") && cJSON_IsArray(v)) ||
+            (!strcmp(n, "number") && cJSON_IsNumber(v)) ||
+            (!strcmp(n, "integer") && cJSON_IsNumber(v) &&
+             v->valuedouble == (double)(int64_t)v->valuedouble))
+            return true;
+    }
+    return false;
+}
+
 static bool visit_body(conv *c, const cJSON *s, const char *path, sbuf *b, int depth)
 {
     if (cJSON_IsTrue(s)) return use_prim(c, "value") && (sb_puts(b, "value"), true);
@@ -692,16 +710,31 @@ static bool visit_body(conv *c, const cJSON *s, const char *path, sbuf *b, int d
             return fail(c, TLM_ERR_UNSUPPORTED, "$ref at %s must be a string", path);
         return visit_ref(c, ref->valuestring, path, b, depth);
     }
-    if (cst) return put_json_literal(c, b, cst);
-    if (en) {
-        if (!cJSON_IsArray(en) || cJSON_GetArraySize(en) == 0)
+    if (cst || en) {
+        /* beside a value list only 'type' can constrain, and it filters the list */
+        for (const cJSON *k = s->child; k; k = k->next)
+            if (strcmp(k->string, "enum") && strcmp(k->string, "const") &&
+                strcmp(k->string, "type") && strcmp(k->string, "$defs") &&
+                strcmp(k->string, "definitions") &&
+                !in_list(k->string, annotations, sizeof annotations / sizeof *annotations))
+                return fail(c, TLM_ERR_UNSUPPORTED,
+                            "'%s' beside enum/const at %s is not "
+                            "supported",
+                            k->string, path);
+        if (cst && en) return fail(c, TLM_ERR_UNSUPPORTED, "both enum and const at %s", path);
+        if (en && (!cJSON_IsArray(en) || cJSON_GetArraySize(en) == 0))
             return fail(c, TLM_ERR_UNSUPPORTED, "'enum' at %s must be a non-empty array", path);
+        int n = 0;
         sb_puts(b, "(");
-        for (const cJSON *v = en->child; v; v = v->next) {
-            if (v != en->child) sb_puts(b, " | ");
+        for (const cJSON *v = cst ? cst : en->child; v; v = cst ? NULL : v->next) {
+            if (type && !type_allows(type, v)) continue;
+            if (n++) sb_puts(b, " | ");
             if (!put_json_literal(c, b, v)) return false;
         }
         sb_puts(b, ")");
+        if (n == 0)
+            return fail(c, TLM_ERR_UNSUPPORTED, "no enum/const value at %s has the 'type' given",
+                        path);
         return true;
     }
     if (any) {
