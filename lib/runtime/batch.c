@@ -27,31 +27,42 @@ static tlm_status check_batch(tlm_context *ctx, const tlm_batch *b)
     if (!b || !b->token)
         return batch_fail(ctx, TLM_ERR_ARG, "eval_batch: %s is NULL", b ? "token" : "batch");
     if (b->n_tokens < 1 || b->n_tokens > ctx->n_batch)
-        return batch_fail(ctx, TLM_ERR_ARG, "eval_batch: %d tokens; a batch holds 1 to %d (the "
-                          "context's n_batch)", b->n_tokens, ctx->n_batch);
+        return batch_fail(ctx, TLM_ERR_ARG,
+                          "eval_batch: %d tokens; a batch holds 1 to %d (the "
+                          "context's n_batch)",
+                          b->n_tokens, ctx->n_batch);
     int32_t vocab = ctx->m->cfg.vocab_size;
-    for (int32_t s = 0; s < ctx->n_seq_max; s++) ctx->seqs[s].b_count = 0;
+    for (int32_t s = 0; s < ctx->n_seq_max; s++)
+        ctx->seqs[s].b_count = 0;
     bool want = false;
     for (int32_t t = 0; t < b->n_tokens; t++) {
         int32_t id = b->token[t], s = b->seq_id ? b->seq_id[t] : 0;
         if (id < 0 || id >= vocab)
-            return batch_fail(ctx, TLM_ERR_ARG, "eval_batch: token %d at index %d is outside "
-                              "[0, %d)", id, t, vocab);
+            return batch_fail(ctx, TLM_ERR_ARG,
+                              "eval_batch: token %d at index %d is outside "
+                              "[0, %d)",
+                              id, t, vocab);
         if (s < 0 || s >= ctx->n_seq_max)
-            return batch_fail(ctx, TLM_ERR_ARG, "eval_batch: sequence id %d at index %d is "
-                              "outside [0, %d) (the context's n_seq_max)", s, t, ctx->n_seq_max);
+            return batch_fail(ctx, TLM_ERR_ARG,
+                              "eval_batch: sequence id %d at index %d is "
+                              "outside [0, %d) (the context's n_seq_max)",
+                              s, t, ctx->n_seq_max);
         tlm_seq *sq = &ctx->seqs[s];
         int32_t prev = sq->b_count ? sq->b_last : sq->n_past - 1;
         int32_t pos = b->pos ? b->pos[t] : prev + 1;
         if (pos <= prev)
-            return batch_fail(ctx, TLM_ERR_ARG, "eval_batch: position %d of sequence %d at index "
-                              "%d is not after %s %d", pos, s, t,
+            return batch_fail(ctx, TLM_ERR_ARG,
+                              "eval_batch: position %d of sequence %d at index "
+                              "%d is not after %s %d",
+                              pos, s, t,
                               sq->b_count ? "its previous position in the batch"
-                                          : "its last cached position", prev);
+                                          : "its last cached position",
+                              prev);
         if (pos >= ctx->n_ctx)
-            return batch_fail(ctx, TLM_ERR_CONTEXT_FULL, "eval_batch: position %d of sequence %d "
-                              "at index %d is past the context (%d positions)", pos, s, t,
-                              ctx->n_ctx);
+            return batch_fail(ctx, TLM_ERR_CONTEXT_FULL,
+                              "eval_batch: position %d of sequence %d "
+                              "at index %d is past the context (%d positions)",
+                              pos, s, t, ctx->n_ctx);
         sq->b_count++;
         sq->b_last = pos;
         ctx->b_seq[t] = s;
@@ -96,7 +107,8 @@ tlm_status tlm_context_eval_batch(tlm_context *ctx, const tlm_batch *b)
         tlm_context_undo_batch(ctx, n);
         ctx->cancelled = false;
         ctx->has_logits = false;
-        return batch_fail(ctx, TLM_ERR_CANCELLED, "eval_batch: cancelled by the abort callback; "
+        return batch_fail(ctx, TLM_ERR_CANCELLED,
+                          "eval_batch: cancelled by the abort callback; "
                           "the batch left no tokens");
     }
     return TLM_OK;
@@ -114,8 +126,10 @@ static bool seq_ok(tlm_context *ctx, int32_t seq, const char *what)
 {
     ctx->error[0] = '\0';
     if (seq >= 0 && seq < ctx->n_seq_max) return true;
-    batch_fail(ctx, TLM_ERR_ARG, "%s: sequence id %d is outside [0, %d) (the context's "
-               "n_seq_max)", what, seq, ctx->n_seq_max);
+    batch_fail(ctx, TLM_ERR_ARG,
+               "%s: sequence id %d is outside [0, %d) (the context's "
+               "n_seq_max)",
+               what, seq, ctx->n_seq_max);
     return false;
 }
 
@@ -143,7 +157,8 @@ tlm_status tlm_context_seq_shift(tlm_context *ctx, int32_t seq, int32_t p0, int3
 /* Forgets every position of sq. */
 static void clear_seq(tlm_seq *sq)
 {
-    for (int32_t i = 0; i < sq->n_past; i++) sq->tokens[i] = -1;
+    for (int32_t i = 0; i < sq->n_past; i++)
+        sq->tokens[i] = -1;
     sq->n_past = sq->n_used = 0;
 }
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tinylm.h"
 #include "harness.h"
+#include "tinylm.h"
 
 enum { NCTX = 64, NB = 8, TOL_X1E6 = 100 };
 #define TOL 1e-4f
@@ -62,10 +62,10 @@ static int32_t argmax(const float *x)
 
 typedef struct request {
     int32_t seq, start, n_prompt, n_gen;
-    int32_t tok[NCTX];    /* prompt then the greedy tokens, alone */
-    int32_t got[NCTX];    /* the same, batched */
-    float *alone;         /* [n_prompt + n_gen - 1][vocab]: logits after each fed token */
-    int32_t fed;          /* batched: tokens evaluated */
+    int32_t tok[NCTX]; /* prompt then the greedy tokens, alone */
+    int32_t got[NCTX]; /* the same, batched */
+    float *alone;      /* [n_prompt + n_gen - 1][vocab]: logits after each fed token */
+    int32_t fed;       /* batched: tokens evaluated */
     float worst;
     bool diverged, started;
 } request;
@@ -84,9 +84,11 @@ static bool run_alone(const tlm_model *m, request *r)
     for (int32_t i = r->n_prompt - 1; ok && i < L - 1; i++) {
         r->tok[i + 1] = argmax(r->alone + (int64_t)i * g_vocab);
         if (i + 1 < L - 1)
-            ok = tlm_context_eval(ctx, &r->tok[i + 1], 1, r->alone + (int64_t)(i + 1) * g_vocab) == TLM_OK;
+            ok = tlm_context_eval(ctx, &r->tok[i + 1], 1, r->alone + (int64_t)(i + 1) * g_vocab) ==
+                 TLM_OK;
     }
-    CHECK(ok, "%s: alone run of a %d-token prompt: %s", g_name, r->n_prompt, tlm_context_error(ctx));
+    CHECK(ok, "%s: alone run of a %d-token prompt: %s", g_name, r->n_prompt,
+          tlm_context_error(ctx));
     tlm_context_free(ctx);
     return ok;
 }
@@ -127,10 +129,14 @@ static void run_batched(const tlm_model *m, request *rq, int n_req, int32_t n_se
             }
         }
         if (!n) continue;
-        tlm_batch b = {.n_tokens = n, .token = tok, .seq_id = seq, .pos = step % 3 ? pos : NULL,
-                       .logits = want, .out_logits = out};
-        if (!CHECK(tlm_context_eval_batch(ctx, &b) == TLM_OK, "%s: step %d batch of %d: %s",
-                   g_name, step, n, tlm_context_error(ctx)))
+        tlm_batch b = {.n_tokens = n,
+                       .token = tok,
+                       .seq_id = seq,
+                       .pos = step % 3 ? pos : NULL,
+                       .logits = want,
+                       .out_logits = out};
+        if (!CHECK(tlm_context_eval_batch(ctx, &b) == TLM_OK, "%s: step %d batch of %d: %s", g_name,
+                   step, n, tlm_context_error(ctx)))
             break;
         for (int t = 0, row = 0; t < n; t++) {
             if (!want[t]) continue;
@@ -159,8 +165,9 @@ static void run_batched(const tlm_model *m, request *rq, int n_req, int32_t n_se
     for (int i = 0; i < n_req; i++)
         CHECK(rq[i].worst <= TOL && !rq[i].diverged && rq[i].fed == req_len(&rq[i]) - 1,
               "%s: request %d (seq %d, prompt %d, %d generated, %s rows): max |batched - alone| "
-              "%.2e, greedy tokens %s", g_name, i, rq[i].seq, rq[i].n_prompt, rq[i].n_gen,
-              all_rows ? "all" : "needed", (double)rq[i].worst, rq[i].diverged ? "differ" : "equal");
+              "%.2e, greedy tokens %s",
+              g_name, i, rq[i].seq, rq[i].n_prompt, rq[i].n_gen, all_rows ? "all" : "needed",
+              (double)rq[i].worst, rq[i].diverged ? "differ" : "equal");
     free(out);
     tlm_context_free(ctx);
 }
@@ -169,7 +176,7 @@ static void test_requests(const tlm_model *m)
 {
     /* seq, start step, prompt, generated: mixed lengths; ids 1 and 2 are used twice */
     static const int32_t plan[][4] = {{0, 0, 13, 10}, {1, 0, 3, 20}, {2, 2, 21, 6},
-                                      {3, 5, 1, 12}, {1, 30, 5, 9}, {2, 12, 9, 9}};
+                                      {3, 5, 1, 12},  {1, 30, 5, 9}, {2, 12, 9, 9}};
     enum { NR = 6 };
     request rq[NR];
     memset(rq, 0, sizeof rq);
@@ -178,14 +185,16 @@ static void test_requests(const tlm_model *m)
     for (int i = 0; i < NR; i++) {
         rq[i].seq = plan[i][0], rq[i].start = plan[i][1];
         rq[i].n_prompt = plan[i][2], rq[i].n_gen = plan[i][3];
-        for (int j = 0; j < rq[i].n_prompt; j++) rq[i].tok[j] = (int32_t)(rng_next() % (uint64_t)g_vocab);
+        for (int j = 0; j < rq[i].n_prompt; j++)
+            rq[i].tok[j] = (int32_t)(rng_next() % (uint64_t)g_vocab);
         ok = ok && run_alone(m, &rq[i]);
     }
     if (ok) {
         run_batched(m, rq, NR, 4, true);
         run_batched(m, rq, NR, 4, false);
     }
-    for (int i = 0; i < NR; i++) free(rq[i].alone);
+    for (int i = 0; i < NR; i++)
+        free(rq[i].alone);
 }
 
 /* ---- fork, keep, shift -------------------------------------------------------------------- */
@@ -209,9 +218,12 @@ static bool feed(tlm_context *ctx, int32_t seq, const int32_t *ids, int32_t n, f
 {
     int32_t seqs[NB];
     bool want[NB];
-    for (int i = 0; i < NB; i++) seqs[i] = seq, want[i] = true;
+    for (int i = 0; i < NB; i++)
+        seqs[i] = seq, want[i] = true;
     for (int32_t s = 0; s < n; s += NB) {
-        tlm_batch b = {.n_tokens = n - s < NB ? n - s : NB, .token = ids + s, .seq_id = seqs,
+        tlm_batch b = {.n_tokens = n - s < NB ? n - s : NB,
+                       .token = ids + s,
+                       .seq_id = seqs,
                        .logits = rows ? want : NULL,
                        .out_logits = rows ? rows + (int64_t)s * g_vocab : NULL};
         if (tlm_context_eval_batch(ctx, &b) != TLM_OK) {
@@ -226,9 +238,11 @@ static void test_fork(const tlm_model *m)
 {
     enum { P = 10, C1 = 5, C2 = 7 };
     int32_t a[P + C1], b[P + C2 + 1];
-    for (int i = 0; i < P + C2 + 1; i++) b[i] = (int32_t)((i * 31 + 7) % g_vocab);
+    for (int i = 0; i < P + C2 + 1; i++)
+        b[i] = (int32_t)((i * 31 + 7) % g_vocab);
     memcpy(a, b, sizeof a[0] * P);
-    for (int i = 0; i < C1; i++) a[P + i] = (int32_t)((i * 13 + 3) % g_vocab);
+    for (int i = 0; i < C1; i++)
+        a[P + i] = (int32_t)((i * 13 + 3) % g_vocab);
     float *ra = alone_rows(m, a, P + C1), *rb = alone_rows(m, b, P + C2 + 1);
     tlm_context *ctx = mk(m, 3);
     float *rows = malloc((size_t)(P + C2 + 1) * (size_t)g_vocab * sizeof(float));
@@ -245,15 +259,18 @@ static void test_fork(const tlm_model *m)
     CHECK(max_diff(rows, rb + (int64_t)P * g_vocab, (int64_t)C2 * g_vocab) <= TOL,
           "%s: forked prefix + continuation 2 = evaluated again", g_name);
     /* copy onto a used sequence, cut its tail back to the prefix, go on elsewhere */
-    CHECK(tlm_context_seq_copy(ctx, 1, 0) == TLM_OK && tlm_context_seq_remove(ctx, 0, P, -1) == TLM_OK &&
-              tlm_context_seq_n_past(ctx, 0) == P, "%s: copy, then keep the prefix", g_name);
+    CHECK(tlm_context_seq_copy(ctx, 1, 0) == TLM_OK &&
+              tlm_context_seq_remove(ctx, 0, P, -1) == TLM_OK &&
+              tlm_context_seq_n_past(ctx, 0) == P,
+          "%s: copy, then keep the prefix", g_name);
     feed(ctx, 0, b + P, C2, rows);
     CHECK(max_diff(rows, rb + (int64_t)P * g_vocab, (int64_t)C2 * g_vocab) <= TOL,
           "%s: a copy's prefix after removing its tail = evaluated again", g_name);
     /* keep one: the others are empty, the kept one goes on */
     CHECK(tlm_context_seq_keep(ctx, 2) == TLM_OK && tlm_context_seq_n_past(ctx, 0) == 0 &&
               tlm_context_seq_n_past(ctx, 1) == 0 && tlm_context_seq_n_past(ctx, 2) == P + C2 &&
-              tlm_context_n_past(ctx) == 0, "%s: keep sequence 2", g_name);
+              tlm_context_n_past(ctx) == 0,
+          "%s: keep sequence 2", g_name);
     feed(ctx, 2, b + P + C2, 1, rows);
     CHECK(max_diff(rows, rb + (int64_t)(P + C2) * g_vocab, g_vocab) <= TOL,
           "%s: the kept sequence goes on", g_name);
@@ -269,9 +286,11 @@ static void test_seq_shift(const tlm_model *m)
 {
     enum { N = 20 };
     int32_t ids[N + 1];
-    for (int i = 0; i <= N; i++) ids[i] = (int32_t)((i * 17 + 5) % g_vocab);
+    for (int i = 0; i <= N; i++)
+        ids[i] = (int32_t)((i * 17 + 5) % g_vocab);
     tlm_context *one = mk(m, 1), *two = mk(m, 2);
-    float *r1 = malloc((size_t)g_vocab * sizeof(float)), *r2 = malloc((size_t)g_vocab * sizeof(float));
+    float *r1 = malloc((size_t)g_vocab * sizeof(float)),
+          *r2 = malloc((size_t)g_vocab * sizeof(float));
     if (!one || !two || !r1 || !r2) goto done;
     tlm_context_eval(one, ids, N, NULL);
     tlm_status s1 = tlm_context_remove(one, 2, 6);
@@ -284,7 +303,8 @@ static void test_seq_shift(const tlm_model *m)
           (int)s2, (int)s2b, (int)s1, (int)s1b);
     if (s1b != TLM_OK) goto done; /* e.g. a window cache that no longer holds the keys */
     CHECK(tlm_context_seq_n_past(two, 1) == tlm_context_n_past(one) &&
-              tlm_context_seq_n_past(two, 0) == 9, "%s: n_past after the edits", g_name);
+              tlm_context_seq_n_past(two, 0) == 9,
+          "%s: n_past after the edits", g_name);
     tlm_context_eval(one, ids + N, 1, r1);
     feed(two, 1, ids + N, 1, r2);
     CHECK(max_diff(r1, r2, g_vocab) <= TOL, "%s: after remove + shift of sequence 1", g_name);
@@ -308,7 +328,8 @@ static unsigned char *state_of(tlm_context *ctx, size_t *size)
 static void test_refusals(const tlm_model *m)
 {
     int32_t ids[NB + 1];
-    for (int i = 0; i <= NB; i++) ids[i] = (int32_t)((i * 7 + 1) % g_vocab);
+    for (int i = 0; i <= NB; i++)
+        ids[i] = (int32_t)((i * 7 + 1) % g_vocab);
     tlm_context *ctx = mk(m, 2), *clean = mk(m, 2);
     float *out = malloc((size_t)(NB + 1) * (size_t)g_vocab * sizeof(float));
     float *want_rows = malloc((size_t)2 * (size_t)g_vocab * sizeof(float));
@@ -331,10 +352,16 @@ static void test_refusals(const tlm_model *m)
     } cases[] = {
         {"sequence id n_seq_max", {{0, 5}, {1, 3}, {0, 6}, {2, 0}}, 0, TLM_ERR_ARG},
         {"sequence id -1", {{0, 5}, {1, 3}, {0, 6}, {-1, 0}}, 0, TLM_ERR_ARG},
-        {"positions out of order within a sequence", {{0, 5}, {1, 3}, {0, 7}, {0, 6}}, 0, TLM_ERR_ARG},
+        {"positions out of order within a sequence",
+         {{0, 5}, {1, 3}, {0, 7}, {0, 6}},
+         0,
+         TLM_ERR_ARG},
         {"a position already in the cache", {{0, 5}, {0, 6}, {0, 7}, {1, 2}}, 0, TLM_ERR_ARG},
         {"a repeated position", {{0, 5}, {1, 3}, {0, 6}, {0, 6}}, 0, TLM_ERR_ARG},
-        {"a position past the context", {{0, 5}, {1, 3}, {0, 6}, {0, NCTX}}, 0, TLM_ERR_CONTEXT_FULL},
+        {"a position past the context",
+         {{0, 5}, {1, 3}, {0, 6}, {0, NCTX}},
+         0,
+         TLM_ERR_CONTEXT_FULL},
         {"more tokens than the batch size", {{0, 5}, {1, 3}, {0, 6}, {1, 4}}, 1, TLM_ERR_ARG},
         {"a token outside the vocabulary", {{0, 5}, {1, 3}, {0, 6}, {1, 4}}, 2, TLM_ERR_ARG},
         {"logits wanted without out_logits", {{0, 5}, {1, 3}, {0, 6}, {1, 4}}, 3, TLM_ERR_ARG},
@@ -348,29 +375,35 @@ static void test_refusals(const tlm_model *m)
             lg[t] = true;
         }
         if (cases[c].kind == 2) tk[3] = g_vocab;
-        tlm_batch b = {.n_tokens = n, .token = tk, .seq_id = sq, .pos = ps, .logits = lg,
+        tlm_batch b = {.n_tokens = n,
+                       .token = tk,
+                       .seq_id = sq,
+                       .pos = ps,
+                       .logits = lg,
                        .out_logits = cases[c].kind == 3 ? NULL : out};
         tlm_status st = tlm_context_eval_batch(ctx, &b);
         unsigned char *after = state_of(ctx, &size1);
-        CHECK(st == cases[c].want && tlm_context_error(ctx)[0] && tlm_context_seq_n_past(ctx, 0) == 5 &&
-                  tlm_context_seq_n_past(ctx, 1) == 3 && size0 && size1 == size0 &&
-                  memcmp(before, after, size0) == 0,
-              "%s: %s: status %d (want %d), \"%s\", n_past %d %d, state %s", g_name,
-              cases[c].what, (int)st, (int)cases[c].want, tlm_context_error(ctx),
-              tlm_context_seq_n_past(ctx, 0), tlm_context_seq_n_past(ctx, 1),
+        CHECK(st == cases[c].want && tlm_context_error(ctx)[0] &&
+                  tlm_context_seq_n_past(ctx, 0) == 5 && tlm_context_seq_n_past(ctx, 1) == 3 &&
+                  size0 && size1 == size0 && memcmp(before, after, size0) == 0,
+              "%s: %s: status %d (want %d), \"%s\", n_past %d %d, state %s", g_name, cases[c].what,
+              (int)st, (int)cases[c].want, tlm_context_error(ctx), tlm_context_seq_n_past(ctx, 0),
+              tlm_context_seq_n_past(ctx, 1),
               size1 == size0 && after && memcmp(before, after, size0) == 0 ? "same" : "changed");
         free(after);
     }
     tlm_batch empty = {.n_tokens = 0, .token = ids};
     CHECK(tlm_context_eval_batch(ctx, NULL) == TLM_ERR_ARG &&
               tlm_context_eval_batch(ctx, &empty) == TLM_ERR_ARG &&
-              tlm_context_eval_batch(NULL, &empty) == TLM_ERR_ARG, "%s: NULL or empty batch", g_name);
+              tlm_context_eval_batch(NULL, &empty) == TLM_ERR_ARG,
+          "%s: NULL or empty batch", g_name);
     CHECK(tlm_context_seq_remove(ctx, 2, 0, -1) == TLM_ERR_ARG &&
               tlm_context_seq_shift(ctx, -1, 0, -1, 1) == TLM_ERR_ARG &&
               tlm_context_seq_copy(ctx, 0, 2) == TLM_ERR_ARG &&
-              tlm_context_seq_copy(ctx, 5, 0) == TLM_ERR_ARG && tlm_context_seq_keep(ctx, 2) == TLM_ERR_ARG &&
-              tlm_context_error(ctx)[0] && tlm_context_seq_n_past(ctx, 0) == 5 &&
-              tlm_context_seq_n_past(ctx, 1) == 3 && tlm_context_seq_n_past(ctx, 7) == 0,
+              tlm_context_seq_copy(ctx, 5, 0) == TLM_ERR_ARG &&
+              tlm_context_seq_keep(ctx, 2) == TLM_ERR_ARG && tlm_context_error(ctx)[0] &&
+              tlm_context_seq_n_past(ctx, 0) == 5 && tlm_context_seq_n_past(ctx, 1) == 3 &&
+              tlm_context_seq_n_past(ctx, 7) == 0,
           "%s: sequence edits with unknown ids are refused and change nothing", g_name);
     /* both sequences go on as in the context that never saw the refused batches */
     int32_t nt[2] = {ids[5], ids[6]}, ns[2] = {1, 0};
@@ -378,7 +411,8 @@ static void test_refusals(const tlm_model *m)
     tlm_batch next = {.n_tokens = 2, .token = nt, .seq_id = ns, .logits = nw, .out_logits = out};
     tlm_batch next2 = next;
     next2.out_logits = want_rows;
-    CHECK(tlm_context_eval_batch(ctx, &next) == TLM_OK && tlm_context_eval_batch(clean, &next2) == TLM_OK &&
+    CHECK(tlm_context_eval_batch(ctx, &next) == TLM_OK &&
+              tlm_context_eval_batch(clean, &next2) == TLM_OK &&
               max_diff(out, want_rows, 2 * (int64_t)g_vocab) == 0.0f,
           "%s: after the refusals both sequences give the untouched context's bits", g_name);
     free(before);
@@ -402,18 +436,20 @@ static void test_params(const tlm_model *m)
     cp.n_seq_max = 4;
     tlm_status b = tlm_context_plan(m, &cp, &four, &err);
     CHECK(a == TLM_OK && b == TLM_OK && four.kv_bytes == 4 * one.kv_bytes &&
-              four.n_cells == one.n_cells, "%s: plan of 4 sequences: KV %llu, one %llu", g_name,
-          (unsigned long long)four.kv_bytes, (unsigned long long)one.kv_bytes);
+              four.n_cells == one.n_cells,
+          "%s: plan of 4 sequences: KV %llu, one %llu", g_name, (unsigned long long)four.kv_bytes,
+          (unsigned long long)one.kv_bytes);
     tlm_context *ctx = NULL;
     for (int k = 0; k < 2; k++) {
         cp.n_seq_max = k ? 257 : -1;
         CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_ERR_ARG && !ctx &&
-                  strstr(err.message, "n_seq_max"), "%s: n_seq_max %d refused: %s", g_name,
-              cp.n_seq_max, err.message);
+                  strstr(err.message, "n_seq_max"),
+              "%s: n_seq_max %d refused: %s", g_name, cp.n_seq_max, err.message);
     }
     ctx = mk(m, 3);
     CHECK(ctx && tlm_context_n_seq_max(ctx) == 3 && tlm_context_n_batch(ctx) == NB &&
-              tlm_context_n_seq_max(NULL) == 0, "%s: n_seq_max and n_batch read back", g_name);
+              tlm_context_n_seq_max(NULL) == 0,
+          "%s: n_seq_max and n_batch read back", g_name);
     tlm_context_free(ctx);
 }
 
@@ -438,14 +474,16 @@ static void test_model(const char *path)
 int main(int argc, char **argv)
 {
     if (argc > 1) {
-        for (int i = 1; i < argc; i++) test_model(argv[i]);
+        for (int i = 1; i < argc; i++)
+            test_model(argv[i]);
         return finish("batch");
     }
     const char *shared = getenv("TLM_SHARED");
     char stories[4096];
     snprintf(stories, sizeof stories, "%s/models/stories260K.bin", shared ? shared : "../shared");
     FILE *fp = fopen(stories, "rb");
-    if (!fp) MISSING(1, "%s not found", stories);
+    if (!fp)
+        MISSING(1, "%s not found", stories);
     else {
         fclose(fp);
         test_model(stories);
