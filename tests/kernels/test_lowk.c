@@ -129,6 +129,14 @@ static void ref_vs_double(const lowk_type *ty, const tlm_kernels *ref)
 
 static const uint32_t SENTINEL = 0x7fc0beefu;
 
+/* Whether level l runs here with a kernel of its own for the type (on AArch64 these types have
+ * no SIMD kernels yet: the level keeps the reference, counted as a skip; on x86 main checks
+ * every level has one). */
+static bool level_runs(const isa_table *level, const tlm_kernels *ref, int type)
+{
+    return level->available && level->k.matmul[type] != ref->matmul[type];
+}
+
 static void simd_case(const lowk_type *ty, const tlm_kernels *ref, const isa_table *simd,
                       int64_t rows, int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1)
 {
@@ -146,8 +154,8 @@ static void simd_case(const lowk_type *ty, const tlm_kernels *ref, const isa_tab
         yr[i] = SENTINEL;
     ref->matmul[ty->type]((float *)yr, ldy, w, rb, x, ldx, n_tok, n_in, r0, r1);
     for (int l = 0; l < N_SIMD; l++) {
-        if (!simd[l].available) {
-            SKIP(1, "%s %s rows %lld k %lld tokens %lld: level not here", ty->name, simd[l].name,
+        if (!level_runs(&simd[l], ref, ty->type)) {
+            SKIP(1, "%s %s rows %lld k %lld tokens %lld: level or its kernel not here", ty->name, simd[l].name,
                  (long long)rows, (long long)n_in, (long long)n_tok);
             continue;
         }
@@ -194,8 +202,8 @@ static void far_rows_case(const lowk_type *ty, const tlm_kernels *ref, const isa
     uint32_t yr[N_TOK * ROWS], ys[N_TOK * ROWS];
     ref->matmul[ty->type]((float *)yr, ROWS, w, rb, x, 512, N_TOK, 512, 0, ROWS);
     for (int l = 0; l < N_SIMD; l++) {
-        if (!simd[l].available) {
-            SKIP(1, "%s %s far rows: level not here", ty->name, simd[l].name);
+        if (!level_runs(&simd[l], ref, ty->type)) {
+            SKIP(1, "%s %s far rows: level or its kernel not here", ty->name, simd[l].name);
             continue;
         }
         simd[l].k.matmul[ty->type]((float *)ys, ROWS, w, rb, x, 512, N_TOK, 512, 0, ROWS);
@@ -358,10 +366,18 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < COUNT(types); i++) {
         const lowk_type *ty = &types[i];
         check(ref.matmul[ty->type] && ref.to_f32[ty->type], "%s: reference slots filled", ty->name);
-        for (int l = 0; l < N_SIMD; l++)
-            if (simd[l].available)
-                check(simd[l].k.matmul[ty->type] != ref.matmul[ty->type],
-                      "%s: %s has its own matmul", ty->name, simd[l].name);
+        for (int l = 0; l < N_SIMD; l++) {
+            if (!simd[l].available) continue;
+#if defined(__aarch64__)
+            if (simd[l].k.matmul[ty->type] == ref.matmul[ty->type]) { /* no ARM kernels yet */
+                SKIP(1, "%s %s: no kernel of this level for the type yet", ty->name,
+                     simd[l].name);
+                continue;
+            }
+#endif
+            check(simd[l].k.matmul[ty->type] != ref.matmul[ty->type], "%s: %s has its own matmul",
+                  ty->name, simd[l].name);
+        }
         ref_vs_double(ty, &ref);
         static const int64_t rows[] = {1, 15, 16, 17, 33, 50};
         static const int64_t toks[] = {1, 2, 3, 4, 5, 8, 17, 64};
