@@ -64,114 +64,57 @@ void tlm_gelu_tanh_ref(float *x, int64_t n);
 void tlm_rope_ref(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim, const float *cos,
                   const float *sin, bool neox);
 
+/* ---- the vector kernels every SIMD level has (one *_body.h each, compiled per ISA) ----- */
+
+typedef void tlm_to_f32_kernel(float *out, const void *src, int64_t n);
+typedef void tlm_store_kv_kernel(void *dst, const float *src, int64_t n);
+typedef void tlm_attn_head_kernel(float *out, const float *q, const void *k, const void *v,
+                                  int64_t kv_stride, int32_t n_keys, int32_t head_dim,
+                                  float scale, float *scores);
+typedef void tlm_attn_rows_kernel(float *const *out, const float *const *q, int32_t nq,
+                                  const int32_t *lo, const int32_t *hi, const void *k,
+                                  const void *v, int64_t kv_stride, int32_t head_dim,
+                                  float scale, float *scratch);
+
+/* Declares, for one ISA suffix: the float matmuls (rows and 4-row groups), F16/BF16 and the
+ * quantized types' to_f32, the KV stores, dot/axpy, attention (one query and blocks of
+ * queries, by cache type), the norms and the activations. */
+#define TLM_DECLARE_VECTOR_KERNELS(isa)                                                           \
+    tlm_matmul_kernel tlm_matmul_f32_##isa, tlm_matmul_f16_##isa, tlm_matmul_bf16_##isa,          \
+        tlm_matmul_il_f16_##isa, tlm_matmul_il_bf16_##isa;                                        \
+    tlm_to_f32_kernel tlm_to_f32_f16_##isa, tlm_to_f32_bf16_##isa, tlm_to_f32_q8_0_##isa,         \
+        tlm_to_f32_q4_0_##isa, tlm_to_f32_q4_K_##isa, tlm_to_f32_q5_K_##isa,                      \
+        tlm_to_f32_q6_K_##isa;                                                                    \
+    tlm_store_kv_kernel tlm_store_kv_f16_##isa, tlm_store_kv_q8_0_##isa;                          \
+    float tlm_dot_f32_##isa(const float *a, const float *b, int64_t n);                           \
+    void tlm_axpy_f32_##isa(float *y, float a, const float *x, int64_t n);                        \
+    tlm_attn_head_kernel tlm_attn_head_f32_##isa, tlm_attn_head_f16_##isa,                        \
+        tlm_attn_head_q8_0_##isa;                                                                 \
+    tlm_attn_rows_kernel tlm_attn_rows_f32_##isa, tlm_attn_rows_f16_##isa,                        \
+        tlm_attn_rows_q8_0_##isa;                                                                 \
+    void tlm_rmsnorm_##isa(float *out, const float *x, const float *w, int64_t n, float eps);     \
+    void tlm_layernorm_##isa(float *out, const float *x, const float *w, const float *b,          \
+                             int64_t n, float eps);                                               \
+    void tlm_silu_mul_##isa(float *gate, const float *up, int64_t n);                             \
+    void tlm_gelu_tanh_mul_##isa(float *gate, const float *up, int64_t n);                        \
+    void tlm_gelu_tanh_##isa(float *x, int64_t n)
+
 /* ---- AVX2 + FMA + F16C ---------------------------------------------------------------- */
 
-tlm_matmul_kernel tlm_matmul_f32_avx2;
-tlm_matmul_kernel tlm_matmul_f16_avx2;
-tlm_matmul_kernel tlm_matmul_bf16_avx2;
-tlm_matmul_kernel tlm_matmul_il_f16_avx2;
-tlm_matmul_kernel tlm_matmul_il_bf16_avx2;
+TLM_DECLARE_VECTOR_KERNELS(avx2);
 
-void tlm_to_f32_f16_avx2(float *out, const void *src, int64_t n);
-void tlm_to_f32_bf16_avx2(float *out, const void *src, int64_t n);
-
-/* quantized weights: matmul by vpmaddubsw (kernels/qmatmul_avx2.c), to_f32 (dequant_avx2.c) */
-tlm_matmul_kernel tlm_matmul_q8_0_avx2;
-tlm_matmul_kernel tlm_matmul_q4_0_avx2;
-tlm_matmul_kernel tlm_matmul_q4_K_avx2;
-tlm_matmul_kernel tlm_matmul_q5_K_avx2;
-tlm_matmul_kernel tlm_matmul_q6_K_avx2;
-tlm_matmul_kernel tlm_matmul_il_q8_0_avx2;
-tlm_matmul_kernel tlm_matmul_il_q4_0_avx2;
-tlm_matmul_kernel tlm_matmul_il_q4_K_avx2;
-tlm_matmul_kernel tlm_matmul_il_q5_K_avx2;
-tlm_matmul_kernel tlm_matmul_il_q6_K_avx2;
+/* quantized weights: matmul by vpmaddubsw (kernels/qmatmul_avx2.c) */
+tlm_matmul_kernel tlm_matmul_q8_0_avx2, tlm_matmul_q4_0_avx2, tlm_matmul_q4_K_avx2,
+    tlm_matmul_q5_K_avx2, tlm_matmul_q6_K_avx2;
+tlm_matmul_kernel tlm_matmul_il_q8_0_avx2, tlm_matmul_il_q4_0_avx2, tlm_matmul_il_q4_K_avx2,
+    tlm_matmul_il_q5_K_avx2, tlm_matmul_il_q6_K_avx2;
 /* Q4_1, Q5_0, Q5_1, IQ4_NL: kernels/qmatmul_b32_body.h (the reference's bits) */
 tlm_matmul_kernel tlm_matmul_q4_1_avx2, tlm_matmul_q5_0_avx2, tlm_matmul_q5_1_avx2,
     tlm_matmul_iq4_nl_avx2;
 
-void tlm_to_f32_q8_0_avx2(float *out, const void *src, int64_t n);
-void tlm_to_f32_q4_0_avx2(float *out, const void *src, int64_t n);
-void tlm_to_f32_q4_K_avx2(float *out, const void *src, int64_t n);
-void tlm_to_f32_q5_K_avx2(float *out, const void *src, int64_t n);
-void tlm_to_f32_q6_K_avx2(float *out, const void *src, int64_t n);
-
-void tlm_store_kv_f16_avx2(void *dst, const float *src, int64_t n);
-void tlm_store_kv_q8_0_avx2(void *dst, const float *src, int64_t n);
-
-float tlm_dot_f32_avx2(const float *a, const float *b, int64_t n);
-void tlm_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
-
-void tlm_attn_head_f32_avx2(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
-void tlm_attn_head_f16_avx2(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
-void tlm_attn_head_q8_0_avx2(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
-void tlm_attn_rows_f32_avx2(float *const *out, const float *const *q, int32_t nq,
-    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
-    int32_t head_dim, float scale, float *scratch);
-void tlm_attn_rows_f16_avx2(float *const *out, const float *const *q, int32_t nq,
-    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
-    int32_t head_dim, float scale, float *scratch);
-void tlm_attn_rows_q8_0_avx2(float *const *out, const float *const *q, int32_t nq,
-    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
-    int32_t head_dim, float scale, float *scratch);
-
-void tlm_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps);
-void tlm_layernorm_avx2(float *out, const float *x, const float *w, const float *b, int64_t n,
-                        float eps);
-
-void tlm_silu_mul_avx2(float *gate, const float *up, int64_t n);
-void tlm_gelu_tanh_mul_avx2(float *gate, const float *up, int64_t n);
-void tlm_gelu_tanh_avx2(float *x, int64_t n);
-
 /* ---- AVX-512 (F, BW, VL, DQ) plus the AVX2 set ---------------------------------------- */
 
-tlm_matmul_kernel tlm_matmul_f32_avx512;
-tlm_matmul_kernel tlm_matmul_f16_avx512;
-tlm_matmul_kernel tlm_matmul_bf16_avx512;
-tlm_matmul_kernel tlm_matmul_il_f16_avx512;
-tlm_matmul_kernel tlm_matmul_il_bf16_avx512;
-
-void tlm_to_f32_f16_avx512(float *out, const void *src, int64_t n);
-void tlm_to_f32_bf16_avx512(float *out, const void *src, int64_t n);
-
-void tlm_to_f32_q8_0_avx512(float *out, const void *src, int64_t n);
-void tlm_to_f32_q4_0_avx512(float *out, const void *src, int64_t n);
-void tlm_to_f32_q4_K_avx512(float *out, const void *src, int64_t n);
-void tlm_to_f32_q5_K_avx512(float *out, const void *src, int64_t n);
-void tlm_to_f32_q6_K_avx512(float *out, const void *src, int64_t n);
-
-void tlm_store_kv_f16_avx512(void *dst, const float *src, int64_t n);
-void tlm_store_kv_q8_0_avx512(void *dst, const float *src, int64_t n);
-
-float tlm_dot_f32_avx512(const float *a, const float *b, int64_t n);
-void tlm_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
-
-void tlm_attn_head_f32_avx512(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
-void tlm_attn_head_f16_avx512(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
-void tlm_attn_head_q8_0_avx512(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
-void tlm_attn_rows_f32_avx512(float *const *out, const float *const *q, int32_t nq,
-    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
-    int32_t head_dim, float scale, float *scratch);
-void tlm_attn_rows_f16_avx512(float *const *out, const float *const *q, int32_t nq,
-    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
-    int32_t head_dim, float scale, float *scratch);
-void tlm_attn_rows_q8_0_avx512(float *const *out, const float *const *q, int32_t nq,
-    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
-    int32_t head_dim, float scale, float *scratch);
-
-void tlm_rmsnorm_avx512(float *out, const float *x, const float *w, int64_t n, float eps);
-void tlm_layernorm_avx512(float *out, const float *x, const float *w, const float *b, int64_t n,
-                          float eps);
-
-void tlm_silu_mul_avx512(float *gate, const float *up, int64_t n);
-void tlm_gelu_tanh_mul_avx512(float *gate, const float *up, int64_t n);
-void tlm_gelu_tanh_avx512(float *x, int64_t n);
+TLM_DECLARE_VECTOR_KERNELS(avx512);
 
 /* ---- AVX-512 VNNI (kernels/qmatmul_avx512vnni.c) on top of the AVX-512 set -------------- */
 
@@ -201,11 +144,10 @@ void tlm_to_f32_iq4_xs_ref(float *out, const void *src, int64_t n);
 
 /* ---- AArch64: NEON (<op>_neon.c), then dot product (<op>_dotprod.c), then i8mm ---------- */
 
-tlm_matmul_kernel tlm_matmul_f32_neon;
-tlm_matmul_kernel tlm_matmul_f16_neon;
-tlm_matmul_kernel tlm_matmul_bf16_neon;
-tlm_matmul_kernel tlm_matmul_il_f16_neon;
-tlm_matmul_kernel tlm_matmul_il_bf16_neon;
+TLM_DECLARE_VECTOR_KERNELS(neon);
+void tlm_rope_neon(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
+                   const float *cos, const float *sin, bool neox);
+
 /* quantized weights: qmatmul_neon_body.h at each level (bit for bit the reference) */
 tlm_matmul_kernel tlm_matmul_q8_0_neon, tlm_matmul_q8_0_dotprod, tlm_matmul_q8_0_i8mm;
 tlm_matmul_kernel tlm_matmul_q4_0_neon, tlm_matmul_q4_0_dotprod, tlm_matmul_q4_0_i8mm;
@@ -215,47 +157,6 @@ tlm_matmul_kernel tlm_matmul_q6_K_neon, tlm_matmul_q6_K_dotprod, tlm_matmul_q6_K
 /* on 4-row groups (kernels.h, TLM_IL_SDOT4), by SDOT at both levels */
 tlm_matmul_kernel tlm_matmul_il_q8_0_dotprod, tlm_matmul_il_q8_0_i8mm;
 tlm_matmul_kernel tlm_matmul_il_q4_0_dotprod, tlm_matmul_il_q4_0_i8mm;
-
-void tlm_to_f32_f16_neon(float *out, const void *src, int64_t n);
-void tlm_to_f32_bf16_neon(float *out, const void *src, int64_t n);
-void tlm_to_f32_q8_0_neon(float *out, const void *src, int64_t n);
-void tlm_to_f32_q4_0_neon(float *out, const void *src, int64_t n);
-void tlm_to_f32_q4_K_neon(float *out, const void *src, int64_t n);
-void tlm_to_f32_q5_K_neon(float *out, const void *src, int64_t n);
-void tlm_to_f32_q6_K_neon(float *out, const void *src, int64_t n);
-
-void tlm_store_kv_f16_neon(void *dst, const float *src, int64_t n);
-void tlm_store_kv_q8_0_neon(void *dst, const float *src, int64_t n);
-
-float tlm_dot_f32_neon(const float *a, const float *b, int64_t n);
-void tlm_axpy_f32_neon(float *y, float a, const float *x, int64_t n);
-
-void tlm_attn_head_f32_neon(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
-void tlm_attn_head_f16_neon(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
-void tlm_attn_head_q8_0_neon(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
-void tlm_attn_rows_f32_neon(float *const *out, const float *const *q, int32_t nq,
-    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
-    int32_t head_dim, float scale, float *scratch);
-void tlm_attn_rows_f16_neon(float *const *out, const float *const *q, int32_t nq,
-    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
-    int32_t head_dim, float scale, float *scratch);
-void tlm_attn_rows_q8_0_neon(float *const *out, const float *const *q, int32_t nq,
-    const int32_t *lo, const int32_t *hi, const void *k, const void *v, int64_t kv_stride,
-    int32_t head_dim, float scale, float *scratch);
-
-void tlm_rmsnorm_neon(float *out, const float *x, const float *w, int64_t n, float eps);
-void tlm_layernorm_neon(float *out, const float *x, const float *w, const float *b, int64_t n,
-                        float eps);
-
-void tlm_silu_mul_neon(float *gate, const float *up, int64_t n);
-void tlm_gelu_tanh_mul_neon(float *gate, const float *up, int64_t n);
-void tlm_gelu_tanh_neon(float *x, int64_t n);
-
-void tlm_rope_neon(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
-                   const float *cos, const float *sin, bool neox);
 
 /* ---- table selection (kernels/dispatch.c) --------------------------------------------- */
 
