@@ -461,6 +461,10 @@ def test_converter(L):
 
 
 def main():
+    so = os.path.join(BUILD, "libtinylm.so")
+    rerun = testlib.rerun_with_asan_preloaded(so, __file__) if os.path.exists(so) else None
+    if rerun is not None:
+        return rerun
     validator_selftest()
     if not os.path.exists(os.path.join(BUILD, "libtinylm.so")):
         testlib.missing("libtinylm.so in " + BUILD, 1)

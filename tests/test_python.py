@@ -230,15 +230,9 @@ def main():
         testlib.missing("../shared/models (stories260K)", N_CASES)
         return testlib.finish("python", 0, 0)
     lib = os.environ.get("TINYLM_LIBRARY", os.path.join(BUILD, "libtinylm.so"))
-    needed = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True).stdout
-    if "libasan" in needed and "libasan" not in os.environ.get("LD_PRELOAD", ""):
-        # ASan must be the process's first library, and python3 is not built with it: run this
-        # test again with it preloaded (leak checks off: python3's own allocations are not ours)
-        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                              text=True).stdout.strip()
-        env = dict(os.environ, LD_PRELOAD=asan,
-                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-        return subprocess.run([sys.executable, os.path.abspath(__file__)], env=env).returncode
+    rerun = testlib.rerun_with_asan_preloaded(lib, __file__)
+    if rerun is not None:
+        return rerun
     sys.path.insert(0, os.path.join(ROOT, "python"))
     os.environ.setdefault("TINYLM_LIBRARY", os.path.join(BUILD, "libtinylm.so"))
     import tinylm

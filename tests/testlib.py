@@ -119,6 +119,21 @@ def sanitizer_flags(library):
     return flags
 
 
+def rerun_with_asan_preloaded(library, script):
+    """For a test that loads `library` through ctypes: when it is a make asan build, ASan must
+    be the process's first library and python3 is not built with it, so run `script` again
+    with it preloaded (leak checks off: python3's own allocations are not ours) and return
+    that run's exit status; None when the library needs nothing (run the test here)."""
+    needed = subprocess.run(["readelf", "-d", library], capture_output=True, text=True).stdout
+    if "libasan" not in needed or "libasan" in os.environ.get("LD_PRELOAD", ""):
+        return None
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip()
+    env = dict(os.environ, LD_PRELOAD=asan,
+               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+    return subprocess.run([sys.executable, os.path.abspath(script)], env=env).returncode
+
+
 def instrumentation_symbol(name):
     """A symbol the sanitizers' instrumentation defines, not the library's code."""
     return name.startswith(("__odr_asan", "__asan_", "___asan_", "__ubsan_", "__sancov_"))

@@ -86,7 +86,10 @@ int main(int argc, char **argv)
     int32_t *ids = parse_ids(tokens_arg, &n);
     if (!ids) return 2;
     tlm_model *model = model_source_open(&src, (int)n_threads);
-    if (!model) return 1;
+    if (!model) {
+        free(ids);
+        return 1;
+    }
     const tlm_model_info *info = tlm_model_get_info(model);
 
     cp.n_ctx = n_ctx ? (int32_t)n_ctx : n;

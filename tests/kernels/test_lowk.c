@@ -319,6 +319,15 @@ static void *read_all(const char *path, long *size)
     return p;
 }
 
+/* Writes n bytes to path: 0, or 2 on any failure. */
+static int write_all(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return 2;
+    const bool ok = fwrite(p, 1, n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : 2;
+}
+
 static int helper(int argc, char **argv)
 {
     tlm_kernels ref;
@@ -328,30 +337,37 @@ static int helper(int argc, char **argv)
     if (!ty) return fprintf(stderr, "unknown type\n"), 2;
     if (strcmp(argv[1], "--dequant") == 0 && argc == 5) {
         uint8_t *in = read_all(argv[3], &size);
-        if (!in || size % ty->block_bytes) return fprintf(stderr, "bad input\n"), 2;
+        if (!in || size % ty->block_bytes) {
+            free(in);
+            return fprintf(stderr, "bad input\n"), 2;
+        }
         int64_t n = size / ty->block_bytes * 256;
         float *out = malloc(sizeof(float) * (size_t)(n + 1));
         ref.to_f32[ty->type](out, in, n);
-        FILE *f = fopen(argv[4], "wb");
-        if (!f || fwrite(out, sizeof(float), (size_t)n, f) != (size_t)n) return 2;
-        fclose(f);
-        return 0;
+        int rc = write_all(argv[4], out, sizeof(float) * (size_t)n);
+        free(in);
+        free(out);
+        return rc;
     }
     if (strcmp(argv[1], "--quantize") == 0 && (argc == 6 || argc == 7)) {
         const long row = atol(argv[3]);
         float *in = read_all(argv[4], &size);
         long im_size = 0;
         float *im = argc == 7 ? read_all(argv[6], &im_size) : NULL;
-        if (!in || row <= 0 || row % 256 || size % (4 * row) || (argc == 7 && im_size != 4 * row))
+        if (!in || row <= 0 || row % 256 || size % (4 * row) || (argc == 7 && im_size != 4 * row)) {
+            free(in);
+            free(im);
             return fprintf(stderr, "bad input\n"), 2;
+        }
         const long rows = size / (4 * row), rb = row / 256 * ty->block_bytes;
         uint8_t *out = malloc((size_t)(rows * rb + 1));
         for (long r = 0; r < rows; r++)
             ty->quantize(out + r * rb, in + r * row, row, im);
-        FILE *f = fopen(argv[5], "wb");
-        if (!f || fwrite(out, 1, (size_t)(rows * rb), f) != (size_t)(rows * rb)) return 2;
-        fclose(f);
-        return 0;
+        int rc = write_all(argv[5], out, (size_t)(rows * rb));
+        free(in);
+        free(im);
+        free(out);
+        return rc;
     }
     fprintf(stderr, "usage: see the top of tests/kernels/test_lowk.c\n");
     return 2;
