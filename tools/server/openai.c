@@ -357,8 +357,8 @@ static bool parse_logit_bias(const cJSON *root, const oai_limits *lim, oai_reque
         char *end;
         errno = 0;
         long id = strtol(key, &end, 10);
-        if (!*key || *end || errno || key[0] == '-' || key[0] == '+' || key[0] == ' ' ||
-            id >= lim->n_vocab)
+        /* a digit first: strtol would also take leading white space (any of it) and a sign */
+        if (key[0] < '0' || key[0] > '9' || *end || errno || id < 0 || id >= lim->n_vocab)
             return BAD(err, "logit_bias", "invalid_value", "Invalid key in 'logit_bias': "
                        "'%.40s' is not a token id in [0, %d).", key, (int)lim->n_vocab);
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < -100 ||
