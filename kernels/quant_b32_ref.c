@@ -105,29 +105,12 @@ void tlm_quantize_q5_0_ref(void *dst, const float *src, int64_t n)
     }
 }
 
-/* The index of the codebook value nearest v; on a tie the larger value. */
-static int nearest_value(float v)
-{
-    const int8_t *kv = tlm_iq4_values;
-    if (v <= kv[0]) return 0;
-    if (v >= kv[15]) return 15;
-    int lo = 0, hi = 15;
-    while (hi - lo > 1) {
-        int mid = (lo + hi) / 2;
-        if (v < kv[mid])
-            hi = mid;
-        else
-            lo = mid;
-    }
-    return v - kv[hi - 1] < kv[hi] - v ? hi - 1 : hi;
-}
-
 /* Weighted sums of q x and q q with the levels for inverse scale id. */
 static void fit(const float *x, const float *w, float id, uint8_t *l, float *sqx, float *sq2)
 {
     float a = 0.0f, b = 0.0f;
     for (int j = 0; j < QK_B32; j++) {
-        const int i = nearest_value(id * x[j]);
+        const int i = tlm_iq4_nearest(id * x[j]);
         if (l) l[j] = (uint8_t)i;
         const float q = tlm_iq4_values[i];
         a += w[j] * q * x[j];
@@ -167,7 +150,7 @@ static void iq4_nl_block(block_iq4_nl *b, const float *x, const float *imatrix)
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     uint8_t l[QK_B32];
     for (int j = 0; j < QK_B32; j++)
-        l[j] = (uint8_t)nearest_value(id * x[j]);
+        l[j] = (uint8_t)tlm_iq4_nearest(id * x[j]);
     pack(l, b->qs, NULL);
 }
 

@@ -417,24 +417,6 @@ void tlm_quantize_q3_K_ref(void *dst, const float *src, int64_t n, const float *
 
 /* ---- IQ4_XS ----------------------------------------------------------------------------- */
 
-/* Index of the codebook value nearest v (ties to the lower index only when strictly closer
- * above, as GGUF's best_index_int8). */
-static int nearest_code(float v)
-{
-    const int8_t *kv = tlm_iq4_values;
-    if (v <= kv[0]) return 0;
-    if (v >= kv[15]) return 15;
-    int lo = 0, hi = 15;
-    while (hi - lo > 1) {
-        int mid = (lo + hi) / 2;
-        if (v < kv[mid])
-            hi = mid;
-        else
-            lo = mid;
-    }
-    return v - kv[hi - 1] < kv[hi] - v ? hi - 1 : hi;
-}
-
 void tlm_quantize_iq4_xs_ref(void *dst, const float *src, int64_t n, const float *imatrix)
 {
     const int ntry = 7;
@@ -462,7 +444,7 @@ void tlm_quantize_iq4_xs_ref(void *dst, const float *src, int64_t n, const float
             if (amax < EPS_ZERO) continue;
             float d = -max / kv[0], id = 1 / d, sumqx = 0, sumq2 = 0;
             for (int j = 0; j < 32; j++) {
-                float q = kv[nearest_code(id * xb[j])];
+                float q = kv[tlm_iq4_nearest(id * xb[j])];
                 sumqx += wt[j] * q * xb[j];
                 sumq2 += wt[j] * q * q;
             }
@@ -472,7 +454,7 @@ void tlm_quantize_iq4_xs_ref(void *dst, const float *src, int64_t n, const float
                 id = ((float)t + kv[0]) / max;
                 sumqx = sumq2 = 0;
                 for (int j = 0; j < 32; j++) {
-                    float q = kv[nearest_code(id * xb[j])];
+                    float q = kv[tlm_iq4_nearest(id * xb[j])];
                     sumqx += wt[j] * q * xb[j];
                     sumq2 += wt[j] * q * q;
                 }
@@ -498,7 +480,7 @@ void tlm_quantize_iq4_xs_ref(void *dst, const float *src, int64_t n, const float
             int l = clampi(nearest(id * scales[ib]), -32, 31);
             const float dl = d * (float)l, idl = dl != 0 ? 1 / dl : 0.0f;
             for (int j = 0; j < 32; j++)
-                L[32 * ib + j] = (uint8_t)nearest_code(idl * x[32 * ib + j]);
+                L[32 * ib + j] = (uint8_t)tlm_iq4_nearest(idl * x[32 * ib + j]);
             l += 32;
             y[b].scales_l[ib / 2] |= (uint8_t)((l & 15) << (4 * (ib % 2)));
             y[b].scales_h = (uint16_t)(y[b].scales_h | (l >> 4) << (2 * ib));

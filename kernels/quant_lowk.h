@@ -47,6 +47,24 @@ _Static_assert(sizeof(block_iq4_xs) == 136, "IQ4_XS block");
 static const int8_t tlm_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                           1,    13,   25,  38,  53,  69,  89,  113};
 
+/* The index of the codebook value nearest v; on a tie the larger value (as GGUF's
+ * best_index_int8). Both IQ4 quantizers round through it. */
+static inline int tlm_iq4_nearest(float v)
+{
+    const int8_t *kv = tlm_iq4_values;
+    if (v <= kv[0]) return 0;
+    if (v >= kv[15]) return 15;
+    int lo = 0, hi = 15;
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (v < kv[mid])
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return v - kv[hi - 1] < kv[hi] - v ? hi - 1 : hi;
+}
+
 /* One block in the form the kernels share: element i = (d * sc[i / 16]) * w[i] - dmin * m[i / 16],
  * the min part only for Q2_K (has_min). IQ4_XS's 32-element scales appear twice. */
 typedef struct tlm_lowk_unit {
