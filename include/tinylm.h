@@ -441,6 +441,17 @@ TLM_API tlm_status tlm_context_load_buffer(tlm_context *ctx, const void *buf, si
  * into ctx. NULL removes it. Not copied anywhere else: user must outlive its use. */
 TLM_API void tlm_context_set_abort(tlm_context *ctx, bool (*abort)(void *user), void *user);
 
+/* Called on the evaluating thread with the input of every weight matrix product of an
+ * evaluation, just before it: x holds n_tok rows of n_in floats (row stride ldx), the
+ * activations that multiply the matrix `weight`, named as a GGUF file names it (as
+ * tlm_model_save writes the model: "blk.3.attn_q.weight", "blk.3.ffn_down.weight", ...,
+ * "output.weight" for an untied head; a block applied twice by layer sharing is blk.<its
+ * application>). x is valid only during the call, which must not call into ctx. This is how
+ * importance matrices are collected (tlm-perplexity --imatrix-out). NULL removes it. */
+typedef void (*tlm_matmul_observer)(void *user, const char *weight, const float *x, int64_t ldx,
+                                    int64_t n_tok, int64_t n_in);
+TLM_API void tlm_context_set_matmul_observer(tlm_context *ctx, tlm_matmul_observer fn, void *user);
+
 /* Changes the threads used by later evaluations, within [1, the count ctx was created with]
  * (its n_threads param, or all cores for 0): scratch is sized for that many. Results are the
  * same bits for any count. TLM_ERR_ARG (message on the context) outside that range. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "imatrix_out.h"
 
 #define LP_MAGIC "TLMLOGPR"
 #define LP_VERSION 1u
@@ -46,6 +47,10 @@ static void usage(void)
         "                     made by the reference model); report mean KL(base || this) per\n"
         "                     token +/- its standard error, top-1 agreement and both\n"
         "                     perplexities. -c/--stride/-f, when given, must agree with BASE.\n"
+        "  --imatrix-out FILE collect an importance matrix over the chunks (every token of each\n"
+        "                     chunk, BOS first as above) and write it in llama.cpp's imatrix\n"
+        "                     .dat layout, for tlm-quantize --imatrix (chunks mode only)\n"
+        "  --process-output   with --imatrix-out: also the LM head (output.weight)\n"
         "  -t THREADS, -b BATCH, --no-progress\n" CONTEXT_USAGE
         "result: ppl = exp(mean NLL); +/- is ppl * sqrt(var(NLL) / (n - 1)), var over the n\n"
         "scored tokens. The last stdout line reads\n"
@@ -54,7 +59,8 @@ static void usage(void)
 
 typedef struct options {
     model_source src;
-    const char *tok_path, *text_path, *save_path, *kl_path;
+    const char *tok_path, *text_path, *save_path, *kl_path, *imatrix_path;
+    bool process_output;
     long long n_ctx, stride, max_chunks, n_threads, n_batch;
     bool progress;
     tlm_context_params cp;
@@ -403,7 +409,7 @@ typedef struct run_state {
 } run_state;
 
 static int evaluate(const options *o, tlm_context *ctx, const plan *p, const int32_t *tokens,
-                    int32_t n_vocab, FILE *save, FILE *base, run_state *rs)
+                    int32_t n_vocab, FILE *save, FILE *base, run_state *rs, imatrix_out *im)
 {
     int32_t nb = o->cp.n_batch > 0 ? o->cp.n_batch : 256;
     if (nb > p->n_ctx) nb = p->n_ctx;
@@ -424,6 +430,10 @@ static int evaluate(const options *o, tlm_context *ctx, const plan *p, const int
         if (p->mode == MODE_CHUNKS && p->bos >= 0) win_ids[0] = p->bos;
         tlm_context_reset(ctx);
         int32_t n_eval = win.first + win.n_scored; /* the last token predicts nothing scored */
+        if (im) { /* but the importance matrix sees all of it, as llama-imatrix's does */
+            imatrix_out_next_chunk(im);
+            n_eval = win.len;
+        }
         for (int32_t s = 0; rc == 0 && s < n_eval; s += nb) {
             int32_t m = n_eval - s < nb ? n_eval - s : nb;
             if (tlm_context_eval(ctx, win_ids + s, m, logits) != TLM_OK) {
@@ -433,7 +443,7 @@ static int evaluate(const options *o, tlm_context *ctx, const plan *p, const int
             }
             for (int32_t k = 0; k < m; k++) {
                 int32_t j = s + k;
-                if (j < win.first) continue;
+                if (j < win.first || j >= win.first + win.n_scored) continue;
                 int32_t target = tokens[win.begin + j + 1];
                 log_softmax(logits + (size_t)k * (size_t)n_vocab, n_vocab, lp);
                 double nll = -(double)lp[target];
@@ -498,6 +508,10 @@ static bool parse_args(int argc, char **argv, options *o)
             o->progress = false;
             continue;
         }
+        if (!strcmp(a, "--process-output")) {
+            o->process_output = true;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
             exit(0);
@@ -505,7 +519,7 @@ static bool parse_args(int argc, char **argv, options *o)
         bool known = !strcmp(a, "-z") || !strcmp(a, "-f") || !strcmp(a, "-c") ||
                      !strcmp(a, "--stride") || !strcmp(a, "--chunks") || !strcmp(a, "-t") ||
                      !strcmp(a, "-b") || !strcmp(a, "--save-logits") ||
-                     !strcmp(a, "--kl-divergence");
+                     !strcmp(a, "--kl-divergence") || !strcmp(a, "--imatrix-out");
         if (!known) {
             fprintf(stderr, "error: unknown argument '%s'\n", a);
             usage();
@@ -524,6 +538,8 @@ static bool parse_args(int argc, char **argv, options *o)
             o->save_path = v;
         else if (!strcmp(a, "--kl-divergence"))
             o->kl_path = v;
+        else if (!strcmp(a, "--imatrix-out"))
+            o->imatrix_path = v;
         else if (!strcmp(a, "-c"))
             ok = parse_int(a, v, 4, 1 << 22, &o->n_ctx);
         else if (!strcmp(a, "--stride"))
@@ -549,6 +565,15 @@ static bool parse_args(int argc, char **argv, options *o)
     if (o->save_path && o->kl_path) {
         fprintf(stderr, "error: --save-logits and --kl-divergence do not go together (save "
                         "with the reference model, compare with the other)\n");
+        return false;
+    }
+    if (o->imatrix_path && (o->stride || o->kl_path || !o->text_path)) {
+        fprintf(stderr, "error: --imatrix-out collects over the chunks of a text (-f): not with "
+                        "--stride or --kl-divergence\n");
+        return false;
+    }
+    if (o->process_output && !o->imatrix_path) {
+        fprintf(stderr, "error: --process-output goes with --imatrix-out\n");
         return false;
     }
     if (o->stride && o->n_ctx && o->stride > o->n_ctx) {
@@ -599,6 +624,7 @@ int main(int argc, char **argv)
     FILE *base = NULL, *save = NULL;
     char *text = NULL;
     run_state rs = {0};
+    imatrix_out *im = NULL;
     plan p = {0};
     int64_t n_tokens = 0;
 
@@ -700,7 +726,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.message);
         goto done;
     }
-    if (evaluate(&o, ctx, &p, tokens, n_vocab, save, base, &rs) != 0) goto done;
+    if (o.imatrix_path) {
+        if (!(im = imatrix_out_new(o.process_output))) {
+            fprintf(stderr, "error: out of memory\n");
+            goto done;
+        }
+        imatrix_out_attach(im, ctx);
+    }
+    if (evaluate(&o, ctx, &p, tokens, n_vocab, save, base, &rs, im) != 0) goto done;
+    if (im) {
+        if (!imatrix_out_write(im, o.imatrix_path, o.text_path)) goto done;
+        fprintf(stderr, "wrote the importance matrix of %lld chunks to %s\n",
+                (long long)p.n_windows, o.imatrix_path);
+    }
     if (save) {
         bool bad = fclose(save) != 0;
         save = NULL;
@@ -738,6 +776,7 @@ done:
     free(tokens);
     free(file_tokens);
     tlm_context_free(ctx);
+    imatrix_out_free(im);
     tlm_tokenizer_free(tok);
     tlm_model_free(model);
     return rc;

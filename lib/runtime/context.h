@@ -89,6 +89,9 @@ struct tlm_context {
     bool cancelled;              /* tlm_forward stopped at abort's request */
     int32_t n_threads_max;       /* 0 until tlm_context_set_threads first runs */
     struct tlm_outputs_req *req; /* tlm_context_eval_outputs while it runs, else NULL */
+    tlm_matmul_observer observer; /* tlm_context_set_matmul_observer (observe.c) */
+    void *observer_user;
+    int32_t apply_at; /* the layer application tlm_forward is in (for the observer) */
 };
 
 /* The outputs of the tlm_context_eval_outputs call running on a context. */
@@ -113,6 +116,9 @@ typedef void (*tlm_project_fn)(const tlm_context *ctx, const tlm_proj *p, const 
  * passed in so the two files do not call each other) for the tokens the caller selected, and
  * the hidden states (forward_outputs.c). `last`: the call's last chunk. */
 void tlm_forward_outputs(tlm_context *ctx, int32_t n, bool last, tlm_project_fn project);
+/* Calls ctx->observer with x, the input of p's matrices (observe.c). */
+void tlm_observe_matmul(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
+                        int64_t n_tok);
 /* The state as tlm_context_save writes it (context_file.c): its size in bytes, writing it,
  * and reading `size` bytes of it (name is for messages). */
 uint64_t tlm_context_state_bytes(const tlm_context *ctx);

@@ -21,6 +21,7 @@ static void add_bias(const tlm_proj *p, float *y, int64_t ldy, int64_t n_tok, in
 static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
                     int64_t n_tok, float *y, int64_t ldy)
 {
+    if (ctx->observer) tlm_observe_matmul(ctx, p, x, ldx, n_tok); /* tlm-imatrix */
     if (tlm_blas_takes(ctx, p, n_tok)) { /* the OpenBLAS comparison path */
         tlm_blas_project(ctx, p, x, ldx, n_tok, y, ldy);
         add_bias(p, y, ldy, n_tok, 0, p->rows);
@@ -249,6 +250,7 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
             return;
         }
         const tlm_block *blk = &m->blocks[tlm_config_block_of(c, a)];
+        ctx->apply_at = a;
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
         for (int t = 0; t < n; t++)
             norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, blk->attn_norm.w, blk->attn_norm.b, dim);
