@@ -791,6 +791,13 @@ TLM_API tlm_status tlm_sampler_set_grammar(tlm_sampler *s, const tlm_grammar *g,
 /* Advances the grammar over id's text. TLM_ERR_ARG (state unchanged) if the grammar does not
  * allow id; TLM_OK without a grammar. */
 TLM_API tlm_status tlm_sampler_grammar_accept(tlm_sampler *s, int32_t id, tlm_error *err);
+/* The ids that may end the text where the grammar can end (default: the vocabulary's EOS).
+ * A chat reply ends at its template's end of turn, which may be another id (<|im_end|>,
+ * <|end|>): give every id tlm_chat_is_stop accepts. 0 to 16 ids in [0, n_vocab); call it
+ * after tlm_sampler_set_grammar (a new grammar starts with EOS again; tlm_sampler_reset keeps
+ * them). TLM_ERR_ARG without a grammar or for a bad id or count. */
+TLM_API tlm_status tlm_sampler_set_grammar_ends(tlm_sampler *s, const int32_t *ids, int32_t n,
+                                                tlm_error *err);
 /* Whether the grammar can end here (true without a grammar). */
 TLM_API bool tlm_sampler_grammar_can_end(const tlm_sampler *s);
 /* The mask alone: allowed[n_vocab] gets 1 for each id the grammar allows next, else 0;

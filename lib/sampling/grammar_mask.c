@@ -111,7 +111,24 @@ struct tlm_gsampler {
     const tlm_grammar_vocab *v;
     uint8_t *allowed; /* [n_vocab of the sampler] */
     int32_t n_vocab;
+    /* ids that end the text where the grammar can end: EOS, or a chat template's turn end */
+    int32_t ends[TLM_GSAMPLER_MAX_ENDS];
+    int32_t n_ends;
 };
+
+static bool is_end(const tlm_gsampler *gs, int32_t id)
+{
+    for (int32_t i = 0; i < gs->n_ends; i++)
+        if (gs->ends[i] == id) return true;
+    return false;
+}
+
+void tlm_gsampler_set_ends(tlm_gsampler *gs, const int32_t *ids, int32_t n)
+{
+    gs->n_ends = 0;
+    for (int32_t i = 0; i < n && i < TLM_GSAMPLER_MAX_ENDS; i++)
+        if (ids[i] >= 0 && ids[i] < gs->n_vocab) gs->ends[gs->n_ends++] = ids[i];
+}
 
 void tlm_gsampler_free(tlm_gsampler *gs)
 {
@@ -129,6 +146,7 @@ tlm_status tlm_gsampler_create(const tlm_grammar *g, const tlm_grammar_vocab *v,
     if (!gs) return tlm_fail(err, TLM_ERR_NO_MEMORY, "grammar sampler: no memory");
     gs->v = v;
     gs->n_vocab = n_vocab;
+    tlm_gsampler_set_ends(gs, &v->eos, 1);
     gs->allowed = malloc((size_t)n_vocab);
     if (!gs->allowed || tlm_gmatch_init(&gs->m, g) != TLM_OK) {
         tlm_gsampler_free(gs);
@@ -179,8 +197,8 @@ int32_t tlm_gsampler_mask(tlm_gsampler *gs)
     m->n_scratch = 0;
     m->failed = hit_limit;
     if (hit_limit) memset(gs->allowed, 0, (size_t)gs->n_vocab);
-    if (tlm_gmatch_can_end(m) && gs->v->eos >= 0 && gs->v->eos < gs->n_vocab)
-        gs->allowed[gs->v->eos] = 1;
+    if (tlm_gmatch_can_end(m))
+        for (int32_t i = 0; i < gs->n_ends; i++) gs->allowed[gs->ends[i]] = 1;
     int32_t count = 0;
     for (int32_t i = 0; i < gs->n_vocab; i++)
         count += gs->allowed[i];
@@ -193,7 +211,7 @@ bool tlm_gsampler_accept(tlm_gsampler *gs, int32_t id)
 {
     const tlm_grammar_vocab *v = gs->v;
     if (id < 0 || id >= gs->n_vocab) return false;
-    if (id == v->eos) return tlm_gmatch_can_end(&gs->m);
+    if (is_end(gs, id)) return tlm_gmatch_can_end(&gs->m);
     if (id >= v->n_vocab || v->tok_len[id] == 0) return false;
     return tlm_gmatch_accept(&gs->m, (const unsigned char *)v->tok_text[id],
                              (size_t)v->tok_len[id]);
@@ -203,7 +221,7 @@ bool tlm_gsampler_allows(tlm_gsampler *gs, int32_t id)
 {
     const tlm_grammar_vocab *v = gs->v;
     if (id < 0 || id >= gs->n_vocab) return false;
-    if (id == v->eos) return tlm_gmatch_can_end(&gs->m);
+    if (is_end(gs, id)) return tlm_gmatch_can_end(&gs->m);
     if (id >= v->n_vocab || v->tok_len[id] == 0) return false;
     return tlm_gmatch_allows(&gs->m, (const unsigned char *)v->tok_text[id],
                              (size_t)v->tok_len[id]);

@@ -19,6 +19,10 @@ const uint8_t *tlm_gsampler_allowed(const tlm_gsampler *gs); /* [n_vocab], after
 /* Advances over id's text; false (state unchanged) if the grammar does not allow it. */
 bool tlm_gsampler_accept(tlm_gsampler *gs, int32_t id);
 bool tlm_gsampler_can_end(const tlm_gsampler *gs);
+/* The ids allowed where the grammar can end (at most TLM_GSAMPLER_MAX_ENDS, out-of-range ones
+ * dropped); the default is the vocabulary's EOS. */
+#define TLM_GSAMPLER_MAX_ENDS 16
+void tlm_gsampler_set_ends(tlm_gsampler *gs, const int32_t *ids, int32_t n);
 /* Whether the grammar allows id next, without the whole mask. */
 bool tlm_gsampler_allows(tlm_gsampler *gs, int32_t id);
 

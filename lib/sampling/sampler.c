@@ -145,6 +145,20 @@ TLM_API tlm_status tlm_sampler_grammar_accept(tlm_sampler *s, int32_t id, tlm_er
     return TLM_OK;
 }
 
+TLM_API tlm_status tlm_sampler_set_grammar_ends(tlm_sampler *s, const int32_t *ids, int32_t n,
+                                                tlm_error *err)
+{
+    if (!s || !s->grammar || n < 0 || n > TLM_GSAMPLER_MAX_ENDS || (n > 0 && !ids))
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_sampler_set_grammar_ends: needs a sampler with "
+                        "a grammar and 0 to %d ids", TLM_GSAMPLER_MAX_ENDS);
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= s->n_vocab)
+            return tlm_fail(err, TLM_ERR_ARG, "tlm_sampler_set_grammar_ends: id %d is not in "
+                            "[0, %d)", (int)ids[i], (int)s->n_vocab);
+    tlm_gsampler_set_ends(s->grammar, ids, n);
+    return TLM_OK;
+}
+
 TLM_API bool tlm_sampler_grammar_can_end(const tlm_sampler *s)
 {
     return !s || !s->grammar || tlm_gsampler_can_end(s->grammar);

@@ -31,6 +31,7 @@
 
 #include "../common.h"
 #include "buf.h"
+#include "structured.h"
 
 struct http_server {
     const http_config *cfg;
@@ -68,6 +69,7 @@ typedef struct stream {
     bool include_usage, done;
     int fd;
     buf pending; /* events not yet handed to MHD */
+    structured *sx; /* tools: their text is written by tool_reply.c; NULL: none */
     size_t sent;
     double t0;
     char method_url[96];
@@ -229,9 +231,15 @@ static void stream_advance(stream *st)
     const char *text;
     size_t len;
     bool more = gen_step(st->g, &text, &len);
-    if (len) oai_chunk_sse(&st->pending, &st->meta, NULL, text, len, NULL, st->include_usage);
+    if (len && st->sx)
+        structured_stream_text(st->sx, &st->pending, &st->meta, text, len, st->include_usage);
+    else if (len)
+        oai_chunk_sse(&st->pending, &st->meta, NULL, text, len, NULL, st->include_usage);
     if (more) return;
     const char *reason = gen_finish_reason(st->g);
+    if (st->sx && strcmp(reason, "error")) /* held tool calls go out, "tool_calls" */
+        reason = structured_stream_end(st->sx, &st->pending, &st->meta, reason,
+                                       st->include_usage);
     oai_usage u = {gen_n_prompt(st->g), gen_n_generated(st->g)};
     if (!strcmp(reason, "error")) {
         oai_error e;
@@ -275,6 +283,12 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
     return (ssize_t)n;
 }
 
+static void drop_sx(structured *sx)
+{
+    if (sx) structured_free(sx);
+    free(sx);
+}
+
 /* Called by MHD when the response is done with, finished or not. */
 static void stream_free(void *cls)
 {
@@ -284,20 +298,23 @@ static void stream_free(void *cls)
                  st->method_url, (int)gen_n_generated(st->g));
     gen_free(st->g);
     buf_free(&st->pending);
+    drop_sx(st->sx);
     free(st);
 }
 
 static enum MHD_Result start_stream(http_server *srv, struct MHD_Connection *c, generation *g,
                                     const oai_meta *meta, bool include_usage, int fd,
-                                    const request *rq, const char *url)
+                                    const request *rq, const char *url, structured *sx)
 {
     stream *st = calloc(1, sizeof *st);
     if (!st) {
+        drop_sx(sx);
         gen_free(g);
         return MHD_NO;
     }
     *st = (stream){.srv = srv, .g = g, .meta = *meta, .include_usage = include_usage, .fd = fd,
                    .t0 = rq->t0};
+    st->sx = sx;
     snprintf(st->id, sizeof st->id, "%s", meta->id);
     st->meta.id = st->id;
     snprintf(st->method_url, sizeof st->method_url, "POST %s", url);
@@ -319,7 +336,7 @@ static enum MHD_Result start_stream(http_server *srv, struct MHD_Connection *c, 
 
 static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c, generation *g,
                                       const oai_meta *meta, int fd, const request *rq,
-                                      const char *url)
+                                      const char *url, structured *sx)
 {
     buf text = {0};
     const char *piece;
@@ -331,6 +348,7 @@ static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c
                      (int)gen_n_generated(g));
             gen_free(g);
             buf_free(&text);
+            drop_sx(sx);
             return MHD_NO;
         }
         more = gen_step(g, &piece, &len);
@@ -348,13 +366,16 @@ static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c
     } else {
         gen_free(g);
         buf b = {0};
-        oai_response_json(&b, meta, text.data ? text.data : "", text.len, reason, &u);
+        if (sx) structured_response_json(sx, &b, meta, text.data ? text.data : "", text.len,
+                                         reason, &u);
+        else oai_response_json(&b, meta, text.data ? text.data : "", text.len, reason, &u);
         log_line(srv, "POST %s -> 200, %d + %d tokens, %s, %.2f s", url, (int)u.prompt_tokens,
                  (int)u.completion_tokens, reason, now_seconds() - rq->t0);
         r = send_json(c, 200, &b);
         buf_free(&b);
     }
     buf_free(&text);
+    drop_sx(sx);
     return r;
 }
 
@@ -391,20 +412,30 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
         oai_request_free(&req);
         return send_error(srv, c, "POST", url, &e);
     }
+    /* response_format, tools, tool messages: may rewrite req.msgs and give a grammar */
+    structured *sx = calloc(1, sizeof *sx);
     int32_t *ids = NULL, n_ids = 0, max_tokens = 0;
-    if (!prompt_build(&req, &cfg->prompt, &ids, &n_ids, &max_tokens, &e)) {
+    if (!sx) oai_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+    if (!sx || !structured_prepare(sx, &req, cfg->prompt.chat, &e) ||
+        !prompt_build(&req, &cfg->prompt, &ids, &n_ids, &max_tokens, &e)) {
+        drop_sx(sx);
         oai_request_free(&req);
         return send_error(srv, c, "POST", url, &e);
     }
     gen_params gp = {.prompt = ids, .n_prompt = n_ids, .max_tokens = max_tokens,
                      .sampling = sampling_of(&req), .stop = req.stop, .n_stop = req.n_stop,
-                     .chat = chat ? cfg->prompt.chat : TLM_CHAT_UNKNOWN};
+                     .chat = chat ? cfg->prompt.chat : TLM_CHAT_UNKNOWN,
+                     .grammar = sx->grammar};
     bool stream_it = req.stream, include_usage = req.include_usage;
     generation *g = NULL;
     tlm_error terr = {0};
     tlm_status st = gen_create(srv->pool, &gp, &g, &terr);
     free(ids);
     oai_request_free(&req); /* gen_create copied the ids, biases and stop strings */
+    if (st != TLM_OK || sx->mode == TOOLS_OFF) { /* only tool calls need it afterwards */
+        drop_sx(sx);
+        sx = NULL;
+    }
     if (st != TLM_OK) {
         if (st == TLM_ERR_ARG)
             oai_error_set(&e, 400, "invalid_request_error", NULL, "invalid_value", "%s",
@@ -416,6 +447,7 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
     gen_wait w = gen_acquire(g, fd >= 0 ? client_gone_cb : NULL, &fd);
     if (w != GEN_WAIT_OK) {
         gen_free(g);
+        drop_sx(sx);
         if (w == GEN_WAIT_CANCELLED) {
             log_line(srv, "POST %s: client gone while queued", url);
             return MHD_NO; /* closes the connection */
@@ -429,6 +461,7 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
     }
     if (gen_begin(g, &terr) != TLM_OK) {
         gen_free(g);
+        drop_sx(sx);
         oai_error_set(&e, 500, "server_error", NULL, NULL, "prompt evaluation failed: %s",
                       terr.message);
         return send_error(srv, c, "POST", url, &e);
@@ -436,8 +469,8 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
     char id[64];
     make_id(srv, chat, id, sizeof id);
     oai_meta meta = {chat, id, (int64_t)time(NULL), cfg->model_id};
-    if (stream_it) return start_stream(srv, c, g, &meta, include_usage, fd, rq, url);
-    return generate_whole(srv, c, g, &meta, fd, rq, url);
+    if (stream_it) return start_stream(srv, c, g, &meta, include_usage, fd, rq, url, sx);
+    return generate_whole(srv, c, g, &meta, fd, rq, url, sx);
 }
 
 /* ---- the access handler --------------------------------------------------------------- */

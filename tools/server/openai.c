@@ -233,9 +233,12 @@ static bool parse_messages(const cJSON *root, const oai_limits *lim, oai_request
                        "but got %s instead.", param, json_type_name(role));
         const char *r = role->valuestring;
         if (!strcmp(r, "developer")) r = "system"; /* the API's newer name for it */
-        if (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant"))
+        /* "tool" results and assistant tool_calls: rewritten by tool_prompt.c */
+        if (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant") &&
+            strcmp(r, "tool"))
             return BAD(err, param, "invalid_value", "Invalid value: '%.40s'. Supported values "
-                       "are: 'system', 'developer', 'user' and 'assistant'.", role->valuestring);
+                       "are: 'system', 'developer', 'user', 'assistant' and 'tool'.",
+                       role->valuestring);
         const cJSON *content = field(m, "content");
         const char *text = "";
         if (content && !parse_content(req, content, i, &text, err)) return false;

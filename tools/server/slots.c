@@ -63,6 +63,7 @@ struct slot_pool {
     int32_t n_slots, queue_limit;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    tlm_grammar_vocab *gvocab; /* made by the first request with a grammar, under lock */
     slot **idle; /* stack of free slots */
     int32_t n_idle, n_waiting;
     waiter *head, *tail;
@@ -74,6 +75,7 @@ struct generation {
     slot *slot;
     int32_t *prompt, n_prompt, max_tokens, n_gen;
     tlm_sampler *sampler;
+    tlm_grammar *grammar;   /* NULL: unconstrained */
     tlm_stop_matcher *stop; /* NULL without stop strings */
     tlm_chat_template chat;
     buf out;             /* the text of the current step */
@@ -279,6 +281,7 @@ void slot_pool_free(slot_pool *pool)
         tlm_detok_free(pool->slots[i].detok);
     }
     tlm_context_free(pool->ctx);
+    tlm_grammar_vocab_free(pool->gvocab);
     free(pool->b_tok);
     free(pool->b_seq);
     free(pool->b_want);
@@ -414,6 +417,25 @@ void gen_release(generation *g)
 
 /* ---- generating ----------------------------------------------------------------------- */
 
+/* Constrains g's sampler with GBNF text. The grammar may end at EOS and, for a chat reply,
+ * at any id that ends the template's turn (<|im_end|> is not EOS for every ChatML model). */
+static tlm_status set_grammar(generation *g, const char *gbnf, tlm_error *err)
+{
+    slot_pool *pool = g->pool;
+    tlm_status st = tlm_grammar_parse(gbnf, NULL, &g->grammar, err);
+    if (st != TLM_OK) return st;
+    pthread_mutex_lock(&pool->lock);
+    if (!pool->gvocab) st = tlm_grammar_vocab_create(pool->tok, &pool->gvocab, err);
+    pthread_mutex_unlock(&pool->lock);
+    if (st == TLM_OK) st = tlm_sampler_set_grammar(g->sampler, g->grammar, pool->gvocab, err);
+    int32_t ends[16], n = 0, n_vocab = tlm_tokenizer_n_vocab(pool->tok);
+    if (pool->eos >= 0 && pool->eos < n_vocab) ends[n++] = pool->eos;
+    for (int32_t id = 0; g->chat != TLM_CHAT_UNKNOWN && id < n_vocab && n < 16; id++)
+        if (id != pool->eos && tlm_chat_is_stop(g->chat, pool->tok, id)) ends[n++] = id;
+    if (st == TLM_OK) st = tlm_sampler_set_grammar_ends(g->sampler, ends, n, err);
+    return st;
+}
+
 tlm_status gen_create(slot_pool *pool, const gen_params *gp, generation **out, tlm_error *err)
 {
     *out = NULL;
@@ -431,6 +453,7 @@ tlm_status gen_create(slot_pool *pool, const gen_params *gp, generation **out, t
     tlm_status st = tlm_sampler_create(&gp->sampling, tlm_tokenizer_n_vocab(pool->tok),
                                        &g->sampler, err);
     if (st == TLM_OK && gp->n_stop > 0) st = tlm_stop_create(gp->stop, gp->n_stop, &g->stop, err);
+    if (st == TLM_OK && gp->grammar) st = set_grammar(g, gp->grammar, err);
     if (st != TLM_OK) {
         gen_free(g);
         return st;
@@ -503,6 +526,8 @@ bool gen_step(generation *g, const char **text, size_t *len)
     tlm_sampler_accept(g->sampler, next); /* penalties count generated ids only, as OpenAI */
     bool end = g->chat != TLM_CHAT_UNKNOWN ? tlm_chat_is_stop(g->chat, g->pool->tok, next)
                                            : next == g->pool->eos;
+    if (next < 0) end = true; /* a complete grammar and no id to end it with */
+    else if (!end && g->grammar) tlm_sampler_grammar_accept(g->sampler, next, NULL);
     if (end) {
         finish(g, "stop");
     } else {
@@ -533,6 +558,7 @@ void gen_free(generation *g)
     if (!g) return;
     gen_release(g);
     tlm_sampler_free(g->sampler);
+    tlm_grammar_free(g->grammar);
     tlm_stop_free(g->stop);
     buf_free(&g->out);
     free(g->prompt);

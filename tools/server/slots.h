@@ -42,6 +42,8 @@ typedef struct gen_params {
     int32_t n_stop;
     tlm_chat_template chat; /* a chat reply ends at the template's stop token; UNKNOWN: a
                              * completion, which ends at EOS */
+    const char *grammar;    /* GBNF the text must follow (parsed by gen_create), NULL: none.
+                             * The reply may end (EOS, turn end) only where it is complete. */
 } gen_params;
 
 typedef struct generation generation;
