@@ -19,6 +19,9 @@ typedef struct options {
     long long port, parallel, queue_limit, threads_per_slot, n_ctx, max_tokens_limit, max_body,
         max_messages, max_connections, timeout, prompt_chunk;
     bool quiet;
+    bool metrics;
+    const char *cors[16]; /* --cors-origin values */
+    int n_cors;
 } options;
 
 static void usage(void)
@@ -50,6 +53,9 @@ static void usage(void)
             "                        queue limit + 32)\n"
             "  --timeout S           seconds an idle connection is kept (default 600)\n"
             "  --quiet               no line per request on stderr\n"
+            "  --cors-origin ORIGIN  let browser pages from ORIGIN call the API (repeatable, up\n"
+            "                        to 16; '*': any origin); off by default\n"
+            "  --metrics             serve Prometheus metrics at GET /metrics (else 501)\n"
             CONTEXT_USAGE);
 }
 
@@ -66,6 +72,20 @@ static bool parse_args(int argc, char **argv, options *o)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quiet")) {
             o->quiet = true;
+            continue;
+        }
+        if (!strcmp(a, "--metrics")) {
+            o->metrics = true;
+            continue;
+        }
+        if (!strcmp(a, "--cors-origin") && v) {
+            if (o->n_cors == 16 || !*v) {
+                fprintf(stderr, "error: --cors-origin: %s\n",
+                        *v ? "at most 16 origins" : "empty origin");
+                return false;
+            }
+            o->cors[o->n_cors++] = v;
+            i++;
             continue;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return false;
@@ -193,7 +213,10 @@ int main(int argc, char **argv)
         .max_body = (size_t)o.max_body, .max_messages = (int32_t)o.max_messages,
         .conn_limit = (unsigned)o.max_connections, .timeout = (unsigned)o.timeout,
         .prompt = {tok, chat, slot_pool_n_ctx(pool), (int32_t)o.max_tokens_limit},
-        .n_vocab = tlm_tokenizer_n_vocab(tok), .log_requests = !o.quiet};
+        .n_vocab = tlm_tokenizer_n_vocab(tok),
+        .log_requests = !o.quiet, .model = model,
+        .embed_threads = (int32_t)(threads > 1024 ? 1024 : threads), .cors_origins = o.cors,
+        .n_cors = o.n_cors, .metrics = o.metrics};
     if (!(srv = http_start(&hc, pool))) goto done;
     fprintf(stderr, "tlm-server: model %s (%s), %lld slots of %d positions, %lld threads each, "
             "queue limit %lld, chat template %s%s\n", model_id, info->arch, o.parallel,

@@ -31,6 +31,9 @@
 
 #include "../common.h"
 #include "buf.h"
+#include "cors.h"
+#include "endpoints.h"
+#include "metrics.h"
 #include "structured.h"
 
 struct http_server {
@@ -41,6 +44,8 @@ struct http_server {
     int64_t started; /* Unix time: the model's "created" */
     uint32_t id_salt;
     atomic_uint_fast64_t n_requests;
+    metrics *metrics;
+    api_env api; /* /tokenize, /detokenize, /v1/embeddings */
 };
 
 typedef enum route {
@@ -50,7 +55,16 @@ typedef enum route {
     ROUTE_MODEL, /* /v1/models/{id} */
     ROUTE_CHAT,
     ROUTE_COMPLETIONS,
+    ROUTE_TOKENIZE,
+    ROUTE_DETOKENIZE,
+    ROUTE_EMBEDDINGS,
+    ROUTE_RESPONSES,
+    ROUTE_METRICS,
 } route;
+
+/* The status of the response queued on this thread's connection, for the request counters:
+ * with a thread per connection (see above) the thread is the connection. */
+static _Thread_local unsigned queued_status;
 
 /* One request on a connection, kept between the calls of the access handler. */
 typedef struct request {
@@ -58,6 +72,7 @@ typedef struct request {
     buf body;
     bool too_large;
     double t0;
+    double t_slot, t_first; /* when it got a slot and when its prompt was evaluated */
 } request;
 
 /* A streaming response's state, owned by MHD's response (freed by stream_free). */
@@ -71,7 +86,7 @@ typedef struct stream {
     buf pending; /* events not yet handed to MHD */
     structured *sx; /* tools: their text is written by tool_reply.c; NULL: none */
     size_t sent;
-    double t0;
+    double t0, t_slot, t_first;
     char method_url[96];
 } stream;
 
@@ -122,6 +137,9 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, cons
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", type);
     if (allow) MHD_add_response_header(r, "Allow", allow);
+    if (status == 503) MHD_add_response_header(r, "Retry-After", "1"); /* busy, not down */
+    cors_add_headers(r, c);
+    queued_status = ok ? status : 500;
     enum MHD_Result ret = MHD_queue_response(c, ok ? status : 500, r);
     MHD_destroy_response(r);
     return ret;
@@ -157,6 +175,11 @@ static route find_route(const char *url)
     if (!strncmp(url, "/v1/models/", 11) && url[11]) return ROUTE_MODEL;
     if (!strcmp(url, "/v1/chat/completions")) return ROUTE_CHAT;
     if (!strcmp(url, "/v1/completions")) return ROUTE_COMPLETIONS;
+    if (!strcmp(url, "/tokenize")) return ROUTE_TOKENIZE;
+    if (!strcmp(url, "/detokenize")) return ROUTE_DETOKENIZE;
+    if (!strcmp(url, "/v1/embeddings")) return ROUTE_EMBEDDINGS;
+    if (!strcmp(url, "/v1/responses")) return ROUTE_RESPONSES;
+    if (!strcmp(url, "/metrics")) return ROUTE_METRICS;
     return ROUTE_NONE;
 }
 
@@ -201,6 +224,18 @@ static enum MHD_Result handle_get(http_server *srv, struct MHD_Connection *c, ro
                    (int)total, (int)idle, (int)(total - idle), (int)queued);
     } else if (rt == ROUTE_MODELS) {
         oai_models_json(&b, srv->cfg->model_id, srv->started);
+    } else if (rt == ROUTE_METRICS) {
+        if (!srv->cfg->metrics) {
+            oai_error e;
+            oai_error_set(&e, 501, "not_supported_error", NULL, NULL, "This server does not "
+                          "serve metrics: start it with --metrics.");
+            return send_error(srv, c, "GET", url, &e);
+        }
+        metrics_render(srv->metrics, srv->pool, &b);
+        enum MHD_Result r = send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8", &b,
+                                      NULL);
+        buf_free(&b);
+        return r;
     } else if (!strcmp(url + 11, srv->cfg->model_id)) {
         oai_model_json(&b, srv->cfg->model_id, srv->started);
     } else {
@@ -251,6 +286,8 @@ static void stream_advance(stream *st)
         if (st->include_usage) oai_usage_sse(&st->pending, &st->meta, &u);
     }
     buf_puts(&st->pending, "data: [DONE]\n\n");
+    metrics_generation(st->srv->metrics, u.prompt_tokens, u.completion_tokens,
+                       st->t_first - st->t_slot, now_seconds() - st->t_first);
     log_line(st->srv, "%s -> 200 stream, %d + %d tokens, %s, %.2f s", st->method_url,
              (int)u.prompt_tokens, (int)u.completion_tokens, reason, now_seconds() - st->t0);
     gen_release(st->g);
@@ -313,7 +350,7 @@ static enum MHD_Result start_stream(http_server *srv, struct MHD_Connection *c, 
         return MHD_NO;
     }
     *st = (stream){.srv = srv, .g = g, .meta = *meta, .include_usage = include_usage, .fd = fd,
-                   .t0 = rq->t0};
+                   .t0 = rq->t0, .t_slot = rq->t_slot, .t_first = rq->t_first};
     st->sx = sx;
     snprintf(st->id, sizeof st->id, "%s", meta->id);
     st->meta.id = st->id;
@@ -329,6 +366,8 @@ static enum MHD_Result start_stream(http_server *srv, struct MHD_Connection *c, 
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    cors_add_headers(r, c);
+    queued_status = 200;
     enum MHD_Result ret = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r); /* MHD keeps its own reference; stream_free runs when it ends */
     return ret;
@@ -356,6 +395,8 @@ static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c
     }
     const char *reason = gen_finish_reason(g);
     oai_usage u = {gen_n_prompt(g), gen_n_generated(g)};
+    metrics_generation(srv->metrics, u.prompt_tokens, u.completion_tokens,
+                       rq->t_first - rq->t_slot, now_seconds() - rq->t_first);
     enum MHD_Result r;
     if (!strcmp(reason, "error") || text.failed) {
         oai_error e;
@@ -459,6 +500,7 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
                       "again later.", (int)total, (int)queued);
         return send_error(srv, c, "POST", url, &e);
     }
+    rq->t_slot = now_seconds();
     if (gen_begin(g, &terr) != TLM_OK) {
         gen_free(g);
         drop_sx(sx);
@@ -466,11 +508,33 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
                       terr.message);
         return send_error(srv, c, "POST", url, &e);
     }
+    rq->t_first = now_seconds();
     char id[64];
     make_id(srv, chat, id, sizeof id);
     oai_meta meta = {chat, id, (int64_t)time(NULL), cfg->model_id};
     if (stream_it) return start_stream(srv, c, g, &meta, include_usage, fd, rq, url, sx);
     return generate_whole(srv, c, g, &meta, fd, rq, url, sx);
+}
+
+/* ---- /tokenize, /detokenize, /v1/embeddings -------------------------------------------- */
+
+static enum MHD_Result handle_api(http_server *srv, struct MHD_Connection *c, request *rq,
+                                  const char *url)
+{
+    bool (*fn)(api_env *, const char *, size_t, buf *, oai_error *) =
+        rq->route == ROUTE_TOKENIZE     ? api_tokenize
+        : rq->route == ROUTE_DETOKENIZE ? api_detokenize
+                                        : api_embeddings;
+    buf b = {0};
+    oai_error e;
+    if (!fn(&srv->api, rq->body.data ? rq->body.data : "", rq->body.len, &b, &e)) {
+        buf_free(&b);
+        return send_error(srv, c, "POST", url, &e);
+    }
+    log_line(srv, "POST %s -> 200, %.2f s", url, now_seconds() - rq->t0);
+    enum MHD_Result r = send_json(c, 200, &b);
+    buf_free(&b);
+    return r;
 }
 
 /* ---- the access handler --------------------------------------------------------------- */
@@ -482,7 +546,13 @@ static enum MHD_Result first_call(http_server *srv, struct MHD_Connection *c, re
 {
     oai_error e;
     bool is_get = !strcmp(method, "GET"), is_post = !strcmp(method, "POST");
-    bool post_route = rq->route == ROUTE_CHAT || rq->route == ROUTE_COMPLETIONS;
+    bool post_route = rq->route == ROUTE_CHAT || rq->route == ROUTE_COMPLETIONS ||
+                      rq->route == ROUTE_TOKENIZE || rq->route == ROUTE_DETOKENIZE ||
+                      rq->route == ROUTE_EMBEDDINGS || rq->route == ROUTE_RESPONSES;
+    if (rq->route != ROUTE_NONE && !strcmp(method, "OPTIONS") && cors_enabled()) {
+        queued_status = 204;
+        return cors_preflight(c); /* a browser's preflight never carries the key */
+    }
     if (rq->route == ROUTE_NONE) {
         oai_error_set(&e, 404, "invalid_request_error", NULL, "unknown_url",
                       "Invalid URL (%.16s %.200s)", method, url);
@@ -542,6 +612,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (rq->route == ROUTE_CHAT || rq->route == ROUTE_COMPLETIONS)
         return handle_completion(srv, c, rq, url);
+    if (rq->route == ROUTE_TOKENIZE || rq->route == ROUTE_DETOKENIZE ||
+        rq->route == ROUTE_EMBEDDINGS)
+        return handle_api(srv, c, rq, url);
     return MHD_YES; /* a GET was answered in the first call */
 }
 
@@ -550,6 +623,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     request *rq = *con_cls;
     if (!rq) return;
+    static const metrics_endpoint by_route[] = {
+        [ROUTE_NONE] = METRICS_OTHER,          [ROUTE_HEALTH] = METRICS_HEALTH,
+        [ROUTE_MODELS] = METRICS_MODELS,       [ROUTE_MODEL] = METRICS_MODELS,
+        [ROUTE_CHAT] = METRICS_CHAT,           [ROUTE_COMPLETIONS] = METRICS_COMPLETIONS,
+        [ROUTE_TOKENIZE] = METRICS_TOKENIZE,   [ROUTE_DETOKENIZE] = METRICS_DETOKENIZE,
+        [ROUTE_EMBEDDINGS] = METRICS_EMBEDDINGS, [ROUTE_RESPONSES] = METRICS_RESPONSES,
+        [ROUTE_METRICS] = METRICS_METRICS};
+    if (queued_status) metrics_request(((http_server *)cls)->metrics, by_route[rq->route],
+                                       queued_status);
+    queued_status = 0;
     buf_free(&rq->body);
     free(rq);
     *con_cls = NULL;
@@ -566,6 +649,17 @@ http_server *http_start(const http_config *cfg, slot_pool *pool)
     srv->started = (int64_t)time(NULL);
     srv->id_salt = (uint32_t)((uint64_t)now_seconds() * 2654435761u) ^ (uint32_t)getpid();
     atomic_init(&srv->n_requests, 1);
+    cors_configure(cfg->cors_origins, cfg->n_cors);
+    srv->api = (api_env){.model = cfg->model, .tok = cfg->prompt.tok, .model_id = cfg->model_id,
+                         .n_ctx = cfg->prompt.n_ctx, .n_threads = cfg->embed_threads,
+                         .max_inputs = 2048};
+    if (!(srv->metrics = metrics_create()) ||
+        pthread_mutex_init(&srv->api.embed_lock, NULL) != 0) {
+        metrics_free(srv->metrics);
+        free(srv);
+        return NULL;
+    }
+    srv->api.metrics = srv->metrics;
 
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     char port[16];
@@ -573,7 +667,7 @@ http_server *http_start(const http_config *cfg, slot_pool *pool)
     int rc = getaddrinfo(cfg->host, port, &hints, &ai);
     if (rc != 0 || !ai) {
         fprintf(stderr, "error: --host %s: %s\n", cfg->host, gai_strerror(rc));
-        free(srv);
+        http_stop(srv); /* no daemon yet: frees what was made */
         return NULL;
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO_INTERNAL_THREAD |
@@ -588,7 +682,7 @@ http_server *http_start(const http_config *cfg, slot_pool *pool)
     if (!srv->daemon) {
         fprintf(stderr, "error: cannot listen on %s port %d (in use, or not an address of this "
                 "machine?)\n", cfg->host, cfg->port);
-        free(srv);
+        http_stop(srv); /* no daemon yet: frees what was made */
         return NULL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -601,6 +695,8 @@ int http_port(const http_server *srv) { return srv->port; }
 void http_stop(http_server *srv)
 {
     if (!srv) return;
-    MHD_stop_daemon(srv->daemon);
+    if (srv->daemon) MHD_stop_daemon(srv->daemon);
+    metrics_free(srv->metrics);
+    pthread_mutex_destroy(&srv->api.embed_lock);
     free(srv);
 }

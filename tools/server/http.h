@@ -21,6 +21,11 @@ typedef struct http_config {
     prompt_env prompt;     /* tokenizer, template, context, max_tokens limit */
     int32_t n_vocab;
     bool log_requests;     /* a line per request on stderr */
+    const tlm_model *model;        /* for /v1/embeddings */
+    int32_t embed_threads;         /* threads of an embeddings evaluation */
+    const char *const *cors_origins; /* --cors-origin values ("*": any); n_cors of them */
+    int n_cors;
+    bool metrics;                  /* --metrics: GET /metrics answers (else 501) */
 } http_config;
 
 typedef struct http_server http_server;

@@ -439,34 +439,48 @@ static bool parse_fields(const cJSON *root, bool chat, const oai_limits *lim, oa
     return true;
 }
 
+void *oai_parse_json(const char *body, size_t len, oai_error *err)
+{
+    const char *why = NULL;
+    cJSON *root = NULL;
+    if (len == 0) why = ": the body is empty.";
+    else if (memchr(body, '\0', len)) why = ": it holds a NUL byte.";
+    else if (!oai_utf8_valid(body, len)) why = ": it is not valid UTF-8.";
+    else {
+        const char *end = NULL;
+        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+        if (root) /* only white space may follow the value */
+            for (const char *p = end; p < body + len; p++)
+                if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
+                    cJSON_Delete(root);
+                    root = NULL;
+                    break;
+                }
+        if (!root)
+            why = ". (HINT: This likely means you aren't using your HTTP library correctly. The "
+                  "OpenAI API expects a JSON payload.)";
+    }
+    if (why) {
+        oai_error_set(err, 400, "invalid_request_error", NULL, NULL,
+                      "We could not parse the JSON body of your request%s", why);
+        return NULL;
+    }
+    if (!cJSON_IsObject(root)) {
+        oai_error_set(err, 400, "invalid_request_error", NULL, "invalid_type",
+                      "The JSON body must be an object, not %s.", json_type_name(root));
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
 bool oai_parse_request(const char *body, size_t len, bool chat, const oai_limits *lim,
                        oai_request *req, oai_error *err)
 {
     *req = (oai_request){.chat = chat, .temperature = 1, .top_p = 1};
-    if (len == 0 || memchr(body, '\0', len))
-        return BAD(err, NULL, NULL, len == 0 ? "We could not parse the JSON body of your request: "
-                   "the body is empty." : "We could not parse the JSON body of your request: it "
-                   "holds a NUL byte.");
-    if (!oai_utf8_valid(body, len))
-        return BAD(err, NULL, NULL, "We could not parse the JSON body of your request: it is not "
-                   "valid UTF-8.");
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-    if (root) /* only white space may follow the value */
-        for (const char *p = end; p < body + len; p++)
-            if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
-                cJSON_Delete(root);
-                root = NULL;
-                break;
-            }
-    if (!root)
-        return BAD(err, NULL, NULL, "We could not parse the JSON body of your request. (HINT: "
-                   "This likely means you aren't using your HTTP library correctly. The OpenAI "
-                   "API expects a JSON payload.)");
+    cJSON *root = oai_parse_json(body, len, err);
+    if (!root) return false;
     req->json = root;
-    if (!cJSON_IsObject(root))
-        return BAD(err, NULL, "invalid_type", "The JSON body must be an object, not %s.",
-                   json_type_name(root));
     return parse_fields(root, chat, lim, req, err);
 }
 

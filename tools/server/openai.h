@@ -58,6 +58,9 @@ typedef struct oai_request {
 bool oai_parse_request(const char *body, size_t len, bool chat, const oai_limits *lim,
                        oai_request *req, oai_error *err);
 void oai_request_free(oai_request *req);
+/* A body as a JSON object (a cJSON *, for cJSON_Delete), or NULL with *err (400) when it is
+ * empty, not UTF-8, holds a NUL, is not JSON or not an object. */
+void *oai_parse_json(const char *body, size_t len, oai_error *err);
 
 /* What a response says about itself. */
 typedef struct oai_meta {
