@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "grammar.h"
+#include "grammar_cache.h"
 #include "grammar_sampler.h"
 
 typedef struct trie_node {
@@ -114,6 +115,7 @@ struct tlm_gsampler {
     /* ids that end the text where the grammar can end: EOS, or a chat template's turn end */
     int32_t ends[TLM_GSAMPLER_MAX_ENDS];
     int32_t n_ends;
+    tlm_gcache *cache; /* masks of recent states; NULL (no memory): always walk */
 };
 
 static bool is_end(const tlm_gsampler *gs, int32_t id)
@@ -134,6 +136,7 @@ void tlm_gsampler_free(tlm_gsampler *gs)
 {
     if (!gs) return;
     tlm_gmatch_free(&gs->m);
+    tlm_gcache_free(gs->cache);
     free(gs->allowed);
     free(gs);
 }
@@ -148,6 +151,7 @@ tlm_status tlm_gsampler_create(const tlm_grammar *g, const tlm_grammar_vocab *v,
     gs->n_vocab = n_vocab;
     tlm_gsampler_set_ends(gs, &v->eos, 1);
     gs->allowed = malloc((size_t)n_vocab);
+    gs->cache = tlm_gcache_new(n_vocab);
     if (!gs->allowed || tlm_gmatch_init(&gs->m, g) != TLM_OK) {
         tlm_gsampler_free(gs);
         return tlm_fail(err, TLM_ERR_NO_MEMORY, "grammar sampler: no memory");
@@ -177,11 +181,12 @@ static void walk(tlm_gsampler *gs, int32_t node, tlm_gset_run set, uint32_t part
     }
 }
 
-int32_t tlm_gsampler_mask(tlm_gsampler *gs)
+/* The trie walk from the live stacks into gs->allowed (ends not yet added); false when a
+ * matcher limit was hit (then nothing is allowed). */
+static bool walk_all(tlm_gsampler *gs)
 {
     tlm_gmatch *m = &gs->m;
     memset(gs->allowed, 0, (size_t)gs->n_vocab);
-    if (m->failed) return 0;
     int32_t mark = m->n_nodes;
     m->n_scratch = 0;
     for (int32_t i = 0; i < m->n_live; i++)
@@ -197,6 +202,20 @@ int32_t tlm_gsampler_mask(tlm_gsampler *gs)
     m->n_scratch = 0;
     m->failed = hit_limit;
     if (hit_limit) memset(gs->allowed, 0, (size_t)gs->n_vocab);
+    return !hit_limit;
+}
+
+int32_t tlm_gsampler_mask(tlm_gsampler *gs)
+{
+    tlm_gmatch *m = &gs->m;
+    if (m->failed) {
+        memset(gs->allowed, 0, (size_t)gs->n_vocab);
+        return 0;
+    }
+    /* a state seen lately gives its mask back without the walk (grammar_cache.h) */
+    bool keyed = tlm_gcache_key(gs->cache, m);
+    if (!(keyed && tlm_gcache_get(gs->cache, gs->allowed)) && walk_all(gs) && keyed)
+        tlm_gcache_put(gs->cache, gs->allowed);
     if (tlm_gmatch_can_end(m))
         for (int32_t i = 0; i < gs->n_ends; i++) gs->allowed[gs->ends[i]] = 1;
     int32_t count = 0;
@@ -204,6 +223,8 @@ int32_t tlm_gsampler_mask(tlm_gsampler *gs)
         count += gs->allowed[i];
     return count;
 }
+
+int64_t tlm_gsampler_cache_hits(const tlm_gsampler *gs) { return tlm_gcache_hits(gs->cache); }
 
 const uint8_t *tlm_gsampler_allowed(const tlm_gsampler *gs) { return gs->allowed; }
 

@@ -15,6 +15,8 @@ void tlm_gsampler_free(tlm_gsampler *gs);
 tlm_status tlm_gsampler_reset(tlm_gsampler *gs);
 /* Computes which ids may come next; returns how many. */
 int32_t tlm_gsampler_mask(tlm_gsampler *gs);
+/* How many masks came from the cache of recent states (grammar_cache.h), for tests. */
+int64_t tlm_gsampler_cache_hits(const tlm_gsampler *gs);
 const uint8_t *tlm_gsampler_allowed(const tlm_gsampler *gs); /* [n_vocab], after mask */
 /* Advances over id's text; false (state unchanged) if the grammar does not allow it. */
 bool tlm_gsampler_accept(tlm_gsampler *gs, int32_t id);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grammar_sampler.h"
 #include "harness.h"
 #include "tinylm.h"
 
@@ -381,12 +382,72 @@ done:
     tlm_tokenizer_free(tok);
 }
 
+/* ---- the cache of recent states' masks ------------------------------------------------ */
+
+/* A generation through a grammar that keeps returning to the same states (a string's
+ * characters, a number's digits): the sampler's mask, cached or not, must equal the mask a
+ * fresh sampler (empty cache) computes after the same tokens, at every step; and the cache
+ * must have answered some of them, or this test shows nothing. */
+static void test_mask_cache(void)
+{
+    const char *tok_path = shared_path("models/tok512.bin");
+    if (!exists(tok_path)) {
+        MISSING(1, "models/tok512.bin under ../shared");
+        return;
+    }
+    tlm_tokenizer *tok = NULL;
+    tlm_error err = {0};
+    if (tlm_tokenizer_load_llama2c(tok_path, 512, &tok, &err) != TLM_OK) {
+        CHECK(false, "load tok512: %s", err.message);
+        return;
+    }
+    tlm_grammar_vocab *v = NULL;
+    tlm_grammar_vocab_create(tok, &v, &err);
+    tlm_grammar *g = parse_ok("root ::= (\"{\\\"\" [a-z ]* \"\\\": \" [0-9]+ \"}\" [ ]?)+\n");
+    tlm_gsampler *gs = NULL;
+    if (!v || !g || tlm_gsampler_create(g, v, 512, &gs, &err) != TLM_OK) {
+        CHECK(false, "cache test setup: %s", err.message);
+        goto done;
+    }
+    int32_t hist[80], n_hist = 0, differ = 0, steps = 0;
+    rng_seed(5);
+    for (; steps < 80; steps++) {
+        int32_t n = tlm_gsampler_mask(gs);
+        tlm_gsampler *fresh = NULL;
+        tlm_gsampler_create(g, v, 512, &fresh, NULL);
+        for (int32_t k = 0; fresh && k < n_hist; k++) tlm_gsampler_accept(fresh, hist[k]);
+        int32_t n_fresh = fresh ? tlm_gsampler_mask(fresh) : -1;
+        if (!fresh || n != n_fresh ||
+            memcmp(tlm_gsampler_allowed(gs), tlm_gsampler_allowed(fresh), 512) != 0)
+            differ++;
+        tlm_gsampler_free(fresh);
+        if (n == 0) break;
+        int32_t pick = (int32_t)(rng_float(0, 1) * (float)n), id = -1;
+        for (int32_t t = 0; t < 512 && id < 0; t++)
+            if (tlm_gsampler_allowed(gs)[t] && pick-- == 0) id = t;
+        if (id < 0 || id == tlm_tokenizer_eos(tok) || !tlm_gsampler_accept(gs, id)) break;
+        hist[n_hist++] = id;
+    }
+    CHECK(differ == 0, "mask cache: %d of %d masks differ from a fresh sampler's", differ, steps);
+    CHECK(steps >= 40, "mask cache: the generation stopped after %d steps", steps);
+    CHECK(tlm_gsampler_cache_hits(gs) > 0, "mask cache: no mask came from the cache in %d steps",
+          steps);
+    printf("  mask cache: %lld of %d masks from the cache\n",
+           (long long)tlm_gsampler_cache_hits(gs), steps);
+done:
+    tlm_gsampler_free(gs);
+    tlm_grammar_free(g);
+    tlm_grammar_vocab_free(v);
+    tlm_tokenizer_free(tok);
+}
+
 int main(void)
 {
     test_errors();
     test_matcher();
     test_styles();
     test_mask();
+    test_mask_cache();
     test_fast_path();
     return finish("grammar");
 }
