@@ -727,6 +727,101 @@ TLM_INLINE int64_t unit_il_bytes(int type)
 IL_FNS(q8_0, TLM_DT_Q8_0)
 IL_FNS(q4_0, TLM_DT_Q4_0)
 
+/* ---- small batches (2 .. NB_SMALL tokens) from interleaved groups ------------------------ */
+
+enum { NB_SMALL = 4 }; /* per half: 4 float sums + 4 integer sums + levels within 16 registers */
+
+/* Half by half (the chunk is in L1 for the second), each level vector loaded once per unit
+ * for all nt tokens: the arithmetic of tile32_shape on the group's own bytes, so the same sums
+ * as gemv and the tiles. */
+TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *grp, int64_t u0, int64_t n_units, const char *xq,
+                              int64_t xs, const char *next)
+{
+    const int64_t ub = unit_il_bytes(type);
+    for (int h = 0; h < 2 && 8 * h < rows; h++) {
+        const int n = rows - 8 * h;
+        __m256 a[NB_SMALL];
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            a[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
+        const char *p = grp + u0 * ub;
+        for (int64_t u = 0; u < n_units; u++, p += ub) {
+            if (next && h == 0) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+            const char *xu = xq + u * (int64_t)sizeof(xq32), *lv = p + 2 * TLM_QROWS + 32 * h;
+            __m256i s[NB_SMALL];
+            if (type == TLM_DT_Q8_0) {
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++)
+                    s[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                for (int kk = 0; kk < 8; kk++) {
+                    __m256i wv = _mm256_loadu_si256((const __m256i *)(lv + 64 * kk));
+                    __m256i aw = _mm256_abs_epi8(wv);
+#pragma GCC unroll 8
+                    for (int t = 0; t < nt; t++) {
+                        __m256i xv = _mm256_sign_epi8(bcast32(xu + t * xs + 4 * kk), wv);
+                        s[t] = _mm256_add_epi32(s[t], madd_ones(_mm256_maddubs_epi16(aw, xv)));
+                    }
+                }
+            } else {
+                __m256i s16[NB_SMALL];
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++)
+                    s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int kk = 0; kk < 4; kk++) {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)(lv + 64 * kk));
+                    __m256i lo = low4(v), hi = high4(v);
+#pragma GCC unroll 8
+                    for (int t = 0; t < nt; t++) {
+                        const char *xk = xu + t * xs + 4 * kk;
+                        s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast32(xk)));
+                        s16[t] =
+                            _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast32(xk + 16)));
+                    }
+                }
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++)
+                    s[t] = _mm256_add_epi32(madd_ones(s16[t]),
+                                            bcast32(&((const xq32 *)(xu + t * xs))->corr));
+            }
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16 * h)));
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++) {
+                __m256 dx = _mm256_set1_ps(((const xq32 *)(xu + t * xs))->d);
+                a[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(dw, dx), a[t]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            sums_store(y + t * ldy + 8 * h, n, a[t]);
+    }
+}
+
+/* One body per token count (a constant nt keeps the sums in registers). */
+#define GEMM_IL_CASE(type, n)                                                                      \
+    case n:                                                                                        \
+        gemm_il_shape(type, n, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);            \
+        break;
+#define GEMM_IL_FN(suffix, type)                                                                   \
+    static void gemm_il_##suffix(float *y, int64_t ldy, int rows, bool accumulate, int nt,         \
+                                 const char *w, uint64_t w_row_bytes, int64_t u0, int64_t n_units, \
+                                 const char *xq, int64_t xs, const char *next)                     \
+    {                                                                                              \
+        switch (nt) {                                                                              \
+            GEMM_IL_CASE(type, 1)                                                                  \
+            GEMM_IL_CASE(type, 2)                                                                  \
+            GEMM_IL_CASE(type, 3)                                                                  \
+        default: /* nt <= NB_SMALL */                                                              \
+            gemm_il_shape(type, 4, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);        \
+            break;                                                                                 \
+        }                                                                                          \
+    }
+
+GEMM_IL_FN(q8_0, TLM_DT_Q8_0)
+GEMM_IL_FN(q4_0, TLM_DT_Q4_0)
+
 #define TILE_SHAPE_Q8_0 tile_q8_0_shape
 #define TILE_SHAPE_Q4_0 tile_q4_0_shape
 #define TILE_SHAPE_Q4_K tile_q4_K_shape

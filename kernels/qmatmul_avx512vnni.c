@@ -26,7 +26,10 @@
  * which memory serves much faster than 16 interleaved row streams).
  * Row-interleaved weights (kernels.h, il: Q8_0 and Q4_0 rewritten at load) skip the
  * transposes: a unit is 4 or 8 plain vector loads and one scale load, so decode is left
- * with nothing but the stream of weights; the sums are the same, so are the bits. */
+ * with nothing but the stream of weights; the sums are the same, so are the bits.
+ * Small batches (2 .. 16 tokens, several sequences' decode) on such weights: gemm loads each
+ * level vector of a group once and feeds it to up to 8 tokens' sums held in registers, so
+ * the weights still stream once (twice from L1 for 9 .. 16 tokens) with no packing. */
 #include <string.h>
 
 #include "simd_avx512.h"
@@ -689,6 +692,87 @@ TLM_INLINE void gemv_il_units(int type, float *y, int rows, bool accumulate, con
 
 IL_FNS(q8_0, TLM_DT_Q8_0)
 IL_FNS(q4_0, TLM_DT_Q4_0)
+
+/* ---- small batches (2 .. NB_SMALL tokens) from interleaved groups ------------------------ */
+
+enum { NB_SMALL = 8 }; /* 8 float sums + 8 int32 sums + 2 level vectors: within 32 registers */
+
+/* Each level vector is loaded (and widened) once per unit and serves all nt tokens: the
+ * arithmetic of tile32_shape on the group's own bytes, so the same sums as gemv and tiles. */
+TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *grp, int64_t u0, int64_t n_units, const char *xq,
+                              int64_t xs, const char *next)
+{
+    const int64_t ub = unit_il_bytes(type);
+    __m512 a[NB_SMALL];
+#pragma GCC unroll 16
+    for (int t = 0; t < nt; t++)
+        a[t] = sums_load(y + t * ldy, rows, accumulate);
+    const char *p = grp + u0 * ub;
+    for (int64_t u = 0; u < n_units; u++, p += ub) {
+        if (next) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+        const char *xu = xq + u * (int64_t)sizeof(xq32), *lv = p + 2 * TLM_QROWS;
+        __m512i s[NB_SMALL];
+#pragma GCC unroll 16
+        for (int t = 0; t < nt; t++)
+            s[t] = bcast32(&((const xq32 *)(xu + t * xs))->corr);
+        if (type == TLM_DT_Q8_0) {
+#pragma GCC unroll 8
+            for (int kk = 0; kk < 8; kk++) {
+                __m512i wv = _mm512_xor_si512(_mm512_loadu_si512(lv + 64 * kk), bytes(0x80));
+#pragma GCC unroll 16
+                for (int t = 0; t < nt; t++)
+                    s[t] = dpbusd_bcast(s[t], wv, xu + t * xs + 4 * kk);
+            }
+        } else {
+#pragma GCC unroll 4
+            for (int kk = 0; kk < 4; kk++) {
+                __m512i v = _mm512_loadu_si512(lv + 64 * kk), lo = low4(v), hi = high4(v);
+#pragma GCC unroll 16
+                for (int t = 0; t < nt; t++) {
+                    s[t] = dpbusd_bcast(s[t], lo, xu + t * xs + 4 * kk);
+                    s[t] = dpbusd_bcast(s[t], hi, xu + t * xs + 16 + 4 * kk);
+                }
+            }
+        }
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+#pragma GCC unroll 16
+        for (int t = 0; t < nt; t++) {
+            __m512 dx = _mm512_set1_ps(((const xq32 *)(xu + t * xs))->d);
+            a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dw, dx), a[t]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < nt; t++)
+        sums_store(y + t * ldy, rows, a[t]);
+}
+
+/* One body per token count (a constant nt keeps the sums in registers). */
+#define GEMM_IL_CASE(type, n)                                                                      \
+    case n:                                                                                        \
+        gemm_il_shape(type, n, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);            \
+        break;
+#define GEMM_IL_FN(suffix, type)                                                                   \
+    static void gemm_il_##suffix(float *y, int64_t ldy, int rows, bool accumulate, int nt,         \
+                                 const char *w, uint64_t w_row_bytes, int64_t u0, int64_t n_units, \
+                                 const char *xq, int64_t xs, const char *next)                     \
+    {                                                                                              \
+        switch (nt) {                                                                              \
+            GEMM_IL_CASE(type, 1)                                                                  \
+            GEMM_IL_CASE(type, 2)                                                                  \
+            GEMM_IL_CASE(type, 3)                                                                  \
+            GEMM_IL_CASE(type, 4)                                                                  \
+            GEMM_IL_CASE(type, 5)                                                                  \
+            GEMM_IL_CASE(type, 6)                                                                  \
+            GEMM_IL_CASE(type, 7)                                                                  \
+        default: /* nt <= NB_SMALL */                                                              \
+            gemm_il_shape(type, 8, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);        \
+            break;                                                                                 \
+        }                                                                                          \
+    }
+
+GEMM_IL_FN(q8_0, TLM_DT_Q8_0)
+GEMM_IL_FN(q4_0, TLM_DT_Q4_0)
 
 #define TILE_SHAPE_Q8_0 tile32_shape
 #define TILE_SHAPE_Q4_0 tile32_shape

@@ -6,7 +6,9 @@
  * it. A large TOK_BLOCK spreads the packing over many tokens; when the activations of the
  * block do not fit for all of k, k is cut into ranges. Between packed chunks the running
  * sums wait in y itself (exact floats, reread in order of k). A single token skips the
- * packing: gemv streams each row group once, straight from the weights. */
+ * packing: gemv streams each row group once, straight from the weights; so do up to
+ * TLM_QSMALL tokens where the ops have a gemm (small_batch), each weight vector serving
+ * every token of a pass. */
 #include <stddef.h>
 
 #include "qmatmul_blocked.h"
@@ -18,6 +20,25 @@ enum {
 };
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* A small batch (tb tokens) on one row group, straight from the weights: k in chunks of
+ * about PACK_BYTES, so that a chunk read from memory by the first pass of nb tokens is still
+ * in L1 for the next passes; the running sums wait in y between chunks (exact floats, reread
+ * in order of k, as between packed chunks). */
+static void small_batch(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, int rows, int64_t tb,
+                        const char *w, uint64_t w_row_bytes, int64_t u0, int64_t nu, const char *xq,
+                        int64_t xs, const char *next)
+{
+    int64_t kc = PACK_BYTES / ((int64_t)ops->unit_bytes * TLM_QROWS);
+    if (kc < 1) kc = 1;
+    for (int64_t k = 0; k < nu; k += kc) {
+        const int64_t nk = min64(kc, nu - k);
+        for (int64_t t = 0; t < tb; t += ops->nb)
+            ops->gemm(y + t * ldy, ldy, rows, u0 + k > 0, (int)min64(ops->nb, tb - t), w,
+                      w_row_bytes, u0 + k, nk, xq + t * xs + k * ops->x_bytes, xs,
+                      t == 0 ? next : NULL);
+    }
+}
 
 void tlm_qmatmul_blocked(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, const void *w,
                          uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
@@ -52,6 +73,14 @@ void tlm_qmatmul_blocked(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, cons
                                            : NULL;
                     ops->gemv(y + t0 * ldy + r, rows, u0 > 0, wb + (uint64_t)r * w_row_bytes,
                               w_row_bytes, u0, nu, xq, next);
+                    continue;
+                }
+                if (tb <= TLM_QSMALL && ops->gemm) { /* a few sequences' decode */
+                    const char *next = r + 2 * TLM_QROWS <= r1
+                                           ? wb + (uint64_t)(r + TLM_QROWS) * w_row_bytes
+                                           : NULL;
+                    small_batch(ops, y + t0 * ldy + r, ldy, rows, tb,
+                                wb + (uint64_t)r * w_row_bytes, w_row_bytes, u0, nu, xq, xs, next);
                     continue;
                 }
                 for (int64_t k = 0; k < nu; k += kc) {

@@ -51,7 +51,22 @@ typedef struct tlm_qmatmul_ops {
      * next: the following group's rows, to prefetch (NULL: none). NULL gemv: decode packs. */
     void (*gemv)(float *y, int rows, bool accumulate, const char *w, uint64_t w_row_bytes,
                  int64_t u0, int64_t n_units, const char *xq, const char *next);
+
+    /* A small batch (2 .. TLM_QSMALL tokens), straight from the weights: as gemv for tokens
+     * t < nt (nt <= nb), token t's activations at xq + t * x_stride and its outputs at
+     * y + t * ldy. Each weight vector is loaded once per call and used by all nt tokens, so
+     * the group streams once per pass of nb tokens. The same sums in the same order as
+     * pack + tile. next: the following group, whose units [u0, u0 + n_units) it prefetches
+     * (NULL: none). NULL gemm: small batches pack. */
+    void (*gemm)(float *y, int64_t ldy, int rows, bool accumulate, int nt, const char *w,
+                 uint64_t w_row_bytes, int64_t u0, int64_t n_units, const char *xq,
+                 int64_t x_stride, const char *next);
+    int nb; /* tokens per gemm call, at most */
 } tlm_qmatmul_ops;
+
+/* Token counts up to this take gemm where ops have one: past it, packing once per group pays
+ * for itself over enough tiles. */
+enum { TLM_QSMALL = 16 };
 
 /* Defines the matmul slot `name` (kernels.h) as the loop nest `nest` (tlm_qmatmul_blocked,
  * or tlm_qmatmul_il on interleaved groups) on `ops`. */

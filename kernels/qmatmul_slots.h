@@ -1,8 +1,8 @@
 /* qmatmul_slots.h - the end of qmatmul_avx2.c and qmatmul_avx512vnni.c: their per-type pack
  * and gemv functions, tiles for every token count and the matmul slots, from what the file
- * defined: NR (tokens per tile), pack_units, gemv_units, gemv_il_q8_0 / _q4_0 and
- * pack_il_q8_0 / _q4_0, the tile body of each type TILE_SHAPE_<TYPE> and QMATMUL_FN(name),
- * its suffix. */
+ * defined: NR (tokens per tile), pack_units, gemv_units, gemv_il_q8_0 / _q4_0,
+ * pack_il_q8_0 / _q4_0, gemm_il_q8_0 / _q4_0 with NB_SMALL (tokens per gemm pass), the tile
+ * body of each type TILE_SHAPE_<TYPE> and QMATMUL_FN(name), its suffix. */
 
 /* Full groups take the base-and-stride loads, partial ones the row list. */
 #define PACK_FN(name, type)                                                                        \
@@ -106,24 +106,24 @@ TILE_DISPATCH(tile_q6_K, TILE_SHAPE_Q6_K)
 
 /* ---- the matmul slots --------------------------------------------------------------------- */
 
-#define OPS(name, type, unit_, pack_bytes_, x_type, quantize, pack_, tile_, gemv_)                 \
-    static const tlm_qmatmul_ops name = {.unit = unit_,                                            \
-                                         .unit_bytes = sizeof(block_##type),                       \
-                                         .pack_bytes = pack_bytes_,                                \
-                                         .x_bytes = sizeof(x_type),                                \
-                                         .nr = NR,                                                 \
-                                         .quantize_x = quantize,                                   \
-                                         .pack = pack_,                                            \
-                                         .tile = tile_,                                            \
-                                         .gemv = gemv_};
+#define OPS_INIT(type, unit_, pack_bytes_, x_type, quantize, pack_, tile_, gemv_)                  \
+    .unit = unit_, .unit_bytes = sizeof(block_##type), .pack_bytes = pack_bytes_,                  \
+    .x_bytes = sizeof(x_type), .nr = NR, .quantize_x = quantize, .pack = pack_, .tile = tile_,     \
+    .gemv = gemv_
+#define OPS(name, ...) static const tlm_qmatmul_ops name = {OPS_INIT(__VA_ARGS__)};
+/* with a small-batch kernel (NB_SMALL tokens per pass) */
+#define OPS_SMALL(name, gemm_, ...)                                                                \
+    static const tlm_qmatmul_ops name = {OPS_INIT(__VA_ARGS__), .gemm = gemm_, .nb = NB_SMALL};
 
 OPS(ops_q8_0, q8_0, 32, PACK32, xq32, quantize_x_q8_0, pack_q8_0, tile_q8_0, gemv_q8_0)
 OPS(ops_q4_0, q4_0, 32, PACK32, xq32, quantize_x_q4_0, pack_q4_0, tile_q4_0, gemv_q4_0)
 OPS(ops_q4_K, q4_K, 256, PACK_KA, xq256, quantize_x256, pack_q4_K, tile_q4_K, gemv_q4_K)
 OPS(ops_q5_K, q5_K, 256, PACK_KA, xq256, quantize_x256, pack_q5_K, tile_q5_K, gemv_q5_K)
 OPS(ops_q6_K, q6_K, 256, PACK_K6, xq256, quantize_x256, pack_q6_K, tile_q6_K, gemv_q6_K)
-OPS(ops_il_q8_0, q8_0, 32, PACK32, xq32, quantize_x_q8_0, pack_il_q8_0, tile_q8_0, gemv_il_q8_0)
-OPS(ops_il_q4_0, q4_0, 32, PACK32, xq32, quantize_x_q4_0, pack_il_q4_0, tile_q4_0, gemv_il_q4_0)
+OPS_SMALL(ops_il_q8_0, gemm_il_q8_0, q8_0, 32, PACK32, xq32, quantize_x_q8_0, pack_il_q8_0,
+          tile_q8_0, gemv_il_q8_0)
+OPS_SMALL(ops_il_q4_0, gemm_il_q4_0, q4_0, 32, PACK32, xq32, quantize_x_q4_0, pack_il_q4_0,
+          tile_q4_0, gemv_il_q4_0)
 OPS(ops_il_q4_K, q4_K, 256, PACK_KA, xq256, quantize_x256, pack_il_q4_K, tile_q4_K, gemv_il_q4_K)
 OPS(ops_il_q5_K, q5_K, 256, PACK_KA, xq256, quantize_x256, pack_il_q5_K, tile_q5_K, gemv_il_q5_K)
 OPS(ops_il_q6_K, q6_K, 256, PACK_K6, xq256, quantize_x256, pack_il_q6_K, tile_q6_K, gemv_il_q6_K)

@@ -14,7 +14,8 @@
  *     padded weights, unaligned activations and strides; rows outside [r0, r1) untouched;
  *     row splits, sub-ranges, one token at a time and OpenMP row splits give the same bits;
  *   - the row-interleaved (il) layout: rows come back from their groups, and each il slot
- *     gives its ISA's row-slot bits, with the checks above (splits inside a group too).
+ *     gives its ISA's row-slot bits, with the checks above (splits inside a group too), for
+ *     every n_tok of a small batch (2 .. 16, the small-batch kernels) as well.
  * Weight blocks are random bytes (every bit pattern: Q8_0 -128, high scale bits, negative
  * Q6_K scales) with random finite f16 scales. */
 #include <omp.h>
@@ -632,6 +633,20 @@ int main(void)
                 for (size_t c = 0; c < COUNT(il_tok); c++)
                     test_il(&ref, simd, &types[ti], (shape){il_in[a], il_rows[bb], il_tok[c]});
         test_il(&ref, simd, &types[ti], (shape){b * 129, 16, 3}); /* past the packing chunks */
+    }
+
+    /* Small batches (several sequences' decode: n_tok 2 .. 16), where the il slots of Q8_0 and
+     * Q4_0 stream each group once for all tokens (passes of 4 or 8 tokens, k in chunks of 45
+     * or 85 units): every count, k within one chunk and across several, one group and three
+     * (splits inside a group and ragged ends come from check_slot). */
+    for (size_t ti = 0; ti < COUNT(types); ti++) {
+        const int64_t b = types[ti].block;
+        const int64_t sb_in[] = {2 * b, b == 32 ? 129 * b : 17 * b};
+        static const int64_t sb_rows[] = {16, 48};
+        for (size_t a = 0; a < COUNT(sb_in); a++)
+            for (size_t bb = 0; bb < COUNT(sb_rows); bb++)
+                for (int64_t nt = 2; nt <= 16; nt++)
+                    test_il(&ref, simd, &types[ti], (shape){sb_in[a], sb_rows[bb], nt});
     }
 
     for (size_t ti = 0; ti < COUNT(types); ti++) {
