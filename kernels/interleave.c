@@ -6,6 +6,7 @@
 
 #include "kernels.h"
 #include "quant.h"
+#include "quant_b32.h"
 
 /* the 2-byte floats */
 static bool is_half(int type) { return type == TLM_DT_F16 || type == TLM_DT_BF16; }
@@ -15,10 +16,20 @@ static bool is_k(int type)
     return type == TLM_DT_Q4_K || type == TLM_DT_Q5_K || type == TLM_DT_Q6_K;
 }
 
+/* the blocks of 32 of quant_b32.h (Q4_1 and Q5_1 are whole dwords, Q5_0 and IQ4_NL a scale
+ * and dwords, as Q4_0) */
+static bool is_b32(int type)
+{
+    return type == TLM_DT_Q4_1 || type == TLM_DT_Q5_0 || type == TLM_DT_Q5_1 ||
+           type == TLM_DT_IQ4_NL;
+}
+
+static bool in_dwords(int type) { return is_k(type) || type == TLM_DT_Q4_1 || type == TLM_DT_Q5_1; }
+
 int tlm_il_rows(int layout, int type)
 {
     if (layout == TLM_IL_SDOT4) return type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 ? 4 : 0;
-    if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 || is_k(type)) return 16;
+    if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 || is_k(type) || is_b32(type)) return 16;
     return is_half(type) ? 4 : 0;
 }
 
@@ -42,6 +53,10 @@ static int block_bytes(int type)
     switch (type) {
     case TLM_DT_Q8_0: return (int)sizeof(block_q8_0);
     case TLM_DT_Q4_0: return (int)sizeof(block_q4_0);
+    case TLM_DT_Q4_1: return (int)sizeof(block_q4_1);
+    case TLM_DT_Q5_0: return (int)sizeof(block_q5_0);
+    case TLM_DT_Q5_1: return (int)sizeof(block_q5_1);
+    case TLM_DT_IQ4_NL: return (int)sizeof(block_iq4_nl);
     case TLM_DT_Q4_K: return (int)sizeof(block_q4_K);
     case TLM_DT_Q5_K: return (int)sizeof(block_q5_K);
     default: return (int)sizeof(block_q6_K);
@@ -55,7 +70,7 @@ static layout layout_of(int il, int type, uint64_t row_bytes)
                         (int64_t)(row_bytes / (2 * TLM_IL_STEP))};
     const int block = block_bytes(type);
     const int64_t n_blocks = (int64_t)(row_bytes / (uint64_t)block);
-    if (is_k(type)) { /* dwords, then Q6_K's odd 2 bytes */
+    if (in_dwords(type)) { /* dwords, then Q6_K's odd 2 bytes */
         const int per = block / 4 + (block % 4 ? 1 : 0);
         return (layout){DWORDS, 16, 0, block, per, n_blocks * per};
     }

@@ -108,9 +108,11 @@ tlm_matmul_kernel tlm_matmul_q8_0_avx2, tlm_matmul_q4_0_avx2, tlm_matmul_q4_K_av
     tlm_matmul_q5_K_avx2, tlm_matmul_q6_K_avx2;
 tlm_matmul_kernel tlm_matmul_il_q8_0_avx2, tlm_matmul_il_q4_0_avx2, tlm_matmul_il_q4_K_avx2,
     tlm_matmul_il_q5_K_avx2, tlm_matmul_il_q6_K_avx2;
-/* Q4_1, Q5_0, Q5_1, IQ4_NL: kernels/qmatmul_b32_body.h (the reference's bits) */
+/* Q4_1, Q5_0, Q5_1, IQ4_NL: kernels/qmatmul_b32_body.h, on rows and on groups of 16 */
 tlm_matmul_kernel tlm_matmul_q4_1_avx2, tlm_matmul_q5_0_avx2, tlm_matmul_q5_1_avx2,
     tlm_matmul_iq4_nl_avx2;
+tlm_matmul_kernel tlm_matmul_il_q4_1_avx2, tlm_matmul_il_q5_0_avx2, tlm_matmul_il_q5_1_avx2,
+    tlm_matmul_il_iq4_nl_avx2;
 
 /* ---- AVX-512 (F, BW, VL, DQ) plus the AVX2 set ---------------------------------------- */
 
@@ -130,6 +132,8 @@ tlm_matmul_kernel tlm_matmul_il_q5_K_avx512vnni;
 tlm_matmul_kernel tlm_matmul_il_q6_K_avx512vnni;
 tlm_matmul_kernel tlm_matmul_q4_1_avx512vnni, tlm_matmul_q5_0_avx512vnni,
     tlm_matmul_q5_1_avx512vnni, tlm_matmul_iq4_nl_avx512vnni;
+tlm_matmul_kernel tlm_matmul_il_q4_1_avx512vnni, tlm_matmul_il_q5_0_avx512vnni,
+    tlm_matmul_il_q5_1_avx512vnni, tlm_matmul_il_iq4_nl_avx512vnni;
 
 /* ---- Q2_K, Q3_K, IQ4_XS: references (dequant_lowk_ref.c, qmatmul_lowk_ref.c) and the one
  * body qmatmul_lowk_body.h built for AVX2 and for AVX-512 VNNI (qmatmul_lowk_<isa>.c) ----- */

@@ -1,208 +1,394 @@
-/* qmatmul_b32_body.h - the Q4_1, Q5_0, Q5_1 and IQ4_NL matmuls, written once and compiled per
- * ISA by qmatmul_b32_<isa>.c, which defines before including it:
- *   b32_dot_u(w, x)  per int32 lane, the sum of 4 products of unsigned bytes w (levels, at
- *                    most 127) by signed bytes x (activations), exact;
- *   B32_FN(name)     the slot's name for the ISA.
- * Both ISAs read a 32-element block as one 256-bit vector of levels (element i in byte i), so
- * all the unpacking here is AVX2 code the AVX-512 file shares; only the dot differs (vpmaddubsw
- * + vpmaddwd, or VNNI's vpdpbusd).
+/* qmatmul_b32_body.h - the Q4_1, Q5_0, Q5_1 and IQ4_NL matmuls, written once in the vector
+ * API of simd_<isa>.h (VL int32 lanes = VL weight rows) and run by the shared loop nest of
+ * qmatmul_blocked.c; compiled per ISA by qmatmul_b32_<isa>.c, which defines before including
+ * it:
+ *   B32_IQ4_BIAS        added to IQ4_NL's codebook values in the levels (0: signed bytes,
+ *                       taken by b32_dot4 with sgn; 128: unsigned, for vpdpbusd)
+ *   b32_dot4(a, w, x, sgn)  a + per int32 lane the sum of its 4 level bytes (unsigned, or
+ *                       signed when sgn) times the 4 signed bytes at x, exact
+ *   b32_bytes(c), b32_set4(a, b, c, d) (dwords a..d in every 128 bits), b32_load (VL dwords,
+ *   any alignment), b32_store (64-byte aligned), b32_shuffle (pshufb), b32_min_u8,
+ *   b32_shl16, b32_gather (dwords at base + idx, bytes), b32_f16_lo / b32_f16_hi (the low /
+ *   high 16 bits of each lane, an f16, as float), b32_cvtph (VL f16 at p as float)
+ *   QMATMUL_FN(name)     the slot's name for the ISA.
  *
- * The numbers are qmatmul_b32_ref.c's, bit for bit: the activations are quantized by the same
- * rule (vcvtps2dq rounds to nearest even, as lrintf does), each block's integer sums are
- * exact, and the float steps are scalar, unfused and in the reference's order. Q5_0's levels
- * are dotted unsigned (0..31) and 16 * sum(q) taken back out; IQ4_NL's signed codebook values
- * go in as |w| times sign(x, w).
+ * As for the other quantized types (qmatmul_ref.c, qmatmul_blocked.h), the kernels agree
+ * with qmatmul_b32_ref.c within float summation error, not bit for bit: each block's integer
+ * sum is exact (the same integer as the reference's), the float steps per block are
+ *   acc = fma(float(isum), d * dx, acc)       then, Q4_1 / Q5_1:  acc = fma(m, sx, acc)
+ * with sx = float(sum q) * dx per activation block (ggml's Q8_1 "s"), where the reference
+ * rounds each product. Blocks are taken in order of k, the same operations in decode, prefill
+ * and any split of rows, so those all give the same bits.
  *
- * Loop nest: tokens in blocks of B32_TOK, k in chunks of B32_KC elements whose quantized
- * activations (B32_TOK x B32_KC / 32 blocks) stay in cache; then row by row, B32_NR tokens at
- * a time share each unpacked block. Between chunks the running sums wait in y (exact floats),
- * so the bits depend on n_in alone, not on r0, r1 or n_tok. */
-#include <immintrin.h>
+ * Every unit of the loop nest is one block of 32 of 16 rows, one row per int32 lane: entry
+ * kk (0..7) holds elements 4kk .. 4kk + 3 of each row as unsigned bytes (Q4_1 0..15, Q5_0
+ * and Q5_1 0..31 - Q5_0's 16 comes back out through the activations' sum in corr -, IQ4_NL
+ * its codebook value plus B32_IQ4_BIAS), then d and m of each row as float. Prefill packs
+ * units into that form (B32_PACK bytes, in L1) and runs tiles of 16 rows x up to B32_NR
+ * tokens over them; decode (gemv) makes the same vectors in registers and uses them once.
+ * Row-interleaved groups (kernels.h, il; written by interleave.c) give the dwords with plain
+ * vector loads; plain rows are first copied, a block of 16 rows, into 32-byte slots that
+ * gathers read (so no offset depends on the row length). */
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels_impl.h"
+#include "qmatmul_blocked.h"
 #include "quant_b32.h"
 
-#define B32_INLINE static inline __attribute__((always_inline))
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function" /* its Q8_0 / Q4_0 / K quantizers */
+#define QX_Q8_OFFSET 0
+#include "qmatmul_simd.h"
+#pragma GCC diagnostic pop
 
-enum { B32_TOK = 64, B32_KC = 1024, B32_NR = 4 };
+enum {
+    B32_HB = 4 * VL,              /* bytes of one vector's lanes in a 64-byte entry */
+    B32_NH = TLM_QROWS / VL,      /* vectors per group of 16 rows */
+    B32_PACK = 10 * 64,           /* packed unit: 8 level entries, d, m */
+    B32_SLOT = 32,                /* bytes per row of a copied block of plain rows */
+};
 
 typedef struct xb32 { /* one quantized activation block */
     int8_t q[32];
-    float dx;
-    int32_t qsum;
+    float d;      /* dx */
+    float sx;     /* float(sum q) * dx, for the min term */
+    int32_t corr; /* -(level offset) * sum q: Q5_0's 16, IQ4_NL's B32_IQ4_BIAS */
 } xb32;
 
-B32_INLINE int32_t hsum_i32(__m256i v)
+TLM_INLINE int b32_block(int type)
 {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
+    return type == TLM_DT_Q4_1   ? (int)sizeof(block_q4_1)
+           : type == TLM_DT_Q5_0 ? (int)sizeof(block_q5_0)
+           : type == TLM_DT_Q5_1 ? (int)sizeof(block_q5_1)
+                                 : (int)sizeof(block_iq4_nl);
 }
 
-B32_INLINE float f16_at(const char *p)
+TLM_INLINE bool b32_has_min(int type) { return type == TLM_DT_Q4_1 || type == TLM_DT_Q5_1; }
+TLM_INLINE bool b32_five(int type) { return type == TLM_DT_Q5_0 || type == TLM_DT_Q5_1; }
+TLM_INLINE bool b32_sgn(int type) { return type == TLM_DT_IQ4_NL && B32_IQ4_BIAS == 0; }
+
+/* The activations, by qmatmul_b32_ref.c's rule (vcvtps2dq rounds to nearest even, as lrintf). */
+TLM_INLINE void b32_quantize(int type, void *xq, const float *x, int64_t n_units)
 {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h); /* exact, as tlm_f16_to_f32 */
+    const int off = type == TLM_DT_Q5_0 ? 16 : type == TLM_DT_IQ4_NL ? B32_IQ4_BIAS : 0;
+    xb32 *o = xq;
+    for (int64_t u = 0; u < n_units; u++, x += 32) {
+        const float amax = amax_of(x, 32);
+        const int32_t s = quantize_run(o[u].q, x, 32, vf_set1(inv_scale(amax)));
+        o[u].d = amax / 127.0f;
+        o[u].sx = (float)s * o[u].d;
+        o[u].corr = -off * s;
+    }
 }
 
-/* n blocks of 32 floats at x into o: the reference's quantize_act, 8 lanes at a time. */
-B32_INLINE void quantize_blocks(xb32 *o, const float *x, int64_t n)
+/* ---- a unit's vectors: 8 level entries, d and m, for rows [VL h, VL h + VL) -------------- */
+
+typedef struct b32_unit {
+    vi lv[8];
+    vf d, m;
+} b32_unit;
+
+/* The codebook (plus bias) in every 128 bits, for the nibble lookup. */
+TLM_INLINE vi b32_book(void)
 {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (int64_t b = 0; b < n; b++, x += 32) {
-        __m256 v[4], m = _mm256_setzero_ps();
-        for (int j = 0; j < 4; j++) {
-            v[j] = _mm256_loadu_ps(x + 8 * j);
-            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
+    int32_t w[4];
+    for (int i = 0; i < 4; i++) {
+        uint32_t v = 0;
+        for (int b = 0; b < 4; b++)
+            v |= (uint32_t)(uint8_t)(tlm_iq4_values[4 * i + b] + B32_IQ4_BIAS) << (8 * b);
+        w[i] = (int32_t)v;
+    }
+    return b32_set4(w[0], w[1], w[2], w[3]);
+}
+
+/* 16 in byte b of each lane where bit 4kk + b of the lane's qh is set: the byte holding those
+ * 4 bits copied to all 4 bytes, one bit kept per byte, then made 16. */
+TLM_INLINE vi b32_fifth(vi qh, int kk)
+{
+    const int j = kk / 2, r = (int)(0x01010101u * (unsigned)j);
+    const vi rep = b32_set4(r, r + 0x04040404, r + 0x08080808, r + 0x0c0c0c0c);
+    const vi bits = vi_set1(kk % 2 ? (int32_t)0x80402010 : 0x08040201);
+    return b32_shl16(b32_min_u8(vi_and(b32_shuffle(qh, rep), bits), b32_bytes(1)), 4);
+}
+
+/* The unit from its raw dwords: the header (d, and m in the high half), qh and the 4 qs. */
+TLM_INLINE void b32_make(int type, b32_unit *o, vi qh, const vi qs[4], vi book)
+{
+    const vi m4 = b32_bytes(15);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        vi lo = vi_and(qs[j], m4), hi = vi_and(vi_shr(qs[j], 4), m4);
+        if (type == TLM_DT_IQ4_NL) {
+            lo = b32_shuffle(book, lo);
+            hi = b32_shuffle(book, hi);
         }
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
-        const float amax = _mm_cvtss_f32(m4);
-        const __m256 id = _mm256_set1_ps(amax >= 0x1p-96f ? 127.0f / amax : 0.0f);
-        __m256i i[4];
-        for (int j = 0; j < 4; j++)
-            i[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], id));
-        const __m256i s =
-            _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
-        /* packs interleave 128-bit halves; the permute puts element order back */
-        __m256i p =
-            _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
-        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)o[b].q, p);
-        o[b].qsum = hsum_i32(s);
-        o[b].dx = amax / 127.0f;
+        o->lv[j] = lo;     /* elements 4j .. 4j + 3: low nibbles */
+        o->lv[4 + j] = hi; /* 16 + 4j ..: high nibbles */
     }
+    if (b32_five(type))
+#pragma GCC unroll 8
+        for (int kk = 0; kk < 8; kk++)
+            o->lv[kk] = vi_or(o->lv[kk], b32_fifth(qh, kk));
 }
 
-/* Element i of the block's 4-bit part in byte i. */
-B32_INLINE __m256i nibbles(const char *qs)
+/* Rows [VL h, +VL) of unit base g of an interleaved group (interleave.c): Q4_1 and Q5_1 are
+ * dword d of every row at 64d; Q5_0 and IQ4_NL the 16 f16 d first, then 4-byte pieces. */
+TLM_INLINE void b32_unit_il(int type, b32_unit *o, const char *g, int h, vi book)
 {
-    const __m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(15);
-    const __m128i lo = _mm_and_si128(v, m), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
-    return _mm256_set_m128i(hi, lo);
-}
-
-/* 16 in byte i where bit i of the 32-bit little-endian qh is set. */
-B32_INLINE __m256i bits5(const char *qh)
-{
-    int32_t h;
-    memcpy(&h, qh, 4);
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(h), _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
-                                               2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(16));
-}
-
-/* The block's levels: unsigned (Q4_1, Q5_1, and Q5_0 before its - 16) or IQ4_NL's values. */
-B32_INLINE __m256i levels(int type, const char *blk)
-{
-    switch (type) {
-    case TLM_DT_Q4_1:
-        return nibbles(blk + 4);
-    case TLM_DT_Q5_0:
-        return _mm256_or_si256(nibbles(blk + 6), bits5(blk + 2));
-    case TLM_DT_Q5_1:
-        return _mm256_or_si256(nibbles(blk + 8), bits5(blk + 4));
-    default: {
-        const __m128i kv = _mm_loadu_si128((const __m128i *)tlm_iq4_values);
-        return _mm256_shuffle_epi8(_mm256_set_m128i(kv, kv), nibbles(blk + 2));
+    vi qh = vi_set1(0), qs[4];
+    const char *q;
+    if (b32_has_min(type)) {
+        const vi hd = b32_load(g + B32_HB * h);
+        o->d = b32_f16_lo(hd);
+        o->m = b32_f16_hi(hd);
+        q = g + 64;
+    } else {
+        o->d = b32_cvtph(g + 2 * VL * h);
+        o->m = vf_zero();
+        q = g + 2 * TLM_QROWS;
     }
+    if (b32_five(type)) {
+        qh = b32_load(q + B32_HB * h);
+        q += 64;
     }
-}
-
-/* sum_i level_i q_i of one block, exactly. */
-B32_INLINE int32_t block_isum(int type, __m256i lv, const xb32 *xb)
-{
-    const __m256i x = _mm256_loadu_si256((const __m256i *)xb->q);
-    if (type == TLM_DT_IQ4_NL)
-        return hsum_i32(b32_dot_u(_mm256_abs_epi8(lv), _mm256_sign_epi8(x, lv)));
-    const int32_t s = hsum_i32(b32_dot_u(lv, x));
-    return type == TLM_DT_Q5_0 ? s - 16 * xb->qsum : s;
-}
-
-/* y[t * ldy] (t < nr) = (accumulate ? y : 0) + one row's n_blk blocks at row . token t's
- * quantized blocks at xq + t * xs. */
-B32_INLINE void row_tile(int type, int64_t bb, int nr, float *y, int64_t ldy, bool accumulate,
-                         const char *row, int64_t n_blk, const xb32 *xq, int64_t xs)
-{
-    const bool has_min = type == TLM_DT_Q4_1 || type == TLM_DT_Q5_1;
-    float acc[B32_NR];
 #pragma GCC unroll 4
-    for (int t = 0; t < nr; t++)
-        acc[t] = accumulate ? y[t * ldy] : 0.0f;
-    for (int64_t b = 0; b < n_blk; b++, row += bb) {
-        const __m256i lv = levels(type, row);
-        const float d = f16_at(row), m = has_min ? f16_at(row + 2) : 0.0f;
+    for (int j = 0; j < 4; j++)
+        qs[j] = b32_load(q + 64 * j + B32_HB * h);
+    b32_make(type, o, qh, qs, book);
+}
+
+/* Block u of rows w (row r at w + r * rb, r < rows; the last row stands in for missing ones)
+ * into 16 slots of B32_SLOT bytes. */
+TLM_INLINE void b32_copy(int type, char *slots, const char *w, uint64_t rb, int rows, int64_t u)
+{
+    const int bb = b32_block(type);
+    for (int r = 0; r < TLM_QROWS; r++)
+        memcpy(slots + B32_SLOT * r, w + (uint64_t)(r < rows ? r : rows - 1) * rb + (uint64_t)(u * bb),
+               (size_t)bb);
+}
+
+/* Rows [VL h, +VL) of a block copied into slots: the same dwords, by gathers. */
+TLM_INLINE void b32_unit_slots(int type, b32_unit *o, const char *slots, int h, vi book)
+{
+    int32_t at[VL];
+    for (int i = 0; i < VL; i++)
+        at[i] = B32_SLOT * (VL * h + i);
+    const vi idx = vi_load(at);
+    const vi hd = b32_gather(slots, idx);
+    o->d = b32_f16_lo(hd);
+    o->m = b32_has_min(type) ? b32_f16_hi(hd) : vf_zero();
+    const int qh_at = type == TLM_DT_Q5_0 ? 2 : 4;
+    const int qs_at = type == TLM_DT_Q4_1   ? 4
+                      : type == TLM_DT_Q5_0 ? 6
+                      : type == TLM_DT_Q5_1 ? 8
+                                            : 2;
+    vi qh = b32_five(type) ? b32_gather(slots + qh_at, idx) : vi_set1(0), qs[4];
 #pragma GCC unroll 4
-        for (int t = 0; t < nr; t++) {
-            const xb32 *xb = xq + t * xs + b;
-            acc[t] = acc[t] + (float)block_isum(type, lv, xb) * (d * xb->dx);
-            if (has_min) acc[t] = acc[t] + (float)xb->qsum * (m * xb->dx);
+    for (int j = 0; j < 4; j++)
+        qs[j] = b32_gather(slots + qs_at + 4 * j, idx);
+    b32_make(type, o, qh, qs, book);
+}
+
+/* ---- the arithmetic, shared by gemv and the tiles ----------------------------------------- */
+
+/* The float steps of one block for one token (see the top comment). */
+TLM_INLINE vf b32_acc(int type, vf a, vi isum, vf d, vf m, const xb32 *xb)
+{
+    a = vf_fma(vi_to_f32(isum), vf_mul(d, vf_set1(xb->d)), a);
+    if (b32_has_min(type)) a = vf_fma(m, vf_set1(xb->sx), a);
+    return a;
+}
+
+/* The running sums of rows [VL h, +VL) (n of them, at most VL, at least 1), or zeros. */
+TLM_INLINE vf b32_sums_load(const float *y, int n, bool accumulate)
+{
+    return accumulate ? vf_load_m(y, vmask_n(n < VL ? n : VL)) : vf_zero();
+}
+
+TLM_INLINE void b32_sums_store(float *y, int n, vf v) { vf_store_m(y, v, vmask_n(n < VL ? n : VL)); }
+
+/* Spreads prefetches (to L2) of [next, next + bytes) over the units of a call: the next
+ * group's rows stream in while this one is computed. */
+TLM_INLINE void b32_prefetch(const char *next, int64_t bytes, int64_t i, int64_t n_units)
+{
+    if (!next) return;
+    const int64_t lines = (bytes + 63) / 64, per = (lines + n_units - 1) / n_units;
+    for (int64_t l = i * per; l < (i + 1) * per && l < lines; l++)
+        prefetch_l2(next + 64 * l);
+}
+
+/* Decode: y[r] = (accumulate ? y[r] : 0) + row r . x over units [u0, u0 + n_units), r < rows,
+ * from an interleaved group (il) or plain rows. Two chains of dot products per unit. */
+TLM_INLINE void b32_gemv(int type, bool il, float *y, int rows, bool accumulate, const char *w,
+                         uint64_t rb, int64_t u0, int64_t n_units, const char *xq, const char *next)
+{
+    _Alignas(64) char slots[TLM_QROWS * B32_SLOT];
+    const vi book = b32_book();
+    const bool sgn = b32_sgn(type);
+    const int64_t gb = TLM_QROWS * (int64_t)b32_block(type);
+    vf acc[B32_NH];
+#pragma GCC unroll 2
+    for (int h = 0; h < B32_NH; h++)
+        acc[h] = rows > VL * h ? b32_sums_load(y + VL * h, rows - VL * h, accumulate) : vf_zero();
+    for (int64_t u = u0; u < u0 + n_units; u++) {
+        const xb32 *xb = (const xb32 *)xq + (u - u0);
+        if (!il) {
+            b32_prefetch(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
+            b32_copy(type, slots, w, rb, rows, u);
         }
-    }
+#pragma GCC unroll 2
+        for (int h = 0; h < B32_NH; h++) {
+            b32_unit un;
+            if (il)
+                b32_unit_il(type, &un, w + u * gb, h, book);
+            else
+                b32_unit_slots(type, &un, slots, h, book);
+            vi s0 = vi_set1(xb->corr), s1 = vi_set1(0);
 #pragma GCC unroll 4
-    for (int t = 0; t < nr; t++)
-        y[t * ldy] = acc[t];
-}
-
-B32_INLINE void b32_matmul(int type, int64_t bb, float *y, int64_t ldy, const void *w,
-                           uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
-                           int64_t n_in, int64_t r0, int64_t r1)
-{
-    xb32 xq[B32_TOK * (B32_KC / 32)];
-    if (n_in == 0) /* an empty sum */
-        for (int64_t t = 0; t < n_tok; t++)
-            for (int64_t r = r0; r < r1; r++)
-                y[t * ldy + r] = 0.0f;
-    for (int64_t t0 = 0; t0 < n_tok; t0 += B32_TOK) {
-        const int64_t tb = n_tok - t0 < B32_TOK ? n_tok - t0 : B32_TOK;
-        for (int64_t k0 = 0; k0 < n_in; k0 += B32_KC) {
-            const int64_t nb = (n_in - k0 < B32_KC ? n_in - k0 : B32_KC) / 32;
-            for (int64_t t = 0; t < tb; t++)
-                quantize_blocks(xq + t * nb, x + (t0 + t) * ldx + k0, nb);
-            for (int64_t r = r0; r < r1; r++) {
-                const char *row =
-                    (const char *)w + (uint64_t)r * w_row_bytes + (uint64_t)(k0 / 32 * bb);
-                for (int64_t t = 0; t < tb; t += B32_NR) {
-                    const int64_t nr = tb - t < B32_NR ? tb - t : B32_NR;
-                    const xb32 *xt = xq + t * nb;
-                    float *yt = y + (t0 + t) * ldy + r;
-                    switch (nr) { /* a body per token count */
-                    case 1:
-                        row_tile(type, bb, 1, yt, ldy, k0 > 0, row, nb, xt, nb);
-                        break;
-                    case 2:
-                        row_tile(type, bb, 2, yt, ldy, k0 > 0, row, nb, xt, nb);
-                        break;
-                    case 3:
-                        row_tile(type, bb, 3, yt, ldy, k0 > 0, row, nb, xt, nb);
-                        break;
-                    default:
-                        row_tile(type, bb, 4, yt, ldy, k0 > 0, row, nb, xt, nb);
-                        break;
-                    }
-                }
+            for (int kk = 0; kk < 8; kk += 2) {
+                s0 = b32_dot4(s0, un.lv[kk], xb->q + 4 * kk, sgn);
+                s1 = b32_dot4(s1, un.lv[kk + 1], xb->q + 4 * kk + 4, sgn);
             }
+            acc[h] = b32_acc(type, acc[h], vi_add(s0, s1), un.d, un.m, xb);
+        }
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < B32_NH; h++)
+        if (rows > VL * h) b32_sums_store(y + VL * h, rows - VL * h, acc[h]);
+}
+
+/* Prefill: units [u0, u0 + n_units) into dst, B32_PACK bytes each (entry e at 64e, rows
+ * [VL h, +VL) at + B32_HB h). */
+TLM_INLINE void b32_pack(int type, bool il, char *dst, const char *w, uint64_t rb, int rows,
+                         int64_t u0, int64_t n_units)
+{
+    _Alignas(64) char slots[TLM_QROWS * B32_SLOT];
+    const vi book = b32_book();
+    const int64_t gb = TLM_QROWS * (int64_t)b32_block(type);
+    for (int64_t u = u0; u < u0 + n_units; u++, dst += B32_PACK) {
+        if (!il) b32_copy(type, slots, w, rb, rows, u);
+#pragma GCC unroll 2
+        for (int h = 0; h < B32_NH; h++) {
+            b32_unit un;
+            if (il)
+                b32_unit_il(type, &un, w + u * gb, h, book);
+            else
+                b32_unit_slots(type, &un, slots, h, book);
+#pragma GCC unroll 8
+            for (int kk = 0; kk < 8; kk++)
+                b32_store(dst + 64 * kk + B32_HB * h, un.lv[kk]);
+            b32_store(dst + 512 + B32_HB * h, b32_castf(un.d));
+            b32_store(dst + 576 + B32_HB * h, b32_castf(un.m));
         }
     }
 }
 
-#define B32_SLOT(suffix, type)                                                                     \
-    void B32_FN(tlm_matmul_##suffix)(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,   \
-                                     const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,     \
-                                     int64_t r0, int64_t r1)                                       \
-    {                                                                                              \
-        b32_matmul(type, sizeof(block_##suffix), y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0,  \
-                   r1);                                                                            \
+/* y[t * ldy + r] (+)= row r . token t for r < rows, t < nr: each level entry loaded once per
+ * unit serves nr tokens. */
+TLM_INLINE void b32_tile(int type, int nr, float *y, int64_t ldy, int rows, bool accumulate,
+                         const char *p, int64_t n_units, const char *xq, int64_t xs)
+{
+    const bool sgn = b32_sgn(type);
+    for (int h = 0; h < B32_NH && VL * h < rows; h++) {
+        const int n = rows - VL * h;
+        vf a[B32_NR];
+#pragma GCC unroll 8
+        for (int t = 0; t < nr; t++)
+            a[t] = b32_sums_load(y + t * ldy + VL * h, n, accumulate);
+        const char *pu = p + B32_HB * h;
+        for (int64_t u = 0; u < n_units; u++, pu += B32_PACK) {
+            const char *xu = xq + u * (int64_t)sizeof(xb32);
+            vi s[B32_NR];
+#pragma GCC unroll 8
+            for (int t = 0; t < nr; t++)
+                s[t] = vi_set1(((const xb32 *)(xu + t * xs))->corr);
+#pragma GCC unroll 8
+            for (int kk = 0; kk < 8; kk++) {
+                const vi wv = b32_load(pu + 64 * kk);
+#pragma GCC unroll 8
+                for (int t = 0; t < nr; t++)
+                    s[t] = b32_dot4(s[t], wv, ((const xb32 *)(xu + t * xs))->q + 4 * kk, sgn);
+            }
+            const vf d = vf_load((const float *)(pu + 512)), m = vf_load((const float *)(pu + 576));
+#pragma GCC unroll 8
+            for (int t = 0; t < nr; t++)
+                a[t] = b32_acc(type, a[t], s[t], d, m, (const xb32 *)(xu + t * xs));
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < nr; t++)
+            b32_sums_store(y + t * ldy + VL * h, n, a[t]);
     }
+}
 
-B32_SLOT(q4_1, TLM_DT_Q4_1)
-B32_SLOT(q5_0, TLM_DT_Q5_0)
-B32_SLOT(q5_1, TLM_DT_Q5_1)
-B32_SLOT(iq4_nl, TLM_DT_IQ4_NL)
+/* ---- the slots: per type, the ops of qmatmul_blocked.h on rows and on groups -------------- */
+
+#define B32_TILE_CASE(type, n)                                                                     \
+    case n:                                                                                        \
+        b32_tile(type, (n) < B32_NR ? (n) : B32_NR, y, ldy, rows, acc, p, n_units, xq, xs);        \
+        break;
+
+#define B32_FNS(suffix, type)                                                                      \
+    static void quantize_##suffix(void *xq, const float *x, int64_t n_units)                       \
+    {                                                                                              \
+        b32_quantize(type, xq, x, n_units);                                                        \
+    }                                                                                              \
+    static void pack_##suffix(void *dst, const char *w, uint64_t rb, int rows, int64_t u0,         \
+                              int64_t n_units)                                                     \
+    {                                                                                              \
+        b32_pack(type, false, dst, w, rb, rows, u0, n_units);                                      \
+    }                                                                                              \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t rb, int rows, int64_t u0,      \
+                                 int64_t n_units)                                                  \
+    {                                                                                              \
+        b32_pack(type, true, dst, w, rb, rows, u0, n_units);                                       \
+    }                                                                                              \
+    static void gemv_##suffix(float *y, int rows, bool acc, const char *w, uint64_t rb,            \
+                              int64_t u0, int64_t n_units, const char *xq, const char *next)       \
+    {                                                                                              \
+        b32_gemv(type, false, y, rows, acc, w, rb, u0, n_units, xq, next);                         \
+    }                                                                                              \
+    static void gemv_il_##suffix(float *y, int rows, bool acc, const char *w, uint64_t rb,         \
+                                 int64_t u0, int64_t n_units, const char *xq, const char *next)    \
+    {                                                                                              \
+        b32_gemv(type, true, y, rows, acc, w, rb, u0, n_units, xq, next);                          \
+    }                                                                                              \
+    static void tile_##suffix(float *y, int64_t ldy, int rows, bool acc, int nr, const void *p,    \
+                              int64_t n_units, const char *xq, int64_t xs)                         \
+    {                                                                                              \
+        switch (nr) { /* a body per token count */                                                 \
+            B32_TILE_CASE(type, 1)                                                                 \
+            B32_TILE_CASE(type, 2)                                                                 \
+            B32_TILE_CASE(type, 3)                                                                 \
+            B32_TILE_CASE(type, 4)                                                                 \
+            B32_TILE_CASE(type, 5)                                                                 \
+        default:                                                                                   \
+            b32_tile(type, B32_NR, y, ldy, rows, acc, p, n_units, xq, xs);                         \
+            break;                                                                                 \
+        }                                                                                          \
+    }                                                                                              \
+    static const tlm_qmatmul_ops ops_##suffix = {.unit = 32,                                       \
+                                                 .unit_bytes = sizeof(block_##suffix),             \
+                                                 .pack_bytes = B32_PACK,                           \
+                                                 .x_bytes = sizeof(xb32),                          \
+                                                 .nr = B32_NR,                                     \
+                                                 .quantize_x = quantize_##suffix,                  \
+                                                 .pack = pack_##suffix,                            \
+                                                 .tile = tile_##suffix,                            \
+                                                 .gemv = gemv_##suffix};                           \
+    static const tlm_qmatmul_ops ops_il_##suffix = {.unit = 32,                                    \
+                                                    .unit_bytes = sizeof(block_##suffix),          \
+                                                    .pack_bytes = B32_PACK,                        \
+                                                    .x_bytes = sizeof(xb32),                       \
+                                                    .nr = B32_NR,                                  \
+                                                    .quantize_x = quantize_##suffix,               \
+                                                    .pack = pack_il_##suffix,                      \
+                                                    .tile = tile_##suffix,                         \
+                                                    .gemv = gemv_il_##suffix};                     \
+    TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_##suffix), tlm_qmatmul_blocked, ops_##suffix)           \
+    TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_il_##suffix), tlm_qmatmul_il, ops_il_##suffix)
+
+B32_FNS(q4_1, TLM_DT_Q4_1)
+B32_FNS(q5_0, TLM_DT_Q5_0)
+B32_FNS(q5_1, TLM_DT_Q5_1)
+B32_FNS(iq4_nl, TLM_DT_IQ4_NL)

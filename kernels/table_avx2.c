@@ -10,6 +10,10 @@ void tlm_kernels_add_avx2(tlm_kernels *k)
     k->matmul[TLM_DT_Q5_0] = tlm_matmul_q5_0_avx2;
     k->matmul[TLM_DT_Q5_1] = tlm_matmul_q5_1_avx2;
     k->matmul[TLM_DT_IQ4_NL] = tlm_matmul_iq4_nl_avx2;
+    k->matmul_il[TLM_DT_Q4_1] = tlm_matmul_il_q4_1_avx2;
+    k->matmul_il[TLM_DT_Q5_0] = tlm_matmul_il_q5_0_avx2;
+    k->matmul_il[TLM_DT_Q5_1] = tlm_matmul_il_q5_1_avx2;
+    k->matmul_il[TLM_DT_IQ4_NL] = tlm_matmul_il_iq4_nl_avx2;
     k->matmul[TLM_DT_F16] = tlm_matmul_f16_avx2;
     k->matmul[TLM_DT_BF16] = tlm_matmul_bf16_avx2;
     k->matmul_il[TLM_DT_F16] = tlm_matmul_il_f16_avx2;

@@ -96,43 +96,219 @@ static void check_ref_sum(const qtype *t, const tlm_kernels *ref)
 
 /* ---- every SIMD slot against the reference ---------------------------------------------- */
 
+/* One matmul problem: rows of random blocks (row bytes padded, 2-byte aligned as GGUF may
+ * store them), activations with an outlier, a zero block and a block too small to scale. */
+typedef struct problem {
+    const qtype *t;
+    int64_t n_in, n_tok, rows, ldx, ldy;
+    uint64_t rb;
+    uint8_t *mem, *w;
+    float *x;
+    double *mag; /* [t][r]: sum over i of (|d l_i| + |m|) |xq_i|, for the tolerance */
+} problem;
+
+static const float SENTINEL = -7.0f;
+
+/* Dequantized activations of one block by the rule qmatmul_b32_ref.c states. */
+static void act_block(const float *x, double *xq)
+{
+    float amax = 0;
+    for (int i = 0; i < 32; i++)
+        amax = fmaxf(amax, fabsf(x[i]));
+    const float id = amax >= 0x1p-96f ? 127.0f / amax : 0.0f, dx = amax / 127.0f;
+    for (int i = 0; i < 32; i++)
+        xq[i] = (double)lrintf(x[i] * id) * dx;
+}
+
+static void problem_new(problem *p, const qtype *t, int64_t n_in, int64_t n_tok, int64_t rows)
+{
+    *p = (problem){t, n_in, n_tok, rows, n_in + 3, rows + 2, 0, NULL, NULL, NULL, NULL};
+    p->rb = (uint64_t)(n_in / 32 * t->bytes) + 2;
+    p->mem = malloc(p->rb * (uint64_t)rows + 2);
+    p->w = p->mem + 2;
+    for (int64_t r = 0; r < rows; r++)
+        random_blocks(t, p->w + (uint64_t)r * p->rb, n_in / 32);
+    p->x = buf_new(p->ldx * n_tok, 1);
+    fill_uniform(p->x, p->ldx * n_tok, -2.0f, 2.0f);
+    if (n_in >= 96) {
+        p->x[5] = 40.0f;
+        for (int i = 0; i < 32; i++) {
+            p->x[32 + i] = 0.0f;
+            p->x[64 + i] = 1e-30f * (float)(i - 7);
+        }
+    }
+    p->mag = malloc((size_t)(n_tok * rows + 1) * sizeof(double));
+    float *wf = malloc((size_t)(n_in + 1) * sizeof(float));
+    double xq[32];
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *row = p->w + (uint64_t)r * p->rb;
+        tlm_kernels ref;
+        tlm_kernels_init_ref(&ref);
+        ref.to_f32[t->type](wf, row, n_in);
+        for (int64_t tk = 0; tk < n_tok; tk++) {
+            double mag = 0;
+            for (int64_t b = 0; b < n_in / 32; b++) {
+                uint16_t mh = 0;
+                if (t->has_min) memcpy(&mh, row + b * t->bytes + 2, 2);
+                const double m = t->has_min ? fabs((double)tlm_f16_to_f32(mh)) : 0.0;
+                act_block(p->x + tk * p->ldx + 32 * b, xq);
+                for (int i = 0; i < 32; i++)
+                    mag += (fabs((double)wf[32 * b + i] - (t->has_min ? tlm_f16_to_f32(mh) : 0)) +
+                            m) * fabs(xq[i]);
+            }
+            p->mag[tk * rows + r] = mag;
+        }
+    }
+    free(wf);
+}
+
+static void problem_free(problem *p)
+{
+    free(p->mem);
+    buf_free(p->x);
+    free(p->mag);
+}
+
+static float *y_new(const problem *p)
+{
+    float *y = buf_new(p->ldy * p->n_tok, 3);
+    for (int64_t i = 0; i < p->ldy * p->n_tok; i++)
+        y[i] = SENTINEL;
+    return y;
+}
+
+static void run(tlm_matmul_fn f, const problem *p, const uint8_t *w, float *y, int64_t r0,
+                int64_t r1)
+{
+    f(y, p->ldy, w, p->rb, p->x, p->ldx, p->n_tok, p->n_in, r0, r1);
+}
+
+/* The SIMD kernels fuse each block's multiply-adds where the reference rounds each product;
+ * both take the blocks in order, so they differ by a few roundings per block of the sum of
+ * magnitudes (the contract of qmatmul_ref.c, as test_quant_matmul.c checks it). The integer
+ * sums are exact: a wrong level, bit or lane is off by a whole term, far past this. */
+static int count_far(const problem *p, const float *y, const float *ref, int64_t r0, int64_t r1)
+{
+    const double rel = 4.0 * ((double)(p->n_in / 32) + 4.0) * FLT_EPSILON;
+    int bad = 0;
+    for (int64_t t = 0; t < p->n_tok; t++)
+        for (int64_t r = 0; r < p->ldy; r++) {
+            const float v = y[t * p->ldy + r], e = ref[t * p->ldy + r];
+            if (r < r0 || r >= r1)
+                bad += v != SENTINEL; /* rows outside the range untouched */
+            else
+                bad += !(fabs((double)v - e) <= rel * p->mag[t * p->rows + r] + 1e-30);
+        }
+    return bad;
+}
+
+static bool same_bits(const problem *p, const float *a, const float *b)
+{
+    return memcmp(a, b, (size_t)(p->ldy * p->n_tok) * sizeof(float)) == 0;
+}
+
+/* Slot f on weights w (rows, or groups for an il slot) against the reference's y: within
+ * tolerance on a sub-range; then the whole range as one call, as two calls split at `cut`,
+ * and one token at a time, all the same bits. */
+static void check_slot(const char *what, tlm_matmul_fn f, const problem *p, const uint8_t *w,
+                       const float *ref_full, int64_t cut)
+{
+    const int64_t r0 = p->rows > 2 ? 1 : 0;
+    float *sub = y_new(p), *full = y_new(p), *split = y_new(p), *one = y_new(p);
+    float *ref_sub = y_new(p);
+    run(f, p, w, sub, r0, p->rows);
+    for (int64_t i = 0; i < p->ldy * p->n_tok; i++)
+        ref_sub[i] = i % p->ldy >= r0 ? ref_full[i] : SENTINEL;
+    int bad = count_far(p, sub, ref_sub, r0, p->rows);
+    CHECK(bad == 0, "%s: %d outputs of rows [%ld, %ld) beyond float summation error of the "
+          "reference, or rows outside touched", what, bad, (long)r0, (long)p->rows);
+    run(f, p, w, full, 0, p->rows);
+    bad = count_far(p, full, ref_full, 0, p->rows);
+    CHECK(bad == 0, "%s: %d outputs beyond float summation error of the reference", what, bad);
+    run(f, p, w, split, cut, p->rows);
+    run(f, p, w, split, 0, cut);
+    CHECK(same_bits(p, full, split), "%s: rows [0, %ld) + [%ld, rows) differ from one call", what,
+          (long)cut, (long)cut);
+    for (int64_t t = 0; t < p->n_tok; t++)
+        f(one + t * p->ldy, p->ldy, w, p->rb, p->x + t * p->ldx, p->ldx, 1, p->n_in, 0, p->rows);
+    CHECK(same_bits(p, full, one), "%s: one token at a time differs from the batch", what);
+    buf_free(sub);
+    buf_free(full);
+    buf_free(split);
+    buf_free(one);
+    buf_free(ref_sub);
+}
+
 static void check_simd(const qtype *t, const tlm_kernels *ref, const isa_table *s)
 {
     static const int64_t n_ins[] = {32, 96, 1056, 4128};
-    static const int64_t n_toks[] = {1, 2, 3, 5, 70};
-    static const int64_t rows_list[] = {1, 7, 19};
+    static const int64_t n_toks[] = {1, 2, 3, 7, 70, 300};
+    static const int64_t rows_list[] = {1, 7, 19, 33};
     for (size_t a = 0; a < COUNT(n_ins); a++)
         for (size_t b = 0; b < COUNT(n_toks); b++)
             for (size_t c = 0; c < COUNT(rows_list); c++) {
                 const int64_t n_in = n_ins[a], n_tok = n_toks[b], rows = rows_list[c];
-                if (n_in * n_tok > 4128 * 5 && rows > 7) continue;        /* keep it quick */
-                const uint64_t rb = (uint64_t)(n_in / 32 * t->bytes) + 2; /* padded rows */
-                uint8_t *wbuf = malloc(rb * (uint64_t)rows + 2);
-                uint8_t *w = wbuf + 2; /* 2-byte aligned only */
+                if (n_in * n_tok * rows > 4128 * 7 * 33) continue; /* keep it quick */
+                problem p;
+                problem_new(&p, t, n_in, n_tok, rows);
+                float *ref_y = y_new(&p);
+                run(ref->matmul[t->type], &p, p.w, ref_y, 0, rows);
+                char what[96];
+                snprintf(what, sizeof what, "%s %s n_in %ld n_tok %ld rows %ld", t->name, s->name,
+                         (long)n_in, (long)n_tok, (long)rows);
+                check_slot(what, s->k.matmul[t->type], &p, p.w, ref_y, rows / 3);
+                buf_free(ref_y);
+                problem_free(&p);
+            }
+}
+
+/* The groups of 16 rows (kernels.h, il): the matrix grouped in the table's layout gives back
+ * every row, and the il slot on it gives the row slot's bits on the rows (split inside a
+ * group, one token at a time) and the reference's sums within tolerance. */
+static void check_il(const qtype *t, const tlm_kernels *ref, const isa_table *s)
+{
+    static const int64_t n_ins[] = {32, 1056, 4128};
+    static const int64_t n_toks[] = {1, 2, 7, 70};
+    static const int64_t rows_list[] = {16, 48};
+    const int layout = s->k.il_layout[t->type], n = tlm_il_rows(layout, t->type);
+    CHECK(n == 16, "%s %s: the il layout %d groups %d rows, not 16", t->name, s->name, layout, n);
+    if (n != 16) return;
+    for (size_t a = 0; a < COUNT(n_ins); a++)
+        for (size_t b = 0; b < COUNT(n_toks); b++)
+            for (size_t c = 0; c < COUNT(rows_list); c++) {
+                const int64_t n_in = n_ins[a], n_tok = n_toks[b], rows = rows_list[c];
+                problem p;
+                problem_new(&p, t, n_in, n_tok, rows);
+                p.rb -= 2; /* groups take the rows' exact bytes */
+                uint8_t *plain = malloc(p.rb * (uint64_t)rows + 2), *grp = malloc(p.rb * (uint64_t)rows + 2);
                 for (int64_t r = 0; r < rows; r++)
-                    random_blocks(t, w + (uint64_t)r * rb, n_in / 32);
-                const int64_t ldx = n_in + 3, ldy = rows + 2;
-                float *x = buf_new(ldx * n_tok, 1);
-                fill_uniform(x, ldx * n_tok, -2.0f, 2.0f);
-                for (int64_t i = 0; i < 32 && n_tok > 1; i++)
-                    x[ldx + i] = 0.0f; /* a zero block */
-                float *y0 = buf_new(ldy * n_tok, 0), *y1 = buf_new(ldy * n_tok, 3);
-                const int64_t r0 = rows > 2 ? 1 : 0, r1 = rows;
-                for (int64_t i = 0; i < ldy * n_tok; i++)
-                    y0[i] = y1[i] = -7.0f;
-                ref->matmul[t->type](y0, ldy, w, rb, x, ldx, n_tok, n_in, r0, r1);
-                s->k.matmul[t->type](y1, ldy, w, rb, x, ldx, n_tok, n_in, r0, r1);
-                int bad = 0;
-                for (int64_t i = 0; i < ldy * n_tok; i++)
-                    bad += memcmp(&y0[i], &y1[i], sizeof(float)) != 0;
-                CHECK(bad == 0,
-                      "%s %s n_in %ld n_tok %ld rows %ld: %d outputs differ from the "
-                      "reference (or rows outside the range touched)",
-                      t->name, s->name, (long)n_in, (long)n_tok, (long)rows, bad);
-                buf_free(x);
-                buf_free(y0);
-                buf_free(y1);
-                free(wbuf);
+                    memcpy(plain + 2 + r * p.rb, p.w + r * (p.rb + 2), p.rb);
+                for (int64_t g = 0; g < rows / 16; g++)
+                    tlm_il_group(layout, t->type, grp + 2 + g * 16 * p.rb, plain + 2 + g * 16 * p.rb,
+                                 p.rb);
+                bool back = true;
+                uint8_t row[4128 / 32 * 24];
+                for (int64_t r = 0; r < rows; r++) {
+                    tlm_il_row(layout, t->type, row, grp + 2 + r / 16 * 16 * p.rb, p.rb,
+                               (int)(r % 16));
+                    back = back && memcmp(row, plain + 2 + r * p.rb, p.rb) == 0;
+                }
+                char what[96];
+                snprintf(what, sizeof what, "%s %s il n_in %ld n_tok %ld rows %ld", t->name,
+                         s->name, (long)n_in, (long)n_tok, (long)rows);
+                CHECK(back, "%s: rows do not come back from their groups", what);
+                float *ref_y = y_new(&p), *rows_y = y_new(&p), *il_y = y_new(&p);
+                run(ref->matmul[t->type], &p, plain + 2, ref_y, 0, rows);
+                run(s->k.matmul[t->type], &p, plain + 2, rows_y, 0, rows);
+                run(s->k.matmul_il[t->type], &p, grp + 2, il_y, 0, rows);
+                CHECK(same_bits(&p, rows_y, il_y), "%s: differs from the row kernel", what);
+                check_slot(what, s->k.matmul_il[t->type], &p, grp + 2, ref_y, rows > 21 ? 21 : 5);
+                buf_free(ref_y);
+                buf_free(rows_y);
+                buf_free(il_y);
+                free(plain);
+                free(grp);
+                problem_free(&p);
             }
 }
 
@@ -237,6 +413,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < COUNT(types); i++) {
         const qtype *t = &types[i];
         CHECK(ref.matmul[t->type] && ref.to_f32[t->type], "%s: reference slots set", t->name);
+        CHECK(!ref.matmul_il[t->type], "%s: the reference table reads no groups", t->name);
         check_ref_sum(t, &ref);
         check_exact(t, &ref);
         check_error(t, &ref);
@@ -255,6 +432,17 @@ int main(int argc, char **argv)
                   t->name, simd[s].name);
 #endif
             check_simd(t, &ref, &simd[s]);
+            /* the loader groups a matrix only where the table has a kernel that reads the
+             * groups (model_interleave.c); AArch64 keeps these types' rows */
+            if (simd[s].k.matmul_il[t->type])
+                check_il(t, &ref, &simd[s]);
+#if defined(__aarch64__)
+            else
+                SKIP(1, "%s %s: no interleaved kernel (rows kept)", t->name, simd[s].name);
+#else
+            else
+                CHECK(false, "%s %s: no interleaved kernel", t->name, simd[s].name);
+#endif
         }
     }
     return finish("quant_b32");
