@@ -34,6 +34,7 @@
 #include "cors.h"
 #include "endpoints.h"
 #include "metrics.h"
+#include "responses.h"
 #include "structured.h"
 
 struct http_server {
@@ -88,6 +89,7 @@ typedef struct stream {
     size_t sent;
     double t0, t_slot, t_first;
     char method_url[96];
+    resp_stream *resp; /* /v1/responses: its events instead of chat chunks */
 } stream;
 
 /* ---- helpers -------------------------------------------------------------------------- */
@@ -261,11 +263,32 @@ static void make_id(http_server *srv, bool chat, char *out, size_t cap)
 /* Generates until there is something to send: one chunk per step with text, and at the end
  * the final chunk, the usage chunk and [DONE]; the slot is released as soon as the
  * generation ends, before the last events are written. */
+/* stream_advance for /v1/responses: a delta event per piece, the .done events at the end. */
+static void responses_advance(stream *st, const char *text, size_t len, bool more)
+{
+    resp_stream_delta(st->resp, &st->pending, text, len);
+    if (more) return;
+    const char *reason = gen_finish_reason(st->g);
+    oai_usage u = {gen_n_prompt(st->g), gen_n_generated(st->g)};
+    if (!strcmp(reason, "error")) resp_stream_fail(st->resp, &st->pending, gen_error(st->g));
+    else resp_stream_end(st->resp, &st->pending, reason, &u);
+    metrics_generation(st->srv->metrics, u.prompt_tokens, u.completion_tokens,
+                       st->t_first - st->t_slot, now_seconds() - st->t_first);
+    log_line(st->srv, "%s -> 200 stream, %d + %d tokens, %s, %.2f s", st->method_url,
+             (int)u.prompt_tokens, (int)u.completion_tokens, reason, now_seconds() - st->t0);
+    gen_release(st->g);
+    st->done = true;
+}
+
 static void stream_advance(stream *st)
 {
     const char *text;
     size_t len;
     bool more = gen_step(st->g, &text, &len);
+    if (st->resp) {
+        responses_advance(st, text, len, more);
+        return;
+    }
     if (len && st->sx)
         structured_stream_text(st->sx, &st->pending, &st->meta, text, len, st->include_usage);
     else if (len)
@@ -335,6 +358,7 @@ static void stream_free(void *cls)
                  st->method_url, (int)gen_n_generated(st->g));
     gen_free(st->g);
     buf_free(&st->pending);
+    resp_stream_free(st->resp);
     drop_sx(st->sx);
     free(st);
 }
@@ -355,7 +379,10 @@ static enum MHD_Result start_stream(http_server *srv, struct MHD_Connection *c, 
     snprintf(st->id, sizeof st->id, "%s", meta->id);
     st->meta.id = st->id;
     snprintf(st->method_url, sizeof st->method_url, "POST %s", url);
-    if (meta->chat) /* the API's first chat chunk: the role, empty content */
+    if (rq->route == ROUTE_RESPONSES) {
+        if ((st->resp = resp_stream_create(&st->meta))) resp_stream_begin(st->resp, &st->pending);
+        else st->pending.failed = true;
+    } else if (meta->chat) /* the API's first chat chunk: the role, empty content */
         oai_chunk_sse(&st->pending, &st->meta, "assistant", "", 0, NULL, include_usage);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
                                                                stream_read, st, stream_free);
@@ -407,7 +434,9 @@ static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c
     } else {
         gen_free(g);
         buf b = {0};
-        if (sx) structured_response_json(sx, &b, meta, text.data ? text.data : "", text.len,
+        if (rq->route == ROUTE_RESPONSES)
+            resp_json(&b, meta, text.data ? text.data : "", text.len, reason, &u);
+        else if (sx) structured_response_json(sx, &b, meta, text.data ? text.data : "", text.len,
                                          reason, &u);
         else oai_response_json(&b, meta, text.data ? text.data : "", text.len, reason, &u);
         log_line(srv, "POST %s -> 200, %d + %d tokens, %s, %.2f s", url, (int)u.prompt_tokens,
@@ -444,12 +473,14 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
                                          request *rq, const char *url)
 {
     const http_config *cfg = srv->cfg;
-    bool chat = rq->route == ROUTE_CHAT;
+    bool chat = rq->route != ROUTE_COMPLETIONS; /* /v1/responses runs as a chat */
     oai_request req;
     oai_error e;
     oai_limits lim = {cfg->max_messages, cfg->n_vocab};
-    if (!oai_parse_request(rq->body.data ? rq->body.data : "", rq->body.len, chat, &lim, &req,
-                           &e)) {
+    const char *body = rq->body.data ? rq->body.data : "";
+    if (rq->route == ROUTE_RESPONSES ? !resp_parse_request(body, rq->body.len, &lim, &req, &e)
+                                     : !oai_parse_request(body, rq->body.len, chat, &lim, &req,
+                                                          &e)) {
         oai_request_free(&req);
         return send_error(srv, c, "POST", url, &e);
     }
@@ -610,7 +641,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         oai_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
         return send_error(srv, c, method, url, &e);
     }
-    if (rq->route == ROUTE_CHAT || rq->route == ROUTE_COMPLETIONS)
+    if (rq->route == ROUTE_CHAT || rq->route == ROUTE_COMPLETIONS ||
+        rq->route == ROUTE_RESPONSES)
         return handle_completion(srv, c, rq, url);
     if (rq->route == ROUTE_TOKENIZE || rq->route == ROUTE_DETOKENIZE ||
         rq->route == ROUTE_EMBEDDINGS)
