@@ -17,7 +17,7 @@ typedef struct options {
     tlm_context_params cp;
     const char *tokenizer_path, *template_name, *alias, *host, *api_key;
     long long port, parallel, queue_limit, threads_per_slot, n_ctx, max_tokens_limit, max_body,
-        max_messages, max_connections, timeout, prompt_chunk;
+        max_messages, max_connections, timeout, prompt_chunk, max_n;
     bool quiet;
     bool metrics;
     const char *cors[16]; /* --cors-origin values */
@@ -42,6 +42,8 @@ static void usage(void)
             "  --prompt-chunk N      prompt tokens a request adds to one pass, so a long prompt\n"
             "                        delays the others by a bounded amount (default 64)\n"
             "  --queue-limit N       requests that may wait for a slot; more get 503 (default 64)\n"
+            "  --max-n N             largest 'n' (choices per prompt) of a request; a request's\n"
+            "                        prompts x n choices take that many slots at once (default 4)\n"
             "  --threads-per-slot N  the context runs parallel x N threads (default: cores /\n"
             "                        parallel, at least 1)\n"
             "  -c CTX                positions per slot (default: the model's context, at most\n"
@@ -103,6 +105,7 @@ static bool parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--parallel")) ok = parse_int(a, v, 1, 256, &o->parallel);
         else if (!strcmp(a, "--prompt-chunk")) ok = parse_int(a, v, 1, 1 << 20, &o->prompt_chunk);
         else if (!strcmp(a, "--queue-limit")) ok = parse_int(a, v, 0, 100000, &o->queue_limit);
+        else if (!strcmp(a, "--max-n")) ok = parse_int(a, v, 1, 256, &o->max_n);
         else if (!strcmp(a, "--threads-per-slot"))
             ok = parse_int(a, v, 1, 1024, &o->threads_per_slot);
         else if (!strcmp(a, "-c")) ok = parse_int(a, v, 2, 1 << 22, &o->n_ctx);
@@ -159,7 +162,7 @@ static const char *base_name(const char *path, char *out, size_t cap)
 int main(int argc, char **argv)
 {
     options o = {.src = {.seed = 1, .type = TLM_TYPE_F16}, .cp = tlm_context_default_params(),
-                 .host = "127.0.0.1", .port = 8080, .parallel = 4, .queue_limit = 64, .prompt_chunk = 64,
+                 .host = "127.0.0.1", .port = 8080, .parallel = 4, .queue_limit = 64, .prompt_chunk = 64, .max_n = 4,
                  .max_tokens_limit = 4096, .max_body = 1 << 20, .max_messages = 256,
                  .timeout = 600};
     if (!parse_args(argc, argv, &o)) {
@@ -213,7 +216,7 @@ int main(int argc, char **argv)
         .max_body = (size_t)o.max_body, .max_messages = (int32_t)o.max_messages,
         .conn_limit = (unsigned)o.max_connections, .timeout = (unsigned)o.timeout,
         .prompt = {tok, chat, slot_pool_n_ctx(pool), (int32_t)o.max_tokens_limit},
-        .n_vocab = tlm_tokenizer_n_vocab(tok),
+        .n_vocab = tlm_tokenizer_n_vocab(tok), .max_n = (int32_t)o.max_n,
         .log_requests = !o.quiet, .model = model,
         .embed_threads = (int32_t)(threads > 1024 ? 1024 : threads), .cors_origins = o.cors,
         .n_cors = o.n_cors, .metrics = o.metrics};

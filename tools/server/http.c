@@ -31,6 +31,7 @@
 
 #include "../common.h"
 #include "buf.h"
+#include "choices.h"
 #include "cors.h"
 #include "endpoints.h"
 #include "metrics.h"
@@ -469,6 +470,113 @@ static tlm_sampler_params sampling_of(const oai_request *req)
     return sp;
 }
 
+/* ---- n > 1 choices and lists of prompts (tools/server/choices.c) ---------------------- */
+
+typedef struct choices_stream {
+    choices *ch;
+    int fd;
+    bool done;
+    buf pending;
+    size_t sent;
+} choices_stream;
+
+static ssize_t choices_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    choices_stream *st = cls;
+    while (st->sent == st->pending.len) {
+        if (st->done) return MHD_CONTENT_READER_END_OF_STREAM;
+        buf_clear(&st->pending);
+        st->sent = 0;
+        if (client_gone(st->fd)) {
+            choices_release(st->ch);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        st->done = !choices_stream_step(st->ch, &st->pending);
+        if (st->pending.failed) {
+            choices_release(st->ch);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+    }
+    size_t n = st->pending.len - st->sent;
+    if (n > max) n = max;
+    memcpy(out, st->pending.data + st->sent, n);
+    st->sent += n;
+    return (ssize_t)n;
+}
+
+static void choices_stream_free(void *cls)
+{
+    choices_stream *st = cls;
+    choices_free(st->ch);
+    buf_free(&st->pending);
+    free(st);
+}
+
+static enum MHD_Result handle_choices(http_server *srv, struct MHD_Connection *c, request *rq,
+                                      const char *url, const oai_request *req,
+                                      const gen_params *gp)
+{
+    oai_error e;
+    choices *ch = choices_create(srv->pool, req, &srv->cfg->prompt, gp, &e);
+    if (!ch) return send_error(srv, c, "POST", url, &e);
+    int fd = connection_fd(c);
+    gen_wait w = choices_acquire(ch, fd >= 0 ? client_gone_cb : NULL, &fd);
+    tlm_error terr = {0};
+    if (w == GEN_WAIT_OK && choices_begin(ch, &terr) != TLM_OK) {
+        choices_free(ch);
+        oai_error_set(&e, 500, "server_error", NULL, NULL, "prompt evaluation failed: %s",
+                      terr.message);
+        return send_error(srv, c, "POST", url, &e);
+    }
+    if (w != GEN_WAIT_OK) {
+        choices_free(ch);
+        if (w == GEN_WAIT_CANCELLED) return MHD_NO; /* the client left: close */
+        int32_t total, idle, queued;
+        slot_pool_stats(srv->pool, &total, &idle, &queued);
+        oai_error_set(&e, 503, "server_error", NULL, "overloaded", "The server is busy: all %d "
+                      "slots are generating and %d requests are waiting (--queue-limit). Try "
+                      "again later.", (int)total, (int)queued);
+        return send_error(srv, c, "POST", url, &e);
+    }
+    char id[64];
+    make_id(srv, req->chat, id, sizeof id);
+    oai_meta meta = {req->chat, id, (int64_t)time(NULL), srv->cfg->model_id, 0};
+    choices_set_meta(ch, &meta, req->include_usage);
+    if (req->stream) {
+        choices_stream *st = calloc(1, sizeof *st);
+        struct MHD_Response *r = st ? MHD_create_response_from_callback(
+            MHD_SIZE_UNKNOWN, 16 * 1024, choices_read, st, choices_stream_free) : NULL;
+        if (!r) {
+            free(st);
+            choices_free(ch);
+            return MHD_NO;
+        }
+        st->ch = ch, st->fd = fd;
+        MHD_add_response_header(r, "Content-Type", "text/event-stream");
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        cors_add_headers(r, c);
+        queued_status = 200;
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    buf b = {0};
+    bool ok = choices_whole(ch, &b, fd >= 0 ? client_gone_cb : NULL, &fd, &e);
+    oai_usage u = choices_usage(ch);
+    int32_t k = choices_count(ch);
+    choices_free(ch);
+    enum MHD_Result r = MHD_NO; /* e.status 0: the client left */
+    if (ok) {
+        log_line(srv, "POST %s -> 200, %d choices, %d + %d tokens, %.2f s", url, (int)k,
+                 (int)u.prompt_tokens, (int)u.completion_tokens, now_seconds() - rq->t0);
+        r = send_json(c, 200, &b);
+    } else if (e.status) {
+        r = send_error(srv, c, "POST", url, &e);
+    }
+    buf_free(&b);
+    return r;
+}
+
 static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection *c,
                                          request *rq, const char *url)
 {
@@ -476,7 +584,7 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
     bool chat = rq->route != ROUTE_COMPLETIONS; /* /v1/responses runs as a chat */
     oai_request req;
     oai_error e;
-    oai_limits lim = {cfg->max_messages, cfg->n_vocab};
+    oai_limits lim = {cfg->max_messages, cfg->n_vocab, cfg->max_n};
     const char *body = rq->body.data ? rq->body.data : "";
     if (rq->route == ROUTE_RESPONSES ? !resp_parse_request(body, rq->body.len, &lim, &req, &e)
                                      : !oai_parse_request(body, rq->body.len, chat, &lim, &req,
@@ -498,6 +606,13 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
                      .sampling = sampling_of(&req), .stop = req.stop, .n_stop = req.n_stop,
                      .chat = chat ? cfg->prompt.chat : TLM_CHAT_UNKNOWN,
                      .grammar = sx->grammar};
+    if (req.n > 1 || req.n_prompts > 1) { /* several choices: choices.c */
+        enum MHD_Result r = handle_choices(srv, c, rq, url, &req, &gp);
+        free(ids);
+        drop_sx(sx);
+        oai_request_free(&req);
+        return r;
+    }
     bool stream_it = req.stream, include_usage = req.include_usage;
     generation *g = NULL;
     tlm_error terr = {0};
@@ -542,7 +657,7 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
     rq->t_first = now_seconds();
     char id[64];
     make_id(srv, chat, id, sizeof id);
-    oai_meta meta = {chat, id, (int64_t)time(NULL), cfg->model_id};
+    oai_meta meta = {chat, id, (int64_t)time(NULL), cfg->model_id, 0};
     if (stream_it) return start_stream(srv, c, g, &meta, include_usage, fd, rq, url, sx);
     return generate_whole(srv, c, g, &meta, fd, rq, url, sx);
 }

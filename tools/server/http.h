@@ -20,6 +20,7 @@ typedef struct http_config {
     unsigned timeout;      /* seconds an idle connection is kept */
     prompt_env prompt;     /* tokenizer, template, context, max_tokens limit */
     int32_t n_vocab;
+    int32_t max_n;         /* the largest `n` of a request (--max-n) */
     bool log_requests;     /* a line per request on stderr */
     const tlm_model *model;        /* for /v1/embeddings */
     int32_t embed_threads;         /* threads of an embeddings evaluation */

@@ -282,6 +282,46 @@ static bool all_numbers(const cJSON *arr)
     return true;
 }
 
+/* A list of prompts: each a string or a non-empty array of token ids. */
+static bool parse_prompt_list(const cJSON *p, const oai_limits *lim, oai_request *req,
+                              oai_error *err)
+{
+    int n = cJSON_GetArraySize(p);
+    if (n > OAI_MAX_PROMPTS)
+        return BAD(err, "prompt", "invalid_value", "Invalid 'prompt': at most %d prompts per "
+                   "request.", OAI_MAX_PROMPTS);
+    if (!(req->prompts = calloc((size_t)n, sizeof *req->prompts))) {
+        oai_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+        return false;
+    }
+    int i = 0;
+    for (const cJSON *v = p->child; v; v = v->next, i++) {
+        oai_prompt *o = &req->prompts[req->n_prompts];
+        if (cJSON_IsString(v)) {
+            o->text = v->valuestring;
+        } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) >= 1 && all_numbers(v)) {
+            /* parse_ids fills prompt_ids: take them over for this prompt */
+            req->prompt_ids = NULL;
+            bool ok = parse_ids(v, lim, req, err);
+            o->ids = req->prompt_ids, o->n_ids = req->n_prompt_ids;
+            req->prompt_ids = NULL, req->n_prompt_ids = 0;
+            if (!ok) {
+                free(o->ids);
+                snprintf(err->param, sizeof err->param, "prompt[%d]", i);
+                return false;
+            }
+        } else {
+            return BAD(err, "prompt", "invalid_value", "Invalid 'prompt': element %d of the list "
+                       "is not a string or a non-empty array of token ids.", i);
+        }
+        req->n_prompts++;
+    }
+    req->prompt = req->prompts[0].text;
+    req->prompt_ids = req->prompts[0].ids; /* owned by prompts[0] */
+    req->n_prompt_ids = req->prompts[0].n_ids;
+    return true;
+}
+
 /* A string, an array of one string, an array of ids or an array of one array of ids. */
 static bool parse_prompt(const cJSON *root, const oai_limits *lim, oai_request *req,
                          oai_error *err)
@@ -305,9 +345,7 @@ static bool parse_prompt(const cJSON *root, const oai_limits *lim, oai_request *
     }
     if (n == 1 && cJSON_IsArray(p->child) && all_numbers(p->child))
         return parse_ids(p->child, lim, req, err);
-    if (n > 1)
-        return BAD(err, "prompt", "invalid_value", "Only one prompt per request is supported "
-                   "(a string, or an array holding one string or one array of token ids).");
+    if (n > 1) return parse_prompt_list(p, lim, req, err);
     return BAD(err, "prompt", "invalid_value", "Invalid 'prompt': expected a string, an array "
                "of token ids, or an array of one of these.");
 }
@@ -377,11 +415,6 @@ static bool parse_logit_bias(const cJSON *root, const oai_limits *lim, oai_reque
 /* Fields that change what a response must hold and that this server cannot honour. */
 static bool parse_unsupported(const cJSON *root, bool chat, oai_error *err)
 {
-    int64_t n = 1;
-    if (!get_int(root, "n", -1e18, 1e18, &n, NULL, err)) return false;
-    if (n != 1)
-        return BAD(err, "n", "invalid_value", "Only n = 1 is supported (one choice per "
-                   "request).");
     const cJSON *lp = field(root, "logprobs");
     if (lp && !cJSON_IsFalse(lp))
         return BAD(err, "logprobs", "unsupported_value", "'logprobs' is not supported by this "
@@ -405,6 +438,12 @@ static bool parse_fields(const cJSON *root, bool chat, const oai_limits *lim, oa
         return BAD(err, "model", "invalid_type", "Invalid type for 'model': expected a string, "
                    "but got %s instead.", json_type_name(model));
     if (!parse_unsupported(root, chat, err)) return false;
+    int64_t n = 1, max_n = lim->max_n > 1 ? lim->max_n : 1;
+    if (!get_int(root, "n", -1e18, 1e18, &n, NULL, err)) return false;
+    if (n < 1 || n > max_n)
+        return BAD(err, "n", "invalid_value", "Invalid 'n': %lld. This server allows 1 to %lld "
+                   "choices per prompt (--max-n).", (long long)n, (long long)max_n);
+    req->n = (int32_t)n;
     if (!(chat ? parse_messages(root, lim, req, err) : parse_prompt(root, lim, req, err)))
         return false;
     bool given = false;
@@ -477,7 +516,7 @@ void *oai_parse_json(const char *body, size_t len, oai_error *err)
 bool oai_parse_request(const char *body, size_t len, bool chat, const oai_limits *lim,
                        oai_request *req, oai_error *err)
 {
-    *req = (oai_request){.chat = chat, .temperature = 1, .top_p = 1};
+    *req = (oai_request){.chat = chat, .temperature = 1, .top_p = 1, .n = 1};
     cJSON *root = oai_parse_json(body, len, err);
     if (!root) return false;
     req->json = root;
@@ -490,7 +529,9 @@ void oai_request_free(oai_request *req)
     for (int32_t i = 0; i < req->n_owned; i++) free(req->owned[i]);
     free(req->owned);
     free(req->msgs);
-    free(req->prompt_ids);
+    for (int32_t i = 0; i < req->n_prompts; i++) free(req->prompts[i].ids);
+    if (!req->prompts) free(req->prompt_ids); /* else prompts[0]'s */
+    free(req->prompts);
     free(req->logit_bias);
     *req = (oai_request){0};
 }
@@ -525,14 +566,14 @@ void oai_response_json(buf *out, const oai_meta *m, const char *text, size_t len
 {
     head(out, m, m->chat ? "chat.completion" : "text_completion");
     if (m->chat) {
-        buf_puts(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-                      "\"content\":");
+        buf_printf(out, ",\"choices\":[{\"index\":%d,\"message\":{\"role\":\"assistant\","
+                        "\"content\":", (int)m->index);
         buf_json_string(out, text, len);
         buf_puts(out, ",\"refusal\":null}");
     } else {
         buf_puts(out, ",\"choices\":[{\"text\":");
         buf_json_string(out, text, len);
-        buf_puts(out, ",\"index\":0");
+        buf_printf(out, ",\"index\":%d", (int)m->index);
     }
     finish_json(out, finish_reason);
     buf_puts(out, "}],\"usage\":");
@@ -546,7 +587,7 @@ void oai_chunk_sse(buf *out, const oai_meta *m, const char *role, const char *te
     buf_puts(out, "data: ");
     head(out, m, m->chat ? "chat.completion.chunk" : "text_completion");
     if (m->chat) {
-        buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":{");
+        buf_printf(out, ",\"choices\":[{\"index\":%d,\"delta\":{", (int)m->index);
         if (role) buf_printf(out, "\"role\":\"%s\",", role);
         if (role || len || !finish_reason) {
             buf_puts(out, "\"content\":");
@@ -556,7 +597,7 @@ void oai_chunk_sse(buf *out, const oai_meta *m, const char *role, const char *te
     } else {
         buf_puts(out, ",\"choices\":[{\"text\":");
         buf_json_string(out, text, len);
-        buf_puts(out, ",\"index\":0");
+        buf_printf(out, ",\"index\":%d", (int)m->index);
     }
     finish_json(out, finish_reason);
     buf_puts(out, "}]");

@@ -10,6 +10,7 @@
 #include "tinylm.h"
 
 #define OAI_MAX_STOP 4
+#define OAI_MAX_PROMPTS 256 /* prompts in one /v1/completions list */
 
 /* An error as the API reports it: {"error": {"message", "type", "param", "code"}}. */
 typedef struct oai_error {
@@ -27,7 +28,15 @@ void oai_error_json(buf *out, const oai_error *e);
 typedef struct oai_limits {
     int32_t max_messages; /* more messages: 400 */
     int32_t n_vocab;      /* token ids (logit_bias keys, prompt ids) must be below it */
+    int32_t max_n;        /* the largest `n` (choices per prompt); 0 or 1: only 1 */
 } oai_limits;
+
+/* One prompt of a /v1/completions list: text, or token ids (owned by the request). */
+typedef struct oai_prompt {
+    const char *text;
+    int32_t *ids;
+    int32_t n_ids;
+} oai_prompt;
 
 /* A validated /v1/chat/completions or /v1/completions request. Strings point into the parsed
  * JSON, kept until oai_request_free. */
@@ -39,6 +48,10 @@ typedef struct oai_request {
     const char *prompt;  /* completions: the prompt text, or NULL when given as ids */
     int32_t *prompt_ids; /* completions: the prompt as ids (used as they are, no BOS added) */
     int32_t n_prompt_ids;
+    oai_prompt *prompts; /* completions with a list of prompts: all of them (prompt or
+                          * prompt_ids hold the first); NULL for one prompt */
+    int32_t n_prompts;   /* 0 for one prompt */
+    int32_t n;           /* choices per prompt, 1..max_n */
     int64_t max_tokens; /* 0: not given */
     double temperature, top_p, presence_penalty, frequency_penalty;
     bool has_seed;
@@ -68,6 +81,7 @@ typedef struct oai_meta {
     const char *id;    /* "chatcmpl-..." or "cmpl-..." */
     int64_t created;   /* Unix seconds */
     const char *model; /* the model's id */
+    int32_t index;     /* the choice a chunk or one-choice response carries (0 by default) */
 } oai_meta;
 
 typedef struct oai_usage {

@@ -39,11 +39,13 @@ typedef struct slot {
     char error[256];
     int32_t *cached;     /* the batcher's: the tokens its sequence holds, positions 0.. */
     int32_t n_cached;
+    struct slot *fork_from; /* posted: become a copy of this slot's sequence and logits */
 } slot;
 
 typedef struct waiter {
     struct waiter *next;
-    slot *got; /* set by gen_release when it hands this waiter a slot */
+    slot **got;          /* [need]: filled by give_back as slots come free */
+    int32_t need, have;  /* a request with n choices waits for all its slots at once */
 } waiter;
 
 struct slot_pool {
@@ -78,6 +80,8 @@ struct generation {
     tlm_grammar *grammar;   /* NULL: unconstrained */
     tlm_stop_matcher *stop; /* NULL without stop strings */
     tlm_chat_template chat;
+    int32_t next;        /* the token posted for evaluation (the batcher reads it) */
+    bool pending;        /* next is posted and not yet waited for */
     buf out;             /* the text of the current step */
     const char *finish;  /* NULL while running */
     char error[256];
@@ -135,6 +139,26 @@ static void start_from_prefix(slot_pool *pool, slot *s)
     pool->reused += best;
 }
 
+/* Under the lock, for a slot posted with fork_from: its sequence, cached tokens and logits
+ * become the source's (n > 1 choices: the prompt evaluated once, its cells copied). */
+static void fork_slot(slot_pool *pool, slot *s)
+{
+    slot *src = s->fork_from;
+    s->fork_from = NULL;
+    s->posted = false;
+    if (tlm_context_seq_copy(pool->ctx, src->seq, s->seq) != TLM_OK) {
+        s->st = TLM_ERR_ARG;
+        snprintf(s->error, sizeof s->error, "%s", tlm_context_error(pool->ctx));
+        tlm_context_seq_remove(pool->ctx, s->seq, 0, -1);
+        s->n_cached = 0;
+    } else {
+        memcpy(s->cached, src->cached, (size_t)src->n_cached * sizeof *s->cached);
+        s->n_cached = src->n_cached;
+        memcpy(s->logits, src->logits, (size_t)pool->n_vocab * sizeof *s->logits);
+    }
+    pthread_cond_broadcast(&pool->done);
+}
+
 static void *batcher_main(void *arg)
 {
     slot_pool *pool = arg;
@@ -146,6 +170,7 @@ static void *batcher_main(void *arg)
                 s->reset = false;
                 start_from_prefix(pool, s);
             }
+            if (s->posted && s->fork_from) fork_slot(pool, s);
         }
         int32_t n = gather(pool);
         if (!n) {
@@ -186,26 +211,42 @@ static void *batcher_main(void *arg)
     return NULL;
 }
 
-/* Evaluates n tokens of g's slot through the batcher (reset: as the start of its sequence),
- * waiting until they are done; their last logits are then in the slot. */
-static tlm_status slot_eval(slot_pool *pool, slot *s, const int32_t *toks, int32_t n, bool reset,
-                            char *error, size_t cap)
+/* Posts n tokens of a slot to the batcher (reset: as the start of its sequence; fork: no
+ * tokens, the slot becomes a copy of fork). toks must stay valid until slot_wait. */
+static void slot_post(slot_pool *pool, slot *s, const int32_t *toks, int32_t n, bool reset,
+                      slot *fork)
 {
     pthread_mutex_lock(&pool->lock);
     s->toks = toks, s->n_toks = n, s->done_toks = 0, s->posted = true, s->reset = reset;
+    s->fork_from = fork;
     s->st = TLM_OK;
     s->error[0] = '\0';
     pthread_cond_signal(&pool->work);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* Waits until the posted work is done; the last logits are then in the slot. */
+static tlm_status slot_wait(slot_pool *pool, slot *s, char *error, size_t cap)
+{
+    pthread_mutex_lock(&pool->lock);
     while (s->posted && !pool->stopping) pthread_cond_wait(&pool->done, &pool->lock);
     tlm_status st = s->st;
     if (s->posted) { /* stopping: the batcher takes nothing more of it */
         s->posted = false;
+        s->fork_from = NULL;
         st = TLM_ERR_CANCELLED;
         snprintf(s->error, sizeof s->error, "the server is shutting down");
     }
     if (st != TLM_OK) snprintf(error, cap, "%s", s->error);
     pthread_mutex_unlock(&pool->lock);
     return st;
+}
+
+static tlm_status slot_eval(slot_pool *pool, slot *s, const int32_t *toks, int32_t n, bool reset,
+                            char *error, size_t cap)
+{
+    slot_post(pool, s, toks, n, reset, NULL);
+    return slot_wait(pool, s, error, cap);
 }
 
 slot_pool *slot_pool_create(const tlm_model *model, const tlm_tokenizer *tok,
@@ -347,14 +388,17 @@ static void queue_remove(slot_pool *pool, waiter *w)
     }
 }
 
-/* Under the lock: to the queue's head, or back to the idle stack. */
+/* Under the lock: to the queue's head (complete once it holds every slot it needs), or back
+ * to the idle stack. */
 static void give_back(slot_pool *pool, slot *s)
 {
     waiter *w = pool->head;
     if (w) {
-        queue_remove(pool, w);
-        w->got = s;
-        pthread_cond_broadcast(&pool->wake);
+        w->got[w->have++] = s;
+        if (w->have == w->need) {
+            queue_remove(pool, w);
+            pthread_cond_broadcast(&pool->wake);
+        }
     } else {
         pool->idle[pool->n_idle++] = s;
     }
@@ -362,22 +406,33 @@ static void give_back(slot_pool *pool, slot *s)
 
 gen_wait gen_acquire(generation *g, bool (*gone)(void *user), void *user)
 {
-    slot_pool *pool = g->pool;
+    return gen_acquire_n(&g, 1, gone, user);
+}
+
+gen_wait gen_acquire_n(generation *const *gs, int32_t k, bool (*gone)(void *user), void *user)
+{
+    slot_pool *pool = gs[0]->pool;
+    slot *got[256];
+    if (k < 1 || k > pool->n_slots || k > (int32_t)(sizeof got / sizeof *got))
+        return GEN_WAIT_QUEUE_FULL; /* callers check k against the slots first */
     pthread_mutex_lock(&pool->lock);
     gen_wait r = GEN_WAIT_OK;
+    waiter w = {.got = got, .need = k};
     if (pool->stopping) {
         r = GEN_WAIT_CANCELLED;
-    } else if (pool->n_idle > 0 && !pool->head) {
-        g->slot = pool->idle[--pool->n_idle];
+    } else if (pool->n_idle >= k && !pool->head) {
+        while (w.have < k) got[w.have++] = pool->idle[--pool->n_idle];
     } else if (pool->n_waiting >= pool->queue_limit) {
         r = GEN_WAIT_QUEUE_FULL;
     } else {
-        waiter w = {0};
+        /* at the head, idle slots are this waiter's at once; behind others, they wait */
+        if (!pool->head)
+            while (pool->n_idle > 0) got[w.have++] = pool->idle[--pool->n_idle];
         if (pool->tail) pool->tail->next = &w;
         else pool->head = &w;
         pool->tail = &w;
         pool->n_waiting++;
-        while (!w.got && !pool->stopping) {
+        while (w.have < k && !pool->stopping) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 50 * 1000 * 1000;
@@ -386,20 +441,23 @@ gen_wait gen_acquire(generation *g, bool (*gone)(void *user), void *user)
                 ts.tv_nsec -= 1000000000L;
             }
             int rc = pthread_cond_timedwait(&pool->wake, &pool->lock, &ts);
-            if (w.got || rc != ETIMEDOUT || !gone) continue;
+            if (w.have == k || rc != ETIMEDOUT || !gone) continue;
             pthread_mutex_unlock(&pool->lock); /* gone() polls a socket: not under the lock */
             bool left = gone(user);
             pthread_mutex_lock(&pool->lock);
-            if (left && !w.got) break;
+            if (left && w.have < k) break;
         }
-        if (w.got && !pool->stopping) {
-            g->slot = w.got;
-        } else {
-            if (w.got) give_back(pool, w.got);
-            else queue_remove(pool, &w);
+        if (w.have < k || pool->stopping) {
+            if (w.have < k) queue_remove(pool, &w);
+            /* what it held goes on, to the next waiter or the idle stack */
+            int32_t held = w.have;
+            w.have = 0;
+            for (int32_t i = 0; i < held; i++) give_back(pool, got[i]);
             r = GEN_WAIT_CANCELLED;
         }
     }
+    if (r == GEN_WAIT_OK)
+        for (int32_t i = 0; i < k; i++) gs[i]->slot = got[i];
     pthread_mutex_unlock(&pool->lock);
     return r;
 }
@@ -408,6 +466,10 @@ void gen_release(generation *g)
 {
     if (!g->slot) return;
     slot_pool *pool = g->pool;
+    if (g->pending) { /* the batcher may be reading g->next: let it finish first */
+        g->pending = false;
+        slot_wait(pool, g->slot, g->error, sizeof g->error);
+    }
     pthread_mutex_lock(&pool->lock);
     give_back(pool, g->slot);
     pthread_mutex_unlock(&pool->lock);
@@ -462,7 +524,8 @@ tlm_status gen_create(slot_pool *pool, const gen_params *gp, generation **out, t
     return TLM_OK;
 }
 
-tlm_status gen_begin(generation *g, tlm_error *err)
+/* The detokenizer and stop matcher of a generation about to start. */
+static void begin_text(generation *g)
 {
     slot *s = g->slot;
     /* as tlm-generate: a completion continues its last prompt token; a chat reply starts
@@ -470,8 +533,26 @@ tlm_status gen_begin(generation *g, tlm_error *err)
     tlm_detok_reset(s->detok, g->chat != TLM_CHAT_UNKNOWN ? tlm_tokenizer_bos(g->pool->tok)
                                                           : g->prompt[g->n_prompt - 1]);
     if (g->stop) tlm_stop_reset(g->stop);
+}
+
+tlm_status gen_begin(generation *g, tlm_error *err)
+{
+    begin_text(g);
     char msg[256];
-    tlm_status st = slot_eval(g->pool, s, g->prompt, g->n_prompt, true, msg, sizeof msg);
+    tlm_status st = slot_eval(g->pool, g->slot, g->prompt, g->n_prompt, true, msg, sizeof msg);
+    if (st != TLM_OK && err) {
+        err->status = st;
+        snprintf(err->message, sizeof err->message, "%s", msg);
+    }
+    return st;
+}
+
+tlm_status gen_begin_fork(generation *g, const generation *src, tlm_error *err)
+{
+    begin_text(g);
+    char msg[256];
+    slot_post(g->pool, g->slot, NULL, 0, false, src->slot);
+    tlm_status st = slot_wait(g->pool, g->slot, msg, sizeof msg);
     if (st != TLM_OK && err) {
         err->status = st;
         snprintf(err->message, sizeof err->message, "%s", msg);
@@ -510,16 +591,14 @@ static void finish(generation *g, const char *reason)
     g->finish = reason;
 }
 
-bool gen_step(generation *g, const char **text, size_t *len)
+void gen_step_start(generation *g)
 {
     buf_clear(&g->out);
-    *text = "";
-    *len = 0;
-    if (g->finish || !g->slot) return false;
+    if (g->finish || !g->slot) return;
     if (stopping(g->pool)) {
         snprintf(g->error, sizeof g->error, "the server is shutting down");
         g->finish = "error";
-        return false;
+        return;
     }
     slot *s = g->slot;
     int32_t next = tlm_sampler_sample(g->sampler, s->logits);
@@ -536,8 +615,19 @@ bool gen_step(generation *g, const char **text, size_t *len)
         const char *piece = tlm_detok_push(s->detok, next, &n);
         if (emit(g, piece, n)) g->finish = "stop";
         else if (g->n_gen >= g->max_tokens) finish(g, "length");
-        else if (slot_eval(g->pool, s, &next, 1, false, g->error, sizeof g->error) != TLM_OK)
-            finish(g, "error");
+        else {
+            g->next = next;
+            g->pending = true;
+            slot_post(g->pool, s, &g->next, 1, false, NULL);
+        }
+    }
+}
+
+bool gen_step_end(generation *g, const char **text, size_t *len)
+{
+    if (g->pending) {
+        g->pending = false;
+        if (slot_wait(g->pool, g->slot, g->error, sizeof g->error) != TLM_OK) finish(g, "error");
     }
     if (g->out.failed) {
         snprintf(g->error, sizeof g->error, "out of memory");
@@ -545,7 +635,13 @@ bool gen_step(generation *g, const char **text, size_t *len)
     }
     *text = g->out.data ? g->out.data : "";
     *len = g->out.failed ? 0 : g->out.len;
-    return g->finish == NULL;
+    return g->finish == NULL && g->slot != NULL;
+}
+
+bool gen_step(generation *g, const char **text, size_t *len)
+{
+    gen_step_start(g);
+    return gen_step_end(g, text, len);
 }
 
 const char *gen_finish_reason(const generation *g) { return g->finish; }

@@ -60,15 +60,27 @@ typedef enum gen_wait {
 /* Takes a free slot, waiting in FIFO order while none is; gone(user) is polled every 50 ms
  * while waiting (NULL: never). */
 gen_wait gen_acquire(generation *g, bool (*gone)(void *user), void *user);
+/* The same for k generations of one request (n choices, a list of prompts): all k slots at
+ * once, in the same FIFO (so two requests cannot each hold part of what they need). k must be
+ * in [1, slots]. */
+gen_wait gen_acquire_n(generation *const *gs, int32_t k, bool (*gone)(void *user), void *user);
 
 /* Resets the slot's context and evaluates the prompt. */
 tlm_status gen_begin(generation *g, tlm_error *err);
+/* Instead of gen_begin, for a generation of the same prompt as src (which has just had
+ * gen_begin and no step): its sequence becomes a copy of src's cells and logits, nothing is
+ * evaluated again. */
+tlm_status gen_begin_fork(generation *g, const generation *src, tlm_error *err);
 
 /* Generates one token. *text / *len get the text it completes (valid until the next call;
  * often empty: held bytes of an unfinished character or of a possible stop string). Returns
  * false once the generation has ended (the last text may come with that call): then
  * gen_finish_reason says why. */
 bool gen_step(generation *g, const char **text, size_t *len);
+/* gen_step in two halves, so several generations of one thread share a batched pass: start
+ * samples and posts the next token of each, end waits for its logits and gives the text. */
+void gen_step_start(generation *g);
+bool gen_step_end(generation *g, const char **text, size_t *len);
 
 /* "stop" (EOS, turn end or a stop string), "length" (max_tokens), "error" (evaluation
  * failed, or the server is stopping: gen_error says which); NULL while running. */
