@@ -74,6 +74,14 @@ void tlm_quantize_q4_0_ref(void *dst, const float *src, int64_t n);
 void tlm_quantize_q4_K_ref(void *dst, const float *src, int64_t n);
 void tlm_quantize_q5_K_ref(void *dst, const float *src, int64_t n);
 void tlm_quantize_q6_K_ref(void *dst, const float *src, int64_t n);
+/* The K-quants with an importance matrix: imatrix holds a weight per column of the row (n
+ * floats, llama.cpp's imatrix values divided by their call count) or is NULL (then the same
+ * bits as the _ref functions). Elements are weighed as ggml weighs them (Q4_K, Q5_K: imatrix_i *
+ * sqrt(sigma^2 + x_i^2), and the sub-block scales and mins by each sub-block's total weight;
+ * Q6_K: imatrix_i alone). */
+void tlm_quantize_q4_K_imatrix(void *dst, const float *src, int64_t n, const float *imatrix);
+void tlm_quantize_q5_K_imatrix(void *dst, const float *src, int64_t n, const float *imatrix);
+void tlm_quantize_q6_K_imatrix(void *dst, const float *src, int64_t n, const float *imatrix);
 
 /* Q2_K, Q3_K, IQ4_XS (layouts in quant_lowk.h; kernels/quant_lowk.c): rounding as GGUF's
  * reference quantizers do. imatrix: an importance weight per column of the row (n floats,

@@ -74,9 +74,6 @@ PLAIN(q4_0)
 PLAIN(q4_1)
 PLAIN(q5_0)
 PLAIN(q5_1)
-PLAIN(q4_K)
-PLAIN(q5_K)
-PLAIN(q6_K)
 #undef PLAIN
 
 static const encode_fn encoders[TLM_DT_SLOTS] = {
@@ -85,9 +82,9 @@ static const encode_fn encoders[TLM_DT_SLOTS] = {
     [TLM_TYPE_BF16] = encode_bf16,
     [TLM_TYPE_Q8_0] = encode_q8_0,
     [TLM_TYPE_Q4_0] = encode_q4_0,
-    [TLM_TYPE_Q4_K] = encode_q4_K,
-    [TLM_TYPE_Q5_K] = encode_q5_K,
-    [TLM_TYPE_Q6_K] = encode_q6_K,
+    [TLM_TYPE_Q4_K] = tlm_quantize_q4_K_imatrix,
+    [TLM_TYPE_Q5_K] = tlm_quantize_q5_K_imatrix,
+    [TLM_TYPE_Q6_K] = tlm_quantize_q6_K_imatrix,
     [TLM_TYPE_Q4_1] = encode_q4_1,
     [TLM_TYPE_Q5_0] = encode_q5_0,
     [TLM_TYPE_Q5_1] = encode_q5_1,

@@ -21,7 +21,7 @@ static void add_bias(const tlm_proj *p, float *y, int64_t ldy, int64_t n_tok, in
 static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
                     int64_t n_tok, float *y, int64_t ldy)
 {
-    if (ctx->observer) tlm_observe_matmul(ctx, p, x, ldx, n_tok); /* tlm-imatrix */
+    if (ctx->observer) tlm_observe_matmul(ctx, p, x, ldx, n_tok); /* importance matrices */
     if (tlm_blas_takes(ctx, p, n_tok)) { /* the OpenBLAS comparison path */
         tlm_blas_project(ctx, p, x, ldx, n_tok, y, ldy);
         add_bias(p, y, ldy, n_tok, 0, p->rows);

@@ -436,6 +436,66 @@ static void test_table_dequant(const qtype *t)
     free(q);
 }
 
+/* ---- importance weights (Q4_K, Q5_K, Q6_K) ------------------------------------------- */
+
+/* With an importance matrix that makes a few columns matter 1000 times more than the rest,
+ * the error that counts, sum_i imatrix_i (x_i - y_i)^2, must fall against the unweighted
+ * quantization of the same rows, for every row set and every K type; NULL must give the
+ * reference's bits; all-equal weights must still quantize as well as the bound. */
+static void test_imatrix(void)
+{
+    enum { N = 256 * 8, ROWS = 32 };
+    static void (*const qi[3])(void *, const float *, int64_t, const float *) = {
+        tlm_quantize_q4_K_imatrix, tlm_quantize_q5_K_imatrix, tlm_quantize_q6_K_imatrix};
+    static const qtype *const qt[3] = {&types[2], &types[3], &types[4]};
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *w = malloc(N * sizeof *w);
+    uint8_t *a = malloc(N), *b = malloc(N);
+    for (int k = 0; k < 3; k++) {
+        double plain = 0, weighted = 0;
+        int worse_rows = 0, null_same = 1;
+        for (int r = 0; r < ROWS; r++) {
+            for (int i = 0; i < N; i++) {
+                x[i] = gaussian();
+                w[i] = next_u64() % 16 == 0 ? 1000.0f : 1.0f;
+            }
+            qt[k]->quantize(a, x, N);
+            qi[k](b, x, N, NULL);
+            null_same &= memcmp(a, b, (size_t)(N / QK_K * qt[k]->block_bytes)) == 0;
+            qt[k]->dequantize(a, y, N);
+            double e0 = 0, e1 = 0;
+            for (int i = 0; i < N; i++) e0 += w[i] * (double)(x[i] - y[i]) * (x[i] - y[i]);
+            qi[k](b, x, N, w);
+            qt[k]->dequantize(b, y, N);
+            for (int i = 0; i < N; i++) e1 += w[i] * (double)(x[i] - y[i]) * (x[i] - y[i]);
+            plain += e0;
+            weighted += e1;
+            worse_rows += e1 > e0;
+        }
+        printf("%s: importance-weighted error with the imatrix %.1f%% of without; %d of %d "
+               "rows worse\n",
+               qt[k]->name, 100 * weighted / plain, worse_rows, ROWS);
+        CHECK(null_same, "%s: a NULL imatrix changes the bits", qt[k]->name);
+        CHECK(weighted < 0.8 * plain, "%s: weighted error %.4g not below 80%% of %.4g",
+              qt[k]->name, weighted, plain);
+        CHECK(worse_rows <= ROWS / 8, "%s: %d of %d rows worse with the imatrix", qt[k]->name,
+              worse_rows, ROWS);
+        for (int i = 0; i < N; i++) { /* equal weights: the plain bound still holds */
+            x[i] = gaussian();
+            w[i] = 3.0f;
+        }
+        qi[k](b, x, N, w);
+        qt[k]->dequantize(b, y, N);
+        double e = rel_rmse(x, y, N);
+        CHECK(e < qt[k]->max_rel_rmse, "%s: equal weights: relative RMSE %.4f >= %.4f",
+              qt[k]->name, e, qt[k]->max_rel_rmse);
+    }
+    free(x);
+    free(y);
+    free(w);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < N_TYPES; i++) {
@@ -445,5 +505,6 @@ int main(void)
         test_table_dequant(&types[i]);
     }
     test_q4_K_hand_block();
+    test_imatrix();
     return finish("quant_ref");
 }
