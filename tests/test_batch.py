@@ -10,7 +10,8 @@ RoPE, QK-norm, layer sharing, parallel residual, LayerNorm, biases, Phi-3's slid
 on each: every request's logits in a batch equal its logits alone within 1e-4 and its greedy
 tokens are the same (mixed prompt lengths, requests starting and ending at different steps,
 interleaved in the batch), a forked prefix continues as the prefix evaluated again, and every
-refused batch leaves every sequence unchanged (tests/runtime/test_batch.c says how). The
+refused batch leaves every sequence unchanged (tests/runtime/test_batch.c says how); two
+families again quantized to Q4_0 and Q8_0 by tlm-quantize (the small-batch kernels). The
 alone runs are the engine's single-sequence path, which tests/test_architectures.py holds to
 the NumPy reference. Last line: "test_batch_families: N passed, M failed, K skipped".
 """
@@ -39,43 +40,67 @@ except ImportError as e:        # pragma: no cover
 TIMEOUT = 300
 
 
+# Families also run with their matrices in Q4_0 and Q8_0 (tlm-quantize; rows that are not
+# whole blocks stay F16): a batch's tokens then take the small-batch quantized kernels and
+# each request alone the one-token kernels (phi3: with a sliding window).
+QUANTIZED = ("tinyllama", "phi3")
+
+
+def run_one(exe, label, model):
+    """test_batch on one model file: (passed, failed)."""
+    try:
+        r = subprocess.run([exe, model], capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        print("FAIL %s: timed out after %d s" % (label, TIMEOUT))
+        return 0, 1
+    m = re.search(r"test_batch: (\d+) passed, (\d+) failed", r.stdout)
+    for line in r.stdout.splitlines():
+        if line.startswith("FAIL"):
+            print("%s: %s" % (label, line))
+    if not m:
+        print("FAIL %s: no result line (exit %d): %s" % (label, r.returncode,
+                                                         (r.stderr or r.stdout)[-300:]))
+        return 0, 1
+    p, f = int(m.group(1)), int(m.group(2))
+    if r.returncode != 0 and f == 0:
+        f = 1
+    print("%-19s %d passed, %d failed" % (label, p, f))
+    return p, f
+
+
 def main():
     build = os.environ.get("TLM_BUILD") or os.path.normpath(os.path.join(HERE, "..", "build"))
     exe = os.path.join(build, "tests", "runtime", "test_batch")
+    quantize = os.path.join(build, "tlm-quantize")
     passed = failed = 0
     if mf is None:
         testlib.missing("numpy for the model writers (%s)" % why)
         return testlib.finish("batch_families", 0, 0)
-    if not os.access(exe, os.X_OK):
-        print("FAIL: %s not built" % exe)
-        return testlib.finish("batch_families", 0, 1)
+    for need in (exe, quantize):
+        if not os.access(need, os.X_OK):
+            print("FAIL: %s not built" % need)
+            return testlib.finish("batch_families", 0, 1)
     tmp = tempfile.mkdtemp(prefix="tlm-batch-")
     try:
         for k, (name, cfg) in enumerate(presets.SMALL.items()):
             path = os.path.join(tmp, name + ".gguf")
             mf.write_gguf(path, cfg, mf.random_weights(cfg, 1500 + k), "F32",
                           name="tlm-test-" + name)
-            try:
-                r = subprocess.run([exe, path], capture_output=True, text=True, timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                print("FAIL %s: timed out after %d s" % (name, TIMEOUT))
-                failed += 1
-                continue
-            m = re.search(r"test_batch: (\d+) passed, (\d+) failed", r.stdout)
-            for line in r.stdout.splitlines():
-                if line.startswith("FAIL"):
-                    print("%s: %s" % (name, line))
-            if not m:
-                print("FAIL %s: no result line (exit %d): %s" % (name, r.returncode,
-                                                                 (r.stderr or r.stdout)[-300:]))
-                failed += 1
-                continue
-            p, f = int(m.group(1)), int(m.group(2))
-            if r.returncode != 0 and f == 0:
-                f = 1
-            print("%-14s %d passed, %d failed" % (name, p, f))
-            passed += p
-            failed += f
+            runs = [(name, path)]
+            if name in QUANTIZED:
+                for t in ("q4_0", "q8_0"):
+                    q = os.path.join(tmp, "%s.%s.gguf" % (name, t))
+                    r = subprocess.run([quantize, "-m", path, "-o", q, "--type", t, "--no-check"],
+                                       capture_output=True, text=True, timeout=TIMEOUT)
+                    if r.returncode != 0:
+                        print("FAIL %s %s: tlm-quantize: %s" % (name, t, r.stderr[-300:]))
+                        failed += 1
+                        continue
+                    runs.append(("%s %s" % (name, t), q))
+            for label, model in runs:
+                p, f = run_one(exe, label, model)
+                passed += p
+                failed += f
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return testlib.finish("batch_families", passed, failed)
