@@ -13,7 +13,8 @@ static bool is_half(int type) { return type == TLM_DT_F16 || type == TLM_DT_BF16
 
 static bool is_k(int type)
 {
-    return type == TLM_DT_Q4_K || type == TLM_DT_Q5_K || type == TLM_DT_Q6_K;
+    return type == TLM_DT_Q4_K || type == TLM_DT_Q5_K || type == TLM_DT_Q6_K ||
+           type == TLM_DT_Q2_K || type == TLM_DT_Q3_K || type == TLM_DT_IQ4_XS;
 }
 
 /* the blocks of 32 of quant_b32.h (Q4_1 and Q5_1 are whole dwords, Q5_0 and IQ4_NL a scale
@@ -59,6 +60,9 @@ static int block_bytes(int type)
     case TLM_DT_IQ4_NL: return (int)sizeof(block_iq4_nl);
     case TLM_DT_Q4_K: return (int)sizeof(block_q4_K);
     case TLM_DT_Q5_K: return (int)sizeof(block_q5_K);
+    case TLM_DT_Q2_K: return (int)sizeof(block_q2_K);
+    case TLM_DT_Q3_K: return (int)sizeof(block_q3_K);
+    case TLM_DT_IQ4_XS: return (int)sizeof(block_iq4_xs);
     default: return (int)sizeof(block_q6_K);
     }
 }
@@ -70,7 +74,7 @@ static layout layout_of(int il, int type, uint64_t row_bytes)
                         (int64_t)(row_bytes / (2 * TLM_IL_STEP))};
     const int block = block_bytes(type);
     const int64_t n_blocks = (int64_t)(row_bytes / (uint64_t)block);
-    if (in_dwords(type)) { /* dwords, then Q6_K's odd 2 bytes */
+    if (in_dwords(type)) { /* dwords, then Q6_K's and Q3_K's odd 2 bytes */
         const int per = block / 4 + (block % 4 ? 1 : 0);
         return (layout){DWORDS, 16, 0, block, per, n_blocks * per};
     }

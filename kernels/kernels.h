@@ -120,9 +120,10 @@ typedef struct tlm_kernels {
  *               pieces of 64: piece k holds level bytes 4k .. 4k + 3 of every row, row r's at
  *               byte 4r (4 pieces for Q4_0, 8 for Q8_0). A vector load brings 4 level bytes
  *               of each of 16 rows in 32-bit lane order, the form vpdpbusd takes.
- *   Q4_K, Q5_K, Q6_K  groups of 16 rows, super-block by super-block: dword d of every row's
- *               block (row r's at byte 64d + 4r), then Q6_K's last 2 bytes (its d) of every
- *               row (row r's at 64 * 52 + 2r).
+ *   Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS  groups of 16 rows, super-block by super-block:
+ *               dword d of every row's block (row r's at byte 64d + 4r), then Q6_K's and
+ *               Q3_K's last 2 bytes (their d) of every row (row r's at 64 * 52 + 2r, 64 * 27
+ *               + 2r).
  *   F16, BF16   groups of 4 rows, in steps of 16 elements: elements 16s .. 16s + 15 of
  *               rows 0, 1, 2, 3, then step s + 1. Decode keeps 4 rows' sums going at once
  *               from one stream; each row's sums are taken in the same order as from rows.

@@ -142,6 +142,10 @@ tlm_matmul_kernel tlm_matmul_q2_K_ref, tlm_matmul_q3_K_ref, tlm_matmul_iq4_xs_re
 tlm_matmul_kernel tlm_matmul_q2_K_avx2, tlm_matmul_q3_K_avx2, tlm_matmul_iq4_xs_avx2;
 tlm_matmul_kernel tlm_matmul_q2_K_avx512vnni, tlm_matmul_q3_K_avx512vnni,
     tlm_matmul_iq4_xs_avx512vnni;
+/* the same on groups interleaved by 16 rows (kernels.h, il) */
+tlm_matmul_kernel tlm_matmul_il_q2_K_avx2, tlm_matmul_il_q3_K_avx2, tlm_matmul_il_iq4_xs_avx2;
+tlm_matmul_kernel tlm_matmul_il_q2_K_avx512vnni, tlm_matmul_il_q3_K_avx512vnni,
+    tlm_matmul_il_iq4_xs_avx512vnni;
 void tlm_to_f32_q2_K_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_q3_K_ref(float *out, const void *src, int64_t n);
 void tlm_to_f32_iq4_xs_ref(float *out, const void *src, int64_t n);

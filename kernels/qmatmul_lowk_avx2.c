@@ -37,4 +37,10 @@ TLM_INLINE __m256i lowk_iq4(__m256i nib)
     return _mm256_shuffle_epi8(kv, nib);
 }
 
+/* VL u16 at p, zero-extended to int32 lanes */
+TLM_INLINE __m256i lowk_load_u16(const char *p)
+{
+    return _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
 #include "qmatmul_lowk_body.h"

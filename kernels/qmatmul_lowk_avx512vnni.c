@@ -30,4 +30,10 @@ TLM_INLINE __m512i lowk_iq4(__m512i nib)
     return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(kv), nib);
 }
 
+/* VL u16 at p, zero-extended to int32 lanes */
+TLM_INLINE __m512i lowk_load_u16(const char *p)
+{
+    return _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+
 #include "qmatmul_lowk_body.h"

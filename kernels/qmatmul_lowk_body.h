@@ -8,6 +8,7 @@
  *                        bytes of x4, exact
  *   lowk_mul(a, b)       the int32 lane products
  *   lowk_gather(p, off)  the dword at p + off[lane] (any alignment)
+ *   lowk_load_u16(p)     the VL 16-bit values at p, zero-extended to the lanes
  *   lowk_store(p, v)     v to p (64-byte aligned)
  *   lowk_f16_lo(v)       the low 16 bits of each lane, an f16, as float
  *   QMATMUL_FN(name)     the slot's name for the ISA.
@@ -17,9 +18,11 @@
  * to 0..7; the bias comes back out through the activations' sums per 16):
  *   [64] levels 4k .. 4k + 3 of every row, [16] sub-block scales (int32), [16] mins (int32),
  *   d (float), dmin (float); each entry 64 bytes = 16 lanes of 4 bytes.
- * Packing gathers one dword per row and takes every field out of it by shifts and masks, so
- * decode packs too (no gemv: the packed unit stays in L1 for its one token). The float steps
- * are qmatmul_lowk_ref.c's, unfused and in its order, so the bits are its. */
+ * Every field is a shift and a mask of whole dwords of the block, read by gathers from the
+ * rows or, on a row-interleaved group (kernels.h, il: x86 rewrites these types at load), by
+ * plain vector loads. Prefill packs each unit once for many tokens; decode (gemv) takes the
+ * same fields straight into its dot products, nothing stored, so a group streams once. The
+ * float steps are qmatmul_lowk_ref.c's, unfused and in its order, so the bits are its. */
 #include <stdint.h>
 #include <string.h>
 
@@ -75,18 +78,52 @@ static void lowk_pack_scalar(int type, int64_t block_bytes, char *o, const char 
     }
 }
 
-/* Lanes [VL h, VL h + VL) of unit u, by dword gathers (lane r reads row VL h + r, the last row
- * standing in past `rows`): every field is a shift and a mask of whole dwords, since each
- * packed dword's 4 elements share their byte positions and bit offsets in the block. */
-TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_row_bytes, int rows,
-                                int h)
+/* Where the dwords of one unit's lanes [VL h, VL h + VL) come from: gathers from the rows
+ * (lane r reads row VL h + r, the last row standing in past `rows`), or plain loads from a
+ * row-interleaved group (kernels.h, il: dword k of row r's block at 64 k + 4 r, then Q3_K's
+ * odd 2 bytes, its d, at 64 * 27 + 2 r). */
+typedef struct lk_src {
+    const char *base; /* rows: row 0's block; il: the group's block */
+    vi ro;            /* rows: each lane's row offset */
+    int lane;         /* il: this slice's bytes in every 64-byte piece */
+    bool il;
+} lk_src;
+
+TLM_INLINE lk_src lk_rows(const char *blk, uint64_t w_row_bytes, int rows, int h)
 {
     int32_t roff[VL];
     for (int j = 0; j < VL; j++)
         roff[j] = (int32_t)((uint64_t)(h * VL + j < rows ? h * VL + j : rows - 1) * w_row_bytes);
-    const vi ro = vi_load(roff), m2 = vi_set1(0x03030303), m4 = vi_set1(0x0f0f0f0f);
+    return (lk_src){blk, vi_load(roff), 0, false};
+}
+
+TLM_INLINE lk_src lk_il(const char *blk, int h)
+{
+    return (lk_src){blk, vi_set1(0), 4 * VL * h, true};
+}
+
+/* The dword at byte off (a multiple of 4 when il) of every lane's block. */
+TLM_INLINE vi lk_get(const lk_src *s, int off)
+{
+    if (s->il) return vi_load((const int32_t *)(const void *)(s->base + 16 * off + s->lane));
+    return lowk_gather(s->base, vi_add(s->ro, vi_set1(off)));
+}
+
+/* Q3_K's d (the block's last 2 bytes) in the low half of each lane: read no further. */
+TLM_INLINE vi lk_q3_d(const lk_src *s)
+{
+    if (s->il) return lowk_load_u16(s->base + 64 * 27 + s->lane / 2);
+    return vi_shr(lk_get(s, 106), 16);
+}
+
+/* Lanes [VL h, VL h + VL) of a unit into the packed form at o: every field is a shift and a
+ * mask of whole dwords, since each packed dword's 4 elements share their byte positions and
+ * bit offsets in the block. */
+TLM_INLINE void lowk_pack_lanes(int type, char *o, const lk_src *src, int h)
+{
+    const vi m2 = vi_set1(0x03030303), m4 = vi_set1(0x0f0f0f0f);
     o += 4 * VL * h;
-#define G(off) lowk_gather(base, vi_add(ro, vi_set1(off)))
+#define G(off) lk_get(src, off)
     vi sc[16], mn[16], dd;
     int dmin_shift = -1; /* Q2_K: dmin is the high half of the dword holding d */
     if (type == TLM_DT_Q2_K) {
@@ -130,7 +167,7 @@ TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_
             sc[s] = vi_sub(vi_and(vi_shr(aux[s / 4], 8 * (s % 4)), vi_set1(0xff)), vi_set1(32));
             mn[s] = vi_set1(0);
         }
-        dd = vi_shr(G(106), 16); /* d is the block's last 2 bytes: read no further */
+        dd = lk_q3_d(src);
     } else {
         /* IQ4_XS: d, scales_h, scales_l[4], qs[128] */
         for (int b = 0; b < 8; b++)
@@ -148,7 +185,6 @@ TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_
             mn[2 * b] = mn[2 * b + 1] = vi_set1(0);
         }
     }
-#undef G
     for (int s = 0; s < 16; s++) {
         lowk_store(o + LK_SC + 64 * s, sc[s]);
         lowk_store(o + LK_M + 64 * s, mn[s]);
@@ -158,19 +194,23 @@ TLM_INLINE void lowk_pack_lanes(int type, char *o, const char *base, uint64_t w_
              dmin_shift < 0 ? vf_zero() : lowk_f16_lo(vi_shr(dd, dmin_shift)));
 }
 
-static void lowk_pack(int type, int64_t block_bytes, void *dst, const char *w, uint64_t w_row_bytes,
-                      int rows, int64_t u0, int64_t n_units)
+/* Units [u0, u0 + n_units) of the rows at w (il: of the group at w) into dst. */
+static void lowk_pack(int type, int64_t block_bytes, bool il, void *dst, const char *w,
+                      uint64_t w_row_bytes, int rows, int64_t u0, int64_t n_units)
 {
     /* the gathers' offsets are int32: rows 0..15 must lie within 2^31 bytes */
     const bool near = w_row_bytes <= (uint64_t)INT32_MAX / TLM_QROWS;
     for (int64_t u = u0; u < u0 + n_units; u++) {
         char *o = (char *)dst + (u - u0) * LK_PACK;
-        if (!near) {
+        if (!il && !near) {
             lowk_pack_scalar(type, block_bytes, o, w, w_row_bytes, rows, u);
             continue;
         }
-        for (int h = 0; h * VL < TLM_QROWS; h++)
-            lowk_pack_lanes(type, o, w + u * block_bytes, w_row_bytes, rows, h);
+        for (int h = 0; h * VL < TLM_QROWS; h++) {
+            const lk_src src = il ? lk_il(w + u * TLM_QROWS * block_bytes, h)
+                                  : lk_rows(w + u * block_bytes, w_row_bytes, rows, h);
+            lowk_pack_lanes(type, o, &src, h);
+        }
     }
 }
 
@@ -236,12 +276,167 @@ TLM_INLINE void lowk_tile(int type, int nr, float *y, int64_t ldy, int rows, boo
     }
 }
 
-/* The pack, tile and slot of one type; the tile body is specialised per token count. */
+/* ---- decode: one token straight from the weights, nothing packed -------------------- */
+
+/* A unit's scale fields, read once: Q2_K the 4 scale dwords; Q3_K the 4 dwords of 6-bit
+ * scales rebuilt as in lowk_pack_lanes; IQ4_XS scales_l. dd: the dword holding d (and
+ * Q2_K's dmin, IQ4_XS's scales_h) in its low (high) half. */
+typedef struct lk_head {
+    vi a[4], dd;
+} lk_head;
+
+TLM_INLINE void lk_header(int type, lk_head *o, const lk_src *src)
+{
+    const vi m4 = vi_set1(0x0f0f0f0f);
+    if (type == TLM_DT_Q2_K) {
+        for (int j = 0; j < 4; j++)
+            o->a[j] = G(4 * j);
+        o->dd = G(80);
+    } else if (type == TLM_DT_Q3_K) {
+        const vi a0 = G(96), a1 = G(100), a2 = G(104), k1 = vi_set1(0x03030303);
+        o->a[0] = vi_or(vi_and(a0, m4), vi_shl(vi_and(a2, k1), 4));
+        o->a[1] = vi_or(vi_and(a1, m4), vi_shl(vi_and(vi_shr(a2, 2), k1), 4));
+        o->a[2] = vi_or(vi_and(vi_shr(a0, 4), m4), vi_shl(vi_and(vi_shr(a2, 4), k1), 4));
+        o->a[3] = vi_or(vi_and(vi_shr(a1, 4), m4), vi_shl(vi_and(vi_shr(a2, 6), k1), 4));
+        o->dd = lk_q3_d(src);
+    } else {
+        o->a[0] = G(4);
+        o->dd = G(0);
+    }
+}
+
+/* Sub-block s's scale and (Q2_K) min, int32 lanes: the values lowk_pack_lanes stores. */
+TLM_INLINE vi lk_scale(int type, const lk_head *h, int s)
+{
+    if (type == TLM_DT_Q2_K) return vi_and(vi_shr(h->a[s / 4], 8 * (s % 4)), vi_set1(15));
+    if (type == TLM_DT_Q3_K)
+        return vi_sub(vi_and(vi_shr(h->a[s / 4], 8 * (s % 4)), vi_set1(0xff)), vi_set1(32));
+    const int b = s / 2;
+    const vi ls = vi_or(vi_and(vi_shr(h->a[0], 4 * b), vi_set1(15)),
+                        vi_shl(vi_and(vi_shr(h->dd, 16 + 2 * b), vi_set1(3)), 4));
+    return vi_sub(ls, vi_set1(32));
+}
+TLM_INLINE vi lk_min(const lk_head *h, int s)
+{
+    return vi_and(vi_shr(h->a[s / 4], 8 * (s % 4) + 4), vi_set1(15));
+}
+
+/* Packed entry e (levels 4e .. 4e + 3 of each lane, biased), as lowk_pack_lanes makes it. */
+TLM_INLINE vi lk_entry(int type, const lk_src *src, int e)
+{
+    const vi m2 = vi_set1(0x03030303), m4 = vi_set1(0x0f0f0f0f);
+    if (type == TLM_DT_IQ4_XS) { /* e = 8b + 4 hi + lq */
+        const vi qd = G(8 + 16 * (e / 8) + 4 * (e % 4));
+        return lowk_iq4(vi_and(e % 8 >= 4 ? vi_shr(qd, 4) : qd, m4));
+    }
+    const int h2 = e / 32, g = e % 32 / 8, lq = e % 8; /* e = 32 h2 + 8 g + lq */
+    const vi q = vi_and(vi_shr(G((type == TLM_DT_Q2_K ? 16 : 32) + 32 * h2 + 4 * lq), 2 * g), m2);
+    if (type == TLM_DT_Q2_K) return q;
+    const vi hb = vi_and(vi_shr(G(4 * lq), 4 * h2 + g), vi_set1(0x01010101));
+    return vi_or(q, vi_shl(hb, 2));
+}
+
+/* acc + one unit of lanes src . the token's block xb: lowk_tile's steps for one token. */
+TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *xb)
+{
+    const int bias = lowk_bias(type);
+    lk_head hd;
+    lk_header(type, &hd, src);
+    vi isum = vi_set1(0), msum = vi_set1(0);
+#pragma GCC unroll 16
+    for (int s = 0; s < 16; s++) {
+        vi sub = vi_set1(0);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            sub = lowk_dot4(sub, lk_entry(type, src, 4 * s + k), lowk_x4(xb->q + 16 * s + 4 * k));
+        if (bias) sub = vi_sub(sub, vi_set1(bias * xb->s16[s]));
+        isum = vi_add(isum, lowk_mul(sub, lk_scale(type, &hd, s)));
+        if (type == TLM_DT_Q2_K)
+            msum = vi_add(msum, lowk_mul(lk_min(&hd, s), vi_set1(xb->s16[s])));
+    }
+    const vf dx = vf_set1(xb->d);
+    acc = vf_add(acc, vf_mul(vi_to_f32(isum), vf_mul(lowk_f16_lo(hd.dd), dx)));
+    if (type == TLM_DT_Q2_K)
+        acc = vf_sub(acc, vf_mul(vi_to_f32(msum), vf_mul(lowk_f16_lo(vi_shr(hd.dd, 16)), dx)));
+    return acc;
+}
+#undef G
+
+/* The gemv of qmatmul_blocked.h on rows or (il) a group: each unit's dwords go from the
+ * weights straight into the dot products, while the next group streams into L2. */
+static void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int rows,
+                      bool accumulate, const char *w, uint64_t w_row_bytes, int64_t u0,
+                      int64_t n_units, const char *xq, const char *next)
+{
+    if (!il && w_row_bytes > (uint64_t)INT32_MAX / TLM_QROWS) { /* beyond the gathers */
+        _Alignas(64) char buf[LK_PACK];
+        for (int64_t u = u0; u < u0 + n_units; u++) {
+            lowk_pack_scalar(type, block_bytes, buf, w, w_row_bytes, rows, u);
+            lowk_tile(type, 1, y, 0, rows, accumulate || u > u0, buf, 1,
+                      xq + (u - u0) * (int64_t)sizeof(xq256), 0);
+        }
+        return;
+    }
+    enum { NH = TLM_QROWS / VL };
+    const int nh = (rows + VL - 1) / VL;
+    lk_src src[NH];
+    vf acc[NH] = {vf_zero()}; /* every slice zero: lanes past rows are never read */
+    for (int h = 0; h < nh; h++) {
+        src[h] = il ? lk_il(w, h) : lk_rows(w, w_row_bytes, rows, h);
+        acc[h] = accumulate ? vf_load_m(y + h * VL, vmask_n(rows - h * VL < VL ? rows - h * VL : VL))
+                            : vf_zero();
+    }
+    const int64_t step = il ? TLM_QROWS * block_bytes : block_bytes;
+    const int64_t lines = (TLM_QROWS * (int64_t)w_row_bytes + 63) / 64;
+    const int64_t per = n_units ? (lines + n_units - 1) / n_units : 0;
+    for (int64_t u = u0; u < u0 + n_units; u++) {
+        for (int64_t l = (u - u0) * per; next && l < (u - u0 + 1) * per && l < lines; l++)
+            __builtin_prefetch(next + 64 * l, 0, 2);
+        const xq256 *xb = (const xq256 *)xq + (u - u0);
+        for (int h = 0; h < nh; h++) {
+            lk_src s = src[h];
+            s.base += u * step;
+            acc[h] = lowk_gemv_unit(type, acc[h], &s, xb);
+        }
+    }
+    for (int h = 0; h < nh; h++)
+        vf_store_m(y + h * VL, acc[h], vmask_n(rows - h * VL < VL ? rows - h * VL : VL));
+}
+
+/* The pack, tile, gemv and slots (rows, il) of one type; the tile body is specialised per
+ * token count. */
+#define LOWK_OPS(name, block, tile_fn, pack_fn, gemv_fn)                                                               \
+    static const tlm_qmatmul_ops name = {.unit = QK_K,                                             \
+                                         .unit_bytes = sizeof(block),                              \
+                                         .pack_bytes = LK_PACK,                                    \
+                                         .x_bytes = sizeof(xq256),                                 \
+                                         .nr = LK_NR,                                              \
+                                         .quantize_x = quantize_x256,                              \
+                                         .pack = pack_fn,                                             \
+                                         .tile = tile_fn,                                             \
+                                         .gemv = gemv_fn};
 #define LOWK_TYPE(suffix, type, block)                                                             \
     static void pack_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,            \
                               int64_t u0, int64_t n_units)                                         \
     {                                                                                              \
-        lowk_pack(type, sizeof(block), dst, w, w_row_bytes, rows, u0, n_units);                    \
+        lowk_pack(type, sizeof(block), false, dst, w, w_row_bytes, rows, u0, n_units);             \
+    }                                                                                              \
+    static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,         \
+                                 int64_t u0, int64_t n_units)                                      \
+    {                                                                                              \
+        lowk_pack(type, sizeof(block), true, dst, w, w_row_bytes, rows, u0, n_units);              \
+    }                                                                                              \
+    static void gemv_##suffix(float *y, int rows, bool acc, const char *w, uint64_t w_row_bytes,   \
+                              int64_t u0, int64_t n_units, const char *xq, const char *next)       \
+    {                                                                                              \
+        lowk_gemv(type, sizeof(block), false, y, rows, acc, w, w_row_bytes, u0, n_units, xq,       \
+                  next);                                                                           \
+    }                                                                                              \
+    static void gemv_il_##suffix(float *y, int rows, bool acc, const char *w,                      \
+                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,                \
+                                 const char *xq, const char *next)                                 \
+    {                                                                                              \
+        lowk_gemv(type, sizeof(block), true, y, rows, acc, w, w_row_bytes, u0, n_units, xq, next); \
     }                                                                                              \
     static void tile_##suffix(float *y, int64_t ldy, int rows, bool acc, int nr,                   \
                               const void *packed, int64_t n_units, const char *xq, int64_t xs)     \
@@ -261,16 +456,10 @@ TLM_INLINE void lowk_tile(int type, int nr, float *y, int64_t ldy, int rows, boo
             break;                                                                                 \
         }                                                                                          \
     }                                                                                              \
-    static const tlm_qmatmul_ops ops_##suffix = {.unit = QK_K,                                     \
-                                                 .unit_bytes = sizeof(block),                      \
-                                                 .pack_bytes = LK_PACK,                            \
-                                                 .x_bytes = sizeof(xq256),                         \
-                                                 .nr = LK_NR,                                      \
-                                                 .quantize_x = quantize_x256,                      \
-                                                 .pack = pack_##suffix,                            \
-                                                 .tile = tile_##suffix,                            \
-                                                 .gemv = NULL};                                    \
-    TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_##suffix), tlm_qmatmul_blocked, ops_##suffix)
+    LOWK_OPS(ops_##suffix, block, tile_##suffix, pack_##suffix, gemv_##suffix)                                     \
+    LOWK_OPS(ops_il_##suffix, block, tile_##suffix, pack_il_##suffix, gemv_il_##suffix)                             \
+    TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_##suffix), tlm_qmatmul_blocked, ops_##suffix)           \
+    TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_il_##suffix), tlm_qmatmul_il, ops_il_##suffix)
 
 LOWK_TYPE(q2_K, TLM_DT_Q2_K, block_q2_K)
 LOWK_TYPE(q3_K, TLM_DT_Q3_K, block_q3_K)

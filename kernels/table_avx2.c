@@ -31,6 +31,9 @@ void tlm_kernels_add_avx2(tlm_kernels *k)
     k->matmul_il[TLM_DT_Q4_K] = tlm_matmul_il_q4_K_avx2;
     k->matmul_il[TLM_DT_Q5_K] = tlm_matmul_il_q5_K_avx2;
     k->matmul_il[TLM_DT_Q6_K] = tlm_matmul_il_q6_K_avx2;
+    k->matmul_il[TLM_DT_Q2_K] = tlm_matmul_il_q2_K_avx2;
+    k->matmul_il[TLM_DT_Q3_K] = tlm_matmul_il_q3_K_avx2;
+    k->matmul_il[TLM_DT_IQ4_XS] = tlm_matmul_il_iq4_xs_avx2;
     k->to_f32[TLM_DT_F16] = tlm_to_f32_f16_avx2;
     k->to_f32[TLM_DT_BF16] = tlm_to_f32_bf16_avx2;
     k->to_f32[TLM_DT_Q8_0] = tlm_to_f32_q8_0_avx2;

@@ -18,6 +18,9 @@ void tlm_kernels_add_avx512vnni(tlm_kernels *k)
     k->matmul_il[TLM_DT_Q4_K] = tlm_matmul_il_q4_K_avx512vnni;
     k->matmul_il[TLM_DT_Q5_K] = tlm_matmul_il_q5_K_avx512vnni;
     k->matmul_il[TLM_DT_Q6_K] = tlm_matmul_il_q6_K_avx512vnni;
+    k->matmul_il[TLM_DT_Q2_K] = tlm_matmul_il_q2_K_avx512vnni;
+    k->matmul_il[TLM_DT_Q3_K] = tlm_matmul_il_q3_K_avx512vnni;
+    k->matmul_il[TLM_DT_IQ4_XS] = tlm_matmul_il_iq4_xs_avx512vnni;
     /* the blocks of 32 (quant_b32.h): 16 rows per vpdpbusd, as Q4_0 */
     k->matmul[TLM_DT_Q4_1] = tlm_matmul_q4_1_avx512vnni;
     k->matmul[TLM_DT_Q5_0] = tlm_matmul_q5_0_avx512vnni;

@@ -213,6 +213,73 @@ static void far_rows_case(const lowk_type *ty, const tlm_kernels *ref, const isa
     munmap(w, size);
 }
 
+/* ---- row-interleaved groups (kernels.h, il) ---------------------------------------------- */
+
+/* A level's il slot for the type, on the whole matrix grouped in its il_layout, gives the
+ * reference's bits on the plain rows: decode (one token: gemv straight from the groups) and
+ * prefill (packed from the groups), ranges starting and ending inside groups. Rows come back
+ * from their groups (tlm_il_row), and only the 16-row layout x86 writes is ever chosen for
+ * these types (AArch64's slots are the reference, never interleaved). */
+static void il_case(const lowk_type *ty, const tlm_kernels *ref, const isa_table *simd,
+                    int64_t rows, int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1)
+{
+    const uint64_t rb = (uint64_t)(n_in / 256 * ty->block_bytes);
+    const int64_t ldx = n_in + 1, ldy = rows + 3;
+    uint8_t *plain = malloc(rows * rb), *gbuf = malloc(rows * rb + 2), *g = gbuf + 2;
+    uint8_t *row = malloc(rb);
+    random_blocks(ty, plain, rows * (n_in / 256));
+    float *xbuf = malloc(sizeof(float) * (n_tok * ldx + 1)), *x = xbuf + 1;
+    for (int64_t i = 0; i < n_tok * ldx; i++)
+        x[i] = gauss();
+    uint32_t *yr = malloc(4 * n_tok * ldy), *ys = malloc(4 * n_tok * ldy);
+    for (int64_t i = 0; i < n_tok * ldy; i++)
+        yr[i] = SENTINEL;
+    ref->matmul[ty->type]((float *)yr, ldy, plain, rb, x, ldx, n_tok, n_in, r0, r1);
+    for (int l = 0; l < N_SIMD; l++) {
+        const tlm_matmul_fn il = simd[l].available ? simd[l].k.matmul_il[ty->type] : NULL;
+        if (!il) {
+            SKIP(1, "%s %s il rows %lld k %lld tokens %lld: level or its il kernel not here",
+                 ty->name, simd[l].name, (long long)rows, (long long)n_in, (long long)n_tok);
+            continue;
+        }
+        const int layout = simd[l].k.il_layout[ty->type], n = tlm_il_rows(layout, ty->type);
+        if (!check(layout == TLM_IL_STD && n == 16 && rows % n == 0,
+                   "%s %s: il layout %d, %d rows per group", ty->name, simd[l].name, layout, n))
+            continue;
+        for (int64_t r = 0; r < rows; r += n)
+            tlm_il_group(layout, ty->type, g + r * rb, plain + r * rb, rb);
+        int64_t back = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            tlm_il_row(layout, ty->type, row, g + (r - r % n) * rb, rb, (int)(r % n));
+            back += memcmp(row, plain + r * rb, rb) == 0;
+        }
+        check(back == rows, "%s %s il rows %lld k %lld: %lld of the rows come back from groups",
+              ty->name, simd[l].name, (long long)rows, (long long)n_in, (long long)back);
+        for (int64_t i = 0; i < n_tok * ldy; i++)
+            ys[i] = SENTINEL;
+        il((float *)ys, ldy, g, rb, x, ldx, n_tok, n_in, r0, r1);
+        int64_t diff = 0, outside = 0;
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t r = 0; r < ldy; r++) {
+                if (ys[t * ldy + r] != yr[t * ldy + r]) diff++;
+                if ((r < r0 || r >= r1) && ys[t * ldy + r] != SENTINEL) outside++;
+            }
+        check(diff == 0 && outside == 0,
+              "%s %s il rows %lld [%lld, %lld) k %lld tokens %lld: reference bits (%lld differ, "
+              "%lld written outside)",
+              ty->name, simd[l].name, (long long)rows, (long long)r0, (long long)r1,
+              (long long)n_in, (long long)n_tok, (long long)diff, (long long)outside);
+    }
+    check(ref->matmul_il[ty->type] == NULL && tlm_il_rows(TLM_IL_SDOT4, ty->type) == 0,
+          "%s: no il slot in the reference table, no AArch64 layout", ty->name);
+    free(plain);
+    free(gbuf);
+    free(row);
+    free(xbuf);
+    free(yr);
+    free(ys);
+}
+
 /* ---- quantizers ----------------------------------------------------------------------------- */
 
 /* The values the stored scales of sub-block s (of 16) can represent, into v; returns how many. */
@@ -406,7 +473,18 @@ int main(int argc, char **argv)
         simd_case(ty, &ref, simd, 50, 512, 1, 3, 37); /* ranges starting inside a group */
         simd_case(ty, &ref, simd, 50, 512, 7, 17, 18);
         simd_case(ty, &ref, simd, 300, 256, 300, 5, 290); /* past the 256-token block */
+        simd_case(ty, &ref, simd, 17, 256 * 760, 1, 0, 17); /* decode over 2 chunks of k */
         far_rows_case(ty, &ref, simd);
+        static const int64_t il_rows[] = {16, 48};
+        static const int64_t il_toks[] = {1, 2, 5, 17};
+        for (size_t a = 0; a < COUNT(il_rows); a++)
+            for (size_t b = 0; b < COUNT(il_toks); b++)
+                il_case(ty, &ref, simd, il_rows[a], ks[(a + b) % COUNT(ks)], il_toks[b], 0,
+                        il_rows[a]);
+        il_case(ty, &ref, simd, 48, 512, 1, 3, 37); /* ranges starting and ending in a group */
+        il_case(ty, &ref, simd, 48, 768, 6, 17, 18);
+        il_case(ty, &ref, simd, 32, 4096 + 512, 64, 0, 29); /* k in several packed chunks */
+        il_case(ty, &ref, simd, 16, 256 * 760, 1, 0, 16);   /* decode over 2 chunks of k */
         quantizer_case(&ref, ty, false);
         quantizer_case(&ref, ty, true);
     }
