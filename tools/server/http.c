@@ -36,6 +36,7 @@
 #include "endpoints.h"
 #include "metrics.h"
 #include "responses.h"
+#include "apply_template.h"
 #include "structured.h"
 
 struct http_server {
@@ -57,6 +58,7 @@ typedef enum route {
     ROUTE_MODEL, /* /v1/models/{id} */
     ROUTE_CHAT,
     ROUTE_COMPLETIONS,
+    ROUTE_APPLY_TEMPLATE, /* POST /apply-template: a chat's prompt text (apply_template.c) */
     ROUTE_TOKENIZE,
     ROUTE_DETOKENIZE,
     ROUTE_EMBEDDINGS,
@@ -178,6 +180,7 @@ static route find_route(const char *url)
     if (!strncmp(url, "/v1/models/", 11) && url[11]) return ROUTE_MODEL;
     if (!strcmp(url, "/v1/chat/completions")) return ROUTE_CHAT;
     if (!strcmp(url, "/v1/completions")) return ROUTE_COMPLETIONS;
+    if (!strcmp(url, "/apply-template")) return ROUTE_APPLY_TEMPLATE;
     if (!strcmp(url, "/tokenize")) return ROUTE_TOKENIZE;
     if (!strcmp(url, "/detokenize")) return ROUTE_DETOKENIZE;
     if (!strcmp(url, "/v1/embeddings")) return ROUTE_EMBEDDINGS;
@@ -683,6 +686,23 @@ static enum MHD_Result handle_api(http_server *srv, struct MHD_Connection *c, re
     return r;
 }
 
+static enum MHD_Result handle_apply_template(http_server *srv, struct MHD_Connection *c,
+                                            request *rq, const char *url)
+{
+    buf b = {0};
+    oai_error e;
+    const http_config *cfg = srv->cfg;
+    if (!apply_template_json(&cfg->prompt, cfg->max_messages, cfg->n_vocab,
+                             rq->body.data ? rq->body.data : "", rq->body.len, &b, &e)) {
+        buf_free(&b);
+        return send_error(srv, c, "POST", url, &e);
+    }
+    log_line(srv, "POST %s -> 200, %.2f s", url, now_seconds() - rq->t0);
+    enum MHD_Result r = send_json(c, 200, &b);
+    buf_free(&b);
+    return r;
+}
+
 /* ---- the access handler --------------------------------------------------------------- */
 
 /* First call of a request: route, method, key and declared size, answered at once when one is
@@ -699,6 +719,7 @@ static enum MHD_Result first_call(http_server *srv, struct MHD_Connection *c, re
         queued_status = 204;
         return cors_preflight(c); /* a browser's preflight never carries the key */
     }
+    post_route = post_route || rq->route == ROUTE_APPLY_TEMPLATE;
     if (rq->route == ROUTE_NONE) {
         oai_error_set(&e, 404, "invalid_request_error", NULL, "unknown_url",
                       "Invalid URL (%.16s %.200s)", method, url);
@@ -762,6 +783,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (rq->route == ROUTE_TOKENIZE || rq->route == ROUTE_DETOKENIZE ||
         rq->route == ROUTE_EMBEDDINGS)
         return handle_api(srv, c, rq, url);
+    if (rq->route == ROUTE_APPLY_TEMPLATE) return handle_apply_template(srv, c, rq, url);
     return MHD_YES; /* a GET was answered in the first call */
 }
 
