@@ -195,7 +195,7 @@ TLM_INLINE void lowk_pack_lanes(int type, char *o, const lk_src *src, int h)
 }
 
 /* Units [u0, u0 + n_units) of the rows at w (il: of the group at w) into dst. */
-static void lowk_pack(int type, int64_t block_bytes, bool il, void *dst, const char *w,
+TLM_INLINE void lowk_pack(int type, int64_t block_bytes, bool il, void *dst, const char *w,
                       uint64_t w_row_bytes, int rows, int64_t u0, int64_t n_units)
 {
     /* the gathers' offsets are int32: rows 0..15 must lie within 2^31 bytes */
@@ -364,7 +364,7 @@ TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *x
 
 /* The gemv of qmatmul_blocked.h on rows or (il) a group: each unit's dwords go from the
  * weights straight into the dot products, while the next group streams into L2. */
-static void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int rows,
+TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int rows,
                       bool accumulate, const char *w, uint64_t w_row_bytes, int64_t u0,
                       int64_t n_units, const char *xq, const char *next)
 {
