@@ -11,7 +11,7 @@ Expected texts come from build/tlm-generate (greedy, same prompt tokens: -p for 
   finish_reason, usage chunk), stop strings streamed and not, 8 concurrent clients with
   different prompts and max_tokens each getting its own greedy text, seeded sampling,
   an AbortController abort mid-stream freeing the slot at once, a wrong key giving
-  AuthenticationError, n = 2 giving BadRequestError. Without node or node_modules each of
+  AuthenticationError, n = 9 (over --max-n) giving BadRequestError. Without node or node_modules each of
   these cases is a skip (a failure under CI), with the reason;
 - curl: a prompt given as token ids (against tlm-generate --tokens), content as text parts,
   unknown fields ignored, then 30+ malformed or refused requests, each with its status code
@@ -284,7 +284,7 @@ def malformed_cases():
          chat_with(max_tokens=LONG + 1), KEY, 400),
         ("prompt past the context", "/v1/completions", "POST",
          json.dumps({"prompt": long_prompt}).encode(), KEY, 400),
-        ("n = 3", "/v1/chat/completions", "POST", chat_with(n=3), KEY, 400),
+        ("n = 9 (over --max-n)", "/v1/chat/completions", "POST", chat_with(n=9), KEY, 400),
         ("five stop strings", "/v1/chat/completions", "POST",
          chat_with(stop=["a", "b", "c", "d", "e"]), KEY, 400),
         ("stop a number", "/v1/chat/completions", "POST", chat_with(stop=5), KEY, 400),
@@ -303,8 +303,8 @@ def malformed_cases():
         ("logprobs requested", "/v1/chat/completions", "POST", chat_with(logprobs=True), KEY,
          400),
         ("completion prompt missing", "/v1/completions", "POST", b'{"max_tokens": 3}', KEY, 400),
-        ("completion two prompts", "/v1/completions", "POST",
-         json.dumps({"prompt": ["a", "b"]}).encode(), KEY, 400),
+        ("completion prompt list holding a number", "/v1/completions", "POST",
+         json.dumps({"prompt": ["a", 5]}).encode(), KEY, 400),
         ("completion prompt id out of range", "/v1/completions", "POST",
          json.dumps({"prompt": [1, 99999]}).encode(), KEY, 400),
         ("completion prompt an object", "/v1/completions", "POST",

@@ -220,10 +220,10 @@ await run("wrong API key", async () => {
 await run("bad request through the client", async () => {
   try {
     await client.chat.completions.create({ model: cfg.model, messages: cfg.chat[0].messages,
-                                           n: 2 });
-    check("n = 2: BadRequestError", false, "the request succeeded");
+                                           n: 9 });
+    check("n = 9 (over --max-n): BadRequestError", false, "the request succeeded");
   } catch (e) {
-    check("n = 2: BadRequestError naming the param", e instanceof OpenAI.BadRequestError &&
+    check("n = 9 (over --max-n): BadRequestError naming the param", e instanceof OpenAI.BadRequestError &&
           e.status === 400 && e.param === "n" && e.type === "invalid_request_error",
           `${e?.constructor?.name} ${e?.status} ${e?.param}`);
   }
