@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
     const bool chat = data[0] & 1;
-    const oai_limits lim = {.max_messages = 16, .n_vocab = 512};
+    const oai_limits lim = {.max_messages = 16, .n_vocab = 512, .max_n = 4};
     oai_request req;
     oai_error err;
     memset(&err, 0, sizeof err);
@@ -25,6 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             REQUIRE(req.msgs[i].role && req.msgs[i].content);
         for (int32_t i = 0; i < req.n_prompt_ids; i++)
             REQUIRE(req.prompt_ids[i] >= 0 && req.prompt_ids[i] < lim.n_vocab);
+        REQUIRE(req.n >= 1 && req.n <= lim.max_n);
+        REQUIRE(req.n_prompts == 0 || (req.n_prompts >= 2 && req.n_prompts <= OAI_MAX_PROMPTS));
+        for (int32_t p = 0; p < req.n_prompts; p++) {
+            REQUIRE((req.prompts[p].text != NULL) != (req.prompts[p].ids != NULL));
+            for (int32_t i = 0; i < req.prompts[p].n_ids; i++)
+                REQUIRE(req.prompts[p].ids[i] >= 0 && req.prompts[p].ids[i] < lim.n_vocab);
+        }
         for (int32_t i = 0; i < req.n_logit_bias; i++)
             REQUIRE(req.logit_bias[i].id >= 0 && req.logit_bias[i].id < lim.n_vocab);
         REQUIRE(req.temperature >= 0 && req.temperature <= 2);

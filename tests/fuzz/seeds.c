@@ -122,6 +122,8 @@ int main(int argc, char **argv)
         "\"frequency_penalty\": -1, \"logit_bias\": {\"5\": -100, \"7\": 3.5}, \"n\": 1}",
         "{\"prompt\": \"Once upon a time\", \"max_tokens\": 16, \"stop\": \"\\n\"}",
         "{\"prompt\": [[1, 2, 3]], \"max_completion_tokens\": 4, \"echo\": false}",
+        /* a list of prompts (text and ids) with n > 1 */
+        "{\"prompt\": [\"Once\", [1, 2], \"upon\"], \"n\": 2, \"max_tokens\": 3, \"seed\": 9}",
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         char name[32];
