@@ -17,7 +17,8 @@ Expected texts come from tlm-generate (greedy, the same prompt text), never from
   field;
 - the official openai npm client (tests/server/srv15.mjs): list prompts (whole and
   streamed), chat n = 2 (whole and streamed) equal to the greedy text, seeded n = 3
-  reproducible, choice 0 equal to n = 1 with that seed, choices not all equal;
+  reproducible, choice 0 equal to n = 1 with that seed, choices not all equal; LangChain's
+  OpenAI LLM generate() with two prompts (one list request) giving each its greedy text;
 - tlm-loadgen: 3 clients x 2 requests of max_tokens 8 count 6 requests, 0 errors and 6 times
   one request's completion_tokens (its usage from a non-streaming request), in text and
   --json form, for completions and chat; a host that is not loopback is refused (exit 2).
@@ -316,7 +317,7 @@ def choices_curl(srv, expected):
 
 
 def run_node(srv, tmp, expected):
-    names = 12  # the checks srv15.mjs makes
+    names = 14  # the checks srv15.mjs makes
     node = shutil.which("node")
     if not node:
         testlib.missing("openai client cases (srv15.mjs): node is not installed", names)

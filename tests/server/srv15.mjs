@@ -1,9 +1,11 @@
-// n > 1 choices and lists of prompts through the official openai npm client. Run by
+// n > 1 choices and lists of prompts through the official openai npm client (and LangChain's
+// OpenAI LLM, whose generate() sends a list of prompts). Run by
 // tests/test_server_srv15.py:  node srv15.mjs CONFIG.json
 // CONFIG: the server's base URL, and prompts with their greedy texts (from tlm-generate).
 // Prints one "ok   name" or "FAIL name -- detail" line per check.
 import { readFileSync } from "node:fs";
 import OpenAI from "openai";
+import { OpenAI as LangChainLLM } from "@langchain/openai";
 
 const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const client = new OpenAI({ baseURL: cfg.base_url + "/v1", apiKey: "unused", maxRetries: 0,
@@ -97,6 +99,21 @@ await run("completions: n = 3 with a seed", async () => {
         one.choices[0].text === a[0], show([one.choices[0].text, a[0]]));
   check("seeded n = 3: the choices are sampled independently (not all equal)",
         !(a[0] === a[1] && a[1] === a[2]), show(a));
+});
+
+await run("LangChain generate", async () => {
+  // LangChain's OpenAI LLM sends the prompts of one generate() call as one list request
+  const llm = new LangChainLLM({ model: "x", temperature: 0, maxTokens: p0.max_tokens,
+                                 apiKey: "unused", maxRetries: 0,
+                                 configuration: { baseURL: cfg.base_url + "/v1" } });
+  const r = await llm.generate([p0.prompt, p1.prompt]);
+  const t = r.generations.map((g) => g[0]?.text);
+  check("LangChain generate([two prompts]): each generation is its prompt's greedy text",
+        t.length === 2 && t[0] === p0.expected && t[1] === p1.expected, show(t));
+  const u = r.llmOutput?.tokenUsage ?? {};
+  check("LangChain generate: token usage counts both prompts and both texts",
+        u.promptTokens === p0.n_prompt + p1.n_prompt &&
+        u.completionTokens === p0.n_gen + p1.n_gen, show(u));
 });
 
 process.exit(failures ? 1 : 0);
