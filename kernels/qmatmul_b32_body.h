@@ -27,8 +27,8 @@
  * units into that form (B32_PACK bytes, in L1) and runs tiles of 16 rows x up to B32_NR
  * tokens over them; decode (gemv) makes the same vectors in registers and uses them once.
  * Row-interleaved groups (kernels.h, il; written by interleave.c) give the dwords with plain
- * vector loads; plain rows are first copied, a block of 16 rows, into 32-byte slots that
- * gathers read (so no offset depends on the row length). */
+ * vector loads; plain rows are gathered a dword of 16 rows at a time (from a copy of the
+ * block into 32-byte slots when 16 rows span more than 32-bit offsets reach). */
 #include <stdint.h>
 #include <string.h>
 
@@ -159,7 +159,7 @@ TLM_INLINE void b32_unit_il(int type, b32_unit *o, const char *g, int h, vi book
 }
 
 /* Block u of rows w (row r at w + r * rb, r < rows; the last row stands in for missing ones)
- * into 16 slots of B32_SLOT bytes. */
+ * into 16 slots of B32_SLOT bytes, for rows too far apart for 32-bit gather offsets. */
 TLM_INLINE void b32_copy(int type, char *slots, const char *w, uint64_t rb, int rows, int64_t u)
 {
     const int bb = b32_block(type);
@@ -168,14 +168,23 @@ TLM_INLINE void b32_copy(int type, char *slots, const char *w, uint64_t rb, int 
                (size_t)bb);
 }
 
-/* Rows [VL h, +VL) of a block copied into slots: the same dwords, by gathers. */
-TLM_INLINE void b32_unit_slots(int type, b32_unit *o, const char *slots, int h, vi book)
+/* Where the gathers of rows [VL h, +VL) read: row r's block at base + lane r's offset, rows
+ * rb bytes apart (the last row standing in past `rows`). */
+TLM_INLINE vi b32_lanes(uint64_t rb, int rows, int h)
 {
     int32_t at[VL];
     for (int i = 0; i < VL; i++)
-        at[i] = B32_SLOT * (VL * h + i);
-    const vi idx = vi_load(at);
-    const vi hd = b32_gather(slots, idx);
+        at[i] = (int32_t)((uint64_t)(VL * h + i < rows ? VL * h + i : rows - 1) * rb);
+    return vi_load(at);
+}
+
+/* Plain rows are gathered in place when 32-bit offsets reach all 16, else from a copy. */
+TLM_INLINE bool b32_in_place(uint64_t rb) { return rb <= (INT32_MAX - 64) / TLM_QROWS; }
+
+/* Rows [VL h, +VL) of the block at base + idx (lane by lane): the dwords, by gathers. */
+TLM_INLINE void b32_unit_rows(int type, b32_unit *o, const char *base, vi idx, vi book)
+{
+    const vi hd = b32_gather(base, idx);
     o->d = b32_f16_lo(hd);
     o->m = b32_has_min(type) ? b32_f16_hi(hd) : vf_zero();
     const int qh_at = type == TLM_DT_Q5_0 ? 2 : 4;
@@ -183,10 +192,10 @@ TLM_INLINE void b32_unit_slots(int type, b32_unit *o, const char *slots, int h, 
                       : type == TLM_DT_Q5_0 ? 6
                       : type == TLM_DT_Q5_1 ? 8
                                             : 2;
-    vi qh = b32_five(type) ? b32_gather(slots + qh_at, idx) : vi_set1(0), qs[4];
+    vi qh = b32_five(type) ? b32_gather(base + qh_at, idx) : vi_set1(0), qs[4];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++)
-        qs[j] = b32_gather(slots + qs_at + 4 * j, idx);
+        qs[j] = b32_gather(base + qs_at + 4 * j, idx);
     b32_make(type, o, qh, qs, book);
 }
 
@@ -226,24 +235,27 @@ TLM_INLINE void b32_gemv(int type, bool il, float *y, int rows, bool accumulate,
     _Alignas(64) char slots[TLM_QROWS * B32_SLOT];
     const vi book = b32_book();
     const bool sgn = b32_sgn(type);
-    const int64_t gb = TLM_QROWS * (int64_t)b32_block(type);
+    const int64_t bb = b32_block(type), gb = TLM_QROWS * bb;
+    const bool direct = !il && b32_in_place(rb);
+    vi idx[B32_NH];
+#pragma GCC unroll 2
+    for (int h = 0; h < B32_NH; h++)
+        idx[h] = direct ? b32_lanes(rb, rows, h) : b32_lanes(B32_SLOT, TLM_QROWS, h);
     vf acc[B32_NH];
 #pragma GCC unroll 2
     for (int h = 0; h < B32_NH; h++)
         acc[h] = rows > VL * h ? b32_sums_load(y + VL * h, rows - VL * h, accumulate) : vf_zero();
     for (int64_t u = u0; u < u0 + n_units; u++) {
         const xb32 *xb = (const xb32 *)xq + (u - u0);
-        if (!il) {
-            b32_prefetch(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
-            b32_copy(type, slots, w, rb, rows, u);
-        }
+        if (!il) b32_prefetch(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
+        if (!il && !direct) b32_copy(type, slots, w, rb, rows, u);
 #pragma GCC unroll 2
         for (int h = 0; h < B32_NH; h++) {
             b32_unit un;
             if (il)
                 b32_unit_il(type, &un, w + u * gb, h, book);
             else
-                b32_unit_slots(type, &un, slots, h, book);
+                b32_unit_rows(type, &un, direct ? w + u * bb : slots, idx[h], book);
             vi s0 = vi_set1(xb->corr), s1 = vi_set1(0);
 #pragma GCC unroll 4
             for (int kk = 0; kk < 8; kk += 2) {
@@ -265,16 +277,21 @@ TLM_INLINE void b32_pack(int type, bool il, char *dst, const char *w, uint64_t r
 {
     _Alignas(64) char slots[TLM_QROWS * B32_SLOT];
     const vi book = b32_book();
-    const int64_t gb = TLM_QROWS * (int64_t)b32_block(type);
+    const int64_t bb = b32_block(type), gb = TLM_QROWS * bb;
+    const bool direct = !il && b32_in_place(rb);
+    vi idx[B32_NH];
+#pragma GCC unroll 2
+    for (int h = 0; h < B32_NH; h++)
+        idx[h] = direct ? b32_lanes(rb, rows, h) : b32_lanes(B32_SLOT, TLM_QROWS, h);
     for (int64_t u = u0; u < u0 + n_units; u++, dst += B32_PACK) {
-        if (!il) b32_copy(type, slots, w, rb, rows, u);
+        if (!il && !direct) b32_copy(type, slots, w, rb, rows, u);
 #pragma GCC unroll 2
         for (int h = 0; h < B32_NH; h++) {
             b32_unit un;
             if (il)
                 b32_unit_il(type, &un, w + u * gb, h, book);
             else
-                b32_unit_slots(type, &un, slots, h, book);
+                b32_unit_rows(type, &un, direct ? w + u * bb : slots, idx[h], book);
 #pragma GCC unroll 8
             for (int kk = 0; kk < 8; kk++)
                 b32_store(dst + 64 * kk + B32_HB * h, un.lv[kk]);

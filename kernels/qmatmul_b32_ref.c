@@ -1,6 +1,7 @@
 /* qmatmul_b32_ref.c - reference matmul of Q4_1, Q5_0, Q5_1 and IQ4_NL weights (quant_b32.h).
- * These functions define the numbers; the SIMD kernels (qmatmul_b32_body.h) give the same
- * bits.
+ * These functions define the numbers; the SIMD kernels (qmatmul_b32_body.h) agree with them
+ * within float summation error, as for the other quantized types (qmatmul_ref.c): the same
+ * integer sums per block, but multiply-adds fused and the min term taken as m * (qsum * dx).
  *
  * The activations are quantized per block of 32, as ggml pairs these types: Q8_0-style for
  * Q5_0 and IQ4_NL, Q8_1-style (the block's sum of q kept too) for Q4_1 and Q5_1, whose min m
@@ -12,8 +13,8 @@
  *   isum = sum l_i q_i                 acc = acc + (float)isum * (d * dx)
  *   qsum = sum q_i   (Q4_1, Q5_1)      acc = acc + (float)qsum * (m * dx)
  * Both sums are exact in int32 (|isum| <= 32 * 127 * 127). acc starts at 0 and takes the
- * blocks in order of k; each float operation is rounded as written (no fused multiply-add:
- * the library is built with -std=c11, so the compiler does not contract them). */
+ * blocks in order of k; each float operation here is rounded as written (no fused
+ * multiply-add: the library is built with -std=c11, so the compiler does not contract them). */
 #include <math.h>
 
 #include "kernels_impl.h"
