@@ -120,6 +120,10 @@ typedef struct tlm_kernels {
  *               pieces of 64: piece k holds level bytes 4k .. 4k + 3 of every row, row r's at
  *               byte 4r (4 pieces for Q4_0, 8 for Q8_0). A vector load brings 4 level bytes
  *               of each of 16 rows in 32-bit lane order, the form vpdpbusd takes.
+ *   Q5_0, IQ4_NL  the same way: the 16 f16 scales, then pieces of 64 of 4 bytes per row
+ *               (Q5_0: its qh first, then the 4 of qs; IQ4_NL: the 4 of qs).
+ *   Q4_1, Q5_1  groups of 16 rows, block by block: dword d of every row's block (row r's at
+ *               byte 64d + 4r): d and m, (Q5_1: qh,) then the 4 dwords of qs.
  *   Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS  groups of 16 rows, super-block by super-block:
  *               dword d of every row's block (row r's at byte 64d + 4r), then Q6_K's and
  *               Q3_K's last 2 bytes (their d) of every row (row r's at 64 * 52 + 2r, 64 * 27
