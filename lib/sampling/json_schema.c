@@ -136,8 +136,9 @@ static const prim prims[] = {
     {"object", "\"{\" ws ( string \":\" ws value (\",\" ws string \":\" ws value)* )? \"}\" ws",
      "ws string value"},
     {"array", "\"[\" ws ( value (\",\" ws value)* )? \"]\" ws", "ws value"},
-    {"date",
-     "[0-9]{4} \"-\" (\"0\" [1-9] | \"1\" [0-2]) \"-\" (\"0\" [1-9] | \"1\" [0-9] | "
+    {"date", /* years 0001-9999: year 0 exists in RFC 3339 but not in most date types */
+     "([1-9] [0-9]{3} | \"0\" [1-9] [0-9]{2} | \"00\" [1-9] [0-9] | \"000\" [1-9]) "
+     "\"-\" (\"0\" [1-9] | \"1\" [0-2]) \"-\" (\"0\" [1-9] | \"1\" [0-9] | "
      "\"2\" [0-8])",
      ""},
     {"time",
