@@ -17,6 +17,9 @@ the real stories260K weights on free loopback ports:
 - /v1/responses through the Vercel AI SDK's default provider (@ai-sdk/openai, Responses API):
   generateText and streamText give tlm-generate's greedy text for the same chat, with usage
   and finish reasons; the raw SSE events in order with sequence numbers (curl);
+- logprobs: chat (openai client, whole and streamed) a greedy token is its own top
+  alternative, exp(top_logprobs) sums to at most 1, the bytes spell the reply; completions'
+  token_logprobs and top_logprobs equal NumPy's log-softmax of tlm-logits' raw logits;
 - Retry-After on a 503 (--parallel 1 --queue-limit 0 while a request runs);
 - bad input to each endpoint: a 400 with the API's error object, /health answering after each.
 Last line: "test_server_srvapi: N passed, M failed, K skipped".
@@ -284,7 +287,7 @@ def reference_embedding(text, tmp):
 def run_node(srv, tmp):
     node = shutil.which("node")
     if not node or not os.path.isdir(os.path.join(CLIENT_DIR, "node_modules", "@ai-sdk")):
-        testlib.missing("node clients (node or tests/server/node_modules)", 11)
+        testlib.missing("node clients (node or tests/server/node_modules)", 20)
         return
     system, user, n = "You are a storyteller.", "Tell me about a cat.", 12
     p = subprocess.run([node, os.path.join(CLIENT_DIR, "srvapi.mjs"), srv.url, KEY, system, user,
@@ -325,12 +328,98 @@ def run_node(srv, tmp):
     check("AI SDK streamText: finish 'length' and usage",
           s.get("finishReason") == "length" and s.get("usage", {}).get("outputTokens") == n and
           s.get("usage", {}).get("inputTokens", 0) > 0, s)
+    run_logprobs_node(out, n)
     gs = out.get("generate_stop", {})
     full = generate(["--template", "zephyr", "--system", system, "-p", user, "-n", "180"])
     used = gs.get("usage", {}).get("outputTokens", 0)
     check("AI SDK generateText to the end of turn: the text, finish 'stop' when it ended early",
           gs.get("text") == full and 0 < used <= 180 and
           gs.get("finishReason") == ("stop" if used < 180 else "length"), (gs, full))
+
+
+def check_logprob_entries(name, entries, text, n_tokens, k):
+    """Greedy chat entries: one per token, the token is its own top alternative, the
+    alternatives' probabilities sum to at most 1, the tokens spell the text."""
+    ok_shape = len(entries) == n_tokens and all(len(e["top_logprobs"]) == k for e in entries)
+    check("%s: an entry per generated token, %d alternatives each" % (name, k), ok_shape,
+          (len(entries), n_tokens))
+    check("%s: greedy token = the top alternative, same logprob" % name, entries and all(
+        e["top_logprobs"][0]["token"] == e["token"] and
+        abs(e["top_logprobs"][0]["logprob"] - e["logprob"]) < 1e-6 and e["logprob"] <= 0
+        for e in entries), entries[:2])
+    check("%s: sum of exp(top_logprobs) <= 1, alternatives in order" % name, entries and all(
+        sum(np.exp(t["logprob"]) for t in e["top_logprobs"]) <= 1 + 1e-6 and
+        all(a["logprob"] >= b["logprob"] for a, b in zip(e["top_logprobs"],
+                                                          e["top_logprobs"][1:]))
+        for e in entries))
+    check("%s: the bytes spell the reply" % name,
+          bytes(b for e in entries for b in e["bytes"]).decode("utf-8", "replace") == text,
+          text)
+
+
+def run_logprobs_node(out, n):
+    c = out.get("chat_logprobs", {})
+    entries = (c.get("logprobs") or {}).get("content") or []
+    check_logprob_entries("chat logprobs (openai client)", entries, c.get("content"),
+                          c.get("usage", {}).get("completion_tokens"), 5)
+    chunks = out.get("chat_logprobs_stream", [])
+    sentries = [e for ch in chunks if ch.get("logprobs") for e in ch["logprobs"]["content"]]
+    check_logprob_entries("chat logprobs streamed", sentries,
+                          "".join(ch.get("delta", "") for ch in chunks), n, 3)
+    check("chat logprobs streamed = not streamed", [e["logprob"] for e in sentries] ==
+          [e["logprob"] for e in entries])
+
+
+def logits_of(ids, tmp):
+    path = os.path.join(tmp, "logits.f32")
+    p = subprocess.run([os.path.join(BUILD, "tlm-logits"), "-m", MODEL, "--tokens",
+                        ",".join(map(str, ids)), "-o", path, "-t", "1"], capture_output=True,
+                       timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.decode(errors="replace"))
+    return np.fromfile(path, dtype="<f4").reshape(len(ids), -1).astype(np.float64)
+
+
+def run_logprobs_completions(srv, tmp):
+    prompt = [1, 403, 407]  # BOS "Once upon"
+    st, r = http(srv.url + "/v1/completions", {"prompt": prompt, "max_tokens": 3,
+                                               "temperature": 0, "logprobs": 5}, key=KEY)
+    lp = r["choices"][0]["logprobs"] if st == 200 else None
+    check("completions logprobs: the legacy object with 3 tokens", lp is not None and
+          len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) ==
+          len(lp["text_offset"]) == 3, r)
+    if not lp:
+        return
+    # NumPy's log-softmax of the engine's logits (tlm-logits), greedy step by step
+    ids, want, want_top = list(prompt), [], []
+    for _ in range(3):
+        z = logits_of(ids, tmp)[-1]
+        ls = z - (z.max() + np.log(np.exp(z - z.max()).sum()))
+        nxt = int(np.argmax(z))
+        want.append(ls[nxt])
+        want_top.append(sorted(ls, reverse=True)[:5])
+        ids.append(nxt)
+    # within 0.01: the server decodes a token per pass through its F16 cache, tlm-logits
+    # evaluates the whole sequence as one batch
+    check("completions logprobs = log-softmax of the raw logits (NumPy)",
+          np.abs(np.array(lp["token_logprobs"]) - np.array(want)).max() < 1e-2,
+          (lp["token_logprobs"], want))
+    check("completions top_logprobs: 5 each, the values of the 5 best (NumPy)", all(
+        len(t) == 5 and np.abs(np.array(sorted(t.values(), reverse=True)) - np.array(w)).max()
+        < 1e-2 for t, w in zip(lp["top_logprobs"], want_top)), (lp["top_logprobs"], want_top))
+    text = r["choices"][0]["text"]
+    check("completions text_offset: where each token starts in the text",
+          lp["text_offset"][0] == 0 and all(
+              text[o:].startswith(t) for o, t in zip(lp["text_offset"], lp["tokens"])),
+          (lp, text))
+    for body in ({"prompt": "x", "logprobs": 6}, {"prompt": "x", "logprobs": True},
+                 {"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2},
+                 {"messages": [{"role": "user", "content": "x"}], "logprobs": True,
+                  "top_logprobs": 21}, {"messages": [{"role": "user", "content": "x"}],
+                                        "logprobs": 1}):
+        path = "/v1/chat/completions" if "messages" in body else "/v1/completions"
+        st, e = http(srv.url + path, body, key=KEY)
+        check("logprobs bad %s: 400" % json.dumps(body)[:70], st == 400 and "error" in e, e)
 
 
 def run_responses_raw(srv):
@@ -458,6 +547,7 @@ def main():
         section("metrics", run_metrics, srv, plain)
         section("node clients", run_node, srv, tmp)
         section("responses", run_responses_raw, srv)
+        section("completions logprobs", run_logprobs_completions, srv, tmp)
         section("bad input", run_bad, srv)
     for s, name in ((srv, "server"), (plain, "plain server")):
         alive = s.proc.poll() is None

@@ -31,6 +31,23 @@ await attempt("embed_float", async () => {
   return { data: r.data.map((d) => ({ index: d.index, embedding: d.embedding })), usage: r.usage };
 });
 
+await attempt("chat_logprobs", async () => {
+  const r = await client.chat.completions.create({ model: "m", temperature: 0, max_tokens: Number(n),
+    messages: [{ role: "system", content: system }, { role: "user", content: user }],
+    logprobs: true, top_logprobs: 5 });
+  return { content: r.choices[0].message.content, logprobs: r.choices[0].logprobs,
+           usage: r.usage };
+});
+await attempt("chat_logprobs_stream", async () => {
+  const s = await client.chat.completions.create({ model: "m", temperature: 0,
+    max_tokens: Number(n), stream: true, logprobs: true, top_logprobs: 3,
+    messages: [{ role: "system", content: system }, { role: "user", content: user }] });
+  const chunks = [];
+  for await (const c of s) chunks.push(c.choices[0] ? { delta: c.choices[0].delta.content ?? "",
+                                                        logprobs: c.choices[0].logprobs } : {});
+  return chunks;
+});
+
 const openai = createOpenAI({ baseURL: base + "/v1", apiKey: key });
 await attempt("generate", async () => {
   const r = await generateText({ model: openai("m"), system, prompt: user,

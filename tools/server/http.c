@@ -93,6 +93,7 @@ typedef struct stream {
     double t0, t_slot, t_first;
     char method_url[96];
     resp_stream *resp; /* /v1/responses: its events instead of chat chunks */
+    lp_acc *lp;        /* logprobs asked for: the tokens not yet sent */
 } stream;
 
 /* ---- helpers -------------------------------------------------------------------------- */
@@ -293,10 +294,14 @@ static void stream_advance(stream *st)
         responses_advance(st, text, len, more);
         return;
     }
+    const gen_logprob *lp = gen_logprob_last(st->g);
+    if (lp && st->lp) lp_add(st->lp, lp);
+    size_t chunk_at = st->pending.len; /* a chunk's logprobs: its tokens since the last one */
     if (len && st->sx)
         structured_stream_text(st->sx, &st->pending, &st->meta, text, len, st->include_usage);
     else if (len)
         oai_chunk_sse(&st->pending, &st->meta, NULL, text, len, NULL, st->include_usage);
+    if (len && st->lp) lp_splice(&st->pending, chunk_at, st->lp);
     if (more) return;
     const char *reason = gen_finish_reason(st->g);
     if (st->sx && strcmp(reason, "error")) /* held tool calls go out, "tool_calls" */
@@ -309,7 +314,9 @@ static void stream_advance(stream *st)
                       gen_error(st->g));
         oai_error_sse(&st->pending, &e);
     } else {
+        size_t last_at = st->pending.len;
         oai_chunk_sse(&st->pending, &st->meta, NULL, "", 0, reason, st->include_usage);
+        if (st->lp && st->lp->n) lp_splice(&st->pending, last_at, st->lp);
         if (st->include_usage) oai_usage_sse(&st->pending, &st->meta, &u);
     }
     buf_puts(&st->pending, "data: [DONE]\n\n");
@@ -363,6 +370,8 @@ static void stream_free(void *cls)
     gen_free(st->g);
     buf_free(&st->pending);
     resp_stream_free(st->resp);
+    if (st->lp) lp_free(st->lp);
+    free(st->lp);
     drop_sx(st->sx);
     free(st);
 }
@@ -383,6 +392,10 @@ static enum MHD_Result start_stream(http_server *srv, struct MHD_Connection *c, 
     snprintf(st->id, sizeof st->id, "%s", meta->id);
     st->meta.id = st->id;
     snprintf(st->method_url, sizeof st->method_url, "POST %s", url);
+    if (gen_logprobs(g) > 0) {
+        if ((st->lp = malloc(sizeof *st->lp))) lp_init(st->lp, srv->cfg->prompt.tok, meta->chat, gen_text_prev(g));
+        else st->pending.failed = true;
+    }
     if (rq->route == ROUTE_RESPONSES) {
         if ((st->resp = resp_stream_create(&st->meta))) resp_stream_begin(st->resp, &st->pending);
         else st->pending.failed = true;
@@ -409,6 +422,9 @@ static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c
                                       const char *url, structured *sx)
 {
     buf text = {0};
+    lp_acc lp;
+    lp_init(&lp, srv->cfg->prompt.tok, meta->chat, gen_text_prev(g));
+    bool want_lp = gen_logprobs(g) > 0;
     const char *piece;
     size_t len;
     bool more = true;
@@ -418,11 +434,13 @@ static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c
                      (int)gen_n_generated(g));
             gen_free(g);
             buf_free(&text);
+            lp_free(&lp);
             drop_sx(sx);
             return MHD_NO;
         }
         more = gen_step(g, &piece, &len);
         buf_append(&text, piece, len);
+        if (gen_logprob_last(g)) lp_add(&lp, gen_logprob_last(g));
     }
     const char *reason = gen_finish_reason(g);
     oai_usage u = {gen_n_prompt(g), gen_n_generated(g)};
@@ -445,10 +463,12 @@ static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c
         else oai_response_json(&b, meta, text.data ? text.data : "", text.len, reason, &u);
         log_line(srv, "POST %s -> 200, %d + %d tokens, %s, %.2f s", url, (int)u.prompt_tokens,
                  (int)u.completion_tokens, reason, now_seconds() - rq->t0);
+        if (want_lp) lp_splice(&b, 0, &lp);
         r = send_json(c, 200, &b);
         buf_free(&b);
     }
     buf_free(&text);
+    lp_free(&lp);
     drop_sx(sx);
     return r;
 }
@@ -608,7 +628,7 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
     gen_params gp = {.prompt = ids, .n_prompt = n_ids, .max_tokens = max_tokens,
                      .sampling = sampling_of(&req), .stop = req.stop, .n_stop = req.n_stop,
                      .chat = chat ? cfg->prompt.chat : TLM_CHAT_UNKNOWN,
-                     .grammar = sx->grammar};
+                     .grammar = sx->grammar, .logprobs = req.logprobs + 1};
     if (req.n > 1 || req.n_prompts > 1) { /* several choices: choices.c */
         enum MHD_Result r = handle_choices(srv, c, rq, url, &req, &gp);
         free(ids);

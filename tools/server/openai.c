@@ -413,12 +413,31 @@ static bool parse_logit_bias(const cJSON *root, const oai_limits *lim, oai_reque
 }
 
 /* Fields that change what a response must hold and that this server cannot honour. */
+/* chat: logprobs (a boolean) and top_logprobs 0..20, which needs logprobs; completions:
+ * logprobs 0..5, the alternatives per token. */
+bool oai_parse_logprobs(const void *json, bool chat, oai_request *req, oai_error *err)
+{
+    const cJSON *root = json;
+    int64_t k = -1;
+    req->logprobs = -1;
+    if (!chat) {
+        if (!get_int(root, "logprobs", 0, 5, &k, NULL, err)) return false;
+        req->logprobs = (int32_t)k;
+        return true;
+    }
+    bool on = false;
+    if (!get_bool(root, "logprobs", &on, err) ||
+        !get_int(root, "top_logprobs", 0, 20, &k, NULL, err))
+        return false;
+    if (k >= 0 && !on)
+        return BAD(err, "top_logprobs", "invalid_value", "'top_logprobs' needs 'logprobs' set "
+                   "to true.");
+    if (on) req->logprobs = k < 0 ? 0 : (int32_t)k;
+    return true;
+}
+
 static bool parse_unsupported(const cJSON *root, bool chat, oai_error *err)
 {
-    const cJSON *lp = field(root, "logprobs");
-    if (lp && !cJSON_IsFalse(lp))
-        return BAD(err, "logprobs", "unsupported_value", "'logprobs' is not supported by this "
-                   "server.");
     if (chat) return true;
     bool echo = false;
     if (!get_bool(root, "echo", &echo, err)) return false;
@@ -437,7 +456,8 @@ static bool parse_fields(const cJSON *root, bool chat, const oai_limits *lim, oa
     if (model && !cJSON_IsString(model) && !cJSON_IsNull(model))
         return BAD(err, "model", "invalid_type", "Invalid type for 'model': expected a string, "
                    "but got %s instead.", json_type_name(model));
-    if (!parse_unsupported(root, chat, err)) return false;
+    if (!parse_unsupported(root, chat, err) || !oai_parse_logprobs(root, chat, req, err))
+        return false;
     int64_t n = 1, max_n = lim->max_n > 1 ? lim->max_n : 1;
     if (!get_int(root, "n", -1e18, 1e18, &n, NULL, err)) return false;
     if (n < 1 || n > max_n)

@@ -60,6 +60,8 @@ typedef struct oai_request {
     int32_t n_stop;
     tlm_logit_bias *logit_bias;
     int32_t n_logit_bias;
+    int32_t logprobs; /* -1: off; else the alternatives per token (chat top_logprobs 0..20,
+                       * completions logprobs 0..5) */
     void *json;    /* the parsed body (cJSON) */
     char **owned;  /* message contents joined from text parts */
     int32_t n_owned;
@@ -74,6 +76,8 @@ void oai_request_free(oai_request *req);
 /* A body as a JSON object (a cJSON *, for cJSON_Delete), or NULL with *err (400) when it is
  * empty, not UTF-8, holds a NUL, is not JSON or not an object. */
 void *oai_parse_json(const char *body, size_t len, oai_error *err);
+/* logprobs / top_logprobs of a parsed body (json: its cJSON) into req->logprobs. */
+bool oai_parse_logprobs(const void *json, bool chat, oai_request *req, oai_error *err);
 
 /* What a response says about itself. */
 typedef struct oai_meta {

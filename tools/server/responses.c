@@ -144,7 +144,7 @@ static bool number(const cJSON *root, const char *name, double lo, bool lo_open,
 bool resp_parse_request(const char *body, size_t len, const oai_limits *lim, oai_request *req,
                         oai_error *err)
 {
-    *req = (oai_request){.chat = true, .temperature = 1, .top_p = 1};
+    *req = (oai_request){.chat = true, .temperature = 1, .top_p = 1, .logprobs = -1};
     cJSON *root = oai_parse_json(body, len, err);
     if (!root) return false;
     req->json = root;

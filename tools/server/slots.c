@@ -82,6 +82,9 @@ struct generation {
     tlm_chat_template chat;
     int32_t next;        /* the token posted for evaluation (the batcher reads it) */
     bool pending;        /* next is posted and not yet waited for */
+    int32_t logprobs;    /* gen_params.logprobs */
+    bool has_lp;         /* lp is the last step's token */
+    gen_logprob lp;
     buf out;             /* the text of the current step */
     const char *finish;  /* NULL while running */
     char error[256];
@@ -512,6 +515,8 @@ tlm_status gen_create(slot_pool *pool, const gen_params *gp, generation **out, t
     g->n_prompt = gp->n_prompt;
     g->max_tokens = gp->max_tokens;
     g->chat = gp->chat;
+    g->logprobs = gp->logprobs < 0 ? 0 : gp->logprobs > LP_MAX_TOP + 1 ? LP_MAX_TOP + 1
+                                                                       : gp->logprobs;
     tlm_status st = tlm_sampler_create(&gp->sampling, tlm_tokenizer_n_vocab(pool->tok),
                                        &g->sampler, err);
     if (st == TLM_OK && gp->n_stop > 0) st = tlm_stop_create(gp->stop, gp->n_stop, &g->stop, err);
@@ -602,12 +607,18 @@ void gen_step_start(generation *g)
     }
     slot *s = g->slot;
     int32_t next = tlm_sampler_sample(g->sampler, s->logits);
+    g->has_lp = false;
+    if (g->logprobs > 0 && next >= 0) { /* before posting: the batcher reuses the logits */
+        lp_compute(s->logits, g->pool->n_vocab, next, g->logprobs - 1, &g->lp);
+        g->has_lp = true;
+    }
     tlm_sampler_accept(g->sampler, next); /* penalties count generated ids only, as OpenAI */
     bool end = g->chat != TLM_CHAT_UNKNOWN ? tlm_chat_is_stop(g->chat, g->pool->tok, next)
                                            : next == g->pool->eos;
     if (next < 0) end = true; /* a complete grammar and no id to end it with */
     else if (!end && g->grammar) tlm_sampler_grammar_accept(g->sampler, next, NULL);
     if (end) {
+        g->has_lp = false;
         finish(g, "stop");
     } else {
         g->n_gen++;
@@ -645,6 +656,13 @@ bool gen_step(generation *g, const char **text, size_t *len)
 }
 
 const char *gen_finish_reason(const generation *g) { return g->finish; }
+const gen_logprob *gen_logprob_last(const generation *g) { return g->has_lp ? &g->lp : NULL; }
+int32_t gen_logprobs(const generation *g) { return g->logprobs; }
+int32_t gen_text_prev(const generation *g)
+{
+    return g->chat != TLM_CHAT_UNKNOWN ? tlm_tokenizer_bos(g->pool->tok)
+                                       : g->prompt[g->n_prompt - 1];
+}
 const char *gen_error(const generation *g) { return g->error[0] ? g->error : "unknown error"; }
 int32_t gen_n_prompt(const generation *g) { return g->n_prompt; }
 int32_t gen_n_generated(const generation *g) { return g->n_gen; }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "logprobs.h"
 #include "tinylm.h"
 
 typedef struct slot_pool slot_pool;
@@ -44,6 +45,7 @@ typedef struct gen_params {
                              * completion, which ends at EOS */
     const char *grammar;    /* GBNF the text must follow (parsed by gen_create), NULL: none.
                              * The reply may end (EOS, turn end) only where it is complete. */
+    int32_t logprobs;       /* 0: none; k + 1: each token's log-probability and k alternatives */
 } gen_params;
 
 typedef struct generation generation;
@@ -85,6 +87,14 @@ bool gen_step_end(generation *g, const char **text, size_t *len);
 /* "stop" (EOS, turn end or a stop string), "length" (max_tokens), "error" (evaluation
  * failed, or the server is stopping: gen_error says which); NULL while running. */
 const char *gen_finish_reason(const generation *g);
+/* The log-probability of the token the last step generated (see gen_params.logprobs), or
+ * NULL: none asked for, or the step generated none (the end token is not reported). */
+const gen_logprob *gen_logprob_last(const generation *g);
+/* gen_params.logprobs as given. */
+int32_t gen_logprobs(const generation *g);
+/* The token a reply's text continues from: BOS for a chat, the prompt's last for a completion
+ * (as the detokenizer starts). */
+int32_t gen_text_prev(const generation *g);
 const char *gen_error(const generation *g);
 int32_t gen_n_prompt(const generation *g);
 int32_t gen_n_generated(const generation *g);
