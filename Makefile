@@ -201,7 +201,14 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libtinylm.a
 	$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
 
 # tlm-server's request parser lives with the server
-$(BUILD)/fuzz/fuzz_server_request: $(BUILD)/tools/server/openai.o $(BUILD)/tools/server/buf.o
+# (its own rule: the server objects must come before libtinylm.a, whose JSON Schema converter
+# structured.o uses)
+$(BUILD)/fuzz/fuzz_server_request: $(BUILD)/tests/fuzz/fuzz_server_request.o \
+    $(BUILD)/tools/server/openai.o $(BUILD)/tools/server/buf.o \
+    $(BUILD)/tools/server/structured.o $(BUILD)/tools/server/tool_prompt.o \
+    $(BUILD)/tools/server/tool_reply.o $(BUILD)/libtinylm.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
 
 $(BUILD)/fuzz/seeds: $(BUILD)/tests/fuzz/seeds.o
 	@mkdir -p $(dir $@)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../tools/server/openai.h"
+#include "../../tools/server/structured.h"
 
 #define REQUIRE(c) ((c) ? (void)0 : __builtin_trap())
 
@@ -37,12 +38,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         REQUIRE(req.temperature >= 0 && req.temperature <= 2);
         REQUIRE(req.top_p > 0 && req.top_p <= 1);
         REQUIRE(req.max_tokens >= 0);
+        REQUIRE(req.logprobs >= -1 && req.logprobs <= (chat ? 20 : 5));
         oai_meta m = {.chat = chat, .id = "x", .created = 1, .model = "m"};
         oai_usage u = {1, 2};
         const char *text = req.n_msgs ? req.msgs[req.n_msgs - 1].content : req.prompt;
         size_t len = text ? strlen(text) : 0;
         oai_response_json(&out, &m, text, len, "stop", &u);
         oai_chunk_sse(&out, &m, chat ? "assistant" : NULL, text, len, NULL, req.include_usage);
+        /* response_format, tools and tool messages (structured.c), then the text as a reply
+         * that may hold tool calls, whole and streamed */
+        structured sx;
+        if (structured_prepare(&sx, &req, TLM_CHAT_CHATML, &err)) {
+            for (int32_t i = 0; i < req.n_msgs; i++)
+                REQUIRE(req.msgs[i].role && req.msgs[i].content);
+            REQUIRE(sx.mode == TOOLS_OFF || sx.n_tools > 0);
+            REQUIRE(sx.mode != TOOLS_FORCED || sx.grammar);
+            structured_response_json(&sx, &out, &m, text, len, "stop", &u);
+            structured_stream_text(&sx, &out, &m, text, len, false);
+            structured_stream_end(&sx, &out, &m, "stop", false);
+        } else {
+            REQUIRE(err.status >= 400 && err.message[0]);
+        }
+        structured_free(&sx);
     } else {
         REQUIRE(err.status >= 400 && err.status < 500 && err.message[0]);
         oai_error_json(&out, &err);

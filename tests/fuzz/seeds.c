@@ -124,10 +124,23 @@ int main(int argc, char **argv)
         "{\"prompt\": [[1, 2, 3]], \"max_completion_tokens\": 4, \"echo\": false}",
         /* a list of prompts (text and ids) with n > 1 */
         "{\"prompt\": [\"Once\", [1, 2], \"upon\"], \"n\": 2, \"max_tokens\": 3, \"seed\": 9}",
+        /* chat: tools, a forced call and a tool-call history; response_format */
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"w\"}, {\"role\": \"assistant\", "
+        "\"content\": null, \"tool_calls\": [{\"id\": \"c\", \"type\": \"function\", \"function\": "
+        "{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1.5}\"}}]}, {\"role\": \"tool\", "
+        "\"tool_call_id\": \"c\", \"content\": \"ok\"}], \"tools\": [{\"type\": \"function\", "
+        "\"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"object\", \"properties\": "
+        "{\"a\": {\"type\": \"number\"}}}}}], \"tool_choice\": \"required\"}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"j\"}], \"response_format\": {\"type\": "
+        "\"json_schema\", \"json_schema\": {\"name\": \"n\", \"schema\": {\"type\": \"array\", "
+        "\"items\": {\"enum\": [1, \"x\"]}, \"maxItems\": 2}}}}",
+        /* chat logprobs with alternatives */
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"l\"}], \"logprobs\": true, "
+        "\"top_logprobs\": 3}",
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         char name[32];
-        uint8_t head = (uint8_t)(i < 2 ? 1 : 0);
+        uint8_t head = (uint8_t)(i < 2 || i > 4 ? 1 : 0);
         snprintf(name, sizeof name, "body%zu", i);
         put("server_request", name, &head, 1, bodies[i], strlen(bodies[i]));
     }
