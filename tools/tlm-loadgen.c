@@ -35,8 +35,8 @@ typedef struct options {
 typedef struct result {
     bool ok;
     int64_t tokens;
-    double ttft;   /* seconds; < 0: no text came */
-    double *itl;   /* gaps between events with text */
+    double ttft; /* seconds; < 0: no text came */
+    double *itl; /* gaps between events with text */
     int64_t n_itl, cap_itl;
     char error[160];
 } result;
@@ -86,17 +86,26 @@ static bool parse_args(int argc, char **argv, options *o)
             return false;
         }
         bool ok = true;
-        if (!strcmp(a, "--host")) o->host = v;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--api-key")) o->api_key = v;
-        else if (!strcmp(a, "--port")) ok = parse_int(a, v, 1, 65535, &o->port);
-        else if (!strcmp(a, "--clients")) ok = parse_int(a, v, 1, 1024, &o->clients);
-        else if (!strcmp(a, "--requests")) ok = parse_int(a, v, 1, 1000000, &o->requests);
-        else if (!strcmp(a, "--time-limit")) ok = parse_int(a, v, 1, 86400, &o->time_limit);
+        if (!strcmp(a, "--host"))
+            o->host = v;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt"))
+            o->prompt = v;
+        else if (!strcmp(a, "--model"))
+            o->model = v;
+        else if (!strcmp(a, "--api-key"))
+            o->api_key = v;
+        else if (!strcmp(a, "--port"))
+            ok = parse_int(a, v, 1, 65535, &o->port);
+        else if (!strcmp(a, "--clients"))
+            ok = parse_int(a, v, 1, 1024, &o->clients);
+        else if (!strcmp(a, "--requests"))
+            ok = parse_int(a, v, 1, 1000000, &o->requests);
+        else if (!strcmp(a, "--time-limit"))
+            ok = parse_int(a, v, 1, 86400, &o->time_limit);
         else if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens"))
             ok = parse_int(a, v, 1, 1 << 20, &o->max_tokens);
-        else if (!strcmp(a, "--temp")) ok = parse_float(a, v, 0, 2, &o->temperature);
+        else if (!strcmp(a, "--temp"))
+            ok = parse_float(a, v, 0, 2, &o->temperature);
         else {
             fprintf(stderr, "error: unknown argument '%s'\n", a);
             return false;
@@ -168,8 +177,8 @@ static void add_itl(result *r, double gap)
 typedef struct sse {
     result *r;
     double t_send, t_last;
-    int64_t events;   /* events with text */
-    int64_t usage;    /* usage.completion_tokens, -1 until seen */
+    int64_t events; /* events with text */
+    int64_t usage;  /* usage.completion_tokens, -1 until seen */
     bool done, error;
     char line[1 << 16];
     size_t n_line;
@@ -194,7 +203,8 @@ static void sse_line(sse *s, const char *line)
 {
     if (strncmp(line, "data:", 5)) return;
     line += 5;
-    while (*line == ' ') line++;
+    while (*line == ' ')
+        line++;
     if (!strcmp(line, "[DONE]")) {
         s->done = true;
         return;
@@ -207,8 +217,10 @@ static void sse_line(sse *s, const char *line)
     }
     if (event_has_text(ev)) {
         double t = now_seconds();
-        if (s->events == 0) s->r->ttft = t - s->t_send;
-        else add_itl(s->r, t - s->t_last);
+        if (s->events == 0)
+            s->r->ttft = t - s->t_send;
+        else
+            add_itl(s->r, t - s->t_last);
         s->t_last = t;
         s->events++;
     }
@@ -263,7 +275,8 @@ static bool read_response(int fd, sse *s)
                 if (!end) break;
                 *end = '\0';
                 if (sscanf(buf + at, "HTTP/%*d.%*d %d", &status) != 1) status = 0;
-                for (char *p = buf + at; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+                for (char *p = buf + at; *p; p++)
+                    *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
                 chunked = strstr(buf + at, "transfer-encoding: chunked") != NULL;
                 at = (size_t)(end - buf) + 4;
                 headers = false;
@@ -337,9 +350,11 @@ static void one_request(const options *o, const char *body, result *r)
     char head[512];
     char auth[300] = "";
     if (o->api_key) snprintf(auth, sizeof auth, "Authorization: Bearer %.256s\r\n", o->api_key);
-    int hn = snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: %s:%lld\r\nContent-Type: "
+    int hn = snprintf(head, sizeof head,
+                      "POST %s HTTP/1.1\r\nHost: %s:%lld\r\nContent-Type: "
                       "application/json\r\nAccept: text/event-stream\r\n%sContent-Length: %zu\r\n"
-                      "Connection: close\r\n\r\n", o->path, o->host, o->port, auth, strlen(body));
+                      "Connection: close\r\n\r\n",
+                      o->path, o->host, o->port, auth, strlen(body));
     sse *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(r->error, sizeof r->error, "out of memory");
@@ -394,8 +409,14 @@ static double quantile(double *v, int64_t n, double q)
 
 int main(int argc, char **argv)
 {
-    options o = {.host = "127.0.0.1", .port = 8080, .prompt = "Once upon a time", .model = "x",
-                 .clients = 4, .requests = 4, .max_tokens = 64, .time_limit = 60};
+    options o = {.host = "127.0.0.1",
+                 .port = 8080,
+                 .prompt = "Once upon a time",
+                 .model = "x",
+                 .clients = 4,
+                 .requests = 4,
+                 .max_tokens = 64,
+                 .time_limit = 60};
     if (!parse_args(argc, argv, &o)) {
         usage();
         return 2;
@@ -403,8 +424,10 @@ int main(int argc, char **argv)
     struct sockaddr_storage sa;
     socklen_t sl;
     if (!loopback(o.host, &sa, &sl, (int)o.port)) {
-        fprintf(stderr, "error: --host %s: tlm-loadgen only connects to this machine "
-                "(127.0.0.1, ::1 or localhost)\n", o.host);
+        fprintf(stderr,
+                "error: --host %s: tlm-loadgen only connects to this machine "
+                "(127.0.0.1, ::1 or localhost)\n",
+                o.host);
         return 2;
     }
     o.path = o.chat ? "/v1/chat/completions" : "/v1/completions";
@@ -419,11 +442,13 @@ int main(int argc, char **argv)
     long long started = 0;
     for (; started < o.clients; started++)
         if (pthread_create(&th[started], NULL, client_main, &sh) != 0) break;
-    for (long long i = 0; i < started; i++) pthread_join(th[i], NULL);
+    for (long long i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
     double wall = now_seconds() - sh.t0;
 
     int64_t ok = 0, errors = 0, tokens = 0, n_itl = 0, n_ttft = 0;
-    for (int64_t i = 0; i < sh.n_results; i++) n_itl += sh.results[i].n_itl;
+    for (int64_t i = 0; i < sh.n_results; i++)
+        n_itl += sh.results[i].n_itl;
     double *itl = calloc((size_t)n_itl + 1, sizeof *itl);
     double *ttft = calloc((size_t)sh.n_results + 1, sizeof *ttft);
     if (!itl || !ttft) {
@@ -434,14 +459,16 @@ int main(int argc, char **argv)
     const char *first_error = NULL;
     for (int64_t i = 0; i < sh.n_results; i++) {
         result *r = &sh.results[i];
-        if (r->ok) ok++;
+        if (r->ok)
+            ok++;
         else {
             errors++;
             if (!first_error) first_error = r->error;
         }
         tokens += r->tokens;
         if (r->ttft >= 0) ttft[n_ttft++] = r->ttft;
-        for (int64_t j = 0; j < r->n_itl; j++) itl[n_itl++] = r->itl[j];
+        for (int64_t j = 0; j < r->n_itl; j++)
+            itl[n_itl++] = r->itl[j];
     }
     double tps = wall > 0 ? (double)tokens / wall : 0;
     double t50 = quantile(ttft, n_ttft, 0.5), t99 = quantile(ttft, n_ttft, 0.99);
@@ -450,9 +477,9 @@ int main(int argc, char **argv)
         printf("{\"endpoint\":\"%s\",\"clients\":%lld,\"requests\":%lld,\"ok\":%lld,"
                "\"errors\":%lld,\"tokens\":%lld,\"seconds\":%.3f,\"tokens_per_s\":%.3f,"
                "\"ttft_p50_ms\":%.3f,\"ttft_p99_ms\":%.3f,\"itl_p50_ms\":%.3f,"
-               "\"itl_p99_ms\":%.3f}\n", o.path, o.clients, (long long)sh.n_results,
-               (long long)ok, (long long)errors, (long long)tokens, wall, tps, t50 * 1e3,
-               t99 * 1e3, i50 * 1e3, i99 * 1e3);
+               "\"itl_p99_ms\":%.3f}\n",
+               o.path, o.clients, (long long)sh.n_results, (long long)ok, (long long)errors,
+               (long long)tokens, wall, tps, t50 * 1e3, t99 * 1e3, i50 * 1e3, i99 * 1e3);
     } else {
         printf("%s: %lld clients, %lld requests (%lld ok, %lld errors), %lld tokens in %.2f s\n",
                o.path, o.clients, (long long)sh.n_results, (long long)ok, (long long)errors,
@@ -462,7 +489,8 @@ int main(int argc, char **argv)
         printf("inter-token p50 %.1f ms, p99 %.1f ms\n", i50 * 1e3, i99 * 1e3);
         if (first_error) printf("first error: %s\n", first_error);
     }
-    for (int64_t i = 0; i < sh.n_results; i++) free(sh.results[i].itl);
+    for (int64_t i = 0; i < sh.n_results; i++)
+        free(sh.results[i].itl);
     free(sh.results);
     free(th);
     free(itl);

@@ -73,8 +73,8 @@ choices *choices_create(slot_pool *pool, const oai_request *req, const prompt_en
     slot_pool_stats(pool, &total, &idle, &queued);
     int64_t k = (int64_t)n_prompts * req->n;
     if (k > total) {
-        oai_error_set(e, 400, "invalid_request_error", req->n > 1 ? "n" : "prompt",
-                      "invalid_value", "This request asks for %lld choices (%d prompts x n = "
+        oai_error_set(e, 400, "invalid_request_error", req->n > 1 ? "n" : "prompt", "invalid_value",
+                      "This request asks for %lld choices (%d prompts x n = "
                       "%d); this server generates at most %d at once (--parallel).",
                       (long long)k, (int)n_prompts, (int)req->n, (int)total);
         return NULL;
@@ -96,8 +96,7 @@ choices *choices_create(slot_pool *pool, const oai_request *req, const prompt_en
     for (int32_t p = 0; p < n_prompts; p++) {
         gen_params gp = *tmpl;
         int32_t *ids = NULL;
-        if (n_prompts > 1 &&
-            !list_prompt(req, p, env, &ids, &gp.n_prompt, &gp.max_tokens, e)) {
+        if (n_prompts > 1 && !list_prompt(req, p, env, &ids, &gp.n_prompt, &gp.max_tokens, e)) {
             choices_free(ch);
             return NULL;
         }
@@ -113,7 +112,8 @@ choices *choices_create(slot_pool *pool, const oai_request *req, const prompt_en
                 if (st == TLM_ERR_ARG)
                     oai_error_set(e, 400, "invalid_request_error", NULL, "invalid_value", "%s",
                                   terr.message);
-                else oai_error_set(e, 500, "server_error", NULL, NULL, "%s", terr.message);
+                else
+                    oai_error_set(e, 500, "server_error", NULL, NULL, "%s", terr.message);
                 free(ids);
                 choices_free(ch);
                 return NULL;
@@ -152,7 +152,8 @@ void choices_set_meta(choices *ch, const oai_meta *m, bool include_usage)
 oai_usage choices_usage(const choices *ch)
 {
     oai_usage u = {ch->prompt_tokens, 0};
-    for (int32_t i = 0; i < ch->k; i++) u.completion_tokens += gen_n_generated(ch->gens[i]);
+    for (int32_t i = 0; i < ch->k; i++)
+        u.completion_tokens += gen_n_generated(ch->gens[i]);
     return u;
 }
 
@@ -189,15 +190,13 @@ static bool step_all(choices *ch,
     return running;
 }
 
-static void stream_got(choices *ch, int32_t i, const char *text, size_t len, bool last,
-                       buf *out)
+static void stream_got(choices *ch, int32_t i, const char *text, size_t len, bool last, buf *out)
 {
     oai_meta m = ch->meta;
     m.index = i;
     if (len) oai_chunk_sse(out, &m, NULL, text, len, NULL, ch->include_usage);
     if (last && !ch->failed)
-        oai_chunk_sse(out, &m, NULL, "", 0, gen_finish_reason(ch->gens[i]),
-                      ch->include_usage);
+        oai_chunk_sse(out, &m, NULL, "", 0, gen_finish_reason(ch->gens[i]), ch->include_usage);
 }
 
 bool choices_stream_step(choices *ch, buf *out)
@@ -217,8 +216,7 @@ bool choices_stream_step(choices *ch, buf *out)
     if (ch->failed) {
         choices_release(ch);
         oai_error err;
-        oai_error_set(&err, 500, "server_error", NULL, NULL, "generation failed: %s",
-                      ch->error);
+        oai_error_set(&err, 500, "server_error", NULL, NULL, "generation failed: %s", ch->error);
         oai_error_sse(out, &err);
     } else if (ch->include_usage) {
         oai_usage u = choices_usage(ch);
@@ -228,8 +226,7 @@ bool choices_stream_step(choices *ch, buf *out)
     return false;
 }
 
-static void whole_got(choices *ch, int32_t i, const char *text, size_t len, bool last,
-                      buf *out)
+static void whole_got(choices *ch, int32_t i, const char *text, size_t len, bool last, buf *out)
 {
     buf_append(&ch->text[i], text, len);
 }
@@ -240,7 +237,8 @@ static bool choice_object(const buf *one, const char **at, size_t *len)
 {
     const char *s = one->data, *open = s ? strstr(s, ",\"choices\":[") : NULL;
     const char *close = NULL;
-    for (const char *p = open; p && (p = strstr(p, "],\"usage\":")); p++) close = p;
+    for (const char *p = open; p && (p = strstr(p, "],\"usage\":")); p++)
+        close = p;
     if (!open || !close) return false;
     *at = open + strlen(",\"choices\":[");
     *len = (size_t)(close - *at);
@@ -277,8 +275,8 @@ bool choices_whole(choices *ch, buf *out, bool (*gone)(void *user), void *user, 
         buf *b = i == 0 ? &first : &one;
         buf_clear(b);
         const buf *t = &ch->text[i];
-        oai_response_json(b, &m, t->data ? t->data : "", t->len,
-                          gen_finish_reason(ch->gens[i]), &u);
+        oai_response_json(b, &m, t->data ? t->data : "", t->len, gen_finish_reason(ch->gens[i]),
+                          &u);
         const char *at;
         size_t len;
         ok = !b->failed && choice_object(b, &at, &len);
