@@ -14,7 +14,8 @@ Expected texts come from tlm-generate (greedy, the same prompt text), never from
 - n and lists through curl: a list of 2 prompts with n = 2 gives 4 choices, index
   prompt * 2 + c, each its prompt's greedy text at temperature 0, usage counting each prompt
   once; n over --max-n, more choices than slots and a bad list element are 400 naming the
-  field;
+  field; three n = 3 requests sent together with three n = 1 ones on 4 slots all finish
+  (a request takes all its slots at once, so none holds part of them while waiting);
 - the official openai npm client (tests/server/srv15.mjs): list prompts (whole and
   streamed), chat n = 2 (whole and streamed) equal to the greedy text, seeded n = 3
   reproducible, choice 0 equal to n = 1 with that seed, choices not all equal; LangChain's
@@ -300,6 +301,23 @@ def choices_curl(srv, expected):
           u.get("prompt_tokens") == s0["usage"]["prompt_tokens"] + s1["usage"]["prompt_tokens"]
           and u.get("completion_tokens") == 2 * (s0["usage"]["completion_tokens"]
                                                  + s1["usage"]["completion_tokens"]), str(u))
+    # requests that each need 3 of the 4 slots, sent together with single ones: a request
+    # waits for all its slots at once, so none can hold part of them and block another
+    outs = [None] * 6
+
+    def one(i):
+        n = 3 if i % 2 == 0 else 1
+        outs[i] = post(port, "/v1/completions", {"prompt": p0, "max_tokens": n0, "n": n,
+                                                 "temperature": 0}, timeout=240)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    texts = [[c["text"] for c in o[1]["choices"]] if o and o[0] == 200 else o for o in outs]
+    check("3 requests of n = 3 and 3 of n = 1 at once on 4 slots: all answered, greedy texts",
+          texts == [[e0] * 3, [e0]] * 3, str(texts)[:300])
     for name, body, param in [
             ("n over --max-n", {"prompt": p0, "n": 5, "max_tokens": 2}, "n"),
             ("n = 0", {"prompt": p0, "n": 0, "max_tokens": 2}, "n"),
