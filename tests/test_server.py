@@ -300,7 +300,7 @@ def malformed_cases():
         ("stream a string", "/v1/chat/completions", "POST", chat_with(stream="yes"), KEY, 400),
         ("stream_options without stream", "/v1/chat/completions", "POST",
          chat_with(stream_options={"include_usage": True}), KEY, 400),
-        ("logprobs requested", "/v1/chat/completions", "POST", chat_with(logprobs=True), KEY,
+        ("logprobs not a boolean", "/v1/chat/completions", "POST", chat_with(logprobs=1), KEY,
          400),
         ("completion prompt missing", "/v1/completions", "POST", b'{"max_tokens": 3}', KEY, 400),
         ("completion prompt list holding a number", "/v1/completions", "POST",
