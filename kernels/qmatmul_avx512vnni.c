@@ -774,6 +774,113 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
 GEMM_IL_FN(q8_0, TLM_DT_Q8_0)
 GEMM_IL_FN(q4_0, TLM_DT_Q4_0)
 
+/* Q4_K and Q5_K small batches from interleaved groups: gemv_units' arithmetic with up to
+ * NB_SMALL_K tokens' sums per loaded level vector (4: the header and, for Q5_K, the high bits
+ * also take registers). */
+enum { NB_SMALL_K = 4 };
+
+TLM_INLINE void gemm_ka_shape(bool five, int nt, float *y, int64_t ldy, int rows, bool accumulate,
+                              const group *g, int64_t u0, int64_t n_units, const char *xq,
+                              int64_t xs, const char *next)
+{
+    const int64_t bb = (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
+    const int64_t ub = TLM_QROWS * bb;
+    __m512 acc[NB_SMALL_K];
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        acc[t] = sums_load(y + t * ldy, rows, accumulate);
+    for (int64_t u = u0; u < u0 + n_units; u++) {
+        if (next) prefetch_next(next + u0 * ub, n_units * ub, u - u0, n_units);
+        const int64_t off = u * bb, qs_at = off + (five ? 48 : 16);
+        const xq256 *xb[NB_SMALL_K];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            xb[t] = (const xq256 *)(xq + t * xs) + (u - u0);
+        ka_head h;
+        ka_header(&h, g, true, off);
+        __m512i qh[2][4];
+        if (five) {
+            load16x4(qh[0], g, true, off + 16);
+            load16x4(qh[1], g, true, off + 32);
+        }
+        __m512i isum[NB_SMALL_K];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            isum[t] = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            __m512i s0[NB_SMALL_K], s1[NB_SMALL_K];
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                s0[t] = s1[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+            for (int half = 0; half < 2; half++) {
+                __m512i tv[4];
+                load16x4(tv, g, true, qs_at + 32 * j + 16 * half);
+#pragma GCC unroll 4
+                for (int kk = 0; kk < 4; kk++) {
+                    __m512i lo = low4(tv[kk]), hi = high4(tv[kk]);
+                    if (five) {
+                        lo = _mm512_ternarylogic_epi32(lo, bit_to_4(qh[half][kk], 2 * j),
+                                                       bytes(0x10), 0xf8);
+                        hi = _mm512_ternarylogic_epi32(hi, bit_to_4(qh[half][kk], 2 * j + 1),
+                                                       bytes(0x10), 0xf8);
+                    }
+#pragma GCC unroll 4
+                    for (int t = 0; t < nt; t++) {
+                        const int8_t *xk = xb[t]->q + 64 * j + 16 * half + 4 * kk;
+                        s0[t] = dpbusd_bcast(s0[t], lo, xk);
+                        s1[t] = dpbusd_bcast(s1[t], hi, xk + 32);
+                    }
+                }
+            }
+            const __m512i sc0 = ka_scale(&h, 2 * j), sc1 = ka_scale(&h, 2 * j + 1);
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s0[t], sc0));
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s1[t], sc1));
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            __m512i msum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+                msum = _mm512_dpwssd_epi32(msum, ka_mins(&h, i), bcast32(xb[t]->s32 + 2 * i));
+            __m512 dx = _mm512_set1_ps(xb[t]->d);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(h.d, dx), acc[t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(h.ndmin, dx), acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        sums_store(y + t * ldy, rows, acc[t]);
+}
+
+#define GEMM_KA_CASE(five, n)                                                                      \
+    case n:                                                                                        \
+        gemm_ka_shape(five, n, y, ldy, rows, accumulate, &g, u0, n_units, xq, xs, next);           \
+        break;
+#define GEMM_KA_FN(suffix, five)                                                                   \
+    static void gemm_il_##suffix(float *y, int64_t ldy, int rows, bool accumulate, int nt,         \
+                                 const char *w, uint64_t w_row_bytes, int64_t u0, int64_t n_units, \
+                                 const char *xq, int64_t xs, const char *next)                     \
+    {                                                                                              \
+        group g;                                                                                   \
+        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
+        switch (nt) {                                                                              \
+            GEMM_KA_CASE(five, 1)                                                                  \
+            GEMM_KA_CASE(five, 2)                                                                  \
+            GEMM_KA_CASE(five, 3)                                                                  \
+        default: /* nt <= NB_SMALL_K */                                                            \
+            gemm_ka_shape(five, 4, y, ldy, rows, accumulate, &g, u0, n_units, xq, xs, next);       \
+            break;                                                                                 \
+        }                                                                                          \
+    }
+
+GEMM_KA_FN(q4_K, false)
+GEMM_KA_FN(q5_K, true)
+#define GEMM_IL_KA /* qmatmul_slots.h: the il Q4_K / Q5_K ops get gemm_il_q4_K / _q5_K */
+
 #define TILE_SHAPE_Q8_0 tile32_shape
 #define TILE_SHAPE_Q4_0 tile32_shape
 #define TILE_SHAPE_Q4_K tile_ka_shape

@@ -111,21 +111,28 @@ TILE_DISPATCH(tile_q6_K, TILE_SHAPE_Q6_K)
     .x_bytes = sizeof(x_type), .nr = NR, .quantize_x = quantize, .pack = pack_, .tile = tile_,     \
     .gemv = gemv_
 #define OPS(name, ...) static const tlm_qmatmul_ops name = {OPS_INIT(__VA_ARGS__)};
-/* with a small-batch kernel (NB_SMALL tokens per pass) */
-#define OPS_SMALL(name, gemm_, ...)                                                                \
-    static const tlm_qmatmul_ops name = {OPS_INIT(__VA_ARGS__), .gemm = gemm_, .nb = NB_SMALL};
+/* with a small-batch kernel (nb_ tokens per pass) */
+#define OPS_SMALL(name, gemm_, nb_, ...)                                                           \
+    static const tlm_qmatmul_ops name = {OPS_INIT(__VA_ARGS__), .gemm = gemm_, .nb = nb_};
 
 OPS(ops_q8_0, q8_0, 32, PACK32, xq32, quantize_x_q8_0, pack_q8_0, tile_q8_0, gemv_q8_0)
 OPS(ops_q4_0, q4_0, 32, PACK32, xq32, quantize_x_q4_0, pack_q4_0, tile_q4_0, gemv_q4_0)
 OPS(ops_q4_K, q4_K, 256, PACK_KA, xq256, quantize_x256, pack_q4_K, tile_q4_K, gemv_q4_K)
 OPS(ops_q5_K, q5_K, 256, PACK_KA, xq256, quantize_x256, pack_q5_K, tile_q5_K, gemv_q5_K)
 OPS(ops_q6_K, q6_K, 256, PACK_K6, xq256, quantize_x256, pack_q6_K, tile_q6_K, gemv_q6_K)
-OPS_SMALL(ops_il_q8_0, gemm_il_q8_0, q8_0, 32, PACK32, xq32, quantize_x_q8_0, pack_il_q8_0,
-          tile_q8_0, gemv_il_q8_0)
-OPS_SMALL(ops_il_q4_0, gemm_il_q4_0, q4_0, 32, PACK32, xq32, quantize_x_q4_0, pack_il_q4_0,
-          tile_q4_0, gemv_il_q4_0)
+OPS_SMALL(ops_il_q8_0, gemm_il_q8_0, NB_SMALL, q8_0, 32, PACK32, xq32, quantize_x_q8_0,
+          pack_il_q8_0, tile_q8_0, gemv_il_q8_0)
+OPS_SMALL(ops_il_q4_0, gemm_il_q4_0, NB_SMALL, q4_0, 32, PACK32, xq32, quantize_x_q4_0,
+          pack_il_q4_0, tile_q4_0, gemv_il_q4_0)
+#ifdef GEMM_IL_KA
+OPS_SMALL(ops_il_q4_K, gemm_il_q4_K, NB_SMALL_K, q4_K, 256, PACK_KA, xq256, quantize_x256,
+          pack_il_q4_K, tile_q4_K, gemv_il_q4_K)
+OPS_SMALL(ops_il_q5_K, gemm_il_q5_K, NB_SMALL_K, q5_K, 256, PACK_KA, xq256, quantize_x256,
+          pack_il_q5_K, tile_q5_K, gemv_il_q5_K)
+#else
 OPS(ops_il_q4_K, q4_K, 256, PACK_KA, xq256, quantize_x256, pack_il_q4_K, tile_q4_K, gemv_il_q4_K)
 OPS(ops_il_q5_K, q5_K, 256, PACK_KA, xq256, quantize_x256, pack_il_q5_K, tile_q5_K, gemv_il_q5_K)
+#endif
 OPS(ops_il_q6_K, q6_K, 256, PACK_K6, xq256, quantize_x256, pack_il_q6_K, tile_q6_K, gemv_il_q6_K)
 
 TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_q8_0), tlm_qmatmul_blocked, ops_q8_0)

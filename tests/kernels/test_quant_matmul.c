@@ -636,9 +636,10 @@ int main(void)
     }
 
     /* Small batches (several sequences' decode: n_tok 2 .. 16), where the il slots of Q8_0 and
-     * Q4_0 stream each group once for all tokens (passes of 4 or 8 tokens, k in chunks of 45
-     * or 85 units): every count, k within one chunk and across several, one group and three
-     * (splits inside a group and ragged ends come from check_slot). */
+     * Q4_0 (and Q4_K, Q5_K with VNNI) stream each group once for all tokens (passes of 4 or 8
+     * tokens, k in chunks of 45 or 85 units, 10 or 8 super-blocks): every count, k within one
+     * chunk and across several, one group and three (splits inside a group and ragged ends
+     * come from check_slot). */
     for (size_t ti = 0; ti < COUNT(types); ti++) {
         const int64_t b = types[ti].block;
         const int64_t sb_in[] = {2 * b, b == 32 ? 129 * b : 17 * b};
