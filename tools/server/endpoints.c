@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BAD(err, param, code, ...)                                                             \
+#define BAD(err, param, code, ...)                                                                 \
     (oai_error_set(err, 400, "invalid_request_error", param, code, __VA_ARGS__), false)
 
 static bool no_memory(oai_error *err)
@@ -59,8 +59,10 @@ static bool parse_ids(const cJSON *arr, int32_t n_vocab, const char *param, int3
     for (const cJSON *v = arr->child; v; v = v->next, i++) {
         if (!is_id(v, n_vocab)) {
             free(out);
-            return BAD(err, param, "invalid_value", "Invalid '%s[%d]': token ids are integers "
-                       "in [0, %d), the model's vocabulary.", param, i, (int)n_vocab);
+            return BAD(err, param, "invalid_value",
+                       "Invalid '%s[%d]': token ids are integers "
+                       "in [0, %d), the model's vocabulary.",
+                       param, i, (int)n_vocab);
         }
         out[i] = (int32_t)v->valuedouble;
     }
@@ -101,7 +103,8 @@ static void piece_json(buf *out, const char *p, size_t n)
         return;
     }
     buf_puts(out, "[");
-    for (size_t i = 0; i < n; i++) buf_printf(out, "%s%u", i ? "," : "", (unsigned char)p[i]);
+    for (size_t i = 0; i < n; i++)
+        buf_printf(out, "%s%u", i ? "," : "", (unsigned char)p[i]);
     buf_puts(out, "]");
 }
 
@@ -113,8 +116,9 @@ bool api_tokenize(api_env *env, const char *body, size_t len, buf *out, oai_erro
     int32_t *ids = NULL, n = 0;
     const cJSON *content = field(root, "content");
     if (!content) {
-        (void)BAD(err, "content", "missing_required_parameter", "Missing required parameter: "
-            "'content'.");
+        (void)BAD(err, "content", "missing_required_parameter",
+                  "Missing required parameter: "
+                  "'content'.");
     } else if (!cJSON_IsString(content)) {
         (void)BAD(err, "content", "invalid_type", "Invalid type for 'content': expected a string.");
     } else if (get_bool(root, "add_special", &add_special, err) &&
@@ -149,11 +153,13 @@ bool api_detokenize(api_env *env, const char *body, size_t len, buf *out, oai_er
     int32_t *ids = NULL, n = 0;
     const cJSON *tokens = field(root, "tokens");
     if (!tokens) {
-        (void)BAD(err, "tokens", "missing_required_parameter", "Missing required parameter: "
-            "'tokens'.");
+        (void)BAD(err, "tokens", "missing_required_parameter",
+                  "Missing required parameter: "
+                  "'tokens'.");
     } else if (!cJSON_IsArray(tokens)) {
-        (void)BAD(err, "tokens", "invalid_type", "Invalid type for 'tokens': expected an array of "
-            "token ids.");
+        (void)BAD(err, "tokens", "invalid_type",
+                  "Invalid type for 'tokens': expected an array of "
+                  "token ids.");
     } else if (parse_ids(tokens, tlm_tokenizer_n_vocab(env->tok), "tokens", &ids, &n, err)) {
         tlm_detok *d = NULL;
         if (tlm_detok_create(env->tok, &d) != TLM_OK) {
@@ -192,7 +198,8 @@ typedef struct inputs {
 
 static void inputs_free(inputs *in)
 {
-    for (int32_t i = 0; i < in->count; i++) free(in->ids[i]);
+    for (int32_t i = 0; i < in->count; i++)
+        free(in->ids[i]);
     free(in->ids);
     free(in->n);
 }
@@ -204,8 +211,10 @@ static bool one_input(api_env *env, const cJSON *v, int32_t i, inputs *in, oai_e
     snprintf(param, sizeof param, "input[%d]", (int)i);
     if (cJSON_IsString(v)) {
         if (!*v->valuestring)
-            return BAD(err, param, "invalid_value", "Invalid '%s': the input must not be an "
-                       "empty string.", param);
+            return BAD(err, param, "invalid_value",
+                       "Invalid '%s': the input must not be an "
+                       "empty string.",
+                       param);
         /* BOS first, as examples/embeddings does: the text read as a document's start */
         if (!tokenize_text(env->tok, v->valuestring, true, &in->ids[i], &in->n[i], err))
             return false;
@@ -215,14 +224,16 @@ static bool one_input(api_env *env, const cJSON *v, int32_t i, inputs *in, oai_e
         if (in->n[i] == 0)
             return BAD(err, param, "invalid_value", "Invalid '%s': empty token array.", param);
     } else {
-        return BAD(err, param, "invalid_type", "Invalid type for '%s': expected a string or an "
-                   "array of token ids.", param);
+        return BAD(err, param, "invalid_type",
+                   "Invalid type for '%s': expected a string or an "
+                   "array of token ids.",
+                   param);
     }
     if (in->n[i] > env->n_ctx)
-        return (oai_error_set(err, 400, "invalid_request_error", param,
-                              "context_length_exceeded", "Invalid '%s': %d tokens, but this "
-                              "server embeds at most %d.", param, (int)in->n[i],
-                              (int)env->n_ctx),
+        return (oai_error_set(err, 400, "invalid_request_error", param, "context_length_exceeded",
+                              "Invalid '%s': %d tokens, but this "
+                              "server embeds at most %d.",
+                              param, (int)in->n[i], (int)env->n_ctx),
                 false);
     if (in->n[i] > in->longest) in->longest = in->n[i];
     in->total += in->n[i];
@@ -234,19 +245,23 @@ static bool parse_inputs(api_env *env, const cJSON *root, inputs *in, oai_error 
 {
     const cJSON *input = field(root, "input");
     if (!input)
-        return BAD(err, "input", "missing_required_parameter", "Missing required parameter: "
+        return BAD(err, "input", "missing_required_parameter",
+                   "Missing required parameter: "
                    "'input'.");
     bool one = cJSON_IsString(input);
     if (!one && !cJSON_IsArray(input))
-        return BAD(err, "input", "invalid_type", "Invalid type for 'input': expected a string, "
+        return BAD(err, "input", "invalid_type",
+                   "Invalid type for 'input': expected a string, "
                    "an array of strings, an array of token ids or an array of token arrays.");
     int k = one ? 1 : cJSON_GetArraySize(input);
     if (k == 0) return BAD(err, "input", "invalid_value", "Invalid 'input': empty array.");
     if (!one && cJSON_IsNumber(input->child)) one = true; /* a single token array */
     if (one) k = 1;
     if (k > env->max_inputs)
-        return BAD(err, "input", "array_above_max_length", "Invalid 'input': at most %d inputs "
-                   "per request, got %d.", (int)env->max_inputs, k);
+        return BAD(err, "input", "array_above_max_length",
+                   "Invalid 'input': at most %d inputs "
+                   "per request, got %d.",
+                   (int)env->max_inputs, k);
     in->ids = calloc((size_t)k, sizeof *in->ids);
     in->n = calloc((size_t)k, sizeof *in->n);
     if (!in->ids || !in->n) return no_memory(err);
@@ -280,13 +295,15 @@ static void pool_mean_l2(const float *hidden, int32_t n_tok, int32_t dim, float 
     double norm = 0;
     for (int32_t j = 0; j < dim; j++) {
         double s = 0;
-        for (int32_t t = 0; t < n_tok; t++) s += hidden[(size_t)t * (size_t)dim + (size_t)j];
+        for (int32_t t = 0; t < n_tok; t++)
+            s += hidden[(size_t)t * (size_t)dim + (size_t)j];
         out[j] = (float)(s / n_tok);
         norm += (double)out[j] * out[j];
     }
     norm = sqrt(norm);
     if (norm > 0)
-        for (int32_t j = 0; j < dim; j++) out[j] = (float)(out[j] / norm);
+        for (int32_t j = 0; j < dim; j++)
+            out[j] = (float)(out[j] / norm);
 }
 
 static void vector_json(buf *out, const float *v, int32_t dim, bool b64)
@@ -300,7 +317,8 @@ static void vector_json(buf *out, const float *v, int32_t dim, bool b64)
         for (int32_t j = 0; j < dim; j++) {
             uint32_t u;
             memcpy(&u, &v[j], 4);
-            for (int b = 0; b < 4; b++) bytes[(size_t)j * 4 + (size_t)b] = (unsigned char)(u >> (8 * b));
+            for (int b = 0; b < 4; b++)
+                bytes[(size_t)j * 4 + (size_t)b] = (unsigned char)(u >> (8 * b));
         }
         buf_puts(out, "\"");
         base64(out, bytes, (size_t)dim * 4);
@@ -309,7 +327,8 @@ static void vector_json(buf *out, const float *v, int32_t dim, bool b64)
         return;
     }
     buf_puts(out, "[");
-    for (int32_t j = 0; j < dim; j++) buf_printf(out, "%s%.9g", j ? "," : "", (double)v[j]);
+    for (int32_t j = 0; j < dim; j++)
+        buf_printf(out, "%s%.9g", j ? "," : "", (double)v[j]);
     buf_puts(out, "]");
 }
 
@@ -329,8 +348,10 @@ static bool embed_all(api_env *env, const inputs *in, bool b64, buf *out, oai_er
     if (!ok) no_memory(err);
     pthread_mutex_lock(&env->embed_lock);
     if (ok && tlm_context_create(env->model, &cp, &ctx, &terr) != TLM_OK) {
-        oai_error_set(err, 500, "server_error", NULL, NULL, "cannot make the embeddings "
-                      "context: %s", terr.message);
+        oai_error_set(err, 500, "server_error", NULL, NULL,
+                      "cannot make the embeddings "
+                      "context: %s",
+                      terr.message);
         ok = false;
     }
     if (ok) buf_puts(out, "{\"object\":\"list\",\"data\":[");
@@ -374,14 +395,17 @@ bool api_embeddings(api_env *env, const char *body, size_t len, buf *out, oai_er
     if (fmt) {
         b64 = cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "base64");
         if (!b64 && !(cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "float")))
-            ok = BAD(err, "encoding_format", "invalid_value", "Invalid 'encoding_format': "
+            ok = BAD(err, "encoding_format", "invalid_value",
+                     "Invalid 'encoding_format': "
                      "expected 'float' or 'base64'.");
     }
     const cJSON *dims = ok ? field(root, "dimensions") : NULL;
     int32_t dim = tlm_model_n_embd(env->model);
     if (dims && !(cJSON_IsNumber(dims) && dims->valuedouble == dim))
-        ok = BAD(err, "dimensions", "invalid_value", "Invalid 'dimensions': this model's "
-                 "embeddings have %d dimensions and cannot be shortened.", (int)dim);
+        ok = BAD(err, "dimensions", "invalid_value",
+                 "Invalid 'dimensions': this model's "
+                 "embeddings have %d dimensions and cannot be shortened.",
+                 (int)dim);
     if (ok) ok = embed_all(env, &in, b64, out, err);
     inputs_free(&in);
     cJSON_Delete(root);

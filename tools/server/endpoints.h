@@ -14,9 +14,9 @@ typedef struct api_env {
     const tlm_model *model;
     const tlm_tokenizer *tok;
     const char *model_id;
-    int32_t n_ctx;         /* longest embeddings input, in tokens */
-    int32_t n_threads;     /* of the embeddings context */
-    int32_t max_inputs;    /* inputs per embeddings request */
+    int32_t n_ctx;      /* longest embeddings input, in tokens */
+    int32_t n_threads;  /* of the embeddings context */
+    int32_t max_inputs; /* inputs per embeddings request */
     metrics *metrics;
     pthread_mutex_t embed_lock; /* embeddings run one request at a time */
 } api_env;

@@ -15,7 +15,8 @@ void lp_compute(const float *logits, int32_t n_vocab, int32_t id, int32_t k, gen
     for (int32_t i = 0; i < n_vocab; i++)
         if (logits[i] > mx) mx = logits[i];
     double sum = 0; /* subtracting the max keeps exp() from overflowing */
-    for (int32_t i = 0; i < n_vocab; i++) sum += exp((double)logits[i] - mx);
+    for (int32_t i = 0; i < n_vocab; i++)
+        sum += exp((double)logits[i] - mx);
     double lse = mx + log(sum);
     out->id = id;
     out->logprob = (float)(logits[id] - lse);
@@ -23,10 +24,12 @@ void lp_compute(const float *logits, int32_t n_vocab, int32_t id, int32_t k, gen
     out->n_top = 0;
     for (int32_t i = 0; i < n_vocab && k > 0; i++) {
         int32_t at = out->n_top;
-        while (at > 0 && logits[out->top_id[at - 1]] < logits[i]) at--;
+        while (at > 0 && logits[out->top_id[at - 1]] < logits[i])
+            at--;
         if (at >= k) continue;
         int32_t last = out->n_top < k ? out->n_top : k - 1;
-        for (int32_t j = last; j > at; j--) out->top_id[j] = out->top_id[j - 1];
+        for (int32_t j = last; j > at; j--)
+            out->top_id[j] = out->top_id[j - 1];
         out->top_id[at] = i;
         if (out->n_top < k) out->n_top++;
     }
@@ -58,8 +61,10 @@ static void token_string(buf *out, const char *p, size_t n)
     }
     buf fixed = {0};
     for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)p[i] < 0x80) buf_append(&fixed, p + i, 1);
-        else buf_puts(&fixed, "\xef\xbf\xbd");
+        if ((unsigned char)p[i] < 0x80)
+            buf_append(&fixed, p + i, 1);
+        else
+            buf_puts(&fixed, "\xef\xbf\xbd");
     }
     buf_json_string(out, fixed.data ? fixed.data : "", fixed.len);
     if (fixed.failed) out->failed = true;
@@ -78,7 +83,8 @@ static void chat_entry(buf *out, const char *p, size_t n, float lp)
     buf_puts(out, "{\"token\":");
     token_string(out, p, n);
     buf_printf(out, ",\"logprob\":%.9g,\"bytes\":[", (double)lp);
-    for (size_t i = 0; i < n; i++) buf_printf(out, "%s%u", i ? "," : "", (unsigned char)p[i]);
+    for (size_t i = 0; i < n; i++)
+        buf_printf(out, "%s%u", i ? "," : "", (unsigned char)p[i]);
     buf_puts(out, "]");
 }
 
@@ -132,10 +138,10 @@ void lp_splice(buf *b, size_t from, lp_acc *a)
     if (a->chat)
         buf_printf(&v, "{\"content\":[%s],\"refusal\":null}", text_of(&a->content));
     else
-        buf_printf(&v, "{\"tokens\":[%s],\"token_logprobs\":[%s],\"top_logprobs\":[%s],"
-                       "\"text_offset\":[%s]}",
-                   text_of(&a->tokens), text_of(&a->lps), text_of(&a->tops),
-                   text_of(&a->offsets));
+        buf_printf(&v,
+                   "{\"tokens\":[%s],\"token_logprobs\":[%s],\"top_logprobs\":[%s],"
+                   "\"text_offset\":[%s]}",
+                   text_of(&a->tokens), text_of(&a->lps), text_of(&a->tops), text_of(&a->offsets));
     size_t pos = (size_t)(at - b->data), tail = b->len - pos - (sizeof key - 1);
     buf out = {0};
     buf_append(&out, b->data, pos);

@@ -29,10 +29,10 @@ void lp_compute(const float *logits, int32_t n_vocab, int32_t id, int32_t k, gen
 typedef struct lp_acc {
     const tlm_tokenizer *tok;
     bool chat;
-    int32_t prev;    /* the token before the next one (for its piece) */
-    size_t offset;   /* completions: bytes of text before the next token */
-    int32_t n;       /* entries gathered and not yet written */
-    buf content;     /* chat: the entries, comma-separated */
+    int32_t prev;                   /* the token before the next one (for its piece) */
+    size_t offset;                  /* completions: bytes of text before the next token */
+    int32_t n;                      /* entries gathered and not yet written */
+    buf content;                    /* chat: the entries, comma-separated */
     buf tokens, lps, tops, offsets; /* completions: the four arrays' elements */
 } lp_acc;
 

@@ -12,8 +12,8 @@ static const unsigned statuses[] = {200, 204, 400, 401, 404, 405, 413, 500, 501,
 #define N_STATUS (sizeof statuses / sizeof statuses[0] + 1)
 
 static const char *const endpoint_names[METRICS_N_ENDPOINTS] = {
-    "other", "/health", "/v1/models", "/v1/chat/completions", "/v1/completions", "/tokenize",
-    "/detokenize", "/v1/embeddings", "/v1/responses", "/metrics"};
+    "other",     "/health",     "/v1/models",     "/v1/chat/completions", "/v1/completions",
+    "/tokenize", "/detokenize", "/v1/embeddings", "/v1/responses",        "/metrics"};
 
 struct metrics {
     atomic_uint_fast64_t requests[METRICS_N_ENDPOINTS][N_STATUS];
@@ -113,6 +113,6 @@ void metrics_render(metrics *m, slot_pool *pool, buf *out)
     slot_pool_stats(pool, &total, &idle, &queued);
     gauge(out, "tlm_queue_length", "Requests waiting for a slot.", queued);
     help_type(out, "tlm_slots", "gauge", "Slots by state.");
-    buf_printf(out, "tlm_slots{state=\"idle\"} %d\ntlm_slots{state=\"processing\"} %d\n",
-               (int)idle, (int)(total - idle));
+    buf_printf(out, "tlm_slots{state=\"idle\"} %d\ntlm_slots{state=\"processing\"} %d\n", (int)idle,
+               (int)(total - idle));
 }

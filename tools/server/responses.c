@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BAD(err, param, code, ...)                                                             \
+#define BAD(err, param, code, ...)                                                                 \
     (oai_error_set(err, 400, "invalid_request_error", param, code, __VA_ARGS__), false)
 
 static const cJSON *field(const cJSON *obj, const char *name)
@@ -47,8 +47,10 @@ static bool item_text(oai_request *req, const cJSON *content, int i, const char 
         return true;
     }
     if (!cJSON_IsArray(content))
-        return BAD(err, param, "invalid_type", "Invalid type for '%s': expected a string or an "
-                   "array of input_text parts.", param);
+        return BAD(err, param, "invalid_type",
+                   "Invalid type for '%s': expected a string or an "
+                   "array of input_text parts.",
+                   param);
     size_t total = 0;
     int j = 0;
     for (const cJSON *p = content->child; p; p = p->next, j++) {
@@ -57,7 +59,8 @@ static bool item_text(oai_request *req, const cJSON *content, int i, const char 
         bool is_text = cJSON_IsString(type) && (!strcmp(type->valuestring, "input_text") ||
                                                 !strcmp(type->valuestring, "output_text"));
         if (!is_text || !cJSON_IsString(text))
-            return BAD(err, param, "unsupported_value", "Invalid '%s[%d]': only parts of type "
+            return BAD(err, param, "unsupported_value",
+                       "Invalid '%s[%d]': only parts of type "
                        "'input_text' (or 'output_text') with a 'text' string are supported.",
                        param, j);
         total += strlen(text->valuestring);
@@ -76,24 +79,28 @@ static bool item_text(oai_request *req, const cJSON *content, int i, const char 
 }
 
 /* input as a string, or message items; instructions first as a system message. */
-static bool parse_input(const cJSON *root, const oai_limits *lim, oai_request *req,
-                        oai_error *err)
+static bool parse_input(const cJSON *root, const oai_limits *lim, oai_request *req, oai_error *err)
 {
     const cJSON *input = field(root, "input"), *instr = field(root, "instructions");
     if (!input)
-        return BAD(err, "input", "missing_required_parameter", "Missing required parameter: "
+        return BAD(err, "input", "missing_required_parameter",
+                   "Missing required parameter: "
                    "'input'.");
     if (instr && !cJSON_IsString(instr))
-        return BAD(err, "instructions", "invalid_type", "Invalid type for 'instructions': "
+        return BAD(err, "instructions", "invalid_type",
+                   "Invalid type for 'instructions': "
                    "expected a string.");
     if (!cJSON_IsString(input) && !cJSON_IsArray(input))
-        return BAD(err, "input", "invalid_type", "Invalid type for 'input': expected a string or "
+        return BAD(err, "input", "invalid_type",
+                   "Invalid type for 'input': expected a string or "
                    "an array of message items.");
     int n = cJSON_IsString(input) ? 1 : cJSON_GetArraySize(input);
     if (n < 1) return BAD(err, "input", "empty_array", "Invalid 'input': empty array.");
     if (n + (instr ? 1 : 0) > lim->max_messages)
-        return BAD(err, "input", "array_above_max_length", "Invalid 'input': more than %d "
-                   "messages.", (int)lim->max_messages);
+        return BAD(err, "input", "array_above_max_length",
+                   "Invalid 'input': more than %d "
+                   "messages.",
+                   (int)lim->max_messages);
     req->msgs = calloc((size_t)n + 1, sizeof *req->msgs);
     if (!req->msgs) return no_memory(err);
     if (instr) req->msgs[req->n_msgs++] = (tlm_chat_message){"system", instr->valuestring};
@@ -106,22 +113,30 @@ static bool parse_input(const cJSON *root, const oai_limits *lim, oai_request *r
     for (const cJSON *it = input->child; it; it = it->next, i++) {
         snprintf(param, sizeof param, "input[%d]", i);
         if (!cJSON_IsObject(it))
-            return BAD(err, param, "invalid_type", "Invalid type for '%s': expected a message "
-                       "item object.", param);
+            return BAD(err, param, "invalid_type",
+                       "Invalid type for '%s': expected a message "
+                       "item object.",
+                       param);
         const cJSON *type = field(it, "type"), *role = field(it, "role");
         if (type && !(cJSON_IsString(type) && !strcmp(type->valuestring, "message")))
-            return BAD(err, param, "unsupported_value", "Invalid '%s': only items of type "
-                       "'message' are supported.", param);
+            return BAD(err, param, "unsupported_value",
+                       "Invalid '%s': only items of type "
+                       "'message' are supported.",
+                       param);
         const char *r = cJSON_IsString(role) ? role->valuestring : "";
         if (!strcmp(r, "developer")) r = "system";
         if (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant"))
-            return BAD(err, param, "invalid_value", "Invalid '%s.role': expected 'user', "
-                       "'assistant', 'system' or 'developer'.", param);
+            return BAD(err, param, "invalid_value",
+                       "Invalid '%s.role': expected 'user', "
+                       "'assistant', 'system' or 'developer'.",
+                       param);
         const cJSON *content = field(it, "content");
         const char *text = NULL;
         if (!content)
-            return BAD(err, param, "missing_required_parameter", "Missing required parameter: "
-                       "'%s.content'.", param);
+            return BAD(err, param, "missing_required_parameter",
+                       "Missing required parameter: "
+                       "'%s.content'.",
+                       param);
         if (!item_text(req, content, i, &text, err)) return false;
         req->msgs[req->n_msgs++] = (tlm_chat_message){r, text};
     }
@@ -149,23 +164,25 @@ bool resp_parse_request(const char *body, size_t len, const oai_limits *lim, oai
     if (!root) return false;
     req->json = root;
     if (field(root, "previous_response_id"))
-        return BAD(err, "previous_response_id", "unsupported_parameter", "This server stores no "
+        return BAD(err, "previous_response_id", "unsupported_parameter",
+                   "This server stores no "
                    "responses: send the whole conversation as 'input'.");
     const cJSON *stream = field(root, "stream"), *mot = field(root, "max_output_tokens");
     if (stream && !cJSON_IsBool(stream))
-        return BAD(err, "stream", "invalid_type", "Invalid type for 'stream': expected a "
+        return BAD(err, "stream", "invalid_type",
+                   "Invalid type for 'stream': expected a "
                    "boolean.");
     req->stream = cJSON_IsTrue(stream);
     if (mot) {
         if (!cJSON_IsNumber(mot) || mot->valuedouble < 1 || mot->valuedouble > 1e9 ||
             mot->valuedouble != (double)(int64_t)mot->valuedouble)
-            return BAD(err, "max_output_tokens", "invalid_value", "Invalid 'max_output_tokens': "
+            return BAD(err, "max_output_tokens", "invalid_value",
+                       "Invalid 'max_output_tokens': "
                        "expected an integer of at least 1.");
         req->max_tokens = (int64_t)mot->valuedouble;
     }
     return number(root, "temperature", 0, false, 2, &req->temperature, err) &&
-           number(root, "top_p", 0, true, 1, &req->top_p, err) &&
-           parse_input(root, lim, req, err);
+           number(root, "top_p", 0, true, 1, &req->top_p, err) && parse_input(root, lim, req, err);
 }
 
 /* ---- output --------------------------------------------------------------------------- */
@@ -187,8 +204,9 @@ static void text_part(buf *out, const char *text, size_t len)
 static void message_item(buf *out, const oai_meta *m, const char *status, const char *text,
                          size_t len, bool with_part)
 {
-    buf_printf(out, "{\"id\":\"msg_%s\",\"type\":\"message\",\"status\":\"%s\","
-                    "\"role\":\"assistant\",\"content\":[",
+    buf_printf(out,
+               "{\"id\":\"msg_%s\",\"type\":\"message\",\"status\":\"%s\","
+               "\"role\":\"assistant\",\"content\":[",
                id_hex(m), status);
     if (with_part) text_part(out, text, len);
     buf_puts(out, "]}");
@@ -198,11 +216,14 @@ static void message_item(buf *out, const oai_meta *m, const char *status, const 
 static void response_object(buf *out, const oai_meta *m, const char *status, const char *text,
                             size_t len, const oai_usage *u)
 {
-    buf_printf(out, "{\"id\":\"resp_%s\",\"object\":\"response\",\"created_at\":%lld,"
-                    "\"status\":\"%s\",\"error\":null,\"incomplete_details\":",
+    buf_printf(out,
+               "{\"id\":\"resp_%s\",\"object\":\"response\",\"created_at\":%lld,"
+               "\"status\":\"%s\",\"error\":null,\"incomplete_details\":",
                id_hex(m), (long long)m->created, status);
-    if (!strcmp(status, "incomplete")) buf_puts(out, "{\"reason\":\"max_output_tokens\"}");
-    else buf_puts(out, "null");
+    if (!strcmp(status, "incomplete"))
+        buf_puts(out, "{\"reason\":\"max_output_tokens\"}");
+    else
+        buf_puts(out, "null");
     buf_puts(out, ",\"model\":");
     buf_json_string(out, m->model, strlen(m->model));
     buf_puts(out, ",\"output\":[");
@@ -213,12 +234,14 @@ static void response_object(buf *out, const oai_meta *m, const char *status, con
                   "\"tool_choice\":\"none\",\"tools\":[],\"text\":{\"format\":{\"type\":"
                   "\"text\"}},\"usage\":");
     if (u)
-        buf_printf(out, "{\"input_tokens\":%d,\"input_tokens_details\":{\"cached_tokens\":0},"
-                        "\"output_tokens\":%d,\"output_tokens_details\":{\"reasoning_tokens\":0},"
-                        "\"total_tokens\":%d}",
+        buf_printf(out,
+                   "{\"input_tokens\":%d,\"input_tokens_details\":{\"cached_tokens\":0},"
+                   "\"output_tokens\":%d,\"output_tokens_details\":{\"reasoning_tokens\":0},"
+                   "\"total_tokens\":%d}",
                    (int)u->prompt_tokens, (int)u->completion_tokens,
                    (int)(u->prompt_tokens + u->completion_tokens));
-    else buf_puts(out, "null");
+    else
+        buf_puts(out, "null");
     buf_puts(out, "}");
 }
 
@@ -227,8 +250,8 @@ static const char *status_of(const char *finish_reason)
     return !strcmp(finish_reason, "length") ? "incomplete" : "completed";
 }
 
-void resp_json(buf *out, const oai_meta *m, const char *text, size_t len,
-               const char *finish_reason, const oai_usage *u)
+void resp_json(buf *out, const oai_meta *m, const char *text, size_t len, const char *finish_reason,
+               const oai_usage *u)
 {
     response_object(out, m, status_of(finish_reason), text, len, u);
 }
@@ -330,8 +353,9 @@ void resp_stream_end(resp_stream *rs, buf *out, const char *finish_reason, const
 void resp_stream_fail(resp_stream *rs, buf *out, const char *message)
 {
     event_head(rs, out, "response.failed");
-    buf_printf(out, ",\"response\":{\"id\":\"resp_%s\",\"object\":\"response\",\"status\":"
-                    "\"failed\",\"error\":{\"code\":\"server_error\",\"message\":",
+    buf_printf(out,
+               ",\"response\":{\"id\":\"resp_%s\",\"object\":\"response\",\"status\":"
+               "\"failed\",\"error\":{\"code\":\"server_error\",\"message\":",
                id_hex(&rs->meta));
     buf_json_string(out, message, strlen(message));
     buf_puts(out, "},\"incomplete_details\":null,\"usage\":null}}\n\n");

@@ -13,8 +13,8 @@ bool resp_parse_request(const char *body, size_t len, const oai_limits *lim, oai
                         oai_error *err);
 
 /* The whole response object ("status" completed, or incomplete for max_output_tokens). */
-void resp_json(buf *out, const oai_meta *m, const char *text, size_t len,
-               const char *finish_reason, const oai_usage *u);
+void resp_json(buf *out, const oai_meta *m, const char *text, size_t len, const char *finish_reason,
+               const oai_usage *u);
 
 /* A streamed response: begin writes response.created, output_item.added and
  * content_part.added; each delta an output_text.delta; end the .done events and
