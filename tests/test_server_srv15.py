@@ -13,8 +13,8 @@ Expected texts come from tlm-generate (greedy, the same prompt text), never from
   (4 MiB; under ASan the server runs with an 8 MiB quarantine and the tolerance is 24 MiB);
 - n and lists through curl: a list of 2 prompts with n = 2 gives 4 choices, index
   prompt * 2 + c, each its prompt's greedy text at temperature 0, usage counting each prompt
-  once; n over --max-n, more choices than slots and a bad list element are 400 naming the
-  field; three n = 3 requests sent together with three n = 1 ones on 4 slots all finish
+  once; n over --max-n, more choices than slots, a bad list element and logprobs with
+  several choices are 400 naming the field; three n = 3 requests sent together with three n = 1 ones on 4 slots all finish
   (a request takes all its slots at once, so none holds part of them while waiting);
 - the official openai npm client (tests/server/srv15.mjs): list prompts (whole and
   streamed), chat n = 2 (whole and streamed) equal to the greedy text, seeded n = 3
@@ -326,7 +326,11 @@ def choices_curl(srv, expected):
             ("5 prompts > 4 slots", {"prompt": [p0] * 5, "max_tokens": 2}, "prompt"),
             ("a list element that is an object", {"prompt": [p0, {}], "max_tokens": 2},
              "prompt"),
-            ("an empty id array in a list", {"prompt": [p0, []], "max_tokens": 2}, "prompt")]:
+            ("an empty id array in a list", {"prompt": [p0, []], "max_tokens": 2}, "prompt"),
+            ("logprobs with n = 2", {"prompt": p0, "n": 2, "max_tokens": 2, "logprobs": 1},
+             "logprobs"),
+            ("logprobs with a list", {"prompt": [p0, p1], "max_tokens": 2, "logprobs": 1},
+             "logprobs")]:
         st, r = post(port, "/v1/completions", body)
         err = (r or {}).get("error", {})
         check("400 for %s, naming '%s'" % (name, param),

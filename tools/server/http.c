@@ -537,9 +537,15 @@ static void choices_stream_free(void *cls)
 
 static enum MHD_Result handle_choices(http_server *srv, struct MHD_Connection *c, request *rq,
                                       const char *url, const oai_request *req,
-                                      const gen_params *gp)
+                                      const gen_params *gp, bool tools)
 {
     oai_error e;
+    if (tools || req->logprobs >= 0) { /* their writers know one choice */
+        oai_error_set(&e, 400, "invalid_request_error", tools ? "tools" : "logprobs",
+                      "unsupported_value", "%s with n > 1 or a list of prompts is not supported "
+                      "by this server.", tools ? "Tool calls" : "logprobs");
+        return send_error(srv, c, "POST", url, &e);
+    }
     choices *ch = choices_create(srv->pool, req, &srv->cfg->prompt, gp, &e);
     if (!ch) return send_error(srv, c, "POST", url, &e);
     int fd = connection_fd(c);
@@ -630,7 +636,7 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
                      .chat = chat ? cfg->prompt.chat : TLM_CHAT_UNKNOWN,
                      .grammar = sx->grammar, .logprobs = req.logprobs + 1};
     if (req.n > 1 || req.n_prompts > 1) { /* several choices: choices.c */
-        enum MHD_Result r = handle_choices(srv, c, rq, url, &req, &gp);
+        enum MHD_Result r = handle_choices(srv, c, rq, url, &req, &gp, sx->mode != TOOLS_OFF);
         free(ids);
         drop_sx(sx);
         oai_request_free(&req);
