@@ -37,6 +37,11 @@ TLM_INLINE __m256i lowk_iq4(__m256i nib)
     return _mm256_shuffle_epi8(kv, nib);
 }
 
+TLM_INLINE __m256i lowk_dot16x2(__m256i acc, __m256i w, int32_t x2)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(w, _mm256_set1_epi32(x2)));
+}
+
 /* VL u16 at p, zero-extended to int32 lanes */
 TLM_INLINE __m256i lowk_load_u16(const char *p)
 {

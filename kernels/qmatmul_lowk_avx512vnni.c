@@ -30,6 +30,11 @@ TLM_INLINE __m512i lowk_iq4(__m512i nib)
     return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(kv), nib);
 }
 
+TLM_INLINE __m512i lowk_dot16x2(__m512i acc, __m512i w, int32_t x2)
+{
+    return _mm512_dpwssd_epi32(acc, w, _mm512_set1_epi32(x2));
+}
+
 /* VL u16 at p, zero-extended to int32 lanes */
 TLM_INLINE __m512i lowk_load_u16(const char *p)
 {

@@ -7,6 +7,8 @@
  *   lowk_dot4(a, w, x4)  a + per int32 lane the sum of its 4 level bytes times the 4 signed
  *                        bytes of x4, exact
  *   lowk_mul(a, b)       the int32 lane products
+ *   lowk_dot16x2(a, w, x2)  a + per int32 lane the products of its two signed 16-bit halves
+ *                        with the two of x2, exact
  *   lowk_gather(p, off)  the dword at p + off[lane] (any alignment)
  *   lowk_load_u16(p)     the VL 16-bit values at p, zero-extended to the lanes
  *   lowk_store(p, v)     v to p (64-byte aligned)
@@ -316,10 +318,6 @@ TLM_INLINE vi lk_scale(int type, const lk_head *h, int s)
                         vi_shl(vi_and(vi_shr(h->dd, 16 + 2 * b), vi_set1(3)), 4));
     return vi_sub(ls, vi_set1(32));
 }
-TLM_INLINE vi lk_min(const lk_head *h, int s)
-{
-    return vi_and(vi_shr(h->a[s / 4], 8 * (s % 4) + 4), vi_set1(15));
-}
 
 /* Packed entry e (levels 4e .. 4e + 3 of each lane, biased), as lowk_pack_lanes makes it. */
 TLM_INLINE vi lk_entry(int type, const lk_src *src, int e)
@@ -332,11 +330,31 @@ TLM_INLINE vi lk_entry(int type, const lk_src *src, int e)
     const int h2 = e / 32, g = e % 32 / 8, lq = e % 8; /* e = 32 h2 + 8 g + lq */
     const vi q = vi_and(vi_shr(G((type == TLM_DT_Q2_K ? 16 : 32) + 32 * h2 + 4 * lq), 2 * g), m2);
     if (type == TLM_DT_Q2_K) return q;
-    const vi hb = vi_and(vi_shr(G(4 * lq), 4 * h2 + g), vi_set1(0x01010101));
-    return vi_or(q, vi_shl(hb, 2));
+    /* hmask bit 4 h2 + g of each byte moved to its bit 2 (the level's 4) */
+    const vi hd = G(4 * lq), k4 = vi_set1(0x04040404);
+    const int sh = 4 * h2 + g - 2;
+    return vi_or(q, vi_and(sh >= 0 ? vi_shr(hd, sh) : vi_shl(hd, -sh), k4));
 }
 
-/* acc + one unit of lanes src . the token's block xb: lowk_tile's steps for one token. */
+/* Q2_K's mins of sub-blocks 2i, 2i + 1 as the 16-bit halves of each lane (the high nibbles
+ * of scale bytes 4j + 2p, 4j + 2p + 1, i = 2j + p). */
+TLM_INLINE vi lk_min_pair(const lk_head *h, int i)
+{
+    const vi sd = h->a[i / 2];
+    const int p = i % 2;
+    const vi hi = p ? vi_shr(sd, 12) : vi_shl(sd, 4);
+    return vi_or(vi_and(vi_shr(sd, 16 * p + 4), vi_set1(0xf)), vi_and(hi, vi_set1(0xf0000)));
+}
+
+TLM_INLINE int32_t lk_s16_pair(const xq256 *xb, int i)
+{
+    int32_t v;
+    memcpy(&v, xb->s16 + 2 * i, 4);
+    return v;
+}
+
+/* acc + one unit of lanes src . the token's block xb: lowk_tile's steps for one token (the
+ * same integer sums; Q2_K's mins by 16-bit pairs). */
 TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *xb)
 {
     const int bias = lowk_bias(type);
@@ -351,9 +369,10 @@ TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *x
             sub = lowk_dot4(sub, lk_entry(type, src, 4 * s + k), lowk_x4(xb->q + 16 * s + 4 * k));
         if (bias) sub = vi_sub(sub, vi_set1(bias * xb->s16[s]));
         isum = vi_add(isum, lowk_mul(sub, lk_scale(type, &hd, s)));
-        if (type == TLM_DT_Q2_K)
-            msum = vi_add(msum, lowk_mul(lk_min(&hd, s), vi_set1(xb->s16[s])));
     }
+    if (type == TLM_DT_Q2_K)
+        for (int i = 0; i < 8; i++)
+            msum = lowk_dot16x2(msum, lk_min_pair(&hd, i), lk_s16_pair(xb, i));
     const vf dx = vf_set1(xb->d);
     acc = vf_add(acc, vf_mul(vi_to_f32(isum), vf_mul(lowk_f16_lo(hd.dd), dx)));
     if (type == TLM_DT_Q2_K)
