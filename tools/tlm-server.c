@@ -16,7 +16,7 @@ typedef struct options {
     model_source src;
     tlm_context_params cp;
     const char *tokenizer_path, *template_name, *alias, *host, *api_key;
-    long long port, parallel, queue_limit, threads_per_slot, n_ctx, max_tokens_limit, max_body,
+    long long port, parallel, queue_limit, threads, threads_per_slot, n_ctx, max_tokens_limit, max_body,
         max_messages, max_connections, timeout, prompt_chunk, max_n;
     bool quiet;
     bool metrics;
@@ -44,8 +44,9 @@ static void usage(void)
             "  --queue-limit N       requests that may wait for a slot; more get 503 (default 64)\n"
             "  --max-n N             largest 'n' (choices per prompt) of a request; a request's\n"
             "                        prompts x n choices take that many slots at once (default 4)\n"
-            "  --threads-per-slot N  the context runs parallel x N threads (default: cores /\n"
-            "                        parallel, at least 1)\n"
+            "  -t, --threads N       threads of the one context that decodes every slot\n"
+            "                        (default: all cores)\n"
+            "  --threads-per-slot N  the older way to say -t (parallel x N)\n"
             "  -c CTX                positions per slot (default: the model's context, at most\n"
             "                        4096)\n"
             "  --max-tokens-limit N  largest max_tokens accepted (default 4096)\n"
@@ -106,6 +107,8 @@ static bool parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--prompt-chunk")) ok = parse_int(a, v, 1, 1 << 20, &o->prompt_chunk);
         else if (!strcmp(a, "--queue-limit")) ok = parse_int(a, v, 0, 100000, &o->queue_limit);
         else if (!strcmp(a, "--max-n")) ok = parse_int(a, v, 1, 256, &o->max_n);
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads"))
+            ok = parse_int(a, v, 1, 1024, &o->threads);
         else if (!strcmp(a, "--threads-per-slot"))
             ok = parse_int(a, v, 1, 1024, &o->threads_per_slot);
         else if (!strcmp(a, "-c")) ok = parse_int(a, v, 2, 1 << 22, &o->n_ctx);
@@ -172,8 +175,9 @@ int main(int argc, char **argv)
     if (!o.api_key) o.api_key = getenv("TLM_API_KEY");
     if (o.api_key && !*o.api_key) o.api_key = NULL;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (!o.threads_per_slot) /* slots run at once: more threads than cores only thrash */
-        o.threads_per_slot = cores > o.parallel ? cores / o.parallel : 1;
+    /* one context decodes every slot in one pass: more threads than cores only thrash */
+    if (!o.threads) o.threads = o.threads_per_slot ? o.threads_per_slot * o.parallel : cores;
+    if (o.threads < 1) o.threads = 1;
     if (!o.max_connections) o.max_connections = o.parallel + o.queue_limit + 32;
 
     /* SIGINT/SIGTERM are taken by sigwait below: block them before any thread starts so every
@@ -202,7 +206,7 @@ int main(int argc, char **argv)
     long long n_ctx = o.n_ctx ? o.n_ctx : info->n_ctx_train < 4096 ? info->n_ctx_train : 4096;
     tlm_context_params cp = o.cp;
     cp.n_ctx = (int32_t)n_ctx;
-    long long threads = o.threads_per_slot * o.parallel; /* one context runs every slot */
+    long long threads = o.threads;
     cp.n_threads = (int32_t)(threads > 1024 ? 1024 : threads);
     slot_pool_params pp = {(int32_t)o.parallel, (int32_t)o.queue_limit, cp,
                            (int32_t)o.prompt_chunk};
@@ -221,9 +225,9 @@ int main(int argc, char **argv)
         .embed_threads = (int32_t)(threads > 1024 ? 1024 : threads), .cors_origins = o.cors,
         .n_cors = o.n_cors, .metrics = o.metrics};
     if (!(srv = http_start(&hc, pool))) goto done;
-    fprintf(stderr, "tlm-server: model %s (%s), %lld slots of %d positions, %lld threads each, "
+    fprintf(stderr, "tlm-server: model %s (%s), %lld slots of %d positions, %lld threads, "
             "queue limit %lld, chat template %s%s\n", model_id, info->arch, o.parallel,
-            (int)slot_pool_n_ctx(pool), o.threads_per_slot, o.queue_limit,
+            (int)slot_pool_n_ctx(pool), threads, o.queue_limit,
             tlm_chat_template_name(chat), o.api_key ? ", API key required" : "");
     bool v6 = strchr(o.host, ':') != NULL;
     printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", o.host, v6 ? "]" : "",
