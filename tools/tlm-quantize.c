@@ -80,7 +80,7 @@ static void usage(void)
             "         types (q2_k, q3_k_*, q4_k_*, q5_k_*, iq4_*: its per-tensor rules,\n"
             "         docs/quantization.md)\n"
             "  --imatrix: llama.cpp's importance matrix (llama-imatrix's .dat), used by the\n"
-            "         IQ4_NL, IQ4_XS, Q2_K and Q3_K quantizers as llama-quantize uses it\n"
+            "         IQ4_NL, IQ4_XS and K quantizers as llama-quantize uses it\n"
             "  afterwards both models evaluate %d fixed token ids (or --tokens) and the mean\n"
             "  KL divergence (input as P) and top-1 agreement over the positions are printed\n",
             CHECK_TOKENS);
