@@ -243,19 +243,28 @@ static void check_mask(tlm_sampler *s, const tlm_grammar *g, const tlm_tokenizer
     free(buf);
 }
 
-static void test_mask(void)
+/* ../shared's tok512 vocabulary, or NULL after counting why (a missing file, a load error). */
+static tlm_tokenizer *load_tok512(void)
 {
     const char *tok_path = shared_path("models/tok512.bin");
     if (!exists(tok_path)) {
         MISSING(1, "models/tok512.bin under ../shared");
-        return;
+        return NULL;
     }
     tlm_tokenizer *tok = NULL;
     tlm_error err = {0};
     if (tlm_tokenizer_load_llama2c(tok_path, 512, &tok, &err) != TLM_OK) {
         CHECK(false, "load tok512: %s", err.message);
-        return;
+        return NULL;
     }
+    return tok;
+}
+
+static void test_mask(void)
+{
+    tlm_tokenizer *tok = load_tok512();
+    if (!tok) return;
+    tlm_error err = {0};
     tlm_grammar_vocab *v = NULL;
     CHECK(tlm_grammar_vocab_create(tok, &v, &err) == TLM_OK, "vocab: %s", err.message);
     /* a multi-token literal, a word class, and é / 😀 (only reachable by byte tokens) */
@@ -390,17 +399,9 @@ done:
  * must have answered some of them, or this test shows nothing. */
 static void test_mask_cache(void)
 {
-    const char *tok_path = shared_path("models/tok512.bin");
-    if (!exists(tok_path)) {
-        MISSING(1, "models/tok512.bin under ../shared");
-        return;
-    }
-    tlm_tokenizer *tok = NULL;
+    tlm_tokenizer *tok = load_tok512();
+    if (!tok) return;
     tlm_error err = {0};
-    if (tlm_tokenizer_load_llama2c(tok_path, 512, &tok, &err) != TLM_OK) {
-        CHECK(false, "load tok512: %s", err.message);
-        return;
-    }
     tlm_grammar_vocab *v = NULL;
     tlm_grammar_vocab_create(tok, &v, &err);
     tlm_grammar *g = parse_ok("root ::= (\"{\\\"\" [a-z ]* \"\\\": \" [0-9]+ \"}\" [ ]?)+\n");
