@@ -109,6 +109,12 @@ void metrics_render(metrics *m, slot_pool *pool, buf *out)
     gauge(out, "tlm_generated_tokens_per_second",
           "Average generation throughput per request since the start.",
           ds > 0 ? (double)gt / ds : 0);
+    int64_t passes, pass_tokens;
+    slot_pool_batches(pool, &passes, &pass_tokens);
+    counter(out, "tlm_batch_passes_total", "Batched forward passes (every slot's tokens in one).",
+            (uint64_t)passes);
+    counter(out, "tlm_batch_tokens_total", "Tokens those passes evaluated (prompt and decode).",
+            (uint64_t)pass_tokens);
     int32_t total, idle, queued;
     slot_pool_stats(pool, &total, &idle, &queued);
     gauge(out, "tlm_queue_length", "Requests waiting for a slot.", queued);

@@ -12,6 +12,12 @@
  * slot's sequence holds (its own from the last request, or another's: a shared system
  * prompt), copied and cut (tlm_context_seq_copy, seq_remove) instead of evaluated again.
  *
+ * A pass waits, briefly, for the slots whose last step just finished: their threads sample and
+ * post the next token within microseconds, and a pass started on the first post would carry
+ * one sequence and leave the others for a second pass, doubling the step time of every
+ * stream. The wait ends when each such slot has posted or ended, or after GATHER_WAIT_NS (a
+ * slow sampler, e.g. a grammar state seen for the first time, delays the others by no more).
+ *
  * Waiting: one mutex and one condition variable. A request that finds no free slot appends a
  * waiter to a queue; gen_release hands its slot straight to the queue's head, so slots go in
  * arrival order and a request arriving later cannot overtake the queue. Waiters wake every
@@ -27,6 +33,8 @@
 
 #include "buf.h"
 
+enum { GATHER_WAIT_NS = 5 * 1000 * 1000 };
+
 typedef struct slot {
     int32_t seq;         /* its sequence in the pool's context */
     tlm_detok *detok;
@@ -35,6 +43,7 @@ typedef struct slot {
     const int32_t *toks; /* owned by the request thread, which waits while posted */
     int32_t n_toks, done_toks, taking;
     bool posted, reset;
+    bool expected;       /* its step just finished: its thread posts again or ends */
     tlm_status st;
     char error[256];
     int32_t *cached;     /* the batcher's: the tokens its sequence holds, positions 0.. */
@@ -57,6 +66,7 @@ struct slot_pool {
     pthread_cond_t done;   /* the request threads': a pass finished */
     int32_t chunk, n_batch, n_vocab;
     int64_t reused;        /* prompt tokens taken from cached prefixes instead of evaluated */
+    int64_t passes, pass_tokens; /* batched passes and the tokens they carried */
     int32_t *b_tok, *b_seq; /* [n_batch] */
     bool *b_want;
     float *b_out;          /* [n_slots][n_vocab] */
@@ -158,13 +168,50 @@ static void fork_slot(slot_pool *pool, slot *s)
         memcpy(s->cached, src->cached, (size_t)src->n_cached * sizeof *s->cached);
         s->n_cached = src->n_cached;
         memcpy(s->logits, src->logits, (size_t)pool->n_vocab * sizeof *s->logits);
+        s->expected = true;
     }
     pthread_cond_broadcast(&pool->done);
+}
+
+/* Under the lock: whether any slot has tokens the batcher has not taken yet. */
+static bool has_work(const slot_pool *pool)
+{
+    for (int32_t i = 0; i < pool->n_slots; i++) {
+        const slot *s = &pool->slots[i];
+        if (s->posted && !s->taking && s->done_toks < s->n_toks) return true;
+    }
+    return false;
+}
+
+/* Under the lock: whether a slot whose step just finished has not posted or ended yet. */
+static bool awaiting(const slot_pool *pool)
+{
+    for (int32_t i = 0; i < pool->n_slots; i++)
+        if (pool->slots[i].expected && !pool->slots[i].posted) return true;
+    return false;
+}
+
+static struct timespec deadline(long ns)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += ns;
+    t.tv_sec += t.tv_nsec / 1000000000L;
+    t.tv_nsec %= 1000000000L;
+    return t;
+}
+
+static bool past(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
 static void *batcher_main(void *arg)
 {
     slot_pool *pool = arg;
+    struct timespec gather_until = {0};
     pthread_mutex_lock(&pool->lock);
     while (!pool->stopping) {
         for (int32_t i = 0; i < pool->n_slots; i++) {
@@ -175,11 +222,17 @@ static void *batcher_main(void *arg)
             }
             if (s->posted && s->fork_from) fork_slot(pool, s);
         }
-        int32_t n = gather(pool);
-        if (!n) {
+        if (!has_work(pool)) {
             pthread_cond_wait(&pool->work, &pool->lock);
             continue;
         }
+        if (awaiting(pool) && !past(&gather_until)) {
+            pthread_cond_timedwait(&pool->work, &pool->lock, &gather_until);
+            continue;
+        }
+        int32_t n = gather(pool);
+        pool->passes++;
+        pool->pass_tokens += n;
         pthread_mutex_unlock(&pool->lock);
         tlm_batch b = {.n_tokens = n, .token = pool->b_tok, .seq_id = pool->b_seq,
                        .logits = pool->b_want, .out_logits = pool->b_out};
@@ -204,10 +257,14 @@ static void *batcher_main(void *arg)
                     s->st = st;
                     snprintf(s->error, sizeof s->error, "%s", tlm_context_error(pool->ctx));
                 }
-                if (st != TLM_OK || s->done_toks == s->n_toks) s->posted = false;
+                if (st != TLM_OK || s->done_toks == s->n_toks) {
+                    s->posted = false;
+                    s->expected = st == TLM_OK;
+                }
             }
             s->taking = 0;
         }
+        gather_until = deadline(GATHER_WAIT_NS);
         pthread_cond_broadcast(&pool->done);
     }
     pthread_mutex_unlock(&pool->lock);
@@ -221,10 +278,22 @@ static void slot_post(slot_pool *pool, slot *s, const int32_t *toks, int32_t n, 
 {
     pthread_mutex_lock(&pool->lock);
     s->toks = toks, s->n_toks = n, s->done_toks = 0, s->posted = true, s->reset = reset;
+    s->expected = false;
     s->fork_from = fork;
     s->st = TLM_OK;
     s->error[0] = '\0';
     pthread_cond_signal(&pool->work);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* The slot's thread will not post again (its generation ended): no pass waits for it. */
+static void unexpect(slot_pool *pool, slot *s)
+{
+    pthread_mutex_lock(&pool->lock);
+    if (s->expected) {
+        s->expected = false;
+        pthread_cond_signal(&pool->work);
+    }
     pthread_mutex_unlock(&pool->lock);
 }
 
@@ -368,6 +437,14 @@ void slot_pool_stats(slot_pool *pool, int32_t *total, int32_t *idle, int32_t *qu
 
 int32_t slot_pool_n_ctx(const slot_pool *pool) { return pool->n_ctx; }
 
+void slot_pool_batches(slot_pool *pool, int64_t *passes, int64_t *tokens)
+{
+    pthread_mutex_lock(&pool->lock);
+    *passes = pool->passes;
+    *tokens = pool->pass_tokens;
+    pthread_mutex_unlock(&pool->lock);
+}
+
 int64_t slot_pool_reused(slot_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
@@ -395,6 +472,10 @@ static void queue_remove(slot_pool *pool, waiter *w)
  * to the idle stack. */
 static void give_back(slot_pool *pool, slot *s)
 {
+    if (s->expected) {
+        s->expected = false;
+        pthread_cond_signal(&pool->work);
+    }
     waiter *w = pool->head;
     if (w) {
         w->got[w->have++] = s;
@@ -632,6 +713,7 @@ void gen_step_start(generation *g)
             slot_post(g->pool, s, &g->next, 1, false, NULL);
         }
     }
+    if (!g->pending) unexpect(g->pool, s);
 }
 
 bool gen_step_end(generation *g, const char **text, size_t *len)

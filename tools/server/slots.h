@@ -33,6 +33,8 @@ int32_t slot_pool_n_ctx(const slot_pool *pool);
 /* Prompt tokens taken from cached prefixes (a slot's last request, or another slot's
  * sequence) instead of evaluated, since the start. */
 int64_t slot_pool_reused(slot_pool *pool);
+/* Batched passes since the start and the tokens they carried (prompt chunks and decode). */
+void slot_pool_batches(slot_pool *pool, int64_t *passes, int64_t *tokens);
 
 typedef struct gen_params {
     const int32_t *prompt; /* copied */
