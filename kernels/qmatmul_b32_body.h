@@ -132,6 +132,14 @@ TLM_INLINE void b32_make(int type, b32_unit *o, vi qh, const vi qs[4], vi book)
             o->lv[kk] = vi_or(o->lv[kk], b32_fifth(qh, kk));
 }
 
+/* d and m of each lane from its block's first dword: d in the low 16 bits, then Q4_1's and
+ * Q5_1's m (the other types have no m: zero, so the min step adds nothing). */
+TLM_INLINE void b32_head(int type, b32_unit *o, vi hd)
+{
+    o->d = b32_f16_lo(hd);
+    o->m = b32_has_min(type) ? b32_f16_hi(hd) : vf_zero();
+}
+
 /* Rows [VL h, +VL) of unit base g of an interleaved group (interleave.c): Q4_1 and Q5_1 are
  * dword d of every row at 64d; Q5_0 and IQ4_NL the 16 f16 d first, then 4-byte pieces. */
 TLM_INLINE void b32_unit_il(int type, b32_unit *o, const char *g, int h, vi book)
@@ -139,9 +147,7 @@ TLM_INLINE void b32_unit_il(int type, b32_unit *o, const char *g, int h, vi book
     vi qh = vi_set1(0), qs[4];
     const char *q;
     if (b32_has_min(type)) {
-        const vi hd = b32_load(g + B32_HB * h);
-        o->d = b32_f16_lo(hd);
-        o->m = b32_f16_hi(hd);
+        b32_head(type, o, b32_load(g + B32_HB * h));
         q = g + 64;
     } else {
         o->d = b32_cvtph(g + 2 * VL * h);
@@ -184,14 +190,9 @@ TLM_INLINE bool b32_in_place(uint64_t rb) { return rb <= (INT32_MAX - 64) / TLM_
 /* Rows [VL h, +VL) of the block at base + idx (lane by lane): the dwords, by gathers. */
 TLM_INLINE void b32_unit_rows(int type, b32_unit *o, const char *base, vi idx, vi book)
 {
-    const vi hd = b32_gather(base, idx);
-    o->d = b32_f16_lo(hd);
-    o->m = b32_has_min(type) ? b32_f16_hi(hd) : vf_zero();
-    const int qh_at = type == TLM_DT_Q5_0 ? 2 : 4;
-    const int qs_at = type == TLM_DT_Q4_1   ? 4
-                      : type == TLM_DT_Q5_0 ? 6
-                      : type == TLM_DT_Q5_1 ? 8
-                                            : 2;
+    b32_head(type, o, b32_gather(base, idx));
+    /* the block: d (and m), then qh (5-bit types), then the 16 qs bytes */
+    const int qh_at = b32_has_min(type) ? 4 : 2, qs_at = qh_at + (b32_five(type) ? 4 : 0);
     vi qh = b32_five(type) ? b32_gather(base + qh_at, idx) : vi_set1(0), qs[4];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++)
