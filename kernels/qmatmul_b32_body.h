@@ -43,10 +43,10 @@
 #pragma GCC diagnostic pop
 
 enum {
-    B32_HB = 4 * VL,              /* bytes of one vector's lanes in a 64-byte entry */
-    B32_NH = TLM_QROWS / VL,      /* vectors per group of 16 rows */
-    B32_PACK = 10 * 64,           /* packed unit: 8 level entries, d, m */
-    B32_SLOT = 32,                /* bytes per row of a copied block of plain rows */
+    B32_HB = 4 * VL,         /* bytes of one vector's lanes in a 64-byte entry */
+    B32_NH = TLM_QROWS / VL, /* vectors per group of 16 rows */
+    B32_PACK = 10 * 64,      /* packed unit: 8 level entries, d, m */
+    B32_SLOT = 32,           /* bytes per row of a copied block of plain rows */
 };
 
 typedef struct xb32 { /* one quantized activation block */
@@ -170,8 +170,8 @@ TLM_INLINE void b32_copy(int type, char *slots, const char *w, uint64_t rb, int 
 {
     const int bb = b32_block(type);
     for (int r = 0; r < TLM_QROWS; r++)
-        memcpy(slots + B32_SLOT * r, w + (uint64_t)(r < rows ? r : rows - 1) * rb + (uint64_t)(u * bb),
-               (size_t)bb);
+        memcpy(slots + B32_SLOT * r,
+               w + (uint64_t)(r < rows ? r : rows - 1) * rb + (uint64_t)(u * bb), (size_t)bb);
 }
 
 /* Where the gathers of rows [VL h, +VL) read: row r's block at base + lane r's offset, rows
@@ -216,7 +216,10 @@ TLM_INLINE vf b32_sums_load(const float *y, int n, bool accumulate)
     return accumulate ? vf_load_m(y, vmask_n(n < VL ? n : VL)) : vf_zero();
 }
 
-TLM_INLINE void b32_sums_store(float *y, int n, vf v) { vf_store_m(y, v, vmask_n(n < VL ? n : VL)); }
+TLM_INLINE void b32_sums_store(float *y, int n, vf v)
+{
+    vf_store_m(y, v, vmask_n(n < VL ? n : VL));
+}
 
 /* Spreads prefetches (to L2) of [next, next + bytes) over the units of a call: the next
  * group's rows stream in while this one is computed. */
