@@ -398,6 +398,9 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
     }
     enum { NH = TLM_QROWS / VL };
     const int nh = (rows + VL - 1) / VL;
+    /* no rows, nothing to store; past this src[0] is always set before a unit reads it,
+     * which gcc (-Os) could not see ("src may be used uninitialized") */
+    if (nh < 1) return;
     lk_src src[NH];
     vf acc[NH] = {vf_zero()}; /* every slice zero: lanes past rows are never read */
     for (int h = 0; h < nh; h++) {
