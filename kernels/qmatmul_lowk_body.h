@@ -198,7 +198,7 @@ TLM_INLINE void lowk_pack_lanes(int type, char *o, const lk_src *src, int h)
 
 /* Units [u0, u0 + n_units) of the rows at w (il: of the group at w) into dst. */
 TLM_INLINE void lowk_pack(int type, int64_t block_bytes, bool il, void *dst, const char *w,
-                      uint64_t w_row_bytes, int rows, int64_t u0, int64_t n_units)
+                          uint64_t w_row_bytes, int rows, int64_t u0, int64_t n_units)
 {
     /* the gathers' offsets are int32: rows 0..15 must lie within 2^31 bytes */
     const bool near = w_row_bytes <= (uint64_t)INT32_MAX / TLM_QROWS;
@@ -384,8 +384,8 @@ TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *x
 /* The gemv of qmatmul_blocked.h on rows or (il) a group: each unit's dwords go from the
  * weights straight into the dot products, while the next group streams into L2. */
 TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int rows,
-                      bool accumulate, const char *w, uint64_t w_row_bytes, int64_t u0,
-                      int64_t n_units, const char *xq, const char *next)
+                          bool accumulate, const char *w, uint64_t w_row_bytes, int64_t u0,
+                          int64_t n_units, const char *xq, const char *next)
 {
     if (!il && w_row_bytes > (uint64_t)INT32_MAX / TLM_QROWS) { /* beyond the gathers */
         _Alignas(64) char buf[LK_PACK];
@@ -405,8 +405,9 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
     vf acc[NH] = {vf_zero()}; /* every slice zero: lanes past rows are never read */
     for (int h = 0; h < nh; h++) {
         src[h] = il ? lk_il(w, h) : lk_rows(w, w_row_bytes, rows, h);
-        acc[h] = accumulate ? vf_load_m(y + h * VL, vmask_n(rows - h * VL < VL ? rows - h * VL : VL))
-                            : vf_zero();
+        acc[h] = accumulate
+                     ? vf_load_m(y + h * VL, vmask_n(rows - h * VL < VL ? rows - h * VL : VL))
+                     : vf_zero();
     }
     const int64_t step = il ? TLM_QROWS * block_bytes : block_bytes;
     const int64_t lines = (TLM_QROWS * (int64_t)w_row_bytes + 63) / 64;
@@ -427,15 +428,15 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
 
 /* The pack, tile, gemv and slots (rows, il) of one type; the tile body is specialised per
  * token count. */
-#define LOWK_OPS(name, block, tile_fn, pack_fn, gemv_fn)                                                               \
+#define LOWK_OPS(name, block, tile_fn, pack_fn, gemv_fn)                                           \
     static const tlm_qmatmul_ops name = {.unit = QK_K,                                             \
                                          .unit_bytes = sizeof(block),                              \
                                          .pack_bytes = LK_PACK,                                    \
                                          .x_bytes = sizeof(xq256),                                 \
                                          .nr = LK_NR,                                              \
                                          .quantize_x = quantize_x256,                              \
-                                         .pack = pack_fn,                                             \
-                                         .tile = tile_fn,                                             \
+                                         .pack = pack_fn,                                          \
+                                         .tile = tile_fn,                                          \
                                          .gemv = gemv_fn};
 #define LOWK_TYPE(suffix, type, block)                                                             \
     static void pack_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,            \
@@ -478,8 +479,8 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
             break;                                                                                 \
         }                                                                                          \
     }                                                                                              \
-    LOWK_OPS(ops_##suffix, block, tile_##suffix, pack_##suffix, gemv_##suffix)                                     \
-    LOWK_OPS(ops_il_##suffix, block, tile_##suffix, pack_il_##suffix, gemv_il_##suffix)                             \
+    LOWK_OPS(ops_##suffix, block, tile_##suffix, pack_##suffix, gemv_##suffix)                     \
+    LOWK_OPS(ops_il_##suffix, block, tile_##suffix, pack_il_##suffix, gemv_il_##suffix)            \
     TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_##suffix), tlm_qmatmul_blocked, ops_##suffix)           \
     TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_il_##suffix), tlm_qmatmul_il, ops_il_##suffix)
 
