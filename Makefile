@@ -168,13 +168,16 @@ print-includes:
 # The whole suite under a sanitizer, each build in its own directory: ASan (with LeakSanitizer)
 # and UBSan (float-cast-overflow too). tests/run.sh makes every report exit 66, a code no tool
 # uses for a refusal, and fails the test whose run shows one, even a run meant to be refused.
+# A BUILD given to make (make asan BUILD=x, or in the environment) is the folder, as for a
+# plain build; without one each target keeps its own (build-asan, build-ubsan).
 SAN_FLAGS := -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_BUILD  = $(if $(filter file default,$(origin BUILD)),build-$@,$(BUILD))
 asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="-fsanitize=address $(SAN_FLAGS)" \
+	$(MAKE) BUILD=$(SAN_BUILD) OPT=-O1 EXTRA_CFLAGS="-fsanitize=address $(SAN_FLAGS)" \
 	    EXTRA_LDFLAGS="-fsanitize=address" test
 
 ubsan:
-	$(MAKE) BUILD=build-ubsan OPT=-O1 EXTRA_CFLAGS="-fsanitize=undefined,float-cast-overflow \
+	$(MAKE) BUILD=$(SAN_BUILD) OPT=-O1 EXTRA_CFLAGS="-fsanitize=undefined,float-cast-overflow \
 	    $(SAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=undefined" test
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c, clang only), built with ASan + UBSan; seeds come from
