@@ -29,7 +29,8 @@
  * with nothing but the stream of weights; the sums are the same, so are the bits.
  * Small batches (2 .. 16 tokens, several sequences' decode) on such weights: gemm loads each
  * level vector of a group once and feeds it to up to 8 tokens' sums held in registers, so
- * the weights still stream once (twice from L1 for 9 .. 16 tokens) with no packing. */
+ * the weights still stream once (twice from L1 for 9 .. 16 tokens) with no packing; the
+ * K-quants' interleaved groups the same way (Q4_K, Q5_K: 4 tokens a pass; Q6_K: 8). */
 #include <string.h>
 
 #include "simd_avx512.h"
@@ -232,24 +233,31 @@ TLM_INLINE void k6_chunk(__m512i w[4][4], const group *g, bool full, int64_t off
 
 /* Q6_K scales: sc[kk] bytes are scales 4kk .. 4kk + 3; d is the block's last 2 bytes (the high
  * half of the last dword of the 16 bytes at 194, which end with the block). */
+TLM_INLINE __m512 k6_d(const group *g, bool full, int64_t off)
+{
+    if (g->il) /* the 16 d follow the block's 52 dwords */
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(il_at(g, off) + 64 * 52)));
+    return f16_high(load16x1(g, full, off + 194, 3));
+}
+
 TLM_INLINE void k6_header(__m512i sc[4], __m512 *d, const group *g, bool full, int64_t off)
 {
     load16x4(sc, g, full, off + 192);
-    if (g->il) /* the 16 d follow the block's 52 dwords */
-        *d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(il_at(g, off) + 64 * 52)));
-    else
-        *d = f16_high(load16x1(g, full, off + 194, 3));
+    *d = k6_d(g, full, off);
 }
 
-/* Scale s sign-extended; scales 2i, 2i + 1 as signed 16-bit pairs. */
-TLM_INLINE __m512i k6_scale(const __m512i sc[4], int s)
+/* Scale s sign-extended (v: scales 4(s / 4) .. + 3); scales 2i, 2i + 1 as signed 16-bit
+ * pairs (v: scales 4(i / 2) .. + 3). */
+TLM_INLINE __m512i k6_scale_in(__m512i v, int s)
 {
-    return _mm512_srai_epi32(_mm512_slli_epi32(sc[s / 4], 24 - 8 * (s % 4)), 24);
+    return _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * (s % 4)), 24);
 }
-TLM_INLINE __m512i k6_pair(const __m512i sc[4], int i)
+TLM_INLINE __m512i k6_pair_in(__m512i v, int i)
 {
-    return _mm512_srai_epi16(_mm512_slli_epi16(bytes_u16x2(sc[i / 2], i % 2), 8), 8);
+    return _mm512_srai_epi16(_mm512_slli_epi16(bytes_u16x2(v, i % 2), 8), 8);
 }
+TLM_INLINE __m512i k6_scale(const __m512i sc[4], int s) { return k6_scale_in(sc[s / 4], s); }
+TLM_INLINE __m512i k6_pair(const __m512i sc[4], int i) { return k6_pair_in(sc[i / 2], i); }
 
 /* ---- packing (prefill): the loaded vectors stored for the tiles --------------------------- */
 
@@ -328,7 +336,6 @@ TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t
         }
     }
 }
-
 
 /* ---- register tiles ---------------------------------------------------------------------- */
 
@@ -626,7 +633,6 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
     sums_store(y, rows, acc);
 }
 
-
 /* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
 
 /* Group unit at p (16 blocks' bytes): the 8 level vectors and scales of unit_q8_0 / unit_q4_0. */
@@ -655,7 +661,7 @@ TLM_INLINE int64_t unit_il_bytes(int type)
 
 /* As gemv_units for Q8_0 / Q4_0, from a group: one sequential stream, the same sums. */
 TLM_INLINE void gemv_il_units(int type, float *y, int rows, bool accumulate, const char *grp,
-                               int64_t u0, int64_t n_units, const char *xq)
+                              int64_t u0, int64_t n_units, const char *xq)
 {
     __m512 acc = sums_load(y, rows, accumulate);
     const char *p = grp + u0 * unit_il_bytes(type);
@@ -671,13 +677,13 @@ TLM_INLINE void gemv_il_units(int type, float *y, int rows, bool accumulate, con
 /* Rows of a group past `rows` are real (every group is whole); they are computed, not stored. */
 #define IL_FNS(suffix, type)                                                                       \
     static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,               \
-                                  uint64_t w_row_bytes, int64_t u0, int64_t n_units,               \
-                                  const char *xq, const char *next)                                \
+                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,                \
+                                 const char *xq, const char *next)                                 \
     {                                                                                              \
         gemv_il_units(type, y, rows, accumulate, w, u0, n_units, xq);                              \
     }                                                                                              \
     static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,         \
-                                  int64_t u0, int64_t n_units)                                     \
+                                 int64_t u0, int64_t n_units)                                      \
     {                                                                                              \
         char *o = dst;                                                                             \
         for (int64_t u = u0; u < u0 + n_units; u++, o += PACK32) {                                 \
@@ -879,6 +885,128 @@ TLM_INLINE void gemm_ka_shape(bool five, int nt, float *y, int64_t ldy, int rows
 
 GEMM_KA_FN(q4_K, false)
 GEMM_KA_FN(q5_K, true)
+
+/* Q6_K small batches from interleaved groups: gemv_units' Q6_K arithmetic with up to
+ * NB_SMALL_K6 tokens' sums per level vector. Three sums per token live through a sub-block
+ * (its dot product, the unit's scaled sum, the running float sum), 24 registers at 8 tokens,
+ * so the ql / qh vectors a sub-block's levels come from are loaded again (from L1) for each
+ * sub-block instead of held, and the scales are loaded where they are used. */
+enum { NB_SMALL_K6 = 8 };
+
+/* In unit gu of a Q6_K group (16 blocks, kernels.h): dword kk of the 16 bytes at block byte
+ * o (a multiple of 16) of every row, lane r = row r. */
+TLM_INLINE __m512i k6_il(const char *gu, int o, int kk)
+{
+    return _mm512_loadu_si512(gu + 64 * (o / 4 + kk));
+}
+
+TLM_INLINE void gemm_k6_shape(int nt, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *grp_w, int64_t u0, int64_t n_units, const char *xq,
+                              int64_t xs, const char *next)
+{
+    const int64_t ub = TLM_QROWS * (int64_t)sizeof(block_q6_K);
+    const __m512i m2 = bytes(0x30);
+    __m512 acc[NB_SMALL_K6];
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++)
+        acc[t] = sums_load(y + t * ldy, rows, accumulate);
+    for (int64_t u = 0; u < n_units; u++) {
+        if (next) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+        const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K6];
+        /* one address register per token, hidden from the optimiser, which would otherwise
+         * keep each of the unit's hundreds of activation addresses as its own (spilled)
+         * induction variable */
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++) {
+            xt[t] = xq + t * xs + u * (int64_t)sizeof(xq256);
+            __asm__("" : "+r"(xt[t]));
+        }
+        __m512i isum[NB_SMALL_K6];
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            isum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++)
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; p++)
+#pragma GCC unroll 4
+                for (int grp = 0; grp < 4; grp++) {
+                    const int sb = 8 * h + 2 * grp + p; /* k6_chunk's w[grp] of half h, part p */
+                    __m512i s0[NB_SMALL_K6];
+#pragma GCC unroll 8
+                    for (int t = 0; t < nt; t++)
+                        s0[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                    for (int kk = 0; kk < 4; kk++) {
+                        __m512i lo = k6_il(gu, 64 * h + 32 * (grp % 2) + 16 * p, kk);
+                        __m512i c = k6_il(gu, 128 + 32 * h + 16 * p, kk);
+                        if (grp >= 2) lo = _mm512_srli_epi32(lo, 4);
+                        __m512i hi = grp == 0   ? _mm512_slli_epi32(c, 4)
+                                     : grp == 1 ? _mm512_slli_epi32(c, 2)
+                                     : grp == 2 ? c
+                                                : _mm512_srli_epi32(c, 2);
+                        __m512i w = q6_join(lo, _mm512_and_si512(hi, m2));
+#pragma GCC unroll 8
+                        for (int t = 0; t < nt; t++)
+                            s0[t] = dpbusd_bcast(s0[t], w, xt[t] + 16 * sb + 4 * kk);
+                    }
+                    const __m512i scale = k6_scale_in(k6_il(gu, 192, sb / 4), sb);
+#pragma GCC unroll 8
+                    for (int t = 0; t < nt; t++) {
+                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s0[t], scale));
+                        /* kept a chain: reassociated into a tree, the sum would hold every
+                         * sub-block's s0 at once (spilled) */
+                        __asm__("" : "+v"(isum[t]));
+                    }
+                }
+        __m512i csum[NB_SMALL_K6];
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            csum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            const __m512i pair = k6_pair_in(k6_il(gu, 192, i / 2), i);
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++)
+                csum[t] = _mm512_dpwssd_epi32(csum[t], pair,
+                                              bcast32(((const xq256 *)xt[t])->s16 + 2 * i));
+        }
+        /* the 16 d follow the block's 52 dwords */
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gu + 64 * 52)));
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++) {
+            __m512i v = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(csum[t], 5));
+            __m512 dx = _mm512_set1_ps(((const xq256 *)xt[t])->d);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(d, dx), acc[t]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++)
+        sums_store(y + t * ldy, rows, acc[t]);
+}
+
+#define GEMM_K6_CASE(n)                                                                            \
+    case n:                                                                                        \
+        gemm_k6_shape(n, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);                  \
+        break;
+static void gemm_il_q6_K(float *y, int64_t ldy, int rows, bool accumulate, int nt, const char *w,
+                         uint64_t w_row_bytes, int64_t u0, int64_t n_units, const char *xq,
+                         int64_t xs, const char *next)
+{
+    switch (nt) {
+        GEMM_K6_CASE(1)
+        GEMM_K6_CASE(2)
+        GEMM_K6_CASE(3)
+        GEMM_K6_CASE(4)
+        GEMM_K6_CASE(5)
+        GEMM_K6_CASE(6)
+        GEMM_K6_CASE(7)
+    default: /* nt <= NB_SMALL_K6 */
+        gemm_k6_shape(8, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);
+        break;
+    }
+}
+#define GEMM_IL_K6 /* qmatmul_slots.h: the il Q6_K ops get gemm_il_q6_K */
 #define GEMM_IL_KA /* qmatmul_slots.h: the il Q4_K / Q5_K ops get gemm_il_q4_K / _q5_K */
 
 #define TILE_SHAPE_Q8_0 tile32_shape

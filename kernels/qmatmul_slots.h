@@ -2,7 +2,9 @@
  * and gemv functions, tiles for every token count and the matmul slots, from what the file
  * defined: NR (tokens per tile), pack_units, gemv_units, gemv_il_q8_0 / _q4_0,
  * pack_il_q8_0 / _q4_0, gemm_il_q8_0 / _q4_0 with NB_SMALL (tokens per gemm pass), the tile
- * body of each type TILE_SHAPE_<TYPE> and QMATMUL_FN(name), its suffix. */
+ * body of each type TILE_SHAPE_<TYPE> and QMATMUL_FN(name), its suffix; where defined,
+ * GEMM_IL_KA (gemm_il_q4_K / _q5_K, NB_SMALL_K) and GEMM_IL_K6 (gemm_il_q6_K, NB_SMALL_K6)
+ * give those il types their small-batch kernels. */
 
 /* Full groups take the base-and-stride loads, partial ones the row list. */
 #define PACK_FN(name, type)                                                                        \
@@ -133,7 +135,12 @@ OPS_SMALL(ops_il_q5_K, gemm_il_q5_K, NB_SMALL_K, q5_K, 256, PACK_KA, xq256, quan
 OPS(ops_il_q4_K, q4_K, 256, PACK_KA, xq256, quantize_x256, pack_il_q4_K, tile_q4_K, gemv_il_q4_K)
 OPS(ops_il_q5_K, q5_K, 256, PACK_KA, xq256, quantize_x256, pack_il_q5_K, tile_q5_K, gemv_il_q5_K)
 #endif
+#ifdef GEMM_IL_K6
+OPS_SMALL(ops_il_q6_K, gemm_il_q6_K, NB_SMALL_K6, q6_K, 256, PACK_K6, xq256, quantize_x256,
+          pack_il_q6_K, tile_q6_K, gemv_il_q6_K)
+#else
 OPS(ops_il_q6_K, q6_K, 256, PACK_K6, xq256, quantize_x256, pack_il_q6_K, tile_q6_K, gemv_il_q6_K)
+#endif
 
 TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_q8_0), tlm_qmatmul_blocked, ops_q8_0)
 TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_q4_0), tlm_qmatmul_blocked, ops_q4_0)

@@ -15,7 +15,8 @@
  *     row splits, sub-ranges, one token at a time and OpenMP row splits give the same bits;
  *   - the row-interleaved (il) layout: rows come back from their groups, and each il slot
  *     gives its ISA's row-slot bits, with the checks above (splits inside a group too), for
- *     every n_tok of a small batch (2 .. 16, the small-batch kernels) as well.
+ *     every n_tok of a small batch (2 .. 16, the small-batch kernels) as well; the small
+ *     batch kernels give the bits of one token at a time through the same ISA's decode.
  * Weight blocks are random bytes (every bit pattern: Q8_0 -128, high scale bits, negative
  * Q6_K scales) with random finite f16 scales. */
 #include <omp.h>
@@ -636,13 +637,14 @@ int main(void)
     }
 
     /* Small batches (several sequences' decode: n_tok 2 .. 16), where the il slots of Q8_0 and
-     * Q4_0 (and Q4_K, Q5_K with VNNI) stream each group once for all tokens (passes of 4 or 8
-     * tokens, k in chunks of 45 or 85 units, 10 or 8 super-blocks): every count, k within one
-     * chunk and across several, one group and three (splits inside a group and ragged ends
-     * come from check_slot). */
+     * Q4_0 (and Q4_K, Q5_K, Q6_K with VNNI) stream each group once for all tokens (passes of
+     * 4 or 8 tokens, k in chunks of 45 or 85 units, 10, 8 or 7 super-blocks): every count, k
+     * within one chunk, one unit past a chunk (Q8_0's 46 units, Q6_K's 8 super-blocks) and
+     * across several ending inside one, one group and three (splits inside a group and ragged ends come from
+     * check_slot). */
     for (size_t ti = 0; ti < COUNT(types); ti++) {
         const int64_t b = types[ti].block;
-        const int64_t sb_in[] = {2 * b, b == 32 ? 129 * b : 17 * b};
+        const int64_t sb_in[] = {2 * b, b == 32 ? 46 * b : 8 * b, b == 32 ? 129 * b : 17 * b};
         static const int64_t sb_rows[] = {16, 48};
         for (size_t a = 0; a < COUNT(sb_in); a++)
             for (size_t bb = 0; bb < COUNT(sb_rows); bb++)
