@@ -79,6 +79,9 @@ typedef struct request {
     double t_slot, t_first; /* when it got a slot and when its prompt was evaluated */
 } request;
 
+/* The body as a string: "" when the request had none (the buffer was never grown). */
+static const char *body_text(const request *rq) { return rq->body.data ? rq->body.data : ""; }
+
 /* A streaming response's state, owned by MHD's response (freed by stream_free). */
 typedef struct stream {
     http_server *srv;
@@ -614,7 +617,7 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
     oai_request req;
     oai_error e;
     oai_limits lim = {cfg->max_messages, cfg->n_vocab, cfg->max_n};
-    const char *body = rq->body.data ? rq->body.data : "";
+    const char *body = body_text(rq);
     if (rq->route == ROUTE_RESPONSES ? !resp_parse_request(body, rq->body.len, &lim, &req, &e)
                                      : !oai_parse_request(body, rq->body.len, chat, &lim, &req,
                                                           &e)) {
@@ -693,6 +696,22 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
 
 /* ---- /tokenize, /detokenize, /v1/embeddings -------------------------------------------- */
 
+/* The end of a POST handler whose work wrote a JSON body b (ok) or an error e: 200 with b,
+ * logged, or e's status and error object. Frees b. */
+static enum MHD_Result reply(http_server *srv, struct MHD_Connection *c, const request *rq,
+                             const char *url, bool ok, buf *b, const oai_error *e)
+{
+    enum MHD_Result r;
+    if (ok) {
+        log_line(srv, "POST %s -> 200, %.2f s", url, now_seconds() - rq->t0);
+        r = send_json(c, 200, b);
+    } else {
+        r = send_error(srv, c, "POST", url, e);
+    }
+    buf_free(b);
+    return r;
+}
+
 static enum MHD_Result handle_api(http_server *srv, struct MHD_Connection *c, request *rq,
                                   const char *url)
 {
@@ -702,14 +721,8 @@ static enum MHD_Result handle_api(http_server *srv, struct MHD_Connection *c, re
                                         : api_embeddings;
     buf b = {0};
     oai_error e;
-    if (!fn(&srv->api, rq->body.data ? rq->body.data : "", rq->body.len, &b, &e)) {
-        buf_free(&b);
-        return send_error(srv, c, "POST", url, &e);
-    }
-    log_line(srv, "POST %s -> 200, %.2f s", url, now_seconds() - rq->t0);
-    enum MHD_Result r = send_json(c, 200, &b);
-    buf_free(&b);
-    return r;
+    bool ok = fn(&srv->api, body_text(rq), rq->body.len, &b, &e);
+    return reply(srv, c, rq, url, ok, &b, &e);
 }
 
 static enum MHD_Result handle_apply_template(http_server *srv, struct MHD_Connection *c,
@@ -718,15 +731,9 @@ static enum MHD_Result handle_apply_template(http_server *srv, struct MHD_Connec
     buf b = {0};
     oai_error e;
     const http_config *cfg = srv->cfg;
-    if (!apply_template_json(&cfg->prompt, cfg->max_messages, cfg->n_vocab,
-                             rq->body.data ? rq->body.data : "", rq->body.len, &b, &e)) {
-        buf_free(&b);
-        return send_error(srv, c, "POST", url, &e);
-    }
-    log_line(srv, "POST %s -> 200, %.2f s", url, now_seconds() - rq->t0);
-    enum MHD_Result r = send_json(c, 200, &b);
-    buf_free(&b);
-    return r;
+    bool ok = apply_template_json(&cfg->prompt, cfg->max_messages, cfg->n_vocab, body_text(rq),
+                                  rq->body.len, &b, &e);
+    return reply(srv, c, rq, url, ok, &b, &e);
 }
 
 /* ---- the access handler --------------------------------------------------------------- */
