@@ -30,13 +30,13 @@
 #include <unistd.h>
 
 #include "../common.h"
+#include "apply_template.h"
 #include "buf.h"
 #include "choices.h"
 #include "cors.h"
 #include "endpoints.h"
 #include "metrics.h"
 #include "responses.h"
-#include "apply_template.h"
 #include "structured.h"
 
 struct http_server {
@@ -90,7 +90,7 @@ typedef struct stream {
     char id[64];
     bool include_usage, done;
     int fd;
-    buf pending; /* events not yet handed to MHD */
+    buf pending;    /* events not yet handed to MHD */
     structured *sx; /* tools: their text is written by tool_reply.c; NULL: none */
     size_t sent;
     double t0, t_slot, t_first;
@@ -139,10 +139,9 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, cons
     static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":"
                               "\"server_error\",\"param\":null,\"code\":null}}";
     bool ok = !body->failed;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(ok ? body->len : sizeof oom - 1,
-                                        ok ? (void *)body->data : (void *)oom,
-                                        MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(ok ? body->len : sizeof oom - 1,
+                                                             ok ? (void *)body->data : (void *)oom,
+                                                             MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", type);
     if (allow) MHD_add_response_header(r, "Allow", allow);
@@ -198,7 +197,8 @@ static bool same_secret(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     unsigned char diff = la != lb;
-    for (size_t i = 0; i < la; i++) diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
     return diff == 0;
 }
 
@@ -208,7 +208,8 @@ static bool authorized(const http_server *srv, struct MHD_Connection *c, oai_err
     if (!key) return true;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (!h || strncmp(h, "Bearer ", 7) != 0) {
-        oai_error_set(e, 401, "invalid_request_error", NULL, NULL, "You didn't provide an API "
+        oai_error_set(e, 401, "invalid_request_error", NULL, NULL,
+                      "You didn't provide an API "
                       "key. You need to provide your API key in an Authorization header using "
                       "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
         return false;
@@ -229,21 +230,22 @@ static enum MHD_Result handle_get(http_server *srv, struct MHD_Connection *c, ro
     if (rt == ROUTE_HEALTH) {
         int32_t total, idle, queued;
         slot_pool_stats(srv->pool, &total, &idle, &queued);
-        buf_printf(&b, "{\"status\":\"ok\",\"slots_total\":%d,\"slots_idle\":%d,"
-                       "\"slots_processing\":%d,\"queue\":%d}",
+        buf_printf(&b,
+                   "{\"status\":\"ok\",\"slots_total\":%d,\"slots_idle\":%d,"
+                   "\"slots_processing\":%d,\"queue\":%d}",
                    (int)total, (int)idle, (int)(total - idle), (int)queued);
     } else if (rt == ROUTE_MODELS) {
         oai_models_json(&b, srv->cfg->model_id, srv->started);
     } else if (rt == ROUTE_METRICS) {
         if (!srv->cfg->metrics) {
             oai_error e;
-            oai_error_set(&e, 501, "not_supported_error", NULL, NULL, "This server does not "
+            oai_error_set(&e, 501, "not_supported_error", NULL, NULL,
+                          "This server does not "
                           "serve metrics: start it with --metrics.");
             return send_error(srv, c, "GET", url, &e);
         }
         metrics_render(srv->metrics, srv->pool, &b);
-        enum MHD_Result r = send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8", &b,
-                                      NULL);
+        enum MHD_Result r = send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8", &b, NULL);
         buf_free(&b);
         return r;
     } else if (!strcmp(url + 11, srv->cfg->model_id)) {
@@ -278,8 +280,10 @@ static void responses_advance(stream *st, const char *text, size_t len, bool mor
     if (more) return;
     const char *reason = gen_finish_reason(st->g);
     oai_usage u = {gen_n_prompt(st->g), gen_n_generated(st->g)};
-    if (!strcmp(reason, "error")) resp_stream_fail(st->resp, &st->pending, gen_error(st->g));
-    else resp_stream_end(st->resp, &st->pending, reason, &u);
+    if (!strcmp(reason, "error"))
+        resp_stream_fail(st->resp, &st->pending, gen_error(st->g));
+    else
+        resp_stream_end(st->resp, &st->pending, reason, &u);
     metrics_generation(st->srv->metrics, u.prompt_tokens, u.completion_tokens,
                        st->t_first - st->t_slot, now_seconds() - st->t_first);
     log_line(st->srv, "%s -> 200 stream, %d + %d tokens, %s, %.2f s", st->method_url,
@@ -308,8 +312,7 @@ static void stream_advance(stream *st)
     if (more) return;
     const char *reason = gen_finish_reason(st->g);
     if (st->sx && strcmp(reason, "error")) /* held tool calls go out, "tool_calls" */
-        reason = structured_stream_end(st->sx, &st->pending, &st->meta, reason,
-                                       st->include_usage);
+        reason = structured_stream_end(st->sx, &st->pending, &st->meta, reason, st->include_usage);
     oai_usage u = {gen_n_prompt(st->g), gen_n_generated(st->g)};
     if (!strcmp(reason, "error")) {
         oai_error e;
@@ -368,8 +371,8 @@ static void stream_free(void *cls)
 {
     stream *st = cls;
     if (!st->done)
-        log_line(st->srv, "%s: stream closed early after %d tokens; slot released",
-                 st->method_url, (int)gen_n_generated(st->g));
+        log_line(st->srv, "%s: stream closed early after %d tokens; slot released", st->method_url,
+                 (int)gen_n_generated(st->g));
     gen_free(st->g);
     buf_free(&st->pending);
     resp_stream_free(st->resp);
@@ -389,19 +392,29 @@ static enum MHD_Result start_stream(http_server *srv, struct MHD_Connection *c, 
         gen_free(g);
         return MHD_NO;
     }
-    *st = (stream){.srv = srv, .g = g, .meta = *meta, .include_usage = include_usage, .fd = fd,
-                   .t0 = rq->t0, .t_slot = rq->t_slot, .t_first = rq->t_first};
+    *st = (stream){.srv = srv,
+                   .g = g,
+                   .meta = *meta,
+                   .include_usage = include_usage,
+                   .fd = fd,
+                   .t0 = rq->t0,
+                   .t_slot = rq->t_slot,
+                   .t_first = rq->t_first};
     st->sx = sx;
     snprintf(st->id, sizeof st->id, "%s", meta->id);
     st->meta.id = st->id;
     snprintf(st->method_url, sizeof st->method_url, "POST %s", url);
     if (gen_logprobs(g) > 0) {
-        if ((st->lp = malloc(sizeof *st->lp))) lp_init(st->lp, srv->cfg->prompt.tok, meta->chat, gen_text_prev(g));
-        else st->pending.failed = true;
+        if ((st->lp = malloc(sizeof *st->lp)))
+            lp_init(st->lp, srv->cfg->prompt.tok, meta->chat, gen_text_prev(g));
+        else
+            st->pending.failed = true;
     }
     if (rq->route == ROUTE_RESPONSES) {
-        if ((st->resp = resp_stream_create(&st->meta))) resp_stream_begin(st->resp, &st->pending);
-        else st->pending.failed = true;
+        if ((st->resp = resp_stream_create(&st->meta)))
+            resp_stream_begin(st->resp, &st->pending);
+        else
+            st->pending.failed = true;
     } else if (meta->chat) /* the API's first chat chunk: the role, empty content */
         oai_chunk_sse(&st->pending, &st->meta, "assistant", "", 0, NULL, include_usage);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
@@ -447,8 +460,8 @@ static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c
     }
     const char *reason = gen_finish_reason(g);
     oai_usage u = {gen_n_prompt(g), gen_n_generated(g)};
-    metrics_generation(srv->metrics, u.prompt_tokens, u.completion_tokens,
-                       rq->t_first - rq->t_slot, now_seconds() - rq->t_first);
+    metrics_generation(srv->metrics, u.prompt_tokens, u.completion_tokens, rq->t_first - rq->t_slot,
+                       now_seconds() - rq->t_first);
     enum MHD_Result r;
     if (!strcmp(reason, "error") || text.failed) {
         oai_error e;
@@ -461,9 +474,11 @@ static enum MHD_Result generate_whole(http_server *srv, struct MHD_Connection *c
         buf b = {0};
         if (rq->route == ROUTE_RESPONSES)
             resp_json(&b, meta, text.data ? text.data : "", text.len, reason, &u);
-        else if (sx) structured_response_json(sx, &b, meta, text.data ? text.data : "", text.len,
-                                         reason, &u);
-        else oai_response_json(&b, meta, text.data ? text.data : "", text.len, reason, &u);
+        else if (sx)
+            structured_response_json(sx, &b, meta, text.data ? text.data : "", text.len, reason,
+                                     &u);
+        else
+            oai_response_json(&b, meta, text.data ? text.data : "", text.len, reason, &u);
         log_line(srv, "POST %s -> 200, %d + %d tokens, %s, %.2f s", url, (int)u.prompt_tokens,
                  (int)u.completion_tokens, reason, now_seconds() - rq->t0);
         if (want_lp) lp_splice(&b, 0, &lp);
@@ -539,14 +554,16 @@ static void choices_stream_free(void *cls)
 }
 
 static enum MHD_Result handle_choices(http_server *srv, struct MHD_Connection *c, request *rq,
-                                      const char *url, const oai_request *req,
-                                      const gen_params *gp, bool tools)
+                                      const char *url, const oai_request *req, const gen_params *gp,
+                                      bool tools)
 {
     oai_error e;
     if (tools || req->logprobs >= 0) { /* their writers know one choice */
         oai_error_set(&e, 400, "invalid_request_error", tools ? "tools" : "logprobs",
-                      "unsupported_value", "%s with n > 1 or a list of prompts is not supported "
-                      "by this server.", tools ? "Tool calls" : "logprobs");
+                      "unsupported_value",
+                      "%s with n > 1 or a list of prompts is not supported "
+                      "by this server.",
+                      tools ? "Tool calls" : "logprobs");
         return send_error(srv, c, "POST", url, &e);
     }
     choices *ch = choices_create(srv->pool, req, &srv->cfg->prompt, gp, &e);
@@ -565,9 +582,11 @@ static enum MHD_Result handle_choices(http_server *srv, struct MHD_Connection *c
         if (w == GEN_WAIT_CANCELLED) return MHD_NO; /* the client left: close */
         int32_t total, idle, queued;
         slot_pool_stats(srv->pool, &total, &idle, &queued);
-        oai_error_set(&e, 503, "server_error", NULL, "overloaded", "The server is busy: all %d "
+        oai_error_set(&e, 503, "server_error", NULL, "overloaded",
+                      "The server is busy: all %d "
                       "slots are generating and %d requests are waiting (--queue-limit). Try "
-                      "again later.", (int)total, (int)queued);
+                      "again later.",
+                      (int)total, (int)queued);
         return send_error(srv, c, "POST", url, &e);
     }
     char id[64];
@@ -576,8 +595,10 @@ static enum MHD_Result handle_choices(http_server *srv, struct MHD_Connection *c
     choices_set_meta(ch, &meta, req->include_usage);
     if (req->stream) {
         choices_stream *st = calloc(1, sizeof *st);
-        struct MHD_Response *r = st ? MHD_create_response_from_callback(
-            MHD_SIZE_UNKNOWN, 16 * 1024, choices_read, st, choices_stream_free) : NULL;
+        struct MHD_Response *r =
+            st ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, choices_read, st,
+                                                   choices_stream_free)
+               : NULL;
         if (!r) {
             free(st);
             choices_free(ch);
@@ -609,8 +630,8 @@ static enum MHD_Result handle_choices(http_server *srv, struct MHD_Connection *c
     return r;
 }
 
-static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection *c,
-                                         request *rq, const char *url)
+static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection *c, request *rq,
+                                         const char *url)
 {
     const http_config *cfg = srv->cfg;
     bool chat = rq->route != ROUTE_COMPLETIONS; /* /v1/responses runs as a chat */
@@ -618,9 +639,9 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
     oai_error e;
     oai_limits lim = {cfg->max_messages, cfg->n_vocab, cfg->max_n};
     const char *body = body_text(rq);
-    if (rq->route == ROUTE_RESPONSES ? !resp_parse_request(body, rq->body.len, &lim, &req, &e)
-                                     : !oai_parse_request(body, rq->body.len, chat, &lim, &req,
-                                                          &e)) {
+    if (rq->route == ROUTE_RESPONSES
+            ? !resp_parse_request(body, rq->body.len, &lim, &req, &e)
+            : !oai_parse_request(body, rq->body.len, chat, &lim, &req, &e)) {
         oai_request_free(&req);
         return send_error(srv, c, "POST", url, &e);
     }
@@ -634,10 +655,15 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
         oai_request_free(&req);
         return send_error(srv, c, "POST", url, &e);
     }
-    gen_params gp = {.prompt = ids, .n_prompt = n_ids, .max_tokens = max_tokens,
-                     .sampling = sampling_of(&req), .stop = req.stop, .n_stop = req.n_stop,
+    gen_params gp = {.prompt = ids,
+                     .n_prompt = n_ids,
+                     .max_tokens = max_tokens,
+                     .sampling = sampling_of(&req),
+                     .stop = req.stop,
+                     .n_stop = req.n_stop,
                      .chat = chat ? cfg->prompt.chat : TLM_CHAT_UNKNOWN,
-                     .grammar = sx->grammar, .logprobs = req.logprobs + 1};
+                     .grammar = sx->grammar,
+                     .logprobs = req.logprobs + 1};
     if (req.n > 1 || req.n_prompts > 1) { /* several choices: choices.c */
         enum MHD_Result r = handle_choices(srv, c, rq, url, &req, &gp, sx->mode != TOOLS_OFF);
         free(ids);
@@ -659,7 +685,8 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
         if (st == TLM_ERR_ARG)
             oai_error_set(&e, 400, "invalid_request_error", NULL, "invalid_value", "%s",
                           terr.message);
-        else oai_error_set(&e, 500, "server_error", NULL, NULL, "%s", terr.message);
+        else
+            oai_error_set(&e, 500, "server_error", NULL, NULL, "%s", terr.message);
         return send_error(srv, c, "POST", url, &e);
     }
     int fd = connection_fd(c);
@@ -673,9 +700,11 @@ static enum MHD_Result handle_completion(http_server *srv, struct MHD_Connection
         }
         int32_t total, idle, queued;
         slot_pool_stats(srv->pool, &total, &idle, &queued);
-        oai_error_set(&e, 503, "server_error", NULL, "overloaded", "The server is busy: all %d "
+        oai_error_set(&e, 503, "server_error", NULL, "overloaded",
+                      "The server is busy: all %d "
                       "slots are generating and %d requests are waiting (--queue-limit). Try "
-                      "again later.", (int)total, (int)queued);
+                      "again later.",
+                      (int)total, (int)queued);
         return send_error(srv, c, "POST", url, &e);
     }
     rq->t_slot = now_seconds();
@@ -726,7 +755,7 @@ static enum MHD_Result handle_api(http_server *srv, struct MHD_Connection *c, re
 }
 
 static enum MHD_Result handle_apply_template(http_server *srv, struct MHD_Connection *c,
-                                            request *rq, const char *url)
+                                             request *rq, const char *url)
 {
     buf b = {0};
     oai_error e;
@@ -768,7 +797,8 @@ static enum MHD_Result first_call(http_server *srv, struct MHD_Connection *c, re
         return send_error(srv, c, method, url, &e);
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > srv->cfg->max_body) {
-        oai_error_set(&e, 413, "invalid_request_error", NULL, "request_too_large", "The request "
+        oai_error_set(&e, 413, "invalid_request_error", NULL, "request_too_large",
+                      "The request "
                       "body is larger than this server's limit of %zu bytes (--max-body).",
                       srv->cfg->max_body);
         return send_error(srv, c, method, url, &e);
@@ -778,9 +808,8 @@ static enum MHD_Result first_call(http_server *srv, struct MHD_Connection *c, re
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     http_server *srv = cls;
     request *rq = *con_cls;
@@ -795,13 +824,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) { /* a piece of the body; beyond the limit it is read and dropped */
         if (!rq->too_large && *upload_data_size <= srv->cfg->max_body - rq->body.len)
             buf_append(&rq->body, upload_data, *upload_data_size);
-        else rq->too_large = true;
+        else
+            rq->too_large = true;
         *upload_data_size = 0;
         return MHD_YES;
     }
     oai_error e;
     if (rq->too_large) {
-        oai_error_set(&e, 413, "invalid_request_error", NULL, "request_too_large", "The request "
+        oai_error_set(&e, 413, "invalid_request_error", NULL, "request_too_large",
+                      "The request "
                       "body is larger than this server's limit of %zu bytes (--max-body).",
                       srv->cfg->max_body);
         return send_error(srv, c, method, url, &e);
@@ -810,8 +841,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         oai_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
         return send_error(srv, c, method, url, &e);
     }
-    if (rq->route == ROUTE_CHAT || rq->route == ROUTE_COMPLETIONS ||
-        rq->route == ROUTE_RESPONSES)
+    if (rq->route == ROUTE_CHAT || rq->route == ROUTE_COMPLETIONS || rq->route == ROUTE_RESPONSES)
         return handle_completion(srv, c, rq, url);
     if (rq->route == ROUTE_TOKENIZE || rq->route == ROUTE_DETOKENIZE ||
         rq->route == ROUTE_EMBEDDINGS)
@@ -825,15 +855,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     request *rq = *con_cls;
     if (!rq) return;
-    static const metrics_endpoint by_route[] = {
-        [ROUTE_NONE] = METRICS_OTHER,          [ROUTE_HEALTH] = METRICS_HEALTH,
-        [ROUTE_MODELS] = METRICS_MODELS,       [ROUTE_MODEL] = METRICS_MODELS,
-        [ROUTE_CHAT] = METRICS_CHAT,           [ROUTE_COMPLETIONS] = METRICS_COMPLETIONS,
-        [ROUTE_TOKENIZE] = METRICS_TOKENIZE,   [ROUTE_DETOKENIZE] = METRICS_DETOKENIZE,
-        [ROUTE_EMBEDDINGS] = METRICS_EMBEDDINGS, [ROUTE_RESPONSES] = METRICS_RESPONSES,
-        [ROUTE_METRICS] = METRICS_METRICS};
-    if (queued_status) metrics_request(((http_server *)cls)->metrics, by_route[rq->route],
-                                       queued_status);
+    static const metrics_endpoint by_route[] = {[ROUTE_NONE] = METRICS_OTHER,
+                                                [ROUTE_HEALTH] = METRICS_HEALTH,
+                                                [ROUTE_MODELS] = METRICS_MODELS,
+                                                [ROUTE_MODEL] = METRICS_MODELS,
+                                                [ROUTE_CHAT] = METRICS_CHAT,
+                                                [ROUTE_COMPLETIONS] = METRICS_COMPLETIONS,
+                                                [ROUTE_TOKENIZE] = METRICS_TOKENIZE,
+                                                [ROUTE_DETOKENIZE] = METRICS_DETOKENIZE,
+                                                [ROUTE_EMBEDDINGS] = METRICS_EMBEDDINGS,
+                                                [ROUTE_RESPONSES] = METRICS_RESPONSES,
+                                                [ROUTE_METRICS] = METRICS_METRICS};
+    if (queued_status)
+        metrics_request(((http_server *)cls)->metrics, by_route[rq->route], queued_status);
     queued_status = 0;
     buf_free(&rq->body);
     free(rq);
@@ -852,11 +886,13 @@ http_server *http_start(const http_config *cfg, slot_pool *pool)
     srv->id_salt = (uint32_t)((uint64_t)now_seconds() * 2654435761u) ^ (uint32_t)getpid();
     atomic_init(&srv->n_requests, 1);
     cors_configure(cfg->cors_origins, cfg->n_cors);
-    srv->api = (api_env){.model = cfg->model, .tok = cfg->prompt.tok, .model_id = cfg->model_id,
-                         .n_ctx = cfg->prompt.n_ctx, .n_threads = cfg->embed_threads,
+    srv->api = (api_env){.model = cfg->model,
+                         .tok = cfg->prompt.tok,
+                         .model_id = cfg->model_id,
+                         .n_ctx = cfg->prompt.n_ctx,
+                         .n_threads = cfg->embed_threads,
                          .max_inputs = 2048};
-    if (!(srv->metrics = metrics_create()) ||
-        pthread_mutex_init(&srv->api.embed_lock, NULL) != 0) {
+    if (!(srv->metrics = metrics_create()) || pthread_mutex_init(&srv->api.embed_lock, NULL) != 0) {
         metrics_free(srv->metrics);
         free(srv);
         return NULL;
@@ -872,18 +908,20 @@ http_server *http_start(const http_config *cfg, slot_pool *pool)
         http_stop(srv); /* no daemon yet: frees what was made */
         return NULL;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO_INTERNAL_THREAD |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-        ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->timeout, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
+                                   MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+                                   on_completed, srv, MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
+                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
-        fprintf(stderr, "error: cannot listen on %s port %d (in use, or not an address of this "
-                "machine?)\n", cfg->host, cfg->port);
+        fprintf(stderr,
+                "error: cannot listen on %s port %d (in use, or not an address of this "
+                "machine?)\n",
+                cfg->host, cfg->port);
         http_stop(srv); /* no daemon yet: frees what was made */
         return NULL;
     }

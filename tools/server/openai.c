@@ -14,8 +14,8 @@
 #define STOP_MAX_BYTES 1024 /* tlm_stop_create's limit per string */
 #define LOGIT_BIAS_MAX 1024 /* entries; the API allows a few hundred */
 
-void oai_error_set(oai_error *e, int status, const char *type, const char *param,
-                   const char *code, const char *fmt, ...)
+void oai_error_set(oai_error *e, int status, const char *type, const char *param, const char *code,
+                   const char *fmt, ...)
 {
     e->status = status;
     e->type = type;
@@ -28,7 +28,7 @@ void oai_error_set(oai_error *e, int status, const char *type, const char *param
 }
 
 /* 400 invalid_request_error, the common case. */
-#define BAD(err, param, code, ...)                                                             \
+#define BAD(err, param, code, ...)                                                                 \
     (oai_error_set(err, 400, "invalid_request_error", param, code, __VA_ARGS__), false)
 
 void oai_error_json(buf *out, const oai_error *e)
@@ -38,11 +38,15 @@ void oai_error_json(buf *out, const oai_error *e)
     buf_puts(out, ",\"type\":");
     buf_json_string(out, e->type, strlen(e->type));
     buf_puts(out, ",\"param\":");
-    if (e->param[0]) buf_json_string(out, e->param, strlen(e->param));
-    else buf_puts(out, "null");
+    if (e->param[0])
+        buf_json_string(out, e->param, strlen(e->param));
+    else
+        buf_puts(out, "null");
     buf_puts(out, ",\"code\":");
-    if (e->code) buf_json_string(out, e->code, strlen(e->code));
-    else buf_puts(out, "null");
+    if (e->code)
+        buf_json_string(out, e->code, strlen(e->code));
+    else
+        buf_puts(out, "null");
     buf_puts(out, "}}");
 }
 
@@ -57,14 +61,22 @@ bool oai_utf8_valid(const char *s, size_t n)
         if (c < 0x80) {
             i++;
             continue;
-        } else if (c >= 0xc2 && c <= 0xdf) k = 1;
-        else if (c == 0xe0) k = 2, lo = 0xa0;
-        else if (c == 0xed) k = 2, hi = 0x9f; /* no surrogates */
-        else if (c >= 0xe1 && c <= 0xef) k = 2;
-        else if (c == 0xf0) k = 3, lo = 0x90;
-        else if (c >= 0xf1 && c <= 0xf3) k = 3;
-        else if (c == 0xf4) k = 3, hi = 0x8f;
-        else return false;
+        } else if (c >= 0xc2 && c <= 0xdf)
+            k = 1;
+        else if (c == 0xe0)
+            k = 2, lo = 0xa0;
+        else if (c == 0xed)
+            k = 2, hi = 0x9f; /* no surrogates */
+        else if (c >= 0xe1 && c <= 0xef)
+            k = 2;
+        else if (c == 0xf0)
+            k = 3, lo = 0x90;
+        else if (c >= 0xf1 && c <= 0xf3)
+            k = 3;
+        else if (c == 0xf4)
+            k = 3, hi = 0x8f;
+        else
+            return false;
         if (n - i <= k) return false;
         if (p[i + 1] < lo || p[i + 1] > hi) return false;
         for (size_t j = 2; j <= k; j++)
@@ -97,12 +109,16 @@ static bool get_number(const cJSON *obj, const char *name, double lo, bool lo_op
     const cJSON *v = field(obj, name);
     if (!v) return true;
     if (!cJSON_IsNumber(v))
-        return BAD(err, name, "invalid_type", "Invalid type for '%s': expected a number, but got "
-                   "%s instead.", name, json_type_name(v));
+        return BAD(err, name, "invalid_type",
+                   "Invalid type for '%s': expected a number, but got "
+                   "%s instead.",
+                   name, json_type_name(v));
     double d = v->valuedouble;
     if (!isfinite(d) || d < lo || (lo_open && d == lo) || d > hi)
-        return BAD(err, name, "invalid_value", "Invalid value for '%s': expected a number in "
-                   "%s%g, %g], got %g.", name, lo_open ? "(" : "[", lo, hi, d);
+        return BAD(err, name, "invalid_value",
+                   "Invalid value for '%s': expected a number in "
+                   "%s%g, %g], got %g.",
+                   name, lo_open ? "(" : "[", lo, hi, d);
     *out = d;
     return true;
 }
@@ -114,14 +130,17 @@ static bool get_int(const cJSON *obj, const char *name, double lo, double hi, in
     const cJSON *v = field(obj, name);
     if (given) *given = v != NULL;
     if (!v) return true;
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-        !isfinite(v->valuedouble))
-        return BAD(err, name, "invalid_type", "Invalid type for '%s': expected an integer, but "
-                   "got %s instead.", name, cJSON_IsNumber(v) ? "a decimal" : json_type_name(v));
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || !isfinite(v->valuedouble))
+        return BAD(err, name, "invalid_type",
+                   "Invalid type for '%s': expected an integer, but "
+                   "got %s instead.",
+                   name, cJSON_IsNumber(v) ? "a decimal" : json_type_name(v));
     double d = v->valuedouble;
     if (d < lo || d > hi)
-        return BAD(err, name, "invalid_value", "Invalid value for '%s': expected an integer in "
-                   "[%.0f, %.0f], got %g.", name, lo, hi, d);
+        return BAD(err, name, "invalid_value",
+                   "Invalid value for '%s': expected an integer in "
+                   "[%.0f, %.0f], got %g.",
+                   name, lo, hi, d);
     *out = (int64_t)d;
     return true;
 }
@@ -131,8 +150,10 @@ static bool get_bool(const cJSON *obj, const char *name, bool *out, oai_error *e
     const cJSON *v = field(obj, name);
     if (!v) return true;
     if (!cJSON_IsBool(v))
-        return BAD(err, name, "invalid_type", "Invalid type for '%s': expected a boolean, but got "
-                   "%s instead.", name, json_type_name(v));
+        return BAD(err, name, "invalid_type",
+                   "Invalid type for '%s': expected a boolean, but got "
+                   "%s instead.",
+                   name, json_type_name(v));
     *out = cJSON_IsTrue(v);
     return true;
 }
@@ -162,8 +183,10 @@ static bool parse_content(oai_request *req, const cJSON *content, int i, const c
         return true;
     }
     if (!cJSON_IsArray(content))
-        return BAD(err, param, "invalid_type", "Invalid type for '%s': expected a string or an "
-                   "array of content parts, but got %s instead.", param, json_type_name(content));
+        return BAD(err, param, "invalid_type",
+                   "Invalid type for '%s': expected a string or an "
+                   "array of content parts, but got %s instead.",
+                   param, json_type_name(content));
     buf joined = {0};
     buf_append(&joined, "", 0);
     int j = 0;
@@ -174,13 +197,17 @@ static bool parse_content(oai_request *req, const cJSON *content, int i, const c
         bool ok = cJSON_IsObject(part) && cJSON_IsString(type);
         if (ok && strcmp(type->valuestring, "text") != 0) {
             buf_free(&joined);
-            return BAD(err, param, "invalid_value", "Content parts of type '%.40s' are not "
-                       "supported (only 'text').", type->valuestring);
+            return BAD(err, param, "invalid_value",
+                       "Content parts of type '%.40s' are not "
+                       "supported (only 'text').",
+                       type->valuestring);
         }
         if (!ok || !cJSON_IsString(text)) {
             buf_free(&joined);
-            return BAD(err, param, "invalid_type", "Invalid '%s': expected an object with "
-                       "\"type\": \"text\" and a string \"text\".", param);
+            return BAD(err, param, "invalid_type",
+                       "Invalid '%s': expected an object with "
+                       "\"type\": \"text\" and a string \"text\".",
+                       param);
         }
         buf_puts(&joined, text->valuestring);
     }
@@ -201,14 +228,18 @@ static bool parse_messages(const cJSON *root, const oai_limits *lim, oai_request
         return BAD(err, "messages", "missing_required_parameter",
                    "Missing required parameter: 'messages'.");
     if (!cJSON_IsArray(msgs))
-        return BAD(err, "messages", "invalid_type", "Invalid type for 'messages': expected an "
-                   "array, but got %s instead.", json_type_name(msgs));
+        return BAD(err, "messages", "invalid_type",
+                   "Invalid type for 'messages': expected an "
+                   "array, but got %s instead.",
+                   json_type_name(msgs));
     int n = cJSON_GetArraySize(msgs);
     if (n < 1)
-        return BAD(err, "messages", "empty_array", "Invalid 'messages': empty array. Expected "
+        return BAD(err, "messages", "empty_array",
+                   "Invalid 'messages': empty array. Expected "
                    "an array with minimum length 1.");
     if (n > lim->max_messages)
-        return BAD(err, "messages", "array_above_max_length", "Invalid 'messages': array too "
+        return BAD(err, "messages", "array_above_max_length",
+                   "Invalid 'messages': array too "
                    "long. Expected an array with at most %d messages, but got %d.",
                    (int)lim->max_messages, n);
     req->msgs = calloc((size_t)n, sizeof *req->msgs);
@@ -221,22 +252,26 @@ static bool parse_messages(const cJSON *root, const oai_limits *lim, oai_request
     for (const cJSON *m = msgs->child; m; m = m->next, i++) {
         snprintf(param, sizeof param, "messages[%d]", i);
         if (!cJSON_IsObject(m))
-            return BAD(err, param, "invalid_type", "Invalid type for '%s': expected an object, "
-                       "but got %s instead.", param, json_type_name(m));
+            return BAD(err, param, "invalid_type",
+                       "Invalid type for '%s': expected an object, "
+                       "but got %s instead.",
+                       param, json_type_name(m));
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
         snprintf(param, sizeof param, "messages[%d].role", i);
         if (!role)
             return BAD(err, param, "missing_required_parameter",
                        "Missing required parameter: '%s'.", param);
         if (!cJSON_IsString(role))
-            return BAD(err, param, "invalid_type", "Invalid type for '%s': expected a string, "
-                       "but got %s instead.", param, json_type_name(role));
+            return BAD(err, param, "invalid_type",
+                       "Invalid type for '%s': expected a string, "
+                       "but got %s instead.",
+                       param, json_type_name(role));
         const char *r = role->valuestring;
         if (!strcmp(r, "developer")) r = "system"; /* the API's newer name for it */
         /* "tool" results and assistant tool_calls: rewritten by tool_prompt.c */
-        if (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant") &&
-            strcmp(r, "tool"))
-            return BAD(err, param, "invalid_value", "Invalid value: '%.40s'. Supported values "
+        if (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant") && strcmp(r, "tool"))
+            return BAD(err, param, "invalid_value",
+                       "Invalid value: '%.40s'. Supported values "
                        "are: 'system', 'developer', 'user', 'assistant' and 'tool'.",
                        role->valuestring);
         const cJSON *content = field(m, "content");
@@ -267,8 +302,10 @@ static bool parse_ids(const cJSON *arr, const oai_limits *lim, oai_request *req,
     for (const cJSON *v = arr->child; v; v = v->next, i++) {
         double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
         if (!(d >= 0 && d < lim->n_vocab && d == floor(d)))
-            return BAD(err, "prompt", "invalid_value", "Invalid 'prompt': element %d is not a "
-                       "token id in [0, %d).", i, (int)lim->n_vocab);
+            return BAD(err, "prompt", "invalid_value",
+                       "Invalid 'prompt': element %d is not a "
+                       "token id in [0, %d).",
+                       i, (int)lim->n_vocab);
         req->prompt_ids[i] = (int32_t)d;
     }
     req->n_prompt_ids = n;
@@ -288,8 +325,10 @@ static bool parse_prompt_list(const cJSON *p, const oai_limits *lim, oai_request
 {
     int n = cJSON_GetArraySize(p);
     if (n > OAI_MAX_PROMPTS)
-        return BAD(err, "prompt", "invalid_value", "Invalid 'prompt': at most %d prompts per "
-                   "request.", OAI_MAX_PROMPTS);
+        return BAD(err, "prompt", "invalid_value",
+                   "Invalid 'prompt': at most %d prompts per "
+                   "request.",
+                   OAI_MAX_PROMPTS);
     if (!(req->prompts = calloc((size_t)n, sizeof *req->prompts))) {
         oai_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
         return false;
@@ -311,8 +350,10 @@ static bool parse_prompt_list(const cJSON *p, const oai_limits *lim, oai_request
                 return false;
             }
         } else {
-            return BAD(err, "prompt", "invalid_value", "Invalid 'prompt': element %d of the list "
-                       "is not a string or a non-empty array of token ids.", i);
+            return BAD(err, "prompt", "invalid_value",
+                       "Invalid 'prompt': element %d of the list "
+                       "is not a string or a non-empty array of token ids.",
+                       i);
         }
         req->n_prompts++;
     }
@@ -323,8 +364,7 @@ static bool parse_prompt_list(const cJSON *p, const oai_limits *lim, oai_request
 }
 
 /* A string, an array of one string, an array of ids or an array of one array of ids. */
-static bool parse_prompt(const cJSON *root, const oai_limits *lim, oai_request *req,
-                         oai_error *err)
+static bool parse_prompt(const cJSON *root, const oai_limits *lim, oai_request *req, oai_error *err)
 {
     const cJSON *p = field(root, "prompt");
     if (!p)
@@ -335,8 +375,10 @@ static bool parse_prompt(const cJSON *root, const oai_limits *lim, oai_request *
         return true;
     }
     if (!cJSON_IsArray(p))
-        return BAD(err, "prompt", "invalid_type", "Invalid type for 'prompt': expected a string "
-                   "or an array, but got %s instead.", json_type_name(p));
+        return BAD(err, "prompt", "invalid_type",
+                   "Invalid type for 'prompt': expected a string "
+                   "or an array, but got %s instead.",
+                   json_type_name(p));
     int n = cJSON_GetArraySize(p);
     if (n >= 1 && all_numbers(p)) return parse_ids(p, lim, req, err);
     if (n == 1 && cJSON_IsString(p->child)) {
@@ -346,7 +388,8 @@ static bool parse_prompt(const cJSON *root, const oai_limits *lim, oai_request *
     if (n == 1 && cJSON_IsArray(p->child) && all_numbers(p->child))
         return parse_ids(p->child, lim, req, err);
     if (n > 1) return parse_prompt_list(p, lim, req, err);
-    return BAD(err, "prompt", "invalid_value", "Invalid 'prompt': expected a string, an array "
+    return BAD(err, "prompt", "invalid_value",
+               "Invalid 'prompt': expected a string, an array "
                "of token ids, or an array of one of these.");
 }
 
@@ -355,20 +398,28 @@ static bool parse_stop(const cJSON *root, oai_request *req, oai_error *err)
     const cJSON *s = field(root, "stop");
     if (!s) return true;
     if (!cJSON_IsString(s) && !cJSON_IsArray(s))
-        return BAD(err, "stop", "invalid_type", "Invalid type for 'stop': expected a string or "
-                   "an array of strings, but got %s instead.", json_type_name(s));
+        return BAD(err, "stop", "invalid_type",
+                   "Invalid type for 'stop': expected a string or "
+                   "an array of strings, but got %s instead.",
+                   json_type_name(s));
     if (cJSON_IsArray(s) && cJSON_GetArraySize(s) > OAI_MAX_STOP)
-        return BAD(err, "stop", "array_above_max_length", "Invalid 'stop': array too long. "
-                   "Expected an array with at most %d strings.", OAI_MAX_STOP);
+        return BAD(err, "stop", "array_above_max_length",
+                   "Invalid 'stop': array too long. "
+                   "Expected an array with at most %d strings.",
+                   OAI_MAX_STOP);
     const cJSON *first = cJSON_IsString(s) ? s : s->child;
     for (const cJSON *v = first; v; v = cJSON_IsString(s) ? NULL : v->next) {
         if (!cJSON_IsString(v))
-            return BAD(err, "stop", "invalid_type", "Invalid 'stop': every element must be a "
-                       "string, but got %s.", json_type_name(v));
+            return BAD(err, "stop", "invalid_type",
+                       "Invalid 'stop': every element must be a "
+                       "string, but got %s.",
+                       json_type_name(v));
         size_t len = strlen(v->valuestring);
         if (len > STOP_MAX_BYTES)
-            return BAD(err, "stop", "invalid_value", "Invalid 'stop': a stop string is longer "
-                       "than %d bytes.", STOP_MAX_BYTES);
+            return BAD(err, "stop", "invalid_value",
+                       "Invalid 'stop': a stop string is longer "
+                       "than %d bytes.",
+                       STOP_MAX_BYTES);
         if (len > 0) req->stop[req->n_stop++] = v->valuestring; /* "" could never end text */
     }
     return true;
@@ -381,12 +432,16 @@ static bool parse_logit_bias(const cJSON *root, const oai_limits *lim, oai_reque
     const cJSON *b = field(root, "logit_bias");
     if (!b) return true;
     if (!cJSON_IsObject(b))
-        return BAD(err, "logit_bias", "invalid_type", "Invalid type for 'logit_bias': expected "
-                   "an object, but got %s instead.", json_type_name(b));
+        return BAD(err, "logit_bias", "invalid_type",
+                   "Invalid type for 'logit_bias': expected "
+                   "an object, but got %s instead.",
+                   json_type_name(b));
     int n = cJSON_GetArraySize(b);
     if (n > LOGIT_BIAS_MAX)
-        return BAD(err, "logit_bias", "invalid_value", "Invalid 'logit_bias': at most %d "
-                   "entries.", LOGIT_BIAS_MAX);
+        return BAD(err, "logit_bias", "invalid_value",
+                   "Invalid 'logit_bias': at most %d "
+                   "entries.",
+                   LOGIT_BIAS_MAX);
     if (n == 0) return true;
     req->logit_bias = calloc((size_t)n, sizeof *req->logit_bias);
     if (!req->logit_bias) {
@@ -400,14 +455,17 @@ static bool parse_logit_bias(const cJSON *root, const oai_limits *lim, oai_reque
         long id = strtol(key, &end, 10);
         /* a digit first: strtol would also take leading white space (any of it) and a sign */
         if (key[0] < '0' || key[0] > '9' || *end || errno || id < 0 || id >= lim->n_vocab)
-            return BAD(err, "logit_bias", "invalid_value", "Invalid key in 'logit_bias': "
-                       "'%.40s' is not a token id in [0, %d).", key, (int)lim->n_vocab);
+            return BAD(err, "logit_bias", "invalid_value",
+                       "Invalid key in 'logit_bias': "
+                       "'%.40s' is not a token id in [0, %d).",
+                       key, (int)lim->n_vocab);
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < -100 ||
             v->valuedouble > 100)
-            return BAD(err, "logit_bias", "invalid_value", "Invalid value in 'logit_bias' for "
-                       "token %ld: expected a number in [-100, 100].", id);
-        req->logit_bias[req->n_logit_bias++] = (tlm_logit_bias){(int32_t)id,
-                                                                (float)v->valuedouble};
+            return BAD(err, "logit_bias", "invalid_value",
+                       "Invalid value in 'logit_bias' for "
+                       "token %ld: expected a number in [-100, 100].",
+                       id);
+        req->logit_bias[req->n_logit_bias++] = (tlm_logit_bias){(int32_t)id, (float)v->valuedouble};
     }
     return true;
 }
@@ -430,7 +488,8 @@ bool oai_parse_logprobs(const void *json, bool chat, oai_request *req, oai_error
         !get_int(root, "top_logprobs", 0, 20, &k, NULL, err))
         return false;
     if (k >= 0 && !on)
-        return BAD(err, "top_logprobs", "invalid_value", "'top_logprobs' needs 'logprobs' set "
+        return BAD(err, "top_logprobs", "invalid_value",
+                   "'top_logprobs' needs 'logprobs' set "
                    "to true.");
     if (on) req->logprobs = k < 0 ? 0 : (int32_t)k;
     return true;
@@ -444,8 +503,7 @@ static bool parse_unsupported(const cJSON *root, bool chat, oai_error *err)
     if (echo) return BAD(err, "echo", "unsupported_value", "'echo' is not supported.");
     int64_t best_of = 1;
     if (!get_int(root, "best_of", -1e18, 1e18, &best_of, NULL, err)) return false;
-    if (best_of != 1)
-        return BAD(err, "best_of", "invalid_value", "Only best_of = 1 is supported.");
+    if (best_of != 1) return BAD(err, "best_of", "invalid_value", "Only best_of = 1 is supported.");
     return true;
 }
 
@@ -454,15 +512,19 @@ static bool parse_fields(const cJSON *root, bool chat, const oai_limits *lim, oa
 {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (model && !cJSON_IsString(model) && !cJSON_IsNull(model))
-        return BAD(err, "model", "invalid_type", "Invalid type for 'model': expected a string, "
-                   "but got %s instead.", json_type_name(model));
+        return BAD(err, "model", "invalid_type",
+                   "Invalid type for 'model': expected a string, "
+                   "but got %s instead.",
+                   json_type_name(model));
     if (!parse_unsupported(root, chat, err) || !oai_parse_logprobs(root, chat, req, err))
         return false;
     int64_t n = 1, max_n = lim->max_n > 1 ? lim->max_n : 1;
     if (!get_int(root, "n", -1e18, 1e18, &n, NULL, err)) return false;
     if (n < 1 || n > max_n)
-        return BAD(err, "n", "invalid_value", "Invalid 'n': %lld. This server allows 1 to %lld "
-                   "choices per prompt (--max-n).", (long long)n, (long long)max_n);
+        return BAD(err, "n", "invalid_value",
+                   "Invalid 'n': %lld. This server allows 1 to %lld "
+                   "choices per prompt (--max-n).",
+                   (long long)n, (long long)max_n);
     req->n = (int32_t)n;
     if (!(chat ? parse_messages(root, lim, req, err) : parse_prompt(root, lim, req, err)))
         return false;
@@ -484,11 +546,13 @@ static bool parse_fields(const cJSON *root, bool chat, const oai_limits *lim, oa
     const cJSON *so = field(root, "stream_options");
     if (so) {
         if (!cJSON_IsObject(so))
-            return BAD(err, "stream_options", "invalid_type", "Invalid type for "
+            return BAD(err, "stream_options", "invalid_type",
+                       "Invalid type for "
                        "'stream_options': expected an object, but got %s instead.",
                        json_type_name(so));
         if (!req->stream)
-            return BAD(err, "stream_options", "invalid_value", "The 'stream_options' parameter "
+            return BAD(err, "stream_options", "invalid_value",
+                       "The 'stream_options' parameter "
                        "is only allowed when 'stream' is enabled.");
         if (!get_bool(so, "include_usage", &req->include_usage, err)) {
             snprintf(err->param, sizeof err->param, "stream_options.include_usage");
@@ -502,9 +566,12 @@ void *oai_parse_json(const char *body, size_t len, oai_error *err)
 {
     const char *why = NULL;
     cJSON *root = NULL;
-    if (len == 0) why = ": the body is empty.";
-    else if (memchr(body, '\0', len)) why = ": it holds a NUL byte.";
-    else if (!oai_utf8_valid(body, len)) why = ": it is not valid UTF-8.";
+    if (len == 0)
+        why = ": the body is empty.";
+    else if (memchr(body, '\0', len))
+        why = ": it holds a NUL byte.";
+    else if (!oai_utf8_valid(body, len))
+        why = ": it is not valid UTF-8.";
     else {
         const char *end = NULL;
         root = cJSON_ParseWithLengthOpts(body, len, &end, false);
@@ -546,10 +613,12 @@ bool oai_parse_request(const char *body, size_t len, bool chat, const oai_limits
 void oai_request_free(oai_request *req)
 {
     cJSON_Delete(req->json);
-    for (int32_t i = 0; i < req->n_owned; i++) free(req->owned[i]);
+    for (int32_t i = 0; i < req->n_owned; i++)
+        free(req->owned[i]);
     free(req->owned);
     free(req->msgs);
-    for (int32_t i = 0; i < req->n_prompts; i++) free(req->prompts[i].ids);
+    for (int32_t i = 0; i < req->n_prompts; i++)
+        free(req->prompts[i].ids);
     if (!req->prompts) free(req->prompt_ids); /* else prompts[0]'s */
     free(req->prompts);
     free(req->logit_bias);
@@ -577,8 +646,10 @@ static void usage_json(buf *out, const oai_usage *u)
 static void finish_json(buf *out, const char *finish_reason)
 {
     buf_puts(out, ",\"logprobs\":null,\"finish_reason\":");
-    if (finish_reason) buf_printf(out, "\"%s\"", finish_reason);
-    else buf_puts(out, "null");
+    if (finish_reason)
+        buf_printf(out, "\"%s\"", finish_reason);
+    else
+        buf_puts(out, "null");
 }
 
 void oai_response_json(buf *out, const oai_meta *m, const char *text, size_t len,
@@ -586,8 +657,10 @@ void oai_response_json(buf *out, const oai_meta *m, const char *text, size_t len
 {
     head(out, m, m->chat ? "chat.completion" : "text_completion");
     if (m->chat) {
-        buf_printf(out, ",\"choices\":[{\"index\":%d,\"message\":{\"role\":\"assistant\","
-                        "\"content\":", (int)m->index);
+        buf_printf(out,
+                   ",\"choices\":[{\"index\":%d,\"message\":{\"role\":\"assistant\","
+                   "\"content\":",
+                   (int)m->index);
         buf_json_string(out, text, len);
         buf_puts(out, ",\"refusal\":null}");
     } else {
