@@ -219,13 +219,12 @@ TLM_INLINE __m256i k6_pair(const __m256i sc[4], int i)
 
 /* ---- packing (prefill) ---------------------------------------------------------------------- */
 
-
 TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t u0,
                            int64_t n_units)
 {
     const int64_t pack_bytes = type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 ? PACK32
-                               : type == TLM_DT_Q6_K                        ? PACK_K6
-                                                                              : PACK_KA;
+                               : type == TLM_DT_Q6_K                      ? PACK_K6
+                                                                          : PACK_KA;
     for (int64_t u = u0; u < u0 + n_units; u++)
         for (int h = 0; h < 2; h++) {
             /* every array is [..][16 rows]: half h is the 32 bytes at + 32h of each entry */
@@ -290,7 +289,6 @@ TLM_INLINE void pack_units(int type, bool full, char *o, const group *g, int64_t
             }
         }
 }
-
 
 /* ---- register tiles: 8 rows (one half of the group) by up to NR tokens ------------------- */
 
@@ -662,7 +660,6 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
         sums_store(y + 8 * h, rows - 8 * h, acc[h]);
 }
 
-
 /* ---- row-interleaved weights (kernels.h, il): the same units by plain loads ------------- */
 
 /* Half h (rows 8h .. 8h + 7) of the group unit at p: unit_q8_0 / unit_q4_0's vectors. */
@@ -692,8 +689,8 @@ TLM_INLINE int64_t unit_il_bytes(int type)
 /* Rows of a group past `rows` are real (every group is whole); they are computed, not stored. */
 #define IL_FNS(suffix, type)                                                                       \
     static void gemv_il_##suffix(float *y, int rows, bool accumulate, const char *w,               \
-                                  uint64_t w_row_bytes, int64_t u0, int64_t n_units,               \
-                                  const char *xq, const char *next)                                \
+                                 uint64_t w_row_bytes, int64_t u0, int64_t n_units,                \
+                                 const char *xq, const char *next)                                 \
     {                                                                                              \
         __m256 acc[2];                                                                             \
         for (int h = 0; h < 2; h++)                                                                \
@@ -710,7 +707,7 @@ TLM_INLINE int64_t unit_il_bytes(int type)
             sums_store(y + 8 * h, rows - 8 * h, acc[h]);                                           \
     }                                                                                              \
     static void pack_il_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,         \
-                                  int64_t u0, int64_t n_units)                                     \
+                                 int64_t u0, int64_t n_units)                                      \
     {                                                                                              \
         for (int64_t u = u0; u < u0 + n_units; u++)                                                \
             for (int h = 0; h < 2; h++) {                                                          \
@@ -735,8 +732,8 @@ enum { NB_SMALL = 4 }; /* per half: 4 float sums + 4 integer sums + levels withi
  * for all nt tokens: the arithmetic of tile32_shape on the group's own bytes, so the same sums
  * as gemv and the tiles. */
 TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
-                              const char *grp, int64_t u0, int64_t n_units, const char *xq,
-                              int64_t xs, const char *next)
+                              const char *grp, uint64_t w_row_bytes, int64_t u0, int64_t n_units,
+                              const char *xq, int64_t xs, const char *next)
 {
     const int64_t ub = unit_il_bytes(type);
     for (int h = 0; h < 2 && 8 * h < rows; h++) {
@@ -799,28 +796,8 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
     }
 }
 
-/* One body per token count (a constant nt keeps the sums in registers). */
-#define GEMM_IL_CASE(type, n)                                                                      \
-    case n:                                                                                        \
-        gemm_il_shape(type, n, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);            \
-        break;
-#define GEMM_IL_FN(suffix, type)                                                                   \
-    static void gemm_il_##suffix(float *y, int64_t ldy, int rows, bool accumulate, int nt,         \
-                                 const char *w, uint64_t w_row_bytes, int64_t u0, int64_t n_units, \
-                                 const char *xq, int64_t xs, const char *next)                     \
-    {                                                                                              \
-        switch (nt) {                                                                              \
-            GEMM_IL_CASE(type, 1)                                                                  \
-            GEMM_IL_CASE(type, 2)                                                                  \
-            GEMM_IL_CASE(type, 3)                                                                  \
-        default: /* nt <= NB_SMALL */                                                              \
-            gemm_il_shape(type, 4, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);        \
-            break;                                                                                 \
-        }                                                                                          \
-    }
-
-GEMM_IL_FN(q8_0, TLM_DT_Q8_0)
-GEMM_IL_FN(q4_0, TLM_DT_Q4_0)
+GEMM_SMALL_FN(gemm_il_q8_0, gemm_il_shape, TLM_DT_Q8_0, NB_SMALL)
+GEMM_SMALL_FN(gemm_il_q4_0, gemm_il_shape, TLM_DT_Q4_0, NB_SMALL)
 
 #define TILE_SHAPE_Q8_0 tile_q8_0_shape
 #define TILE_SHAPE_Q4_0 tile_q4_0_shape

@@ -706,8 +706,8 @@ enum { NB_SMALL = 8 }; /* 8 float sums + 8 int32 sums + 2 level vectors: within 
 /* Each level vector is loaded (and widened) once per unit and serves all nt tokens: the
  * arithmetic of tile32_shape on the group's own bytes, so the same sums as gemv and tiles. */
 TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
-                              const char *grp, int64_t u0, int64_t n_units, const char *xq,
-                              int64_t xs, const char *next)
+                              const char *grp, uint64_t w_row_bytes, int64_t u0, int64_t n_units,
+                              const char *xq, int64_t xs, const char *next)
 {
     const int64_t ub = unit_il_bytes(type);
     __m512 a[NB_SMALL];
@@ -753,42 +753,21 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
         sums_store(y + t * ldy, rows, a[t]);
 }
 
-/* One body per token count (a constant nt keeps the sums in registers). */
-#define GEMM_IL_CASE(type, n)                                                                      \
-    case n:                                                                                        \
-        gemm_il_shape(type, n, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);            \
-        break;
-#define GEMM_IL_FN(suffix, type)                                                                   \
-    static void gemm_il_##suffix(float *y, int64_t ldy, int rows, bool accumulate, int nt,         \
-                                 const char *w, uint64_t w_row_bytes, int64_t u0, int64_t n_units, \
-                                 const char *xq, int64_t xs, const char *next)                     \
-    {                                                                                              \
-        switch (nt) {                                                                              \
-            GEMM_IL_CASE(type, 1)                                                                  \
-            GEMM_IL_CASE(type, 2)                                                                  \
-            GEMM_IL_CASE(type, 3)                                                                  \
-            GEMM_IL_CASE(type, 4)                                                                  \
-            GEMM_IL_CASE(type, 5)                                                                  \
-            GEMM_IL_CASE(type, 6)                                                                  \
-            GEMM_IL_CASE(type, 7)                                                                  \
-        default: /* nt <= NB_SMALL */                                                              \
-            gemm_il_shape(type, 8, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);        \
-            break;                                                                                 \
-        }                                                                                          \
-    }
-
-GEMM_IL_FN(q8_0, TLM_DT_Q8_0)
-GEMM_IL_FN(q4_0, TLM_DT_Q4_0)
+GEMM_SMALL_FN(gemm_il_q8_0, gemm_il_shape, TLM_DT_Q8_0, NB_SMALL)
+GEMM_SMALL_FN(gemm_il_q4_0, gemm_il_shape, TLM_DT_Q4_0, NB_SMALL)
 
 /* Q4_K and Q5_K small batches from interleaved groups: gemv_units' arithmetic with up to
  * NB_SMALL_K tokens' sums per loaded level vector (4: the header and, for Q5_K, the high bits
  * also take registers). */
 enum { NB_SMALL_K = 4 };
 
-TLM_INLINE void gemm_ka_shape(bool five, int nt, float *y, int64_t ldy, int rows, bool accumulate,
-                              const group *g, int64_t u0, int64_t n_units, const char *xq,
-                              int64_t xs, const char *next)
+TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *w, uint64_t w_row_bytes, int64_t u0, int64_t n_units,
+                              const char *xq, int64_t xs, const char *next)
 {
+    const bool five = type == TLM_DT_Q5_K;
+    group gr, *g = &gr;
+    group_init_il(g, w, w_row_bytes, five ? sizeof(block_q5_K) : sizeof(block_q4_K));
     const int64_t bb = (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
     const int64_t ub = TLM_QROWS * bb;
     __m512 acc[NB_SMALL_K];
@@ -862,29 +841,8 @@ TLM_INLINE void gemm_ka_shape(bool five, int nt, float *y, int64_t ldy, int rows
         sums_store(y + t * ldy, rows, acc[t]);
 }
 
-#define GEMM_KA_CASE(five, n)                                                                      \
-    case n:                                                                                        \
-        gemm_ka_shape(five, n, y, ldy, rows, accumulate, &g, u0, n_units, xq, xs, next);           \
-        break;
-#define GEMM_KA_FN(suffix, five)                                                                   \
-    static void gemm_il_##suffix(float *y, int64_t ldy, int rows, bool accumulate, int nt,         \
-                                 const char *w, uint64_t w_row_bytes, int64_t u0, int64_t n_units, \
-                                 const char *xq, int64_t xs, const char *next)                     \
-    {                                                                                              \
-        group g;                                                                                   \
-        group_init_il(&g, w, w_row_bytes, sizeof(block_##suffix));                                 \
-        switch (nt) {                                                                              \
-            GEMM_KA_CASE(five, 1)                                                                  \
-            GEMM_KA_CASE(five, 2)                                                                  \
-            GEMM_KA_CASE(five, 3)                                                                  \
-        default: /* nt <= NB_SMALL_K */                                                            \
-            gemm_ka_shape(five, 4, y, ldy, rows, accumulate, &g, u0, n_units, xq, xs, next);       \
-            break;                                                                                 \
-        }                                                                                          \
-    }
-
-GEMM_KA_FN(q4_K, false)
-GEMM_KA_FN(q5_K, true)
+GEMM_SMALL_FN(gemm_il_q4_K, gemm_ka_shape, TLM_DT_Q4_K, NB_SMALL_K)
+GEMM_SMALL_FN(gemm_il_q5_K, gemm_ka_shape, TLM_DT_Q5_K, NB_SMALL_K)
 
 /* Q6_K small batches from interleaved groups: gemv_units' Q6_K arithmetic with up to
  * NB_SMALL_K6 tokens' sums per level vector. Three sums per token live through a sub-block
@@ -900,9 +858,9 @@ TLM_INLINE __m512i k6_il(const char *gu, int o, int kk)
     return _mm512_loadu_si512(gu + 64 * (o / 4 + kk));
 }
 
-TLM_INLINE void gemm_k6_shape(int nt, float *y, int64_t ldy, int rows, bool accumulate,
-                              const char *grp_w, int64_t u0, int64_t n_units, const char *xq,
-                              int64_t xs, const char *next)
+TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *grp_w, uint64_t w_row_bytes, int64_t u0, int64_t n_units,
+                              const char *xq, int64_t xs, const char *next)
 {
     const int64_t ub = TLM_QROWS * (int64_t)sizeof(block_q6_K);
     const __m512i m2 = bytes(0x30);
@@ -985,27 +943,7 @@ TLM_INLINE void gemm_k6_shape(int nt, float *y, int64_t ldy, int rows, bool accu
         sums_store(y + t * ldy, rows, acc[t]);
 }
 
-#define GEMM_K6_CASE(n)                                                                            \
-    case n:                                                                                        \
-        gemm_k6_shape(n, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);                  \
-        break;
-static void gemm_il_q6_K(float *y, int64_t ldy, int rows, bool accumulate, int nt, const char *w,
-                         uint64_t w_row_bytes, int64_t u0, int64_t n_units, const char *xq,
-                         int64_t xs, const char *next)
-{
-    switch (nt) {
-        GEMM_K6_CASE(1)
-        GEMM_K6_CASE(2)
-        GEMM_K6_CASE(3)
-        GEMM_K6_CASE(4)
-        GEMM_K6_CASE(5)
-        GEMM_K6_CASE(6)
-        GEMM_K6_CASE(7)
-    default: /* nt <= NB_SMALL_K6 */
-        gemm_k6_shape(8, y, ldy, rows, accumulate, w, u0, n_units, xq, xs, next);
-        break;
-    }
-}
+GEMM_SMALL_FN(gemm_il_q6_K, gemm_k6_shape, TLM_DT_Q6_K, NB_SMALL_K6)
 #define GEMM_IL_K6 /* qmatmul_slots.h: the il Q6_K ops get gemm_il_q6_K */
 #define GEMM_IL_KA /* qmatmul_slots.h: the il Q4_K / Q5_K ops get gemm_il_q4_K / _q5_K */
 

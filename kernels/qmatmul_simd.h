@@ -34,7 +34,8 @@ TLM_INLINE float inv_scale(float amax) { return amax >= 0x1p-96f ? 127.0f / amax
 TLM_INLINE float amax_of(const float *x, int n)
 {
     vf m = vf_zero();
-    for (int j = 0; j < n; j += VL) m = vf_max(m, vf_abs(vf_load(x + j)));
+    for (int j = 0; j < n; j += VL)
+        m = vf_max(m, vf_abs(vf_load(x + j)));
     return vf_hmax(m);
 }
 
@@ -110,8 +111,7 @@ TLM_INLINE void group_init(group *g, bool full, const char *w, uint64_t w_row_by
             g->row[r] = w + (uint64_t)(r < rows ? r : rows - 1) * w_row_bytes;
 }
 
-TLM_INLINE void group_init_il(group *g, const char *w, uint64_t w_row_bytes,
-                              uint64_t block_bytes)
+TLM_INLINE void group_init_il(group *g, const char *w, uint64_t w_row_bytes, uint64_t block_bytes)
 {
     g->il = true;
     g->base = w;
@@ -144,5 +144,39 @@ enum {
 
 /* Q6_K: levels [64][16 dwords], scales [16], as (sc_2i, sc_2i+1) pairs [8], d. */
 enum { K6_SC = 4096, K6_SCP = K6_SC + 16 * 64, K6_D = K6_SCP + 8 * 64, PACK_K6 = K6_D + 64 };
+
+/* ---- small batches (the gemm of qmatmul_blocked.h) on interleaved groups ------------------ */
+
+/* Defines `name`, a gemm on whole groups of `type`, as the file's body
+ *   shape(type, nt, y, ldy, rows, accumulate, w, w_row_bytes, u0, n_units, xq, xs, next)
+ * for nt = 1 .. nb (nb <= 8: tokens per pass), one instance per count, so that a constant
+ * nt keeps each token's sums in registers. Counts past nb do not occur (ops nb). */
+#define GEMM_SMALL_CASE(shape, type, nb, n)                                                        \
+    case n:                                                                                        \
+        if ((n) < (nb)) {                                                                          \
+            shape(type, (n) < (nb) ? (n) : (nb), y, ldy, rows, accumulate, w, w_row_bytes, u0,     \
+                  n_units, xq, xs, next);                                                          \
+            break;                                                                                 \
+        }                                                                                          \
+        __attribute__((fallthrough));
+#define GEMM_SMALL_FN(name, shape, type, nb)                                                       \
+    static void name(float *y, int64_t ldy, int rows, bool accumulate, int nt, const char *w,      \
+                     uint64_t w_row_bytes, int64_t u0, int64_t n_units, const char *xq,            \
+                     int64_t xs, const char *next)                                                 \
+    {                                                                                              \
+        _Static_assert((nb) >= 1 && (nb) <= 8, "tokens per small-batch pass");                     \
+        switch (nt) {                                                                              \
+            GEMM_SMALL_CASE(shape, type, nb, 1)                                                    \
+            GEMM_SMALL_CASE(shape, type, nb, 2)                                                    \
+            GEMM_SMALL_CASE(shape, type, nb, 3)                                                    \
+            GEMM_SMALL_CASE(shape, type, nb, 4)                                                    \
+            GEMM_SMALL_CASE(shape, type, nb, 5)                                                    \
+            GEMM_SMALL_CASE(shape, type, nb, 6)                                                    \
+            GEMM_SMALL_CASE(shape, type, nb, 7)                                                    \
+        default: /* nt == nb */                                                                    \
+            shape(type, nb, y, ldy, rows, accumulate, w, w_row_bytes, u0, n_units, xq, xs, next);  \
+            break;                                                                                 \
+        }                                                                                          \
+    }
 
 #endif
