@@ -35,23 +35,16 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 import testlib
+from server_lib import CLIENT_DIR, MODEL, SERVER, Server, generate, health, http, wait_health
+import server_lib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BUILD = os.environ.get("TLM_BUILD", "build")
-SHARED = os.environ.get("TLM_SHARED", os.path.join(HERE, "..", "..", "shared"))
-MODEL = os.path.join(SHARED, "models", "stories260K.gguf")
-SERVER = os.path.join(BUILD, "tlm-server")
-GENERATE = os.path.join(BUILD, "tlm-generate")
-CLIENT_DIR = os.path.join(HERE, "server")
 KEY = "sk-test-0123456789"
 EOS = 2  # stories260K's SentencePiece vocabulary: </s>
 LONG = 8000  # tokens of a request meant to run until it is stopped (EOS banned)
@@ -80,16 +73,6 @@ def skip(name, why):
     testlib.missing("%s: %s" % (name, why), client_cases())
 
 
-def generate(args):
-    """tlm-generate's greedy text (its trailing newline removed)."""
-    p = subprocess.run([GENERATE, "-m", MODEL, "--temp", "0", "-t", "1"] + args,
-                       capture_output=True, timeout=120)
-    if p.returncode != 0:
-        raise RuntimeError("tlm-generate %s: %s" % (args, p.stderr.decode(errors="replace")))
-    out = p.stdout.decode("utf-8")
-    return out[:-1] if out.endswith("\n") else out
-
-
 def expect_completion(prompt, n):
     return {"prompt": prompt, "max_tokens": n, "expected": generate(["-p", prompt, "-n", str(n)])}
 
@@ -101,66 +84,6 @@ def expect_chat(system, user, n):
             "max_tokens": n, "expected": text}
 
 
-class Server:
-    def __init__(self, args, log_path):
-        self.log = open(log_path, "w+b")
-        self.proc = subprocess.Popen([SERVER, "-m", MODEL, "--port", "0"] + args,
-                                     stdout=subprocess.PIPE, stderr=self.log)
-        self.port = None
-        line = [None]
-        reader = threading.Thread(target=lambda: line.__setitem__(0, self.proc.stdout.readline()))
-        reader.start()
-        reader.join(60)
-        text = (line[0] or b"").decode(errors="replace").strip()
-        if text.startswith("listening on http://127.0.0.1:"):
-            self.port = int(text.rsplit(":", 1)[1])
-            self.url = "http://127.0.0.1:%d" % self.port
-
-    def log_text(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def stop(self):
-        """SIGTERM; the exit status (None if it had to be killed)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = None
-        self.proc.stdout.close()
-        testlib.watch_log("tlm-server (its log)", rc, self.log_text())
-        return rc
-
-
-def http(url, body=None, key=None, method=None, timeout=60):
-    """(status, parsed JSON or None) with urllib."""
-    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-    req = urllib.request.Request(url, data=data, method=method)
-    if key:
-        req.add_header("Authorization", "Bearer " + key)
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            raw = r.read()
-            status = r.status
-    except urllib.error.HTTPError as e:
-        raw, status = e.read(), e.code
-    except OSError as e:  # refused, reset, timed out: the server is gone or stuck
-        return None, {"connection_error": str(e)}
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, None
-
-
-def health(srv):
-    return http(srv.url + "/health", timeout=10)
-
-
 def section(name, fn, *args):
     """Runs one group of checks; an exception (a server that died) counts as one failure."""
     try:
@@ -170,45 +93,9 @@ def section(name, fn, *args):
         return None
 
 
-def wait_health(srv, pred, seconds):
-    t0 = time.time()
-    h = None
-    while time.time() - t0 < seconds:
-        st, h = health(srv)
-        if st == 200 and isinstance(h, dict) and pred(h):
-            return True, h
-        time.sleep(0.02)
-    return False, h
-
-
 def curl(srv, path, data=None, method=None, key=KEY, headers=(), extra=()):
-    """(status, body bytes) of one curl request; data is bytes sent as they are."""
-    with tempfile.NamedTemporaryFile(delete=False) as f:
-        if data is not None:
-            f.write(data)
-        body_path = f.name
-    out_path = body_path + ".out"
-    cmd = ["curl", "-s", "-o", out_path, "-w", "%{http_code}", "--max-time", "60"]
-    if method:
-        cmd += ["-X", method]
-    if key:
-        cmd += ["-H", "Authorization: Bearer " + key]
-    for h in headers:
-        cmd += ["-H", h]
-    if data is not None:
-        cmd += ["-H", "Content-Type: application/json", "--data-binary", "@" + body_path]
-    cmd += list(extra) + [srv.url + path]
-    p = subprocess.run(cmd, capture_output=True, timeout=90)
-    status = int(p.stdout or b"0")
-    try:
-        with open(out_path, "rb") as f:
-            body = f.read()
-    except OSError:
-        body = b""
-    for path_ in (body_path, out_path):
-        if os.path.exists(path_):
-            os.remove(path_)
-    return status, body
+    """server_lib.curl with this test's key unless told otherwise."""
+    return server_lib.curl(srv, path, data, method, key, headers, extra)
 
 
 def is_error_object(body):

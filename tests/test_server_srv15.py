@@ -30,7 +30,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,15 +37,9 @@ import threading
 import time
 
 import testlib
+from server_lib import BUILD, CLIENT_DIR, GENERATE, MODEL, SERVER, Server, generate
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BUILD = os.environ.get("TLM_BUILD", "build")
-SHARED = os.environ.get("TLM_SHARED", os.path.join(HERE, "..", "..", "shared"))
-MODEL = os.path.join(SHARED, "models", "stories260K.gguf")
-SERVER = os.path.join(BUILD, "tlm-server")
-GENERATE = os.path.join(BUILD, "tlm-generate")
 LOADGEN = os.path.join(BUILD, "tlm-loadgen")
-CLIENT_DIR = os.path.join(HERE, "server")
 SLOTS = 4
 CLIENTS = 16
 ROUNDS = 3
@@ -65,61 +58,12 @@ def check(name, ok, detail=""):
         failed += 1
 
 
-def generate(args):
-    p = subprocess.run([GENERATE, "-m", MODEL, "--temp", "0", "-t", "1"] + args,
-                       capture_output=True, timeout=120)
-    if p.returncode != 0:
-        raise RuntimeError("tlm-generate %s: %s" % (args, p.stderr.decode(errors="replace")))
-    out = p.stdout.decode("utf-8")
-    return out[:-1] if out.endswith("\n") else out
-
-
 def under_asan():
     p = subprocess.run(["readelf", "-d", SERVER], capture_output=True, text=True)
     if "libasan" in p.stdout:
         return True
     p = subprocess.run(["nm", SERVER], capture_output=True, text=True)
     return "__asan_init" in p.stdout
-
-
-class Server:
-    def __init__(self, args, log_path, env=None):
-        self.log = open(log_path, "w+b")
-        self.proc = subprocess.Popen([SERVER, "-m", MODEL, "--port", "0"] + args,
-                                     stdout=subprocess.PIPE, stderr=self.log, env=env)
-        self.port = None
-        line = [None]
-        t = threading.Thread(target=lambda: line.__setitem__(0, self.proc.stdout.readline()))
-        t.start()
-        t.join(60)
-        text = (line[0] or b"").decode(errors="replace").strip()
-        if text.startswith("listening on http://127.0.0.1:"):
-            self.port = int(text.rsplit(":", 1)[1])
-
-    def rss(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return None
-
-    def log_text(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = None
-        self.proc.stdout.close()
-        testlib.watch_log("tlm-server (its log)", rc, self.log_text())
-        return rc
 
 
 def post(port, path, body, timeout=120):
@@ -430,7 +374,7 @@ def main():
         expected = [generate(["-p", p, "-n", str(n)]) for p, n in PROMPTS]
         srv = Server(["--template", "zephyr", "--parallel", str(SLOTS), "--queue-limit", "64",
                       "--max-n", "4", "--threads-per-slot", "1", "-c", "256", "--quiet"],
-                     os.path.join(tmp, "server.log"), env)
+                     os.path.join(tmp, "server.log"), env, stop_wait=60)
         check("server starts", srv.port is not None, srv.log_text()[-600:])
         if srv.port is None:
             return testlib.finish("server_srv15", passed, failed)

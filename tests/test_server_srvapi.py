@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 import testlib
-from test_server import MODEL, SERVER, GENERATE, BUILD, CLIENT_DIR, Server, http, curl, generate
+from server_lib import BUILD, CLIENT_DIR, GENERATE, MODEL, SERVER, Server, curl, generate, http
 
 KEY = "sk-srvapi"
 EMBED = os.path.join(BUILD, "examples", "embeddings")
