@@ -5,25 +5,11 @@
 import { readFileSync } from "node:fs";
 import OpenAI from "openai";
 
+import { check, finish, run, show } from "./harness.mjs";
+
 const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const client = new OpenAI({ baseURL: cfg.base_url + "/v1", apiKey: cfg.api_key, maxRetries: 0,
                             timeout: 60000 });
-let failures = 0;
-
-function check(name, ok, detail = "") {
-  console.log((ok ? "ok   " : "FAIL ") + name + (ok || !detail ? "" : " -- " + detail));
-  if (!ok) failures++;
-}
-
-async function run(name, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    check(name, false, `threw ${e?.constructor?.name}: ${e?.message}`);
-  }
-}
-
-const show = (s) => JSON.stringify(s).slice(0, 160);
 
 async function chat(c, stream) {
   const req = { model: cfg.model, messages: c.messages, max_tokens: c.max_tokens, temperature: 0 };
@@ -229,4 +215,4 @@ await run("bad request through the client", async () => {
   }
 });
 
-process.exit(failures ? 1 : 0);
+finish();

@@ -7,25 +7,11 @@ import { readFileSync } from "node:fs";
 import OpenAI from "openai";
 import { OpenAI as LangChainLLM } from "@langchain/openai";
 
+import { check, finish, run, show } from "./harness.mjs";
+
 const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const client = new OpenAI({ baseURL: cfg.base_url + "/v1", apiKey: "unused", maxRetries: 0,
                             timeout: 60000 });
-let failures = 0;
-
-function check(name, ok, detail = "") {
-  console.log((ok ? "ok   " : "FAIL ") + name + (ok || !detail ? "" : " -- " + detail));
-  if (!ok) failures++;
-}
-
-async function run(name, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    check(name, false, `threw ${e?.constructor?.name}: ${e?.message}`);
-  }
-}
-
-const show = (s) => JSON.stringify(s).slice(0, 200);
 const byIndex = (choices) => [...choices].sort((a, b) => a.index - b.index);
 const [p0, p1] = cfg.prompts; // {prompt, max_tokens, expected}
 
@@ -116,4 +102,4 @@ await run("LangChain generate", async () => {
         u.completionTokens === p0.n_gen + p1.n_gen, show(u));
 });
 
-process.exit(failures ? 1 : 0);
+finish();

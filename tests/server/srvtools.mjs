@@ -9,20 +9,9 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { ChatOpenAI } from "@langchain/openai";
 import { z } from "zod";
 
+import { check, finish, run, show } from "./harness.mjs";
+
 const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
-let failures = 0;
-function check(name, ok, detail = "") {
-  console.log((ok ? "ok   " : "FAIL ") + name + (ok || !detail ? "" : " -- " + detail));
-  if (!ok) failures++;
-}
-async function run(name, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    check(name, false, `threw ${e?.constructor?.name}: ${String(e?.message).slice(0, 300)}`);
-  }
-}
-const show = (s) => JSON.stringify(s)?.slice(0, 200);
 
 // The tool's arguments, as zod (the check) and as the JSON Schema sent to the server.
 const Weather = z.object({ city: z.string().max(12), days: z.number().int().min(1).max(7) })
@@ -124,4 +113,4 @@ for (const method of ["jsonSchema", "functionCalling"]) {
   });
 }
 
-process.exit(failures ? 1 : 0);
+finish();
