@@ -12,7 +12,9 @@
  * then vpmaddwd widens to int32, multiplying by the sub-block scale on the way for the
  * K-quants (its second operand holds the scale in both 16-bit halves) or by 1. Offsets come
  * back out as in the VNNI kernels: Q4_0 through the activation sums stored per block, the
- * K-quants' mins and Q6_K's 32 through vpmaddwd on 16-bit pairs of scales and sums. */
+ * K-quants' mins and Q6_K's 32 through vpmaddwd on 16-bit pairs of scales and sums.
+ * Small batches (2 .. 16 tokens) on interleaved Q8_0, Q4_0 and Q6_K: each level vector
+ * serves up to 4 tokens' sums, half a group at a time, with decode's sums (the VNNI file). */
 #include <string.h>
 
 #include "simd_avx2.h"
@@ -798,6 +800,107 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
 
 GEMM_SMALL_FN(gemm_il_q8_0, gemm_il_shape, TLM_DT_Q8_0, NB_SMALL)
 GEMM_SMALL_FN(gemm_il_q4_0, gemm_il_shape, TLM_DT_Q4_0, NB_SMALL)
+
+/* Q6_K small batches from interleaved groups: gemv_units' Q6_K arithmetic (pairs of
+ * vpmaddubsw in int16, widened by the scale), half by half as gemm_il_shape, with up to
+ * NB_SMALL_K6 tokens' sums per pair of level vectors. Two sums per token live through a unit
+ * (the scaled integer sum and the running float sum), so the ql / qh vectors are loaded
+ * again (from L1) for each level and the scales where they are used. */
+enum { NB_SMALL_K6 = 4 };
+
+/* In unit gu of a Q6_K group (kernels.h), half h: dword kk of the 16 bytes at block byte o
+ * (a multiple of 16) of rows 8h .. 8h + 7. */
+TLM_INLINE __m256i k6_il(const char *gu, int h, int o, int kk)
+{
+    return _mm256_loadu_si256((const __m256i *)(gu + 64 * (o / 4 + kk) + 32 * h));
+}
+
+/* k6_level of sub-block part (h6, p), group grp, dword kk, straight from the group. */
+TLM_INLINE __m256i k6_il_level(const char *gu, int h, int h6, int p, int grp, int kk)
+{
+    const __m256i ql = k6_il(gu, h, 64 * h6 + 32 * (grp % 2) + 16 * p, kk);
+    return k6_level(ql, ql, k6_il(gu, h, 128 + 32 * h6 + 16 * p, kk), grp);
+}
+
+TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *grp_w, uint64_t w_row_bytes, int64_t u0, int64_t n_units,
+                              const char *xq, int64_t xs, const char *next)
+{
+    const int64_t ub = TLM_QROWS * (int64_t)sizeof(block_q6_K);
+    for (int h = 0; h < 2 && 8 * h < rows; h++) {
+        const int n = rows - 8 * h;
+        __m256 acc[NB_SMALL_K6];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
+        for (int64_t u = 0; u < n_units; u++) {
+            if (next && h == 0) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+            const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K6];
+            /* one address register per token (see the VNNI file's gemm_k6_shape) */
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                xt[t] = xq + t * xs + u * (int64_t)sizeof(xq256);
+                __asm__("" : "+r"(xt[t]));
+            }
+            __m256i isum[NB_SMALL_K6];
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                isum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+            for (int h6 = 0; h6 < 2; h6++)
+#pragma GCC unroll 2
+                for (int p = 0; p < 2; p++)
+#pragma GCC unroll 4
+                    for (int grp = 0; grp < 4; grp++) {
+                        const int sb = 8 * h6 + 2 * grp + p;
+                        const __m256i scs =
+                            sext_u16x2(byte_u16x2(k6_il(gu, h, 192, sb / 4), sb % 4));
+#pragma GCC unroll 2
+                        for (int k0 = 0; k0 < 4; k0 += 2) {
+                            const __m256i l0 = k6_il_level(gu, h, h6, p, grp, k0);
+                            const __m256i l1 = k6_il_level(gu, h, h6, p, grp, k0 + 1);
+#pragma GCC unroll 4
+                            for (int t = 0; t < nt; t++) {
+                                const char *xk = xt[t] + 16 * sb + 4 * k0;
+                                __m256i s16 =
+                                    _mm256_add_epi16(_mm256_maddubs_epi16(l0, bcast32(xk)),
+                                                     _mm256_maddubs_epi16(l1, bcast32(xk + 4)));
+                                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16, scs));
+                                __asm__("" : "+x"(isum[t])); /* a chain, not a tree (VNNI) */
+                            }
+                        }
+                    }
+            __m256i csum[NB_SMALL_K6];
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                csum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) {
+                const __m256i pair = sext_u16x2(bytes_u16x2(k6_il(gu, h, 192, i / 2), i % 2));
+#pragma GCC unroll 4
+                for (int t = 0; t < nt; t++)
+                    csum[t] = _mm256_add_epi32(
+                        csum[t],
+                        _mm256_madd_epi16(pair, bcast32(((const xq256 *)xt[t])->s16 + 2 * i)));
+            }
+            /* the 16 d follow the block's 52 dwords */
+            const __m256 d =
+                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gu + 64 * 52 + 16 * h)));
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                __m256i v = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(csum[t], 5));
+                __m256 dx = _mm256_set1_ps(((const xq256 *)xt[t])->d);
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(d, dx), acc[t]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            sums_store(y + t * ldy + 8 * h, n, acc[t]);
+    }
+}
+
+GEMM_SMALL_FN(gemm_il_q6_K, gemm_k6_shape, TLM_DT_Q6_K, NB_SMALL_K6)
+#define GEMM_IL_K6 /* qmatmul_slots.h: the il Q6_K ops get gemm_il_q6_K */
 
 #define TILE_SHAPE_Q8_0 tile_q8_0_shape
 #define TILE_SHAPE_Q4_0 tile_q4_0_shape
