@@ -13,8 +13,10 @@
  * K-quants (its second operand holds the scale in both 16-bit halves) or by 1. Offsets come
  * back out as in the VNNI kernels: Q4_0 through the activation sums stored per block, the
  * K-quants' mins and Q6_K's 32 through vpmaddwd on 16-bit pairs of scales and sums.
- * Small batches (2 .. 16 tokens) on interleaved Q8_0, Q4_0 and Q6_K: each level vector
- * serves up to 4 tokens' sums, half a group at a time, with decode's sums (the VNNI file). */
+ * Small batches (2 .. 16 tokens) on interleaved Q8_0, Q4_0, Q4_K, Q5_K and Q6_K: each level
+ * vector serves up to 4 tokens' sums, half a group at a time, with decode's sums (the VNNI
+ * file). The int16 and per-sub-block int32 sums are kept chains (an empty asm per add): GCC
+ * would reassociate them into trees whose leaves spill. */
 #include <string.h>
 
 #include "simd_avx2.h"
@@ -808,7 +810,7 @@ GEMM_SMALL_FN(gemm_il_q4_0, gemm_il_shape, TLM_DT_Q4_0, NB_SMALL)
  * again (from L1) for each level and the scales where they are used. */
 enum { NB_SMALL_K6 = 4 };
 
-/* In unit gu of a Q6_K group (kernels.h), half h: dword kk of the 16 bytes at block byte o
+/* In unit gu of a K-quant group (kernels.h), half h: dword kk of the 16 bytes at block byte o
  * (a multiple of 16) of rows 8h .. 8h + 7. */
 TLM_INLINE __m256i k6_il(const char *gu, int h, int o, int kk)
 {
@@ -901,6 +903,114 @@ TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows,
 
 GEMM_SMALL_FN(gemm_il_q6_K, gemm_k6_shape, TLM_DT_Q6_K, NB_SMALL_K6)
 #define GEMM_IL_K6 /* qmatmul_slots.h: the il Q6_K ops get gemm_il_q6_K */
+
+/* Q4_K and Q5_K small batches from interleaved groups: gemv_units' arithmetic (vpmaddubsw
+ * in int16: 8 of Q4_K's, 4 of Q5_K's at a time, widened by the sub-block scale; the mins by
+ * vpmaddwd; two multiply-adds per unit), half by half, one sub-block at a time with up to
+ * NB_SMALL_K tokens' sums per level vector. */
+enum { NB_SMALL_K = 4 };
+
+TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
+                              const char *grp_w, uint64_t w_row_bytes, int64_t u0, int64_t n_units,
+                              const char *xq, int64_t xs, const char *next)
+{
+    const bool five = type == TLM_DT_Q5_K;
+    const int64_t ub = TLM_QROWS * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
+    const int qs_at = five ? 48 : 16;
+    for (int h = 0; h < 2 && 8 * h < rows; h++) {
+        const int n = rows - 8 * h;
+        __m256 acc[NB_SMALL_K];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
+        for (int64_t u = 0; u < n_units; u++) {
+            if (next && h == 0) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+            const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K];
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) { /* see the VNNI file's gemm_k6_shape */
+                xt[t] = xq + t * xs + u * (int64_t)sizeof(xq256);
+                __asm__("" : "+r"(xt[t]));
+            }
+            ka_head hd; /* ka_header from the group's own dwords 0..3 */
+            {
+                __m256i hv[4];
+#pragma GCC unroll 4
+                for (int kk = 0; kk < 4; kk++)
+                    hv[kk] = k6_il(gu, h, 0, kk);
+                hd.d = f16_low(hv[0]);
+                hd.ndmin = _mm256_xor_ps(f16_high(hv[0]), _mm256_set1_ps(-0.0f));
+                const __m256i m6 = bytes(0x3f), hi2 = bytes(0x30);
+                hd.sc03 = _mm256_and_si256(hv[1], m6);
+                hd.m03 = _mm256_and_si256(hv[2], m6);
+                hd.sc47 = _mm256_or_si256(low4(hv[3]),
+                                          _mm256_and_si256(_mm256_srli_epi32(hv[1], 2), hi2));
+                hd.m47 = _mm256_or_si256(high4(hv[3]),
+                                         _mm256_and_si256(_mm256_srli_epi32(hv[2], 2), hi2));
+            }
+            __m256i isum[NB_SMALL_K];
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                isum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+#pragma GCC unroll 2
+                for (int sh = 0; sh < 2; sh++) { /* sub-block 2j + sh: low or high nibbles */
+                    const __m256i sc = ka_scale(&hd, 2 * j + sh);
+                    __m256i s16[NB_SMALL_K];
+#pragma GCC unroll 4
+                    for (int t = 0; t < nt; t++)
+                        s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+                    for (int half = 0; half < 2; half++) {
+#pragma GCC unroll 4
+                        for (int kk = 0; kk < 4; kk++) {
+                            const __m256i q = k6_il(gu, h, qs_at + 32 * j + 16 * half, kk);
+                            __m256i lv = sh ? high4(q) : low4(q);
+                            if (five)
+                                lv = _mm256_or_si256(
+                                    lv, bit4(k6_il(gu, h, 16 + 16 * half, kk), 2 * j + sh));
+#pragma GCC unroll 4
+                            for (int t = 0; t < nt; t++) {
+                                const char *xk = xt[t] + 64 * j + 32 * sh + 16 * half + 4 * kk;
+                                s16[t] =
+                                    _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lv, bcast32(xk)));
+                                __asm__("" : "+x"(s16[t])); /* a chain, not a tree */
+                            }
+                        }
+                        if (five || half == 1) { /* Q5_K: int16 holds 4 products' pairs */
+#pragma GCC unroll 4
+                            for (int t = 0; t < nt; t++) {
+                                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+                                __asm__("" : "+x"(isum[t])); /* a chain, not a tree */
+                                s16[t] = _mm256_setzero_si256();
+                            }
+                        }
+                    }
+                }
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                __m256i msum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+                    msum = _mm256_add_epi32(
+                        msum, _mm256_madd_epi16(ka_mins(&hd, i),
+                                                bcast32(((const xq256 *)xt[t])->s32 + 2 * i)));
+                __m256 dx = _mm256_set1_ps(((const xq256 *)xt[t])->d);
+                acc[t] =
+                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(hd.d, dx), acc[t]);
+                acc[t] =
+                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(hd.ndmin, dx), acc[t]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            sums_store(y + t * ldy + 8 * h, n, acc[t]);
+    }
+}
+
+GEMM_SMALL_FN(gemm_il_q4_K, gemm_ka_shape, TLM_DT_Q4_K, NB_SMALL_K)
+GEMM_SMALL_FN(gemm_il_q5_K, gemm_ka_shape, TLM_DT_Q5_K, NB_SMALL_K)
+#define GEMM_IL_KA /* qmatmul_slots.h: the il Q4_K / Q5_K ops get gemm_il_q4_K / _q5_K */
 
 #define TILE_SHAPE_Q8_0 tile_q8_0_shape
 #define TILE_SHAPE_Q4_0 tile_q4_0_shape

@@ -637,7 +637,7 @@ int main(void)
     }
 
     /* Small batches (several sequences' decode: n_tok 2 .. 16), where the il slots of Q8_0 and
-     * Q4_0 (and Q4_K, Q5_K with VNNI, Q6_K with both) stream each group once for all tokens
+     * Q4_0, Q4_K, Q5_K and Q6_K (AVX2 and VNNI) stream each group once for all tokens
      * (passes of 4 or 8 tokens, k in chunks of 45 or 85 units, 10, 8 or 7 super-blocks): every count, k
      * within one chunk, one unit past a chunk (Q8_0's 46 units, Q6_K's 8 super-blocks) and
      * across several ending inside one, one group and three (splits inside a group and ragged ends come from
