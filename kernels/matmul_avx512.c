@@ -9,7 +9,16 @@
  * 25 GB/s of F16. F16 and BF16 matrices interleaved by groups of 4 rows (kernels.h, il) lift
  * that cap: a decode tile takes a group's 4 rows from one stream with 4 chains (45 against 25
  * GB/s per core from cache), and prefill tiles take 8 rows x 3 tokens (two whole groups; 6 x 4
- * measured 8% slower on them). F16 widens with vcvtph2ps, BF16 with a 16-bit shift. */
+ * measured 8% slower on them). F16 widens with vcvtph2ps, BF16 with a 16-bit shift.
+ * Re-measured on Zen 5 (2-core VM shared with other builds; old and new kernels alternated
+ * in one process, medians of 7-15 runs; prefill by thread CPU time on F16 groups, decode by
+ * wall time on a 1 GiB matrix, rough), against the shapes above: prefill 4 x 6 on groups
+ * (each weight vector widened once for 6 tokens) 0.85-0.91x, 6 x 4 on groups 0.97-1.07x
+ * (noise); decode 8 rows on groups (two streams, 8 chains) 0.66x from memory, 0.82x from L3;
+ * software prefetch in the decode tile on groups (to L2 one tile or 64-128 KiB ahead:
+ * 0.88-1.07x; to L1 1-2 KiB ahead: 0.91-0.94x), no consistent gain: the hardware prefetchers
+ * already follow one stream per core. The 8 x 3 tile ran at 145-188 GFLOP/s per core (n_in
+ * 2048 and 5632, L2-resident) against 210 for a loop of register-only FMAs, same conditions. */
 #include "simd_avx512.h"
 
 enum { MR = 6, NR = 4, DECODE_MR = 1, IL_MR = 8, IL_NR = 3, IL_DECODE_MR = 4 };

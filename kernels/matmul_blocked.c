@@ -5,7 +5,15 @@
  * activations fit in half of L2 (X_BLOCK_BYTES); within a block, each group of weight rows
  * comes from memory once and then from L1/L2 for every tile of tokens.
  * (Chunking K so that a row group stays in L1 measured no faster on Zen 4, and it needs
- * partial sums parked in memory; packing the weights was slower than converting in place.) */
+ * partial sums parked in memory; packing the weights was slower than converting in place.
+ * Zen 5, thread CPU time, old and new alternated in one process on a shared machine: K in
+ * chunks sized to 24 or 40 KiB of L1 per tile (F16 groups, 8 x 3), accumulators parked
+ * between chunks (same bits), gave 0.82-0.83x and 0.88-0.95x at n_in 2048; at 5632, 24, 40
+ * and 64 KiB chunks gave 0.80-0.91x, 0.95-1.04x and 0.93-1.12x (no consistent gain); token
+ * blocks of 256 KiB, 1 MiB or 2 MiB of activations instead of 512 KiB were no faster. F32
+ * weights (6 x 4 on rows: twice the bytes, no widening) ran at about 0.7x the GFLOP/s of F16
+ * groups in the same session, which suggests the tiles wait on operand bytes rather than on
+ * the widening: packing F16 to F32 panels was not retried.) */
 #include "matmul_blocked.h"
 
 enum { X_BLOCK_BYTES = 512 * 1024 };
