@@ -30,7 +30,7 @@
  * Small batches (2 .. 16 tokens, several sequences' decode) on such weights: gemm loads each
  * level vector of a group once and feeds it to up to 8 tokens' sums held in registers, so
  * the weights still stream once (twice from L1 for 9 .. 16 tokens) with no packing; the
- * K-quants' interleaved groups the same way (Q4_K, Q5_K: 4 tokens a pass; Q6_K: 8). */
+ * K-quants' interleaved groups the same way (Q4_K, Q5_K and Q6_K: 8 tokens a pass). */
 #include <string.h>
 
 #include "simd_avx512.h"
@@ -153,10 +153,9 @@ typedef struct ka_head {
     __m512i sc03, sc47, m03, m47;
 } ka_head;
 
-TLM_INLINE void ka_header(ka_head *o, const group *g, bool full, int64_t off)
+/* From the header's dwords h[0..3] (load16x4 of its 16 bytes). */
+TLM_INLINE void ka_header_from(ka_head *o, const __m512i h[4])
 {
-    __m512i h[4];
-    load16x4(h, g, full, off);
     o->d = f16_low(h[0]);
     o->ndmin = _mm512_castsi512_ps(
         _mm512_xor_si512(_mm512_castps_si512(f16_high(h[0])), _mm512_set1_epi32(INT32_MIN)));
@@ -165,6 +164,13 @@ TLM_INLINE void ka_header(ka_head *o, const group *g, bool full, int64_t off)
     o->m03 = _mm512_and_si512(h[2], m6);
     o->sc47 = _mm512_or_si512(low4(h[3]), _mm512_and_si512(_mm512_srli_epi32(h[1], 2), hi2));
     o->m47 = _mm512_or_si512(high4(h[3]), _mm512_and_si512(_mm512_srli_epi32(h[2], 2), hi2));
+}
+
+TLM_INLINE void ka_header(ka_head *o, const group *g, bool full, int64_t off)
+{
+    __m512i h[4];
+    load16x4(h, g, full, off);
+    ka_header_from(o, h);
 }
 
 /* Sub-block s's scale (int32 lanes), and the mins of sub-blocks 2i, 2i + 1 as 16-bit pairs. */
@@ -757,86 +763,98 @@ GEMM_SMALL_FN(gemm_il_q8_0, gemm_il_shape, TLM_DT_Q8_0, NB_SMALL)
 GEMM_SMALL_FN(gemm_il_q4_0, gemm_il_shape, TLM_DT_Q4_0, NB_SMALL)
 
 /* Q4_K and Q5_K small batches from interleaved groups: gemv_units' arithmetic with up to
- * NB_SMALL_K tokens' sums per loaded level vector (4: the header and, for Q5_K, the high bits
- * also take registers). */
-enum { NB_SMALL_K = 4 };
+ * NB_SMALL_K tokens' sums per level vector, one sub-block at a time: three sums per token
+ * live (as gemm_k6_shape, whose k6_il loads it shares), so qs, qh and the header are loaded
+ * again (from L1) where they are used. */
+enum { NB_SMALL_K = 8 };
+
+/* In unit gu of a K-quant group (16 blocks, kernels.h): dword kk of the 16 bytes at block
+ * byte o (a multiple of 16) of every row, lane r = row r. */
+TLM_INLINE __m512i k6_il(const char *gu, int o, int kk)
+{
+    return _mm512_loadu_si512(gu + 64 * (o / 4 + kk));
+}
+
+/* The header of the K-quant unit gu (its dwords 0..3), as ka_header. */
+TLM_INLINE void ka_header_il(ka_head *o, const char *gu)
+{
+    __m512i hv[4];
+#pragma GCC unroll 4
+    for (int kk = 0; kk < 4; kk++)
+        hv[kk] = k6_il(gu, 0, kk);
+    ka_header_from(o, hv);
+}
 
 TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
-                              const char *w, uint64_t w_row_bytes, int64_t u0, int64_t n_units,
+                              const char *grp_w, uint64_t w_row_bytes, int64_t u0, int64_t n_units,
                               const char *xq, int64_t xs, const char *next)
 {
     const bool five = type == TLM_DT_Q5_K;
-    group gr, *g = &gr;
-    group_init_il(g, w, w_row_bytes, five ? sizeof(block_q5_K) : sizeof(block_q4_K));
-    const int64_t bb = (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
-    const int64_t ub = TLM_QROWS * bb;
+    const int64_t ub = TLM_QROWS * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
+    const int qs_at = five ? 48 : 16;
     __m512 acc[NB_SMALL_K];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < nt; t++)
         acc[t] = sums_load(y + t * ldy, rows, accumulate);
-    for (int64_t u = u0; u < u0 + n_units; u++) {
-        if (next) prefetch_next(next + u0 * ub, n_units * ub, u - u0, n_units);
-        const int64_t off = u * bb, qs_at = off + (five ? 48 : 16);
-        const xq256 *xb[NB_SMALL_K];
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            xb[t] = (const xq256 *)(xq + t * xs) + (u - u0);
-        ka_head h;
-        ka_header(&h, g, true, off);
-        __m512i qh[2][4];
-        if (five) {
-            load16x4(qh[0], g, true, off + 16);
-            load16x4(qh[1], g, true, off + 32);
+    for (int64_t u = 0; u < n_units; u++) {
+        if (next) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+        const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K];
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++) { /* see gemm_k6_shape */
+            xt[t] = xq + t * xs + u * (int64_t)sizeof(xq256);
+            __asm__("" : "+r"(xt[t]));
         }
         __m512i isum[NB_SMALL_K];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < nt; t++)
             isum[t] = _mm512_setzero_si512();
-        for (int j = 0; j < 4; j++) {
-            __m512i s0[NB_SMALL_K], s1[NB_SMALL_K];
 #pragma GCC unroll 4
-            for (int t = 0; t < nt; t++)
-                s0[t] = s1[t] = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++)
 #pragma GCC unroll 2
-            for (int half = 0; half < 2; half++) {
-                __m512i tv[4];
-                load16x4(tv, g, true, qs_at + 32 * j + 16 * half);
+            for (int sh = 0; sh < 2; sh++) { /* sub-block 2j + sh: low or high nibbles */
+                __m512i s0[NB_SMALL_K];
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++)
+                    s0[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+                for (int half = 0; half < 2; half++)
 #pragma GCC unroll 4
-                for (int kk = 0; kk < 4; kk++) {
-                    __m512i lo = low4(tv[kk]), hi = high4(tv[kk]);
-                    if (five) {
-                        lo = _mm512_ternarylogic_epi32(lo, bit_to_4(qh[half][kk], 2 * j),
-                                                       bytes(0x10), 0xf8);
-                        hi = _mm512_ternarylogic_epi32(hi, bit_to_4(qh[half][kk], 2 * j + 1),
-                                                       bytes(0x10), 0xf8);
+                    for (int kk = 0; kk < 4; kk++) {
+                        const __m512i q = k6_il(gu, qs_at + 32 * j + 16 * half, kk);
+                        __m512i lv = sh ? high4(q) : low4(q);
+                        if (five) /* level | fifth bit: ternary-logic 0xf8, as ka_chunk */
+                            lv = _mm512_ternarylogic_epi32(
+                                lv, bit_to_4(k6_il(gu, 16 + 16 * half, kk), 2 * j + sh),
+                                bytes(0x10), 0xf8);
+#pragma GCC unroll 8
+                        for (int t = 0; t < nt; t++)
+                            s0[t] = dpbusd_bcast(s0[t], lv,
+                                                 xt[t] + 64 * j + 32 * sh + 16 * half + 4 * kk);
                     }
-#pragma GCC unroll 4
-                    for (int t = 0; t < nt; t++) {
-                        const int8_t *xk = xb[t]->q + 64 * j + 16 * half + 4 * kk;
-                        s0[t] = dpbusd_bcast(s0[t], lo, xk);
-                        s1[t] = dpbusd_bcast(s1[t], hi, xk + 32);
-                    }
+                ka_head hs;
+                ka_header_il(&hs, gu);
+                const __m512i sc = ka_scale(&hs, 2 * j + sh);
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++) {
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s0[t], sc));
+                    __asm__("" : "+v"(isum[t])); /* a chain (gemm_k6_shape) */
                 }
             }
-            const __m512i sc0 = ka_scale(&h, 2 * j), sc1 = ka_scale(&h, 2 * j + 1);
-#pragma GCC unroll 4
-            for (int t = 0; t < nt; t++) {
-                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s0[t], sc0));
-                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s1[t], sc1));
-            }
-        }
-#pragma GCC unroll 4
+        ka_head h;
+        ka_header_il(&h, gu);
+#pragma GCC unroll 8
         for (int t = 0; t < nt; t++) {
+            const xq256 *xb = (const xq256 *)xt[t];
             __m512i msum = _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int i = 0; i < 4; i++)
-                msum = _mm512_dpwssd_epi32(msum, ka_mins(&h, i), bcast32(xb[t]->s32 + 2 * i));
-            __m512 dx = _mm512_set1_ps(xb[t]->d);
+                msum = _mm512_dpwssd_epi32(msum, ka_mins(&h, i), bcast32(xb->s32 + 2 * i));
+            __m512 dx = _mm512_set1_ps(xb->d);
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(h.d, dx), acc[t]);
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(h.ndmin, dx), acc[t]);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < nt; t++)
         sums_store(y + t * ldy, rows, acc[t]);
 }
@@ -850,13 +868,6 @@ GEMM_SMALL_FN(gemm_il_q5_K, gemm_ka_shape, TLM_DT_Q5_K, NB_SMALL_K)
  * so the ql / qh vectors a sub-block's levels come from are loaded again (from L1) for each
  * sub-block instead of held, and the scales are loaded where they are used. */
 enum { NB_SMALL_K6 = 8 };
-
-/* In unit gu of a Q6_K group (16 blocks, kernels.h): dword kk of the 16 bytes at block byte
- * o (a multiple of 16) of every row, lane r = row r. */
-TLM_INLINE __m512i k6_il(const char *gu, int o, int kk)
-{
-    return _mm512_loadu_si512(gu + 64 * (o / 4 + kk));
-}
 
 TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows, bool accumulate,
                               const char *grp_w, uint64_t w_row_bytes, int64_t u0, int64_t n_units,
