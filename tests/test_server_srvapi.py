@@ -231,7 +231,8 @@ def run_metrics(srv, plain):
     check("/metrics: 200, text/plain version=0.0.4, every line parses", ok, (st, h))
     for name in ("tlm_requests_total", "tlm_prompt_tokens_total", "tlm_generated_tokens_total",
                  "tlm_queue_length", "tlm_slots", "tlm_generated_tokens_per_second",
-                 "tlm_prompt_tokens_per_second"):
+                 "tlm_prompt_tokens_per_second", "tlm_batch_passes_total",
+                 "tlm_batch_tokens_total"):
         check("/metrics: %s declared" % name, name in types, sorted(types))
     check("/metrics: counters end in _total or _seconds_total, gauges do not",
           all(n.endswith("_total") == (t == "counter") for n, t in types.items()), types)
@@ -263,6 +264,14 @@ def run_metrics(srv, plain):
     check("/metrics: generated tokens grew by the completion's usage",
           s2.get(("tlm_generated_tokens_total", ())) - s1.get(("tlm_generated_tokens_total", ()))
           == gen, gen)
+    # the completion's tokens went through batched passes: at least one token a pass, and no
+    # more than its prompt and its generated tokens (a cached prefix is not evaluated again)
+    passes = s2.get(("tlm_batch_passes_total", ()), 0) - s1.get(("tlm_batch_passes_total", ()), 0)
+    toks = s2.get(("tlm_batch_tokens_total", ()), 0) - s1.get(("tlm_batch_tokens_total", ()), 0)
+    n_prompt = comp.get("usage", {}).get("prompt_tokens", -1) if st_c == 200 else -1
+    check("/metrics: batch passes and tokens grew by the completion's (1 <= passes <= tokens "
+          "<= prompt + generated)", 1 <= passes <= toks <= n_prompt + gen,
+          (passes, toks, n_prompt, gen))
     counters = [k for k in s1 if types.get(k[0]) == "counter"]
     check("/metrics: no counter decreased between scrapes",
           counters and all(s2.get(k, -1) >= s1[k] for k in counters))
