@@ -135,8 +135,8 @@ int main(int argc, char **argv)
         "\"json_schema\", \"json_schema\": {\"name\": \"n\", \"schema\": {\"type\": \"array\", "
         "\"items\": {\"enum\": [1, \"x\"]}, \"maxItems\": 2}}}}",
         /* chat logprobs with alternatives */
-        "{\"messages\": [{\"role\": \"user\", \"content\": \"l\"}], \"logprobs\": true, "
-        "\"top_logprobs\": 3}",
+        ("{\"messages\": [{\"role\": \"user\", \"content\": \"l\"}], \"logprobs\": true, "
+         "\"top_logprobs\": 3}"),
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         char name[32];
