@@ -517,13 +517,7 @@ gen_wait gen_acquire_n(generation *const *gs, int32_t k, bool (*gone)(void *user
         pool->tail = &w;
         pool->n_waiting++;
         while (w.have < k && !pool->stopping) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = deadline(50 * 1000 * 1000L);
             int rc = pthread_cond_timedwait(&pool->wake, &pool->lock, &ts);
             if (w.have == k || rc != ETIMEDOUT || !gone) continue;
             pthread_mutex_unlock(&pool->lock); /* gone() polls a socket: not under the lock */
