@@ -41,7 +41,8 @@ static void sleep_ms(long ms)
 static void *stopper(void *user)
 {
     stop_flag *f = user;
-    while (!atomic_load(&f->started)) sleep_ms(1);
+    while (!atomic_load(&f->started))
+        sleep_ms(1);
     sleep_ms(f->delay_ms);
     atomic_store(&f->stop, true);
     return NULL;
@@ -53,9 +54,12 @@ int main(int argc, char **argv)
     long delay_ms = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-z") && v) tok_path = v, i++;
-        else if (!strcmp(a, "--delay-ms") && v) delay_ms = atol(v), i++;
-        else if (!model_path && a[0] != '-') model_path = a;
+        if (!strcmp(a, "-z") && v)
+            tok_path = v, i++;
+        else if (!strcmp(a, "--delay-ms") && v)
+            delay_ms = atol(v), i++;
+        else if (!model_path && a[0] != '-')
+            model_path = a;
         else {
             fprintf(stderr, "usage: cancel MODEL [-z TOKENIZER] [--delay-ms MS]\n");
             return 2;
@@ -101,7 +105,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "tokenize: %s\n", tlm_status_string(st));
         goto done;
     }
-    for (int32_t i = n_ids + n_sentence; i < n_ctx; i++) ids[i] = ids[i - n_sentence];
+    for (int32_t i = n_ids + n_sentence; i < n_ctx; i++)
+        ids[i] = ids[i - n_sentence];
     n_ids = n_ctx;
 
     stop_flag flag = {.delay_ms = delay_ms};
@@ -118,7 +123,9 @@ int main(int argc, char **argv)
     pthread_join(thread, NULL);
     int32_t kept = tlm_context_n_past(ctx);
     printf("first evaluation: %s (%s), %d of %d positions kept\n",
-           st == TLM_ERR_CANCELLED ? "cancelled" : st == TLM_OK ? "completed" : "failed",
+           st == TLM_ERR_CANCELLED ? "cancelled"
+           : st == TLM_OK          ? "completed"
+                                   : "failed",
            tlm_status_string(st), kept, n_ids);
     if (st != TLM_ERR_CANCELLED) {
         /* the stop came too late (or the eval failed): nothing was cancelled to show */
@@ -130,8 +137,8 @@ int main(int argc, char **argv)
     atomic_store(&flag.stop, false);
     st = tlm_context_eval(ctx, ids + kept, n_ids - kept, NULL);
     printf("second evaluation: %s (%s), %d of %d positions\n",
-           st == TLM_OK ? "completed" : "failed", tlm_status_string(st),
-           tlm_context_n_past(ctx), n_ids);
+           st == TLM_OK ? "completed" : "failed", tlm_status_string(st), tlm_context_n_past(ctx),
+           n_ids);
     if (st != TLM_OK) {
         fprintf(stderr, "eval: %s\n", tlm_context_error(ctx));
         goto done;

@@ -19,12 +19,14 @@ static int32_t *turn_ids(tlm_chat_template t, const tlm_tokenizer *tok,
 {
     tlm_error err = {0};
     int32_t need = 0;
-    if (first) tlm_chat_tokenize(t, tok, msgs, n, true, NULL, 0, &need, &err);
-    else tlm_chat_tokenize_continue(t, tok, msgs, n, NULL, 0, &need, &err);
+    if (first)
+        tlm_chat_tokenize(t, tok, msgs, n, true, NULL, 0, &need, &err);
+    else
+        tlm_chat_tokenize_continue(t, tok, msgs, n, NULL, 0, &need, &err);
     int32_t *ids = malloc((size_t)(need > 0 ? need : 1) * sizeof *ids);
-    tlm_status st = !ids ? TLM_ERR_NO_MEMORY
+    tlm_status st = !ids    ? TLM_ERR_NO_MEMORY
                     : first ? tlm_chat_tokenize(t, tok, msgs, n, true, ids, need, count, &err)
-                    : tlm_chat_tokenize_continue(t, tok, msgs, n, ids, need, count, &err);
+                            : tlm_chat_tokenize_continue(t, tok, msgs, n, ids, need, count, &err);
     if (st == TLM_OK) return ids;
     fprintf(stderr, "chat tokenize: %s\n", err.message);
     free(ids);
@@ -64,12 +66,18 @@ int main(int argc, char **argv)
     int n_users = 0, n_predict = 32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-z") && v) tok_path = v, i++;
-        else if (!strcmp(a, "--template") && v) template_name = v, i++;
-        else if (!strcmp(a, "--system") && v) system = v, i++;
-        else if (!strcmp(a, "-n") && v) n_predict = atoi(v), i++;
-        else if (!model_path && a[0] != '-') model_path = a;
-        else if (a[0] != '-' && n_users < 16) users[n_users++] = a;
+        if (!strcmp(a, "-z") && v)
+            tok_path = v, i++;
+        else if (!strcmp(a, "--template") && v)
+            template_name = v, i++;
+        else if (!strcmp(a, "--system") && v)
+            system = v, i++;
+        else if (!strcmp(a, "-n") && v)
+            n_predict = atoi(v), i++;
+        else if (!model_path && a[0] != '-')
+            model_path = a;
+        else if (a[0] != '-' && n_users < 16)
+            users[n_users++] = a;
         else {
             fprintf(stderr, "usage: chat MODEL [-z TOKENIZER] [--template NAME] [--system TEXT] "
                             "[-n TOKENS] USER...\n");
@@ -118,8 +126,9 @@ int main(int argc, char **argv)
         }
     }
     tlm_context_params cp = tlm_context_default_params();
-    cp.n_ctx = 2048 < tlm_model_get_info(model)->n_ctx_train ? 2048
-                                                              : tlm_model_get_info(model)->n_ctx_train;
+    cp.n_ctx = 2048 < tlm_model_get_info(model)->n_ctx_train
+                   ? 2048
+                   : tlm_model_get_info(model)->n_ctx_train;
     if (tlm_context_create(model, &cp, &ctx, &err) != TLM_OK) {
         rc = fail("context", &err);
         goto done;
@@ -150,8 +159,8 @@ int main(int argc, char **argv)
     size_t len = 0;
     tlm_chat_render(t, tok, msgs, n_msgs, false, NULL, 0, &len, &err);
     rendered = malloc(len + 1);
-    if (!rendered || tlm_chat_render(t, tok, msgs, n_msgs, false, rendered, len + 1, &len,
-                                     &err) != TLM_OK) {
+    if (!rendered ||
+        tlm_chat_render(t, tok, msgs, n_msgs, false, rendered, len + 1, &len, &err) != TLM_OK) {
         rc = fail("render", &err);
         goto done;
     }

@@ -21,10 +21,14 @@ int main(int argc, char **argv)
     const char *text = "Once upon a time, there was a little girl.";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-z") && v) tok_path = v, i++;
-        else if (!strcmp(a, "-p") && v) text = v, i++;
-        else if (!strcmp(a, "--hidden-out") && v) hidden_path = v, i++;
-        else if (!model_path && a[0] != '-') model_path = a;
+        if (!strcmp(a, "-z") && v)
+            tok_path = v, i++;
+        else if (!strcmp(a, "-p") && v)
+            text = v, i++;
+        else if (!strcmp(a, "--hidden-out") && v)
+            hidden_path = v, i++;
+        else if (!model_path && a[0] != '-')
+            model_path = a;
         else {
             fprintf(stderr, "usage: embeddings MODEL [-z TOKENIZER] [-p TEXT] "
                             "[--hidden-out FILE]\n");
@@ -81,13 +85,17 @@ int main(int argc, char **argv)
 
     /* Mean pooling: sum the rows in token order, then divide once. */
     for (int32_t t = 0; t < n_ids; t++)
-        for (int32_t j = 0; j < n_embd; j++) pooled[j] += hidden[(size_t)t * (size_t)n_embd + j];
-    for (int32_t j = 0; j < n_embd; j++) pooled[j] /= (float)n_ids;
+        for (int32_t j = 0; j < n_embd; j++)
+            pooled[j] += hidden[(size_t)t * (size_t)n_embd + j];
+    for (int32_t j = 0; j < n_embd; j++)
+        pooled[j] /= (float)n_ids;
 
     printf("ids:");
-    for (int32_t t = 0; t < n_ids; t++) printf("%s%d", t ? "," : " ", ids[t]);
+    for (int32_t t = 0; t < n_ids; t++)
+        printf("%s%d", t ? "," : " ", ids[t]);
     printf("\ntokens: %d\nsize: %d\nfirst:", n_ids, n_embd);
-    for (int32_t j = 0; j < n_embd && j < 8; j++) printf(" %.6f", pooled[j]);
+    for (int32_t j = 0; j < n_embd && j < 8; j++)
+        printf(" %.6f", pooled[j]);
     printf("\n");
 
     if (hidden_path) {

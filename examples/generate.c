@@ -17,12 +17,18 @@ int main(int argc, char **argv)
     sp.temperature = 0.0f; /* greedy unless asked otherwise */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-z") && v) tok_path = v, i++;
-        else if (!strcmp(a, "-p") && v) prompt = v, i++;
-        else if (!strcmp(a, "-n") && v) n_predict = atoi(v), i++;
-        else if (!strcmp(a, "--temp") && v) sp.temperature = (float)atof(v), i++;
-        else if (!strcmp(a, "--seed") && v) sp.seed = strtoull(v, NULL, 10), i++;
-        else if (!model_path && a[0] != '-') model_path = a;
+        if (!strcmp(a, "-z") && v)
+            tok_path = v, i++;
+        else if (!strcmp(a, "-p") && v)
+            prompt = v, i++;
+        else if (!strcmp(a, "-n") && v)
+            n_predict = atoi(v), i++;
+        else if (!strcmp(a, "--temp") && v)
+            sp.temperature = (float)atof(v), i++;
+        else if (!strcmp(a, "--seed") && v)
+            sp.seed = strtoull(v, NULL, 10), i++;
+        else if (!model_path && a[0] != '-')
+            model_path = a;
         else {
             fprintf(stderr, "usage: generate MODEL [-z TOKENIZER] [-p PROMPT] [-n TOKENS] "
                             "[--temp T] [--seed S]\n");
@@ -32,8 +38,8 @@ int main(int argc, char **argv)
     if (!model_path) return fprintf(stderr, "generate: no model given\n"), 2;
     /* A program built against one header and run with another library notices here. */
     if (tlm_version_number() != TLM_VERSION_NUMBER)
-        fprintf(stderr, "warning: built with libtinylm %d, running with %u\n",
-                TLM_VERSION_NUMBER, tlm_version_number());
+        fprintf(stderr, "warning: built with libtinylm %d, running with %u\n", TLM_VERSION_NUMBER,
+                tlm_version_number());
 
     tlm_error err = {0};
     tlm_model *model = NULL;

@@ -93,16 +93,21 @@ TLM_API unsigned tlm_version_number(void);
 /* ---- status and errors ---------------------------------------------------------------- */
 
 typedef enum tlm_status { /* values never change; append only */
-    TLM_OK = 0,
-    TLM_ERR_IO = 1,          /* a file could not be opened, read or mapped */
-    TLM_ERR_FORMAT = 2,      /* a file or string is malformed or lies about its sizes */
-    TLM_ERR_UNSUPPORTED = 3, /* well-formed, but a feature or type libtinylm does not run */
-    TLM_ERR_NO_MEMORY = 4,
-    TLM_ERR_ARG = 5,          /* a bad argument: NULL handle, out-of-range value or id */
-    TLM_ERR_CONTEXT_FULL = 6, /* the tokens do not fit in the context's remaining positions */
-    TLM_ERR_CANCELLED = 7,    /* a callback asked to stop (tlm_context_set_abort, progress) */
-    TLM_ERR_BUFFER_TOO_SMALL = 8, /* an output buffer is too small: the size output says what
-                                   * is needed */
+                          TLM_OK = 0,
+                          TLM_ERR_IO = 1, /* a file could not be opened, read or mapped */
+                          TLM_ERR_FORMAT =
+                              2, /* a file or string is malformed or lies about its sizes */
+                          TLM_ERR_UNSUPPORTED =
+                              3, /* well-formed, but a feature or type libtinylm does not run */
+                          TLM_ERR_NO_MEMORY = 4,
+                          TLM_ERR_ARG =
+                              5, /* a bad argument: NULL handle, out-of-range value or id */
+                          TLM_ERR_CONTEXT_FULL =
+                              6, /* the tokens do not fit in the context's remaining positions */
+                          TLM_ERR_CANCELLED =
+                              7, /* a callback asked to stop (tlm_context_set_abort, progress) */
+                          TLM_ERR_BUFFER_TOO_SMALL = 8, /* an output buffer is too small: the size
+                                                         * output says what is needed */
 } tlm_status;
 
 typedef struct tlm_error {
@@ -156,8 +161,8 @@ TLM_API tlm_model_params tlm_model_default_params(void);
  * NULL and err (if not NULL) says what is wrong, naming the file and field. TLM_ERR_CANCELLED
  * when params->progress returned false. TLM_ERR_ARG when the environment variable TLM_ISA is
  * set to a name the kernels do not know (see tlm_kernels_isa). */
-TLM_API tlm_status tlm_model_load(const char *path, const tlm_model_params *params,
-                                  tlm_model **out, tlm_error *err);
+TLM_API tlm_status tlm_model_load(const char *path, const tlm_model_params *params, tlm_model **out,
+                                  tlm_error *err);
 
 /* Names of the built-in presets, NULL-terminated: the seven seed models' real configs. */
 TLM_API const char *const *tlm_preset_names(void);
@@ -180,8 +185,8 @@ TLM_API tlm_status tlm_model_load_preset(const char *name, const tlm_preset_para
 
 /* What preset `name` would be at `weight_type` (F32, F16 or BF16), computed from its config
  * alone: no weights are made. info->arch points at a constant string. */
-TLM_API tlm_status tlm_preset_info(const char *name, tlm_type weight_type, struct tlm_model_info *info,
-                                   tlm_error *err);
+TLM_API tlm_status tlm_preset_info(const char *name, tlm_type weight_type,
+                                   struct tlm_model_info *info, tlm_error *err);
 
 /* NULL is a no-op. */
 TLM_API void tlm_model_free(tlm_model *model);
@@ -204,17 +209,18 @@ TLM_API const tlm_model_info *tlm_model_get_info(const tlm_model *model);
 
 /* ---- checking a model file ------------------------------------------------------------- */
 
-typedef enum tlm_check_level { /* how much a line of a check report matters */
-    TLM_CHECK_INFO = 0,        /* what was checked */
-    TLM_CHECK_WARNING = 1,     /* odd but usable (two tensors sharing bytes, ...) */
-    TLM_CHECK_ERROR = 2,       /* the file cannot be used as it is */
+typedef enum tlm_check_level {                     /* how much a line of a check report matters */
+                               TLM_CHECK_INFO = 0, /* what was checked */
+                               TLM_CHECK_WARNING =
+                                   1, /* odd but usable (two tensors sharing bytes, ...) */
+                               TLM_CHECK_ERROR = 2, /* the file cannot be used as it is */
 } tlm_check_level;
 
 typedef struct tlm_check_params {
     bool scan_values; /* also read every weight: the first NaN/Inf of each tensor (elements of
                        * F32/F16/BF16, block scales of quantized types); default false */
     void (*report)(void *user, tlm_check_level level, const char *message); /* NULL: none */
-    void *user;       /* passed to report */
+    void *user;                                                             /* passed to report */
 } tlm_check_params;
 
 TLM_API tlm_check_params tlm_check_default_params(void);
@@ -263,8 +269,8 @@ typedef struct tlm_save_params {
                         * IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K or IQ4_XS; default F16 */
     int32_t n_threads; /* threads converting rows; 0: all cores */
     void (*progress)(void *user, const tlm_save_progress *p); /* NULL: no reports */
-    void *user;        /* passed to progress */
-    tlm_quant_mix mix; /* default TLM_MIX_NONE */
+    void *user;                                               /* passed to progress */
+    tlm_quant_mix mix;                                        /* default TLM_MIX_NONE */
     /* llama.cpp's importance-matrix file (llama-imatrix's .dat), or NULL (default): weighs
      * each column's rounding error in the quantizers that take one (IQ4_NL, IQ4_XS, Q2_K,
      * Q3_K; the other types quantize as without); an entry must have one value per column of
@@ -284,9 +290,10 @@ TLM_API tlm_save_params tlm_save_default_params(void);
  *
  * Types: 2-D weight matrices become params->type, except the LM head (or, when the head is
  * the embedding, token_embd), which becomes Q6_K when a quantized type other than Q8_0 and
- * Q6_K is asked for, as llama.cpp does; with params->mix, llama-quantize's rules per tensor. A matrix whose row length is not a whole number of the type's blocks falls
- * back to Q8_0 (K-quants, rows of a multiple of 32) or else F16, and the progress report says
- * so. Norm gains and biases stay F32. A matrix already of the target type is copied as is.
+ * Q6_K is asked for, as llama.cpp does; with params->mix, llama-quantize's rules per tensor. A
+ * matrix whose row length is not a whole number of the type's blocks falls back to Q8_0 (K-quants,
+ * rows of a multiple of 32) or else F16, and the progress report says so. Norm gains and biases
+ * stay F32. A matrix already of the target type is copied as is.
  *
  * The file is written under a temporary name and renamed into place at the end, so a failure
  * leaves no partial file and `path` may be the file the model was loaded from. Memory use is
@@ -304,7 +311,7 @@ typedef struct tlm_context tlm_context; /* one thread at a time */
 /* LongRoPE (Phi-3-128k) factor set: chosen once per context, so every cached key is rotated
  * with the same frequencies (see LONG CONTEXT below). */
 typedef enum tlm_rope_factors {
-    TLM_ROPE_FACTORS_AUTO = 0,  /* long iff n_ctx > the original context (llama.cpp's rule) */
+    TLM_ROPE_FACTORS_AUTO = 0, /* long iff n_ctx > the original context (llama.cpp's rule) */
     TLM_ROPE_FACTORS_SHORT = 1,
     TLM_ROPE_FACTORS_LONG = 2,
 } tlm_rope_factors;
@@ -320,42 +327,42 @@ typedef struct tlm_context_params {
     tlm_type kv_type;  /* KV cache elements: TLM_TYPE_F16 (default) or TLM_TYPE_F32 */
     /* Long context (see LONG CONTEXT below); the defaults run each model as its reference. */
     tlm_rope_factors rope_factors; /* LongRoPE models only; default AUTO */
-    float ntk_alpha;   /* Qwen v1 dynamic NTK: 0 (default) = dynamic, from the length of the
-                        * first eval on an empty cache and kept until it is empty again;
-                        * 1 = off; > 1 = this alpha for every eval */
-    bool no_logn;      /* Qwen v1: true turns logn attention scaling off */
-    bool full_cache;   /* sliding-window models: keep every position's K/V (memory grows with
-                        * n_ctx) instead of a cache holding only the window */
+    float ntk_alpha;     /* Qwen v1 dynamic NTK: 0 (default) = dynamic, from the length of the
+                          * first eval on an empty cache and kept until it is empty again;
+                          * 1 = off; > 1 = this alpha for every eval */
+    bool no_logn;        /* Qwen v1: true turns logn attention scaling off */
+    bool full_cache;     /* sliding-window models: keep every position's K/V (memory grows with
+                          * n_ctx) instead of a cache holding only the window */
     uint64_t mem_budget; /* bytes the context may take: 0 (default) = MemAvailable from
                           * /proc/meminfo (no check if unreadable); TLM_MEM_UNCHECKED: none */
-    bool blas;         /* batches of 32+ tokens with F32/F16/BF16 weights through OpenBLAS's
-                        * sgemm instead of the engine's GEMM (for comparison); OpenBLAS is
-                        * opened at run time: TLM_ERR_UNSUPPORTED at create if it cannot be.
-                        * OpenBLAS chooses its kernels when it loads, from OPENBLAS_CORETYPE or
-                        * CPUID; the library leaves the environment alone. Debian's 0.3.21
-                        * takes AVX-512 AMD CPUs for Haswell (half speed): a program that
-                        * wants its AVX-512 kernels sets OPENBLAS_CORETYPE=SkylakeX before its
-                        * first blas context. Its thread count is set to n_threads through
-                        * openblas_set_num_threads, which is process-wide. */
-    int32_t n_seq_max; /* sequences the context holds (tlm_context_eval_batch): each has its
-                        * own n_ctx positions and its own cells, so the KV cache is n_seq_max
-                        * times one sequence's; 0 or 1 (default): one, at most 256 */
+    bool blas;           /* batches of 32+ tokens with F32/F16/BF16 weights through OpenBLAS's
+                          * sgemm instead of the engine's GEMM (for comparison); OpenBLAS is
+                          * opened at run time: TLM_ERR_UNSUPPORTED at create if it cannot be.
+                          * OpenBLAS chooses its kernels when it loads, from OPENBLAS_CORETYPE or
+                          * CPUID; the library leaves the environment alone. Debian's 0.3.21
+                          * takes AVX-512 AMD CPUs for Haswell (half speed): a program that
+                          * wants its AVX-512 kernels sets OPENBLAS_CORETYPE=SkylakeX before its
+                          * first blas context. Its thread count is set to n_threads through
+                          * openblas_set_num_threads, which is process-wide. */
+    int32_t n_seq_max;   /* sequences the context holds (tlm_context_eval_batch): each has its
+                          * own n_ctx positions and its own cells, so the KV cache is n_seq_max
+                          * times one sequence's; 0 or 1 (default): one, at most 256 */
 } tlm_context_params;
 
 TLM_API tlm_context_params tlm_context_default_params(void);
 
 /* What a context will allocate, computed before anything is (tlm_context_plan). */
 typedef struct tlm_context_memory {
-    int32_t n_ctx;           /* positions, after the default is applied */
-    int32_t n_cells;         /* K/V rows per layer: n_ctx, or about the window plus two batches
-                              * for a sliding-window model */
-    uint64_t kv_bytes;       /* K and V of every applied layer at kv_type */
-    uint64_t scratch_bytes;  /* activations, logits, attention scores, token history */
-    uint64_t total_bytes;    /* kv_bytes + scratch_bytes: the context's one allocation */
-    uint64_t budget_bytes;   /* what it was compared with; 0: no check */
-    int32_t max_n_ctx;       /* largest n_ctx that fits the budget (at most 4194304; 0 if none
-                              * does); n_ctx itself when there is no budget */
-    bool fits;               /* total_bytes <= budget_bytes (true without a budget) */
+    int32_t n_ctx;          /* positions, after the default is applied */
+    int32_t n_cells;        /* K/V rows per layer: n_ctx, or about the window plus two batches
+                             * for a sliding-window model */
+    uint64_t kv_bytes;      /* K and V of every applied layer at kv_type */
+    uint64_t scratch_bytes; /* activations, logits, attention scores, token history */
+    uint64_t total_bytes;   /* kv_bytes + scratch_bytes: the context's one allocation */
+    uint64_t budget_bytes;  /* what it was compared with; 0: no check */
+    int32_t max_n_ctx;      /* largest n_ctx that fits the budget (at most 4194304; 0 if none
+                             * does); n_ctx itself when there is no budget */
+    bool fits;              /* total_bytes <= budget_bytes (true without a budget) */
 } tlm_context_memory;
 
 /* Computes the memory of a context with these params, without allocating: the KV cache at
@@ -389,7 +396,7 @@ TLM_API const float *tlm_context_logits(const tlm_context *ctx);
 
 TLM_API int32_t tlm_context_n_past(const tlm_context *ctx); /* the next token's position */
 TLM_API int32_t tlm_context_n_ctx(const tlm_context *ctx);
-TLM_API void tlm_context_reset(tlm_context *ctx);      /* forget all positions */
+TLM_API void tlm_context_reset(tlm_context *ctx);              /* forget all positions */
 TLM_API const char *tlm_context_error(const tlm_context *ctx); /* last failure, "" if none */
 
 /* The token at each position [0, n_past) (-1 where a range was removed); *n gets n_past.
@@ -494,16 +501,16 @@ TLM_API tlm_status tlm_context_eval_outputs(tlm_context *ctx, const int32_t *tok
  * sequence. Threads: as every context call, one thread at a time on a context. Nothing is
  * kept of the batch's arrays after the call returns. */
 typedef struct tlm_batch {
-    int32_t n_tokens;       /* 1 .. the context's n_batch (tlm_context_n_batch) */
-    const int32_t *token;   /* [n_tokens] ids in [0, n_vocab) */
-    const int32_t *seq_id;  /* [n_tokens] in [0, n_seq_max); NULL: all sequence 0 */
-    const int32_t *pos;     /* [n_tokens] positions: within a sequence strictly increasing,
-                             * at or after its tlm_context_seq_n_past, below n_ctx (gaps are
-                             * allowed). NULL: each sequence's next positions in order */
-    const bool *logits;     /* [n_tokens] whose logits to compute (the LM head runs only on
-                             * those); NULL: none */
-    float *out_logits;      /* [count of true in logits][n_vocab]: their logits, in batch order
-                             * (caller-owned; required when any is wanted) */
+    int32_t n_tokens;      /* 1 .. the context's n_batch (tlm_context_n_batch) */
+    const int32_t *token;  /* [n_tokens] ids in [0, n_vocab) */
+    const int32_t *seq_id; /* [n_tokens] in [0, n_seq_max); NULL: all sequence 0 */
+    const int32_t *pos;    /* [n_tokens] positions: within a sequence strictly increasing,
+                            * at or after its tlm_context_seq_n_past, below n_ctx (gaps are
+                            * allowed). NULL: each sequence's next positions in order */
+    const bool *logits;    /* [n_tokens] whose logits to compute (the LM head runs only on
+                            * those); NULL: none */
+    float *out_logits;     /* [count of true in logits][n_vocab]: their logits, in batch order
+                            * (caller-owned; required when any is wanted) */
 } tlm_batch;
 
 /* Evaluates a batch and appends every token to its sequence's cache. Everything is checked
@@ -565,8 +572,9 @@ TLM_API tlm_status tlm_tokenizer_load_llama2c(const char *path, int32_t n_vocab,
 TLM_API void tlm_tokenizer_free(tlm_tokenizer *tok); /* NULL is a no-op */
 
 /* Encodes UTF-8 text into at most cap ids; *n_out gets the count. TLM_ERR_BUFFER_TOO_SMALL
- * if cap is too small (then *n_out is the count needed: cap 0 with ids NULL asks for it); TLM_ERR_ARG for a NULL
- * tokenizer, text or n_out, a negative cap, or text over 512 MiB (then *n_out is 0). Text never turns into control tokens (<s>,
+ * if cap is too small (then *n_out is the count needed: cap 0 with ids NULL asks for it);
+ * TLM_ERR_ARG for a NULL tokenizer, text or n_out, a negative cap, or text over 512 MiB (then
+ * *n_out is 0). Text never turns into control tokens (<s>,
  * <|im_start|>, ...): their text is encoded as ordinary text. Added tokens that are not
  * control tokens (Phi-2's runs of spaces) are matched. SentencePiece vocabularies from GGUF or
  * tokenizer.model read each byte of ill-formed UTF-8 as U+FFFD, as SentencePiece does;
@@ -629,14 +637,20 @@ TLM_API const char *tlm_detok_flush(tlm_detok *d, size_t *len);
 /* The chat formats of the seed families, rendered exactly as their official templates do
  * (docs/chat-templates.md gives the strings and the choices made where none exists). */
 typedef enum tlm_chat_template { /* values never change; append only */
-    TLM_CHAT_UNKNOWN = 0,
-    TLM_CHAT_ZEPHYR = 1,      /* TinyLlama-Chat, StableLM-2-Zephyr: <|user|>\n...EOS\n */
-    TLM_CHAT_PHI2 = 2,        /* "Instruct: ...\nOutput:" (multi-turn form is libtinylm's) */
-    TLM_CHAT_PHI3 = 3,        /* <|system|>/<|user|>/<|assistant|>\n...<|end|>\n */
-    TLM_CHAT_PHI3_NOSYS = 4,  /* Phi-3-mini's first template: BOS, system messages dropped */
-    TLM_CHAT_GEMMA = 5,       /* <start_of_turn>user/model; no system role */
-    TLM_CHAT_CHATML = 6,      /* Qwen1.5/Qwen2 Jinja: <|im_start|>role\n...<|im_end|>\n */
-    TLM_CHAT_QWEN = 7,        /* Qwen v1 make_context: ChatML, each piece encoded alone */
+                                 TLM_CHAT_UNKNOWN = 0,
+                                 TLM_CHAT_ZEPHYR =
+                                     1, /* TinyLlama-Chat, StableLM-2-Zephyr: <|user|>\n...EOS\n */
+                                 TLM_CHAT_PHI2 = 2, /* "Instruct: ...\nOutput:" (multi-turn form is
+                                                       libtinylm's) */
+                                 TLM_CHAT_PHI3 =
+                                     3, /* <|system|>/<|user|>/<|assistant|>\n...<|end|>\n */
+                                 TLM_CHAT_PHI3_NOSYS = 4, /* Phi-3-mini's first template: BOS,
+                                                             system messages dropped */
+                                 TLM_CHAT_GEMMA = 5, /* <start_of_turn>user/model; no system role */
+                                 TLM_CHAT_CHATML =
+                                     6, /* Qwen1.5/Qwen2 Jinja: <|im_start|>role\n...<|im_end|>\n */
+                                 TLM_CHAT_QWEN =
+                                     7, /* Qwen v1 make_context: ChatML, each piece encoded alone */
 } tlm_chat_template;
 
 typedef struct tlm_chat_message {
@@ -661,8 +675,8 @@ TLM_API tlm_status tlm_chat_template_detect(const char *jinja, tlm_chat_template
  * TLM_ERR_UNSUPPORTED for a system message with Gemma. */
 TLM_API tlm_status tlm_chat_render(tlm_chat_template t, const tlm_tokenizer *tok,
                                    const tlm_chat_message *msgs, int32_t n_msgs,
-                                   bool add_generation_prompt, char *buf, size_t cap,
-                                   size_t *len, tlm_error *err);
+                                   bool add_generation_prompt, char *buf, size_t cap, size_t *len,
+                                   tlm_error *err);
 
 /* The conversation as ids: template markers become their special tokens, message contents
  * are ordinary text (never special tokens), BOS as the family does it. Same errors as
@@ -711,9 +725,9 @@ typedef struct tlm_sampler_params {
      * (times seen in the window). 0: off; each in [-2, 2]. */
     float presence_penalty;
     float frequency_penalty;
-    int32_t repeat_last_n;              /* ids the penalties look back on; 0: none, -1: all */
-    const tlm_logit_bias *logit_bias;   /* copied at create; ids must be in [0, n_vocab);
-                                         * two entries for one id add up */
+    int32_t repeat_last_n;            /* ids the penalties look back on; 0: none, -1: all */
+    const tlm_logit_bias *logit_bias; /* copied at create; ids must be in [0, n_vocab);
+                                       * two entries for one id add up */
     int32_t n_logit_bias;
     uint64_t seed;
 } tlm_sampler_params;
@@ -772,8 +786,8 @@ TLM_API tlm_status tlm_grammar_match(const tlm_grammar *g, const char *text, siz
  * naming it and its JSON path; bad JSON is TLM_ERR_FORMAT. Writes at most cap bytes plus a
  * terminator when cap > 0, *len gets the length; TLM_ERR_BUFFER_TOO_SMALL (with *len) when
  * cap is too small. What is supported: docs/grammar.md. */
-TLM_API tlm_status tlm_json_schema_to_gbnf(const char *schema, char *buf, size_t cap,
-                                           size_t *len, tlm_error *err);
+TLM_API tlm_status tlm_json_schema_to_gbnf(const char *schema, char *buf, size_t cap, size_t *len,
+                                           tlm_error *err);
 /* tlm_json_schema_to_gbnf then tlm_grammar_parse. */
 TLM_API tlm_status tlm_grammar_from_json_schema(const char *schema, tlm_grammar **out,
                                                 tlm_error *err);
@@ -822,8 +836,8 @@ TLM_API void tlm_stop_reset(tlm_stop_matcher *m);
  * until the next call on m). Returns true when a stop string completed: the emitted text
  * then ends just before its earliest occurrence and the rest is dropped; generation ends
  * (later feeds return true and emit nothing until tlm_stop_reset). docs/sampling.md. */
-TLM_API bool tlm_stop_feed(tlm_stop_matcher *m, const char *text, size_t len,
-                           const char **emit, size_t *n_emit);
+TLM_API bool tlm_stop_feed(tlm_stop_matcher *m, const char *text, size_t len, const char **emit,
+                           size_t *n_emit);
 
 /* At the end of a generation that did not stop on a string: the held-back text. */
 TLM_API void tlm_stop_flush(tlm_stop_matcher *m, const char **emit, size_t *n_emit);

@@ -110,7 +110,7 @@ TLM_INLINE void attn_head(int type, float *out, const float *q, const void *k, c
 }
 
 #define ATTN_HEAD_SLOT(name, type)                                                                 \
-    void TLM_ISA_FN(name)(float *out, const float *q, const void *k, const void *v,               \
+    void TLM_ISA_FN(name)(float *out, const float *q, const void *k, const void *v,                \
                           int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,        \
                           float *scores)                                                           \
     {                                                                                              \

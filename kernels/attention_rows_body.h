@@ -33,8 +33,10 @@ TLM_INLINE void prefetch_row(int type, const void *base, int64_t j, int64_t stri
     const char *row = cache_row(type, base, j, stride);
     int64_t bytes = (int64_t)tlm_kv_bytes(type, (uint64_t)head_dim);
     for (int64_t o = 0; o < bytes; o += 64) {
-        if (l1) prefetch_l1(row + o);
-        else prefetch_l2(row + o);
+        if (l1)
+            prefetch_l1(row + o);
+        else
+            prefetch_l2(row + o);
     }
 }
 
@@ -42,35 +44,40 @@ TLM_INLINE void prefetch_row(int type, const void *base, int64_t j, int64_t stri
 TLM_INLINE void widen_row(int type, float *out, const void *row, int32_t n)
 {
     int32_t i = 0;
-    for (; i + VL <= n; i += VL) vf_store(out + i, vf_load_kv(type, row, i, vmask_all()));
+    for (; i + VL <= n; i += VL)
+        vf_store(out + i, vf_load_kv(type, row, i, vmask_all()));
     if (i < n) vf_store_m(out + i, vf_load_kv(type, row, i, vmask_n(n - i)), vmask_n(n - i));
 }
 
 /* s rows j0 .. j0 + KTILE (row r at s + r * ld) for query vectors [c0, c0 + nv) of the
  * transposed queries qt [head_dim][ld] and the widened keys kf [KTILE][head_dim]. */
-TLM_INLINE void score_tile(int nv, float *s, int64_t ld, const float *qt, int c0,
-                           const float *kf, int32_t head_dim, int nk, float scale)
+TLM_INLINE void score_tile(int nv, float *s, int64_t ld, const float *qt, int c0, const float *kf,
+                           int32_t head_dim, int nk, float scale)
 {
     vf acc[KTILE][ROWS_SVECS];
 #pragma GCC unroll 16
     for (int t = 0; t < KTILE; t++)
 #pragma GCC unroll 4
-        for (int c = 0; c < nv; c++) acc[t][c] = vf_zero();
+        for (int c = 0; c < nv; c++)
+            acc[t][c] = vf_zero();
     for (int32_t d = 0; d < head_dim; d++) {
         vf qv[ROWS_SVECS];
 #pragma GCC unroll 4
-        for (int c = 0; c < nv; c++) qv[c] = vf_load(qt + d * ld + VL * (c0 + c));
+        for (int c = 0; c < nv; c++)
+            qv[c] = vf_load(qt + d * ld + VL * (c0 + c));
 #pragma GCC unroll 16
         for (int t = 0; t < KTILE; t++) {
             vf kb = vf_set1(kf[t * head_dim + d]);
 #pragma GCC unroll 4
-            for (int c = 0; c < nv; c++) acc[t][c] = vf_fma(kb, qv[c], acc[t][c]);
+            for (int c = 0; c < nv; c++)
+                acc[t][c] = vf_fma(kb, qv[c], acc[t][c]);
         }
     }
     vf sc = vf_set1(scale);
     for (int t = 0; t < nk; t++)
 #pragma GCC unroll 4
-        for (int c = 0; c < nv; c++) vf_store(s + t * ld + VL * (c0 + c), vf_mul(acc[t][c], sc));
+        for (int c = 0; c < nv; c++)
+            vf_store(s + t * ld + VL * (c0 + c), vf_mul(acc[t][c], sc));
 }
 
 /* Rows i0 .. i0 + nr of the accumulators acc [.][head_dim], dims [d, d + VL nvec) (the last
@@ -100,7 +107,8 @@ TLM_INLINE void weigh_tile(int type, int nvec, int nr, float *acc_rows, int32_t 
         for (int r = 0; r < nr; r++) {
             vf pb = vf_set1(pj[r]);
 #pragma GCC unroll 8
-            for (int c = 0; c < nvec; c++) acc[r][c] = vf_fma(pb, vv[c], acc[r][c]);
+            for (int c = 0; c < nvec; c++)
+                acc[r][c] = vf_fma(pb, vv[c], acc[r][c]);
         }
     }
 #pragma GCC unroll 8
@@ -137,14 +145,22 @@ TLM_INLINE void weigh_group(int type, int nvec, int nr, float *acc, int32_t head
         break;                                                                                     \
     }
     switch (nvec) {
-    case 1: WEIGH(1)
-    case 2: WEIGH(2)
-    case 3: WEIGH(3)
-    case 4: WEIGH(4)
-    case 5: WEIGH(5)
-    case 6: WEIGH(6)
-    case 7: WEIGH(7)
-    default: WEIGH(8)
+    case 1:
+        WEIGH(1)
+    case 2:
+        WEIGH(2)
+    case 3:
+        WEIGH(3)
+    case 4:
+        WEIGH(4)
+    case 5:
+        WEIGH(5)
+    case 6:
+        WEIGH(6)
+    case 7:
+        WEIGH(7)
+    default:
+        WEIGH(8)
     }
 #undef WEIGH
 }
@@ -201,12 +217,14 @@ TLM_INLINE void attn_rows(int type, float *const *out, const float *const *q, in
     float *alpha = sum + ld;           /* [ld] this chunk's rescale factor */
     float *s = alpha + ld;             /* [TLM_ATTN_CHUNK][ld] scores, then weights */
     for (int32_t d = 0; d < head_dim; d++)
-        for (int64_t i = 0; i < ld; i++) qt[d * ld + i] = i < nq ? q[i][d] : 0.0f;
+        for (int64_t i = 0; i < ld; i++)
+            qt[d * ld + i] = i < nq ? q[i][d] : 0.0f;
     for (int64_t i = 0; i < ld; i++) {
         mx[i] = -INFINITY;
         sum[i] = 0.0f;
     }
-    for (int64_t i = 0; i < ld * head_dim; i++) acc[i] = 0.0f;
+    for (int64_t i = 0; i < ld * head_dim; i++)
+        acc[i] = 0.0f;
 
     for (int32_t c0 = j_base - j_base % TLM_ATTN_CHUNK; c0 < span; c0 += TLM_ATTN_CHUNK) {
         int32_t a = c0 > j_base ? c0 : j_base;
@@ -225,16 +243,26 @@ TLM_INLINE void attn_rows(int type, float *const *out, const float *const *q, in
                     widen_row(type, kf + t * head_dim, cache_row(type, k, j0 + t, kv_stride),
                               head_dim);
                 else
-                    for (int32_t d = 0; d < head_dim; d++) kf[t * head_dim + d] = 0.0f;
+                    for (int32_t d = 0; d < head_dim; d++)
+                        kf[t * head_dim + d] = 0.0f;
             }
             float *st = s + (int64_t)(j0 - a) * ld;
             for (int c0q = 0; c0q < nv; c0q += ROWS_SVECS) {
                 int n = nv - c0q < ROWS_SVECS ? nv - c0q : ROWS_SVECS;
                 switch (n) { /* one body per width: the accumulators stay in registers */
-                case 1: score_tile(1, st, ld, qt, c0q, kf, head_dim, nk, scale); break;
-                case 2: score_tile(2 < ROWS_SVECS ? 2 : ROWS_SVECS, st, ld, qt, c0q, kf, head_dim, nk, scale); break;
-                case 3: score_tile(3 < ROWS_SVECS ? 3 : ROWS_SVECS, st, ld, qt, c0q, kf, head_dim, nk, scale); break;
-                default: score_tile(ROWS_SVECS, st, ld, qt, c0q, kf, head_dim, nk, scale);
+                case 1:
+                    score_tile(1, st, ld, qt, c0q, kf, head_dim, nk, scale);
+                    break;
+                case 2:
+                    score_tile(2 < ROWS_SVECS ? 2 : ROWS_SVECS, st, ld, qt, c0q, kf, head_dim, nk,
+                               scale);
+                    break;
+                case 3:
+                    score_tile(3 < ROWS_SVECS ? 3 : ROWS_SVECS, st, ld, qt, c0q, kf, head_dim, nk,
+                               scale);
+                    break;
+                default:
+                    score_tile(ROWS_SVECS, st, ld, qt, c0q, kf, head_dim, nk, scale);
                 }
             }
         }
@@ -255,8 +283,8 @@ TLM_INLINE void attn_rows(int type, float *const *out, const float *const *q, in
                 j0 = j0 > a ? j0 : a;
                 j1 = j1 < b ? j1 : b;
                 j1 = j1 > j0 ? j1 : j0;
-                weigh_group(type, nvec, nr, acc, head_dim, i0, d, tail, v, kv_stride, a, j0, j1,
-                            s, ld, alpha);
+                weigh_group(type, nvec, nr, acc, head_dim, i0, d, tail, v, kv_stride, a, j0, j1, s,
+                            ld, alpha);
             }
         }
     }
@@ -264,7 +292,8 @@ TLM_INLINE void attn_rows(int type, float *const *out, const float *const *q, in
         vf iv = vf_set1(1.0f / sum[i]);
         const float *row = acc + (int64_t)i * head_dim;
         int32_t d = 0;
-        for (; d + VL <= head_dim; d += VL) vf_store(out[i] + d, vf_mul(vf_load(row + d), iv));
+        for (; d + VL <= head_dim; d += VL)
+            vf_store(out[i] + d, vf_mul(vf_load(row + d), iv));
         if (d < head_dim) {
             vmask m = vmask_n(head_dim - d);
             vf_store_m(out[i] + d, vf_mul(vf_load_m(row + d, m), iv), m);
@@ -273,9 +302,9 @@ TLM_INLINE void attn_rows(int type, float *const *out, const float *const *q, in
 }
 
 #define ATTN_ROWS_SLOT(name, type)                                                                 \
-    void TLM_ISA_FN(name)(float *const *out, const float *const *q, int32_t nq,                    \
-                          const int32_t *lo, const int32_t *hi, const void *k, const void *v,      \
-                          int64_t kv_stride, int32_t head_dim, float scale, float *scratch)        \
+    void TLM_ISA_FN(name)(float *const *out, const float *const *q, int32_t nq, const int32_t *lo, \
+                          const int32_t *hi, const void *k, const void *v, int64_t kv_stride,      \
+                          int32_t head_dim, float scale, float *scratch)                           \
     {                                                                                              \
         attn_rows(type, out, q, nq, lo, hi, k, v, kv_stride, head_dim, scale, scratch);            \
     }

@@ -27,7 +27,8 @@ void TLM_ISA_FN(tlm_to_f32_q8_0)(float *out, const void *src, int64_t n)
     const block_q8_0 *b = src;
     for (int64_t k = 0; k < n / QK8_0; k++, out += QK8_0) {
         float d = tlm_f16_to_f32(b[k].d);
-        for (int i = 0; i < QK8_0; i += VL) put_sym(out + i, vi_load_i8(b[k].qs + i), d);
+        for (int i = 0; i < QK8_0; i += VL)
+            put_sym(out + i, vi_load_i8(b[k].qs + i), d);
     }
 }
 
@@ -110,8 +111,7 @@ void TLM_ISA_FN(tlm_to_f32_q6_K)(float *out, const void *src, int64_t n)
                 for (int g = 0; g < 4; g++) { /* elements 128h + 32g + l */
                     vi q = vi_or(lo4[g], vi_shl(vi_and(vi_shr(e, 2 * g), three), 4));
                     int s = 8 * h + 2 * g + l / 16;
-                    put_sym(out + 128 * h + 32 * g + l, vi_sub(q, off),
-                            d * (float)b[k].scales[s]);
+                    put_sym(out + 128 * h + 32 * g + l, vi_sub(q, off), d * (float)b[k].scales[s]);
                 }
             }
     }

@@ -44,34 +44,46 @@ bool tlm_il_fits(int layout, int type, int64_t rows, int64_t cols)
 typedef enum { HALF_STEPS, SCALE_FIRST, DWORDS } kind;
 typedef struct layout {
     kind kind;
-    int n_rows, run;   /* rows per group; bytes of a float step */
-    int block, per;    /* bytes per quant block; runs per block */
-    int64_t n_runs;    /* runs per row */
+    int n_rows, run; /* rows per group; bytes of a float step */
+    int block, per;  /* bytes per quant block; runs per block */
+    int64_t n_runs;  /* runs per row */
 } layout;
 
 static int block_bytes(int type)
 {
     switch (type) {
-    case TLM_DT_Q8_0: return (int)sizeof(block_q8_0);
-    case TLM_DT_Q4_0: return (int)sizeof(block_q4_0);
-    case TLM_DT_Q4_1: return (int)sizeof(block_q4_1);
-    case TLM_DT_Q5_0: return (int)sizeof(block_q5_0);
-    case TLM_DT_Q5_1: return (int)sizeof(block_q5_1);
-    case TLM_DT_IQ4_NL: return (int)sizeof(block_iq4_nl);
-    case TLM_DT_Q4_K: return (int)sizeof(block_q4_K);
-    case TLM_DT_Q5_K: return (int)sizeof(block_q5_K);
-    case TLM_DT_Q2_K: return (int)sizeof(block_q2_K);
-    case TLM_DT_Q3_K: return (int)sizeof(block_q3_K);
-    case TLM_DT_IQ4_XS: return (int)sizeof(block_iq4_xs);
-    default: return (int)sizeof(block_q6_K);
+    case TLM_DT_Q8_0:
+        return (int)sizeof(block_q8_0);
+    case TLM_DT_Q4_0:
+        return (int)sizeof(block_q4_0);
+    case TLM_DT_Q4_1:
+        return (int)sizeof(block_q4_1);
+    case TLM_DT_Q5_0:
+        return (int)sizeof(block_q5_0);
+    case TLM_DT_Q5_1:
+        return (int)sizeof(block_q5_1);
+    case TLM_DT_IQ4_NL:
+        return (int)sizeof(block_iq4_nl);
+    case TLM_DT_Q4_K:
+        return (int)sizeof(block_q4_K);
+    case TLM_DT_Q5_K:
+        return (int)sizeof(block_q5_K);
+    case TLM_DT_Q2_K:
+        return (int)sizeof(block_q2_K);
+    case TLM_DT_Q3_K:
+        return (int)sizeof(block_q3_K);
+    case TLM_DT_IQ4_XS:
+        return (int)sizeof(block_iq4_xs);
+    default:
+        return (int)sizeof(block_q6_K);
     }
 }
 
 static layout layout_of(int il, int type, uint64_t row_bytes)
 {
     if (is_half(type))
-        return (layout){HALF_STEPS, 4, 2 * TLM_IL_STEP, 0, 1,
-                        (int64_t)(row_bytes / (2 * TLM_IL_STEP))};
+        return (layout){HALF_STEPS, 4, 2 * TLM_IL_STEP,
+                        0,          1, (int64_t)(row_bytes / (2 * TLM_IL_STEP))};
     const int block = block_bytes(type);
     const int64_t n_blocks = (int64_t)(row_bytes / (uint64_t)block);
     if (in_dwords(type)) { /* dwords, then Q6_K's and Q3_K's odd 2 bytes */

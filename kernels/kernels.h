@@ -19,15 +19,14 @@
 
 #include "ktypes.h"
 
-
 /* y[t*ldy + r] = sum_i W[r][i] * x[t*ldx + i], for t in [0, n_tok) and r in [r0, r1).
  * W has rows of n_in elements of the slot's type, row r starting at w + r * w_row_bytes
  * (aligned to the type's element, or to 2 bytes for the block types, as GGUF stores them).
  * n_in is a multiple of the type's block size; n_tok == 1 is the decode (mat-vec) case.
  * y is written; its previous contents are never read (a kernel may keep partial sums there). */
 typedef void tlm_matmul_kernel(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                               const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
-                               int64_t r0, int64_t r1);
+                               const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                               int64_t r1);
 typedef tlm_matmul_kernel *tlm_matmul_fn;
 
 /* out[0..n) = the n elements at src, converted to float (n a multiple of the block size). */
@@ -49,9 +48,8 @@ typedef void (*tlm_attn_fn)(float *out, const float *q, const void *k, const voi
  * softmax taken online over chunks of TLM_ATTN_CHUNK keys. */
 enum { TLM_ATTN_ROWS = 64, TLM_ATTN_CHUNK = 128 };
 typedef void (*tlm_attn_rows_fn)(float *const *out, const float *const *q, int32_t nq,
-                                 const int32_t *lo, const int32_t *hi, const void *k,
-                                 const void *v, int64_t kv_stride, int32_t head_dim, float scale,
-                                 float *scratch);
+                                 const int32_t *lo, const int32_t *hi, const void *k, const void *v,
+                                 int64_t kv_stride, int32_t head_dim, float scale, float *scratch);
 
 /* Floats of scratch for attn_rows and for attn_head over n_span keys (its scores). */
 static inline int64_t tlm_attn_rows_scratch(int64_t n_span, int32_t head_dim)
@@ -77,7 +75,7 @@ typedef struct tlm_kernels {
     /* Which layout each matmul_il slot reads (TLM_IL_*): the ISA chooses, the loader follows.
      * 0, what the reference table leaves, is TLM_IL_STD. */
     unsigned char il_layout[TLM_DT_SLOTS];
-    tlm_to_f32_fn to_f32[TLM_DT_SLOTS]; /* NULL: type not supported */
+    tlm_to_f32_fn to_f32[TLM_DT_SLOTS];     /* NULL: type not supported */
     tlm_store_kv_fn store_kv[TLM_DT_SLOTS]; /* a KV cache row: F32, F16, Q8_0; others NULL */
 
     float (*dot_f32)(const float *a, const float *b, int64_t n);
@@ -105,8 +103,8 @@ typedef struct tlm_kernels {
     /* Rotates the first rope_dim dims of each of n_heads heads (head h at x + h * head_dim)
      * by the angles whose cosines and sines are cos[i], sin[i], i < rope_dim / 2. neox: pair
      * (i, i + rope_dim/2) (rotate-half); otherwise pair (2i, 2i + 1) (adjacent). */
-    void (*rope)(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
-                 const float *cos, const float *sin, bool neox);
+    void (*rope)(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim, const float *cos,
+                 const float *sin, bool neox);
 } tlm_kernels;
 
 /* Row-interleaved ("il") layouts: a matrix whose rows come in whole groups (and, for the
@@ -167,10 +165,19 @@ void tlm_kernels_add_neon(tlm_kernels *k);
 void tlm_kernels_add_dotprod(tlm_kernels *k);
 void tlm_kernels_add_i8mm(tlm_kernels *k);
 
-enum { TLM_CPU_AVX2 = 1, TLM_CPU_FMA = 2, TLM_CPU_F16C = 4, TLM_CPU_AVX512 = 8,
-       TLM_CPU_AVX512_VNNI = 16, TLM_CPU_AVX512_BF16 = 32, TLM_CPU_AVX_VNNI = 64,
-       /* AArch64: AdvSIMD, FEAT_DotProd (SDOT/UDOT), FEAT_I8MM (SMMLA) */
-       TLM_CPU_NEON = 128, TLM_CPU_DOTPROD = 256, TLM_CPU_I8MM = 512 };
+enum {
+    TLM_CPU_AVX2 = 1,
+    TLM_CPU_FMA = 2,
+    TLM_CPU_F16C = 4,
+    TLM_CPU_AVX512 = 8,
+    TLM_CPU_AVX512_VNNI = 16,
+    TLM_CPU_AVX512_BF16 = 32,
+    TLM_CPU_AVX_VNNI = 64,
+    /* AArch64: AdvSIMD, FEAT_DotProd (SDOT/UDOT), FEAT_I8MM (SMMLA) */
+    TLM_CPU_NEON = 128,
+    TLM_CPU_DOTPROD = 256,
+    TLM_CPU_I8MM = 512
+};
 
 /* True if the CPU and OS support every feature in mask (x86: CPUID plus xgetbv; AArch64:
  * getauxval's HWCAP on Linux, sysctlbyname's hw.optional.arm.FEAT_* on macOS). AVX512 means

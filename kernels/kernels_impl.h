@@ -47,11 +47,14 @@ float tlm_dot_f32_ref(const float *a, const float *b, int64_t n);
 void tlm_axpy_f32_ref(float *y, float a, const float *x, int64_t n);
 
 void tlm_attn_head_f32_ref(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+                           int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                           float *scores);
 void tlm_attn_head_f16_ref(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+                           int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                           float *scores);
 void tlm_attn_head_q8_0_ref(float *out, const float *q, const void *k, const void *v,
-    int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale, float *scores);
+                            int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                            float *scores);
 
 void tlm_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps);
 void tlm_layernorm_ref(float *out, const float *x, const float *w, const float *b, int64_t n,
@@ -69,34 +72,34 @@ void tlm_rope_ref(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
 typedef void tlm_to_f32_kernel(float *out, const void *src, int64_t n);
 typedef void tlm_store_kv_kernel(void *dst, const float *src, int64_t n);
 typedef void tlm_attn_head_kernel(float *out, const float *q, const void *k, const void *v,
-                                  int64_t kv_stride, int32_t n_keys, int32_t head_dim,
-                                  float scale, float *scores);
+                                  int64_t kv_stride, int32_t n_keys, int32_t head_dim, float scale,
+                                  float *scores);
 typedef void tlm_attn_rows_kernel(float *const *out, const float *const *q, int32_t nq,
                                   const int32_t *lo, const int32_t *hi, const void *k,
-                                  const void *v, int64_t kv_stride, int32_t head_dim,
-                                  float scale, float *scratch);
+                                  const void *v, int64_t kv_stride, int32_t head_dim, float scale,
+                                  float *scratch);
 
 /* Declares, for one ISA suffix: the float matmuls (rows and 4-row groups), F16/BF16 and the
  * quantized types' to_f32, the KV stores, dot/axpy, attention (one query and blocks of
  * queries, by cache type), the norms and the activations. */
-#define TLM_DECLARE_VECTOR_KERNELS(isa)                                                           \
-    tlm_matmul_kernel tlm_matmul_f32_##isa, tlm_matmul_f16_##isa, tlm_matmul_bf16_##isa,          \
-        tlm_matmul_il_f16_##isa, tlm_matmul_il_bf16_##isa;                                        \
-    tlm_to_f32_kernel tlm_to_f32_f16_##isa, tlm_to_f32_bf16_##isa, tlm_to_f32_q8_0_##isa,         \
-        tlm_to_f32_q4_0_##isa, tlm_to_f32_q4_K_##isa, tlm_to_f32_q5_K_##isa,                      \
-        tlm_to_f32_q6_K_##isa;                                                                    \
-    tlm_store_kv_kernel tlm_store_kv_f16_##isa, tlm_store_kv_q8_0_##isa;                          \
-    float tlm_dot_f32_##isa(const float *a, const float *b, int64_t n);                           \
-    void tlm_axpy_f32_##isa(float *y, float a, const float *x, int64_t n);                        \
-    tlm_attn_head_kernel tlm_attn_head_f32_##isa, tlm_attn_head_f16_##isa,                        \
-        tlm_attn_head_q8_0_##isa;                                                                 \
-    tlm_attn_rows_kernel tlm_attn_rows_f32_##isa, tlm_attn_rows_f16_##isa,                        \
-        tlm_attn_rows_q8_0_##isa;                                                                 \
-    void tlm_rmsnorm_##isa(float *out, const float *x, const float *w, int64_t n, float eps);     \
-    void tlm_layernorm_##isa(float *out, const float *x, const float *w, const float *b,          \
-                             int64_t n, float eps);                                               \
-    void tlm_silu_mul_##isa(float *gate, const float *up, int64_t n);                             \
-    void tlm_gelu_tanh_mul_##isa(float *gate, const float *up, int64_t n);                        \
+#define TLM_DECLARE_VECTOR_KERNELS(isa)                                                            \
+    tlm_matmul_kernel tlm_matmul_f32_##isa, tlm_matmul_f16_##isa, tlm_matmul_bf16_##isa,           \
+        tlm_matmul_il_f16_##isa, tlm_matmul_il_bf16_##isa;                                         \
+    tlm_to_f32_kernel tlm_to_f32_f16_##isa, tlm_to_f32_bf16_##isa, tlm_to_f32_q8_0_##isa,          \
+        tlm_to_f32_q4_0_##isa, tlm_to_f32_q4_K_##isa, tlm_to_f32_q5_K_##isa,                       \
+        tlm_to_f32_q6_K_##isa;                                                                     \
+    tlm_store_kv_kernel tlm_store_kv_f16_##isa, tlm_store_kv_q8_0_##isa;                           \
+    float tlm_dot_f32_##isa(const float *a, const float *b, int64_t n);                            \
+    void tlm_axpy_f32_##isa(float *y, float a, const float *x, int64_t n);                         \
+    tlm_attn_head_kernel tlm_attn_head_f32_##isa, tlm_attn_head_f16_##isa,                         \
+        tlm_attn_head_q8_0_##isa;                                                                  \
+    tlm_attn_rows_kernel tlm_attn_rows_f32_##isa, tlm_attn_rows_f16_##isa,                         \
+        tlm_attn_rows_q8_0_##isa;                                                                  \
+    void tlm_rmsnorm_##isa(float *out, const float *x, const float *w, int64_t n, float eps);      \
+    void tlm_layernorm_##isa(float *out, const float *x, const float *w, const float *b,           \
+                             int64_t n, float eps);                                                \
+    void tlm_silu_mul_##isa(float *gate, const float *up, int64_t n);                              \
+    void tlm_gelu_tanh_mul_##isa(float *gate, const float *up, int64_t n);                         \
     void tlm_gelu_tanh_##isa(float *x, int64_t n)
 
 /* ---- AVX2 + FMA + F16C ---------------------------------------------------------------- */
@@ -153,8 +156,8 @@ void tlm_to_f32_iq4_xs_ref(float *out, const void *src, int64_t n);
 /* ---- AArch64: NEON (<op>_neon.c), then dot product (<op>_dotprod.c), then i8mm ---------- */
 
 TLM_DECLARE_VECTOR_KERNELS(neon);
-void tlm_rope_neon(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
-                   const float *cos, const float *sin, bool neox);
+void tlm_rope_neon(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim, const float *cos,
+                   const float *sin, bool neox);
 
 /* quantized weights: qmatmul_neon_body.h at each level (bit for bit the reference) */
 tlm_matmul_kernel tlm_matmul_q8_0_neon, tlm_matmul_q8_0_dotprod, tlm_matmul_q8_0_i8mm;

@@ -13,7 +13,8 @@ void TLM_ISA_FN(tlm_store_kv_f16)(void *dst, const float *src, int64_t n)
 {
     uint16_t *h = dst;
     int64_t i = 0;
-    for (; i + VL <= n; i += VL) vf_store_f16(h + i, vf_load(src + i));
+    for (; i + VL <= n; i += VL)
+        vf_store_f16(h + i, vf_load(src + i));
     if (i < n) vf_store_f16_m(h + i, vf_load_m(src + i, vmask_n(n - i)), vmask_n(n - i));
 }
 

@@ -13,7 +13,8 @@ void tlm_store_kv_f32_ref(void *dst, const float *src, int64_t n)
 void tlm_store_kv_f16_ref(void *dst, const float *src, int64_t n)
 {
     uint16_t *h = dst;
-    for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_f16(src[i]);
+    for (int64_t i = 0; i < n; i++)
+        h[i] = tlm_f32_to_f16(src[i]);
 }
 
 void tlm_store_kv_q8_0_ref(void *dst, const float *src, int64_t n)

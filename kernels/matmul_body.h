@@ -14,14 +14,14 @@
 #define TILE_TOKENS_MAX 4
 _Static_assert(MR <= TILE_ROWS_MAX && DECODE_MR <= TILE_ROWS_MAX && IL_MR <= TILE_ROWS_MAX &&
                    IL_DECODE_MR <= TILE_ROWS_MAX && NR <= TILE_TOKENS_MAX &&
-                   IL_NR <= TILE_TOKENS_MAX, "tile shapes beyond the body's arrays");
+                   IL_NR <= TILE_TOKENS_MAX,
+               "tile shapes beyond the body's arrays");
 
 /* One k step of a tile: acc[r][t] += W[r][k, k + VL) * x[t][k, k + VL) for r < mr, t < nr,
  * loading only the first n lanes (zeros above, which change no sum) when n < VL. The tokens'
  * vectors stay in registers while the weight rows stream past them. */
 TLM_INLINE void fma_step(vf acc[][TILE_TOKENS_MAX], int type, bool il, int mr, int nr,
-                         const char *const *row, const float *x, int64_t ldx, int64_t k,
-                         int64_t n)
+                         const char *const *row, const float *x, int64_t ldx, int64_t k, int64_t n)
 {
     const bool full = n >= VL;
     const int64_t kk = tlm_tile_k(k, il);
@@ -73,11 +73,16 @@ TLM_INLINE void tile_any(int type, bool il, int mr, int nr, int rows, float *y, 
     const int decode_mr = il ? IL_DECODE_MR : DECODE_MR, pmr = il ? IL_MR : MR;
     const int pnr = il ? IL_NR : NR;
 #define SHAPE(m, n) tile_shape(type, il, m, n, rows, y, ldy, w, rb, r, x, ldx, n_in)
-    if (nr == 1 && mr == decode_mr) SHAPE(decode_mr, 1);
-    else if (nr == 1) SHAPE(pmr, 1);
-    else if (nr == 2 || pnr == 2) SHAPE(pmr, 2);
-    else if (nr == 3 || pnr == 3) SHAPE(pmr, 3);
-    else SHAPE(pmr, 4);
+    if (nr == 1 && mr == decode_mr)
+        SHAPE(decode_mr, 1);
+    else if (nr == 1)
+        SHAPE(pmr, 1);
+    else if (nr == 2 || pnr == 2)
+        SHAPE(pmr, 2);
+    else if (nr == 3 || pnr == 3)
+        SHAPE(pmr, 3);
+    else
+        SHAPE(pmr, 4);
 #undef SHAPE
 }
 

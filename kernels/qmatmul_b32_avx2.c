@@ -18,8 +18,8 @@ TLM_INLINE __m256i b32_dot4(__m256i acc, __m256i w, const int8_t *x, bool sgn)
         xv = _mm256_sign_epi8(xv, w);
         w = _mm256_abs_epi8(w);
     }
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, xv),
-                                                   _mm256_set1_epi16(1)));
+    return _mm256_add_epi32(acc,
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(w, xv), _mm256_set1_epi16(1)));
 }
 
 TLM_INLINE __m256i b32_bytes(int c) { return _mm256_set1_epi8((char)c); }

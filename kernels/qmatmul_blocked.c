@@ -101,8 +101,8 @@ void tlm_qmatmul_blocked(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, cons
  * group computed whole, 16 tokens at a time, keeping its rows in the range (the same bits: a
  * lane's sums never depend on the others). */
 void tlm_qmatmul_il(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, const void *w,
-                     uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
-                     int64_t n_in, int64_t r0, int64_t r1)
+                    uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                    int64_t r0, int64_t r1)
 {
     if (r0 % TLM_QROWS) {
         const int64_t g0 = r0 - r0 % TLM_QROWS, hi = r1 < g0 + TLM_QROWS ? r1 : g0 + TLM_QROWS;
@@ -110,8 +110,8 @@ void tlm_qmatmul_il(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, const voi
         float part[TLM_QROWS * TLM_QROWS];
         for (int64_t t0 = 0; t0 < n_tok; t0 += TLM_QROWS) {
             const int64_t nt = n_tok - t0 < TLM_QROWS ? n_tok - t0 : TLM_QROWS;
-            tlm_qmatmul_blocked(ops, part, TLM_QROWS, wg, w_row_bytes, x + t0 * ldx, ldx, nt,
-                                n_in, 0, TLM_QROWS);
+            tlm_qmatmul_blocked(ops, part, TLM_QROWS, wg, w_row_bytes, x + t0 * ldx, ldx, nt, n_in,
+                                0, TLM_QROWS);
             for (int64_t t = 0; t < nt; t++)
                 for (int64_t r = r0; r < hi; r++)
                     y[(t0 + t) * ldy + r] = part[t * TLM_QROWS + (r - g0)];

@@ -85,7 +85,7 @@ void tlm_qmatmul_blocked(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, cons
 /* The same on a row-interleaved matrix (kernels.h, il), with ops whose pack and gemv read
  * groups: ranges may start inside a group. */
 void tlm_qmatmul_il(const tlm_qmatmul_ops *ops, float *y, int64_t ldy, const void *w,
-                     uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok,
-                     int64_t n_in, int64_t r0, int64_t r1);
+                    uint64_t w_row_bytes, const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                    int64_t r0, int64_t r1);
 
 #endif

@@ -257,8 +257,8 @@ TLM_INLINE void block_pair_mm_k(int type, float acc[2][2], const char *row0, con
 /* Block u of a group (its 4 scales, then 16-byte pieces of 4 level bytes of each row) against
  * nt tokens: lane r of acc[t] is row r, left as block_tile leaves its acc. One SDOT by element
  * takes one token's 4 activation bytes (lane k of its levels) against a piece. */
-TLM_INLINE void il_block(int type, float32x4_t *acc, const uint8_t *gb, const char *xq,
-                         int64_t xs, int64_t u, int nt)
+TLM_INLINE void il_block(int type, float32x4_t *acc, const uint8_t *gb, const char *xq, int64_t xs,
+                         int64_t u, int nt)
 {
     const float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(gb)));
     int8x16_t p[8]; /* Q8_0: pieces 0..7; Q4_0: low nibbles 0..3, then high nibbles 0..3 */
@@ -330,9 +330,12 @@ TLM_INLINE void il_rows(int type, float *y, int64_t ldy, const void *w, uint64_t
             const int nt = nb - t < NT ? nb - t : NT;
             float *yt = y + t * ldy + g0;
             const char *xt = xq + t * xs;
-            if (nt == NT) il_tile(type, yt, ldy, grp, bb, n_units, xt, xs, NT, first, lo, hi);
-            else if (nt == 1) il_tile(type, yt, ldy, grp, bb, n_units, xt, xs, 1, first, lo, hi);
-            else il_tile(type, yt, ldy, grp, bb, n_units, xt, xs, nt, first, lo, hi);
+            if (nt == NT)
+                il_tile(type, yt, ldy, grp, bb, n_units, xt, xs, NT, first, lo, hi);
+            else if (nt == 1)
+                il_tile(type, yt, ldy, grp, bb, n_units, xt, xs, 1, first, lo, hi);
+            else
+                il_tile(type, yt, ldy, grp, bb, n_units, xt, xs, nt, first, lo, hi);
         }
     }
 }
@@ -360,15 +363,18 @@ TLM_INLINE void qmatmul(int type, bool il, float *y, int64_t ldy, const void *w,
             const int64_t n_units = (n_in - k0 < QCHUNK ? n_in - k0 : QCHUNK) / unit;
             for (int t = 0; t < nb; t++) {
                 const float *xt = x + (t0 + t) * ldx + k0;
-                if (type == TLM_DT_Q8_0) quantize_x_q8_0(xq + t * xs, xt, n_units);
-                else if (type == TLM_DT_Q4_0) quantize_x_q4_0(xq + t * xs, xt, n_units);
-                else quantize_x256(xq + t * xs, xt, n_units);
+                if (type == TLM_DT_Q8_0)
+                    quantize_x_q8_0(xq + t * xs, xt, n_units);
+                else if (type == TLM_DT_Q4_0)
+                    quantize_x_q4_0(xq + t * xs, xt, n_units);
+                else
+                    quantize_x256(xq + t * xs, xt, n_units);
             }
             const int64_t blk0 = k0 / unit;
 #if defined(QDOT_SDOT) || defined(QDOT_I8MM)
             if (il) {
-                il_rows(type, y + t0 * ldy, ldy, w, w_row_bytes, blk0, n_units, xq, xs, nb,
-                        k0 == 0, r0, r1);
+                il_rows(type, y + t0 * ldy, ldy, w, w_row_bytes, blk0, n_units, xq, xs, nb, k0 == 0,
+                        r0, r1);
                 continue;
             }
 #endif
@@ -415,8 +421,10 @@ TLM_INLINE void qmatmul(int type, bool il, float *y, int64_t ldy, const void *w,
                         acc[i] = k0 == 0 ? 0.0f : y[(t0 + t + i) * ldy + r];
                     /* one body per tile width, the accumulators in registers */
                     for (int64_t u = 0; u < n_units; u++) {
-                        if (nt == NT) block_tile(type, acc, row, blk0 + u, xq + t * xs, xs, u, NT);
-                        else block_tile(type, acc, row, blk0 + u, xq + t * xs, xs, u, nt);
+                        if (nt == NT)
+                            block_tile(type, acc, row, blk0 + u, xq + t * xs, xs, u, NT);
+                        else
+                            block_tile(type, acc, row, blk0 + u, xq + t * xs, xs, u, nt);
                     }
                     for (int i = 0; i < nt; i++)
                         y[(t0 + t + i) * ldy + r] = acc[i];

@@ -90,7 +90,8 @@ enum { LANES = 8, AFF_N = 32, SYM_N = 16 };
 static float lane_sum(const float *acc)
 {
     float s = 0.0f;
-    for (int j = 0; j < LANES; j++) s += acc[j];
+    for (int j = 0; j < LANES; j++)
+        s += acc[j];
     return s;
 }
 
@@ -116,8 +117,8 @@ static float affine_assign(const float *restrict x, const float *restrict w, flo
 
 /* Weighted least-squares s, m for fixed q, with the offset m kept <= 0 (the formats store -m as an
  * unsigned 6-bit value); a positive free fit is replaced by the best fit through m = 0. */
-static void affine_fit(const float *restrict x, const float *restrict w,
-                       const float *restrict q, float *s, float *m)
+static void affine_fit(const float *restrict x, const float *restrict w, const float *restrict q,
+                       float *s, float *m)
 {
     float a_w[LANES] = {0}, a_q[LANES] = {0}, a_qq[LANES] = {0}, a_x[LANES] = {0},
           a_qx[LANES] = {0};
@@ -278,13 +279,16 @@ static void get_scale_min_k4(int j, const uint8_t *scales, uint8_t *sc, uint8_t 
 static void element_weights(const float *x, const float *qw, float *w)
 {
     if (!qw) {
-        for (int i = 0; i < QK_K; i++) w[i] = 1.0f;
+        for (int i = 0; i < QK_K; i++)
+            w[i] = 1.0f;
         return;
     }
     float sum_x2 = 0.0f;
-    for (int i = 0; i < QK_K; i++) sum_x2 += x[i] * x[i];
+    for (int i = 0; i < QK_K; i++)
+        sum_x2 += x[i] * x[i];
     const float sigma2 = 2.0f * sum_x2 / QK_K;
-    for (int i = 0; i < QK_K; i++) w[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
+    for (int i = 0; i < QK_K; i++)
+        w[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
 }
 
 /* The 6-bit levels of n positive values v (sub-block scales or mins) and their step: without
@@ -309,14 +313,15 @@ static float quantize_scales6(const float *v, const float *sw, int n, uint8_t *l
         float err = 0.0f, best = 0.0f;
         for (int j = 0; j < n; j++) {
             float e = v[j] - d * (float)round_clamp(v[j] / d, 0, 63);
-            float eb = best_d > 0.0f ? v[j] - best_d * (float)round_clamp(v[j] / best_d, 0, 63)
-                                     : v[j];
+            float eb =
+                best_d > 0.0f ? v[j] - best_d * (float)round_clamp(v[j] / best_d, 0, 63) : v[j];
             err += sw[j] * e * e;
             best += sw[j] * eb * eb;
         }
         if (d > 0.0f && err < best) best_d = d;
     }
-    for (int j = 0; j < n; j++) l[j] = (uint8_t)(best_d > 0.0f ? round_clamp(v[j] / best_d, 0, 63) : 0);
+    for (int j = 0; j < n; j++)
+        l[j] = (uint8_t)(best_d > 0.0f ? round_clamp(v[j] / best_d, 0, 63) : 0);
     return best_d;
 }
 
@@ -334,7 +339,8 @@ static void quantize_k_affine(const float *x, const float *qw, int nmax, uint16_
         search_affine(x + SUB * j, w + SUB * j, nmax, &s[j], &m);
         mneg[j] = -m;
         sw[j] = 0.0f;
-        for (int i = 0; i < SUB; i++) sw[j] += w[SUB * j + i];
+        for (int i = 0; i < SUB; i++)
+            sw[j] += w[SUB * j + i];
     }
     uint8_t sc[N_SUB], mn[N_SUB];
     float d = quantize_scales6(s, qw ? sw : NULL, N_SUB, sc);
@@ -348,9 +354,8 @@ static void quantize_k_affine(const float *x, const float *qw, int nmax, uint16_
         get_scale_min_k4(j, scales, &scj, &mnj);
         float step = d * (float)scj, off = dmin * (float)mnj;
         for (int i = 0; i < SUB; i++)
-            L[SUB * j + i] = (uint8_t)(step > 0.0f
-                                           ? round_clamp((x[SUB * j + i] + off) / step, 0, nmax)
-                                           : 0);
+            L[SUB * j + i] =
+                (uint8_t)(step > 0.0f ? round_clamp((x[SUB * j + i] + off) / step, 0, nmax) : 0);
     }
 }
 

@@ -22,8 +22,8 @@ TLM_INLINE void rot1(float *a, float *b, float c, float s)
     *b = b0 * c + a0 * s;
 }
 
-void tlm_rope_neon(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
-                   const float *cos, const float *sin, bool neox)
+void tlm_rope_neon(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim, const float *cos,
+                   const float *sin, bool neox)
 {
     const int32_t half = rope_dim / 2;
     for (int32_t h = 0; h < n_heads; h++) {

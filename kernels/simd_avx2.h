@@ -171,8 +171,10 @@ TLM_INLINE vmask vmask_all(void) { return VL; }
 TLM_INLINE vf vf_load_m(const float *p, vmask m) { return m == VL ? vf_load(p) : load_tail(p, m); }
 TLM_INLINE void vf_store_m(float *p, vf v, vmask m)
 {
-    if (m == VL) vf_store(p, v);
-    else store_tail(p, v, m);
+    if (m == VL)
+        vf_store(p, v);
+    else
+        store_tail(p, v, m);
 }
 /* Lanes m of elements [i, i + VL) of a KV cache row (simd: load_kv) as float. */
 TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
@@ -208,7 +210,7 @@ TLM_INLINE vbool vb_in(vi lo, vi hi, int32_t j)
 TLM_INLINE vbool vb_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 TLM_INLINE vf vf_select(vbool m, vf t, vf f) { return _mm256_blendv_ps(f, t, m); }
 TLM_INLINE vf vf_keep(vbool m, vf v) { return _mm256_and_ps(m, v); } /* 0 outside m */
-TLM_INLINE vf vf_keep_m(vmask m, vf v) /* 0 in the lanes past m */
+TLM_INLINE vf vf_keep_m(vmask m, vf v)                               /* 0 in the lanes past m */
 {
     __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(m), lanes)), v);

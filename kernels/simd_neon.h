@@ -21,7 +21,10 @@
 /* ---- weight rows: 4 elements of F32, F16 or BF16 widened to float ------------------------ */
 
 /* bf16 is the high half of an f32: widening is a 16-bit shift (USHLL #16) */
-TLM_INLINE float32x4_t bf16_widen(uint16x4_t h) { return vreinterpretq_f32_u32(vshll_n_u16(h, 16)); }
+TLM_INLINE float32x4_t bf16_widen(uint16x4_t h)
+{
+    return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
+}
 
 TLM_INLINE float32x4_t f16_widen(uint16x4_t h) { return vcvt_f32_f16(vreinterpret_f16_u16(h)); }
 
@@ -180,8 +183,10 @@ TLM_INLINE vmask vmask_all(void) { return VL; }
 TLM_INLINE vf vf_load_m(const float *p, vmask m) { return m == VL ? vf_load(p) : load_tail(p, m); }
 TLM_INLINE void vf_store_m(float *p, vf v, vmask m)
 {
-    if (m == VL) vf_store(p, v);
-    else store_tail(p, v, m);
+    if (m == VL)
+        vf_store(p, v);
+    else
+        store_tail(p, v, m);
 }
 /* Lanes m of elements [i, i + VL) of a KV cache row (load_kv) as float. */
 TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)

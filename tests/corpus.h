@@ -32,7 +32,8 @@ static inline void wb_put(wbuf *b, const void *src, size_t n)
 {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + n + 1) cap *= 2;
+        while (cap < b->n + n + 1)
+            cap *= 2;
         uint8_t *p = realloc(b->p, cap);
         if (!p) {
             fprintf(stderr, "corpus.h: out of memory\n");
@@ -55,7 +56,8 @@ static inline void wb_free(wbuf *b)
 static inline void wb_le(wbuf *b, uint64_t v, int n)
 {
     uint8_t t[8];
-    for (int i = 0; i < n; i++) t[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < n; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
     wb_put(b, t, (size_t)n);
 }
 static inline void wb_u8(wbuf *b, uint8_t v) { wb_put(b, &v, 1); }
@@ -80,7 +82,8 @@ static inline void wb_printf(wbuf *b, const char *fmt, ...)
 }
 static inline void wb_patch(wbuf *b, size_t at, uint64_t v, int n)
 {
-    for (int i = 0; i < n && at + (size_t)i < b->n; i++) b->p[at + (size_t)i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < n && at + (size_t)i < b->n; i++)
+        b->p[at + (size_t)i] = (uint8_t)(v >> (8 * i));
 }
 static inline void wb_copy(wbuf *dst, const wbuf *src)
 {
@@ -94,8 +97,16 @@ static inline void wb_truncate(wbuf *b, size_t n)
 
 /* ---- the tiny model ------------------------------------------------------------------- */
 
-enum { CM_DIM = 8, CM_HIDDEN = 16, CM_LAYERS = 2, CM_HEADS = 2, CM_KV_HEADS = 1, CM_HEAD_DIM = 4,
-       CM_CTX = 16, CM_VOCAB = 20 };
+enum {
+    CM_DIM = 8,
+    CM_HIDDEN = 16,
+    CM_LAYERS = 2,
+    CM_HEADS = 2,
+    CM_KV_HEADS = 1,
+    CM_HEAD_DIM = 4,
+    CM_CTX = 16,
+    CM_VOCAB = 20
+};
 
 /* The SentencePiece vocabulary (GGUF and .model spell a space U+2581). */
 static const struct cm_piece {
@@ -103,13 +114,34 @@ static const struct cm_piece {
     float score;
     int type; /* GGUF / SentencePiece token type */
 } cm_vocab[CM_VOCAB] = {
-    {"<unk>", 0, 2},         {"<s>", 0, 3},         {"</s>", 0, 3},
-    {"<0x0A>", 0, 6},        {"<0x41>", 0, 6},      {"\xE2\x96\x81", -1, 1},
-    {"a", -2, 1},            {"b", -3, 1},          {"c", -4, 1},
-    {"d", -5, 1},            {"e", -6, 1},          {"\xE2\x96\x81" "a", -7, 1},
-    {"\xE2\x96\x81" "b", -8, 1}, {"ab", -9, 1},     {"cd", -10, 1},
-    {"\xE2\x96\x81" "ab", -11, 1}, {"abcd", -12, 1}, {"\xE2\x96\x81" "abcd", -13, 1},
-    {"\xC3\xA9", -14, 1},    {"<0xC3>", 0, 6},
+    {"<unk>", 0, 2},
+    {"<s>", 0, 3},
+    {"</s>", 0, 3},
+    {"<0x0A>", 0, 6},
+    {"<0x41>", 0, 6},
+    {"\xE2\x96\x81", -1, 1},
+    {"a", -2, 1},
+    {"b", -3, 1},
+    {"c", -4, 1},
+    {"d", -5, 1},
+    {"e", -6, 1},
+    {"\xE2\x96\x81"
+     "a",
+     -7, 1},
+    {"\xE2\x96\x81"
+     "b",
+     -8, 1},
+    {"ab", -9, 1},
+    {"cd", -10, 1},
+    {"\xE2\x96\x81"
+     "ab",
+     -11, 1},
+    {"abcd", -12, 1},
+    {"\xE2\x96\x81"
+     "abcd",
+     -13, 1},
+    {"\xC3\xA9", -14, 1},
+    {"<0xC3>", 0, 6},
 };
 
 /* Deterministic weights, O(1/sqrt(fan-in)). */
@@ -133,22 +165,22 @@ typedef struct cm_tensor {
 static inline int cm_tensors(cm_tensor *t)
 {
     int n = 0;
-#define CM_T(G, H, D, A, B, N)                                                                  \
-    do {                                                                                      \
-        cm_tensor *x = &t[n++];                                                               \
-        *x = (cm_tensor){.n_dims = D, .ne = {A, B}, .norm = N};                               \
-        snprintf(x->gguf, sizeof x->gguf, "%s", G);                                           \
-        snprintf(x->hf, sizeof x->hf, "%s", H);                                               \
+#define CM_T(G, H, D, A, B, N)                                                                     \
+    do {                                                                                           \
+        cm_tensor *x = &t[n++];                                                                    \
+        *x = (cm_tensor){.n_dims = D, .ne = {A, B}, .norm = N};                                    \
+        snprintf(x->gguf, sizeof x->gguf, "%s", G);                                                \
+        snprintf(x->hf, sizeof x->hf, "%s", H);                                                    \
     } while (0)
     CM_T("token_embd.weight", "model.embed_tokens.weight", 2, CM_DIM, CM_VOCAB, false);
     for (int l = 0; l < CM_LAYERS; l++) {
         char g[64], h[80];
         const int q = CM_HEADS * CM_HEAD_DIM, kv = CM_KV_HEADS * CM_HEAD_DIM;
-#define CM_L(GS, HS, D, A, B, N)                                                                \
-    do {                                                                                      \
-        snprintf(g, sizeof g, "blk.%d.%s", l, GS);                                            \
-        snprintf(h, sizeof h, "model.layers.%d.%s", l, HS);                                   \
-        CM_T(g, h, D, A, B, N);                                                               \
+#define CM_L(GS, HS, D, A, B, N)                                                                   \
+    do {                                                                                           \
+        snprintf(g, sizeof g, "blk.%d.%s", l, GS);                                                 \
+        snprintf(h, sizeof h, "model.layers.%d.%s", l, HS);                                        \
+        CM_T(g, h, D, A, B, N);                                                                    \
     } while (0)
         CM_L("attn_norm.weight", "input_layernorm.weight", 1, CM_DIM, 1, true);
         CM_L("attn_q.weight", "self_attn.q_proj.weight", 2, CM_DIM, q, false);
@@ -172,14 +204,27 @@ static inline void cm_values(const cm_tensor *t, int index, float *out)
 {
     int64_t n = t->ne[0] * t->ne[1];
     for (int64_t i = 0; i < n; i++)
-        out[i] = (t->norm ? 1.0f : 0.0f) + cm_weight((uint32_t)index, (uint32_t)i) *
-                                               (t->norm ? 0.2f : 1.0f);
+        out[i] = (t->norm ? 1.0f : 0.0f) +
+                 cm_weight((uint32_t)index, (uint32_t)i) * (t->norm ? 0.2f : 1.0f);
 }
 
 /* ---- GGUF ----------------------------------------------------------------------------- */
 
-enum { G_U8 = 0, G_I8, G_U16, G_I16, G_U32, G_I32, G_F32, G_BOOL, G_STRING, G_ARRAY, G_U64, G_I64,
-       G_F64 };
+enum {
+    G_U8 = 0,
+    G_I8,
+    G_U16,
+    G_I16,
+    G_U32,
+    G_I32,
+    G_F32,
+    G_BOOL,
+    G_STRING,
+    G_ARRAY,
+    G_U64,
+    G_I64,
+    G_F64
+};
 
 typedef struct gguf_b {
     wbuf kv, info, data;
@@ -237,20 +282,23 @@ static inline void gb_arr_head(gguf_b *g, const char *key, uint32_t type, uint64
 static inline void gb_arr_strs(gguf_b *g, const char *key, const char *const *v, int n)
 {
     gb_arr_head(g, key, G_STRING, (uint64_t)n);
-    for (int i = 0; i < n; i++) gb_gstr(&g->kv, v[i], strlen(v[i]));
+    for (int i = 0; i < n; i++)
+        gb_gstr(&g->kv, v[i], strlen(v[i]));
 }
 
 /* A tensor: info now, data appended at the next aligned offset. */
-static inline void gb_tensor(gguf_b *g, const char *name, uint32_t type, int n_dims, const int64_t *ne,
-                      const void *data, size_t nbytes)
+static inline void gb_tensor(gguf_b *g, const char *name, uint32_t type, int n_dims,
+                             const int64_t *ne, const void *data, size_t nbytes)
 {
     uint32_t align = g->alignment ? g->alignment : 32;
-    while (g->data.n % align) wb_u8(&g->data, 0);
+    while (g->data.n % align)
+        wb_u8(&g->data, 0);
     if (g->n_tensors < 64) g->info_at[g->n_tensors] = g->info.n;
     g->n_tensors++;
     gb_gstr(&g->info, name, strlen(name));
     wb_u32(&g->info, (uint32_t)n_dims);
-    for (int d = 0; d < n_dims; d++) wb_u64(&g->info, (uint64_t)ne[d]);
+    for (int d = 0; d < n_dims; d++)
+        wb_u64(&g->info, (uint64_t)ne[d]);
     wb_u32(&g->info, type);
     wb_u64(&g->info, g->data.n);
     wb_put(&g->data, data, nbytes);
@@ -268,14 +316,19 @@ static inline void gb_finish(gguf_b *g, uint32_t version, wbuf *out, gguf_marks 
     wb_put(out, g->kv.p, g->kv.n);
     size_t info_start = out->n;
     wb_put(out, g->info.p, g->info.n);
-    while (out->n % align) wb_u8(out, 0);
+    while (out->n % align)
+        wb_u8(out, 0);
     size_t data_start = out->n;
     wb_put(out, g->data.p, g->data.n);
     if (mk) {
-        *mk = (gguf_marks){.kv_start = kv_start, .info_start = info_start,
-                           .data_start = data_start, .size = out->n, .n_kv = g->n_kv,
+        *mk = (gguf_marks){.kv_start = kv_start,
+                           .info_start = info_start,
+                           .data_start = data_start,
+                           .size = out->n,
+                           .n_kv = g->n_kv,
                            .n_tensors = g->n_tensors};
-        for (uint64_t i = 0; i < g->n_kv && i < 64; i++) mk->kv_at[i] = kv_start + g->kv_at[i];
+        for (uint64_t i = 0; i < g->n_kv && i < 64; i++)
+            mk->kv_at[i] = kv_start + g->kv_at[i];
         for (uint64_t i = 0; i < g->n_tensors && i < 64; i++)
             mk->info_at[i] = info_start + g->info_at[i];
     }
@@ -287,7 +340,8 @@ static inline void gb_finish(gguf_b *g, uint32_t version, wbuf *out, gguf_marks 
 static inline uint64_t wb_get_le(const wbuf *b, size_t at, int n)
 {
     uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = v << 8 | b->p[at + (size_t)i];
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | b->p[at + (size_t)i];
     return v;
 }
 
@@ -306,15 +360,59 @@ static inline size_t gg_offset_at(const wbuf *b, size_t info_at)
 
 /* What a variant of the GGUF model changes while it is built. */
 typedef enum gguf_mut {
-    GM_NONE, GM_VERSION4, GM_DUP_KEY, GM_DUP_TENSOR, GM_NO_ARCH, GM_ARCH_MAMBA, GM_LAYERS_STR,
-    GM_LAYERS_HUGE, GM_HEADS_ZERO, GM_KV_HEADS_3, GM_DIM_LIE, GM_MISSING_TENSOR, GM_SHAPE,
-    GM_BOS_OOR, GM_BOS_STR, GM_THETA_NAN, GM_EPS_STR, GM_BOOL2, GM_KEY_NUL, GM_NAME_LONG,
-    GM_NORM_Q8, GM_NDIMS5, GM_NE_ZERO, GM_NE_OVERFLOW, GM_BYTES_OVERFLOW, GM_TYPE99,
-    GM_MISALIGNED, GM_OFFSET_PAST, GM_ALIGN3, GM_ALIGN_STR, GM_NESTED, GM_VTYPE99,
-    GM_TOK_I32, GM_SCORES_SHORT, GM_TTYPE9, GM_BYTE_NEG, GM_BYTE_ZZ, GM_SCORE_NAN,
-    GM_TOKMODEL_BERT, GM_NO_TOKENIZER, GM_ALIGN64, GM_EXTRA_Q8, GM_NAN_WEIGHT, GM_F16_HEAD,
-    GM_EMPTY_KEY, GM_CTX_ZERO, GM_VOCAB_MORE, GM_QK_MIXED, GM_QK_Q_PER_HEAD,
-    GM_RETYPE_F16, GM_GAP, GM_OVERLAP, GM_SWAPPED,
+    GM_NONE,
+    GM_VERSION4,
+    GM_DUP_KEY,
+    GM_DUP_TENSOR,
+    GM_NO_ARCH,
+    GM_ARCH_MAMBA,
+    GM_LAYERS_STR,
+    GM_LAYERS_HUGE,
+    GM_HEADS_ZERO,
+    GM_KV_HEADS_3,
+    GM_DIM_LIE,
+    GM_MISSING_TENSOR,
+    GM_SHAPE,
+    GM_BOS_OOR,
+    GM_BOS_STR,
+    GM_THETA_NAN,
+    GM_EPS_STR,
+    GM_BOOL2,
+    GM_KEY_NUL,
+    GM_NAME_LONG,
+    GM_NORM_Q8,
+    GM_NDIMS5,
+    GM_NE_ZERO,
+    GM_NE_OVERFLOW,
+    GM_BYTES_OVERFLOW,
+    GM_TYPE99,
+    GM_MISALIGNED,
+    GM_OFFSET_PAST,
+    GM_ALIGN3,
+    GM_ALIGN_STR,
+    GM_NESTED,
+    GM_VTYPE99,
+    GM_TOK_I32,
+    GM_SCORES_SHORT,
+    GM_TTYPE9,
+    GM_BYTE_NEG,
+    GM_BYTE_ZZ,
+    GM_SCORE_NAN,
+    GM_TOKMODEL_BERT,
+    GM_NO_TOKENIZER,
+    GM_ALIGN64,
+    GM_EXTRA_Q8,
+    GM_NAN_WEIGHT,
+    GM_F16_HEAD,
+    GM_EMPTY_KEY,
+    GM_CTX_ZERO,
+    GM_VOCAB_MORE,
+    GM_QK_MIXED,
+    GM_QK_Q_PER_HEAD,
+    GM_RETYPE_F16,
+    GM_GAP,
+    GM_OVERLAP,
+    GM_SWAPPED,
 } gguf_mut;
 
 /* The tiny llama as GGUF v3 with its vocabulary. */
@@ -327,20 +425,27 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
     }
     if (mut == GM_ALIGN3) gb_u32(&g, "general.alignment", 3);
     if (mut == GM_ALIGN_STR) gb_str(&g, "general.alignment", "32");
-    if (mut != GM_NO_ARCH) gb_str(&g, "general.architecture", mut == GM_ARCH_MAMBA ? "mamba" : "llama");
+    if (mut != GM_NO_ARCH)
+        gb_str(&g, "general.architecture", mut == GM_ARCH_MAMBA ? "mamba" : "llama");
     gb_str(&g, "general.name", "corpus-tiny");
     gb_u32(&g, "llama.embedding_length", mut == GM_DIM_LIE ? 16 : CM_DIM);
-    if (mut == GM_LAYERS_STR) gb_str(&g, "llama.block_count", "2");
-    else gb_u32(&g, "llama.block_count", mut == GM_LAYERS_HUGE ? 100000 : CM_LAYERS);
+    if (mut == GM_LAYERS_STR)
+        gb_str(&g, "llama.block_count", "2");
+    else
+        gb_u32(&g, "llama.block_count", mut == GM_LAYERS_HUGE ? 100000 : CM_LAYERS);
     gb_u32(&g, "llama.feed_forward_length", CM_HIDDEN);
     gb_u32(&g, "llama.attention.head_count", mut == GM_HEADS_ZERO ? 0 : CM_HEADS);
-    gb_u32(&g, "llama.attention.head_count_kv", mut == GM_KV_HEADS_3 ? 3
-                                                : mut == GM_QK_MIXED   ? 2 : CM_KV_HEADS);
+    gb_u32(&g, "llama.attention.head_count_kv",
+           mut == GM_KV_HEADS_3 ? 3
+           : mut == GM_QK_MIXED ? 2
+                                : CM_KV_HEADS);
     gb_u32(&g, "llama.context_length", mut == GM_CTX_ZERO ? 0 : CM_CTX);
     gb_u32(&g, "llama.rope.dimension_count", CM_HEAD_DIM);
     gb_f32(&g, "llama.rope.freq_base", mut == GM_THETA_NAN ? NAN : 10000.0f);
-    if (mut == GM_EPS_STR) gb_str(&g, "llama.attention.layer_norm_rms_epsilon", "1e-5");
-    else gb_f32(&g, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    if (mut == GM_EPS_STR)
+        gb_str(&g, "llama.attention.layer_norm_rms_epsilon", "1e-5");
+    else
+        gb_f32(&g, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     if (mut == GM_DUP_KEY) gb_u32(&g, "llama.embedding_length", CM_DIM);
     if (mut == GM_BOOL2) gb_bool(&g, "general.some_flag", 2);
     if (mut == GM_KEY_NUL) {
@@ -365,7 +470,8 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
     }
     if (mut != GM_NO_TOKENIZER) {
         const char *texts[CM_VOCAB];
-        for (int i = 0; i < CM_VOCAB; i++) texts[i] = cm_vocab[i].text;
+        for (int i = 0; i < CM_VOCAB; i++)
+            texts[i] = cm_vocab[i].text;
         if (mut == GM_BYTE_NEG) texts[3] = "<0x-1>";
         if (mut == GM_BYTE_ZZ) texts[4] = "<0xZZ>";
         gb_str(&g, "tokenizer.ggml.model", mut == GM_TOKMODEL_BERT ? "bert" : "llama");
@@ -376,19 +482,26 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
         more[CM_VOCAB] = "xyz";
         if (mut == GM_TOK_I32) {
             gb_arr_head(&g, "tokenizer.ggml.tokens", G_I32, CM_VOCAB);
-            for (int i = 0; i < CM_VOCAB; i++) wb_u32(&g.kv, (uint32_t)i);
+            for (int i = 0; i < CM_VOCAB; i++)
+                wb_u32(&g.kv, (uint32_t)i);
         } else {
             gb_arr_strs(&g, "tokenizer.ggml.tokens", more, nv);
         }
         int n_scores = mut == GM_SCORES_SHORT ? CM_VOCAB - 1 : nv;
         gb_arr_head(&g, "tokenizer.ggml.scores", G_F32, (uint64_t)n_scores);
         for (int i = 0; i < n_scores; i++)
-            wb_f32(&g.kv, mut == GM_SCORE_NAN && i == 7 ? NAN : i < CM_VOCAB ? cm_vocab[i].score : -20);
+            wb_f32(&g.kv, mut == GM_SCORE_NAN && i == 7 ? NAN
+                          : i < CM_VOCAB                ? cm_vocab[i].score
+                                                        : -20);
         gb_arr_head(&g, "tokenizer.ggml.token_type", G_I32, (uint64_t)nv);
         for (int i = 0; i < nv; i++)
-            wb_u32(&g.kv, mut == GM_TTYPE9 && i == 9 ? 9u : i < CM_VOCAB ? (uint32_t)cm_vocab[i].type : 1);
-        if (mut == GM_BOS_STR) gb_str(&g, "tokenizer.ggml.bos_token_id", "1");
-        else gb_u32(&g, "tokenizer.ggml.bos_token_id", mut == GM_BOS_OOR ? 99999 : 1);
+            wb_u32(&g.kv, mut == GM_TTYPE9 && i == 9 ? 9u
+                          : i < CM_VOCAB             ? (uint32_t)cm_vocab[i].type
+                                                     : 1);
+        if (mut == GM_BOS_STR)
+            gb_str(&g, "tokenizer.ggml.bos_token_id", "1");
+        else
+            gb_u32(&g, "tokenizer.ggml.bos_token_id", mut == GM_BOS_OOR ? 99999 : 1);
         gb_u32(&g, "tokenizer.ggml.eos_token_id", 2);
         gb_u32(&g, "tokenizer.ggml.unknown_token_id", 0);
     }
@@ -422,7 +535,8 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
         if (i == 4) { /* mutations of one tensor's info */
             if (mut == GM_NDIMS5) n_dims = 5;
             if (mut == GM_NE_ZERO) ne[1] = 0;
-            if (mut == GM_NE_OVERFLOW) n_dims = 3, ne[1] = (int64_t)1 << 40, ne[2] = (int64_t)1 << 40;
+            if (mut == GM_NE_OVERFLOW)
+                n_dims = 3, ne[1] = (int64_t)1 << 40, ne[2] = (int64_t)1 << 40;
             if (mut == GM_BYTES_OVERFLOW) n_dims = 1, ne[0] = (int64_t)1 << 62;
             if (mut == GM_TYPE99) type = 99;
         }
@@ -450,7 +564,8 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
      * head and k shared with a single KV head (the same as per head) */
     for (int l = 0; l < CM_LAYERS && (mut == GM_QK_MIXED || mut == GM_QK_Q_PER_HEAD); l++) {
         float ones[2 * CM_HEAD_DIM];
-        for (int k = 0; k < 2 * CM_HEAD_DIM; k++) ones[k] = 1.0f + 0.01f * (float)k;
+        for (int k = 0; k < 2 * CM_HEAD_DIM; k++)
+            ones[k] = 1.0f + 0.01f * (float)k;
         char name[64];
         int64_t shared[1] = {CM_HEAD_DIM}, per[2] = {CM_HEAD_DIM, 2};
         bool q_per = mut == GM_QK_Q_PER_HEAD;
@@ -461,12 +576,16 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
     }
     if (mut == GM_EXTRA_Q8) { /* an unused Q8_0 tensor whose second block scale is NaN */
         uint8_t q[2 * 34] = {0};
-        q[0] = 0x00, q[1] = 0x3c;  /* d = 1.0 */
+        q[0] = 0x00, q[1] = 0x3c;   /* d = 1.0 */
         q[34] = 0x00, q[35] = 0x7e; /* d = NaN */
         int64_t ne[1] = {64};
         gb_tensor(&g, "extra.q8", 8, 1, ne, q, sizeof q);
         /* one block of each K-quant, d = 1 and dmin = 0 (Q6_K: d last); Q6_K's d is Inf */
-        static const struct { const char *name; uint32_t type; int bytes, d_at; } kq[] = {
+        static const struct {
+            const char *name;
+            uint32_t type;
+            int bytes, d_at;
+        } kq[] = {
             {"extra.q4_k", 12, 144, 0}, {"extra.q5_k", 13, 176, 0}, {"extra.q6_k", 14, 210, 208}};
         for (int k = 0; k < 3; k++) {
             uint8_t blk[210] = {0};
@@ -478,7 +597,8 @@ static inline void cm_gguf(wbuf *out, gguf_mut mut, gguf_marks *mk)
     gguf_marks mkl;
     gb_finish(&g, mut == GM_VERSION4 ? 4 : 3, out, &mkl);
     if (mut == GM_MISALIGNED) wb_patch(out, gg_offset_at(out, mkl.info_at[4]), 4, 8);
-    if (mut == GM_OFFSET_PAST) wb_patch(out, gg_offset_at(out, mkl.info_at[4]), (uint64_t)1 << 40, 8);
+    if (mut == GM_OFFSET_PAST)
+        wb_patch(out, gg_offset_at(out, mkl.info_at[4]), (uint64_t)1 << 40, 8);
     /* breaks of ggml's tiling (each tensor at the aligned end of the one before): blk.0.attn_q
      * (tensor 2, F32) retyped F16 in place, attn_output (5) moved 32 bytes on or back, the
      * offsets of attn_k and attn_v (3, 4: the same size) swapped */
@@ -522,7 +642,8 @@ static inline void cm_quant(wbuf *b, uint32_t type, const float *x, int64_t n)
         if (type == 8) {
             float d = amax / 127;
             wb_le(b, cm_f16(d), 2);
-            for (int i = 0; i < 32; i++) wb_u8(b, (uint8_t)(int8_t)lrintf(d ? v[i] / d : 0));
+            for (int i = 0; i < 32; i++)
+                wb_u8(b, (uint8_t)(int8_t)lrintf(d ? v[i] / d : 0));
         } else {
             float d = max / -8, id = d ? 1 / d : 0;
             wb_le(b, cm_f16(d), 2);
@@ -552,18 +673,24 @@ static inline void cm_gguf_quant(wbuf *out, bool bad_cols, int up)
     gb_u32(&g, "llama.attention.head_count_kv", 1);
     gb_u32(&g, "llama.context_length", CM_CTX);
     const char *texts[CM_VOCAB];
-    for (int i = 0; i < CM_VOCAB; i++) texts[i] = cm_vocab[i].text;
+    for (int i = 0; i < CM_VOCAB; i++)
+        texts[i] = cm_vocab[i].text;
     gb_str(&g, "tokenizer.ggml.model", "llama");
     gb_arr_strs(&g, "tokenizer.ggml.tokens", texts, CM_VOCAB);
     gb_arr_head(&g, "tokenizer.ggml.scores", G_F32, CM_VOCAB);
-    for (int i = 0; i < CM_VOCAB; i++) wb_f32(&g.kv, cm_vocab[i].score);
-    static const struct { const char *name; int64_t cols, rows; uint32_t type; } ts[] = {
-        {"token_embd.weight", 32, CM_VOCAB, 8},   {"blk.0.attn_norm.weight", 32, 1, 0},
-        {"blk.0.attn_q.weight", 32, 32, 2},       {"blk.0.attn_k.weight", 32, 16, 2},
-        {"blk.0.attn_v.weight", 32, 16, 2},       {"blk.0.attn_output.weight", 32, 32, 2},
-        {"blk.0.ffn_norm.weight", 32, 1, 0},      {"blk.0.ffn_gate.weight", 32, 32, 8},
-        {"blk.0.ffn_up.weight", 32, 32, 8},       {"blk.0.ffn_down.weight", 32, 32, 8},
-        {"output_norm.weight", 32, 1, 0},         {"output.weight", 32, CM_VOCAB, 8},
+    for (int i = 0; i < CM_VOCAB; i++)
+        wb_f32(&g.kv, cm_vocab[i].score);
+    static const struct {
+        const char *name;
+        int64_t cols, rows;
+        uint32_t type;
+    } ts[] = {
+        {"token_embd.weight", 32, CM_VOCAB, 8}, {"blk.0.attn_norm.weight", 32, 1, 0},
+        {"blk.0.attn_q.weight", 32, 32, 2},     {"blk.0.attn_k.weight", 32, 16, 2},
+        {"blk.0.attn_v.weight", 32, 16, 2},     {"blk.0.attn_output.weight", 32, 32, 2},
+        {"blk.0.ffn_norm.weight", 32, 1, 0},    {"blk.0.ffn_gate.weight", 32, 32, 8},
+        {"blk.0.ffn_up.weight", 32, 32, 8},     {"blk.0.ffn_down.weight", 32, 32, 8},
+        {"output_norm.weight", 32, 1, 0},       {"output.weight", 32, CM_VOCAB, 8},
     };
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
         float v[32 * 32];
@@ -573,8 +700,10 @@ static inline void cm_gguf_quant(wbuf *out, bool bad_cols, int up)
             v[k] = ts[i].rows == 1 ? 1.0f + 0.1f * cm_weight(100 + (uint32_t)i, (uint32_t)k)
                                    : 0.3f * cm_weight(seed, (uint32_t)k);
         wbuf d = {0};
-        if (ts[i].type == 0) wb_put(&d, v, (size_t)n * 4);
-        else cm_quant(&d, ts[i].type, v, n);
+        if (ts[i].type == 0)
+            wb_put(&d, v, (size_t)n * 4);
+        else
+            cm_quant(&d, ts[i].type, v, n);
         int64_t ne[2] = {ts[i].cols, ts[i].rows};
         if (bad_cols && i == 2) ne[0] = 16, ne[1] = 64;
         gb_tensor(&g, ts[i].name, ts[i].type, ts[i].rows == 1 ? 1 : 2, ne, d.p, d.n);
@@ -587,10 +716,17 @@ static inline void cm_gguf_quant(wbuf *out, bool bad_cols, int up)
 }
 
 /* A byte-level BPE vocabulary as GGUF "gpt2" (vocab-only: no tensors). */
-typedef enum gguf_bpe_mut { GB_NONE, GB_MERGE_ABSENT, GB_MERGE_NOSPACE, GB_NO_PRE, GB_PRE_UNKNOWN,
-                            GB_EOS_OOR } gguf_bpe_mut;
-static const char *const cm_bpe_tokens[] = {"a", "b", "c", "\304\240", "ab", "\304\240a",
-                                            "\304\240ab", "<|endoftext|>"}; /* U+0120 is a space */
+typedef enum gguf_bpe_mut {
+    GB_NONE,
+    GB_MERGE_ABSENT,
+    GB_MERGE_NOSPACE,
+    GB_NO_PRE,
+    GB_PRE_UNKNOWN,
+    GB_EOS_OOR
+} gguf_bpe_mut;
+static const char *const cm_bpe_tokens[] = {
+    "a",  "b",         "c",          "\304\240",
+    "ab", "\304\240a", "\304\240ab", "<|endoftext|>"}; /* U+0120 is a space */
 enum { CM_BPE_N = 8 };
 
 static inline void cm_gguf_bpe(wbuf *out, gguf_bpe_mut mut)
@@ -598,13 +734,17 @@ static inline void cm_gguf_bpe(wbuf *out, gguf_bpe_mut mut)
     gguf_b g = {0};
     gb_str(&g, "general.architecture", "gpt2");
     gb_str(&g, "tokenizer.ggml.model", "gpt2");
-    if (mut != GB_NO_PRE) gb_str(&g, "tokenizer.ggml.pre", mut == GB_PRE_UNKNOWN ? "falcon" : "gpt-2");
+    if (mut != GB_NO_PRE)
+        gb_str(&g, "tokenizer.ggml.pre", mut == GB_PRE_UNKNOWN ? "falcon" : "gpt-2");
     gb_arr_strs(&g, "tokenizer.ggml.tokens", cm_bpe_tokens, CM_BPE_N);
     gb_arr_head(&g, "tokenizer.ggml.token_type", G_I32, CM_BPE_N);
-    for (int i = 0; i < CM_BPE_N; i++) wb_u32(&g.kv, i == CM_BPE_N - 1 ? 3 : 1);
+    for (int i = 0; i < CM_BPE_N; i++)
+        wb_u32(&g.kv, i == CM_BPE_N - 1 ? 3 : 1);
     const char *merges[3] = {"a b", "\304\240 a", "\304\240a b"};
     if (mut == GB_MERGE_ABSENT) merges[1] = "\xC4\xA0 z";
-    if (mut == GB_MERGE_NOSPACE) merges[2] = "\xC4\xA0" "ab";
+    if (mut == GB_MERGE_NOSPACE)
+        merges[2] = "\xC4\xA0"
+                    "ab";
     gb_arr_strs(&g, "tokenizer.ggml.merges", merges, 3);
     gb_u32(&g, "tokenizer.ggml.eos_token_id", mut == GB_EOS_OOR ? CM_BPE_N : CM_BPE_N - 1);
     gb_finish(&g, 3, out, NULL);
@@ -613,9 +753,24 @@ static inline void cm_gguf_bpe(wbuf *out, gguf_bpe_mut mut)
 /* ---- safetensors and config.json ------------------------------------------------------- */
 
 typedef enum st_mut {
-    SM_NONE, SM_HDR_PAST, SM_HDR_HUGE, SM_BAD_JSON, SM_SIZE_MISMATCH, SM_HOLE, SM_OVERLAP,
-    SM_DTYPE, SM_SHAPE_NEG, SM_TRUNCATED, SM_TRAILING, SM_NOT_OBJECT, SM_BF16, SM_DUP_NAME,
-    SM_OFFS_REVERSED, SM_META_NOT_STR, SM_SHAPE_OVERFLOW, SM_NAN_WEIGHT,
+    SM_NONE,
+    SM_HDR_PAST,
+    SM_HDR_HUGE,
+    SM_BAD_JSON,
+    SM_SIZE_MISMATCH,
+    SM_HOLE,
+    SM_OVERLAP,
+    SM_DTYPE,
+    SM_SHAPE_NEG,
+    SM_TRUNCATED,
+    SM_TRAILING,
+    SM_NOT_OBJECT,
+    SM_BF16,
+    SM_DUP_NAME,
+    SM_OFFS_REVERSED,
+    SM_META_NOT_STR,
+    SM_SHAPE_OVERFLOW,
+    SM_NAN_WEIGHT,
 } st_mut;
 
 /* The tiny llama's weights as one safetensors file (HF names, PyTorch shapes, F32). */
@@ -657,16 +812,22 @@ static inline void cm_safetensors(wbuf *out, st_mut mut)
         if (mut == SM_DTYPE && i == 3) dtype = "F24";
         const char *name = mut == SM_DUP_NAME && i == 4 ? ts[3].hf : t->hf;
         if (t->n_dims == 1)
-            wb_printf(&hdr, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}",
+            wb_printf(&hdr,
+                      ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}",
                       name, dtype, (long long)t->ne[0], begin, end);
         else if (mut == SM_SHAPE_NEG && i == 3)
-            wb_printf(&hdr, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[-%lld,%lld],\"data_offsets\":[%zu,%zu]}",
-                      name, dtype, (long long)t->ne[1], (long long)t->ne[0], begin, end);
+            wb_printf(
+                &hdr,
+                ",\"%s\":{\"dtype\":\"%s\",\"shape\":[-%lld,%lld],\"data_offsets\":[%zu,%zu]}",
+                name, dtype, (long long)t->ne[1], (long long)t->ne[0], begin, end);
         else if (mut == SM_SHAPE_OVERFLOW && i == 3)
-            wb_printf(&hdr, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[4294967296,4294967296,16],"
-                      "\"data_offsets\":[%zu,%zu]}", name, dtype, begin, end);
+            wb_printf(&hdr,
+                      ",\"%s\":{\"dtype\":\"%s\",\"shape\":[4294967296,4294967296,16],"
+                      "\"data_offsets\":[%zu,%zu]}",
+                      name, dtype, begin, end);
         else
-            wb_printf(&hdr, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld,%lld],\"data_offsets\":[%zu,%zu]}",
+            wb_printf(&hdr,
+                      ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld,%lld],\"data_offsets\":[%zu,%zu]}",
                       name, dtype, (long long)t->ne[1], (long long)t->ne[0], begin, end);
     }
     wb_str(&hdr, "}");
@@ -675,7 +836,8 @@ static inline void cm_safetensors(wbuf *out, st_mut mut)
         wb_free(&hdr);
         wb_str(&hdr, "{\"a\":[1,2,3]}");
     }
-    while (hdr.n % 8) wb_u8(&hdr, ' ');
+    while (hdr.n % 8)
+        wb_u8(&hdr, ' ');
     *out = (wbuf){0};
     uint64_t hlen = hdr.n;
     if (mut == SM_HDR_PAST) hlen = hdr.n + data.n + 100;
@@ -690,9 +852,23 @@ static inline void cm_safetensors(wbuf *out, st_mut mut)
 }
 
 typedef enum cfg_mut {
-    CF_NONE, CF_BAD_JSON, CF_DIM_STR, CF_LAYERS_HUGE, CF_VOCAB_LIE, CF_THETA_HUGE, CF_NO_TYPE,
-    CF_TYPE_BAD_UTF8, CF_HEAD_DIM_LIE, CF_BOS_OOR, CF_ARRAY, CF_EPS_NEG, CF_DIM_FRACTION,
-    CF_ROPE_FRAC, CF_ACT_BAD, CF_SURROGATE, CF_ROPE_FRAC_1E30,
+    CF_NONE,
+    CF_BAD_JSON,
+    CF_DIM_STR,
+    CF_LAYERS_HUGE,
+    CF_VOCAB_LIE,
+    CF_THETA_HUGE,
+    CF_NO_TYPE,
+    CF_TYPE_BAD_UTF8,
+    CF_HEAD_DIM_LIE,
+    CF_BOS_OOR,
+    CF_ARRAY,
+    CF_EPS_NEG,
+    CF_DIM_FRACTION,
+    CF_ROPE_FRAC,
+    CF_ACT_BAD,
+    CF_SURROGATE,
+    CF_ROPE_FRAC_1E30,
 } cfg_mut;
 
 static inline void cm_config(wbuf *out, cfg_mut mut)
@@ -702,12 +878,19 @@ static inline void cm_config(wbuf *out, cfg_mut mut)
         wb_str(out, "[1, 2, 3]");
         return;
     }
-    const char *type = mut == CF_TYPE_BAD_UTF8 ? "ll\xff\xfe" "ama" : "llama";
-    if (mut != CF_NO_TYPE) wb_printf(out, "{\"model_type\": \"%s\",\n", type);
-    else wb_str(out, "{\n");
-    if (mut == CF_DIM_STR) wb_str(out, " \"hidden_size\": \"8\",\n");
-    else if (mut == CF_DIM_FRACTION) wb_str(out, " \"hidden_size\": 8.5,\n");
-    else wb_printf(out, " \"hidden_size\": %d,\n", CM_DIM);
+    const char *type = mut == CF_TYPE_BAD_UTF8 ? "ll\xff\xfe"
+                                                 "ama"
+                                               : "llama";
+    if (mut != CF_NO_TYPE)
+        wb_printf(out, "{\"model_type\": \"%s\",\n", type);
+    else
+        wb_str(out, "{\n");
+    if (mut == CF_DIM_STR)
+        wb_str(out, " \"hidden_size\": \"8\",\n");
+    else if (mut == CF_DIM_FRACTION)
+        wb_str(out, " \"hidden_size\": 8.5,\n");
+    else
+        wb_printf(out, " \"hidden_size\": %d,\n", CM_DIM);
     wb_printf(out, " \"num_hidden_layers\": %s,\n", mut == CF_LAYERS_HUGE ? "1e9" : "2");
     wb_printf(out, " \"num_attention_heads\": %d, \"num_key_value_heads\": %d,\n", CM_HEADS,
               CM_KV_HEADS);
@@ -728,9 +911,21 @@ static inline void cm_config(wbuf *out, cfg_mut mut)
 
 /* ---- llama2.c -------------------------------------------------------------------------- */
 
-typedef enum l2_mut { LM_NONE, LM_SHORT_HDR, LM_TRUNC, LM_TRAILING, LM_DIM_ZERO, LM_LAYERS_NEG,
-                      LM_HEADS_NODIV, LM_VOCAB_HUGE, LM_KV_GT, LM_MAGIC_V1, LM_DIM_BIG,
-                      LM_SEQ_HUGE, LM_UNSHARED } l2_mut;
+typedef enum l2_mut {
+    LM_NONE,
+    LM_SHORT_HDR,
+    LM_TRUNC,
+    LM_TRAILING,
+    LM_DIM_ZERO,
+    LM_LAYERS_NEG,
+    LM_HEADS_NODIV,
+    LM_VOCAB_HUGE,
+    LM_KV_GT,
+    LM_MAGIC_V1,
+    LM_DIM_BIG,
+    LM_SEQ_HUGE,
+    LM_UNSHARED
+} l2_mut;
 
 static inline void cm_llama2c(wbuf *out, l2_mut mut)
 {
@@ -748,7 +943,8 @@ static inline void cm_llama2c(wbuf *out, l2_mut mut)
     if (mut == LM_DIM_BIG) h[0] = 4096, h[3] = 32;
     if (mut == LM_SEQ_HUGE) h[6] = 1 << 22;
     if (mut == LM_UNSHARED) h[5] = -CM_VOCAB;
-    for (int i = 0; i < 7; i++) wb_u32(out, (uint32_t)h[i]);
+    for (int i = 0; i < 7; i++)
+        wb_u32(out, (uint32_t)h[i]);
     if (mut == LM_SHORT_HDR) {
         wb_truncate(out, 10);
         return;
@@ -756,8 +952,9 @@ static inline void cm_llama2c(wbuf *out, l2_mut mut)
     cm_tensor ts[CM_N_TENSORS];
     int n = cm_tensors(ts);
     /* llama2.c order: embedding, then each kind for all layers, final norm, freq_cis, head */
-    static const char *const kinds[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
-                                         "ffn_norm", "ffn_gate", "ffn_down", "ffn_up"};
+    static const char *const kinds[9] = {"attn_norm", "attn_q",      "attn_k",
+                                         "attn_v",    "attn_output", "ffn_norm",
+                                         "ffn_gate",  "ffn_down",    "ffn_up"};
     float vals[CM_VOCAB * CM_HIDDEN];
     cm_values(&ts[0], 0, vals);
     wb_put(out, vals, CM_VOCAB * CM_DIM * 4);
@@ -773,7 +970,8 @@ static inline void cm_llama2c(wbuf *out, l2_mut mut)
         }
     cm_values(&ts[n - 2], n - 2, vals);
     wb_put(out, vals, CM_DIM * 4);
-    for (int i = 0; i < 2 * CM_CTX * CM_HEAD_DIM / 2; i++) wb_f32(out, 0.5f);
+    for (int i = 0; i < 2 * CM_CTX * CM_HEAD_DIM / 2; i++)
+        wb_f32(out, 0.5f);
     if (mut == LM_UNSHARED) {
         cm_values(&ts[n - 1], n - 1, vals);
         wb_put(out, vals, CM_VOCAB * CM_DIM * 4);
@@ -797,8 +995,10 @@ static inline void cm_tokenizer_bin(wbuf *out, tb_mut mut)
         const char *s = cm_vocab[i].text;
         size_t n = 0;
         for (size_t k = 0; s[k] && n < sizeof text - 1;) {
-            if (s[k] == (char)0xE2 && s[k + 1] == (char)0x96 && s[k + 2] == (char)0x81) text[n++] = ' ', k += 3;
-            else text[n++] = s[k++];
+            if (s[k] == (char)0xE2 && s[k + 1] == (char)0x96 && s[k + 2] == (char)0x81)
+                text[n++] = ' ', k += 3;
+            else
+                text[n++] = s[k++];
         }
         if (i == 1) n = (size_t)snprintf(text, sizeof text, "\n<s>\n");
         if (i == 2) n = (size_t)snprintf(text, sizeof text, "\n</s>\n");
@@ -814,19 +1014,34 @@ static inline void cm_tokenizer_bin(wbuf *out, tb_mut mut)
 
 /* ---- Hugging Face byte-level BPE ------------------------------------------------------- */
 
-typedef enum tj_mut { TJ_NONE, TJ_BAD_JSON, TJ_UNIGRAM, TJ_ID_NEG, TJ_ID_HUGE, TJ_MERGE_ABSENT,
-                      TJ_ADDED_NO_CONTENT, TJ_BAD_UTF8_PIECE, TJ_SURROGATE, TJ_NORMALIZER,
-                      TJ_MERGE_ONE, TJ_VOCAB_ARRAY, TJ_DEEP } tj_mut;
+typedef enum tj_mut {
+    TJ_NONE,
+    TJ_BAD_JSON,
+    TJ_UNIGRAM,
+    TJ_ID_NEG,
+    TJ_ID_HUGE,
+    TJ_MERGE_ABSENT,
+    TJ_ADDED_NO_CONTENT,
+    TJ_BAD_UTF8_PIECE,
+    TJ_SURROGATE,
+    TJ_NORMALIZER,
+    TJ_MERGE_ONE,
+    TJ_VOCAB_ARRAY,
+    TJ_DEEP
+} tj_mut;
 
 static inline void cm_tokenizer_json(wbuf *out, tj_mut mut)
 {
     *out = (wbuf){0};
     if (mut == TJ_DEEP) { /* nesting far past cJSON's limit */
-        for (int i = 0; i < 5000; i++) wb_str(out, "[");
-        for (int i = 0; i < 5000; i++) wb_str(out, "]");
+        for (int i = 0; i < 5000; i++)
+            wb_str(out, "[");
+        for (int i = 0; i < 5000; i++)
+            wb_str(out, "]");
         return;
     }
-    wb_printf(out, "{\"version\": \"1.0\",\n \"added_tokens\": [{\"id\": 7, %s\"special\": true}],\n",
+    wb_printf(out,
+              "{\"version\": \"1.0\",\n \"added_tokens\": [{\"id\": 7, %s\"special\": true}],\n",
               mut == TJ_ADDED_NO_CONTENT ? "" : "\"content\": \"<|endoftext|>\", ");
     wb_printf(out, " \"normalizer\": %s,\n",
               mut == TJ_NORMALIZER ? "{\"type\": \"Lowercase\"}" : "null");
@@ -837,13 +1052,16 @@ static inline void cm_tokenizer_json(wbuf *out, tj_mut mut)
         wb_str(out, "\"vocab\": [\"a\", \"b\"], \"merges\": []}}\n");
         return;
     }
-    wb_printf(out, "\"vocab\": {\"a\": %s, \"b\": 1, \"c\": %s, \"\\u0120\": 3, \"ab\": 4, "
-                   "\"\\u0120a\": 5, \"\\u0120ab\": 6, \"<|endoftext|>\": 7",
+    wb_printf(out,
+              "\"vocab\": {\"a\": %s, \"b\": 1, \"c\": %s, \"\\u0120\": 3, \"ab\": 4, "
+              "\"\\u0120a\": 5, \"\\u0120ab\": 6, \"<|endoftext|>\": 7",
               mut == TJ_ID_NEG ? "-1" : "0", mut == TJ_ID_HUGE ? "1e12" : "2");
     if (mut == TJ_BAD_UTF8_PIECE) wb_str(out, ", \"\xff\xc3\": 8");
     if (mut == TJ_SURROGATE) wb_str(out, ", \"\\udc00x\": 8");
     wb_printf(out, "},\n  \"merges\": [\"a b\", \"%s\", \"\\u0120a b\"]}}\n",
-              mut == TJ_MERGE_ABSENT ? "\\u0120 z" : mut == TJ_MERGE_ONE ? "ab" : "\\u0120 a");
+              mut == TJ_MERGE_ABSENT ? "\\u0120 z"
+              : mut == TJ_MERGE_ONE  ? "ab"
+                                     : "\\u0120 a");
     if (mut == TJ_BAD_JSON) wb_truncate(out, out->n - 6);
 }
 
@@ -865,10 +1083,16 @@ static inline void cm_merges_txt(wbuf *out, vm_mut mut)
     *out = (wbuf){0};
     const char *nl = mut == VM_CRLF ? "\r\n" : "\n";
     wb_printf(out, "#version: 0.2%sa b%s", nl, nl);
-    if (mut == VM_MERGE_ONE) wb_printf(out, "ab%s", nl);
-    else if (mut == VM_MERGE_ABSENT) wb_printf(out, "\xC4\xA0 q%s", nl);
-    else wb_printf(out, "\xC4\xA0 a%s", nl);
-    wb_printf(out, "\xC4\xA0" "a b%s", nl);
+    if (mut == VM_MERGE_ONE)
+        wb_printf(out, "ab%s", nl);
+    else if (mut == VM_MERGE_ABSENT)
+        wb_printf(out, "\xC4\xA0 q%s", nl);
+    else
+        wb_printf(out, "\xC4\xA0 a%s", nl);
+    wb_printf(out,
+              "\xC4\xA0"
+              "a b%s",
+              nl);
 }
 
 /* ---- SentencePiece tokenizer.model ------------------------------------------------------ */
@@ -881,7 +1105,10 @@ static inline void pb_varint(wbuf *b, uint64_t v)
     }
     wb_u8(b, (uint8_t)v);
 }
-static inline void pb_tag(wbuf *b, uint32_t field, uint32_t wire) { pb_varint(b, (uint64_t)field << 3 | wire); }
+static inline void pb_tag(wbuf *b, uint32_t field, uint32_t wire)
+{
+    pb_varint(b, (uint64_t)field << 3 | wire);
+}
 static inline void pb_bytes(wbuf *b, uint32_t field, const void *p, size_t n)
 {
     pb_tag(b, field, 2);
@@ -894,9 +1121,21 @@ static inline void pb_uint(wbuf *b, uint32_t field, uint64_t v)
     pb_varint(b, v);
 }
 
-typedef enum sp_mut { SP_NONE, SP_TRUNC_VARINT, SP_LEN_LIE, SP_UNIGRAM, SP_TYPE9, SP_BOS_OOR,
-                      SP_BYTE_ZZ, SP_GROUP, SP_NAN, SP_NO_PIECES, SP_CHARSMAP, SP_NO_TEXT,
-                      SP_PIECE_HUGE } sp_mut;
+typedef enum sp_mut {
+    SP_NONE,
+    SP_TRUNC_VARINT,
+    SP_LEN_LIE,
+    SP_UNIGRAM,
+    SP_TYPE9,
+    SP_BOS_OOR,
+    SP_BYTE_ZZ,
+    SP_GROUP,
+    SP_NAN,
+    SP_NO_PIECES,
+    SP_CHARSMAP,
+    SP_NO_TEXT,
+    SP_PIECE_HUGE
+} sp_mut;
 
 static inline void cm_spmodel(wbuf *out, sp_mut mut)
 {
@@ -995,8 +1234,15 @@ static inline void cm_tiktoken_lines(wbuf *out, uint32_t from, uint32_t to)
     }
 }
 
-typedef enum tk_mut { TK_NONE, TK_FEW, TK_ORDER, TK_BASE64, TK_NO_RANK, TK_RANK_HUGE,
-                      TK_EMPTY_B64 } tk_mut;
+typedef enum tk_mut {
+    TK_NONE,
+    TK_FEW,
+    TK_ORDER,
+    TK_BASE64,
+    TK_NO_RANK,
+    TK_RANK_HUGE,
+    TK_EMPTY_B64
+} tk_mut;
 
 /* A Qwen-sized rank file (151643 ranks); `head_only` stops after 64 lines (fuzz seeds: the
  * fuzzer appends the rest itself). */
@@ -1004,12 +1250,18 @@ static inline void cm_tiktoken(wbuf *out, tk_mut mut, bool head_only)
 {
     *out = (wbuf){0};
     cm_tiktoken_lines(out, 0, 40);
-    if (mut == TK_ORDER) wb_str(out, "YQ== 41\n");
-    else if (mut == TK_BASE64) wb_str(out, "Y!== 40\n");
-    else if (mut == TK_NO_RANK) wb_str(out, "YWJj\n");
-    else if (mut == TK_RANK_HUGE) wb_str(out, "YQ== 99999999999999\n");
-    else if (mut == TK_EMPTY_B64) wb_str(out, " 40\n");
-    else cm_tiktoken_lines(out, 40, 41);
+    if (mut == TK_ORDER)
+        wb_str(out, "YQ== 41\n");
+    else if (mut == TK_BASE64)
+        wb_str(out, "Y!== 40\n");
+    else if (mut == TK_NO_RANK)
+        wb_str(out, "YWJj\n");
+    else if (mut == TK_RANK_HUGE)
+        wb_str(out, "YQ== 99999999999999\n");
+    else if (mut == TK_EMPTY_B64)
+        wb_str(out, " 40\n");
+    else
+        cm_tiktoken_lines(out, 40, 41);
     uint32_t last = head_only ? 64 : mut == TK_FEW ? 1000 : CM_TIKTOKEN_RANKS;
     cm_tiktoken_lines(out, 41, last);
 }
@@ -1051,11 +1303,12 @@ static inline void cc_emit(corpus_emit *e, ccase *c)
 {
     e->fn(e->ctx, c);
     e->count++;
-    for (int i = 0; i < c->n_files; i++) wb_free(&c->files[i].data);
+    for (int i = 0; i < c->n_files; i++)
+        wb_free(&c->files[i].data);
 }
 
 static inline ccase cc_new(const char *name, const char *fuzz, cload load, tlm_status want,
-                    const char *needle)
+                           const char *needle)
 {
     ccase c = {.fuzz = fuzz, .load = load, .want = want, .needle = needle};
     snprintf(c.name, sizeof c.name, "%s", name);
@@ -1098,7 +1351,8 @@ static inline void corpus_gguf(corpus_emit *e)
         {"gguf_heads_zero", GM_HEADS_ZERO, TLM_ERR_FORMAT, "n_heads = 0"},
         {"gguf_kv_heads_3", GM_KV_HEADS_3, TLM_ERR_FORMAT, "n_kv_heads = 3"},
         {"gguf_dim_lie", GM_DIM_LIE, TLM_ERR_FORMAT, "token_embd.weight' has shape"},
-        {"gguf_missing_tensor", GM_MISSING_TENSOR, TLM_ERR_FORMAT, "'blk.1.ffn_up.weight' is missing"},
+        {"gguf_missing_tensor", GM_MISSING_TENSOR, TLM_ERR_FORMAT,
+         "'blk.1.ffn_up.weight' is missing"},
         {"gguf_wrong_shape", GM_SHAPE, TLM_ERR_FORMAT, "'blk.0.attn_q.weight' has shape"},
         {"gguf_bos_out_of_vocab", GM_BOS_OOR, TLM_ERR_FORMAT, "tokenizer.ggml.bos_token_id"},
         {"gguf_bos_string", GM_BOS_STR, TLM_ERR_FORMAT, "tokenizer.ggml.bos_token_id"},
@@ -1119,15 +1373,13 @@ static inline void corpus_gguf(corpus_emit *e)
         {"gguf_offset_past_end", GM_OFFSET_PAST, TLM_ERR_FORMAT, "run past end of file"},
         /* llama.cpp refuses these too ("tensor '...' has offset A, expected B"); a retyped
          * tensor shows at the next one, so the message names both */
-        {"gguf_retyped_f32_f16", GM_RETYPE_F16, TLM_ERR_FORMAT,
-         "'blk.0.attn_k.weight' at offset"},
+        {"gguf_retyped_f32_f16", GM_RETYPE_F16, TLM_ERR_FORMAT, "'blk.0.attn_k.weight' at offset"},
         {"gguf_retyped_f32_f16_names_it", GM_RETYPE_F16, TLM_ERR_FORMAT,
          "'blk.0.attn_q.weight' (F16, 128 bytes)"},
         {"gguf_data_gap", GM_GAP, TLM_ERR_FORMAT, "'blk.0.attn_output.weight' at offset"},
         {"gguf_data_gap_says", GM_GAP, TLM_ERR_FORMAT, "leaves a gap"},
         {"gguf_data_overlap", GM_OVERLAP, TLM_ERR_FORMAT, "overlaps"},
-        {"gguf_data_out_of_order", GM_SWAPPED, TLM_ERR_FORMAT,
-         "'blk.0.attn_k.weight' at offset"},
+        {"gguf_data_out_of_order", GM_SWAPPED, TLM_ERR_FORMAT, "'blk.0.attn_k.weight' at offset"},
         {"gguf_alignment_3", GM_ALIGN3, TLM_ERR_FORMAT, "not a power of two"},
         {"gguf_alignment_string", GM_ALIGN_STR, TLM_ERR_FORMAT, "general.alignment has value type"},
         {"gguf_nested_array", GM_NESTED, TLM_ERR_UNSUPPORTED, "nested arrays"},
@@ -1187,8 +1439,8 @@ static inline void corpus_gguf(corpus_emit *e)
         {"gguf_str_len_lie", gg_value_at(&valid, mk.kv_at[1]), (uint64_t)-1, 8, "runs past end"},
         {"gguf_str_array_count_lie", gg_value_at(&valid, mk.kv_at[12]) + 4, (uint64_t)1 << 61, 8,
          "string array count"},
-        {"gguf_f32_array_count_overflow", gg_value_at(&valid, mk.kv_at[13]) + 4,
-         (uint64_t)1 << 62, 8, "runs past end of file"},
+        {"gguf_f32_array_count_overflow", gg_value_at(&valid, mk.kv_at[13]) + 4, (uint64_t)1 << 62,
+         8, "runs past end of file"},
         {"gguf_array_type_99", gg_value_at(&valid, mk.kv_at[14]), 99, 4,
          "unknown array element type 99"},
         {"gguf_tensor_offset_huge", gg_offset_at(&valid, mk.info_at[20]), (uint64_t)-32, 8,
@@ -1217,7 +1469,8 @@ static inline void corpus_gguf(corpus_emit *e)
         {"gguf_trunc_tensor_infos", mk.info_start + 40, "tensor"},
         {"gguf_trunc_last_info", mk.data_start - 40, "tensor"},
         {"gguf_trunc_data_start", mk.data_start, "run past end of file"},
-        {"gguf_trunc_data_mid", mk.data_start + (mk.size - mk.data_start) / 2, "run past end of file"},
+        {"gguf_trunc_data_mid", mk.data_start + (mk.size - mk.data_start) / 2,
+         "run past end of file"},
         {"gguf_trunc_last_byte", mk.size - 1, "run past end of file"},
     };
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
@@ -1247,7 +1500,8 @@ static inline void corpus_gguf(corpus_emit *e)
     } vocab[] = {
         {"gguf_vocab_valid", GM_NONE, TLM_OK, NULL},
         {"gguf_vocab_tokens_i32", GM_TOK_I32, TLM_ERR_FORMAT, "tokenizer.ggml.tokens must be"},
-        {"gguf_vocab_scores_short", GM_SCORES_SHORT, TLM_ERR_FORMAT, "tokenizer.ggml.scores has 19"},
+        {"gguf_vocab_scores_short", GM_SCORES_SHORT, TLM_ERR_FORMAT,
+         "tokenizer.ggml.scores has 19"},
         {"gguf_vocab_type_9", GM_TTYPE9, TLM_ERR_FORMAT, "token_type[9] = 9"},
         {"gguf_vocab_byte_neg", GM_BYTE_NEG, TLM_ERR_FORMAT, "'<0x-1>' is not <0xNN>"},
         {"gguf_vocab_byte_zz", GM_BYTE_ZZ, TLM_ERR_FORMAT, "'<0xZZ>' is not <0xNN>"},
@@ -1331,7 +1585,8 @@ static inline void corpus_hf(corpus_emit *e)
         {"config_array", CF_ARRAY, TLM_ERR_FORMAT, "not a JSON object"},
         {"config_surrogate", CF_SURROGATE, TLM_ERR_FORMAT, "not a JSON object"},
         {"config_dim_string", CF_DIM_STR, TLM_ERR_FORMAT, "\"hidden_size\" must be an integer"},
-        {"config_dim_fraction", CF_DIM_FRACTION, TLM_ERR_FORMAT, "\"hidden_size\" must be an integer"},
+        {"config_dim_fraction", CF_DIM_FRACTION, TLM_ERR_FORMAT,
+         "\"hidden_size\" must be an integer"},
         {"config_layers_huge", CF_LAYERS_HUGE, TLM_ERR_FORMAT, "\"num_hidden_layers\""},
         {"config_vocab_lie", CF_VOCAB_LIE, TLM_ERR_FORMAT, "has shape"},
         {"config_theta_huge", CF_THETA_HUGE, TLM_ERR_FORMAT, "\"rope_theta\" must be a finite"},
@@ -1372,8 +1627,8 @@ static inline void corpus_hf(corpus_emit *e)
         cc_emit(e, &c);
     }
     { /* a sharded index naming a shard outside the directory */
-        ccase c = cc_new("hf_index_escape", "hf_config", CL_MODEL_DIR, TLM_ERR_FORMAT,
-                         "plain file name");
+        ccase c =
+            cc_new("hf_index_escape", "hf_config", CL_MODEL_DIR, TLM_ERR_FORMAT, "plain file name");
         wbuf a, b = {0};
         cm_config(&a, CF_NONE);
         wb_str(&b, "{\"weight_map\": {\"model.embed_tokens.weight\": \"../model.safetensors\"}}");
@@ -1465,7 +1720,8 @@ static inline void corpus_tokenizers(corpus_emit *e)
         {"tokjson_id_huge", TJ_ID_HUGE, TLM_ERR_FORMAT, "entry \"c\" is not an id"},
         {"tokjson_merge_absent", TJ_MERGE_ABSENT, TLM_ERR_FORMAT, "model.merges[1]"},
         {"tokjson_merge_one_piece", TJ_MERGE_ONE, TLM_ERR_FORMAT, "not two pieces"},
-        {"tokjson_added_no_content", TJ_ADDED_NO_CONTENT, TLM_ERR_FORMAT, "lacks an id or a content"},
+        {"tokjson_added_no_content", TJ_ADDED_NO_CONTENT, TLM_ERR_FORMAT,
+         "lacks an id or a content"},
         {"tokjson_normalizer", TJ_NORMALIZER, TLM_ERR_UNSUPPORTED, "normalizer \"Lowercase\""},
         {"tokjson_vocab_array", TJ_VOCAB_ARRAY, TLM_ERR_FORMAT, "model.vocab is not an object"},
     };

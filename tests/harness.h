@@ -115,10 +115,7 @@ static inline int finish(const char *name)
 
 static uint64_t harness_rng = 0x9e3779b97f4a7c15u;
 
-static inline void rng_seed(uint64_t seed)
-{
-    harness_rng = seed;
-}
+static inline void rng_seed(uint64_t seed) { harness_rng = seed; }
 
 static inline uint64_t rng_next(void) /* splitmix64 */
 {

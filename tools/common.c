@@ -38,7 +38,8 @@ bool parse_float(const char *flag, const char *s, double lo, double hi, double *
 int32_t *parse_ids(const char *s, int32_t *n_out)
 {
     size_t cap = 1;
-    for (const char *p = s; *p; p++) cap += *p == ',';
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
     int32_t *ids = malloc(cap * sizeof *ids);
     if (!ids) return NULL;
     int32_t n = 0;
@@ -75,16 +76,21 @@ int model_source_arg(model_source *src, int argc, char **argv, int i)
         fprintf(stderr, "error: %s needs a value\n", a);
         return -1;
     }
-    if (!strcmp(a, "-m") || !strcmp(a, "--model")) src->path = v;
-    else if (!strcmp(a, "--preset")) src->preset = v;
+    if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+        src->path = v;
+    else if (!strcmp(a, "--preset"))
+        src->preset = v;
     else if (!strcmp(a, "--seed-weights")) {
         long long s;
         if (!parse_int(a, v, 0, INT64_MAX, &s)) return -1;
         src->seed = (uint64_t)s;
     } else {
-        if (!strcmp(v, "f32")) src->type = TLM_TYPE_F32;
-        else if (!strcmp(v, "f16")) src->type = TLM_TYPE_F16;
-        else if (!strcmp(v, "bf16")) src->type = TLM_TYPE_BF16;
+        if (!strcmp(v, "f32"))
+            src->type = TLM_TYPE_F32;
+        else if (!strcmp(v, "f16"))
+            src->type = TLM_TYPE_F16;
+        else if (!strcmp(v, "bf16"))
+            src->type = TLM_TYPE_BF16;
         else {
             fprintf(stderr, "error: --type expects f32, f16 or bf16, got '%s'\n", v);
             return -1;
@@ -124,8 +130,8 @@ tlm_model *model_source_open(const model_source *src, int n_threads)
     return model;
 }
 
-tlm_tokenizer *tokenizer_open(const char *tok_path, const model_source *src,
-                              const tlm_model *model, bool required)
+tlm_tokenizer *tokenizer_open(const char *tok_path, const model_source *src, const tlm_model *model,
+                              bool required)
 {
     tlm_tokenizer *tok = NULL;
     tlm_error err = {0};
@@ -146,9 +152,12 @@ tlm_tokenizer *tokenizer_open(const char *tok_path, const model_source *src,
 
 bool parse_kv_type(const char *s, tlm_type *out)
 {
-    if (s && !strcmp(s, "f32")) *out = TLM_TYPE_F32;
-    else if (s && !strcmp(s, "f16")) *out = TLM_TYPE_F16;
-    else if (s && !strcmp(s, "q8_0")) *out = TLM_TYPE_Q8_0;
+    if (s && !strcmp(s, "f32"))
+        *out = TLM_TYPE_F32;
+    else if (s && !strcmp(s, "f16"))
+        *out = TLM_TYPE_F16;
+    else if (s && !strcmp(s, "q8_0"))
+        *out = TLM_TYPE_Q8_0;
     else {
         fprintf(stderr, "error: --kv-type expects f32, f16 or q8_0, got '%s'\n", s ? s : "");
         return false;
@@ -195,9 +204,12 @@ int context_arg(tlm_context_params *cp, int argc, char **argv, int i)
     long long n;
     if (!strcmp(a, "--kv-type")) return parse_kv_type(v, &cp->kv_type) ? 2 : -1;
     if (!strcmp(a, "--rope-factors")) {
-        if (!strcmp(v, "auto")) cp->rope_factors = TLM_ROPE_FACTORS_AUTO;
-        else if (!strcmp(v, "short")) cp->rope_factors = TLM_ROPE_FACTORS_SHORT;
-        else if (!strcmp(v, "long")) cp->rope_factors = TLM_ROPE_FACTORS_LONG;
+        if (!strcmp(v, "auto"))
+            cp->rope_factors = TLM_ROPE_FACTORS_AUTO;
+        else if (!strcmp(v, "short"))
+            cp->rope_factors = TLM_ROPE_FACTORS_SHORT;
+        else if (!strcmp(v, "long"))
+            cp->rope_factors = TLM_ROPE_FACTORS_LONG;
         else {
             fprintf(stderr, "error: --rope-factors expects auto, short or long, got '%s'\n", v);
             return -1;

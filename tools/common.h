@@ -34,8 +34,8 @@ tlm_model *model_source_open(const model_source *src, int n_threads);
 /* The tokenizer for model: from tok_path when given (-z: a llama2.c tokenizer.bin, or any
  * file tlm_tokenizer_load reads), else the model file's own, else the model's directory's
  * files. NULL when there is none; with `required`, after printing why. */
-tlm_tokenizer *tokenizer_open(const char *tok_path, const model_source *src,
-                              const tlm_model *model, bool required);
+tlm_tokenizer *tokenizer_open(const char *tok_path, const model_source *src, const tlm_model *model,
+                              bool required);
 
 /* "f32" or "f16" into *out (a KV cache type); false with a message otherwise. */
 bool parse_kv_type(const char *s, tlm_type *out);
@@ -45,14 +45,14 @@ bool parse_kv_type(const char *s, tlm_type *out);
  * model_source_arg does. */
 int context_arg(tlm_context_params *cp, int argc, char **argv, int i);
 
-#define CONTEXT_USAGE                                                                          \
-    "  --kv-type T        KV cache elements: f16 (default), f32 or q8_0\n"                      \
-    "  --rope-factors F   LongRoPE factor set: auto (long iff the context exceeds the\n"       \
-    "                     original one), short or long\n"                                      \
-    "  --ntk-alpha A      Qwen v1 dynamic NTK: 0 = dynamic (default), 1 = off, >1 = fixed\n"   \
-    "  --no-logn          Qwen v1: no logn attention scaling\n"                               \
-    "  --full-cache       sliding-window models: keep every position's K/V\n"                  \
-    "  --mem-budget B     bytes the context may take (default: MemAvailable; 0: no check)\n"   \
+#define CONTEXT_USAGE                                                                              \
+    "  --kv-type T        KV cache elements: f16 (default), f32 or q8_0\n"                         \
+    "  --rope-factors F   LongRoPE factor set: auto (long iff the context exceeds the\n"           \
+    "                     original one), short or long\n"                                          \
+    "  --ntk-alpha A      Qwen v1 dynamic NTK: 0 = dynamic (default), 1 = off, >1 = fixed\n"       \
+    "  --no-logn          Qwen v1: no logn attention scaling\n"                                    \
+    "  --full-cache       sliding-window models: keep every position's K/V\n"                      \
+    "  --mem-budget B     bytes the context may take (default: MemAvailable; 0: no check)\n"       \
     "  --blas             prefill float weights with OpenBLAS's sgemm (comparison path)\n"
 
 /* Peak resident memory of this process in bytes. */

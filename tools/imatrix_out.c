@@ -12,7 +12,7 @@
 
 typedef struct entry {
     char *name;
-    int64_t n_in, n_tok; /* every column sees every token: one count for all */
+    int64_t n_in, n_tok;  /* every column sees every token: one count for all */
     int32_t ncall, chunk; /* chunk: the last chunk that counted a call */
     double *sum;          /* [n_in] sum of x^2 */
 } entry;
@@ -57,7 +57,9 @@ static entry *find_or_add(imatrix_out *im, const char *name, int64_t n_in)
         im->cap = cap;
     }
     entry *e = &im->e[im->n];
-    *e = (entry){.name = strdup(name), .n_in = n_in, .chunk = INT32_MIN,
+    *e = (entry){.name = strdup(name),
+                 .n_in = n_in,
+                 .chunk = INT32_MIN,
                  .sum = calloc((size_t)n_in, sizeof(double))};
     if (!e->name || !e->sum) {
         free(e->name);
@@ -89,7 +91,8 @@ static void observe(void *user, const char *weight, const float *x, int64_t ldx,
     }
     for (int64_t t = 0; t < n_tok; t++) {
         const float *r = x + t * ldx;
-        for (int64_t j = 0; j < n_in; j++) e->sum[j] += (double)r[j] * (double)r[j];
+        for (int64_t j = 0; j < n_in; j++)
+            e->sum[j] += (double)r[j] * (double)r[j];
     }
     e->n_tok += n_tok;
     if (e->chunk != im->chunk) { /* the first call of this matrix in the chunk */
@@ -141,8 +144,8 @@ bool imatrix_out_write(const imatrix_out *im, const char *path, const char *data
             double mean = e->n_tok ? e->sum[j] / (double)e->n_tok : 0.0;
             v[j] = (float)(mean * e->ncall);
             if (!isfinite(v[j])) {
-                fprintf(stderr, "error: %s: column %lld of %s is not finite\n", path,
-                        (long long)j, e->name);
+                fprintf(stderr, "error: %s: column %lld of %s is not finite\n", path, (long long)j,
+                        e->name);
                 ok = false;
                 break;
             }

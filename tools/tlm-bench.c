@@ -39,7 +39,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: tlm-bench [--presets a,b,...] [--types f16,q8_0,...] [-m MODEL]...\n"
-            "                 [-p N_PROMPT] [-n N_GEN] [-r REPS] [-t THREADS] [--kv-type f16|f32|q8_0]\n"
+            "                 [-p N_PROMPT] [-n N_GEN] [-r REPS] [-t THREADS] [--kv-type "
+            "f16|f32|q8_0]\n"
             "                 [--csv FILE] [--json FILE] [--svg FILE] [--blas] [--full]\n"
             "                 [--parallel N]\n"
             "  default: every preset with random weights at F16, a quick table: -p 64 -n 16 -r 2\n"
@@ -85,15 +86,22 @@ static const struct {
     bool direct;
     tlm_quant_mix mix;
 } weight_types[] = {
-    {"f32", TLM_TYPE_F32, true, TLM_MIX_NONE},     {"f16", TLM_TYPE_F16, true, TLM_MIX_NONE},
-    {"bf16", TLM_TYPE_BF16, true, TLM_MIX_NONE},   {"q8_0", TLM_TYPE_Q8_0, false, TLM_MIX_NONE},
-    {"q4_0", TLM_TYPE_Q4_0, false, TLM_MIX_NONE},  {"q4_1", TLM_TYPE_Q4_1, false, TLM_MIX_NONE},
-    {"q5_0", TLM_TYPE_Q5_0, false, TLM_MIX_NONE},  {"q5_1", TLM_TYPE_Q5_1, false, TLM_MIX_NONE},
-    {"q3_k", TLM_TYPE_Q3_K, false, TLM_MIX_NONE},  {"q4_k", TLM_TYPE_Q4_K, false, TLM_MIX_NONE},
-    {"q5_k", TLM_TYPE_Q5_K, false, TLM_MIX_NONE},  {"q6_k", TLM_TYPE_Q6_K, false, TLM_MIX_NONE},
+    {"f32", TLM_TYPE_F32, true, TLM_MIX_NONE},
+    {"f16", TLM_TYPE_F16, true, TLM_MIX_NONE},
+    {"bf16", TLM_TYPE_BF16, true, TLM_MIX_NONE},
+    {"q8_0", TLM_TYPE_Q8_0, false, TLM_MIX_NONE},
+    {"q4_0", TLM_TYPE_Q4_0, false, TLM_MIX_NONE},
+    {"q4_1", TLM_TYPE_Q4_1, false, TLM_MIX_NONE},
+    {"q5_0", TLM_TYPE_Q5_0, false, TLM_MIX_NONE},
+    {"q5_1", TLM_TYPE_Q5_1, false, TLM_MIX_NONE},
+    {"q3_k", TLM_TYPE_Q3_K, false, TLM_MIX_NONE},
+    {"q4_k", TLM_TYPE_Q4_K, false, TLM_MIX_NONE},
+    {"q5_k", TLM_TYPE_Q5_K, false, TLM_MIX_NONE},
+    {"q6_k", TLM_TYPE_Q6_K, false, TLM_MIX_NONE},
     {"iq4_nl", TLM_TYPE_IQ4_NL, false, TLM_MIX_IQ4_NL},
     {"iq4_xs", TLM_TYPE_IQ4_XS, false, TLM_MIX_IQ4_XS},
-    {"q2_k", TLM_TYPE_Q2_K, false, TLM_MIX_Q2_K},   {"q3_k_s", TLM_TYPE_Q3_K, false, TLM_MIX_Q3_K_S},
+    {"q2_k", TLM_TYPE_Q2_K, false, TLM_MIX_Q2_K},
+    {"q3_k_s", TLM_TYPE_Q3_K, false, TLM_MIX_Q3_K_S},
     {"q3_k_m", TLM_TYPE_Q3_K, false, TLM_MIX_Q3_K_M},
     {"q3_k_l", TLM_TYPE_Q3_K, false, TLM_MIX_Q3_K_L},
     {"q4_k_s", TLM_TYPE_Q4_K, false, TLM_MIX_Q4_K_S},
@@ -106,7 +114,9 @@ static const struct {
 /* Preset `name` at weight type `t`: made directly, or quantized from F16 via a temp file. */
 static tlm_model *make_preset(const char *name, size_t t, int n_threads)
 {
-    model_source src = {.preset = name, .random_weights = true, .seed = 1,
+    model_source src = {.preset = name,
+                        .random_weights = true,
+                        .seed = 1,
                         .type = weight_types[t].direct ? weight_types[t].type : TLM_TYPE_F16};
     tlm_model *m = model_source_open(&src, n_threads);
     if (!m || weight_types[t].direct) return m;
@@ -146,12 +156,14 @@ static double bench_parallel(tlm_model *m, const options *o)
         fprintf(stderr, "error: --parallel %d: %s\n", N, err.message);
         return 0.0;
     }
-    int32_t *ids = malloc((size_t)cp.n_batch * sizeof *ids), *seq = malloc((size_t)cp.n_batch * sizeof *seq);
+    int32_t *ids = malloc((size_t)cp.n_batch * sizeof *ids),
+            *seq = malloc((size_t)cp.n_batch * sizeof *seq);
     bool *want = malloc((size_t)N * sizeof *want);
     float *out = malloc((size_t)N * (size_t)vocab * sizeof *out);
     double *agg = malloc((size_t)o->reps * sizeof *agg);
     bool ok = ids && seq && want && out && agg;
-    for (int32_t i = 0; ok && i < N; i++) want[i] = true;
+    for (int32_t i = 0; ok && i < N; i++)
+        want[i] = true;
     for (int rep = 0; ok && rep < o->reps; rep++) {
         tlm_context_reset(ctx);
         for (int32_t s = 0; ok && s < N; s++) { /* prompts: one batch per sequence */
@@ -168,8 +180,8 @@ static double bench_parallel(tlm_model *m, const options *o)
                 ids[s] = (int32_t)(((int64_t)(n_prompt + g) * 7919 + 1 + s * 131) % vocab);
                 seq[s] = s;
             }
-            tlm_batch b = {.n_tokens = N, .token = ids, .seq_id = seq, .logits = want,
-                           .out_logits = out};
+            tlm_batch b = {
+                .n_tokens = N, .token = ids, .seq_id = seq, .logits = want, .out_logits = out};
             ok = tlm_context_eval_batch(ctx, &b) == TLM_OK;
         }
         agg[rep] = (double)N * (double)o->n_gen / (now_seconds() - t0);
@@ -202,9 +214,11 @@ static bool bench_model(tlm_model *m, const options *o, row *r)
         return false;
     }
     int32_t *ids = malloc((size_t)n_ctx * sizeof *ids);
-    double *pre = malloc((size_t)o->reps * sizeof *pre), *dec = malloc((size_t)o->reps * sizeof *dec);
+    double *pre = malloc((size_t)o->reps * sizeof *pre),
+           *dec = malloc((size_t)o->reps * sizeof *dec);
     bool ok = ids && pre && dec;
-    for (int32_t i = 0; ok && i < n_ctx; i++) ids[i] = (int32_t)((i * 7919 + 1) % in->n_vocab);
+    for (int32_t i = 0; ok && i < n_ctx; i++)
+        ids[i] = (int32_t)((i * 7919 + 1) % in->n_vocab);
     /* one untimed pass faults the weights in, so the first timed run is not a page-in test */
     if (ok) ok = tlm_context_eval(ctx, ids, (int32_t)o->n_prompt, NULL) == TLM_OK;
     for (int rep = 0; ok && rep < o->reps; rep++) {
@@ -236,7 +250,8 @@ static bool bench_model(tlm_model *m, const options *o, row *r)
 static void print_header(const options *o)
 {
     printf("| model            | type | params  | weights  | KV/token | KV @ctx   | pp%-5lld t/s "
-           "| tg%-4lld t/s | decode GB/s (%% of read) |\n", o->n_prompt, o->n_gen);
+           "| tg%-4lld t/s | decode GB/s (%% of read) |\n",
+           o->n_prompt, o->n_gen);
     printf("|------------------|------|---------|----------|----------|-----------|-------------"
            "|------------|-------------------------|\n");
 }
@@ -246,9 +261,10 @@ static void print_row(const row *r)
     const tlm_model_info *in = &r->info;
     double kv_ctx = (double)in->kv_bytes_per_token * in->n_ctx_train;
     printf("| %-16s | %-4s | %5.2f B | %5.2f GB | %5.1f KiB | %6.0f MiB | %11.1f | %10.2f | "
-           "%6.1f GB/s (%3.0f%%)      |\n", r->name, r->type, (double)in->n_params / 1e9,
-           (double)in->weight_bytes / 1e9, (double)in->kv_bytes_per_token / 1024.0,
-           kv_ctx / (1 << 20), r->prefill_tps, r->decode_tps, r->gbs, r->pct);
+           "%6.1f GB/s (%3.0f%%)      |\n",
+           r->name, r->type, (double)in->n_params / 1e9, (double)in->weight_bytes / 1e9,
+           (double)in->kv_bytes_per_token / 1024.0, kv_ctx / (1 << 20), r->prefill_tps,
+           r->decode_tps, r->gbs, r->pct);
     fflush(stdout);
 }
 
@@ -277,15 +293,17 @@ static void write_json(const char *path, const row *rows, int n, double bw, cons
         fprintf(stderr, "error: cannot write %s\n", path);
         return;
     }
-    fprintf(fp, "{\"kernels\": \"%s\", \"read_gbs\": %.2f, \"n_prompt\": %lld, \"n_gen\": %lld, "
-                "\"reps\": %lld, \"results\": [", tlm_kernels_isa(), bw, o->n_prompt, o->n_gen,
-            o->reps);
+    fprintf(fp,
+            "{\"kernels\": \"%s\", \"read_gbs\": %.2f, \"n_prompt\": %lld, \"n_gen\": %lld, "
+            "\"reps\": %lld, \"results\": [",
+            tlm_kernels_isa(), bw, o->n_prompt, o->n_gen, o->reps);
     for (int i = 0; i < n; i++)
-        fprintf(fp, "%s\n  {\"model\": \"%s\", \"type\": \"%s\", \"params\": %llu, "
-                    "\"weight_bytes\": %llu, \"kv_bytes_per_token\": %llu, \"n_ctx_train\": %d, "
-                    "\"prefill_tps\": %.2f, \"decode_tps\": %.3f, \"decode_gbs\": %.2f, "
-                    "\"pct_of_read\": %.1f}", i ? "," : "", rows[i].name, rows[i].type,
-                (unsigned long long)rows[i].info.n_params,
+        fprintf(fp,
+                "%s\n  {\"model\": \"%s\", \"type\": \"%s\", \"params\": %llu, "
+                "\"weight_bytes\": %llu, \"kv_bytes_per_token\": %llu, \"n_ctx_train\": %d, "
+                "\"prefill_tps\": %.2f, \"decode_tps\": %.3f, \"decode_gbs\": %.2f, "
+                "\"pct_of_read\": %.1f}",
+                i ? "," : "", rows[i].name, rows[i].type, (unsigned long long)rows[i].info.n_params,
                 (unsigned long long)rows[i].info.weight_bytes,
                 (unsigned long long)rows[i].info.kv_bytes_per_token, rows[i].info.n_ctx_train,
                 rows[i].prefill_tps, rows[i].decode_tps, rows[i].gbs, rows[i].pct);
@@ -311,14 +329,19 @@ static void write_svg(const char *path, const row *rows, int n, double bw)
     max_tps *= 1.15;
     const int W = 720, H = 440, L = 60, B = 50, T = 30, R = 150;
     double pw = W - L - R, ph = H - T - B;
-    fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%%\" "
-                "height=\"100%%\" fill=\"white\"/>\n", W, H);
-    fprintf(fp, "<text x=\"%d\" y=\"18\" font-size=\"13\">decode tokens/s vs weight memory "
-                "(kernels %s, read %.1f GB/s)</text>\n", L, tlm_kernels_isa(), bw);
+    fprintf(fp,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%%\" "
+            "height=\"100%%\" fill=\"white\"/>\n",
+            W, H);
+    fprintf(fp,
+            "<text x=\"%d\" y=\"18\" font-size=\"13\">decode tokens/s vs weight memory "
+            "(kernels %s, read %.1f GB/s)</text>\n",
+            L, tlm_kernels_isa(), bw);
     fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, H - B,
             W - R, H - B);
-    fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T, L, H - B);
+    fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T, L,
+            H - B);
     for (int k = 0; k <= 5; k++) {
         double gx = L + pw * k / 5, gy = H - B - ph * k / 5;
         fprintf(fp, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\">%.1f</text>\n", gx,
@@ -328,13 +351,16 @@ static void write_svg(const char *path, const row *rows, int n, double bw)
     }
     fprintf(fp, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\">weights (GB)</text>\n",
             L + pw / 2, H - 12);
-    fprintf(fp, "<text x=\"14\" y=\"%.0f\" transform=\"rotate(-90 14 %.0f)\" "
-                "text-anchor=\"middle\">decode tok/s</text>\n", T + ph / 2, T + ph / 2);
+    fprintf(fp,
+            "<text x=\"14\" y=\"%.0f\" transform=\"rotate(-90 14 %.0f)\" "
+            "text-anchor=\"middle\">decode tok/s</text>\n",
+            T + ph / 2, T + ph / 2);
     /* the bandwidth roof: tok/s = read GB/s / weight GB */
     fprintf(fp, "<polyline fill=\"none\" stroke=\"#bbb\" stroke-dasharray=\"4\" points=\"");
     for (int k = 1; k <= 40; k++) {
         double gb = max_gb * k / 40, tps = bw / gb;
-        if (tps <= max_tps) fprintf(fp, "%.1f,%.1f ", L + pw * gb / max_gb, H - B - ph * tps / max_tps);
+        if (tps <= max_tps)
+            fprintf(fp, "%.1f,%.1f ", L + pw * gb / max_gb, H - B - ph * tps / max_tps);
     }
     fprintf(fp, "\"/>\n");
     for (int i = 0; i < n; i++) {
@@ -361,26 +387,39 @@ static bool parse_args(int argc, char **argv, options *o)
             continue;
         }
         bool ok = v != NULL;
-        if (ok && !strcmp(a, "--presets")) o->presets = v;
-        else if (ok && !strcmp(a, "--types")) o->types = v;
-        else if (ok && !strcmp(a, "-m") && o->n_models < 16) o->models[o->n_models++] = v;
-        else if (ok && !strcmp(a, "--csv")) o->csv = v;
-        else if (ok && !strcmp(a, "--json")) o->json = v;
-        else if (ok && !strcmp(a, "--svg")) o->svg = v;
-        else if (ok && !strcmp(a, "--kv-type")) ok = parse_kv_type(v, &o->kv_type);
-        else if (ok && !strcmp(a, "-p")) ok = parse_int(a, v, 1, 1 << 16, &o->n_prompt);
-        else if (ok && !strcmp(a, "-n")) ok = parse_int(a, v, 1, 1 << 16, &o->n_gen);
-        else if (ok && !strcmp(a, "-r")) ok = parse_int(a, v, 1, 1000, &o->reps);
-        else if (ok && !strcmp(a, "-t")) ok = parse_int(a, v, 0, 1024, &o->n_threads);
-        else if (ok && !strcmp(a, "--parallel")) ok = parse_int(a, v, 1, 256, &o->parallel);
-        else ok = false;
+        if (ok && !strcmp(a, "--presets"))
+            o->presets = v;
+        else if (ok && !strcmp(a, "--types"))
+            o->types = v;
+        else if (ok && !strcmp(a, "-m") && o->n_models < 16)
+            o->models[o->n_models++] = v;
+        else if (ok && !strcmp(a, "--csv"))
+            o->csv = v;
+        else if (ok && !strcmp(a, "--json"))
+            o->json = v;
+        else if (ok && !strcmp(a, "--svg"))
+            o->svg = v;
+        else if (ok && !strcmp(a, "--kv-type"))
+            ok = parse_kv_type(v, &o->kv_type);
+        else if (ok && !strcmp(a, "-p"))
+            ok = parse_int(a, v, 1, 1 << 16, &o->n_prompt);
+        else if (ok && !strcmp(a, "-n"))
+            ok = parse_int(a, v, 1, 1 << 16, &o->n_gen);
+        else if (ok && !strcmp(a, "-r"))
+            ok = parse_int(a, v, 1, 1000, &o->reps);
+        else if (ok && !strcmp(a, "-t"))
+            ok = parse_int(a, v, 0, 1024, &o->n_threads);
+        else if (ok && !strcmp(a, "--parallel"))
+            ok = parse_int(a, v, 1, 256, &o->parallel);
+        else
+            ok = false;
         if (!ok) return false;
         i++;
     }
     for (const char *p = o->types; p && *p;) {
         size_t len = strcspn(p, ","), t = 0;
-        while (t < N_TYPES && (strlen(weight_types[t].name) != len ||
-                               strncmp(p, weight_types[t].name, len) != 0))
+        while (t < N_TYPES &&
+               (strlen(weight_types[t].name) != len || strncmp(p, weight_types[t].name, len) != 0))
             t++;
         if (t == N_TYPES) {
             fprintf(stderr, "error: unknown weight type in --types '%s'\n", o->types);
@@ -408,7 +447,8 @@ static bool run_one(tlm_model *m, const char *name, const char *type, const opti
     print_row(&r);
     if (o->parallel)
         printf("|   --parallel %lld: decode %.2f t/s aggregate, %.2f t/s per sequence (%.2fx one "
-               "sequence's %.2f t/s)\n", o->parallel, r.par_tps, r.par_tps / (double)o->parallel,
+               "sequence's %.2f t/s)\n",
+               o->parallel, r.par_tps, r.par_tps / (double)o->parallel,
                r.decode_tps > 0 ? r.par_tps / r.decode_tps : 0.0, r.decode_tps);
     row *grown = realloc(*rows, (size_t)(*n + 1) * sizeof **rows);
     if (!grown) return false;
@@ -434,9 +474,13 @@ int main(int argc, char **argv)
     int threads = o.n_threads > 0 ? (int)o.n_threads : omp_get_num_procs();
     double bw = tlm_measure_read_bandwidth(threads, 7);
     printf("kernels %s%s, %d threads, streaming read %.1f GB/s, prefill %lld tokens, decode %lld "
-           "tokens, KV cache %s, median of %lld\n\n", tlm_kernels_isa(),
-           o.blas ? " (float prefill: OpenBLAS)" : "", threads, bw, o.n_prompt, o.n_gen,
-           o.kv_type == TLM_TYPE_F32 ? "F32" : o.kv_type == TLM_TYPE_F16 ? "F16" : "Q8_0", o.reps);
+           "tokens, KV cache %s, median of %lld\n\n",
+           tlm_kernels_isa(), o.blas ? " (float prefill: OpenBLAS)" : "", threads, bw, o.n_prompt,
+           o.n_gen,
+           o.kv_type == TLM_TYPE_F32   ? "F32"
+           : o.kv_type == TLM_TYPE_F16 ? "F16"
+                                       : "Q8_0",
+           o.reps);
     print_header(&o);
 
     row *rows = NULL;

@@ -66,9 +66,8 @@ static void usage(void)
             "                  older half of the rest and go on (default: stop with a message)\n"
             "  --keep N        positions a context shift keeps (default 0)\n"
             "  --prompt-cache FILE  reuse the prompt's KV cache saved in FILE (made if absent)\n"
-            "  --logits-out FILE    write the logits each token was sampled from (float32 rows)\n"
-            CONTEXT_USAGE
-            "  --show-ids      print generated ids instead of text\n"
+            "  --logits-out FILE    write the logits each token was sampled from (float32 "
+            "rows)\n" CONTEXT_USAGE "  --show-ids      print generated ids instead of text\n"
             "  --chat          interactive chat: each stdin line is a user turn; the KV cache\n"
             "                  is kept between turns\n"
             "  --system TEXT   system message (chat template); with -p: one turn\n"
@@ -92,8 +91,10 @@ static bool add_logit_bias(options *o, const char *v)
         ok = ok && fabs(b) <= FLT_MAX;
     }
     if (!ok) {
-        fprintf(stderr, "error: --logit-bias '%s' is not ID+BIAS or ID-BIAS (e.g. 15043+1.5, "
-                "15043-inf)\n", v);
+        fprintf(stderr,
+                "error: --logit-bias '%s' is not ID+BIAS or ID-BIAS (e.g. 15043+1.5, "
+                "15043-inf)\n",
+                v);
         return false;
     }
     tlm_logit_bias *grown = realloc(o->bias, ((size_t)o->n_bias + 1) * sizeof *grown);
@@ -118,8 +119,8 @@ static char *read_text(const char *path)
     FILE *fp = fopen(path, "rb");
     char *buf = NULL;
     long n = -1;
-    if (fp && fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0
-        && (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, fp) == (size_t)n) {
+    if (fp && fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, fp) == (size_t)n) {
         buf[n] = '\0';
     } else {
         fprintf(stderr, "error: cannot read %s\n", path);
@@ -196,31 +197,54 @@ static bool parse_args(int argc, char **argv, options *o)
         }
         long long s;
         bool ok = true;
-        if (!strcmp(a, "-z")) o->tokenizer_path = v;
-        else if (!strcmp(a, "-p")) o->prompt = v;
-        else if (!strcmp(a, "--tokens")) o->tokens = v;
-        else if (!strcmp(a, "--system")) o->system = v;
-        else if (!strcmp(a, "--template")) o->template_name = v;
-        else if (!strcmp(a, "-n")) ok = parse_int(a, v, 0, 1 << 24, &o->n_predict);
-        else if (!strcmp(a, "--temp")) ok = parse_float(a, v, 0, 100, &o->temp);
-        else if (!strcmp(a, "--top-k")) ok = parse_int(a, v, 0, 1 << 24, &o->top_k);
-        else if (!strcmp(a, "--top-p")) ok = parse_float(a, v, 1e-9, 1, &o->top_p);
-        else if (!strcmp(a, "--min-p")) ok = parse_float(a, v, 0, 1, &o->min_p);
-        else if (!strcmp(a, "--repeat-penalty")) ok = parse_float(a, v, 1e-6, 1e6, &o->repeat_penalty);
-        else if (!strcmp(a, "--repeat-last-n")) ok = parse_int(a, v, -1, 1 << 24, &o->repeat_last_n);
-        else if (!strcmp(a, "--presence-penalty")) ok = parse_float(a, v, -2, 2, &o->presence_penalty);
+        if (!strcmp(a, "-z"))
+            o->tokenizer_path = v;
+        else if (!strcmp(a, "-p"))
+            o->prompt = v;
+        else if (!strcmp(a, "--tokens"))
+            o->tokens = v;
+        else if (!strcmp(a, "--system"))
+            o->system = v;
+        else if (!strcmp(a, "--template"))
+            o->template_name = v;
+        else if (!strcmp(a, "-n"))
+            ok = parse_int(a, v, 0, 1 << 24, &o->n_predict);
+        else if (!strcmp(a, "--temp"))
+            ok = parse_float(a, v, 0, 100, &o->temp);
+        else if (!strcmp(a, "--top-k"))
+            ok = parse_int(a, v, 0, 1 << 24, &o->top_k);
+        else if (!strcmp(a, "--top-p"))
+            ok = parse_float(a, v, 1e-9, 1, &o->top_p);
+        else if (!strcmp(a, "--min-p"))
+            ok = parse_float(a, v, 0, 1, &o->min_p);
+        else if (!strcmp(a, "--repeat-penalty"))
+            ok = parse_float(a, v, 1e-6, 1e6, &o->repeat_penalty);
+        else if (!strcmp(a, "--repeat-last-n"))
+            ok = parse_int(a, v, -1, 1 << 24, &o->repeat_last_n);
+        else if (!strcmp(a, "--presence-penalty"))
+            ok = parse_float(a, v, -2, 2, &o->presence_penalty);
         else if (!strcmp(a, "--frequency-penalty"))
             ok = parse_float(a, v, -2, 2, &o->frequency_penalty);
-        else if (!strcmp(a, "--logit-bias")) ok = add_logit_bias(o, v);
-        else if (!strcmp(a, "--stop")) ok = add_stop(o, v);
-        else if (!strcmp(a, "-t")) ok = parse_int(a, v, 0, 1024, &o->n_threads);
-        else if (!strcmp(a, "--keep")) ok = parse_int(a, v, 0, 1 << 22, &o->keep);
-        else if (!strcmp(a, "--prompt-cache")) o->prompt_cache = v;
-        else if (!strcmp(a, "--logits-out")) o->logits_out = v;
-        else if (!strcmp(a, "--grammar")) o->grammar_file = v;
-        else if (!strcmp(a, "--json-schema")) o->schema_file = v;
-        else if (!strcmp(a, "-c")) ok = parse_int(a, v, 0, 1 << 22, &o->n_ctx);
-        else if (!strcmp(a, "--seed") && (ok = parse_int(a, v, 0, INT64_MAX, &s))) o->seed = (uint64_t)s;
+        else if (!strcmp(a, "--logit-bias"))
+            ok = add_logit_bias(o, v);
+        else if (!strcmp(a, "--stop"))
+            ok = add_stop(o, v);
+        else if (!strcmp(a, "-t"))
+            ok = parse_int(a, v, 0, 1024, &o->n_threads);
+        else if (!strcmp(a, "--keep"))
+            ok = parse_int(a, v, 0, 1 << 22, &o->keep);
+        else if (!strcmp(a, "--prompt-cache"))
+            o->prompt_cache = v;
+        else if (!strcmp(a, "--logits-out"))
+            o->logits_out = v;
+        else if (!strcmp(a, "--grammar"))
+            o->grammar_file = v;
+        else if (!strcmp(a, "--json-schema"))
+            o->schema_file = v;
+        else if (!strcmp(a, "-c"))
+            ok = parse_int(a, v, 0, 1 << 22, &o->n_ctx);
+        else if (!strcmp(a, "--seed") && (ok = parse_int(a, v, 0, INT64_MAX, &s)))
+            o->seed = (uint64_t)s;
         else if (strcmp(a, "--seed") != 0) {
             fprintf(stderr, "error: unknown argument '%s'\n", a);
             return false;
@@ -268,8 +292,10 @@ static bool make_room(const options *o, tlm_context *ctx, int32_t n)
     int32_t n_past = tlm_context_n_past(ctx), n_ctx = tlm_context_n_ctx(ctx);
     if (n_past + n <= n_ctx) return true;
     if (!o->context_shift) {
-        fprintf(stderr, "\nstopped: the context is full (%d of %d positions); give a larger -c "
-                "or --context-shift\n", n_past, n_ctx);
+        fprintf(stderr,
+                "\nstopped: the context is full (%d of %d positions); give a larger -c "
+                "or --context-shift\n",
+                n_past, n_ctx);
         return false;
     }
     int32_t keep = (int32_t)o->keep, n_discard = (n_past - keep) / 2;
@@ -283,8 +309,8 @@ static bool make_room(const options *o, tlm_context *ctx, int32_t n)
         fprintf(stderr, "\nstopped: context shift failed: %s\n", tlm_context_error(ctx));
         return false;
     }
-    fprintf(stderr, "\n[context shift: kept %d, dropped %d, %d positions used]\n", keep,
-            n_discard, tlm_context_n_past(ctx));
+    fprintf(stderr, "\n[context shift: kept %d, dropped %d, %d positions used]\n", keep, n_discard,
+            tlm_context_n_past(ctx));
     return true;
 }
 
@@ -296,8 +322,10 @@ static bool pick_template(const options *o, const tlm_tokenizer *tok, tlm_chat_t
     if (o->template_name) {
         *t = tlm_chat_template_from_name(o->template_name);
         if (*t == TLM_CHAT_UNKNOWN)
-            fprintf(stderr, "error: --template %s is not one of zephyr, phi2, phi3, phi3-nosys, "
-                    "gemma, chatml, qwen\n", o->template_name);
+            fprintf(stderr,
+                    "error: --template %s is not one of zephyr, phi2, phi3, phi3-nosys, "
+                    "gemma, chatml, qwen\n",
+                    o->template_name);
         return *t != TLM_CHAT_UNKNOWN;
     }
     const char *jinja = tlm_tokenizer_chat_template(tok);
@@ -348,15 +376,16 @@ static tlm_status reply(const options *o, tlm_context *ctx, tlm_sampler *sampler
 }
 
 /* Ids for the conversation so far (first turn) or its continuation; NULL after a message. */
-static int32_t *turn_ids(tlm_chat_template t, const tlm_tokenizer *tok,
-                         const tlm_chat_message *m, int32_t n, bool first, int32_t *count)
+static int32_t *turn_ids(tlm_chat_template t, const tlm_tokenizer *tok, const tlm_chat_message *m,
+                         int32_t n, bool first, int32_t *count)
 {
     int32_t need = 0;
     tlm_error err = {0};
     tlm_status st = first ? tlm_chat_tokenize(t, tok, m, n, true, NULL, 0, &need, &err)
                           : tlm_chat_tokenize_continue(t, tok, m, n, NULL, 0, &need, &err);
-    int32_t *ids = st == TLM_OK || st == TLM_ERR_BUFFER_TOO_SMALL ? malloc(((size_t)need + 1) * sizeof *ids)
-                                                     : NULL;
+    int32_t *ids = st == TLM_OK || st == TLM_ERR_BUFFER_TOO_SMALL
+                       ? malloc(((size_t)need + 1) * sizeof *ids)
+                       : NULL;
     if (ids) {
         st = first ? tlm_chat_tokenize(t, tok, m, n, true, ids, need, count, &err)
                    : tlm_chat_tokenize_continue(t, tok, m, n, ids, need, count, &err);
@@ -368,8 +397,8 @@ static int32_t *turn_ids(tlm_chat_template t, const tlm_tokenizer *tok,
 }
 
 /* --system with -p: one turn; --chat: a turn per stdin line. */
-static int chat(const options *o, const tlm_tokenizer *tok, tlm_context *ctx,
-                tlm_sampler *sampler, tlm_stop_matcher *stop)
+static int chat(const options *o, const tlm_tokenizer *tok, tlm_context *ctx, tlm_sampler *sampler,
+                tlm_stop_matcher *stop)
 {
     tlm_chat_template t;
     if (!pick_template(o, tok, &t)) return 1;
@@ -379,7 +408,7 @@ static int chat(const options *o, const tlm_tokenizer *tok, tlm_context *ctx,
     const char *system = o->system;
     if (system && t == TLM_CHAT_GEMMA) /* Gemma's template has no system role */
         fprintf(stderr, "note: Gemma has no system role; the system text goes before the first "
-                "user message\n");
+                        "user message\n");
     if (system && t == TLM_CHAT_PHI3_NOSYS)
         fprintf(stderr, "note: this Phi-3 template drops system messages\n");
     bool first = true;
@@ -445,7 +474,8 @@ static bool reuse_prompt_cache(const char *path, tlm_context *ctx, const int32_t
     }
     int32_t n_hist = 0, c = 0;
     const int32_t *hist = tlm_context_tokens(ctx, &n_hist);
-    while (c < n_hist && c < n_prompt && hist[c] == ids[c]) c++;
+    while (c < n_hist && c < n_prompt && hist[c] == ids[c])
+        c++;
     if (c == n_hist && c == n_prompt && tlm_context_logits(ctx)) {
         *n_done = n_prompt;
     } else {
@@ -464,9 +494,15 @@ static bool reuse_prompt_cache(const char *path, tlm_context *ctx, const int32_t
 
 int main(int argc, char **argv)
 {
-    options o = {.src = {.seed = 1, .type = TLM_TYPE_F16}, .n_predict = 128, .temp = 0.8,
-                 .top_k = 40, .top_p = 0.95, .seed = 42, .repeat_penalty = 1.0,
-                 .repeat_last_n = 64, .cp = tlm_context_default_params()};
+    options o = {.src = {.seed = 1, .type = TLM_TYPE_F16},
+                 .n_predict = 128,
+                 .temp = 0.8,
+                 .top_k = 40,
+                 .top_p = 0.95,
+                 .seed = 42,
+                 .repeat_penalty = 1.0,
+                 .repeat_last_n = 64,
+                 .cp = tlm_context_default_params()};
     if (!parse_args(argc, argv, &o)) {
         usage();
         free(o.bias);
@@ -489,7 +525,7 @@ int main(int argc, char **argv)
     }
     if ((o.chat || o.system) && o.prompt_cache) {
         fprintf(stderr, "error: --prompt-cache works with -p or --tokens, not with --chat or "
-                "--system\n");
+                        "--system\n");
         tlm_tokenizer_free(tok);
         tlm_model_free(model);
         return 1;
@@ -512,8 +548,10 @@ int main(int argc, char **argv)
     tlm_stop_matcher *stop = NULL;
     tlm_grammar *grammar = NULL;
     tlm_grammar_vocab *gvocab = NULL;
-    if (chatting) n_prompt = 1; /* the context is sized below; the turns come later */
-    else if (!ids) goto done;
+    if (chatting)
+        n_prompt = 1; /* the context is sized below; the turns come later */
+    else if (!ids)
+        goto done;
     if (n_prompt == 0) {
         fprintf(stderr, "error: empty prompt and no BOS token; give -p or --tokens\n");
         goto done;
@@ -560,7 +598,8 @@ int main(int argc, char **argv)
     int32_t n_done = 0; /* prompt tokens whose K/V came from the prompt cache */
     if (o.prompt_cache && !reuse_prompt_cache(o.prompt_cache, ctx, ids, n_prompt, &n_done))
         goto done;
-    if (n_done < n_prompt && tlm_context_eval(ctx, ids + n_done, n_prompt - n_done, NULL) != TLM_OK) {
+    if (n_done < n_prompt &&
+        tlm_context_eval(ctx, ids + n_done, n_prompt - n_done, NULL) != TLM_OK) {
         fprintf(stderr, "error: %s\n", tlm_context_error(ctx));
         goto done;
     }
@@ -581,7 +620,8 @@ int main(int argc, char **argv)
     }
     while (n_gen < o.n_predict) {
         const float *lg = tlm_context_logits(ctx);
-        if (logits_fp && fwrite(lg, sizeof(float), (size_t)info->n_vocab, logits_fp) != (size_t)info->n_vocab) {
+        if (logits_fp &&
+            fwrite(lg, sizeof(float), (size_t)info->n_vocab, logits_fp) != (size_t)info->n_vocab) {
             fprintf(stderr, "error: cannot write %s\n", o.logits_out);
             break;
         }
@@ -597,7 +637,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "\nerror: %s\n", err.message);
             break;
         }
-        if (o.show_ids) printf("%s%d", n_gen > 1 ? " " : "", next);
+        if (o.show_ids)
+            printf("%s%d", n_gen > 1 ? " " : "", next);
         else { /* whole UTF-8 characters only: a piece may end inside one */
             size_t len;
             const char *text = tlm_detok_push(detok, next, &len);
@@ -612,7 +653,8 @@ int main(int argc, char **argv)
         }
     }
     double t2 = now_seconds();
-    if (logits_fp && fclose(logits_fp) != 0) fprintf(stderr, "error: cannot write %s\n", o.logits_out);
+    if (logits_fp && fclose(logits_fp) != 0)
+        fprintf(stderr, "error: cannot write %s\n", o.logits_out);
     if (detok && !o.show_ids && !stopped) {
         size_t len;
         const char *text = tlm_detok_flush(detok, &len);
@@ -624,11 +666,12 @@ int main(int argc, char **argv)
     printf("\n");
     if (grammar && !tlm_sampler_grammar_can_end(sampler))
         fprintf(stderr, "grammar: output incomplete (ran out of tokens before the grammar "
-                "could end)\n");
-    fprintf(stderr, "prompt: %d tokens, %.2f tok/s | generation: %d tokens, %.2f tok/s | "
-            "peak memory %.1f MiB | kernels %s\n", n_prompt, n_prompt / (t1 - t0), n_gen,
-            n_gen > 1 ? (n_gen - 1) / (t2 - t1) : 0.0, (double)peak_rss_bytes() / (1 << 20),
-            tlm_kernels_isa());
+                        "could end)\n");
+    fprintf(stderr,
+            "prompt: %d tokens, %.2f tok/s | generation: %d tokens, %.2f tok/s | "
+            "peak memory %.1f MiB | kernels %s\n",
+            n_prompt, n_prompt / (t1 - t0), n_gen, n_gen > 1 ? (n_gen - 1) / (t2 - t1) : 0.0,
+            (double)peak_rss_bytes() / (1 << 20), tlm_kernels_isa());
     rc = 0;
 done:
     free(ids);

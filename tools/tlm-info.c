@@ -21,9 +21,12 @@ static void usage(void)
 }
 
 /* Bits per weight of each type (block bytes * 8 / block elements). */
-static const struct { const char *name; double bits; } types[] = {
-    {"F32", 32.0},   {"F16/BF16", 16.0}, {"Q8_0", 8.5}, {"Q6_K", 6.5625}, {"Q5_1", 6.0},
-    {"Q5_K", 5.5},   {"Q5_0", 5.5},      {"Q4_1", 5.0}, {"Q4_K", 4.5},    {"Q4_0", 4.5},
+static const struct {
+    const char *name;
+    double bits;
+} types[] = {
+    {"F32", 32.0},   {"F16/BF16", 16.0}, {"Q8_0", 8.5},    {"Q6_K", 6.5625}, {"Q5_1", 6.0},
+    {"Q5_K", 5.5},   {"Q5_0", 5.5},      {"Q4_1", 5.0},    {"Q4_K", 4.5},    {"Q4_0", 4.5},
     {"IQ4_NL", 4.5}, {"IQ4_XS", 4.25},   {"Q3_K", 3.4375}, {"Q2_K", 2.625},
 };
 
@@ -59,8 +62,10 @@ static int check(const char *path, bool nan)
     cp.report = check_line;
     tlm_error err = {0};
     tlm_status st = tlm_model_check(path, &cp, &err);
-    if (st == TLM_OK) printf("check: %s is fine\n", path);
-    else printf("check: %s FAILED (%s): %s\n", path, tlm_status_string(st), err.message);
+    if (st == TLM_OK)
+        printf("check: %s is fine\n", path);
+    else
+        printf("check: %s FAILED (%s): %s\n", path, tlm_status_string(st), err.message);
     return st == TLM_OK ? 0 : 1;
 }
 
@@ -70,9 +75,9 @@ static void report(const char *name, const tlm_model_info *in, long long ctx, do
     uint64_t vectors = in->n_params - in->n_matrix_params;
     printf("## %s (%s)\n\n", name, in->arch);
     printf("%d layers (%d applied), dim %d, %d heads / %d KV heads (%s), head_dim %d, MLP %d, "
-           "vocab %d, trained context %d\n", in->n_layers, in->n_layer_applications, in->dim,
-           in->n_heads, in->n_kv_heads, attention_kind(in), in->head_dim, in->hidden_dim,
-           in->n_vocab, in->n_ctx_train);
+           "vocab %d, trained context %d\n",
+           in->n_layers, in->n_layer_applications, in->dim, in->n_heads, in->n_kv_heads,
+           attention_kind(in), in->head_dim, in->hidden_dim, in->n_vocab, in->n_ctx_train);
     printf("parameters: %llu (%llu in weight matrices)\n\n", (unsigned long long)in->n_params,
            (unsigned long long)in->n_matrix_params);
     double kv_ctx = (double)in->kv_bytes_per_token * (double)n_ctx;
@@ -84,8 +89,8 @@ static void report(const char *name, const tlm_model_info *in, long long ctx, do
         /* matrices at the type; norms and biases stay F32 */
         double bytes = (double)in->n_matrix_params * types[i].bits / 8.0 + 4.0 * (double)vectors;
         double total = bytes + kv_ctx;
-        printf("| %-8s | %10.2f GB | %9.2f GB | %-13s |\n", types[i].name, bytes / 1e9,
-               total / 1e9, total <= ram_gib * (1 << 30) ? "yes" : "no");
+        printf("| %-8s | %10.2f GB | %9.2f GB | %-13s |\n", types[i].name, bytes / 1e9, total / 1e9,
+               total <= ram_gib * (1 << 30) ? "yes" : "no");
     }
     printf("\n");
 }
@@ -96,7 +101,8 @@ static void report(const char *name, const tlm_model_info *in, long long ctx, do
 static void plan_lines(const tlm_model *m, long long ctx, double ram_gib)
 {
     printf("| context plan | positions | KV cells/layer | KV bytes | + scratch | total | fits "
-           "%.1f GiB | largest context that fits |\n", ram_gib);
+           "%.1f GiB | largest context that fits |\n",
+           ram_gib);
     printf("|---|---|---|---|---|---|---|---|\n");
     static const tlm_type kv_types[] = {TLM_TYPE_F16, TLM_TYPE_F32, TLM_TYPE_Q8_0};
     static const char *names[] = {"F16", "F32", "Q8_0"};
@@ -111,8 +117,8 @@ static void plan_lines(const tlm_model *m, long long ctx, double ram_gib)
             printf("| %s cache | error: %s |\n", names[i], err.message);
             continue;
         }
-        printf("| %s cache | %d | %d | %.1f MiB | %.1f MiB | %.1f MiB | %s | %d |\n",
-               names[i], mem.n_ctx, mem.n_cells, (double)mem.kv_bytes / (1 << 20),
+        printf("| %s cache | %d | %d | %.1f MiB | %.1f MiB | %.1f MiB | %s | %d |\n", names[i],
+               mem.n_ctx, mem.n_cells, (double)mem.kv_bytes / (1 << 20),
                (double)mem.scratch_bytes / (1 << 20), (double)mem.total_bytes / (1 << 20),
                mem.fits ? "yes" : "no", mem.max_n_ctx);
     }
@@ -127,15 +133,20 @@ int main(int argc, char **argv)
     double ram = available_gib();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--all")) all = true;
-        else if (!strcmp(a, "--check")) do_check = true;
-        else if (!strcmp(a, "--nan")) nan = true;
-        else if (!strcmp(a, "--preset") && v) preset = argv[++i];
+        if (!strcmp(a, "--all"))
+            all = true;
+        else if (!strcmp(a, "--check"))
+            do_check = true;
+        else if (!strcmp(a, "--nan"))
+            nan = true;
+        else if (!strcmp(a, "--preset") && v)
+            preset = argv[++i];
         else if (!strcmp(a, "-c") && v) {
             if (!parse_int(a, argv[++i], 1, 1 << 24, &ctx)) return 2;
         } else if (!strcmp(a, "--ram") && v) {
             if (!parse_float(a, argv[++i], 0, 1 << 20, &ram)) return 2;
-        } else if (a[0] != '-' && !path) path = a;
+        } else if (a[0] != '-' && !path)
+            path = a;
         else {
             usage();
             return 2;

@@ -18,8 +18,7 @@ static void usage(void)
             "  -c CTX             context size (default: the number of tokens)\n"
             "  --context-shift K  when the context is full, keep the first K positions, drop the\n"
             "                     older half of the rest and shift the others down (evaluates\n"
-            "                     in -b chunks; -b defaults to 1 then)\n"
-            CONTEXT_USAGE
+            "                     in -b chunks; -b defaults to 1 then)\n" CONTEXT_USAGE
             "  (--kv-type defaults to f32 here: exact, for comparisons)\n");
 }
 
@@ -60,18 +59,25 @@ int main(int argc, char **argv)
         }
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = v != NULL;
-        if (!strcmp(a, "--tokens") && ok) tokens_arg = v;
-        else if (!strcmp(a, "-o") && ok) out_path = v;
+        if (!strcmp(a, "--tokens") && ok)
+            tokens_arg = v;
+        else if (!strcmp(a, "-o") && ok)
+            out_path = v;
         else if (!strcmp(a, "--seed") && ok) {
             long long s;
             if (!parse_int(a, v, 0, INT64_MAX, &s)) return 2;
             src.seed = (uint64_t)s;
-        } else if (!strcmp(a, "-t") && ok) ok = parse_int(a, v, 0, 1024, &n_threads);
-        else if (!strcmp(a, "-b") && ok) ok = parse_int(a, v, 1, 1 << 20, &n_batch);
-        else if (!strcmp(a, "-c") && ok) ok = parse_int(a, v, 1, 1 << 22, &n_ctx);
-        else if (!strcmp(a, "--context-shift") && ok) ok = parse_int(a, v, 0, 1 << 22, &keep);
+        } else if (!strcmp(a, "-t") && ok)
+            ok = parse_int(a, v, 0, 1024, &n_threads);
+        else if (!strcmp(a, "-b") && ok)
+            ok = parse_int(a, v, 1, 1 << 20, &n_batch);
+        else if (!strcmp(a, "-c") && ok)
+            ok = parse_int(a, v, 1, 1 << 22, &n_ctx);
+        else if (!strcmp(a, "--context-shift") && ok)
+            ok = parse_int(a, v, 0, 1 << 22, &keep);
         else {
-            if (strcmp(a, "-h") && strcmp(a, "--help")) fprintf(stderr, "error: bad argument '%s'\n", a);
+            if (strcmp(a, "-h") && strcmp(a, "--help"))
+                fprintf(stderr, "error: bad argument '%s'\n", a);
             usage();
             return 2;
         }
@@ -94,15 +100,19 @@ int main(int argc, char **argv)
 
     cp.n_ctx = n_ctx ? (int32_t)n_ctx : n;
     cp.n_threads = (int32_t)n_threads;
-    if (n_batch) cp.n_batch = (int32_t)n_batch;
-    else if (keep >= 0) cp.n_batch = 1;
+    if (n_batch)
+        cp.n_batch = (int32_t)n_batch;
+    else if (keep >= 0)
+        cp.n_batch = 1;
     tlm_context *ctx = NULL;
     tlm_error err = {0};
     int rc = 1;
     float *logits = malloc((size_t)n * (size_t)info->n_vocab * sizeof(float));
     bool ok = false;
-    if (!logits) fprintf(stderr, "error: out of memory for %d x %d logits\n", n, info->n_vocab);
-    else if (tlm_context_create(model, &cp, &ctx, &err) != TLM_OK) fprintf(stderr, "error: %s\n", err.message);
+    if (!logits)
+        fprintf(stderr, "error: out of memory for %d x %d logits\n", n, info->n_vocab);
+    else if (tlm_context_create(model, &cp, &ctx, &err) != TLM_OK)
+        fprintf(stderr, "error: %s\n", err.message);
     else if (keep < 0) {
         ok = tlm_context_eval(ctx, ids, n, logits) == TLM_OK;
         if (!ok) fprintf(stderr, "error: %s\n", tlm_context_error(ctx));
@@ -112,7 +122,8 @@ int main(int argc, char **argv)
             int32_t m = n - s < cp.n_batch ? n - s : cp.n_batch;
             if (tlm_context_n_past(ctx) + m > tlm_context_n_ctx(ctx))
                 ok = shift_context(ctx, (int32_t)keep);
-            if (ok && tlm_context_eval(ctx, ids + s, m, logits + (size_t)s * (size_t)info->n_vocab) != TLM_OK) {
+            if (ok && tlm_context_eval(ctx, ids + s, m,
+                                       logits + (size_t)s * (size_t)info->n_vocab) != TLM_OK) {
                 fprintf(stderr, "error: %s\n", tlm_context_error(ctx));
                 ok = false;
             }

@@ -629,7 +629,9 @@ int main(int argc, char **argv)
     int64_t n_tokens = 0;
 
     if (o.text_path) {
-        if (!(tok = tokenizer_open(o.tok_path, &o.src, model, true)) || !(text = read_text(o.text_path))) goto done;
+        if (!(tok = tokenizer_open(o.tok_path, &o.src, model, true)) ||
+            !(text = read_text(o.text_path)))
+            goto done;
         if (!(tokens = tokenize_text(tok, text, &n_tokens))) goto done;
     }
     if (o.kl_path) {

@@ -46,7 +46,7 @@ static const struct {
     {"f32", "F32", TLM_TYPE_F32, TLM_MIX_NONE},
 };
 #define TYPE_LIST                                                                                  \
-    "q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, q2_k, q3_k_s,\n"       \
+    "q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, q2_k, q3_k_s,\n"        \
     "         q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, f16, bf16 or f32"
 
 /* The entry of --type s, or -1. */
@@ -111,7 +111,8 @@ static void progress(void *user, const tlm_save_progress *p)
         enum { WIDTH = 30 };
         char fill[WIDTH + 1];
         int k = permille * WIDTH / 1000;
-        for (int i = 0; i < WIDTH; i++) fill[i] = i < k ? '#' : '.';
+        for (int i = 0; i < WIDTH; i++)
+            fill[i] = i < k ? '#' : '.';
         fill[WIDTH] = '\0';
         fprintf(stderr, "\r\033[K[%s] %5.1f%% %d/%d %s %s", fill, permille / 10.0, p->index + 1,
                 p->count, p->tensor, type_name(p->type));
@@ -127,10 +128,13 @@ static void progress(void *user, const tlm_save_progress *p)
 static void log_softmax(const float *x, int32_t n, double *out)
 {
     double max = x[0], sum = 0;
-    for (int32_t i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
-    for (int32_t i = 0; i < n; i++) sum += exp((double)x[i] - max);
+    for (int32_t i = 1; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    for (int32_t i = 0; i < n; i++)
+        sum += exp((double)x[i] - max);
     double lse = max + log(sum);
-    for (int32_t i = 0; i < n; i++) out[i] = (double)x[i] - lse;
+    for (int32_t i = 0; i < n; i++)
+        out[i] = (double)x[i] - lse;
 }
 
 static int32_t argmax(const float *x, int32_t n)
@@ -152,7 +156,8 @@ static float *eval_all(const tlm_model *m, const int32_t *ids, int32_t n, int n_
     tlm_context *ctx = NULL;
     tlm_error err = {0};
     float *logits = malloc((size_t)n * (size_t)vocab * sizeof(float));
-    if (!logits) fprintf(stderr, "error: out of memory for %s logits\n", what);
+    if (!logits)
+        fprintf(stderr, "error: out of memory for %s logits\n", what);
     else if (tlm_context_create(m, &cp, &ctx, &err) != TLM_OK)
         fprintf(stderr, "error: %s: %s\n", what, err.message);
     else if (tlm_context_eval(ctx, ids, n, logits) != TLM_OK)
@@ -196,7 +201,8 @@ static int check(const tlm_model *in, const char *out_path, const int32_t *ids, 
             log_softmax(p, vocab, a);
             log_softmax(q, vocab, a + vocab);
             double kl = 0;
-            for (int32_t i = 0; i < vocab; i++) kl += exp(a[i]) * (a[i] - a[vocab + i]);
+            for (int32_t i = 0; i < vocab; i++)
+                kl += exp(a[i]) * (a[i] - a[vocab + i]);
             kl = kl > 0 ? kl : 0; /* rounding can make an exact match slightly negative */
             sum_kl += kl;
             max_kl = kl > max_kl ? kl : max_kl;
@@ -247,15 +253,20 @@ int main(int argc, char **argv)
             continue;
         }
         bool ok = v != NULL;
-        if (!strcmp(a, "-o") && ok) out_path = v;
-        else if (!strcmp(a, "--tokens") && ok) tokens_arg = v;
-        else if (!strcmp(a, "--imatrix") && ok) imatrix = v;
-        else if (!strcmp(a, "-t") && ok) ok = parse_int(a, v, 0, 1024, &n_threads);
+        if (!strcmp(a, "-o") && ok)
+            out_path = v;
+        else if (!strcmp(a, "--tokens") && ok)
+            tokens_arg = v;
+        else if (!strcmp(a, "--imatrix") && ok)
+            imatrix = v;
+        else if (!strcmp(a, "-t") && ok)
+            ok = parse_int(a, v, 0, 1024, &n_threads);
         else if (!strcmp(a, "--no-check")) {
             do_check = false;
             continue;
         } else {
-            if (strcmp(a, "-h") && strcmp(a, "--help")) fprintf(stderr, "error: bad argument '%s'\n", a);
+            if (strcmp(a, "-h") && strcmp(a, "--help"))
+                fprintf(stderr, "error: bad argument '%s'\n", a);
             usage();
             return 2;
         }

@@ -16,8 +16,8 @@ typedef struct options {
     model_source src;
     tlm_context_params cp;
     const char *tokenizer_path, *template_name, *alias, *host, *api_key;
-    long long port, parallel, queue_limit, threads, threads_per_slot, n_ctx, max_tokens_limit, max_body,
-        max_messages, max_connections, timeout, prompt_chunk, max_n;
+    long long port, parallel, queue_limit, threads, threads_per_slot, n_ctx, max_tokens_limit,
+        max_body, max_messages, max_connections, timeout, prompt_chunk, max_n;
     bool quiet;
     bool metrics;
     const char *cors[16]; /* --cors-origin values */
@@ -58,8 +58,8 @@ static void usage(void)
             "  --quiet               no line per request on stderr\n"
             "  --cors-origin ORIGIN  let browser pages from ORIGIN call the API (repeatable, up\n"
             "                        to 16; '*': any origin); off by default\n"
-            "  --metrics             serve Prometheus metrics at GET /metrics (else 501)\n"
-            CONTEXT_USAGE);
+            "  --metrics             serve Prometheus metrics at GET /metrics (else "
+            "501)\n" CONTEXT_USAGE);
 }
 
 static bool parse_args(int argc, char **argv, options *o)
@@ -97,28 +97,42 @@ static bool parse_args(int argc, char **argv, options *o)
             return false;
         }
         bool ok = true;
-        if (!strcmp(a, "-z")) o->tokenizer_path = v;
-        else if (!strcmp(a, "--template")) o->template_name = v;
-        else if (!strcmp(a, "--alias")) o->alias = v;
-        else if (!strcmp(a, "--host")) o->host = v;
-        else if (!strcmp(a, "--api-key")) o->api_key = v;
-        else if (!strcmp(a, "--port")) ok = parse_int(a, v, 0, 65535, &o->port);
-        else if (!strcmp(a, "--parallel")) ok = parse_int(a, v, 1, 256, &o->parallel);
-        else if (!strcmp(a, "--prompt-chunk")) ok = parse_int(a, v, 1, 1 << 20, &o->prompt_chunk);
-        else if (!strcmp(a, "--queue-limit")) ok = parse_int(a, v, 0, 100000, &o->queue_limit);
-        else if (!strcmp(a, "--max-n")) ok = parse_int(a, v, 1, 256, &o->max_n);
+        if (!strcmp(a, "-z"))
+            o->tokenizer_path = v;
+        else if (!strcmp(a, "--template"))
+            o->template_name = v;
+        else if (!strcmp(a, "--alias"))
+            o->alias = v;
+        else if (!strcmp(a, "--host"))
+            o->host = v;
+        else if (!strcmp(a, "--api-key"))
+            o->api_key = v;
+        else if (!strcmp(a, "--port"))
+            ok = parse_int(a, v, 0, 65535, &o->port);
+        else if (!strcmp(a, "--parallel"))
+            ok = parse_int(a, v, 1, 256, &o->parallel);
+        else if (!strcmp(a, "--prompt-chunk"))
+            ok = parse_int(a, v, 1, 1 << 20, &o->prompt_chunk);
+        else if (!strcmp(a, "--queue-limit"))
+            ok = parse_int(a, v, 0, 100000, &o->queue_limit);
+        else if (!strcmp(a, "--max-n"))
+            ok = parse_int(a, v, 1, 256, &o->max_n);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads"))
             ok = parse_int(a, v, 1, 1024, &o->threads);
         else if (!strcmp(a, "--threads-per-slot"))
             ok = parse_int(a, v, 1, 1024, &o->threads_per_slot);
-        else if (!strcmp(a, "-c")) ok = parse_int(a, v, 2, 1 << 22, &o->n_ctx);
+        else if (!strcmp(a, "-c"))
+            ok = parse_int(a, v, 2, 1 << 22, &o->n_ctx);
         else if (!strcmp(a, "--max-tokens-limit"))
             ok = parse_int(a, v, 1, 1 << 22, &o->max_tokens_limit);
-        else if (!strcmp(a, "--max-body")) ok = parse_int(a, v, 1, 1LL << 30, &o->max_body);
-        else if (!strcmp(a, "--max-messages")) ok = parse_int(a, v, 1, 1 << 20, &o->max_messages);
+        else if (!strcmp(a, "--max-body"))
+            ok = parse_int(a, v, 1, 1LL << 30, &o->max_body);
+        else if (!strcmp(a, "--max-messages"))
+            ok = parse_int(a, v, 1, 1 << 20, &o->max_messages);
         else if (!strcmp(a, "--max-connections"))
             ok = parse_int(a, v, 1, 100000, &o->max_connections);
-        else if (!strcmp(a, "--timeout")) ok = parse_int(a, v, 0, 1 << 30, &o->timeout);
+        else if (!strcmp(a, "--timeout"))
+            ok = parse_int(a, v, 0, 1 << 30, &o->timeout);
         else {
             fprintf(stderr, "error: unknown argument '%s'\n", a);
             return false;
@@ -136,18 +150,22 @@ static bool pick_template(const options *o, const tlm_tokenizer *tok, tlm_chat_t
     if (o->template_name) {
         *t = tlm_chat_template_from_name(o->template_name);
         if (*t == TLM_CHAT_UNKNOWN)
-            fprintf(stderr, "error: --template %s is not one of zephyr, phi2, phi3, phi3-nosys, "
-                    "gemma, chatml, qwen\n", o->template_name);
+            fprintf(stderr,
+                    "error: --template %s is not one of zephyr, phi2, phi3, phi3-nosys, "
+                    "gemma, chatml, qwen\n",
+                    o->template_name);
         return *t != TLM_CHAT_UNKNOWN;
     }
     const char *jinja = tlm_tokenizer_chat_template(tok);
     tlm_error err = {0};
     if (!jinja)
         fprintf(stderr, "warning: the model carries no chat template: /v1/chat/completions "
-                "answers 400 (choose one with --template)\n");
+                        "answers 400 (choose one with --template)\n");
     else if (tlm_chat_template_detect(jinja, t, &err) != TLM_OK)
-        fprintf(stderr, "warning: %s: /v1/chat/completions answers 400 (choose a template with "
-                "--template)\n", err.message);
+        fprintf(stderr,
+                "warning: %s: /v1/chat/completions answers 400 (choose a template with "
+                "--template)\n",
+                err.message);
     return true;
 }
 
@@ -155,18 +173,28 @@ static bool pick_template(const options *o, const tlm_tokenizer *tok, tlm_chat_t
 static const char *base_name(const char *path, char *out, size_t cap)
 {
     size_t n = strlen(path);
-    while (n > 1 && path[n - 1] == '/') n--;
+    while (n > 1 && path[n - 1] == '/')
+        n--;
     size_t start = n;
-    while (start > 0 && path[start - 1] != '/') start--;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
     snprintf(out, cap, "%.*s", (int)(n - start), path + start);
     return out;
 }
 
 int main(int argc, char **argv)
 {
-    options o = {.src = {.seed = 1, .type = TLM_TYPE_F16}, .cp = tlm_context_default_params(),
-                 .host = "127.0.0.1", .port = 8080, .parallel = 4, .queue_limit = 64, .prompt_chunk = 64, .max_n = 4,
-                 .max_tokens_limit = 4096, .max_body = 1 << 20, .max_messages = 256,
+    options o = {.src = {.seed = 1, .type = TLM_TYPE_F16},
+                 .cp = tlm_context_default_params(),
+                 .host = "127.0.0.1",
+                 .port = 8080,
+                 .parallel = 4,
+                 .queue_limit = 64,
+                 .prompt_chunk = 64,
+                 .max_n = 4,
+                 .max_tokens_limit = 4096,
+                 .max_body = 1 << 20,
+                 .max_messages = 256,
                  .timeout = 600};
     if (!parse_args(argc, argv, &o)) {
         usage();
@@ -200,9 +228,10 @@ int main(int argc, char **argv)
     if (!pick_template(&o, tok, &chat)) goto done;
 
     char name[256];
-    const char *model_id = o.alias ? o.alias
-                           : o.src.path ? base_name(o.src.path, name, sizeof name)
-                                        : o.src.preset ? o.src.preset : "model";
+    const char *model_id = o.alias        ? o.alias
+                           : o.src.path   ? base_name(o.src.path, name, sizeof name)
+                           : o.src.preset ? o.src.preset
+                                          : "model";
     long long n_ctx = o.n_ctx ? o.n_ctx : info->n_ctx_train < 4096 ? info->n_ctx_train : 4096;
     tlm_context_params cp = o.cp;
     cp.n_ctx = (int32_t)n_ctx;
@@ -215,23 +244,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: cannot make %lld slots: %s\n", o.parallel, err.message);
         goto done;
     }
-    http_config hc = {
-        .host = o.host, .port = (int)o.port, .api_key = o.api_key, .model_id = model_id,
-        .max_body = (size_t)o.max_body, .max_messages = (int32_t)o.max_messages,
-        .conn_limit = (unsigned)o.max_connections, .timeout = (unsigned)o.timeout,
-        .prompt = {tok, chat, slot_pool_n_ctx(pool), (int32_t)o.max_tokens_limit},
-        .n_vocab = tlm_tokenizer_n_vocab(tok), .max_n = (int32_t)o.max_n,
-        .log_requests = !o.quiet, .model = model,
-        .embed_threads = (int32_t)(threads > 1024 ? 1024 : threads), .cors_origins = o.cors,
-        .n_cors = o.n_cors, .metrics = o.metrics};
+    http_config hc = {.host = o.host,
+                      .port = (int)o.port,
+                      .api_key = o.api_key,
+                      .model_id = model_id,
+                      .max_body = (size_t)o.max_body,
+                      .max_messages = (int32_t)o.max_messages,
+                      .conn_limit = (unsigned)o.max_connections,
+                      .timeout = (unsigned)o.timeout,
+                      .prompt = {tok, chat, slot_pool_n_ctx(pool), (int32_t)o.max_tokens_limit},
+                      .n_vocab = tlm_tokenizer_n_vocab(tok),
+                      .max_n = (int32_t)o.max_n,
+                      .log_requests = !o.quiet,
+                      .model = model,
+                      .embed_threads = (int32_t)(threads > 1024 ? 1024 : threads),
+                      .cors_origins = o.cors,
+                      .n_cors = o.n_cors,
+                      .metrics = o.metrics};
     if (!(srv = http_start(&hc, pool))) goto done;
-    fprintf(stderr, "tlm-server: model %s (%s), %lld slots of %d positions, %lld threads, "
-            "queue limit %lld, chat template %s%s\n", model_id, info->arch, o.parallel,
-            (int)slot_pool_n_ctx(pool), threads, o.queue_limit,
+    fprintf(stderr,
+            "tlm-server: model %s (%s), %lld slots of %d positions, %lld threads, "
+            "queue limit %lld, chat template %s%s\n",
+            model_id, info->arch, o.parallel, (int)slot_pool_n_ctx(pool), threads, o.queue_limit,
             tlm_chat_template_name(chat), o.api_key ? ", API key required" : "");
     bool v6 = strchr(o.host, ':') != NULL;
-    printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", o.host, v6 ? "]" : "",
-           http_port(srv));
+    printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", o.host, v6 ? "]" : "", http_port(srv));
     fflush(stdout);
 
     int sig = 0;

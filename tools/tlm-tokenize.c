@@ -128,8 +128,9 @@ static int32_t *encode(const tlm_tokenizer *tok, const char *text, const options
             ? tlm_tokenize_special
             : tlm_tokenize;
     tlm_status st = fn(tok, text, o->bos, NULL, 0, &need);
-    int32_t *ids =
-        st == TLM_OK || st == TLM_ERR_BUFFER_TOO_SMALL ? malloc(((size_t)need + 1) * sizeof *ids) : NULL;
+    int32_t *ids = st == TLM_OK || st == TLM_ERR_BUFFER_TOO_SMALL
+                       ? malloc(((size_t)need + 1) * sizeof *ids)
+                       : NULL;
     if (ids && fn(tok, text, o->bos, ids, need, n) == TLM_OK) return ids;
     fprintf(stderr, "error: cannot tokenize: %s\n", tlm_status_string(st));
     free(ids);

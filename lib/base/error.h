@@ -1,4 +1,5 @@
-/* error.h - how lib/ reports failures: fill a tlm_error (if the caller gave one), return the status. */
+/* error.h - how lib/ reports failures: fill a tlm_error (if the caller gave one), return the
+ * status. */
 #ifndef TLM_ERROR_H
 #define TLM_ERROR_H
 

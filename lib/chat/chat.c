@@ -384,8 +384,10 @@ TLM_API tlm_status tlm_chat_render(tlm_chat_template t, const tlm_tokenizer *tok
     *len = o.len;
     if (cap > 0) buf[o.len < cap ? o.len : cap - 1] = '\0';
     if (o.len >= cap)
-        return tlm_fail(err, TLM_ERR_BUFFER_TOO_SMALL, "tlm_chat_render: the text needs %zu bytes "
-                        "(with its terminator); the buffer has %zu", o.len + 1, cap);
+        return tlm_fail(err, TLM_ERR_BUFFER_TOO_SMALL,
+                        "tlm_chat_render: the text needs %zu bytes "
+                        "(with its terminator); the buffer has %zu",
+                        o.len + 1, cap);
     return TLM_OK;
 }
 
@@ -415,8 +417,10 @@ static tlm_status tokenize(tlm_chat_template t, const tlm_tokenizer *tok,
     if (sink.n > INT32_MAX) return tlm_fail(err, TLM_ERR_ARG, "chat: conversation too long");
     *n_out = (int32_t)sink.n;
     if (sink.n > cap)
-        return tlm_fail(err, TLM_ERR_BUFFER_TOO_SMALL, "chat: the conversation needs %d ids; the "
-                        "buffer has %d", (int)sink.n, (int)cap);
+        return tlm_fail(err, TLM_ERR_BUFFER_TOO_SMALL,
+                        "chat: the conversation needs %d ids; the "
+                        "buffer has %d",
+                        (int)sink.n, (int)cap);
     return TLM_OK;
 }
 

@@ -7,8 +7,8 @@
  * keys are copied so they can be NUL-terminated. */
 #include "gguf_read.h"
 
-#include <inttypes.h>
 #include <float.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,17 +32,15 @@ typedef struct cursor {
     tlm_error *err;
 } cursor;
 
-static uint64_t remaining(const cursor *c)
-{
-    return c->size - c->pos;
-}
+static uint64_t remaining(const cursor *c) { return c->size - c->pos; }
 
 /* Little-endian loads assembled byte by byte: the map has no alignment and GGUF v3 files we
  * accept are little-endian regardless of the host. */
 static uint64_t load_le(const uint8_t *p, int n)
 {
     uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -100,18 +98,27 @@ static tlm_status read_string(cursor *c, const char *what, const uint8_t **ptr, 
 static uint64_t vtype_size(uint32_t t)
 {
     switch (t) {
-    case GGUF_U8: case GGUF_I8: case GGUF_BOOL: return 1;
-    case GGUF_U16: case GGUF_I16: return 2;
-    case GGUF_U32: case GGUF_I32: case GGUF_F32: return 4;
-    case GGUF_U64: case GGUF_I64: case GGUF_F64: return 8;
-    default: return 0;
+    case GGUF_U8:
+    case GGUF_I8:
+    case GGUF_BOOL:
+        return 1;
+    case GGUF_U16:
+    case GGUF_I16:
+        return 2;
+    case GGUF_U32:
+    case GGUF_I32:
+    case GGUF_F32:
+        return 4;
+    case GGUF_U64:
+    case GGUF_I64:
+    case GGUF_F64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
-static bool vtype_known(uint32_t t)
-{
-    return t <= GGUF_F64;
-}
+static bool vtype_known(uint32_t t) { return t <= GGUF_F64; }
 
 static int64_t sign_extend(uint64_t v, int bytes)
 {
@@ -151,12 +158,21 @@ static tlm_status read_scalar(cursor *c, gguf_kv *kv, uint32_t t)
                             c->path, kv->key, at, raw);
         kv->v.u = raw;
         break;
-    case GGUF_I8: case GGUF_I16: case GGUF_I32: case GGUF_I64:
+    case GGUF_I8:
+    case GGUF_I16:
+    case GGUF_I32:
+    case GGUF_I64:
         kv->v.i = sign_extend(raw, n);
         break;
-    case GGUF_F32: kv->v.f = f32_bits(raw); break;
-    case GGUF_F64: kv->v.f = f64_bits(raw); break;
-    default: kv->v.u = raw; break;
+    case GGUF_F32:
+        kv->v.f = f32_bits(raw);
+        break;
+    case GGUF_F64:
+        kv->v.f = f64_bits(raw);
+        break;
+    default:
+        kv->v.u = raw;
+        break;
     }
     return TLM_OK;
 }
@@ -211,8 +227,8 @@ static tlm_status read_array(cursor *c, gguf_kv *kv)
     kv->v.arr.str_offsets = malloc((size_t)n * sizeof *kv->v.arr.str_offsets);
     if (!kv->v.arr.str_offsets)
         return tlm_fail(c->err, TLM_ERR_NO_MEMORY,
-                        "%s: key '%s': no memory for %" PRIu64 " string offsets", c->path,
-                        kv->key, n);
+                        "%s: key '%s': no memory for %" PRIu64 " string offsets", c->path, kv->key,
+                        n);
     uint64_t first = c->pos;
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *p;
@@ -230,14 +246,14 @@ static tlm_status read_kv(cursor *c, gguf_kv *kv)
     const uint8_t *p;
     tlm_status st = read_string(c, "key", &p, &len);
     if (st != TLM_OK) return st;
-    const char *bad = len == 0                      ? "is empty"
-                      : len > GGUF_MAX_KEY          ? "is over 65535 bytes"
+    const char *bad = len == 0                    ? "is empty"
+                      : len > GGUF_MAX_KEY        ? "is over 65535 bytes"
                       : memchr(p, 0, (size_t)len) ? "contains a NUL byte"
-                                                    : NULL;
+                                                  : NULL;
     if (bad)
         return tlm_fail(c->err, TLM_ERR_FORMAT,
-                        "%s: key at offset %" PRIu64 " (length %" PRIu64 ") %s", c->path, at,
-                        len, bad);
+                        "%s: key at offset %" PRIu64 " (length %" PRIu64 ") %s", c->path, at, len,
+                        bad);
     kv->key = malloc((size_t)len + 1);
     if (!kv->key)
         return tlm_fail(c->err, TLM_ERR_NO_MEMORY, "%s: no memory for key at offset %" PRIu64,
@@ -251,8 +267,8 @@ static tlm_status read_kv(cursor *c, gguf_kv *kv)
     if (st != TLM_OK) return st;
     if (!vtype_known(t))
         return tlm_fail(c->err, TLM_ERR_FORMAT,
-                        "%s: key '%s' at offset %" PRIu64 ": unknown value type %" PRIu32,
-                        c->path, kv->key, tat, t);
+                        "%s: key '%s' at offset %" PRIu64 ": unknown value type %" PRIu32, c->path,
+                        kv->key, tat, t);
     kv->type = (gguf_vtype)t;
     if (t == GGUF_STRING) {
         st = read_string(c, "string value", &p, &len);
@@ -287,12 +303,14 @@ static tlm_status check_duplicates(gguf_file *f, tlm_error *err)
     const char **names = malloc((size_t)n * sizeof *names);
     if (!names) return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for name check", f->path);
     tlm_status st = TLM_OK;
-    for (int64_t i = 0; i < f->n_kv; i++) names[i] = f->kv[i].key;
+    for (int64_t i = 0; i < f->n_kv; i++)
+        names[i] = f->kv[i].key;
     const char *dup = find_duplicate(names, (uint64_t)f->n_kv);
     if (dup) {
         st = tlm_fail(err, TLM_ERR_FORMAT, "%s: duplicate key '%s'", f->path, dup);
     } else {
-        for (int64_t i = 0; i < f->n_tensors; i++) names[i] = f->tensors[i].name;
+        for (int64_t i = 0; i < f->n_tensors; i++)
+            names[i] = f->tensors[i].name;
         dup = find_duplicate(names, (uint64_t)f->n_tensors);
         if (dup) st = tlm_fail(err, TLM_ERR_FORMAT, "%s: duplicate tensor name '%s'", f->path, dup);
     }
@@ -324,14 +342,13 @@ static tlm_status read_tensor_info(cursor *c, tlm_tensor *t, uint64_t *offset)
     const uint8_t *p;
     tlm_status st = read_string(c, "tensor name", &p, &len);
     if (st != TLM_OK) return st;
-    const char *bad = len == 0                      ? "is empty"
-                      : len >= TLM_MAX_NAME         ? "is too long"
+    const char *bad = len == 0                    ? "is empty"
+                      : len >= TLM_MAX_NAME       ? "is too long"
                       : memchr(p, 0, (size_t)len) ? "contains a NUL byte"
-                                                    : NULL;
+                                                  : NULL;
     if (bad)
         return tlm_fail(c->err, TLM_ERR_FORMAT,
-                        "%s: tensor name at offset %" PRIu64 " (length %" PRIu64
-                        ", limit %d) %s",
+                        "%s: tensor name at offset %" PRIu64 " (length %" PRIu64 ", limit %d) %s",
                         c->path, at, len, TLM_MAX_NAME - 1, bad);
     memcpy(t->name, p, (size_t)len);
     t->name[len] = '\0';
@@ -342,23 +359,22 @@ static tlm_status read_tensor_info(cursor *c, tlm_tensor *t, uint64_t *offset)
     if (st != TLM_OK) return st;
     if (n_dims < 1 || n_dims > TLM_MAX_DIMS)
         return tlm_fail(c->err, TLM_ERR_FORMAT,
-                        "%s: tensor '%s' at offset %" PRIu64 ": n_dims %" PRIu32
-                        " is not in 1..%d",
+                        "%s: tensor '%s' at offset %" PRIu64 ": n_dims %" PRIu32 " is not in 1..%d",
                         c->path, t->name, dat, n_dims, TLM_MAX_DIMS);
     t->n_dims = (int32_t)n_dims;
     uint64_t nelem = 1;
-    for (int d = 0; d < TLM_MAX_DIMS; d++) t->ne[d] = 1;
+    for (int d = 0; d < TLM_MAX_DIMS; d++)
+        t->ne[d] = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
         uint64_t nat = c->pos, ne;
         st = read_uint(c, 8, "tensor ne", &ne);
         if (st != TLM_OK) return st;
         /* ne products are taken in int64 by users (tlm_tensor_nelem), so bound them here */
         if (ne == 0 || !tlm_mul_u64(nelem, ne, &nelem) || nelem > (uint64_t)INT64_MAX)
-            return tlm_fail(c->err, TLM_ERR_FORMAT,
-                            "%s: tensor '%s' at offset %" PRIu64 ": ne[%" PRIu32 "] = %" PRIu64
-                            "%s",
-                            c->path, t->name, nat, d, ne,
-                            ne == 0 ? " is zero" : ": element count exceeds 2^63 - 1");
+            return tlm_fail(
+                c->err, TLM_ERR_FORMAT,
+                "%s: tensor '%s' at offset %" PRIu64 ": ne[%" PRIu32 "] = %" PRIu64 "%s", c->path,
+                t->name, nat, d, ne, ne == 0 ? " is zero" : ": element count exceeds 2^63 - 1");
         t->ne[d] = (int64_t)ne;
     }
 
@@ -465,8 +481,8 @@ static tlm_status parse(gguf_file *f, tlm_error *err)
     uint64_t cap = 0;
     for (uint64_t i = 0; i < n_kv; i++) {
         if (!grow((void **)&f->kv, &cap, i + 1, n_kv, sizeof *f->kv))
-            return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for %" PRIu64 " keys",
-                            f->path, n_kv);
+            return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for %" PRIu64 " keys", f->path,
+                            n_kv);
         f->n_kv = (int64_t)i + 1; /* counted before reading so close() frees a partial kv */
         st = read_kv(&c, &f->kv[i]);
         if (st != TLM_OK) return st;
@@ -483,11 +499,11 @@ static tlm_status parse(gguf_file *f, tlm_error *err)
     cap = 0;
     uint64_t cap2 = 0, cap3 = 0;
     for (uint64_t i = 0; i < n_tensors && st == TLM_OK; i++) {
-        if (!grow((void **)&f->tensors, &cap, i + 1, n_tensors, sizeof *f->tensors)
-            || !grow((void **)&offsets, &cap2, i + 1, n_tensors, sizeof *offsets)
-            || !grow((void **)&info_at, &cap3, i + 1, n_tensors, sizeof *info_at)) {
-            st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for %" PRIu64 " tensors",
-                          f->path, n_tensors);
+        if (!grow((void **)&f->tensors, &cap, i + 1, n_tensors, sizeof *f->tensors) ||
+            !grow((void **)&offsets, &cap2, i + 1, n_tensors, sizeof *offsets) ||
+            !grow((void **)&info_at, &cap3, i + 1, n_tensors, sizeof *info_at)) {
+            st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for %" PRIu64 " tensors", f->path,
+                          n_tensors);
             break;
         }
         f->n_tensors = (int64_t)i + 1;
@@ -519,12 +535,12 @@ static tlm_status parse(gguf_file *f, tlm_error *err)
                           "%s: tensor '%s' at offset %" PRIu64 ": data offset %" PRIu64
                           " is not a multiple of the alignment %" PRIu64,
                           f->path, t->name, info_at[i], off, f->alignment);
-        } else if (!tlm_add_u64(f->data_offset, off, &abs)
-                   || !tlm_range_ok(abs, t->nbytes, f->size)) {
+        } else if (!tlm_add_u64(f->data_offset, off, &abs) ||
+                   !tlm_range_ok(abs, t->nbytes, f->size)) {
             st = tlm_fail(err, TLM_ERR_FORMAT,
                           "%s: tensor '%s' at offset %" PRIu64 ": %" PRIu64
-                          " bytes at data offset %" PRIu64
-                          " run past end of file (size %" PRIu64 ")",
+                          " bytes at data offset %" PRIu64 " run past end of file (size %" PRIu64
+                          ")",
                           f->path, t->name, info_at[i], t->nbytes, off, f->size);
         } else {
             st = check_tiling(f, i, off, info_at[i], &expect, err);
@@ -667,8 +683,8 @@ bool tlm_gguf_get_str(const gguf_file *f, const char *key, char *buf, uint64_t c
 const char *tlm_gguf_arr_str(const gguf_kv *kv, uint64_t i, uint64_t *len)
 {
     if (len) *len = 0;
-    if (!kv || kv->type != GGUF_ARRAY || kv->v.arr.type != GGUF_STRING || i >= kv->v.arr.n
-        || !kv->v.arr.str_offsets)
+    if (!kv || kv->type != GGUF_ARRAY || kv->v.arr.type != GGUF_STRING || i >= kv->v.arr.n ||
+        !kv->v.arr.str_offsets)
         return NULL;
     const uint8_t *p = kv->v.arr.data + kv->v.arr.str_offsets[i];
     if (len) *len = load_le(p, 8);

@@ -15,24 +15,37 @@
 #include "tensor.h"
 
 typedef enum gguf_vtype {
-    GGUF_U8 = 0, GGUF_I8 = 1, GGUF_U16 = 2, GGUF_I16 = 3, GGUF_U32 = 4, GGUF_I32 = 5,
-    GGUF_F32 = 6, GGUF_BOOL = 7, GGUF_STRING = 8, GGUF_ARRAY = 9, GGUF_U64 = 10,
-    GGUF_I64 = 11, GGUF_F64 = 12,
+    GGUF_U8 = 0,
+    GGUF_I8 = 1,
+    GGUF_U16 = 2,
+    GGUF_I16 = 3,
+    GGUF_U32 = 4,
+    GGUF_I32 = 5,
+    GGUF_F32 = 6,
+    GGUF_BOOL = 7,
+    GGUF_STRING = 8,
+    GGUF_ARRAY = 9,
+    GGUF_U64 = 10,
+    GGUF_I64 = 11,
+    GGUF_F64 = 12,
 } gguf_vtype;
 
 typedef struct gguf_kv {
-    char *key;       /* NUL-terminated copy */
+    char *key; /* NUL-terminated copy */
     gguf_vtype type;
     union {
-        uint64_t u;  /* U8..U64, BOOL (0/1) */
-        int64_t i;   /* I8..I64 */
-        double f;    /* F32, F64 */
-        struct { const char *ptr; uint64_t len; } str;         /* STRING: not terminated */
+        uint64_t u; /* U8..U64, BOOL (0/1) */
+        int64_t i;  /* I8..I64 */
+        double f;   /* F32, F64 */
         struct {
-            gguf_vtype type;        /* element type; nested arrays are rejected */
-            uint64_t n;             /* element count */
-            const uint8_t *data;    /* first element in the map (STRING: its length prefix) */
-            uint64_t *str_offsets;  /* STRING arrays: n offsets of each length prefix */
+            const char *ptr;
+            uint64_t len;
+        } str; /* STRING: not terminated */
+        struct {
+            gguf_vtype type;       /* element type; nested arrays are rejected */
+            uint64_t n;            /* element count */
+            const uint8_t *data;   /* first element in the map (STRING: its length prefix) */
+            uint64_t *str_offsets; /* STRING arrays: n offsets of each length prefix */
         } arr;
     } v;
 } gguf_kv;
@@ -60,7 +73,7 @@ const tlm_tensor *tlm_gguf_find_tensor(const gguf_file *f, const char *name);
  * negative value for u32, a string for an int). Integers of any width convert when the value
  * fits. Use tlm_gguf_find to tell a missing key from a mistyped one. */
 bool tlm_gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);
-bool tlm_gguf_get_f32(const gguf_file *f, const char *key, float *out);   /* from F32/F64/ints */
+bool tlm_gguf_get_f32(const gguf_file *f, const char *key, float *out); /* from F32/F64/ints */
 bool tlm_gguf_get_bool(const gguf_file *f, const char *key, bool *out);
 /* Copies a string value (NUL-terminated, truncated to cap - 1); false if absent/not string. */
 bool tlm_gguf_get_str(const gguf_file *f, const char *key, char *buf, uint64_t cap);

@@ -39,12 +39,18 @@ struct gguf_writer {
     tlm_error *err;
     tlm_status st; /* first failure; sticky */
 
-    bytes kv, info;                         /* serialized key-values and tensor infos */
+    bytes kv, info; /* serialized key-values and tensor infos */
     int64_t n_kv;
-    struct { char *key; int value; } *keys; /* stb_ds string hash: duplicate keys */
-    struct { char *key; int value; } *names;
-    tensor_rec *tensors;                    /* stb_ds array */
-    uint64_t alignment, data_size;          /* data_size: next tensor's offset */
+    struct {
+        char *key;
+        int value;
+    } * keys; /* stb_ds string hash: duplicate keys */
+    struct {
+        char *key;
+        int value;
+    } * names;
+    tensor_rec *tensors;           /* stb_ds array */
+    uint64_t alignment, data_size; /* data_size: next tensor's offset */
 
     bool in_data;
     int64_t cur;       /* tensor being written */
@@ -89,7 +95,8 @@ static bool put(bytes *b, const void *src, size_t n)
 static bool put_le(bytes *b, uint64_t v, int n)
 {
     uint8_t t[8];
-    for (int i = 0; i < n; i++) t[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < n; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
     return put(b, t, (size_t)n);
 }
 
@@ -111,11 +118,23 @@ static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 static uint64_t vtype_size(gguf_vtype t)
 {
     switch (t) {
-    case GGUF_U8: case GGUF_I8: case GGUF_BOOL: return 1;
-    case GGUF_U16: case GGUF_I16: return 2;
-    case GGUF_U32: case GGUF_I32: case GGUF_F32: return 4;
-    case GGUF_U64: case GGUF_I64: case GGUF_F64: return 8;
-    default: return 0;
+    case GGUF_U8:
+    case GGUF_I8:
+    case GGUF_BOOL:
+        return 1;
+    case GGUF_U16:
+    case GGUF_I16:
+        return 2;
+    case GGUF_U32:
+    case GGUF_I32:
+    case GGUF_F32:
+        return 4;
+    case GGUF_U64:
+    case GGUF_I64:
+    case GGUF_F64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -253,13 +272,14 @@ static bool begin_arr(gguf_writer *w, const char *key, gguf_vtype et, uint64_t n
 }
 
 tlm_status tlm_gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v,
-                                   uint64_t n)
+                                       uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++)
         if (!v[i]) return fail(w, TLM_ERR_ARG, "key '%s': string %" PRIu64 " is NULL", key, i);
     if (!begin_arr(w, key, GGUF_STRING, n)) return w->st;
     bool ok = true;
-    for (uint64_t i = 0; i < n && ok; i++) ok = put_str(&w->kv, v[i], strlen(v[i]));
+    for (uint64_t i = 0; i < n && ok; i++)
+        ok = put_str(&w->kv, v[i], strlen(v[i]));
     return end_kv(w, key, ok);
 }
 
@@ -267,16 +287,18 @@ tlm_status tlm_gguf_writer_set_arr_f32(gguf_writer *w, const char *key, const fl
 {
     if (!begin_arr(w, key, GGUF_F32, n)) return w->st;
     bool ok = true;
-    for (uint64_t i = 0; i < n && ok; i++) ok = put_le(&w->kv, f32_bits(v[i]), 4);
+    for (uint64_t i = 0; i < n && ok; i++)
+        ok = put_le(&w->kv, f32_bits(v[i]), 4);
     return end_kv(w, key, ok);
 }
 
 tlm_status tlm_gguf_writer_set_arr_i32(gguf_writer *w, const char *key, const int32_t *v,
-                                   uint64_t n)
+                                       uint64_t n)
 {
     if (!begin_arr(w, key, GGUF_I32, n)) return w->st;
     bool ok = true;
-    for (uint64_t i = 0; i < n && ok; i++) ok = put_le(&w->kv, (uint32_t)v[i], 4);
+    for (uint64_t i = 0; i < n && ok; i++)
+        ok = put_le(&w->kv, (uint32_t)v[i], 4);
     return end_kv(w, key, ok);
 }
 
@@ -317,7 +339,10 @@ tlm_status tlm_gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv)
         ok = put_le(&w->kv, u, 8);
         break;
     }
-    case GGUF_I8: case GGUF_I16: case GGUF_I32: case GGUF_I64:
+    case GGUF_I8:
+    case GGUF_I16:
+    case GGUF_I32:
+    case GGUF_I64:
         ok = put_le(&w->kv, (uint64_t)kv->v.i, (int)vtype_size(kv->type));
         break;
     default: /* U8..U64, BOOL */
@@ -330,7 +355,7 @@ tlm_status tlm_gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv)
 /* ---- tensors ---------------------------------------------------------------------------- */
 
 tlm_status tlm_gguf_writer_add_tensor(gguf_writer *w, const char *name, tlm_type type, int n_dims,
-                                  const int64_t *ne)
+                                      const int64_t *ne)
 {
     if (w->st != TLM_OK) return w->st;
     if (w->in_data) return fail(w, TLM_ERR_ARG, "tensor '%s' added after the data began", name);
@@ -347,8 +372,8 @@ tlm_status tlm_gguf_writer_add_tensor(gguf_writer *w, const char *name, tlm_type
     uint64_t nbytes = 0, nelem = 1;
     for (int d = 0; d < n_dims; d++)
         if (ne[d] < 1 || !tlm_mul_u64(nelem, (uint64_t)ne[d], &nelem) || nelem > INT64_MAX)
-            return fail(w, TLM_ERR_ARG, "tensor '%s': ne[%d] = %" PRId64 " is not in 1..2^63",
-                        name, d, ne[d]);
+            return fail(w, TLM_ERR_ARG, "tensor '%s': ne[%d] = %" PRId64 " is not in 1..2^63", name,
+                        d, ne[d]);
     if (!tlm_type_row_bytes(type, ne[0], &nbytes))
         return fail(w, TLM_ERR_ARG, "tensor '%s': row of %" PRId64 " is not whole %s blocks of %d",
                     name, ne[0], tr->name, tr->block_elems);
@@ -360,7 +385,8 @@ tlm_status tlm_gguf_writer_add_tensor(gguf_writer *w, const char *name, tlm_type
         return fail(w, TLM_ERR_ARG, "tensor '%s': data size overflows", name);
 
     bool ok = put_str(&w->info, name, len) && put_le(&w->info, (uint64_t)n_dims, 4);
-    for (int d = 0; d < n_dims && ok; d++) ok = put_le(&w->info, (uint64_t)ne[d], 8);
+    for (int d = 0; d < n_dims && ok; d++)
+        ok = put_le(&w->info, (uint64_t)ne[d], 8);
     ok = ok && put_le(&w->info, (uint64_t)type, 4) && put_le(&w->info, w->data_size, 8);
     tensor_rec rec = {.nbytes = nbytes};
     memcpy(rec.name, name, len + 1);
@@ -405,8 +431,7 @@ tlm_status tlm_gguf_writer_begin_data(gguf_writer *w)
     if (w->in_data) return fail(w, TLM_ERR_ARG, "tlm_gguf_writer_begin_data called twice");
     bytes head = {0};
     bool ok = put(&head, "GGUF", 4) && put_le(&head, GGUF_VERSION, 4) &&
-              put_le(&head, (uint64_t)arrlen(w->tensors), 8) &&
-              put_le(&head, (uint64_t)w->n_kv, 8);
+              put_le(&head, (uint64_t)arrlen(w->tensors), 8) && put_le(&head, (uint64_t)w->n_kv, 8);
     if (!ok) {
         free(head.p);
         return fail(w, TLM_ERR_NO_MEMORY, "out of memory for the header");
@@ -464,7 +489,8 @@ tlm_status tlm_gguf_writer_finish(gguf_writer *w)
         fail(w, TLM_ERR_IO, "write failed: %s", strerror(errno));
     FILE *fp = w->fp;
     w->fp = NULL;
-    if (fclose(fp) != 0 && w->st == TLM_OK) fail(w, TLM_ERR_IO, "close failed: %s", strerror(errno));
+    if (fclose(fp) != 0 && w->st == TLM_OK)
+        fail(w, TLM_ERR_IO, "close failed: %s", strerror(errno));
     if (w->st == TLM_OK && rename(w->tmp_path, w->path) != 0)
         fail(w, TLM_ERR_IO, "cannot rename %s into place: %s", w->tmp_path, strerror(errno));
     tlm_status st = w->st;

@@ -7,9 +7,9 @@
  *     if (tlm_gguf_writer_open(path, &w, err)) return ...;
  *     tlm_gguf_writer_set_str(w, "general.architecture", "llama");      // ... more keys
  *     tlm_gguf_writer_add_tensor(w, "token_embd.weight", TLM_TYPE_F16, 2, ne);  // ... more
- *     if ((st = tlm_gguf_writer_begin_data(w)) != TLM_OK) { tlm_gguf_writer_discard(w); return st; }
- *     tlm_gguf_writer_write(w, bytes, n);                                // any chunking
- *     return tlm_gguf_writer_finish(w);
+ *     if ((st = tlm_gguf_writer_begin_data(w)) != TLM_OK) { tlm_gguf_writer_discard(w); return st;
+ * } tlm_gguf_writer_write(w, bytes, n);                                // any chunking return
+ * tlm_gguf_writer_finish(w);
  *
  * The file is written under a temporary name next to `path` and renamed over it only when
  * tlm_gguf_writer_finish succeeds: a failed or discarded write leaves no partial file, and a
@@ -44,17 +44,17 @@ tlm_status tlm_gguf_writer_set_f32(gguf_writer *w, const char *key, float v);
 tlm_status tlm_gguf_writer_set_bool(gguf_writer *w, const char *key, bool v);
 tlm_status tlm_gguf_writer_set_str(gguf_writer *w, const char *key, const char *v);
 tlm_status tlm_gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v,
-                                   uint64_t n);
+                                       uint64_t n);
 tlm_status tlm_gguf_writer_set_arr_f32(gguf_writer *w, const char *key, const float *v, uint64_t n);
 tlm_status tlm_gguf_writer_set_arr_i32(gguf_writer *w, const char *key, const int32_t *v,
-                                   uint64_t n);
+                                       uint64_t n);
 /* Any key-value read by gguf_read.c (every scalar type, arrays of any element type). */
 tlm_status tlm_gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv);
 
 /* Declares the next tensor: n_dims in 1..4, ne in ggml order (ne[0] the row length, a
  * multiple of the type's block size), every ne >= 1. Its data comes after the earlier ones'. */
 tlm_status tlm_gguf_writer_add_tensor(gguf_writer *w, const char *name, tlm_type type, int n_dims,
-                                  const int64_t *ne);
+                                      const int64_t *ne);
 
 /* Bytes the data of tensor i takes in the file (0 if there is no tensor i). */
 uint64_t tlm_gguf_writer_tensor_bytes(const gguf_writer *w, int64_t i);

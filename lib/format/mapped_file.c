@@ -19,8 +19,8 @@ static const char *kind_of(mode_t m)
                          : "not a regular file";
 }
 
-tlm_status tlm_map_file(const char *path, uint64_t min_size, const char *what,
-                        tlm_mapped_file *out, tlm_error *err)
+tlm_status tlm_map_file(const char *path, uint64_t min_size, const char *what, tlm_mapped_file *out,
+                        tlm_error *err)
 {
     if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_map_file: out is NULL");
     *out = (tlm_mapped_file){0};
@@ -46,8 +46,8 @@ tlm_status tlm_map_file(const char *path, uint64_t min_size, const char *what,
         close(fd);
         if (size == 0) return tlm_fail(err, TLM_ERR_FORMAT, "%s: file is empty", path);
         return tlm_fail(err, TLM_ERR_FORMAT,
-                        "%s: file is %" PRIu64 " bytes, smaller than %s (%" PRIu64 ")", path,
-                        size, what ? what : "the smallest valid file", min_size);
+                        "%s: file is %" PRIu64 " bytes, smaller than %s (%" PRIu64 ")", path, size,
+                        what ? what : "the smallest valid file", min_size);
     }
     if (size > SIZE_MAX) {
         close(fd);

@@ -20,8 +20,8 @@ typedef struct tlm_mapped_file {
  * fits the address space, and maps it whole. `what` names the expected content in the
  * too-small message ("a GGUF header"). On failure *out is zeroed and err names the file and,
  * for system errors, gives strerror's text. */
-tlm_status tlm_map_file(const char *path, uint64_t min_size, const char *what,
-                        tlm_mapped_file *out, tlm_error *err);
+tlm_status tlm_map_file(const char *path, uint64_t min_size, const char *what, tlm_mapped_file *out,
+                        tlm_error *err);
 
 /* Releases the mapping and zeroes *f; a zeroed or NULL f is a no-op. */
 void tlm_unmap_file(tlm_mapped_file *f);

@@ -17,8 +17,8 @@
 #include "checked.h"
 #include "mapped_file.h"
 
-#define ST_MAX_HEADER 100000000u /* safetensors' MAX_HEADER_SIZE */
-#define ST_MAX_INDEX 100000000u  /* an index.json larger than this is not an index */
+#define ST_MAX_HEADER 100000000u          /* safetensors' MAX_HEADER_SIZE */
+#define ST_MAX_INDEX 100000000u           /* an index.json larger than this is not an index */
 #define JSON_MAX_EXACT 9007199254740992.0 /* 2^53: beyond this a JSON number is not exact */
 
 typedef struct st_map {
@@ -43,17 +43,28 @@ static const struct dtype_info {
     bool listed;
     tlm_type type;
 } dtypes[] = {
-    {"BOOL", 8, false, 0},         {"F4", 4, false, 0},
-    {"F6_E2M3", 6, false, 0},      {"F6_E3M2", 6, false, 0},
-    {"U8", 8, false, 0},           {"I8", 8, false, 0},
-    {"F8_E5M2", 8, false, 0},      {"F8_E4M3", 8, false, 0},
-    {"F8_E8M0", 8, false, 0},      {"F8_E4M3FNUZ", 8, false, 0},
-    {"F8_E5M2FNUZ", 8, false, 0},  {"I16", 16, false, 0},
-    {"U16", 16, false, 0},         {"F16", 16, true, TLM_TYPE_F16},
-    {"BF16", 16, true, TLM_TYPE_BF16}, {"I32", 32, false, 0},
-    {"U32", 32, false, 0},         {"F32", 32, true, TLM_TYPE_F32},
-    {"C64", 64, false, 0},         {"F64", 64, false, 0},
-    {"I64", 64, false, 0},         {"U64", 64, false, 0},
+    {"BOOL", 8, false, 0},
+    {"F4", 4, false, 0},
+    {"F6_E2M3", 6, false, 0},
+    {"F6_E3M2", 6, false, 0},
+    {"U8", 8, false, 0},
+    {"I8", 8, false, 0},
+    {"F8_E5M2", 8, false, 0},
+    {"F8_E4M3", 8, false, 0},
+    {"F8_E8M0", 8, false, 0},
+    {"F8_E4M3FNUZ", 8, false, 0},
+    {"F8_E5M2FNUZ", 8, false, 0},
+    {"I16", 16, false, 0},
+    {"U16", 16, false, 0},
+    {"F16", 16, true, TLM_TYPE_F16},
+    {"BF16", 16, true, TLM_TYPE_BF16},
+    {"I32", 32, false, 0},
+    {"U32", 32, false, 0},
+    {"F32", 32, true, TLM_TYPE_F32},
+    {"C64", 64, false, 0},
+    {"F64", 64, false, 0},
+    {"I64", 64, false, 0},
+    {"U64", 64, false, 0},
 };
 
 /* One header entry, validated. name points into the cJSON tree. */
@@ -119,10 +130,7 @@ static tlm_status set_map(st_set *s, const char *path, st_map **out, tlm_error *
     return map_file(path, m, err);
 }
 
-static bool json_space(uint8_t c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
+static bool json_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 /* Parses n bytes of JSON (not terminated, untrusted) allowing only whitespace after the value.
  * The bytes are copied and terminated so the parser can never run past them. file_offset is
@@ -146,8 +154,8 @@ static tlm_status parse_json(const char *path, const uint8_t *bytes, uint64_t n,
         if (!json_space(bytes[i])) {
             cJSON_Delete(root);
             return tlm_fail(err, TLM_ERR_FORMAT,
-                            "%s: unexpected byte 0x%02x after the JSON at offset %" PRIu64,
-                            path, bytes[i], file_offset + i);
+                            "%s: unexpected byte 0x%02x after the JSON at offset %" PRIu64, path,
+                            bytes[i], file_offset + i);
         }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -206,9 +214,12 @@ static tlm_status read_entry(const char *path, const cJSON *item, entry *e, tlm_
     cJSON_ArrayForEach(m, item)
     {
         const cJSON **slot = NULL;
-        if (strcmp(m->string, "dtype") == 0) slot = &dtype;
-        else if (strcmp(m->string, "shape") == 0) slot = &shape;
-        else if (strcmp(m->string, "data_offsets") == 0) slot = &offs;
+        if (strcmp(m->string, "dtype") == 0)
+            slot = &dtype;
+        else if (strcmp(m->string, "shape") == 0)
+            slot = &shape;
+        else if (strcmp(m->string, "data_offsets") == 0)
+            slot = &offs;
         if (!slot) continue; /* unknown fields are ignored, as safetensors does */
         if (*slot)
             return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor '%s': duplicate field '%s'", path,
@@ -216,18 +227,19 @@ static tlm_status read_entry(const char *path, const cJSON *item, entry *e, tlm_
         *slot = m;
     }
     if (!cJSON_IsString(dtype))
-        return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor '%s': dtype missing or not a string",
-                        path, name);
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor '%s': dtype missing or not a string", path,
+                        name);
     e->dtype = dtype_find(dtype->valuestring);
     if (!e->dtype)
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor '%s': unknown dtype '%.40s'", path, name,
                         dtype->valuestring);
 
     if (!cJSON_IsArray(shape))
-        return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor '%s': shape missing or not an array",
-                        path, name);
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor '%s': shape missing or not an array", path,
+                        name);
     uint64_t rank = (uint64_t)cJSON_GetArraySize(shape), numel = 1, d = 0;
-    for (int k = 0; k < TLM_MAX_DIMS; k++) e->ne[k] = 1;
+    for (int k = 0; k < TLM_MAX_DIMS; k++)
+        e->ne[k] = 1;
     cJSON_ArrayForEach(m, shape)
     {
         uint64_t dim;
@@ -236,17 +248,17 @@ static tlm_status read_entry(const char *path, const cJSON *item, entry *e, tlm_
                             "%s: tensor '%s': shape[%" PRIu64 "] is not a non-negative integer",
                             path, name, d);
         if (!tlm_mul_u64(numel, dim, &numel))
-            return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor '%s': element count overflows",
-                            path, name);
+            return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor '%s': element count overflows", path,
+                            name);
         /* PyTorch order [.., out, in] becomes ggml order ne[0] = in */
         if (rank <= TLM_MAX_DIMS) e->ne[rank - 1 - d] = (int64_t)dim;
         d++;
     }
     e->rank = rank;
 
-    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2
-        || !json_u64(cJSON_GetArrayItem(offs, 0), &e->begin)
-        || !json_u64(cJSON_GetArrayItem(offs, 1), &e->end) || e->begin > e->end)
+    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
+        !json_u64(cJSON_GetArrayItem(offs, 0), &e->begin) ||
+        !json_u64(cJSON_GetArrayItem(offs, 1), &e->end) || e->begin > e->end)
         return tlm_fail(err, TLM_ERR_FORMAT,
                         "%s: tensor '%s': data_offsets must be [begin, end], non-negative "
                         "integers with begin <= end",
@@ -264,8 +276,7 @@ static tlm_status read_entry(const char *path, const cJSON *item, entry *e, tlm_
         return tlm_fail(err, TLM_ERR_FORMAT,
                         "%s: tensor '%s': shape needs %" PRIu64 " bytes of %s but data_offsets "
                         "[%" PRIu64 ", %" PRIu64 "] hold %" PRIu64,
-                        path, name, bits / 8, e->dtype->name, e->begin, e->end,
-                        e->end - e->begin);
+                        path, name, bits / 8, e->dtype->name, e->begin, e->end, e->end - e->begin);
     return TLM_OK;
 }
 
@@ -290,22 +301,22 @@ static tlm_status read_header(const st_map *f, header *h, tlm_error *err)
     memset(h, 0, sizeof *h);
     if (f->size < 8)
         return tlm_fail(err, TLM_ERR_FORMAT,
-                        "%s: file is %" PRIu64 " bytes, too small for a safetensors header",
-                        path, f->size);
+                        "%s: file is %" PRIu64 " bytes, too small for a safetensors header", path,
+                        f->size);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | f->map[i];
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | f->map[i];
     if (n > ST_MAX_HEADER)
         return tlm_fail(err, TLM_ERR_FORMAT,
                         "%s: offset 0: header length %" PRIu64 " exceeds the limit %u", path, n,
                         ST_MAX_HEADER);
     if (n > f->size - 8)
         return tlm_fail(err, TLM_ERR_FORMAT,
-                        "%s: offset 0: header length %" PRIu64 " runs past end of file (size %"
-                        PRIu64 ")",
+                        "%s: offset 0: header length %" PRIu64
+                        " runs past end of file (size %" PRIu64 ")",
                         path, n, f->size);
     if (n < 2 || f->map[8] != '{')
-        return tlm_fail(err, TLM_ERR_FORMAT, "%s: offset 8: header does not start with '{'",
-                        path);
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: offset 8: header does not start with '{'", path);
     h->buf_start = 8 + n;
     uint64_t buf_len = f->size - h->buf_start;
 
@@ -383,8 +394,8 @@ static tlm_status list_entry(st_set *s, const st_map *f, const header *h, const 
     size_t len = strlen(e->name);
     if (len >= TLM_MAX_NAME)
         return tlm_fail(err, TLM_ERR_UNSUPPORTED,
-                        "%s: tensor name '%.40s...' is %zu bytes (limit %d)", f->path, e->name,
-                        len, TLM_MAX_NAME - 1);
+                        "%s: tensor name '%.40s...' is %zu bytes (limit %d)", f->path, e->name, len,
+                        TLM_MAX_NAME - 1);
     if (!grow((void **)&s->tensors, &s->cap_tensors, s->n_tensors + 1, sizeof *s->tensors))
         return tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory for tensors", f->path);
 
@@ -396,8 +407,7 @@ static tlm_status list_entry(st_set *s, const st_map *f, const header *h, const 
         void *copy = malloc((size_t)nbytes); /* malloc alignment covers every element size */
         if (!copy)
             return tlm_fail(err, TLM_ERR_NO_MEMORY,
-                            "%s: tensor '%s': no memory for an aligned copy of %" PRIu64
-                            " bytes",
+                            "%s: tensor '%s': no memory for an aligned copy of %" PRIu64 " bytes",
                             f->path, e->name, nbytes);
         memcpy(copy, data, (size_t)nbytes);
         s->copies[s->n_copies++] = copy;
@@ -423,7 +433,8 @@ static tlm_status open_single(st_set *s, const char *path, tlm_error *err)
     st = read_header(f, &h, err);
     if (st != TLM_OK) return st;
     qsort(h.entries, (size_t)h.n, sizeof *h.entries, cmp_entry_order);
-    for (uint64_t i = 0; i < h.n && st == TLM_OK; i++) st = list_entry(s, f, &h, &h.entries[i], err);
+    for (uint64_t i = 0; i < h.n && st == TLM_OK; i++)
+        st = list_entry(s, f, &h, &h.entries[i], err);
     header_free(&h);
     return st;
 }
@@ -459,8 +470,8 @@ static char *join_path(const char *dir, const char *name)
 }
 
 /* Opens one shard and lists the n tensors the index assigns to it; adds their bytes to *total. */
-static tlm_status open_shard(st_set *s, const char *index_path, const char *path,
-                             const wanted *w, uint64_t n, uint64_t *total, tlm_error *err)
+static tlm_status open_shard(st_set *s, const char *index_path, const char *path, const wanted *w,
+                             uint64_t n, uint64_t *total, tlm_error *err)
 {
     st_map *f;
     tlm_status st = set_map(s, path, &f, err);
@@ -473,8 +484,9 @@ static tlm_status open_shard(st_set *s, const char *index_path, const char *path
         key.name = w[i].name;
         const entry *e = bsearch(&key, h.entries, (size_t)h.n, sizeof *h.entries, cmp_entry_name);
         if (!e) {
-            st = tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor '%s' (weight_map in %s) is not in the shard",
-                          path, w[i].name, index_path);
+            st = tlm_fail(err, TLM_ERR_FORMAT,
+                          "%s: tensor '%s' (weight_map in %s) is not in the shard", path, w[i].name,
+                          index_path);
         } else if (!tlm_add_u64(*total, e->end - e->begin, total)) {
             st = tlm_fail(err, TLM_ERR_FORMAT, "%s: total tensor bytes overflow", index_path);
         } else {
@@ -530,8 +542,7 @@ static tlm_status open_index(st_set *s, const char *dir, const char *index_path,
             have_total = true;
             if (!json_u64(ts, &total_size))
                 st = tlm_fail(err, TLM_ERR_FORMAT,
-                              "%s: metadata.total_size is not a non-negative integer",
-                              index_path);
+                              "%s: metadata.total_size is not a non-negative integer", index_path);
         }
     }
 
@@ -567,7 +578,8 @@ static tlm_status open_index(st_set *s, const char *dir, const char *index_path,
         qsort(w, (size_t)n, sizeof *w, cmp_wanted_shard);
         for (i = 0; i < n && st == TLM_OK;) {
             uint64_t j = i + 1;
-            while (j < n && strcmp(w[j].shard, w[i].shard) == 0) j++;
+            while (j < n && strcmp(w[j].shard, w[i].shard) == 0)
+                j++;
             char *shard_path = join_path(dir, w[i].shard);
             if (!shard_path) {
                 st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: no memory", index_path);
@@ -634,17 +646,15 @@ void tlm_st_close(st_set *s)
         tlm_unmap_file(&(tlm_mapped_file){(uint8_t *)s->maps[i].map, s->maps[i].size});
         free(s->maps[i].path);
     }
-    for (uint64_t i = 0; i < s->n_copies; i++) free(s->copies[i]);
+    for (uint64_t i = 0; i < s->n_copies; i++)
+        free(s->copies[i]);
     free(s->maps);
     free(s->copies);
     free(s->tensors);
     free(s);
 }
 
-int64_t tlm_st_n_tensors(const st_set *s)
-{
-    return s ? (int64_t)s->n_tensors : 0;
-}
+int64_t tlm_st_n_tensors(const st_set *s) { return s ? (int64_t)s->n_tensors : 0; }
 
 const tlm_tensor *tlm_st_tensor(const st_set *s, int64_t i)
 {

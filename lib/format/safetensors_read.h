@@ -2,9 +2,9 @@
  *
  * Validates per the safetensors rules (header size cap, JSON shape, dtype sizes, offsets that
  * tile the buffer with no holes, buffer length equal to the file) and maps each file
- * privately (mapped_file.h). Tensors of dtype F32, F16 and BF16 are listed; other dtypes are validated and
- * skipped. A tensor whose data is not aligned to its element size is copied into an aligned
- * buffer owned by the set. */
+ * privately (mapped_file.h). Tensors of dtype F32, F16 and BF16 are listed; other dtypes are
+ * validated and skipped. A tensor whose data is not aligned to its element size is copied into an
+ * aligned buffer owned by the set. */
 #ifndef TLM_SAFETENSORS_READ_H
 #define TLM_SAFETENSORS_READ_H
 

@@ -11,26 +11,26 @@
 
 /* How a family names its tensors in HF checkpoints (GGUF names are the same for all). */
 typedef enum tlm_hf_names {
-    TLM_HF_LLAMA,  /* model.layers.N.self_attn.q_proj, mlp.gate_proj, ... (+ Phi-3 fused) */
-    TLM_HF_PHI2,   /* self_attn.dense, mlp.fc1/fc2, model.final_layernorm */
-    TLM_HF_QWEN1,  /* transformer.h.N.attn.c_attn, mlp.w1/w2/c_proj, transformer.ln_f */
+    TLM_HF_LLAMA, /* model.layers.N.self_attn.q_proj, mlp.gate_proj, ... (+ Phi-3 fused) */
+    TLM_HF_PHI2,  /* self_attn.dense, mlp.fc1/fc2, model.final_layernorm */
+    TLM_HF_QWEN1, /* transformer.h.N.attn.c_attn, mlp.w1/w2/c_proj, transformer.ln_f */
 } tlm_hf_names;
 
 typedef struct tlm_arch {
-    const char *gguf_name;    /* general.architecture */
-    const char *hf_type;      /* config.json model_type */
+    const char *gguf_name; /* general.architecture */
+    const char *hf_type;   /* config.json model_type */
     tlm_norm_kind norm;
-    bool gguf_rope_neox;      /* GGUF rope layout (HF is always rotate-half) */
+    bool gguf_rope_neox; /* GGUF rope layout (HF is always rotate-half) */
     bool mlp_gated;
-    tlm_act act;              /* GGUF (no key for it) and a config.json that names none */
-    bool always_parallel;     /* Phi-2: one norm feeds attention and MLP */
-    bool embed_scale_sqrt;    /* Gemma: embeddings x sqrt(dim) */
-    bool hf_norm_plus_one;    /* Gemma: HF stores w, gain is 1 + w (GGUF stores 1 + w) */
-    bool ff_halved;           /* Qwen v1: real MLP width is intermediate_size / 2 */
-    bool ntk_logn;            /* Qwen v1: dynamic NTK + logn attention past training length */
-    bool hf_gelu_tanh;        /* Gemma: config.json "gelu" means tanh-GELU (HF's GemmaMLP) */
-    bool hf_window_opt_in;    /* Qwen2: sliding_window counts only with use_sliding_window,
-                               * and then per layer (max_window_layers), which is not run */
+    tlm_act act;           /* GGUF (no key for it) and a config.json that names none */
+    bool always_parallel;  /* Phi-2: one norm feeds attention and MLP */
+    bool embed_scale_sqrt; /* Gemma: embeddings x sqrt(dim) */
+    bool hf_norm_plus_one; /* Gemma: HF stores w, gain is 1 + w (GGUF stores 1 + w) */
+    bool ff_halved;        /* Qwen v1: real MLP width is intermediate_size / 2 */
+    bool ntk_logn;         /* Qwen v1: dynamic NTK + logn attention past training length */
+    bool hf_gelu_tanh;     /* Gemma: config.json "gelu" means tanh-GELU (HF's GemmaMLP) */
+    bool hf_window_opt_in; /* Qwen2: sliding_window counts only with use_sliding_window,
+                            * and then per layer (max_window_layers), which is not run */
     tlm_hf_names hf_names;
     /* Phi-3: its tokenizer files give every added token but these (space-separated) rstrip,
      * which GGUF cannot carry; the GGUF vocabulary gets the same rule (tokenizer_family.c).

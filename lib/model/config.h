@@ -33,21 +33,21 @@ enum {
 };
 
 typedef struct tlm_config {
-    char arch[32];          /* as the file named it; informational only */
-    int32_t dim;            /* hidden size */
-    int32_t hidden_dim;     /* MLP width (the real one: Qwen v1's config value / 2) */
-    int32_t n_layers;       /* stored blocks */
+    char arch[32];      /* as the file named it; informational only */
+    int32_t dim;        /* hidden size */
+    int32_t hidden_dim; /* MLP width (the real one: Qwen v1's config value / 2) */
+    int32_t n_layers;   /* stored blocks */
     int32_t n_heads, n_kv_heads, head_dim; /* MHA: equal heads; GQA: divisor; MQA: 1 */
     int32_t vocab_size;
-    int32_t max_seq;        /* training context */
+    int32_t max_seq; /* training context */
 
-    int32_t rope_dim;       /* rotated dims per head (< head_dim: partial RoPE); even */
+    int32_t rope_dim; /* rotated dims per head (< head_dim: partial RoPE); even */
     float rope_theta;
-    bool rope_neox;         /* rotate-half pairs (i, i + rope_dim/2); else adjacent (2i, 2i+1) */
+    bool rope_neox; /* rotate-half pairs (i, i + rope_dim/2); else adjacent (2i, 2i+1) */
 
     tlm_norm_kind norm;
     float norm_eps;
-    bool norm_plus_one;     /* Gemma's HF weights: gain is (1 + w) */
+    bool norm_plus_one; /* Gemma's HF weights: gain is (1 + w) */
 
     bool qk_norm;           /* norm over each head's q and k before RoPE (kind = norm) */
     int32_t sliding_window; /* 0: full causal; else query i sees keys j with i - j < window */
@@ -55,8 +55,8 @@ typedef struct tlm_config {
     bool parallel_residual; /* x + attn(n) + mlp(n), one norm (Phi-2) */
     bool mlp_gated;         /* down(act(gate) * up); else down(act(up)) */
     tlm_act act;
-    bool tied_embeddings;   /* LM head is the embedding matrix */
-    float embed_scale;      /* 1, or sqrt(dim) for Gemma */
+    bool tied_embeddings; /* LM head is the embedding matrix */
+    float embed_scale;    /* 1, or sqrt(dim) for Gemma */
 
     int32_t bos_id, eos_id; /* -1: unknown */
 
@@ -64,11 +64,11 @@ typedef struct tlm_config {
      * variants measure from: LongRoPE's original_max_position_embeddings, Qwen v1's
      * seq_length; 0 when the model has none of them. */
     int32_t orig_ctx;
-    bool longrope;          /* inv_freq[i] / factor[i]; short or long factors per context */
+    bool longrope; /* inv_freq[i] / factor[i]; short or long factors per context */
     const float *rope_short, *rope_long; /* LongRoPE: [rope_dim / 2] each, owned by the model */
-    float rope_attn_factor; /* LongRoPE: multiplies cos and sin (1 otherwise) */
-    bool dynamic_ntk;       /* Qwen v1: base * alpha^(d/(d-2)), alpha from the first eval */
-    bool logn_attn;         /* Qwen v1: q at position p times log(p+1)/log(orig_ctx) past it */
+    float rope_attn_factor;              /* LongRoPE: multiplies cos and sin (1 otherwise) */
+    bool dynamic_ntk; /* Qwen v1: base * alpha^(d/(d-2)), alpha from the first eval */
+    bool logn_attn;   /* Qwen v1: q at position p times log(p+1)/log(orig_ctx) past it */
 } tlm_config;
 
 /* Applied layers: n_layers, or twice that with layer sharing (each gets its own KV cache). */

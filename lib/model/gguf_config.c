@@ -33,8 +33,8 @@ static int32_t key_int(reader *r, const char *suffix, int64_t def)
         return 0;
     }
     if (def < 0 && r->st == TLM_OK)
-        r->st = tlm_fail(r->err, TLM_ERR_FORMAT, "%s: required key '%s' is missing", r->f->path,
-                         key);
+        r->st =
+            tlm_fail(r->err, TLM_ERR_FORMAT, "%s: required key '%s' is missing", r->f->path, key);
     return (int32_t)(def < 0 ? 0 : def);
 }
 
@@ -57,21 +57,25 @@ static tlm_status token_id(const gguf_file *f, const char *key, int32_t n_vocab,
     *out = -1;
     const gguf_kv *kv = tlm_gguf_find(f, key);
     if (!kv) return TLM_OK;
-    bool is_signed = kv->type == GGUF_I8 || kv->type == GGUF_I16 || kv->type == GGUF_I32 ||
-                     kv->type == GGUF_I64;
+    bool is_signed =
+        kv->type == GGUF_I8 || kv->type == GGUF_I16 || kv->type == GGUF_I32 || kv->type == GGUF_I64;
     if (is_signed && kv->v.i == -1) return TLM_OK;
     uint32_t v;
     if (!tlm_gguf_get_u32(f, key, &v)) {
         if (is_signed || kv->type == GGUF_U8 || kv->type == GGUF_U16 || kv->type == GGUF_U32 ||
             kv->type == GGUF_U64)
-            return tlm_fail(err, TLM_ERR_FORMAT, "%s: %s is not a token id of the %d rows of "
-                            "token_embd.weight", f->path, key, n_vocab);
+            return tlm_fail(err, TLM_ERR_FORMAT,
+                            "%s: %s is not a token id of the %d rows of "
+                            "token_embd.weight",
+                            f->path, key, n_vocab);
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: %s has value type %d, not an integer", f->path,
                         key, (int)kv->type);
     }
     if (v >= (uint32_t)n_vocab)
-        return tlm_fail(err, TLM_ERR_FORMAT, "%s: %s = %u is not below the %d rows of "
-                        "token_embd.weight", f->path, key, v, n_vocab);
+        return tlm_fail(err, TLM_ERR_FORMAT,
+                        "%s: %s = %u is not below the %d rows of "
+                        "token_embd.weight",
+                        f->path, key, v, n_vocab);
     *out = (int32_t)v;
     return TLM_OK;
 }
@@ -83,10 +87,13 @@ static tlm_status factor_tensor(tlm_model *m, reader *r, const char *name, const
     int64_t half = m->cfg.rope_dim / 2;
     *out = NULL;
     if (!t) return TLM_OK;
-    if (tlm_tensor_nelem(t) != half || !m->k->to_f32[t->type] || tlm_type_get(t->type)->block_elems != 1)
-        return tlm_fail(r->err, TLM_ERR_FORMAT, "%s: tensor '%s' has %lld elements of %s, expected "
-                        "%lld floats (rotary dims / 2)", r->f->path, name,
-                        (long long)tlm_tensor_nelem(t), tlm_type_get(t->type)->name, (long long)half);
+    if (tlm_tensor_nelem(t) != half || !m->k->to_f32[t->type] ||
+        tlm_type_get(t->type)->block_elems != 1)
+        return tlm_fail(r->err, TLM_ERR_FORMAT,
+                        "%s: tensor '%s' has %lld elements of %s, expected "
+                        "%lld floats (rotary dims / 2)",
+                        r->f->path, name, (long long)tlm_tensor_nelem(t),
+                        tlm_type_get(t->type)->name, (long long)half);
     float *f = tlm_model_alloc(m, (size_t)half * sizeof(float));
     if (!f) return tlm_fail(r->err, TLM_ERR_NO_MEMORY, "%s: out of memory", r->f->path);
     m->k->to_f32[t->type](f, t->data, half);
@@ -106,8 +113,10 @@ static tlm_status read_longrope(tlm_model *m, reader *r)
         return st;
     if (!c->rope_short && !c->rope_long) return TLM_OK;
     if (!c->rope_short || !c->rope_long)
-        return tlm_fail(r->err, TLM_ERR_FORMAT, "%s: rope_factors_%s.weight without "
-                        "rope_factors_%s.weight", r->f->path, c->rope_short ? "short" : "long",
+        return tlm_fail(r->err, TLM_ERR_FORMAT,
+                        "%s: rope_factors_%s.weight without "
+                        "rope_factors_%s.weight",
+                        r->f->path, c->rope_short ? "short" : "long",
                         c->rope_short ? "long" : "short");
     c->longrope = true;
     c->orig_ctx = key_int(r, "rope.scaling.original_context_length", c->max_seq);
@@ -152,7 +161,8 @@ tlm_status tlm_load_gguf(tlm_model *m, const char *path, tlm_error *err)
 
     /* Tokens: vocab size is the embedding's row count (the tokenizer may list fewer). */
     const tlm_tensor *emb = tlm_gguf_find_tensor(f, "token_embd.weight");
-    if (!emb) return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor 'token_embd.weight' is missing", path);
+    if (!emb)
+        return tlm_fail(err, TLM_ERR_FORMAT, "%s: tensor 'token_embd.weight' is missing", path);
     if (emb->ne[1] > INT32_MAX)
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: token_embd.weight has too many rows", path);
     c->vocab_size = (int32_t)emb->ne[1];
@@ -165,7 +175,8 @@ tlm_status tlm_load_gguf(tlm_model *m, const char *path, tlm_error *err)
     c->rope_neox = m->arch->gguf_rope_neox;
     c->mlp_gated = m->arch->mlp_gated;
     c->act = m->arch->act;
-    c->parallel_residual = m->arch->always_parallel || !tlm_gguf_find_tensor(f, "blk.0.ffn_norm.weight");
+    c->parallel_residual =
+        m->arch->always_parallel || !tlm_gguf_find_tensor(f, "blk.0.ffn_norm.weight");
     c->tied_embeddings = !tlm_gguf_find_tensor(f, "output.weight");
     c->qk_norm = tlm_gguf_find_tensor(f, "blk.0.attn_q_norm.weight") != NULL;
     c->embed_scale = m->arch->embed_scale_sqrt ? sqrtf((float)c->dim) : 1.0f;

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "mapped_file.h"
 #include "model.h"
@@ -101,7 +101,8 @@ static char *read_small_file(const char *path, size_t cap, size_t *len, tlm_erro
     *st = tlm_map_file(path, 1, NULL, &mf, err);
     if (*st != TLM_OK) return NULL;
     char *buf = NULL;
-    if (mf.size > cap) *st = tlm_fail(err, TLM_ERR_FORMAT, "%s: larger than %zu bytes", path, cap);
+    if (mf.size > cap)
+        *st = tlm_fail(err, TLM_ERR_FORMAT, "%s: larger than %zu bytes", path, cap);
     else if (!(buf = malloc((size_t)mf.size + 1)))
         *st = tlm_fail(err, TLM_ERR_NO_MEMORY, "%s: out of memory", path);
     if (buf) {
@@ -121,14 +122,16 @@ static void read_act(reader *r, const tlm_arch *arch, tlm_act *out)
     const char *act = get_str(r, key);
     *out = arch->act;
     if (!act || r->st != TLM_OK) return;
-    if (strcmp(act, "silu") == 0) *out = TLM_ACT_SILU;
+    if (strcmp(act, "silu") == 0)
+        *out = TLM_ACT_SILU;
     else if (strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0 ||
              (strcmp(act, "gelu") == 0 && arch->hf_gelu_tanh))
         *out = TLM_ACT_GELU_TANH;
     else /* exact (erf) GELU and the rest: no kernel computes them */
-        r->st = tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: %s \"%s\" is not supported for %s "
-                         "(silu, gelu_new and gelu_pytorch_tanh are)", r->path, key, act,
-                         arch->hf_type);
+        r->st = tlm_fail(r->err, TLM_ERR_UNSUPPORTED,
+                         "%s: %s \"%s\" is not supported for %s "
+                         "(silu, gelu_new and gelu_pytorch_tanh are)",
+                         r->path, key, act, arch->hf_type);
 }
 
 /* One LongRoPE factor list: rope_dim / 2 positive numbers, copied into the model. */
@@ -136,8 +139,10 @@ static const float *factor_list(tlm_model *m, reader *r, const cJSON *list, cons
 {
     int32_t half = m->cfg.rope_dim / 2;
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != half) {
-        r->st = tlm_fail(r->err, TLM_ERR_FORMAT, "%s: rope_scaling.%s must be a list of %d numbers "
-                         "(rotary dims / 2)", r->path, key, half);
+        r->st = tlm_fail(r->err, TLM_ERR_FORMAT,
+                         "%s: rope_scaling.%s must be a list of %d numbers "
+                         "(rotary dims / 2)",
+                         r->path, key, half);
         return NULL;
     }
     float *f = tlm_model_alloc(m, (size_t)half * sizeof(float));
@@ -149,8 +154,10 @@ static const float *factor_list(tlm_model *m, reader *r, const cJSON *list, cons
     for (const cJSON *it = list->child; it; it = it->next, i++) {
         double v = cJSON_GetNumberValue(it);
         if (!cJSON_IsNumber(it) || !(v > 0.0) || v > FLT_MAX) {
-            r->st = tlm_fail(r->err, TLM_ERR_FORMAT, "%s: rope_scaling.%s[%d] must be a positive "
-                             "number", r->path, key, i);
+            r->st = tlm_fail(r->err, TLM_ERR_FORMAT,
+                             "%s: rope_scaling.%s[%d] must be a positive "
+                             "number",
+                             r->path, key, i);
             return NULL;
         }
         f[i] = (float)v; /* HF builds the factor tensor in float32 */
@@ -172,8 +179,10 @@ static tlm_status parse_rope_scaling(tlm_model *m, reader *r)
         return tlm_fail(r->err, TLM_ERR_FORMAT, "%s: rope_scaling must be an object with a type",
                         r->path);
     if (strcmp(type->valuestring, "longrope") != 0 && strcmp(type->valuestring, "su") != 0)
-        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: rope_scaling type \"%s\" is not "
-                        "supported (longrope, su)", r->path, type->valuestring);
+        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED,
+                        "%s: rope_scaling type \"%s\" is not "
+                        "supported (longrope, su)",
+                        r->path, type->valuestring);
     reader inner = {rs, r->path, r->err, TLM_OK};
     /* newer configs may carry it inside rope_scaling; the top-level key wins, as in HF */
     int32_t orig = get_int(&inner, "original_max_position_embeddings", 0, 0, TLM_MAX_CTX);
@@ -182,16 +191,18 @@ static tlm_status parse_rope_scaling(tlm_model *m, reader *r)
     if (inner.st != TLM_OK) return inner.st;
     if (r->st != TLM_OK) return r->st;
     if (c->orig_ctx < 1)
-        return tlm_fail(r->err, TLM_ERR_FORMAT, "%s: LongRoPE needs "
-                        "original_max_position_embeddings", r->path);
-    c->rope_short = factor_list(m, r, cJSON_GetObjectItemCaseSensitive(rs, "short_factor"),
-                                "short_factor");
+        return tlm_fail(r->err, TLM_ERR_FORMAT,
+                        "%s: LongRoPE needs "
+                        "original_max_position_embeddings",
+                        r->path);
+    c->rope_short =
+        factor_list(m, r, cJSON_GetObjectItemCaseSensitive(rs, "short_factor"), "short_factor");
     if (r->st == TLM_OK)
-        c->rope_long = factor_list(m, r, cJSON_GetObjectItemCaseSensitive(rs, "long_factor"),
-                                   "long_factor");
+        c->rope_long =
+            factor_list(m, r, cJSON_GetObjectItemCaseSensitive(rs, "long_factor"), "long_factor");
     if (r->st != TLM_OK) return r->st;
     double factor = (double)c->max_seq / (double)c->orig_ctx;
-    c->rope_attn_factor = attn > 0.0f  ? attn
+    c->rope_attn_factor = attn > 0.0f    ? attn
                           : factor > 1.0 ? (float)sqrt(1.0 + log(factor) / log((double)c->orig_ctx))
                                          : 1.0f;
     c->longrope = true;
@@ -230,8 +241,8 @@ static tlm_status parse_config(tlm_model *m, reader *r)
     c->rope_dim = (int32_t)((float)c->head_dim * frac);
     c->rope_neox = true; /* HF checkpoints keep the rotate-half layout */
     c->norm = a->norm;
-    c->norm_eps = get_float(r, first_key(r, "rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon"),
-                            1e-5f);
+    c->norm_eps =
+        get_float(r, first_key(r, "rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon"), 1e-5f);
     c->norm_plus_one = a->hf_norm_plus_one;
     c->mlp_gated = a->mlp_gated;
     c->embed_scale = a->embed_scale_sqrt ? sqrtf((float)c->dim) : 1.0f;
@@ -243,7 +254,8 @@ static tlm_status parse_config(tlm_model *m, reader *r)
                          get_bool(r, "share_embedding", false);
     c->bos_id = get_int(r, "bos_token_id", -1, -1, TLM_MAX_VOCAB);
     c->eos_id = item(r, "eos_token_id") && cJSON_IsArray(item(r, "eos_token_id"))
-                    ? -1 : get_int(r, "eos_token_id", -1, -1, TLM_MAX_VOCAB);
+                    ? -1
+                    : get_int(r, "eos_token_id", -1, -1, TLM_MAX_VOCAB);
     if (a->ntk_logn) { /* QWenConfig's defaults: both on, measured from seq_length */
         c->orig_ctx = get_int(r, "seq_length", c->max_seq, 1, TLM_MAX_CTX);
         c->dynamic_ntk = get_bool(r, "use_dynamic_ntk", true);
@@ -257,11 +269,15 @@ static tlm_status parse_config(tlm_model *m, reader *r)
 
     if (item(r, "rope_scaling") && (r->st = parse_rope_scaling(m, r)) != TLM_OK) return r->st;
     if (c->qk_norm && c->norm != TLM_NORM_LAYER)
-        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: qk_layernorm is only supported for "
-                        "stablelm", r->path);
+        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED,
+                        "%s: qk_layernorm is only supported for "
+                        "stablelm",
+                        r->path);
     if (a->hf_window_opt_in && c->sliding_window)
-        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED, "%s: %s use_sliding_window (per-layer "
-                        "windows) is not supported", r->path, a->hf_type);
+        return tlm_fail(r->err, TLM_ERR_UNSUPPORTED,
+                        "%s: %s use_sliding_window (per-layer "
+                        "windows) is not supported",
+                        r->path, a->hf_type);
     return tlm_config_validate(c, r->path, r->err);
 }
 
@@ -276,9 +292,11 @@ tlm_status tlm_load_hf_dir(tlm_model *m, const char *dir, tlm_error *err)
     if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
         return tlm_fail(err, TLM_ERR_ARG, "%s: path too long", dir);
     if (access(path, F_OK) != 0) /* say what the directory lacks, not that a file won't open */
-        return tlm_fail(err, TLM_ERR_IO, "%s: no model here: a Hugging Face model directory "
+        return tlm_fail(err, TLM_ERR_IO,
+                        "%s: no model here: a Hugging Face model directory "
                         "holds config.json and *.safetensors (a GGUF or llama2.c model is "
-                        "given as its file's path)", dir);
+                        "given as its file's path)",
+                        dir);
     size_t len;
     tlm_status st;
     char *text = read_small_file(path, MAX_CONFIG_BYTES, &len, err, &st);

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "checked.h"
+#include "ds.h"
 #include "mapped_file.h"
 #include "model.h"
-#include "ds.h"
 
 typedef struct cursor {
     const char *path;
@@ -22,11 +22,16 @@ static tlm_status take(tlm_model *m, cursor *cur, const char *name, int64_t cols
     uint64_t n, bytes;
     if (!tlm_mul_u64((uint64_t)cols, (uint64_t)(rows ? rows : 1), &n) ||
         !tlm_mul_u64(n, 4, &bytes) || !tlm_range_ok(cur->at, bytes, cur->size))
-        return tlm_fail(cur->err, TLM_ERR_FORMAT, "%s: tensor '%s' at offset %llu runs past the "
-                        "end of the file (%llu bytes)", cur->path, name,
-                        (unsigned long long)cur->at, (unsigned long long)cur->size);
-    tlm_tensor t = {.type = TLM_TYPE_F32, .n_dims = rows ? 2 : 1, .ne = {cols, rows ? rows : 1, 1, 1},
-                    .data = cur->base + cur->at, .nbytes = bytes};
+        return tlm_fail(cur->err, TLM_ERR_FORMAT,
+                        "%s: tensor '%s' at offset %llu runs past the "
+                        "end of the file (%llu bytes)",
+                        cur->path, name, (unsigned long long)cur->at,
+                        (unsigned long long)cur->size);
+    tlm_tensor t = {.type = TLM_TYPE_F32,
+                    .n_dims = rows ? 2 : 1,
+                    .ne = {cols, rows ? rows : 1, 1, 1},
+                    .data = cur->base + cur->at,
+                    .nbytes = bytes};
     snprintf(t.name, sizeof t.name, "%s", name);
     arrput(m->own_tensors, t);
     cur->at += bytes;
@@ -49,17 +54,21 @@ static tlm_status take_layers(tlm_model *m, cursor *cur, const char *kind, int64
 static tlm_status read_header(tlm_model *m, const cursor *cur, bool *shared)
 {
     if (cur->size < 28)
-        return tlm_fail(cur->err, TLM_ERR_FORMAT, "%s: %llu bytes is too short for a llama2.c "
-                        "header (28)", cur->path, (unsigned long long)cur->size);
+        return tlm_fail(cur->err, TLM_ERR_FORMAT,
+                        "%s: %llu bytes is too short for a llama2.c "
+                        "header (28)",
+                        cur->path, (unsigned long long)cur->size);
     int32_t h[7];
     memcpy(h, cur->base, sizeof h);
-    static const char *const names[7] = {"dim", "hidden_dim", "n_layers", "n_heads",
+    static const char *const names[7] = {"dim",        "hidden_dim", "n_layers", "n_heads",
                                          "n_kv_heads", "vocab_size", "seq_len"};
     for (int i = 0; i < 7; i++)
         if (h[i] == 0 || (h[i] < 0 && i != 5) || h[i] == INT32_MIN)
-            return tlm_fail(cur->err, TLM_ERR_FORMAT, "%s: llama2.c header field %s = %d at "
+            return tlm_fail(cur->err, TLM_ERR_FORMAT,
+                            "%s: llama2.c header field %s = %d at "
                             "offset %d is invalid (the file has no GGUF magic, so it was read as "
-                            "a llama2.c checkpoint)", cur->path, names[i], h[i], 4 * i);
+                            "a llama2.c checkpoint)",
+                            cur->path, names[i], h[i], 4 * i);
     tlm_config *c = &m->cfg;
     *shared = h[5] > 0; /* run.c: a negative vocab_size means a separate classifier */
     snprintf(c->arch, sizeof c->arch, "llama2c");
@@ -72,8 +81,10 @@ static tlm_status read_header(tlm_model *m, const cursor *cur, bool *shared)
     c->max_seq = h[6];
     c->head_dim = c->dim / c->n_heads;
     if (c->head_dim * c->n_heads != c->dim)
-        return tlm_fail(cur->err, TLM_ERR_FORMAT, "%s: llama2.c header: dim %d is not a multiple "
-                        "of n_heads %d", cur->path, c->dim, c->n_heads);
+        return tlm_fail(cur->err, TLM_ERR_FORMAT,
+                        "%s: llama2.c header: dim %d is not a multiple "
+                        "of n_heads %d",
+                        cur->path, c->dim, c->n_heads);
     c->rope_dim = c->head_dim;
     c->rope_theta = 10000.0f;
     c->rope_neox = false;
@@ -98,11 +109,14 @@ static tlm_status not_legacy(const cursor *cur)
     if (cur->size >= 8) memcpy(&n, cur->base, 8);
     uint32_t magic = (uint32_t)n, version = (uint32_t)(n >> 32);
     if (cur->size >= 8 && magic == 0x616b3432) /* "ak42": export.py --version 1 or later */
-        return tlm_fail(cur->err, TLM_ERR_UNSUPPORTED, "%s: offset 0: llama2.c export version %u "
+        return tlm_fail(cur->err, TLM_ERR_UNSUPPORTED,
+                        "%s: offset 0: llama2.c export version %u "
                         "(magic \"ak42\") is not supported; export with --version 0 (legacy) or "
-                        "convert to GGUF", cur->path, version);
+                        "convert to GGUF",
+                        cur->path, version);
     if (cur->size > 9 && n >= 2 && n <= cur->size - 8 && cur->base[8] == '{')
-        return tlm_fail(cur->err, TLM_ERR_UNSUPPORTED, "%s: offset 0: this is a safetensors "
+        return tlm_fail(cur->err, TLM_ERR_UNSUPPORTED,
+                        "%s: offset 0: this is a safetensors "
                         "file; load the Hugging Face directory that holds it and its config.json",
                         cur->path);
     return TLM_OK;
@@ -123,7 +137,8 @@ tlm_status tlm_load_llama2c(tlm_model *m, const char *path, tlm_error *err)
     if (st == TLM_OK) st = read_header(m, &cur, &shared);
     if (st != TLM_OK) return st;
     const tlm_config *c = &m->cfg;
-    int64_t q_dim = (int64_t)c->n_heads * c->head_dim, kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
+    int64_t q_dim = (int64_t)c->n_heads * c->head_dim,
+            kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
     if ((st = take(m, &cur, "token_embd.weight", c->dim, c->vocab_size)) ||
         (st = take_layers(m, &cur, "attn_norm.weight", c->dim, 0)) ||
         (st = take_layers(m, &cur, "attn_q.weight", c->dim, q_dim)) ||
@@ -140,9 +155,10 @@ tlm_status tlm_load_llama2c(tlm_model *m, const char *path, tlm_error *err)
         (!shared && (st = take(m, &cur, "output.weight", c->dim, c->vocab_size))))
         return st;
     if (cur.at != cur.size)
-        return tlm_fail(err, TLM_ERR_FORMAT, "%s: %llu bytes after the last tensor (file has "
-                        "%llu, weights end at %llu)", path,
-                        (unsigned long long)(cur.size - cur.at), (unsigned long long)cur.size,
+        return tlm_fail(err, TLM_ERR_FORMAT,
+                        "%s: %llu bytes after the last tensor (file has "
+                        "%llu, weights end at %llu)",
+                        path, (unsigned long long)(cur.size - cur.at), (unsigned long long)cur.size,
                         (unsigned long long)cur.at);
     tlm_tensor_source src = {path, false, m, tlm_model_find_own};
     return tlm_model_bind(m, &src, err);

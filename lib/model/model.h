@@ -59,17 +59,17 @@ typedef struct tlm_block {
     tlm_norm_weights attn_norm;
     tlm_norm_weights q_norm, k_norm; /* qk_norm: head_dim gains, shared or one per head */
     bool qk_norm_per_head;
-    tlm_proj qkv;                    /* rows: q_dim + 2 * kv_dim, in that order */
-    tlm_proj out;                    /* rows: dim */
-    tlm_norm_weights ffn_norm;       /* w NULL with parallel residual */
-    tlm_proj gate_up;                /* gated: rows 2 * hidden ([gate | up]); plain: hidden */
-    tlm_proj down;                   /* rows: dim */
+    tlm_proj qkv;              /* rows: q_dim + 2 * kv_dim, in that order */
+    tlm_proj out;              /* rows: dim */
+    tlm_norm_weights ffn_norm; /* w NULL with parallel residual */
+    tlm_proj gate_up;          /* gated: rows 2 * hidden ([gate | up]); plain: hidden */
+    tlm_proj down;             /* rows: dim */
 } tlm_block;
 
 /* Where tensors come from: one lookup over GGUF names or a family's HF names. */
 typedef struct tlm_tensor_source {
-    const char *path;   /* for messages */
-    bool hf_names;      /* names follow arch->hf_names instead of GGUF's */
+    const char *path; /* for messages */
+    bool hf_names;    /* names follow arch->hf_names instead of GGUF's */
     const void *impl;
     const tlm_tensor *(*find)(const void *impl, const char *name);
 } tlm_tensor_source;
@@ -79,25 +79,25 @@ struct tlm_model {
     const tlm_arch *arch;
     tlm_model_info info;
     const tlm_kernels *k;
-    bool shape_only;        /* a preset without weight data: plan only, never evaluate */
-    bool keep_rows;         /* weights stay as stored (checking a file): no interleaving */
-    uint64_t fingerprint;   /* tlm_model_fingerprint, taken before any rewriting of weights */
+    bool shape_only;      /* a preset without weight data: plan only, never evaluate */
+    bool keep_rows;       /* weights stay as stored (checking a file): no interleaving */
+    uint64_t fingerprint; /* tlm_model_fingerprint, taken before any rewriting of weights */
     bool (*progress)(void *user, float fraction); /* tlm_model_params.progress while loading */
     void *progress_user;
 
-    tlm_matrix embed;       /* [vocab][dim] */
+    tlm_matrix embed; /* [vocab][dim] */
     tlm_norm_weights out_norm;
-    tlm_proj head;          /* rows: vocab; the embedding when tied */
-    tlm_block *blocks;      /* [n_layers] stored blocks */
-    const float *ones;      /* [hidden_dim] 1.0f for a plain SiLU MLP: silu_mul's up, as the
-                             * kernel table has no in-place SiLU (times 1 is exact) */
+    tlm_proj head;     /* rows: vocab; the embedding when tied */
+    tlm_block *blocks; /* [n_layers] stored blocks */
+    const float *ones; /* [hidden_dim] 1.0f for a plain SiLU MLP: silu_mul's up, as the
+                        * kernel table has no in-place SiLU (times 1 is exact) */
 
     /* What the weights live in; all freed by tlm_model_free. */
     struct gguf_file *gguf;
     struct st_set *st;
-    void *map;              /* llama2.c checkpoint mapping */
+    void *map; /* llama2.c checkpoint mapping */
     uint64_t map_size;
-    void **owned;           /* stb_ds array of buffers to free() */
+    void **owned;            /* stb_ds array of buffers to free() */
     tlm_tensor *own_tensors; /* stb_ds array: tensors built by llama2.c / preset loaders */
 };
 

@@ -4,39 +4,78 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
 #include "ds.h"
+#include "model.h"
 
 typedef enum role {
-    R_TOK_EMBD, R_OUT_NORM, R_OUT_NORM_B, R_OUTPUT, R_OUTPUT_B,
-    R_ATTN_NORM, R_ATTN_NORM_B, R_Q, R_Q_B, R_K, R_K_B, R_V, R_V_B, R_QKV, R_QKV_B,
-    R_O, R_O_B, R_Q_NORM, R_K_NORM, R_FFN_NORM, R_FFN_NORM_B,
-    R_GATE, R_UP, R_UP_B, R_DOWN, R_DOWN_B, R_COUNT
+    R_TOK_EMBD,
+    R_OUT_NORM,
+    R_OUT_NORM_B,
+    R_OUTPUT,
+    R_OUTPUT_B,
+    R_ATTN_NORM,
+    R_ATTN_NORM_B,
+    R_Q,
+    R_Q_B,
+    R_K,
+    R_K_B,
+    R_V,
+    R_V_B,
+    R_QKV,
+    R_QKV_B,
+    R_O,
+    R_O_B,
+    R_Q_NORM,
+    R_K_NORM,
+    R_FFN_NORM,
+    R_FFN_NORM_B,
+    R_GATE,
+    R_UP,
+    R_UP_B,
+    R_DOWN,
+    R_DOWN_B,
+    R_COUNT
 } role;
 
 /* GGUF names, the same for every architecture (llama.cpp's converter conventions). */
 static const char *const gguf_names[R_COUNT] = {
-    [R_TOK_EMBD] = "token_embd.weight", [R_OUT_NORM] = "output_norm.weight",
-    [R_OUT_NORM_B] = "output_norm.bias", [R_OUTPUT] = "output.weight",
-    [R_OUTPUT_B] = "output.bias", [R_ATTN_NORM] = "blk.%d.attn_norm.weight",
-    [R_ATTN_NORM_B] = "blk.%d.attn_norm.bias", [R_Q] = "blk.%d.attn_q.weight",
-    [R_Q_B] = "blk.%d.attn_q.bias", [R_K] = "blk.%d.attn_k.weight",
-    [R_K_B] = "blk.%d.attn_k.bias", [R_V] = "blk.%d.attn_v.weight",
-    [R_V_B] = "blk.%d.attn_v.bias", [R_QKV] = "blk.%d.attn_qkv.weight",
-    [R_QKV_B] = "blk.%d.attn_qkv.bias", [R_O] = "blk.%d.attn_output.weight",
-    [R_O_B] = "blk.%d.attn_output.bias", [R_Q_NORM] = "blk.%d.attn_q_norm.weight",
-    [R_K_NORM] = "blk.%d.attn_k_norm.weight", [R_FFN_NORM] = "blk.%d.ffn_norm.weight",
-    [R_FFN_NORM_B] = "blk.%d.ffn_norm.bias", [R_GATE] = "blk.%d.ffn_gate.weight",
-    [R_UP] = "blk.%d.ffn_up.weight", [R_UP_B] = "blk.%d.ffn_up.bias",
-    [R_DOWN] = "blk.%d.ffn_down.weight", [R_DOWN_B] = "blk.%d.ffn_down.bias",
+    [R_TOK_EMBD] = "token_embd.weight",
+    [R_OUT_NORM] = "output_norm.weight",
+    [R_OUT_NORM_B] = "output_norm.bias",
+    [R_OUTPUT] = "output.weight",
+    [R_OUTPUT_B] = "output.bias",
+    [R_ATTN_NORM] = "blk.%d.attn_norm.weight",
+    [R_ATTN_NORM_B] = "blk.%d.attn_norm.bias",
+    [R_Q] = "blk.%d.attn_q.weight",
+    [R_Q_B] = "blk.%d.attn_q.bias",
+    [R_K] = "blk.%d.attn_k.weight",
+    [R_K_B] = "blk.%d.attn_k.bias",
+    [R_V] = "blk.%d.attn_v.weight",
+    [R_V_B] = "blk.%d.attn_v.bias",
+    [R_QKV] = "blk.%d.attn_qkv.weight",
+    [R_QKV_B] = "blk.%d.attn_qkv.bias",
+    [R_O] = "blk.%d.attn_output.weight",
+    [R_O_B] = "blk.%d.attn_output.bias",
+    [R_Q_NORM] = "blk.%d.attn_q_norm.weight",
+    [R_K_NORM] = "blk.%d.attn_k_norm.weight",
+    [R_FFN_NORM] = "blk.%d.ffn_norm.weight",
+    [R_FFN_NORM_B] = "blk.%d.ffn_norm.bias",
+    [R_GATE] = "blk.%d.ffn_gate.weight",
+    [R_UP] = "blk.%d.ffn_up.weight",
+    [R_UP_B] = "blk.%d.ffn_up.bias",
+    [R_DOWN] = "blk.%d.ffn_down.weight",
+    [R_DOWN_B] = "blk.%d.ffn_down.bias",
 };
 
 /* HF names per naming family; "|" separates alternatives tried in order (Phi-3 fuses
  * qkv_proj and gate_up_proj; the fused gate_up takes the "up" role). */
 static const char *const hf_llama[R_COUNT] = {
-    [R_TOK_EMBD] = "model.embed_tokens.weight", [R_OUT_NORM] = "model.norm.weight",
-    [R_OUT_NORM_B] = "model.norm.bias", [R_OUTPUT] = "lm_head.weight",
-    [R_OUTPUT_B] = "lm_head.bias", [R_ATTN_NORM] = "model.layers.%d.input_layernorm.weight",
+    [R_TOK_EMBD] = "model.embed_tokens.weight",
+    [R_OUT_NORM] = "model.norm.weight",
+    [R_OUT_NORM_B] = "model.norm.bias",
+    [R_OUTPUT] = "lm_head.weight",
+    [R_OUTPUT_B] = "lm_head.bias",
+    [R_ATTN_NORM] = "model.layers.%d.input_layernorm.weight",
     [R_ATTN_NORM_B] = "model.layers.%d.input_layernorm.bias",
     [R_Q] = "model.layers.%d.self_attn.q_proj.weight",
     [R_Q_B] = "model.layers.%d.self_attn.q_proj.bias",
@@ -58,9 +97,12 @@ static const char *const hf_llama[R_COUNT] = {
 };
 
 static const char *const hf_phi2[R_COUNT] = {
-    [R_TOK_EMBD] = "model.embed_tokens.weight", [R_OUT_NORM] = "model.final_layernorm.weight",
-    [R_OUT_NORM_B] = "model.final_layernorm.bias", [R_OUTPUT] = "lm_head.weight",
-    [R_OUTPUT_B] = "lm_head.bias", [R_ATTN_NORM] = "model.layers.%d.input_layernorm.weight",
+    [R_TOK_EMBD] = "model.embed_tokens.weight",
+    [R_OUT_NORM] = "model.final_layernorm.weight",
+    [R_OUT_NORM_B] = "model.final_layernorm.bias",
+    [R_OUTPUT] = "lm_head.weight",
+    [R_OUTPUT_B] = "lm_head.bias",
+    [R_ATTN_NORM] = "model.layers.%d.input_layernorm.weight",
     [R_ATTN_NORM_B] = "model.layers.%d.input_layernorm.bias",
     [R_Q] = "model.layers.%d.self_attn.q_proj.weight",
     [R_Q_B] = "model.layers.%d.self_attn.q_proj.bias",
@@ -70,18 +112,23 @@ static const char *const hf_phi2[R_COUNT] = {
     [R_V_B] = "model.layers.%d.self_attn.v_proj.bias",
     [R_O] = "model.layers.%d.self_attn.dense.weight",
     [R_O_B] = "model.layers.%d.self_attn.dense.bias",
-    [R_UP] = "model.layers.%d.mlp.fc1.weight", [R_UP_B] = "model.layers.%d.mlp.fc1.bias",
-    [R_DOWN] = "model.layers.%d.mlp.fc2.weight", [R_DOWN_B] = "model.layers.%d.mlp.fc2.bias",
+    [R_UP] = "model.layers.%d.mlp.fc1.weight",
+    [R_UP_B] = "model.layers.%d.mlp.fc1.bias",
+    [R_DOWN] = "model.layers.%d.mlp.fc2.weight",
+    [R_DOWN_B] = "model.layers.%d.mlp.fc2.bias",
 };
 
 static const char *const hf_qwen1[R_COUNT] = {
-    [R_TOK_EMBD] = "transformer.wte.weight", [R_OUT_NORM] = "transformer.ln_f.weight",
-    [R_OUTPUT] = "lm_head.weight", [R_ATTN_NORM] = "transformer.h.%d.ln_1.weight",
+    [R_TOK_EMBD] = "transformer.wte.weight",
+    [R_OUT_NORM] = "transformer.ln_f.weight",
+    [R_OUTPUT] = "lm_head.weight",
+    [R_ATTN_NORM] = "transformer.h.%d.ln_1.weight",
     [R_QKV] = "transformer.h.%d.attn.c_attn.weight",
     [R_QKV_B] = "transformer.h.%d.attn.c_attn.bias",
     [R_O] = "transformer.h.%d.attn.c_proj.weight",
     [R_FFN_NORM] = "transformer.h.%d.ln_2.weight",
-    [R_GATE] = "transformer.h.%d.mlp.w2.weight", [R_UP] = "transformer.h.%d.mlp.w1.weight",
+    [R_GATE] = "transformer.h.%d.mlp.w2.weight",
+    [R_UP] = "transformer.h.%d.mlp.w1.weight",
     [R_DOWN] = "transformer.h.%d.mlp.c_proj.weight",
 };
 
@@ -154,11 +201,14 @@ static tlm_status load_vector(const binder *b, const tlm_tensor *t, int64_t n, f
                               float *dst)
 {
     if (tlm_tensor_nelem(t) != n || !b->m->k->to_f32[t->type])
-        return tlm_fail(b->err, TLM_ERR_FORMAT, "%s: tensor '%s' has %ld elements of %s, "
-                        "expected %ld floats", b->src->path, t->name, (long)tlm_tensor_nelem(t),
+        return tlm_fail(b->err, TLM_ERR_FORMAT,
+                        "%s: tensor '%s' has %ld elements of %s, "
+                        "expected %ld floats",
+                        b->src->path, t->name, (long)tlm_tensor_nelem(t),
                         tlm_type_get(t->type)->name, (long)n);
     b->m->k->to_f32[t->type](dst, t->data, n);
-    for (int64_t i = 0; i < n; i++) dst[i] += add;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] += add;
     return TLM_OK;
 }
 
@@ -193,7 +243,8 @@ static tlm_status bind_part_biases(const binder *b, const role *rb, const int64_
 {
     const tlm_tensor *t[3] = {0};
     bool any = false;
-    for (int i = 0; i < n; i++) any |= (t[i] = find_role(b, rb[i], layer, 0)) != NULL;
+    for (int i = 0; i < n; i++)
+        any |= (t[i] = find_role(b, rb[i], layer, 0)) != NULL;
     if (!any) return TLM_OK;
     float *dst = tlm_model_alloc(b->m, (size_t)p->rows * sizeof(float));
     if (!dst) return tlm_fail(b->err, TLM_ERR_NO_MEMORY, "out of memory for biases");
@@ -277,9 +328,10 @@ static tlm_status bind_qk_norm(const binder *b, role r, int layer, int32_t n_hea
     bool stacked = !b->src->hf_names;
     int64_t n = stacked ? tlm_tensor_nelem(t) : (int64_t)n_heads * c->head_dim;
     if (n != c->head_dim && n != (int64_t)n_heads * c->head_dim)
-        return tlm_fail(b->err, TLM_ERR_FORMAT, "%s: tensor '%s' has %ld elements, expected %d "
-                        "or %ld", b->src->path, t->name, (long)n, c->head_dim,
-                        (long)n_heads * c->head_dim);
+        return tlm_fail(b->err, TLM_ERR_FORMAT,
+                        "%s: tensor '%s' has %ld elements, expected %d "
+                        "or %ld",
+                        b->src->path, t->name, (long)n, c->head_dim, (long)n_heads * c->head_dim);
     float *dst = tlm_model_alloc(b->m, (size_t)n * sizeof(float));
     if (!dst) return tlm_fail(b->err, TLM_ERR_NO_MEMORY, "out of memory for '%s'", t->name);
     for (int32_t h = 0; h < (stacked ? 1 : n_heads); h++) {
@@ -309,9 +361,11 @@ static tlm_status bind_block(const binder *b, int i, tlm_block *blk)
          * the shared shape is that. Else q gains [head_dim] would be read for every head. */
         bool ph = ph_q || ph_k;
         if (ph && ((!ph_q && c->n_heads > 1) || (!ph_k && c->n_kv_heads > 1)))
-            return tlm_fail(b->err, TLM_ERR_FORMAT, "%s: layer %d: the q and k norm gains must "
+            return tlm_fail(b->err, TLM_ERR_FORMAT,
+                            "%s: layer %d: the q and k norm gains must "
                             "be both shared ([head_dim]) or both per head ([head_dim, heads]); "
-                            "here only %s is per head", b->src->path, i, ph_q ? "q" : "k");
+                            "here only %s is per head",
+                            b->src->path, i, ph_q ? "q" : "k");
         blk->qk_norm_per_head = ph;
     }
     int64_t q_dim = (int64_t)c->n_heads * c->head_dim;
@@ -334,8 +388,8 @@ tlm_status tlm_model_bind(tlm_model *m, const tlm_tensor_source *src, tlm_error 
     const tlm_tensor *t = find_role(&b, R_TOK_EMBD, 0, 0);
     if (!t) return missing(&b, R_TOK_EMBD, 0);
     if (!m->k->to_f32[t->type])
-        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "%s: embedding type %s not supported",
-                        src->path, tlm_type_get(t->type)->name);
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "%s: embedding type %s not supported", src->path,
+                        tlm_type_get(t->type)->name);
     tlm_status st = bind_matrix(&b, t, c->vocab_size, c->dim, &m->embed);
     if (st != TLM_OK) return st;
 
@@ -353,7 +407,8 @@ tlm_status tlm_model_bind(tlm_model *m, const tlm_tensor_source *src, tlm_error 
     if (!c->mlp_gated && c->act == TLM_ACT_SILU) {
         float *ones = tlm_model_alloc(m, (size_t)c->hidden_dim * sizeof(float));
         if (!ones) return tlm_fail(err, TLM_ERR_NO_MEMORY, "out of memory for the MLP");
-        for (int32_t i = 0; i < c->hidden_dim; i++) ones[i] = 1.0f;
+        for (int32_t i = 0; i < c->hidden_dim; i++)
+            ones[i] = 1.0f;
         m->ones = ones;
     }
     if (m->shape_only) return TLM_OK; /* no weight bytes to sample or rewrite */

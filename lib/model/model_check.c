@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 
 #include "checked.h"
+#include "ds.h"
 #include "gguf_read.h"
 #include "model.h"
 #include "safetensors_read.h"
-#include "ds.h"
 
 tlm_check_params tlm_check_default_params(void)
 {
@@ -59,9 +59,12 @@ static const char *explain(tlm_status st)
     case TLM_ERR_UNSUPPORTED:
         return "the file is well-formed, but it uses an architecture, feature or type this "
                "version of libtinylm does not run";
-    case TLM_ERR_IO: return "the file could not be opened, read or mapped";
-    case TLM_ERR_NO_MEMORY: return "there was not enough memory to load it";
-    default: return "the arguments were wrong";
+    case TLM_ERR_IO:
+        return "the file could not be opened, read or mapped";
+    case TLM_ERR_NO_MEMORY:
+        return "there was not enough memory to load it";
+    default:
+        return "the arguments were wrong";
     }
 }
 
@@ -69,7 +72,7 @@ static const char *explain(tlm_status st)
 
 static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
-static bool f16_bad(uint16_t h) { return (h & 0x7c00) == 0x7c00; }   /* exponent all ones */
+static bool f16_bad(uint16_t h) { return (h & 0x7c00) == 0x7c00; } /* exponent all ones */
 static bool bf16_bad(uint16_t h) { return (h & 0x7f80) == 0x7f80; }
 
 /* Where the f16 scales of one block of a quantized type sit (byte offsets; -1: none). */
@@ -77,14 +80,32 @@ static void scale_offsets(tlm_type t, int *a, int *b)
 {
     *a = *b = -1;
     switch (t) {
-    case TLM_TYPE_Q8_0: case TLM_TYPE_Q4_0: case TLM_TYPE_Q5_0: case TLM_TYPE_IQ4_NL:
-    case TLM_TYPE_IQ4_XS: *a = 0; break;                           /* d, then the quants */
-    case TLM_TYPE_Q4_1: case TLM_TYPE_Q5_1: *a = 0, *b = 2; break; /* d, m, ... */
-    case TLM_TYPE_Q4_K: case TLM_TYPE_Q5_K: *a = 0, *b = 2; break; /* d, dmin, ... */
-    case TLM_TYPE_Q2_K: *a = 80, *b = 82; break;                   /* scales, qs, d, dmin */
-    case TLM_TYPE_Q3_K: *a = 108; break;                           /* hmask, qs, scales, d */
-    case TLM_TYPE_Q6_K: *a = 208; break;                           /* ql, qh, scales, d */
-    default: break;
+    case TLM_TYPE_Q8_0:
+    case TLM_TYPE_Q4_0:
+    case TLM_TYPE_Q5_0:
+    case TLM_TYPE_IQ4_NL:
+    case TLM_TYPE_IQ4_XS:
+        *a = 0;
+        break; /* d, then the quants */
+    case TLM_TYPE_Q4_1:
+    case TLM_TYPE_Q5_1:
+        *a = 0, *b = 2;
+        break; /* d, m, ... */
+    case TLM_TYPE_Q4_K:
+    case TLM_TYPE_Q5_K:
+        *a = 0, *b = 2;
+        break; /* d, dmin, ... */
+    case TLM_TYPE_Q2_K:
+        *a = 80, *b = 82;
+        break; /* scales, qs, d, dmin */
+    case TLM_TYPE_Q3_K:
+        *a = 108;
+        break; /* hmask, qs, scales, d */
+    case TLM_TYPE_Q6_K:
+        *a = 208;
+        break; /* ql, qh, scales, d */
+    default:
+        break;
     }
 }
 
@@ -127,19 +148,20 @@ static void scan_tensor(checker *c, const tlm_tensor *t, const char *where)
     if (strcmp(kind, "value") == 0) {
         float v = 0.0f;
         if (t->type == TLM_TYPE_F32) memcpy(&v, d + 4 * first, 4);
-        bool is_nan = t->type == TLM_TYPE_F32 ? v != v
+        bool is_nan = t->type == TLM_TYPE_F32   ? v != v
                       : t->type == TLM_TYPE_F16 ? (get_u16(d + 2 * first) & 0x3ff) != 0
                                                 : (get_u16(d + 2 * first) & 0x7f) != 0;
-        say(c, TLM_CHECK_ERROR, "%s: tensor '%s' (%s): element %" PRIu64 " (row %" PRIu64
-            ", column %" PRIu64 ") is %s; %" PRIu64 " of its %" PRId64 " values are NaN or Inf",
+        say(c, TLM_CHECK_ERROR,
+            "%s: tensor '%s' (%s): element %" PRIu64 " (row %" PRIu64 ", column %" PRIu64
+            ") is %s; %" PRIu64 " of its %" PRId64 " values are NaN or Inf",
             where, t->name, tr->name, first, first / (uint64_t)cols, first % (uint64_t)cols,
             is_nan ? "NaN" : "infinite", n_bad, n);
     } else {
-        say(c, TLM_CHECK_ERROR, "%s: tensor '%s' (%s): block %" PRIu64 " (elements %" PRIu64
-            "..%" PRIu64 ") has a NaN or infinite scale; %" PRIu64 " of its %" PRId64
-            " blocks have one", where, t->name, tr->name, first,
-            first * (uint64_t)tr->block_elems, (first + 1) * (uint64_t)tr->block_elems - 1,
-            n_bad, n / tr->block_elems);
+        say(c, TLM_CHECK_ERROR,
+            "%s: tensor '%s' (%s): block %" PRIu64 " (elements %" PRIu64 "..%" PRIu64
+            ") has a NaN or infinite scale; %" PRIu64 " of its %" PRId64 " blocks have one",
+            where, t->name, tr->name, first, first * (uint64_t)tr->block_elems,
+            (first + 1) * (uint64_t)tr->block_elems - 1, n_bad, n / tr->block_elems);
     }
 }
 
@@ -150,10 +172,13 @@ static void check_tensor(checker *c, const tlm_tensor *t, const uint8_t *base, u
 {
     uint64_t bytes;
     bool ok = tlm_type_row_bytes(t->type, t->ne[0], &bytes);
-    for (int k = 1; k < TLM_MAX_DIMS && ok; k++) ok = tlm_mul_u64(bytes, (uint64_t)t->ne[k], &bytes);
+    for (int k = 1; k < TLM_MAX_DIMS && ok; k++)
+        ok = tlm_mul_u64(bytes, (uint64_t)t->ne[k], &bytes);
     if (!ok || bytes != t->nbytes)
-        say(c, TLM_CHECK_ERROR, "%s: tensor '%s': %" PRIu64 " bytes, but its type and shape "
-            "need %" PRIu64, c->path, t->name, t->nbytes, ok ? bytes : 0);
+        say(c, TLM_CHECK_ERROR,
+            "%s: tensor '%s': %" PRIu64 " bytes, but its type and shape "
+            "need %" PRIu64,
+            c->path, t->name, t->nbytes, ok ? bytes : 0);
     if (base) {
         const uint8_t *d = t->data;
         if (d < base || !tlm_range_ok((uint64_t)(d - base), t->nbytes, size))
@@ -186,13 +211,15 @@ static void check_gguf(checker *c, const gguf_file *f)
         qsort(s, (size_t)f->n_tensors, sizeof *s, by_begin);
         for (int64_t i = 1; i < f->n_tensors; i++)
             if (s[i].begin < s[i - 1].end)
-                say(c, TLM_CHECK_WARNING, "%s: tensors '%s' and '%s' share bytes from offset %"
-                    PRIu64, c->path, s[i - 1].name, s[i].name, s[i].begin);
+                say(c, TLM_CHECK_WARNING,
+                    "%s: tensors '%s' and '%s' share bytes from offset %" PRIu64, c->path,
+                    s[i - 1].name, s[i].name, s[i].begin);
     }
     free(s);
-    say(c, TLM_CHECK_INFO, "%s: GGUF v%u, %" PRId64 " keys, %" PRId64 " tensors in %" PRIu64
-        " bytes, data from offset %" PRIu64 " aligned to %" PRIu64, c->path, f->version, f->n_kv,
-        f->n_tensors, f->size, f->data_offset, f->alignment);
+    say(c, TLM_CHECK_INFO,
+        "%s: GGUF v%u, %" PRId64 " keys, %" PRId64 " tensors in %" PRIu64
+        " bytes, data from offset %" PRIu64 " aligned to %" PRIu64,
+        c->path, f->version, f->n_kv, f->n_tensors, f->size, f->data_offset, f->alignment);
 }
 
 static bool is_file(const char *dir, const char *name)
@@ -230,11 +257,15 @@ static void check_vocab(checker *c, const tlm_model *m, bool dir)
     }
     int32_t n = tlm_tokenizer_n_vocab(tok);
     if (n > m->cfg.vocab_size)
-        say(c, TLM_CHECK_ERROR, "%s: the vocabulary has %d tokens but the embedding only %d rows: "
-            "ids from %d on cannot be evaluated", c->path, n, m->cfg.vocab_size, m->cfg.vocab_size);
+        say(c, TLM_CHECK_ERROR,
+            "%s: the vocabulary has %d tokens but the embedding only %d rows: "
+            "ids from %d on cannot be evaluated",
+            c->path, n, m->cfg.vocab_size, m->cfg.vocab_size);
     else
-        say(c, TLM_CHECK_INFO, "%s: vocabulary of %d tokens (bos %d, eos %d) for %d embedding "
-            "rows", c->path, n, tlm_tokenizer_bos(tok), tlm_tokenizer_eos(tok), m->cfg.vocab_size);
+        say(c, TLM_CHECK_INFO,
+            "%s: vocabulary of %d tokens (bos %d, eos %d) for %d embedding "
+            "rows",
+            c->path, n, tlm_tokenizer_bos(tok), tlm_tokenizer_eos(tok), m->cfg.vocab_size);
     tlm_tokenizer_free(tok);
 }
 
@@ -252,9 +283,10 @@ tlm_status tlm_model_check(const char *path, const tlm_check_params *params, tlm
         return st;
     }
     const tlm_config *cfg = &m->cfg;
-    say(&c, TLM_CHECK_INFO, "%s: %s, %d layers, dim %d, %d heads / %d KV heads of %d, MLP %d, "
-        "vocab %d, context %d: every weight present with the right shape and type", path,
-        cfg->arch, cfg->n_layers, cfg->dim, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim,
+    say(&c, TLM_CHECK_INFO,
+        "%s: %s, %d layers, dim %d, %d heads / %d KV heads of %d, MLP %d, "
+        "vocab %d, context %d: every weight present with the right shape and type",
+        path, cfg->arch, cfg->n_layers, cfg->dim, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim,
         cfg->hidden_dim, cfg->vocab_size, cfg->max_seq);
 
     int64_t n_tensors = 0;
@@ -263,7 +295,8 @@ tlm_status tlm_model_check(const char *path, const tlm_check_params *params, tlm
         n_tensors = m->gguf->n_tensors;
     } else if (m->st) {
         n_tensors = tlm_st_n_tensors(m->st);
-        for (int64_t i = 0; i < n_tensors; i++) check_tensor(&c, tlm_st_tensor(m->st, i), NULL, 0);
+        for (int64_t i = 0; i < n_tensors; i++)
+            check_tensor(&c, tlm_st_tensor(m->st, i), NULL, 0);
     } else {
         n_tensors = arrlen(m->own_tensors);
         for (int64_t i = 0; i < n_tensors; i++)
@@ -277,6 +310,7 @@ tlm_status tlm_model_check(const char *path, const tlm_check_params *params, tlm
         say(&c, TLM_CHECK_INFO, "%s: no problems in %" PRId64 " tensors%s", path, n_tensors,
             p.scan_values ? " (every value finite)" : "");
     else
-        say(&c, TLM_CHECK_INFO, "%s: %d problem%s found", path, c.n_errors, c.n_errors > 1 ? "s" : "");
+        say(&c, TLM_CHECK_INFO, "%s: %d problem%s found", path, c.n_errors,
+            c.n_errors > 1 ? "s" : "");
     return c.st;
 }

@@ -6,12 +6,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ds.h"
 #include "gguf_read.h"
 #include "isa_names.h"
 #include "mapped_file.h"
 #include "model.h"
 #include "safetensors_read.h"
-#include "ds.h"
 #include "tokenizer.h"
 
 unsigned tlm_version_number(void) { return TLM_VERSION_NUMBER; }
@@ -21,7 +21,8 @@ tlm_model_params tlm_model_default_params(void) { return (tlm_model_params){.n_t
 void tlm_model_free(tlm_model *m)
 {
     if (!m) return;
-    for (ptrdiff_t i = 0; i < arrlen(m->owned); i++) free(m->owned[i]);
+    for (ptrdiff_t i = 0; i < arrlen(m->owned); i++)
+        free(m->owned[i]);
     arrfree(m->owned);
     arrfree(m->own_tensors);
     tlm_gguf_close(m->gguf);
@@ -129,7 +130,8 @@ tlm_status tlm_model_open(const char *path, bool keep_rows, const tlm_model_para
         if (st == TLM_OK) st = gguf ? tlm_load_gguf(m, path, err) : tlm_load_llama2c(m, path, err);
     }
     if (st == TLM_OK && m->progress && !m->progress(m->progress_user, 1.0f))
-        st = tlm_fail(err, TLM_ERR_CANCELLED, "%s: loading cancelled by the progress callback", path);
+        st = tlm_fail(err, TLM_ERR_CANCELLED, "%s: loading cancelled by the progress callback",
+                      path);
     if (st != TLM_OK) {
         tlm_model_free(m);
         return st;
@@ -154,8 +156,8 @@ tlm_status tlm_model_load(const char *path, const tlm_model_params *params, tlm_
         for (const char *const *n = tlm_kernels_isa_names(); *n; n++)
             snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
                      n == tlm_kernels_isa_names() ? "" : ", ", *n);
-        return tlm_fail(err, TLM_ERR_ARG, "TLM_ISA=%s: not a kernel level of this build (%s)",
-                        isa, known);
+        return tlm_fail(err, TLM_ERR_ARG, "TLM_ISA=%s: not a kernel level of this build (%s)", isa,
+                        known);
     }
     if (params && params->progress && !params->progress(params->progress_user, 0.0f))
         return tlm_fail(err, TLM_ERR_CANCELLED, "%s: loading cancelled by the progress callback",
@@ -170,7 +172,8 @@ tlm_status tlm_tokenizer_from_model(const tlm_model *m, tlm_tokenizer **out, tlm
     if (!m || !out) return tlm_fail(err, TLM_ERR_ARG, "tlm_tokenizer_from_model: NULL argument");
     *out = NULL;
     if (!m->gguf)
-        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "this model file carries no tokenizer; give "
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED,
+                        "this model file carries no tokenizer; give "
                         "one explicitly (e.g. a llama2.c tokenizer.bin)");
     tlm_status st = tlm_tokenizer_from_gguf(m->gguf, out, err);
     if (st == TLM_OK) tlm_arch_tokenizer_rules(*out); /* what the family's files declare */

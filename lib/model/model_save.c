@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ds.h"
 #include "gguf_read.h"
 #include "gguf_write.h"
+#include "imatrix.h"
 #include "model.h"
 #include "quant.h"
-#include "imatrix.h"
 #include "quant_mix.h"
-#include "ds.h"
 
 enum { CHUNK_BYTES = 8 << 20 }; /* float rows converted per step (per buffer) */
 
@@ -31,9 +31,9 @@ static const struct {
     tlm_type type;
     uint32_t ftype;
 } ftypes[] = {
-    {TLM_TYPE_F32, 0},   {TLM_TYPE_F16, 1},   {TLM_TYPE_Q4_0, 2},  {TLM_TYPE_Q8_0, 7},
-    {TLM_TYPE_Q4_K, 14}, {TLM_TYPE_Q5_K, 16}, {TLM_TYPE_Q6_K, 18}, {TLM_TYPE_BF16, 32},
-    {TLM_TYPE_Q4_1, 3},  {TLM_TYPE_Q5_0, 8},  {TLM_TYPE_Q5_1, 9},  {TLM_TYPE_IQ4_NL, 25},
+    {TLM_TYPE_F32, 0},   {TLM_TYPE_F16, 1},   {TLM_TYPE_Q4_0, 2},    {TLM_TYPE_Q8_0, 7},
+    {TLM_TYPE_Q4_K, 14}, {TLM_TYPE_Q5_K, 16}, {TLM_TYPE_Q6_K, 18},   {TLM_TYPE_BF16, 32},
+    {TLM_TYPE_Q4_1, 3},  {TLM_TYPE_Q5_0, 8},  {TLM_TYPE_Q5_1, 9},    {TLM_TYPE_IQ4_NL, 25},
     {TLM_TYPE_Q2_K, 10}, {TLM_TYPE_Q3_K, 11}, {TLM_TYPE_IQ4_XS, 30},
 };
 
@@ -52,19 +52,21 @@ static void encode_f16(void *dst, const float *src, int64_t n, const float *imat
 {
     (void)imatrix;
     uint16_t *h = dst;
-    for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_f16(src[i]);
+    for (int64_t i = 0; i < n; i++)
+        h[i] = tlm_f32_to_f16(src[i]);
 }
 
 static void encode_bf16(void *dst, const float *src, int64_t n, const float *imatrix)
 {
     (void)imatrix;
     uint16_t *h = dst;
-    for (int64_t i = 0; i < n; i++) h[i] = tlm_f32_to_bf16(src[i]);
+    for (int64_t i = 0; i < n; i++)
+        h[i] = tlm_f32_to_bf16(src[i]);
 }
 
 /* the quantizers without an importance path take the rows alone */
 #define PLAIN(type)                                                                                \
-    static void encode_##type(void *dst, const float *src, int64_t n, const float *imatrix)       \
+    static void encode_##type(void *dst, const float *src, int64_t n, const float *imatrix)        \
     {                                                                                              \
         (void)imatrix;                                                                             \
         tlm_quantize_##type##_ref(dst, src, n);                                                    \
@@ -126,7 +128,7 @@ typedef struct saver {
     bool permute; /* HF rotate-half q/k rows into GGUF llama's adjacent pairs */
     tlm_error *err;
     tlm_status st;
-    plan *plans; /* stb_ds array */
+    plan *plans;       /* stb_ds array */
     tlm_type mix_base; /* with p.mix: the mix's type, and what its rules read */
     tlm_mix_model mix_model;
     tlm_imatrix *imatrix; /* params->imatrix, read */
@@ -195,14 +197,15 @@ static void plan_matrix(saver *s, const char *fmt, int layer, const tlm_proj *pr
         int64_t n_found;
         t->imatrix = tlm_imatrix_find(s->imatrix, t->name, &n_found);
         if (t->imatrix && n_found != cols) {
-            s->st = tlm_fail(s->err, TLM_ERR_FORMAT, "%s: importance matrix entry '%s' has %ld "
-                             "values, but the tensor's rows have %ld", s->p.imatrix, t->name,
-                             (long)n_found, (long)cols);
+            s->st = tlm_fail(s->err, TLM_ERR_FORMAT,
+                             "%s: importance matrix entry '%s' has %ld "
+                             "values, but the tensor's rows have %ld",
+                             s->p.imatrix, t->name, (long)n_found, (long)cols);
             return;
         }
     }
-    t->type = s->p.mix ? tlm_mix_type(s->p.mix, s->mix_base, &s->mix_model, t->name, is_head,
-                                      cols, t->note, sizeof t->note)
+    t->type = s->p.mix ? tlm_mix_type(s->p.mix, s->mix_base, &s->mix_model, t->name, is_head, cols,
+                                      t->note, sizeof t->note)
                        : pick_type(s->p.type, is_head, cols, t->note, sizeof t->note);
     /* every source matrix must be readable as float unless it is copied as it is */
     for (int64_t r = row0; r < row0 + rows;) {
@@ -342,7 +345,7 @@ static void write_keys(saver *s, gguf_writer *w)
     tlm_gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)tlm_config_n_apply(c));
     /* Qwen v1's converter writes the config's intermediate_size, twice the real width */
     tlm_gguf_writer_set_u32(w, KEY("feed_forward_length"),
-                        (uint32_t)c->hidden_dim * (m->arch->ff_halved ? 2u : 1u));
+                            (uint32_t)c->hidden_dim * (m->arch->ff_halved ? 2u : 1u));
     tlm_gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)c->n_heads);
     tlm_gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
     if ((int64_t)c->head_dim * c->n_heads != c->dim) { /* readers default to dim / heads */
@@ -353,15 +356,17 @@ static void write_keys(saver *s, gguf_writer *w)
      * exactly what this model computes */
     tlm_gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)c->rope_dim);
     tlm_gguf_writer_set_f32(w, KEY("rope.freq_base"), c->rope_theta);
-    tlm_gguf_writer_set_f32(w, c->norm == TLM_NORM_RMS ? KEY("attention.layer_norm_rms_epsilon")
-                                                   : KEY("attention.layer_norm_epsilon"),
-                        c->norm_eps);
+    tlm_gguf_writer_set_f32(w,
+                            c->norm == TLM_NORM_RMS ? KEY("attention.layer_norm_rms_epsilon")
+                                                    : KEY("attention.layer_norm_epsilon"),
+                            c->norm_eps);
     /* 0 as well: llama.cpp assumes a window for some Phi-3 shapes when the key is missing */
     tlm_gguf_writer_set_u32(w, KEY("attention.sliding_window"), (uint32_t)c->sliding_window);
     tlm_gguf_writer_set_u32(w, KEY("vocab_size"), (uint32_t)c->vocab_size);
     /* LongRoPE as llama.cpp reads it; other RoPE scaling keys are kept as the source had them */
     if (c->longrope) {
-        tlm_gguf_writer_set_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)c->orig_ctx);
+        tlm_gguf_writer_set_u32(w, KEY("rope.scaling.original_context_length"),
+                                (uint32_t)c->orig_ctx);
         tlm_gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), c->rope_attn_factor);
     }
     char written[2][160];
@@ -370,8 +375,8 @@ static void write_keys(saver *s, gguf_writer *w)
     KEY("rope.scaling.");
     for (int64_t i = 0; src && i < src->n_kv; i++)
         if (has_prefix(src->kv[i].key, key) &&
-            !(c->longrope && (!strcmp(src->kv[i].key, written[0]) ||
-                              !strcmp(src->kv[i].key, written[1]))))
+            !(c->longrope &&
+              (!strcmp(src->kv[i].key, written[0]) || !strcmp(src->kv[i].key, written[1]))))
             tlm_gguf_writer_copy_kv(w, &src->kv[i]);
 #undef KEY
 
@@ -397,8 +402,9 @@ static void write_keys(saver *s, gguf_writer *w)
 static void report(saver *s, const plan *t, int index, int64_t done, int64_t total)
 {
     if (!s->p.progress) return;
-    tlm_save_progress pr = {t->name, t->type, t->note[0] ? t->note : NULL, index,
-                            (int32_t)arrlen(s->plans), done, total};
+    tlm_save_progress pr = {
+        t->name, t->type, t->note[0] ? t->note : NULL, index, (int32_t)arrlen(s->plans),
+        done,    total};
     s->p.progress(s->p.user, &pr);
 }
 
@@ -406,8 +412,10 @@ static tlm_status write_vector(saver *s, gguf_writer *w, const plan *t)
 {
     int64_t n = t->ne[0] * t->ne[1];
     float *v = malloc((size_t)n * sizeof *v);
-    if (!v) return tlm_fail(s->err, TLM_ERR_NO_MEMORY, "%s: out of memory for '%s'", s->path, t->name);
-    for (int64_t i = 0; i < n; i++) v[i] = t->vec[source_row(t, s->m->cfg.head_dim, i)];
+    if (!v)
+        return tlm_fail(s->err, TLM_ERR_NO_MEMORY, "%s: out of memory for '%s'", s->path, t->name);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = t->vec[source_row(t, s->m->cfg.head_dim, i)];
     tlm_status st = tlm_gguf_writer_write(w, v, (uint64_t)n * sizeof *v);
     free(v);
     return st;
@@ -472,18 +480,20 @@ tlm_save_params tlm_save_default_params(void)
     return (tlm_save_params){.type = TLM_TYPE_F16, .n_threads = 0, .progress = NULL, .user = NULL};
 }
 
-static tlm_status check_layout(const tlm_model *m, const char *path, bool *permute,
-                               tlm_error *err)
+static tlm_status check_layout(const tlm_model *m, const char *path, bool *permute, tlm_error *err)
 {
     const tlm_config *c = &m->cfg;
     *permute = c->rope_neox && !m->arch->gguf_rope_neox;
     if (!c->rope_neox && m->arch->gguf_rope_neox)
-        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "%s: the model rotates adjacent pairs but GGUF "
-                        "architecture '%s' expects rotate-half weights", path, m->arch->gguf_name);
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED,
+                        "%s: the model rotates adjacent pairs but GGUF "
+                        "architecture '%s' expects rotate-half weights",
+                        path, m->arch->gguf_name);
     if (*permute && c->rope_dim != c->head_dim)
-        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "%s: partial RoPE (%d of %d dims) cannot be "
-                        "written in GGUF '%s' layout", path, c->rope_dim, c->head_dim,
-                        m->arch->gguf_name);
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED,
+                        "%s: partial RoPE (%d of %d dims) cannot be "
+                        "written in GGUF '%s' layout",
+                        path, c->rope_dim, c->head_dim, m->arch->gguf_name);
     return TLM_OK;
 }
 
@@ -491,7 +501,7 @@ static tlm_status check_layout(const tlm_model *m, const char *path, bool *permu
 static tlm_status save(saver *s)
 {
     s->mix_model = (tlm_mix_model){tlm_config_n_apply(&s->m->cfg),
-                                  s->m->cfg.n_heads / s->m->cfg.n_kv_heads, s->imatrix != NULL};
+                                   s->m->cfg.n_heads / s->m->cfg.n_kv_heads, s->imatrix != NULL};
     s->n_threads = s->p.n_threads > 0 ? s->p.n_threads : tlm_default_threads();
     tlm_status st = check_layout(s->m, s->path, &s->permute, s->err);
     if (st != TLM_OK) return st;
@@ -536,22 +546,25 @@ tlm_status tlm_model_save_gguf(const tlm_model *model, const char *path,
                                const tlm_save_params *params, tlm_error *err)
 {
     if (!model || !path)
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_model_save_gguf: %s is NULL", model ? "path" : "model");
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_model_save_gguf: %s is NULL",
+                        model ? "path" : "model");
     if (model->shape_only)
-        return tlm_fail(err, TLM_ERR_ARG, "%s: the model has shapes only, no weights to save", path);
-    saver s = {.m = model, .path = path, .p = params ? *params : tlm_save_default_params(),
-               .err = err};
+        return tlm_fail(err, TLM_ERR_ARG, "%s: the model has shapes only, no weights to save",
+                        path);
+    saver s = {
+        .m = model, .path = path, .p = params ? *params : tlm_save_default_params(), .err = err};
     uint32_t mix_ftype;
     if (s.p.mix && !tlm_mix_base(s.p.mix, &s.mix_base, &mix_ftype))
         return tlm_fail(err, TLM_ERR_ARG, "%s: unknown quantization mix %d", path, (int)s.p.mix);
     if (s.p.mix) s.p.type = s.mix_base;
     if ((uint32_t)s.p.type >= TLM_DT_SLOTS || !encoders[s.p.type])
-        return tlm_fail(err, TLM_ERR_ARG, "%s: cannot write weights as type %d (F32, F16, BF16, "
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "%s: cannot write weights as type %d (F32, F16, BF16, "
                         "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, "
-                        "IQ4_XS)", path, (int)s.p.type);
+                        "IQ4_XS)",
+                        path, (int)s.p.type);
     tlm_status st = TLM_OK;
-    if (s.p.imatrix && (st = tlm_imatrix_read(s.p.imatrix, &s.imatrix, err)) != TLM_OK)
-        return st;
+    if (s.p.imatrix && (st = tlm_imatrix_read(s.p.imatrix, &s.imatrix, err)) != TLM_OK) return st;
     st = save(&s);
     tlm_imatrix_free(s.imatrix);
     return st;

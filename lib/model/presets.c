@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
 #include "ds.h"
+#include "model.h"
 
 typedef struct preset {
     const char *name;
@@ -18,7 +18,7 @@ typedef struct preset {
     bool tied, qkv_bias, out_bias, mlp_bias, head_bias;
     bool fused_qkv, fused_gate_up; /* as the family's GGUF stores them */
     int32_t bos, eos;
-    int32_t orig_ctx;                  /* LongRoPE: original context; 0 otherwise */
+    int32_t orig_ctx; /* LongRoPE: original context; 0 otherwise */
     const float *rope_short, *rope_long;
 } preset;
 
@@ -26,52 +26,180 @@ typedef struct preset {
  * through a verbatim copy (a Microsoft evaluation script's LONGROPE_PARAMS) whose ends match
  * docs/architectures.md: short 1.1 .. 3.05, long 1.07 .. 64.76. */
 static const float phi3_128k_short[48] = {
-    1.1f, 1.1f, 1.1f, 1.3000000000000003f, 1.3500000000000003f, 1.3500000000000003f,
-    1.4000000000000004f, 1.5500000000000005f, 2.000000000000001f, 2.000000000000001f,
-    2.000000000000001f, 2.000000000000001f, 2.000000000000001f, 2.000000000000001f,
-    2.000000000000001f, 2.000000000000001f, 2.000000000000001f, 2.000000000000001f,
-    2.000000000000001f, 2.000000000000001f, 2.000000000000001f, 2.000000000000001f,
-    2.000000000000001f, 2.000000000000001f, 2.000000000000001f, 2.0500000000000007f,
-    2.0500000000000007f, 2.0500000000000007f, 2.0500000000000007f, 2.0500000000000007f,
-    2.0500000000000007f, 2.1000000000000005f, 2.1000000000000005f, 2.1500000000000004f,
-    2.25f, 2.25f, 2.25f, 2.25f, 2.25f, 2.3999999999999995f, 2.4499999999999993f,
-    2.499999999999999f, 2.6999999999999984f, 2.6999999999999984f, 2.7499999999999982f,
-    2.799999999999998f, 2.8999999999999977f, 3.049999999999997f,
+    1.1f,
+    1.1f,
+    1.1f,
+    1.3000000000000003f,
+    1.3500000000000003f,
+    1.3500000000000003f,
+    1.4000000000000004f,
+    1.5500000000000005f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.000000000000001f,
+    2.0500000000000007f,
+    2.0500000000000007f,
+    2.0500000000000007f,
+    2.0500000000000007f,
+    2.0500000000000007f,
+    2.0500000000000007f,
+    2.1000000000000005f,
+    2.1000000000000005f,
+    2.1500000000000004f,
+    2.25f,
+    2.25f,
+    2.25f,
+    2.25f,
+    2.25f,
+    2.3999999999999995f,
+    2.4499999999999993f,
+    2.499999999999999f,
+    2.6999999999999984f,
+    2.6999999999999984f,
+    2.7499999999999982f,
+    2.799999999999998f,
+    2.8999999999999977f,
+    3.049999999999997f,
 };
 static const float phi3_128k_long[48] = {
-    1.0700000524520874f, 1.1200000047683716f, 1.149999976158142f, 1.4199999570846558f,
-    1.5699999332427979f, 1.7999999523162842f, 2.129999876022339f, 2.129999876022339f,
-    3.009999990463257f, 5.910000324249268f, 6.950000286102295f, 9.070000648498535f,
-    9.930000305175781f, 10.710000038146973f, 11.130000114440918f, 14.609999656677246f,
+    1.0700000524520874f, 1.1200000047683716f, 1.149999976158142f,  1.4199999570846558f,
+    1.5699999332427979f, 1.7999999523162842f, 2.129999876022339f,  2.129999876022339f,
+    3.009999990463257f,  5.910000324249268f,  6.950000286102295f,  9.070000648498535f,
+    9.930000305175781f,  10.710000038146973f, 11.130000114440918f, 14.609999656677246f,
     15.409998893737793f, 19.809999465942383f, 37.279998779296875f, 38.279998779296875f,
-    38.599998474121094f, 40.12000274658203f, 46.20000457763672f, 50.940006256103516f,
-    53.66000747680664f, 54.9373893737793f, 56.89738845825195f, 57.28738784790039f,
-    59.98738479614258f, 60.86738586425781f, 60.887386322021484f, 61.71739196777344f,
-    62.91739273071289f, 62.957393646240234f, 63.41739273071289f, 63.8173942565918f,
-    63.83739471435547f, 63.897396087646484f, 63.93739700317383f, 64.06739807128906f,
-    64.11434936523438f, 64.12435150146484f, 64.15435028076172f, 64.19435119628906f,
-    64.24435424804688f, 64.57435607910156f, 64.69000244140625f, 64.76000213623047f,
+    38.599998474121094f, 40.12000274658203f,  46.20000457763672f,  50.940006256103516f,
+    53.66000747680664f,  54.9373893737793f,   56.89738845825195f,  57.28738784790039f,
+    59.98738479614258f,  60.86738586425781f,  60.887386322021484f, 61.71739196777344f,
+    62.91739273071289f,  62.957393646240234f, 63.41739273071289f,  63.8173942565918f,
+    63.83739471435547f,  63.897396087646484f, 63.93739700317383f,  64.06739807128906f,
+    64.11434936523438f,  64.12435150146484f,  64.15435028076172f,  64.19435119628906f,
+    64.24435424804688f,  64.57435607910156f,  64.69000244140625f,  64.76000213623047f,
 };
 
 static const preset presets[] = {
     /* name               arch        dim   ff     L   H   KV  hd   vocab   ctx   rot  win   eps */
-    {"tinyllama-1.1b", "llama", 2048, 5632, 22, 32, 4, 64, 32000, 2048, 64, 0, 1e-5f,
-     false, false, false, false, false, false, false, 1, 2, 0, NULL, NULL},
-    {"mobilellm-350m", "llama", 960, 2560, 32, 15, 5, 64, 32000, 2048, 64, 0, 1e-5f,
-     true, false, false, false, false, false, false, 1, 2, 0, NULL, NULL},
-    {"gemma-2b", "gemma", 2048, 16384, 18, 8, 1, 256, 256000, 8192, 256, 0, 1e-6f,
-     true, false, false, false, false, false, false, 2, 1, 0, NULL, NULL},
-    {"qwen-1.8b", "qwen", 2048, 5504, 24, 16, 16, 128, 151936, 8192, 128, 0, 1e-6f,
-     false, true, false, false, false, true, false, -1, 151643, 0, NULL, NULL},
-    {"phi-2", "phi2", 2560, 10240, 32, 32, 32, 80, 51200, 2048, 32, 0, 1e-5f,
-     false, true, true, true, true, false, false, 50256, 50256, 0, NULL, NULL},
-    {"phi-3-mini", "phi3", 3072, 8192, 32, 32, 32, 96, 32064, 4096, 96, 2047, 1e-5f,
-     false, false, false, false, false, true, true, 1, 32000, 0, NULL, NULL},
-    {"phi-3-mini-128k", "phi3", 3072, 8192, 32, 32, 32, 96, 32064, 131072, 96, 262144, 1e-5f,
-     false, false, false, false, false, true, true, 1, 32000, 4096, phi3_128k_short,
+    {"tinyllama-1.1b",
+     "llama",
+     2048,
+     5632,
+     22,
+     32,
+     4,
+     64,
+     32000,
+     2048,
+     64,
+     0,
+     1e-5f,
+     false,
+     false,
+     false,
+     false,
+     false,
+     false,
+     false,
+     1,
+     2,
+     0,
+     NULL,
+     NULL},
+    {"mobilellm-350m",
+     "llama",
+     960,
+     2560,
+     32,
+     15,
+     5,
+     64,
+     32000,
+     2048,
+     64,
+     0,
+     1e-5f,
+     true,
+     false,
+     false,
+     false,
+     false,
+     false,
+     false,
+     1,
+     2,
+     0,
+     NULL,
+     NULL},
+    {"gemma-2b", "gemma", 2048,  16384, 18,    8,     1,     256, 256000, 8192, 256,  0,   1e-6f,
+     true,       false,   false, false, false, false, false, 2,   1,      0,    NULL, NULL},
+    {"qwen-1.8b", "qwen", 2048,  5504,  24,    16,   16,    128, 151936, 8192, 128,  0,   1e-6f,
+     false,       true,   false, false, false, true, false, -1,  151643, 0,    NULL, NULL},
+    {"phi-2", "phi2", 2560, 10240, 32,   32,    32,    80,    51200, 2048, 32,   0,   1e-5f,
+     false,   true,   true, true,  true, false, false, 50256, 50256, 0,    NULL, NULL},
+    {"phi-3-mini", "phi3", 3072,  8192,  32,    32,   32,   96, 32064, 4096, 96,   2047, 1e-5f,
+     false,        false,  false, false, false, true, true, 1,  32000, 0,    NULL, NULL},
+    {"phi-3-mini-128k",
+     "phi3",
+     3072,
+     8192,
+     32,
+     32,
+     32,
+     96,
+     32064,
+     131072,
+     96,
+     262144,
+     1e-5f,
+     false,
+     false,
+     false,
+     false,
+     false,
+     true,
+     true,
+     1,
+     32000,
+     4096,
+     phi3_128k_short,
      phi3_128k_long},
-    {"stablelm-2-1.6b", "stablelm", 2048, 5632, 24, 32, 32, 64, 100352, 4096, 16, 0, 1e-5f,
-     false, true, false, false, false, false, false, 100257, 100257, 0, NULL, NULL},
+    {"stablelm-2-1.6b",
+     "stablelm",
+     2048,
+     5632,
+     24,
+     32,
+     32,
+     64,
+     100352,
+     4096,
+     16,
+     0,
+     1e-5f,
+     false,
+     true,
+     false,
+     false,
+     false,
+     false,
+     false,
+     100257,
+     100257,
+     0,
+     NULL,
+     NULL},
 };
 
 #define N_PRESETS (sizeof presets / sizeof presets[0])
@@ -79,7 +207,8 @@ static const preset presets[] = {
 const char *const *tlm_preset_names(void)
 {
     static const char *names[N_PRESETS + 1];
-    for (size_t i = 0; i < N_PRESETS; i++) names[i] = presets[i].name;
+    for (size_t i = 0; i < N_PRESETS; i++)
+        names[i] = presets[i].name;
     return names;
 }
 
@@ -126,8 +255,8 @@ static void config_of(const preset *p, const tlm_arch *a, tlm_config *c)
         c->longrope = true;
         c->rope_short = p->rope_short;
         c->rope_long = p->rope_long;
-        c->rope_attn_factor = (float)sqrt(1.0 + log((double)p->ctx / p->orig_ctx) /
-                                                    log((double)p->orig_ctx));
+        c->rope_attn_factor =
+            (float)sqrt(1.0 + log((double)p->ctx / p->orig_ctx) / log((double)p->orig_ctx));
     }
 }
 
@@ -160,8 +289,8 @@ static tlm_status make(maker *mk, const char *name, int64_t cols, int64_t rows, 
     uint64_t row_bytes;
     tlm_type_row_bytes(type, cols, &row_bytes);
     uint64_t bytes = row_bytes * (uint64_t)n_rows;
-    tlm_tensor t = {.type = type, .n_dims = rows ? 2 : 1, .ne = {cols, n_rows, 1, 1},
-                    .nbytes = bytes};
+    tlm_tensor t = {
+        .type = type, .n_dims = rows ? 2 : 1, .ne = {cols, n_rows, 1, 1}, .nbytes = bytes};
     snprintf(t.name, sizeof t.name, "%s", name);
     if (mk->shape_only && rows) { /* binding reads vectors, never matrix data */
         static const uint8_t no_data[1];
@@ -170,8 +299,9 @@ static tlm_status make(maker *mk, const char *name, int64_t cols, int64_t rows, 
         return TLM_OK;
     }
     uint8_t *data = tlm_model_alloc(mk->m, (size_t)bytes);
-    if (!data) return tlm_fail(mk->err, TLM_ERR_NO_MEMORY, "out of memory for '%s' (%llu bytes)",
-                               name, (unsigned long long)bytes);
+    if (!data)
+        return tlm_fail(mk->err, TLM_ERR_NO_MEMORY, "out of memory for '%s' (%llu bytes)", name,
+                        (unsigned long long)bytes);
     uint64_t tensor_seed = mix(mk->seed ^ mix((uint64_t)arrlen(mk->m->own_tensors)));
     /* F16 rows go through the kernels' row conversion (the KV store's: round to nearest even,
      * as tlm_f32_to_f16); the scalar one made the 3.8 B-weight presets take a minute */
@@ -191,9 +321,11 @@ static tlm_status make(maker *mk, const char *name, int64_t cols, int64_t rows, 
                 v[i] = center + amp * (float)((double)(h >> 11) * 0x1.0p-53 * 2.0 - 1.0);
             }
             if (type == TLM_TYPE_F32) continue;
-            if (type == TLM_TYPE_F16) to_f16(row, v, cols);
+            if (type == TLM_TYPE_F16)
+                to_f16(row, v, cols);
             else
-                for (int64_t i = 0; i < cols; i++) ((uint16_t *)row)[i] = tlm_f32_to_bf16(v[i]);
+                for (int64_t i = 0; i < cols; i++)
+                    ((uint16_t *)row)[i] = tlm_f32_to_bf16(v[i]);
         }
         free(buf);
     }
@@ -250,8 +382,10 @@ static tlm_status make_block(maker *mk, const preset *p, const tlm_config *c, in
     snprintf(prefix, sizeof prefix, "blk.%d.ffn_norm", l);
     if (!c->parallel_residual && (st = make_norm(mk, prefix, c->dim, ln))) return st;
     int64_t h = c->hidden_dim;
-    if (!c->mlp_gated) st = make_linear(mk, l, "ffn_up", c->dim, h, p->mlp_bias);
-    else if (p->fused_gate_up) st = make_linear(mk, l, "ffn_up", c->dim, 2 * h, false);
+    if (!c->mlp_gated)
+        st = make_linear(mk, l, "ffn_up", c->dim, h, p->mlp_bias);
+    else if (p->fused_gate_up)
+        st = make_linear(mk, l, "ffn_up", c->dim, 2 * h, false);
     else if (!(st = make_linear(mk, l, "ffn_gate", c->dim, h, false)))
         st = make_linear(mk, l, "ffn_up", c->dim, h, false);
     if (st) return st;
@@ -266,7 +400,8 @@ static tlm_status build(const char *name, const tlm_preset_params *params, bool 
     tlm_preset_params pp = params ? *params : tlm_preset_default_params();
     const preset *p = find(name);
     if (!p)
-        return tlm_fail(err, TLM_ERR_ARG, "unknown preset '%s' (tinyllama-1.1b, mobilellm-350m, "
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "unknown preset '%s' (tinyllama-1.1b, mobilellm-350m, "
                         "gemma-2b, qwen-1.8b, phi-2, phi-3-mini, phi-3-mini-128k, stablelm-2-1.6b)",
                         name ? name : "(null)");
     if (pp.weight_type != TLM_TYPE_F32 && pp.weight_type != TLM_TYPE_F16 &&
@@ -277,15 +412,21 @@ static tlm_status build(const char *name, const tlm_preset_params *params, bool 
     m->arch = tlm_arch_by_gguf(p->arch);
     config_of(p, m->arch, &m->cfg);
     const tlm_config *c = &m->cfg;
-    maker mk = {m, pp.seed, pp.weight_type, pp.n_threads > 0 ? pp.n_threads : tlm_default_threads(),
-                shape_only, err};
+    maker mk = {m,
+                pp.seed,
+                pp.weight_type,
+                pp.n_threads > 0 ? pp.n_threads : tlm_default_threads(),
+                shape_only,
+                err};
 
     tlm_status st = make(&mk, "token_embd.weight", c->dim, c->vocab_size, 0.0f, 1.0f);
-    for (int l = 0; st == TLM_OK && l < c->n_layers; l++) st = make_block(&mk, p, c, l);
+    for (int l = 0; st == TLM_OK && l < c->n_layers; l++)
+        st = make_block(&mk, p, c, l);
     if (st == TLM_OK) st = make_norm(&mk, "output_norm", c->dim, c->norm == TLM_NORM_LAYER);
     if (st == TLM_OK && !c->tied_embeddings) {
         st = make_matrix(&mk, "output.weight", c->dim, c->vocab_size);
-        if (st == TLM_OK && p->head_bias) st = make(&mk, "output.bias", c->vocab_size, 0, 0.0f, 0.1f);
+        if (st == TLM_OK && p->head_bias)
+            st = make(&mk, "output.bias", c->vocab_size, 0, 0.0f, 0.1f);
     }
     m->shape_only = shape_only;
     tlm_tensor_source src = {p->name, false, m, tlm_model_find_own};
@@ -299,8 +440,8 @@ static tlm_status build(const char *name, const tlm_preset_params *params, bool 
     return TLM_OK;
 }
 
-tlm_status tlm_model_load_preset(const char *name, const tlm_preset_params *params,
-                                 tlm_model **out, tlm_error *err)
+tlm_status tlm_model_load_preset(const char *name, const tlm_preset_params *params, tlm_model **out,
+                                 tlm_error *err)
 {
     if (!out) return tlm_fail(err, TLM_ERR_ARG, "tlm_model_load_preset: out is NULL");
     return build(name, params, params && params->shape_only, out, err);

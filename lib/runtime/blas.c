@@ -35,8 +35,10 @@ static void open_blas(void)
     for (size_t i = 0; i < sizeof names / sizeof names[0] && !h; i++)
         h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        snprintf(blas.why, sizeof blas.why, "cannot open libopenblas.so.0 (%s); install "
-                 "libopenblas0", dlerror());
+        snprintf(blas.why, sizeof blas.why,
+                 "cannot open libopenblas.so.0 (%s); install "
+                 "libopenblas0",
+                 dlerror());
         return;
     }
     blas.sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
@@ -88,8 +90,9 @@ void tlm_blas_project(const tlm_context *ctx, const tlm_proj *p, const float *x,
                 wf = ctx->blas_buf;
             }
             blas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)n_tok, (int)nr, k, 1.0f,
-                       x, (int)ldx, wf, (int)(w->type == TLM_TYPE_F32 ? (int64_t)(w->row_bytes / 4) : w->cols),
-                       0.0f, y + at + r0, (int)ldy);
+                       x, (int)ldx, wf,
+                       (int)(w->type == TLM_TYPE_F32 ? (int64_t)(w->row_bytes / 4) : w->cols), 0.0f,
+                       y + at + r0, (int)ldy);
         }
         at += w->rows;
     }

@@ -17,10 +17,16 @@ enum { HUGE_PAGE = 2 << 20 };
 
 tlm_context_params tlm_context_default_params(void)
 {
-    return (tlm_context_params){.n_ctx = 0, .n_batch = 256, .n_threads = 0,
-                                .kv_type = TLM_TYPE_F16, .rope_factors = TLM_ROPE_FACTORS_AUTO,
-                                .ntk_alpha = 0.0f, .no_logn = false, .full_cache = false,
-                                .mem_budget = 0, .n_seq_max = 1};
+    return (tlm_context_params){.n_ctx = 0,
+                                .n_batch = 256,
+                                .n_threads = 0,
+                                .kv_type = TLM_TYPE_F16,
+                                .rope_factors = TLM_ROPE_FACTORS_AUTO,
+                                .ntk_alpha = 0.0f,
+                                .no_logn = false,
+                                .full_cache = false,
+                                .mem_budget = 0,
+                                .n_seq_max = 1};
 }
 
 /* Records the failure on the context and returns the status. */
@@ -40,9 +46,9 @@ typedef struct layout {
     int32_t n_ctx, n_batch, n_threads, n_cells, window, n_seq;
     uint64_t kv_bytes, total;
     bool overflow;
-    uint64_t o_k, o_v, o_pos, o_tok, o_x, o_xb, o_qkv, o_att, o_br, o_mlp, o_hb, o_cos, o_sin,
-        o_qs, o_first, o_freq, o_sc, o_rb, o_lg, o_blas, o_seqs, o_bseq, o_bpos, o_bcell,
-        o_border, o_bblock;
+    uint64_t o_k, o_v, o_pos, o_tok, o_x, o_xb, o_qkv, o_att, o_br, o_mlp, o_hb, o_cos, o_sin, o_qs,
+        o_first, o_freq, o_sc, o_rb, o_lg, o_blas, o_seqs, o_bseq, o_bpos, o_bcell, o_border,
+        o_bblock;
 } layout;
 
 /* Reserves n elements of `size` bytes at a 64-byte boundary; returns the offset. */
@@ -96,7 +102,8 @@ static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_
     l->o_bblock = reserve(l, B + 1, 4);
     l->o_freq = reserve(l, half, 4);
     /* per thread: a block of queries' scores over every cell (attn_rows), or one query's */
-    l->o_sc = reserve(l, (uint64_t)l->n_threads * (uint64_t)tlm_attn_rows_scratch(l->n_cells, c->head_dim), 4);
+    l->o_sc = reserve(
+        l, (uint64_t)l->n_threads * (uint64_t)tlm_attn_rows_scratch(l->n_cells, c->head_dim), 4);
     l->o_rb = reserve(l, (uint64_t)l->n_threads * (kv_dim + 2 * half), 4);
     l->o_lg = reserve(l, (uint64_t)c->vocab_size, 4);
     uint64_t widest = dim > q_dim ? dim : q_dim;
@@ -125,23 +132,35 @@ static tlm_status resolve(const tlm_model *m, const tlm_context_params *p, layou
 {
     const tlm_config *c = &m->cfg;
     if (p->n_ctx < 0 || p->n_ctx > TLM_MAX_CTX)
-        return tlm_fail(err, TLM_ERR_ARG, "context: n_ctx %d is out of range (0 for the "
-                        "model's training length, at most %d)", p->n_ctx, TLM_MAX_CTX);
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "context: n_ctx %d is out of range (0 for the "
+                        "model's training length, at most %d)",
+                        p->n_ctx, TLM_MAX_CTX);
     if (p->n_batch < 0)
-        return tlm_fail(err, TLM_ERR_ARG, "context: n_batch %d is negative (0 for the "
-                        "default)", p->n_batch);
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "context: n_batch %d is negative (0 for the "
+                        "default)",
+                        p->n_batch);
     if (p->n_threads < 0 || p->n_threads > 1024)
-        return tlm_fail(err, TLM_ERR_ARG, "context: n_threads %d is out of range (0 for one "
-                        "per core, at most 1024)", p->n_threads);
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "context: n_threads %d is out of range (0 for one "
+                        "per core, at most 1024)",
+                        p->n_threads);
     if (p->kv_type != TLM_TYPE_F32 && p->kv_type != TLM_TYPE_F16 && p->kv_type != TLM_TYPE_Q8_0)
-        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context: KV cache type %d is not supported "
-                        "(F32, F16 or Q8_0)", (int)p->kv_type);
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED,
+                        "context: KV cache type %d is not supported "
+                        "(F32, F16 or Q8_0)",
+                        (int)p->kv_type);
     if (p->kv_type == TLM_TYPE_Q8_0 && c->head_dim % 32 != 0) /* heads start on blocks */
-        return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context: a Q8_0 KV cache needs a head size "
-                        "that is a multiple of 32; this model's is %d (use F16)", (int)c->head_dim);
+        return tlm_fail(err, TLM_ERR_UNSUPPORTED,
+                        "context: a Q8_0 KV cache needs a head size "
+                        "that is a multiple of 32; this model's is %d (use F16)",
+                        (int)c->head_dim);
     if (p->n_seq_max < 0 || p->n_seq_max > TLM_MAX_SEQ)
-        return tlm_fail(err, TLM_ERR_ARG, "context: n_seq_max %d is out of range (0 or 1 for one "
-                        "sequence, at most %d)", p->n_seq_max, TLM_MAX_SEQ);
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "context: n_seq_max %d is out of range (0 or 1 for one "
+                        "sequence, at most %d)",
+                        p->n_seq_max, TLM_MAX_SEQ);
     if ((unsigned)p->rope_factors > TLM_ROPE_FACTORS_LONG)
         return tlm_fail(err, TLM_ERR_ARG, "context: rope_factors %d is not AUTO, SHORT or LONG",
                         (int)p->rope_factors);
@@ -158,17 +177,23 @@ static tlm_status resolve(const tlm_model *m, const tlm_context_params *p, layou
 tlm_status tlm_context_plan(const tlm_model *m, const tlm_context_params *params,
                             tlm_context_memory *out, tlm_error *err)
 {
-    if (!m || !out) return tlm_fail(err, TLM_ERR_ARG, "tlm_context_plan: %s is NULL",
-                                    m ? "out" : "model");
+    if (!m || !out)
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_plan: %s is NULL", m ? "out" : "model");
     tlm_context_params p = params ? *params : tlm_context_default_params();
     layout l;
     tlm_status st = resolve(m, &p, &l, err);
     if (st != TLM_OK) return st;
     uint64_t budget = p.mem_budget == TLM_MEM_UNCHECKED ? 0
-                      : p.mem_budget ? p.mem_budget : mem_available();
-    *out = (tlm_context_memory){.n_ctx = l.n_ctx, .n_cells = l.n_cells, .kv_bytes = l.kv_bytes,
-                                .scratch_bytes = l.total - l.kv_bytes, .total_bytes = l.total,
-                                .budget_bytes = budget, .max_n_ctx = l.n_ctx, .fits = true};
+                      : p.mem_budget                    ? p.mem_budget
+                                                        : mem_available();
+    *out = (tlm_context_memory){.n_ctx = l.n_ctx,
+                                .n_cells = l.n_cells,
+                                .kv_bytes = l.kv_bytes,
+                                .scratch_bytes = l.total - l.kv_bytes,
+                                .total_bytes = l.total,
+                                .budget_bytes = budget,
+                                .max_n_ctx = l.n_ctx,
+                                .fits = true};
     if (l.overflow) {
         out->total_bytes = UINT64_MAX;
         out->fits = false;
@@ -181,8 +206,10 @@ tlm_status tlm_context_plan(const tlm_model *m, const tlm_context_params *params
         int32_t mid = lo + (hi - lo + 1) / 2;
         layout t = l;
         lay_out(&m->cfg, &p, mid, &t);
-        if (!t.overflow && t.total <= budget) lo = mid;
-        else hi = mid - 1;
+        if (!t.overflow && t.total <= budget)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     out->max_n_ctx = lo;
     return TLM_OK;
@@ -193,9 +220,12 @@ static const char *human(uint64_t bytes, char *buf, size_t cap)
 {
     double v = (double)bytes;
     const char *unit = "bytes";
-    if (v >= 1024.0 * 1024 * 1024) v /= 1024.0 * 1024 * 1024, unit = "GiB";
-    else if (v >= 1024.0 * 1024) v /= 1024.0 * 1024, unit = "MiB";
-    else if (v >= 1024.0) v /= 1024.0, unit = "KiB";
+    if (v >= 1024.0 * 1024 * 1024)
+        v /= 1024.0 * 1024 * 1024, unit = "GiB";
+    else if (v >= 1024.0 * 1024)
+        v /= 1024.0 * 1024, unit = "MiB";
+    else if (v >= 1024.0)
+        v /= 1024.0, unit = "KiB";
     snprintf(buf, cap, "%.1f %s", v, unit);
     return buf;
 }
@@ -209,7 +239,8 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
     *out = NULL;
     if (!m) return tlm_fail(err, TLM_ERR_ARG, "tlm_context_create: model is NULL");
     if (m->shape_only)
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_create: the model has shapes only (a "
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "tlm_context_create: the model has shapes only (a "
                         "shape_only preset) and cannot be evaluated");
     tlm_context_params p = params ? *params : tlm_context_default_params();
     const tlm_config *c = &m->cfg;
@@ -220,16 +251,18 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
     if (no_blas) return tlm_fail(err, TLM_ERR_UNSUPPORTED, "context: OpenBLAS path: %s", no_blas);
     char need[32], have[32];
     if (mem.total_bytes == UINT64_MAX)
-        return tlm_fail(err, TLM_ERR_NO_MEMORY, "a context of %d positions is too large to "
-                        "address", mem.n_ctx);
+        return tlm_fail(err, TLM_ERR_NO_MEMORY,
+                        "a context of %d positions is too large to "
+                        "address",
+                        mem.n_ctx);
     if (!mem.fits)
-        return tlm_fail(err, TLM_ERR_NO_MEMORY, "a context of %d positions needs %llu bytes "
+        return tlm_fail(err, TLM_ERR_NO_MEMORY,
+                        "a context of %d positions needs %llu bytes "
                         "(%s: KV cache %llu at %s, scratch %llu) but %llu (%s) are available; the "
-                        "largest context that fits is %d positions", mem.n_ctx,
-                        (unsigned long long)mem.total_bytes,
-                        human(mem.total_bytes, need, sizeof need),
-                        (unsigned long long)mem.kv_bytes, tlm_type_get(p.kv_type)->name,
-                        (unsigned long long)mem.scratch_bytes,
+                        "largest context that fits is %d positions",
+                        mem.n_ctx, (unsigned long long)mem.total_bytes,
+                        human(mem.total_bytes, need, sizeof need), (unsigned long long)mem.kv_bytes,
+                        tlm_type_get(p.kv_type)->name, (unsigned long long)mem.scratch_bytes,
                         (unsigned long long)mem.budget_bytes,
                         human(mem.budget_bytes, have, sizeof have), mem.max_n_ctx);
     layout l;
@@ -243,36 +276,56 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
     size_t align = l.total >= (uint64_t)HUGE_PAGE ? (size_t)HUGE_PAGE : 64;
     if (!ctx || posix_memalign(&arena, align, (size_t)l.total) != 0) {
         free(ctx);
-        return tlm_fail(err, TLM_ERR_NO_MEMORY, "cannot allocate %llu bytes (%s) for a context "
-                        "of %d positions", (unsigned long long)l.total,
-                        human(l.total, need, sizeof need), l.n_ctx);
+        return tlm_fail(err, TLM_ERR_NO_MEMORY,
+                        "cannot allocate %llu bytes (%s) for a context "
+                        "of %d positions",
+                        (unsigned long long)l.total, human(l.total, need, sizeof need), l.n_ctx);
     }
 #ifdef MADV_HUGEPAGE
     if (align == (size_t)HUGE_PAGE) madvise(arena, (size_t)l.total, MADV_HUGEPAGE);
 #endif
     uint8_t *b = arena;
     *ctx = (tlm_context){
-        .m = m, .k = m->k, .n_ctx = l.n_ctx, .n_batch = l.n_batch > l.n_ctx ? l.n_ctx : l.n_batch,
-        .n_threads = l.n_threads, .n_cells = l.n_cells, .window = l.window,
-        .kv_type = p.kv_type, .k_cache = b + l.o_k, .v_cache = b + l.o_v,
-        .n_seq_max = l.n_seq, .seqs = (tlm_seq *)(b + l.o_seqs),
-        .b_seq = (int32_t *)(b + l.o_bseq), .b_pos = (int32_t *)(b + l.o_bpos),
-        .b_cell = (int32_t *)(b + l.o_bcell), .b_order = (int32_t *)(b + l.o_border),
+        .m = m,
+        .k = m->k,
+        .n_ctx = l.n_ctx,
+        .n_batch = l.n_batch > l.n_ctx ? l.n_ctx : l.n_batch,
+        .n_threads = l.n_threads,
+        .n_cells = l.n_cells,
+        .window = l.window,
+        .kv_type = p.kv_type,
+        .k_cache = b + l.o_k,
+        .v_cache = b + l.o_v,
+        .n_seq_max = l.n_seq,
+        .seqs = (tlm_seq *)(b + l.o_seqs),
+        .b_seq = (int32_t *)(b + l.o_bseq),
+        .b_pos = (int32_t *)(b + l.o_bpos),
+        .b_cell = (int32_t *)(b + l.o_bcell),
+        .b_order = (int32_t *)(b + l.o_border),
         .b_block = (int32_t *)(b + l.o_bblock),
-        .x = (float *)(b + l.o_x), .xb = (float *)(b + l.o_xb), .qkv = (float *)(b + l.o_qkv),
-        .att = (float *)(b + l.o_att), .branch = (float *)(b + l.o_br),
-        .mlp = (float *)(b + l.o_mlp), .hb = (float *)(b + l.o_hb),
-        .rope_cos = (float *)(b + l.o_cos), .rope_sin = (float *)(b + l.o_sin),
-        .q_scale = (float *)(b + l.o_qs), .first_cell = (int32_t *)(b + l.o_first),
-        .inv_freq = (float *)(b + l.o_freq), .scores = (float *)(b + l.o_sc),
+        .x = (float *)(b + l.o_x),
+        .xb = (float *)(b + l.o_xb),
+        .qkv = (float *)(b + l.o_qkv),
+        .att = (float *)(b + l.o_att),
+        .branch = (float *)(b + l.o_br),
+        .mlp = (float *)(b + l.o_mlp),
+        .hb = (float *)(b + l.o_hb),
+        .rope_cos = (float *)(b + l.o_cos),
+        .rope_sin = (float *)(b + l.o_sin),
+        .q_scale = (float *)(b + l.o_qs),
+        .first_cell = (int32_t *)(b + l.o_first),
+        .inv_freq = (float *)(b + l.o_freq),
+        .scores = (float *)(b + l.o_sc),
         .row_buf = (float *)(b + l.o_rb),
-        .logits = (float *)(b + l.o_lg), .arena = arena, .blas = p.blas,
+        .logits = (float *)(b + l.o_lg),
+        .arena = arena,
+        .blas = p.blas,
         .blas_buf = (float *)(b + l.o_blas),
     };
     /* RoPE state: fixed for the context (factor set) or until the cache empties (NTK) */
-    ctx->long_factors = c->longrope &&
-                        (p.rope_factors == TLM_ROPE_FACTORS_LONG ||
-                         (p.rope_factors == TLM_ROPE_FACTORS_AUTO && l.n_ctx > c->orig_ctx));
+    ctx->long_factors =
+        c->longrope && (p.rope_factors == TLM_ROPE_FACTORS_LONG ||
+                        (p.rope_factors == TLM_ROPE_FACTORS_AUTO && l.n_ctx > c->orig_ctx));
     ctx->rope_mscale = c->longrope ? c->rope_attn_factor : 1.0f;
     ctx->ntk_param = c->dynamic_ntk ? p.ntk_alpha : 1.0f;
     ctx->ntk_alpha = ctx->ntk_param > 0.0f ? ctx->ntk_param : 1.0f;
@@ -283,7 +336,8 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
         *sq = (tlm_seq){.cell0 = s * l.n_cells,
                         .cell_pos = (int32_t *)(b + l.o_pos) + (int64_t)s * l.n_cells,
                         .tokens = (int32_t *)(b + l.o_tok) + (int64_t)s * l.n_ctx};
-        for (int32_t i = 0; i < l.n_ctx; i++) sq->tokens[i] = -1;
+        for (int32_t i = 0; i < l.n_ctx; i++)
+            sq->tokens[i] = -1;
     }
     ctx->sq = &ctx->seqs[0];
     *out = ctx;
@@ -345,14 +399,16 @@ void tlm_context_first_ntk(tlm_context *ctx, int32_t L)
 
 void tlm_context_undo_batch(tlm_context *ctx, int32_t n)
 {
-    for (int32_t t = 0; t < n; t++) ctx->seqs[ctx->b_seq[t]].tokens[ctx->b_pos[t]] = -1;
+    for (int32_t t = 0; t < n; t++)
+        ctx->seqs[ctx->b_seq[t]].tokens[ctx->b_pos[t]] = -1;
 }
 
 void tlm_context_make_room(tlm_context *ctx, int32_t n)
 {
     if (ctx->sq->n_used + n <= ctx->n_cells) return;
     int32_t lowest = ctx->sq->n_past - ctx->window + 1, f = 0; /* lowest visible position */
-    while (f < ctx->sq->n_used && ctx->sq->cell_pos[f] < lowest) f++;
+    while (f < ctx->sq->n_used && ctx->sq->cell_pos[f] < lowest)
+        f++;
     tlm_context_drop_cells(ctx, 0, f);
 }
 
@@ -365,8 +421,10 @@ tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int32_t n_t
         return ctx_fail(ctx, TLM_ERR_ARG, "eval: need at least one token (got %d)", n_tokens);
     /* the room first: a count that cannot fit is refused before any id is read */
     if (n_tokens > ctx->n_ctx - ctx->sq->n_past)
-        return ctx_fail(ctx, TLM_ERR_CONTEXT_FULL, "eval: %d tokens do not fit: %d of %d "
-                        "positions are used", n_tokens, ctx->sq->n_past, ctx->n_ctx);
+        return ctx_fail(ctx, TLM_ERR_CONTEXT_FULL,
+                        "eval: %d tokens do not fit: %d of %d "
+                        "positions are used",
+                        n_tokens, ctx->sq->n_past, ctx->n_ctx);
     int32_t vocab = ctx->m->cfg.vocab_size;
     for (int32_t i = 0; i < n_tokens; i++)
         if (tokens[i] < 0 || tokens[i] >= vocab)
@@ -388,8 +446,10 @@ tlm_status tlm_context_eval(tlm_context *ctx, const int32_t *tokens, int32_t n_t
             tlm_context_undo_batch(ctx, n);
             ctx->cancelled = false;
             ctx->has_logits = false;
-            return ctx_fail(ctx, TLM_ERR_CANCELLED, "eval: cancelled by the abort callback; %d "
-                            "positions are in the cache", ctx->sq->n_past);
+            return ctx_fail(ctx, TLM_ERR_CANCELLED,
+                            "eval: cancelled by the abort callback; %d "
+                            "positions are in the cache",
+                            ctx->sq->n_past);
         }
     }
     return TLM_OK;
@@ -414,7 +474,8 @@ void tlm_context_reset(tlm_context *ctx)
     if (!ctx) return;
     for (int32_t s = 0; s < ctx->n_seq_max; s++) { /* every sequence */
         tlm_seq *sq = &ctx->seqs[s];
-        for (int32_t i = 0; i < sq->n_past; i++) sq->tokens[i] = -1;
+        for (int32_t i = 0; i < sq->n_past; i++)
+            sq->tokens[i] = -1;
         sq->n_past = 0;
         sq->n_used = 0;
     }

@@ -37,22 +37,22 @@ struct tlm_context {
     const tlm_model *m;
     const tlm_kernels *k;
     int32_t n_ctx, n_batch, n_threads;
-    int32_t n_cells;     /* cells per applied layer and sequence (a stripe) */
-    int32_t n_seq_max;   /* sequences (stripes) */
-    tlm_seq *seqs;       /* [n_seq_max] */
-    tlm_seq *sq;         /* the one the single-sequence calls and edits act on: seqs[0]
-                          * except while a tlm_context_seq_* call runs */
-    int32_t window;      /* sliding window in force (0: none) */
+    int32_t n_cells;   /* cells per applied layer and sequence (a stripe) */
+    int32_t n_seq_max; /* sequences (stripes) */
+    tlm_seq *seqs;     /* [n_seq_max] */
+    tlm_seq *sq;       /* the one the single-sequence calls and edits act on: seqs[0]
+                        * except while a tlm_context_seq_* call runs */
+    int32_t window;    /* sliding window in force (0: none) */
     bool has_logits;
-    bool blas;           /* prefill projections of float weights through OpenBLAS */
+    bool blas; /* prefill projections of float weights through OpenBLAS */
     char error[256];
 
     /* RoPE state, fixed while the cache holds keys. */
-    bool long_factors;   /* LongRoPE: the long factor set */
-    float ntk_param;     /* the ntk_alpha param: 0 dynamic, else fixed */
-    float ntk_alpha;     /* alpha in force (1: plain base) */
-    bool logn;           /* logn attention scaling in force */
-    float rope_mscale;   /* multiplies cos and sin (LongRoPE attention factor, else 1) */
+    bool long_factors; /* LongRoPE: the long factor set */
+    float ntk_param;   /* the ntk_alpha param: 0 dynamic, else fixed */
+    float ntk_alpha;   /* alpha in force (1: plain base) */
+    bool logn;         /* logn attention scaling in force */
+    float rope_mscale; /* multiplies cos and sin (LongRoPE attention factor, else 1) */
 
     /* KV cache: [n_apply][n_kv_heads][n_seq_max * n_cells] rows of head_dim elements of
      * kv_type (F32, F16 or Q8_0), head-major (tlm_kv_at). */
@@ -60,25 +60,25 @@ struct tlm_context {
     void *k_cache, *v_cache;
 
     /* Scratch for n_batch tokens (row-major [token][...]). */
-    float *x;            /* residual stream [dim] */
-    float *xb;           /* normed input [dim] */
-    float *qkv;          /* [q_dim + 2 kv_dim] */
-    float *att;          /* attention output before Wo [q_dim] */
-    float *branch;       /* attention branch after Wo [dim] */
-    float *mlp;          /* MLP branch [dim] */
-    float *hb;           /* MLP hidden [gate | up] [gate_up rows] */
+    float *x;                   /* residual stream [dim] */
+    float *xb;                  /* normed input [dim] */
+    float *qkv;                 /* [q_dim + 2 kv_dim] */
+    float *att;                 /* attention output before Wo [q_dim] */
+    float *branch;              /* attention branch after Wo [dim] */
+    float *mlp;                 /* MLP branch [dim] */
+    float *hb;                  /* MLP hidden [gate | up] [gate_up rows] */
     float *rope_cos, *rope_sin; /* [rope_dim / 2] per token */
-    float *q_scale;      /* [n_batch] logn factor per token (1 when off) */
-    int32_t *first_cell; /* [n_batch] first cell each token's query sees (absolute) */
+    float *q_scale;             /* [n_batch] logn factor per token (1 when off) */
+    int32_t *first_cell;        /* [n_batch] first cell each token's query sees (absolute) */
     /* The batch tlm_forward evaluates, set by its caller: per token its sequence, position and
      * (absolute) cell; then, made by tlm_forward, the tokens grouped by sequence and the
      * starts of attention blocks in that order. */
     int32_t *b_seq, *b_pos, *b_cell, *b_order, *b_block; /* [n_batch] ([n_batch + 1]) */
-    float *inv_freq;     /* [rope_dim / 2] */
-    float *scores;       /* [n_threads][tlm_attn_rows_scratch(n_cells, head_dim)] attention */
-    float *row_buf;      /* [n_threads][kv_dim + rope_dim]: a key row and its angles (shift) */
-    float *logits;       /* [vocab]: the last token's */
-    float *blas_buf;     /* [2][TLM_BLAS_ROWS][widest input]: widened weight rows (blas only) */
+    float *inv_freq;                                     /* [rope_dim / 2] */
+    float *scores;   /* [n_threads][tlm_attn_rows_scratch(n_cells, head_dim)] attention */
+    float *row_buf;  /* [n_threads][kv_dim + rope_dim]: a key row and its angles (shift) */
+    float *logits;   /* [vocab]: the last token's */
+    float *blas_buf; /* [2][TLM_BLAS_ROWS][widest input]: widened weight rows (blas only) */
 
     void *arena;
 
@@ -86,9 +86,9 @@ struct tlm_context {
      * threads the scratch was sized for, and the outputs asked of the eval running now. */
     bool (*abort)(void *user);
     void *abort_user;
-    bool cancelled;              /* tlm_forward stopped at abort's request */
-    int32_t n_threads_max;       /* 0 until tlm_context_set_threads first runs */
-    struct tlm_outputs_req *req; /* tlm_context_eval_outputs while it runs, else NULL */
+    bool cancelled;               /* tlm_forward stopped at abort's request */
+    int32_t n_threads_max;        /* 0 until tlm_context_set_threads first runs */
+    struct tlm_outputs_req *req;  /* tlm_context_eval_outputs while it runs, else NULL */
     tlm_matmul_observer observer; /* tlm_context_set_matmul_observer (observe.c) */
     void *observer_user;
     int32_t apply_at; /* the layer application tlm_forward is in (for the observer) */
@@ -104,8 +104,8 @@ typedef struct tlm_outputs_req {
 /* Evaluates n (<= n_batch) tokens, token t of sequence b_seq[t] at position b_pos[t] into cell
  * b_cell[t] (the caller validated them and made room: each sequence's cells n_used.. in
  * order) and advances each sequence's n_used and n_past. Writes the logits of every token to
- * `rows_out` ([n][vocab]) when it is not NULL, and the last token's to ctx->logits when `want_last`. Inputs are validated
- * by the caller. */
+ * `rows_out` ([n][vocab]) when it is not NULL, and the last token's to ctx->logits when
+ * `want_last`. Inputs are validated by the caller. */
 void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows_out,
                  bool want_last);
 

@@ -9,8 +9,7 @@
 
 #include "context.h"
 
-static tlm_status edit_fail(tlm_context *ctx, tlm_status st, const char *fmt, ...)
-    TLM_PRINTF(3, 4);
+static tlm_status edit_fail(tlm_context *ctx, tlm_status st, const char *fmt, ...) TLM_PRINTF(3, 4);
 
 static tlm_status edit_fail(tlm_context *ctx, tlm_status st, const char *fmt, ...)
 {
@@ -27,8 +26,10 @@ static int32_t cell_at_or_after(const tlm_context *ctx, int32_t pos)
     int32_t lo = 0, hi = ctx->sq->n_used;
     while (lo < hi) {
         int32_t mid = lo + (hi - lo) / 2;
-        if (ctx->sq->cell_pos[mid] < pos) lo = mid + 1;
-        else hi = mid;
+        if (ctx->sq->cell_pos[mid] < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -44,8 +45,8 @@ static bool range_ok(tlm_context *ctx, int32_t p0, int32_t *p1, const char *what
 {
     if (*p1 < 0 || *p1 > ctx->sq->n_past) *p1 = ctx->sq->n_past;
     if (p0 < 0 || p0 > *p1) {
-        edit_fail(ctx, TLM_ERR_ARG, "%s: range [%d, %d) is not within the %d positions used",
-                  what, p0, *p1, ctx->sq->n_past);
+        edit_fail(ctx, TLM_ERR_ARG, "%s: range [%d, %d) is not within the %d positions used", what,
+                  p0, *p1, ctx->sq->n_past);
         return false;
     }
     return true;
@@ -61,13 +62,17 @@ static bool window_complete(tlm_context *ctx, int32_t new_past, int32_t p0, int3
     int32_t lo = new_past - ctx->window + 1;
     for (int32_t x = lo < 0 ? 0 : lo; x < new_past; x++) {
         int32_t src = x;
-        if (removed) src = x >= p0 && x < p1 ? -1 : x;
-        else if (x - delta >= p0 && x - delta < p1) src = x - delta;
-        else if (x >= p0 && x < p1) src = -1;
+        if (removed)
+            src = x >= p0 && x < p1 ? -1 : x;
+        else if (x - delta >= p0 && x - delta < p1)
+            src = x - delta;
+        else if (x >= p0 && x < p1)
+            src = -1;
         if (src >= 0 && src < ctx->sq->n_past && ctx->sq->tokens[src] >= 0 && !has_cell(ctx, src)) {
-            edit_fail(ctx, TLM_ERR_UNSUPPORTED, "%s: position %d (window of position %d) has left "
-                      "the sliding-window cache; use full_cache to keep every position", what,
-                      src, new_past);
+            edit_fail(ctx, TLM_ERR_UNSUPPORTED,
+                      "%s: position %d (window of position %d) has left "
+                      "the sliding-window cache; use full_cache to keep every position",
+                      what, src, new_past);
             return false;
         }
     }
@@ -79,10 +84,10 @@ void tlm_context_drop_cells(tlm_context *ctx, int32_t i0, int32_t i1)
     size_t head = tlm_context_head_bytes(ctx), tail = (size_t)(ctx->sq->n_used - i1);
     for (int32_t a = 0; a < tlm_config_n_apply(&ctx->m->cfg); a++)
         for (int32_t g = 0; g < ctx->m->cfg.n_kv_heads; g++) {
-            memmove(tlm_kv_cell(ctx, ctx->k_cache, a, g, i0), tlm_kv_cell(ctx, ctx->k_cache, a, g, i1),
-                    tail * head);
-            memmove(tlm_kv_cell(ctx, ctx->v_cache, a, g, i0), tlm_kv_cell(ctx, ctx->v_cache, a, g, i1),
-                    tail * head);
+            memmove(tlm_kv_cell(ctx, ctx->k_cache, a, g, i0),
+                    tlm_kv_cell(ctx, ctx->k_cache, a, g, i1), tail * head);
+            memmove(tlm_kv_cell(ctx, ctx->v_cache, a, g, i0),
+                    tlm_kv_cell(ctx, ctx->v_cache, a, g, i1), tail * head);
         }
     memmove(ctx->sq->cell_pos + i0, ctx->sq->cell_pos + i1, tail * sizeof(int32_t));
     ctx->sq->n_used -= i1 - i0;
@@ -96,7 +101,8 @@ tlm_status tlm_context_remove(tlm_context *ctx, int32_t p0, int32_t p1)
     int32_t new_past = p1 == ctx->sq->n_past ? p0 : ctx->sq->n_past;
     if (!window_complete(ctx, new_past, p0, p1, 0, true, "remove")) return TLM_ERR_UNSUPPORTED;
     tlm_context_drop_cells(ctx, cell_at_or_after(ctx, p0), cell_at_or_after(ctx, p1));
-    for (int32_t x = p0; x < p1; x++) ctx->sq->tokens[x] = -1;
+    for (int32_t x = p0; x < p1; x++)
+        ctx->sq->tokens[x] = -1;
     ctx->sq->n_past = new_past;
     ctx->has_logits = false;
     return TLM_OK;
@@ -119,8 +125,8 @@ static void rotate_cells(tlm_context *ctx, int32_t i0, int32_t i1, int32_t delta
         float *cs = buf + kv_dim, *sn = cs + half;
         int32_t from = ctx->sq->cell_pos[i], to = from + delta;
         for (int32_t j = 0; j < half; j++) {
-            double d = (double)((float)to * ctx->inv_freq[j]) -
-                       (double)((float)from * ctx->inv_freq[j]);
+            double d =
+                (double)((float)to * ctx->inv_freq[j]) - (double)((float)from * ctx->inv_freq[j]);
             cs[j] = (float)cos(d);
             sn[j] = (float)sin(d);
         }
@@ -143,20 +149,23 @@ tlm_status tlm_context_shift(tlm_context *ctx, int32_t p0, int32_t p1, int32_t d
     if (delta == 0 || p0 == p1) return TLM_OK;
     int64_t lo = (int64_t)p0 + delta, hi = (int64_t)p1 + delta;
     if (lo < 0 || hi > ctx->n_ctx)
-        return edit_fail(ctx, TLM_ERR_ARG, "shift: [%d, %d) by %d leaves positions [0, %d)", p0,
-                         p1, delta, ctx->n_ctx);
+        return edit_fail(ctx, TLM_ERR_ARG, "shift: [%d, %d) by %d leaves positions [0, %d)", p0, p1,
+                         delta, ctx->n_ctx);
     /* the positions the range moves over must hold no token (order is kept) */
     int32_t g0 = delta < 0 ? (int32_t)lo : p1, g1 = delta < 0 ? p0 : (int32_t)hi;
     for (int32_t x = g0; x < g1 && x < ctx->sq->n_past; x++)
         if (ctx->sq->tokens[x] >= 0)
-            return edit_fail(ctx, TLM_ERR_ARG, "shift: [%d, %d) by %d would pass over position "
-                             "%d, which holds a token (remove it first)", p0, p1, delta, x);
+            return edit_fail(ctx, TLM_ERR_ARG,
+                             "shift: [%d, %d) by %d would pass over position "
+                             "%d, which holds a token (remove it first)",
+                             p0, p1, delta, x);
     int32_t new_past = p1 == ctx->sq->n_past ? ctx->sq->n_past + delta : ctx->sq->n_past;
     if (!window_complete(ctx, new_past, p0, p1, delta, false, "shift")) return TLM_ERR_UNSUPPORTED;
 
     int32_t i0 = cell_at_or_after(ctx, p0), i1 = cell_at_or_after(ctx, p1);
     if (ctx->m->cfg.rope_dim > 0) rotate_cells(ctx, i0, i1, delta);
-    for (int32_t i = i0; i < i1; i++) ctx->sq->cell_pos[i] += delta;
+    for (int32_t i = i0; i < i1; i++)
+        ctx->sq->cell_pos[i] += delta;
     memmove(ctx->sq->tokens + lo, ctx->sq->tokens + p0, (size_t)(p1 - p0) * sizeof(int32_t));
     for (int32_t x = p0; x < p1; x++) /* the vacated part of the old range */
         if (x < lo || x >= hi) ctx->sq->tokens[x] = -1;

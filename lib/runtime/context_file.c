@@ -26,7 +26,8 @@ static const char MAGIC[8] = {'T', 'L', 'M', 'C', 'A', 'C', 'H', 'E'};
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
     const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001B3ULL;
     return h;
 }
 
@@ -46,7 +47,8 @@ static uint64_t hash_matrix(uint64_t h, const tlm_matrix *w)
 
 static uint64_t hash_proj(uint64_t h, const tlm_proj *p)
 {
-    for (int i = 0; i < p->n_parts; i++) h = hash_matrix(h, &p->part[i]);
+    for (int i = 0; i < p->n_parts; i++)
+        h = hash_matrix(h, &p->part[i]);
     if (p->bias) h = fnv(h, p->bias, sizeof(float) * (size_t)(p->rows < 64 ? p->rows : 64));
     return h;
 }
@@ -54,10 +56,11 @@ static uint64_t hash_proj(uint64_t h, const tlm_proj *p)
 uint64_t tlm_model_fingerprint(const tlm_model *m)
 {
     const tlm_config *c = &m->cfg;
-    int32_t dims[] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads,
-                      c->head_dim, c->vocab_size, c->rope_dim, c->sliding_window,
-                      c->rope_neox, (int32_t)c->norm, c->layer_sharing, c->orig_ctx,
-                      c->longrope, c->dynamic_ntk, c->logn_attn};
+    int32_t dims[] = {
+        c->dim,           c->hidden_dim,    c->n_layers, c->n_heads,        c->n_kv_heads,
+        c->head_dim,      c->vocab_size,    c->rope_dim, c->sliding_window, c->rope_neox,
+        (int32_t)c->norm, c->layer_sharing, c->orig_ctx, c->longrope,       c->dynamic_ntk,
+        c->logn_attn};
     uint64_t h = fnv(0xCBF29CE484222325ULL, dims, sizeof dims);
     h = fnv(h, &c->rope_theta, sizeof c->rope_theta);
     if (c->longrope) {
@@ -119,11 +122,18 @@ static void unpack(const uint8_t in[HEADER_BYTES], header *h, uint32_t *version,
 static header header_of(const tlm_context *ctx)
 {
     const tlm_config *c = &ctx->m->cfg;
-    header h = {.fingerprint = ctx->m->fingerprint, .n_apply = tlm_config_n_apply(c),
-                .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim, .vocab = c->vocab_size,
-                .rope_dim = c->rope_dim, .kv_type = (uint32_t)ctx->kv_type,
-                .long_factors = ctx->long_factors, .ntk_alpha = ctx->ntk_alpha,
-                .has_logits = ctx->has_logits, .n_ctx = ctx->n_ctx, .n_past = ctx->sq->n_past,
+    header h = {.fingerprint = ctx->m->fingerprint,
+                .n_apply = tlm_config_n_apply(c),
+                .n_kv_heads = c->n_kv_heads,
+                .head_dim = c->head_dim,
+                .vocab = c->vocab_size,
+                .rope_dim = c->rope_dim,
+                .kv_type = (uint32_t)ctx->kv_type,
+                .long_factors = ctx->long_factors,
+                .ntk_alpha = ctx->ntk_alpha,
+                .has_logits = ctx->has_logits,
+                .n_ctx = ctx->n_ctx,
+                .n_past = ctx->sq->n_past,
                 .n_used = ctx->sq->n_used};
     snprintf(h.arch, sizeof h.arch, "%s", c->arch);
     return h;
@@ -185,31 +195,38 @@ static tlm_status check_header(const tlm_context *ctx, const char *path, const h
     if (h->fingerprint != mine.fingerprint || strcmp(h->arch, mine.arch) != 0 ||
         h->n_apply != mine.n_apply || h->n_kv_heads != mine.n_kv_heads ||
         h->head_dim != mine.head_dim || h->vocab != mine.vocab || h->rope_dim != mine.rope_dim)
-        return tlm_fail(err, TLM_ERR_ARG, "%s: saved from another model (%s, %d layers, %d kv "
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "%s: saved from another model (%s, %d layers, %d kv "
                         "heads x %d, vocab %d, fingerprint %016llx); this one is %s, %d layers, %d "
-                        "x %d, vocab %d, fingerprint %016llx", path, h->arch, h->n_apply,
-                        h->n_kv_heads, h->head_dim, h->vocab, (unsigned long long)h->fingerprint,
-                        mine.arch, mine.n_apply, mine.n_kv_heads, mine.head_dim, mine.vocab,
+                        "x %d, vocab %d, fingerprint %016llx",
+                        path, h->arch, h->n_apply, h->n_kv_heads, h->head_dim, h->vocab,
+                        (unsigned long long)h->fingerprint, mine.arch, mine.n_apply,
+                        mine.n_kv_heads, mine.head_dim, mine.vocab,
                         (unsigned long long)mine.fingerprint);
     if (h->kv_type != mine.kv_type)
         return tlm_fail(err, TLM_ERR_ARG, "%s: holds a %s KV cache; this context's is %s", path,
                         tlm_type_get(h->kv_type) ? tlm_type_get(h->kv_type)->name : "unknown",
                         tlm_type_get(mine.kv_type)->name);
     if (h->long_factors != mine.long_factors)
-        return tlm_fail(err, TLM_ERR_ARG, "%s: keys rotated with the %s LongRoPE factors; this "
-                        "context uses the %s ones (the choice follows n_ctx)", path,
-                        h->long_factors ? "long" : "short", mine.long_factors ? "long" : "short");
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "%s: keys rotated with the %s LongRoPE factors; this "
+                        "context uses the %s ones (the choice follows n_ctx)",
+                        path, h->long_factors ? "long" : "short",
+                        mine.long_factors ? "long" : "short");
     bool fixed = ctx->ntk_param > 0.0f || !ctx->m->cfg.dynamic_ntk;
     if (!(h->ntk_alpha >= 1.0f) || (fixed && h->ntk_alpha != ctx->ntk_alpha))
-        return tlm_fail(err, TLM_ERR_ARG, "%s: keys rotated with NTK alpha %g; this context uses "
-                        "%g", path, (double)h->ntk_alpha, (double)ctx->ntk_alpha);
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "%s: keys rotated with NTK alpha %g; this context uses "
+                        "%g",
+                        path, (double)h->ntk_alpha, (double)ctx->ntk_alpha);
     if (h->n_past < 0 || h->n_used < 0 || h->n_used > h->n_past || h->has_logits > 1)
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: bad counts (%d positions, %d cells)", path,
                         h->n_past, h->n_used);
     if (h->n_past > ctx->n_ctx || h->n_used > ctx->n_cells)
-        return tlm_fail(err, TLM_ERR_ARG, "%s: %d positions in %d cells do not fit this context "
-                        "(%d positions, %d cells)", path, h->n_past, h->n_used, ctx->n_ctx,
-                        ctx->n_cells);
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "%s: %d positions in %d cells do not fit this context "
+                        "(%d positions, %d cells)",
+                        path, h->n_past, h->n_used, ctx->n_ctx, ctx->n_cells);
     uint64_t row = tlm_context_row_bytes(ctx), kv, rest;
     rest = HEADER_BYTES + 4 * ((uint64_t)h->n_past + (uint64_t)h->n_used) +
            (h->has_logits ? 4 * (uint64_t)h->vocab : 0);
@@ -229,9 +246,12 @@ static tlm_status check_cells(const tlm_context *ctx, const char *path, tlm_erro
                             path, ctx->sq->tokens[i], i, vocab);
     for (int32_t i = 0; i < ctx->sq->n_used; i++) {
         int32_t p = ctx->sq->cell_pos[i];
-        if (p < 0 || p >= ctx->sq->n_past || (i > 0 && p <= ctx->sq->cell_pos[i - 1]) || ctx->sq->tokens[p] < 0)
-            return tlm_fail(err, TLM_ERR_FORMAT, "%s: cell %d has position %d: not increasing, "
-                            "outside [0, %d) or without a token", path, i, p, ctx->sq->n_past);
+        if (p < 0 || p >= ctx->sq->n_past || (i > 0 && p <= ctx->sq->cell_pos[i - 1]) ||
+            ctx->sq->tokens[p] < 0)
+            return tlm_fail(err, TLM_ERR_FORMAT,
+                            "%s: cell %d has position %d: not increasing, "
+                            "outside [0, %d) or without a token",
+                            path, i, p, ctx->sq->n_past);
     }
     return TLM_OK;
 }
@@ -262,18 +282,22 @@ tlm_status tlm_context_read_state(tlm_context *ctx, FILE *fp, uint64_t size, con
     uint64_t expect = 0;
     tlm_status st = TLM_OK;
     if (size < HEADER_BYTES || fread(head, 1, sizeof head, fp) != sizeof head ||
-             memcmp(head, MAGIC, 8) != 0)
+        memcmp(head, MAGIC, 8) != 0)
         st = tlm_fail(err, TLM_ERR_FORMAT, "%s: not a libtinylm context file", path);
     if (st == TLM_OK) {
         unpack(head, &h, &version, &bytes);
         if (version != VERSION || bytes != HEADER_BYTES)
-            st = tlm_fail(err, TLM_ERR_FORMAT, "%s: context file version %u (header %u bytes); "
-                          "this build reads version %d", path, version, bytes, VERSION);
+            st = tlm_fail(err, TLM_ERR_FORMAT,
+                          "%s: context file version %u (header %u bytes); "
+                          "this build reads version %d",
+                          path, version, bytes, VERSION);
     }
     if (st == TLM_OK) st = check_header(ctx, path, &h, &expect, err);
     if (st == TLM_OK && expect != size)
-        st = tlm_fail(err, TLM_ERR_FORMAT, "%s: the file has %llu bytes but its header says "
-                      "%llu", path, (unsigned long long)size, (unsigned long long)expect);
+        st = tlm_fail(err, TLM_ERR_FORMAT,
+                      "%s: the file has %llu bytes but its header says "
+                      "%llu",
+                      path, (unsigned long long)size, (unsigned long long)expect);
     tlm_context_reset(ctx);
     if (st != TLM_OK) return st;
     size_t row = tlm_context_head_bytes(ctx);
@@ -289,10 +313,13 @@ tlm_status tlm_context_read_state(tlm_context *ctx, FILE *fp, uint64_t size, con
     }
     ctx->sq->n_past = h.n_past;
     ctx->sq->n_used = h.n_used;
-    if (!ok) st = tlm_fail(err, TLM_ERR_IO, "%s: read failed", path);
-    else st = check_cells(ctx, path, err);
+    if (!ok)
+        st = tlm_fail(err, TLM_ERR_IO, "%s: read failed", path);
+    else
+        st = check_cells(ctx, path, err);
     if (st != TLM_OK) {
-        for (int32_t i = 0; i < ctx->n_ctx; i++) ctx->sq->tokens[i] = -1;
+        for (int32_t i = 0; i < ctx->n_ctx; i++)
+            ctx->sq->tokens[i] = -1;
         ctx->sq->n_past = ctx->sq->n_used = 0;
         return st;
     }

@@ -18,8 +18,10 @@ tlm_status tlm_context_set_threads(tlm_context *ctx, int32_t n_threads)
     if (!ctx) return TLM_ERR_ARG;
     if (!ctx->n_threads_max) ctx->n_threads_max = ctx->n_threads; /* what scratch holds */
     if (n_threads < 1 || n_threads > ctx->n_threads_max) {
-        snprintf(ctx->error, sizeof ctx->error, "set_threads: n_threads %d is outside [1, %d] "
-                 "(the count the context was created with)", n_threads, ctx->n_threads_max);
+        snprintf(ctx->error, sizeof ctx->error,
+                 "set_threads: n_threads %d is outside [1, %d] "
+                 "(the count the context was created with)",
+                 n_threads, ctx->n_threads_max);
         return TLM_ERR_ARG;
     }
     ctx->n_threads = n_threads;

@@ -12,7 +12,8 @@ static void add_bias(const tlm_proj *p, float *y, int64_t ldy, int64_t n_tok, in
                      int64_t r1)
 {
     for (int64_t t = 0; p->bias && t < n_tok; t++)
-        for (int64_t r = r0; r < r1 && r < p->rows; r++) y[t * ldy + r] += p->bias[r];
+        for (int64_t r = r0; r < r1 && r < p->rows; r++)
+            y[t * ldy + r] += p->bias[r];
 }
 
 /* y[t][r] = W x[t] for each part of p stacked along r, plus the bias. Rows are split into
@@ -22,7 +23,7 @@ static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, i
                     int64_t n_tok, float *y, int64_t ldy)
 {
     if (ctx->observer) tlm_observe_matmul(ctx, p, x, ldx, n_tok); /* importance matrices */
-    if (tlm_blas_takes(ctx, p, n_tok)) { /* the OpenBLAS comparison path */
+    if (tlm_blas_takes(ctx, p, n_tok)) {                          /* the OpenBLAS comparison path */
         tlm_blas_project(ctx, p, x, ldx, n_tok, y, ldy);
         add_bias(p, y, ldy, n_tok, 0, p->rows);
         return;
@@ -45,19 +46,21 @@ static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, i
     }
 }
 
-static void norm(const tlm_context *ctx, float *out, const float *x, const float *w,
-                 const float *b, int64_t n)
+static void norm(const tlm_context *ctx, float *out, const float *x, const float *w, const float *b,
+                 int64_t n)
 {
     const tlm_config *c = &ctx->m->cfg;
-    if (c->norm == TLM_NORM_LAYER) ctx->k->layernorm(out, x, w, b, n, c->norm_eps);
-    else ctx->k->rmsnorm(out, x, w, n, c->norm_eps);
+    if (c->norm == TLM_NORM_LAYER)
+        ctx->k->layernorm(out, x, w, b, n, c->norm_eps);
+    else
+        ctx->k->rmsnorm(out, x, w, n, c->norm_eps);
 }
 
 static void add(float *y, const float *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += x[i];
 }
-
 
 /* q and k of token t of the batch: optional QK-norm per head, RoPE at its position, then
  * Qwen's logn factor on q (after RoPE, as its reference; 1 when off or within orig_ctx). */
@@ -73,18 +76,21 @@ static void position_qk(const tlm_context *ctx, const tlm_block *blk, float *q, 
             norm(ctx, k + h * hd, k + h * hd, blk->k_norm.w + h * step, NULL, hd);
     }
     if (c->rope_dim == 0) return;
-    const float *cs = ctx->rope_cos + t * (c->rope_dim / 2), *sn = ctx->rope_sin + t * (c->rope_dim / 2);
+    const float *cs = ctx->rope_cos + t * (c->rope_dim / 2),
+                *sn = ctx->rope_sin + t * (c->rope_dim / 2);
     ctx->k->rope(q, c->n_heads, hd, c->rope_dim, cs, sn, c->rope_neox);
     ctx->k->rope(k, c->n_kv_heads, hd, c->rope_dim, cs, sn, c->rope_neox);
     float f = ctx->q_scale[t];
     if (f != 1.0f)
-        for (int64_t i = 0; i < (int64_t)c->n_heads * hd; i++) q[i] *= f;
+        for (int64_t i = 0; i < (int64_t)c->n_heads * hd; i++)
+            q[i] *= f;
 }
 
 /* Attention of applied layer a for the batch's n tokens: projections, RoPE, cache append
  * (token t into cell b_cell[t]), then attention over the visible keys of its own sequence,
  * which are the contiguous cells first_cell[t] .. b_cell[t] of its stripe. */
-static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t n, int32_t n_blocks)
+static void attention(tlm_context *ctx, const tlm_block *blk, int32_t a, int32_t n,
+                      int32_t n_blocks)
 {
     const tlm_config *c = &ctx->m->cfg;
     int64_t hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
@@ -160,10 +166,14 @@ static void mlp(tlm_context *ctx, const tlm_block *blk, int32_t n)
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
     for (int t = 0; t < n; t++) {
         float *g = ctx->hb + t * ld;
-        if (!c->mlp_gated && c->act == TLM_ACT_SILU) ctx->k->silu_mul(g, ctx->m->ones, h);
-        else if (!c->mlp_gated) ctx->k->gelu_tanh(g, h);
-        else if (c->act == TLM_ACT_SILU) ctx->k->silu_mul(g, g + h, h);
-        else ctx->k->gelu_tanh_mul(g, g + h, h);
+        if (!c->mlp_gated && c->act == TLM_ACT_SILU)
+            ctx->k->silu_mul(g, ctx->m->ones, h);
+        else if (!c->mlp_gated)
+            ctx->k->gelu_tanh(g, h);
+        else if (c->act == TLM_ACT_SILU)
+            ctx->k->silu_mul(g, g + h, h);
+        else
+            ctx->k->gelu_tanh_mul(g, g + h, h);
     }
     project(ctx, &blk->down, ctx->hb, ld, n, ctx->mlp, c->dim);
 }
@@ -196,8 +206,10 @@ static void positions(tlm_context *ctx, const int32_t *tokens, int32_t n)
             int32_t lo = 0, hi = cell, want = pos - ctx->window + 1;
             while (lo < hi) {
                 int32_t mid = lo + (hi - lo) / 2;
-                if (sq->cell_pos[mid] < want) lo = mid + 1;
-                else hi = mid;
+                if (sq->cell_pos[mid] < want)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
             first = lo;
         }
@@ -214,7 +226,8 @@ static int32_t plan_blocks(tlm_context *ctx, int32_t n, int32_t per_block)
     int32_t m = 0, n_blocks = 0;
     for (int32_t t = 0; t < n; t++) {
         int32_t u = 0;
-        while (u < t && seq[u] != seq[t]) u++;
+        while (u < t && seq[u] != seq[t])
+            u++;
         if (u < t) continue; /* its sequence was gathered at its first token */
         for (int32_t run = 0; u < n; u++) {
             if (seq[u] != seq[t]) continue;
@@ -235,10 +248,11 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
 
     for (int t = 0; t < n; t++) {
         float *x = ctx->x + t * dim;
-        m->k->to_f32[m->embed.type](x, (const uint8_t *)m->embed.data +
-                                           (uint64_t)tokens[t] * m->embed.row_bytes, dim);
+        m->k->to_f32[m->embed.type](
+            x, (const uint8_t *)m->embed.data + (uint64_t)tokens[t] * m->embed.row_bytes, dim);
         if (c->embed_scale != 1.0f)
-            for (int64_t i = 0; i < dim; i++) x[i] *= c->embed_scale;
+            for (int64_t i = 0; i < dim; i++)
+                x[i] *= c->embed_scale;
     }
     positions(ctx, tokens, n);
     int32_t group = c->n_heads / c->n_kv_heads;
@@ -266,11 +280,13 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
             for (int t = 0; t < n; t++) {
                 add(ctx->x + t * dim, ctx->branch + t * dim, dim);
-                norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, blk->ffn_norm.w, blk->ffn_norm.b, dim);
+                norm(ctx, ctx->xb + t * dim, ctx->x + t * dim, blk->ffn_norm.w, blk->ffn_norm.b,
+                     dim);
             }
             mlp(ctx, blk, n);
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n > 1)
-            for (int t = 0; t < n; t++) add(ctx->x + t * dim, ctx->mlp + t * dim, dim);
+            for (int t = 0; t < n; t++)
+                add(ctx->x + t * dim, ctx->mlp + t * dim, dim);
         }
     }
     for (int t = 0; t < n; t++) { /* each sequence's cells were taken in order */
@@ -293,7 +309,8 @@ void tlm_forward(tlm_context *ctx, const int32_t *tokens, int32_t n, float *rows
     float *dst = rows_out ? rows_out : ctx->logits;
     project(ctx, &m->head, ctx->xb + first * dim, dim, n - first, dst, vocab);
     if (want_last) {
-        if (rows_out) memcpy(ctx->logits, rows_out + (int64_t)(n - 1) * vocab, (size_t)vocab * sizeof(float));
+        if (rows_out)
+            memcpy(ctx->logits, rows_out + (int64_t)(n - 1) * vocab, (size_t)vocab * sizeof(float));
         ctx->has_logits = true;
     }
 }

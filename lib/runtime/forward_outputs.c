@@ -25,7 +25,8 @@ void tlm_forward_outputs(tlm_context *ctx, int32_t n, bool last, tlm_project_fn 
         const float *x = ctx->x + t * dim;
         if (c->norm == TLM_NORM_LAYER)
             ctx->k->layernorm(out, x, m->out_norm.w, m->out_norm.b, dim, c->norm_eps);
-        else ctx->k->rmsnorm(out, x, m->out_norm.w, dim, c->norm_eps);
+        else
+            ctx->k->rmsnorm(out, x, m->out_norm.w, dim, c->norm_eps);
     }
     if (hidden)
         memcpy(r->out->hidden + (int64_t)r->done * dim, ctx->xb, (size_t)(n * dim) * sizeof(float));

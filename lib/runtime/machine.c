@@ -25,7 +25,8 @@ double tlm_measure_read_bandwidth(int32_t n_threads, int32_t reps)
     float *buf = NULL;
     if (posix_memalign((void **)&buf, 64, (size_t)n * sizeof(float)) != 0) return 0.0;
 #pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t i = 0; i < n; i++) buf[i] = 1.0f;
+    for (int64_t i = 0; i < n; i++)
+        buf[i] = 1.0f;
     double best = 0.0;
     for (int r = 0; r < (reps > 0 ? reps : 5); r++) {
         float sums[1024] = {0};

@@ -28,14 +28,18 @@ tlm_status tlm_context_save_buffer(const tlm_context *ctx, void *buf, size_t cap
 {
     if (size) *size = 0;
     if (!ctx || !size || (cap > 0 && !buf))
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_save_buffer: %s", !ctx ? "ctx is NULL"
-                        : !size ? "size is NULL" : "buf is NULL with a capacity");
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_save_buffer: %s",
+                        !ctx    ? "ctx is NULL"
+                        : !size ? "size is NULL"
+                                : "buf is NULL with a capacity");
     uint64_t need = tlm_context_state_bytes(ctx);
     if (need > SIZE_MAX) return tlm_fail(err, TLM_ERR_NO_MEMORY, "the state is too large");
     *size = (size_t)need;
     if (cap < need)
-        return tlm_fail(err, TLM_ERR_BUFFER_TOO_SMALL, "tlm_context_save_buffer: the state needs "
-                        "%zu bytes; the buffer has %zu", (size_t)need, cap);
+        return tlm_fail(err, TLM_ERR_BUFFER_TOO_SMALL,
+                        "tlm_context_save_buffer: the state needs "
+                        "%zu bytes; the buffer has %zu",
+                        (size_t)need, cap);
     sink out = {buf, cap, 0};
     FILE *fp = fopencookie(&out, "wb", (cookie_io_functions_t){.write = sink_write});
     if (!fp) return tlm_fail(err, TLM_ERR_NO_MEMORY, "tlm_context_save_buffer: no memory stream");

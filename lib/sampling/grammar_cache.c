@@ -62,7 +62,8 @@ bool tlm_gcache_key(tlm_gcache *c, const tlm_gmatch *m)
     int32_t order[256]; /* the live stacks by content: insertion sort, the sets are small */
     for (int32_t i = 0; i < m->n_live; i++) {
         int32_t s = m->live[i], j = i;
-        for (; j > 0 && stack_cmp(m, order[j - 1], s) > 0; j--) order[j] = order[j - 1];
+        for (; j > 0 && stack_cmp(m, order[j - 1], s) > 0; j--)
+            order[j] = order[j - 1];
         order[j] = s;
     }
     int32_t n = 0;
@@ -76,7 +77,8 @@ bool tlm_gcache_key(tlm_gcache *c, const tlm_gmatch *m)
         c->key[n++] = -1; /* end of a stack */
     }
     uint64_t h = 1469598103934665603ull; /* FNV-1a over the words */
-    for (int32_t i = 0; i < n; i++) h = (h ^ (uint32_t)c->key[i]) * 1099511628211ull;
+    for (int32_t i = 0; i < n; i++)
+        h = (h ^ (uint32_t)c->key[i]) * 1099511628211ull;
     c->n_key = n;
     c->hash = h;
     c->keyed = true;
@@ -91,7 +93,8 @@ bool tlm_gcache_get(tlm_gcache *c, uint8_t *allowed)
         if (!e->bits || e->hash != c->hash || e->n_key != c->n_key ||
             memcmp(e->key, c->key, (size_t)c->n_key * sizeof *c->key) != 0)
             continue;
-        for (int32_t t = 0; t < c->n_vocab; t++) allowed[t] = (uint8_t)(e->bits[t >> 6] >> (t & 63) & 1);
+        for (int32_t t = 0; t < c->n_vocab; t++)
+            allowed[t] = (uint8_t)(e->bits[t >> 6] >> (t & 63) & 1);
         c->hits++;
         return true;
     }

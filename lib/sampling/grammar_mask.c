@@ -217,7 +217,8 @@ int32_t tlm_gsampler_mask(tlm_gsampler *gs)
     if (!(keyed && tlm_gcache_get(gs->cache, gs->allowed)) && walk_all(gs) && keyed)
         tlm_gcache_put(gs->cache, gs->allowed);
     if (tlm_gmatch_can_end(m))
-        for (int32_t i = 0; i < gs->n_ends; i++) gs->allowed[gs->ends[i]] = 1;
+        for (int32_t i = 0; i < gs->n_ends; i++)
+            gs->allowed[gs->ends[i]] = 1;
     int32_t count = 0;
     for (int32_t i = 0; i < gs->n_vocab; i++)
         count += gs->allowed[i];

@@ -149,12 +149,16 @@ TLM_API tlm_status tlm_sampler_set_grammar_ends(tlm_sampler *s, const int32_t *i
                                                 tlm_error *err)
 {
     if (!s || !s->grammar || n < 0 || n > TLM_GSAMPLER_MAX_ENDS || (n > 0 && !ids))
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_sampler_set_grammar_ends: needs a sampler with "
-                        "a grammar and 0 to %d ids", TLM_GSAMPLER_MAX_ENDS);
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "tlm_sampler_set_grammar_ends: needs a sampler with "
+                        "a grammar and 0 to %d ids",
+                        TLM_GSAMPLER_MAX_ENDS);
     for (int32_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= s->n_vocab)
-            return tlm_fail(err, TLM_ERR_ARG, "tlm_sampler_set_grammar_ends: id %d is not in "
-                            "[0, %d)", (int)ids[i], (int)s->n_vocab);
+            return tlm_fail(err, TLM_ERR_ARG,
+                            "tlm_sampler_set_grammar_ends: id %d is not in "
+                            "[0, %d)",
+                            (int)ids[i], (int)s->n_vocab);
     tlm_gsampler_set_ends(s->grammar, ids, n);
     return TLM_OK;
 }

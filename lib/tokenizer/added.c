@@ -76,8 +76,8 @@ tlm_status tlm_added_build(tlm_tokenizer *tok, const char *src, tlm_error *err)
     return TLM_OK;
 }
 
-int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len,
-                        tlm_added_pass pass, uint64_t *mlen)
+int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len, tlm_added_pass pass,
+                        uint64_t *mlen)
 {
     unsigned char b = (unsigned char)s[0];
     for (int32_t i = tok->added_at[b]; i < tok->added_at[b + 1]; i++) {
@@ -146,8 +146,8 @@ static uint64_t char_end(const char *s, uint64_t len, uint64_t i)
     return i;
 }
 
-bool tlm_added_single_word_ok(const tlm_tokenizer *tok, const char *s, uint64_t len,
-                              uint64_t start, uint64_t stop)
+bool tlm_added_single_word_ok(const tlm_tokenizer *tok, const char *s, uint64_t len, uint64_t start,
+                              uint64_t stop)
 {
     if (!tok->word) return true;
     if (start > 0) {

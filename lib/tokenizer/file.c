@@ -52,4 +52,3 @@ bool tlm_tok_is_file(const char *path)
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
-

@@ -41,7 +41,8 @@ static tlm_status from_dir(const char *dir, tlm_tokenizer **out, tlm_error *err)
     snprintf(a, sizeof a, "%s/vocab.json", dir);
     char m[4096];
     snprintf(m, sizeof m, "%s/merges.txt", dir);
-    if (tlm_tok_is_file(a) && tlm_tok_is_file(m)) return tlm_tokenizer_load_vocab_merges(a, m, dir, out, err);
+    if (tlm_tok_is_file(a) && tlm_tok_is_file(m))
+        return tlm_tokenizer_load_vocab_merges(a, m, dir, out, err);
     if (tlm_tok_is_file(b)) return tlm_tokenizer_load_spmodel(b, dir, out, err);
     snprintf(a, sizeof a, "%s/qwen.tiktoken", dir);
     if (tlm_tok_is_file(a)) return tlm_tokenizer_load_tiktoken(a, out, err);

@@ -147,8 +147,8 @@ bool tlm_pretok_matches_all(const struct tlm_pretok *p, const char *s, uint64_t 
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(p->code, NULL);
     if (!md) return false;
-    int rc = pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, PCRE2_ANCHORED | PCRE2_ENDANCHORED, md,
-                         NULL);
+    int rc =
+        pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, PCRE2_ANCHORED | PCRE2_ENDANCHORED, md, NULL);
     pcre2_match_data_free(md);
     return rc >= 0;
 }

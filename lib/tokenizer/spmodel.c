@@ -297,8 +297,8 @@ static void on_added(void *vctx, double v, const char *text, bool special)
     /* Entries for the model's own pieces change nothing; ids must be whole and in range
      * (tested so that NaN, from a key "nan", fails before the cast, which it would make
      * undefined). */
-    if (!(v >= (double)c->n_pieces && v < (double)TLM_TOK_MAX_VOCAB) ||
-        v != (double)(int64_t)v || strlen(text) > TLM_TOK_MAX_PIECE)
+    if (!(v >= (double)c->n_pieces && v < (double)TLM_TOK_MAX_VOCAB) || v != (double)(int64_t)v ||
+        strlen(text) > TLM_TOK_MAX_PIECE)
         return;
     int64_t i = (int64_t)v - c->n_pieces;
     if (!c->fill) {

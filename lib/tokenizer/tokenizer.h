@@ -103,15 +103,15 @@ struct tlm_tokenizer {
     int32_t byte_id[256];  /* SPM: id of <0xNN>; BPE: id of the one-byte piece; or -1 */
     int32_t bos, eos, unk; /* -1 when the vocabulary has none */
 
-    bool space_is_u2581;    /* pieces write a space as U+2581 (GGUF); else as ' ' (llama2.c) */
-    bool add_space_prefix;  /* encoding prepends one space to non-empty text */
-    bool add_bos;           /* the file asks for BOS before a prompt (GGUF add_bos_token) */
-    bool remove_extra_ws;   /* SPM: drop leading/trailing spaces, squeeze runs (.model flag) */
+    bool space_is_u2581;     /* pieces write a space as U+2581 (GGUF); else as ' ' (llama2.c) */
+    bool add_space_prefix;   /* encoding prepends one space to non-empty text */
+    bool add_bos;            /* the file asks for BOS before a prompt (GGUF add_bos_token) */
+    bool remove_extra_ws;    /* SPM: drop leading/trailing spaces, squeeze runs (.model flag) */
     bool special_by_default; /* the vocabulary's own library matches control-token text in
                               * plain input (tokenizer.json, tiktoken, GGUF as llama-tokenize
                               * does); a SentencePiece .model and llama2.c's file do not */
-    bool invalid_utf8_fffd; /* SPM: each byte of ill-formed UTF-8 is read as U+FFFD, as
-                             * SentencePiece does (GGUF, .model); llama2.c keeps the byte */
+    bool invalid_utf8_fffd;  /* SPM: each byte of ill-formed UTF-8 is read as U+FFFD, as
+                              * SentencePiece does (GGUF, .model); llama2.c keeps the byte */
 
     /* Byte-level BPE (kind TLM_TOK_BPE). */
     tlm_bpe_merge *merges; /* open addressing keyed by (left, right), linear probing */
@@ -125,9 +125,9 @@ struct tlm_tokenizer {
      * special tokens are parsed) and USER_DEFINED, longest first, then lowest id. */
     int32_t *added; /* sorted by first byte, then longest first, then lowest id */
     int32_t n_added;
-    int32_t added_at[257]; /* added[added_at[b] .. added_at[b + 1]) start with byte b */
-    uint8_t *attrs;        /* n_vocab: TLM_ADDED_* of each added token (0 for the others) */
-    bool any_normalized;   /* some added token has TLM_ADDED_NORMALIZED (a second pass) */
+    int32_t added_at[257];   /* added[added_at[b] .. added_at[b + 1]) start with byte b */
+    uint8_t *attrs;          /* n_vocab: TLM_ADDED_* of each added token (0 for the others) */
+    bool any_normalized;     /* some added token has TLM_ADDED_NORMALIZED (a second pass) */
     struct tlm_pretok *word; /* Rust regex's \w, compiled when some token is single_word */
 
     /* general.architecture of the GGUF file the vocabulary came from ("" otherwise): the
@@ -180,7 +180,8 @@ void tlm_tok_rstrip_added(tlm_tokenizer *tok, const char *except);
 
 /* Byte-level BPE of a GGUF file (tokenizer.ggml.model "gpt2"); called by
  * tlm_tokenizer_from_gguf. */
-tlm_status tlm_tokenizer_from_gguf_bpe(const struct gguf_file *f, tlm_tokenizer **out, tlm_error *err);
+tlm_status tlm_tokenizer_from_gguf_bpe(const struct gguf_file *f, tlm_tokenizer **out,
+                                       tlm_error *err);
 
 /* Readers of the other files (hf.c, tiktoken.c, spmodel.c).
  * `dir` is where tokenizer_config.json and friends are looked for (NULL: nowhere). */
@@ -239,8 +240,8 @@ typedef enum tlm_added_pass {
 
 /* The longest added token of the pass that starts at s[0..len), or -1; *mlen gets its
  * length. Every type counts: the caller decides what a CONTROL match means. */
-int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len,
-                        tlm_added_pass pass, uint64_t *mlen);
+int32_t tlm_added_match(const tlm_tokenizer *tok, const char *s, uint64_t len, tlm_added_pass pass,
+                        uint64_t *mlen);
 /* Builds tok->added (and the \w matcher when needed) from the types and attrs (called by
  * tlm_tokenizer_finish). */
 tlm_status tlm_added_build(tlm_tokenizer *tok, const char *src, tlm_error *err);
@@ -250,8 +251,8 @@ uint64_t tlm_ws_prefix(const char *s, uint64_t len);
 uint64_t tlm_ws_suffix(const char *s, uint64_t len);
 /* HF's single_word test for a match at s[start..stop) of s[0..len): no word character (Rust
  * regex \w: Alphabetic, marks, decimal digits, connector punctuation, joiners) touches it. */
-bool tlm_added_single_word_ok(const tlm_tokenizer *tok, const char *s, uint64_t len,
-                              uint64_t start, uint64_t stop);
+bool tlm_added_single_word_ok(const tlm_tokenizer *tok, const char *s, uint64_t len, uint64_t start,
+                              uint64_t stop);
 
 /* Encodes text[0..len) without BOS (encode.c): added tokens are cut out first, with their
  * whitespace rules, as Hugging Face's AddedVocabulary splits text (CONTROL ones only when

@@ -229,7 +229,6 @@ TLM_API void tlm_tokenizer_free(tlm_tokenizer *tok)
     free(tok);
 }
 
-
 TLM_API int32_t tlm_tokenizer_find(const tlm_tokenizer *tok, const char *text)
 {
     if (!tok || !text) return -1;
@@ -241,4 +240,3 @@ TLM_API int32_t tlm_tokenizer_find(const tlm_tokenizer *tok, const char *text)
     }
     return tlm_tokenizer_lookup(tok, text, len);
 }
-

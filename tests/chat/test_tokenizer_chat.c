@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "tinylm.h"
 #include "harness.h"
+#include "tinylm.h"
 
 static char *shared_path(const char *rel)
 {

@@ -25,7 +25,8 @@ static void put(buf *b, const void *src, size_t n)
 {
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + n) cap *= 2;
+        while (cap < b->n + n)
+            cap *= 2;
         b->p = realloc(b->p, cap);
         if (!b->p) {
             printf("test_gguf_read: out of memory\n");
@@ -40,7 +41,8 @@ static void put(buf *b, const void *src, size_t n)
 static void put_le(buf *b, uint64_t v, int n)
 {
     uint8_t t[8];
-    for (int i = 0; i < n; i++) t[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < n; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
     put(b, t, (size_t)n);
 }
 static void put_u32(buf *b, uint32_t v) { put_le(b, v, 4); }
@@ -54,7 +56,8 @@ static void put_str(buf *b, const char *s) { put_strn(b, s, strlen(s)); }
 
 static void patch_le(buf *b, size_t at, uint64_t v, int n)
 {
-    for (int i = 0; i < n; i++) b->p[at + (size_t)i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < n; i++)
+        b->p[at + (size_t)i] = (uint8_t)(v >> (8 * i));
 }
 
 /* ---- the reference file ----------------------------------------------------------------- */
@@ -64,16 +67,16 @@ enum variant {
     V_NESTED_ARRAY,
     V_DUP_KEY,
     V_DUP_TENSOR,
-    V_LONG_KEY,    /* 65536-byte key: over the cap */
-    V_MAX_KEY,     /* 65535-byte key: allowed */
-    V_LONG_NAME,   /* 128-byte tensor name: over TLM_MAX_NAME - 1 */
-    V_MAX_NAME,    /* 127-byte tensor name: allowed */
+    V_LONG_KEY,  /* 65536-byte key: over the cap */
+    V_MAX_KEY,   /* 65535-byte key: allowed */
+    V_LONG_NAME, /* 128-byte tensor name: over TLM_MAX_NAME - 1 */
+    V_MAX_NAME,  /* 127-byte tensor name: allowed */
     V_EMPTY_KEY,
     V_EMPTY_NAME,
     V_KEY_NUL,
-    V_ALIGN_STR,   /* general.alignment stored as a string */
-    V_ALIGN_U64,   /* ... as u64 */
-    V_TRAILING,    /* bytes after the last tensor: allowed */
+    V_ALIGN_STR, /* general.alignment stored as a string */
+    V_ALIGN_U64, /* ... as u64 */
+    V_TRAILING,  /* bytes after the last tensor: allowed */
 };
 
 typedef struct opts {
@@ -112,10 +115,7 @@ typedef struct layout {
     uint64_t toff[N_TENSORS];
 } layout;
 
-static uint8_t pattern(int t, uint64_t i)
-{
-    return (uint8_t)(i * 7 + (uint64_t)t * 31 + 1);
-}
+static uint8_t pattern(int t, uint64_t i) { return (uint8_t)(i * 7 + (uint64_t)t * 31 + 1); }
 
 static void build(const opts *o, buf *b, layout *L)
 {
@@ -319,10 +319,12 @@ static void build(const opts *o, buf *b, layout *L)
         off += (tensor_spec[t].nbytes + align - 1) / align * align;
     }
     L->infos_end = b->n;
-    while (b->n % align) put_le(b, 0, 1);
+    while (b->n % align)
+        put_le(b, 0, 1);
     L->data_at = b->n;
     for (int t = 0; t < N_TENSORS; t++) {
-        while (b->n < L->data_at + L->toff[t]) put_le(b, 0, 1);
+        while (b->n < L->data_at + L->toff[t])
+            put_le(b, 0, 1);
         L->tdata_at[t] = b->n;
         for (uint64_t i = 0; i < tensor_spec[t].nbytes; i++) {
             uint8_t v = pattern(t, i);
@@ -367,9 +369,9 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
         check_at(__FILE__, line, st == TLM_OK && f != NULL, "%s: status %d (%s), want OK", what,
                  (int)st, err.message);
     } else {
-        bool ok = st == want && f == NULL && err.status == st && err.message[0] != '\0'
-                  && strstr(err.message, path) != NULL
-                  && (!needle || strstr(err.message, needle) != NULL);
+        bool ok = st == want && f == NULL && err.status == st && err.message[0] != '\0' &&
+                  strstr(err.message, path) != NULL &&
+                  (!needle || strstr(err.message, needle) != NULL);
         check_at(__FILE__, line, ok, "%s: status %d want %d, message '%s'", what, (int)st,
                  (int)want, err.message);
     }
@@ -380,8 +382,8 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
 #define EXPECT_MSG(what, path, want, needle) expect_open(__LINE__, what, path, want, needle)
 
 /* Writes a patched copy of the reference file and expects `want`. */
-static void expect_patch(int line, const char *what, const buf *ref, size_t at, uint64_t v,
-                         int n, tlm_status want, const char *needle)
+static void expect_patch(int line, const char *what, const buf *ref, size_t at, uint64_t v, int n,
+                         tlm_status want, const char *needle)
 {
     buf b = {malloc(ref->n), ref->n, ref->n};
     memcpy(b.p, ref->p, ref->n);
@@ -391,7 +393,7 @@ static void expect_patch(int line, const char *what, const buf *ref, size_t at, 
     free(b.p);
 }
 #define PATCH(what, at, v, n, want) expect_patch(__LINE__, what, &ref, at, v, n, want, NULL)
-#define PATCH_MSG(what, at, v, n, want, needle) \
+#define PATCH_MSG(what, at, v, n, want, needle)                                                    \
     expect_patch(__LINE__, what, &ref, at, v, n, want, needle)
 
 static void expect_variant(int line, enum variant v, uint32_t version, bool have_align,
@@ -474,8 +476,8 @@ static void check_reference(const char *path, const opts *o, const layout *L, co
     CHECK(!tlm_gguf_get_bool(f, "absent", &bv), "absent bool");
 
     kv = tlm_gguf_find(f, "t.strarr");
-    CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_STRING && kv->v.arr.n == 4
-              && kv->v.arr.str_offsets,
+    CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_STRING && kv->v.arr.n == 4 &&
+              kv->v.arr.str_offsets,
           "string array");
     if (kv && kv->type == GGUF_ARRAY && kv->v.arr.n == 4) {
         static const char *want[4] = {"<unk>", "<s>", "", "hello world"};
@@ -489,8 +491,8 @@ static void check_reference(const char *path, const opts *o, const layout *L, co
         CHECK(tlm_gguf_arr_str(kv, 4, &len) == NULL && len == 0, "strarr out of range");
     }
     kv = tlm_gguf_find(f, "t.u32arr");
-    CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_U32 && kv->v.arr.n == 3
-              && kv->v.arr.data[0] == 1 && kv->v.arr.data[4] == 2 && kv->v.arr.data[8] == 3,
+    CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_U32 && kv->v.arr.n == 3 &&
+              kv->v.arr.data[0] == 1 && kv->v.arr.data[4] == 2 && kv->v.arr.data[8] == 3,
           "u32 array");
     CHECK(tlm_gguf_arr_str(kv, 0, NULL) == NULL, "arr_str on a u32 array");
     CHECK(tlm_gguf_arr_str(tlm_gguf_find(f, "t.u8"), 0, NULL) == NULL, "arr_str on a scalar");
@@ -505,11 +507,12 @@ static void check_reference(const char *path, const opts *o, const layout *L, co
         const tlm_tensor *tt = tlm_gguf_find_tensor(f, tensor_spec[t].name);
         CHECK(tt == &f->tensors[t], "tensor %s found", tensor_spec[t].name);
         if (!tt) continue;
-        bool ok = (uint32_t)tt->type == tensor_spec[t].type
-                  && tt->n_dims == (int32_t)tensor_spec[t].n_dims
-                  && tt->nbytes == tensor_spec[t].nbytes
-                  && (const uint8_t *)tt->data == f->map + L->tdata_at[t];
-        for (int d = 0; d < 4; d++) ok = ok && tt->ne[d] == (int64_t)tensor_spec[t].ne[d];
+        bool ok = (uint32_t)tt->type == tensor_spec[t].type &&
+                  tt->n_dims == (int32_t)tensor_spec[t].n_dims &&
+                  tt->nbytes == tensor_spec[t].nbytes &&
+                  (const uint8_t *)tt->data == f->map + L->tdata_at[t];
+        for (int d = 0; d < 4; d++)
+            ok = ok && tt->ne[d] == (int64_t)tensor_spec[t].ne[d];
         for (uint64_t i = 0; ok && i < tt->nbytes; i++)
             ok = ((const uint8_t *)tt->data)[i] == pattern(t, i);
         CHECK(ok, "tensor %s fields and data", tensor_spec[t].name);
@@ -557,7 +560,8 @@ static void check_stories(const char *dir)
     if (st != TLM_OK) return;
     CHECK(f->version == 3 && f->n_tensors == 48 && f->alignment == 32, "stories260K header");
     bool all_f32 = true;
-    for (int64_t i = 0; i < f->n_tensors; i++) all_f32 = all_f32 && f->tensors[i].type == TLM_TYPE_F32;
+    for (int64_t i = 0; i < f->n_tensors; i++)
+        all_f32 = all_f32 && f->tensors[i].type == TLM_TYPE_F32;
     CHECK(all_f32, "stories260K: all tensors F32");
     CHECK(tlm_gguf_get_str(f, "general.architecture", s, sizeof s) && strcmp(s, "llama") == 0,
           "stories260K architecture");
@@ -565,17 +569,18 @@ static void check_stories(const char *dir)
     CHECK(tlm_gguf_get_u32(f, "llama.embedding_length", &u) && u == 64, "embedding_length %u", u);
     CHECK(tlm_gguf_get_u32(f, "llama.block_count", &u) && u == 5, "block_count %u", u);
     CHECK(tlm_gguf_get_u32(f, "llama.feed_forward_length", &u) && u == 172, "ffn %u", u);
-    CHECK(tlm_gguf_get_u32(f, "tokenizer.ggml.seperator_token_id", &u) && u == UINT32_MAX, "sep id");
+    CHECK(tlm_gguf_get_u32(f, "tokenizer.ggml.seperator_token_id", &u) && u == UINT32_MAX,
+          "sep id");
     float eps = 0;
-    CHECK(tlm_gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &eps)
-              && fabsf(eps - 1e-5f) < 1e-9f,
+    CHECK(tlm_gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &eps) &&
+              fabsf(eps - 1e-5f) < 1e-9f,
           "rms eps %g", (double)eps);
     const gguf_kv *kv = tlm_gguf_find(f, "tokenizer.ggml.tokens");
     CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_STRING && kv->v.arr.n == 512,
           "stories260K tokens");
     const tlm_tensor *t = tlm_gguf_find_tensor(f, "token_embd.weight");
-    CHECK(t && t->n_dims == 2 && t->ne[0] == 64 && t->ne[1] == 512 && t->ne[2] == 1
-              && t->nbytes == 64 * 512 * 4 && (const uint8_t *)t->data == f->map + f->data_offset,
+    CHECK(t && t->n_dims == 2 && t->ne[0] == 64 && t->ne[1] == 512 && t->ne[2] == 1 &&
+              t->nbytes == 64 * 512 * 4 && (const uint8_t *)t->data == f->map + f->data_offset,
           "token_embd.weight");
     /* independent check of the data: the llama2.c checkpoint stores the same embedding right
      * after its 7-int header (MANIFEST.md: the tensors are bit-identical) */
@@ -601,8 +606,7 @@ static void check_vocab(const char *dir)
     if (st == TLM_OK) {
         CHECK(f->n_tensors == 0 && f->version == 3 && f->data_offset <= f->size, "spm header");
         const gguf_kv *kv = tlm_gguf_find(f, "tokenizer.ggml.tokens");
-        CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_STRING
-                  && kv->v.arr.n == 32000,
+        CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_STRING && kv->v.arr.n == 32000,
               "spm tokens");
         uint64_t len = 0;
         const char *p = tlm_gguf_arr_str(kv, 1, &len);
@@ -625,7 +629,8 @@ static void check_vocab(const char *dir)
     CHECK(st == TLM_OK, "open %s: %s", path, err.message);
     if (st == TLM_OK) {
         CHECK(f->n_tensors == 0, "stablelm2 tensors");
-        CHECK(tlm_gguf_get_str(f, "general.architecture", s, sizeof s) && strcmp(s, "stablelm") == 0,
+        CHECK(tlm_gguf_get_str(f, "general.architecture", s, sizeof s) &&
+                  strcmp(s, "stablelm") == 0,
               "stablelm2 architecture");
         CHECK(tlm_gguf_get_str(f, "tokenizer.ggml.model", s, sizeof s) && strcmp(s, "gpt2") == 0,
               "stablelm2 tokenizer model");
@@ -637,7 +642,8 @@ static void check_vocab(const char *dir)
         const char *p = tlm_gguf_arr_str(kv, 99999, &len);
         CHECK(p && len >= 3 && memchr(p, ' ', len), "stablelm2 last merge has a space");
         uint32_t u = 0;
-        CHECK(tlm_gguf_get_u32(f, "tokenizer.ggml.bos_token_id", &u) && u == 100257, "stablelm2 bos");
+        CHECK(tlm_gguf_get_u32(f, "tokenizer.ggml.bos_token_id", &u) && u == 100257,
+              "stablelm2 bos");
         bool b = false;
         CHECK(tlm_gguf_get_bool(f, "stablelm.use_parallel_residual", &b) && b, "parallel residual");
         kv = tlm_gguf_find(f, "tokenizer.chat_template");
@@ -669,7 +675,11 @@ int main(void)
     }
 
     /* well-formed files */
-    static const struct { uint32_t version; bool have; uint32_t align; } goods[] = {
+    static const struct {
+        uint32_t version;
+        bool have;
+        uint32_t align;
+    } goods[] = {
         {3, false, 0}, {2, false, 0}, {3, true, 32}, {3, true, 64}, {3, true, 1}, {3, true, 8},
     };
     for (size_t i = 0; i < sizeof goods / sizeof goods[0]; i++) {
@@ -696,8 +706,18 @@ int main(void)
     EXPECT("empty file", write_file("empty.gguf", "", 0), TLM_ERR_FORMAT);
     EXPECT("3-byte file", write_file("tiny.gguf", "GGU", 3), TLM_ERR_FORMAT);
     EXPECT("header only", write_file("hdr.gguf", ref.p, 24), TLM_ERR_FORMAT);
-    size_t bounds[] = {4, 8, 16, 24, L.key0_len_at + 8, L.kv_end - 1, L.kv_end, L.ti_at[1],
-                       L.ti_type_at[2], L.infos_end, L.data_at, L.tdata_at[3],
+    size_t bounds[] = {4,
+                       8,
+                       16,
+                       24,
+                       L.key0_len_at + 8,
+                       L.kv_end - 1,
+                       L.kv_end,
+                       L.ti_at[1],
+                       L.ti_type_at[2],
+                       L.infos_end,
+                       L.data_at,
+                       L.tdata_at[3],
                        ref.n - 1};
     for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
         char what[64];
@@ -799,7 +819,8 @@ int main(void)
                    "past end");
         /* bf16 {2,3,2,2} -> 4 dims each 2^16: 2^64 elements */
         memcpy(b.p, ref.p, ref.n);
-        for (int d = 0; d < 4; d++) patch_le(&b, L.ti_ne_at[4][d], (uint64_t)1 << 16, 8);
+        for (int d = 0; d < 4; d++)
+            patch_le(&b, L.ti_ne_at[4][d], (uint64_t)1 << 16, 8);
         EXPECT("4-d product wraps", write_file("wrap.gguf", b.p, b.n), TLM_ERR_FORMAT);
         free(b.p);
     }
@@ -848,7 +869,8 @@ int main(void)
         gguf_file *f = NULL;
         CHECK(tlm_gguf_open(NULL, &f, NULL) == TLM_ERR_ARG && !f, "NULL path, NULL err");
         tlm_gguf_close(NULL);
-        CHECK(tlm_gguf_find(NULL, "x") == NULL && tlm_gguf_find_tensor(NULL, "x") == NULL, "NULL file");
+        CHECK(tlm_gguf_find(NULL, "x") == NULL && tlm_gguf_find_tensor(NULL, "x") == NULL,
+              "NULL file");
         CHECK(tlm_gguf_arr_str(NULL, 0, NULL) == NULL, "NULL kv");
     }
     free(ref.p);

@@ -90,11 +90,12 @@ static void write_full(const char *path, uint32_t alignment)
     tlm_gguf_writer_set_arr_str(w, "test.no_strings", strs, 0);
     for (size_t t = 0; t < N_TENSORS; t++)
         tlm_gguf_writer_add_tensor(w, tensors[t].name, tensors[t].type, tensors[t].n_dims,
-                               tensors[t].ne);
+                                   tensors[t].ne);
     CHECK(tlm_gguf_writer_begin_data(w) == TLM_OK, "begin_data: %s", err.message);
     /* all data in one buffer, written in chunks of 1, 7, 13, ... bytes across tensors */
     uint64_t total = 0;
-    for (size_t t = 0; t < N_TENSORS; t++) total += tlm_gguf_writer_tensor_bytes(w, (int64_t)t);
+    for (size_t t = 0; t < N_TENSORS; t++)
+        total += tlm_gguf_writer_tensor_bytes(w, (int64_t)t);
     uint8_t *all = malloc(total);
     for (size_t t = 0, at = 0; t < N_TENSORS; t++)
         for (uint64_t i = 0; i < tlm_gguf_writer_tensor_bytes(w, (int64_t)t); i++)
@@ -129,9 +130,11 @@ static void test_round_trip(uint32_t alignment)
           "u32");
     const gguf_kv *kv = tlm_gguf_find(f, "test.i32");
     CHECK(kv && kv->type == GGUF_I32 && kv->v.i == -123456, "i32");
-    CHECK(tlm_gguf_get_f32(f, "test.f32", &fl) && fl == 1e-5f && tlm_gguf_find(f, "test.f32")->type == GGUF_F32,
+    CHECK(tlm_gguf_get_f32(f, "test.f32", &fl) && fl == 1e-5f &&
+              tlm_gguf_find(f, "test.f32")->type == GGUF_F32,
           "f32");
-    CHECK(tlm_gguf_get_bool(f, "test.true", &b) && b && tlm_gguf_get_bool(f, "test.false", &b) && !b,
+    CHECK(tlm_gguf_get_bool(f, "test.true", &b) && b && tlm_gguf_get_bool(f, "test.false", &b) &&
+              !b,
           "bool");
     CHECK(str_is(tlm_gguf_find(f, "test.empty"), ""), "empty string");
     kv = tlm_gguf_find(f, "tokenizer.ggml.tokens");
@@ -146,12 +149,14 @@ static void test_round_trip(uint32_t alignment)
     kv = tlm_gguf_find(f, "tokenizer.ggml.scores");
     ok = kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_F32 && kv->v.arr.n == 3;
     static const float fs[] = {0.0f, -1.5f, 3.25e-7f};
-    for (uint64_t i = 0; ok && i < 3; i++) ok = memcmp(kv->v.arr.data + 4 * i, &fs[i], 4) == 0;
+    for (uint64_t i = 0; ok && i < 3; i++)
+        ok = memcmp(kv->v.arr.data + 4 * i, &fs[i], 4) == 0;
     CHECK(ok, "f32 array");
     kv = tlm_gguf_find(f, "tokenizer.ggml.token_type");
     ok = kv && kv->type == GGUF_ARRAY && kv->v.arr.type == GGUF_I32 && kv->v.arr.n == 4;
     static const int32_t is[] = {1, -2, 2147483647, -2147483647 - 1};
-    for (uint64_t i = 0; ok && i < 4; i++) ok = memcmp(kv->v.arr.data + 4 * i, &is[i], 4) == 0;
+    for (uint64_t i = 0; ok && i < 4; i++)
+        ok = memcmp(kv->v.arr.data + 4 * i, &is[i], 4) == 0;
     CHECK(ok, "i32 array");
     kv = tlm_gguf_find(f, "test.no_strings");
     CHECK(kv && kv->type == GGUF_ARRAY && kv->v.arr.n == 0, "empty array");
@@ -165,10 +170,11 @@ static void test_round_trip(uint32_t alignment)
             continue;
         }
         ok = x->type == tensors[t].type && x->n_dims == tensors[t].n_dims;
-        for (int d = 0; d < 4; d++) ok = ok && x->ne[d] == tensors[t].ne[d];
+        for (int d = 0; d < 4; d++)
+            ok = ok && x->ne[d] == tensors[t].ne[d];
         CHECK(ok, "tensor %s: type or shape", x->name);
-        CHECK((uint64_t)((const uint8_t *)x->data - f->map) % align == 0, "tensor %s data not aligned",
-              x->name);
+        CHECK((uint64_t)((const uint8_t *)x->data - f->map) % align == 0,
+              "tensor %s data not aligned", x->name);
         ok = true;
         for (uint64_t i = 0; i < x->nbytes && ok; i++)
             ok = ((const uint8_t *)x->data)[i] == pattern((int)t, i);
@@ -192,7 +198,8 @@ static void put(buf *b, const void *s, size_t n)
 }
 static void put_le(buf *b, uint64_t v, int n)
 {
-    for (int i = 0; i < n; i++) b->p[b->n++] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < n; i++)
+        b->p[b->n++] = (uint8_t)(v >> (8 * i));
 }
 static void put_str(buf *b, const char *s)
 {
@@ -252,7 +259,8 @@ static bool same_kv(const gguf_kv *a, const gguf_kv *b)
     if (!a || !b || strcmp(a->key, b->key) != 0 || a->type != b->type) return false;
     switch (a->type) {
     case GGUF_STRING:
-        return a->v.str.len == b->v.str.len && memcmp(a->v.str.ptr, b->v.str.ptr, a->v.str.len) == 0;
+        return a->v.str.len == b->v.str.len &&
+               memcmp(a->v.str.ptr, b->v.str.ptr, a->v.str.len) == 0;
     case GGUF_ARRAY:
         if (a->v.arr.type != b->v.arr.type || a->v.arr.n != b->v.arr.n) return false;
         for (uint64_t i = 0; i < a->v.arr.n; i++) {
@@ -267,9 +275,16 @@ static bool same_kv(const gguf_kv *a, const gguf_kv *b)
             return memcmp(a->v.arr.data, b->v.arr.data, size * a->v.arr.n) == 0;
         }
         return true;
-    case GGUF_F32: case GGUF_F64: return memcmp(&a->v.f, &b->v.f, sizeof a->v.f) == 0;
-    case GGUF_I8: case GGUF_I16: case GGUF_I32: case GGUF_I64: return a->v.i == b->v.i;
-    default: return a->v.u == b->v.u;
+    case GGUF_F32:
+    case GGUF_F64:
+        return memcmp(&a->v.f, &b->v.f, sizeof a->v.f) == 0;
+    case GGUF_I8:
+    case GGUF_I16:
+    case GGUF_I32:
+    case GGUF_I64:
+        return a->v.i == b->v.i;
+    default:
+        return a->v.u == b->v.u;
     }
 }
 
@@ -283,7 +298,8 @@ static void test_copy_kv(void)
     if (!src) return;
     gguf_writer *w = NULL;
     CHECK(tlm_gguf_writer_open(dst_path, &w, &err) == TLM_OK, "open: %s", err.message);
-    for (int64_t i = 0; w && i < src->n_kv; i++) tlm_gguf_writer_copy_kv(w, &src->kv[i]);
+    for (int64_t i = 0; w && i < src->n_kv; i++)
+        tlm_gguf_writer_copy_kv(w, &src->kv[i]);
     CHECK(w && tlm_gguf_writer_finish(w) == TLM_OK, "finish: %s", err.message);
     CHECK(tlm_gguf_open(dst_path, &dst, &err) == TLM_OK, "copy: %s", err.message);
     if (dst) {
@@ -303,16 +319,20 @@ static void test_copy_kv(void)
         return;
     }
     CHECK(tlm_gguf_writer_open(dst_path, &w, &err) == TLM_OK, "open: %s", err.message);
-    for (int64_t i = 0; w && i < src->n_kv; i++) tlm_gguf_writer_copy_kv(w, &src->kv[i]);
+    for (int64_t i = 0; w && i < src->n_kv; i++)
+        tlm_gguf_writer_copy_kv(w, &src->kv[i]);
     CHECK(w && tlm_gguf_writer_finish(w) == TLM_OK, "finish: %s", err.message);
-    CHECK(tlm_gguf_open(dst_path, &dst, &err) == TLM_OK, "copy of stories260K keys: %s", err.message);
+    CHECK(tlm_gguf_open(dst_path, &dst, &err) == TLM_OK, "copy of stories260K keys: %s",
+          err.message);
     bool ok = dst && dst->n_kv == src->n_kv;
     for (int64_t i = 0; ok && i < src->n_kv; i++) {
         const gguf_kv *a = &src->kv[i], *b = &dst->kv[i];
         ok = strcmp(a->key, b->key) == 0 && a->type == b->type;
         if (ok && a->type == GGUF_ARRAY && a->v.arr.type != GGUF_STRING)
-            ok = a->v.arr.n == b->v.arr.n && memcmp(a->v.arr.data, b->v.arr.data, 4 * a->v.arr.n) == 0;
-        else if (ok) ok = same_kv(a, b);
+            ok = a->v.arr.n == b->v.arr.n &&
+                 memcmp(a->v.arr.data, b->v.arr.data, 4 * a->v.arr.n) == 0;
+        else if (ok)
+            ok = same_kv(a, b);
     }
     CHECK(ok, "stories260K keys differ after copy");
     tlm_gguf_close(src);
@@ -324,7 +344,8 @@ static void test_copy_kv(void)
 static gguf_writer *fresh(const char *path, tlm_error *err)
 {
     gguf_writer *w = NULL;
-    if (tlm_gguf_writer_open(path, &w, err) != TLM_OK) CHECK(false, "open %s: %s", path, err->message);
+    if (tlm_gguf_writer_open(path, &w, err) != TLM_OK)
+        CHECK(false, "open %s: %s", path, err->message);
     return w;
 }
 
@@ -336,7 +357,8 @@ static void test_misuse(void)
 
     gguf_writer *w = fresh(path, &err);
     tlm_gguf_writer_set_u32(w, "k", 1);
-    CHECK(tlm_gguf_writer_set_f32(w, "k", 1.0f) == TLM_ERR_ARG && strstr(err.message, "duplicate key"),
+    CHECK(tlm_gguf_writer_set_f32(w, "k", 1.0f) == TLM_ERR_ARG &&
+              strstr(err.message, "duplicate key"),
           "duplicate key: %s", err.message);
     CHECK(tlm_gguf_writer_set_u32(w, "other", 2) == TLM_ERR_ARG, "errors are sticky");
     CHECK(tlm_gguf_writer_finish(w) == TLM_ERR_ARG && !exists(path) && no_temp_left(path),

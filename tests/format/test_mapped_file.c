@@ -54,8 +54,8 @@ static void expect(const char *what, tlm_status st, const tlm_error *err, tlm_st
     check(strstr(err->message, needle) != NULL, "%s: message lacks '%s': %s", what, needle,
           err->message);
     if (needle2)
-        check(strstr(err->message, needle2) != NULL, "%s: message lacks '%s': %s", what,
-              needle2, err->message);
+        check(strstr(err->message, needle2) != NULL, "%s: message lacks '%s': %s", what, needle2,
+              err->message);
 }
 
 static void opener(void)
@@ -78,8 +78,10 @@ static void opener(void)
     st = tlm_map_file(missing, 1, NULL, &mf, &err);
     expect("missing", st, &err, TLM_ERR_IO, missing, strerror(ENOENT), "cannot open");
     st = tlm_map_file(in_tmp("short"), 24, "a GGUF header", &mf, &err);
-    expect("short", st, &err, TLM_ERR_FORMAT, in_tmp("short"), "10 bytes, smaller than a GGUF "
-           "header (24)", NULL);
+    expect("short", st, &err, TLM_ERR_FORMAT, in_tmp("short"),
+           "10 bytes, smaller than a GGUF "
+           "header (24)",
+           NULL);
     check(tlm_map_file(NULL, 1, NULL, &mf, &err) == TLM_ERR_ARG, "NULL path accepted");
     check(tlm_map_file(dir, 1, NULL, NULL, &err) == TLM_ERR_ARG, "NULL out accepted");
 
@@ -136,8 +138,8 @@ static void readers(void)
     const char *magic = in_tmp("magic.gguf");
     write_bytes(magic, "GGUF", 4);
     tlm_model *m = NULL;
-    expect("GGUF magic only", tlm_model_load(magic, NULL, &m, &err), &err, TLM_ERR_FORMAT,
-           magic, "smaller than a GGUF header (24)", NULL);
+    expect("GGUF magic only", tlm_model_load(magic, NULL, &m, &err), &err, TLM_ERR_FORMAT, magic,
+           "smaller than a GGUF header (24)", NULL);
     /* a Hugging Face directory whose config.json is a FIFO (fopen would have waited) */
     const char *hf = in_tmp("hf"), *cfg = in_tmp("hf/config.json");
     if (mkdir(hf, 0700) != 0 || mkfifo(cfg, 0600) != 0) {

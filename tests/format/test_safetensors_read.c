@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "safetensors_read.h"
 #include "harness.h"
+#include "safetensors_read.h"
 
 static char tmpdir[64];
 
@@ -27,10 +27,7 @@ static void write_bytes(const char *path, const void *data, size_t n)
     if (!fp || (n && fwrite(data, 1, n, fp) != n) || fclose(fp) != 0) die("write a file");
 }
 
-static uint8_t buf_byte(uint64_t i)
-{
-    return (uint8_t)(i * 13 + 5);
-}
+static uint8_t buf_byte(uint64_t i) { return (uint8_t)(i * 13 + 5); }
 
 /* Builds a safetensors image: N (little-endian), the JSON header padded with spaces to `pad`
  * bytes (if larger), then buf_len bytes of buf_byte(i). *n receives the size. */
@@ -41,10 +38,12 @@ static uint8_t *make_st(const char *json, size_t pad, size_t buf_len, size_t *n)
     *n = 8 + pad + buf_len;
     uint8_t *p = malloc(*n ? *n : 1);
     if (!p) die("allocate");
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)((uint64_t)pad >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)((uint64_t)pad >> (8 * i));
     memcpy(p + 8, json, hlen);
     memset(p + 8 + hlen, ' ', pad - hlen);
-    for (size_t i = 0; i < buf_len; i++) p[8 + pad + i] = buf_byte(i);
+    for (size_t i = 0; i < buf_len; i++)
+        p[8 + pad + i] = buf_byte(i);
     return p;
 }
 
@@ -79,9 +78,9 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
         check_at(__FILE__, line, st == TLM_OK && s != NULL, "%s: status %d (%s), want OK", what,
                  (int)st, err.message);
     } else {
-        bool ok = st == want && s == NULL && err.status == st && err.message[0] != '\0'
-                  && strstr(err.message, names ? names : path) != NULL
-                  && (!needle || strstr(err.message, needle) != NULL);
+        bool ok = st == want && s == NULL && err.status == st && err.message[0] != '\0' &&
+                  strstr(err.message, names ? names : path) != NULL &&
+                  (!needle || strstr(err.message, needle) != NULL);
         check_at(__FILE__, line, ok, "%s: status %d want %d, message '%s'", what, (int)st,
                  (int)want, err.message);
     }
@@ -89,12 +88,10 @@ static void expect_open(int line, const char *what, const char *path, tlm_status
 }
 
 /* A one-file case: header JSON (unpadded) and a buffer of buf_len bytes. */
-#define HDR(what, json, buf_len, want)                                                        \
-    expect_open(__LINE__, what, write_st("case.safetensors", json, 0, buf_len), want, NULL,   \
-                NULL)
-#define HDR_MSG(what, json, buf_len, want, needle)                                            \
-    expect_open(__LINE__, what, write_st("case.safetensors", json, 0, buf_len), want, NULL,   \
-                needle)
+#define HDR(what, json, buf_len, want)                                                             \
+    expect_open(__LINE__, what, write_st("case.safetensors", json, 0, buf_len), want, NULL, NULL)
+#define HDR_MSG(what, json, buf_len, want, needle)                                                 \
+    expect_open(__LINE__, what, write_st("case.safetensors", json, 0, buf_len), want, NULL, needle)
 
 /* Two tensors, 16 bytes: the base the header cases vary. */
 #define T_A(offs) "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":" offs "}"
@@ -107,8 +104,8 @@ static const char *write_named(size_t n)
     char name[256];
     memset(name, 'n', n);
     name[n] = '\0';
-    snprintf(json, sizeof json,
-             "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", name);
+    snprintf(json, sizeof json, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+             name);
     return write_st("named.safetensors", json, 0, 4);
 }
 
@@ -137,19 +134,13 @@ static const struct {
     int64_t ne[4];
     uint64_t begin, end;
 } ref_listed[] = {
-    {"w", TLM_TYPE_F32, 2, {3, 2, 1, 1}, 3, 27},
-    {"h", TLM_TYPE_F16, 1, {5, 1, 1, 1}, 27, 37},
-    {"b", TLM_TYPE_BF16, 4, {2, 2, 1, 2}, 37, 53},
-    {"s", TLM_TYPE_F32, 0, {1, 1, 1, 1}, 69, 73},
-    {"z", TLM_TYPE_F32, 2, {4, 0, 1, 1}, 73, 73},
-    {"a", TLM_TYPE_F32, 1, {4, 1, 1, 1}, 76, 92},
+    {"w", TLM_TYPE_F32, 2, {3, 2, 1, 1}, 3, 27},   {"h", TLM_TYPE_F16, 1, {5, 1, 1, 1}, 27, 37},
+    {"b", TLM_TYPE_BF16, 4, {2, 2, 1, 2}, 37, 53}, {"s", TLM_TYPE_F32, 0, {1, 1, 1, 1}, 69, 73},
+    {"z", TLM_TYPE_F32, 2, {4, 0, 1, 1}, 73, 73},  {"a", TLM_TYPE_F32, 1, {4, 1, 1, 1}, 76, 92},
 };
 #define N_REF_LISTED (sizeof ref_listed / sizeof ref_listed[0])
 
-static int elem_size(tlm_type t)
-{
-    return t == TLM_TYPE_F32 ? 4 : 2;
-}
+static int elem_size(tlm_type t) { return t == TLM_TYPE_F32 ? 4 : 2; }
 
 static void check_reference(const char *path)
 {
@@ -165,9 +156,10 @@ static void check_reference(const char *path)
               ref_listed[i].name);
         if (!t) continue;
         uint64_t nbytes = ref_listed[i].end - ref_listed[i].begin;
-        bool ok = t->type == ref_listed[i].type && t->n_dims == ref_listed[i].n_dims
-                  && t->nbytes == nbytes && strcmp(t->name, ref_listed[i].name) == 0;
-        for (int d = 0; d < 4; d++) ok = ok && t->ne[d] == ref_listed[i].ne[d];
+        bool ok = t->type == ref_listed[i].type && t->n_dims == ref_listed[i].n_dims &&
+                  t->nbytes == nbytes && strcmp(t->name, ref_listed[i].name) == 0;
+        for (int d = 0; d < 4; d++)
+            ok = ok && t->ne[d] == ref_listed[i].ne[d];
         CHECK(ok, "tensor %s fields", t->name);
         CHECK(nbytes == 0 || (uintptr_t)t->data % (uintptr_t)elem_size(t->type) == 0,
               "tensor %s aligned", t->name);
@@ -178,9 +170,9 @@ static void check_reference(const char *path)
     }
     const tlm_tensor *sc = tlm_st_find_tensor(s, "s");
     CHECK(sc && tlm_tensor_nelem(sc) == 1, "scalar has one element");
-    CHECK(tlm_st_find_tensor(s, "u8") == NULL && tlm_st_find_tensor(s, "i64") == NULL
-              && tlm_st_find_tensor(s, "f4") == NULL && tlm_st_find_tensor(s, "e5") == NULL
-              && tlm_st_find_tensor(s, "__metadata__") == NULL,
+    CHECK(tlm_st_find_tensor(s, "u8") == NULL && tlm_st_find_tensor(s, "i64") == NULL &&
+              tlm_st_find_tensor(s, "f4") == NULL && tlm_st_find_tensor(s, "e5") == NULL &&
+              tlm_st_find_tensor(s, "__metadata__") == NULL,
           "other dtypes are not listed");
     CHECK(tlm_st_tensor(s, -1) == NULL && tlm_st_tensor(s, (int64_t)N_REF_LISTED) == NULL,
           "index out of range");
@@ -198,8 +190,8 @@ static void check_aligned(void)
     CHECK(tlm_st_open(path, &s, &err) == TLM_OK, "aligned: %s", err.message);
     if (!s) return;
     const tlm_tensor *x = tlm_st_find_tensor(s, "x"), *y = tlm_st_find_tensor(s, "y");
-    CHECK(x && y && (const uint8_t *)y->data - (const uint8_t *)x->data == 16
-              && (uintptr_t)x->data % 8 == 0,
+    CHECK(x && y && (const uint8_t *)y->data - (const uint8_t *)x->data == 16 &&
+              (uintptr_t)x->data % 8 == 0,
           "aligned views point into the mapping");
     CHECK(x && x->ne[0] == 2 && x->ne[1] == 2 && x->n_dims == 2, "aligned x shape");
     tlm_st_close(s);
@@ -255,8 +247,8 @@ static const char *sharded_dir(const char *index)
     return dir;
 }
 
-#define MAP_OK                                                                                 \
-    "\"weight_map\":{\"a\":\"" SHARD1 "\",\"b\":\"" SHARD1 "\",\"c\":\"" SHARD2                \
+#define MAP_OK                                                                                     \
+    "\"weight_map\":{\"a\":\"" SHARD1 "\",\"b\":\"" SHARD1 "\",\"c\":\"" SHARD2                    \
     "\",\"d\":\"" SHARD2 "\"}"
 
 static void index_case(int line, const char *what, const char *index, tlm_status want,
@@ -280,28 +272,29 @@ static void check_sharded(void)
         CHECK(tlm_st_n_tensors(s) == 3, "sharded: 3 listed, got %" PRId64, tlm_st_n_tensors(s));
         const tlm_tensor *a = tlm_st_find_tensor(s, "a"), *b = tlm_st_find_tensor(s, "b"),
                          *c = tlm_st_find_tensor(s, "c");
-        CHECK(a && a->type == TLM_TYPE_F32 && a->ne[0] == 2 && a->nbytes == 8
-                  && ((const uint8_t *)a->data)[0] == buf_byte(0),
+        CHECK(a && a->type == TLM_TYPE_F32 && a->ne[0] == 2 && a->nbytes == 8 &&
+                  ((const uint8_t *)a->data)[0] == buf_byte(0),
               "sharded a");
-        CHECK(b && b->type == TLM_TYPE_F16 && b->ne[0] == 4
-                  && ((const uint8_t *)b->data)[0] == buf_byte(8),
+        CHECK(b && b->type == TLM_TYPE_F16 && b->ne[0] == 4 &&
+                  ((const uint8_t *)b->data)[0] == buf_byte(8),
               "sharded b");
-        CHECK(c && c->type == TLM_TYPE_BF16 && c->ne[0] == 2 && c->ne[1] == 2 && c->n_dims == 2
-                  && ((const uint8_t *)c->data)[7] == buf_byte(7),
+        CHECK(c && c->type == TLM_TYPE_BF16 && c->ne[0] == 2 && c->ne[1] == 2 && c->n_dims == 2 &&
+                  ((const uint8_t *)c->data)[7] == buf_byte(7),
               "sharded c");
-        CHECK(!tlm_st_find_tensor(s, "extra") && !tlm_st_find_tensor(s, "d"), "sharded: unmapped/int");
+        CHECK(!tlm_st_find_tensor(s, "extra") && !tlm_st_find_tensor(s, "d"),
+              "sharded: unmapped/int");
         tlm_st_close(s);
     }
     INDEX("no metadata", "{" MAP_OK "}", TLM_OK);
-    INDEX("metadata without total_size", "{\"metadata\":{\"format\":\"pt\"}," MAP_OK "}",
-          TLM_OK);
+    INDEX("metadata without total_size", "{\"metadata\":{\"format\":\"pt\"}," MAP_OK "}", TLM_OK);
     INDEX("empty weight_map", "{\"weight_map\":{}}", TLM_OK);
 
     /* a directory holding one model.safetensors */
     dir = new_dir();
     put_st(dir, "model.safetensors", shard1_json, 20);
     s = NULL;
-    CHECK(tlm_st_open(dir, &s, &err) == TLM_OK && tlm_st_n_tensors(s) == 3, "dir with model.safetensors");
+    CHECK(tlm_st_open(dir, &s, &err) == TLM_OK && tlm_st_n_tensors(s) == 3,
+          "dir with model.safetensors");
     tlm_st_close(s);
 
     dir = new_dir();
@@ -321,20 +314,19 @@ static void check_sharded(void)
     INDEX("shard ..", "{\"weight_map\":{\"a\":\"..\"}}", TLM_ERR_FORMAT);
     INDEX("shard empty name", "{\"weight_map\":{\"a\":\"\"}}", TLM_ERR_FORMAT);
     INDEX("shard .", "{\"weight_map\":{\"a\":\".\"}}", TLM_ERR_FORMAT);
-    INDEX_MSG("missing shard", "{\"weight_map\":{\"a\":\"model-00009.safetensors\"}}",
-              TLM_ERR_IO, "model-00009");
-    INDEX_MSG("tensor missing in shard", "{\"weight_map\":{\"a\":\"" SHARD1 "\",\"q\":\"" SHARD1
-              "\"}}", TLM_ERR_FORMAT, "'q'");
-    INDEX("tensor in the other shard", "{\"weight_map\":{\"c\":\"" SHARD1 "\"}}",
-          TLM_ERR_FORMAT);
+    INDEX_MSG("missing shard", "{\"weight_map\":{\"a\":\"model-00009.safetensors\"}}", TLM_ERR_IO,
+              "model-00009");
+    INDEX_MSG("tensor missing in shard",
+              "{\"weight_map\":{\"a\":\"" SHARD1 "\",\"q\":\"" SHARD1 "\"}}", TLM_ERR_FORMAT,
+              "'q'");
+    INDEX("tensor in the other shard", "{\"weight_map\":{\"c\":\"" SHARD1 "\"}}", TLM_ERR_FORMAT);
     INDEX("duplicate weight_map key",
           "{\"weight_map\":{\"a\":\"" SHARD1 "\",\"a\":\"" SHARD1 "\"}}", TLM_ERR_FORMAT);
     INDEX_MSG("total_size mismatch", "{\"metadata\":{\"total_size\":33}," MAP_OK "}",
               TLM_ERR_FORMAT, "total_size");
     INDEX("total_size a string", "{\"metadata\":{\"total_size\":\"32\"}," MAP_OK "}",
           TLM_ERR_FORMAT);
-    INDEX("total_size negative", "{\"metadata\":{\"total_size\":-32}," MAP_OK "}",
-          TLM_ERR_FORMAT);
+    INDEX("total_size negative", "{\"metadata\":{\"total_size\":-32}," MAP_OK "}", TLM_ERR_FORMAT);
     INDEX("metadata not an object", "{\"metadata\":5," MAP_OK "}", TLM_ERR_FORMAT);
 
     /* a malformed shard */
@@ -387,18 +379,25 @@ int main(void)
     write_bytes(tmp_path("empty.safetensors"), "", 0);
     expect_open(__LINE__, "empty file", tmp_path("empty.safetensors"), TLM_ERR_FORMAT, NULL, NULL);
     write_bytes(tmp_path("tiny.safetensors"), "\x02\0\0\0\0", 5);
-    expect_open(__LINE__, "5-byte file", tmp_path("tiny.safetensors"), TLM_ERR_FORMAT, NULL,
-                NULL);
+    expect_open(__LINE__, "5-byte file", tmp_path("tiny.safetensors"), TLM_ERR_FORMAT, NULL, NULL);
     {
         uint8_t raw[64] = {0};
-        const struct { const char *what; uint64_t n; } lens[] = {
-            {"N = 1e8 + 1", 100000001u}, {"N = 2^64 - 1", UINT64_MAX}, {"N past end", 57},
-            {"N = 0", 0}, {"N = 1", 1}, {"N = 2^63", (uint64_t)1 << 63},
+        const struct {
+            const char *what;
+            uint64_t n;
+        } lens[] = {
+            {"N = 1e8 + 1", 100000001u},
+            {"N = 2^64 - 1", UINT64_MAX},
+            {"N past end", 57},
+            {"N = 0", 0},
+            {"N = 1", 1},
+            {"N = 2^63", (uint64_t)1 << 63},
         };
         memcpy(raw + 8, "{}", 2);
         memset(raw + 10, ' ', sizeof raw - 10);
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-            for (int k = 0; k < 8; k++) raw[k] = (uint8_t)(lens[i].n >> (8 * k));
+            for (int k = 0; k < 8; k++)
+                raw[k] = (uint8_t)(lens[i].n >> (8 * k));
             write_bytes(tmp_path("n.safetensors"), raw, sizeof raw);
             expect_open(__LINE__, lens[i].what, tmp_path("n.safetensors"), TLM_ERR_FORMAT, NULL,
                         NULL);
@@ -415,8 +414,8 @@ int main(void)
     {
         static const uint8_t raw[] = {5, 0, 0, 0, 0, 0, 0, 0, '{', '}', 0, ' ', ' '};
         write_bytes(tmp_path("nul.safetensors"), raw, sizeof raw);
-        expect_open(__LINE__, "NUL after JSON", tmp_path("nul.safetensors"), TLM_ERR_FORMAT,
-                    NULL, NULL);
+        expect_open(__LINE__, "NUL after JSON", tmp_path("nul.safetensors"), TLM_ERR_FORMAT, NULL,
+                    NULL);
         static const uint8_t raw2[] = {7, 0, 0, 0, 0, 0, 0, 0, '{', '"', 'a', 0, '"', ':', '}'};
         write_bytes(tmp_path("nul2.safetensors"), raw2, sizeof raw2);
         expect_open(__LINE__, "NUL inside a key", tmp_path("nul2.safetensors"), TLM_ERR_FORMAT,
@@ -424,8 +423,10 @@ int main(void)
         char deep[4000];
         size_t k = 0;
         k += (size_t)sprintf(deep, "{\"a\":");
-        for (int i = 0; i < 1500; i++) deep[k++] = '[';
-        for (int i = 0; i < 1500; i++) deep[k++] = ']';
+        for (int i = 0; i < 1500; i++)
+            deep[k++] = '[';
+        for (int i = 0; i < 1500; i++)
+            deep[k++] = ']';
         deep[k++] = '}';
         deep[k] = '\0';
         HDR("nesting 1500 deep", deep, 0, TLM_ERR_FORMAT);
@@ -455,8 +456,8 @@ int main(void)
     HDR("byte size overflows",
         "{\"a\":{\"dtype\":\"F64\",\"shape\":[4294967296,536870912],\"data_offsets\":[0,0]}}", 0,
         TLM_ERR_FORMAT);
-    HDR("shape beyond 2^53",
-        "{\"a\":{\"dtype\":\"U8\",\"shape\":[1e300],\"data_offsets\":[0,8]}}", 8, TLM_ERR_FORMAT);
+    HDR("shape beyond 2^53", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1e300],\"data_offsets\":[0,8]}}",
+        8, TLM_ERR_FORMAT);
     HDR("F4 odd element count", "{\"a\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,2]}}",
         2, TLM_ERR_FORMAT);
     HDR("F6 not whole bytes",
@@ -474,15 +475,15 @@ int main(void)
     HDR("data_offsets an object", "{" T_A("{\"0\":8}") "}", 8, TLM_ERR_FORMAT);
     HDR_MSG("hole between tensors", "{" T_A("[0,8]") "," T_B("[12,20]") "}", 20, TLM_ERR_FORMAT,
             "hole");
-    HDR_MSG("hole at start", "{" T_A("[4,12]") "," T_B("[12,20]") "}", 20, TLM_ERR_FORMAT,
-            "hole");
+    HDR_MSG("hole at start", "{" T_A("[4,12]") "," T_B("[12,20]") "}", 20, TLM_ERR_FORMAT, "hole");
     HDR_MSG("overlap", "{" T_A("[0,8]") "," T_B("[4,12]") "}", 12, TLM_ERR_FORMAT, "overlap");
-    HDR("same range twice", "{" T_A("[0,8]") ",\"c\":{\"dtype\":\"F32\",\"shape\":[2],"
-        "\"data_offsets\":[0,8]}}", 8, TLM_ERR_FORMAT);
+    HDR("same range twice",
+        "{" T_A("[0,8]") ",\"c\":{\"dtype\":\"F32\",\"shape\":[2],"
+                         "\"data_offsets\":[0,8]}}",
+        8, TLM_ERR_FORMAT);
     HDR_MSG("buffer longer than tensors", "{" T_A("[0,8]") "," T_B("[8,16]") "}", 17,
             TLM_ERR_FORMAT, "buffer");
-    HDR("buffer shorter than tensors", "{" T_A("[0,8]") "," T_B("[8,16]") "}", 15,
-        TLM_ERR_FORMAT);
+    HDR("buffer shorter than tensors", "{" T_A("[0,8]") "," T_B("[8,16]") "}", 15, TLM_ERR_FORMAT);
     HDR("no tensors but a buffer", "{}", 4, TLM_ERR_FORMAT);
     HDR_MSG("duplicate key", "{" T_A("[0,8]") "," T_A("[8,16]") "}", 16, TLM_ERR_FORMAT,
             "duplicate");
@@ -494,8 +495,10 @@ int main(void)
     HDR("metadata nested", "{\"__metadata__\":{\"a\":{\"b\":\"c\"}}}", 0, TLM_ERR_FORMAT);
     HDR("metadata number value", "{\"__metadata__\":{\"a\":1}}", 0, TLM_ERR_FORMAT);
     HDR("metadata twice", "{\"__metadata__\":{},\"__metadata__\":{}}", 0, TLM_ERR_FORMAT);
-    HDR_MSG("5-d F32 tensor", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,2],\"data_offsets\":"
-            "[0,8]}}", 8, TLM_ERR_UNSUPPORTED, "'a'");
+    HDR_MSG("5-d F32 tensor",
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,2],\"data_offsets\":"
+            "[0,8]}}",
+            8, TLM_ERR_UNSUPPORTED, "'a'");
     expect_open(__LINE__, "name 128 bytes", write_named(128), TLM_ERR_UNSUPPORTED, NULL, NULL);
 
     /* every truncation of the reference file, and a single-byte corruption sweep */
@@ -546,7 +549,8 @@ int main(void)
         CHECK(tlm_st_open(NULL, &s, &err) == TLM_ERR_ARG && !s, "NULL path");
         CHECK(tlm_st_open("x", NULL, NULL) == TLM_ERR_ARG, "NULL out");
         tlm_st_close(NULL);
-        CHECK(tlm_st_n_tensors(NULL) == 0 && !tlm_st_tensor(NULL, 0) && !tlm_st_find_tensor(NULL, "a"),
+        CHECK(tlm_st_n_tensors(NULL) == 0 && !tlm_st_tensor(NULL, 0) &&
+                  !tlm_st_find_tensor(NULL, "a"),
               "NULL set");
     }
 

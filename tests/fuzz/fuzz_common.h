@@ -73,8 +73,11 @@ static inline void fz_require(int ok, const char *what)
 static inline int fz_utf8_ok(const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        unsigned c = s[i], need = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-                                                : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        unsigned c = s[i], need = c < 0x80                 ? 1
+                                  : c >= 0xC2 && c <= 0xDF ? 2
+                                  : c >= 0xE0 && c <= 0xEF ? 3
+                                  : c >= 0xF0 && c <= 0xF4 ? 4
+                                                           : 0;
         if (!need || i + need > n) return 0;
         unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
         unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
@@ -89,7 +92,7 @@ static inline int fz_utf8_ok(const unsigned char *s, size_t n)
 /* Encodes text, decodes the ids through a detok stream (whose output must be well-formed
  * UTF-8) and tlm_token_piece; returns the ids (malloc'd, count in *n) or NULL. */
 static inline int32_t *fz_tokenize(const tlm_tokenizer *tok, const char *text, int special, int bos,
-                            int32_t *n)
+                                   int32_t *n)
 {
     int32_t cap = 64, got = 0;
     int32_t *ids = malloc((size_t)cap * sizeof *ids);
@@ -204,7 +207,8 @@ static inline void fz_model_path(const char *path)
     tlm_check_params cp = tlm_check_default_params();
     cp.scan_values = true;
     st = tlm_model_check(path, &cp, &err);
-    fz_require(st == TLM_OK || (err.status == st && err.message[0]), "check: a failure has a message");
+    fz_require(st == TLM_OK || (err.status == st && err.message[0]),
+               "check: a failure has a message");
 }
 
 /* Loads path as a tokenizer and uses it. */

@@ -7,7 +7,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static wbuf tail;               /* lines of every rank */
+    static wbuf tail;                        /* lines of every rank */
     static size_t at[CM_TIKTOKEN_RANKS + 1]; /* where the line of each rank starts */
     fz_init();
     if (!tail.p) {
@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at[CM_TIKTOKEN_RANKS] = tail.n;
     }
     size_t k = 0;
-    for (size_t i = 0; i < size; i++) k += data[i] == '\n';
+    for (size_t i = 0; i < size; i++)
+        k += data[i] == '\n';
     if (k > CM_TIKTOKEN_RANKS) k = CM_TIKTOKEN_RANKS;
     FILE *fp = fopen(fz_path("qwen.tiktoken"), "wb");
     if (!fp) return 0;

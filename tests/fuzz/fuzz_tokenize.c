@@ -42,10 +42,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", shared, vocabs[i].rel);
         tlm_error err;
-        tlm_status st = vocabs[i].llama2c_n_vocab
-                            ? tlm_tokenizer_load_llama2c(path, vocabs[i].llama2c_n_vocab,
-                                                         &vocabs[i].tok, &err)
-                            : tlm_tokenizer_load(path, &vocabs[i].tok, &err);
+        tlm_status st =
+            vocabs[i].llama2c_n_vocab
+                ? tlm_tokenizer_load_llama2c(path, vocabs[i].llama2c_n_vocab, &vocabs[i].tok, &err)
+                : tlm_tokenizer_load(path, &vocabs[i].tok, &err);
         if (st == TLM_OK) loaded[n_loaded++] = &vocabs[i];
     }
     fprintf(stderr, "fuzz_tokenize: %d of %d vocabularies under %s\n", n_loaded, N_VOCABS, shared);

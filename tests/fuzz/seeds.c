@@ -57,7 +57,8 @@ static void on_case(void *ctx, const ccase *c)
         put(c->fuzz, c->name, nv, 2, f->p, f->n);
     } else if (!strcmp(c->fuzz, "tiktoken")) { /* the head: the target appends the rest */
         size_t n = 0;
-        for (int lines = 0; n < f->n && lines < 64; n++) lines += f->p[n] == '\n';
+        for (int lines = 0; n < f->n && lines < 64; n++)
+            lines += f->p[n] == '\n';
         put(c->fuzz, c->name, f->p, n, NULL, 0);
     } else {
         put(c->fuzz, c->name, f->p, f->n, NULL, 0);
@@ -95,7 +96,8 @@ int main(int argc, char **argv)
             snprintf(name, sizeof name, "text%zu_vocab%d", i, sel);
             put("tokenize", name, &head, 1, texts[i], strlen(texts[i]));
         }
-    static const char *const side[] = { /* byte 0: vocabulary + 3 * file (see the target) */
+    static const char *const side[] = {
+        /* byte 0: vocabulary + 3 * file (see the target) */
         "{\"bos_token\": \"<s>\", \"eos_token\": {\"content\": \"</s>\"}, \"add_bos_token\": "
         "true, \"chat_template\": \"{% for m in messages %}{{ m.content }}{% endfor %}\"}",
         "{\"added_tokens_decoder\": {\"20\": {\"content\": \"<|user|>\", \"special\": true}, "
@@ -113,7 +115,8 @@ int main(int argc, char **argv)
             snprintf(name, sizeof name, "side%zu_vocab%d", i, k);
             put("tokenizer_config", name, &head, 1, side[i], strlen(side[i]));
         }
-    static const char *const bodies[] = { /* byte 0: odd = chat, even = completions */
+    static const char *const bodies[] = {
+        /* byte 0: odd = chat, even = completions */
         "{\"model\": \"m\", \"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, "
         "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"hi\"}]}], "
         "\"stream\": true, \"stream_options\": {\"include_usage\": true}, \"max_tokens\": 8}",
@@ -131,7 +134,8 @@ int main(int argc, char **argv)
         "\"tool_call_id\": \"c\", \"content\": \"ok\"}], \"tools\": [{\"type\": \"function\", "
         "\"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"object\", \"properties\": "
         "{\"a\": {\"type\": \"number\"}}}}}], \"tool_choice\": \"required\"}",
-        "{\"messages\": [{\"role\": \"user\", \"content\": \"j\"}], \"response_format\": {\"type\": "
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"j\"}], \"response_format\": "
+        "{\"type\": "
         "\"json_schema\", \"json_schema\": {\"name\": \"n\", \"schema\": {\"type\": \"array\", "
         "\"items\": {\"enum\": [1, \"x\"]}, \"maxItems\": 2}}}}",
         /* chat logprobs with alternatives */

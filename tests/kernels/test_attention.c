@@ -11,8 +11,8 @@ typedef struct problem {
     float scale;
     float *q, *k, *v;
     uint16_t *k16, *v16; /* the same keys and values as an F16 cache */
-    void *k8, *v8;        /* q8 problems: as a Q8_0 cache (k, v then hold its values) */
-    double *exact, *tol;  /* per output dimension */
+    void *k8, *v8;       /* q8 problems: as a Q8_0 cache (k, v then hold its values) */
+    double *exact, *tol; /* per output dimension */
 } problem;
 
 static void problem_new(problem *p, int32_t head_dim, int32_t n_keys, float magnitude, bool q8)
@@ -119,8 +119,12 @@ static const tlm_dtype cache_types[] = {TLM_DT_F32, TLM_DT_F16};
 static void run(const tlm_kernels *k, const problem *p, tlm_dtype type, float *out, float *scores)
 {
     out[p->head_dim] = -7.0f;
-    const void *keys = type == TLM_DT_F32 ? (const void *)p->k : type == TLM_DT_F16 ? (const void *)p->k16 : p->k8;
-    const void *values = type == TLM_DT_F32 ? (const void *)p->v : type == TLM_DT_F16 ? (const void *)p->v16 : p->v8;
+    const void *keys = type == TLM_DT_F32   ? (const void *)p->k
+                       : type == TLM_DT_F16 ? (const void *)p->k16
+                                            : p->k8;
+    const void *values = type == TLM_DT_F32   ? (const void *)p->v
+                         : type == TLM_DT_F16 ? (const void *)p->v16
+                                              : p->v8;
     k->attn_head[type](out, p->q, keys, values, p->kv_stride, p->n_keys, p->head_dim, p->scale,
                        scores);
 }
@@ -147,8 +151,9 @@ static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], i
                 continue;
             }
             run(&simd[i].k, &p, type, out, scores);
-            check(out_ok(&p, out, NULL, 1.0, why, sizeof why), "%s %s head_dim %d n_keys %d x%g: %s",
-                  simd[i].name, tn, head_dim, n_keys, magnitude, why);
+            check(out_ok(&p, out, NULL, 1.0, why, sizeof why),
+                  "%s %s head_dim %d n_keys %d x%g: %s", simd[i].name, tn, head_dim, n_keys,
+                  magnitude, why);
             check(out_ok(&p, out, ref_out, 2.0, why, sizeof why),
                   "%s %s head_dim %d n_keys %d x%g: vs ref: %s", simd[i].name, tn, head_dim, n_keys,
                   magnitude, why);

@@ -9,9 +9,9 @@ enum { MAX_SPAN = 1200 };
 typedef struct block {
     int32_t head_dim, nq, span;
     int64_t kv_stride;
-    float *q, *k, *v;   /* q: nq rows of head_dim; k, v: span rows kv_stride apart */
+    float *q, *k, *v; /* q: nq rows of head_dim; k, v: span rows kv_stride apart */
     uint16_t *k16, *v16;
-    void *k8, *v8;      /* as a Q8_0 cache when head_dim is a multiple of 32, else NULL */
+    void *k8, *v8; /* as a Q8_0 cache when head_dim is a multiple of 32, else NULL */
     int32_t lo[TLM_ATTN_ROWS], hi[TLM_ATTN_ROWS];
 } block;
 
@@ -46,7 +46,8 @@ static void block_new(block *b, int32_t head_dim, int32_t nq, int32_t span, bool
             b->lo[i] = 0;
             b->hi[i] = span - nq + i + 1;
         } else { /* sliding windows: any non-empty range */
-            int32_t a = (int32_t)(rng_next() % (uint64_t)span), c = (int32_t)(rng_next() % (uint64_t)span);
+            int32_t a = (int32_t)(rng_next() % (uint64_t)span),
+                    c = (int32_t)(rng_next() % (uint64_t)span);
             b->lo[i] = a < c ? a : c;
             b->hi[i] = (a < c ? c : a) + 1;
         }
@@ -137,10 +138,10 @@ static void test_block(const tlm_kernels *ref, const isa_table simd[N_SIMD], int
             /* outputs are convex mixes of values in [-1, 1]; float sums over <= span keys */
             double tol = 1e-6 * (4 + sqrt((double)span));
             check(worst <= tol, "%s %s head_dim %d nq %d span %d %s: max diff %.3g > %.3g",
-                  simd[s].name, names[t], head_dim, nq, span,
-                  causal ? "causal" : "ranges", worst, tol);
-            check(same, "%s head_dim %d nq %d: a query's result depends on its block",
-                  simd[s].name, head_dim, nq);
+                  simd[s].name, names[t], head_dim, nq, span, causal ? "causal" : "ranges", worst,
+                  tol);
+            check(same, "%s head_dim %d nq %d: a query's result depends on its block", simd[s].name,
+                  head_dim, nq);
             check(sentinel, "%s head_dim %d nq %d: wrote past a row", simd[s].name, head_dim, nq);
         }
     }
@@ -163,7 +164,8 @@ int main(void)
     for (size_t a = 0; a < COUNT(head_dims); a++)
         for (size_t n = 0; n < COUNT(nqs); n++)
             for (size_t s = 0; s < COUNT(spans); s++) {
-                if (spans[s] >= nqs[n]) test_block(&ref, simd, head_dims[a], nqs[n], spans[s], true);
+                if (spans[s] >= nqs[n])
+                    test_block(&ref, simd, head_dims[a], nqs[n], spans[s], true);
                 test_block(&ref, simd, head_dims[a], nqs[n], spans[s], false);
             }
     return finish("attention_rows");

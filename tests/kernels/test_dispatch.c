@@ -7,11 +7,12 @@
 static bool slots_filled(const tlm_kernels *k)
 {
     static const tlm_dtype types[] = {TLM_DT_F32,  TLM_DT_F16,  TLM_DT_BF16, TLM_DT_Q8_0,
-                                     TLM_DT_Q4_0, TLM_DT_Q4_K, TLM_DT_Q5_K, TLM_DT_Q6_K};
+                                      TLM_DT_Q4_0, TLM_DT_Q4_K, TLM_DT_Q5_K, TLM_DT_Q6_K};
     for (size_t i = 0; i < COUNT(types); i++)
         if (!k->matmul[types[i]] || !k->to_f32[types[i]]) return false;
-    return k->isa && k->dot_f32 && k->axpy_f32 && k->attn_head[TLM_DT_F32] && k->attn_head[TLM_DT_F16] && k->rmsnorm && k->layernorm &&
-           k->silu_mul && k->gelu_tanh_mul && k->gelu_tanh && k->rope;
+    return k->isa && k->dot_f32 && k->axpy_f32 && k->attn_head[TLM_DT_F32] &&
+           k->attn_head[TLM_DT_F16] && k->rmsnorm && k->layernorm && k->silu_mul &&
+           k->gelu_tanh_mul && k->gelu_tanh && k->rope;
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -90,7 +91,8 @@ int main(void)
     }
     tlm_kernels ref;
     tlm_kernels_fill(&ref, "ref");
-    check(ref.matmul[TLM_DT_F16] == tlm_matmul_f16_ref && ref.attn_head[TLM_DT_F32] == tlm_attn_head_f32_ref,
+    check(ref.matmul[TLM_DT_F16] == tlm_matmul_f16_ref &&
+              ref.attn_head[TLM_DT_F32] == tlm_attn_head_f32_ref,
           "TLM_ISA=ref: reference kernels");
     return finish("dispatch");
 }

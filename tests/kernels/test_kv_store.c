@@ -63,7 +63,8 @@ static void test_ref(const tlm_kernels *ref)
     uint16_t h[64];
     ref->store_kv[TLM_DT_F16](h, x, 64);
     bool ok = true;
-    for (int i = 0; i < 64; i++) ok = ok && h[i] == tlm_f32_to_f16(x[i]);
+    for (int i = 0; i < 64; i++)
+        ok = ok && h[i] == tlm_f32_to_f16(x[i]);
     check(ok, "ref store_kv F16 is tlm_f32_to_f16");
     block_q8_0 a[2], b[2];
     ref->store_kv[TLM_DT_Q8_0](a, x, 64);

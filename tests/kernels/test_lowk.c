@@ -155,8 +155,8 @@ static void simd_case(const lowk_type *ty, const tlm_kernels *ref, const isa_tab
     ref->matmul[ty->type]((float *)yr, ldy, w, rb, x, ldx, n_tok, n_in, r0, r1);
     for (int l = 0; l < N_SIMD; l++) {
         if (!level_runs(&simd[l], ref, ty->type)) {
-            SKIP(1, "%s %s rows %lld k %lld tokens %lld: level or its kernel not here", ty->name, simd[l].name,
-                 (long long)rows, (long long)n_in, (long long)n_tok);
+            SKIP(1, "%s %s rows %lld k %lld tokens %lld: level or its kernel not here", ty->name,
+                 simd[l].name, (long long)rows, (long long)n_in, (long long)n_tok);
             continue;
         }
         for (int64_t i = 0; i < n_tok * ldy; i++)
@@ -453,8 +453,7 @@ int main(int argc, char **argv)
             if (!simd[l].available) continue;
 #if defined(__aarch64__)
             if (simd[l].k.matmul[ty->type] == ref.matmul[ty->type]) { /* no ARM kernels yet */
-                SKIP(1, "%s %s: no kernel of this level for the type yet", ty->name,
-                     simd[l].name);
+                SKIP(1, "%s %s: no kernel of this level for the type yet", ty->name, simd[l].name);
                 continue;
             }
 #endif
@@ -472,7 +471,7 @@ int main(int argc, char **argv)
             }
         simd_case(ty, &ref, simd, 50, 512, 1, 3, 37); /* ranges starting inside a group */
         simd_case(ty, &ref, simd, 50, 512, 7, 17, 18);
-        simd_case(ty, &ref, simd, 300, 256, 300, 5, 290); /* past the 256-token block */
+        simd_case(ty, &ref, simd, 300, 256, 300, 5, 290);   /* past the 256-token block */
         simd_case(ty, &ref, simd, 17, 256 * 760, 1, 0, 17); /* decode over 2 chunks of k */
         far_rows_case(ty, &ref, simd);
         static const int64_t il_rows[] = {16, 48};

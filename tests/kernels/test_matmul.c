@@ -226,8 +226,8 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
     run(ref->matmul[type], &p, ref_y, 0, s.rows);
     for (int i = 0; i < N_SIMD; i++) {
         tlm_matmul_fn il = simd[i].available ? simd[i].k.matmul_il[type] : NULL;
-        check(!il || simd[i].k.il_layout[type] == TLM_IL_STD, "%s type %d: il layout",
-              simd[i].name, type);
+        check(!il || simd[i].k.il_layout[type] == TLM_IL_STD, "%s type %d: il layout", simd[i].name,
+              type);
         if (!il) {
             n_skip += CHECKS_PER_SLOT + 1;
             continue;
@@ -238,9 +238,10 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
         q.w = grouped + 2;
         q.w_row_bytes = rb;
         run(il, &q, il_y, 0, s.rows);
-        check(same_bits(&p, rows_y, il_y), "%s type %d il n_in %lld rows %lld n_tok %lld: differs "
-              "from the row kernel", simd[i].name, type, (long long)s.n_in, (long long)s.rows,
-              (long long)s.n_tok);
+        check(same_bits(&p, rows_y, il_y),
+              "%s type %d il n_in %lld rows %lld n_tok %lld: differs "
+              "from the row kernel",
+              simd[i].name, type, (long long)s.n_in, (long long)s.rows, (long long)s.n_tok);
         char name[32];
         snprintf(name, sizeof name, "%s il", simd[i].name);
         check_slot(name, il, &q, ref_y);

@@ -153,8 +153,9 @@ static void problem_new(problem *p, const qtype *t, int64_t n_in, int64_t n_tok,
                 const double m = t->has_min ? fabs((double)tlm_f16_to_f32(mh)) : 0.0;
                 act_block(p->x + tk * p->ldx + 32 * b, xq);
                 for (int i = 0; i < 32; i++)
-                    mag += (fabs((double)wf[32 * b + i] - (t->has_min ? tlm_f16_to_f32(mh) : 0)) +
-                            m) * fabs(xq[i]);
+                    mag +=
+                        (fabs((double)wf[32 * b + i] - (t->has_min ? tlm_f16_to_f32(mh) : 0)) + m) *
+                        fabs(xq[i]);
             }
             p->mag[tk * rows + r] = mag;
         }
@@ -220,8 +221,10 @@ static void check_slot(const char *what, tlm_matmul_fn f, const problem *p, cons
     for (int64_t i = 0; i < p->ldy * p->n_tok; i++)
         ref_sub[i] = i % p->ldy >= r0 ? ref_full[i] : SENTINEL;
     int bad = count_far(p, sub, ref_sub, r0, p->rows);
-    CHECK(bad == 0, "%s: %d outputs of rows [%ld, %ld) beyond float summation error of the "
-          "reference, or rows outside touched", what, bad, (long)r0, (long)p->rows);
+    CHECK(bad == 0,
+          "%s: %d outputs of rows [%ld, %ld) beyond float summation error of the "
+          "reference, or rows outside touched",
+          what, bad, (long)r0, (long)p->rows);
     run(f, p, w, full, 0, p->rows);
     bad = count_far(p, full, ref_full, 0, p->rows);
     CHECK(bad == 0, "%s: %d outputs beyond float summation error of the reference", what, bad);
@@ -280,12 +283,13 @@ static void check_il(const qtype *t, const tlm_kernels *ref, const isa_table *s)
                 problem p;
                 problem_new(&p, t, n_in, n_tok, rows);
                 p.rb -= 2; /* groups take the rows' exact bytes */
-                uint8_t *plain = malloc(p.rb * (uint64_t)rows + 2), *grp = malloc(p.rb * (uint64_t)rows + 2);
+                uint8_t *plain = malloc(p.rb * (uint64_t)rows + 2),
+                        *grp = malloc(p.rb * (uint64_t)rows + 2);
                 for (int64_t r = 0; r < rows; r++)
                     memcpy(plain + 2 + r * p.rb, p.w + r * (p.rb + 2), p.rb);
                 for (int64_t g = 0; g < rows / 16; g++)
-                    tlm_il_group(layout, t->type, grp + 2 + g * 16 * p.rb, plain + 2 + g * 16 * p.rb,
-                                 p.rb);
+                    tlm_il_group(layout, t->type, grp + 2 + g * 16 * p.rb,
+                                 plain + 2 + g * 16 * p.rb, p.rb);
                 bool back = true;
                 uint8_t row[4128 / 32 * 24];
                 for (int64_t r = 0; r < rows; r++) {
@@ -434,8 +438,7 @@ int main(int argc, char **argv)
             check_simd(t, &ref, &simd[s]);
             /* the loader groups a matrix only where the table has a kernel that reads the
              * groups (model_interleave.c); AArch64 keeps these types' rows */
-            if (simd[s].k.matmul_il[t->type])
-                check_il(t, &ref, &simd[s]);
+            if (simd[s].k.matmul_il[t->type]) check_il(t, &ref, &simd[s]);
 #if defined(__aarch64__)
             else
                 SKIP(1, "%s %s: no interleaved kernel (rows kept)", t->name, simd[s].name);

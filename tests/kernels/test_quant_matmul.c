@@ -34,10 +34,8 @@ typedef struct qtype {
 } qtype;
 
 static const qtype types[] = {
-    {TLM_DT_Q8_0, "Q8_0", 32, sizeof(block_q8_0)},
-    {TLM_DT_Q4_0, "Q4_0", 32, sizeof(block_q4_0)},
-    {TLM_DT_Q4_K, "Q4_K", 256, sizeof(block_q4_K)},
-    {TLM_DT_Q5_K, "Q5_K", 256, sizeof(block_q5_K)},
+    {TLM_DT_Q8_0, "Q8_0", 32, sizeof(block_q8_0)},  {TLM_DT_Q4_0, "Q4_0", 32, sizeof(block_q4_0)},
+    {TLM_DT_Q4_K, "Q4_K", 256, sizeof(block_q4_K)}, {TLM_DT_Q5_K, "Q5_K", 256, sizeof(block_q5_K)},
     {TLM_DT_Q6_K, "Q6_K", 256, sizeof(block_q6_K)},
 };
 
@@ -525,8 +523,7 @@ static bool group_rows(int layout, const qtype *qt, unsigned char *grouped,
  * matrix grouped by tlm_il_group in the ISA's layout gives back each row by tlm_il_row, and
  * the il slot on it gives the same bits as the same ISA's row slot on the plain rows (splits
  * inside a group, one token at a time, rows outside the range untouched: check_slot). */
-static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], const qtype *qt,
-                     shape s)
+static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], const qtype *qt, shape s)
 {
     problem p;
     problem_new(&p, qt, s);
@@ -559,9 +556,10 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], const 
         q.w = grouped + 2;
         q.w_row_bytes = rb;
         run(il, &q, il_y, 0, s.rows);
-        check(same_bits(&p, rows_y, il_y), "%s %s il n_in %lld rows %lld n_tok %lld: differs "
-              "from the row kernel", simd[i].name, qt->name, (long long)s.n_in, (long long)s.rows,
-              (long long)s.n_tok);
+        check(same_bits(&p, rows_y, il_y),
+              "%s %s il n_in %lld rows %lld n_tok %lld: differs "
+              "from the row kernel",
+              simd[i].name, qt->name, (long long)s.n_in, (long long)s.rows, (long long)s.n_tok);
         char name[32];
         snprintf(name, sizeof name, "%s il", simd[i].name);
         check_slot(name, il, &q, ref_y);
@@ -638,10 +636,10 @@ int main(void)
 
     /* Small batches (several sequences' decode: n_tok 2 .. 16), where the il slots of Q8_0 and
      * Q4_0, Q4_K, Q5_K and Q6_K (AVX2 and VNNI) stream each group once for all tokens
-     * (passes of 4 or 8 tokens, k in chunks of 45 or 85 units, 10, 8 or 7 super-blocks): every count, k
-     * within one chunk, one unit past a chunk (Q8_0's 46 units, Q6_K's 8 super-blocks) and
-     * across several ending inside one, one group and three (splits inside a group and ragged ends come from
-     * check_slot). */
+     * (passes of 4 or 8 tokens, k in chunks of 45 or 85 units, 10, 8 or 7 super-blocks): every
+     * count, k within one chunk, one unit past a chunk (Q8_0's 46 units, Q6_K's 8 super-blocks) and
+     * across several ending inside one, one group and three (splits inside a group and ragged ends
+     * come from check_slot). */
     for (size_t ti = 0; ti < COUNT(types); ti++) {
         const int64_t b = types[ti].block;
         const int64_t sb_in[] = {2 * b, b == 32 ? 46 * b : 8 * b, b == 32 ? 129 * b : 17 * b};

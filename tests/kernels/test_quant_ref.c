@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "kernels.h"
 #include "quant.h"
-#include "harness.h"
 
 /* ---- the test's own dequantizers (from the layout description) ------------------------ */
 
@@ -27,7 +27,8 @@ static float h2f(uint16_t h) { return tlm_f16_to_f32(h); }
 static void dq_q8_0(const void *src, float *y, int64_t n)
 {
     const block_q8_0 *b = src;
-    for (int64_t i = 0; i < n; i++) y[i] = h2f(b[i / 32].d) * (float)b[i / 32].qs[i % 32];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = h2f(b[i / 32].d) * (float)b[i / 32].qs[i % 32];
 }
 
 static void dq_q4_0(const void *src, float *y, int64_t n)
@@ -161,18 +162,21 @@ static uint16_t rand_f16(float mag) { return tlm_f32_to_f16(mag * (float)(0.5 + 
 static void make_q8_0(block_q8_0 *b)
 {
     b->d = rand_f16(0.01f);
-    for (int i = 0; i < 32; i++) b->qs[i] = (int8_t)rand_int(-127, 127);
+    for (int i = 0; i < 32; i++)
+        b->qs[i] = (int8_t)rand_int(-127, 127);
     b->qs[rand_int(0, 31)] = (int8_t)(next_u64() & 1 ? 127 : -127); /* sets the scale */
 }
 
 static void make_q4_0(block_q4_0 *b)
 {
     uint8_t q[32];
-    for (int i = 0; i < 32; i++) q[i] = (uint8_t)rand_int(0, 15);
+    for (int i = 0; i < 32; i++)
+        q[i] = (uint8_t)rand_int(0, 15);
     q[rand_int(0, 31)] = 0; /* -8: the largest magnitude sets the scale */
     b->d = rand_f16(0.02f);
     if (next_u64() & 1) b->d ^= 0x8000; /* either sign */
-    for (int j = 0; j < 16; j++) b->qs[j] = (uint8_t)(q[j] | q[j + 16] << 4);
+    for (int j = 0; j < 16; j++)
+        b->qs[j] = (uint8_t)(q[j] | q[j + 16] << 4);
 }
 
 /* Q4_K / Q5_K levels L[256] in [0, nmax] and 6-bit sc, mn: every sub-block uses levels 0 and
@@ -183,7 +187,8 @@ static void make_k_affine(int nmax, uint8_t *L, uint8_t *sc, uint8_t *mn)
     for (int j = 0; j < 8; j++) {
         sc[j] = (uint8_t)rand_int(1, 63);
         mn[j] = (uint8_t)rand_int(0, 63);
-        for (int i = 0; i < 32; i++) L[32 * j + i] = (uint8_t)rand_int(0, nmax);
+        for (int i = 0; i < 32; i++)
+            L[32 * j + i] = (uint8_t)rand_int(0, nmax);
         int a = rand_int(0, 31), b = (a + rand_int(1, 31)) % 32;
         L[32 * j + a] = 0;
         L[32 * j + b] = (uint8_t)nmax;
@@ -242,10 +247,12 @@ static void make_q6_K(block_q6_K *b)
     uint8_t L[256];
     for (int j = 0; j < 16; j++) {
         int v;
-        do v = rand_int(-127, 127);
+        do
+            v = rand_int(-127, 127);
         while (v == 0);
         b->scales[j] = (int8_t)v;
-        for (int i = 0; i < 16; i++) L[16 * j + i] = (uint8_t)rand_int(0, 63);
+        for (int i = 0; i < 16; i++)
+            L[16 * j + i] = (uint8_t)rand_int(0, 63);
         L[16 * j + rand_int(0, 15)] = 0;
     }
     b->scales[rand_int(0, 15)] = -128;
@@ -264,11 +271,21 @@ static void make_q6_K(block_q6_K *b)
 static void make_block(const qtype *t, void *blk)
 {
     switch (t->type) {
-    case TLM_DT_Q8_0: make_q8_0(blk); break;
-    case TLM_DT_Q4_0: make_q4_0(blk); break;
-    case TLM_DT_Q4_K: make_q4_K(blk); break;
-    case TLM_DT_Q5_K: make_q5_K(blk); break;
-    default: make_q6_K(blk); break;
+    case TLM_DT_Q8_0:
+        make_q8_0(blk);
+        break;
+    case TLM_DT_Q4_0:
+        make_q4_0(blk);
+        break;
+    case TLM_DT_Q4_K:
+        make_q4_K(blk);
+        break;
+    case TLM_DT_Q5_K:
+        make_q5_K(blk);
+        break;
+    default:
+        make_q6_K(blk);
+        break;
     }
 }
 
@@ -279,14 +296,15 @@ static void test_exact_round_trip(const qtype *t)
     int64_t n = (int64_t)N_BLOCKS * t->block_elems;
     uint8_t *src = malloc(bytes), *dst = malloc(bytes);
     float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-    for (int b = 0; b < N_BLOCKS; b++) make_block(t, src + (size_t)b * (size_t)t->block_bytes);
+    for (int b = 0; b < N_BLOCKS; b++)
+        make_block(t, src + (size_t)b * (size_t)t->block_bytes);
     t->dequantize(src, x, n);
     memset(dst, 0xAB, bytes);
     t->quantize(dst, x, n);
     int bad_block = -1;
     for (int b = 0; b < N_BLOCKS && bad_block < 0; b++)
-        if (memcmp(src + (size_t)b * (size_t)t->block_bytes, dst + (size_t)b * (size_t)t->block_bytes,
-                   (size_t)t->block_bytes) != 0)
+        if (memcmp(src + (size_t)b * (size_t)t->block_bytes,
+                   dst + (size_t)b * (size_t)t->block_bytes, (size_t)t->block_bytes) != 0)
             bad_block = b;
     CHECK(bad_block < 0, "%s: representable block %d does not come back byte for byte", t->name,
           bad_block);
@@ -325,8 +343,8 @@ static void test_q4_K_hand_block(void)
     tlm_quantize_q4_K_ref(&b, x, 256);
     CHECK(memcmp(b.scales, want_scales, 12) == 0,
           "Q4_K hand block: scales %02X %02X %02X %02X %02X %02X %02X %02X %02X %02X %02X %02X",
-          b.scales[0], b.scales[1], b.scales[2], b.scales[3], b.scales[4], b.scales[5],
-          b.scales[6], b.scales[7], b.scales[8], b.scales[9], b.scales[10], b.scales[11]);
+          b.scales[0], b.scales[1], b.scales[2], b.scales[3], b.scales[4], b.scales[5], b.scales[6],
+          b.scales[7], b.scales[8], b.scales[9], b.scales[10], b.scales[11]);
     CHECK(b.d == tlm_f32_to_f16(0.01f) && b.dmin == tlm_f32_to_f16(0.02f),
           "Q4_K hand block: d %04X dmin %04X", b.d, b.dmin);
     /* element 0 (L 3) low nibble and element 32 (L 3 + 224 % 16 = 3) high nibble of qs[0];
@@ -346,7 +364,8 @@ static void test_gaussian_error(const qtype *t)
     const int64_t n = 256 * 512;
     float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
     void *q = malloc((size_t)(n / t->block_elems) * (size_t)t->block_bytes);
-    for (int64_t i = 0; i < n; i++) x[i] = gaussian();
+    for (int64_t i = 0; i < n; i++)
+        x[i] = gaussian();
     t->quantize(q, x, n);
     t->dequantize(q, y, n);
     double e = rel_rmse(x, y, n);
@@ -355,12 +374,14 @@ static void test_gaussian_error(const qtype *t)
     CHECK(e < t->max_rel_rmse, "%s: relative RMSE %.4f >= %.4f", t->name, e, t->max_rel_rmse);
 
     /* scale invariance up to f16 rounding: x * 2^k quantizes to the same levels */
-    for (int64_t i = 0; i < n; i++) x[i] *= 0.125f;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= 0.125f;
     float *y2 = malloc((size_t)n * sizeof *y2);
     t->quantize(q, x, n);
     t->dequantize(q, y2, n);
     int64_t bad = 0;
-    for (int64_t i = 0; i < n; i++) bad += y2[i] != y[i] * 0.125f;
+    for (int64_t i = 0; i < n; i++)
+        bad += y2[i] != y[i] * 0.125f;
     CHECK(bad == 0, "%s: scaling by 1/8 changed %ld values beyond the scale", t->name, (long)bad);
     free(y2);
     free(x);
@@ -378,34 +399,42 @@ static void test_special_blocks(const qtype *t)
     t->quantize(q, x, n);
     t->dequantize(q, y, n);
     bool ok = true;
-    for (int i = 0; i < n; i++) ok &= y[i] == 0.0f;
+    for (int i = 0; i < n; i++)
+        ok &= y[i] == 0.0f;
     CHECK(ok, "%s: zeros do not come back as zeros", t->name);
 
-    for (int i = 0; i < n; i++) x[i] = 0.75f; /* constant positive */
+    for (int i = 0; i < n; i++)
+        x[i] = 0.75f; /* constant positive */
     t->quantize(q, x, n);
     t->dequantize(q, y, n);
     CHECK(rel_rmse(x, y, n) < 0.01, "%s: constant 0.75 comes back with error %.4f", t->name,
           rel_rmse(x, y, n));
 
-    for (int i = 0; i < n; i++) x[i] = -0.3f; /* constant negative */
+    for (int i = 0; i < n; i++)
+        x[i] = -0.3f; /* constant negative */
     t->quantize(q, x, n);
     t->dequantize(q, y, n);
     CHECK(rel_rmse(x, y, n) < 0.01, "%s: constant -0.3 comes back with error %.4f", t->name,
           rel_rmse(x, y, n));
 
-    for (int i = 0; i < n; i++) x[i] = 1e-6f * gaussian(); /* f16 subnormal scales */
+    for (int i = 0; i < n; i++)
+        x[i] = 1e-6f * gaussian(); /* f16 subnormal scales */
     t->quantize(q, x, n);
     t->dequantize(q, y, n);
     ok = true;
-    for (int i = 0; i < n; i++) ok &= isfinite(y[i]) && fabsf(y[i] - x[i]) < 1e-5f;
+    for (int i = 0; i < n; i++)
+        ok &= isfinite(y[i]) && fabsf(y[i] - x[i]) < 1e-5f;
     CHECK(ok, "%s: tiny values (f16 subnormal scales) go wrong", t->name);
 
-    for (int i = 0; i < n; i++) x[i] = gaussian(); /* one outlier per 32 stays finite */
-    for (int i = 5; i < n; i += 32) x[i] = 1000.0f;
+    for (int i = 0; i < n; i++)
+        x[i] = gaussian(); /* one outlier per 32 stays finite */
+    for (int i = 5; i < n; i += 32)
+        x[i] = 1000.0f;
     t->quantize(q, x, n);
     t->dequantize(q, y, n);
     ok = true;
-    for (int i = 0; i < n; i++) ok &= isfinite(y[i]);
+    for (int i = 0; i < n; i++)
+        ok &= isfinite(y[i]);
     CHECK(ok && fabsf(y[5] - 1000.0f) < 20.0f, "%s: outlier 1000 came back as %g", t->name, y[5]);
 }
 
@@ -422,14 +451,16 @@ static void test_table_dequant(const qtype *t)
     float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
     float *z = malloc((size_t)n * sizeof *z);
     void *q = malloc((size_t)(n / t->block_elems) * (size_t)t->block_bytes);
-    for (int64_t i = 0; i < n; i++) x[i] = gaussian();
+    for (int64_t i = 0; i < n; i++)
+        x[i] = gaussian();
     t->quantize(q, x, n);
     t->dequantize(q, y, n);
     k->to_f32[t->type](z, q, n);
     int64_t bad = 0;
-    for (int64_t i = 0; i < n; i++) bad += fabsf(y[i] - z[i]) > 1e-6f * (1.0f + fabsf(y[i]));
-    CHECK(bad == 0, "%s: kernel to_f32 (%s) differs from the layout in %ld of %ld values",
-          t->name, k->isa, (long)bad, (long)n);
+    for (int64_t i = 0; i < n; i++)
+        bad += fabsf(y[i] - z[i]) > 1e-6f * (1.0f + fabsf(y[i]));
+    CHECK(bad == 0, "%s: kernel to_f32 (%s) differs from the layout in %ld of %ld values", t->name,
+          k->isa, (long)bad, (long)n);
     free(x);
     free(y);
     free(z);
@@ -463,10 +494,12 @@ static void test_imatrix(void)
             null_same &= memcmp(a, b, (size_t)(N / QK_K * qt[k]->block_bytes)) == 0;
             qt[k]->dequantize(a, y, N);
             double e0 = 0, e1 = 0;
-            for (int i = 0; i < N; i++) e0 += w[i] * (double)(x[i] - y[i]) * (x[i] - y[i]);
+            for (int i = 0; i < N; i++)
+                e0 += w[i] * (double)(x[i] - y[i]) * (x[i] - y[i]);
             qi[k](b, x, N, w);
             qt[k]->dequantize(b, y, N);
-            for (int i = 0; i < N; i++) e1 += w[i] * (double)(x[i] - y[i]) * (x[i] - y[i]);
+            for (int i = 0; i < N; i++)
+                e1 += w[i] * (double)(x[i] - y[i]) * (x[i] - y[i]);
             plain += e0;
             weighted += e1;
             worse_rows += e1 > e0;
@@ -475,8 +508,8 @@ static void test_imatrix(void)
                "rows worse\n",
                qt[k]->name, 100 * weighted / plain, worse_rows, ROWS);
         CHECK(null_same, "%s: a NULL imatrix changes the bits", qt[k]->name);
-        CHECK(weighted < 0.8 * plain, "%s: weighted error %.4g not below 80%% of %.4g",
-              qt[k]->name, weighted, plain);
+        CHECK(weighted < 0.8 * plain, "%s: weighted error %.4g not below 80%% of %.4g", qt[k]->name,
+              weighted, plain);
         CHECK(worse_rows <= ROWS / 8, "%s: %d of %d rows worse with the imatrix", qt[k]->name,
               worse_rows, ROWS);
         for (int i = 0; i < N; i++) { /* equal weights: the plain bound still holds */
@@ -486,8 +519,8 @@ static void test_imatrix(void)
         qi[k](b, x, N, w);
         qt[k]->dequantize(b, y, N);
         double e = rel_rmse(x, y, N);
-        CHECK(e < qt[k]->max_rel_rmse, "%s: equal weights: relative RMSE %.4f >= %.4f",
-              qt[k]->name, e, qt[k]->max_rel_rmse);
+        CHECK(e < qt[k]->max_rel_rmse, "%s: equal weights: relative RMSE %.4f >= %.4f", qt[k]->name,
+              e, qt[k]->max_rel_rmse);
     }
     free(x);
     free(y);

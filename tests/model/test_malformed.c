@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "corpus.h"
-#include "tinylm.h"
 #include "harness.h"
+#include "tinylm.h"
 
 static int n_cases, n_malformed;
 
@@ -77,8 +77,10 @@ static void use_tokenizer(const tlm_tokenizer *tok, const ccase *c)
         CHECK(tlm_token_piece(tok, -1, ids[i], &len) != NULL, "%s: id %d has no piece", c->name,
               (int)ids[i]);
     }
-    int slot = !strcmp(c->name, "gguf_vocab_valid") ? 0 : !strcmp(c->name, "spmodel_valid") ? 1
-             : !strcmp(c->name, "tokbin_valid")     ? 2 : -1;
+    int slot = !strcmp(c->name, "gguf_vocab_valid") ? 0
+               : !strcmp(c->name, "spmodel_valid")  ? 1
+               : !strcmp(c->name, "tokbin_valid")   ? 2
+                                                    : -1;
     if (slot >= 0 && st == TLM_OK && n <= 32) {
         memcpy(ids_spm[slot], ids, (size_t)n * sizeof *ids);
         n_ids_spm[slot] = n;
@@ -155,7 +157,8 @@ static void check_tool(const char *path, bool nan, int want_exit, const char *wa
     snprintf(cmd, sizeof cmd, "'%s' --check '%s'%s 2>&1", exe, path, nan ? " --nan" : "");
     FILE *fp = popen(cmd, "r");
     bool seen = false;
-    while (fp && fgets(line, sizeof line, fp)) seen |= strstr(line, want_text) != NULL;
+    while (fp && fgets(line, sizeof line, fp))
+        seen |= strstr(line, want_text) != NULL;
     int rc = fp ? pclose(fp) : -1;
     CHECK(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == want_exit && seen,
           "tlm-info --check%s %s: exit %d, want %d, \"%s\" %s", nan ? " --nan" : "", path,
@@ -188,9 +191,12 @@ static void run_case(void *ctx, const ccase *c)
     tlm_model *m = (tlm_model *)&err; /* must be reset to NULL on failure */
     tlm_tokenizer *tok = (tlm_tokenizer *)&err;
     bool is_model = c->load == CL_MODEL || c->load == CL_MODEL_DIR;
-    if (is_model) st = tlm_model_load(path, NULL, &m, &err);
-    else if (c->load == CL_TOK_L2C) st = tlm_tokenizer_load_llama2c(path, CM_VOCAB, &tok, &err);
-    else st = tlm_tokenizer_load(path, &tok, &err);
+    if (is_model)
+        st = tlm_model_load(path, NULL, &m, &err);
+    else if (c->load == CL_TOK_L2C)
+        st = tlm_tokenizer_load_llama2c(path, CM_VOCAB, &tok, &err);
+    else
+        st = tlm_tokenizer_load(path, &tok, &err);
 
     n_cases++;
     if (c->want != TLM_OK) n_malformed++;
@@ -202,15 +208,16 @@ static void run_case(void *ctx, const ccase *c)
     }
     if (!strcmp(c->name, "gguf_missing_tensor"))
         check_tool(path, false, 1, "'blk.1.ffn_up.weight' is missing");
-    CHECK(st == c->want, "%s: status %d (%s), want %d: %s", c->name, (int)st,
-          tlm_status_string(st), (int)c->want, st == TLM_OK ? "" : err.message);
+    CHECK(st == c->want, "%s: status %d (%s), want %d: %s", c->name, (int)st, tlm_status_string(st),
+          (int)c->want, st == TLM_OK ? "" : err.message);
     if (st != TLM_OK) {
         CHECK(is_model ? m == NULL : tok == NULL, "%s: out not NULL after a failure", c->name);
-        CHECK(err.status == st, "%s: err.status %d, returned %d", c->name, (int)err.status, (int)st);
+        CHECK(err.status == st, "%s: err.status %d, returned %d", c->name, (int)err.status,
+              (int)st);
         CHECK(strstr(err.message, c->name) != NULL, "%s: message does not name the file: %s",
               c->name, err.message);
-        CHECK(!c->needle || strstr(err.message, c->needle) != NULL,
-              "%s: message lacks \"%s\": %s", c->name, c->needle ? c->needle : "", err.message);
+        CHECK(!c->needle || strstr(err.message, c->needle) != NULL, "%s: message lacks \"%s\": %s",
+              c->name, c->needle ? c->needle : "", err.message);
         if (getenv("TLM_CORPUS_VERBOSE")) printf("  %-34s %s\n", c->name, err.message);
         return;
     }
@@ -224,19 +231,22 @@ static void run_case(void *ctx, const ccase *c)
         if (run_model(m, lg, c->name)) {
             bool nan_expected = strstr(c->name, "nan") != NULL;
             bool finite = true;
-            for (int v = 0; v < CM_VOCAB; v++) finite = finite && isfinite(lg[v]);
+            for (int v = 0; v < CM_VOCAB; v++)
+                finite = finite && isfinite(lg[v]);
             CHECK(finite || nan_expected, "%s: logits not finite", c->name);
-            if (!strcmp(c->name, "gguf_valid")) memcpy(logits_gguf, lg, sizeof lg), have_gguf = true;
-            if (!strcmp(c->name, "l2c_valid_unshared")) memcpy(logits_l2c, lg, sizeof lg), have_l2c = true;
+            if (!strcmp(c->name, "gguf_valid"))
+                memcpy(logits_gguf, lg, sizeof lg), have_gguf = true;
+            if (!strcmp(c->name, "l2c_valid_unshared"))
+                memcpy(logits_l2c, lg, sizeof lg), have_l2c = true;
             for (int u = 0; u < 2; u++)
-                if (!strcmp(c->name, u ? "gguf_valid_q8_0_q4_0_up_shared"
-                                       : "gguf_valid_q8_0_q4_0_up_copy"))
+                if (!strcmp(c->name,
+                            u ? "gguf_valid_q8_0_q4_0_up_shared" : "gguf_valid_q8_0_q4_0_up_copy"))
                     memcpy(logits_up[u], lg, sizeof lg), have_up[u] = true;
         }
         tlm_tokenizer *t2 = NULL;
         tlm_status ts = tlm_tokenizer_from_model(m, &t2, &err);
-        bool has_vocab = c->load == CL_MODEL && strstr(c->name, "gguf") &&
-                         !strstr(c->name, "no_tokenizer");
+        bool has_vocab =
+            c->load == CL_MODEL && strstr(c->name, "gguf") && !strstr(c->name, "no_tokenizer");
         CHECK(ts == (has_vocab ? TLM_OK : TLM_ERR_UNSUPPORTED), "%s: tokenizer from model: %s",
               c->name, err.message);
         if (t2) use_tokenizer(t2, c);
@@ -279,7 +289,8 @@ int main(void)
     CHECK(have_up[0] && !have_up[1], "ffn_up holding a copy of ffn_gate's values did not run");
     if (have_gguf && have_l2c) {
         float d = 0;
-        for (int v = 0; v < CM_VOCAB; v++) d = fmaxf(d, fabsf(logits_gguf[v] - logits_l2c[v]));
+        for (int v = 0; v < CM_VOCAB; v++)
+            d = fmaxf(d, fabsf(logits_gguf[v] - logits_l2c[v]));
         CHECK(d < 1e-5f, "the GGUF and llama2.c copies of one model differ by %g", (double)d);
     }
     for (int s = 1; s < 3; s++) {

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tinylm.h"
 #include "harness.h"
+#include "tinylm.h"
 
 static char dir[256];
 
@@ -78,7 +78,8 @@ static void on_progress(void *user, const tlm_save_progress *p)
 static float *eval(const tlm_model *m, int32_t n)
 {
     int32_t vocab = tlm_model_get_info(m)->n_vocab, ids[64];
-    for (int32_t i = 0; i < n; i++) ids[i] = (1 + 7 * i) % vocab;
+    for (int32_t i = 0; i < n; i++)
+        ids[i] = (1 + 7 * i) % vocab;
     tlm_context_params cp = tlm_context_default_params();
     cp.n_ctx = n;
     cp.n_threads = 1;
@@ -167,8 +168,11 @@ int main(void)
 
     /* a Q8_0 or Q4_0 file loads with its matrices interleaved in memory where the kernels
      * read them so (kernels.h, il); saving it at its own type gives its bytes back */
-    static const struct { tlm_type type; const char *first, *again; } again[] = {
-        {TLM_TYPE_Q8_0, "q8-t1.gguf", "q8-again.gguf"}, {TLM_TYPE_Q4_0, "q4.gguf", "q4-again.gguf"}};
+    static const struct {
+        tlm_type type;
+        const char *first, *again;
+    } again[] = {{TLM_TYPE_Q8_0, "q8-t1.gguf", "q8-again.gguf"},
+                 {TLM_TYPE_Q4_0, "q4.gguf", "q4-again.gguf"}};
     for (size_t i = 0; i < sizeof again / sizeof again[0]; i++) {
         sp.type = again[i].type;
         if (again[i].type == TLM_TYPE_Q4_0) tlm_model_save_gguf(m, tmp(again[i].first), &sp, &err);
@@ -185,7 +189,8 @@ int main(void)
 
     /* F32 round trip: same logits, same info */
     sp.type = TLM_TYPE_F32;
-    CHECK(tlm_model_save_gguf(m, tmp("f32.gguf"), &sp, &err) == TLM_OK, "save f32: %s", err.message);
+    CHECK(tlm_model_save_gguf(m, tmp("f32.gguf"), &sp, &err) == TLM_OK, "save f32: %s",
+          err.message);
     tlm_model *m2 = load(tmp("f32.gguf"));
     float *l1 = eval(m, 32), *l2 = m2 ? eval(m2, 32) : NULL;
     int32_t vocab = tlm_model_get_info(m)->n_vocab;
@@ -218,9 +223,10 @@ int main(void)
     tlm_model_free(m2);
     tlm_model_free(m);
 
-    const char *names[] = {"q8-t1.gguf", "q8-t2.gguf", "k-t1.gguf", "k-t2.gguf", "f32.gguf",
-                           "q8-again.gguf", "q4.gguf", "q4-again.gguf"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) remove(tmp(names[i]));
+    const char *names[] = {"q8-t1.gguf", "q8-t2.gguf",    "k-t1.gguf", "k-t2.gguf",
+                           "f32.gguf",   "q8-again.gguf", "q4.gguf",   "q4-again.gguf"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        remove(tmp(names[i]));
     CHECK(rmdir(dir) == 0, "files left in %s", dir);
     return finish("model_save");
 }

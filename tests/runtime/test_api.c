@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "corpus.h"
-#include "tinylm.h"
 #include "harness.h"
+#include "tinylm.h"
 
 static char stories[4096];
 
@@ -25,17 +25,17 @@ static void test_bad_calls(void)
     CHECK(tlm_model_load("/nonexistent/model.gguf", NULL, &m, &err) == TLM_ERR_IO && err.message[0],
           "missing file: %s", err.message);
     CHECK(tlm_model_load("/dev/null", NULL, &m, &err) == TLM_ERR_IO &&
-          strstr(err.message, "a character device"), "a device: %s", err.message);
+              strstr(err.message, "a character device"),
+          "a device: %s", err.message);
     CHECK(tlm_model_load("x", NULL, NULL, NULL) == TLM_ERR_ARG, "NULL out, NULL err");
     char empty_dir[] = "/tmp/tlm_api_dir_XXXXXX";
     if (CHECK(mkdtemp(empty_dir) != NULL, "mkdtemp")) {
         CHECK(tlm_model_load(empty_dir, NULL, &m, &err) == TLM_ERR_IO &&
-              strstr(err.message, "no model here") && strstr(err.message, "config.json"),
+                  strstr(err.message, "no model here") && strstr(err.message, "config.json"),
               "a directory without a model says so: %s", err.message);
         rmdir(empty_dir);
     }
-    CHECK(tlm_model_load_preset("no-such-model", NULL, &m, &err) == TLM_ERR_ARG,
-          "unknown preset");
+    CHECK(tlm_model_load_preset("no-such-model", NULL, &m, &err) == TLM_ERR_ARG, "unknown preset");
     tlm_context *ctx = (tlm_context *)1;
     CHECK(tlm_context_create(NULL, NULL, &ctx, &err) == TLM_ERR_ARG && ctx == NULL, "NULL model");
     CHECK(tlm_context_eval(NULL, NULL, 1, NULL) == TLM_ERR_ARG, "NULL context");
@@ -59,15 +59,15 @@ static void test_context_limits(tlm_model *m)
     tlm_context_params cp = tlm_context_default_params();
     cp.n_ctx = -5;
     CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_ERR_ARG &&
-          strstr(err.message, "n_ctx -5") && !strstr(err.message, "n_batch"),
+              strstr(err.message, "n_ctx -5") && !strstr(err.message, "n_batch"),
           "negative n_ctx, named alone: %s", err.message);
     cp.n_ctx = 8, cp.n_batch = -1;
     CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_ERR_ARG &&
-          strstr(err.message, "n_batch -1") && !strstr(err.message, "n_ctx"),
+              strstr(err.message, "n_batch -1") && !strstr(err.message, "n_ctx"),
           "negative n_batch, named alone: %s", err.message);
     cp.n_batch = 0, cp.n_threads = 5000;
     CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_ERR_ARG &&
-          strstr(err.message, "n_threads 5000") && !strstr(err.message, "n_batch"),
+              strstr(err.message, "n_threads 5000") && !strstr(err.message, "n_batch"),
           "n_threads too large, named alone: %s", err.message);
     cp = tlm_context_default_params();
     cp.n_ctx = 8;
@@ -82,9 +82,11 @@ static void test_context_limits(tlm_model *m)
     CHECK(tlm_context_eval(ctx, bad, 2, NULL) == TLM_ERR_ARG, "negative id");
     CHECK(strlen(tlm_context_error(ctx)) > 0, "error message kept on the context");
     CHECK(tlm_context_eval(ctx, ids, 9, NULL) == TLM_ERR_CONTEXT_FULL &&
-              tlm_context_n_past(ctx) == 0, "9 tokens into 8 positions");
+              tlm_context_n_past(ctx) == 0,
+          "9 tokens into 8 positions");
     CHECK(tlm_context_eval(ctx, ids, 6, NULL) == TLM_OK, "6 of 8");
-    CHECK(tlm_context_eval(ctx, ids, 3, NULL) == TLM_ERR_CONTEXT_FULL && tlm_context_n_past(ctx) == 6,
+    CHECK(tlm_context_eval(ctx, ids, 3, NULL) == TLM_ERR_CONTEXT_FULL &&
+              tlm_context_n_past(ctx) == 6,
           "overflow after 6");
     CHECK(tlm_context_eval(ctx, ids, 2, NULL) == TLM_OK && tlm_context_n_past(ctx) == 8, "fill");
     tlm_context_reset(ctx);
@@ -98,7 +100,8 @@ static void test_batching(tlm_model *m)
 {
     enum { N = 24, V = 512 };
     int32_t ids[N];
-    for (int i = 0; i < N; i++) ids[i] = (i * 37 + 1) % V;
+    for (int i = 0; i < N; i++)
+        ids[i] = (i * 37 + 1) % V;
     static float whole[N * V], chunked[N * V], single[N * V];
     tlm_context_params cp = tlm_context_default_params();
     cp.n_ctx = N;
@@ -134,9 +137,9 @@ static const struct {
     const char *name;
     uint64_t params, kv_per_token;
 } seed_models[] = {
-    {"tinyllama-1.1b", 1100048384ULL, 22528},  {"mobilellm-350m", 345355200ULL, 40960},
-    {"gemma-2b", 2506172416ULL, 18432},        {"qwen-1.8b", 1836828672ULL, 196608},
-    {"phi-2", 2779683840ULL, 327680},          {"phi-3-mini", 3821079552ULL, 393216},
+    {"tinyllama-1.1b", 1100048384ULL, 22528},   {"mobilellm-350m", 345355200ULL, 40960},
+    {"gemma-2b", 2506172416ULL, 18432},         {"qwen-1.8b", 1836828672ULL, 196608},
+    {"phi-2", 2779683840ULL, 327680},           {"phi-3-mini", 3821079552ULL, 393216},
     {"stablelm-2-1.6b", 1644515328ULL, 196608},
 };
 
@@ -152,13 +155,15 @@ static void test_preset_info(void)
         CHECK(in.n_params == seed_models[i].params, "%s: %llu params, want %llu",
               seed_models[i].name, (unsigned long long)in.n_params,
               (unsigned long long)seed_models[i].params);
-        CHECK(in.kv_bytes_per_token == seed_models[i].kv_per_token, "%s: KV %llu B/token, want %llu",
-              seed_models[i].name, (unsigned long long)in.kv_bytes_per_token,
+        CHECK(in.kv_bytes_per_token == seed_models[i].kv_per_token,
+              "%s: KV %llu B/token, want %llu", seed_models[i].name,
+              (unsigned long long)in.kv_bytes_per_token,
               (unsigned long long)seed_models[i].kv_per_token);
     }
     const char *const *names = tlm_preset_names();
     int n = 0;
-    while (names[n]) n++;
+    while (names[n])
+        n++;
     CHECK(n == 8, "%d presets, want the seven seed models and phi-3-mini-128k", n);
 }
 
@@ -181,11 +186,13 @@ static void test_preset_runs(void)
     tlm_context_params cp = tlm_context_default_params();
     cp.n_ctx = 4;
     int32_t ids[2] = {1, 2};
-    CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_OK && tlm_context_eval(ctx, ids, 2, NULL) == TLM_OK,
+    CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_OK &&
+              tlm_context_eval(ctx, ids, 2, NULL) == TLM_OK,
           "mobilellm-350m runs");
     const float *lg = tlm_context_logits(ctx);
     int finite = lg != NULL;
-    for (int v = 0; finite && v < in->n_vocab; v++) finite = isfinite(lg[v]);
+    for (int v = 0; finite && v < in->n_vocab; v++)
+        finite = isfinite(lg[v]);
     CHECK(finite, "logits finite");
     tlm_context_free(ctx);
     tlm_model_free(m);
@@ -220,12 +227,13 @@ static void test_model_misuse(void)
     CHECK(strcmp(tlm_status_string((tlm_status)99), "unknown status") == 0, "unknown status");
     CHECK(tlm_model_load(tmp_dir, NULL, NULL, &err) == TLM_ERR_ARG && err.message[0], "NULL out");
     CHECK(tlm_model_load(tmp_dir, NULL, &m, &err) == TLM_ERR_IO && !m &&
-              strstr(err.message, "config.json"), "a directory without config.json: %s",
-          err.message);
+              strstr(err.message, "config.json"),
+          "a directory without config.json: %s", err.message);
     wbuf empty = {0};
     CHECK(write_buf(tmp_path("empty.bin"), &empty), "write");
     CHECK(tlm_model_load(tmp_path("empty.bin"), NULL, &m, &err) == TLM_ERR_FORMAT &&
-              strstr(err.message, "empty.bin"), "empty file: %s", err.message);
+              strstr(err.message, "empty.bin"),
+          "empty file: %s", err.message);
     if (mkfifo(tmp_path("pipe"), 0600) == 0) /* must not block waiting for a writer */
         CHECK(tlm_model_load(tmp_path("pipe"), NULL, &m, &err) == TLM_ERR_IO, "FIFO: %s",
               err.message);
@@ -261,10 +269,14 @@ static void test_context_misuse(void)
     tlm_context *ctx = (tlm_context *)&err;
     tlm_context_params cp = tlm_context_default_params();
     CHECK(tlm_context_create(m, &cp, NULL, &err) == TLM_ERR_ARG, "NULL out");
-    const struct { int32_t n_ctx, n_batch, n_threads; tlm_type kv; tlm_status want; } bad[] = {
-        {-1, 8, 1, TLM_TYPE_F16, TLM_ERR_ARG},       {8, -1, 1, TLM_TYPE_F16, TLM_ERR_ARG},
-        {8, 8, -1, TLM_TYPE_F16, TLM_ERR_ARG},       {8, 8, 100000, TLM_TYPE_F16, TLM_ERR_ARG},
-        {1 << 30, 8, 1, TLM_TYPE_F16, TLM_ERR_ARG},  {8, 8, 1, TLM_TYPE_Q8_0, TLM_ERR_UNSUPPORTED},
+    const struct {
+        int32_t n_ctx, n_batch, n_threads;
+        tlm_type kv;
+        tlm_status want;
+    } bad[] = {
+        {-1, 8, 1, TLM_TYPE_F16, TLM_ERR_ARG},        {8, -1, 1, TLM_TYPE_F16, TLM_ERR_ARG},
+        {8, 8, -1, TLM_TYPE_F16, TLM_ERR_ARG},        {8, 8, 100000, TLM_TYPE_F16, TLM_ERR_ARG},
+        {1 << 30, 8, 1, TLM_TYPE_F16, TLM_ERR_ARG},   {8, 8, 1, TLM_TYPE_Q8_0, TLM_ERR_UNSUPPORTED},
         {8, 8, 1, (tlm_type)77, TLM_ERR_UNSUPPORTED}, {INT32_MIN, 8, 1, TLM_TYPE_F32, TLM_ERR_ARG},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -295,8 +307,8 @@ static void test_context_misuse(void)
     }
     /* a count far past the array: refused as too long before any id is read (ASan watches) */
     CHECK(tlm_context_eval(ctx, ids, INT32_MAX, NULL) == TLM_ERR_CONTEXT_FULL &&
-              strstr(tlm_context_error(ctx), "do not fit"), "INT32_MAX tokens: %s",
-          tlm_context_error(ctx));
+              strstr(tlm_context_error(ctx), "do not fit"),
+          "INT32_MAX tokens: %s", tlm_context_error(ctx));
     CHECK(tlm_context_eval(ctx, ids, 9, NULL) == TLM_ERR_CONTEXT_FULL, "9 into 8");
     CHECK(tlm_context_eval(ctx, ids, 8, NULL) == TLM_OK && tlm_context_n_past(ctx) == 8,
           "exactly full: %s", tlm_context_error(ctx));
@@ -316,18 +328,24 @@ static void test_context_misuse(void)
     CHECK(tlm_sampler_create(&sp, 10, NULL, &err) == TLM_ERR_ARG, "NULL out");
     CHECK(tlm_sampler_create(&sp, 0, &s, &err) == TLM_ERR_ARG, "n_vocab 0");
     CHECK(tlm_sampler_create(&sp, -5, &s, &err) == TLM_ERR_ARG, "n_vocab < 0");
-    const struct { float t; int32_t k; float p; } sbad[] = {
-        {NAN, 0, 1}, {INFINITY, 0, 1}, {-0.5f, 0, 1}, {1, -1, 1}, {1, 0, 0}, {1, 0, -1},
-        {1, 0, 1.0001f}, {1, 0, NAN}, {1, INT32_MIN, 1},
+    const struct {
+        float t;
+        int32_t k;
+        float p;
+    } sbad[] = {
+        {NAN, 0, 1}, {INFINITY, 0, 1}, {-0.5f, 0, 1}, {1, -1, 1},        {1, 0, 0},
+        {1, 0, -1},  {1, 0, 1.0001f},  {1, 0, NAN},   {1, INT32_MIN, 1},
     };
     for (size_t i = 0; i < sizeof sbad / sizeof sbad[0]; i++) {
         sp = tlm_sampler_default_params();
         sp.temperature = sbad[i].t, sp.top_k = sbad[i].k, sp.top_p = sbad[i].p;
-        CHECK(tlm_sampler_create(&sp, 10, &s, &err) == TLM_ERR_ARG && !s, "sampler %zu accepted", i);
+        CHECK(tlm_sampler_create(&sp, 10, &s, &err) == TLM_ERR_ARG && !s, "sampler %zu accepted",
+              i);
     }
     sp = tlm_sampler_default_params();
     sp.top_k = 1000000; /* larger than the vocabulary: all of it */
-    CHECK(tlm_sampler_create(&sp, CM_VOCAB, &s, &err) == TLM_OK, "top_k > n_vocab: %s", err.message);
+    CHECK(tlm_sampler_create(&sp, CM_VOCAB, &s, &err) == TLM_OK, "top_k > n_vocab: %s",
+          err.message);
     int32_t id = s ? tlm_sampler_sample(s, lg) : -1;
     CHECK(id >= 0 && id < CM_VOCAB, "sampled %d", (int)id);
     CHECK(tlm_sampler_sample(s, NULL) == -1 && tlm_sampler_sample(NULL, lg) == -1, "NULL sample");
@@ -370,9 +388,10 @@ static void test_tokenizer_misuse(void)
     CHECK(tlm_tokenize(tok, "ab abcd ab", true, NULL, 0, &n) == TLM_ERR_BUFFER_TOO_SMALL && n == 4,
           "size query: %d ids", (int)n);
     CHECK(tlm_tokenize(tok, "ab abcd ab", true, ids, 2, &n) == TLM_ERR_BUFFER_TOO_SMALL && n == 4 &&
-              ids[0] == 1, "cap 2 of 4: %d", (int)n);
-    CHECK(tlm_tokenize_special(tok, "<s>ab", false, ids, 64, &n) == TLM_OK && n >= 2 &&
-              ids[0] == 1, "special parsing: %d ids", (int)n);
+              ids[0] == 1,
+          "cap 2 of 4: %d", (int)n);
+    CHECK(tlm_tokenize_special(tok, "<s>ab", false, ids, 64, &n) == TLM_OK && n >= 2 && ids[0] == 1,
+          "special parsing: %d ids", (int)n);
     /* text over the 512 MiB cap is refused whole */
     size_t big = ((size_t)1 << 29) + 1;
     char *huge = malloc(big + 1);
@@ -384,13 +403,16 @@ static void test_tokenizer_misuse(void)
     }
     size_t len = 99;
     CHECK(tlm_token_piece(NULL, -1, 0, &len) == NULL && len == 0, "piece of NULL");
-    CHECK(tlm_token_piece(tok, -1, -1, &len) == NULL && tlm_token_piece(tok, -1, CM_VOCAB, &len) ==
-              NULL && tlm_token_piece(tok, INT32_MIN, INT32_MAX, NULL) == NULL, "pieces out of range");
+    CHECK(tlm_token_piece(tok, -1, -1, &len) == NULL &&
+              tlm_token_piece(tok, -1, CM_VOCAB, &len) == NULL &&
+              tlm_token_piece(tok, INT32_MIN, INT32_MAX, NULL) == NULL,
+          "pieces out of range");
     CHECK(tlm_token_piece(tok, INT32_MAX, 6, &len) != NULL && len == 1, "any prev is fine");
     CHECK(tlm_tokenizer_bos(NULL) == -1 && tlm_tokenizer_eos(NULL) == -1 &&
               tlm_tokenizer_n_vocab(NULL) == 0 && !tlm_tokenizer_adds_bos(NULL) &&
               tlm_tokenizer_find(NULL, "a") == -1 && tlm_tokenizer_find(tok, NULL) == -1 &&
-              tlm_tokenizer_chat_template(NULL) == NULL, "queries on NULL");
+              tlm_tokenizer_chat_template(NULL) == NULL,
+          "queries on NULL");
     tlm_detok *d = (tlm_detok *)&err;
     CHECK(tlm_detok_create(NULL, &d) == TLM_ERR_ARG && !d, "detok of NULL");
     CHECK(tlm_detok_create(tok, NULL) == TLM_ERR_ARG, "detok NULL out");
@@ -400,7 +422,8 @@ static void test_tokenizer_misuse(void)
     tlm_detok_free(NULL);
     if (tlm_detok_create(tok, &d) == TLM_OK) {
         CHECK(tlm_detok_push(d, -7, &len) == NULL && len == 0 &&
-                  tlm_detok_push(d, CM_VOCAB, &len) == NULL, "detok ids out of range");
+                  tlm_detok_push(d, CM_VOCAB, &len) == NULL,
+              "detok ids out of range");
         CHECK(tlm_detok_push(d, 19, &len) != NULL && len == 0, "a held byte");
         CHECK(tlm_detok_flush(d, &len) != NULL && len == 3, "flushed as U+FFFD");
         tlm_detok_free(d);
@@ -409,23 +432,29 @@ static void test_tokenizer_misuse(void)
     tlm_chat_message msgs[2] = {{"user", "hi"}, {"assistant", "ho"}};
     char buf[256];
     CHECK(tlm_chat_render((tlm_chat_template)99, tok, msgs, 1, true, buf, sizeof buf, &len, &err) ==
-              TLM_ERR_ARG, "unknown template");
+              TLM_ERR_ARG,
+          "unknown template");
     CHECK(tlm_chat_render(TLM_CHAT_CHATML, tok, msgs, 1, true, buf, sizeof buf, NULL, &err) ==
-              TLM_ERR_ARG, "NULL len");
+              TLM_ERR_ARG,
+          "NULL len");
     CHECK(tlm_chat_render(TLM_CHAT_CHATML, tok, msgs, 1, true, NULL, 16, &len, &err) == TLM_ERR_ARG,
           "NULL buf with cap");
     CHECK(tlm_chat_render(TLM_CHAT_CHATML, tok, msgs, -1, true, buf, sizeof buf, &len, &err) ==
-              TLM_ERR_ARG, "negative message count");
+              TLM_ERR_ARG,
+          "negative message count");
     CHECK(tlm_chat_render(TLM_CHAT_CHATML, tok, NULL, 2, true, buf, sizeof buf, &len, &err) ==
-              TLM_ERR_ARG, "NULL messages");
+              TLM_ERR_ARG,
+          "NULL messages");
     tlm_chat_message bad_role[1] = {{NULL, "x"}}, bad_text[1] = {{"user", NULL}};
     CHECK(tlm_chat_render(TLM_CHAT_CHATML, tok, bad_role, 1, true, buf, sizeof buf, &len, &err) ==
-              TLM_ERR_ARG && tlm_chat_render(TLM_CHAT_CHATML, tok, bad_text, 1, true, buf,
-                                             sizeof buf, &len, &err) == TLM_ERR_ARG,
+                  TLM_ERR_ARG &&
+              tlm_chat_render(TLM_CHAT_CHATML, tok, bad_text, 1, true, buf, sizeof buf, &len,
+                              &err) == TLM_ERR_ARG,
           "NULL role or content");
     CHECK(tlm_chat_render(TLM_CHAT_CHATML, tok, msgs, 2, false, buf, 4, &len, &err) ==
-                  TLM_ERR_BUFFER_TOO_SMALL && len > 4 && strlen(buf) == 3 &&
-              err.status == TLM_ERR_BUFFER_TOO_SMALL, "cap too small: %zu", len);
+                  TLM_ERR_BUFFER_TOO_SMALL &&
+              len > 4 && strlen(buf) == 3 && err.status == TLM_ERR_BUFFER_TOO_SMALL,
+          "cap too small: %zu", len);
     CHECK(tlm_chat_tokenize(TLM_CHAT_ZEPHYR, NULL, msgs, 1, true, ids, 64, &n, &err) == TLM_ERR_ARG,
           "chat tokenize NULL tokenizer");
     CHECK(tlm_chat_tokenize(TLM_CHAT_ZEPHYR, tok, msgs, 1, true, ids, -2, &n, &err) == TLM_ERR_ARG,
@@ -433,10 +462,13 @@ static void test_tokenizer_misuse(void)
     tlm_chat_template t;
     CHECK(tlm_chat_template_detect(NULL, &t, &err) == TLM_ERR_ARG, "detect NULL");
     CHECK(strcmp(tlm_chat_template_name((tlm_chat_template)-5), "unknown") == 0 &&
-              tlm_chat_template_from_name(NULL) == TLM_CHAT_UNKNOWN, "template names");
-    CHECK(!tlm_chat_is_stop(TLM_CHAT_CHATML, NULL, 2) && !tlm_chat_is_stop(TLM_CHAT_CHATML, tok, -1) &&
+              tlm_chat_template_from_name(NULL) == TLM_CHAT_UNKNOWN,
+          "template names");
+    CHECK(!tlm_chat_is_stop(TLM_CHAT_CHATML, NULL, 2) &&
+              !tlm_chat_is_stop(TLM_CHAT_CHATML, tok, -1) &&
               !tlm_chat_is_stop(TLM_CHAT_CHATML, tok, CM_VOCAB) &&
-              tlm_chat_is_stop((tlm_chat_template)99, tok, 2), "is_stop bounds (EOS always stops)");
+              tlm_chat_is_stop((tlm_chat_template)99, tok, 2),
+          "is_stop bounds (EOS always stops)");
     tlm_tokenizer_free(tok);
     tlm_tokenizer_free(NULL);
 }
@@ -452,7 +484,8 @@ int main(void)
     const char *shared = getenv("TLM_SHARED");
     snprintf(stories, sizeof stories, "%s/models/stories260K.bin", shared ? shared : "../shared");
     test_bad_calls();
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/tlm_api_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/tlm_api_XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (mkdtemp(tmp_dir)) {
         test_model_misuse();
         test_context_misuse();

@@ -16,9 +16,11 @@ extern char **environ;
 static char **env_copy(void)
 {
     size_t n = 0;
-    while (environ[n]) n++;
+    while (environ[n])
+        n++;
     char **c = calloc(n + 1, sizeof *c);
-    for (size_t i = 0; c && i < n; i++) c[i] = strdup(environ[i]);
+    for (size_t i = 0; c && i < n; i++)
+        c[i] = strdup(environ[i]);
     return c;
 }
 
@@ -65,12 +67,14 @@ int main(void)
         n_skip += 4;
     } else if (check(st == TLM_OK, "create: %s", err.message)) {
         int32_t ids[48];
-        for (int i = 0; i < 48; i++) ids[i] = (int32_t)(3 + i % (CM_VOCAB - 3));
+        for (int i = 0; i < 48; i++)
+            ids[i] = (int32_t)(3 + i % (CM_VOCAB - 3));
         st = tlm_context_eval(ctx, ids, 48, NULL); /* 48 >= 32 tokens: the OpenBLAS path */
         check(st == TLM_OK, "eval: %s", tlm_context_error(ctx));
         env_compare(before);
     }
-    for (size_t i = 0; before && before[i]; i++) free(before[i]);
+    for (size_t i = 0; before && before[i]; i++)
+        free(before[i]);
     free(before);
     tlm_context_free(ctx);
     tlm_model_free(m);

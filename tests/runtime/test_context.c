@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tinylm.h"
 #include "harness.h"
+#include "tinylm.h"
 
 enum { N = 48 };
 
@@ -71,9 +71,11 @@ static void test_remove_end_replays(const tlm_model *m, const int32_t *ids)
     memcpy(la, tlm_context_logits(a), (size_t)V * sizeof(float));
     tlm_context_eval(b, ids, N, NULL);
     CHECK(tlm_context_remove(b, 30, -1) == TLM_OK, "remove [30, end)");
-    for (int i = 30; i < N; i++) tlm_context_eval(b, &ids[i], 1, NULL);
+    for (int i = 30; i < N; i++)
+        tlm_context_eval(b, &ids[i], 1, NULL);
     float worst = 0;
-    for (int v = 0; v < V; v++) worst = fmaxf(worst, fabsf(tlm_context_logits(b)[v] - la[v]));
+    for (int v = 0; v < V; v++)
+        worst = fmaxf(worst, fabsf(tlm_context_logits(b)[v] - la[v]));
     CHECK(worst < 1e-5f, "remove the end and replay it: max_abs %.2e", (double)worst);
 out:
     free(la);
@@ -109,7 +111,8 @@ static void test_save_load(const tlm_model *m, const tlm_model *other, const int
     snprintf(bad, sizeof bad, "%s/bad.cache", dir);
     int32_t V = tlm_model_get_info(m)->n_vocab;
     tlm_context *a = new_ctx(m, 64, TLM_TYPE_F16), *b = new_ctx(m, 64, TLM_TYPE_F16);
-    float *ref = malloc((size_t)V * 8 * sizeof(float)), *got = malloc((size_t)V * 8 * sizeof(float));
+    float *ref = malloc((size_t)V * 8 * sizeof(float)),
+          *got = malloc((size_t)V * 8 * sizeof(float));
     tlm_error err = {0};
     if (!a || !b || !ref || !got) goto out;
     tlm_context_eval(a, ids, 40, NULL);
@@ -136,14 +139,20 @@ static void test_save_load(const tlm_model *m, const tlm_model *other, const int
     if (other) {
         tlm_context *o = new_ctx(other, 64, TLM_TYPE_F16);
         CHECK(o && tlm_context_load(o, path, &err) == TLM_ERR_ARG &&
-                  strstr(err.message, "another model"), "another model: %s", err.message);
+                  strstr(err.message, "another model"),
+              "another model: %s", err.message);
         tlm_context_free(o);
     }
     size_t n = 0;
     unsigned char *bytes = read_all(path, &n);
     if (!bytes) goto out;
     /* header fields: magic 0, version 8, n_past at 96, n_used at 100 */
-    struct { size_t at; int32_t value; tlm_status want; const char *what; } lies[] = {
+    struct {
+        size_t at;
+        int32_t value;
+        tlm_status want;
+        const char *what;
+    } lies[] = {
         {0, 0x4e4f4e, TLM_ERR_FORMAT, "bad magic"},
         {8, 3, TLM_ERR_FORMAT, "future version"},
         {96, 41, TLM_ERR_FORMAT, "n_past lies (file size disagrees)"},
@@ -158,8 +167,8 @@ static void test_save_load(const tlm_model *m, const tlm_model *other, const int
         write_bytes(bad, c, n);
         tlm_status st = tlm_context_load(b, bad, &err);
         CHECK((st == lies[i].want || (lies[i].at == 100 && st == TLM_ERR_ARG)) &&
-                  tlm_context_n_past(b) == 0, "%s: status %d, %s", lies[i].what, (int)st,
-              err.message);
+                  tlm_context_n_past(b) == 0,
+              "%s: status %d, %s", lies[i].what, (int)st, err.message);
         free(c);
     }
     write_bytes(bad, bytes, n - 1);
@@ -197,15 +206,16 @@ static void test_plan(const tlm_model *m)
     CHECK(tlm_context_plan(m, &cp, &mem, &err) == TLM_OK, "plan: %s", err.message);
     CHECK(mem.n_cells == 256 && mem.kv_bytes == 256 * in->kv_bytes_per_token &&
               mem.total_bytes == mem.kv_bytes + mem.scratch_bytes && mem.fits &&
-              mem.budget_bytes == 0, "plan numbers: %d cells, KV %llu", mem.n_cells,
-          (unsigned long long)mem.kv_bytes);
+              mem.budget_bytes == 0,
+          "plan numbers: %d cells, KV %llu", mem.n_cells, (unsigned long long)mem.kv_bytes);
     cp.mem_budget = mem.total_bytes - 1;
     CHECK(tlm_context_plan(m, &cp, &mem, &err) == TLM_OK && !mem.fits && mem.max_n_ctx < 256 &&
-              mem.max_n_ctx > 200, "one byte short: largest context %d", mem.max_n_ctx);
+              mem.max_n_ctx > 200,
+          "one byte short: largest context %d", mem.max_n_ctx);
     tlm_context *ctx = NULL;
     CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_ERR_NO_MEMORY && !ctx &&
-              strstr(err.message, "largest context that fits"), "create over budget: %s",
-          err.message);
+              strstr(err.message, "largest context that fits"),
+          "create over budget: %s", err.message);
     cp.n_ctx = mem.max_n_ctx;
     CHECK(tlm_context_create(m, &cp, &ctx, &err) == TLM_OK, "the largest context fits: %s",
           err.message);
@@ -218,8 +228,7 @@ static void test_plan(const tlm_model *m)
     pp.shape_only = true;
     tlm_model *phi3 = NULL, *phi3l = NULL;
     CHECK(tlm_model_load_preset("phi-3-mini", &pp, &phi3, &err) == TLM_OK, "%s", err.message);
-    CHECK(tlm_model_load_preset("phi-3-mini-128k", &pp, &phi3l, &err) == TLM_OK, "%s",
-          err.message);
+    CHECK(tlm_model_load_preset("phi-3-mini-128k", &pp, &phi3l, &err) == TLM_OK, "%s", err.message);
     if (phi3 && phi3l) {
         tlm_context_params p3 = tlm_context_default_params();
         p3.mem_budget = TLM_MEM_UNCHECKED;
@@ -243,8 +252,7 @@ static void test_plan(const tlm_model *m)
         tlm_context *c = NULL;
         CHECK(tlm_context_create(phi3, &p3, &c, &err) == TLM_ERR_ARG && !c,
               "a shape-only model cannot be evaluated");
-        CHECK(tlm_model_save_gguf(phi3, "/tmp/never.gguf", NULL, &err) == TLM_ERR_ARG,
-              "nor saved");
+        CHECK(tlm_model_save_gguf(phi3, "/tmp/never.gguf", NULL, &err) == TLM_ERR_ARG, "nor saved");
     }
     tlm_model_free(phi3);
     tlm_model_free(phi3l);
@@ -265,7 +273,8 @@ int main(void)
         CHECK(0, "stories260K: %s", err.message);
     } else {
         int32_t ids[N];
-        for (int i = 0; i < N; i++) ids[i] = 1 + (i * 37) % 500;
+        for (int i = 0; i < N; i++)
+            ids[i] = 1 + (i * 37) % 500;
         test_edit_contracts(m, ids);
         test_remove_end_replays(m, ids);
         /* another model with the same shapes: the stories GGUF's twin written as F16 */
@@ -273,7 +282,8 @@ int main(void)
         snprintf(f16, sizeof f16, "%s/other.gguf", dir);
         tlm_save_params sp = tlm_save_default_params();
         sp.type = TLM_TYPE_F16;
-        if (tlm_model_save_gguf(m, f16, &sp, &err) == TLM_OK) tlm_model_load(f16, NULL, &other, &err);
+        if (tlm_model_save_gguf(m, f16, &sp, &err) == TLM_OK)
+            tlm_model_load(f16, NULL, &other, &err);
         test_save_load(m, other, ids, dir);
         test_plan(m);
         remove(f16);

@@ -110,8 +110,8 @@ static void test_progress(const char *path)
     log = (progress_log){0, 0, true, true, 0.5f};
     m = (tlm_model *)&log; /* must come back NULL */
     st = tlm_model_load(path, &mp, &m, &err);
-    CHECK(st == TLM_ERR_CANCELLED && m == NULL && err.status == TLM_ERR_CANCELLED &&
-              log.n < full && strstr(err.message, "cancel"),
+    CHECK(st == TLM_ERR_CANCELLED && m == NULL && err.status == TLM_ERR_CANCELLED && log.n < full &&
+              strstr(err.message, "cancel"),
           "progress cancel mid-load: status %d after %d of %d reports: %s", st, log.n, full,
           err.message);
     log = (progress_log){0, 0, true, true, -1.0f};
@@ -181,7 +181,8 @@ static void test_outputs(const tlm_model *m, const int32_t *ids)
 
     bool mask[T] = {0};
     int sel[] = {0, 5, 17, 18, 31};
-    for (size_t i = 0; i < COUNT(sel); i++) mask[sel[i]] = true;
+    for (size_t i = 0; i < COUNT(sel); i++)
+        mask[sel[i]] = true;
     float *rows = malloc(sizeof(float) * COUNT(sel) * (size_t)vocab);
     float *hidden = malloc(sizeof(float) * T * (size_t)dim);
     tlm_eval_outputs out = {.logits_mask = mask, .logits = rows, .hidden = hidden};
@@ -191,13 +192,15 @@ static void test_outputs(const tlm_model *m, const int32_t *ids)
     float worst = 0;
     for (size_t i = 0; i < COUNT(sel); i++)
         for (int32_t v = 0; v < vocab; v++) {
-            float d = fabsf(rows[i * (size_t)vocab + (size_t)v] - all[(size_t)sel[i] * (size_t)vocab + (size_t)v]);
+            float d = fabsf(rows[i * (size_t)vocab + (size_t)v] -
+                            all[(size_t)sel[i] * (size_t)vocab + (size_t)v]);
             worst = d > worst ? d : worst;
         }
     CHECK(ok && worst <= 1e-5f, "selected rows equal plain eval's rows (max diff %g)", worst);
     CHECK(!tlm_context_logits(ctx), "last token not selected: no last logits");
     bool finite = true;
-    for (int64_t i = 0; i < (int64_t)T * dim; i++) finite = finite && isfinite(hidden[i]);
+    for (int64_t i = 0; i < (int64_t)T * dim; i++)
+        finite = finite && isfinite(hidden[i]);
     CHECK(finite, "hidden states are finite");
     /* the hidden states do not depend on how the call is chunked */
     float *hidden2 = malloc(sizeof(float) * T * (size_t)dim);
@@ -254,7 +257,8 @@ int main(void)
         return finish("embedding");
     }
     int32_t ids[N];
-    for (int i = 0; i < N; i++) ids[i] = 1 + (i * 37) % 500;
+    for (int i = 0; i < N; i++)
+        ids[i] = 1 + (i * 37) % 500;
     float *want = malloc(sizeof(float) * (size_t)tlm_model_get_info(m)->n_vocab);
     tlm_context *ctx = fresh(m, 256, 0);
     tlm_context_eval(ctx, ids, N, NULL);
@@ -270,8 +274,10 @@ int main(void)
     snprintf(q8, sizeof q8, "%s/q8.gguf", dir);
     tlm_save_params sp = tlm_save_default_params();
     sp.type = TLM_TYPE_Q8_0;
-    if (tlm_model_save_gguf(m, q8, &sp, &err) == TLM_OK) test_progress(q8);
-    else CHECK(0, "save q8: %s", err.message);
+    if (tlm_model_save_gguf(m, q8, &sp, &err) == TLM_OK)
+        test_progress(q8);
+    else
+        CHECK(0, "save q8: %s", err.message);
     remove(q8);
 
     /* TLM_ISA set to an unknown name: refused at load, naming the variable */
@@ -279,7 +285,8 @@ int main(void)
     tlm_model *bad = NULL;
     tlm_status st = tlm_model_load(stories, NULL, &bad, &err);
     CHECK(st == TLM_ERR_ARG && !bad && strstr(err.message, "TLM_ISA=avx9000") &&
-              strstr(err.message, "ref"), "unknown TLM_ISA: %s", err.message);
+              strstr(err.message, "ref"),
+          "unknown TLM_ISA: %s", err.message);
     unsetenv("TLM_ISA");
     CHECK(strcmp(tlm_status_string(TLM_ERR_CANCELLED), "cancelled") == 0 &&
               strcmp(tlm_status_string(TLM_ERR_BUFFER_TOO_SMALL), "buffer too small") == 0,

@@ -416,7 +416,8 @@ static void test_mask_cache(void)
         int32_t n = tlm_gsampler_mask(gs);
         tlm_gsampler *fresh = NULL;
         tlm_gsampler_create(g, v, 512, &fresh, NULL);
-        for (int32_t k = 0; fresh && k < n_hist; k++) tlm_gsampler_accept(fresh, hist[k]);
+        for (int32_t k = 0; fresh && k < n_hist; k++)
+            tlm_gsampler_accept(fresh, hist[k]);
         int32_t n_fresh = fresh ? tlm_gsampler_mask(fresh) : -1;
         if (!fresh || n != n_fresh ||
             memcmp(tlm_gsampler_allowed(gs), tlm_gsampler_allowed(fresh), 512) != 0)

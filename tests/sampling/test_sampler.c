@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tinylm.h"
 #include "harness.h"
+#include "tinylm.h"
 
 static tlm_sampler *make(float temperature, int32_t top_k, float top_p, uint64_t seed,
                          int32_t n_vocab)

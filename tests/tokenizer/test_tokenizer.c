@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "gguf_read.h"
+#include "harness.h"
 #include "tinylm.h"
 #include "tokenizer.h"
-#include "harness.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -440,7 +440,8 @@ static void run_vectors(const char *label, const tlm_tokenizer *tok, const vecto
     /* cap too small: TLM_ERR_BUFFER_TOO_SMALL and the count needed. */
     int32_t small[2];
     tlm_status st = tlm_tokenize(tok, "Hello world", true, small, 2, &n);
-    CHECK(st == TLM_ERR_BUFFER_TOO_SMALL && n == 3, "%s: cap 2 of 3 gives TLM_ERR_BUFFER_TOO_SMALL, n_out 3", label);
+    CHECK(st == TLM_ERR_BUFFER_TOO_SMALL && n == 3,
+          "%s: cap 2 of 3 gives TLM_ERR_BUFFER_TOO_SMALL, n_out 3", label);
     ids = encode(tok, "", true, &n);
     CHECK(ids && n == 1 && ids[0] == 1, "%s: empty text with BOS is just BOS", label);
     free(ids);
@@ -548,7 +549,8 @@ static void test_speed(void)
     gguf_file *f = NULL;
     tlm_tokenizer *tok = NULL;
     tlm_error err = {0};
-    if (tlm_gguf_open(path, &f, &err) != TLM_OK || tlm_tokenizer_from_gguf(f, &tok, &err) != TLM_OK) {
+    if (tlm_gguf_open(path, &f, &err) != TLM_OK ||
+        tlm_tokenizer_from_gguf(f, &tok, &err) != TLM_OK) {
         CHECK(false, "open %s: %s", path, err.message);
         tlm_gguf_close(f);
         return;

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "gguf_read.h"
+#include "harness.h"
 #include "tinylm.h"
 #include "tokenizer.h"
-#include "harness.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 

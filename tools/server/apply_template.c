@@ -11,7 +11,8 @@ bool apply_template_json(const prompt_env *env, int32_t max_messages, int32_t n_
                          const char *body, size_t len, buf *out, oai_error *err)
 {
     if (env->chat == TLM_CHAT_UNKNOWN) {
-        oai_error_set(err, 400, "invalid_request_error", NULL, "no_chat_template", "This model "
+        oai_error_set(err, 400, "invalid_request_error", NULL, "no_chat_template",
+                      "This model "
                       "has no known chat template: start the server with --template NAME.");
         return false;
     }
@@ -25,13 +26,12 @@ bool apply_template_json(const prompt_env *env, int32_t max_messages, int32_t n_
     tlm_error te = {0};
     tlm_status st = TLM_OK;
     if (ok) {
-        st = tlm_chat_render(env->chat, env->tok, req.msgs, req.n_msgs, true, NULL, 0, &need,
-                             &te);
+        st = tlm_chat_render(env->chat, env->tok, req.msgs, req.n_msgs, true, NULL, 0, &need, &te);
         if (st == TLM_OK || st == TLM_ERR_BUFFER_TOO_SMALL) {
-            st = (text = malloc(need + 1)) ? tlm_chat_render(env->chat, env->tok, req.msgs,
-                                                             req.n_msgs, true, text, need + 1,
-                                                             &need, &te)
-                                           : TLM_ERR_NO_MEMORY;
+            st = (text = malloc(need + 1))
+                     ? tlm_chat_render(env->chat, env->tok, req.msgs, req.n_msgs, true, text,
+                                       need + 1, &need, &te)
+                     : TLM_ERR_NO_MEMORY;
         }
         if (st != TLM_OK) {
             ok = false;

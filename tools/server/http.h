@@ -10,23 +10,23 @@
 #include "slots.h"
 
 typedef struct http_config {
-    const char *host;      /* numeric address or name to bind */
-    int port;              /* 0: any free port (see http_port) */
-    const char *api_key;   /* NULL: no key needed */
-    const char *model_id;  /* what /v1/models lists and responses name */
-    size_t max_body;       /* bytes; larger bodies get 413 */
-    int32_t max_messages;  /* messages per chat request */
-    unsigned conn_limit;   /* open connections (each has a thread) */
-    unsigned timeout;      /* seconds an idle connection is kept */
-    prompt_env prompt;     /* tokenizer, template, context, max_tokens limit */
+    const char *host;     /* numeric address or name to bind */
+    int port;             /* 0: any free port (see http_port) */
+    const char *api_key;  /* NULL: no key needed */
+    const char *model_id; /* what /v1/models lists and responses name */
+    size_t max_body;      /* bytes; larger bodies get 413 */
+    int32_t max_messages; /* messages per chat request */
+    unsigned conn_limit;  /* open connections (each has a thread) */
+    unsigned timeout;     /* seconds an idle connection is kept */
+    prompt_env prompt;    /* tokenizer, template, context, max_tokens limit */
     int32_t n_vocab;
-    int32_t max_n;         /* the largest `n` of a request (--max-n) */
-    bool log_requests;     /* a line per request on stderr */
-    const tlm_model *model;        /* for /v1/embeddings */
-    int32_t embed_threads;         /* threads of an embeddings evaluation */
+    int32_t max_n;                   /* the largest `n` of a request (--max-n) */
+    bool log_requests;               /* a line per request on stderr */
+    const tlm_model *model;          /* for /v1/embeddings */
+    int32_t embed_threads;           /* threads of an embeddings evaluation */
     const char *const *cors_origins; /* --cors-origin values ("*": any); n_cors of them */
     int n_cors;
-    bool metrics;                  /* --metrics: GET /metrics answers (else 501) */
+    bool metrics; /* --metrics: GET /metrics answers (else 501) */
 } http_config;
 
 typedef struct http_server http_server;

@@ -14,15 +14,15 @@
 
 /* An error as the API reports it: {"error": {"message", "type", "param", "code"}}. */
 typedef struct oai_error {
-    int status;        /* HTTP status */
-    const char *type;  /* "invalid_request_error", "server_error", ... */
-    char param[64];    /* the field at fault ("messages[2].role"), "" for none */
-    const char *code;  /* a machine-readable code, or NULL */
+    int status;       /* HTTP status */
+    const char *type; /* "invalid_request_error", "server_error", ... */
+    char param[64];   /* the field at fault ("messages[2].role"), "" for none */
+    const char *code; /* a machine-readable code, or NULL */
     char message[512];
 } oai_error;
 
-void oai_error_set(oai_error *e, int status, const char *type, const char *param,
-                   const char *code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void oai_error_set(oai_error *e, int status, const char *type, const char *param, const char *code,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void oai_error_json(buf *out, const oai_error *e);
 
 typedef struct oai_limits {
@@ -52,7 +52,7 @@ typedef struct oai_request {
                           * prompt_ids hold the first); NULL for one prompt */
     int32_t n_prompts;   /* 0 for one prompt */
     int32_t n;           /* choices per prompt, 1..max_n */
-    int64_t max_tokens; /* 0: not given */
+    int64_t max_tokens;  /* 0: not given */
     double temperature, top_p, presence_penalty, frequency_penalty;
     bool has_seed;
     uint64_t seed;
@@ -62,8 +62,8 @@ typedef struct oai_request {
     int32_t n_logit_bias;
     int32_t logprobs; /* -1: off; else the alternatives per token (chat top_logprobs 0..20,
                        * completions logprobs 0..5) */
-    void *json;    /* the parsed body (cJSON) */
-    char **owned;  /* message contents joined from text parts */
+    void *json;       /* the parsed body (cJSON) */
+    char **owned;     /* message contents joined from text parts */
     int32_t n_owned;
 } oai_request;
 

@@ -16,19 +16,20 @@ static bool chat_ids(const oai_request *req, const prompt_env *env, int32_t **id
                      oai_error *err)
 {
     if (env->chat == TLM_CHAT_UNKNOWN) {
-        oai_error_set(err, 400, "invalid_request_error", NULL, "no_chat_template", "This model "
+        oai_error_set(err, 400, "invalid_request_error", NULL, "no_chat_template",
+                      "This model "
                       "has no known chat template: use /v1/completions, or start the server "
                       "with --template NAME.");
         return false;
     }
     int32_t need = 0;
     tlm_error e = {0};
-    tlm_status st = tlm_chat_tokenize(env->chat, env->tok, req->msgs, req->n_msgs, true, NULL, 0,
-                                      &need, &e);
+    tlm_status st =
+        tlm_chat_tokenize(env->chat, env->tok, req->msgs, req->n_msgs, true, NULL, 0, &need, &e);
     if (st == TLM_OK || (st == TLM_ERR_BUFFER_TOO_SMALL && need > 0)) {
         if (!(*ids = malloc(((size_t)need + 1) * sizeof **ids))) return no_memory(err);
-        st = tlm_chat_tokenize(env->chat, env->tok, req->msgs, req->n_msgs, true, *ids, need, n,
-                               &e);
+        st =
+            tlm_chat_tokenize(env->chat, env->tok, req->msgs, req->n_msgs, true, *ids, need, n, &e);
     }
     if (st == TLM_OK) return true;
     free(*ids);
@@ -53,8 +54,9 @@ static bool text_ids(const char *text, const prompt_env *env, int32_t **ids, int
     free(*ids);
     *ids = NULL;
     oai_error_set(err, 400, "invalid_request_error", "prompt", "invalid_value",
-                  *text ? "The prompt could not be tokenized." : "The prompt is empty and this "
-                  "model has no BOS token to start from.");
+                  *text ? "The prompt could not be tokenized."
+                        : "The prompt is empty and this "
+                          "model has no BOS token to start from.");
     return false;
 }
 
@@ -70,8 +72,10 @@ bool prompt_build(const oai_request *req, const prompt_env *env, int32_t **ids, 
         ok = text_ids(req->prompt, env, ids, n, err);
     } else {
         ok = (*ids = malloc((size_t)req->n_prompt_ids * sizeof **ids)) != NULL;
-        if (ok) memcpy(*ids, req->prompt_ids, (size_t)req->n_prompt_ids * sizeof **ids);
-        else no_memory(err);
+        if (ok)
+            memcpy(*ids, req->prompt_ids, (size_t)req->n_prompt_ids * sizeof **ids);
+        else
+            no_memory(err);
         *n = req->n_prompt_ids;
     }
     if (!ok) return false;
@@ -79,7 +83,8 @@ bool prompt_build(const oai_request *req, const prompt_env *env, int32_t **ids, 
     if (*n >= env->n_ctx) {
         oai_error_set(err, 400, "invalid_request_error", what, "context_length_exceeded",
                       "This model's maximum context length is %d tokens. However, your %s "
-                      "resulted in %d tokens.", (int)env->n_ctx, what, (int)*n);
+                      "resulted in %d tokens.",
+                      (int)env->n_ctx, what, (int)*n);
     } else if (req->max_tokens > env->max_tokens_limit) {
         oai_error_set(err, 400, "invalid_request_error", "max_tokens", "invalid_value",
                       "max_tokens is too large: %lld. This server allows at most %d.",
@@ -87,13 +92,14 @@ bool prompt_build(const oai_request *req, const prompt_env *env, int32_t **ids, 
     } else if (req->max_tokens > env->n_ctx - *n) {
         oai_error_set(err, 400, "invalid_request_error", what, "context_length_exceeded",
                       "This model's maximum context length is %d tokens. However, you requested "
-                      "%lld tokens (%d in the %s, %lld in the completion).", (int)env->n_ctx,
-                      (long long)(*n + req->max_tokens), (int)*n, what,
+                      "%lld tokens (%d in the %s, %lld in the completion).",
+                      (int)env->n_ctx, (long long)(*n + req->max_tokens), (int)*n, what,
                       (long long)req->max_tokens);
     } else {
         int32_t room = env->n_ctx - *n;
-        *max_tokens = req->max_tokens ? (int32_t)req->max_tokens
-                      : room < env->max_tokens_limit ? room : env->max_tokens_limit;
+        *max_tokens = req->max_tokens                ? (int32_t)req->max_tokens
+                      : room < env->max_tokens_limit ? room
+                                                     : env->max_tokens_limit;
         return true;
     }
     free(*ids);

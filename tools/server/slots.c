@@ -36,47 +36,47 @@
 enum { GATHER_WAIT_NS = 5 * 1000 * 1000 };
 
 typedef struct slot {
-    int32_t seq;         /* its sequence in the pool's context */
+    int32_t seq; /* its sequence in the pool's context */
     tlm_detok *detok;
-    float *logits;       /* [n_vocab]: after its last evaluated token */
+    float *logits; /* [n_vocab]: after its last evaluated token */
     /* posted work, under the pool's lock */
     const int32_t *toks; /* owned by the request thread, which waits while posted */
     int32_t n_toks, done_toks, taking;
     bool posted, reset;
-    bool expected;       /* its step just finished: its thread posts again or ends */
+    bool expected; /* its step just finished: its thread posts again or ends */
     tlm_status st;
     char error[256];
-    int32_t *cached;     /* the batcher's: the tokens its sequence holds, positions 0.. */
+    int32_t *cached; /* the batcher's: the tokens its sequence holds, positions 0.. */
     int32_t n_cached;
     struct slot *fork_from; /* posted: become a copy of this slot's sequence and logits */
 } slot;
 
 typedef struct waiter {
     struct waiter *next;
-    slot **got;          /* [need]: filled by give_back as slots come free */
-    int32_t need, have;  /* a request with n choices waits for all its slots at once */
+    slot **got;         /* [need]: filled by give_back as slots come free */
+    int32_t need, have; /* a request with n choices waits for all its slots at once */
 } waiter;
 
 struct slot_pool {
     const tlm_tokenizer *tok;
-    tlm_context *ctx;      /* one sequence per slot; only the batcher thread uses it */
+    tlm_context *ctx; /* one sequence per slot; only the batcher thread uses it */
     pthread_t batcher;
     bool batcher_started;
-    pthread_cond_t work;   /* the batcher's: something was posted, or stopping */
-    pthread_cond_t done;   /* the request threads': a pass finished */
+    pthread_cond_t work; /* the batcher's: something was posted, or stopping */
+    pthread_cond_t done; /* the request threads': a pass finished */
     int32_t chunk, n_batch, n_vocab;
-    int64_t reused;        /* prompt tokens taken from cached prefixes instead of evaluated */
+    int64_t reused;              /* prompt tokens taken from cached prefixes instead of evaluated */
     int64_t passes, pass_tokens; /* batched passes and the tokens they carried */
-    int32_t *b_tok, *b_seq; /* [n_batch] */
+    int32_t *b_tok, *b_seq;      /* [n_batch] */
     bool *b_want;
-    float *b_out;          /* [n_slots][n_vocab] */
+    float *b_out; /* [n_slots][n_vocab] */
     int32_t eos, n_ctx;
     slot *slots;
     int32_t n_slots, queue_limit;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     tlm_grammar_vocab *gvocab; /* made by the first request with a grammar, under lock */
-    slot **idle; /* stack of free slots */
+    slot **idle;               /* stack of free slots */
     int32_t n_idle, n_waiting;
     waiter *head, *tail;
     bool stopping;
@@ -90,13 +90,13 @@ struct generation {
     tlm_grammar *grammar;   /* NULL: unconstrained */
     tlm_stop_matcher *stop; /* NULL without stop strings */
     tlm_chat_template chat;
-    int32_t next;        /* the token posted for evaluation (the batcher reads it) */
-    bool pending;        /* next is posted and not yet waited for */
-    int32_t logprobs;    /* gen_params.logprobs */
-    bool has_lp;         /* lp is the last step's token */
+    int32_t next;     /* the token posted for evaluation (the batcher reads it) */
+    bool pending;     /* next is posted and not yet waited for */
+    int32_t logprobs; /* gen_params.logprobs */
+    bool has_lp;      /* lp is the last step's token */
     gen_logprob lp;
-    buf out;             /* the text of the current step */
-    const char *finish;  /* NULL while running */
+    buf out;            /* the text of the current step */
+    const char *finish; /* NULL while running */
     char error[256];
 };
 
@@ -134,7 +134,8 @@ static void start_from_prefix(slot_pool *pool, slot *s)
     for (int32_t i = 0; i < pool->n_slots; i++) {
         slot *o = &pool->slots[i];
         int32_t l = 0;
-        while (l < most && l < o->n_cached && o->cached[l] == s->toks[l]) l++;
+        while (l < most && l < o->n_cached && o->cached[l] == s->toks[l])
+            l++;
         if (l > best || (l == best && o == s)) best = l, src = o;
     }
     bool ok = true;
@@ -234,8 +235,11 @@ static void *batcher_main(void *arg)
         pool->passes++;
         pool->pass_tokens += n;
         pthread_mutex_unlock(&pool->lock);
-        tlm_batch b = {.n_tokens = n, .token = pool->b_tok, .seq_id = pool->b_seq,
-                       .logits = pool->b_want, .out_logits = pool->b_out};
+        tlm_batch b = {.n_tokens = n,
+                       .token = pool->b_tok,
+                       .seq_id = pool->b_seq,
+                       .logits = pool->b_want,
+                       .out_logits = pool->b_out};
         tlm_status st = tlm_context_eval_batch(pool->ctx, &b);
         pthread_mutex_lock(&pool->lock);
         int32_t row = 0;
@@ -301,7 +305,8 @@ static void unexpect(slot_pool *pool, slot *s)
 static tlm_status slot_wait(slot_pool *pool, slot *s, char *error, size_t cap)
 {
     pthread_mutex_lock(&pool->lock);
-    while (s->posted && !pool->stopping) pthread_cond_wait(&pool->done, &pool->lock);
+    while (s->posted && !pool->stopping)
+        pthread_cond_wait(&pool->done, &pool->lock);
     tlm_status st = s->st;
     if (s->posted) { /* stopping: the batcher takes nothing more of it */
         s->posted = false;
@@ -460,8 +465,10 @@ static void queue_remove(slot_pool *pool, waiter *w)
     waiter *prev = NULL;
     for (waiter *it = pool->head; it; prev = it, it = it->next) {
         if (it != w) continue;
-        if (prev) prev->next = w->next;
-        else pool->head = w->next;
+        if (prev)
+            prev->next = w->next;
+        else
+            pool->head = w->next;
         if (pool->tail == w) pool->tail = prev;
         pool->n_waiting--;
         return;
@@ -505,15 +512,19 @@ gen_wait gen_acquire_n(generation *const *gs, int32_t k, bool (*gone)(void *user
     if (pool->stopping) {
         r = GEN_WAIT_CANCELLED;
     } else if (pool->n_idle >= k && !pool->head) {
-        while (w.have < k) got[w.have++] = pool->idle[--pool->n_idle];
+        while (w.have < k)
+            got[w.have++] = pool->idle[--pool->n_idle];
     } else if (pool->n_waiting >= pool->queue_limit) {
         r = GEN_WAIT_QUEUE_FULL;
     } else {
         /* at the head, idle slots are this waiter's at once; behind others, they wait */
         if (!pool->head)
-            while (pool->n_idle > 0) got[w.have++] = pool->idle[--pool->n_idle];
-        if (pool->tail) pool->tail->next = &w;
-        else pool->head = &w;
+            while (pool->n_idle > 0)
+                got[w.have++] = pool->idle[--pool->n_idle];
+        if (pool->tail)
+            pool->tail->next = &w;
+        else
+            pool->head = &w;
         pool->tail = &w;
         pool->n_waiting++;
         while (w.have < k && !pool->stopping) {
@@ -530,12 +541,14 @@ gen_wait gen_acquire_n(generation *const *gs, int32_t k, bool (*gone)(void *user
             /* what it held goes on, to the next waiter or the idle stack */
             int32_t held = w.have;
             w.have = 0;
-            for (int32_t i = 0; i < held; i++) give_back(pool, got[i]);
+            for (int32_t i = 0; i < held; i++)
+                give_back(pool, got[i]);
             r = GEN_WAIT_CANCELLED;
         }
     }
     if (r == GEN_WAIT_OK)
-        for (int32_t i = 0; i < k; i++) gs[i]->slot = got[i];
+        for (int32_t i = 0; i < k; i++)
+            gs[i]->slot = got[i];
     pthread_mutex_unlock(&pool->lock);
     return r;
 }
@@ -590,10 +603,11 @@ tlm_status gen_create(slot_pool *pool, const gen_params *gp, generation **out, t
     g->n_prompt = gp->n_prompt;
     g->max_tokens = gp->max_tokens;
     g->chat = gp->chat;
-    g->logprobs = gp->logprobs < 0 ? 0 : gp->logprobs > LP_MAX_TOP + 1 ? LP_MAX_TOP + 1
-                                                                       : gp->logprobs;
-    tlm_status st = tlm_sampler_create(&gp->sampling, tlm_tokenizer_n_vocab(pool->tok),
-                                       &g->sampler, err);
+    g->logprobs = gp->logprobs < 0                ? 0
+                  : gp->logprobs > LP_MAX_TOP + 1 ? LP_MAX_TOP + 1
+                                                  : gp->logprobs;
+    tlm_status st =
+        tlm_sampler_create(&gp->sampling, tlm_tokenizer_n_vocab(pool->tok), &g->sampler, err);
     if (st == TLM_OK && gp->n_stop > 0) st = tlm_stop_create(gp->stop, gp->n_stop, &g->stop, err);
     if (st == TLM_OK && gp->grammar) st = set_grammar(g, gp->grammar, err);
     if (st != TLM_OK) {
@@ -690,8 +704,10 @@ void gen_step_start(generation *g)
     tlm_sampler_accept(g->sampler, next); /* penalties count generated ids only, as OpenAI */
     bool end = g->chat != TLM_CHAT_UNKNOWN ? tlm_chat_is_stop(g->chat, g->pool->tok, next)
                                            : next == g->pool->eos;
-    if (next < 0) end = true; /* a complete grammar and no id to end it with */
-    else if (!end && g->grammar) tlm_sampler_grammar_accept(g->sampler, next, NULL);
+    if (next < 0)
+        end = true; /* a complete grammar and no id to end it with */
+    else if (!end && g->grammar)
+        tlm_sampler_grammar_accept(g->sampler, next, NULL);
     if (end) {
         g->has_lp = false;
         finish(g, "stop");
@@ -699,8 +715,10 @@ void gen_step_start(generation *g)
         g->n_gen++;
         size_t n = 0;
         const char *piece = tlm_detok_push(s->detok, next, &n);
-        if (emit(g, piece, n)) g->finish = "stop";
-        else if (g->n_gen >= g->max_tokens) finish(g, "length");
+        if (emit(g, piece, n))
+            g->finish = "stop";
+        else if (g->n_gen >= g->max_tokens)
+            finish(g, "length");
         else {
             g->next = next;
             g->pending = true;

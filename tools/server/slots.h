@@ -16,11 +16,11 @@
 typedef struct slot_pool slot_pool;
 
 typedef struct slot_pool_params {
-    int32_t n_slots;          /* requests generating at once */
-    int32_t queue_limit;      /* requests that may wait for a slot; more are refused */
-    tlm_context_params cp;    /* the context of all slots, one sequence each (n_ctx per
-                               * slot, n_threads, n_batch, KV type, ...) */
-    int32_t chunk;            /* prompt tokens a request adds to one batched pass (0: n_batch) */
+    int32_t n_slots;       /* requests generating at once */
+    int32_t queue_limit;   /* requests that may wait for a slot; more are refused */
+    tlm_context_params cp; /* the context of all slots, one sequence each (n_ctx per
+                            * slot, n_threads, n_batch, KV type, ...) */
+    int32_t chunk;         /* prompt tokens a request adds to one batched pass (0: n_batch) */
 } slot_pool_params;
 
 slot_pool *slot_pool_create(const tlm_model *model, const tlm_tokenizer *tok,
@@ -39,7 +39,7 @@ void slot_pool_batches(slot_pool *pool, int64_t *passes, int64_t *tokens);
 typedef struct gen_params {
     const int32_t *prompt; /* copied */
     int32_t n_prompt;
-    int32_t max_tokens;    /* n_prompt + max_tokens <= n_ctx */
+    int32_t max_tokens; /* n_prompt + max_tokens <= n_ctx */
     tlm_sampler_params sampling;
     const char *const *stop; /* stop strings (copied), n_stop of them */
     int32_t n_stop;

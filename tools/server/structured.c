@@ -17,7 +17,7 @@
 #define MAX_TOOLS 128
 #define MAX_NAME 64
 
-#define BAD(err, param, code, ...)                                                             \
+#define BAD(err, param, code, ...)                                                                 \
     (oai_error_set(err, 400, "invalid_request_error", param, code, __VA_ARGS__), false)
 
 static bool no_memory(oai_error *err)
@@ -46,9 +46,11 @@ char *structured_own(structured *s, char *text)
 
 void structured_free(structured *s)
 {
-    for (int32_t i = 0; i < s->n_tools; i++) free(s->names[i]);
+    for (int32_t i = 0; i < s->n_tools; i++)
+        free(s->names[i]);
     free(s->names);
-    for (int32_t i = 0; i < s->n_owned; i++) free(s->owned[i]);
+    for (int32_t i = 0; i < s->n_owned; i++)
+        free(s->owned[i]);
     free(s->owned);
     free(s->grammar);
     buf_free(&s->held);
@@ -56,8 +58,7 @@ void structured_free(structured *s)
 }
 
 /* A schema (cJSON) as GBNF, malloc'd; NULL with a 400 naming param when it is refused. */
-static char *schema_gbnf(const cJSON *schema, const char *param, const char *what,
-                         oai_error *err)
+static char *schema_gbnf(const cJSON *schema, const char *param, const char *what, oai_error *err)
 {
     char *text = cJSON_PrintUnformatted(schema);
     if (!text) return no_memory(err), NULL;
@@ -89,7 +90,8 @@ static void append_renamed(buf *out, const char *gbnf, const char *prefix)
         if (c == '"' || c == '[' || c == '{') {
             char close = c == '"' ? '"' : c == '[' ? ']' : '}';
             const char *q = p + 1;
-            while (*q && *q != close) q += q[0] == '\\' && q[1] ? 2 : 1;
+            while (*q && *q != close)
+                q += q[0] == '\\' && q[1] ? 2 : 1;
             if (*q) q++;
             buf_append(out, p, (size_t)(q - p));
             p = q;
@@ -130,7 +132,8 @@ static bool parse_response_format(structured *s, const cJSON *root, oai_error *e
     if (!rf) return true;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
     if (!cJSON_IsObject(rf) || !cJSON_IsString(type))
-        return BAD(err, "response_format", "invalid_type", "Invalid 'response_format': expected "
+        return BAD(err, "response_format", "invalid_type",
+                   "Invalid 'response_format': expected "
                    "an object with a string 'type' ('text', 'json_object' or 'json_schema').");
     const char *t = type->valuestring;
     if (!strcmp(t, "text")) return true;
@@ -144,29 +147,36 @@ static bool parse_response_format(structured *s, const cJSON *root, oai_error *e
     } else if (!strcmp(t, "json_schema")) {
         const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
         if (!cJSON_IsObject(js))
-            return BAD(err, "response_format.json_schema", js ? "invalid_type" :
-                       "missing_required_parameter", "Invalid 'response_format': type "
+            return BAD(err, "response_format.json_schema",
+                       js ? "invalid_type" : "missing_required_parameter",
+                       "Invalid 'response_format': type "
                        "'json_schema' needs a 'json_schema' object {name, schema, strict}.");
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(js, "name");
         if (!cJSON_IsString(name) || !name_ok(name->valuestring))
-            return BAD(err, "response_format.json_schema.name", name ? "invalid_value" :
-                       "missing_required_parameter", "Invalid 'response_format.json_schema."
-                       "name': expected 1 to %d letters, digits, '_' or '-'.", MAX_NAME);
+            return BAD(err, "response_format.json_schema.name",
+                       name ? "invalid_value" : "missing_required_parameter",
+                       "Invalid 'response_format.json_schema."
+                       "name': expected 1 to %d letters, digits, '_' or '-'.",
+                       MAX_NAME);
         const cJSON *strict = field(js, "strict");
         if (strict && !cJSON_IsBool(strict))
-            return BAD(err, "response_format.json_schema.strict", "invalid_type", "Invalid "
+            return BAD(err, "response_format.json_schema.strict", "invalid_type",
+                       "Invalid "
                        "'response_format.json_schema.strict': expected a boolean.");
         schema = field(js, "schema");
         if (schema && !cJSON_IsObject(schema) && !cJSON_IsBool(schema))
-            return BAD(err, "response_format.json_schema.schema", "invalid_type", "Invalid "
+            return BAD(err, "response_format.json_schema.schema", "invalid_type",
+                       "Invalid "
                        "'response_format.json_schema.schema': expected a JSON Schema object.");
         if (!schema) schema = any = cJSON_Parse("{\"type\":\"object\"}");
         if (!schema) return no_memory(err);
         snprintf(label, sizeof label, "response_format '%s'", name->valuestring);
         what = label;
     } else {
-        return BAD(err, "response_format.type", "invalid_value", "Invalid value: '%.40s'. "
-                   "Supported values are: 'text', 'json_object' and 'json_schema'.", t);
+        return BAD(err, "response_format.type", "invalid_value",
+                   "Invalid value: '%.40s'. "
+                   "Supported values are: 'text', 'json_object' and 'json_schema'.",
+                   t);
     }
     s->grammar = schema_gbnf(schema, "response_format.json_schema.schema", what, err);
     cJSON_Delete(any);
@@ -182,21 +192,28 @@ static bool parse_tool(structured *s, const cJSON *tool, int i, char **gbnf, oai
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(tool, "type");
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tool, "function");
     if (!cJSON_IsObject(tool) || !cJSON_IsString(type) || strcmp(type->valuestring, "function"))
-        return BAD(err, param, "invalid_value", "Invalid '%s': expected an object with \"type\": "
-                   "\"function\" (the only tool type supported).", param);
+        return BAD(err, param, "invalid_value",
+                   "Invalid '%s': expected an object with \"type\": "
+                   "\"function\" (the only tool type supported).",
+                   param);
     if (!cJSON_IsObject(fn))
-        return BAD(err, param, "missing_required_parameter", "Invalid '%s': missing its "
-                   "'function' object.", param);
+        return BAD(err, param, "missing_required_parameter",
+                   "Invalid '%s': missing its "
+                   "'function' object.",
+                   param);
     snprintf(param, sizeof param, "tools[%d].function.name", i);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
     if (!cJSON_IsString(name) || !name_ok(name->valuestring))
-        return BAD(err, param, name ? "invalid_value" : "missing_required_parameter", "Invalid "
-                   "'%s': expected a string of 1 to %d letters, digits, '_' or '-'.", param,
-                   MAX_NAME);
+        return BAD(err, param, name ? "invalid_value" : "missing_required_parameter",
+                   "Invalid "
+                   "'%s': expected a string of 1 to %d letters, digits, '_' or '-'.",
+                   param, MAX_NAME);
     for (int32_t j = 0; j < s->n_tools; j++)
         if (!strcmp(s->names[j], name->valuestring))
-            return BAD(err, param, "invalid_value", "Invalid 'tools': the function name '%s' "
-                       "is defined twice.", name->valuestring);
+            return BAD(err, param, "invalid_value",
+                       "Invalid 'tools': the function name '%s' "
+                       "is defined twice.",
+                       name->valuestring);
     const cJSON *desc = field(fn, "description"), *strict = field(fn, "strict");
     snprintf(param, sizeof param, "tools[%d].function.description", i);
     if (desc && !cJSON_IsString(desc))
@@ -233,15 +250,20 @@ static bool parse_tool_choice(structured *s, const cJSON *root, int32_t *only, o
     if (!tc) return true;
     if (cJSON_IsString(tc)) {
         const char *v = tc->valuestring;
-        if (!strcmp(v, "none")) s->mode = TOOLS_OFF;
+        if (!strcmp(v, "none"))
+            s->mode = TOOLS_OFF;
         else if (strcmp(v, "auto") && strcmp(v, "required"))
-            return BAD(err, "tool_choice", "invalid_value", "Invalid value: '%.40s'. Supported "
+            return BAD(err, "tool_choice", "invalid_value",
+                       "Invalid value: '%.40s'. Supported "
                        "values are: 'none', 'auto', 'required' or an object naming a "
-                       "function.", v);
+                       "function.",
+                       v);
         else if (!s->n_tools)
-            return BAD(err, "tool_choice", "invalid_value", "Invalid value for 'tool_choice': "
+            return BAD(err, "tool_choice", "invalid_value",
+                       "Invalid value for 'tool_choice': "
                        "'tool_choice' is only allowed when 'tools' are specified.");
-        else if (!strcmp(v, "required")) s->mode = TOOLS_FORCED;
+        else if (!strcmp(v, "required"))
+            s->mode = TOOLS_FORCED;
         return true;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(tc, "type");
@@ -249,7 +271,8 @@ static bool parse_tool_choice(structured *s, const cJSON *root, int32_t *only, o
     const cJSON *name = cJSON_IsObject(fn) ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
     if (!cJSON_IsObject(tc) || !cJSON_IsString(type) || strcmp(type->valuestring, "function") ||
         !cJSON_IsString(name))
-        return BAD(err, "tool_choice", "invalid_value", "Invalid 'tool_choice': expected 'none', "
+        return BAD(err, "tool_choice", "invalid_value",
+                   "Invalid 'tool_choice': expected 'none', "
                    "'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": "
                    "NAME}}.");
     for (int32_t i = 0; i < s->n_tools; i++)
@@ -258,8 +281,10 @@ static bool parse_tool_choice(structured *s, const cJSON *root, int32_t *only, o
             s->mode = TOOLS_FORCED;
             return true;
         }
-    return BAD(err, "tool_choice", "invalid_value", "Invalid 'tool_choice': no function named "
-               "'%.64s' in 'tools'.", name->valuestring);
+    return BAD(err, "tool_choice", "invalid_value",
+               "Invalid 'tool_choice': no function named "
+               "'%.64s' in 'tools'.",
+               name->valuestring);
 }
 
 /* The grammar of one call of tool `only` (-1: any tool). */
@@ -277,8 +302,10 @@ static bool forced_grammar(structured *s, char **gbnfs, int32_t only, oai_error 
         if (only >= 0 && i != only) continue;
         char prefix[16];
         snprintf(prefix, sizeof prefix, "t%d-", (int)i);
-        buf_printf(&g, "call-%d ::= \"{\\\"name\\\": \\\"%s\\\", \\\"arguments\\\": \" %sroot "
-                   "\"}\"\n", (int)i, s->names[i], prefix);
+        buf_printf(&g,
+                   "call-%d ::= \"{\\\"name\\\": \\\"%s\\\", \\\"arguments\\\": \" %sroot "
+                   "\"}\"\n",
+                   (int)i, s->names[i], prefix);
         append_renamed(&g, gbnfs[i], prefix);
     }
     if (g.failed) {
@@ -295,14 +322,18 @@ static bool parse_tools(structured *s, const cJSON *root, oai_error *err)
     int n = 0;
     if (tools) {
         if (!cJSON_IsArray(tools))
-            return BAD(err, "tools", "invalid_type", "Invalid type for 'tools': expected an "
+            return BAD(err, "tools", "invalid_type",
+                       "Invalid type for 'tools': expected an "
                        "array of function tools.");
         n = cJSON_GetArraySize(tools);
         if (n > MAX_TOOLS)
-            return BAD(err, "tools", "array_above_max_length", "Invalid 'tools': at most %d "
-                       "tools, got %d.", MAX_TOOLS, n);
+            return BAD(err, "tools", "array_above_max_length",
+                       "Invalid 'tools': at most %d "
+                       "tools, got %d.",
+                       MAX_TOOLS, n);
         if (n == 0)
-            return BAD(err, "tools", "empty_array", "Invalid 'tools': empty array. Leave "
+            return BAD(err, "tools", "empty_array",
+                       "Invalid 'tools': empty array. Leave "
                        "'tools' out for no tools.");
     }
     char **gbnfs = n ? calloc((size_t)n, sizeof *gbnfs) : NULL;
@@ -319,18 +350,20 @@ static bool parse_tools(structured *s, const cJSON *root, oai_error *err)
     if (ok) ok = parse_tool_choice(s, root, &only, err);
     if (ok && s->mode == TOOLS_FORCED) {
         if (s->grammar)
-            ok = BAD(err, "response_format", "invalid_value", "'response_format' cannot be "
+            ok = BAD(err, "response_format", "invalid_value",
+                     "'response_format' cannot be "
                      "combined with a required or named 'tool_choice': the reply is a tool "
                      "call.");
-        else ok = forced_grammar(s, gbnfs, only, err);
+        else
+            ok = forced_grammar(s, gbnfs, only, err);
     }
-    for (int j = 0; j < n; j++) free(gbnfs[j]);
+    for (int j = 0; j < n; j++)
+        free(gbnfs[j]);
     free(gbnfs);
     return ok;
 }
 
-bool structured_prepare(structured *s, oai_request *req, tlm_chat_template chat,
-                        oai_error *err)
+bool structured_prepare(structured *s, oai_request *req, tlm_chat_template chat, oai_error *err)
 {
     *s = (structured){0};
     const cJSON *root = req->json;

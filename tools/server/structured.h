@@ -22,8 +22,8 @@ typedef struct structured {
     int32_t n_owned;
     uint64_t call_seq; /* makes tool call ids */
     /* streaming */
-    buf held;      /* text not yet sent: a possible "<tool_call>" and what follows it */
-    bool in_call;  /* held text holds a "<tool_call>" */
+    buf held;     /* text not yet sent: a possible "<tool_call>" and what follows it */
+    bool in_call; /* held text holds a "<tool_call>" */
 } structured;
 
 /* Reads response_format, tools and tool_choice from req->json, checks them (400 naming the
@@ -31,8 +31,7 @@ typedef struct structured {
  * for a chat rewrites req->msgs: the tool list goes into the system message, assistant
  * tool_calls and tool results become the texts the template renders (tool_prompt.c).
  * *s is always initialised (structured_free it). */
-bool structured_prepare(structured *s, oai_request *req, tlm_chat_template chat,
-                        oai_error *err);
+bool structured_prepare(structured *s, oai_request *req, tlm_chat_template chat, oai_error *err);
 void structured_free(structured *s);
 
 /* tool_prompt.c: the message rewrite of structured_prepare. */

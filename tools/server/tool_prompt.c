@@ -21,7 +21,7 @@
 
 #include "structured.h"
 
-#define BAD(err, param, code, ...)                                                             \
+#define BAD(err, param, code, ...)                                                                 \
     (oai_error_set(err, 400, "invalid_request_error", param, code, __VA_ARGS__), false)
 
 static void pystring(buf *out, const char *s)
@@ -29,16 +29,32 @@ static void pystring(buf *out, const char *s)
     buf_puts(out, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': buf_puts(out, "\\\""); break;
-        case '\\': buf_puts(out, "\\\\"); break;
-        case '\n': buf_puts(out, "\\n"); break;
-        case '\r': buf_puts(out, "\\r"); break;
-        case '\t': buf_puts(out, "\\t"); break;
-        case '\b': buf_puts(out, "\\b"); break;
-        case '\f': buf_puts(out, "\\f"); break;
+        case '"':
+            buf_puts(out, "\\\"");
+            break;
+        case '\\':
+            buf_puts(out, "\\\\");
+            break;
+        case '\n':
+            buf_puts(out, "\\n");
+            break;
+        case '\r':
+            buf_puts(out, "\\r");
+            break;
+        case '\t':
+            buf_puts(out, "\\t");
+            break;
+        case '\b':
+            buf_puts(out, "\\b");
+            break;
+        case '\f':
+            buf_puts(out, "\\f");
+            break;
         default:
-            if (*p < 0x20) buf_printf(out, "\\u%04x", *p);
-            else buf_append(out, (const char *)p, 1);
+            if (*p < 0x20)
+                buf_printf(out, "\\u%04x", *p);
+            else
+                buf_append(out, (const char *)p, 1);
         }
     }
     buf_puts(out, "\"");
@@ -64,11 +80,16 @@ static void pynumber(buf *out, double d)
 void tool_pyjson(buf *out, const void *value)
 {
     const cJSON *v = value;
-    if (cJSON_IsNull(v) || !v) buf_puts(out, "null");
-    else if (cJSON_IsTrue(v)) buf_puts(out, "true");
-    else if (cJSON_IsFalse(v)) buf_puts(out, "false");
-    else if (cJSON_IsNumber(v)) pynumber(out, v->valuedouble);
-    else if (cJSON_IsString(v)) pystring(out, v->valuestring);
+    if (cJSON_IsNull(v) || !v)
+        buf_puts(out, "null");
+    else if (cJSON_IsTrue(v))
+        buf_puts(out, "true");
+    else if (cJSON_IsFalse(v))
+        buf_puts(out, "false");
+    else if (cJSON_IsNumber(v))
+        pynumber(out, v->valuedouble);
+    else if (cJSON_IsString(v))
+        pystring(out, v->valuestring);
     else {
         bool obj = cJSON_IsObject(v);
         buf_puts(out, obj ? "{" : "[");
@@ -99,14 +120,12 @@ static void tools_block(buf *b, const cJSON *tools)
 }
 
 /* An assistant message's text followed by its tool_calls. */
-static bool assistant_text(buf *b, const char *content, const cJSON *calls, int i,
-                           oai_error *err)
+static bool assistant_text(buf *b, const char *content, const cJSON *calls, int i, oai_error *err)
 {
     char param[80];
     snprintf(param, sizeof param, "messages[%d].tool_calls", i);
     if (!cJSON_IsArray(calls))
-        return BAD(err, param, "invalid_type", "Invalid type for '%s': expected an array.",
-                   param);
+        return BAD(err, param, "invalid_type", "Invalid type for '%s': expected an array.", param);
     buf_puts(b, content);
     int j = 0;
     for (const cJSON *c = calls->child; c; c = c->next, j++) {
@@ -116,13 +135,17 @@ static bool assistant_text(buf *b, const char *content, const cJSON *calls, int 
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
         if (!cJSON_IsObject(c) || !cJSON_IsObject(fn) || !cJSON_IsString(name) ||
             !cJSON_IsString(args))
-            return BAD(err, param, "invalid_value", "Invalid '%s': expected {\"id\", \"type\": "
+            return BAD(err, param, "invalid_value",
+                       "Invalid '%s': expected {\"id\", \"type\": "
                        "\"function\", \"function\": {\"name\": STRING, \"arguments\": "
-                       "STRING}}.", param);
+                       "STRING}}.",
+                       param);
         cJSON *parsed = cJSON_Parse(args->valuestring);
         if (!parsed)
-            return BAD(err, param, "invalid_value", "Invalid '%s': 'function.arguments' is not "
-                       "JSON.", param);
+            return BAD(err, param, "invalid_value",
+                       "Invalid '%s': 'function.arguments' is not "
+                       "JSON.",
+                       param);
         if (b->len) buf_puts(b, "\n");
         buf_puts(b, "<tool_call>\n{\"name\": \"");
         buf_puts(b, name->valuestring);
@@ -174,8 +197,10 @@ bool tool_prompt_rewrite(structured *s, oai_request *req, const void *tools_json
             if (!cJSON_IsString(id)) {
                 char param[64];
                 snprintf(param, sizeof param, "messages[%d].tool_call_id", (int)i);
-                ok = BAD(err, param, "missing_required_parameter", "Missing required "
-                         "parameter: '%s' (a string).", param);
+                ok = BAD(err, param, "missing_required_parameter",
+                         "Missing required "
+                         "parameter: '%s' (a string).",
+                         param);
                 break;
             }
             bool first = i == 0 || strcmp(req->msgs[i - 1].role, "tool");
@@ -213,7 +238,8 @@ bool tool_prompt_rewrite(structured *s, oai_request *req, const void *tools_json
             ok = keep(s, &b, &out[0].content, err);
         } else {
             int32_t u = 0;
-            while (u < n && strcmp(out[u].role, "user")) u++;
+            while (u < n && strcmp(out[u].role, "user"))
+                u++;
             if (u < n) {
                 tools_block(&b, tools_json);
                 buf_puts(&b, "\n\n");

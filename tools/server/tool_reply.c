@@ -38,18 +38,19 @@ static bool blank(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\
 
 static void free_calls(call *calls, int n)
 {
-    for (int i = 0; i < n; i++) cJSON_free(calls[i].args);
+    for (int i = 0; i < n; i++)
+        cJSON_free(calls[i].args);
 }
 
 /* The calls in text[0..n) (0 when there is none or one is not valid); *before gets the
  * length of the content before the first call. */
-static int parse_calls(const structured *s, const char *text, size_t n, call *calls,
-                       size_t *before)
+static int parse_calls(const structured *s, const char *text, size_t n, call *calls, size_t *before)
 {
     const char *p = find(text, n, OPEN), *end = text + n;
     if (!p) return 0;
     size_t b = (size_t)(p - text);
-    while (b > 0 && blank(text[b - 1])) b--;
+    while (b > 0 && blank(text[b - 1]))
+        b--;
     *before = b;
     int k = 0;
     while (p) {
@@ -62,7 +63,8 @@ static int parse_calls(const structured *s, const char *text, size_t n, call *ca
         for (int32_t t = 0; cJSON_IsString(name) && t < s->n_tools && !known; t++)
             if (!strcmp(s->names[t], name->valuestring)) known = s->names[t];
         char *compact = known && cJSON_IsObject(args) && cJSON_GetArraySize(j) == 2
-                            ? cJSON_PrintUnformatted(args) : NULL;
+                            ? cJSON_PrintUnformatted(args)
+                            : NULL;
         cJSON_Delete(j);
         if (!compact) {
             free_calls(calls, k);
@@ -70,7 +72,8 @@ static int parse_calls(const structured *s, const char *text, size_t n, call *ca
         }
         calls[k++] = (call){known, compact};
         p = q + strlen(CLOSE);
-        while (p < end && blank(*p)) p++;
+        while (p < end && blank(*p))
+            p++;
         if (p == end) break;
         if ((size_t)(end - p) < strlen(OPEN) || memcmp(p, OPEN, strlen(OPEN))) break;
     }
@@ -98,8 +101,10 @@ static void message_json(buf *out, const oai_meta *m, const char *content, size_
 {
     head(out, m, "chat.completion");
     buf_puts(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-    if (content) buf_json_string(out, content, len);
-    else buf_puts(out, "null");
+    if (content)
+        buf_json_string(out, content, len);
+    else
+        buf_puts(out, "null");
     if (n) {
         buf_puts(out, ",\"tool_calls\":[");
         for (int i = 0; i < n; i++) {
@@ -113,10 +118,12 @@ static void message_json(buf *out, const oai_meta *m, const char *content, size_
         }
         buf_puts(out, "]");
     }
-    buf_printf(out, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
+    buf_printf(out,
+               ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
                "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d},"
-               "\"system_fingerprint\":null}", finish, (int)u->prompt_tokens,
-               (int)u->completion_tokens, (int)(u->prompt_tokens + u->completion_tokens));
+               "\"system_fingerprint\":null}",
+               finish, (int)u->prompt_tokens, (int)u->completion_tokens,
+               (int)(u->prompt_tokens + u->completion_tokens));
 }
 
 void structured_response_json(structured *s, buf *out, const oai_meta *m, const char *text,
@@ -178,7 +185,8 @@ void structured_stream_text(structured *s, buf *out, const oai_meta *m, const ch
             }
     }
     size_t n = keep_from;
-    while (n > 0 && blank(h[n - 1])) n--; /* blanks before a call are not content */
+    while (n > 0 && blank(h[n - 1]))
+        n--; /* blanks before a call are not content */
     send_content(s, out, m, n, p ? keep_from : n, with_usage);
 }
 
@@ -200,7 +208,8 @@ const char *structured_stream_end(structured *s, buf *out, const oai_meta *m,
             const char *a = calls[i].args;
             for (size_t at = 0, len = strlen(a); at < len;) {
                 size_t k = len - at < PIECE ? len - at : PIECE;
-                while (at + k < len && ((unsigned char)a[at + k] & 0xc0) == 0x80) k++;
+                while (at + k < len && ((unsigned char)a[at + k] & 0xc0) == 0x80)
+                    k++;
                 delta_open(out, m, i);
                 buf_puts(out, "\"function\":{\"arguments\":");
                 buf_json_string(out, a + at, k);
