@@ -29,6 +29,7 @@ static bool in_dwords(int type) { return is_k(type) || type == TLM_DT_Q4_1 || ty
 
 int tlm_il_rows(int layout, int type)
 {
+    if (layout == TLM_IL_LANES) return is_half(type) ? 16 : 0;
     if (layout == TLM_IL_SDOT4) return type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 ? 4 : 0;
     if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 || is_k(type) || is_b32(type)) return 16;
     return is_half(type) ? 4 : 0;
@@ -37,7 +38,22 @@ int tlm_il_rows(int layout, int type)
 bool tlm_il_fits(int layout, int type, int64_t rows, int64_t cols)
 {
     const int n = tlm_il_rows(layout, type);
-    return n > 0 && rows > 0 && rows % n == 0 && (!is_half(type) || cols % TLM_IL_STEP == 0);
+    return n > 0 && rows > 0 && rows % n == 0 &&
+           (!is_half(type) || layout == TLM_IL_LANES || cols % TLM_IL_STEP == 0);
+}
+
+/* TLM_IL_LANES: a transpose of 16 rows of 2-byte elements (row r's element k at 16k + r). */
+static void lanes_group(uint8_t *group, const uint8_t *rows, uint64_t row_bytes)
+{
+    for (uint64_t k = 0; k < row_bytes / 2; k++)
+        for (int r = 0; r < 16; r++)
+            memcpy(group + 32 * k + 2 * (uint64_t)r, rows + (uint64_t)r * row_bytes + 2 * k, 2);
+}
+
+static void lanes_row(uint8_t *row, const uint8_t *group, uint64_t row_bytes, int r)
+{
+    for (uint64_t k = 0; k < row_bytes / 2; k++)
+        memcpy(row + 2 * k, group + 32 * k + 2 * (uint64_t)r, 2);
 }
 
 /* The layout as runs of bytes: run i of a row goes to its own place in the group. */
@@ -123,6 +139,10 @@ static uint64_t run_at(const layout *L, int64_t i, int r, uint64_t *at, uint64_t
 
 void tlm_il_group(int il, int type, void *group, const void *rows, uint64_t row_bytes)
 {
+    if (il == TLM_IL_LANES) {
+        lanes_group(group, rows, row_bytes);
+        return;
+    }
     const layout L = layout_of(il, type, row_bytes);
     uint64_t at, from;
     for (int r = 0; r < L.n_rows; r++) {
@@ -136,6 +156,10 @@ void tlm_il_group(int il, int type, void *group, const void *rows, uint64_t row_
 
 void tlm_il_row(int il, int type, void *row, const void *group, uint64_t row_bytes, int r)
 {
+    if (il == TLM_IL_LANES) {
+        lanes_row(row, group, row_bytes, r);
+        return;
+    }
     const layout L = layout_of(il, type, row_bytes);
     uint64_t at, from;
     for (int64_t i = 0; i < L.n_runs; i++) {

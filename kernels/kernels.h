@@ -130,6 +130,12 @@ typedef struct tlm_kernels {
  *               rows 0, 1, 2, 3, then step s + 1. Decode keeps 4 rows' sums going at once
  *               from one stream; each row's sums are taken in the same order as from rows.
  *               (F32 stays in rows: its prefill tiles measured 10-20% slower on groups.)
+ * TLM_IL_LANES (x86's AVX-512 level, F16 and BF16 only; the other types stay TLM_IL_STD):
+ *   F16, BF16   groups of 16 rows, element by element: element k of rows 0..15 (row r's at
+ *               byte 32k + 2r), then element k + 1; a group is 16 x row_bytes (rows of any
+ *               length, row_bytes / 2 elements). One 32-byte load widened is 16 rows'
+ *               weights at k, one per lane. Its kernels sum in their own order (4 chains
+ *               over the quarters of k, matmul_lanes_avx512.c), not the row kernel's.
  * TLM_IL_SDOT4 (AArch64's dot-product and i8mm levels):
  *   Q8_0, Q4_0  groups of 4 rows, block column by block column. For block u, 4 x (block
  *               bytes): the 4 f16 scales (row r's at byte 2r), then the level bytes in pieces
@@ -138,9 +144,10 @@ typedef struct tlm_kernels {
  *               4 activation bytes against 4 bytes of each row), and 8 pieces of Q8_0
  *               (4 of Q4_0) are a whole block of the group.
  * A matmul_il slot has the matmul contract on such a matrix (w_row_bytes is still the plain
- * row's size) and gives the bits its ISA's matmul slot gives on the rows. */
+ * row's size) and gives the bits its ISA's matmul slot gives on the rows (TLM_IL_LANES: the
+ * same float error bound, and the same bits for any tokens and row splits). */
 enum { TLM_IL_STEP = 16 }; /* elements per step of the float layouts */
-enum { TLM_IL_STD = 0, TLM_IL_SDOT4 = 1 };
+enum { TLM_IL_STD = 0, TLM_IL_SDOT4 = 1, TLM_IL_LANES = 2 };
 /* Rows per group of `type` in `layout`; 0: no such interleaved layout. */
 int tlm_il_rows(int layout, int type);
 /* Whether a rows x cols matrix of `type` can be interleaved in `layout`. */

@@ -120,6 +120,8 @@ tlm_matmul_kernel tlm_matmul_il_q4_1_avx2, tlm_matmul_il_q5_0_avx2, tlm_matmul_i
 /* ---- AVX-512 (F, BW, VL, DQ) plus the AVX2 set ---------------------------------------- */
 
 TLM_DECLARE_VECTOR_KERNELS(avx512);
+/* F16, BF16 on 16-row groups by element (kernels.h, TLM_IL_LANES; matmul_lanes_avx512.c) */
+tlm_matmul_kernel tlm_matmul_lanes_f16_avx512, tlm_matmul_lanes_bf16_avx512;
 
 /* ---- AVX-512 VNNI (kernels/qmatmul_avx512vnni.c) on top of the AVX-512 set -------------- */
 

@@ -9,8 +9,11 @@ void tlm_kernels_add_avx512(tlm_kernels *k)
     k->matmul[TLM_DT_F32] = tlm_matmul_f32_avx512;
     k->matmul[TLM_DT_F16] = tlm_matmul_f16_avx512;
     k->matmul[TLM_DT_BF16] = tlm_matmul_bf16_avx512;
-    k->matmul_il[TLM_DT_F16] = tlm_matmul_il_f16_avx512;
-    k->matmul_il[TLM_DT_BF16] = tlm_matmul_il_bf16_avx512;
+    /* 16 rows in the lanes (kernels.h, TLM_IL_LANES) */
+    k->matmul_il[TLM_DT_F16] = tlm_matmul_lanes_f16_avx512;
+    k->matmul_il[TLM_DT_BF16] = tlm_matmul_lanes_bf16_avx512;
+    k->il_layout[TLM_DT_F16] = TLM_IL_LANES;
+    k->il_layout[TLM_DT_BF16] = TLM_IL_LANES;
     k->to_f32[TLM_DT_F16] = tlm_to_f32_f16_avx512;
     k->to_f32[TLM_DT_BF16] = tlm_to_f32_bf16_avx512;
     k->to_f32[TLM_DT_Q8_0] = tlm_to_f32_q8_0_avx512;

@@ -5,7 +5,8 @@
  * range must stay untouched. Row splits must give the same bits as one call (the
  * determinism contract), and so must one token at a time (matmul_blocked.h: every path of
  * the SIMD kernels, like the reference, sums in an order that depends on n_in alone). The
- * row-interleaved layout's slots give their ISA's row-slot bits. */
+ * row-interleaved slots on 4-row groups give their ISA's row-slot bits; AVX-512's 16 rows in
+ * the lanes (its own order) stay within the float error bound of the exact sums. */
 #include <omp.h>
 
 #include "isa_tables.h"
@@ -192,59 +193,78 @@ static void test_problem(const tlm_kernels *ref, const isa_table simd[N_SIMD], t
     problem_free(&p);
 }
 
-/* The row-interleaved layout (kernels.h, il: groups of 4 rows by steps of 16): a whole
- * matrix grouped by tlm_il_group gives back each row by tlm_il_row, and each ISA's il slot on
- * it gives that ISA's row-slot bits on the plain rows, with check_slot's splits (inside
- * groups too), sub-range and one token at a time. */
-static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dtype type, shape s)
+/* The layout each level's il slot reads for F16 and BF16 (kernels.h): AVX-512 puts 16 rows
+ * in the lanes, the others keep groups of 4 rows by steps of 16. */
+static int float_layout(const char *isa)
+{
+    return strcmp(isa, "avx512") == 0 ? TLM_IL_LANES : TLM_IL_STD;
+}
+
+/* A row-interleaved layout of the float types (kernels.h, il): a whole matrix grouped by
+ * tlm_il_group gives back each row by tlm_il_row, and each level whose il slot reads
+ * `layout` is checked on it. TLM_IL_STD sums as the rows do: its slot gives that level's
+ * row-slot bits on the plain rows. TLM_IL_LANES has its own order (4 chains over the
+ * quarters of k): the float error bound, and the reference's result within twice it. Both
+ * with check_slot's splits (inside groups too), sub-range and one token at a time. */
+static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dtype type, shape s,
+                    int layout)
 {
     problem p;
     problem_new(&p, type, s);
-    const int n = tlm_il_rows(TLM_IL_STD, type); /* the float types' only layout */
+    const int n = tlm_il_rows(layout, type);
     const uint64_t rb = (uint64_t)s.n_in * elem_bytes(type);
-    check(tlm_il_fits(TLM_IL_STD, type, s.rows, s.n_in) &&
-              !tlm_il_fits(TLM_IL_STD, type, s.rows + 1, s.n_in) &&
-              !tlm_il_fits(TLM_IL_STD, type, s.rows, s.n_in + 1),
-          "type %d: tlm_il_fits", type);
+    check(n > 0 && tlm_il_fits(layout, type, s.rows, s.n_in) &&
+              !tlm_il_fits(layout, type, s.rows + 1, s.n_in) &&
+              tlm_il_fits(layout, type, s.rows, s.n_in + 1) == (layout == TLM_IL_LANES) &&
+              !tlm_il_fits(layout, TLM_DT_F32, s.rows, s.n_in),
+          "type %d layout %d: tlm_il_fits", type, layout);
     unsigned char *plain = malloc(rb * (uint64_t)s.rows + 2);
     unsigned char *grouped = malloc(rb * (uint64_t)s.rows + 2);
     for (int64_t r = 0; r < s.rows; r++)
         memcpy(plain + 2 + r * rb, (const char *)p.w + r * p.w_row_bytes, rb);
     for (int64_t g = 0; g < s.rows / n; g++)
-        tlm_il_group(TLM_IL_STD, type, grouped + 2 + g * n * rb, plain + 2 + g * n * rb, rb);
+        tlm_il_group(layout, type, grouped + 2 + g * n * rb, plain + 2 + g * n * rb, rb);
     bool back = true;
     unsigned char *row = malloc(rb + 1);
     for (int64_t r = 0; r < s.rows; r++) {
-        tlm_il_row(TLM_IL_STD, type, row, grouped + 2 + (r / n) * n * rb, rb, (int)(r % n));
+        tlm_il_row(layout, type, row, grouped + 2 + (r / n) * n * rb, rb, (int)(r % n));
         back = back && memcmp(row, plain + 2 + r * rb, rb) == 0;
     }
-    check(back, "type %d il n_in %lld rows %lld: rows do not come back from their groups", type,
-          (long long)s.n_in, (long long)s.rows);
+    check(back, "type %d layout %d n_in %lld rows %lld: rows do not come back from their groups",
+          type, layout, (long long)s.n_in, (long long)s.rows);
+    if (layout == TLM_IL_LANES) { /* row 5's element 3 (the last's, when shorter) is 32 x 3 + 10 */
+        const int64_t k = s.n_in > 3 ? 3 : s.n_in - 1;
+        check(memcmp(grouped + 2 + 32 * k + 10, plain + 2 + 5 * rb + 2 * k, 2) == 0,
+              "type %d n_in %lld: lanes layout places row 5's element %lld wrongly", type,
+              (long long)s.n_in, (long long)k);
+    }
     free(row);
 
     float *ref_y = y_new(&p);
     run(ref->matmul[type], &p, ref_y, 0, s.rows);
     for (int i = 0; i < N_SIMD; i++) {
+        if (float_layout(simd[i].name) != layout) continue; /* the other layout's cases */
         tlm_matmul_fn il = simd[i].available ? simd[i].k.matmul_il[type] : NULL;
-        check(!il || simd[i].k.il_layout[type] == TLM_IL_STD, "%s type %d: il layout", simd[i].name,
+        check(!il || simd[i].k.il_layout[type] == layout, "%s type %d: il layout", simd[i].name,
               type);
         if (!il) {
             n_skip += CHECKS_PER_SLOT + 1;
             continue;
         }
-        float *rows_y = y_new(&p), *il_y = y_new(&p);
-        run(simd[i].k.matmul[type], &p, rows_y, 0, s.rows);
         problem q = p;
         q.w = grouped + 2;
         q.w_row_bytes = rb;
+        char name[32];
+        snprintf(name, sizeof name, "%s il", simd[i].name);
+        check_slot(name, il, &q, ref_y);
+        if (layout != TLM_IL_STD) continue;
+        float *rows_y = y_new(&p), *il_y = y_new(&p);
+        run(simd[i].k.matmul[type], &p, rows_y, 0, s.rows);
         run(il, &q, il_y, 0, s.rows);
         check(same_bits(&p, rows_y, il_y),
               "%s type %d il n_in %lld rows %lld n_tok %lld: differs "
               "from the row kernel",
               simd[i].name, type, (long long)s.n_in, (long long)s.rows, (long long)s.n_tok);
-        char name[32];
-        snprintf(name, sizeof name, "%s il", simd[i].name);
-        check_slot(name, il, &q, ref_y);
         buf_free(rows_y);
         buf_free(il_y);
     }
@@ -307,7 +327,27 @@ int main(void)
         for (size_t a = 0; a < COUNT(il_in); a++)
             for (size_t b = 0; b < COUNT(il_rows); b++)
                 for (size_t c = 0; c < COUNT(il_tok); c++)
-                    test_il(&ref, simd, types[ti], (shape){il_in[a], il_rows[b], il_tok[c]});
+                    test_il(&ref, simd, types[ti], (shape){il_in[a], il_rows[b], il_tok[c]},
+                            TLM_IL_STD);
+
+    /* rows in lanes: n_in with every remainder mod 4 (the quarter chains' tails), tokens
+     * around the prefill tile's 14; then shapes that cross its token blocks (n_in 5632: 28
+     * tokens a block), fill its panel exactly (16384: 14) or overflow it (16385: one token at
+     * a time), and a tall matrix */
+    static const int64_t ln_in[] = {1, 3, 4, 5, 16, 17, 31, 63, 257};
+    static const int64_t ln_rows[] = {16, 32, 48};
+    static const int64_t ln_tok[] = {1, 2, 13, 14, 15, 29, 40};
+    static const shape ln_large[] = {{5632, 48, 40},  {5631, 16, 3},   {4099, 80, 17},
+                                     {2048, 4096, 3}, {16384, 32, 15}, {16385, 32, 15}};
+    for (size_t ti = 1; ti < COUNT(types); ti++) {
+        for (size_t a = 0; a < COUNT(ln_in); a++)
+            for (size_t b = 0; b < COUNT(ln_rows); b++)
+                for (size_t c = 0; c < COUNT(ln_tok); c++)
+                    test_il(&ref, simd, types[ti], (shape){ln_in[a], ln_rows[b], ln_tok[c]},
+                            TLM_IL_LANES);
+        for (size_t l = 0; l < COUNT(ln_large); l++)
+            test_il(&ref, simd, types[ti], ln_large[l], TLM_IL_LANES);
+    }
 
     static const shape threaded[] = {{2048, 100, 1}, {2048, 100, 37}, {999, 61, 5}};
     for (size_t ti = 0; ti < COUNT(types); ti++)

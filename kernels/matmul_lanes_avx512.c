@@ -1,0 +1,200 @@
+/* matmul_lanes_avx512.c - F16 and BF16 matmuls on the rows-in-lanes layout (kernels.h,
+ * TLM_IL_LANES: groups of 16 rows, element k of the group's 16 rows in 32 contiguous bytes),
+ * so that one vcvtph2ps (BF16: a 16-bit shift) is 16 rows' weights at k in the 16 lanes, and
+ * a token's x[k] is one broadcast. No horizontal sum: lane r is row r's dot product.
+ *
+ * Summation order of every output (depends on n_in alone; decode, prefill, any token tile and
+ * any split of the rows give the same bits): with q = n_in / 4, chain j (j < 3) sums the
+ * products of k in [jq, (j + 1) q), chain 3 those of [3q, n_in), each from +0 in increasing
+ * k by one FMA per k; then y = ((c0 + c1) + c2) + c3. Decode runs the 4 chains at once (4
+ * read streams per group: 16-row groups with 4 chains over k-quarters read 25 GB/s against
+ * 20 for the 4-row groups' 4x1 tile, from memory, Zen 5, /tmp/f16b decode.c, never in this
+ * tree). Prefill runs them one after another, adding each into y.
+ *
+ * Prefill tiles are 2 groups (32 rows) x up to 14 tokens: 28 accumulators, each k's two
+ * weight vectors widened once for all 14 tokens, x[t][k] broadcast from a panel where the
+ * tile's tokens are packed by k ([k][t], one sequential stream instead of 14). Of the
+ * shapes measured in /tmp/f16b bench.c (thread CPU time, medians of 15, Zen 5) this one, on
+ * 16-row groups with packed x, ran 1.07-1.28x the 4-row groups' 8 x 3 tile from L2 and
+ * 1.36-1.43x from memory; 32-row groups were no faster and would not match the 16-row
+ * ranges the forward pass gives each thread. The panel holds one quarter of k for a block
+ * of tokens (PANEL_BYTES of stack); each quarter of a group pair then comes from memory once
+ * per block and from L2 for the block's other tiles. */
+#include "kernels_impl.h"
+#include "simd_avx512.h"
+
+enum {
+    G = 16,                   /* rows per group, one per lane */
+    NT = 14,                  /* tokens per prefill tile */
+    PANEL_BYTES = 224 * 1024, /* a quarter of n_in 16384 for 14 tokens */
+    PANEL_FLOATS = PANEL_BYTES / 4,
+};
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* The group's 16 rows at element k, widened (type is a constant after inlining). */
+TLM_INLINE __m512 lanes_at(int type, const uint16_t *g, int64_t k)
+{
+    __m256i h = _mm256_loadu_si256((const __m256i *)(g + k * G));
+    return type == TLM_DT_F16 ? _mm512_cvtph_ps(h) : bf16_widen(h);
+}
+
+/* Lanes of the group starting at row g0 that fall in [r0, r1). */
+static __mmask16 lanes_in(int64_t g0, int64_t r0, int64_t r1)
+{
+    const int64_t lo = r0 > g0 ? r0 - g0 : 0, hi = r1 - g0 < G ? r1 - g0 : G;
+    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* One token on one group: the 4 chains at once, then added in order. */
+TLM_INLINE void decode_group(int type, float *y, __mmask16 m, const uint16_t *g, const float *x,
+                             int64_t n_in)
+{
+    const int64_t q = n_in / 4;
+    const uint16_t *g1 = g + q * G, *g2 = g1 + q * G, *g3 = g2 + q * G;
+    const float *x1 = x + q, *x2 = x1 + q, *x3 = x2 + q;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t k = 0; k < q; k++) {
+        a0 = _mm512_fmadd_ps(lanes_at(type, g, k), _mm512_set1_ps(x[k]), a0);
+        a1 = _mm512_fmadd_ps(lanes_at(type, g1, k), _mm512_set1_ps(x1[k]), a1);
+        a2 = _mm512_fmadd_ps(lanes_at(type, g2, k), _mm512_set1_ps(x2[k]), a2);
+        a3 = _mm512_fmadd_ps(lanes_at(type, g3, k), _mm512_set1_ps(x3[k]), a3);
+    }
+    for (int64_t k = q; k < n_in - 3 * q; k++) /* chain 3's last n_in % 4 */
+        a3 = _mm512_fmadd_ps(lanes_at(type, g3, k), _mm512_set1_ps(x3[k]), a3);
+    _mm512_mask_storeu_ps(y, m, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), a2), a3));
+}
+
+/* Every token alone (n_tok 1, or n_in too large for the panel): the same bits as a tile. */
+TLM_INLINE void decode(int type, float *y, int64_t ldy, const uint16_t *w, uint64_t w_row_bytes,
+                       const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                       int64_t r1)
+{
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += G)
+            decode_group(type, y + t * ldy + g0, lanes_in(g0, r0, r1),
+                         (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes),
+                         x + t * ldx, n_in);
+}
+
+/* Chain j of nv groups (at g[0], g[1], already at the chain's first k) x nt tokens (panel p,
+ * [k][nt]) over len elements, into y: stored for j == 0, added to y's value after. */
+TLM_INLINE void tile(int type, int nv, int nt, int j, float *y, int64_t ldy, const __mmask16 *m,
+                     const uint16_t *const *g, const float *p, int64_t len)
+{
+    __m512 acc[2][NT];
+#pragma GCC unroll 16
+    for (int v = 0; v < nv; v++)
+#pragma GCC unroll 16
+        for (int t = 0; t < nt; t++)
+            acc[v][t] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < len; k++) {
+        __m512 wv[2];
+#pragma GCC unroll 16
+        for (int v = 0; v < nv; v++)
+            wv[v] = lanes_at(type, g[v], k);
+#pragma GCC unroll 16
+        for (int t = 0; t < nt; t++) {
+            const __m512 b = _mm512_set1_ps(p[k * nt + t]);
+#pragma GCC unroll 16
+            for (int v = 0; v < nv; v++)
+                acc[v][t] = _mm512_fmadd_ps(wv[v], b, acc[v][t]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 16
+        for (int v = 0; v < nv; v++) {
+            float *at = y + t * ldy + v * G;
+            __m512 s = acc[v][t];
+            if (j > 0) s = _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], at), s);
+            _mm512_mask_storeu_ps(at, m[v], s);
+        }
+}
+
+/* tile() with nv and nt as constants. */
+TLM_INLINE void tile_any(int type, int nv, int nt, int j, float *y, int64_t ldy, const __mmask16 *m,
+                         const uint16_t *const *g, const float *p, int64_t len)
+{
+#define CASE(n)                                                                                    \
+    case n:                                                                                        \
+        if (nv == 2)                                                                               \
+            tile(type, 2, n, j, y, ldy, m, g, p, len);                                             \
+        else                                                                                       \
+            tile(type, 1, n, j, y, ldy, m, g, p, len);                                             \
+        break;
+    switch (nt) {
+        CASE(1)
+        CASE(2)
+        CASE(3)
+        CASE(4)
+        CASE(5)
+        CASE(6)
+        CASE(7)
+        CASE(8)
+        CASE(9)
+        CASE(10)
+        CASE(11)
+        CASE(12)
+        CASE(13)
+    default:
+        if (nv == 2)
+            tile(type, 2, NT, j, y, ldy, m, g, p, len);
+        else
+            tile(type, 1, NT, j, y, ldy, m, g, p, len);
+    }
+#undef CASE
+}
+
+TLM_INLINE void matmul_lanes(int type, float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                             const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
+                             int64_t r1)
+{
+    const int64_t q = n_in / 4, longest = n_in - 3 * q; /* chain 3 is the longest */
+    int64_t block = longest > 0 ? PANEL_FLOATS / longest / NT * NT : NT * 64;
+    if (n_tok == 1 || block < NT) { /* one token, or n_in past 4 x 4096: no panel */
+        decode(type, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+        return;
+    }
+    _Alignas(64) float panel[PANEL_FLOATS];
+    for (int64_t t0 = 0; t0 < n_tok; t0 += block) {
+        const int64_t nb = min64(block, n_tok - t0);
+        for (int j = 0; j < 4; j++) {
+            const int64_t k0 = j * q, len = j < 3 ? q : longest;
+            /* tile i's tokens packed by k at panel + i * NT * len */
+            for (int64_t t = 0; t < nb; t += NT) {
+                const int64_t nt = min64(NT, nb - t);
+                float *pt = panel + t * len;
+                for (int64_t k = 0; k < len; k++)
+                    for (int64_t u = 0; u < nt; u++)
+                        pt[k * nt + u] = x[(t0 + t + u) * ldx + k0 + k];
+            }
+            for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += 2 * G) {
+                const int nv = g0 + G < r1 ? 2 : 1;
+                const __mmask16 m[2] = {lanes_in(g0, r0, r1), lanes_in(g0 + G, r0, r1)};
+                const uint16_t *g[2];
+                for (int v = 0; v < 2; v++) /* one group: the second is the first, unread */
+                    g[v] = (const uint16_t *)((const char *)w +
+                                              (uint64_t)(g0 + (v < nv ? v : 0) * G) * w_row_bytes) +
+                           k0 * G;
+                for (int64_t t = 0; t < nb; t += NT)
+                    tile_any(type, nv, (int)min64(NT, nb - t), j, y + (t0 + t) * ldy + g0, ldy, m,
+                             g, panel + t * len, len);
+            }
+        }
+    }
+}
+
+void tlm_matmul_lanes_f16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                 const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                 int64_t r0, int64_t r1)
+{
+    matmul_lanes(TLM_DT_F16, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+}
+
+void tlm_matmul_lanes_bf16_avx512(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                  const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                  int64_t r0, int64_t r1)
+{
+    matmul_lanes(TLM_DT_BF16, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+}
