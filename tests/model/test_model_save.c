@@ -2,8 +2,8 @@
  * argument errors and unwritable paths return the documented status and leave no file; the
  * progress reports cover every tensor and element once, in order, with a note for each
  * fallback; files are byte-identical for 1 and 2 threads; an F32 save loads back with
- * identical logits; saving over the file a model was loaded from works; Q8_0 and Q4_0 files
- * (interleaved in memory once loaded) save back to the same bytes.
+ * identical logits; saving over the file a model was loaded from works; Q8_0, Q4_0, F16 and
+ * BF16 files (interleaved in memory once loaded) save back to the same bytes.
  * (File layouts and conventions are checked against independent code in
  * tests/test_quantize.py.) */
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "model.h"
 #include "tinylm.h"
 
 static char dir[256];
@@ -166,17 +167,24 @@ int main(void)
     free(a);
     free(b);
 
-    /* a Q8_0 or Q4_0 file loads with its matrices interleaved in memory where the kernels
-     * read them so (kernels.h, il); saving it at its own type gives its bytes back */
+    /* a Q8_0, Q4_0, F16 or BF16 file loads with its matrices interleaved in memory where the
+     * kernels read them so (kernels.h, il: F16 and BF16 with 16 rows in the lanes at
+     * AVX-512, by 4-row groups below); saving it at its own type gives its bytes back */
     static const struct {
         tlm_type type;
         const char *first, *again;
     } again[] = {{TLM_TYPE_Q8_0, "q8-t1.gguf", "q8-again.gguf"},
-                 {TLM_TYPE_Q4_0, "q4.gguf", "q4-again.gguf"}};
+                 {TLM_TYPE_Q4_0, "q4.gguf", "q4-again.gguf"},
+                 {TLM_TYPE_F16, "f16.gguf", "f16-again.gguf"},
+                 {TLM_TYPE_BF16, "bf16.gguf", "bf16-again.gguf"}};
     for (size_t i = 0; i < sizeof again / sizeof again[0]; i++) {
         sp.type = again[i].type;
-        if (again[i].type == TLM_TYPE_Q4_0) tlm_model_save_gguf(m, tmp(again[i].first), &sp, &err);
+        if (again[i].type != TLM_TYPE_Q8_0) tlm_model_save_gguf(m, tmp(again[i].first), &sp, &err);
         tlm_model *mq = load(tmp(again[i].first));
+        /* the stacked q|k|v of 128 rows: in the layout the table names for the type */
+        const tlm_matrix *qkv = mq ? &mq->blocks[0].qkv.part[0] : NULL;
+        CHECK(qkv && qkv->il == 1 + mq->k->il_layout[qkv->type] && mq->k->matmul_il[qkv->type],
+              "%s: q|k|v not interleaved in the table's layout", again[i].first);
         CHECK(mq && tlm_model_save_gguf(mq, tmp(again[i].again), &sp, &err) == TLM_OK,
               "save %s again: %s", again[i].first, err.message);
         a = slurp(tmp(again[i].first), &n1), b = slurp(tmp(again[i].again), &n2);
@@ -223,8 +231,9 @@ int main(void)
     tlm_model_free(m2);
     tlm_model_free(m);
 
-    const char *names[] = {"q8-t1.gguf", "q8-t2.gguf",    "k-t1.gguf", "k-t2.gguf",
-                           "f32.gguf",   "q8-again.gguf", "q4.gguf",   "q4-again.gguf"};
+    const char *names[] = {"q8-t1.gguf", "q8-t2.gguf",     "k-t1.gguf", "k-t2.gguf",
+                           "f32.gguf",   "q8-again.gguf",  "q4.gguf",   "q4-again.gguf",
+                           "f16.gguf",   "f16-again.gguf", "bf16.gguf", "bf16-again.gguf"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         remove(tmp(names[i]));
     CHECK(rmdir(dir) == 0, "files left in %s", dir);
