@@ -1,8 +1,8 @@
 /* model_interleave.c - after binding, rewrites the matrices that the kernel table reads
  * faster row-interleaved (kernels.h: matmul_il, in the table's il_layout: on x86 groups of 16
  * rows for the quantized types, of 4 for F16 and BF16 at AVX2 and 16 rows in the lanes at
- * AVX-512; on AArch64's dot-product levels groups of 4 for Q8_0 and Q4_0) into that layout. Decode then streams a group at a time with plain
- * vector loads.
+ * AVX-512; on AArch64's dot-product levels groups of 4 for Q8_0 and Q4_0) into that layout. Decode
+ * then streams a group at a time with plain vector loads.
  *
  * The groups go to one anonymous region asked for on 2 MiB pages (MADV_HUGEPAGE): decode reads
  * every weight once per token, and from the file's 4 KiB pages it paid a TLB miss per page
