@@ -108,10 +108,10 @@ typedef struct tlm_kernels {
 } tlm_kernels;
 
 /* Row-interleaved ("il") layouts: a matrix whose rows come in whole groups (and, for the
- * float types, whose rows are whole steps of 16 elements) may be stored with each group's
- * rows woven together, in the bytes the rows took (group g at row g * group's place), so
- * that a kernel reads several rows as one sequential stream. Two layouts, named by the
- * kernel table's il_layout:
+ * float types in TLM_IL_STD, whose rows are whole steps of 16 elements) may be stored with
+ * each group's rows woven together, in the bytes the rows took (group g at row g * group's
+ * place), so that a kernel reads several rows as one sequential stream. Three layouts, named
+ * by the kernel table's il_layout:
  * TLM_IL_STD (x86's; also F16 and BF16 on AArch64):
  *   Q8_0, Q4_0  groups of 16 rows, block column by block column. For block u, 16 x (block
  *               bytes): the 16 f16 scales (row r's at byte 2r), then the level bytes in
