@@ -112,38 +112,47 @@ TLM_INLINE void tile(int type, int nv, int nt, int j, float *y, int64_t ldy, con
         }
 }
 
-/* tile() with nv and nt as constants. */
+/* tile() with nv and nt as constants, one function each, called through a table: all 56 in
+ * one function (a switch) made clang's ASan + UBSan build of this file take over 10 minutes. */
+typedef void tile_fn(int j, float *y, int64_t ldy, const __mmask16 *m, const uint16_t *const *g,
+                     const float *p, int64_t len);
+#define TILE_DEF(type, name, nv, nt)                                                               \
+    static void name(int j, float *y, int64_t ldy, const __mmask16 *m, const uint16_t *const *g,   \
+                     const float *p, int64_t len)                                                  \
+    {                                                                                              \
+        tile(type, nv, nt, j, y, ldy, m, g, p, len);                                               \
+    }
+#define TILE_PAIR(type, sfx, n)                                                                    \
+    TILE_DEF(type, tile_##sfx##_1_##n, 1, n) TILE_DEF(type, tile_##sfx##_2_##n, 2, n)
+/* (clang-format does not settle on these lists of macro calls) */
+// clang-format off
+#define TILE_SET(type, sfx)                                                                        \
+    TILE_PAIR(type, sfx, 1)  TILE_PAIR(type, sfx, 2)  TILE_PAIR(type, sfx, 3)                      \
+    TILE_PAIR(type, sfx, 4)  TILE_PAIR(type, sfx, 5)  TILE_PAIR(type, sfx, 6)                      \
+    TILE_PAIR(type, sfx, 7)  TILE_PAIR(type, sfx, 8)  TILE_PAIR(type, sfx, 9)                      \
+    TILE_PAIR(type, sfx, 10) TILE_PAIR(type, sfx, 11) TILE_PAIR(type, sfx, 12)                     \
+    TILE_PAIR(type, sfx, 13) TILE_PAIR(type, sfx, 14)
+#define TILE_ROW(sfx, v)                                                                           \
+    {tile_##sfx##_##v##_1,  tile_##sfx##_##v##_2,  tile_##sfx##_##v##_3,  tile_##sfx##_##v##_4,   \
+     tile_##sfx##_##v##_5,  tile_##sfx##_##v##_6,  tile_##sfx##_##v##_7,  tile_##sfx##_##v##_8,   \
+     tile_##sfx##_##v##_9,  tile_##sfx##_##v##_10, tile_##sfx##_##v##_11, tile_##sfx##_##v##_12,  \
+     tile_##sfx##_##v##_13, tile_##sfx##_##v##_14}
+// clang-format on
+_Static_assert(NT == 14, "the tables below list 14 token counts");
+TILE_SET(TLM_DT_F16, f16)
+TILE_SET(TLM_DT_BF16, bf16)
+static tile_fn *const tiles_f16[2][NT] = {TILE_ROW(f16, 1), TILE_ROW(f16, 2)};
+static tile_fn *const tiles_bf16[2][NT] = {TILE_ROW(bf16, 1), TILE_ROW(bf16, 2)};
+#undef TILE_ROW
+#undef TILE_SET
+#undef TILE_PAIR
+#undef TILE_DEF
+
 TLM_INLINE void tile_any(int type, int nv, int nt, int j, float *y, int64_t ldy, const __mmask16 *m,
                          const uint16_t *const *g, const float *p, int64_t len)
 {
-#define CASE(n)                                                                                    \
-    case n:                                                                                        \
-        if (nv == 2)                                                                               \
-            tile(type, 2, n, j, y, ldy, m, g, p, len);                                             \
-        else                                                                                       \
-            tile(type, 1, n, j, y, ldy, m, g, p, len);                                             \
-        break;
-    switch (nt) {
-        CASE(1)
-        CASE(2)
-        CASE(3)
-        CASE(4)
-        CASE(5)
-        CASE(6)
-        CASE(7)
-        CASE(8)
-        CASE(9)
-        CASE(10)
-        CASE(11)
-        CASE(12)
-        CASE(13)
-    default:
-        if (nv == 2)
-            tile(type, 2, NT, j, y, ldy, m, g, p, len);
-        else
-            tile(type, 1, NT, j, y, ldy, m, g, p, len);
-    }
-#undef CASE
+    if (nt < 1 || nt > NT) __builtin_unreachable(); /* the caller's min64(NT, tokens left > 0) */
+    (type == TLM_DT_F16 ? tiles_f16 : tiles_bf16)[nv == 2][nt - 1](j, y, ldy, m, g, p, len);
 }
 
 TLM_INLINE void matmul_lanes(int type, float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
