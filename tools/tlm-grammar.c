@@ -109,9 +109,8 @@ static int mask_cost(int argc, char **argv)
     const char *tok_path = NULL, *gpath = NULL, *spath = NULL;
     long n_tokens = 200;
     unsigned long long seed = 1;
-    for (int i = 2; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) break;
+    for (int i = 2; i + 1 < argc; i += 2) { /* option, value */
+        const char *v = argv[i + 1];
         if (!strcmp(argv[i], "-z"))
             tok_path = v;
         else if (!strcmp(argv[i], "--grammar"))
@@ -124,7 +123,6 @@ static int mask_cost(int argc, char **argv)
             seed = strtoull(v, NULL, 10);
         else
             break;
-        i++;
     }
     if (!tok_path || !!gpath == !!spath || n_tokens < 1) {
         usage();
