@@ -94,8 +94,7 @@ static tlm_status read_string(cursor *c, const char *what, const uint8_t **ptr, 
     return TLM_OK;
 }
 
-/* Bytes of one value of a fixed-size type; 0 for STRING, ARRAY and unknown types. */
-static uint64_t vtype_size(uint32_t t)
+uint64_t tlm_gguf_value_size(uint32_t t)
 {
     switch (t) {
     case GGUF_U8:
@@ -146,7 +145,7 @@ static double f64_bits(uint64_t v)
 static tlm_status read_scalar(cursor *c, gguf_kv *kv, uint32_t t)
 {
     uint64_t at = c->pos, raw;
-    int n = (int)vtype_size(t);
+    int n = (int)tlm_gguf_value_size(t);
     tlm_status st = read_uint(c, n, "value", &raw);
     if (st != TLM_OK) return st;
     switch (t) {
@@ -199,12 +198,12 @@ static tlm_status read_array(cursor *c, gguf_kv *kv)
 
     if (et != GGUF_STRING) {
         uint64_t bytes;
-        if (!tlm_mul_u64(n, vtype_size(et), &bytes) || bytes > remaining(c))
+        if (!tlm_mul_u64(n, tlm_gguf_value_size(et), &bytes) || bytes > remaining(c))
             return tlm_fail(c->err, TLM_ERR_FORMAT,
                             "%s: key '%s' at offset %" PRIu64 ": array of %" PRIu64
                             " elements of %" PRIu64 " bytes runs past end of file (%" PRIu64
                             " bytes remain)",
-                            c->path, kv->key, at, n, vtype_size(et), remaining(c));
+                            c->path, kv->key, at, n, tlm_gguf_value_size(et), remaining(c));
         if (et == GGUF_BOOL) {
             for (uint64_t i = 0; i < n; i++)
                 if (kv->v.arr.data[i] > 1)

@@ -63,6 +63,9 @@ typedef struct gguf_file {
     uint64_t data_offset; /* start of the tensor data section */
 } gguf_file;
 
+/* Bytes of one value of a fixed-size type; 0 for STRING, ARRAY and unknown types. */
+uint64_t tlm_gguf_value_size(uint32_t type);
+
 tlm_status tlm_gguf_open(const char *path, gguf_file **out, tlm_error *err);
 void tlm_gguf_close(gguf_file *f); /* NULL is a no-op */
 

@@ -114,30 +114,6 @@ static uint32_t f32_bits(float f)
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-/* Bytes of one value of a fixed-size type; 0 for STRING, ARRAY and unknown types. */
-static uint64_t vtype_size(gguf_vtype t)
-{
-    switch (t) {
-    case GGUF_U8:
-    case GGUF_I8:
-    case GGUF_BOOL:
-        return 1;
-    case GGUF_U16:
-    case GGUF_I16:
-        return 2;
-    case GGUF_U32:
-    case GGUF_I32:
-    case GGUF_F32:
-        return 4;
-    case GGUF_U64:
-    case GGUF_I64:
-    case GGUF_F64:
-        return 8;
-    default:
-        return 0;
-    }
-}
-
 /* Starts a key-value: checks state and the key, writes the key and the value type. */
 static bool begin_kv(gguf_writer *w, const char *key, gguf_vtype type)
 {
@@ -324,7 +300,7 @@ tlm_status tlm_gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv)
                 len = kv->v.arr.str_offsets[n - 1] + 8 + last;
             }
         } else {
-            len = n * vtype_size(kv->v.arr.type); /* the reader checked it fits the file */
+            len = n * tlm_gguf_value_size(kv->v.arr.type); /* the reader checked it fits the file */
         }
         ok = put_le(&w->kv, (uint64_t)kv->v.arr.type, 4) && put_le(&w->kv, n, 8) &&
              put(&w->kv, kv->v.arr.data, (size_t)len);
@@ -343,10 +319,10 @@ tlm_status tlm_gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv)
     case GGUF_I16:
     case GGUF_I32:
     case GGUF_I64:
-        ok = put_le(&w->kv, (uint64_t)kv->v.i, (int)vtype_size(kv->type));
+        ok = put_le(&w->kv, (uint64_t)kv->v.i, (int)tlm_gguf_value_size(kv->type));
         break;
     default: /* U8..U64, BOOL */
-        ok = put_le(&w->kv, kv->v.u, (int)vtype_size(kv->type));
+        ok = put_le(&w->kv, kv->v.u, (int)tlm_gguf_value_size(kv->type));
         break;
     }
     return end_kv(w, kv->key, ok);
