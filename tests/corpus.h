@@ -109,40 +109,21 @@ enum {
 };
 
 /* The SentencePiece vocabulary (GGUF and .model spell a space U+2581). */
+// clang-format off
 static const struct cm_piece {
     const char *text;
     float score;
     int type; /* GGUF / SentencePiece token type */
 } cm_vocab[CM_VOCAB] = {
-    {"<unk>", 0, 2},
-    {"<s>", 0, 3},
-    {"</s>", 0, 3},
-    {"<0x0A>", 0, 6},
-    {"<0x41>", 0, 6},
-    {"\xE2\x96\x81", -1, 1},
-    {"a", -2, 1},
-    {"b", -3, 1},
-    {"c", -4, 1},
-    {"d", -5, 1},
-    {"e", -6, 1},
-    {"\xE2\x96\x81"
-     "a",
-     -7, 1},
-    {"\xE2\x96\x81"
-     "b",
-     -8, 1},
-    {"ab", -9, 1},
-    {"cd", -10, 1},
-    {"\xE2\x96\x81"
-     "ab",
-     -11, 1},
-    {"abcd", -12, 1},
-    {"\xE2\x96\x81"
-     "abcd",
-     -13, 1},
-    {"\xC3\xA9", -14, 1},
-    {"<0xC3>", 0, 6},
+    {"<unk>", 0, 2},         {"<s>", 0, 3},         {"</s>", 0, 3},
+    {"<0x0A>", 0, 6},        {"<0x41>", 0, 6},      {"\xE2\x96\x81", -1, 1},
+    {"a", -2, 1},            {"b", -3, 1},          {"c", -4, 1},
+    {"d", -5, 1},            {"e", -6, 1},          {"\xE2\x96\x81" "a", -7, 1},
+    {"\xE2\x96\x81" "b", -8, 1}, {"ab", -9, 1},     {"cd", -10, 1},
+    {"\xE2\x96\x81" "ab", -11, 1}, {"abcd", -12, 1}, {"\xE2\x96\x81" "abcd", -13, 1},
+    {"\xC3\xA9", -14, 1},    {"<0xC3>", 0, 6},
 };
+// clang-format on
 
 /* Deterministic weights, O(1/sqrt(fan-in)). */
 static inline float cm_weight(uint32_t tensor, uint32_t i)
