@@ -42,25 +42,11 @@ bool tlm_il_fits(int layout, int type, int64_t rows, int64_t cols)
            (!is_half(type) || layout == TLM_IL_LANES || cols % TLM_IL_STEP == 0);
 }
 
-/* TLM_IL_LANES: a transpose of 16 rows of 2-byte elements (row r's element k at 16k + r). */
-static void lanes_group(uint8_t *group, const uint8_t *rows, uint64_t row_bytes)
-{
-    for (uint64_t k = 0; k < row_bytes / 2; k++)
-        for (int r = 0; r < 16; r++)
-            memcpy(group + 32 * k + 2 * (uint64_t)r, rows + (uint64_t)r * row_bytes + 2 * k, 2);
-}
-
-static void lanes_row(uint8_t *row, const uint8_t *group, uint64_t row_bytes, int r)
-{
-    for (uint64_t k = 0; k < row_bytes / 2; k++)
-        memcpy(row + 2 * k, group + 32 * k + 2 * (uint64_t)r, 2);
-}
-
 /* The layout as runs of bytes: run i of a row goes to its own place in the group. */
 typedef enum { HALF_STEPS, SCALE_FIRST, DWORDS } kind;
 typedef struct layout {
     kind kind;
-    int n_rows, run; /* rows per group; bytes of a float step */
+    int n_rows, run; /* rows per group; bytes of a float run (a step or an element) */
     int block, per;  /* bytes per quant block; runs per block */
     int64_t n_runs;  /* runs per row */
 } layout;
@@ -97,9 +83,12 @@ static int block_bytes(int type)
 
 static layout layout_of(int il, int type, uint64_t row_bytes)
 {
-    if (is_half(type))
-        return (layout){HALF_STEPS, 4, 2 * TLM_IL_STEP,
-                        0,          1, (int64_t)(row_bytes / (2 * TLM_IL_STEP))};
+    if (is_half(type)) { /* 4 rows by steps of 16 elements; TLM_IL_LANES: 16 by elements */
+        const bool lanes = il == TLM_IL_LANES;
+        const int run = lanes ? 2 : 2 * TLM_IL_STEP;
+        return (layout){
+            HALF_STEPS, lanes ? 16 : 4, run, 0, 1, (int64_t)(row_bytes / (uint64_t)run)};
+    }
     const int block = block_bytes(type);
     const int64_t n_blocks = (int64_t)(row_bytes / (uint64_t)block);
     if (in_dwords(type)) { /* dwords, then Q6_K's and Q3_K's odd 2 bytes */
@@ -139,10 +128,6 @@ static uint64_t run_at(const layout *L, int64_t i, int r, uint64_t *at, uint64_t
 
 void tlm_il_group(int il, int type, void *group, const void *rows, uint64_t row_bytes)
 {
-    if (il == TLM_IL_LANES) {
-        lanes_group(group, rows, row_bytes);
-        return;
-    }
     const layout L = layout_of(il, type, row_bytes);
     uint64_t at, from;
     for (int r = 0; r < L.n_rows; r++) {
@@ -156,10 +141,6 @@ void tlm_il_group(int il, int type, void *group, const void *rows, uint64_t row_
 
 void tlm_il_row(int il, int type, void *row, const void *group, uint64_t row_bytes, int r)
 {
-    if (il == TLM_IL_LANES) {
-        lanes_row(row, group, row_bytes, r);
-        return;
-    }
     const layout L = layout_of(il, type, row_bytes);
     uint64_t at, from;
     for (int64_t i = 0; i < L.n_runs; i++) {
