@@ -8,6 +8,9 @@
 #define QMATMUL_FN(name) name##_avx2
 
 enum { B32_NR = 4 }; /* tokens per tile, within 16 registers */
+/* tokens per small-batch pass: 4 float sums and 4 integer sums of 16 registers (the levels of
+ * a unit are made from its 4 gathered dwords as they are used) */
+enum { B32_NB = 4 };
 
 TLM_INLINE __m256i b32_dot4(__m256i acc, __m256i w, const int8_t *x, bool sgn)
 {

@@ -274,6 +274,59 @@ TLM_INLINE void b32_gemv(int type, bool il, float *y, int rows, bool accumulate,
         if (rows > VL * h) b32_sums_store(y + VL * h, rows - VL * h, acc[h]);
 }
 
+/* A small batch (the gemm of qmatmul_blocked.h): gemv's unit vectors, built once per unit and
+ * used by nt (<= B32_NB, a constant after inlining) tokens whose sums stay in registers; VL
+ * rows at a time over all the units (AVX2's second slice reads the chunk again from L1:
+ * small_batch's chunks fit there). Per lane, the steps of gemv and the tiles in their order. */
+TLM_INLINE void b32_gemm(int type, bool il, int nt, float *y, int64_t ldy, int rows,
+                         bool accumulate, const char *w, uint64_t rb, int64_t u0, int64_t n_units,
+                         const char *xq, int64_t xs, const char *next)
+{
+    _Alignas(64) char slots[TLM_QROWS * B32_SLOT];
+    const vi book = b32_book();
+    const bool sgn = b32_sgn(type);
+    const int64_t bb = b32_block(type), gb = TLM_QROWS * bb;
+    const bool direct = !il && b32_in_place(rb);
+    for (int h = 0; h < B32_NH && VL * h < rows; h++) {
+        const int n = rows - VL * h;
+        const vi idx = direct ? b32_lanes(rb, rows, h) : b32_lanes(B32_SLOT, TLM_QROWS, h);
+        vf a[B32_NB];
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            a[t] = b32_sums_load(y + t * ldy + VL * h, n, accumulate);
+        for (int64_t u = u0; u < u0 + n_units; u++) {
+            const char *xu = xq + (u - u0) * (int64_t)sizeof(xb32);
+            if (!il && h == 0) b32_prefetch(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
+            if (!il && !direct) b32_copy(type, slots, w, rb, rows, u);
+            b32_unit un;
+            if (il)
+                b32_unit_il(type, &un, w + u * gb, h, book);
+            else
+                b32_unit_rows(type, &un, direct ? w + u * bb : slots, idx, book);
+            vi s[B32_NB];
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++)
+                s[t] = vi_set1(((const xb32 *)(xu + t * xs))->corr);
+#pragma GCC unroll 8
+            for (int kk = 0; kk < 8; kk++)
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++)
+                    s[t] =
+                        b32_dot4(s[t], un.lv[kk], ((const xb32 *)(xu + t * xs))->q + 4 * kk, sgn);
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++)
+                a[t] = b32_acc(type, a[t], s[t], un.d, un.m, (const xb32 *)(xu + t * xs));
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            b32_sums_store(y + t * ldy + VL * h, n, a[t]);
+    }
+}
+
+/* The gemm shapes of GEMM_SMALL_FN (qmatmul_simd.h): rows and groups. */
+#define B32_GEMM_ROWS(type, nt, ...) b32_gemm(type, false, nt, __VA_ARGS__)
+#define B32_GEMM_IL(type, nt, ...) b32_gemm(type, true, nt, __VA_ARGS__)
+
 /* Prefill: units [u0, u0 + n_units) into dst, B32_PACK bytes each (entry e at 64e, rows
  * [VL h, +VL) at + B32_HB h). */
 TLM_INLINE void b32_pack(int type, bool il, char *dst, const char *w, uint64_t rb, int rows,
@@ -388,6 +441,8 @@ TLM_INLINE void b32_tile(int type, int nr, float *y, int64_t ldy, int rows, bool
             break;                                                                                 \
         }                                                                                          \
     }                                                                                              \
+    GEMM_SMALL_FN(gemm_##suffix, B32_GEMM_ROWS, type, B32_NB)                                      \
+    GEMM_SMALL_FN(gemm_il_##suffix, B32_GEMM_IL, type, B32_NB)                                     \
     static const tlm_qmatmul_ops ops_##suffix = {.unit = 32,                                       \
                                                  .unit_bytes = sizeof(block_##suffix),             \
                                                  .pack_bytes = B32_PACK,                           \
@@ -396,7 +451,9 @@ TLM_INLINE void b32_tile(int type, int nr, float *y, int64_t ldy, int rows, bool
                                                  .quantize_x = quantize_##suffix,                  \
                                                  .pack = pack_##suffix,                            \
                                                  .tile = tile_##suffix,                            \
-                                                 .gemv = gemv_##suffix};                           \
+                                                 .gemv = gemv_##suffix,                            \
+                                                 .gemm = gemm_##suffix,                            \
+                                                 .nb = B32_NB};                                    \
     static const tlm_qmatmul_ops ops_il_##suffix = {.unit = 32,                                    \
                                                     .unit_bytes = sizeof(block_##suffix),          \
                                                     .pack_bytes = B32_PACK,                        \
@@ -405,7 +462,9 @@ TLM_INLINE void b32_tile(int type, int nr, float *y, int64_t ldy, int rows, bool
                                                     .quantize_x = quantize_##suffix,               \
                                                     .pack = pack_il_##suffix,                      \
                                                     .tile = tile_##suffix,                         \
-                                                    .gemv = gemv_il_##suffix};                     \
+                                                    .gemv = gemv_il_##suffix,                      \
+                                                    .gemm = gemm_il_##suffix,                      \
+                                                    .nb = B32_NB};                                 \
     TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_##suffix), tlm_qmatmul_blocked, ops_##suffix)           \
     TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_il_##suffix), tlm_qmatmul_il, ops_il_##suffix)
 
