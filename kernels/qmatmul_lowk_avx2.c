@@ -6,6 +6,10 @@
 #define LOWK_IQ4_BIAS 0
 #define QMATMUL_FN(name) name##_avx2
 
+/* tokens per small-batch pass: 4 float sums and 4 integer sums (and a sub-block's 4 level entries)
+ * of 16 registers */
+enum { LOWK_NB = 4 };
+
 TLM_INLINE __m256i lowk_dot4(__m256i acc, __m256i w, int32_t x4)
 {
     __m256i x = _mm256_sign_epi8(_mm256_set1_epi32(x4), w);

@@ -5,6 +5,10 @@
 #define LOWK_IQ4_BIAS 128
 #define QMATMUL_FN(name) name##_avx512vnni
 
+/* tokens per small-batch pass: 8 float sums, 8 integer sums, a sub-block's 4 level entries and the
+ * header's dwords of 32 registers */
+enum { LOWK_NB = 8 };
+
 TLM_INLINE __m512i lowk_dot4(__m512i acc, __m512i w, int32_t x4)
 {
     return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(x4));

@@ -54,6 +54,13 @@ TLM_INLINE int lowk_bias(int type)
     return type == TLM_DT_Q2_K ? 0 : type == TLM_DT_Q3_K ? 4 : LOWK_IQ4_BIAS;
 }
 
+TLM_INLINE int64_t lowk_block_bytes(int type)
+{
+    return type == TLM_DT_Q2_K   ? (int64_t)sizeof(block_q2_K)
+           : type == TLM_DT_Q3_K ? (int64_t)sizeof(block_q3_K)
+                                 : (int64_t)sizeof(block_iq4_xs);
+}
+
 /* Any block, one row at a time through the scalar unpack: for rows too far apart for the
  * gathers' 32-bit offsets. */
 static void lowk_pack_scalar(int type, int64_t block_bytes, char *o, const char *w,
@@ -426,9 +433,96 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
         vf_store_m(y + h * VL, acc[h], vmask_n(rows - h * VL < VL ? rows - h * VL : VL));
 }
 
-/* The pack, tile, gemv and slots (rows, il) of one type; the tile body is specialised per
- * token count. */
-#define LOWK_OPS(name, block, tile_fn, pack_fn, gemv_fn)                                           \
+/* A small batch (the gemm of qmatmul_blocked.h): lowk_gemv_unit's steps with each unit's
+ * header, level entries and scales built once and used by nt (<= LOWK_NB, a constant after
+ * inlining) tokens whose sums stay in registers; VL rows at a time over all the units (AVX2's
+ * second slice reads the chunk again from L1: small_batch's chunks fit there). */
+TLM_INLINE void lowk_gemm(int type, int64_t block_bytes, bool il, int nt, float *y, int64_t ldy,
+                          int rows, bool accumulate, const char *w, uint64_t w_row_bytes,
+                          int64_t u0, int64_t n_units, const char *xq, int64_t xs, const char *next)
+{
+    if (!il && w_row_bytes > (uint64_t)INT32_MAX / TLM_QROWS) { /* beyond the gathers: gemv's */
+        _Alignas(64) char buf[LK_PACK];
+        for (int64_t u = u0; u < u0 + n_units; u++) {
+            lowk_pack_scalar(type, block_bytes, buf, w, w_row_bytes, rows, u);
+            for (int t = 0; t < nt; t++)
+                lowk_tile(type, 1, y + t * ldy, 0, rows, accumulate || u > u0, buf, 1,
+                          xq + t * xs + (u - u0) * (int64_t)sizeof(xq256), 0);
+        }
+        return;
+    }
+    const bool has_min = type == TLM_DT_Q2_K;
+    const int bias = lowk_bias(type);
+    const int64_t step = il ? TLM_QROWS * block_bytes : block_bytes;
+    const int64_t lines = (TLM_QROWS * (int64_t)w_row_bytes + 63) / 64;
+    const int64_t per = n_units ? (lines + n_units - 1) / n_units : 0;
+    for (int h = 0; h * VL < TLM_QROWS && h * VL < rows; h++) {
+        const vmask mk = vmask_n(rows - h * VL < VL ? rows - h * VL : VL);
+        const lk_src src = il ? lk_il(w, h) : lk_rows(w, w_row_bytes, rows, h);
+        vf acc[LOWK_NB];
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            acc[t] = accumulate ? vf_load_m(y + t * ldy + h * VL, mk) : vf_zero();
+        for (int64_t u = u0; u < u0 + n_units; u++) {
+            for (int64_t l = (u - u0) * per; h == 0 && next && l < (u - u0 + 1) * per && l < lines;
+                 l++)
+                __builtin_prefetch(next + 64 * l, 0, 2);
+            const char *xu = xq + (u - u0) * (int64_t)sizeof(xq256);
+            lk_src s = src;
+            s.base += u * step;
+            lk_head hd;
+            lk_header(type, &hd, &s);
+            vi isum[LOWK_NB];
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++)
+                isum[t] = vi_set1(0);
+#pragma GCC unroll 16
+            for (int sb = 0; sb < 16; sb++) {
+                vi e[4];
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++)
+                    e[k] = lk_entry(type, &s, 4 * sb + k);
+                const vi sc = lk_scale(type, &hd, sb);
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++) {
+                    const xq256 *xb = (const xq256 *)(xu + t * xs);
+                    vi sub = vi_set1(0);
+#pragma GCC unroll 4
+                    for (int k = 0; k < 4; k++)
+                        sub = lowk_dot4(sub, e[k], lowk_x4(xb->q + 16 * sb + 4 * k));
+                    if (bias) sub = vi_sub(sub, vi_set1(bias * xb->s16[sb]));
+                    isum[t] = vi_add(isum[t], lowk_mul(sub, sc));
+                }
+            }
+            const vf d = lowk_f16_lo(hd.dd);
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++) {
+                const xq256 *xb = (const xq256 *)(xu + t * xs);
+                const vf dx = vf_set1(xb->d);
+                acc[t] = vf_add(acc[t], vf_mul(vi_to_f32(isum[t]), vf_mul(d, dx)));
+                if (has_min) { /* the mins last, one token at a time: fewer sums live */
+                    vi msum = vi_set1(0);
+                    for (int i = 0; i < 8; i++)
+                        msum = lowk_dot16x2(msum, lk_min_pair(&hd, i), lk_s16_pair(xb, i));
+                    acc[t] = vf_sub(acc[t], vf_mul(vi_to_f32(msum),
+                                                   vf_mul(lowk_f16_lo(vi_shr(hd.dd, 16)), dx)));
+                }
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            vf_store_m(y + t * ldy + h * VL, acc[t], mk);
+    }
+}
+
+/* The gemm shapes of GEMM_SMALL_FN (qmatmul_simd.h): rows and groups of one block type. */
+#define LOWK_GEMM_ROWS(type, nt, ...)                                                              \
+    lowk_gemm(type, lowk_block_bytes(type), false, nt, __VA_ARGS__)
+#define LOWK_GEMM_IL(type, nt, ...) lowk_gemm(type, lowk_block_bytes(type), true, nt, __VA_ARGS__)
+
+/* The pack, tile, gemv, gemm and slots (rows, il) of one type; the tile and gemm bodies are
+ * specialised per token count. */
+#define LOWK_OPS(name, block, tile_fn, pack_fn, gemv_fn, gemm_fn)                                  \
     static const tlm_qmatmul_ops name = {.unit = QK_K,                                             \
                                          .unit_bytes = sizeof(block),                              \
                                          .pack_bytes = LK_PACK,                                    \
@@ -437,7 +531,9 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
                                          .quantize_x = quantize_x256,                              \
                                          .pack = pack_fn,                                          \
                                          .tile = tile_fn,                                          \
-                                         .gemv = gemv_fn};
+                                         .gemv = gemv_fn,                                          \
+                                         .gemm = gemm_fn,                                          \
+                                         .nb = LOWK_NB};
 #define LOWK_TYPE(suffix, type, block)                                                             \
     static void pack_##suffix(void *dst, const char *w, uint64_t w_row_bytes, int rows,            \
                               int64_t u0, int64_t n_units)                                         \
@@ -479,8 +575,11 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
             break;                                                                                 \
         }                                                                                          \
     }                                                                                              \
-    LOWK_OPS(ops_##suffix, block, tile_##suffix, pack_##suffix, gemv_##suffix)                     \
-    LOWK_OPS(ops_il_##suffix, block, tile_##suffix, pack_il_##suffix, gemv_il_##suffix)            \
+    GEMM_SMALL_FN(gemm_##suffix, LOWK_GEMM_ROWS, type, LOWK_NB)                                    \
+    GEMM_SMALL_FN(gemm_il_##suffix, LOWK_GEMM_IL, type, LOWK_NB)                                   \
+    LOWK_OPS(ops_##suffix, block, tile_##suffix, pack_##suffix, gemv_##suffix, gemm_##suffix)      \
+    LOWK_OPS(ops_il_##suffix, block, tile_##suffix, pack_il_##suffix, gemv_il_##suffix,            \
+             gemm_il_##suffix)                                                                     \
     TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_##suffix), tlm_qmatmul_blocked, ops_##suffix)           \
     TLM_QMATMUL_SLOT(QMATMUL_FN(tlm_matmul_il_##suffix), tlm_qmatmul_il, ops_il_##suffix)
 
