@@ -5,7 +5,11 @@
  *   - every SIMD matmul slot against the reference: the same bits, on odd row counts, row
  *     lengths that cross the kernels' chunks, token counts that cross their token blocks,
  *     unaligned weights (2-byte aligned, as GGUF may store them), unaligned activations,
- *     strides, sub-ranges of rows (rows outside [r0, r1) untouched);
+ *     strides, sub-ranges of rows (rows outside [r0, r1) untouched); every token count of a
+ *     small batch (2 .. 16, the gemm kernels: passes of 4 or 8 tokens, k in chunks) and 17;
+ *   - the small-batch contract (qmatmul_blocked.h): on rows and on groups, the first n tokens
+ *     of a prefill of 21 (packed tiles) are bit for bit those n tokens as one small batch
+ *     (n = 2 .. 16) and each token alone (decode);
  *   - quantizers: values a block can hold exactly come back exactly; gaussian rows come back
  *     within a relative RMS error per type (measured values printed); zero blocks stay zero.
  * to_f32 is checked bit for bit against a NumPy reference written from ggml's block
@@ -263,6 +267,58 @@ static void check_simd(const qtype *t, const tlm_kernels *ref, const isa_table *
                 buf_free(ref_y);
                 problem_free(&p);
             }
+    /* every small batch (and 17, past them): k within one gemm chunk and across two (129
+     * blocks: the chunks are 64 .. 85 blocks), a partial group and two groups and a bit */
+    for (int64_t n_tok = 2; n_tok <= 17; n_tok++) {
+        const int64_t n_in = n_tok % 2 ? 4128 : 96, rows = n_tok % 3 ? 33 : 7;
+        problem p;
+        problem_new(&p, t, n_in, n_tok, rows);
+        float *ref_y = y_new(&p);
+        run(ref->matmul[t->type], &p, p.w, ref_y, 0, rows);
+        char what[96];
+        snprintf(what, sizeof what, "%s %s n_in %ld n_tok %ld rows %ld", t->name, s->name,
+                 (long)n_in, (long)n_tok, (long)rows);
+        check_slot(what, s->k.matmul[t->type], &p, p.w, ref_y, rows / 3);
+        buf_free(ref_y);
+        problem_free(&p);
+    }
+}
+
+/* One shape of check_il. */
+static void check_il_case(const qtype *t, const tlm_kernels *ref, const isa_table *s, int64_t n_in,
+                          int64_t n_tok, int64_t rows)
+{
+    const int layout = s->k.il_layout[t->type];
+    problem p;
+    problem_new(&p, t, n_in, n_tok, rows);
+    p.rb -= 2; /* groups take the rows' exact bytes */
+    uint8_t *plain = malloc(p.rb * (uint64_t)rows + 2), *grp = malloc(p.rb * (uint64_t)rows + 2);
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(plain + 2 + r * p.rb, p.w + r * (p.rb + 2), p.rb);
+    for (int64_t g = 0; g < rows / 16; g++)
+        tlm_il_group(layout, t->type, grp + 2 + g * 16 * p.rb, plain + 2 + g * 16 * p.rb, p.rb);
+    bool back = true;
+    uint8_t row[4128 / 32 * 24];
+    for (int64_t r = 0; r < rows; r++) {
+        tlm_il_row(layout, t->type, row, grp + 2 + r / 16 * 16 * p.rb, p.rb, (int)(r % 16));
+        back = back && memcmp(row, plain + 2 + r * p.rb, p.rb) == 0;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s %s il n_in %ld n_tok %ld rows %ld", t->name, s->name,
+             (long)n_in, (long)n_tok, (long)rows);
+    CHECK(back, "%s: rows do not come back from their groups", what);
+    float *ref_y = y_new(&p), *rows_y = y_new(&p), *il_y = y_new(&p);
+    run(ref->matmul[t->type], &p, plain + 2, ref_y, 0, rows);
+    run(s->k.matmul[t->type], &p, plain + 2, rows_y, 0, rows);
+    run(s->k.matmul_il[t->type], &p, grp + 2, il_y, 0, rows);
+    CHECK(same_bits(&p, rows_y, il_y), "%s: differs from the row kernel", what);
+    check_slot(what, s->k.matmul_il[t->type], &p, grp + 2, ref_y, rows > 21 ? 21 : 5);
+    buf_free(ref_y);
+    buf_free(rows_y);
+    buf_free(il_y);
+    free(plain);
+    free(grp);
+    problem_free(&p);
 }
 
 /* The groups of 16 rows (kernels.h, il): the matrix grouped in the table's layout gives back
@@ -278,42 +334,65 @@ static void check_il(const qtype *t, const tlm_kernels *ref, const isa_table *s)
     if (n != 16) return;
     for (size_t a = 0; a < COUNT(n_ins); a++)
         for (size_t b = 0; b < COUNT(n_toks); b++)
-            for (size_t c = 0; c < COUNT(rows_list); c++) {
-                const int64_t n_in = n_ins[a], n_tok = n_toks[b], rows = rows_list[c];
-                problem p;
-                problem_new(&p, t, n_in, n_tok, rows);
-                p.rb -= 2; /* groups take the rows' exact bytes */
-                uint8_t *plain = malloc(p.rb * (uint64_t)rows + 2),
-                        *grp = malloc(p.rb * (uint64_t)rows + 2);
-                for (int64_t r = 0; r < rows; r++)
-                    memcpy(plain + 2 + r * p.rb, p.w + r * (p.rb + 2), p.rb);
-                for (int64_t g = 0; g < rows / 16; g++)
-                    tlm_il_group(layout, t->type, grp + 2 + g * 16 * p.rb,
-                                 plain + 2 + g * 16 * p.rb, p.rb);
-                bool back = true;
-                uint8_t row[4128 / 32 * 24];
-                for (int64_t r = 0; r < rows; r++) {
-                    tlm_il_row(layout, t->type, row, grp + 2 + r / 16 * 16 * p.rb, p.rb,
-                               (int)(r % 16));
-                    back = back && memcmp(row, plain + 2 + r * p.rb, p.rb) == 0;
-                }
-                char what[96];
-                snprintf(what, sizeof what, "%s %s il n_in %ld n_tok %ld rows %ld", t->name,
-                         s->name, (long)n_in, (long)n_tok, (long)rows);
-                CHECK(back, "%s: rows do not come back from their groups", what);
-                float *ref_y = y_new(&p), *rows_y = y_new(&p), *il_y = y_new(&p);
-                run(ref->matmul[t->type], &p, plain + 2, ref_y, 0, rows);
-                run(s->k.matmul[t->type], &p, plain + 2, rows_y, 0, rows);
-                run(s->k.matmul_il[t->type], &p, grp + 2, il_y, 0, rows);
-                CHECK(same_bits(&p, rows_y, il_y), "%s: differs from the row kernel", what);
-                check_slot(what, s->k.matmul_il[t->type], &p, grp + 2, ref_y, rows > 21 ? 21 : 5);
-                buf_free(ref_y);
-                buf_free(rows_y);
-                buf_free(il_y);
-                free(plain);
-                free(grp);
-                problem_free(&p);
-            }
+            for (size_t c = 0; c < COUNT(rows_list); c++)
+                check_il_case(t, ref, s, n_ins[a], n_toks[b], rows_list[c]);
+    /* every small batch on groups (and 17), k within one gemm chunk and across two */
+    for (int64_t n_tok = 2; n_tok <= 17; n_tok++)
+        check_il_case(t, ref, s, n_tok % 2 ? 4128 : 1056, n_tok, n_tok % 3 ? 48 : 16);
+}
+
+/* The small-batch contract (qmatmul_blocked.h) of slot f on weights w (rows, or groups for an
+ * il slot; rb bytes apart): the first n tokens of a prefill of p's n_tok (> 16: packed tiles)
+ * are the bits of those n tokens as one small batch (gemm, n = 2 .. 16) and of each token
+ * alone (decode). Independent of the reference: decode, small batches and prefill must agree
+ * bit for bit among themselves. */
+static void check_batch_contract(const char *what, tlm_matmul_fn f, const problem *p,
+                                 const uint8_t *w, uint64_t rb)
+{
+    float *pre = y_new(p), *part = y_new(p), *one = y_new(p);
+    f(pre, p->ldy, w, rb, p->x, p->ldx, p->n_tok, p->n_in, 0, p->rows);
+    int bad = 0;
+    for (int64_t n = 2; n <= 16; n++) {
+        f(part, p->ldy, w, rb, p->x, p->ldx, n, p->n_in, 0, p->rows);
+        bad += memcmp(part, pre, (size_t)(n * p->ldy) * sizeof(float)) != 0;
+    }
+    CHECK(bad == 0,
+          "%s: %d of the small batches 2 .. 16 differ from the same tokens of a "
+          "prefill of %ld",
+          what, bad, (long)p->n_tok);
+    for (int64_t t = 0; t < p->n_tok; t++)
+        f(one + t * p->ldy, p->ldy, w, rb, p->x + t * p->ldx, p->ldx, 1, p->n_in, 0, p->rows);
+    CHECK(same_bits(p, pre, one), "%s: one token at a time differs from a prefill of %ld", what,
+          (long)p->n_tok);
+    buf_free(pre);
+    buf_free(part);
+    buf_free(one);
+}
+
+/* check_batch_contract on rows and, where rows are whole groups of 16, on groups. */
+static void check_batch(const qtype *t, const isa_table *s, int64_t n_in, int64_t rows)
+{
+    problem p;
+    problem_new(&p, t, n_in, 21, rows);
+    char what[96];
+    snprintf(what, sizeof what, "%s %s n_in %ld rows %ld", t->name, s->name, (long)n_in,
+             (long)rows);
+    check_batch_contract(what, s->k.matmul[t->type], &p, p.w, p.rb);
+    if (rows % 16 == 0 && s->k.matmul_il[t->type]) {
+        const int layout = s->k.il_layout[t->type];
+        const uint64_t rb = p.rb - 2; /* groups take the rows' exact bytes */
+        uint8_t *plain = malloc(rb * (uint64_t)rows), *grp = malloc(rb * (uint64_t)rows + 2);
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(plain + r * rb, p.w + r * p.rb, rb);
+        for (int64_t g = 0; g < rows / 16; g++)
+            tlm_il_group(layout, t->type, grp + 2 + g * 16 * rb, plain + g * 16 * rb, rb);
+        snprintf(what, sizeof what, "%s %s il n_in %ld rows %ld", t->name, s->name, (long)n_in,
+                 (long)rows);
+        check_batch_contract(what, s->k.matmul_il[t->type], &p, grp + 2, rb);
+        free(plain);
+        free(grp);
+    }
+    problem_free(&p);
 }
 
 /* ---- quantizers --------------------------------------------------------------------------- */
@@ -438,6 +517,11 @@ int main(int argc, char **argv)
             check_simd(t, &ref, &simd[s]);
             /* the loader groups a matrix only where the table has a kernel that reads the
              * groups (model_interleave.c); AArch64 keeps these types' rows */
+            /* k within one gemm chunk and across two; a partial group, groups */
+            check_batch(t, &simd[s], 96, 7);
+            check_batch(t, &simd[s], 4128, 33);
+            check_batch(t, &simd[s], 4128, 48);
+            check_batch(t, &simd[s], 1056, 16);
             if (simd[s].k.matmul_il[t->type]) check_il(t, &ref, &simd[s]);
 #if defined(__aarch64__)
             else
