@@ -8,8 +8,13 @@
  *     reference's float steps), on random blocks (every bit pattern; random finite f16
  *     scales), row counts around the 16-row groups, 1..17 and 64 tokens, k across the
  *     activation chunk (4096), sub-ranges [r0, r1), unaligned activations and strides; rows
- *     outside the range untouched; rows 2^27 bytes apart (the packing's row-by-row path). A
- *     level the CPU lacks is skipped, case by case;
+ *     outside the range untouched; rows 2^27 bytes apart (the packing's row-by-row path);
+ *     every small batch (2 .. 16 tokens, the gemm kernels, and 17) on rows and groups, k
+ *     within one gemm chunk and across several and the activation chunk. A level the CPU
+ *     lacks is skipped, case by case;
+ *   - the small-batch contract (qmatmul_blocked.h), on rows and groups: the first n tokens of
+ *     a prefill of 21 (packed tiles) are bit for bit those n tokens as one small batch
+ *     (n = 2 .. 16) and each token alone (decode);
  *   - the quantizers: every element is the nearest value the stored scales can represent
  *     (up to the f16 rounding of the super-block scale), the relative RMS error on Gaussian
  *     rows is below what each type's grid explains (bounds below), zero rows stay zero.
@@ -185,7 +190,7 @@ static void simd_case(const lowk_type *ty, const tlm_kernels *ref, const isa_tab
  * row-by-row path. A sparse private mapping holds them (only the blocks are touched). */
 static void far_rows_case(const lowk_type *ty, const tlm_kernels *ref, const isa_table *simd)
 {
-    enum { ROWS = 19, N_TOK = 3 };
+    enum { ROWS = 19, N_TOK = 11 }; /* small-batch passes of 4, 4, 3 (AVX2) and 8, 3 (VNNI) */
     const uint64_t rb = ((uint64_t)1 << 27) + 2;
     const size_t size = (size_t)(ROWS * rb + 4096);
     uint8_t *w = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -278,6 +283,75 @@ static void il_case(const lowk_type *ty, const tlm_kernels *ref, const isa_table
     free(xbuf);
     free(yr);
     free(ys);
+}
+
+/* ---- the small-batch contract ------------------------------------------------------------ */
+
+/* Slot f on weights w (rows or groups, rb bytes apart): the first n tokens of a prefill of
+ * N_TOK (> 16: packed tiles) are the bits of those n tokens as one small batch (gemm,
+ * n = 2 .. 16) and of each token alone (decode); among themselves, not against the
+ * reference. Returns the number of differing calls. */
+static int contract_bad(tlm_matmul_fn f, const uint8_t *w, uint64_t rb, const float *x, int64_t ldx,
+                        int64_t n_tok, int64_t n_in, int64_t rows, int64_t ldy)
+{
+    float *pre = malloc(sizeof(float) * n_tok * ldy), *part = malloc(sizeof(float) * n_tok * ldy);
+    for (int64_t i = 0; i < n_tok * ldy; i++)
+        pre[i] = part[i] = 0.0f;
+    f(pre, ldy, w, rb, x, ldx, n_tok, n_in, 0, rows);
+    int bad = 0;
+    for (int64_t n = 2; n <= 16; n++) {
+        f(part, ldy, w, rb, x, ldx, n, n_in, 0, rows);
+        bad += memcmp(part, pre, sizeof(float) * n * ldy) != 0;
+    }
+    for (int64_t t = 0; t < n_tok; t++)
+        f(part + t * ldy, ldy, w, rb, x + t * ldx, ldx, 1, n_in, 0, rows);
+    bad += memcmp(part, pre, sizeof(float) * n_tok * ldy) != 0;
+    free(pre);
+    free(part);
+    return bad;
+}
+
+/* contract_bad for every level on rows and, where rows are whole groups of 16, on groups. */
+static void contract_case(const lowk_type *ty, const tlm_kernels *ref, const isa_table *simd,
+                          int64_t rows, int64_t n_in)
+{
+    enum { N_TOK = 21 };
+    const uint64_t rb = (uint64_t)(n_in / 256 * ty->block_bytes);
+    const int64_t ldx = n_in + 1, ldy = rows + 3;
+    uint8_t *plain = malloc(rows * rb), *gbuf = malloc(rows * rb + 2), *g = gbuf + 2;
+    random_blocks(ty, plain, rows * (n_in / 256));
+    float *x = malloc(sizeof(float) * N_TOK * ldx);
+    for (int64_t i = 0; i < N_TOK * ldx; i++)
+        x[i] = gauss();
+    for (int l = 0; l < N_SIMD; l++) {
+        if (!level_runs(&simd[l], ref, ty->type)) {
+            SKIP(2, "%s %s contract rows %lld: level or its kernel not here", ty->name,
+                 simd[l].name, (long long)rows);
+            continue;
+        }
+        int bad =
+            contract_bad(simd[l].k.matmul[ty->type], plain, rb, x, ldx, N_TOK, n_in, rows, ldy);
+        check(bad == 0,
+              "%s %s rows %lld k %lld: %d of 15 small batches and decode differ from a "
+              "prefill of %d",
+              ty->name, simd[l].name, (long long)rows, (long long)n_in, bad, (int)N_TOK);
+        const tlm_matmul_fn il = simd[l].k.matmul_il[ty->type];
+        if (rows % 16 || !il) {
+            SKIP(1, "%s %s contract rows %lld: no groups", ty->name, simd[l].name, (long long)rows);
+            continue;
+        }
+        const int layout = simd[l].k.il_layout[ty->type];
+        for (int64_t r = 0; r < rows; r += 16)
+            tlm_il_group(layout, ty->type, g + r * rb, plain + r * rb, rb);
+        bad = contract_bad(il, g, rb, x, ldx, N_TOK, n_in, rows, ldy);
+        check(bad == 0,
+              "%s %s il rows %lld k %lld: %d of 15 small batches and decode differ from a "
+              "prefill of %d",
+              ty->name, simd[l].name, (long long)rows, (long long)n_in, bad, (int)N_TOK);
+    }
+    free(plain);
+    free(gbuf);
+    free(x);
 }
 
 /* ---- quantizers ----------------------------------------------------------------------------- */
@@ -484,6 +558,17 @@ int main(int argc, char **argv)
         il_case(ty, &ref, simd, 48, 768, 6, 17, 18);
         il_case(ty, &ref, simd, 32, 4096 + 512, 64, 0, 29); /* k in several packed chunks */
         il_case(ty, &ref, simd, 16, 256 * 760, 1, 0, 16);   /* decode over 2 chunks of k */
+        /* every small batch and 17: k within one gemm chunk (11 .. 18 super-blocks) and
+         * across several and the activation chunk (46 super-blocks at 16 tokens) */
+        for (int64_t nt = 2; nt <= 17; nt++) {
+            const int64_t k = nt % 2 ? 256 * 50 : 768;
+            simd_case(ty, &ref, simd, nt % 3 ? 33 : 16, k, nt, 0, nt % 3 ? 33 : 16);
+            il_case(ty, &ref, simd, nt % 3 ? 48 : 16, k, nt, 0, nt % 3 ? 48 : 16);
+        }
+        il_case(ty, &ref, simd, 48, 512, 9, 3, 37); /* a small batch on a range inside groups */
+        contract_case(ty, &ref, simd, 33, 256 * 20);
+        contract_case(ty, &ref, simd, 48, 256 * 20);
+        contract_case(ty, &ref, simd, 16, 512);
         quantizer_case(&ref, ty, false);
         quantizer_case(&ref, ty, true);
     }
