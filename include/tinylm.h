@@ -498,8 +498,9 @@ TLM_API tlm_status tlm_context_eval_outputs(tlm_context *ctx, const int32_t *tok
  *
  * The single-sequence calls above (eval, eval_outputs, logits, n_past, tokens, remove,
  * shift, save, load) act on sequence 0; tlm_context_reset and tlm_context_load clear every
- * sequence. Threads: as every context call, one thread at a time on a context. Nothing is
- * kept of the batch's arrays after the call returns. */
+ * sequence (tlm_context_seq_save / _load below keep one sequence at a time). Threads: as
+ * every context call, one thread at a time on a context. Nothing is kept of the batch's arrays
+ * after the call returns. */
 typedef struct tlm_batch {
     int32_t n_tokens;      /* 1 .. the context's n_batch (tlm_context_n_batch) */
     const int32_t *token;  /* [n_tokens] ids in [0, n_vocab) */
@@ -541,6 +542,40 @@ TLM_API tlm_status tlm_context_seq_keep(tlm_context *ctx, int32_t seq);
  * dropped). A prompt evaluated once in src is forked this way, then each copy goes on alone
  * (remove dst's tail first to keep only a prefix). src == dst does nothing. */
 TLM_API tlm_status tlm_context_seq_copy(tlm_context *ctx, int32_t src, int32_t dst);
+
+/* Saving and loading one sequence (a server's slot save / restore, llama.cpp's
+ * llama_state_seq_*): its KV cells, tokens and positions, and the RoPE state, in the file
+ * format of tlm_context_save (same version) but without logits: the context's last logits
+ * (tlm_context_logits) are not a sequence's, so they are not saved, and a sequence load drops
+ * them (a file of tlm_context_save loads too: its sequence 0, its logits skipped). A sequence
+ * saved from seq s of one context loads into any sequence of any context of the same model
+ * (other n_seq_max, n_batch or n_ctx) whose n_ctx and cells per sequence it fits.
+ *
+ * Saves seq's state to a file (written under a temporary name and renamed into place).
+ * ctx is only read. TLM_ERR_ARG for a NULL ctx or path or a sequence id outside
+ * [0, n_seq_max); TLM_ERR_IO when the file cannot be written. */
+TLM_API tlm_status tlm_context_seq_save(const tlm_context *ctx, int32_t seq, const char *path,
+                                        tlm_error *err);
+/* Replaces sequence seq by a file of tlm_context_seq_save (or tlm_context_save). Every other
+ * sequence is left as it was, bit for bit; tlm_context_logits is NULL afterwards. Errors:
+ * TLM_ERR_ARG for a NULL ctx or path or a sequence id outside [0, n_seq_max) (then nothing
+ * changes); TLM_ERR_IO (cannot open or read), TLM_ERR_ARG (another model, KV type, RoPE factor
+ * set, an NTK alpha other than the context's while other sequences hold keys, or too long for
+ * this context) and TLM_ERR_FORMAT (malformed, lying sizes) leave sequence seq empty. With a
+ * dynamic NTK alpha and every other sequence empty, the file's alpha is taken. */
+TLM_API tlm_status tlm_context_seq_load(tlm_context *ctx, int32_t seq, const char *path,
+                                        tlm_error *err);
+/* The same state in memory: the bytes of the file tlm_context_seq_save writes. *size gets the
+ * number of bytes; when cap is smaller (cap 0 with buf NULL asks for it) nothing is written
+ * and the status is TLM_ERR_BUFFER_TOO_SMALL. TLM_ERR_ARG for NULL ctx or size, a NULL buf
+ * with cap > 0, or a bad sequence id. */
+TLM_API tlm_status tlm_context_seq_save_buffer(const tlm_context *ctx, int32_t seq, void *buf,
+                                               size_t cap, size_t *size, tlm_error *err);
+/* Replaces sequence seq by `size` bytes of tlm_context_seq_save_buffer (or of any file above):
+ * the same checks and errors as tlm_context_seq_load (a NULL buf or size 0: TLM_ERR_ARG,
+ * sequence seq emptied). buf is not kept. */
+TLM_API tlm_status tlm_context_seq_load_buffer(tlm_context *ctx, int32_t seq, const void *buf,
+                                               size_t size, tlm_error *err);
 
 /* ---- tokenizer ------------------------------------------------------------------------ */
 

@@ -119,12 +119,17 @@ void tlm_forward_outputs(tlm_context *ctx, int32_t n, bool last, tlm_project_fn 
 /* Calls ctx->observer with x, the input of p's matrices (observe.c). */
 void tlm_observe_matmul(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
                         int64_t n_tok);
-/* The state as tlm_context_save writes it (context_file.c): its size in bytes, writing it,
- * and reading `size` bytes of it (name is for messages). */
-uint64_t tlm_context_state_bytes(const tlm_context *ctx);
-bool tlm_context_write_state(const tlm_context *ctx, FILE *fp);
-tlm_status tlm_context_read_state(tlm_context *ctx, FILE *fp, uint64_t size, const char *name,
-                                  tlm_error *err);
+/* The state of sequence seq as tlm_context_save writes it (context_file.c): its size in bytes,
+ * writing it, and reading `size` bytes of it into seq (name is for messages). `whole`: the
+ * single-sequence save and load (the context's last logits go with it; a load clears every
+ * other sequence); else tlm_context_seq_save / _load (no logits; only seq changes, emptied on
+ * any failure). */
+uint64_t tlm_context_state_bytes(const tlm_context *ctx, int32_t seq, bool whole);
+bool tlm_context_write_state(const tlm_context *ctx, int32_t seq, bool whole, FILE *fp);
+tlm_status tlm_context_read_state(tlm_context *ctx, int32_t seq, bool whole, FILE *fp,
+                                  uint64_t size, const char *name, tlm_error *err);
+/* What a failed sequence load leaves: seq empty, the context's last logits dropped. */
+void tlm_context_drop_seq(tlm_context *ctx, int32_t seq);
 
 /* The OpenBLAS path (blas.c): batches of at least TLM_BLAS_MIN_TOKENS tokens with F32, F16
  * or BF16 weights, when the context asked for it. */

@@ -1,5 +1,8 @@
-/* context_file.c - a context's state as a file (the prompt cache): the KV cells, the token
- * history, the last logits and the RoPE state, with a fingerprint of the model they belong to.
+/* context_file.c - a sequence's state as a file (the prompt cache): its KV cells, its token
+ * history, the context's last logits (tlm_context_save only: they belong to no one sequence)
+ * and the RoPE state, with a fingerprint of the model they belong to. tlm_context_save / load
+ * act on sequence 0 (a load clears the others); tlm_context_seq_save / load on any one, and a
+ * sequence loads into any sequence of any context of the same model.
  *
  * Layout (little-endian), version 2:
  *   header: "TLMCACHE", u32 version, u32 header bytes (104), u64 model fingerprint,
@@ -9,6 +12,8 @@
  *   i32 tokens[n_past], i32 cell_pos[n_used], f32 logits[vocab] if has_logits,
  *   K rows [n_apply][n_kv_heads][n_used][head_dim] then V rows alike, elements of kv_type
  *   (the cache's own head-major order; version 1 had [n_apply][n_used][kv_dim]).
+ * A sequence's file is the same layout with has_logits 0 (so it needed no new version), and
+ * either kind loads either way: a sequence load skips a file's logits.
  * Loading checks every count against the model, the context and the file's size. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,9 +124,11 @@ static void unpack(const uint8_t in[HEADER_BYTES], header *h, uint32_t *version,
 #undef GET
 }
 
-static header header_of(const tlm_context *ctx)
+/* Sequence seq's header; the context's last logits go with it only for a whole-context save. */
+static header header_of(const tlm_context *ctx, int32_t seq, bool whole)
 {
     const tlm_config *c = &ctx->m->cfg;
+    const tlm_seq *sq = &ctx->seqs[seq];
     header h = {.fingerprint = ctx->m->fingerprint,
                 .n_apply = tlm_config_n_apply(c),
                 .n_kv_heads = c->n_kv_heads,
@@ -131,52 +138,54 @@ static header header_of(const tlm_context *ctx)
                 .kv_type = (uint32_t)ctx->kv_type,
                 .long_factors = ctx->long_factors,
                 .ntk_alpha = ctx->ntk_alpha,
-                .has_logits = ctx->has_logits,
+                .has_logits = whole && ctx->has_logits,
                 .n_ctx = ctx->n_ctx,
-                .n_past = ctx->sq->n_past,
-                .n_used = ctx->sq->n_used};
+                .n_past = sq->n_past,
+                .n_used = sq->n_used};
     snprintf(h.arch, sizeof h.arch, "%s", c->arch);
     return h;
 }
 
-uint64_t tlm_context_state_bytes(const tlm_context *ctx)
+uint64_t tlm_context_state_bytes(const tlm_context *ctx, int32_t seq, bool whole)
 {
+    const tlm_seq *sq = &ctx->seqs[seq];
     uint64_t row = tlm_context_row_bytes(ctx); /* the cache holds what fits in memory */
-    return HEADER_BYTES + 4 * ((uint64_t)ctx->sq->n_past + (uint64_t)ctx->sq->n_used) +
-           (ctx->has_logits ? 4 * (uint64_t)ctx->m->cfg.vocab_size : 0) +
-           2 * (uint64_t)tlm_config_n_apply(&ctx->m->cfg) * (uint64_t)ctx->sq->n_used * row;
+    return HEADER_BYTES + 4 * ((uint64_t)sq->n_past + (uint64_t)sq->n_used) +
+           (whole && ctx->has_logits ? 4 * (uint64_t)ctx->m->cfg.vocab_size : 0) +
+           2 * (uint64_t)tlm_config_n_apply(&ctx->m->cfg) * (uint64_t)sq->n_used * row;
 }
 
-bool tlm_context_write_state(const tlm_context *ctx, FILE *fp)
+bool tlm_context_write_state(const tlm_context *ctx, int32_t seq, bool whole, FILE *fp)
 {
-    header h = header_of(ctx);
+    const tlm_seq *sq = &ctx->seqs[seq];
+    header h = header_of(ctx, seq, whole);
     uint8_t head[HEADER_BYTES];
     pack(&h, head);
     size_t row = tlm_context_head_bytes(ctx);
     bool ok = fwrite(head, 1, sizeof head, fp) == sizeof head &&
-              fwrite(ctx->sq->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
-              fwrite(ctx->sq->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
+              fwrite(sq->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
+              fwrite(sq->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
               (!h.has_logits || fwrite(ctx->logits, 4, (size_t)h.vocab, fp) == (size_t)h.vocab);
     for (int pass = 0; pass < 2 && ok; pass++) {
         void *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
         for (int32_t a = 0; a < h.n_apply && ok; a++) /* the cells in use are contiguous */
             for (int32_t g = 0; g < h.n_kv_heads && ok; g++)
-                ok = fwrite(tlm_kv_cell(ctx, base, a, g, 0), row, (size_t)h.n_used, fp) ==
+                ok = fwrite(tlm_kv_at(ctx, base, a, g, sq->cell0), row, (size_t)h.n_used, fp) ==
                      (size_t)h.n_used;
     }
     return ok;
 }
 
-tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tlm_error *err)
+/* Writes under a temporary name and renames it into place, so a reader never sees half. */
+static tlm_status save_file(const tlm_context *ctx, int32_t seq, bool whole, const char *path,
+                            tlm_error *err)
 {
-    if (!ctx || !path)
-        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_save: %s is NULL", ctx ? "path" : "ctx");
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return tlm_fail(err, TLM_ERR_ARG, "%s: path too long", path);
     FILE *fp = fopen(tmp, "wb");
     if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot create", tmp);
-    bool ok = tlm_context_write_state(ctx, fp);
+    bool ok = tlm_context_write_state(ctx, seq, whole, fp);
     if (fclose(fp) != 0) ok = false;
     if (!ok || rename(tmp, path) != 0) {
         remove(tmp);
@@ -185,13 +194,42 @@ tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tlm_error 
     return TLM_OK;
 }
 
+tlm_status tlm_context_save(const tlm_context *ctx, const char *path, tlm_error *err)
+{
+    if (!ctx || !path)
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_save: %s is NULL", ctx ? "path" : "ctx");
+    return save_file(ctx, 0, true, path, err);
+}
+
+tlm_status tlm_context_seq_save(const tlm_context *ctx, int32_t seq, const char *path,
+                                tlm_error *err)
+{
+    if (!ctx || !path)
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_seq_save: %s is NULL", ctx ? "path" : "ctx");
+    if (seq < 0 || seq >= ctx->n_seq_max)
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "tlm_context_seq_save: sequence id %d is outside [0, %d) (the "
+                        "context's n_seq_max)",
+                        seq, ctx->n_seq_max);
+    return save_file(ctx, seq, false, path, err);
+}
+
 /* ---- load -------------------------------------------------------------------------------- */
 
-/* Checks a file's header against ctx; fills *expect with the file size it implies. */
-static tlm_status check_header(const tlm_context *ctx, const char *path, const header *h,
-                               uint64_t *expect, tlm_error *err)
+/* True when no sequence but seq holds a position: its NTK alpha may then change. */
+static bool others_empty(const tlm_context *ctx, int32_t seq)
 {
-    header mine = header_of(ctx);
+    for (int32_t s = 0; s < ctx->n_seq_max; s++)
+        if (s != seq && (ctx->seqs[s].n_used || ctx->seqs[s].n_past)) return false;
+    return true;
+}
+
+/* Checks a file's header against ctx for loading into sequence seq (whole: with every other
+ * sequence cleared); fills *expect with the file size it implies. */
+static tlm_status check_header(const tlm_context *ctx, int32_t seq, bool whole, const char *path,
+                               const header *h, uint64_t *expect, tlm_error *err)
+{
+    header mine = header_of(ctx, seq, whole);
     if (h->fingerprint != mine.fingerprint || strcmp(h->arch, mine.arch) != 0 ||
         h->n_apply != mine.n_apply || h->n_kv_heads != mine.n_kv_heads ||
         h->head_dim != mine.head_dim || h->vocab != mine.vocab || h->rope_dim != mine.rope_dim)
@@ -213,19 +251,23 @@ static tlm_status check_header(const tlm_context *ctx, const char *path, const h
                         "context uses the %s ones (the choice follows n_ctx)",
                         path, h->long_factors ? "long" : "short",
                         mine.long_factors ? "long" : "short");
+    /* one alpha rotates every sequence's keys: a dynamic one follows the file only when no
+     * other sequence holds keys */
     bool fixed = ctx->ntk_param > 0.0f || !ctx->m->cfg.dynamic_ntk;
-    if (!(h->ntk_alpha >= 1.0f) || (fixed && h->ntk_alpha != ctx->ntk_alpha))
+    bool adopt = !fixed && (whole || others_empty(ctx, seq));
+    if (!(h->ntk_alpha >= 1.0f) || (!adopt && h->ntk_alpha != ctx->ntk_alpha))
         return tlm_fail(err, TLM_ERR_ARG,
                         "%s: keys rotated with NTK alpha %g; this context uses "
-                        "%g",
-                        path, (double)h->ntk_alpha, (double)ctx->ntk_alpha);
+                        "%g%s",
+                        path, (double)h->ntk_alpha, (double)ctx->ntk_alpha,
+                        fixed ? "" : " for its other sequences");
     if (h->n_past < 0 || h->n_used < 0 || h->n_used > h->n_past || h->has_logits > 1)
         return tlm_fail(err, TLM_ERR_FORMAT, "%s: bad counts (%d positions, %d cells)", path,
                         h->n_past, h->n_used);
     if (h->n_past > ctx->n_ctx || h->n_used > ctx->n_cells)
         return tlm_fail(err, TLM_ERR_ARG,
                         "%s: %d positions in %d cells do not fit this context "
-                        "(%d positions, %d cells)",
+                        "(%d positions, %d cells per sequence)",
                         path, h->n_past, h->n_used, ctx->n_ctx, ctx->n_cells);
     uint64_t row = tlm_context_row_bytes(ctx), kv, rest;
     rest = HEADER_BYTES + 4 * ((uint64_t)h->n_past + (uint64_t)h->n_used) +
@@ -237,44 +279,89 @@ static tlm_status check_header(const tlm_context *ctx, const char *path, const h
 }
 
 /* Positions strictly increasing within [0, n_past), each with a token; tokens in range. */
-static tlm_status check_cells(const tlm_context *ctx, const char *path, tlm_error *err)
+static tlm_status check_cells(const tlm_context *ctx, const tlm_seq *sq, const char *path,
+                              tlm_error *err)
 {
     int32_t vocab = ctx->m->cfg.vocab_size;
-    for (int32_t i = 0; i < ctx->sq->n_past; i++)
-        if (ctx->sq->tokens[i] < -1 || ctx->sq->tokens[i] >= vocab)
+    for (int32_t i = 0; i < sq->n_past; i++)
+        if (sq->tokens[i] < -1 || sq->tokens[i] >= vocab)
             return tlm_fail(err, TLM_ERR_FORMAT, "%s: token %d at position %d is outside [0, %d)",
-                            path, ctx->sq->tokens[i], i, vocab);
-    for (int32_t i = 0; i < ctx->sq->n_used; i++) {
-        int32_t p = ctx->sq->cell_pos[i];
-        if (p < 0 || p >= ctx->sq->n_past || (i > 0 && p <= ctx->sq->cell_pos[i - 1]) ||
-            ctx->sq->tokens[p] < 0)
+                            path, sq->tokens[i], i, vocab);
+    for (int32_t i = 0; i < sq->n_used; i++) {
+        int32_t p = sq->cell_pos[i];
+        if (p < 0 || p >= sq->n_past || (i > 0 && p <= sq->cell_pos[i - 1]) || sq->tokens[p] < 0)
             return tlm_fail(err, TLM_ERR_FORMAT,
                             "%s: cell %d has position %d: not increasing, "
                             "outside [0, %d) or without a token",
-                            path, i, p, ctx->sq->n_past);
+                            path, i, p, sq->n_past);
     }
     return TLM_OK;
+}
+
+/* Empties one sequence (its cells stay as bytes: nothing reads past n_used). */
+static void clear_seq(tlm_seq *sq, int32_t n_past)
+{
+    for (int32_t i = 0; i < n_past; i++)
+        sq->tokens[i] = -1;
+    sq->n_past = sq->n_used = 0;
+}
+
+void tlm_context_drop_seq(tlm_context *ctx, int32_t seq)
+{
+    clear_seq(&ctx->seqs[seq], ctx->seqs[seq].n_past);
+    ctx->has_logits = false;
+}
+
+/* Before reading: a whole load clears every sequence, a sequence load only its own. The
+ * context's last logits are dropped either way (a whole load may bring the file's). */
+static void clear_target(tlm_context *ctx, int32_t seq, bool whole)
+{
+    if (whole)
+        tlm_context_reset(ctx);
+    else
+        tlm_context_drop_seq(ctx, seq);
+}
+
+static tlm_status load_file(tlm_context *ctx, int32_t seq, bool whole, const char *path,
+                            tlm_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        if (!whole) clear_target(ctx, seq, whole);
+        return tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
+    }
+    long size = -1;
+    if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp);
+        clear_target(ctx, seq, whole);
+        return tlm_fail(err, TLM_ERR_IO, "%s: cannot read", path);
+    }
+    tlm_status st = tlm_context_read_state(ctx, seq, whole, fp, (uint64_t)size, path, err);
+    fclose(fp);
+    return st;
 }
 
 tlm_status tlm_context_load(tlm_context *ctx, const char *path, tlm_error *err)
 {
     if (!ctx || !path)
         return tlm_fail(err, TLM_ERR_ARG, "tlm_context_load: %s is NULL", ctx ? "path" : "ctx");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot open", path);
-    long size = -1;
-    if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        fclose(fp);
-        tlm_context_reset(ctx);
-        return tlm_fail(err, TLM_ERR_IO, "%s: cannot read", path);
-    }
-    tlm_status st = tlm_context_read_state(ctx, fp, (uint64_t)size, path, err);
-    fclose(fp);
-    return st;
+    return load_file(ctx, 0, true, path, err);
 }
 
-tlm_status tlm_context_read_state(tlm_context *ctx, FILE *fp, uint64_t size, const char *path,
-                                  tlm_error *err)
+tlm_status tlm_context_seq_load(tlm_context *ctx, int32_t seq, const char *path, tlm_error *err)
+{
+    if (!ctx || !path)
+        return tlm_fail(err, TLM_ERR_ARG, "tlm_context_seq_load: %s is NULL", ctx ? "path" : "ctx");
+    if (seq < 0 || seq >= ctx->n_seq_max)
+        return tlm_fail(err, TLM_ERR_ARG,
+                        "tlm_context_seq_load: sequence id %d is outside [0, %d) (the "
+                        "context's n_seq_max)",
+                        seq, ctx->n_seq_max);
+    return load_file(ctx, seq, false, path, err);
+}
+
+tlm_status tlm_context_read_state(tlm_context *ctx, int32_t seq, bool whole, FILE *fp,
+                                  uint64_t size, const char *path, tlm_error *err)
 {
     uint8_t head[HEADER_BYTES];
     header h;
@@ -292,38 +379,39 @@ tlm_status tlm_context_read_state(tlm_context *ctx, FILE *fp, uint64_t size, con
                           "this build reads version %d",
                           path, version, bytes, VERSION);
     }
-    if (st == TLM_OK) st = check_header(ctx, path, &h, &expect, err);
+    if (st == TLM_OK) st = check_header(ctx, seq, whole, path, &h, &expect, err);
     if (st == TLM_OK && expect != size)
         st = tlm_fail(err, TLM_ERR_FORMAT,
                       "%s: the file has %llu bytes but its header says "
                       "%llu",
                       path, (unsigned long long)size, (unsigned long long)expect);
-    tlm_context_reset(ctx);
+    clear_target(ctx, seq, whole);
     if (st != TLM_OK) return st;
+    tlm_seq *sq = &ctx->seqs[seq];
     size_t row = tlm_context_head_bytes(ctx);
-    bool ok = fread(ctx->sq->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
-              fread(ctx->sq->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used &&
-              (!h.has_logits || fread(ctx->logits, 4, (size_t)h.vocab, fp) == (size_t)h.vocab);
+    bool ok = fread(sq->tokens, 4, (size_t)h.n_past, fp) == (size_t)h.n_past &&
+              fread(sq->cell_pos, 4, (size_t)h.n_used, fp) == (size_t)h.n_used;
+    if (ok && h.has_logits) /* a sequence load skips them: they are the context's */
+        ok = whole ? fread(ctx->logits, 4, (size_t)h.vocab, fp) == (size_t)h.vocab
+                   : fseek(fp, 4 * (long)h.vocab, SEEK_CUR) == 0;
     for (int pass = 0; pass < 2 && ok; pass++) {
         void *base = pass == 0 ? ctx->k_cache : ctx->v_cache;
         for (int32_t a = 0; a < h.n_apply && ok; a++)
             for (int32_t g = 0; g < h.n_kv_heads && ok; g++)
-                ok = fread(tlm_kv_cell(ctx, base, a, g, 0), row, (size_t)h.n_used, fp) ==
+                ok = fread(tlm_kv_at(ctx, base, a, g, sq->cell0), row, (size_t)h.n_used, fp) ==
                      (size_t)h.n_used;
     }
-    ctx->sq->n_past = h.n_past;
-    ctx->sq->n_used = h.n_used;
+    sq->n_past = h.n_past;
+    sq->n_used = h.n_used;
     if (!ok)
         st = tlm_fail(err, TLM_ERR_IO, "%s: read failed", path);
     else
-        st = check_cells(ctx, path, err);
+        st = check_cells(ctx, sq, path, err);
     if (st != TLM_OK) {
-        for (int32_t i = 0; i < ctx->n_ctx; i++)
-            ctx->sq->tokens[i] = -1;
-        ctx->sq->n_past = ctx->sq->n_used = 0;
+        clear_seq(sq, h.n_past);
         return st;
     }
-    ctx->has_logits = h.has_logits != 0;
+    ctx->has_logits = whole && h.has_logits != 0;
     if (ctx->ntk_alpha != h.ntk_alpha) { /* dynamic NTK: the alpha its keys were made with */
         ctx->ntk_alpha = h.ntk_alpha;
         tlm_context_rope_freqs(ctx);
