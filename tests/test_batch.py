@@ -11,7 +11,7 @@ on each: every request's logits in a batch equal its logits alone within 1e-4 an
 tokens are the same (mixed prompt lengths, requests starting and ending at different steps,
 interleaved in the batch), a forked prefix continues as the prefix evaluated again, and every
 refused batch leaves every sequence unchanged (tests/runtime/test_batch.c says how); two
-families again quantized to Q4_0 and Q8_0 by tlm-quantize (the small-batch kernels). The
+families again quantized to Q4_0, Q8_0 and Q4_1 by tlm-quantize (the small-batch kernels). The
 alone runs are the engine's single-sequence path, which tests/test_architectures.py holds to
 the NumPy reference. Last line: "test_batch_families: N passed, M failed, K skipped".
 """
@@ -40,10 +40,13 @@ except ImportError as e:        # pragma: no cover
 TIMEOUT = 300
 
 
-# Families also run with their matrices in Q4_0 and Q8_0 (tlm-quantize; rows that are not
-# whole blocks stay F16): a batch's tokens then take the small-batch quantized kernels and
-# each request alone the one-token kernels (phi3: with a sliding window).
+# Families also run with their matrices in Q4_0, Q8_0 and Q4_1 (tlm-quantize; rows that are
+# not whole blocks stay F16): a batch's tokens then take the small-batch quantized kernels
+# and each request alone the one-token kernels (phi3: with a sliding window). Q4_1 stands for
+# the blocks of 32 of qmatmul_b32_body.h; the K types' blocks of 256 are wider than these
+# models' rows (tests/kernels/test_lowk.c holds their small batches to decode and prefill).
 QUANTIZED = ("tinyllama", "phi3")
+QTYPES = ("q4_0", "q8_0", "q4_1")
 
 
 def run_one(exe, label, model):
@@ -88,7 +91,7 @@ def main():
                           name="tlm-test-" + name)
             runs = [(name, path)]
             if name in QUANTIZED:
-                for t in ("q4_0", "q8_0"):
+                for t in QTYPES:
                     q = os.path.join(tmp, "%s.%s.gguf" % (name, t))
                     r = subprocess.run([quantize, "-m", path, "-o", q, "--type", t, "--no-check"],
                                        capture_output=True, text=True, timeout=TIMEOUT)
