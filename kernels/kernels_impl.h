@@ -170,6 +170,19 @@ tlm_matmul_kernel tlm_matmul_q6_K_neon, tlm_matmul_q6_K_dotprod, tlm_matmul_q6_K
 /* on 4-row groups (kernels.h, TLM_IL_SDOT4), by SDOT at both levels */
 tlm_matmul_kernel tlm_matmul_il_q8_0_dotprod, tlm_matmul_il_q8_0_i8mm;
 tlm_matmul_kernel tlm_matmul_il_q4_0_dotprod, tlm_matmul_il_q4_0_i8mm;
+/* Q4_1, Q5_0, Q5_1, IQ4_NL and Q2_K, Q3_K, IQ4_XS: qmatmul_b32_body.h and qmatmul_lowk_body.h
+ * on NEON and SDOT (qbody_neon.h), on rows and on groups of 16 (TLM_IL_STD) */
+tlm_matmul_kernel tlm_matmul_q4_1_neon, tlm_matmul_q5_0_neon, tlm_matmul_q5_1_neon,
+    tlm_matmul_iq4_nl_neon, tlm_matmul_q2_K_neon, tlm_matmul_q3_K_neon, tlm_matmul_iq4_xs_neon;
+tlm_matmul_kernel tlm_matmul_il_q4_1_neon, tlm_matmul_il_q5_0_neon, tlm_matmul_il_q5_1_neon,
+    tlm_matmul_il_iq4_nl_neon, tlm_matmul_il_q2_K_neon, tlm_matmul_il_q3_K_neon,
+    tlm_matmul_il_iq4_xs_neon;
+tlm_matmul_kernel tlm_matmul_q4_1_dotprod, tlm_matmul_q5_0_dotprod, tlm_matmul_q5_1_dotprod,
+    tlm_matmul_iq4_nl_dotprod, tlm_matmul_q2_K_dotprod, tlm_matmul_q3_K_dotprod,
+    tlm_matmul_iq4_xs_dotprod;
+tlm_matmul_kernel tlm_matmul_il_q4_1_dotprod, tlm_matmul_il_q5_0_dotprod,
+    tlm_matmul_il_q5_1_dotprod, tlm_matmul_il_iq4_nl_dotprod, tlm_matmul_il_q2_K_dotprod,
+    tlm_matmul_il_q3_K_dotprod, tlm_matmul_il_iq4_xs_dotprod;
 
 /* ---- table selection (kernels/dispatch.c) --------------------------------------------- */
 

@@ -1,7 +1,8 @@
 /* table_neon.c - the slots AArch64's AdvSIMD (NEON, every ARMv8-A core) runs faster. Built
  * without extra flags: NEON and the f16 <-> f32 conversions (FCVTL/FCVTN) are baseline. Left
- * to the references: to_f32 of F32 (memcpy) and every matmul_il slot of the quantized types
- * (at this level their rows stay as stored: the NEON kernels read plain GGUF rows). */
+ * to the references: to_f32 of F32 (memcpy) and the matmul_il slots of Q8_0, Q4_0 and the
+ * K-quants Q4_K..Q6_K (at this level their rows stay as stored: their NEON kernels read plain
+ * GGUF rows); Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K and IQ4_XS read groups of 16 rows. */
 #include "kernels_impl.h"
 
 void tlm_kernels_add_neon(tlm_kernels *k)
@@ -17,6 +18,22 @@ void tlm_kernels_add_neon(tlm_kernels *k)
     k->matmul[TLM_DT_Q4_K] = tlm_matmul_q4_K_neon;
     k->matmul[TLM_DT_Q5_K] = tlm_matmul_q5_K_neon;
     k->matmul[TLM_DT_Q6_K] = tlm_matmul_q6_K_neon;
+    /* the types of issue 16: the x86 bodies on 4-lane vectors (qbody_neon.h) */
+    k->matmul[TLM_DT_Q4_1] = tlm_matmul_q4_1_neon;
+    k->matmul[TLM_DT_Q5_0] = tlm_matmul_q5_0_neon;
+    k->matmul[TLM_DT_Q5_1] = tlm_matmul_q5_1_neon;
+    k->matmul[TLM_DT_IQ4_NL] = tlm_matmul_iq4_nl_neon;
+    k->matmul[TLM_DT_Q2_K] = tlm_matmul_q2_K_neon;
+    k->matmul[TLM_DT_Q3_K] = tlm_matmul_q3_K_neon;
+    k->matmul[TLM_DT_IQ4_XS] = tlm_matmul_iq4_xs_neon;
+    /* and on groups of 16 rows (TLM_IL_STD, x86's layout): plain loads, no gathers */
+    k->matmul_il[TLM_DT_Q4_1] = tlm_matmul_il_q4_1_neon;
+    k->matmul_il[TLM_DT_Q5_0] = tlm_matmul_il_q5_0_neon;
+    k->matmul_il[TLM_DT_Q5_1] = tlm_matmul_il_q5_1_neon;
+    k->matmul_il[TLM_DT_IQ4_NL] = tlm_matmul_il_iq4_nl_neon;
+    k->matmul_il[TLM_DT_Q2_K] = tlm_matmul_il_q2_K_neon;
+    k->matmul_il[TLM_DT_Q3_K] = tlm_matmul_il_q3_K_neon;
+    k->matmul_il[TLM_DT_IQ4_XS] = tlm_matmul_il_iq4_xs_neon;
     k->to_f32[TLM_DT_F16] = tlm_to_f32_f16_neon;
     k->to_f32[TLM_DT_BF16] = tlm_to_f32_bf16_neon;
     k->to_f32[TLM_DT_Q8_0] = tlm_to_f32_q8_0_neon;
