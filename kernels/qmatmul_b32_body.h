@@ -11,6 +11,7 @@
  *   b32_shl16, b32_gather (dwords at base + idx, bytes), b32_f16_lo / b32_f16_hi (the low /
  *   high 16 bits of each lane, an f16, as float), b32_cvtph (VL f16 at p as float)
  *   QMATMUL_FN(name)     the slot's name for the ISA.
+ *   B32_NR, B32_NB       tokens per prefill tile and per small-batch (gemm) pass, at most.
  *
  * As for the other quantized types (qmatmul_ref.c, qmatmul_blocked.h), the kernels agree
  * with qmatmul_b32_ref.c within float summation error, not bit for bit: each block's integer
@@ -25,7 +26,8 @@
  * and Q5_1 0..31 - Q5_0's 16 comes back out through the activations' sum in corr -, IQ4_NL
  * its codebook value plus B32_IQ4_BIAS), then d and m of each row as float. Prefill packs
  * units into that form (B32_PACK bytes, in L1) and runs tiles of 16 rows x up to B32_NR
- * tokens over them; decode (gemv) makes the same vectors in registers and uses them once.
+ * tokens over them; decode (gemv) makes the same vectors in registers and uses them once, and
+ * a small batch (gemm: 2 .. 16 tokens) makes them once for up to B32_NB tokens.
  * Row-interleaved groups (kernels.h, il; written by interleave.c) give the dwords with plain
  * vector loads; plain rows are gathered a dword of 16 rows at a time (from a copy of the
  * block into 32-byte slots when 16 rows span more than 32-bit offsets reach). */

@@ -14,6 +14,7 @@
  *   lowk_store(p, v)     v to p (64-byte aligned)
  *   lowk_f16_lo(v)       the low 16 bits of each lane, an f16, as float
  *   QMATMUL_FN(name)     the slot's name for the ISA.
+ *   LOWK_NB              tokens per small-batch (gemm) pass, at most.
  *
  * Every unit of the loop nest is one block of 16 rows, packed into lanes (lane r = row r) in
  * the common form of quant_lowk.h, with the levels biased to what the dot takes (Q3_K's -4..3
@@ -23,7 +24,8 @@
  * Every field is a shift and a mask of whole dwords of the block, read by gathers from the
  * rows or, on a row-interleaved group (kernels.h, il: x86 rewrites these types at load), by
  * plain vector loads. Prefill packs each unit once for many tokens; decode (gemv) takes the
- * same fields straight into its dot products, nothing stored, so a group streams once. The
+ * same fields straight into its dot products, nothing stored, so a group streams once; a small
+ * batch (gemm: 2 .. 16 tokens) the same, each field serving up to LOWK_NB tokens. The
  * float steps are qmatmul_lowk_ref.c's, unfused and in its order, so the bits are its. */
 #include <stdint.h>
 #include <string.h>
