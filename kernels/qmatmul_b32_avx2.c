@@ -8,8 +8,9 @@
 #define QMATMUL_FN(name) name##_avx2
 
 enum { B32_NR = 4 }; /* tokens per tile, within 16 registers */
-/* tokens per small-batch pass: 4 float sums and 4 integer sums of 16 registers (the levels of
- * a unit are made from its 4 gathered dwords as they are used) */
+/* tokens per small-batch pass, as the Q4_0 small batches on AVX2: 4 float and 4 integer sums
+ * and a unit's 10 vectors are more than 16 registers, so gcc spills some to L1 (objdump; cost
+ * not measured) */
 enum { B32_NB = 4 };
 
 TLM_INLINE __m256i b32_dot4(__m256i acc, __m256i w, const int8_t *x, bool sgn)

@@ -6,7 +6,8 @@
 #define QMATMUL_FN(name) name##_avx512vnni
 
 enum { B32_NR = 6 }; /* tokens per tile: 6 accumulators and 6 sums of 32 registers */
-/* tokens per small-batch pass: 8 float sums, 8 integer sums and a unit's 10 vectors of 32 */
+/* tokens per small-batch pass: 8 float sums, 8 integer sums and a unit's 10 vectors of 32
+ * registers (no spills in gcc 12's code) */
 enum { B32_NB = 8 };
 
 /* acc + w . (the 4 signed bytes at x, broadcast): vpdpbusd with an embedded-broadcast memory

@@ -6,8 +6,8 @@
 #define LOWK_IQ4_BIAS 0
 #define QMATMUL_FN(name) name##_avx2
 
-/* tokens per small-batch pass: 4 float sums and 4 integer sums (and a sub-block's 4 level entries)
- * of 16 registers */
+/* tokens per small-batch pass, as the other K-quants' on AVX2: 4 float and 4 integer sums (gcc
+ * spills some of a unit's entries and scales to L1: objdump; cost not measured) */
 enum { LOWK_NB = 4 };
 
 TLM_INLINE __m256i lowk_dot4(__m256i acc, __m256i w, int32_t x4)

@@ -5,8 +5,8 @@
 #define LOWK_IQ4_BIAS 128
 #define QMATMUL_FN(name) name##_avx512vnni
 
-/* tokens per small-batch pass: 8 float sums, 8 integer sums, a sub-block's 4 level entries and the
- * header's dwords of 32 registers */
+/* tokens per small-batch pass: 8 float and 8 integer sums in registers, as the other K-quants'
+ * (NB_SMALL_K; gcc hoists some scales to L1 slots; not measured) */
 enum { LOWK_NB = 8 };
 
 TLM_INLINE __m512i lowk_dot4(__m512i acc, __m512i w, int32_t x4)
