@@ -134,9 +134,9 @@ static void ref_vs_double(const lowk_type *ty, const tlm_kernels *ref)
 
 static const uint32_t SENTINEL = 0x7fc0beefu;
 
-/* Whether level l runs here with a kernel of its own for the type (on AArch64 these types have
- * no SIMD kernels yet: the level keeps the reference, counted as a skip; on x86 main checks
- * every level has one). */
+/* Whether level l runs here with a kernel of its own for the type (main checks every level of
+ * both architectures has one: a level keeping the reference fails there, and is skipped
+ * here). */
 static bool level_runs(const isa_table *level, const tlm_kernels *ref, int type)
 {
     return level->available && level->k.matmul[type] != ref->matmul[type];
@@ -223,8 +223,8 @@ static void far_rows_case(const lowk_type *ty, const tlm_kernels *ref, const isa
 /* A level's il slot for the type, on the whole matrix grouped in its il_layout, gives the
  * reference's bits on the plain rows: decode (one token: gemv straight from the groups) and
  * prefill (packed from the groups), ranges starting and ending inside groups. Rows come back
- * from their groups (tlm_il_row), and only the 16-row layout x86 writes is ever chosen for
- * these types (AArch64's slots are the reference, never interleaved). */
+ * from their groups (tlm_il_row), and only the 16-row layout (TLM_IL_STD) is ever chosen for
+ * these types, on x86 and AArch64 alike. */
 static void il_case(const lowk_type *ty, const tlm_kernels *ref, const isa_table *simd,
                     int64_t rows, int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1)
 {
@@ -276,7 +276,7 @@ static void il_case(const lowk_type *ty, const tlm_kernels *ref, const isa_table
               (long long)n_in, (long long)n_tok, (long long)diff, (long long)outside);
     }
     check(ref->matmul_il[ty->type] == NULL && tlm_il_rows(TLM_IL_SDOT4, ty->type) == 0,
-          "%s: no il slot in the reference table, no AArch64 layout", ty->name);
+          "%s: no il slot in the reference table, no SDOT4 layout", ty->name);
     free(plain);
     free(gbuf);
     free(row);
@@ -526,12 +526,6 @@ int main(int argc, char **argv)
         check(ref.matmul[ty->type] && ref.to_f32[ty->type], "%s: reference slots filled", ty->name);
         for (int l = 0; l < N_SIMD; l++) {
             if (!simd[l].available) continue;
-#if defined(__aarch64__)
-            if (simd[l].k.matmul[ty->type] == ref.matmul[ty->type]) { /* no ARM kernels yet */
-                SKIP(1, "%s %s: no kernel of this level for the type yet", ty->name, simd[l].name);
-                continue;
-            }
-#endif
             check(simd[l].k.matmul[ty->type] != ref.matmul[ty->type], "%s: %s has its own matmul",
                   ty->name, simd[l].name);
         }
