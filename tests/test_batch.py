@@ -17,7 +17,6 @@ the NumPy reference. Last line: "test_batch_families: N passed, M failed, K skip
 """
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -47,28 +46,6 @@ TIMEOUT = 300
 # models' rows (tests/kernels/test_lowk.c holds their small batches to decode and prefill).
 QUANTIZED = ("tinyllama", "phi3")
 QTYPES = ("q4_0", "q8_0", "q4_1")
-
-
-def run_one(exe, label, model):
-    """test_batch on one model file: (passed, failed)."""
-    try:
-        r = subprocess.run([exe, model], capture_output=True, text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        print("FAIL %s: timed out after %d s" % (label, TIMEOUT))
-        return 0, 1
-    m = re.search(r"test_batch: (\d+) passed, (\d+) failed", r.stdout)
-    for line in r.stdout.splitlines():
-        if line.startswith("FAIL"):
-            print("%s: %s" % (label, line))
-    if not m:
-        print("FAIL %s: no result line (exit %d): %s" % (label, r.returncode,
-                                                         (r.stderr or r.stdout)[-300:]))
-        return 0, 1
-    p, f = int(m.group(1)), int(m.group(2))
-    if r.returncode != 0 and f == 0:
-        f = 1
-    print("%-19s %d passed, %d failed" % (label, p, f))
-    return p, f
 
 
 def main():
@@ -101,7 +78,7 @@ def main():
                         continue
                     runs.append(("%s %s" % (name, t), q))
             for label, model in runs:
-                p, f = run_one(exe, label, model)
+                p, f = testlib.run_on_model(exe, label, model)
                 passed += p
                 failed += f
     finally:

@@ -15,9 +15,7 @@ truncated, corrupted and foreign states are refused with the target emptied
 """
 
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -35,29 +33,6 @@ except ImportError as e:        # pragma: no cover
     mf = None
     why = str(e)
 
-TIMEOUT = 300
-
-
-def run_one(exe, label, model):
-    """test_seq_state on one model file: (passed, failed)."""
-    try:
-        r = subprocess.run([exe, model], capture_output=True, text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        print("FAIL %s: timed out after %d s" % (label, TIMEOUT))
-        return 0, 1
-    m = re.search(r"test_seq_state: (\d+) passed, (\d+) failed", r.stdout)
-    for line in r.stdout.splitlines():
-        if line.startswith("FAIL"):
-            print("%s: %s" % (label, line))
-    if not m:
-        print("FAIL %s: no result line (exit %d): %s" % (label, r.returncode,
-                                                         (r.stderr or r.stdout)[-300:]))
-        return 0, 1
-    p, f = int(m.group(1)), int(m.group(2))
-    if r.returncode != 0 and f == 0:
-        f = 1
-    print("%-19s %d passed, %d failed" % (label, p, f))
-    return p, f
 
 
 def main():
@@ -76,7 +51,7 @@ def main():
             path = os.path.join(tmp, name + ".gguf")
             mf.write_gguf(path, cfg, mf.random_weights(cfg, 1700 + k), "F32",
                           name="tlm-test-" + name)
-            p, f = run_one(exe, name, path)
+            p, f = testlib.run_on_model(exe, name, path)
             passed += p
             failed += f
     finally:

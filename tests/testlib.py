@@ -105,6 +105,31 @@ def finish(name, passed, failed, skipped=0):
     return 1 if failed else 0
 
 
+def run_on_model(exe, label, model, timeout=300):
+    """A C test that takes one model file and prints "NAME: N passed, N failed": runs it,
+    echoes its FAIL lines under `label`, returns (passed, failed); a crash, a timeout or no
+    result line counts as a failure."""
+    name = os.path.basename(exe)
+    try:
+        r = subprocess.run([exe, model], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print("FAIL %s: timed out after %d s" % (label, timeout))
+        return 0, 1
+    m = re.search(r"%s: (\d+) passed, (\d+) failed" % re.escape(name), r.stdout)
+    for line in r.stdout.splitlines():
+        if line.startswith("FAIL"):
+            print("%s: %s" % (label, line))
+    if not m:
+        print("FAIL %s: no result line (exit %d): %s" % (label, r.returncode,
+                                                         (r.stderr or r.stdout)[-300:]))
+        return 0, 1
+    p, f = int(m.group(1)), int(m.group(2))
+    if r.returncode != 0 and f == 0:
+        f = 1
+    print("%-19s %d passed, %d failed" % (label, p, f))
+    return p, f
+
+
 def sanitizer_flags(library):
     """The -fsanitize flags a program needs to link against `library` (a .a or .so of a
     make asan / make ubsan build), so the tests that build programs against the library run
