@@ -317,11 +317,18 @@ done:
 
 /* ---- refusals: a clear status, every sequence unchanged ------------------------------------ */
 
+/* The saved bytes of sequence 0 (with the context's logits: tlm_context_save_buffer) and of
+ * sequence 1 (tlm_context_seq_save_buffer) one after the other. */
 static unsigned char *state_of(tlm_context *ctx, size_t *size)
 {
-    tlm_context_save_buffer(ctx, NULL, 0, size, NULL);
-    unsigned char *buf = malloc(*size);
-    if (buf && tlm_context_save_buffer(ctx, buf, *size, size, NULL) != TLM_OK) *size = 0;
+    size_t n0 = 0, n1 = 0;
+    tlm_context_save_buffer(ctx, NULL, 0, &n0, NULL);
+    tlm_context_seq_save_buffer(ctx, 1, NULL, 0, &n1, NULL);
+    unsigned char *buf = malloc(n0 + n1);
+    *size = buf && n0 && n1 && tlm_context_save_buffer(ctx, buf, n0, &n0, NULL) == TLM_OK &&
+                    tlm_context_seq_save_buffer(ctx, 1, buf + n0, n1, &n1, NULL) == TLM_OK
+                ? n0 + n1
+                : 0;
     return buf;
 }
 
