@@ -34,7 +34,6 @@ except ImportError as e:        # pragma: no cover
     why = str(e)
 
 
-
 def main():
     build = os.environ.get("TLM_BUILD") or os.path.normpath(os.path.join(HERE, "..", "build"))
     exe = os.path.join(build, "tests", "runtime", "test_seq_state")
