@@ -81,6 +81,7 @@ endif
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
 VNNI_FLAGS   := $(AVX512_FLAGS) -mavx512vnni
+BF16_FLAGS   := $(AVX512_FLAGS) -mavx512bf16
 
 # Target architecture, from the compiler (so CC=aarch64-linux-gnu-gcc cross-builds): x86-64
 # builds the *_avx2* / *_avx512* kernel files, AArch64 the *_neon* / *_dotprod* / *_i8mm* ones
@@ -108,9 +109,10 @@ TEST_SRC   := $(wildcard tests/*/test_*.c)
 TESTS      := $(TEST_SRC:%.c=$(BUILD)/%)
 EXAMPLES   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
-# *_avx512vnni* files: AVX-512 plus VNNI; *_avx512*: AVX-512; *_avx2*: AVX2 (first match wins)
+# *_avx512vnni* files: AVX-512 plus VNNI; *_avx512bf16*: AVX-512 plus AVX512_BF16; *_avx512*:
+# AVX-512; *_avx2*: AVX2 (first match wins)
 # *_i8mm*: dot product plus i8mm; *_dotprod*: dot product (AArch64)
-isa_flags = $(if $(findstring _avx512vnni,$1),$(VNNI_FLAGS),$(if $(findstring _avx512,$1),$(AVX512_FLAGS),$(if $(findstring _avx2,$1),$(AVX2_FLAGS),$(if $(findstring _i8mm,$1),$(I8MM_FLAGS),$(if $(findstring _dotprod,$1),$(DOTPROD_FLAGS))))))
+isa_flags = $(if $(findstring _avx512vnni,$1),$(VNNI_FLAGS),$(if $(findstring _avx512bf16,$1),$(BF16_FLAGS),$(if $(findstring _avx512,$1),$(AVX512_FLAGS),$(if $(findstring _avx2,$1),$(AVX2_FLAGS),$(if $(findstring _i8mm,$1),$(I8MM_FLAGS),$(if $(findstring _dotprod,$1),$(DOTPROD_FLAGS)))))))
 
 .PHONY: all lib tools test install install-lib install-tools uninstall clean asan ubsan fuzz \
         fuzz-build print-includes format-check

@@ -1,7 +1,7 @@
 /* dispatch.c - fills the kernel table once: references, then each ISA level the CPU has,
- * capped by TLM_ISA. x86-64: ref|avx2|avx512 (avx512 takes VNNI kernels too when the CPU has
- * them); AArch64: ref|neon|dotprod|i8mm. Each architecture names only its own tables (the
- * other's files are not built). */
+ * capped by TLM_ISA. x86-64: ref|avx2|avx512 (avx512 takes VNNI and AVX512_BF16 kernels too
+ * when the CPU has them); AArch64: ref|neon|dotprod|i8mm. Each architecture names only its own
+ * tables (the other's files are not built). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@ static void add_levels(tlm_kernels *k, int level)
     if (level >= 1) tlm_kernels_add_avx2(k);
     if (level >= 2) tlm_kernels_add_avx512(k);
     if (level >= 2 && tlm_cpu_has(TLM_CPU_AVX512_VNNI)) tlm_kernels_add_avx512vnni(k);
+    if (level >= 2 && tlm_cpu_has(TLM_CPU_AVX512_BF16)) tlm_kernels_add_avx512bf16(k);
 }
 #elif defined(__aarch64__)
 static const char *const level_names[] = {"ref", "neon", "dotprod", "i8mm"};

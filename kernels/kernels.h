@@ -23,7 +23,13 @@
  * W has rows of n_in elements of the slot's type, row r starting at w + r * w_row_bytes
  * (aligned to the type's element, or to 2 bytes for the block types, as GGUF stores them).
  * n_in is a multiple of the type's block size; n_tok == 1 is the decode (mat-vec) case.
- * y is written; its previous contents are never read (a kernel may keep partial sums there). */
+ * y is written; its previous contents are never read (a kernel may keep partial sums there).
+ * BF16 slots: W is multiplied by x ROUNDED TO BF16 (nearest even, tlm_f32_to_bf16), as
+ * llama.cpp's BF16 dot does; the caller passes x already rounded (lib/runtime/forward.c, one
+ * copy per projection, for every path), so every product is exact in float and the ISAs differ
+ * only in summation order. Kernels that take x as given (ref, AVX2, AVX-512 FMA, NEON) and the
+ * AVX512_BF16 one, which rounds x itself (a no-op then; it also treats denormals as zero, as
+ * vdpbf16ps does), agree within the float summation bound. */
 typedef void tlm_matmul_kernel(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
                                const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
                                int64_t r1);
@@ -167,6 +173,7 @@ void tlm_kernels_init_ref(tlm_kernels *k);
 void tlm_kernels_add_avx2(tlm_kernels *k);
 void tlm_kernels_add_avx512(tlm_kernels *k);
 void tlm_kernels_add_avx512vnni(tlm_kernels *k); /* after add_avx512, when VNNI is there too */
+void tlm_kernels_add_avx512bf16(tlm_kernels *k); /* after add_avx512, with AVX512_BF16 */
 /* AArch64 (only there): NEON, then dot product (SDOT), then i8mm (SMMLA), each on the last. */
 void tlm_kernels_add_neon(tlm_kernels *k);
 void tlm_kernels_add_dotprod(tlm_kernels *k);

@@ -1,0 +1,230 @@
+/* matmul_lanes_avx512bf16.c - BF16 matmuls by vdpbf16ps on the rows-in-lanes layout (kernels.h,
+ * TLM_IL_LANES: groups of 16 rows, element k of the group's 16 rows in 32 contiguous bytes), the
+ * layout matmul_lanes_avx512.c reads. vdpbf16ps multiplies 16 pairs of bf16 per instruction (32
+ * products against FMA's 16): dword lane r must hold row r's pair (w[r][k], w[r][k + 1]), so one
+ * 64-byte load at k (elements k and k + 1 of the 16 rows) is interleaved by one vpermw, and the
+ * token's pair (bf16(x[k]), bf16(x[k + 1])) is one 32-bit broadcast. Lane r is row r's dot.
+ *
+ * Numerics (kernels.h, the BF16 slots' contract): x is rounded to bf16 (nearest even), so each
+ * product is exact in float; vdpbf16ps treats denormal inputs and results as zero. The caller
+ * (lib/runtime/forward.c) passes x already rounded; rounding it again here changes nothing.
+ *
+ * Summation order of every output (depends on n_in alone; decode, prefill, any token tile and
+ * any split of the rows give the same bits): with q = n_in / 4, chain j (j < 3) covers k in
+ * [jq, (j + 1) q), chain 3 [3q, n_in). Each chain starts from +0 and takes one vdpbf16ps per
+ * pair of elements (k, k + 1) from its start in increasing k; an odd chain's last element goes
+ * alone, as the pair (w[k], 0) x (x[k], 0). Then y = ((c0 + c1) + c2) + c3. Decode runs the 4
+ * chains at once (4 read streams per group) and converts x 32 elements at a time per group;
+ * prefill runs them one after another, adding each into y.
+ *
+ * Prefill tiles are 2 groups (32 rows) x up to 14 tokens: 28 accumulators (vdpbf16ps: about 6
+ * cycles of latency at 2 per cycle wants at least 12 chains), each pair-vector of weights loaded
+ * and permuted once for all the tile's tokens, x's bf16 pairs broadcast from a panel where the
+ * tile's tokens are packed by pair ([pair][token] as uint32). The panel holds one quarter of k
+ * for a block of tokens, as matmul_lanes_avx512.c's does. Speed: not measured. */
+#include "kernels_impl.h"
+#include "simd_avx512.h"
+
+enum {
+    G = 16,                   /* rows per group, one per lane */
+    NT = 14,                  /* tokens per prefill tile */
+    PANEL_BYTES = 112 * 1024, /* a quarter of n_in 16384 for 14 tokens, as bf16 pairs */
+    PANEL_WORDS = PANEL_BYTES / 4,
+};
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* vpermw index: word 2r takes row r's element k (word r), word 2r + 1 row r's element k + 1
+ * (word 16 + r). */
+TLM_INLINE __m512i pair_index(void)
+{
+    return _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                            6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+}
+
+/* The group's 16 rows' pairs (w[r][k], w[r][k + 1]), one per dword lane. */
+TLM_INLINE __m512bh w_pair(__m512i idx, const uint16_t *g, int64_t k)
+{
+    __m512i v = _mm512_loadu_si512((const void *)(g + k * G));
+    return (__m512bh)_mm512_permutexvar_epi16(idx, v);
+}
+
+/* The same for a chain's lone last element: (w[r][k], 0); reads nothing past element k. */
+TLM_INLINE __m512bh w_single(__m512i idx, const uint16_t *g, int64_t k)
+{
+    __m256i h = _mm256_loadu_si256((const __m256i *)(g + k * G));
+    return (__m512bh)_mm512_permutexvar_epi16(idx, _mm512_zextsi256_si512(h));
+}
+
+/* x's pair at k of a chain of len elements: bf16(x[k]) low, bf16(x[k + 1]) high (0 past len). */
+static uint32_t x_pair(const float *x, int64_t k, int64_t len)
+{
+    uint32_t hi = k + 1 < len ? tlm_f32_to_bf16(x[k + 1]) : 0;
+    return (uint32_t)tlm_f32_to_bf16(x[k]) | hi << 16;
+}
+
+TLM_INLINE __m512 dot(__m512 acc, __m512bh w, uint32_t xp)
+{
+    return _mm512_dpbf16_ps(acc, w, (__m512bh)_mm512_set1_epi32((int)xp));
+}
+
+/* Lanes of the group starting at row g0 that fall in [r0, r1). */
+static __mmask16 lanes_in(int64_t g0, int64_t r0, int64_t r1)
+{
+    const int64_t lo = r0 > g0 ? r0 - g0 : 0, hi = r1 - g0 < G ? r1 - g0 : G;
+    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* n <= 16 of x's pairs from x[0] (2n elements, all inside the chain) into out[0, n). */
+TLM_INLINE void x_pairs16(uint32_t *out, const float *x, int64_t n)
+{
+    const int64_t e = 2 * n, lo = e < 16 ? e : 16, hi = e - lo;
+    __m512 a = _mm512_maskz_loadu_ps(mask16(lo), x), b = _mm512_maskz_loadu_ps(mask16(hi), x + 16);
+    _mm512_storeu_si512((void *)out, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+}
+
+/* One token on one group: the 4 chains at once, then added in order. */
+TLM_INLINE void decode_group(float *y, __mmask16 m, const uint16_t *g, const float *x, int64_t n_in)
+{
+    const __m512i idx = pair_index();
+    const int64_t q = n_in / 4, len3 = n_in - 3 * q, np = q / 2; /* np: pairs of every chain */
+    const uint16_t *gc[4] = {g, g + q * G, g + 2 * q * G, g + 3 * q * G};
+    const float *xc[4] = {x, x + q, x + 2 * q, x + 3 * q};
+    __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+    for (int64_t p0 = 0; p0 < np; p0 += 16) {
+        const int64_t n = min64(16, np - p0);
+        _Alignas(64) uint32_t xp[4][16];
+        for (int j = 0; j < 4; j++)
+            x_pairs16(xp[j], xc[j] + 2 * p0, n);
+        for (int64_t i = 0; i < n; i++)
+            for (int j = 0; j < 4; j++)
+                a[j] = dot(a[j], w_pair(idx, gc[j], 2 * (p0 + i)), xp[j][i]);
+    }
+    if (q & 1) /* chains 0-2's lone last element */
+        for (int j = 0; j < 3; j++)
+            a[j] = dot(a[j], w_single(idx, gc[j], q - 1), x_pair(xc[j], q - 1, q));
+    for (int64_t k = 2 * np; k + 1 < len3; k += 2) /* chain 3's pairs past chain 0-2's */
+        a[3] = dot(a[3], w_pair(idx, gc[3], k), x_pair(xc[3], k, len3));
+    if (len3 & 1) a[3] = dot(a[3], w_single(idx, gc[3], len3 - 1), x_pair(xc[3], len3 - 1, len3));
+    _mm512_mask_storeu_ps(y, m,
+                          _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), a[2]), a[3]));
+}
+
+/* Every token alone (n_tok 1, or n_in too large for the panel): the same bits as a tile. */
+static void decode(float *y, int64_t ldy, const uint16_t *w, uint64_t w_row_bytes, const float *x,
+                   int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)
+{
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += G)
+            decode_group(y + t * ldy + g0, lanes_in(g0, r0, r1),
+                         (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes),
+                         x + t * ldx, n_in);
+}
+
+/* Chain j of nv groups (at g[0], g[1], already at the chain's first k) x nt tokens (panel p,
+ * [pair][nt]) over len elements, into y: stored for j == 0, added to y's value after. */
+TLM_INLINE void tile(int nv, int nt, int j, float *y, int64_t ldy, const __mmask16 *m,
+                     const uint16_t *const *g, const uint32_t *p, int64_t len)
+{
+    const __m512i idx = pair_index();
+    __m512 acc[2][NT];
+#pragma GCC unroll 16
+    for (int v = 0; v < nv; v++)
+#pragma GCC unroll 16
+        for (int t = 0; t < nt; t++)
+            acc[v][t] = _mm512_setzero_ps();
+    const int64_t np = len / 2;
+    for (int64_t i = 0; i <= np; i++) {
+        if (i == np && !(len & 1)) break; /* the lone last element of an odd chain */
+        __m512bh wv[2];
+#pragma GCC unroll 16
+        for (int v = 0; v < nv; v++)
+            wv[v] = i < np ? w_pair(idx, g[v], 2 * i) : w_single(idx, g[v], 2 * i);
+#pragma GCC unroll 16
+        for (int t = 0; t < nt; t++) {
+            const uint32_t b = p[i * nt + t];
+#pragma GCC unroll 16
+            for (int v = 0; v < nv; v++)
+                acc[v][t] = dot(acc[v][t], wv[v], b);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 16
+        for (int v = 0; v < nv; v++) {
+            float *at = y + t * ldy + v * G;
+            __m512 s = acc[v][t];
+            if (j > 0) s = _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], at), s);
+            _mm512_mask_storeu_ps(at, m[v], s);
+        }
+}
+
+/* tile() with nv and nt as constants, one function each, called through a table (one function
+ * with a switch over all 28 slowed clang's sanitizer builds, matmul_lanes_avx512.c). */
+typedef void tile_fn(int j, float *y, int64_t ldy, const __mmask16 *m, const uint16_t *const *g,
+                     const uint32_t *p, int64_t len);
+#define TILE_DEF(name, nv, nt)                                                                     \
+    static void name(int j, float *y, int64_t ldy, const __mmask16 *m, const uint16_t *const *g,   \
+                     const uint32_t *p, int64_t len)                                               \
+    {                                                                                              \
+        tile(nv, nt, j, y, ldy, m, g, p, len);                                                     \
+    }
+#define TILE_PAIR(n) TILE_DEF(tile_1_##n, 1, n) TILE_DEF(tile_2_##n, 2, n)
+/* (clang-format does not settle on these lists of macro calls) */
+// clang-format off
+TILE_PAIR(1)  TILE_PAIR(2)  TILE_PAIR(3)  TILE_PAIR(4)  TILE_PAIR(5)  TILE_PAIR(6)  TILE_PAIR(7)
+TILE_PAIR(8)  TILE_PAIR(9)  TILE_PAIR(10) TILE_PAIR(11) TILE_PAIR(12) TILE_PAIR(13) TILE_PAIR(14)
+#define TILE_ROW(v)                                                                                \
+    {tile_##v##_1, tile_##v##_2,  tile_##v##_3,  tile_##v##_4,  tile_##v##_5,  tile_##v##_6,       \
+     tile_##v##_7, tile_##v##_8,  tile_##v##_9,  tile_##v##_10, tile_##v##_11, tile_##v##_12,      \
+     tile_##v##_13, tile_##v##_14}
+    // clang-format on
+    _Static_assert(NT == 14, "the table below lists 14 token counts");
+static tile_fn *const tiles[2][NT] = {TILE_ROW(1), TILE_ROW(2)};
+#undef TILE_ROW
+#undef TILE_PAIR
+#undef TILE_DEF
+
+void tlm_matmul_lanes_bf16_avx512bf16(float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
+                                      const float *x, int64_t ldx, int64_t n_tok, int64_t n_in,
+                                      int64_t r0, int64_t r1)
+{
+    const int64_t q = n_in / 4, longest = n_in - 3 * q; /* chain 3 is the longest */
+    const int64_t pairs = (longest + 1) / 2;
+    int64_t block = pairs > 0 ? PANEL_WORDS / pairs / NT * NT : NT * 64;
+    if (n_tok == 1 || block < NT) { /* one token, or n_in past 4 x 4096: no panel */
+        decode(y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+        return;
+    }
+    _Alignas(64) uint32_t panel[PANEL_WORDS];
+    for (int64_t t0 = 0; t0 < n_tok; t0 += block) {
+        const int64_t nb = min64(block, n_tok - t0);
+        for (int j = 0; j < 4; j++) {
+            const int64_t k0 = j * q, len = j < 3 ? q : longest, np = (len + 1) / 2;
+            /* tile i's tokens packed by pair at panel + i * NT * np */
+            for (int64_t t = 0; t < nb; t += NT) {
+                const int64_t nt = min64(NT, nb - t);
+                uint32_t *pt = panel + t * np;
+                for (int64_t i = 0; i < np; i++)
+                    for (int64_t u = 0; u < nt; u++)
+                        pt[i * nt + u] = x_pair(x + (t0 + t + u) * ldx + k0, 2 * i, len);
+            }
+            for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += 2 * G) {
+                const int nv = g0 + G < r1 ? 2 : 1;
+                const __mmask16 m[2] = {lanes_in(g0, r0, r1), lanes_in(g0 + G, r0, r1)};
+                const uint16_t *g[2];
+                for (int v = 0; v < 2; v++) /* one group: the second is the first, unread */
+                    g[v] = (const uint16_t *)((const char *)w +
+                                              (uint64_t)(g0 + (v < nv ? v : 0) * G) * w_row_bytes) +
+                           k0 * G;
+                for (int64_t t = 0; t < nb; t += NT) {
+                    const int nt = (int)min64(NT, nb - t);
+                    if (nt < 1 || nt > NT) __builtin_unreachable();
+                    tiles[nv == 2][nt - 1](j, y + (t0 + t) * ldy + g0, ldy, m, g, panel + t * np,
+                                           len);
+                }
+            }
+        }
+    }
+}
