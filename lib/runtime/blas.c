@@ -6,7 +6,8 @@
  * loads, from CPUID or from OPENBLAS_CORETYPE; the library never sets that variable (it would
  * change the caller's environment), so which core runs is the caller's choice (tinylm.h,
  * tlm_context_params.blas). Its thread count is set through its own API.
- * F16 and BF16 weights are widened to F32 a block of rows at a time, as BLAS backends do. */
+ * F16 and BF16 weights are widened to F32 a block of rows at a time, as BLAS backends do;
+ * BF16 ones multiply x rounded to bf16, as every BF16 path does (forward.c). */
 #include <dlfcn.h>
 #include <omp.h>
 #include <pthread.h>
@@ -67,13 +68,14 @@ bool tlm_blas_takes(const tlm_context *ctx, const tlm_proj *p, int64_t n_tok)
  * rows (gathered first when interleaved) widened TLM_BLAS_ROWS at a time into ctx->blas_buf
  * (split over the threads). */
 void tlm_blas_project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
-                      int64_t n_tok, float *y, int64_t ldy)
+                      const float *xr, int64_t n_tok, float *y, int64_t ldy)
 {
     if (blas.set_threads) blas.set_threads(ctx->n_threads);
     int64_t at = 0;
     for (int i = 0; i < p->n_parts; i++) {
         const tlm_matrix *w = &p->part[i];
         int k = (int)w->cols;
+        const bool bf = w->type == TLM_TYPE_BF16; /* multiplies x rounded to bf16 (forward.c) */
         int64_t step = w->type == TLM_TYPE_F32 ? w->rows : TLM_BLAS_ROWS;
         for (int64_t r0 = 0; r0 < w->rows; r0 += step) {
             int64_t nr = w->rows - r0 < step ? w->rows - r0 : step;
@@ -90,7 +92,7 @@ void tlm_blas_project(const tlm_context *ctx, const tlm_proj *p, const float *x,
                 wf = ctx->blas_buf;
             }
             blas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)n_tok, (int)nr, k, 1.0f,
-                       x, (int)ldx, wf,
+                       bf ? xr : x, bf ? k : (int)ldx, wf,
                        (int)(w->type == TLM_TYPE_F32 ? (int64_t)(w->row_bytes / 4) : w->cols), 0.0f,
                        y + at + r0, (int)ldy);
         }

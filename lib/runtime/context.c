@@ -46,8 +46,9 @@ typedef struct layout {
     int32_t n_ctx, n_batch, n_threads, n_cells, window, n_seq;
     uint64_t kv_bytes, total;
     bool overflow;
+    bool bf16; /* the model has BF16 matrices: x_bf16 is planned */
     uint64_t o_k, o_v, o_pos, o_tok, o_x, o_xb, o_qkv, o_att, o_br, o_mlp, o_hb, o_cos, o_sin, o_qs,
-        o_first, o_freq, o_sc, o_rb, o_lg, o_blas, o_seqs, o_bseq, o_bpos, o_bcell, o_border,
+        o_first, o_freq, o_sc, o_rb, o_lg, o_blas, o_xr, o_seqs, o_bseq, o_bpos, o_bcell, o_border,
         o_bblock;
 } layout;
 
@@ -110,6 +111,7 @@ static void lay_out(const tlm_config *c, const tlm_context_params *p, int32_t n_
     widest = widest > (uint64_t)c->hidden_dim ? widest : (uint64_t)c->hidden_dim;
     /* widened rows, then as much again to gather interleaved rows (lib/blas.c) */
     l->o_blas = reserve(l, p->blas ? 2 * TLM_BLAS_ROWS * widest : 0, 4);
+    l->o_xr = reserve(l, l->bf16 ? B * widest : 0, 4);
     if (l->total > SIZE_MAX - 64) l->overflow = true;
 }
 
@@ -124,6 +126,22 @@ static uint64_t mem_available(void)
         found = sscanf(line, "MemAvailable: %llu kB", &kib) == 1;
     if (fp) fclose(fp);
     return found && kib <= UINT64_MAX / 1024 ? (uint64_t)kib * 1024 : 0;
+}
+
+/* Whether any projection multiplies a BF16 matrix (its input is rounded into x_bf16). */
+static bool has_bf16(const tlm_model *m)
+{
+    bool any = false;
+    for (int i = 0; i < m->head.n_parts; i++)
+        any |= m->head.part[i].type == TLM_TYPE_BF16;
+    for (int32_t l = 0; l < m->cfg.n_layers; l++) {
+        const tlm_proj *ps[] = {&m->blocks[l].qkv, &m->blocks[l].out, &m->blocks[l].gate_up,
+                                &m->blocks[l].down};
+        for (size_t j = 0; j < sizeof ps / sizeof *ps; j++)
+            for (int i = 0; i < ps[j]->n_parts; i++)
+                any |= ps[j]->part[i].type == TLM_TYPE_BF16;
+    }
+    return any;
 }
 
 /* Checks params and resolves the defaults; fills the layout for the asked n_ctx. */
@@ -170,6 +188,7 @@ static tlm_status resolve(const tlm_model *m, const tlm_context_params *p, layou
     l->n_batch = p->n_batch ? p->n_batch : 256;
     l->n_threads = p->n_threads ? p->n_threads : tlm_default_threads();
     l->n_seq = p->n_seq_max ? p->n_seq_max : 1;
+    l->bf16 = has_bf16(m);
     lay_out(c, p, p->n_ctx ? p->n_ctx : c->max_seq, l);
     return TLM_OK;
 }
@@ -321,6 +340,7 @@ tlm_status tlm_context_create(const tlm_model *m, const tlm_context_params *para
         .arena = arena,
         .blas = p.blas,
         .blas_buf = (float *)(b + l.o_blas),
+        .x_bf16 = (float *)(b + l.o_xr),
     };
     /* RoPE state: fixed for the context (factor set) or until the cache empties (NTK) */
     ctx->long_factors =

@@ -79,6 +79,7 @@ struct tlm_context {
     float *row_buf;  /* [n_threads][kv_dim + rope_dim]: a key row and its angles (shift) */
     float *logits;   /* [vocab]: the last token's */
     float *blas_buf; /* [2][TLM_BLAS_ROWS][widest input]: widened weight rows (blas only) */
+    float *x_bf16;   /* [n_batch][widest input]: a BF16 matrix's input rounded (forward.c) */
 
     void *arena;
 
@@ -136,8 +137,9 @@ void tlm_context_drop_seq(tlm_context *ctx, int32_t seq);
 enum { TLM_BLAS_MIN_TOKENS = 32, TLM_BLAS_ROWS = 256 };
 const char *tlm_blas_open(void); /* NULL when usable, else why not */
 bool tlm_blas_takes(const tlm_context *ctx, const tlm_proj *p, int64_t n_tok);
+/* xr: x rounded to bf16 ([n_tok][cols]) for the BF16 parts (forward.c), NULL if none. */
 void tlm_blas_project(const tlm_context *ctx, const tlm_proj *p, const float *x, int64_t ldx,
-                      int64_t n_tok, float *y, int64_t ldy);
+                      const float *xr, int64_t n_tok, float *y, int64_t ldy);
 
 /* Writes n floats to a cache row of `type`: F32 as they are, F16 rounded, Q8_0 quantized per
  * block of 32 (n a multiple of 32). */

@@ -16,6 +16,27 @@ static void add_bias(const tlm_proj *p, float *y, int64_t ldy, int64_t n_tok, in
             y[t * ldy + r] += p->bias[r];
 }
 
+/* A matrix stored as BF16 multiplies x rounded to bf16 (nearest even; kernels.h, the BF16
+ * slots' contract), as llama.cpp's BF16 dot does: the products are then exact in float and
+ * every kernel and ISA (and the OpenBLAS path) sees the same inputs. Rounded here, once per
+ * projection, into ctx->x_bf16 ([n_tok][cols], planned only for models with BF16 matrices);
+ * NULL when no part of p is BF16. */
+static const float *round_bf16(const tlm_context *ctx, const tlm_proj *p, const float *x,
+                               int64_t ldx, int64_t n_tok)
+{
+    bool any = false;
+    for (int i = 0; i < p->n_parts; i++)
+        any |= p->part[i].type == TLM_TYPE_BF16;
+    if (!any) return NULL;
+    const int64_t cols = p->part[0].cols; /* the parts of a projection share their input */
+    float *xr = ctx->x_bf16;
+#pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n_tok > 1)
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < cols; i++)
+            xr[t * cols + i] = tlm_bf16_to_f32(tlm_f32_to_bf16(x[t * ldx + i]));
+    return xr;
+}
+
 /* y[t][r] = W x[t] for each part of p stacked along r, plus the bias. Rows are split into
  * one contiguous range per thread; each output is summed by one kernel call, so results
  * do not depend on the thread count. */
@@ -23,8 +44,10 @@ static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, i
                     int64_t n_tok, float *y, int64_t ldy)
 {
     if (ctx->observer) tlm_observe_matmul(ctx, p, x, ldx, n_tok); /* importance matrices */
-    if (tlm_blas_takes(ctx, p, n_tok)) {                          /* the OpenBLAS comparison path */
-        tlm_blas_project(ctx, p, x, ldx, n_tok, y, ldy);
+    const float *xr = round_bf16(ctx, p, x, ldx, n_tok);          /* NULL: no BF16 part */
+    const int64_t ldr = p->part[0].cols;
+    if (tlm_blas_takes(ctx, p, n_tok)) { /* the OpenBLAS comparison path */
+        tlm_blas_project(ctx, p, x, ldx, xr, n_tok, y, ldy);
         add_bias(p, y, ldy, n_tok, 0, p->rows);
         return;
     }
@@ -39,7 +62,10 @@ static void project(const tlm_context *ctx, const tlm_proj *p, const float *x, i
             const tlm_matrix *w = &p->part[i];
             int64_t r0 = lo > at ? lo - at : 0, r1 = hi - at < w->rows ? hi - at : w->rows;
             tlm_matmul_fn mm = w->il ? ctx->k->matmul_il[w->type] : ctx->k->matmul[w->type];
-            if (r0 < r1) mm(y + at, ldy, w->data, w->row_bytes, x, ldx, n_tok, w->cols, r0, r1);
+            const bool bf = w->type == TLM_TYPE_BF16;
+            if (r0 < r1)
+                mm(y + at, ldy, w->data, w->row_bytes, bf ? xr : x, bf ? ldr : ldx, n_tok, w->cols,
+                   r0, r1);
             at += w->rows;
         }
         add_bias(p, y, ldy, n_tok, lo, hi); /* each thread on its own rows */

@@ -485,7 +485,22 @@ def layer_weights(feat, W, i):
     return lw
 
 
+class BF16Matrix(np.ndarray):
+    """A weight the file stores as BF16. Such a matrix multiplies its input rounded to bf16
+    (round to nearest even), as llama.cpp's BF16 dot product does and the engine's rule says
+    (kernels/kernels.h): every product of two bf16 values is then exact in float32."""
+
+
+def bf16_round_input(x):
+    """x rounded to bf16 (nearest even; NaN/Inf do not occur here), back in x's dtype."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    return u.astype(np.uint32).view(np.float32).astype(x.dtype)
+
+
 def linear(x, w, b=None):
+    if isinstance(w, BF16Matrix):
+        x, w = bf16_round_input(np.asarray(x)), np.asarray(w)
     y = x @ w.T
     return y if b is None else y + b
 
@@ -583,19 +598,24 @@ def long_context_rope(feat, T, factors=None, alpha=None, logn=True):
 
 
 def forward(feat, weights, tokens, dtype=np.float32, factors=None, alpha=None, logn=True,
-            kv_q8=False):
+            kv_q8=False, bf16=()):
     """Logits [T, vocab] for tokens evaluated as one sequence from position 0 (no cache).
     factors / alpha / logn: see long_context_rope (defaults: as the reference code).
-    kv_q8: keys and values pass through a Q8_0 cache's rounding (q8_0_round_trip)."""
+    kv_q8: keys and values pass through a Q8_0 cache's rounding (q8_0_round_trip).
+    bf16: names of the weights the file stores as BF16 (model_files.read_safetensors's
+    dtypes): their matrices multiply inputs rounded to bf16 (BF16Matrix)."""
     tokens = np.asarray(tokens, dtype=np.int64)
     T = len(tokens)
     if T < 1 or tokens.min() < 0 or tokens.max() >= feat.vocab_size:
         raise ValueError("token ids must be in [0, %d)" % feat.vocab_size)
     theta, ext, mscale, q_scale = long_context_rope(feat, T, factors, alpha, logn)
     W = {k: np.asarray(v, dtype=dtype) for k, v in weights.items()}
+    for k in bf16:
+        if k in W and W[k].ndim == 2:  # vectors (norms, biases) are no matrices
+            W[k] = W[k].view(BF16Matrix)
     n = feat.names
     emb = _get(W, n["embed"] + ".weight")
-    x = emb[tokens] * np.asarray(feat.embed_scale, dtype=dtype)
+    x = np.asarray(emb[tokens]) * np.asarray(feat.embed_scale, dtype=dtype)
     cos, sin = rope_tables(T, feat.rope_dim, theta, dtype, ext, mscale)
     if q_scale is not None:
         q_scale = q_scale.astype(dtype)
