@@ -310,6 +310,22 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
         buf_free(rows_y);
         buf_free(il_y);
     }
+#if defined(__x86_64__)
+    /* AVX-512's FMA kernel for BF16 lanes, which the AVX512_BF16 add-on replaces in the table */
+    const isa_table *a5 = &simd[N_SIMD - 1];
+    if (layout == TLM_IL_LANES && type == TLM_DT_BF16 &&
+        a5->k.matmul_il[type] != tlm_matmul_lanes_bf16_avx512) {
+        if (a5->available) {
+            problem q = p;
+            q.w = grouped + 2;
+            q.w_row_bytes = rb;
+            check_slot("avx512 lanes-fma", tlm_matmul_lanes_bf16_avx512, &q, ref_y);
+            threads_same("avx512 lanes-fma", tlm_matmul_lanes_bf16_avx512, &q);
+        } else {
+            n_skip += CHECKS_PER_SLOT + 3;
+        }
+    }
+#endif
     buf_free(ref_y);
     free(plain);
     free(grouped);
@@ -324,6 +340,79 @@ static void test_threads(const tlm_kernels *k, const char *isa, tlm_dtype type, 
     threads_same(isa, k->matmul[type], &p);
     problem_free(&p);
 }
+
+#if defined(__x86_64__)
+/* The AVX512_BF16 kernel (matmul_lanes_avx512bf16.c) on the lanes layout, when the CPU has
+ * it: check_slot's float bound, splits and one token at a time; the same bits for 2..4
+ * threads; a tighter bound, since its products of bf16 values are exact and each output is
+ * one rounding per pair plus 3 (4 chains added): |y - exact| <= (n_in + 2) 2^-24 sum |w x|,
+ * plus (n_in + 3) 2^-126 for the results vdpbf16ps flushes to zero; x not rounded gives the
+ * bits of x rounded (the kernel rounds it itself); and the avx512 table takes it. Without
+ * AVX512_BF16 every case counts as skipped. */
+enum { BF16DOT_CHECKS = CHECKS_PER_SLOT + 3 + 3 };
+
+static void test_bf16dot(const isa_table *avx512, shape s)
+{
+    if (!avx512->available || !tlm_cpu_has(TLM_CPU_AVX512_BF16)) {
+        n_skip += BF16DOT_CHECKS;
+        return;
+    }
+    tlm_matmul_fn f = tlm_matmul_lanes_bf16_avx512bf16;
+    problem p;
+    problem_new(&p, TLM_DT_BF16, s);
+    const uint64_t rb = (uint64_t)s.n_in * 2;
+    unsigned char *plain = malloc(rb * (uint64_t)s.rows + 2);
+    unsigned char *grouped = malloc(rb * (uint64_t)s.rows + 2);
+    for (int64_t r = 0; r < s.rows; r++)
+        memcpy(plain + 2 + r * rb, (const char *)p.w + r * p.w_row_bytes, rb);
+    for (int64_t g = 0; g < s.rows / 16; g++)
+        tlm_il_group(TLM_IL_LANES, TLM_DT_BF16, grouped + 2 + g * 16 * rb, plain + 2 + g * 16 * rb,
+                     rb);
+    problem q = p;
+    q.w = grouped + 2;
+    q.w_row_bytes = rb;
+    char what[96];
+    snprintf(what, sizeof what, "avx512bf16 n_in %lld rows %lld n_tok %lld", (long long)s.n_in,
+             (long long)s.rows, (long long)s.n_tok);
+    check_slot("avx512bf16", f, &q, NULL);
+    threads_same("avx512bf16", f, &q);
+
+    float *y = y_new(&p), *y_raw = y_new(&p);
+    run(f, &q, y, 0, s.rows);
+    bool ok = true;
+    for (int64_t t = 0; t < s.n_tok && ok; t++)
+        for (int64_t r = 0; r < s.rows && ok; r++) {
+            const double e = p.exact[t * s.rows + r], a = p.bound[t * s.rows + r];
+            const double tol = (double)(s.n_in + 2) * ldexp(a, -24) + ldexp(s.n_in + 3.0, -126);
+            ok = fabs(y[t * p.ldy + r] - e) <= tol;
+            if (!ok)
+                check(false, "%s: y[%lld][%lld] = %.9g, exact %.9g, bound %.3g", what, (long long)t,
+                      (long long)r, y[t * p.ldy + r], e, tol);
+        }
+    if (ok) check(true, "%s: bound", what);
+
+    /* x moved by at most 2^-12 of itself, less than half a bf16 step: rounds back to x */
+    float *x_raw = buf_new(s.n_tok * p.ldx, 3);
+    for (int64_t i = 0; i < s.n_tok * p.ldx; i++)
+        x_raw[i] = p.x[i] * (1.0f + rng_float(-1.0f, 1.0f) * 0x1p-12f);
+    problem raw = q;
+    raw.x = x_raw;
+    run(f, &raw, y_raw, 0, s.rows);
+    check(same_bits(&p, y, y_raw), "%s: x not rounded gives other bits than x rounded", what);
+
+    tlm_kernels table;
+    tlm_kernels_fill(&table, "avx512");
+    check(table.matmul_il[TLM_DT_BF16] == f && table.il_layout[TLM_DT_BF16] == TLM_IL_LANES,
+          "avx512 table: BF16 il slot is not the AVX512_BF16 kernel on the lanes layout");
+
+    buf_free(x_raw);
+    buf_free(y);
+    buf_free(y_raw);
+    free(plain);
+    free(grouped);
+    problem_free(&p);
+}
+#endif
 
 int main(void)
 {
@@ -375,6 +464,27 @@ int main(void)
         for (size_t l = 0; l < COUNT(ln_large); l++)
             test_il(&ref, simd, types[ti], ln_large[l], TLM_IL_LANES);
     }
+
+#if defined(__x86_64__)
+    /* vdpbf16ps: n_in with every remainder mod 4 and odd or even quarters (pairs and lone
+     * last elements), every token count 1..40 (tiles of 14 and their tails), the panel's
+     * token blocks and its overflow (n_in 16385: one token at a time) */
+    const isa_table *avx512 = &simd[N_SIMD - 1];
+    if (!avx512->available || !tlm_cpu_has(TLM_CPU_AVX512_BF16))
+        printf("avx512bf16: SKIPPED (not on this CPU, or above TLM_ISA)\n");
+    static const int64_t bd_in[] = {1, 2, 3, 5, 6, 7, 9, 12, 63, 130, 131, 133, 135, 258};
+    static const int64_t bd_rows[] = {16, 48};
+    for (size_t a = 0; a < COUNT(bd_in); a++)
+        for (size_t b = 0; b < COUNT(bd_rows); b++)
+            for (int64_t nt = 1; nt <= 3; nt++)
+                test_bf16dot(avx512, (shape){bd_in[a], bd_rows[b], nt * 7 - 6});
+    for (int64_t nt = 1; nt <= 40; nt++)
+        test_bf16dot(avx512, (shape){133, 48, nt});
+    static const shape bd_large[] = {
+        {5632, 48, 40}, {5631, 32, 29}, {16384, 32, 15}, {16385, 32, 15}, {2048, 4096, 3}};
+    for (size_t l = 0; l < COUNT(bd_large); l++)
+        test_bf16dot(avx512, bd_large[l]);
+#endif
 
     static const shape threaded[] = {{2048, 100, 1}, {2048, 100, 37}, {999, 61, 5}};
     for (size_t ti = 0; ti < COUNT(types); ti++)
