@@ -59,18 +59,22 @@ if RUN_PREFIX:
 # stacked 2-D attn_q_norm / attn_k_norm gains stay F32 among F16 matrices.
 ROUNDED_CASES = [("tinyllama", "gguf", "F16"), ("gemma", "hf", "BF16"), ("phi2", "hf", "F16"),
                  ("stablelm2_12b", "gguf", "F16")]
+# kernel levels below the default that BF16 cases also run at (TLM_ISA; unknown names and
+# levels above the CPU's run the default)
+LOWER_ISAS = ("ref", "neon", "dotprod") if RUN_PREFIX else ("ref", "avx2")
 SHARDED_PRESET = "phi3"         # also written as a 2-shard safetensors index
 
 
-def engine_logits(build, model_path, tokens, out_path, n_vocab):
-    """(logits [T, n_vocab], None) or (None, why it failed)."""
+def engine_logits(build, model_path, tokens, out_path, n_vocab, isa=None):
+    """(logits [T, n_vocab], None) or (None, why it failed). isa: TLM_ISA for the run."""
     exe = os.path.join(build, "tlm-logits")
     if not os.access(exe, os.X_OK):
         return None, "%s not found" % exe
     cmd = RUN_PREFIX + [exe, "-m", model_path, "--tokens",
                         ",".join(str(int(x)) for x in tokens), "-o", out_path, "-t", "1"]
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        env = dict(os.environ, TLM_ISA=isa) if isa else None
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
     except subprocess.TimeoutExpired:
         return None, "timed out after %d s" % TIMEOUT
     if r.returncode != 0:
@@ -155,6 +159,12 @@ def run_model(t, build, name, cfg, weights, cases, d, tokens):
         got, err = engine_logits(build, path, tokens,
                                  os.path.join(d, label + ".f32"), feat.vocab_size)
         compare(t, "%s %s" % (name, label), got, ref_cache[key], err, bool(bf16))
+        # every BF16 path follows the rule: the lower kernel levels too (x86 under emulation:
+        # TLM_RUN's qemu runs AArch64's levels)
+        for isa in (LOWER_ISAS if bf16 else ()):
+            got, err = engine_logits(build, path, tokens, os.path.join(d, label + isa + ".f32"),
+                                     feat.vocab_size, isa)
+            compare(t, "%s %s TLM_ISA=%s" % (name, label, isa), got, ref_cache[key], err, True)
         if stored is weights:
             f32_outputs.append((label, got, err))
     # formats holding the same float32 values must give the same logits
