@@ -141,7 +141,8 @@ typedef struct tlm_kernels {
  *               byte 32k + 2r), then element k + 1; a group is 16 x row_bytes (rows of any
  *               length, row_bytes / 2 elements). One 32-byte load widened is 16 rows'
  *               weights at k, one per lane. Its kernels sum in their own order (4 chains
- *               over the quarters of k, matmul_lanes_avx512.c), not the row kernel's.
+ *               over the quarters of k, matmul_lanes_avx512.c; with AVX512_BF16, BF16 by pairs
+ *               of k on vdpbf16ps, matmul_lanes_avx512bf16.c), not the row kernel's.
  * TLM_IL_SDOT4 (AArch64's dot-product and i8mm levels):
  *   Q8_0, Q4_0  groups of 4 rows, block column by block column. For block u, 4 x (block
  *               bytes): the 4 f16 scales (row r's at byte 2r), then the level bytes in pieces
