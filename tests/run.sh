@@ -9,6 +9,7 @@
 # "must refuse" check cannot pass on a sanitizer report or a leak (tests/testlib.py watches
 # every tool the Python tests run; C tests compare exact exit codes). With CI set (CI=true,
 # as .ci/run does), a test whose data or dependency is missing fails instead of skipping.
+# Each test's line ends with the seconds it took (what CI's time budget is made of).
 set -u
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +25,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=$TLM_SANITIZER_E
 report='ERROR: (Address|Leak)Sanitizer|SUMMARY: UndefinedBehaviorSanitizer|^[^ ]+:[0-9]+:[0-9]+: runtime error: |==[0-9]+==ERROR: '
 passed=0 failed=0 skipped=0
 
-tally() {  # name, exit code, output
+tally() {  # name, exit code, output, seconds it took
     local line p f s why=""
     line=$(printf '%s\n' "$3" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     if [ "$2" -eq "$TLM_SANITIZER_EXIT" ]; then why="exit $2: a sanitizer report"
@@ -43,18 +44,20 @@ tally() {  # name, exit code, output
     s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
     if { [ "$2" -ne 0 ] || [ -n "$why" ]; } && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-    echo "$line"
+    echo "$line ($4 s)"
 }
 
 for t in $(find "$build/tests" -type f -perm -u+x -name 'test_*' | sort); do
+    t0=$SECONDS
     out=$("$t" 2>&1); rc=$?
     [ $rc -ne 0 ] && printf '%s\n' "$out" | tail -n 30
-    tally "$(basename "$t")" $rc "$out"
+    tally "$(basename "$t")" $rc "$out" $((SECONDS - t0))
 done
 for t in $(ls "$here"/test_*.py 2>/dev/null | sort); do
+    t0=$SECONDS
     out=$("$PY" "$t" 2>&1); rc=$?
     [ $rc -ne 0 ] && printf '%s\n' "$out" | tail -n 40
-    tally "$(basename "$t")" $rc "$out"
+    tally "$(basename "$t")" $rc "$out" $((SECONDS - t0))
 done
 echo "total: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

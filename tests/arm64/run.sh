@@ -30,7 +30,7 @@ passed=0 failed=0 skipped=0
 make -j2 CC="$CC_ARM" BUILD="$build" all >/dev/null || { echo "cross-build failed"; echo "total: 0 passed, 1 failed, 0 skipped"; exit 1; }
 export TLM_BUILD=$(cd "$build" && pwd)
 
-tally() {  # label, exit code, output
+tally() {  # label, exit code, output[, seconds it took]
     local line p f s
     line=$(printf '%s\n' "$3" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     if [ -z "$line" ]; then
@@ -41,7 +41,7 @@ tally() {  # label, exit code, output
     s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
     if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-    echo "[$1] $line"
+    echo "[$1] $line${4:+ ($4 s)}"
 }
 
 run_c() {  # label, cpu, TLM_ISA (or ""), test binary: prints "label<TAB>rc<TAB>output" to a file
@@ -80,25 +80,29 @@ for t in $(find "$build/tests" -type f -perm -u+x -name 'test_*' | sort); do
 done
 printf '%s\n' "${list[@]}" | xargs -P 2 -I{} bash -c '
     t=${1%|*}; isa=${1#*|}; name=$(basename "$t")
+    t0=$SECONDS
     out=$(env ${isa:+TLM_ISA=$isa} TLM_BUILD="$2/tools" timeout 1800 '"$QEMU"' -cpu max "$t" 2>&1)
     echo $? > "$2/$name.rc"
+    echo $((SECONDS - t0)) > "$2/$name.sec"
     printf "%s\n" "$out" > "$2/$name.out"' _ {} "$jobs_dir"
 for entry in "${list[@]}"; do
     t=${entry%|*}; isa=${entry#*|}; name=$(basename "$t")
     rc=$(cat "$jobs_dir/$name.rc" 2>/dev/null || echo 1)
     out=$(cat "$jobs_dir/$name.out" 2>/dev/null)
     [ "$rc" -ne 0 ] && printf '%s\n' "$out" | tail -n 20
-    tally "$name -cpu max${isa:+ TLM_ISA=$isa}" "$rc" "$out"
+    tally "$name -cpu max${isa:+ TLM_ISA=$isa}" "$rc" "$out" "$(cat "$jobs_dir/$name.sec" 2>/dev/null)"
 done
 rm -rf "$jobs_dir"
 
+t0=$SECONDS
 out=$(TLM_QEMU="$QEMU" "$PY" tests/arm64/test_stories_levels.py 2>&1); rc=$?
 [ $rc -ne 0 ] && printf '%s\n' "$out" | tail -n 20
-tally test_stories_levels $rc "$out"
+tally test_stories_levels $rc "$out" $((SECONDS - t0))
 
+t0=$SECONDS
 out=$(TLM_RUN="$QEMU -cpu max" "$PY" tests/test_architectures.py 2>&1); rc=$?
 [ $rc -ne 0 ] && printf '%s\n' "$out" | tail -n 30
-tally "test_architectures -cpu max" $rc "$out"
+tally "test_architectures -cpu max" $rc "$out" $((SECONDS - t0))
 
 out=$(bash tests/arm64/macos_link.sh 2>&1); rc=$?
 [ $rc -ne 0 ] && printf '%s\n' "$out" | tail -n 20
