@@ -122,6 +122,16 @@ static void decode(float *y, int64_t ldy, const uint16_t *w, uint64_t w_row_byte
                          x + t * ldx, n_in);
 }
 
+/* acc[v][t] += the nv pair-vectors wv times each of the nt tokens' x pairs at b[t]. */
+TLM_INLINE void tile_step(int nv, int nt, __m512 acc[2][NT], const __m512bh *wv, const uint32_t *b)
+{
+#pragma GCC unroll 16
+    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 16
+        for (int v = 0; v < nv; v++)
+            acc[v][t] = dot(acc[v][t], wv[v], b[t]);
+}
+
 /* Chain j of nv groups (at g[0], g[1], already at the chain's first k) x nt tokens (panel p,
  * [pair][nt]) over len elements, into y: stored for j == 0, added to y's value after. */
 TLM_INLINE void tile(int nv, int nt, int j, float *y, int64_t ldy, const __mmask16 *m,
@@ -129,25 +139,24 @@ TLM_INLINE void tile(int nv, int nt, int j, float *y, int64_t ldy, const __mmask
 {
     const __m512i idx = pair_index();
     __m512 acc[2][NT];
+    __m512bh wv[2];
 #pragma GCC unroll 16
     for (int v = 0; v < nv; v++)
 #pragma GCC unroll 16
         for (int t = 0; t < nt; t++)
             acc[v][t] = _mm512_setzero_ps();
     const int64_t np = len / 2;
-    for (int64_t i = 0; i <= np; i++) {
-        if (i == np && !(len & 1)) break; /* the lone last element of an odd chain */
-        __m512bh wv[2];
+    for (int64_t i = 0; i < np; i++) {
 #pragma GCC unroll 16
         for (int v = 0; v < nv; v++)
-            wv[v] = i < np ? w_pair(idx, g[v], 2 * i) : w_single(idx, g[v], 2 * i);
+            wv[v] = w_pair(idx, g[v], 2 * i);
+        tile_step(nv, nt, acc, wv, p + i * nt);
+    }
+    if (len & 1) { /* the chain's lone last element */
 #pragma GCC unroll 16
-        for (int t = 0; t < nt; t++) {
-            const uint32_t b = p[i * nt + t];
-#pragma GCC unroll 16
-            for (int v = 0; v < nv; v++)
-                acc[v][t] = dot(acc[v][t], wv[v], b);
-        }
+        for (int v = 0; v < nv; v++)
+            wv[v] = w_single(idx, g[v], 2 * np);
+        tile_step(nv, nt, acc, wv, p + np * nt);
     }
 #pragma GCC unroll 16
     for (int t = 0; t < nt; t++)
