@@ -3,8 +3,8 @@
 
 Small presets (TinyLlama's GQA, Phi-2's biases and plain MLP, Qwen2's biases) as F32 GGUF and
 F16 GGUF (the reference then runs on the same rounded weights), and Gemma as BF16 safetensors
-(bf16-rounded activations, judged as test_architectures.py judges BF16), 64 tokens in one batch, so
-every projection takes the OpenBLAS path (batches of 32+ tokens). Logits must match the
+(bf16-rounded activations, judged as test_architectures.py judges BF16), 64 tokens in one
+batch, so every projection takes the OpenBLAS path (batches of 32+ tokens). Logits must match the
 reference to 1e-4 like the engine's own GEMM, and must not be bit-identical to the engine's
 GEMM (proof that the other path ran). Token by token (-b 1) the engine's kernels run and the
 two agree bit for bit. Without libopenblas the cases are skipped, saying so.
