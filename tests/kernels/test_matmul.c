@@ -36,6 +36,8 @@ static float weight_value(tlm_dtype type, const void *row, int64_t i)
     return type == TLM_DT_F16 ? tlm_f16_to_f32(h) : tlm_bf16_to_f32(h);
 }
 
+static void problem_sums(problem *p);
+
 static void problem_new(problem *p, tlm_dtype type, shape s)
 {
     size_t es = elem_bytes(type);
@@ -63,12 +65,19 @@ static void problem_new(problem *p, tlm_dtype type, shape s)
             p->x[i] = tlm_bf16_to_f32(tlm_f32_to_bf16(p->x[i]));
     p->exact = malloc((size_t)(s.rows * s.n_tok) * sizeof(double));
     p->bound = malloc((size_t)(s.rows * s.n_tok) * sizeof(double));
+    problem_sums(p);
+}
+
+/* Each output's exact sum (in double) and sum |w x|, from p's w and x. */
+static void problem_sums(problem *p)
+{
+    const shape s = p->s;
     for (int64_t t = 0; t < s.n_tok; t++)
         for (int64_t r = 0; r < s.rows; r++) {
             const char *row = (const char *)p->w + (uint64_t)r * p->w_row_bytes;
             double sum = 0, abs_sum = 0;
             for (int64_t i = 0; i < s.n_in; i++) {
-                double prod = (double)weight_value(type, row, i) * p->x[t * p->ldx + i];
+                double prod = (double)weight_value(p->type, row, i) * p->x[t * p->ldx + i];
                 sum += prod;
                 abs_sum += fabs(prod);
             }
@@ -351,7 +360,7 @@ static void test_threads(const tlm_kernels *k, const char *isa, tlm_dtype type, 
  * AVX512_BF16 every case counts as skipped. */
 enum { BF16DOT_CHECKS = CHECKS_PER_SLOT + 3 + 3 };
 
-static void test_bf16dot(const isa_table *avx512, shape s)
+static void test_bf16dot(const isa_table *avx512, shape s, bool denormal)
 {
     if (!avx512->available || !tlm_cpu_has(TLM_CPU_AVX512_BF16)) {
         n_skip += BF16DOT_CHECKS;
@@ -360,6 +369,11 @@ static void test_bf16dot(const isa_table *avx512, shape s)
     tlm_matmul_fn f = tlm_matmul_lanes_bf16_avx512bf16;
     problem p;
     problem_new(&p, TLM_DT_BF16, s);
+    if (denormal) { /* every third x a bf16 denormal (decode and prefill convert x apart) */
+        for (int64_t i = 0; i < s.n_tok * p.ldx; i += 3)
+            p.x[i] = (i & 1 ? -0x1p-130f : 0x1p-127f) * (float)(1 + i % 5);
+        problem_sums(&p);
+    }
     const uint64_t rb = (uint64_t)s.n_in * 2;
     unsigned char *plain = malloc(rb * (uint64_t)s.rows + 2);
     unsigned char *grouped = malloc(rb * (uint64_t)s.rows + 2);
@@ -372,9 +386,9 @@ static void test_bf16dot(const isa_table *avx512, shape s)
     q.w = grouped + 2;
     q.w_row_bytes = rb;
     char what[96];
-    snprintf(what, sizeof what, "avx512bf16 n_in %lld rows %lld n_tok %lld", (long long)s.n_in,
-             (long long)s.rows, (long long)s.n_tok);
-    check_slot("avx512bf16", f, &q, NULL);
+    snprintf(what, sizeof what, "avx512bf16 n_in %lld rows %lld n_tok %lld%s", (long long)s.n_in,
+             (long long)s.rows, (long long)s.n_tok, denormal ? " denormal x" : "");
+    check_slot(denormal ? "avx512bf16 denormal x" : "avx512bf16", f, &q, NULL);
     threads_same("avx512bf16", f, &q);
 
     float *y = y_new(&p), *y_raw = y_new(&p);
@@ -477,13 +491,15 @@ int main(void)
     for (size_t a = 0; a < COUNT(bd_in); a++)
         for (size_t b = 0; b < COUNT(bd_rows); b++)
             for (int64_t nt = 1; nt <= 3; nt++)
-                test_bf16dot(avx512, (shape){bd_in[a], bd_rows[b], nt * 7 - 6});
+                test_bf16dot(avx512, (shape){bd_in[a], bd_rows[b], nt * 7 - 6}, false);
     for (int64_t nt = 1; nt <= 40; nt++)
-        test_bf16dot(avx512, (shape){133, 48, nt});
+        test_bf16dot(avx512, (shape){133, 48, nt}, false);
+    for (int64_t nt = 1; nt <= 29; nt += 14)
+        test_bf16dot(avx512, (shape){135, 32, nt}, true);
     static const shape bd_large[] = {
         {5632, 48, 40}, {5631, 32, 29}, {16384, 32, 15}, {16385, 32, 15}, {2048, 4096, 3}};
     for (size_t l = 0; l < COUNT(bd_large); l++)
-        test_bf16dot(avx512, bd_large[l]);
+        test_bf16dot(avx512, bd_large[l], false);
 #endif
 
     static const shape threaded[] = {{2048, 100, 1}, {2048, 100, 37}, {999, 61, 5}};
