@@ -14,8 +14,8 @@
  * [jq, (j + 1) q), chain 3 [3q, n_in). Each chain starts from +0 and takes one vdpbf16ps per
  * pair of elements (k, k + 1) from its start in increasing k; an odd chain's last element goes
  * alone, as the pair (w[k], 0) x (x[k], 0). Then y = ((c0 + c1) + c2) + c3. Decode runs the 4
- * chains at once (4 read streams per group) and converts x 32 elements at a time per group;
- * prefill runs them one after another, adding each into y.
+ * chains at once (4 read streams per group, each prefetched ahead), with x converted to pairs
+ * once per token; prefill runs them one after another, adding each into y.
  *
  * Prefill tiles are 2 groups (32 rows) x up to 14 tokens: 28 accumulators (vdpbf16ps: about 6
  * cycles of latency at 2 per cycle wants at least 12 chains), each pair-vector of weights loaded
@@ -26,6 +26,9 @@
 #include "simd_avx512.h"
 
 enum {
+    /* decode prefetches each chain this many pairs (4 KB) ahead: one core's read of BF16 groups
+     * from memory went from 23 to 28 GB/s, two cores' from 34 to 43 (/tmp/kb dec.c, Zen 5) */
+    PREFETCH_PAIRS = 64,
     G = 16,                   /* rows per group, one per lane */
     NT = 14,                  /* tokens per prefill tile */
     PANEL_BYTES = 112 * 1024, /* a quarter of n_in 16384 for 14 tokens, as bf16 pairs */
@@ -83,8 +86,50 @@ TLM_INLINE void x_pairs16(uint32_t *out, const float *x, int64_t n)
     _mm512_storeu_si512((void *)out, (__m512i)_mm512_cvtne2ps_pbh(b, a));
 }
 
-/* One token on one group: the 4 chains at once, then added in order. */
-TLM_INLINE void decode_group(float *y, __mmask16 m, const uint16_t *g, const float *x, int64_t n_in)
+/* One token's pairs of a chain of len elements into out[0], out[stride], ... (its column of
+ * a tile's panel): 16 pairs a conversion, the odd last element alone. The same bits as
+ * x_pair: x arrives rounded, and vdpbf16ps flushes the denormals either way. */
+static void pack_token(uint32_t *out, int64_t stride, const float *x, int64_t len)
+{
+    const int64_t full = len / 2;
+    _Alignas(64) uint32_t tmp[16];
+    for (int64_t i0 = 0; i0 < full; i0 += 16) {
+        const int64_t n = min64(16, full - i0);
+        x_pairs16(tmp, x + 2 * i0, n);
+        for (int64_t i = 0; i < n; i++)
+            out[(i0 + i) * stride] = tmp[i];
+    }
+    if (len & 1) out[full * stride] = x_pair(x, len - 1, len);
+}
+
+/* One token on one group: the 4 chains at once, then added in order. xp[j] holds chain j's
+ * pairs of x (converted once per token, decode_pairs), its lone last element's pair included. */
+TLM_INLINE void decode_group(float *y, __mmask16 m, const uint16_t *g, const uint32_t *const *xp,
+                             int64_t n_in)
+{
+    const __m512i idx = pair_index();
+    const int64_t q = n_in / 4, len3 = n_in - 3 * q, np = q / 2; /* np: pairs of every chain */
+    const uint16_t *gc[4] = {g, g + q * G, g + 2 * q * G, g + 3 * q * G};
+    __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+    for (int64_t i = 0; i < np; i++)
+        for (int j = 0; j < 4; j++) {
+            _mm_prefetch((const char *)(gc[j] + (2 * i + PREFETCH_PAIRS) * G), _MM_HINT_T0);
+            a[j] = dot(a[j], w_pair(idx, gc[j], 2 * i), xp[j][i]);
+        }
+    if (q & 1) /* chains 0-2's lone last element */
+        for (int j = 0; j < 3; j++)
+            a[j] = dot(a[j], w_single(idx, gc[j], q - 1), xp[j][np]);
+    for (int64_t k = 2 * np; k + 1 < len3; k += 2) /* chain 3's pairs past chain 0-2's */
+        a[3] = dot(a[3], w_pair(idx, gc[3], k), xp[3][k / 2]);
+    if (len3 & 1) a[3] = dot(a[3], w_single(idx, gc[3], len3 - 1), xp[3][len3 / 2]);
+    _mm512_mask_storeu_ps(y, m,
+                          _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), a[2]), a[3]));
+}
+
+/* decode_group for an x too long for decode's buffer: x converted 16 pairs at a time per group
+ * (the same pairs, sums and bits, more conversions). */
+static void decode_pairs(float *y, __mmask16 m, const uint16_t *g, const float *x, int64_t n_in)
 {
     const __m512i idx = pair_index();
     const int64_t q = n_in / 4, len3 = n_in - 3 * q, np = q / 2; /* np: pairs of every chain */
@@ -111,15 +156,31 @@ TLM_INLINE void decode_group(float *y, __mmask16 m, const uint16_t *g, const flo
                           _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), a[2]), a[3]));
 }
 
-/* Every token alone (n_tok 1, or n_in too large for the panel): the same bits as a tile. */
+enum { DECODE_PAIRS = 2052 }; /* a chain's pairs for n_in up to 16384 (Gemma-2B's FFN), +1 */
+
+/* Every token alone (n_tok 1, or n_in too large for the panel): the same bits as a tile. x is
+ * converted to pairs once per token into a stack buffer (32 KB); past 4 x 2 x 2051 inputs the
+ * buffer is too small and decode_pairs converts per group instead (slower, same bits). */
 static void decode(float *y, int64_t ldy, const uint16_t *w, uint64_t w_row_bytes, const float *x,
                    int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0, int64_t r1)
 {
-    for (int64_t t = 0; t < n_tok; t++)
-        for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += G)
-            decode_group(y + t * ldy + g0, lanes_in(g0, r0, r1),
-                         (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes),
-                         x + t * ldx, n_in);
+    const int64_t q = n_in / 4, len3 = n_in - 3 * q;
+    _Alignas(64) uint32_t buf[4][DECODE_PAIRS];
+    const bool fits = (len3 + 1) / 2 <= DECODE_PAIRS;
+    for (int64_t t = 0; t < n_tok; t++) {
+        const float *xt = x + t * ldx;
+        for (int j = 0; fits && j < 4; j++)
+            pack_token(buf[j], 1, xt + j * q, j < 3 ? q : len3);
+        for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += G) {
+            const uint16_t *g = (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes);
+            if (fits) {
+                const uint32_t *xp[4] = {buf[0], buf[1], buf[2], buf[3]};
+                decode_group(y + t * ldy + g0, lanes_in(g0, r0, r1), g, xp, n_in);
+            } else {
+                decode_pairs(y + t * ldy + g0, lanes_in(g0, r0, r1), g, xt, n_in);
+            }
+        }
+    }
 }
 
 /* acc[v][t] += the nv pair-vectors wv times each of the nt tokens' x pairs at b[t]. */
@@ -215,9 +276,8 @@ void tlm_matmul_lanes_bf16_avx512bf16(float *y, int64_t ldy, const void *w, uint
             for (int64_t t = 0; t < nb; t += NT) {
                 const int64_t nt = min64(NT, nb - t);
                 uint32_t *pt = panel + t * np;
-                for (int64_t i = 0; i < np; i++)
-                    for (int64_t u = 0; u < nt; u++)
-                        pt[i * nt + u] = x_pair(x + (t0 + t + u) * ldx + k0, 2 * i, len);
+                for (int64_t u = 0; u < nt; u++)
+                    pack_token(pt + u, nt, x + (t0 + t + u) * ldx + k0, len);
             }
             for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += 2 * G) {
                 const int nv = g0 + G < r1 ? 2 : 1;

@@ -360,8 +360,11 @@ static void test_threads(const tlm_kernels *k, const char *isa, tlm_dtype type, 
  * AVX512_BF16 every case counts as skipped. */
 enum { BF16DOT_CHECKS = CHECKS_PER_SLOT + 3 + 3 };
 
-static void test_bf16dot(const isa_table *avx512, shape s, bool denormal)
+enum { BD_PLAIN, BD_DENORMAL, BD_INTEGER }; /* test_bf16dot's data */
+
+static void test_bf16dot(const isa_table *avx512, shape s, int data)
 {
+    const bool denormal = data == BD_DENORMAL, integer = data == BD_INTEGER;
     if (!avx512->available || !tlm_cpu_has(TLM_CPU_AVX512_BF16)) {
         n_skip += BF16DOT_CHECKS;
         return;
@@ -372,6 +375,17 @@ static void test_bf16dot(const isa_table *avx512, shape s, bool denormal)
     if (denormal) { /* every third x a bf16 denormal (decode and prefill convert x apart) */
         for (int64_t i = 0; i < s.n_tok * p.ldx; i += 3)
             p.x[i] = (i & 1 ? -0x1p-130f : 0x1p-127f) * (float)(1 + i % 5);
+        problem_sums(&p);
+    }
+    if (integer) { /* w, x in -3..3: every partial sum is an integer under 2^24, so exact in any
+                    * order: one product missing or taken twice shows, however long the row */
+        for (int64_t r = 0; r < s.rows; r++)
+            for (int64_t i = 0; i < s.n_in; i++) {
+                uint16_t h = tlm_f32_to_bf16((float)(rng_next() % 7) - 3.0f);
+                memcpy((char *)p.w + (uint64_t)r * p.w_row_bytes + 2 * (uint64_t)i, &h, 2);
+            }
+        for (int64_t i = 0; i < s.n_tok * p.ldx; i++)
+            p.x[i] = (float)(rng_next() % 7) - 3.0f;
         problem_sums(&p);
     }
     const uint64_t rb = (uint64_t)s.n_in * 2;
@@ -387,7 +401,10 @@ static void test_bf16dot(const isa_table *avx512, shape s, bool denormal)
     q.w_row_bytes = rb;
     char what[96];
     snprintf(what, sizeof what, "avx512bf16 n_in %lld rows %lld n_tok %lld%s", (long long)s.n_in,
-             (long long)s.rows, (long long)s.n_tok, denormal ? " denormal x" : "");
+             (long long)s.rows, (long long)s.n_tok,
+             denormal  ? " denormal x"
+             : integer ? " integers"
+                       : "");
     check_slot(denormal ? "avx512bf16 denormal x" : "avx512bf16", f, &q, NULL);
     threads_same("avx512bf16", f, &q);
 
@@ -397,7 +414,8 @@ static void test_bf16dot(const isa_table *avx512, shape s, bool denormal)
     for (int64_t t = 0; t < s.n_tok && ok; t++)
         for (int64_t r = 0; r < s.rows && ok; r++) {
             const double e = p.exact[t * s.rows + r], a = p.bound[t * s.rows + r];
-            const double tol = (double)(s.n_in + 2) * ldexp(a, -24) + ldexp(s.n_in + 3.0, -126);
+            const double tol =
+                integer ? 0.0 : (double)(s.n_in + 2) * ldexp(a, -24) + ldexp(s.n_in + 3.0, -126);
             ok = fabs(y[t * p.ldy + r] - e) <= tol;
             if (!ok)
                 check(false, "%s: y[%lld][%lld] = %.9g, exact %.9g, bound %.3g", what, (long long)t,
@@ -482,7 +500,8 @@ int main(void)
 #if defined(__x86_64__)
     /* vdpbf16ps: n_in with every remainder mod 4 and odd or even quarters (pairs and lone
      * last elements), every token count 1..40 (tiles of 14 and their tails), the panel's
-     * token blocks and its overflow (n_in 16385: one token at a time) */
+     * token blocks and its overflow (n_in 16385: one token at a time), and an x too long for
+     * decode's pair buffer (16421: converted per group) */
     const isa_table *avx512 = &simd[N_SIMD - 1];
     if (!avx512->available || !tlm_cpu_has(TLM_CPU_AVX512_BF16))
         printf("avx512bf16: SKIPPED (not on this CPU, or above TLM_ISA)\n");
@@ -491,15 +510,17 @@ int main(void)
     for (size_t a = 0; a < COUNT(bd_in); a++)
         for (size_t b = 0; b < COUNT(bd_rows); b++)
             for (int64_t nt = 1; nt <= 3; nt++)
-                test_bf16dot(avx512, (shape){bd_in[a], bd_rows[b], nt * 7 - 6}, false);
+                test_bf16dot(avx512, (shape){bd_in[a], bd_rows[b], nt * 7 - 6}, BD_PLAIN);
     for (int64_t nt = 1; nt <= 40; nt++)
-        test_bf16dot(avx512, (shape){133, 48, nt}, false);
+        test_bf16dot(avx512, (shape){133, 48, nt}, BD_PLAIN);
     for (int64_t nt = 1; nt <= 29; nt += 14)
-        test_bf16dot(avx512, (shape){135, 32, nt}, true);
-    static const shape bd_large[] = {
-        {5632, 48, 40}, {5631, 32, 29}, {16384, 32, 15}, {16385, 32, 15}, {2048, 4096, 3}};
-    for (size_t l = 0; l < COUNT(bd_large); l++)
-        test_bf16dot(avx512, bd_large[l], false);
+        test_bf16dot(avx512, (shape){135, 32, nt}, BD_DENORMAL);
+    static const shape bd_large[] = {{5632, 48, 40},  {5631, 32, 29},  {16384, 32, 15},
+                                     {16385, 32, 15}, {16421, 32, 15}, {2048, 4096, 3}};
+    for (size_t l = 0; l < COUNT(bd_large); l++) {
+        test_bf16dot(avx512, bd_large[l], BD_PLAIN);
+        test_bf16dot(avx512, bd_large[l], BD_INTEGER);
+    }
 #endif
 
     static const shape threaded[] = {{2048, 100, 1}, {2048, 100, 37}, {999, 61, 5}};
