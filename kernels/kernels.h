@@ -205,4 +205,18 @@ uint16_t tlm_f32_to_f16(float f);
 float tlm_bf16_to_f32(uint16_t h);
 uint16_t tlm_f32_to_bf16(float f);
 
+/* tlm_bf16_to_f32(tlm_f32_to_bf16(f)), inline and without branches so that a loop over an
+ * array vectorizes (the BF16 rule's rounding of every BF16 projection's input). */
+static inline float tlm_bf16_round(float f)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {f};
+    const uint32_t even = (v.u + 0x7fffu + (v.u >> 16 & 1u)) & 0xffff0000u; /* Inf past max */
+    const uint32_t nan = (v.u | 0x00400000u) & 0xffff0000u;                 /* made quiet */
+    v.u = (v.u & 0x7fffffffu) > 0x7f800000u ? nan : even;
+    return v.f;
+}
+
 #endif

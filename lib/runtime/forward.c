@@ -33,7 +33,7 @@ static const float *round_bf16(const tlm_context *ctx, const tlm_proj *p, const 
 #pragma omp parallel for schedule(static) num_threads(ctx->n_threads) if (n_tok > 1)
     for (int64_t t = 0; t < n_tok; t++)
         for (int64_t i = 0; i < cols; i++)
-            xr[t * cols + i] = tlm_bf16_to_f32(tlm_f32_to_bf16(x[t * ldx + i]));
+            xr[t * cols + i] = tlm_bf16_round(x[t * ldx + i]);
     return xr;
 }
 

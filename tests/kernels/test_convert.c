@@ -214,6 +214,21 @@ static void test_bf16(void)
           (long long)bad_def, (long long)n);
     check(tlm_f32_to_bf16(FLT_MAX) == 0x7f80 && tlm_f32_to_bf16(-FLT_MAX) == 0xff80,
           "tlm_f32_to_bf16: FLT_MAX must round to Inf");
+
+    /* the inline rounding the runtime uses: every high half (sign, exponent, NaNs, the bit
+     * that breaks ties) with the low halves around the rounding points */
+    static const uint32_t lows[] = {0, 1, 0x7ffe, 0x7fff, 0x8000, 0x8001, 0xfffe, 0xffff};
+    int64_t bad_inline = 0;
+    for (uint32_t hi = 0; hi < 65536; hi++)
+        for (size_t i = 0; i < sizeof lows / sizeof *lows; i++) {
+            const uint32_t u = hi << 16 | lows[i];
+            const float f = float_of(u);
+            if (bits_of(tlm_bf16_round(f)) != (uint32_t)tlm_f32_to_bf16(f) << 16 &&
+                bad_inline++ < 5)
+                printf("  f32 %08x -> %08x\n", (unsigned)u, bits_of(tlm_bf16_round(f)));
+        }
+    check(bad_inline == 0, "tlm_bf16_round: %lld of 524288 floats differ from tlm_f32_to_bf16",
+          (long long)bad_inline);
 }
 
 /* Every to_f32 slot of every SIMD level gives the reference's bits. */
