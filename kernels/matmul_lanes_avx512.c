@@ -21,32 +21,23 @@
  * of tokens (PANEL_BYTES of stack); each quarter of a group pair then comes from memory once
  * per block and from L2 for the block's other tiles. */
 #include "kernels_impl.h"
-#include "simd_avx512.h"
+#include "matmul_lanes.h"
 
 enum {
     /* decode prefetches each stream this many elements (2 KB) ahead: F16 from memory went from
      * 19-26 to 28-31 GB/s on one core, 31-47 to 46-57 on two (/tmp/kb dec16.c, Zen 5, noisy) */
     PREFETCH_K = 64,
-    G = 16,                   /* rows per group, one per lane */
-    NT = 14,                  /* tokens per prefill tile */
+    G = LANES_G,
+    NT = LANES_NT,
     PANEL_BYTES = 224 * 1024, /* a quarter of n_in 16384 for 14 tokens */
     PANEL_FLOATS = PANEL_BYTES / 4,
 };
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* The group's 16 rows at element k, widened (type is a constant after inlining). */
 TLM_INLINE __m512 lanes_at(int type, const uint16_t *g, int64_t k)
 {
     __m256i h = _mm256_loadu_si256((const __m256i *)(g + k * G));
     return type == TLM_DT_F16 ? _mm512_cvtph_ps(h) : bf16_widen(h);
-}
-
-/* Lanes of the group starting at row g0 that fall in [r0, r1). */
-static __mmask16 lanes_in(int64_t g0, int64_t r0, int64_t r1)
-{
-    const int64_t lo = r0 > g0 ? r0 - g0 : 0, hi = r1 - g0 < G ? r1 - g0 : G;
-    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
 /* One token on one group: the 4 chains at once, then added in order. */
@@ -107,15 +98,7 @@ TLM_INLINE void tile(int type, int nv, int nt, int j, float *y, int64_t ldy, con
                 acc[v][t] = _mm512_fmadd_ps(wv[v], b, acc[v][t]);
         }
     }
-#pragma GCC unroll 16
-    for (int t = 0; t < nt; t++)
-#pragma GCC unroll 16
-        for (int v = 0; v < nv; v++) {
-            float *at = y + t * ldy + v * G;
-            __m512 s = acc[v][t];
-            if (j > 0) s = _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], at), s);
-            _mm512_mask_storeu_ps(at, m[v], s);
-        }
+    lanes_tile_store(nv, nt, j, y, ldy, m, acc);
 }
 
 /* tile() with nv and nt as constants, one function each, called through a table: all 56 in
@@ -157,7 +140,8 @@ static tile_fn *const tiles_bf16[2][NT] = {TILE_ROW(bf16, 1), TILE_ROW(bf16, 2)}
 TLM_INLINE void tile_any(int type, int nv, int nt, int j, float *y, int64_t ldy, const __mmask16 *m,
                          const uint16_t *const *g, const float *p, int64_t len)
 {
-    if (nt < 1 || nt > NT) __builtin_unreachable(); /* the caller's min64(NT, tokens left > 0) */
+    if (nt < 1 || nt > NT)
+        __builtin_unreachable(); /* the caller's lanes_min64(NT, tokens left > 0) */
     (type == TLM_DT_F16 ? tiles_f16 : tiles_bf16)[nv == 2][nt - 1](j, y, ldy, m, g, p, len);
 }
 
@@ -173,12 +157,12 @@ TLM_INLINE void matmul_lanes(int type, float *y, int64_t ldy, const void *w, uin
     }
     _Alignas(64) float panel[PANEL_FLOATS];
     for (int64_t t0 = 0; t0 < n_tok; t0 += block) {
-        const int64_t nb = min64(block, n_tok - t0);
+        const int64_t nb = lanes_min64(block, n_tok - t0);
         for (int j = 0; j < 4; j++) {
             const int64_t k0 = j * q, len = j < 3 ? q : longest;
             /* tile i's tokens packed by k at panel + i * NT * len */
             for (int64_t t = 0; t < nb; t += NT) {
-                const int64_t nt = min64(NT, nb - t);
+                const int64_t nt = lanes_min64(NT, nb - t);
                 float *pt = panel + t * len;
                 for (int64_t k = 0; k < len; k++)
                     for (int64_t u = 0; u < nt; u++)
@@ -193,8 +177,8 @@ TLM_INLINE void matmul_lanes(int type, float *y, int64_t ldy, const void *w, uin
                                               (uint64_t)(g0 + (v < nv ? v : 0) * G) * w_row_bytes) +
                            k0 * G;
                 for (int64_t t = 0; t < nb; t += NT)
-                    tile_any(type, nv, (int)min64(NT, nb - t), j, y + (t0 + t) * ldy + g0, ldy, m,
-                             g, panel + t * len, len);
+                    tile_any(type, nv, (int)lanes_min64(NT, nb - t), j, y + (t0 + t) * ldy + g0,
+                             ldy, m, g, panel + t * len, len);
             }
         }
     }

@@ -23,19 +23,17 @@
  * tile's tokens are packed by pair ([pair][token] as uint32). The panel holds one quarter of k
  * for a block of tokens, as matmul_lanes_avx512.c's does. Speed: not measured. */
 #include "kernels_impl.h"
-#include "simd_avx512.h"
+#include "matmul_lanes.h"
 
 enum {
     /* decode prefetches each chain this many pairs (4 KB) ahead: one core's read of BF16 groups
      * from memory went from 23 to 28 GB/s, two cores' from 34 to 43 (/tmp/kb dec.c, Zen 5) */
     PREFETCH_PAIRS = 64,
-    G = 16,                   /* rows per group, one per lane */
-    NT = 14,                  /* tokens per prefill tile */
+    G = LANES_G,
+    NT = LANES_NT,
     PANEL_BYTES = 112 * 1024, /* a quarter of n_in 16384 for 14 tokens, as bf16 pairs */
     PANEL_WORDS = PANEL_BYTES / 4,
 };
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* vpermw index: word 2r takes row r's element k (word r), word 2r + 1 row r's element k + 1
  * (word 16 + r). */
@@ -71,13 +69,6 @@ TLM_INLINE __m512 dot(__m512 acc, __m512bh w, uint32_t xp)
     return _mm512_dpbf16_ps(acc, w, (__m512bh)_mm512_set1_epi32((int)xp));
 }
 
-/* Lanes of the group starting at row g0 that fall in [r0, r1). */
-static __mmask16 lanes_in(int64_t g0, int64_t r0, int64_t r1)
-{
-    const int64_t lo = r0 > g0 ? r0 - g0 : 0, hi = r1 - g0 < G ? r1 - g0 : G;
-    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
 /* n <= 16 of x's pairs from x[0] (2n elements, all inside the chain) into out[0, n). */
 TLM_INLINE void x_pairs16(uint32_t *out, const float *x, int64_t n)
 {
@@ -94,7 +85,7 @@ static void pack_token(uint32_t *out, int64_t stride, const float *x, int64_t le
     const int64_t full = len / 2;
     _Alignas(64) uint32_t tmp[16];
     for (int64_t i0 = 0; i0 < full; i0 += 16) {
-        const int64_t n = min64(16, full - i0);
+        const int64_t n = lanes_min64(16, full - i0);
         x_pairs16(tmp, x + 2 * i0, n);
         for (int64_t i = 0; i < n; i++)
             out[(i0 + i) * stride] = tmp[i];
@@ -138,7 +129,7 @@ static void decode_pairs(float *y, __mmask16 m, const uint16_t *g, const float *
     __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                    _mm512_setzero_ps()};
     for (int64_t p0 = 0; p0 < np; p0 += 16) {
-        const int64_t n = min64(16, np - p0);
+        const int64_t n = lanes_min64(16, np - p0);
         _Alignas(64) uint32_t xp[4][16];
         for (int j = 0; j < 4; j++)
             x_pairs16(xp[j], xc[j] + 2 * p0, n);
@@ -219,15 +210,7 @@ TLM_INLINE void tile(int nv, int nt, int j, float *y, int64_t ldy, const __mmask
             wv[v] = w_single(idx, g[v], 2 * np);
         tile_step(nv, nt, acc, wv, p + np * nt);
     }
-#pragma GCC unroll 16
-    for (int t = 0; t < nt; t++)
-#pragma GCC unroll 16
-        for (int v = 0; v < nv; v++) {
-            float *at = y + t * ldy + v * G;
-            __m512 s = acc[v][t];
-            if (j > 0) s = _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], at), s);
-            _mm512_mask_storeu_ps(at, m[v], s);
-        }
+    lanes_tile_store(nv, nt, j, y, ldy, m, acc);
 }
 
 /* tile() with nv and nt as constants, one function each, called through a table (one function
@@ -269,12 +252,12 @@ void tlm_matmul_lanes_bf16_avx512bf16(float *y, int64_t ldy, const void *w, uint
     }
     _Alignas(64) uint32_t panel[PANEL_WORDS];
     for (int64_t t0 = 0; t0 < n_tok; t0 += block) {
-        const int64_t nb = min64(block, n_tok - t0);
+        const int64_t nb = lanes_min64(block, n_tok - t0);
         for (int j = 0; j < 4; j++) {
             const int64_t k0 = j * q, len = j < 3 ? q : longest, np = (len + 1) / 2;
             /* tile i's tokens packed by pair at panel + i * NT * np */
             for (int64_t t = 0; t < nb; t += NT) {
-                const int64_t nt = min64(NT, nb - t);
+                const int64_t nt = lanes_min64(NT, nb - t);
                 uint32_t *pt = panel + t * np;
                 for (int64_t u = 0; u < nt; u++)
                     pack_token(pt + u, nt, x + (t0 + t + u) * ldx + k0, len);
@@ -288,7 +271,7 @@ void tlm_matmul_lanes_bf16_avx512bf16(float *y, int64_t ldy, const void *w, uint
                                               (uint64_t)(g0 + (v < nv ? v : 0) * G) * w_row_bytes) +
                            k0 * G;
                 for (int64_t t = 0; t < nb; t += NT) {
-                    const int nt = (int)min64(NT, nb - t);
+                    const int nt = (int)lanes_min64(NT, nb - t);
                     if (nt < 1 || nt > NT) __builtin_unreachable();
                     tiles[nv == 2][nt - 1](j, y + (t0 + t) * ldy + g0, ldy, m, g, panel + t * np,
                                            len);

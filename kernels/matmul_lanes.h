@@ -1,0 +1,40 @@
+/* matmul_lanes.h - what the two kernels on the rows-in-lanes layout share (kernels.h,
+ * TLM_IL_LANES; matmul_lanes_avx512.c widens and multiplies by FMA, matmul_lanes_avx512bf16.c
+ * multiplies bf16 pairs by vdpbf16ps): the group and tile sizes, which lanes of a group a row
+ * range covers, and how a tile's sums reach y. */
+#ifndef TLM_MATMUL_LANES_H
+#define TLM_MATMUL_LANES_H
+
+#include "simd_avx512.h"
+
+enum {
+    LANES_G = 16,  /* rows per group, one per lane */
+    LANES_NT = 14, /* tokens per prefill tile */
+};
+
+static inline int64_t lanes_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Lanes of the group starting at row g0 that fall in [r0, r1). */
+static inline __mmask16 lanes_in(int64_t g0, int64_t r0, int64_t r1)
+{
+    const int64_t lo = r0 > g0 ? r0 - g0 : 0, hi = r1 - g0 < LANES_G ? r1 - g0 : LANES_G;
+    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* A tile's sums (nv groups x nt tokens) into y: stored by chain 0, added to y's value by the
+ * chains after it (j > 0), so y ends as ((c0 + c1) + c2) + c3. */
+TLM_INLINE void lanes_tile_store(int nv, int nt, int j, float *y, int64_t ldy, const __mmask16 *m,
+                                 __m512 acc[2][LANES_NT])
+{
+#pragma GCC unroll 16
+    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 16
+        for (int v = 0; v < nv; v++) {
+            float *at = y + t * ldy + v * LANES_G;
+            __m512 s = acc[v][t];
+            if (j > 0) s = _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], at), s);
+            _mm512_mask_storeu_ps(at, m[v], s);
+        }
+}
+
+#endif
