@@ -1,7 +1,7 @@
 /* matmul_lanes.h - what the two kernels on the rows-in-lanes layout share (kernels.h,
  * TLM_IL_LANES; matmul_lanes_avx512.c widens and multiplies by FMA, matmul_lanes_avx512bf16.c
  * multiplies bf16 pairs by vdpbf16ps): the group and tile sizes, which lanes of a group a row
- * range covers, and how a tile's sums reach y. */
+ * range covers, where a group pair starts, and how a tile's sums reach y. */
 #ifndef TLM_MATMUL_LANES_H
 #define TLM_MATMUL_LANES_H
 
@@ -19,6 +19,21 @@ static inline __mmask16 lanes_in(int64_t g0, int64_t r0, int64_t r1)
 {
     const int64_t lo = r0 > g0 ? r0 - g0 : 0, hi = r1 - g0 < LANES_G ? r1 - g0 : LANES_G;
     return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* The group pair at row g0 (g0 + 16 past r1: one group, the second pointer the first, unread),
+ * from element k0 on, with the lanes of each that fall in [r0, r1). Returns the groups, 1 or 2. */
+static inline int lanes_pair(const uint16_t *g[2], __mmask16 m[2], const void *w,
+                             uint64_t w_row_bytes, int64_t g0, int64_t r0, int64_t r1, int64_t k0)
+{
+    const int nv = g0 + LANES_G < r1 ? 2 : 1;
+    for (int v = 0; v < 2; v++) {
+        m[v] = lanes_in(g0 + v * LANES_G, r0, r1);
+        g[v] = (const uint16_t *)((const char *)w +
+                                  (uint64_t)(g0 + (v < nv ? v : 0) * LANES_G) * w_row_bytes) +
+               k0 * LANES_G;
+    }
+    return nv;
 }
 
 /* A tile's sums (nv groups x nt tokens) into y: stored by chain 0, added to y's value by the

@@ -169,13 +169,9 @@ TLM_INLINE void matmul_lanes(int type, float *y, int64_t ldy, const void *w, uin
                         pt[k * nt + u] = x[(t0 + t + u) * ldx + k0 + k];
             }
             for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += 2 * G) {
-                const int nv = g0 + G < r1 ? 2 : 1;
-                const __mmask16 m[2] = {lanes_in(g0, r0, r1), lanes_in(g0 + G, r0, r1)};
+                __mmask16 m[2];
                 const uint16_t *g[2];
-                for (int v = 0; v < 2; v++) /* one group: the second is the first, unread */
-                    g[v] = (const uint16_t *)((const char *)w +
-                                              (uint64_t)(g0 + (v < nv ? v : 0) * G) * w_row_bytes) +
-                           k0 * G;
+                const int nv = lanes_pair(g, m, w, w_row_bytes, g0, r0, r1, k0);
                 for (int64_t t = 0; t < nb; t += NT)
                     tile_any(type, nv, (int)lanes_min64(NT, nb - t), j, y + (t0 + t) * ldy + g0,
                              ldy, m, g, panel + t * len, len);
