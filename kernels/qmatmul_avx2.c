@@ -700,13 +700,15 @@ TLM_INLINE int64_t unit_il_bytes(int type)
         for (int h = 0; h < 2; h++)                                                                \
             acc[h] = sums_load(y + 8 * h, rows - 8 * h, accumulate);                               \
         const char *p = w + u0 * unit_il_bytes(type);                                              \
-        for (int64_t u = 0; u < n_units; u++, p += unit_il_bytes(type))                            \
+        for (int64_t u = 0; u < n_units; u++, p += unit_il_bytes(type)) {                          \
+            prefetch_next(next, TLM_QROWS * (int64_t)w_row_bytes, u, n_units);                     \
             for (int h = 0; h < 2; h++) {                                                          \
                 __m256i wv[8];                                                                     \
                 __m256 dw;                                                                         \
                 unit_il(type, wv, &dw, p, h);                                                      \
                 acc[h] = unit32_dot(type, wv, dw, (const xq32 *)xq + u, acc[h]);                   \
             }                                                                                      \
+        }                                                                                          \
         for (int h = 0; h < 2; h++)                                                                \
             sums_store(y + 8 * h, rows - 8 * h, acc[h]);                                           \
     }                                                                                              \

@@ -253,7 +253,7 @@ TLM_INLINE void b32_gemv(int type, bool il, float *y, int rows, bool accumulate,
         acc[h] = rows > VL * h ? b32_sums_load(y + VL * h, rows - VL * h, accumulate) : vf_zero();
     for (int64_t u = u0; u < u0 + n_units; u++) {
         const xb32 *xb = (const xb32 *)xq + (u - u0);
-        if (!il) b32_prefetch(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
+        b32_prefetch(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
         if (!il && !direct) b32_copy(type, slots, w, rb, rows, u);
 #pragma GCC unroll 2
         for (int h = 0; h < B32_NH; h++) {
