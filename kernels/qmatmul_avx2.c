@@ -701,7 +701,7 @@ TLM_INLINE int64_t unit_il_bytes(int type)
             acc[h] = sums_load(y + 8 * h, rows - 8 * h, accumulate);                               \
         const char *p = w + u0 * unit_il_bytes(type);                                              \
         for (int64_t u = 0; u < n_units; u++, p += unit_il_bytes(type)) {                          \
-            prefetch_next(next, TLM_QROWS *(int64_t)w_row_bytes, u, n_units);                      \
+            prefetch_next(next, (int64_t)w_row_bytes *TLM_QROWS, u, n_units);                      \
             for (int h = 0; h < 2; h++) {                                                          \
                 __m256i wv[8];                                                                     \
                 __m256 dw;                                                                         \
