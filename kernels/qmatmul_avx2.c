@@ -523,15 +523,6 @@ TLM_INLINE void tile_q5_K_shape(int nr, ARGS)
 
 /* ---- decode: one token straight from the weights (as the VNNI file's gemv) ---------------- */
 
-/* Spreads prefetches (to L2) of [next, next + bytes) over the units of a call. */
-TLM_INLINE void prefetch_next(const char *next, int64_t bytes, int64_t i, int64_t n_units)
-{
-    if (!next) return;
-    const int64_t lines = (bytes + 63) / 64, per = (lines + n_units - 1) / n_units;
-    for (int64_t l = i * per; l < (i + 1) * per && l < lines; l++)
-        _mm_prefetch(next + 64 * l, _MM_HINT_T1);
-}
-
 TLM_INLINE __m256i madd_ones(__m256i s16) { return _mm256_madd_epi16(s16, ones16()); }
 
 /* acc + the Q8_0 / Q4_0 unit w (8 level vectors, scales dw) . the token's block xb. */
@@ -563,7 +554,7 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
     for (int h = 0; h < 2; h++)
         acc[h] = sums_load(y + 8 * h, rows - 8 * h, accumulate);
     for (int64_t u = u0; u < u0 + n_units; u++) {
-        prefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
+        tlm_qprefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
         for (int h = 0; h < 2 && 8 * h < rows; h++) {
             if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0) {
                 __m256i w[8];
@@ -701,7 +692,7 @@ TLM_INLINE int64_t unit_il_bytes(int type)
             acc[h] = sums_load(y + 8 * h, rows - 8 * h, accumulate);                               \
         const char *p = w + u0 * unit_il_bytes(type);                                              \
         for (int64_t u = 0; u < n_units; u++, p += unit_il_bytes(type)) {                          \
-            prefetch_next(next, (int64_t)w_row_bytes *TLM_QROWS, u, n_units);                      \
+            tlm_qprefetch_next(next, (int64_t)w_row_bytes *TLM_QROWS, u, n_units);                 \
             for (int h = 0; h < 2; h++) {                                                          \
                 __m256i wv[8];                                                                     \
                 __m256 dw;                                                                         \
@@ -750,7 +741,7 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
             a[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
         const char *p = grp + u0 * ub;
         for (int64_t u = 0; u < n_units; u++, p += ub) {
-            if (next && h == 0) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+            if (next && h == 0) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
             const char *xu = xq + u * (int64_t)sizeof(xq32), *lv = p + 2 * TLM_QROWS + 32 * h;
             __m256i s[NB_SMALL];
             if (type == TLM_DT_Q8_0) {
@@ -838,7 +829,7 @@ TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows,
         for (int t = 0; t < nt; t++)
             acc[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
         for (int64_t u = 0; u < n_units; u++) {
-            if (next && h == 0) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+            if (next && h == 0) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
             const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K6];
             /* one address register per token (see the VNNI file's gemm_k6_shape) */
 #pragma GCC unroll 4
@@ -926,7 +917,7 @@ TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows,
         for (int t = 0; t < nt; t++)
             acc[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
         for (int64_t u = 0; u < n_units; u++) {
-            if (next && h == 0) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+            if (next && h == 0) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
             const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K];
 #pragma GCC unroll 4
             for (int t = 0; t < nt; t++) { /* see the VNNI file's gemm_k6_shape */

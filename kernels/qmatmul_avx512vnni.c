@@ -512,16 +512,6 @@ TLM_INLINE void tile_k6_shape(int nr, float *y, int64_t ldy, int rows, bool accu
 
 /* ---- decode: one token straight from the weights ------------------------------------- */
 
-/* Spreads prefetches (to L2) of [next, next + bytes) over the units of a call: the next
- * row group streams in from memory in order while this one is computed from L2. */
-TLM_INLINE void prefetch_next(const char *next, int64_t bytes, int64_t i, int64_t n_units)
-{
-    if (!next) return;
-    const int64_t lines = (bytes + 63) / 64, per = (lines + n_units - 1) / n_units;
-    for (int64_t l = i * per; l < (i + 1) * per && l < lines; l++)
-        _mm_prefetch(next + 64 * l, _MM_HINT_T1);
-}
-
 /* acc + the Q8_0 / Q4_0 unit w (8 level vectors, scales dw) . the token's block xb: two
  * chains of 4 vpdpbusd, added exactly. */
 TLM_INLINE __m512 unit32_dot(const __m512i w[8], __m512 dw, const xq32 *xb, __m512 acc)
@@ -541,7 +531,7 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
 {
     __m512 acc = sums_load(y, rows, accumulate);
     for (int64_t u = u0; u < u0 + n_units; u++) {
-        prefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
+        tlm_qprefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
         if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0) {
             __m512i w[8];
             __m512 dw;
@@ -722,7 +712,7 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
         a[t] = sums_load(y + t * ldy, rows, accumulate);
     const char *p = grp + u0 * ub;
     for (int64_t u = 0; u < n_units; u++, p += ub) {
-        if (next) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+        if (next) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
         const char *xu = xq + u * (int64_t)sizeof(xq32), *lv = p + 2 * TLM_QROWS;
         __m512i s[NB_SMALL];
 #pragma GCC unroll 16
@@ -797,7 +787,7 @@ TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows,
     for (int t = 0; t < nt; t++)
         acc[t] = sums_load(y + t * ldy, rows, accumulate);
     for (int64_t u = 0; u < n_units; u++) {
-        if (next) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+        if (next) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
         const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K];
 #pragma GCC unroll 8
         for (int t = 0; t < nt; t++) { /* see gemm_k6_shape */
@@ -880,7 +870,7 @@ TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows,
     for (int t = 0; t < nt; t++)
         acc[t] = sums_load(y + t * ldy, rows, accumulate);
     for (int64_t u = 0; u < n_units; u++) {
-        if (next) prefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+        if (next) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
         const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K6];
         /* one address register per token, hidden from the optimiser, which would otherwise
          * keep each of the unit's hundreds of activation addresses as its own (spilled)

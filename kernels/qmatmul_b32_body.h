@@ -223,16 +223,6 @@ TLM_INLINE void b32_sums_store(float *y, int n, vf v)
     vf_store_m(y, v, vmask_n(n < VL ? n : VL));
 }
 
-/* Spreads prefetches (to L2) of [next, next + bytes) over the units of a call: the next
- * group's rows stream in while this one is computed. */
-TLM_INLINE void b32_prefetch(const char *next, int64_t bytes, int64_t i, int64_t n_units)
-{
-    if (!next) return;
-    const int64_t lines = (bytes + 63) / 64, per = (lines + n_units - 1) / n_units;
-    for (int64_t l = i * per; l < (i + 1) * per && l < lines; l++)
-        prefetch_l2(next + 64 * l);
-}
-
 /* Decode: y[r] = (accumulate ? y[r] : 0) + row r . x over units [u0, u0 + n_units), r < rows,
  * from an interleaved group (il) or plain rows. Two chains of dot products per unit. */
 TLM_INLINE void b32_gemv(int type, bool il, float *y, int rows, bool accumulate, const char *w,
@@ -253,7 +243,7 @@ TLM_INLINE void b32_gemv(int type, bool il, float *y, int rows, bool accumulate,
         acc[h] = rows > VL * h ? b32_sums_load(y + VL * h, rows - VL * h, accumulate) : vf_zero();
     for (int64_t u = u0; u < u0 + n_units; u++) {
         const xb32 *xb = (const xb32 *)xq + (u - u0);
-        b32_prefetch(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
+        tlm_qprefetch_next(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
         if (!il && !direct) b32_copy(type, slots, w, rb, rows, u);
 #pragma GCC unroll 2
         for (int h = 0; h < B32_NH; h++) {
@@ -298,7 +288,7 @@ TLM_INLINE void b32_gemm(int type, bool il, int nt, float *y, int64_t ldy, int r
             a[t] = b32_sums_load(y + t * ldy + VL * h, n, accumulate);
         for (int64_t u = u0; u < u0 + n_units; u++) {
             const char *xu = xq + (u - u0) * (int64_t)sizeof(xb32);
-            if (!il && h == 0) b32_prefetch(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
+            if (!il && h == 0) tlm_qprefetch_next(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
             if (!il && !direct) b32_copy(type, slots, w, rb, rows, u);
             b32_unit un;
             if (il)

@@ -64,6 +64,16 @@ typedef struct tlm_qmatmul_ops {
     int nb; /* tokens per gemm call, at most */
 } tlm_qmatmul_ops;
 
+/* For gemv and gemm's `next`: unit i of n_units prefetches (to L2) its share of the lines of
+ * [next, next + bytes), so the following group streams in while this one is computed. */
+static inline void tlm_qprefetch_next(const char *next, int64_t bytes, int64_t i, int64_t n_units)
+{
+    if (!next) return;
+    const int64_t lines = (bytes + 63) / 64, per = (lines + n_units - 1) / n_units;
+    for (int64_t l = i * per; l < (i + 1) * per && l < lines; l++)
+        __builtin_prefetch(next + 64 * l, 0, 2);
+}
+
 /* Token counts up to this take gemm where ops have one: past it, packing once per group pays
  * for itself over enough tiles. */
 enum { TLM_QSMALL = 16 };

@@ -419,11 +419,8 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
                      : vf_zero();
     }
     const int64_t step = il ? TLM_QROWS * block_bytes : block_bytes;
-    const int64_t lines = (TLM_QROWS * (int64_t)w_row_bytes + 63) / 64;
-    const int64_t per = n_units ? (lines + n_units - 1) / n_units : 0;
     for (int64_t u = u0; u < u0 + n_units; u++) {
-        for (int64_t l = (u - u0) * per; next && l < (u - u0 + 1) * per && l < lines; l++)
-            __builtin_prefetch(next + 64 * l, 0, 2);
+        tlm_qprefetch_next(next, TLM_QROWS * (int64_t)w_row_bytes, u - u0, n_units);
         const xq256 *xb = (const xq256 *)xq + (u - u0);
         for (int h = 0; h < nh; h++) {
             lk_src s = src[h];
@@ -456,8 +453,6 @@ TLM_INLINE void lowk_gemm(int type, int64_t block_bytes, bool il, int nt, float 
     const bool has_min = type == TLM_DT_Q2_K;
     const int bias = lowk_bias(type);
     const int64_t step = il ? TLM_QROWS * block_bytes : block_bytes;
-    const int64_t lines = (TLM_QROWS * (int64_t)w_row_bytes + 63) / 64;
-    const int64_t per = n_units ? (lines + n_units - 1) / n_units : 0;
     for (int h = 0; h * VL < TLM_QROWS && h * VL < rows; h++) {
         const vmask mk = vmask_n(rows - h * VL < VL ? rows - h * VL : VL);
         const lk_src src = il ? lk_il(w, h) : lk_rows(w, w_row_bytes, rows, h);
@@ -466,9 +461,7 @@ TLM_INLINE void lowk_gemm(int type, int64_t block_bytes, bool il, int nt, float 
         for (int t = 0; t < nt; t++)
             acc[t] = accumulate ? vf_load_m(y + t * ldy + h * VL, mk) : vf_zero();
         for (int64_t u = u0; u < u0 + n_units; u++) {
-            for (int64_t l = (u - u0) * per; h == 0 && next && l < (u - u0 + 1) * per && l < lines;
-                 l++)
-                __builtin_prefetch(next + 64 * l, 0, 2);
+            if (h == 0) tlm_qprefetch_next(next, TLM_QROWS * (int64_t)w_row_bytes, u - u0, n_units);
             const char *xu = xq + (u - u0) * (int64_t)sizeof(xq256);
             lk_src s = src;
             s.base += u * step;
