@@ -65,8 +65,10 @@ typedef struct tlm_qmatmul_ops {
 } tlm_qmatmul_ops;
 
 /* For gemv and gemm's `next`: unit i of n_units prefetches (to L2) its share of the lines of
- * [next, next + bytes), so the following group streams in while this one is computed. */
-static inline void tlm_qprefetch_next(const char *next, int64_t bytes, int64_t i, int64_t n_units)
+ * [next, next + bytes), so the following group streams in while this one is computed.
+ * Always inlined: GCC counts a prefetch as no side effect, takes a function of prefetches
+ * alone for const and deletes the calls it has not inlined yet. */
+static inline __attribute__((always_inline)) void tlm_qprefetch_next(const char *next, int64_t bytes, int64_t i, int64_t n_units)
 {
     if (!next) return;
     const int64_t lines = (bytes + 63) / 64, per = (lines + n_units - 1) / n_units;
