@@ -68,7 +68,8 @@ typedef struct tlm_qmatmul_ops {
  * [next, next + bytes), so the following group streams in while this one is computed.
  * Always inlined: GCC counts a prefetch as no side effect, takes a function of prefetches
  * alone for const and deletes the calls it has not inlined yet. */
-static inline __attribute__((always_inline)) void tlm_qprefetch_next(const char *next, int64_t bytes, int64_t i, int64_t n_units)
+static inline __attribute__((always_inline)) void
+tlm_qprefetch_next(const char *next, int64_t bytes, int64_t i, int64_t n_units)
 {
     if (!next) return;
     const int64_t lines = (bytes + 63) / 64, per = (lines + n_units - 1) / n_units;
