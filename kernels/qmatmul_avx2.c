@@ -553,10 +553,16 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
     __m256 acc[2];
     for (int h = 0; h < 2; h++)
         acc[h] = sums_load(y + 8 * h, rows - 8 * h, accumulate);
+    /* the next group's lines, a line or two a step: per unit 1 step for Q8_0 / Q4_0 (5 to 9
+     * lines), 16 for Q4_K / Q5_K (36, 44), 32 for Q6_K (53) */
+    const int steps = type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0 ? 1
+                      : type == TLM_DT_Q6_K                      ? 32
+                                                                 : 16;
+    tlm_qprefetch pf = tlm_qprefetch_init(next, TLM_QROWS * (int64_t)g->rb, n_units * steps);
     for (int64_t u = u0; u < u0 + n_units; u++) {
-        tlm_qprefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
         for (int h = 0; h < 2 && 8 * h < rows; h++) {
             if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0) {
+                if (h == 0) tlm_qprefetch_step(&pf);
                 __m256i w[8];
                 __m256 dw;
                 if (type == TLM_DT_Q8_0)
@@ -581,6 +587,7 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
                     __m256i s16lo = _mm256_setzero_si256(), s16hi = _mm256_setzero_si256();
 #pragma GCC unroll 2
                     for (int half = 0; half < 2; half++) {
+                        tlm_qprefetch_step(&pf);
                         __m256i t[4], lo[4], hi[4];
                         load8x4(t, g, full, h, off + (five ? 48 : 16) + 32 * j + 16 * half);
                         ka_levels(lo, hi, t, qh[half], five, j);
@@ -627,6 +634,7 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
 #pragma GCC unroll 4
                         for (int grp = 0; grp < 4; grp++) {
                             const int sb = 8 * h6 + 2 * grp + p;
+                            tlm_qprefetch_step(&pf);
                             const __m256i scs = k6_scale(sc, sb);
 #pragma GCC unroll 2
                             for (int k0 = 0; k0 < 4; k0 += 2) {
@@ -691,8 +699,9 @@ TLM_INLINE int64_t unit_il_bytes(int type)
         for (int h = 0; h < 2; h++)                                                                \
             acc[h] = sums_load(y + 8 * h, rows - 8 * h, accumulate);                               \
         const char *p = w + u0 * unit_il_bytes(type);                                              \
+        tlm_qprefetch pf = tlm_qprefetch_init(next, TLM_QROWS * (int64_t)w_row_bytes, n_units);    \
         for (int64_t u = 0; u < n_units; u++, p += unit_il_bytes(type)) {                          \
-            tlm_qprefetch_next(next, (int64_t)w_row_bytes *TLM_QROWS, u, n_units);                 \
+            tlm_qprefetch_step(&pf);                                                               \
             for (int h = 0; h < 2; h++) {                                                          \
                 __m256i wv[8];                                                                     \
                 __m256 dw;                                                                         \
@@ -733,6 +742,7 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
                               const char *xq, int64_t xs, const char *next)
 {
     const int64_t ub = unit_il_bytes(type);
+    tlm_qprefetch pf = tlm_qprefetch_init(next ? next + u0 * ub : NULL, n_units * ub, n_units);
     for (int h = 0; h < 2 && 8 * h < rows; h++) {
         const int n = rows - 8 * h;
         __m256 a[NB_SMALL];
@@ -741,7 +751,7 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
             a[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
         const char *p = grp + u0 * ub;
         for (int64_t u = 0; u < n_units; u++, p += ub) {
-            if (next && h == 0) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+            if (h == 0) tlm_qprefetch_step(&pf);
             const char *xu = xq + u * (int64_t)sizeof(xq32), *lv = p + 2 * TLM_QROWS + 32 * h;
             __m256i s[NB_SMALL];
             if (type == TLM_DT_Q8_0) {
@@ -822,6 +832,8 @@ TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows,
                               const char *xq, int64_t xs, const char *next)
 {
     const int64_t ub = TLM_QROWS * (int64_t)sizeof(block_q6_K);
+    /* the next group's lines in the first half's pass, a line or two a step (16 a unit) */
+    tlm_qprefetch pf = tlm_qprefetch_init(next ? next + u0 * ub : NULL, n_units * ub, n_units * 16);
     for (int h = 0; h < 2 && 8 * h < rows; h++) {
         const int n = rows - 8 * h;
         __m256 acc[NB_SMALL_K6];
@@ -829,7 +841,6 @@ TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows,
         for (int t = 0; t < nt; t++)
             acc[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
         for (int64_t u = 0; u < n_units; u++) {
-            if (next && h == 0) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
             const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K6];
             /* one address register per token (see the VNNI file's gemm_k6_shape) */
 #pragma GCC unroll 4
@@ -848,6 +859,7 @@ TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows,
 #pragma GCC unroll 4
                     for (int grp = 0; grp < 4; grp++) {
                         const int sb = 8 * h6 + 2 * grp + p;
+                        if (h == 0) tlm_qprefetch_step(&pf);
                         const __m256i scs =
                             sext_u16x2(byte_u16x2(k6_il(gu, h, 192, sb / 4), sb % 4));
 #pragma GCC unroll 2
@@ -910,6 +922,8 @@ TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows,
     const bool five = type == TLM_DT_Q5_K;
     const int64_t ub = TLM_QROWS * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
     const int qs_at = five ? 48 : 16;
+    /* as gemm_k6_shape's, 8 steps a unit */
+    tlm_qprefetch pf = tlm_qprefetch_init(next ? next + u0 * ub : NULL, n_units * ub, n_units * 8);
     for (int h = 0; h < 2 && 8 * h < rows; h++) {
         const int n = rows - 8 * h;
         __m256 acc[NB_SMALL_K];
@@ -917,7 +931,6 @@ TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows,
         for (int t = 0; t < nt; t++)
             acc[t] = sums_load(y + t * ldy + 8 * h, n, accumulate);
         for (int64_t u = 0; u < n_units; u++) {
-            if (next && h == 0) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
             const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K];
 #pragma GCC unroll 4
             for (int t = 0; t < nt; t++) { /* see the VNNI file's gemm_k6_shape */
@@ -948,6 +961,7 @@ TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows,
             for (int j = 0; j < 4; j++)
 #pragma GCC unroll 2
                 for (int sh = 0; sh < 2; sh++) { /* sub-block 2j + sh: low or high nibbles */
+                    if (h == 0) tlm_qprefetch_step(&pf);
                     const __m256i sc = ka_scale(&hd, 2 * j + sh);
                     __m256i s16[NB_SMALL_K];
 #pragma GCC unroll 4

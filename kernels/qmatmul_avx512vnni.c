@@ -530,8 +530,9 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
                            int64_t u0, int64_t n_units, const char *xq, const char *next)
 {
     __m512 acc = sums_load(y, rows, accumulate);
+    tlm_qprefetch pf = tlm_qprefetch_init(next, TLM_QROWS * (int64_t)g->rb, n_units);
     for (int64_t u = u0; u < u0 + n_units; u++) {
-        tlm_qprefetch_next(next, TLM_QROWS * (int64_t)g->rb, u - u0, n_units);
+        tlm_qprefetch_step(&pf);
         if (type == TLM_DT_Q8_0 || type == TLM_DT_Q4_0) {
             __m512i w[8];
             __m512 dw;
@@ -711,8 +712,9 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
     for (int t = 0; t < nt; t++)
         a[t] = sums_load(y + t * ldy, rows, accumulate);
     const char *p = grp + u0 * ub;
+    tlm_qprefetch pf = tlm_qprefetch_init(next ? next + u0 * ub : NULL, n_units * ub, n_units);
     for (int64_t u = 0; u < n_units; u++, p += ub) {
-        if (next) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+        tlm_qprefetch_step(&pf);
         const char *xu = xq + u * (int64_t)sizeof(xq32), *lv = p + 2 * TLM_QROWS;
         __m512i s[NB_SMALL];
 #pragma GCC unroll 16
@@ -786,8 +788,9 @@ TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows,
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++)
         acc[t] = sums_load(y + t * ldy, rows, accumulate);
+    tlm_qprefetch pf = tlm_qprefetch_init(next ? next + u0 * ub : NULL, n_units * ub, n_units);
     for (int64_t u = 0; u < n_units; u++) {
-        if (next) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+        tlm_qprefetch_step(&pf);
         const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K];
 #pragma GCC unroll 8
         for (int t = 0; t < nt; t++) { /* see gemm_k6_shape */
@@ -869,8 +872,9 @@ TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows,
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++)
         acc[t] = sums_load(y + t * ldy, rows, accumulate);
+    tlm_qprefetch pf = tlm_qprefetch_init(next ? next + u0 * ub : NULL, n_units * ub, n_units);
     for (int64_t u = 0; u < n_units; u++) {
-        if (next) tlm_qprefetch_next(next + u0 * ub, n_units * ub, u, n_units);
+        tlm_qprefetch_step(&pf);
         const char *gu = grp_w + (u0 + u) * ub, *xt[NB_SMALL_K6];
         /* one address register per token, hidden from the optimiser, which would otherwise
          * keep each of the unit's hundreds of activation addresses as its own (spilled)

@@ -241,9 +241,10 @@ TLM_INLINE void b32_gemv(int type, bool il, float *y, int rows, bool accumulate,
 #pragma GCC unroll 2
     for (int h = 0; h < B32_NH; h++)
         acc[h] = rows > VL * h ? b32_sums_load(y + VL * h, rows - VL * h, accumulate) : vf_zero();
+    tlm_qprefetch pf = tlm_qprefetch_init(next, TLM_QROWS * (int64_t)rb, n_units);
     for (int64_t u = u0; u < u0 + n_units; u++) {
         const xb32 *xb = (const xb32 *)xq + (u - u0);
-        tlm_qprefetch_next(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
+        tlm_qprefetch_step(&pf);
         if (!il && !direct) b32_copy(type, slots, w, rb, rows, u);
 #pragma GCC unroll 2
         for (int h = 0; h < B32_NH; h++) {
@@ -279,6 +280,7 @@ TLM_INLINE void b32_gemm(int type, bool il, int nt, float *y, int64_t ldy, int r
     const bool sgn = b32_sgn(type);
     const int64_t bb = b32_block(type), gb = TLM_QROWS * bb;
     const bool direct = !il && b32_in_place(rb);
+    tlm_qprefetch pf = tlm_qprefetch_init(il ? NULL : next, TLM_QROWS * (int64_t)rb, n_units);
     for (int h = 0; h < B32_NH && VL * h < rows; h++) {
         const int n = rows - VL * h;
         const vi idx = direct ? b32_lanes(rb, rows, h) : b32_lanes(B32_SLOT, TLM_QROWS, h);
@@ -288,7 +290,7 @@ TLM_INLINE void b32_gemm(int type, bool il, int nt, float *y, int64_t ldy, int r
             a[t] = b32_sums_load(y + t * ldy + VL * h, n, accumulate);
         for (int64_t u = u0; u < u0 + n_units; u++) {
             const char *xu = xq + (u - u0) * (int64_t)sizeof(xb32);
-            if (!il && h == 0) tlm_qprefetch_next(next, TLM_QROWS * (int64_t)rb, u - u0, n_units);
+            if (h == 0) tlm_qprefetch_step(&pf);
             if (!il && !direct) b32_copy(type, slots, w, rb, rows, u);
             b32_unit un;
             if (il)

@@ -364,7 +364,9 @@ TLM_INLINE int32_t lk_s16_pair(const xq256 *xb, int i)
 
 /* acc + one unit of lanes src . the token's block xb: lowk_tile's steps for one token (the
  * same integer sums; Q2_K's mins by 16-bit pairs). */
-TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *xb)
+/* pf: the next group's prefetch, stepped every 2 sub-blocks */
+TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *xb,
+                             tlm_qprefetch *pf)
 {
     const int bias = lowk_bias(type);
     lk_head hd;
@@ -372,6 +374,7 @@ TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *x
     vi isum = vi_set1(0), msum = vi_set1(0);
 #pragma GCC unroll 16
     for (int s = 0; s < 16; s++) {
+        if (s % 2 == 0) tlm_qprefetch_step(pf);
         vi sub = vi_set1(0);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
@@ -419,13 +422,13 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
                      : vf_zero();
     }
     const int64_t step = il ? TLM_QROWS * block_bytes : block_bytes;
+    tlm_qprefetch pf = tlm_qprefetch_init(next, TLM_QROWS * (int64_t)w_row_bytes, n_units * nh * 8);
     for (int64_t u = u0; u < u0 + n_units; u++) {
-        tlm_qprefetch_next(next, TLM_QROWS * (int64_t)w_row_bytes, u - u0, n_units);
         const xq256 *xb = (const xq256 *)xq + (u - u0);
         for (int h = 0; h < nh; h++) {
             lk_src s = src[h];
             s.base += u * step;
-            acc[h] = lowk_gemv_unit(type, acc[h], &s, xb);
+            acc[h] = lowk_gemv_unit(type, acc[h], &s, xb, &pf);
         }
     }
     for (int h = 0; h < nh; h++)
@@ -453,6 +456,7 @@ TLM_INLINE void lowk_gemm(int type, int64_t block_bytes, bool il, int nt, float 
     const bool has_min = type == TLM_DT_Q2_K;
     const int bias = lowk_bias(type);
     const int64_t step = il ? TLM_QROWS * block_bytes : block_bytes;
+    tlm_qprefetch pf = tlm_qprefetch_init(next, TLM_QROWS * (int64_t)w_row_bytes, n_units);
     for (int h = 0; h * VL < TLM_QROWS && h * VL < rows; h++) {
         const vmask mk = vmask_n(rows - h * VL < VL ? rows - h * VL : VL);
         const lk_src src = il ? lk_il(w, h) : lk_rows(w, w_row_bytes, rows, h);
@@ -461,7 +465,7 @@ TLM_INLINE void lowk_gemm(int type, int64_t block_bytes, bool il, int nt, float 
         for (int t = 0; t < nt; t++)
             acc[t] = accumulate ? vf_load_m(y + t * ldy + h * VL, mk) : vf_zero();
         for (int64_t u = u0; u < u0 + n_units; u++) {
-            if (h == 0) tlm_qprefetch_next(next, TLM_QROWS * (int64_t)w_row_bytes, u - u0, n_units);
+            if (h == 0) tlm_qprefetch_step(&pf);
             const char *xu = xq + (u - u0) * (int64_t)sizeof(xq256);
             lk_src s = src;
             s.base += u * step;
