@@ -17,6 +17,21 @@ TLM_INLINE __m256i lowk_dot4(__m256i acc, __m256i w, int32_t x4)
     return _mm256_add_epi32(acc, _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
 }
 
+/* Unsigned levels (at most 7) need no sign trick: four vpmaddubsw summed in int16 (each at
+ * most 4 * 2 * 7 * 127 = 7112 in magnitude), one vpmaddwd by ones. */
+TLM_INLINE __m256i lowk_dot16_u(const __m256i e[4], const int8_t *x)
+{
+    __m256i s16 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        int32_t x4;
+        memcpy(&x4, x + 4 * k, 4);
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(e[k], _mm256_set1_epi32(x4)));
+    }
+    return _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+}
+#define LOWK_DOT16_U lowk_dot16_u
+
 TLM_INLINE __m256i lowk_mul(__m256i a, __m256i b) { return _mm256_mullo_epi32(a, b); }
 
 TLM_INLINE __m256i lowk_gather(const char *p, __m256i off)

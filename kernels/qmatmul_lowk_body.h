@@ -15,6 +15,11 @@
  *   lowk_f16_lo(v)       the low 16 bits of each lane, an f16, as float
  *   QMATMUL_FN(name)     the slot's name for the ISA.
  *   LOWK_NB              tokens per small-batch (gemm) pass, at most.
+ * and may define
+ *   LOWK_DOT16_U(e, x)   per int32 lane the sum of the 16 level bytes of entries e[0..3]
+ *                        (unsigned, at most 7: Q2_K's and Q3_K's) times the 16 signed bytes
+ *                        at x, exact; decode takes it for those types instead of four
+ *                        lowk_dot4 (AVX2: their products summed in 16 bits first).
  *
  * Every unit of the loop nest is one block of 16 rows, packed into lanes (lane r = row r) in
  * the common form of quant_lowk.h, with the levels biased to what the dot takes (Q3_K's -4..3
@@ -376,9 +381,19 @@ TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *x
     for (int s = 0; s < 16; s++) {
         if (s % 2 == 0) tlm_qprefetch_step(pf);
         vi sub = vi_set1(0);
+#ifdef LOWK_DOT16_U
+        if (type != TLM_DT_IQ4_XS) { /* Q2_K's and Q3_K's levels are unsigned, at most 7 */
+            vi e[4];
 #pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            sub = lowk_dot4(sub, lk_entry(type, src, 4 * s + k), lowk_x4(xb->q + 16 * s + 4 * k));
+            for (int k = 0; k < 4; k++)
+                e[k] = lk_entry(type, src, 4 * s + k);
+            sub = LOWK_DOT16_U(e, xb->q + 16 * s);
+        } else
+#endif
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+                sub =
+                    lowk_dot4(sub, lk_entry(type, src, 4 * s + k), lowk_x4(xb->q + 16 * s + 4 * k));
         if (bias) sub = vi_sub(sub, vi_set1(bias * xb->s16[s]));
         isum = vi_add(isum, lowk_mul(sub, lk_scale(type, &hd, s)));
     }
@@ -428,6 +443,7 @@ TLM_INLINE void lowk_gemv(int type, int64_t block_bytes, bool il, float *y, int 
         for (int h = 0; h < nh; h++) {
             lk_src s = src[h];
             s.base += u * step;
+            s.il = il; /* known here: one way of loading compiled, not both behind a test */
             acc[h] = lowk_gemv_unit(type, acc[h], &s, xb, &pf);
         }
     }
