@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# tools/kernel-ab/run.sh - A/B of the quantized decode kernels of two source trees, timed in
-# turns in one process (kernel_ab.c), so that the machine's drift hits both alike.
+# tests/bench/kernel-ab.sh - A/B of the quantized decode kernels of two source trees, timed in
+# turns in one process (kernel_ab.c), so that the machine's drift hits both alike. A
+# developer's benchmark, never run by the suite; it lives under tests/ because it links the
+# kernels' own objects, which tools/ (the public API only) may not.
 #
-#   tools/kernel-ab/run.sh A B [TYPE...]
+#   tests/bench/kernel-ab.sh A B [TYPE...]
 # A and B: a git revision of this repository, or "." for the working tree. TYPEs (default:
 # every one) from q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs. For each
 # type three lines: 2 threads streaming (5632 x 2048 x 8 matrices, past the L3), 1 thread
-# streaming, 1 thread in L2 (192 x 2048). REPS, ROWS... override through KAB_REPS.
+# streaming, 1 thread in L2 (192 x 2048); KAB_REPS turns each (15; in L2 ten times that).
 # x86 only (the kernels this CPU runs); nothing else may run meanwhile.
 #
 # Each tree's kernels/ are built (make, the Makefile's flags) into $KAB_DIR (default
@@ -14,7 +16,7 @@
 # tlm_kernels_get, tlm_il_group and tlm_il_rows, renamed A_... / B_... (and A's reference
 # quantizers): two builds of the same names in one program.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '3,9p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '6,12p' "$0"; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 dir=${KAB_DIR:-/tmp/kernel-ab}

@@ -1,11 +1,11 @@
 /* kernel_ab.c - one quantized matmul slot of two kernel builds, A and B, timed in turns.
  *
- * Built and run by tools/kernel-ab/run.sh, which links the kernels of two source trees with
- * their symbols renamed (A_kernels_get, B_kernels_get, ...): this program sees only those.
- * It quantizes random rows once (A's reference quantizer), stores them as A's table wants
- * them (row-interleaved where its matmul_il slot exists), and times decode (one token) of
- * `mats` matrices of rows x cols, A and B in alternating order, rep after rep. Reports each
- * side's median GB/s (weight bytes / time) and the median of the per-rep ratios B / A, which
+ * Built and run by tests/bench/kernel-ab.sh (a developer's benchmark, not a test), which links the
+ * kernels of two source trees with their symbols renamed (A_kernels_get, B_kernels_get, ...): this
+ * program sees only those. It quantizes random rows once (A's reference quantizer), stores them as
+ * A's table wants them (row-interleaved where its matmul_il slot exists), and times decode (one
+ * token) of `mats` matrices of rows x cols, A and B in alternating order, rep after rep. Reports
+ * each side's median GB/s (weight bytes / time) and the median of the per-rep ratios B / A, which
  * a drift of the machine's speed hits on both sides; and whether the outputs agree bit for bit.
  *
  *   kernel_ab TYPE REPS ROWS COLS MATS THREADS
