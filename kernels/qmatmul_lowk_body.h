@@ -368,8 +368,8 @@ TLM_INLINE int32_t lk_s16_pair(const xq256 *xb, int i)
 }
 
 /* acc + one unit of lanes src . the token's block xb: lowk_tile's steps for one token (the
- * same integer sums; Q2_K's mins by 16-bit pairs). */
-/* pf: the next group's prefetch, stepped every 2 sub-blocks */
+ * same integer sums; Q2_K's mins by 16-bit pairs), stepping the next group's prefetch pf
+ * every 2 sub-blocks. */
 TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *xb,
                              tlm_qprefetch *pf)
 {
