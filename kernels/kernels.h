@@ -118,7 +118,7 @@ typedef struct tlm_kernels {
  * each group's rows woven together, in the bytes the rows took (group g at row g * group's
  * place), so that a kernel reads several rows as one sequential stream. Three layouts, named
  * by the kernel table's il_layout:
- * TLM_IL_STD (x86's; also F16 and BF16 on AArch64):
+ * TLM_IL_STD (x86's; F16 and BF16 on AArch64 only):
  *   Q8_0, Q4_0  groups of 16 rows, block column by block column. For block u, 16 x (block
  *               bytes): the 16 f16 scales (row r's at byte 2r), then the level bytes in
  *               pieces of 64: piece k holds level bytes 4k .. 4k + 3 of every row, row r's at
@@ -136,13 +136,14 @@ typedef struct tlm_kernels {
  *               rows 0, 1, 2, 3, then step s + 1. Decode keeps 4 rows' sums going at once
  *               from one stream; each row's sums are taken in the same order as from rows.
  *               (F32 stays in rows: its prefill tiles measured 10-20% slower on groups.)
- * TLM_IL_LANES (x86's AVX-512 level, F16 and BF16 only; the other types stay TLM_IL_STD):
+ * TLM_IL_LANES (x86's AVX2 and AVX-512 levels, F16 and BF16 only; the other types stay STD):
  *   F16, BF16   groups of 16 rows, element by element: element k of rows 0..15 (row r's at
  *               byte 32k + 2r), then element k + 1; a group is 16 x row_bytes (rows of any
  *               length, row_bytes / 2 elements). One 32-byte load widened is 16 rows'
  *               weights at k, one per lane. Its kernels sum in their own order (4 chains
- *               over the quarters of k, matmul_lanes_avx512.c; with AVX512_BF16, BF16 by pairs
- *               of k on vdpbf16ps, matmul_lanes_avx512bf16.c), not the row kernel's.
+ *               over the quarters of k, matmul_lanes_avx512.c and matmul_lanes_avx2.c;
+ *               with AVX512_BF16, BF16 by pairs of k on vdpbf16ps,
+ *               matmul_lanes_avx512bf16.c), not the row kernel's.
  * TLM_IL_SDOT4 (AArch64's dot-product and i8mm levels):
  *   Q8_0, Q4_0  groups of 4 rows, block column by block column. For block u, 4 x (block
  *               bytes): the 4 f16 scales (row r's at byte 2r), then the level bytes in pieces

@@ -120,8 +120,9 @@ tlm_matmul_kernel tlm_matmul_il_q4_1_avx2, tlm_matmul_il_q5_0_avx2, tlm_matmul_i
 /* ---- AVX-512 (F, BW, VL, DQ) plus the AVX2 set ---------------------------------------- */
 
 TLM_DECLARE_VECTOR_KERNELS(avx512);
-/* F16, BF16 on 16-row groups by element (kernels.h, TLM_IL_LANES; matmul_lanes_avx512.c) */
+/* F16, BF16 on 16-row groups by element (kernels.h, TLM_IL_LANES; matmul_lanes_<isa>.c) */
 tlm_matmul_kernel tlm_matmul_lanes_f16_avx512, tlm_matmul_lanes_bf16_avx512;
+tlm_matmul_kernel tlm_matmul_lanes_f16_avx2, tlm_matmul_lanes_bf16_avx2;
 /* BF16 on the same groups by vdpbf16ps (matmul_lanes_avx512bf16.c, AVX512_BF16) */
 tlm_matmul_kernel tlm_matmul_lanes_bf16_avx512bf16;
 

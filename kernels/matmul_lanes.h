@@ -1,11 +1,12 @@
-/* matmul_lanes.h - what the two kernels on the rows-in-lanes layout share (kernels.h,
- * TLM_IL_LANES; matmul_lanes_avx512.c widens and multiplies by FMA, matmul_lanes_avx512bf16.c
- * multiplies bf16 pairs by vdpbf16ps): the group and tile sizes, which lanes of a group a row
- * range covers, where a group pair starts, and how a tile's sums reach y. */
+/* matmul_lanes.h - what the kernels on the rows-in-lanes layout share (kernels.h,
+ * TLM_IL_LANES; matmul_lanes_avx512.c and matmul_lanes_avx2.c widen and multiply by FMA,
+ * matmul_lanes_avx512bf16.c multiplies bf16 pairs by vdpbf16ps): the group and tile sizes,
+ * which lanes of a group a row range covers, where a group pair starts, the token panel, and
+ * (AVX-512) how a tile's sums reach y. */
 #ifndef TLM_MATMUL_LANES_H
 #define TLM_MATMUL_LANES_H
 
-#include "simd_avx512.h"
+#include <stdint.h>
 
 enum {
     LANES_G = 16,  /* rows per group, one per lane */
@@ -15,15 +16,15 @@ enum {
 static inline int64_t lanes_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* Lanes of the group starting at row g0 that fall in [r0, r1). */
-static inline __mmask16 lanes_in(int64_t g0, int64_t r0, int64_t r1)
+static inline uint16_t lanes_in(int64_t g0, int64_t r0, int64_t r1)
 {
     const int64_t lo = r0 > g0 ? r0 - g0 : 0, hi = r1 - g0 < LANES_G ? r1 - g0 : LANES_G;
-    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+    return hi <= lo ? 0 : (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
 /* The group pair at row g0 (g0 + 16 past r1: one group, the second pointer the first, unread),
  * from element k0 on, with the lanes of each that fall in [r0, r1). Returns the groups, 1 or 2. */
-static inline int lanes_pair(const uint16_t *g[2], __mmask16 m[2], const void *w,
+static inline int lanes_pair(const uint16_t *g[2], uint16_t m[2], const void *w,
                              uint64_t w_row_bytes, int64_t g0, int64_t r0, int64_t r1, int64_t k0)
 {
     const int nv = g0 + LANES_G < r1 ? 2 : 1;
@@ -35,6 +36,19 @@ static inline int lanes_pair(const uint16_t *g[2], __mmask16 m[2], const void *w
     }
     return nv;
 }
+
+/* Tokens [t0, t0 + nt) of x packed by k for elements [k0, k0 + len): panel[k * nt + u] is
+ * token t0 + u's element k0 + k (one sequential stream for a tile's broadcasts). */
+static inline void lanes_pack(float *panel, const float *x, int64_t ldx, int64_t t0, int64_t nt,
+                              int64_t k0, int64_t len)
+{
+    for (int64_t k = 0; k < len; k++)
+        for (int64_t u = 0; u < nt; u++)
+            panel[k * nt + u] = x[(t0 + u) * ldx + k0 + k];
+}
+
+#if defined(__AVX512F__)
+#include "simd_avx512.h"
 
 /* A tile's sums (nv groups x nt tokens) into y: stored by chain 0, added to y's value by the
  * chains after it (j > 0), so y ends as ((c0 + c1) + c2) + c3. */
@@ -51,5 +65,6 @@ TLM_INLINE void lanes_tile_store(int nv, int nt, int j, float *y, int64_t ldy, c
             _mm512_mask_storeu_ps(at, m[v], s);
         }
 }
+#endif
 
 #endif

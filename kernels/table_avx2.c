@@ -16,8 +16,11 @@ void tlm_kernels_add_avx2(tlm_kernels *k)
     k->matmul_il[TLM_DT_IQ4_NL] = tlm_matmul_il_iq4_nl_avx2;
     k->matmul[TLM_DT_F16] = tlm_matmul_f16_avx2;
     k->matmul[TLM_DT_BF16] = tlm_matmul_bf16_avx2;
-    k->matmul_il[TLM_DT_F16] = tlm_matmul_il_f16_avx2;
-    k->matmul_il[TLM_DT_BF16] = tlm_matmul_il_bf16_avx2;
+    /* 16 rows in the lanes (kernels.h, TLM_IL_LANES) */
+    k->matmul_il[TLM_DT_F16] = tlm_matmul_lanes_f16_avx2;
+    k->matmul_il[TLM_DT_BF16] = tlm_matmul_lanes_bf16_avx2;
+    k->il_layout[TLM_DT_F16] = TLM_IL_LANES;
+    k->il_layout[TLM_DT_BF16] = TLM_IL_LANES;
     k->matmul[TLM_DT_Q8_0] = tlm_matmul_q8_0_avx2;
     k->matmul[TLM_DT_Q4_0] = tlm_matmul_q4_0_avx2;
     k->matmul[TLM_DT_Q4_K] = tlm_matmul_q4_K_avx2;

@@ -5,8 +5,9 @@
  * range must stay untouched. Row splits must give the same bits as one call (the
  * determinism contract), and so must one token at a time (matmul_blocked.h: every path of
  * the SIMD kernels, like the reference, sums in an order that depends on n_in alone). The
- * row-interleaved slots on 4-row groups give their ISA's row-slot bits; AVX-512's 16 rows in
- * the lanes (its own order) stay within the float error bound of the exact sums. */
+ * row-interleaved slots on 4-row groups give their ISA's row-slot bits; x86's 16 rows in the
+ * lanes (their own order) give the bits of a scalar model of that order (lanes_model) and stay
+ * within the float error bound of the exact sums. */
 #include <omp.h>
 
 #include "isa_tables.h"
@@ -228,11 +229,33 @@ static void threads_same(const char *isa, tlm_matmul_fn f, const problem *p)
     buf_free(many);
 }
 
-/* The layout each level's il slot reads for F16 and BF16 (kernels.h): AVX-512 puts 16 rows
- * in the lanes, the others keep groups of 4 rows by steps of 16. */
+/* The layout each level's il slot reads for F16 and BF16 (kernels.h): x86's levels put 16
+ * rows in the lanes, the others keep groups of 4 rows by steps of 16. */
 static int float_layout(const char *isa)
 {
-    return strcmp(isa, "avx512") == 0 ? TLM_IL_LANES : TLM_IL_STD;
+    return strcmp(isa, "avx512") == 0 || strcmp(isa, "avx2") == 0 ? TLM_IL_LANES : TLM_IL_STD;
+}
+
+/* The lanes kernels' documented summation order (kernels/matmul_lanes_avx512.c), written
+ * out in scalar code on the plain rows: chain j < 3 of q = n_in / 4 sums k in [jq, (j + 1) q),
+ * chain 3 [3q, n_in), each from +0 by one fused multiply-add per k in increasing k; then
+ * ((c0 + c1) + c2) + c3. Every FMA kernel on that layout must give these bits. */
+static float *lanes_model(const problem *p)
+{
+    const shape s = p->s;
+    const int64_t q = s.n_in / 4;
+    float *y = y_new(p);
+    for (int64_t t = 0; t < s.n_tok; t++)
+        for (int64_t r = 0; r < s.rows; r++) {
+            const char *row = (const char *)p->w + (uint64_t)r * p->w_row_bytes;
+            float c[4] = {0};
+            for (int64_t k = 0; k < s.n_in; k++) {
+                const int j = k < 3 * q ? (int)(k / q) : 3;
+                c[j] = fmaf(weight_value(p->type, row, k), p->x[t * p->ldx + k], c[j]);
+            }
+            y[t * p->ldy + r] = ((c[0] + c[1]) + c[2]) + c[3];
+        }
+    return y;
 }
 
 /* A row-interleaved layout of the float types (kernels.h, il): a whole matrix grouped by
@@ -277,6 +300,7 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
 
     float *ref_y = y_new(&p);
     run(ref->matmul[type], &p, ref_y, 0, s.rows);
+    float *model_y = layout == TLM_IL_LANES ? lanes_model(&p) : NULL;
     for (int i = 0; i < N_SIMD; i++) {
         tlm_matmul_fn il = NULL;
         const char *what = "il";
@@ -291,12 +315,17 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
                  : type == TLM_DT_F16 ? tlm_matmul_il_f16_avx512
                                       : tlm_matmul_il_bf16_avx512;
             what = "il4";
+        } else if (strcmp(simd[i].name, "avx2") == 0) {
+            il = !simd[i].available   ? NULL
+                 : type == TLM_DT_F16 ? tlm_matmul_il_f16_avx2
+                                      : tlm_matmul_il_bf16_avx2;
+            what = "il4";
         }
 #endif
         else
             continue; /* the other layout's cases */
         if (!il) {
-            n_skip += CHECKS_PER_SLOT + (layout == TLM_IL_LANES ? 3 : 1);
+            n_skip += CHECKS_PER_SLOT + (layout == TLM_IL_LANES ? 4 : 1);
             continue;
         }
         problem q = p;
@@ -307,6 +336,14 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
         check_slot(name, il, &q, ref_y);
         if (layout == TLM_IL_LANES) {
             threads_same(name, il, &q);
+            if (il == tlm_matmul_lanes_bf16_avx512bf16) continue; /* pairs: its own order */
+            float *il_y = y_new(&p);
+            run(il, &q, il_y, 0, s.rows);
+            check(
+                same_bits(&p, model_y, il_y),
+                "%s type %d lanes n_in %lld rows %lld n_tok %lld: not the bits of the lanes order",
+                simd[i].name, type, (long long)s.n_in, (long long)s.rows, (long long)s.n_tok);
+            buf_free(il_y);
             continue;
         }
         float *rows_y = y_new(&p), *il_y = y_new(&p);
@@ -330,12 +367,20 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
             q.w_row_bytes = rb;
             check_slot("avx512 lanes-fma", tlm_matmul_lanes_bf16_avx512, &q, ref_y);
             threads_same("avx512 lanes-fma", tlm_matmul_lanes_bf16_avx512, &q);
+            float *il_y = y_new(&p);
+            run(tlm_matmul_lanes_bf16_avx512, &q, il_y, 0, s.rows);
+            check(
+                same_bits(&p, model_y, il_y),
+                "avx512 lanes-fma n_in %lld rows %lld n_tok %lld: not the bits of the lanes order",
+                (long long)s.n_in, (long long)s.rows, (long long)s.n_tok);
+            buf_free(il_y);
         } else {
-            n_skip += CHECKS_PER_SLOT + 3;
+            n_skip += CHECKS_PER_SLOT + 4;
         }
     }
 #endif
     buf_free(ref_y);
+    if (model_y) buf_free(model_y);
     free(plain);
     free(grouped);
     problem_free(&p);
@@ -479,14 +524,15 @@ int main(void)
                             TLM_IL_STD);
 
     /* rows in lanes: n_in with every remainder mod 4 (the quarter chains' tails), tokens
-     * around the prefill tile's 14; then shapes that cross its token blocks (n_in 5632: 28
-     * tokens a block), fill its panel exactly (16384: 14) or overflow it (16385: one token at
-     * a time), and a tall matrix */
+     * around the prefill tiles' 6 (AVX2) and 14 (AVX-512); then shapes that cross their token
+     * blocks (n_in 5632: 30 and 28 tokens a block), fill AVX-512's panel exactly (16384: 14)
+     * or overflow it (16385: one token at a time; AVX2's from 32769), and a tall matrix */
     static const int64_t ln_in[] = {1, 3, 4, 5, 16, 17, 31, 63, 257};
     static const int64_t ln_rows[] = {16, 32, 48};
-    static const int64_t ln_tok[] = {1, 2, 13, 14, 15, 29, 40};
+    static const int64_t ln_tok[] = {1, 2, 5, 6, 7, 13, 14, 15, 29, 40};
     static const shape ln_large[] = {{5632, 48, 40},  {5631, 16, 3},   {4099, 80, 17},
-                                     {2048, 4096, 3}, {16384, 32, 15}, {16385, 32, 15}};
+                                     {2048, 4096, 3}, {16384, 32, 15}, {16385, 32, 15},
+                                     {32768, 16, 13}, {32772, 16, 7}};
     for (size_t ti = 1; ti < COUNT(types); ti++) {
         for (size_t a = 0; a < COUNT(ln_in); a++)
             for (size_t b = 0; b < COUNT(ln_rows); b++)
