@@ -10,7 +10,7 @@
 
 enum {
     LANES_G = 16,  /* rows per group, one per lane */
-    LANES_NT = 14, /* tokens per prefill tile */
+    LANES_NT = 14, /* tokens per AVX-512 prefill tile (AVX2 takes 6) */
 };
 
 static inline int64_t lanes_min64(int64_t a, int64_t b) { return a < b ? a : b; }
