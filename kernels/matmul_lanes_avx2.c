@@ -1,7 +1,8 @@
 /* matmul_lanes_avx2.c - F16 and BF16 matmuls on the rows-in-lanes layout (kernels.h,
  * TLM_IL_LANES: groups of 16 rows, element k of the group's 16 rows in 32 contiguous bytes) with
- * AVX2 + FMA + F16C. A group at k is two 8-lane vectors (rows 0-7 and 8-15), each one
- * vcvtph2ps (BF16: a 16-bit shift); a token's x[k] is one broadcast. No horizontal sum.
+ * AVX2 + FMA + F16C. A group at k is two 8-lane vectors, F16's rows 0-7 and 8-15 (a vcvtph2ps
+ * each), BF16's even and odd rows (one load, a shift and a mask); a token's x[k] is one
+ * broadcast. No horizontal sum.
  *
  * Summation order: matmul_lanes_avx512.c's (chain j < 3 of q = n_in / 4 sums k in [jq, (j + 1)
  * q), chain 3 [3q, n_in), each from +0 by one FMA per k in increasing k; y = ((c0 + c1) + c2)
@@ -28,11 +29,17 @@ enum {
     PANEL_FLOATS = PANEL_BYTES / 4,
 };
 
-/* Rows 8h .. 8h + 7 of the group at g, element k, widened (type a constant after inlining). */
+/* Half h of the group at g, element k, widened (type a constant after inlining): F16 rows
+ * 8h .. 8h + 7; BF16 the even rows (h 0) or the odd rows (h 1), each a 32-bit lane's high half
+ * already, so both come from one 32-byte load by a shift or a mask (group_put puts the rows
+ * back in order). */
 TLM_INLINE __m256 half_at(int type, const uint16_t *g, int64_t k, int h)
 {
-    const __m128i v = _mm_loadu_si128((const __m128i *)(g + k * G + 8 * h));
-    return type == TLM_DT_F16 ? _mm256_cvtph_ps(v) : bf16_widen(v);
+    if (type == TLM_DT_F16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + k * G + 8 * h)));
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(g + k * G));
+    return _mm256_castsi256_ps(h == 0 ? _mm256_slli_epi32(v, 16)
+                                      : _mm256_and_si256(v, _mm256_set1_epi32(-65536)));
 }
 
 /* Sums s of half h of a group into y (at the half's first row): stored when j == 0, added to
@@ -50,6 +57,18 @@ TLM_INLINE void half_put(float *y, uint16_t m, int h, int j, __m256 s)
         if (j > 0) s = _mm256_add_ps(_mm256_maskload_ps(y, mask), s);
         _mm256_maskstore_ps(y, mask, s);
     }
+}
+
+/* A group's sums (halves a0, a1 as half_at gives them) into y's 16 rows, as half_put. */
+TLM_INLINE void group_put(int type, float *y, uint16_t m, int j, __m256 a0, __m256 a1)
+{
+    if (type == TLM_DT_BF16) { /* even and odd rows back to rows 0-7 and 8-15 */
+        const __m256 lo = _mm256_unpacklo_ps(a0, a1), hi = _mm256_unpackhi_ps(a0, a1);
+        a0 = _mm256_permute2f128_ps(lo, hi, 0x20);
+        a1 = _mm256_permute2f128_ps(lo, hi, 0x31);
+    }
+    half_put(y, m, 0, j, a0);
+    half_put(y + 8, m, 1, j, a1);
 }
 
 /* One token on one group: the 4 chains at once, then added in order. */
@@ -74,10 +93,11 @@ TLM_INLINE void decode_group(int type, float *y, uint16_t m, const uint16_t *g, 
         a[3][0] = _mm256_fmadd_ps(half_at(type, g, k, 0), b, a[3][0]);
         a[3][1] = _mm256_fmadd_ps(half_at(type, g, k, 1), b, a[3][1]);
     }
+    __m256 sum[2];
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++)
-        half_put(y + 8 * h, m, h, 0,
-                 _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0][h], a[1][h]), a[2][h]), a[3][h]));
+        sum[h] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0][h], a[1][h]), a[2][h]), a[3][h]);
+    group_put(type, y, m, 0, sum[0], sum[1]);
 }
 
 /* Every token alone (n_tok 1, or n_in too large for the panel): the same bits as a tile. */
@@ -111,10 +131,8 @@ TLM_INLINE void tile(int type, int nt, int j, float *y, int64_t ldy, uint16_t m,
         }
     }
 #pragma GCC unroll 8
-    for (int t = 0; t < nt; t++) {
-        half_put(y + t * ldy, m, 0, j, acc[0][t]);
-        half_put(y + t * ldy + 8, m, 1, j, acc[1][t]);
-    }
+    for (int t = 0; t < nt; t++)
+        group_put(type, y + t * ldy, m, j, acc[0][t], acc[1][t]);
 }
 
 /* tile() with nt a constant, one function each, called through a table. */
