@@ -37,6 +37,25 @@ static inline int lanes_pair(const uint16_t *g[2], uint16_t m[2], const void *w,
     return nv;
 }
 
+/* One token on the group at g (rows under mask m): an ISA's decode of a group. */
+typedef void lanes_group_fn(int type, float *y, uint16_t m, const uint16_t *g, const float *x,
+                            int64_t n_in);
+
+/* Every token alone on the groups of rows [r0, r1), through `group` (a constant after
+ * inlining): what the kernels do for n_tok 1, or n_in too large for their panel. */
+static inline __attribute__((always_inline)) void lanes_decode(lanes_group_fn *group, int type,
+                                                               float *y, int64_t ldy, const void *w,
+                                                               uint64_t w_row_bytes, const float *x,
+                                                               int64_t ldx, int64_t n_tok,
+                                                               int64_t n_in, int64_t r0, int64_t r1)
+{
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t g0 = r0 - r0 % LANES_G; g0 < r1; g0 += LANES_G)
+            group(type, y + t * ldy + g0, lanes_in(g0, r0, r1),
+                  (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes), x + t * ldx,
+                  n_in);
+}
+
 /* Tokens [t0, t0 + nt) of x packed by k for elements [k0, k0 + len): panel[k * nt + u] is
  * token t0 + u's element k0 + k (one sequential stream for a tile's broadcasts). */
 static inline void lanes_pack(float *panel, const float *x, int64_t ldx, int64_t t0, int64_t nt,

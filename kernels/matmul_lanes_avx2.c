@@ -100,18 +100,6 @@ TLM_INLINE void decode_group(int type, float *y, uint16_t m, const uint16_t *g, 
     group_put(type, y, m, 0, sum[0], sum[1]);
 }
 
-/* Every token alone (n_tok 1, or n_in too large for the panel): the same bits as a tile. */
-TLM_INLINE void decode(int type, float *y, int64_t ldy, const void *w, uint64_t w_row_bytes,
-                       const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                       int64_t r1)
-{
-    for (int64_t t = 0; t < n_tok; t++)
-        for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += G)
-            decode_group(type, y + t * ldy + g0, lanes_in(g0, r0, r1),
-                         (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes),
-                         x + t * ldx, n_in);
-}
-
 /* Chain j of one group (at g, already at the chain's first k) x nt tokens (panel p, [k][nt])
  * over len elements, into y: stored for j == 0, added to y's value after. */
 TLM_INLINE void tile(int type, int nt, int j, float *y, int64_t ldy, uint16_t m, const uint16_t *g,
@@ -167,7 +155,7 @@ TLM_INLINE void matmul_lanes(int type, float *y, int64_t ldy, const void *w, uin
     const int64_t q = n_in / 4, longest = n_in - 3 * q; /* chain 3 is the longest */
     const int64_t block = longest > 0 ? PANEL_FLOATS / longest / NT * NT : NT * 64;
     if (n_tok == 1 || block < NT) { /* one token, or n_in past 4 x 8192: no panel */
-        decode(type, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+        lanes_decode(decode_group, type, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
         return;
     }
     tile_fn *const *tiles = type == TLM_DT_F16 ? tiles_f16 : tiles_bf16;

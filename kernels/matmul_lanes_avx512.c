@@ -62,18 +62,6 @@ TLM_INLINE void decode_group(int type, float *y, __mmask16 m, const uint16_t *g,
     _mm512_mask_storeu_ps(y, m, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), a2), a3));
 }
 
-/* Every token alone (n_tok 1, or n_in too large for the panel): the same bits as a tile. */
-TLM_INLINE void decode(int type, float *y, int64_t ldy, const uint16_t *w, uint64_t w_row_bytes,
-                       const float *x, int64_t ldx, int64_t n_tok, int64_t n_in, int64_t r0,
-                       int64_t r1)
-{
-    for (int64_t t = 0; t < n_tok; t++)
-        for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += G)
-            decode_group(type, y + t * ldy + g0, lanes_in(g0, r0, r1),
-                         (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes),
-                         x + t * ldx, n_in);
-}
-
 /* Chain j of nv groups (at g[0], g[1], already at the chain's first k) x nt tokens (panel p,
  * [k][nt]) over len elements, into y: stored for j == 0, added to y's value after. */
 TLM_INLINE void tile(int type, int nv, int nt, int j, float *y, int64_t ldy, const __mmask16 *m,
@@ -152,7 +140,7 @@ TLM_INLINE void matmul_lanes(int type, float *y, int64_t ldy, const void *w, uin
     const int64_t q = n_in / 4, longest = n_in - 3 * q; /* chain 3 is the longest */
     int64_t block = longest > 0 ? PANEL_FLOATS / longest / NT * NT : NT * 64;
     if (n_tok == 1 || block < NT) { /* one token, or n_in past 4 x 4096: no panel */
-        decode(type, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
+        lanes_decode(decode_group, type, y, ldy, w, w_row_bytes, x, ldx, n_tok, n_in, r0, r1);
         return;
     }
     _Alignas(64) float panel[PANEL_FLOATS];
