@@ -56,14 +56,19 @@ static inline __attribute__((always_inline)) void lanes_decode(lanes_group_fn *g
                   n_in);
 }
 
-/* Tokens [t0, t0 + nt) of x packed by k for elements [k0, k0 + len): panel[k * nt + u] is
- * token t0 + u's element k0 + k (one sequential stream for a tile's broadcasts). */
-static inline void lanes_pack(float *panel, const float *x, int64_t ldx, int64_t t0, int64_t nt,
-                              int64_t k0, int64_t len)
+/* The panel of nb tokens from t0, elements [k0, k0 + len), for tiles of nt tokens: tile i's
+ * tokens packed by k at panel + i * nt * len (panel[k * n + u] is its token u's element
+ * k0 + k, n its tokens: one sequential stream for the tile's broadcasts). */
+static inline void lanes_pack(float *panel, const float *x, int64_t ldx, int64_t t0, int64_t nb,
+                              int64_t nt, int64_t k0, int64_t len)
 {
-    for (int64_t k = 0; k < len; k++)
-        for (int64_t u = 0; u < nt; u++)
-            panel[k * nt + u] = x[(t0 + u) * ldx + k0 + k];
+    for (int64_t t = 0; t < nb; t += nt) {
+        const int64_t n = lanes_min64(nt, nb - t);
+        float *p = panel + t * len;
+        for (int64_t k = 0; k < len; k++)
+            for (int64_t u = 0; u < n; u++)
+                p[k * n + u] = x[(t0 + t + u) * ldx + k0 + k];
+    }
 }
 
 #if defined(__AVX512F__)

@@ -164,9 +164,7 @@ TLM_INLINE void matmul_lanes(int type, float *y, int64_t ldy, const void *w, uin
         const int64_t nb = lanes_min64(block, n_tok - t0);
         for (int j = 0; j < 4; j++) {
             const int64_t k0 = j * q, len = j < 3 ? q : longest;
-            /* tile i's tokens packed by k at panel + i * NT * len */
-            for (int64_t t = 0; t < nb; t += NT)
-                lanes_pack(panel + t * len, x, ldx, t0 + t, lanes_min64(NT, nb - t), k0, len);
+            lanes_pack(panel, x, ldx, t0, nb, NT, k0, len);
             for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += G) {
                 const uint16_t m = lanes_in(g0, r0, r1);
                 const uint16_t *g =
