@@ -22,6 +22,12 @@ static inline uint16_t lanes_in(int64_t g0, int64_t r0, int64_t r1)
     return hi <= lo ? 0 : (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
+/* The group whose first row is g0 (a multiple of 16): its element 0. */
+static inline const uint16_t *lanes_group(const void *w, uint64_t w_row_bytes, int64_t g0)
+{
+    return (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes);
+}
+
 /* The group pair at row g0 (g0 + 16 past r1: one group, the second pointer the first, unread),
  * from element k0 on, with the lanes of each that fall in [r0, r1). Returns the groups, 1 or 2. */
 static inline int lanes_pair(const uint16_t *g[2], uint16_t m[2], const void *w,
@@ -30,9 +36,7 @@ static inline int lanes_pair(const uint16_t *g[2], uint16_t m[2], const void *w,
     const int nv = g0 + LANES_G < r1 ? 2 : 1;
     for (int v = 0; v < 2; v++) {
         m[v] = lanes_in(g0 + v * LANES_G, r0, r1);
-        g[v] = (const uint16_t *)((const char *)w +
-                                  (uint64_t)(g0 + (v < nv ? v : 0) * LANES_G) * w_row_bytes) +
-               k0 * LANES_G;
+        g[v] = lanes_group(w, w_row_bytes, g0 + (v < nv ? v : 0) * LANES_G) + k0 * LANES_G;
     }
     return nv;
 }
@@ -51,9 +55,8 @@ static inline __attribute__((always_inline)) void lanes_decode(lanes_group_fn *g
 {
     for (int64_t t = 0; t < n_tok; t++)
         for (int64_t g0 = r0 - r0 % LANES_G; g0 < r1; g0 += LANES_G)
-            group(type, y + t * ldy + g0, lanes_in(g0, r0, r1),
-                  (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes), x + t * ldx,
-                  n_in);
+            group(type, y + t * ldy + g0, lanes_in(g0, r0, r1), lanes_group(w, w_row_bytes, g0),
+                  x + t * ldx, n_in);
 }
 
 /* The panel of nb tokens from t0, elements [k0, k0 + len), for tiles of nt tokens: tile i's

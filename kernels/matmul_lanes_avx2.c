@@ -167,8 +167,7 @@ TLM_INLINE void matmul_lanes(int type, float *y, int64_t ldy, const void *w, uin
             lanes_pack(panel, x, ldx, t0, nb, NT, k0, len);
             for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += G) {
                 const uint16_t m = lanes_in(g0, r0, r1);
-                const uint16_t *g =
-                    (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes) + k0 * G;
+                const uint16_t *g = lanes_group(w, w_row_bytes, g0) + k0 * G;
                 for (int64_t t = 0; t < nb; t += NT)
                     tiles[lanes_min64(NT, nb - t) - 1](j, y + (t0 + t) * ldy + g0, ldy, m, g,
                                                        panel + t * len, len);

@@ -164,7 +164,7 @@ static void decode(float *y, int64_t ldy, const uint16_t *w, uint64_t w_row_byte
         for (int j = 0; fits && j < 4; j++)
             pack_token(buf[j], 1, xt + j * q, j < 3 ? q : len3);
         for (int64_t g0 = r0 - r0 % G; g0 < r1; g0 += G) {
-            const uint16_t *g = (const uint16_t *)((const char *)w + (uint64_t)g0 * w_row_bytes);
+            const uint16_t *g = lanes_group(w, w_row_bytes, g0);
             if (fits) {
                 const uint32_t *xp[4] = {buf[0], buf[1], buf[2], buf[3]};
                 decode_group(y + t * ldy + g0, lanes_in(g0, r0, r1), g, xp, n_in);
