@@ -258,6 +258,31 @@ static float *lanes_model(const problem *p)
     return y;
 }
 
+/* The FMA lanes kernel f on q (a lanes-grouped copy of p) gives model_y's bits. */
+static void lanes_order_same(const char *name, tlm_matmul_fn f, const problem *p, const problem *q,
+                             const float *model_y)
+{
+    const shape s = p->s;
+    float *y = y_new(p);
+    run(f, q, y, 0, s.rows);
+    check(same_bits(p, model_y, y),
+          "%s type %d lanes n_in %lld rows %lld n_tok %lld: not the bits of the lanes order", name,
+          p->type, (long long)s.n_in, (long long)s.rows, (long long)s.n_tok);
+    buf_free(y);
+}
+
+/* A level's F16 / BF16 tiles on 4-row groups, kept out of its table (which reads lanes). */
+static tlm_matmul_fn il4_slot(const char *isa, tlm_dtype type)
+{
+#if defined(__x86_64__)
+    if (strcmp(isa, "avx512") == 0)
+        return type == TLM_DT_F16 ? tlm_matmul_il_f16_avx512 : tlm_matmul_il_bf16_avx512;
+    if (strcmp(isa, "avx2") == 0)
+        return type == TLM_DT_F16 ? tlm_matmul_il_f16_avx2 : tlm_matmul_il_bf16_avx2;
+#endif
+    return NULL;
+}
+
 /* A row-interleaved layout of the float types (kernels.h, il): a whole matrix grouped by
  * tlm_il_group gives back each row by tlm_il_row, and each level whose il slot reads
  * `layout` is checked on it. TLM_IL_STD sums as the rows do: its slot gives that level's
@@ -308,21 +333,10 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
             il = simd[i].available ? simd[i].k.matmul_il[type] : NULL;
             check(!il || simd[i].k.il_layout[type] == layout, "%s type %d: il layout", simd[i].name,
                   type);
-        }
-#if defined(__x86_64__)
-        else if (strcmp(simd[i].name, "avx512") == 0) { /* its 4-row tiles, out of the table */
-            il = !simd[i].available   ? NULL
-                 : type == TLM_DT_F16 ? tlm_matmul_il_f16_avx512
-                                      : tlm_matmul_il_bf16_avx512;
+        } else if (il4_slot(simd[i].name, type)) { /* its 4-row tiles, out of the table */
+            il = simd[i].available ? il4_slot(simd[i].name, type) : NULL;
             what = "il4";
-        } else if (strcmp(simd[i].name, "avx2") == 0) {
-            il = !simd[i].available   ? NULL
-                 : type == TLM_DT_F16 ? tlm_matmul_il_f16_avx2
-                                      : tlm_matmul_il_bf16_avx2;
-            what = "il4";
-        }
-#endif
-        else
+        } else
             continue; /* the other layout's cases */
         if (!il) {
             n_skip += CHECKS_PER_SLOT + (layout == TLM_IL_LANES ? 4 : 1);
@@ -339,13 +353,7 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
 #if defined(__x86_64__)
             if (il == tlm_matmul_lanes_bf16_avx512bf16) continue; /* pairs: its own order */
 #endif
-            float *il_y = y_new(&p);
-            run(il, &q, il_y, 0, s.rows);
-            check(
-                same_bits(&p, model_y, il_y),
-                "%s type %d lanes n_in %lld rows %lld n_tok %lld: not the bits of the lanes order",
-                simd[i].name, type, (long long)s.n_in, (long long)s.rows, (long long)s.n_tok);
-            buf_free(il_y);
+            lanes_order_same(simd[i].name, il, &p, &q, model_y);
             continue;
         }
         float *rows_y = y_new(&p), *il_y = y_new(&p);
@@ -369,13 +377,7 @@ static void test_il(const tlm_kernels *ref, const isa_table simd[N_SIMD], tlm_dt
             q.w_row_bytes = rb;
             check_slot("avx512 lanes-fma", tlm_matmul_lanes_bf16_avx512, &q, ref_y);
             threads_same("avx512 lanes-fma", tlm_matmul_lanes_bf16_avx512, &q);
-            float *il_y = y_new(&p);
-            run(tlm_matmul_lanes_bf16_avx512, &q, il_y, 0, s.rows);
-            check(
-                same_bits(&p, model_y, il_y),
-                "avx512 lanes-fma n_in %lld rows %lld n_tok %lld: not the bits of the lanes order",
-                (long long)s.n_in, (long long)s.rows, (long long)s.n_tok);
-            buf_free(il_y);
+            lanes_order_same("avx512 lanes-fma", tlm_matmul_lanes_bf16_avx512, &p, &q, model_y);
         } else {
             n_skip += CHECKS_PER_SLOT + 4;
         }
