@@ -54,18 +54,18 @@ static const struct {
     int type, block, bytes;
     void (*quantize)(void *dst, const float *src, int64_t n);
 } types[] = {
-    {"q8_0", TLM_DT_Q8_0, 32, 34, tlm_quantize_q8_0_ref},
-    {"q4_0", TLM_DT_Q4_0, 32, 18, tlm_quantize_q4_0_ref},
-    {"q4_1", TLM_DT_Q4_1, 32, 20, tlm_quantize_q4_1_ref},
-    {"q5_0", TLM_DT_Q5_0, 32, 22, tlm_quantize_q5_0_ref},
-    {"q5_1", TLM_DT_Q5_1, 32, 24, tlm_quantize_q5_1_ref},
-    {"iq4_nl", TLM_DT_IQ4_NL, 32, 18, iq4_nl},
-    {"q2_k", TLM_DT_Q2_K, 256, 84, q2_K},
-    {"q3_k", TLM_DT_Q3_K, 256, 110, q3_K},
-    {"q4_k", TLM_DT_Q4_K, 256, 144, tlm_quantize_q4_K_ref},
-    {"q5_k", TLM_DT_Q5_K, 256, 176, tlm_quantize_q5_K_ref},
-    {"q6_k", TLM_DT_Q6_K, 256, 210, tlm_quantize_q6_K_ref},
-    {"iq4_xs", TLM_DT_IQ4_XS, 256, 136, iq4_xs},
+    {"q8_0", TLM_DT_Q8_0, QK8_0, sizeof(block_q8_0), tlm_quantize_q8_0_ref},
+    {"q4_0", TLM_DT_Q4_0, QK4_0, sizeof(block_q4_0), tlm_quantize_q4_0_ref},
+    {"q4_1", TLM_DT_Q4_1, QK_B32, sizeof(block_q4_1), tlm_quantize_q4_1_ref},
+    {"q5_0", TLM_DT_Q5_0, QK_B32, sizeof(block_q5_0), tlm_quantize_q5_0_ref},
+    {"q5_1", TLM_DT_Q5_1, QK_B32, sizeof(block_q5_1), tlm_quantize_q5_1_ref},
+    {"iq4_nl", TLM_DT_IQ4_NL, QK_B32, sizeof(block_iq4_nl), iq4_nl},
+    {"q2_k", TLM_DT_Q2_K, QK_K, sizeof(block_q2_K), q2_K},
+    {"q3_k", TLM_DT_Q3_K, QK_K, sizeof(block_q3_K), q3_K},
+    {"q4_k", TLM_DT_Q4_K, QK_K, sizeof(block_q4_K), tlm_quantize_q4_K_ref},
+    {"q5_k", TLM_DT_Q5_K, QK_K, sizeof(block_q5_K), tlm_quantize_q5_K_ref},
+    {"q6_k", TLM_DT_Q6_K, QK_K, sizeof(block_q6_K), tlm_quantize_q6_K_ref},
+    {"iq4_xs", TLM_DT_IQ4_XS, QK_K, sizeof(block_iq4_xs), iq4_xs},
 };
 
 int main(int argc, char **argv)
