@@ -9,6 +9,7 @@
 # every one) from q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs. For each
 # type three lines: 2 threads streaming (5632 x 2048 x 8 matrices, past the L3), 1 thread
 # streaming, 1 thread in L2 (192 x 2048); KAB_REPS turns each (15; in L2 ten times that).
+# KAB_TOKENS (default 1) tokens a call: above 1 the small-batch (gemm) kernels.
 # x86 only (the kernels this CPU runs); nothing else may run meanwhile.
 #
 # Each tree's kernels/ are built (make, the Makefile's flags) into $KAB_DIR (default
@@ -16,11 +17,12 @@
 # tlm_kernels_get, tlm_il_group and tlm_il_rows, renamed A_... / B_... (and A's reference
 # quantizers): two builds of the same names in one program.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '6,12p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '6,13p' "$0"; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 dir=${KAB_DIR:-/tmp/kernel-ab}
 reps=${KAB_REPS:-15}
+tokens=${KAB_TOKENS:-1}
 rev_a=$1 rev_b=$2
 shift 2
 types=${*:-q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs}
@@ -57,8 +59,8 @@ cc -std=c11 -O2 -fopenmp -I"$repo/kernels" -o "$dir/kernel_ab" "$here/kernel_ab.
 echo "A = $rev_a, B = $rev_b; median of $reps turns each"
 status=0
 for t in $types; do
-    "$dir/kernel_ab" "$t" "$reps" 5632 2048 8 2 || status=1
-    "$dir/kernel_ab" "$t" "$reps" 5632 2048 8 1 || status=1
-    "$dir/kernel_ab" "$t" $((reps * 10)) 192 2048 1 1 || status=1
+    "$dir/kernel_ab" "$t" "$reps" 5632 2048 8 2 "$tokens" || status=1
+    "$dir/kernel_ab" "$t" "$reps" 5632 2048 8 1 "$tokens" || status=1
+    "$dir/kernel_ab" "$t" $((reps * 10)) 192 2048 1 1 "$tokens" || status=1
 done
 exit $status

@@ -8,9 +8,10 @@
  * each side's median GB/s (weight bytes / time) and the median of the per-rep ratios B / A, which
  * a drift of the machine's speed hits on both sides; and whether the outputs agree bit for bit.
  *
- *   kernel_ab TYPE REPS ROWS COLS MATS THREADS
+ *   kernel_ab TYPE REPS ROWS COLS MATS THREADS [TOKENS]
  * A working set past the last-level cache (e.g. 5632 x 2048 x 8) measures streaming; one
- * matrix of a few hundred rows stays in L2 and measures the arithmetic. */
+ * matrix of a few hundred rows stays in L2 and measures the arithmetic. TOKENS (default 1; at
+ * most 64) times a small batch instead: GB/s then counts the weights once per call. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +71,8 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: kernel_ab TYPE REPS ROWS COLS MATS THREADS\n");
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: kernel_ab TYPE REPS ROWS COLS MATS THREADS [TOKENS]\n");
         return 2;
     }
     int ti = -1;
@@ -79,11 +80,12 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], types[i].name)) ti = i;
     const int reps = atoi(argv[2]), mats = atoi(argv[5]), threads = atoi(argv[6]);
     const int64_t rows = atoll(argv[3]), cols = atoll(argv[4]);
+    const int nt = argc == 8 ? atoi(argv[7]) : 1;
     if (ti < 0 || reps < 1 || reps > 10000 || rows < 16 || rows % 16 || rows > 1 << 20 ||
         cols < 256 || cols % 256 || cols > 1 << 20 || mats < 1 || mats > 64 || threads < 1 ||
-        threads > 256) {
+        threads > 256 || nt < 1 || nt > 64) {
         fprintf(stderr, "kernel_ab: bad arguments (TYPE one of q8_0 .. iq4_xs; ROWS a multiple "
-                        "of 16, COLS of 256; MATS 1..64)\n");
+                        "of 16, COLS of 256; MATS 1..64, TOKENS 1..64)\n");
         return 2;
     }
     const int type = types[ti].type;
@@ -101,8 +103,10 @@ int main(int argc, char **argv)
     const uint64_t rb = (uint64_t)(cols / types[ti].block * types[ti].bytes);
     const size_t mb = (size_t)rows * rb;
     char *plain = malloc(mb), *m[64];
-    float *src = malloc((size_t)cols * sizeof(float)), *x = malloc((size_t)cols * sizeof(float));
-    float *y[2] = {malloc((size_t)rows * sizeof(float)), malloc((size_t)rows * sizeof(float))};
+    float *src = malloc((size_t)cols * sizeof(float)),
+          *x = malloc((size_t)nt * (size_t)cols * sizeof(float));
+    float *y[2] = {malloc((size_t)nt * (size_t)rows * sizeof(float)),
+                   malloc((size_t)nt * (size_t)rows * sizeof(float))};
     double *t[2] = {malloc((size_t)reps * sizeof(double)), malloc((size_t)reps * sizeof(double))};
     double *ratio = malloc((size_t)reps * sizeof(double));
     if (!plain || !src || !x || !y[0] || !y[1] || !t[0] || !t[1] || !ratio) return 1;
@@ -121,7 +125,7 @@ int main(int argc, char **argv)
         else
             memcpy(m[j], plain, mb);
     }
-    for (int64_t i = 0; i < cols; i++)
+    for (int64_t i = 0; i < nt * cols; i++)
         x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     for (int rep = 0; rep < reps; rep++) {
         for (int turn = 0; turn < 2; turn++) {
@@ -132,21 +136,21 @@ int main(int argc, char **argv)
                 { /* the runtime's split: whole groups of 16 rows per thread */
                     const int th = omp_get_thread_num(), n = omp_get_num_threads();
                     const int64_t r0 = rows / 16 * th / n * 16, r1 = rows / 16 * (th + 1) / n * 16;
-                    f[v](y[v], rows, m[j], rb, x, cols, 1, cols, r0, r1);
+                    f[v](y[v], rows, m[j], rb, x, cols, nt, cols, r0, r1);
                 }
             }
             t[v][rep] = now() - t0;
         }
         ratio[rep] = t[0][rep] / t[1][rep];
     }
-    const bool same = !memcmp(y[0], y[1], (size_t)rows * sizeof(float));
+    const bool same = !memcmp(y[0], y[1], (size_t)nt * (size_t)rows * sizeof(float));
     const double gb = (double)mats * (double)mb / 1e9;
     const double ma = gb / median(t[0], reps), mbs = gb / median(t[1], reps);
     const double r50 = median(ratio, reps), r25 = ratio[reps / 4], r75 = ratio[3 * reps / 4];
-    printf("%s %s %lld x %lld x %d, %d thread%s: A %.2f GB/s, B %.2f GB/s, B/A %.3f (quartiles "
-           "%.3f %.3f), %s\n",
-           argv[1], il[0] ? "interleaved" : "rows", (long long)rows, (long long)cols, mats, threads,
-           threads > 1 ? "s" : "", ma, mbs, r50, r25, r75,
+    printf("%s %s %lld x %lld x %d, %d token%s, %d thread%s: A %.2f GB/s, B %.2f GB/s, B/A %.3f "
+           "(quartiles %.3f %.3f), %s\n",
+           argv[1], il[0] ? "interleaved" : "rows", (long long)rows, (long long)cols, mats, nt,
+           nt > 1 ? "s" : "", threads, threads > 1 ? "s" : "", ma, mbs, r50, r25, r75,
            same ? "bit-identical" : "OUTPUTS DIFFER");
     return same ? 0 : 1;
 }
