@@ -374,28 +374,34 @@ TLM_INLINE vf lowk_gemv_unit(int type, vf acc, const lk_src *src, const xq256 *x
                              tlm_qprefetch *pf)
 {
     const int bias = lowk_bias(type);
+    /* laundered: the token's bytes are broadcast from xb where used, not gathered once for
+     * both slices of a unit into scalar registers and stack copies */
+    __asm__("" : "+r"(xb));
     lk_head hd;
     lk_header(type, &hd, src);
     vi isum = vi_set1(0), msum = vi_set1(0);
 #pragma GCC unroll 16
     for (int s = 0; s < 16; s++) {
         if (s % 2 == 0) tlm_qprefetch_step(pf);
+        lk_src ls = *src; /* its base laundered: each sub-block loads its dwords again (from
+                           * L1) rather than keeping them in registers that then spill */
+        __asm__("" : "+r"(ls.base));
         vi sub = vi_set1(0);
 #ifdef LOWK_DOT16_U
         if (type != TLM_DT_IQ4_XS) { /* Q2_K's and Q3_K's levels are unsigned, at most 7 */
             vi e[4];
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
-                e[k] = lk_entry(type, src, 4 * s + k);
+                e[k] = lk_entry(type, &ls, 4 * s + k);
             sub = LOWK_DOT16_U(e, xb->q + 16 * s);
         } else
 #endif
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 sub =
-                    lowk_dot4(sub, lk_entry(type, src, 4 * s + k), lowk_x4(xb->q + 16 * s + 4 * k));
+                    lowk_dot4(sub, lk_entry(type, &ls, 4 * s + k), lowk_x4(xb->q + 16 * s + 4 * k));
         if (bias) sub = vi_sub(sub, vi_set1(bias * xb->s16[s]));
-        isum = vi_add(isum, lowk_mul(sub, lk_scale(type, &hd, s)));
+        isum = vi_chain(vi_add(isum, lowk_mul(sub, lk_scale(type, &hd, s))));
     }
     if (type == TLM_DT_Q2_K)
         for (int i = 0; i < 8; i++)
@@ -502,11 +508,16 @@ TLM_INLINE void lowk_gemm(int type, int64_t block_bytes, bool il, int nt, float 
                 for (int t = 0; t < nt; t++) {
                     const xq256 *xb = (const xq256 *)(xu + t * xs);
                     vi sub = vi_set1(0);
+#ifdef LOWK_DOT16_U
+                    if (type != TLM_DT_IQ4_XS) /* as in lowk_gemv_unit */
+                        sub = LOWK_DOT16_U(e, xb->q + 16 * sb);
+                    else
+#endif
 #pragma GCC unroll 4
-                    for (int k = 0; k < 4; k++)
-                        sub = lowk_dot4(sub, e[k], lowk_x4(xb->q + 16 * sb + 4 * k));
+                        for (int k = 0; k < 4; k++)
+                            sub = lowk_dot4(sub, e[k], lowk_x4(xb->q + 16 * sb + 4 * k));
                     if (bias) sub = vi_sub(sub, vi_set1(bias * xb->s16[sb]));
-                    isum[t] = vi_add(isum[t], lowk_mul(sub, sc));
+                    isum[t] = vi_chain(vi_add(isum[t], lowk_mul(sub, sc)));
                 }
             }
             const vf d = lowk_f16_lo(hd.dd);

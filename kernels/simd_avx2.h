@@ -185,6 +185,13 @@ TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
 TLM_INLINE vi vi_load(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 TLM_INLINE vi vi_set1(int32_t x) { return _mm256_set1_epi32(x); }
 TLM_INLINE vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
+/* v unchanged, but opaque to the compiler: a running sum stays a chain of adds (GCC would
+ * otherwise reassociate a long sum into a tree whose leaves spill). */
+TLM_INLINE vi vi_chain(vi v)
+{
+    __asm__("" : "+x"(v));
+    return v;
+}
 TLM_INLINE vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
 TLM_INLINE vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
 TLM_INLINE vi vi_or(vi a, vi b) { return _mm256_or_si256(a, b); }

@@ -197,6 +197,13 @@ TLM_INLINE vf vf_load_kv(int type, const void *row, int64_t i, vmask m)
 TLM_INLINE vi vi_load(const int32_t *p) { return vld1q_s32(p); }
 TLM_INLINE vi vi_set1(int32_t x) { return vdupq_n_s32(x); }
 TLM_INLINE vi vi_add(vi a, vi b) { return vaddq_s32(a, b); }
+/* v unchanged, but opaque to the compiler: a running sum stays a chain of adds (GCC would
+ * otherwise reassociate a long sum into a tree whose leaves spill). */
+TLM_INLINE vi vi_chain(vi v)
+{
+    __asm__("" : "+w"(v));
+    return v;
+}
 TLM_INLINE vi vi_sub(vi a, vi b) { return vsubq_s32(a, b); }
 TLM_INLINE vi vi_and(vi a, vi b) { return vandq_s32(a, b); }
 TLM_INLINE vi vi_or(vi a, vi b) { return vorrq_s32(a, b); }
