@@ -573,6 +573,7 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
             } else if (type == TLM_DT_Q4_K || type == TLM_DT_Q5_K) {
                 const bool five = type == TLM_DT_Q5_K;
                 const xq256 *xb = (const xq256 *)xq + (u - u0);
+                __asm__("" : "+r"(xb)); /* see lowk_gemv_unit: broadcast where used */
                 const int64_t off = u * (int64_t)(five ? sizeof(block_q5_K) : sizeof(block_q4_K));
                 ka_head hd;
                 ka_header(&hd, g, full, h, off);
@@ -618,6 +619,7 @@ TLM_INLINE void gemv_units(int type, bool full, float *y, int rows, bool accumul
                     _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(hd.ndmin, dx), acc[h]);
             } else {
                 const xq256 *xb = (const xq256 *)xq + (u - u0);
+                __asm__("" : "+r"(xb));
                 const int64_t off = u * (int64_t)sizeof(block_q6_K);
                 __m256i sc[4];
                 __m256 d;
@@ -766,6 +768,7 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
                     for (int t = 0; t < nt; t++) {
                         __m256i xv = _mm256_sign_epi8(bcast32(xu + t * xs + 4 * kk), wv);
                         s[t] = _mm256_add_epi32(s[t], madd_ones(_mm256_maddubs_epi16(aw, xv)));
+                        __asm__("" : "+x"(s[t])); /* a chain, not a tree */
                     }
                 }
             } else {
@@ -781,8 +784,10 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
                     for (int t = 0; t < nt; t++) {
                         const char *xk = xu + t * xs + 4 * kk;
                         s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast32(xk)));
+                        __asm__("" : "+x"(s16[t])); /* a chain, not a tree */
                         s16[t] =
                             _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast32(xk + 16)));
+                        __asm__("" : "+x"(s16[t]));
                     }
                 }
 #pragma GCC unroll 8
