@@ -248,18 +248,22 @@ TLM_INLINE void b32_gemv(int type, bool il, float *y, int rows, bool accumulate,
         if (!il && !direct) b32_copy(type, slots, w, rb, rows, u);
 #pragma GCC unroll 2
         for (int h = 0; h < B32_NH; h++) {
+            /* laundered per slice: the token's bytes are broadcast where used, not gathered
+             * once for both slices into scalar registers and stack copies */
+            const xb32 *xh = xb;
+            __asm__("" : "+r"(xh));
             b32_unit un;
             if (il)
                 b32_unit_il(type, &un, w + u * gb, h, book);
             else
                 b32_unit_rows(type, &un, direct ? w + u * bb : slots, idx[h], book);
-            vi s0 = vi_set1(xb->corr), s1 = vi_set1(0);
+            vi s0 = vi_set1(xh->corr), s1 = vi_set1(0);
 #pragma GCC unroll 4
             for (int kk = 0; kk < 8; kk += 2) {
-                s0 = b32_dot4(s0, un.lv[kk], xb->q + 4 * kk, sgn);
-                s1 = b32_dot4(s1, un.lv[kk + 1], xb->q + 4 * kk + 4, sgn);
+                s0 = b32_dot4(s0, un.lv[kk], xh->q + 4 * kk, sgn);
+                s1 = b32_dot4(s1, un.lv[kk + 1], xh->q + 4 * kk + 4, sgn);
             }
-            acc[h] = b32_acc(type, acc[h], vi_add(s0, s1), un.d, un.m, xb);
+            acc[h] = b32_acc(type, acc[h], vi_add(s0, s1), un.d, un.m, xh);
         }
     }
 #pragma GCC unroll 2
@@ -305,8 +309,8 @@ TLM_INLINE void b32_gemm(int type, bool il, int nt, float *y, int64_t ldy, int r
             for (int kk = 0; kk < 8; kk++)
 #pragma GCC unroll 8
                 for (int t = 0; t < nt; t++)
-                    s[t] =
-                        b32_dot4(s[t], un.lv[kk], ((const xb32 *)(xu + t * xs))->q + 4 * kk, sgn);
+                    s[t] = vi_chain(
+                        b32_dot4(s[t], un.lv[kk], ((const xb32 *)(xu + t * xs))->q + 4 * kk, sgn));
 #pragma GCC unroll 8
             for (int t = 0; t < nt; t++)
                 a[t] = b32_acc(type, a[t], s[t], un.d, un.m, (const xb32 *)(xu + t * xs));
