@@ -528,6 +528,10 @@ TLM_API int32_t tlm_context_n_seq_max(const tlm_context *ctx);
 TLM_API int32_t tlm_context_n_batch(const tlm_context *ctx); /* tokens per eval_batch call */
 /* One past the last position of sequence seq (0 for an unknown seq or NULL ctx). */
 TLM_API int32_t tlm_context_seq_n_past(const tlm_context *ctx, int32_t seq);
+/* The token at each position [0, n_past) of sequence seq (-1 where a range was removed), as
+ * tlm_context_tokens for sequence 0; *n gets its n_past. NULL and *n = 0 for an unknown seq or
+ * NULL ctx (n may be NULL). Valid until the next call that changes ctx. */
+TLM_API const int32_t *tlm_context_seq_tokens(const tlm_context *ctx, int32_t seq, int32_t *n);
 
 /* Sequence operations. Each returns TLM_ERR_ARG (nothing changed) for a sequence id outside
  * [0, n_seq_max), and drops tlm_context_logits. */

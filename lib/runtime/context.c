@@ -489,6 +489,13 @@ const int32_t *tlm_context_tokens(const tlm_context *ctx, int32_t *n)
     return ctx ? ctx->sq->tokens : NULL;
 }
 
+const int32_t *tlm_context_seq_tokens(const tlm_context *ctx, int32_t seq, int32_t *n)
+{
+    bool ok = ctx && seq >= 0 && seq < ctx->n_seq_max;
+    if (n) *n = ok ? ctx->seqs[seq].n_past : 0;
+    return ok ? ctx->seqs[seq].tokens : NULL;
+}
+
 void tlm_context_reset(tlm_context *ctx)
 {
     if (!ctx) return;
