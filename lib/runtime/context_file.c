@@ -15,6 +15,7 @@
  * A sequence's file is the same layout with has_logits 0 (so it needed no new version), and
  * either kind loads either way: a sequence load skips a file's logits.
  * Loading checks every count against the model, the context and the file's size. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,12 +177,27 @@ bool tlm_context_write_state(const tlm_context *ctx, int32_t seq, bool whole, FI
     return ok;
 }
 
+/* The temporary name beside path: its file name plus ".tmp<pid>", that file name cut short
+ * so the whole stays within NAME_MAX (else a name of 250 bytes, valid itself, could not be
+ * saved). False when it does not fit cap. */
+static bool temp_name(const char *path, char *tmp, size_t cap)
+{
+    char suffix[32];
+    int ns = snprintf(suffix, sizeof suffix, ".tmp%ld", (long)getpid());
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash + 1 - path) : 0, name_len = strlen(path) - dir_len;
+    if (name_len + (size_t)ns > NAME_MAX) name_len = NAME_MAX - (size_t)ns;
+    int n =
+        snprintf(tmp, cap, "%.*s%.*s%s", (int)dir_len, path, (int)name_len, path + dir_len, suffix);
+    return n > 0 && (size_t)n < cap;
+}
+
 /* Writes under a temporary name and renames it into place, so a reader never sees half. */
 static tlm_status save_file(const tlm_context *ctx, int32_t seq, bool whole, const char *path,
                             tlm_error *err)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    if (!temp_name(path, tmp, sizeof tmp))
         return tlm_fail(err, TLM_ERR_ARG, "%s: path too long", path);
     FILE *fp = fopen(tmp, "wb");
     if (!fp) return tlm_fail(err, TLM_ERR_IO, "%s: cannot create", tmp);

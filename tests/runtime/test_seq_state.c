@@ -12,9 +12,12 @@
  *     tlm_context_save load as a sequence and the other way round;
  *   - truncated (at every length), corrupted or foreign states and bad ids are refused with
  *     the documented status, the target emptied (nothing changed for a bad id), the others
- *     untouched. Run under ASan by `make asan` (tests/run.sh).
+ *     untouched;
+ *   - a file name of 255 bytes (NAME_MAX) saves and loads, and no temporary file stays.
+ * Run under ASan by `make asan` (tests/run.sh).
  *
  * Usage: test_seq_state [MODEL...]; without arguments stories260K (TLM_SHARED or ../shared). */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +469,42 @@ done:
     tlm_context_free(src);
 }
 
+/* Entries of g_dir besides "." and "..". */
+static int dir_entries(void)
+{
+    DIR *d = opendir(g_dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    if (d) closedir(d);
+    return n;
+}
+
+/* The longest file name a file system takes: its temporary name must not be longer. */
+static void test_long_name(const tlm_model *m)
+{
+    char path[512], name[256];
+    memset(name, 'c', 255);
+    name[255] = '\0';
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    tlm_context *ctx = mk(m, 2, NCTX, TLM_TYPE_F32);
+    int32_t a[NCTX], b[NCTX];
+    prompts(a, b, NCTX);
+    tlm_error err = {0};
+    int before = dir_entries();
+    if (ctx && feed(ctx, 0, a, PA, NULL)) {
+        CHECK(tlm_context_seq_save(ctx, 0, path, &err) == TLM_OK,
+              "%s: saved to a 255-byte file name: %s", g_name, err.message);
+        CHECK(dir_entries() == before + 1, "%s: the file alone is left (%d entries, were %d)",
+              g_name, dir_entries(), before);
+        CHECK(tlm_context_seq_load(ctx, 1, path, &err) == TLM_OK &&
+                  tlm_context_seq_n_past(ctx, 1) == PA,
+              "%s: loaded from it: %s", g_name, err.message);
+    }
+    remove(path);
+    tlm_context_free(ctx);
+}
+
 static void test_model(const char *path)
 {
     tlm_model *m = NULL, *other = NULL;
@@ -485,6 +524,7 @@ static void test_model(const char *path)
     test_restore(m);
     test_kinds(m);
     test_refusals(m, other);
+    test_long_name(m);
     tlm_model_free(other);
     tlm_model_free(m);
     remove(f16);
