@@ -2,11 +2,13 @@
  * /v1/models and /health (docs/server.md). One model is loaded and shared read-only by
  * --parallel slots, the sequences of one context made at start, decoded together in one
  * batched pass per token (tools/server/slots.c); requests beyond them wait in a queue. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -15,7 +17,7 @@
 typedef struct options {
     model_source src;
     tlm_context_params cp;
-    const char *tokenizer_path, *template_name, *alias, *host, *api_key;
+    const char *tokenizer_path, *template_name, *alias, *host, *api_key, *slot_save_path;
     long long port, parallel, queue_limit, threads, threads_per_slot, n_ctx, max_tokens_limit,
         max_body, max_messages, max_connections, timeout, prompt_chunk, max_n;
     bool quiet;
@@ -58,8 +60,10 @@ static void usage(void)
             "  --quiet               no line per request on stderr\n"
             "  --cors-origin ORIGIN  let browser pages from ORIGIN call the API (repeatable, up\n"
             "                        to 16; '*': any origin); off by default\n"
-            "  --metrics             serve Prometheus metrics at GET /metrics (else "
-            "501)\n" CONTEXT_USAGE);
+            "  --metrics             serve Prometheus metrics at GET /metrics (else 501)\n"
+            "  --slot-save-path DIR  let POST /slots/{id}?action=save|restore write and read\n"
+            "                        slot files in DIR (an existing directory); else "
+            "501\n" CONTEXT_USAGE);
 }
 
 static bool parse_args(int argc, char **argv, options *o)
@@ -107,6 +111,8 @@ static bool parse_args(int argc, char **argv, options *o)
             o->host = v;
         else if (!strcmp(a, "--api-key"))
             o->api_key = v;
+        else if (!strcmp(a, "--slot-save-path"))
+            o->slot_save_path = v;
         else if (!strcmp(a, "--port"))
             ok = parse_int(a, v, 0, 65535, &o->port);
         else if (!strcmp(a, "--parallel"))
@@ -169,6 +175,20 @@ static bool pick_template(const options *o, const tlm_tokenizer *tok, tlm_chat_t
     return true;
 }
 
+/* --slot-save-path must name an existing directory: checked at start, so a typo is not found
+ * by the first save. */
+static bool save_dir_ready(const char *dir)
+{
+    struct stat sb;
+    const char *why = NULL;
+    if (stat(dir, &sb) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(sb.st_mode))
+        why = "not a directory";
+    if (why) fprintf(stderr, "error: --slot-save-path %s: %s\n", dir, why);
+    return !why;
+}
+
 /* The file or directory name without its folders. */
 static const char *base_name(const char *path, char *out, size_t cap)
 {
@@ -221,7 +241,9 @@ int main(int argc, char **argv)
     tlm_tokenizer *tok = NULL;
     slot_pool *pool = NULL;
     http_server *srv = NULL;
-    tlm_model *model = model_source_open(&o.src, 0);
+    tlm_model *model = NULL;
+    if (o.slot_save_path && !save_dir_ready(o.slot_save_path)) goto done;
+    model = model_source_open(&o.src, 0);
     if (!model || !(tok = tokenizer_open(o.tokenizer_path, &o.src, model, true))) goto done;
     const tlm_model_info *info = tlm_model_get_info(model);
     tlm_chat_template chat;
@@ -260,7 +282,8 @@ int main(int argc, char **argv)
                       .embed_threads = (int32_t)(threads > 1024 ? 1024 : threads),
                       .cors_origins = o.cors,
                       .n_cors = o.n_cors,
-                      .metrics = o.metrics};
+                      .metrics = o.metrics,
+                      .slot_save_path = o.slot_save_path};
     if (!(srv = http_start(&hc, pool))) goto done;
     fprintf(stderr,
             "tlm-server: model %s (%s), %lld slots of %d positions, %lld threads, "

@@ -37,6 +37,7 @@
 #include "endpoints.h"
 #include "metrics.h"
 #include "responses.h"
+#include "slot_files.h"
 #include "structured.h"
 
 struct http_server {
@@ -64,6 +65,8 @@ typedef enum route {
     ROUTE_EMBEDDINGS,
     ROUTE_RESPONSES,
     ROUTE_METRICS,
+    ROUTE_SLOTS, /* GET /slots */
+    ROUTE_SLOT,  /* POST /slots/{id}?action=save|restore|erase (slot_files.c) */
 } route;
 
 /* The status of the response queued on this thread's connection, for the request counters:
@@ -189,6 +192,8 @@ static route find_route(const char *url)
     if (!strcmp(url, "/v1/embeddings")) return ROUTE_EMBEDDINGS;
     if (!strcmp(url, "/v1/responses")) return ROUTE_RESPONSES;
     if (!strcmp(url, "/metrics")) return ROUTE_METRICS;
+    if (!strcmp(url, "/slots")) return ROUTE_SLOTS;
+    if (!strncmp(url, "/slots/", 7)) return ROUTE_SLOT; /* a bad id is the handler's 400 */
     return ROUTE_NONE;
 }
 
@@ -236,6 +241,8 @@ static enum MHD_Result handle_get(http_server *srv, struct MHD_Connection *c, ro
                    (int)total, (int)idle, (int)(total - idle), (int)queued);
     } else if (rt == ROUTE_MODELS) {
         oai_models_json(&b, srv->cfg->model_id, srv->started);
+    } else if (rt == ROUTE_SLOTS) {
+        slot_files_list(srv->pool, &b);
     } else if (rt == ROUTE_METRICS) {
         if (!srv->cfg->metrics) {
             oai_error e;
@@ -754,6 +761,31 @@ static enum MHD_Result handle_api(http_server *srv, struct MHD_Connection *c, re
     return reply(srv, c, rq, url, ok, &b, &e);
 }
 
+/* POST /slots/{id}?action=...: waits while the slot is busy, so a client that leaves
+ * meanwhile gets no answer (the connection is closed). */
+static enum MHD_Result handle_slot(http_server *srv, struct MHD_Connection *c, request *rq,
+                                   const char *url)
+{
+    int fd = connection_fd(c);
+    slot_route rt = {.pool = srv->pool,
+                     .save_dir = srv->cfg->slot_save_path,
+                     .id = url + 7,
+                     .action = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "action"),
+                     .body = body_text(rq),
+                     .len = rq->body.len,
+                     .gone = fd >= 0 ? client_gone_cb : NULL,
+                     .user = &fd};
+    buf b = {0};
+    oai_error e;
+    bool ok = slot_files_act(&rt, &b, &e);
+    if (!ok && !e.status) {
+        log_line(srv, "POST %s: client gone while the slot was busy", url);
+        buf_free(&b);
+        return MHD_NO;
+    }
+    return reply(srv, c, rq, url, ok, &b, &e);
+}
+
 static enum MHD_Result handle_apply_template(http_server *srv, struct MHD_Connection *c,
                                              request *rq, const char *url)
 {
@@ -781,7 +813,7 @@ static enum MHD_Result first_call(http_server *srv, struct MHD_Connection *c, re
         queued_status = 204;
         return cors_preflight(c); /* a browser's preflight never carries the key */
     }
-    post_route = post_route || rq->route == ROUTE_APPLY_TEMPLATE;
+    post_route = post_route || rq->route == ROUTE_APPLY_TEMPLATE || rq->route == ROUTE_SLOT;
     if (rq->route == ROUTE_NONE) {
         oai_error_set(&e, 404, "invalid_request_error", NULL, "unknown_url",
                       "Invalid URL (%.16s %.200s)", method, url);
@@ -847,6 +879,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->route == ROUTE_EMBEDDINGS)
         return handle_api(srv, c, rq, url);
     if (rq->route == ROUTE_APPLY_TEMPLATE) return handle_apply_template(srv, c, rq, url);
+    if (rq->route == ROUTE_SLOT) return handle_slot(srv, c, rq, url);
     return MHD_YES; /* a GET was answered in the first call */
 }
 
@@ -865,7 +898,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                                                 [ROUTE_DETOKENIZE] = METRICS_DETOKENIZE,
                                                 [ROUTE_EMBEDDINGS] = METRICS_EMBEDDINGS,
                                                 [ROUTE_RESPONSES] = METRICS_RESPONSES,
-                                                [ROUTE_METRICS] = METRICS_METRICS};
+                                                [ROUTE_METRICS] = METRICS_METRICS,
+                                                [ROUTE_SLOTS] = METRICS_SLOTS,
+                                                [ROUTE_SLOT] = METRICS_SLOTS};
     if (queued_status)
         metrics_request(((http_server *)cls)->metrics, by_route[rq->route], queued_status);
     queued_status = 0;

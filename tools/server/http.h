@@ -26,7 +26,8 @@ typedef struct http_config {
     int32_t embed_threads;           /* threads of an embeddings evaluation */
     const char *const *cors_origins; /* --cors-origin values ("*": any); n_cors of them */
     int n_cors;
-    bool metrics; /* --metrics: GET /metrics answers (else 501) */
+    bool metrics;               /* --metrics: GET /metrics answers (else 501) */
+    const char *slot_save_path; /* --slot-save-path: slot save / restore files; NULL: 501 */
 } http_config;
 
 typedef struct http_server http_server;

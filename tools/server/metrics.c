@@ -12,8 +12,9 @@ static const unsigned statuses[] = {200, 204, 400, 401, 404, 405, 413, 500, 501,
 #define N_STATUS (sizeof statuses / sizeof statuses[0] + 1)
 
 static const char *const endpoint_names[METRICS_N_ENDPOINTS] = {
-    "other",     "/health",     "/v1/models",     "/v1/chat/completions", "/v1/completions",
-    "/tokenize", "/detokenize", "/v1/embeddings", "/v1/responses",        "/metrics"};
+    "other",           "/health",   "/v1/models",  "/v1/chat/completions",
+    "/v1/completions", "/tokenize", "/detokenize", "/v1/embeddings",
+    "/v1/responses",   "/metrics",  "/slots"};
 
 struct metrics {
     atomic_uint_fast64_t requests[METRICS_N_ENDPOINTS][N_STATUS];
@@ -115,6 +116,9 @@ void metrics_render(metrics *m, slot_pool *pool, buf *out)
             (uint64_t)passes);
     counter(out, "tlm_batch_tokens_total", "Tokens those passes evaluated (prompt and decode).",
             (uint64_t)pass_tokens);
+    counter(out, "tlm_prompt_tokens_reused_total",
+            "Prompt tokens taken from a slot's cached prefix instead of evaluated.",
+            (uint64_t)slot_pool_reused(pool));
     int32_t total, idle, queued;
     slot_pool_stats(pool, &total, &idle, &queued);
     gauge(out, "tlm_queue_length", "Requests waiting for a slot.", queued);

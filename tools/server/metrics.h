@@ -20,6 +20,7 @@ typedef enum metrics_endpoint {
     METRICS_EMBEDDINGS,
     METRICS_RESPONSES,
     METRICS_METRICS,
+    METRICS_SLOTS, /* /slots and /slots/{id} */
     METRICS_N_ENDPOINTS
 } metrics_endpoint;
 

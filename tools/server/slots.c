@@ -21,7 +21,15 @@
  * Waiting: one mutex and one condition variable. A request that finds no free slot appends a
  * waiter to a queue; gen_release hands its slot straight to the queue's head, so slots go in
  * arrival order and a request arriving later cannot overtake the queue. Waiters wake every
- * 50 ms to ask whether their client has gone, and leave the queue if so. */
+ * 50 ms to ask whether their client has gone, and leave the queue if so.
+ *
+ * Slot actions (save, restore, erase: slot_pool_act) want one given slot. The action's thread
+ * takes it from the idle stack, or, while it is busy, waits and marks it claimed: give_back
+ * then hands it to the action before the queue (an action never waits behind requests that
+ * could take any slot). Holding the slot, the thread posts the action like a fork, and the
+ * batcher runs it, letting the lock go around the file's I/O (the slot is held: nothing else
+ * posts on it). A restore makes the slot's cached tokens the file's, so a later prompt that
+ * starts with them reuses them. */
 #include "slots.h"
 
 #include <errno.h>
@@ -29,8 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "../common.h"
 #include "buf.h"
 
 enum { GATHER_WAIT_NS = 5 * 1000 * 1000 };
@@ -49,6 +59,12 @@ typedef struct slot {
     int32_t *cached; /* the batcher's: the tokens its sequence holds, positions 0.. */
     int32_t n_cached;
     struct slot *fork_from; /* posted: become a copy of this slot's sequence and logits */
+    int act;                /* posted: a slot_action (0: none) on act_path, into act_out */
+    const char *act_path;
+    slot_result *act_out;
+    bool acting;      /* run_action let the lock go: act_path and act_out are still in use */
+    int32_t n_claims; /* actions waiting for this slot (under the lock) */
+    bool handed;      /* give_back gave it to one of them */
 } slot;
 
 typedef struct waiter {
@@ -174,6 +190,54 @@ static void fork_slot(slot_pool *pool, slot *s)
     pthread_cond_broadcast(&pool->done);
 }
 
+/* The file's size in bytes, 0 when it cannot be read. */
+static int64_t file_size(const char *path)
+{
+    struct stat sb;
+    return path && stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+/* Under the lock, for a slot posted with an action: saves, restores or erases its sequence,
+ * the lock let go meanwhile (file I/O; the slot is held by the action's thread, and only this
+ * thread reads the cached tokens). After a restore its cached tokens are the file's (-1 in a
+ * gap, which no prompt token matches); a failed restore leaves it empty. */
+static void run_action(slot_pool *pool, slot *s)
+{
+    int act = s->act;
+    slot_result *r = s->act_out;
+    s->act = 0;
+    s->acting = true;
+    pthread_mutex_unlock(&pool->lock);
+    tlm_error err = {0};
+    tlm_status st;
+    int32_t n = tlm_context_seq_n_past(pool->ctx, s->seq), n_cached = s->n_cached;
+    double t0 = now_seconds();
+    if (act == SLOT_SAVE) {
+        st = tlm_context_seq_save(pool->ctx, s->seq, s->act_path, &err);
+    } else if (act == SLOT_RESTORE) {
+        st = tlm_context_seq_load(pool->ctx, s->seq, s->act_path, &err);
+        const int32_t *toks = tlm_context_seq_tokens(pool->ctx, s->seq, &n);
+        if (st != TLM_OK) tlm_context_seq_remove(pool->ctx, s->seq, 0, -1);
+        n_cached = st == TLM_OK ? n : 0;
+        if (st == TLM_OK) memcpy(s->cached, toks, (size_t)n * sizeof *s->cached);
+    } else {
+        st = tlm_context_seq_remove(pool->ctx, s->seq, 0, -1);
+        if (st != TLM_OK)
+            snprintf(err.message, sizeof err.message, "%s", tlm_context_error(pool->ctx));
+        n_cached = st == TLM_OK ? 0 : n_cached;
+    }
+    r->ms = (now_seconds() - t0) * 1e3;
+    r->n_tokens = st == TLM_OK ? n : 0;
+    r->n_bytes = st == TLM_OK && act != SLOT_ERASE ? file_size(s->act_path) : 0;
+    pthread_mutex_lock(&pool->lock);
+    s->acting = false;
+    s->n_cached = n_cached;
+    s->st = st;
+    snprintf(s->error, sizeof s->error, "%s", st == TLM_OK ? "" : err.message);
+    s->posted = false;
+    pthread_cond_broadcast(&pool->done);
+}
+
 /* Under the lock: whether any slot has tokens the batcher has not taken yet. */
 static bool has_work(const slot_pool *pool)
 {
@@ -222,6 +286,7 @@ static void *batcher_main(void *arg)
                 start_from_prefix(pool, s);
             }
             if (s->posted && s->fork_from) fork_slot(pool, s);
+            if (s->posted && s->act) run_action(pool, s);
         }
         if (!has_work(pool)) {
             pthread_cond_wait(&pool->work, &pool->lock);
@@ -301,16 +366,18 @@ static void unexpect(slot_pool *pool, slot *s)
     pthread_mutex_unlock(&pool->lock);
 }
 
-/* Waits until the posted work is done; the last logits are then in the slot. */
+/* Waits until the posted work is done; the last logits are then in the slot. When stopping,
+ * only for an action already running (it writes to its caller's memory). */
 static tlm_status slot_wait(slot_pool *pool, slot *s, char *error, size_t cap)
 {
     pthread_mutex_lock(&pool->lock);
-    while (s->posted && !pool->stopping)
+    while (s->posted && (!pool->stopping || s->acting))
         pthread_cond_wait(&pool->done, &pool->lock);
     tlm_status st = s->st;
     if (s->posted) { /* stopping: the batcher takes nothing more of it */
         s->posted = false;
         s->fork_from = NULL;
+        s->act = 0;
         st = TLM_ERR_CANCELLED;
         snprintf(s->error, sizeof s->error, "the server is shutting down");
     }
@@ -475,8 +542,8 @@ static void queue_remove(slot_pool *pool, waiter *w)
     }
 }
 
-/* Under the lock: to the queue's head (complete once it holds every slot it needs), or back
- * to the idle stack. */
+/* Under the lock: to an action waiting for this very slot, else to the queue's head (complete
+ * once it holds every slot it needs), or back to the idle stack. */
 static void give_back(slot_pool *pool, slot *s)
 {
     if (s->expected) {
@@ -484,7 +551,10 @@ static void give_back(slot_pool *pool, slot *s)
         pthread_cond_signal(&pool->work);
     }
     waiter *w = pool->head;
-    if (w) {
+    if (s->n_claims > 0) {
+        s->handed = true;
+        pthread_cond_broadcast(&pool->wake);
+    } else if (w) {
         w->got[w->have++] = s;
         if (w->have == w->need) {
             queue_remove(pool, w);
@@ -566,6 +636,92 @@ void gen_release(generation *g)
     pthread_mutex_unlock(&pool->lock);
     g->slot = NULL;
     if (!g->finish) g->finish = "error";
+}
+
+/* ---- slot actions --------------------------------------------------------------------- */
+
+/* Under the lock: takes s out of the idle stack (keeping the others' order); false if it is
+ * not there. */
+static bool take_idle(slot_pool *pool, slot *s)
+{
+    for (int32_t i = 0; i < pool->n_idle; i++) {
+        if (pool->idle[i] != s) continue;
+        memmove(&pool->idle[i], &pool->idle[i + 1],
+                (size_t)(pool->n_idle - i - 1) * sizeof *pool->idle);
+        pool->n_idle--;
+        return true;
+    }
+    return false;
+}
+
+/* Holds slot s for an action: at once when idle, else when give_back hands it over. Polls
+ * gone(user) every 50 ms while waiting; false when the client left or the server stops. */
+static bool claim(slot_pool *pool, slot *s, bool (*gone)(void *user), void *user)
+{
+    pthread_mutex_lock(&pool->lock);
+    s->n_claims++;
+    bool got = false, left = false;
+    while (!pool->stopping && !left) {
+        if (s->handed || take_idle(pool, s)) {
+            s->handed = false;
+            got = true;
+            break;
+        }
+        struct timespec ts = deadline(50 * 1000 * 1000L);
+        int rc = pthread_cond_timedwait(&pool->wake, &pool->lock, &ts);
+        if (rc != ETIMEDOUT || !gone) continue;
+        pthread_mutex_unlock(&pool->lock); /* gone() polls a socket: not under the lock */
+        left = gone(user);
+        pthread_mutex_lock(&pool->lock);
+    }
+    s->n_claims--;
+    if (!got && s->handed && s->n_claims == 0) { /* handed over as this one gave up */
+        s->handed = false;
+        give_back(pool, s);
+    }
+    if (got && pool->stopping) {
+        give_back(pool, s);
+        got = false;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return got;
+}
+
+tlm_status slot_pool_act(slot_pool *pool, int32_t id, slot_action a, const char *path,
+                         bool (*gone)(void *user), void *user, slot_result *r)
+{
+    *r = (slot_result){0};
+    if (id < 0 || id >= pool->n_slots) {
+        snprintf(r->error, sizeof r->error, "slot %d does not exist", (int)id);
+        return TLM_ERR_ARG;
+    }
+    slot *s = &pool->slots[id];
+    if (!claim(pool, s, gone, user)) {
+        snprintf(r->error, sizeof r->error, "cancelled");
+        return TLM_ERR_CANCELLED;
+    }
+    pthread_mutex_lock(&pool->lock); /* the batcher reads them once the slot is posted */
+    s->act = (int)a, s->act_path = path, s->act_out = r;
+    pthread_mutex_unlock(&pool->lock);
+    slot_post(pool, s, NULL, 0, false, NULL);
+    tlm_status st = slot_wait(pool, s, r->error, sizeof r->error);
+    pthread_mutex_lock(&pool->lock);
+    give_back(pool, s);
+    pthread_mutex_unlock(&pool->lock);
+    return st;
+}
+
+bool slot_pool_slot_info(slot_pool *pool, int32_t id, slot_info *out)
+{
+    if (id < 0 || id >= pool->n_slots) return false;
+    pthread_mutex_lock(&pool->lock);
+    const slot *s = &pool->slots[id];
+    out->processing = true;
+    for (int32_t i = 0; i < pool->n_idle; i++)
+        if (pool->idle[i] == s) out->processing = false;
+    out->n_cached = s->n_cached;
+    pthread_mutex_unlock(&pool->lock);
+    return true;
 }
 
 /* ---- generating ----------------------------------------------------------------------- */

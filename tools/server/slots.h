@@ -3,7 +3,8 @@
  * thread, slots.c) plus a streaming detokenizer; all slots share one read-only model and
  * tokenizer. A request waits in a FIFO queue while every slot is busy; past the
  * queue limit it is refused. A generation samples, detokenizes and matches stop strings one
- * token per step, so its caller can stop it between any two tokens. */
+ * token per step, so its caller can stop it between any two tokens. A slot's sequence can also
+ * be saved to a file, restored from one or erased (slot_pool_act). */
 #ifndef TLM_SERVER_SLOTS_H
 #define TLM_SERVER_SLOTS_H
 
@@ -104,5 +105,32 @@ int32_t gen_n_generated(const generation *g);
 /* Gives the slot back at once (also done by gen_free); the generation can only be freed. */
 void gen_release(generation *g);
 void gen_free(generation *g); /* NULL: no-op */
+
+/* ---- slot actions: llama-server's /slots and /slots/{id}?action=save|restore|erase ---- */
+
+typedef struct slot_info {
+    bool processing;  /* not idle: generating, waiting, or held by an action */
+    int32_t n_cached; /* positions its sequence holds (a request's prompt starts from them) */
+} slot_info;
+
+/* Slot id's state; false for an id outside [0, slots). */
+bool slot_pool_slot_info(slot_pool *pool, int32_t id, slot_info *out);
+
+typedef enum slot_action { SLOT_ERASE = 1, SLOT_SAVE, SLOT_RESTORE } slot_action;
+
+typedef struct slot_result {
+    int32_t n_tokens; /* positions saved, restored or erased */
+    int64_t n_bytes;  /* the file's size: written or read (0 for erase) */
+    double ms;        /* the library call's time */
+    char error[256];  /* why it failed */
+} slot_result;
+
+/* Saves slot id's sequence to path (tlm_context_seq_save), replaces it by path's
+ * (tlm_context_seq_load: on failure the sequence is left empty) or empties it. A busy slot is
+ * waited for, polling gone(user) every 50 ms (NULL: never); the slot is held meanwhile, so no
+ * request takes it, and given back as gen_release does. Returns TLM_OK, the library's status
+ * (r->error says why) or TLM_ERR_CANCELLED (the client left or the server is stopping). */
+tlm_status slot_pool_act(slot_pool *pool, int32_t id, slot_action a, const char *path,
+                         bool (*gone)(void *user), void *user, slot_result *r);
 
 #endif
