@@ -82,6 +82,18 @@ def n_cached(srv, key=KEY):
     return [s.get("n_cached") for s in sl]
 
 
+def wait_health(srv, field, tries, pause):
+    """Polls /health until its `field` is 1 (the one slot): (True, the answer), or (False, the
+    last answer) after `tries` polls `pause` seconds apart."""
+    h = None
+    for _ in range(tries):
+        st, h = health(srv)
+        if st == 200 and h.get(field) == 1:
+            return True, h
+        time.sleep(pause)
+    return False, h
+
+
 def reused(srv):
     """The reused-prefix counter from /metrics, or None."""
     req = urllib.request.Request(srv.url + "/metrics")
@@ -312,13 +324,7 @@ def run_no_dir(srv):
 
     # a busy slot: the erase waits for the generation's end
     s, first = stalled_stream(srv.port)
-    ok, h = False, None
-    for _ in range(200):
-        st, h = health(srv)
-        if st == 200 and h.get("slots_processing") == 1:
-            ok = True
-            break
-        time.sleep(0.01)
+    ok, h = wait_health(srv, "slots_processing", 200, 0.01)
     check("the stream holds the slot", ok, h)
     res = {}
     t = threading.Thread(target=lambda: res.update(r=http(srv.url + "/slots/0?action=erase",
@@ -343,13 +349,7 @@ def run_no_dir(srv):
           % BUSY_GEN, st == 200 and usage is not None
           and j.get("n_erased") == usage["prompt_tokens"] + BUSY_GEN - 1,
           (st, j, usage, srv.log_text()[-800:]))
-    ok, h = False, None
-    for _ in range(100):
-        st, h = health(srv)
-        if st == 200 and h.get("slots_idle") == 1:
-            ok = True
-            break
-        time.sleep(0.05)
+    ok, h = wait_health(srv, "slots_idle", 100, 0.05)
     check("the slot is idle and empty afterwards", ok and n_cached(srv, key=None) == [0],
           (h, n_cached(srv, key=None)))
     check("the erase whose client left while waiting was dropped (logged)",
