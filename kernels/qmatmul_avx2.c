@@ -15,7 +15,7 @@
  * K-quants' mins and Q6_K's 32 through vpmaddwd on 16-bit pairs of scales and sums.
  * Small batches (2 .. 16 tokens) on interleaved Q8_0, Q4_0, Q4_K, Q5_K and Q6_K: each level
  * vector serves up to 4 tokens' sums, half a group at a time, with decode's sums (the VNNI
- * file). The int16 and per-sub-block int32 sums are kept chains (an empty asm per add): GCC
+ * file). The int16 and per-sub-block int32 sums are kept chains (vi_chain per add): GCC
  * would reassociate them into trees whose leaves spill. */
 #include <string.h>
 
@@ -768,7 +768,7 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
                     for (int t = 0; t < nt; t++) {
                         __m256i xv = _mm256_sign_epi8(bcast32(xu + t * xs + 4 * kk), wv);
                         s[t] = _mm256_add_epi32(s[t], madd_ones(_mm256_maddubs_epi16(aw, xv)));
-                        __asm__("" : "+x"(s[t])); /* a chain, not a tree */
+                        s[t] = vi_chain(s[t]);
                     }
                 }
             } else {
@@ -784,10 +784,10 @@ TLM_INLINE void gemm_il_shape(int type, int nt, float *y, int64_t ldy, int rows,
                     for (int t = 0; t < nt; t++) {
                         const char *xk = xu + t * xs + 4 * kk;
                         s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast32(xk)));
-                        __asm__("" : "+x"(s16[t])); /* a chain, not a tree */
+                        s16[t] = vi_chain(s16[t]);
                         s16[t] =
                             _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast32(xk + 16)));
-                        __asm__("" : "+x"(s16[t]));
+                        s16[t] = vi_chain(s16[t]);
                     }
                 }
 #pragma GCC unroll 8
@@ -878,7 +878,7 @@ TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows,
                                     _mm256_add_epi16(_mm256_maddubs_epi16(l0, bcast32(xk)),
                                                      _mm256_maddubs_epi16(l1, bcast32(xk + 4)));
                                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16, scs));
-                                __asm__("" : "+x"(isum[t])); /* a chain, not a tree (VNNI) */
+                                isum[t] = vi_chain(isum[t]);
                             }
                         }
                     }
@@ -986,14 +986,14 @@ TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows,
                                 const char *xk = xt[t] + 64 * j + 32 * sh + 16 * half + 4 * kk;
                                 s16[t] =
                                     _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lv, bcast32(xk)));
-                                __asm__("" : "+x"(s16[t])); /* a chain, not a tree */
+                                s16[t] = vi_chain(s16[t]);
                             }
                         }
                         if (five || half == 1) { /* Q5_K: int16 holds 4 products' pairs */
 #pragma GCC unroll 4
                             for (int t = 0; t < nt; t++) {
                                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
-                                __asm__("" : "+x"(isum[t])); /* a chain, not a tree */
+                                isum[t] = vi_chain(isum[t]);
                                 s16[t] = _mm256_setzero_si256();
                             }
                         }

@@ -830,7 +830,7 @@ TLM_INLINE void gemm_ka_shape(int type, int nt, float *y, int64_t ldy, int rows,
 #pragma GCC unroll 8
                 for (int t = 0; t < nt; t++) {
                     isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s0[t], sc));
-                    __asm__("" : "+v"(isum[t])); /* a chain (gemm_k6_shape) */
+                    isum[t] = vi_chain(isum[t]);
                 }
             }
         ka_head h;
@@ -919,7 +919,7 @@ TLM_INLINE void gemm_k6_shape(int type, int nt, float *y, int64_t ldy, int rows,
                         isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s0[t], scale));
                         /* kept a chain: reassociated into a tree, the sum would hold every
                          * sub-block's s0 at once (spilled) */
-                        __asm__("" : "+v"(isum[t]));
+                        isum[t] = vi_chain(isum[t]);
                     }
                 }
         __m512i csum[NB_SMALL_K6];
